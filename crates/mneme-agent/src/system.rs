@@ -1,0 +1,128 @@
+//! The compiled system message: base prompt + core memory + memory metadata.
+
+use chrono::{DateTime, Utc};
+use mneme_store::Agent;
+use mneme_types::Block;
+
+use crate::render_memory;
+
+/// Counts shown in `<memory_metadata>`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemoryStats {
+    /// Every stored message of the agent, in context or not.
+    pub messages_total: u64,
+    /// Messages currently in the context window (including the system message).
+    pub in_context: u64,
+    /// Archival passages.
+    pub passages: u64,
+}
+
+/// Compiles the system message text. `compiled_at` is the "last recompiled" time shown to the
+/// model; mneme moves it whenever the text changes (Letta often leaves it at creation time).
+pub fn compile_system_message(
+    agent: &Agent,
+    blocks: &[Block],
+    stats: MemoryStats,
+    compiled_at: DateTime<Utc>,
+) -> String {
+    let memory = render_memory(agent.agent_type, &agent.llm_config, blocks);
+    let metadata = render_metadata(agent, stats, compiled_at);
+    let compiled = format!("{memory}\n\n{metadata}");
+    if agent.system.contains("{CORE_MEMORY}") {
+        agent.system.replace("{CORE_MEMORY}", &compiled)
+    } else {
+        format!("{}\n\n{compiled}", agent.system)
+    }
+}
+
+/// The part of a compiled system message that changes when memory changes, used to decide
+/// whether a stored system message is stale without comparing timestamps.
+pub fn memory_section(agent: &Agent, blocks: &[Block]) -> String {
+    render_memory(agent.agent_type, &agent.llm_config, blocks)
+}
+
+fn render_metadata(agent: &Agent, stats: MemoryStats, compiled_at: DateTime<Utc>) -> String {
+    let recall = stats.messages_total as i64 - stats.in_context as i64;
+    let mut out = format!(
+        "<memory_metadata>\n- AGENT_ID: {}\n- CONVERSATION_ID: default\n\
+         - System prompt last recompiled: {}\n\
+         - {recall} previous messages between you and the user are stored in recall memory\n",
+        agent.id,
+        local_time(compiled_at),
+    );
+    if stats.passages > 0 {
+        out.push_str(&format!(
+            "- {} total memories you created are stored in archival memory (use tools to access them)\n",
+            stats.passages
+        ));
+    }
+    out.push_str("</memory_metadata>");
+    out
+}
+
+/// Letta's local time string, `2025-01-15 09:00:00 AM UTC+0000`. Agents' timezones are rendered
+/// as UTC until timezone support lands.
+pub fn local_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %I:%M:%S %p UTC%z").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::tests::{block, llm};
+    use mneme_store::AgentSettings;
+    use mneme_types::{AgentId, AgentType};
+
+    fn agent(system: &str) -> Agent {
+        let now = mneme_types::time::now();
+        Agent {
+            id: AgentId::new(),
+            name: "a".into(),
+            agent_type: AgentType::LettaV1Agent,
+            system: system.into(),
+            description: None,
+            metadata: None,
+            llm_config: llm("openai"),
+            embedding_config: None,
+            tool_rules: None,
+            message_ids: vec![],
+            tags: vec![],
+            project_id: None,
+            template_id: None,
+            base_template_id: None,
+            last_run_completion: None,
+            last_run_duration_ms: None,
+            last_stop_reason: None,
+            settings: AgentSettings::default(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn appends_memory_and_metadata_to_the_base_prompt() {
+        let a = agent("Base.");
+        let at = DateTime::from_timestamp(1_736_931_600, 0).unwrap();
+        let stats = MemoryStats {
+            messages_total: 5,
+            in_context: 2,
+            passages: 0,
+        };
+        let text = compile_system_message(&a, &[block("human", "Ada")], stats, at);
+        assert!(text.starts_with("Base.\n\n<memory_blocks>\n"));
+        assert!(
+            text.contains("- System prompt last recompiled: 2025-01-15 09:00:00 AM UTC+0000\n")
+        );
+        assert!(text.contains("- 3 previous messages between you and the user"));
+        assert!(!text.contains("archival memory (use tools"));
+        assert!(text.ends_with("</memory_metadata>"));
+    }
+
+    #[test]
+    fn core_memory_placeholder_is_replaced_in_place() {
+        let a = agent("Start {CORE_MEMORY} End");
+        let text = compile_system_message(&a, &[], MemoryStats::default(), Utc::now());
+        assert!(text.starts_with("Start \n\n<memory_metadata>"));
+        assert!(text.ends_with("</memory_metadata> End"));
+    }
+}

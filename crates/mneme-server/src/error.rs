@@ -1,0 +1,76 @@
+//! Errors to HTTP: the one table that decides every status code, in Letta's body shapes.
+
+use std::any::Any;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use mneme_service::ServiceError;
+use mneme_store::StoreError;
+use serde_json::{Value, json};
+
+/// What a handler can fail with.
+#[derive(Debug)]
+pub(crate) enum ApiError {
+    Service(ServiceError),
+    /// The request could not be read: FastAPI's 422 list form, which the spec declares.
+    Malformed {
+        loc: Vec<Value>,
+        msg: String,
+        kind: &'static str,
+    },
+    /// A plain status with a fixed detail (unknown route, wrong method).
+    Status(StatusCode, &'static str),
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        ApiError::Service(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        use ServiceError as S;
+        use StoreError as D;
+        let (status, detail) = match self {
+            ApiError::Malformed { loc, msg, kind } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!([{ "loc": loc, "msg": msg, "type": kind }]),
+            ),
+            ApiError::Status(status, detail) => (status, json!(detail)),
+            ApiError::Service(e) => {
+                let status = match &e {
+                    S::BadRequest(_) => StatusCode::BAD_REQUEST,
+                    S::Unprocessable(_) | S::Store(D::Invalid(_)) => {
+                        StatusCode::UNPROCESSABLE_ENTITY
+                    }
+                    S::Store(D::NotFound { .. }) => StatusCode::NOT_FOUND,
+                    S::Store(D::Conflict(_)) => StatusCode::CONFLICT,
+                    S::Store(D::Db(_) | D::Corrupt(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                let detail = if status.is_server_error() {
+                    // Logged once, here, where it is turned into a response.
+                    tracing::error!(error = %e, "request failed");
+                    "An unknown error occurred".to_owned()
+                } else {
+                    e.to_string()
+                };
+                (status, json!(detail))
+            }
+        };
+        (status, Json(json!({ "detail": detail }))).into_response()
+    }
+}
+
+/// A panic in a handler is a bug; the client gets Letta's generic 500, never a dropped socket.
+pub(crate) fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response {
+    let what = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = what, "handler panicked");
+    let body = json!({ "detail": "An unknown error occurred" });
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+}

@@ -1,0 +1,29 @@
+//! The HTTP API: Letta's V1 routes over axum. Handlers extract, call one service function and
+//! wrap the result; status codes are decided in one place (`error.rs`).
+
+mod agents;
+mod blocks;
+mod client;
+mod error;
+mod extract;
+mod health;
+mod models;
+mod routes;
+
+use std::future::Future;
+
+use mneme_service::Service;
+use tokio::net::TcpListener;
+
+pub use routes::router;
+
+/// Serves the API on `listener` until `shutdown` resolves, then drains open requests.
+pub async fn serve(
+    listener: TcpListener,
+    service: Service,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(service))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,80 @@
+//! Every route mneme serves, in one table.
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::{MethodRouter, get, patch, post};
+use mneme_service::Service;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::{ApiError, panic_response};
+use crate::{agents, blocks, health, models};
+
+/// Builds the application. Collection roots answer with and without their trailing slash (the
+/// SDK calls `/v1/agents/`, people type `/v1/agents`), without Letta's redirect.
+pub fn router(service: Service) -> Router {
+    let routes: Vec<(&str, MethodRouter<Service>)> = vec![
+        ("/v1/health/", get(health::health)),
+        ("/v1/models/", get(models::list_llms)),
+        ("/v1/models/embedding", get(models::list_embeddings)),
+        ("/v1/agents/", get(agents::list).post(agents::create)),
+        ("/v1/agents/count", get(agents::count)),
+        (
+            "/v1/agents/{agent_id}",
+            get(agents::retrieve)
+                .patch(agents::modify)
+                .delete(agents::delete),
+        ),
+        ("/v1/agents/{agent_id}/core-memory", get(agents::memory)),
+        (
+            "/v1/agents/{agent_id}/core-memory/blocks",
+            get(agents::list_blocks),
+        ),
+        (
+            "/v1/agents/{agent_id}/core-memory/blocks/{block_label}",
+            get(agents::retrieve_block).patch(agents::modify_block),
+        ),
+        (
+            "/v1/agents/{agent_id}/core-memory/blocks/attach/{block_id}",
+            patch(agents::attach_block),
+        ),
+        (
+            "/v1/agents/{agent_id}/core-memory/blocks/detach/{block_id}",
+            patch(agents::detach_block),
+        ),
+        ("/v1/agents/{agent_id}/recompile", post(agents::recompile)),
+        (
+            "/v1/agents/{agent_id}/system-prompt/recompile",
+            post(agents::recompile),
+        ),
+        ("/v1/blocks/", get(blocks::list).post(blocks::create)),
+        ("/v1/blocks/count", get(blocks::count)),
+        (
+            "/v1/blocks/{block_id}",
+            get(blocks::retrieve)
+                .patch(blocks::modify)
+                .delete(blocks::delete),
+        ),
+        ("/v1/blocks/{block_id}/agents", get(blocks::agents)),
+    ];
+    let mut app = Router::new();
+    for (path, handler) in routes {
+        if let Some(bare) = path.strip_suffix('/') {
+            app = app.route(bare, handler.clone());
+        }
+        app = app.route(path, handler);
+    }
+    app.fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(TraceLayer::new_for_http())
+        .with_state(service)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::Status(StatusCode::NOT_FOUND, "Not Found")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::Status(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+}

@@ -1,0 +1,565 @@
+//! Agent use cases: create, read, list, update, delete, and the agent's view of its blocks.
+
+use mneme_agent::{MemoryStats, compile_system_message, default_system_prompt};
+use mneme_store::{Agent, AgentFilter, AgentSettings, Message, NewAgent, Page};
+use mneme_types::{
+    AgentId, AgentState, AgentType, Block, BlockId, BlockUpdate, CreateAgent, EmbeddingConfig,
+    LlmConfig, Memory, MessageId, UpdateAgent, time,
+};
+
+use crate::blocks::{apply_update, new_block};
+use crate::names::random_agent_name;
+use crate::{Include, Result, Service, ServiceError};
+
+impl Service {
+    /// Creates an agent with its blocks and its compiled system message, all in one transaction.
+    pub async fn create_agent(&self, req: CreateAgent) -> Result<AgentState> {
+        reject_unsupported(&req)?;
+        let agent_type = req.agent_type.unwrap_or(AgentType::LettaV1Agent);
+        if agent_type == AgentType::SplitThreadAgent {
+            return Err(ServiceError::bad(
+                "agent_type split_thread_agent cannot be created",
+            ));
+        }
+        let name = match req.name.clone() {
+            Some(name) => validate_name(name)?,
+            None => random_agent_name(),
+        };
+        let llm_config = self.create_llm_config(&req)?;
+        let embedding_config = self.create_embedding_config(&req)?;
+        let new_blocks = req
+            .memory_blocks
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(new_block)
+            .collect::<Result<Vec<_>>>()?;
+        let existing_ids = req.block_ids.clone().unwrap_or_default();
+        let existing = self.store.get_blocks(&existing_ids).await?;
+
+        let now = time::now();
+        let system_id = MessageId::new();
+        let agent = Agent {
+            id: AgentId::new(),
+            name,
+            agent_type,
+            system: req
+                .system
+                .clone()
+                .unwrap_or_else(|| default_system_prompt(agent_type).to_owned()),
+            description: req.description.clone(),
+            metadata: req.metadata.clone(),
+            llm_config,
+            embedding_config,
+            tool_rules: req.tool_rules.clone(),
+            message_ids: vec![system_id],
+            tags: dedup(req.tags.clone().unwrap_or_default()),
+            project_id: req.project_id.clone(),
+            template_id: req.template_id.clone(),
+            base_template_id: req.base_template_id.clone(),
+            last_run_completion: None,
+            last_run_duration_ms: None,
+            last_stop_reason: None,
+            settings: create_settings(&req),
+            created_at: now,
+            updated_at: now,
+        };
+        let blocks: Vec<Block> = new_blocks.iter().chain(&existing).cloned().collect();
+        let stats = MemoryStats {
+            messages_total: 1,
+            in_context: 1,
+            passages: 0,
+        };
+        let system_message = Message {
+            id: system_id,
+            agent_id: agent.id,
+            role: "system".into(),
+            text: compile_system_message(&agent, &blocks, stats, now),
+            created_at: now,
+            updated_at: now,
+        };
+        let agent = self
+            .store
+            .create_agent(NewAgent {
+                agent,
+                new_blocks,
+                existing_blocks: existing_ids,
+                messages: vec![system_message],
+            })
+            .await?;
+        self.state(agent, Some(blocks), Include::ALL)
+    }
+
+    pub async fn get_agent(&self, id: AgentId, include: Include) -> Result<AgentState> {
+        let agent = self.store.get_agent(id).await?;
+        let blocks = match include.blocks {
+            true => Some(self.store.agent_blocks(id).await?),
+            false => None,
+        };
+        self.state(agent, blocks, include)
+    }
+
+    pub async fn list_agents(
+        &self,
+        filter: &AgentFilter,
+        page: &Page,
+        include: Include,
+    ) -> Result<Vec<AgentState>> {
+        let agents = self.store.list_agents(filter, page).await?;
+        self.states(agents, include).await
+    }
+
+    pub async fn count_agents(&self, filter: &AgentFilter) -> Result<u64> {
+        Ok(self.store.count_agents(filter).await?)
+    }
+
+    /// Applies a PATCH: present, non-null fields change; the system message is recompiled when
+    /// anything it is compiled from changed.
+    pub async fn update_agent(&self, id: AgentId, req: UpdateAgent) -> Result<AgentState> {
+        reject_unsupported_update(&req)?;
+        let name = req.name.clone().map(validate_name).transpose()?;
+        let llm_config = self.update_llm_config(id, &req).await?;
+        let embedding_config = match (&req.embedding_config, &req.embedding) {
+            (Some(c), _) => Some(c.clone()),
+            (None, Some(h)) => Some(self.models.resolve_embedding(h)?),
+            (None, None) => None,
+        };
+        if let Some(ids) = &req.block_ids {
+            self.store.get_blocks(ids).await?;
+        }
+        if let Some(ids) = &req.message_ids {
+            self.check_message_ids(id, ids).await?;
+        }
+        let recompile = req.system.is_some() || req.block_ids.is_some() || llm_config.is_some();
+        let blocks = req.block_ids.clone();
+        let edit = Box::new(move |a: &mut Agent| {
+            apply_agent_update(a, req, name, llm_config, embedding_config);
+            Ok(())
+        });
+        self.store.update_agent(id, edit, blocks).await?;
+        if recompile {
+            self.recompile(id).await?;
+        }
+        self.get_agent(id, Include::ALL).await
+    }
+
+    pub async fn delete_agent(&self, id: AgentId) -> Result<()> {
+        Ok(self.store.delete_agent(id).await?)
+    }
+
+    pub async fn attach_block(&self, agent: AgentId, block: BlockId) -> Result<AgentState> {
+        self.store.attach_block(agent, block).await?;
+        self.recompile(agent).await?;
+        self.get_agent(agent, Include::ALL).await
+    }
+
+    pub async fn detach_block(&self, agent: AgentId, block: BlockId) -> Result<AgentState> {
+        self.store.detach_block(agent, block).await?;
+        self.recompile(agent).await?;
+        self.get_agent(agent, Include::ALL).await
+    }
+
+    /// The agent's blocks in its block order, paged by block id within that order.
+    pub async fn agent_blocks(&self, agent: AgentId, page: &Page) -> Result<Vec<Block>> {
+        let blocks = self.store.agent_blocks(agent).await?;
+        Ok(page_in_order(blocks, page))
+    }
+
+    pub async fn agent_block(&self, agent: AgentId, label: &str) -> Result<Block> {
+        let blocks = self.store.agent_blocks(agent).await?;
+        blocks
+            .into_iter()
+            .find(|b| b.label.as_deref() == Some(label))
+            .ok_or_else(|| {
+                ServiceError::Store(mneme_store::StoreError::NotFound {
+                    kind: "Block",
+                    id: format!("with label '{label}' for agent {agent}"),
+                })
+            })
+    }
+
+    pub async fn update_agent_block(
+        &self,
+        agent: AgentId,
+        label: &str,
+        update: BlockUpdate,
+    ) -> Result<Block> {
+        let edit = Box::new(move |b: &mut Block| apply_update(b, update));
+        let block = self.store.update_agent_block(agent, label, edit).await?;
+        self.recompile_block_agents(block.id).await?;
+        Ok(block)
+    }
+
+    /// Rewrites the agent's system message from its current state; returns the new text.
+    pub async fn recompile(&self, id: AgentId) -> Result<String> {
+        let ctx = self.store.agent_context(id).await?;
+        let stats = MemoryStats {
+            messages_total: ctx.message_count,
+            in_context: ctx.agent.message_ids.len() as u64,
+            passages: ctx.passage_count,
+        };
+        let text = compile_system_message(&ctx.agent, &ctx.blocks, stats, time::now());
+        if let Some(message) = ctx.system_message.filter(|m| m.text != text) {
+            self.store
+                .set_message_text(message.id, text.clone())
+                .await?;
+        }
+        Ok(text)
+    }
+
+    pub(crate) async fn recompile_block_agents(&self, block: BlockId) -> Result<()> {
+        for agent in self.store.agent_ids_of_block(block).await? {
+            self.recompile(agent).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn states(
+        &self,
+        agents: Vec<Agent>,
+        include: Include,
+    ) -> Result<Vec<AgentState>> {
+        let mut blocks = match include.blocks {
+            true => {
+                let ids: Vec<AgentId> = agents.iter().map(|a| a.id).collect();
+                self.store.blocks_of_agents(&ids).await?
+            }
+            false => Vec::new(),
+        };
+        agents
+            .into_iter()
+            .map(|agent| {
+                let own = blocks
+                    .iter_mut()
+                    .find(|(id, _)| *id == agent.id)
+                    .map(|(_, b)| std::mem::take(b));
+                self.state(agent, own, include)
+            })
+            .collect()
+    }
+
+    /// Shapes a stored agent as `AgentState`; relationships not included are empty arrays.
+    fn state(
+        &self,
+        agent: Agent,
+        blocks: Option<Vec<Block>>,
+        include: Include,
+    ) -> Result<AgentState> {
+        let blocks = blocks.unwrap_or_default();
+        let s = agent.settings;
+        Ok(AgentState {
+            id: agent.id,
+            name: agent.name,
+            agent_type: agent.agent_type,
+            system: agent.system,
+            description: agent.description,
+            metadata: agent.metadata,
+            model: agent.llm_config.handle.clone(),
+            embedding: agent
+                .embedding_config
+                .as_ref()
+                .and_then(|c| c.handle.clone()),
+            llm_config: agent.llm_config,
+            embedding_config: agent.embedding_config,
+            model_settings: s.model_settings,
+            compaction_settings: s.compaction_settings,
+            response_format: s.response_format,
+            memory: Memory {
+                agent_type: Some(agent.agent_type),
+                git_enabled: false,
+                blocks: blocks.clone(),
+                file_blocks: Vec::new(),
+                prompt_template: String::new(),
+            },
+            blocks,
+            tools: Vec::new(),
+            sources: Vec::new(),
+            tags: if include.tags { agent.tags } else { Vec::new() },
+            tool_rules: agent.tool_rules,
+            message_ids: Some(agent.message_ids),
+            tool_exec_environment_variables: Vec::new(),
+            secrets: Vec::new(),
+            identity_ids: Vec::new(),
+            identities: Vec::new(),
+            project_id: agent.project_id,
+            template_id: agent.template_id,
+            base_template_id: agent.base_template_id,
+            deployment_id: s.deployment_id,
+            entity_id: s.entity_id,
+            pending_approval: None,
+            message_buffer_autoclear: s.message_buffer_autoclear,
+            enable_sleeptime: s.enable_sleeptime,
+            multi_agent_group: None,
+            managed_group: None,
+            last_run_completion: agent.last_run_completion,
+            last_run_duration_ms: agent.last_run_duration_ms,
+            last_stop_reason: agent.last_stop_reason,
+            timezone: Some(s.timezone.unwrap_or_else(|| "UTC".into())),
+            max_files_open: s.max_files_open,
+            per_file_view_window_char_limit: s.per_file_view_window_char_limit,
+            hidden: s.hidden,
+            created_by_id: None,
+            last_updated_by_id: None,
+            created_at: Some(agent.created_at),
+            updated_at: Some(agent.updated_at),
+        })
+    }
+
+    fn create_llm_config(&self, req: &CreateAgent) -> Result<LlmConfig> {
+        let mut config = match (&req.llm_config, &req.model, &self.config.default_model) {
+            (Some(c), _, _) => {
+                let mut c = c.clone();
+                if let Some(limit) = req.context_window_limit {
+                    c.context_window = c.context_window.min(limit);
+                }
+                c
+            }
+            (None, Some(h), _) | (None, None, Some(h)) => {
+                self.models.resolve_llm(h, req.context_window_limit)?
+            }
+            (None, None, None) => {
+                return Err(ServiceError::bad(
+                    "Must specify either model or llm_config in request",
+                ));
+            }
+        };
+        if let Some(v) = req.max_tokens {
+            config.max_tokens = Some(v);
+        }
+        if let Some(v) = req.max_reasoning_tokens {
+            config.max_reasoning_tokens = v;
+        }
+        if let Some(v) = req.enable_reasoner.or(req.reasoning) {
+            config.enable_reasoner = v;
+        }
+        if let Some(v) = req.parallel_tool_calls {
+            config.parallel_tool_calls = Some(v);
+        }
+        Ok(config)
+    }
+
+    fn create_embedding_config(&self, req: &CreateAgent) -> Result<Option<EmbeddingConfig>> {
+        let handle = req
+            .embedding
+            .as_ref()
+            .or(self.config.default_embedding.as_ref());
+        let mut config = match (&req.embedding_config, handle) {
+            (Some(c), _) => Some(c.clone()),
+            (None, Some(h)) => Some(self.models.resolve_embedding(h)?),
+            (None, None) => None,
+        };
+        if let (Some(c), Some(size)) = (config.as_mut(), req.embedding_chunk_size) {
+            c.embedding_chunk_size = Some(size);
+        }
+        Ok(config)
+    }
+
+    /// The new `llm_config` a PATCH asks for, if any.
+    async fn update_llm_config(&self, id: AgentId, req: &UpdateAgent) -> Result<Option<LlmConfig>> {
+        let touches = req.llm_config.is_some()
+            || req.model.is_some()
+            || req.context_window_limit.is_some()
+            || req.max_tokens.is_some()
+            || req.reasoning.is_some()
+            || req.parallel_tool_calls.is_some();
+        if !touches {
+            return Ok(None);
+        }
+        let mut config = match (&req.llm_config, &req.model) {
+            (Some(c), _) => c.clone(),
+            (None, Some(h)) => self.models.resolve_llm(h, req.context_window_limit)?,
+            (None, None) => self.store.get_agent(id).await?.llm_config,
+        };
+        if let Some(limit) = req.context_window_limit {
+            config.context_window = config.context_window.min(limit);
+        }
+        if let Some(v) = req.max_tokens {
+            config.max_tokens = Some(v);
+        }
+        if let Some(v) = req.reasoning {
+            config.enable_reasoner = v;
+        }
+        if let Some(v) = req.parallel_tool_calls {
+            config.parallel_tool_calls = Some(v);
+        }
+        Ok(Some(config))
+    }
+
+    /// In-context message ids must be this agent's messages, starting with its system message.
+    async fn check_message_ids(&self, agent: AgentId, ids: &[MessageId]) -> Result<()> {
+        for (i, id) in ids.iter().enumerate() {
+            let message = self.store.get_message(*id).await?;
+            if message.agent_id != agent {
+                return Err(ServiceError::bad(format!(
+                    "Message {id} does not belong to agent {agent}"
+                )));
+            }
+            if i == 0 && message.role != "system" {
+                return Err(ServiceError::bad(
+                    "The first in-context message must be the system message",
+                ));
+            }
+        }
+        if ids.is_empty() {
+            return Err(ServiceError::bad(
+                "message_ids must keep the system message",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn apply_agent_update(
+    a: &mut Agent,
+    req: UpdateAgent,
+    name: Option<String>,
+    llm_config: Option<LlmConfig>,
+    embedding_config: Option<EmbeddingConfig>,
+) {
+    set(&mut a.name, name);
+    set(&mut a.system, req.system);
+    set_opt(&mut a.description, req.description);
+    set_opt(&mut a.metadata, req.metadata);
+    set(&mut a.tags, req.tags.map(dedup));
+    set(&mut a.message_ids, req.message_ids);
+    set(&mut a.llm_config, llm_config);
+    set_opt(&mut a.embedding_config, embedding_config);
+    set_opt(&mut a.tool_rules, req.tool_rules);
+    set_opt(&mut a.project_id, req.project_id);
+    set_opt(&mut a.template_id, req.template_id);
+    set_opt(&mut a.base_template_id, req.base_template_id);
+    set_opt(&mut a.last_run_completion, req.last_run_completion);
+    set_opt(&mut a.last_run_duration_ms, req.last_run_duration_ms);
+    set_opt(&mut a.last_stop_reason, req.last_stop_reason);
+    let s = &mut a.settings;
+    set_opt(&mut s.model_settings, req.model_settings);
+    set_opt(&mut s.compaction_settings, req.compaction_settings);
+    set_opt(&mut s.response_format, req.response_format);
+    set_opt(&mut s.timezone, req.timezone);
+    set(
+        &mut s.message_buffer_autoclear,
+        req.message_buffer_autoclear,
+    );
+    set_opt(&mut s.enable_sleeptime, req.enable_sleeptime);
+    set_opt(&mut s.max_files_open, req.max_files_open);
+    set_opt(
+        &mut s.per_file_view_window_char_limit,
+        req.per_file_view_window_char_limit,
+    );
+    set_opt(&mut s.hidden, req.hidden);
+    set_opt(&mut s.secrets, req.secrets);
+    set_opt(
+        &mut s.tool_exec_environment_variables,
+        req.tool_exec_environment_variables,
+    );
+    a.updated_at = time::now();
+}
+
+fn set<T>(field: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *field = v;
+    }
+}
+
+fn set_opt<T>(field: &mut Option<T>, value: Option<T>) {
+    if value.is_some() {
+        *field = value;
+    }
+}
+
+fn create_settings(req: &CreateAgent) -> AgentSettings {
+    AgentSettings {
+        model_settings: req.model_settings.clone(),
+        compaction_settings: req.compaction_settings.clone(),
+        response_format: req.response_format.clone(),
+        timezone: req.timezone.clone(),
+        message_buffer_autoclear: req.message_buffer_autoclear.unwrap_or(false),
+        enable_sleeptime: req.enable_sleeptime,
+        max_files_open: req.max_files_open,
+        per_file_view_window_char_limit: req.per_file_view_window_char_limit,
+        hidden: req.hidden,
+        deployment_id: None,
+        entity_id: None,
+        secrets: req.secrets.clone(),
+        tool_exec_environment_variables: req.tool_exec_environment_variables.clone(),
+    }
+}
+
+/// Letta allows letters, digits, spaces, `-`, `_` and `'` in agent names.
+fn validate_name(name: String) -> Result<String> {
+    let ok = |c: char| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '\'');
+    if name.trim().is_empty() {
+        return Err(ServiceError::bad("Agent name must not be empty"));
+    }
+    if let Some(c) = name.chars().find(|c| !ok(*c)) {
+        return Err(ServiceError::bad(format!(
+            "Agent name '{name}' contains '{c}'; names may contain letters, digits, spaces, '-', '_' and '''"
+        )));
+    }
+    Ok(name)
+}
+
+fn dedup(tags: Vec<String>) -> Vec<String> {
+    let mut seen = Vec::with_capacity(tags.len());
+    for tag in tags {
+        if !seen.contains(&tag) {
+            seen.push(tag);
+        }
+    }
+    seen
+}
+
+/// Options whose features do not exist yet are refused rather than silently dropped.
+fn reject_unsupported(req: &CreateAgent) -> Result<()> {
+    let unsupported = [
+        ("tools", non_empty(&req.tools)),
+        ("tool_ids", non_empty(&req.tool_ids)),
+        ("folder_ids", non_empty(&req.folder_ids)),
+        ("source_ids", non_empty(&req.source_ids)),
+        ("identity_ids", non_empty(&req.identity_ids)),
+        (
+            "initial_message_sequence",
+            non_empty(&req.initial_message_sequence),
+        ),
+        ("enable_sleeptime", req.enable_sleeptime == Some(true)),
+    ];
+    refuse(&unsupported)
+}
+
+fn reject_unsupported_update(req: &UpdateAgent) -> Result<()> {
+    let unsupported = [
+        ("tool_ids", non_empty(&req.tool_ids)),
+        ("folder_ids", non_empty(&req.folder_ids)),
+        ("source_ids", non_empty(&req.source_ids)),
+        ("identity_ids", non_empty(&req.identity_ids)),
+        ("enable_sleeptime", req.enable_sleeptime == Some(true)),
+    ];
+    refuse(&unsupported)
+}
+
+fn refuse(options: &[(&str, bool)]) -> Result<()> {
+    match options.iter().find(|(_, used)| *used) {
+        Some((name, _)) => Err(ServiceError::bad(format!(
+            "'{name}' is not supported by this version of mneme yet"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn non_empty<T>(v: &Option<Vec<T>>) -> bool {
+    v.as_ref().is_some_and(|v| !v.is_empty())
+}
+
+/// Pages a list that has its own order (an agent's blocks) by item id.
+fn page_in_order(mut items: Vec<Block>, page: &Page) -> Vec<Block> {
+    if page.order == mneme_store::Order::Desc {
+        items.reverse();
+    }
+    let pos = |id: &Option<String>| {
+        id.as_ref()
+            .and_then(|id| items.iter().position(|b| b.id.to_string() == *id))
+    };
+    let start = pos(&page.after).map(|p| p + 1).unwrap_or(0);
+    let end = pos(&page.before).unwrap_or(items.len()).max(start);
+    items.drain(start..end).take(page.limit as usize).collect()
+}

@@ -1,0 +1,37 @@
+//! Which relationships of an agent a response carries (`include=agent.blocks`, ...).
+
+/// Relationships to load. Letta answers 1.x SDK reads with none unless asked, and everything
+/// to older clients and to writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Include {
+    pub blocks: bool,
+    pub tags: bool,
+}
+
+impl Include {
+    pub const ALL: Include = Include {
+        blocks: true,
+        tags: true,
+    };
+    pub const NONE: Include = Include {
+        blocks: false,
+        tags: false,
+    };
+
+    /// Reads Letta's `include` values; unknown ones are ignored, as Letta does. `agent.blocks`
+    /// also fills tags.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Include {
+        let mut inc = Include::NONE;
+        for name in names {
+            match name.trim() {
+                "agent.blocks" | "memory" | "blocks" => {
+                    inc.blocks = true;
+                    inc.tags = true;
+                }
+                "agent.tags" | "tags" => inc.tags = true,
+                _ => {}
+            }
+        }
+        inc
+    }
+}

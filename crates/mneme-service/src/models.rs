@@ -1,0 +1,341 @@
+//! The model catalogue: which providers this server knows, how a handle such as
+//! `openai/gpt-4o-mini` becomes an `LLMConfig`, and what `GET /v1/models/` lists.
+
+use mneme_types::{EmbeddingConfig, LlmConfig};
+use serde_json::{Map, Value, json};
+
+use crate::{Result, ServiceError};
+
+/// Letta caps every context window at this unless `context_window_limit` asks otherwise.
+pub const GLOBAL_CONTEXT_WINDOW_CAP: u32 = 128_000;
+
+/// The provider families mneme can resolve handles for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    Openai,
+    Anthropic,
+    GoogleAi,
+    Ollama,
+    /// Any OpenAI-compatible server (vLLM, LM Studio, llama.cpp, ...).
+    OpenaiCompatible,
+}
+
+impl ProviderKind {
+    /// `model_endpoint_type` as Letta spells it.
+    pub fn endpoint_type(self) -> &'static str {
+        match self {
+            ProviderKind::Openai | ProviderKind::OpenaiCompatible => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::GoogleAi => "google_ai",
+            ProviderKind::Ollama => "ollama",
+        }
+    }
+
+    fn default_context_window(self) -> u32 {
+        match self {
+            ProviderKind::Openai | ProviderKind::OpenaiCompatible => 128_000,
+            ProviderKind::Anthropic => 200_000,
+            ProviderKind::GoogleAi => 1_048_576,
+            ProviderKind::Ollama => 8_192,
+        }
+    }
+}
+
+/// One provider: its handle prefix, family and endpoint. `listed` providers are the ones the
+/// operator configured (a key or a base URL); only their models appear in `GET /v1/models/`.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub base_url: String,
+    pub listed: bool,
+}
+
+/// Known models: (provider family, model, context window, embedding dimension if an embedder).
+const KNOWN: &[(ProviderKind, &str, u32, Option<u32>)] = &[
+    (ProviderKind::Openai, "gpt-4o-mini", 128_000, None),
+    (ProviderKind::Openai, "gpt-4o", 128_000, None),
+    (ProviderKind::Openai, "gpt-4.1", 1_047_576, None),
+    (ProviderKind::Openai, "gpt-4.1-mini", 1_047_576, None),
+    (ProviderKind::Openai, "gpt-4.1-nano", 1_047_576, None),
+    (ProviderKind::Openai, "o4-mini", 200_000, None),
+    (ProviderKind::Openai, "gpt-5", 400_000, None),
+    (ProviderKind::Openai, "gpt-5-mini", 400_000, None),
+    (
+        ProviderKind::Openai,
+        "text-embedding-3-small",
+        8_191,
+        Some(1536),
+    ),
+    (
+        ProviderKind::Openai,
+        "text-embedding-3-large",
+        8_191,
+        Some(3072),
+    ),
+    (
+        ProviderKind::Openai,
+        "text-embedding-ada-002",
+        8_191,
+        Some(1536),
+    ),
+    (
+        ProviderKind::Anthropic,
+        "claude-sonnet-4-5-20250929",
+        200_000,
+        None,
+    ),
+    (
+        ProviderKind::Anthropic,
+        "claude-haiku-4-5-20251001",
+        200_000,
+        None,
+    ),
+    (
+        ProviderKind::Anthropic,
+        "claude-opus-4-1-20250805",
+        200_000,
+        None,
+    ),
+    (ProviderKind::GoogleAi, "gemini-2.5-flash", 1_048_576, None),
+    (ProviderKind::GoogleAi, "gemini-2.5-pro", 1_048_576, None),
+    (
+        ProviderKind::GoogleAi,
+        "text-embedding-004",
+        2_048,
+        Some(768),
+    ),
+];
+
+/// Dimension assumed for an embedding model this catalogue does not know.
+const DEFAULT_EMBEDDING_DIM: u32 = 1536;
+
+#[derive(Debug, Clone)]
+pub struct ModelCatalog {
+    providers: Vec<Provider>,
+}
+
+impl ModelCatalog {
+    pub fn new(providers: Vec<Provider>) -> ModelCatalog {
+        ModelCatalog { providers }
+    }
+
+    /// The standard providers at their public endpoints, none listed.
+    pub fn standard() -> ModelCatalog {
+        let p = |name: &str, kind, base_url: &str| Provider {
+            name: name.into(),
+            kind,
+            base_url: base_url.into(),
+            listed: false,
+        };
+        ModelCatalog::new(vec![
+            p("openai", ProviderKind::Openai, "https://api.openai.com/v1"),
+            p(
+                "anthropic",
+                ProviderKind::Anthropic,
+                "https://api.anthropic.com/v1",
+            ),
+            p(
+                "google_ai",
+                ProviderKind::GoogleAi,
+                "https://generativelanguage.googleapis.com",
+            ),
+            p("ollama", ProviderKind::Ollama, "http://localhost:11434"),
+        ])
+    }
+
+    /// Adds or replaces the provider called `provider.name`.
+    pub fn set(&mut self, provider: Provider) {
+        self.providers.retain(|p| p.name != provider.name);
+        self.providers.push(provider);
+    }
+
+    pub fn provider(&self, name: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+
+    /// Resolves `provider/model` to an `LLMConfig`, capping the context window the way Letta
+    /// does: at `limit` when given, else at 128k.
+    pub fn resolve_llm(&self, handle: &str, limit: Option<u32>) -> Result<LlmConfig> {
+        let (provider, model) = self.split(handle)?;
+        let window = known(provider.kind, model)
+            .map(|k| k.2)
+            .unwrap_or_else(|| provider.kind.default_context_window());
+        let context_window = window.min(limit.unwrap_or(GLOBAL_CONTEXT_WINDOW_CAP));
+        Ok(LlmConfig {
+            model: model.to_owned(),
+            model_endpoint_type: provider.kind.endpoint_type().to_owned(),
+            model_endpoint: Some(provider.base_url.clone()),
+            provider_name: Some(provider.name.clone()),
+            provider_category: Some("base".into()),
+            context_window,
+            handle: Some(handle.to_owned()),
+            temperature: 0.7,
+            max_tokens: None,
+            put_inner_thoughts_in_kwargs: Some(false),
+            enable_reasoner: true,
+            reasoning_effort: None,
+            max_reasoning_tokens: 0,
+            parallel_tool_calls: Some(false),
+            extra: Map::new(),
+        })
+    }
+
+    /// Resolves `provider/model` to an `EmbeddingConfig`.
+    pub fn resolve_embedding(&self, handle: &str) -> Result<EmbeddingConfig> {
+        let (provider, model) = self.split(handle)?;
+        let dim = known(provider.kind, model)
+            .and_then(|k| k.3)
+            .unwrap_or(DEFAULT_EMBEDDING_DIM);
+        Ok(EmbeddingConfig {
+            embedding_endpoint_type: provider.kind.endpoint_type().to_owned(),
+            embedding_endpoint: Some(provider.base_url.clone()),
+            embedding_model: model.to_owned(),
+            embedding_dim: dim,
+            embedding_chunk_size: Some(300),
+            handle: Some(handle.to_owned()),
+            batch_size: 32,
+            extra: Map::new(),
+        })
+    }
+
+    /// `GET /v1/models/`: the chat models of listed providers, as Letta's `Model` objects.
+    pub fn list_llms(&self) -> Vec<Value> {
+        self.listed(false)
+            .map(|(p, model, window)| {
+                let handle = format!("{}/{model}", p.name);
+                json!({
+                    "handle": handle, "name": model, "display_name": model,
+                    "provider_type": p.kind.endpoint_type(), "provider_name": p.name,
+                    "provider_category": "base", "model_type": "llm", "model": model,
+                    "model_endpoint_type": p.kind.endpoint_type(), "model_endpoint": p.base_url,
+                    "context_window": window.min(GLOBAL_CONTEXT_WINDOW_CAP),
+                    "max_context_window": window, "model_wrapper": null,
+                    "put_inner_thoughts_in_kwargs": false, "temperature": 0.7,
+                    "max_tokens": null, "enable_reasoner": true, "reasoning_effort": null,
+                    "max_reasoning_tokens": 0, "parallel_tool_calls": false,
+                })
+            })
+            .collect()
+    }
+
+    /// `GET /v1/models/embedding`.
+    pub fn list_embeddings(&self) -> Vec<Value> {
+        self.listed(true)
+            .map(|(p, model, _)| {
+                let config = self.resolve_embedding(&format!("{}/{model}", p.name)).ok();
+                json!({
+                    "handle": format!("{}/{model}", p.name), "name": model,
+                    "display_name": model, "provider_type": p.kind.endpoint_type(),
+                    "provider_name": p.name, "model_type": "embedding",
+                    "embedding_endpoint_type": p.kind.endpoint_type(),
+                    "embedding_endpoint": p.base_url, "embedding_model": model,
+                    "embedding_dim": config.map(|c| c.embedding_dim).unwrap_or(DEFAULT_EMBEDDING_DIM),
+                    "embedding_chunk_size": 300, "batch_size": 32,
+                })
+            })
+            .collect()
+    }
+
+    fn listed(&self, embeddings: bool) -> impl Iterator<Item = (&Provider, &'static str, u32)> {
+        self.providers
+            .iter()
+            .filter(|p| p.listed)
+            .flat_map(move |p| {
+                KNOWN
+                    .iter()
+                    .filter(move |k| k.0 == p.kind && k.3.is_some() == embeddings)
+                    .map(move |k| (p, k.1, k.2))
+            })
+    }
+
+    fn split<'h>(&self, handle: &'h str) -> Result<(&Provider, &'h str)> {
+        let Some((provider, model)) = handle
+            .split_once('/')
+            .filter(|(p, m)| !p.is_empty() && !m.is_empty())
+        else {
+            return Err(ServiceError::bad(
+                "INVALID_ARGUMENT: The model handle should be in the format provider/model-name",
+            ));
+        };
+        let found = self.provider(provider).ok_or_else(|| {
+            let names: Vec<&str> = self.providers.iter().map(|p| p.name.as_str()).collect();
+            ServiceError::bad(format!(
+                "Provider '{provider}' of handle '{handle}' is not configured; known providers: {}",
+                names.join(", ")
+            ))
+        })?;
+        Ok((found, model))
+    }
+}
+
+fn known(
+    kind: ProviderKind,
+    model: &str,
+) -> Option<&'static (ProviderKind, &'static str, u32, Option<u32>)> {
+    KNOWN.iter().find(|k| k.0 == kind && k.1 == model)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_handles_and_caps_windows() {
+        let c = ModelCatalog::standard();
+        let cfg = c.resolve_llm("openai/gpt-4.1", None).unwrap();
+        assert_eq!(cfg.model, "gpt-4.1");
+        assert_eq!(cfg.model_endpoint_type, "openai");
+        assert_eq!(cfg.context_window, 128_000);
+        assert_eq!(
+            c.resolve_llm("openai/gpt-4.1", Some(200_000))
+                .unwrap()
+                .context_window,
+            200_000
+        );
+        assert_eq!(
+            c.resolve_llm("openai/gpt-4o-mini", Some(8000))
+                .unwrap()
+                .context_window,
+            8000
+        );
+        assert_eq!(
+            c.resolve_embedding("openai/text-embedding-3-large")
+                .unwrap()
+                .embedding_dim,
+            3072
+        );
+        assert!(matches!(
+            c.resolve_llm("gpt-4o", None),
+            Err(ServiceError::BadRequest(_))
+        ));
+        assert!(matches!(
+            c.resolve_llm("nope/x", None),
+            Err(ServiceError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn lists_only_configured_providers() {
+        let mut c = ModelCatalog::standard();
+        assert!(c.list_llms().is_empty());
+        c.set(Provider {
+            name: "openai".into(),
+            kind: ProviderKind::Openai,
+            base_url: "http://127.0.0.1:9/v1".into(),
+            listed: true,
+        });
+        let models = c.list_llms();
+        assert!(models.iter().any(|m| m["handle"] == "openai/gpt-4o-mini"));
+        assert!(
+            models
+                .iter()
+                .all(|m| m["model_endpoint"] == "http://127.0.0.1:9/v1")
+        );
+        assert!(
+            c.list_embeddings()
+                .iter()
+                .any(|m| m["embedding_dim"] == 1536)
+        );
+    }
+}

@@ -1,0 +1,92 @@
+//! Storage: the traits every backend implements, their domain records, and the SQLite backend.
+//!
+//! The traits are coarse: each method is one use-case-sized operation that a backend runs as one
+//! transaction, so "nothing half-written" is a property of the store, not of its callers.
+//! Read-modify-write goes through `edit` closures applied inside the write transaction.
+
+mod error;
+mod model;
+mod page;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use mneme_types::{AgentId, Block, BlockId, MessageId};
+
+pub use error::StoreError;
+pub use model::{
+    Agent, AgentContext, AgentEdit, AgentFilter, AgentSettings, BlockEdit, BlockFilter, Message,
+    NewAgent,
+};
+pub use page::{Order, Page};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Agents, their tags and their block attachments.
+#[async_trait]
+pub trait AgentStore: Send + Sync {
+    /// Creates the agent, its new blocks, its block attachments and its initial messages at once.
+    async fn create_agent(&self, new: NewAgent) -> Result<Agent>;
+    async fn get_agent(&self, id: AgentId) -> Result<Agent>;
+    /// Unknown cursors are ignored for agents, as Letta does.
+    async fn list_agents(&self, filter: &AgentFilter, page: &Page) -> Result<Vec<Agent>>;
+    async fn count_agents(&self, filter: &AgentFilter) -> Result<u64>;
+    /// Applies `edit` to the stored agent and, when `blocks` is given, replaces its attached
+    /// blocks with those (in that order), all in one write transaction.
+    async fn update_agent(
+        &self,
+        id: AgentId,
+        edit: AgentEdit,
+        blocks: Option<Vec<BlockId>>,
+    ) -> Result<Agent>;
+    async fn delete_agent(&self, id: AgentId) -> Result<()>;
+    /// Attaches at the end of the agent's block order; a second block with the same label is a
+    /// conflict. Attaching an attached block changes nothing.
+    async fn attach_block(&self, agent: AgentId, block: BlockId) -> Result<()>;
+    async fn detach_block(&self, agent: AgentId, block: BlockId) -> Result<()>;
+    /// The agent's blocks in its block order.
+    async fn agent_blocks(&self, agent: AgentId) -> Result<Vec<Block>>;
+    /// Blocks of many agents at once (list routes), each in its agent's order.
+    async fn blocks_of_agents(&self, agents: &[AgentId]) -> Result<Vec<(AgentId, Vec<Block>)>>;
+    /// Everything the system prompt is compiled from.
+    async fn agent_context(&self, agent: AgentId) -> Result<AgentContext>;
+}
+
+/// Blocks, shared between agents as single rows.
+#[async_trait]
+pub trait BlockStore: Send + Sync {
+    async fn create_block(&self, block: Block) -> Result<Block>;
+    async fn get_block(&self, id: BlockId) -> Result<Block>;
+    /// Several blocks by id, in the order asked; any unknown id is `NotFound`.
+    async fn get_blocks(&self, ids: &[BlockId]) -> Result<Vec<Block>>;
+    /// Unknown cursors are `NotFound`, as Letta does for blocks.
+    async fn list_blocks(&self, filter: &BlockFilter, page: &Page) -> Result<Vec<Block>>;
+    async fn count_blocks(&self, filter: &BlockFilter) -> Result<u64>;
+    /// Applies `edit` inside one write transaction; an `Err` from `edit` writes nothing.
+    async fn update_block(&self, id: BlockId, edit: BlockEdit) -> Result<Block>;
+    /// The same, finding the block by its label among the agent's blocks.
+    async fn update_agent_block(
+        &self,
+        agent: AgentId,
+        label: &str,
+        edit: BlockEdit,
+    ) -> Result<Block>;
+    async fn delete_block(&self, id: BlockId) -> Result<()>;
+    /// Agents the block is attached to, paginated like agent lists.
+    async fn agents_of_block(&self, id: BlockId, page: &Page) -> Result<Vec<Agent>>;
+    /// Ids of every agent the block is attached to (for recompiling their system prompts).
+    async fn agent_ids_of_block(&self, id: BlockId) -> Result<Vec<AgentId>>;
+}
+
+/// Messages. Only what the foundation needs: the system message is written at agent creation and
+/// rewritten in place when memory changes.
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    async fn get_message(&self, id: MessageId) -> Result<Message>;
+    /// Rewrites a message's text in place (same id, same `created_at`).
+    async fn set_message_text(&self, id: MessageId, text: String) -> Result<()>;
+}
+
+/// Everything a backend provides; services hold an `Arc<dyn Store>`.
+pub trait Store: AgentStore + BlockStore + MessageStore {}
+
+impl<T: AgentStore + BlockStore + MessageStore> Store for T {}

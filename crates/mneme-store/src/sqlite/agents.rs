@@ -1,0 +1,501 @@
+//! `AgentStore` on SQLite.
+
+use async_trait::async_trait;
+use mneme_types::{AgentId, Block, BlockId};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
+
+use super::rows::{self, AGENT_COLUMNS, BLOCK_COLUMNS, micros, placeholders, to_json, to_json_opt};
+use super::{SqliteStore, blocks, messages};
+use crate::{Agent, AgentContext, AgentEdit, AgentFilter, AgentStore, NewAgent, Order, Page};
+use crate::{Result, StoreError};
+
+#[async_trait]
+impl AgentStore for SqliteStore {
+    async fn create_agent(&self, new: NewAgent) -> Result<Agent> {
+        self.write(move |tx| {
+            insert_agent(tx, &new.agent)?;
+            for block in &new.new_blocks {
+                blocks::insert_block(tx, block, &new.agent.created_at)?;
+                attach(tx, new.agent.id, block.id)?;
+            }
+            for block in &new.existing_blocks {
+                attach(tx, new.agent.id, *block)?;
+            }
+            for message in &new.messages {
+                messages::insert_message(tx, message)?;
+            }
+            load_agent(tx, new.agent.id)
+        })
+        .await
+    }
+
+    async fn get_agent(&self, id: AgentId) -> Result<Agent> {
+        self.read(move |conn| load_agent(conn, id)).await
+    }
+
+    async fn list_agents(&self, filter: &AgentFilter, page: &Page) -> Result<Vec<Agent>> {
+        let (filter, page) = (filter.clone(), page.clone());
+        self.read(move |conn| {
+            let mut q = filter_sql(&filter);
+            let column = order_column(page.order_by.as_deref());
+            paginate(conn, &mut q, "agents", column, &page, false)?;
+            let sql = format!(
+                "SELECT {AGENT_COLUMNS} FROM agents {} {}",
+                q.where_clause(),
+                order_limit(column, &page)
+            );
+            let mut agents = query_agents(conn, &sql, q.params)?;
+            fill_tags(conn, &mut agents)?;
+            Ok(agents)
+        })
+        .await
+    }
+
+    async fn count_agents(&self, filter: &AgentFilter) -> Result<u64> {
+        let filter = filter.clone();
+        self.read(move |conn| {
+            let q = filter_sql(&filter);
+            let sql = format!("SELECT COUNT(*) FROM agents {}", q.where_clause());
+            let n: i64 = conn.query_row(&sql, params_from_iter(q.params), |r| r.get(0))?;
+            Ok(n.max(0) as u64)
+        })
+        .await
+    }
+
+    async fn update_agent(
+        &self,
+        id: AgentId,
+        edit: AgentEdit,
+        blocks: Option<Vec<BlockId>>,
+    ) -> Result<Agent> {
+        self.write(move |tx| {
+            let mut agent = load_agent(tx, id)?;
+            edit(&mut agent)?;
+            agent.id = id;
+            save_agent(tx, &agent)?;
+            if let Some(blocks) = blocks {
+                tx.execute(
+                    "DELETE FROM agent_blocks WHERE agent_id = ?1",
+                    [id.to_string()],
+                )?;
+                for block in blocks {
+                    attach(tx, id, block)?;
+                }
+            }
+            Ok(agent)
+        })
+        .await
+    }
+
+    async fn delete_agent(&self, id: AgentId) -> Result<()> {
+        self.write(move |tx| {
+            let n = tx.execute("DELETE FROM agents WHERE id = ?1", [id.to_string()])?;
+            if n == 0 {
+                return Err(StoreError::not_found("Agent", id));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn attach_block(&self, agent: AgentId, block: BlockId) -> Result<()> {
+        self.write(move |tx| {
+            ensure_agent(tx, agent)?;
+            attach(tx, agent, block)
+        })
+        .await
+    }
+
+    async fn detach_block(&self, agent: AgentId, block: BlockId) -> Result<()> {
+        self.write(move |tx| {
+            ensure_agent(tx, agent)?;
+            let n = tx.execute(
+                "DELETE FROM agent_blocks WHERE agent_id = ?1 AND block_id = ?2",
+                [agent.to_string(), block.to_string()],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound {
+                    kind: "Block",
+                    id: format!("{block} attached to agent {agent}"),
+                });
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn agent_blocks(&self, agent: AgentId) -> Result<Vec<Block>> {
+        self.read(move |conn| {
+            ensure_agent(conn, agent)?;
+            blocks_of(conn, agent)
+        })
+        .await
+    }
+
+    async fn blocks_of_agents(&self, agents: &[AgentId]) -> Result<Vec<(AgentId, Vec<Block>)>> {
+        let agents = agents.to_vec();
+        self.read(move |conn| blocks_of_many(conn, &agents)).await
+    }
+
+    async fn agent_context(&self, id: AgentId) -> Result<AgentContext> {
+        self.read(move |conn| {
+            let agent = load_agent(conn, id)?;
+            let blocks = blocks_of(conn, id)?;
+            let system_message = match agent.message_ids.first() {
+                Some(m) => messages::load_message(conn, *m).optional_not_found()?,
+                None => None,
+            };
+            let message_count: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM messages WHERE agent_id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )?;
+            Ok(AgentContext {
+                agent,
+                blocks,
+                system_message,
+                message_count: message_count.max(0) as u64,
+                passage_count: 0,
+            })
+        })
+        .await
+    }
+}
+
+/// Turns a `NotFound` into `None`.
+trait OptionalNotFound<T> {
+    fn optional_not_found(self) -> Result<Option<T>>;
+}
+
+impl<T> OptionalNotFound<T> for Result<T> {
+    fn optional_not_found(self) -> Result<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+pub(super) fn load_agent(conn: &Connection, id: AgentId) -> Result<Agent> {
+    let sql = format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1");
+    let mut agents = query_agents(conn, &sql, vec![SqlValue::Text(id.to_string())])?;
+    fill_tags(conn, &mut agents)?;
+    agents
+        .pop()
+        .ok_or_else(|| StoreError::not_found("Agent", id))
+}
+
+pub(super) fn ensure_agent(conn: &Connection, id: AgentId) -> Result<()> {
+    let found = conn
+        .query_row(
+            "SELECT 1 FROM agents WHERE id = ?1",
+            [id.to_string()],
+            |_| Ok(()),
+        )
+        .optional()?;
+    found.ok_or_else(|| StoreError::not_found("Agent", id))
+}
+
+pub(super) fn query_agents(
+    conn: &Connection,
+    sql: &str,
+    params: Vec<SqlValue>,
+) -> Result<Vec<Agent>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params_from_iter(params))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(rows::agent(row)?);
+    }
+    Ok(out)
+}
+
+/// Loads the tags of all `agents` with one query, in insertion order.
+pub(super) fn fill_tags(conn: &Connection, agents: &mut [Agent]) -> Result<()> {
+    if agents.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "SELECT agent_id, tag FROM agent_tags WHERE agent_id IN ({}) ORDER BY rowid",
+        placeholders(agents.len())
+    );
+    let ids: Vec<String> = agents.iter().map(|a| a.id.to_string()).collect();
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params_from_iter(ids.iter()))?;
+    while let Some(row) = rows.next()? {
+        let agent_id: String = row.get(0)?;
+        if let Some(a) = agents.iter_mut().find(|a| a.id.to_string() == agent_id) {
+            a.tags.push(row.get(1)?);
+        }
+    }
+    Ok(())
+}
+
+fn insert_agent(conn: &Connection, a: &Agent) -> Result<()> {
+    conn.execute(
+        &format!(
+            "INSERT INTO agents ({AGENT_COLUMNS}) VALUES ({})",
+            placeholders(19)
+        ),
+        rusqlite::params![
+            a.id.to_string(),
+            a.name,
+            a.agent_type.as_str(),
+            a.system,
+            a.description,
+            to_json_opt(&a.metadata)?,
+            to_json(&a.llm_config)?,
+            to_json_opt(&a.embedding_config)?,
+            to_json_opt(&a.tool_rules)?,
+            to_json(&a.message_ids)?,
+            to_json(&a.settings)?,
+            a.project_id,
+            a.template_id,
+            a.base_template_id,
+            a.last_run_completion.as_ref().map(micros),
+            a.last_run_duration_ms,
+            a.last_stop_reason,
+            micros(&a.created_at),
+            micros(&a.updated_at),
+        ],
+    )?;
+    write_tags(conn, a)
+}
+
+fn save_agent(conn: &Connection, a: &Agent) -> Result<()> {
+    conn.execute(
+        "UPDATE agents SET name = ?2, agent_type = ?3, system = ?4, description = ?5,
+            metadata = ?6, llm_config = ?7, embedding_config = ?8, tool_rules = ?9,
+            message_ids = ?10, settings = ?11, project_id = ?12, template_id = ?13,
+            base_template_id = ?14, last_run_completion = ?15, last_run_duration_ms = ?16,
+            last_stop_reason = ?17, updated_at = ?18
+         WHERE id = ?1",
+        rusqlite::params![
+            a.id.to_string(),
+            a.name,
+            a.agent_type.as_str(),
+            a.system,
+            a.description,
+            to_json_opt(&a.metadata)?,
+            to_json(&a.llm_config)?,
+            to_json_opt(&a.embedding_config)?,
+            to_json_opt(&a.tool_rules)?,
+            to_json(&a.message_ids)?,
+            to_json(&a.settings)?,
+            a.project_id,
+            a.template_id,
+            a.base_template_id,
+            a.last_run_completion.as_ref().map(micros),
+            a.last_run_duration_ms,
+            a.last_stop_reason,
+            micros(&a.updated_at),
+        ],
+    )?;
+    conn.execute(
+        "DELETE FROM agent_tags WHERE agent_id = ?1",
+        [a.id.to_string()],
+    )?;
+    write_tags(conn, a)
+}
+
+fn write_tags(conn: &Connection, a: &Agent) -> Result<()> {
+    let mut stmt =
+        conn.prepare_cached("INSERT OR IGNORE INTO agent_tags (agent_id, tag) VALUES (?1, ?2)")?;
+    for tag in &a.tags {
+        stmt.execute([a.id.to_string(), tag.clone()])?;
+    }
+    Ok(())
+}
+
+/// Attaches `block` at the end of the agent's block order. Re-attaching is a no-op; another
+/// block with the same label is a conflict.
+pub(super) fn attach(conn: &Connection, agent: AgentId, block: BlockId) -> Result<()> {
+    let label: Option<String> = conn
+        .query_row(
+            "SELECT COALESCE(label, '') FROM blocks WHERE id = ?1",
+            [block.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let label = label.ok_or_else(|| StoreError::not_found("Block", block))?;
+    let clash: Option<String> = conn
+        .query_row(
+            "SELECT block_id FROM agent_blocks WHERE agent_id = ?1 AND label = ?2",
+            [agent.to_string(), label.clone()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match clash {
+        Some(existing) if existing == block.to_string() => return Ok(()),
+        Some(_) => {
+            return Err(StoreError::Conflict(format!(
+                "Agent {agent} already has a block with label '{label}'"
+            )));
+        }
+        None => {}
+    }
+    conn.execute(
+        "INSERT INTO agent_blocks (agent_id, block_id, label, position)
+         VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(position), -1) + 1 FROM agent_blocks WHERE agent_id = ?1))",
+        [agent.to_string(), block.to_string(), label],
+    )?;
+    Ok(())
+}
+
+pub(super) fn blocks_of(conn: &Connection, agent: AgentId) -> Result<Vec<Block>> {
+    Ok(blocks_of_many(conn, &[agent])?
+        .pop()
+        .map(|(_, blocks)| blocks)
+        .unwrap_or_default())
+}
+
+fn blocks_of_many(conn: &Connection, agents: &[AgentId]) -> Result<Vec<(AgentId, Vec<Block>)>> {
+    let mut out: Vec<(AgentId, Vec<Block>)> = agents.iter().map(|a| (*a, Vec::new())).collect();
+    if agents.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT ab.agent_id, {BLOCK_COLUMNS} FROM agent_blocks ab JOIN blocks b ON b.id = ab.block_id
+         WHERE ab.agent_id IN ({}) ORDER BY ab.agent_id, ab.position",
+        placeholders(agents.len())
+    );
+    let ids: Vec<String> = agents.iter().map(|a| a.to_string()).collect();
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params_from_iter(ids.iter()))?;
+    while let Some(row) = rows.next()? {
+        let agent_id: String = row.get(0)?;
+        let block = rows::block(row, 1)?;
+        if let Some((_, blocks)) = out.iter_mut().find(|(a, _)| a.to_string() == agent_id) {
+            blocks.push(block);
+        }
+    }
+    Ok(out)
+}
+
+/// A WHERE clause under construction with its positional parameters.
+#[derive(Default)]
+pub(super) struct Where {
+    pub(super) terms: Vec<String>,
+    pub(super) params: Vec<SqlValue>,
+}
+
+impl Where {
+    pub(super) fn push(
+        &mut self,
+        term: impl Into<String>,
+        params: impl IntoIterator<Item = SqlValue>,
+    ) {
+        self.terms.push(term.into());
+        self.params.extend(params);
+    }
+
+    pub(super) fn where_clause(&self) -> String {
+        if self.terms.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.terms.join(" AND "))
+        }
+    }
+}
+
+fn text(s: &str) -> SqlValue {
+    SqlValue::Text(s.to_owned())
+}
+
+fn filter_sql(f: &AgentFilter) -> Where {
+    let mut q = Where::default();
+    if let Some(name) = &f.name {
+        q.push("name = ?", [text(name)]);
+    }
+    if let Some(t) = &f.query_text {
+        q.push("instr(lower(name), lower(?)) > 0", [text(t)]);
+    }
+    for (col, v) in [
+        ("project_id", &f.project_id),
+        ("template_id", &f.template_id),
+        ("base_template_id", &f.base_template_id),
+        ("last_stop_reason", &f.last_stop_reason),
+    ] {
+        if let Some(v) = v {
+            q.push(format!("{col} = ?"), [text(v)]);
+        }
+    }
+    if !f.tags.is_empty() {
+        let tags = f.tags.iter().map(|t| text(t));
+        let list = placeholders(f.tags.len());
+        if f.match_all_tags {
+            let mut distinct = f.tags.clone();
+            distinct.sort();
+            distinct.dedup();
+            q.push(
+                format!(
+                    "id IN (SELECT agent_id FROM agent_tags WHERE tag IN ({list})
+                     GROUP BY agent_id HAVING COUNT(DISTINCT tag) = {})",
+                    distinct.len()
+                ),
+                tags,
+            );
+        } else {
+            q.push(
+                format!("id IN (SELECT agent_id FROM agent_tags WHERE tag IN ({list}))"),
+                tags,
+            );
+        }
+    }
+    q
+}
+
+fn order_column(order_by: Option<&str>) -> &'static str {
+    match order_by {
+        Some("updated_at") => "updated_at",
+        Some("last_run_completion") => "COALESCE(last_run_completion, 0)",
+        _ => "created_at",
+    }
+}
+
+/// Adds the cursor conditions for `page` to `q`. `strict` makes an unknown cursor `NotFound`
+/// (blocks); otherwise it is ignored (agents), as Letta does.
+pub(super) fn paginate(
+    conn: &Connection,
+    q: &mut Where,
+    table: &str,
+    column: &str,
+    page: &Page,
+    strict: bool,
+) -> Result<()> {
+    let forward = page.order == Order::Asc;
+    for (cursor, after) in [(&page.after, true), (&page.before, false)] {
+        let Some(cursor) = cursor else { continue };
+        let key: Option<i64> = conn
+            .query_row(
+                &format!("SELECT {column} FROM {table} WHERE id = ?1"),
+                [cursor],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(key) = key else {
+            if strict {
+                let kind = if table == "blocks" { "Block" } else { "Agent" };
+                return Err(StoreError::not_found(kind, cursor));
+            }
+            continue;
+        };
+        // "after" moves along the listing direction; "before" against it.
+        let op = if after == forward { ">" } else { "<" };
+        q.push(
+            format!("({column}, id) {op} (?, ?)"),
+            [SqlValue::Integer(key), text(cursor)],
+        );
+    }
+    Ok(())
+}
+
+pub(super) fn order_limit(column: &str, page: &Page) -> String {
+    let dir = match page.order {
+        Order::Asc => "ASC",
+        Order::Desc => "DESC",
+    };
+    format!("ORDER BY {column} {dir}, id {dir} LIMIT {}", page.limit)
+}

@@ -1,0 +1,33 @@
+//! Schema migrations, embedded in the binary and applied in order at start-up.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::Result;
+
+/// Every migration ever shipped, in order. Never edit one that has shipped; add a new one.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+
+/// Applies the migrations this database has not seen, each in its own transaction.
+pub(super) fn run(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )?;
+    for (version, sql) in MIGRATIONS {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let done: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
+            [version],
+            |r| r.get(0),
+        )?;
+        if !done {
+            tracing::info!(version, "applying migration");
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                (version, mneme_types::time::now().timestamp_micros()),
+            )?;
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! Conversions between SQLite rows and store records.
+
+use chrono::{DateTime, Utc};
+use mneme_types::{AgentType, Block};
+use rusqlite::Row;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{Agent, Result, StoreError};
+
+pub(super) const AGENT_COLUMNS: &str = "id, name, agent_type, system, description, metadata, \
+    llm_config, embedding_config, tool_rules, message_ids, settings, project_id, template_id, \
+    base_template_id, last_run_completion, last_run_duration_ms, last_stop_reason, created_at, \
+    updated_at";
+
+pub(super) const BLOCK_COLUMNS: &str = "b.id, b.label, b.value, b.value_limit, b.description, \
+    b.read_only, b.metadata, b.tags, b.hidden, b.is_template, b.template_name, b.template_id, \
+    b.base_template_id, b.deployment_id, b.entity_id, b.project_id, b.preserve_on_migration, \
+    b.created_by_id, b.last_updated_by_id";
+
+/// Reads an agent (without tags) from a row selected with `AGENT_COLUMNS`.
+pub(super) fn agent(row: &Row<'_>) -> Result<Agent> {
+    let agent_type: String = row.get(2)?;
+    Ok(Agent {
+        id: parse(&row.get::<_, String>(0)?)?,
+        name: row.get(1)?,
+        agent_type: AgentType::parse(&agent_type)
+            .ok_or_else(|| StoreError::Corrupt(format!("agent type {agent_type}")))?,
+        system: row.get(3)?,
+        description: row.get(4)?,
+        metadata: json_opt(row.get(5)?)?,
+        llm_config: json(&row.get::<_, String>(6)?)?,
+        embedding_config: json_opt(row.get(7)?)?,
+        tool_rules: json_opt(row.get(8)?)?,
+        message_ids: json(&row.get::<_, String>(9)?)?,
+        tags: Vec::new(),
+        settings: json(&row.get::<_, String>(10)?)?,
+        project_id: row.get(11)?,
+        template_id: row.get(12)?,
+        base_template_id: row.get(13)?,
+        last_run_completion: row.get::<_, Option<i64>>(14)?.map(time),
+        last_run_duration_ms: row.get(15)?,
+        last_stop_reason: row.get(16)?,
+        created_at: time(row.get(17)?),
+        updated_at: time(row.get(18)?),
+    })
+}
+
+/// Reads a block from a row selected with `BLOCK_COLUMNS`, starting at column `at`.
+pub(super) fn block(row: &Row<'_>, at: usize) -> Result<Block> {
+    let c = |i: usize| at + i;
+    Ok(Block {
+        id: parse(&row.get::<_, String>(c(0))?)?,
+        label: row.get(c(1))?,
+        value: row.get(c(2))?,
+        limit: row.get::<_, i64>(c(3))?.try_into().unwrap_or(usize::MAX),
+        description: row.get(c(4))?,
+        read_only: row.get(c(5))?,
+        metadata: json_opt(row.get(c(6))?)?,
+        tags: json_opt(row.get(c(7))?)?,
+        hidden: row.get(c(8))?,
+        is_template: row.get(c(9))?,
+        template_name: row.get(c(10))?,
+        template_id: row.get(c(11))?,
+        base_template_id: row.get(c(12))?,
+        deployment_id: row.get(c(13))?,
+        entity_id: row.get(c(14))?,
+        project_id: row.get(c(15))?,
+        preserve_on_migration: row.get(c(16))?,
+        created_by_id: row.get(c(17))?,
+        last_updated_by_id: row.get(c(18))?,
+    })
+}
+
+pub(super) fn parse<T: std::str::FromStr>(s: &str) -> Result<T> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("bad id {s}")))
+}
+
+pub(super) fn json<T: DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(super) fn json_opt<T: DeserializeOwned>(s: Option<String>) -> Result<Option<T>> {
+    s.map(|s| json(&s)).transpose()
+}
+
+pub(super) fn to_json<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Db(e.to_string()))
+}
+
+pub(super) fn to_json_opt<T: Serialize>(v: &Option<T>) -> Result<Option<String>> {
+    v.as_ref().map(to_json).transpose()
+}
+
+pub(super) fn micros(t: &DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub(super) fn time(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+/// `?, ?, ?` for `n` parameters.
+pub(super) fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}

@@ -1,0 +1,162 @@
+//! The storage contract, asserted through the traits. Today it runs on SQLite; the PostgreSQL
+//! backend will run the same functions.
+
+use std::sync::Arc;
+
+use mneme_store::sqlite::{Durability, SqliteStore};
+use mneme_store::{
+    Agent, AgentFilter, AgentSettings, Message, NewAgent, Order, Page, Store, StoreError,
+};
+use mneme_types::{AgentId, AgentType, Block, BlockId, MessageId};
+
+fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
+    (Arc::new(store), dir)
+}
+
+fn block(label: &str, value: &str) -> Block {
+    serde_json::from_value(serde_json::json!({
+        "id": BlockId::new(), "label": label, "value": value, "limit": 100,
+        "description": null, "read_only": false, "metadata": {}, "tags": [], "hidden": null,
+        "is_template": false, "template_name": null, "template_id": null,
+        "base_template_id": null, "deployment_id": null, "entity_id": null, "project_id": null,
+        "preserve_on_migration": false, "created_by_id": null, "last_updated_by_id": null
+    }))
+    .unwrap()
+}
+
+fn new_agent(name: &str, blocks: Vec<Block>) -> NewAgent {
+    let now = mneme_types::time::now();
+    let id = AgentId::new();
+    let system = MessageId::new();
+    NewAgent {
+        agent: Agent {
+            id,
+            name: name.into(),
+            agent_type: AgentType::LettaV1Agent,
+            system: "base".into(),
+            description: None,
+            metadata: None,
+            llm_config: serde_json::from_value(serde_json::json!({
+                "model": "m", "model_endpoint_type": "openai", "context_window": 1000
+            }))
+            .unwrap(),
+            embedding_config: None,
+            tool_rules: None,
+            message_ids: vec![system],
+            tags: vec!["t".into()],
+            project_id: None,
+            template_id: None,
+            base_template_id: None,
+            last_run_completion: None,
+            last_run_duration_ms: None,
+            last_stop_reason: None,
+            settings: AgentSettings::default(),
+            created_at: now,
+            updated_at: now,
+        },
+        new_blocks: blocks,
+        existing_blocks: vec![],
+        messages: vec![Message {
+            id: system,
+            agent_id: id,
+            role: "system".into(),
+            text: "compiled".into(),
+            created_at: now,
+            updated_at: now,
+        }],
+    }
+}
+
+#[tokio::test]
+async fn a_failed_agent_creation_writes_nothing() {
+    let (store, _dir) = sqlite();
+    let dup = new_agent("dup", vec![block("x", "1"), block("x", "2")]);
+    let id = dup.agent.id;
+    let err = store.create_agent(dup).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(matches!(store.get_agent(id).await, Err(StoreError::NotFound { .. })));
+    let page = Page { limit: 10, ..Page::default() };
+    assert!(store.list_blocks(&Default::default(), &page).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_block_edit_writes_nothing() {
+    let (store, _dir) = sqlite();
+    let b = store.create_block(block("notes", "v1")).await.unwrap();
+    let err = store
+        .update_block(
+            b.id,
+            Box::new(|b: &mut Block| {
+                b.value = "v2".into();
+                Err(StoreError::Invalid("no".into()))
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)));
+    assert_eq!(store.get_block(b.id).await.unwrap().value, "v1");
+}
+
+#[tokio::test]
+async fn agents_keep_blocks_in_order_and_tags() {
+    let (store, _dir) = sqlite();
+    let new = new_agent("a", vec![block("human", "h"), block("persona", "p")]);
+    let agent = store.create_agent(new).await.unwrap();
+    let shared = store.create_block(block("shared", "s")).await.unwrap();
+    store.attach_block(agent.id, shared.id).await.unwrap();
+    store.attach_block(agent.id, shared.id).await.unwrap();
+    let labels: Vec<_> = store
+        .agent_blocks(agent.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.label.unwrap())
+        .collect();
+    assert_eq!(labels, ["human", "persona", "shared"]);
+    assert_eq!(store.get_agent(agent.id).await.unwrap().tags, ["t"]);
+    let ctx = store.agent_context(agent.id).await.unwrap();
+    assert_eq!(ctx.system_message.unwrap().text, "compiled");
+    assert_eq!(ctx.message_count, 1);
+}
+
+#[tokio::test]
+async fn system_message_is_rewritten_in_place() {
+    let (store, _dir) = sqlite();
+    let agent = store.create_agent(new_agent("a", vec![])).await.unwrap();
+    let id = agent.message_ids[0];
+    let before = store.get_message(id).await.unwrap();
+    store.set_message_text(id, "recompiled".into()).await.unwrap();
+    let after = store.get_message(id).await.unwrap();
+    assert_eq!(after.text, "recompiled");
+    assert_eq!(after.created_at, before.created_at);
+}
+
+#[tokio::test]
+async fn agent_pages_follow_cursors_and_ignore_unknown_ones() {
+    let (store, _dir) = sqlite();
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(store.create_agent(new_agent(&format!("a{i}"), vec![])).await.unwrap().id);
+    }
+    let filter = AgentFilter::default();
+    let list = |page: Page| {
+        let store = store.clone();
+        let filter = filter.clone();
+        async move {
+            let got = store.list_agents(&filter, &page).await.unwrap();
+            got.into_iter().map(|a| a.id).collect::<Vec<_>>()
+        }
+    };
+    let asc = |after: Option<AgentId>| Page {
+        after: after.map(|a| a.to_string()),
+        limit: 2,
+        order: Order::Asc,
+        ..Page::default()
+    };
+    assert_eq!(list(asc(None)).await, ids[..2]);
+    assert_eq!(list(asc(Some(ids[1]))).await, ids[2..]);
+    assert_eq!(list(asc(Some(AgentId::new()))).await, ids[..2]);
+    assert_eq!(store.count_agents(&filter).await.unwrap(), 4);
+}

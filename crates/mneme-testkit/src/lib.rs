@@ -1,0 +1,165 @@
+//! Test support: `TestServer` starts the real `mneme` binary on 127.0.0.1 with a temporary data
+//! directory, learns its port from the "listening on" log line, and kills it on drop.
+//!
+//! Test-only code: it panics with a clear message instead of returning errors.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+
+/// A running server process.
+pub struct TestServer {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    data_dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    http: reqwest::Client,
+}
+
+/// A response: status and parsed JSON body (`Value::Null` when the body is not JSON).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Resp {
+    /// The body, after asserting a 2xx status.
+    pub fn ok(self) -> Value {
+        assert!((200..300).contains(&self.status), "expected 2xx, got {self:?}");
+        self.body
+    }
+
+    /// Asserts the status and that the body is Letta's error shape (`{"detail": ...}`).
+    pub fn err(self, status: u16) -> Value {
+        assert_eq!(self.status, status, "unexpected status: {self:?}");
+        assert!(self.body.get("detail").is_some(), "error without detail: {self:?}");
+        self.body
+    }
+}
+
+impl TestServer {
+    /// Starts `bin` on a fresh temporary data directory.
+    pub async fn start(bin: &Path) -> TestServer {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path().to_owned();
+        let mut server = TestServer::start_in(bin, &dir).await;
+        server._temp = Some(temp);
+        server
+    }
+
+    /// Starts `bin` on `data_dir`, which outlives the server (for restart tests).
+    pub async fn start_in(bin: &Path, data_dir: &Path) -> TestServer {
+        let mut child = Command::new(bin)
+            .args(["server", "--host", "127.0.0.1", "--port", "0", "--data-dir"])
+            .arg(data_dir)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn mneme");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = oneshot::channel();
+        // Keep draining stderr for the life of the process so it never blocks on a full pipe.
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            let mut tx = Some(tx);
+            let mut seen = String::new();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(addr) = line.split("listening on ").nth(1) {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(Ok(addr.trim().to_owned()));
+                    }
+                } else if tx.is_some() {
+                    seen.push_str(&line);
+                    seen.push('\n');
+                }
+            }
+            if let Some(tx) = tx.take() {
+                let _ = tx.send(Err(seen));
+            }
+        });
+        let addr = match tokio::time::timeout(Duration::from_secs(20), rx).await {
+            Ok(Ok(Ok(addr))) => addr,
+            Ok(Ok(Err(log))) => panic!("mneme exited before listening:\n{log}"),
+            other => panic!("mneme did not start: {other:?}"),
+        };
+        TestServer {
+            child,
+            base: format!("http://{addr}"),
+            data_dir: data_dir.to_owned(),
+            _temp: None,
+            // A generic client: Letta (and mneme) load every relationship for it by default,
+            // unlike for the 1.x SDK, which tests imitate with its header when they need to.
+            http: reqwest::Client::builder()
+                .user_agent("mneme-testkit")
+                .build()
+                .expect("http client"),
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Stops the process with SIGTERM, as an operator would, and waits for it to exit.
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = Command::new("kill").arg(pid.to_string()).status().await;
+        }
+        let exited = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+        assert!(exited.is_ok(), "mneme did not stop on SIGTERM");
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.send(self.http.post(self.url(path)).json(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.send(self.http.patch(self.url(path)).json(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send(self.http.delete(self.url(path))).await
+    }
+
+    /// Sends a raw body (for malformed-JSON tests).
+    pub async fn post_raw(&self, path: &str, body: &'static str) -> Resp {
+        let req = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        self.send(req).await
+    }
+
+    /// The request builder for anything the helpers above do not cover (headers, methods).
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path))
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        let text = res.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp { status, body }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}

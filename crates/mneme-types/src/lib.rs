@@ -1,0 +1,22 @@
+//! Letta's V1 wire types: typed ids, agents, blocks, model configs and the small shared shapes.
+//!
+//! Everything here is plain data with serde derives; no IO and no async. Field names and enum
+//! spellings follow `shared/spec/letta-0.16.7-openapi.json` exactly, because SDK users compare them.
+
+pub mod agent;
+pub mod block;
+pub mod ids;
+pub mod model;
+pub mod time;
+
+pub use agent::{AgentState, AgentType, CreateAgent, Memory, UpdateAgent};
+pub use block::{Block, BlockUpdate, CreateBlock, DEFAULT_BLOCK_LIMIT};
+pub use ids::{AgentId, BlockId, IdError, MessageId, RunId, StepId};
+pub use model::{EmbeddingConfig, LlmConfig};
+
+/// `GET /v1/health/`: both fields are required by the SDK's `Health` model.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Health {
+    pub version: String,
+    pub status: String,
+}

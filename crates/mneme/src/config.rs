@@ -1,0 +1,196 @@
+//! One typed configuration, resolved once at start-up: flags > environment > file > defaults.
+//! Nothing else in mneme reads the environment.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use mneme_service::{ModelCatalog, Provider, ProviderKind};
+use mneme_store::sqlite::Durability;
+use serde::Deserialize;
+
+/// Letta's port.
+const DEFAULT_PORT: u16 = 8283;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SqliteSync {
+    /// Every commit is on disk before it is acknowledged (survives power loss).
+    Full,
+    /// Faster; survives a process crash, may lose the last commits on power loss.
+    Normal,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "MNEME_HOST")]
+    host: Option<String>,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "MNEME_PORT")]
+    port: Option<u16>,
+    /// Directory holding the database (default ~/.mneme).
+    #[arg(long, env = "MNEME_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// TOML configuration file.
+    #[arg(long, env = "MNEME_CONFIG")]
+    config: Option<PathBuf>,
+    #[arg(long, env = "MNEME_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
+    #[arg(long, env = "MNEME_SQLITE_SYNC", value_enum)]
+    sqlite_sync: Option<SqliteSync>,
+    /// Model handle for agents created without one (e.g. openai/gpt-4o-mini).
+    #[arg(long, env = "MNEME_DEFAULT_MODEL")]
+    default_model: Option<String>,
+    /// Embedding handle for agents created without one.
+    #[arg(long, env = "MNEME_DEFAULT_EMBEDDING")]
+    default_embedding: Option<String>,
+    /// Letta's PostgreSQL URI. PostgreSQL support is not built yet; set, it stops start-up.
+    #[arg(long, env = "LETTA_PG_URI", hide_env_values = true)]
+    pg_uri: Option<String>,
+    #[arg(long, env = "OPENAI_BASE_URL")]
+    openai_base_url: Option<String>,
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    openai_api_key: Option<String>,
+    #[arg(long, env = "ANTHROPIC_BASE_URL")]
+    anthropic_base_url: Option<String>,
+    #[arg(long, env = "ANTHROPIC_API_KEY", hide_env_values = true)]
+    anthropic_api_key: Option<String>,
+    #[arg(long, env = "GEMINI_API_KEY", hide_env_values = true)]
+    gemini_api_key: Option<String>,
+    #[arg(long, env = "OLLAMA_BASE_URL")]
+    ollama_base_url: Option<String>,
+}
+
+/// The file form: the same settings, a typo is an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    host: Option<String>,
+    port: Option<u16>,
+    data_dir: Option<PathBuf>,
+    log_format: Option<LogFormat>,
+    sqlite_sync: Option<SqliteSync>,
+    default_model: Option<String>,
+    default_embedding: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Storage {
+    Sqlite {
+        path: PathBuf,
+        durability: Durability,
+    },
+}
+
+/// The resolved configuration. Holds no secret: keys stay with the providers that use them.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) storage: Storage,
+    pub(crate) log_format: LogFormat,
+    pub(crate) default_model: Option<String>,
+    pub(crate) default_embedding: Option<String>,
+    pub(crate) models: ModelCatalog,
+}
+
+impl Config {
+    pub(crate) fn resolve(args: ServeArgs) -> anyhow::Result<Config> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        if args.pg_uri.is_some() {
+            bail!(
+                "LETTA_PG_URI is set, but this mneme build supports only the embedded SQLite store"
+            );
+        }
+        let data_dir = match args.data_dir.or(file.data_dir) {
+            Some(dir) => dir,
+            None => default_data_dir()?,
+        };
+        let durability = match args.sqlite_sync.or(file.sqlite_sync) {
+            Some(SqliteSync::Normal) => Durability::Normal,
+            Some(SqliteSync::Full) | None => Durability::Full,
+        };
+        Ok(Config {
+            host: args
+                .host
+                .or(file.host)
+                .unwrap_or_else(|| "127.0.0.1".into()),
+            port: args.port.or(file.port).unwrap_or(DEFAULT_PORT),
+            storage: Storage::Sqlite {
+                path: data_dir.join("mneme.db"),
+                durability,
+            },
+            log_format: args
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Pretty),
+            default_model: args.default_model.or(file.default_model),
+            default_embedding: args.default_embedding.or(file.default_embedding),
+            models: models(
+                (args.openai_base_url, args.openai_api_key.is_some()),
+                (args.anthropic_base_url, args.anthropic_api_key.is_some()),
+                args.gemini_api_key.is_some(),
+                args.ollama_base_url,
+            ),
+        })
+    }
+}
+
+/// Providers with a key or a base URL are listed in `GET /v1/models/`; handles of the standard
+/// providers resolve either way.
+fn models(
+    openai: (Option<String>, bool),
+    anthropic: (Option<String>, bool),
+    gemini: bool,
+    ollama: Option<String>,
+) -> ModelCatalog {
+    let mut catalog = ModelCatalog::standard();
+    let mut configure = |name: &str, kind, url: Option<String>, keyed: bool| {
+        let Some(base) = catalog.provider(name).cloned() else {
+            return;
+        };
+        let listed = keyed || url.is_some();
+        catalog.set(Provider {
+            name: name.into(),
+            kind,
+            base_url: url
+                .map(|u| u.trim_end_matches('/').to_owned())
+                .unwrap_or(base.base_url),
+            listed,
+        });
+    };
+    configure("openai", ProviderKind::Openai, openai.0, openai.1);
+    configure(
+        "anthropic",
+        ProviderKind::Anthropic,
+        anthropic.0,
+        anthropic.1,
+    );
+    configure("google_ai", ProviderKind::GoogleAi, None, gemini);
+    configure("ollama", ProviderKind::Ollama, ollama, false);
+    catalog
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+}
+
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    match std::env::home_dir() {
+        Some(home) => Ok(home.join(".mneme")),
+        None => bail!("no home directory; pass --data-dir or set MNEME_DATA_DIR"),
+    }
+}

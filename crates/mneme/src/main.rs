@@ -1,0 +1,127 @@
+//! The `mneme` command: `mneme server` runs the API; `mneme config` prints the resolved config.
+
+mod config;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use mneme_service::{Service, ServiceConfig};
+use mneme_store::sqlite::SqliteStore;
+use tokio::net::TcpListener;
+
+use crate::config::{Config, LogFormat, ServeArgs, Storage};
+
+#[derive(Parser)]
+#[command(
+    name = "mneme",
+    version,
+    about = "A Letta-compatible stateful-agent server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API server.
+    Server(ServeArgs),
+    /// Print the configuration the server would run with (secrets redacted).
+    Config(ServeArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Server(args) => {
+            let config = Config::resolve(args)?;
+            init_tracing(config.log_format);
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(serve(config))
+        }
+        Command::Config(args) => {
+            let config = Config::resolve(args)?;
+            // The one place the binary writes to stdout: the user asked for this text.
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{config:#?}");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let store = match &config.storage {
+        Storage::Sqlite { path, durability } => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating data directory {}", dir.display()))?;
+            }
+            SqliteStore::open(path, *durability)
+                .with_context(|| format!("opening database {}", path.display()))?
+        }
+    };
+    tracing::info!(storage = ?config.storage, "store ready");
+    let service = Service::new(
+        Arc::new(store),
+        config.models.clone(),
+        ServiceConfig {
+            default_model: config.default_model.clone(),
+            default_embedding: config.default_embedding.clone(),
+        },
+    );
+    let listener = TcpListener::bind((config.host.as_str(), config.port))
+        .await
+        .with_context(|| format!("binding {}:{}", config.host, config.port))?;
+    let addr = listener.local_addr()?;
+    tracing::info!("listening on {addr}");
+    mneme_server::serve(listener, service, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so the server drains requests before it exits.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.with_ansi(false).init(),
+    }
+}

@@ -1,0 +1,61 @@
+//! End-to-end tests: the real `mneme` binary over HTTP on loopback, one server per test.
+
+mod agents;
+mod blocks;
+mod errors;
+mod restart;
+
+use std::path::Path;
+
+use mneme_testkit::TestServer;
+use serde_json::{Value, json};
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_mneme"))
+}
+
+async fn server() -> TestServer {
+    TestServer::start(bin()).await
+}
+
+/// A name no other test uses.
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid_like()[..8])
+}
+
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let n = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    format!("{n:032x}").chars().rev().collect()
+}
+
+/// Creates an agent with a `human` and a `persona` block and returns its JSON.
+async fn create_agent(srv: &TestServer, name: &str, tags: &[&str]) -> Value {
+    srv.post(
+        "/v1/agents/",
+        json!({
+            "name": name,
+            "model": "openai/gpt-4o-mini",
+            "tags": tags,
+            "memory_blocks": [
+                {"label": "human", "value": "Name: Ada", "limit": 100},
+                {"label": "persona", "value": "I am terse.", "description": "Who I am."}
+            ]
+        }),
+    )
+    .await
+    .ok()
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().expect("id").to_owned()
+}
+
+fn labels(blocks: &Value) -> Vec<String> {
+    blocks
+        .as_array()
+        .expect("blocks array")
+        .iter()
+        .map(|b| b["label"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}

@@ -1,0 +1,72 @@
+"""Small helpers shared by the SDK conformance tests."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import httpx
+import letta_client
+
+UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+MODEL = "openai/gpt-4o-mini"
+HUMAN = {"label": "human", "value": "Name: Ada"}
+PERSONA = {"label": "persona", "value": "I am terse."}
+
+
+def assert_id(value: Any, prefix: str) -> None:
+    assert isinstance(value, str), f"id is not a string: {value!r}"
+    assert re.fullmatch(f"{prefix}-{UUID4}", value), f"{value!r} is not '{prefix}-<uuid4>'"
+
+
+def random_id(prefix: str) -> str:
+    """A well-formed id that names nothing."""
+    return f"{prefix}-{uuid.uuid4()}"
+
+
+def make_agent(client: letta_client.Letta, name: str, **kwargs):
+    kwargs.setdefault("model", MODEL)
+    kwargs.setdefault("memory_blocks", [dict(HUMAN), dict(PERSONA)])
+    return client.agents.create(name=name, **kwargs)
+
+
+def labels(blocks) -> list[str]:
+    return [b.label for b in blocks]
+
+
+def by_label(blocks) -> dict:
+    return {b.label: b for b in blocks}
+
+
+def count_agents(http: httpx.Client, **params) -> int:
+    """GET /v1/agents/count (not wrapped by letta-client 1.12.1); lists become repeated keys."""
+    query: list[tuple[str, str]] = []
+    for key, val in params.items():
+        if isinstance(val, (list, tuple)):
+            query.extend((key, str(v)) for v in val)
+        elif isinstance(val, bool):
+            query.append((key, "true" if val else "false"))
+        else:
+            query.append((key, str(val)))
+    r = http.get("/v1/agents/count", params=query)
+    assert r.status_code == 200, f"count: {r.status_code} {r.text}"
+    body = r.json()
+    assert isinstance(body, int) and not isinstance(body, bool), f"count body is not an int: {body!r}"
+    return body
+
+
+def assert_error_body(exc: letta_client.APIStatusError, status: int) -> None:
+    """The SDK raised for `status`, and the server's body is a JSON object with `detail`."""
+    assert exc.status_code == status, f"expected {status}, got {exc.status_code}: {exc.body!r}"
+    assert isinstance(exc.body, dict), f"error body is not a JSON object: {exc.body!r}"
+    assert "detail" in exc.body, f"error body has no 'detail': {exc.body!r}"
+    ctype = exc.response.headers.get("content-type", "")
+    assert ctype.startswith("application/json"), f"error content-type {ctype!r}"
+
+
+def assert_http_error(resp: httpx.Response, status: int) -> None:
+    assert resp.status_code == status, f"expected {status}, got {resp.status_code}: {resp.text}"
+    assert resp.headers.get("content-type", "").startswith("application/json"), resp.headers
+    body = resp.json()
+    assert isinstance(body, dict) and "detail" in body, f"error body without 'detail': {body!r}"

@@ -1,0 +1,270 @@
+"""Fixtures for the Python SDK conformance suite.
+
+The server under test is the binary named by ``$MNEME_BIN``. It is started as
+
+    $MNEME_BIN server --host 127.0.0.1 --port 0 --data-dir <dir>
+
+and its address is taken from the first stderr line matching ``listening on <addr>``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import letta_client
+import pytest
+
+ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+LISTENING_RE = re.compile(r"listening on (\S+)")
+STARTUP_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 15.0
+
+_live_servers: "set[MnemeServer]" = set()
+
+
+def _kill_leftovers() -> None:
+    for srv in list(_live_servers):
+        try:
+            srv.proc.kill()  # type: ignore[union-attr]
+        except Exception:
+            pass
+
+
+atexit.register(_kill_leftovers)
+
+
+def mneme_bin() -> str:
+    path = os.environ.get("MNEME_BIN")
+    if not path:
+        pytest.exit("MNEME_BIN is not set: point it at the mneme server binary", returncode=2)
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        pytest.exit(f"MNEME_BIN={path} is not an executable file", returncode=2)
+    return path
+
+
+class MnemeServer:
+    """One mneme server process on one data directory; can be stopped and started again."""
+
+    def __init__(self, binary: str, data_dir: Path | str):
+        self.binary = binary
+        self.data_dir = Path(data_dir)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.addr: str | None = None
+        self._lines: collections.deque[str] = collections.deque(maxlen=2000)
+        self._lines_lock = threading.Lock()
+        self._drainer: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> "MnemeServer":
+        assert self.proc is None or self.proc.poll() is not None, "server already running"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env["RUST_LOG"] = "info"
+        cmd = [
+            self.binary,
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--data-dir",
+            str(self.data_dir),
+        ]
+        self._append(f"--- starting: {' '.join(cmd)}")
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        _live_servers.add(self)
+        found: "queue.Queue[str | None]" = queue.Queue()
+        self._drainer = threading.Thread(
+            target=self._drain, args=(self.proc, found), name="mneme-stderr", daemon=True
+        )
+        self._drainer.start()
+
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        addr = None
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._fail_start(f"no 'listening on' line within {STARTUP_TIMEOUT_S:.0f}s")
+            try:
+                item = found.get(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                continue
+            if item is None:  # stderr closed: the process exited
+                self.proc.wait(timeout=5)
+                self._fail_start(f"server exited with code {self.proc.returncode} before listening")
+            addr = item
+            break
+        for prefix in ("http://", "https://"):
+            if addr.startswith(prefix):
+                addr = addr[len(prefix) :]
+        self.addr = addr.rstrip("/")
+        return self
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> int:
+        """SIGTERM the server and wait for it; returns its exit code. Kills it if it hangs."""
+        if self.proc is None:
+            return 0
+        proc = self.proc
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+                _live_servers.discard(self)
+                raise AssertionError(
+                    f"mneme did not exit within {timeout}s of SIGTERM\n{self.log_tail()}"
+                )
+        if self._drainer is not None:
+            self._drainer.join(timeout=5)
+        _live_servers.discard(self)
+        self.addr = None
+        return proc.returncode
+
+    def restart(self) -> "MnemeServer":
+        self.stop()
+        return self.start()
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    # -- clients -----------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        assert self.addr, "server is not running"
+        return f"http://{self.addr}"
+
+    def client(self, **kwargs) -> letta_client.Letta:
+        kwargs.setdefault("max_retries", 0)  # surface every error instead of retrying it
+        kwargs.setdefault("timeout", 30.0)
+        return letta_client.Letta(base_url=self.base_url, **kwargs)
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30.0, follow_redirects=True)
+
+    # -- stderr ------------------------------------------------------------------------------
+
+    def _append(self, line: str) -> None:
+        with self._lines_lock:
+            self._lines.append(line)
+
+    def _drain(self, proc: subprocess.Popen[bytes], found: "queue.Queue[str | None]") -> None:
+        announced = False
+        assert proc.stderr is not None
+        for raw in iter(proc.stderr.readline, b""):
+            line = ANSI_RE.sub("", raw.decode("utf-8", "replace")).rstrip("\r\n")
+            self._append(line)
+            if not announced:
+                m = LISTENING_RE.search(line)
+                if m:
+                    announced = True
+                    found.put(m.group(1))
+        proc.stderr.close()
+        if not announced:
+            found.put(None)
+
+    def log_tail(self, n: int = 80) -> str:
+        with self._lines_lock:
+            lines = list(self._lines)[-n:]
+        return "\n".join(lines)
+
+    def _fail_start(self, why: str) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        _live_servers.discard(self)
+        if self._drainer is not None:
+            self._drainer.join(timeout=5)
+        pytest.fail(f"mneme failed to start: {why}\n--- stderr ---\n{self.log_tail(200)}", pytrace=False)
+
+
+# -- fixtures ------------------------------------------------------------------------------------
+
+_session_server: MnemeServer | None = None
+_private_servers: list = []  # [list of servers started by the running test's server_factory]
+
+
+@pytest.fixture(scope="session")
+def server():
+    """One mneme server shared by most tests (tests use unique names to stay independent)."""
+    global _session_server
+    data_dir = tempfile.mkdtemp(prefix="mneme-sdk-")
+    srv = MnemeServer(mneme_bin(), Path(data_dir)).start()
+    _session_server = srv
+    yield srv
+    _session_server = None
+    srv.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def client(server: MnemeServer) -> letta_client.Letta:
+    c = server.client()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def http(server: MnemeServer) -> httpx.Client:
+    h = server.http()
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def server_factory(tmp_path):
+    """Start private servers: ``srv = server_factory(data_dir)``; all are stopped at teardown."""
+    started: list[MnemeServer] = []
+    _private_servers[:] = [started]
+
+    def make(data_dir: Path | str | None = None) -> MnemeServer:
+        srv = MnemeServer(mneme_bin(), Path(data_dir) if data_dir else tmp_path / "data")
+        started.append(srv)
+        return srv.start()
+
+    yield make
+    _private_servers.clear()
+    for srv in started:
+        if srv.running:
+            srv.stop()
+
+
+@pytest.fixture
+def uid() -> str:
+    """A short unique suffix for names, labels and tags."""
+    return uuid.uuid4().hex[:12]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        for started in _private_servers:
+            for i, srv in enumerate(started):
+                report.sections.append((f"private mneme #{i} stderr (tail)", srv.log_tail(60)))
+        if _session_server is not None:
+            report.sections.append(("shared mneme stderr (tail)", _session_server.log_tail(40)))
