@@ -33,14 +33,20 @@ pub struct Resp {
 impl Resp {
     /// The body, after asserting a 2xx status.
     pub fn ok(self) -> Value {
-        assert!((200..300).contains(&self.status), "expected 2xx, got {self:?}");
+        assert!(
+            (200..300).contains(&self.status),
+            "expected 2xx, got {self:?}"
+        );
         self.body
     }
 
     /// Asserts the status and that the body is Letta's error shape (`{"detail": ...}`).
     pub fn err(self, status: u16) -> Value {
         assert_eq!(self.status, status, "unexpected status: {self:?}");
-        assert!(self.body.get("detail").is_some(), "error without detail: {self:?}");
+        assert!(
+            self.body.get("detail").is_some(),
+            "error without detail: {self:?}"
+        );
         self.body
     }
 }

@@ -76,9 +76,21 @@ async fn a_failed_agent_creation_writes_nothing() {
     let id = dup.agent.id;
     let err = store.create_agent(dup).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    assert!(matches!(store.get_agent(id).await, Err(StoreError::NotFound { .. })));
-    let page = Page { limit: 10, ..Page::default() };
-    assert!(store.list_blocks(&Default::default(), &page).await.unwrap().is_empty());
+    assert!(matches!(
+        store.get_agent(id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let page = Page {
+        limit: 10,
+        ..Page::default()
+    };
+    assert!(
+        store
+            .list_blocks(&Default::default(), &page)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -127,7 +139,10 @@ async fn system_message_is_rewritten_in_place() {
     let agent = store.create_agent(new_agent("a", vec![])).await.unwrap();
     let id = agent.message_ids[0];
     let before = store.get_message(id).await.unwrap();
-    store.set_message_text(id, "recompiled".into()).await.unwrap();
+    store
+        .set_message_text(id, "recompiled".into())
+        .await
+        .unwrap();
     let after = store.get_message(id).await.unwrap();
     assert_eq!(after.text, "recompiled");
     assert_eq!(after.created_at, before.created_at);
@@ -138,7 +153,13 @@ async fn agent_pages_follow_cursors_and_ignore_unknown_ones() {
     let (store, _dir) = sqlite();
     let mut ids = Vec::new();
     for i in 0..4 {
-        ids.push(store.create_agent(new_agent(&format!("a{i}"), vec![])).await.unwrap().id);
+        ids.push(
+            store
+                .create_agent(new_agent(&format!("a{i}"), vec![]))
+                .await
+                .unwrap()
+                .id,
+        );
     }
     let filter = AgentFilter::default();
     let list = |page: Page| {

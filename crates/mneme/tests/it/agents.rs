@@ -43,7 +43,10 @@ async fn create_returns_the_full_agent_state() {
     for key in ["tools", "sources", "identities", "secrets"] {
         assert_eq!(agent[key], json!([]), "{key}");
     }
-    assert!(agent.get("pending_approval").is_some(), "declared fields are present as null");
+    assert!(
+        agent.get("pending_approval").is_some(),
+        "declared fields are present as null"
+    );
     assert!(agent["created_at"].as_str().unwrap().ends_with('Z'));
 }
 
@@ -97,15 +100,24 @@ async fn modern_sdk_reads_load_relationships_only_when_asked() {
     assert_eq!(bare["blocks"], json!([]));
     assert_eq!(bare["memory"]["blocks"], json!([]));
     assert_eq!(bare["tags"], json!([]));
-    let full = srv.send(sdk(&format!("{path}?include=agent.blocks"))).await.ok();
+    let full = srv
+        .send(sdk(&format!("{path}?include=agent.blocks")))
+        .await
+        .ok();
     assert_eq!(labels(&full["blocks"]), ["human", "persona"]);
     assert_eq!(full["tags"], json!(["t1"]));
-    let tags_only = srv.send(sdk(&format!("{path}?include=agent.tags"))).await.ok();
+    let tags_only = srv
+        .send(sdk(&format!("{path}?include=agent.tags")))
+        .await
+        .ok();
     assert_eq!(tags_only["tags"], json!(["t1"]));
     assert_eq!(tags_only["blocks"], json!([]));
     // Clients that are not the 1.x SDK (curl, the 0.1 SDK) get everything, as from Letta.
     let legacy = srv
-        .send(srv.request(Method::GET, &path).header("user-agent", "curl/8"))
+        .send(
+            srv.request(Method::GET, &path)
+                .header("user-agent", "curl/8"),
+        )
         .await
         .ok();
     assert_eq!(labels(&legacy["blocks"]), ["human", "persona"]);
@@ -130,10 +142,15 @@ async fn list_filters_by_name_tags_and_text() {
     };
     let by_tag = srv.get(&format!("/v1/agents/?tags={tag}")).await.ok();
     assert_eq!(names(by_tag), ["Alpha Bot", "beta bot"]);
-    let any = srv.get(&format!("/v1/agents?tags={tag}&tags=red")).await.ok();
+    let any = srv
+        .get(&format!("/v1/agents?tags={tag}&tags=red"))
+        .await
+        .ok();
     assert_eq!(names(any), ["Alpha Bot", "beta bot", "gamma"]);
     let all = srv
-        .get(&format!("/v1/agents?tags={tag}&tags=red&match_all_tags=true"))
+        .get(&format!(
+            "/v1/agents?tags={tag}&tags=red&match_all_tags=true"
+        ))
         .await
         .ok();
     assert_eq!(names(all), ["Alpha Bot"]);
@@ -167,12 +184,24 @@ async fn list_pages_with_cursors_in_both_orders() {
         }
     };
     assert_eq!(page("order=asc&limit=2".into()).await, ids[0..2]);
-    assert_eq!(page(format!("order=asc&limit=2&after={}", ids[1])).await, ids[2..4]);
-    assert_eq!(page(format!("order=asc&after={}", ids[4])).await, Vec::<String>::new());
+    assert_eq!(
+        page(format!("order=asc&limit=2&after={}", ids[1])).await,
+        ids[2..4]
+    );
+    assert_eq!(
+        page(format!("order=asc&after={}", ids[4])).await,
+        Vec::<String>::new()
+    );
     let newest: Vec<String> = ids.iter().rev().cloned().collect();
     assert_eq!(page("limit=2".into()).await, newest[0..2]);
-    assert_eq!(page(format!("limit=2&after={}", newest[1])).await, newest[2..4]);
-    assert_eq!(page(format!("order=asc&before={}", ids[2])).await, ids[0..2]);
+    assert_eq!(
+        page(format!("limit=2&after={}", newest[1])).await,
+        newest[2..4]
+    );
+    assert_eq!(
+        page(format!("order=asc&before={}", ids[2])).await,
+        ids[0..2]
+    );
     // Walking with `after` visits every agent once and stops on an empty page, as the SDK does.
     let mut seen = Vec::new();
     let mut cursor = String::new();
@@ -207,7 +236,13 @@ async fn update_changes_only_what_is_sent() {
     assert_eq!(updated["system"], agent["system"]);
     assert_eq!(labels(&updated["blocks"]), ["human", "persona"]);
 
-    let model = srv.patch(&path, json!({"model": "anthropic/claude-sonnet-4-5-20250929"})).await.ok();
+    let model = srv
+        .patch(
+            &path,
+            json!({"model": "anthropic/claude-sonnet-4-5-20250929"}),
+        )
+        .await
+        .ok();
     assert_eq!(model["llm_config"]["model_endpoint_type"], "anthropic");
     assert_eq!(model["model"], "anthropic/claude-sonnet-4-5-20250929");
     assert_eq!(model["name"], "renamed");
@@ -223,13 +258,19 @@ async fn delete_removes_the_agent_but_not_shared_blocks() {
     let agent = create_agent(&srv, &unique("del"), &[]).await;
     let path = format!("/v1/agents/{}", id(&agent));
     let gone = srv.delete(&path).await.ok();
-    assert_eq!(gone["message"], format!("Agent id={} successfully deleted", id(&agent)));
+    assert_eq!(
+        gone["message"],
+        format!("Agent id={} successfully deleted", id(&agent))
+    );
     srv.get(&path).await.err(404);
     srv.delete(&path).await.err(404);
     let block = id(&agent["blocks"][0]);
     let kept = srv.get(&format!("/v1/blocks/{block}")).await.ok();
     assert_eq!(kept["value"], "Name: Ada");
-    assert_eq!(srv.get(&format!("/v1/blocks/{block}/agents")).await.ok(), json!([]));
+    assert_eq!(
+        srv.get(&format!("/v1/blocks/{block}/agents")).await.ok(),
+        json!([])
+    );
 }
 
 #[tokio::test]

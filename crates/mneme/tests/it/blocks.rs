@@ -24,16 +24,33 @@ async fn block_crud_and_filters() {
 
     let found = srv.get(&format!("/v1/blocks?label={label}")).await.ok();
     assert_eq!(found.as_array().unwrap().len(), 1);
-    let by_value = srv.get(&format!("/v1/blocks/?label={label}&value_search=TEA")).await.ok();
+    let by_value = srv
+        .get(&format!("/v1/blocks/?label={label}&value_search=TEA"))
+        .await
+        .ok();
     assert_eq!(by_value[0]["id"], block["id"]);
-    let miss = srv.get(&format!("/v1/blocks/?label={label}&value_search=coffee")).await.ok();
+    let miss = srv
+        .get(&format!("/v1/blocks/?label={label}&value_search=coffee"))
+        .await
+        .ok();
     assert_eq!(miss, json!([]));
-    let by_tag = srv.get(&format!("/v1/blocks/?label_search={label}&tags=t")).await.ok();
+    let by_tag = srv
+        .get(&format!("/v1/blocks/?label_search={label}&tags=t"))
+        .await
+        .ok();
     assert_eq!(by_tag.as_array().unwrap().len(), 1);
-    assert_eq!(srv.get(&format!("/v1/blocks/count?label={label}")).await.ok(), json!(1));
+    assert_eq!(
+        srv.get(&format!("/v1/blocks/count?label={label}"))
+            .await
+            .ok(),
+        json!(1)
+    );
 
     let updated = srv
-        .patch(&path, json!({"value": "likes coffee", "read_only": true, "description": null}))
+        .patch(
+            &path,
+            json!({"value": "likes coffee", "read_only": true, "description": null}),
+        )
         .await
         .ok();
     assert_eq!(updated["value"], "likes coffee");
@@ -50,29 +67,45 @@ async fn values_over_the_limit_are_refused_and_nothing_is_written() {
     let srv = server().await;
     let label = unique("lim");
     let refused = srv
-        .post("/v1/blocks/", json!({"label": label, "value": "x".repeat(11), "limit": 10}))
+        .post(
+            "/v1/blocks/",
+            json!({"label": label, "value": "x".repeat(11), "limit": 10}),
+        )
         .await
         .err(422);
     assert_eq!(
         refused["detail"],
         "Edit failed: Exceeds 10 character limit (requested 11)"
     );
-    assert_eq!(srv.get(&format!("/v1/blocks/?label={label}")).await.ok(), json!([]));
+    assert_eq!(
+        srv.get(&format!("/v1/blocks/?label={label}")).await.ok(),
+        json!([])
+    );
 
     let block = srv
-        .post("/v1/blocks/", json!({"label": label, "value": "short", "limit": 10}))
+        .post(
+            "/v1/blocks/",
+            json!({"label": label, "value": "short", "limit": 10}),
+        )
         .await
         .ok();
     let path = format!("/v1/blocks/{}", id(&block));
-    srv.patch(&path, json!({"value": "much too long"})).await.err(422);
+    srv.patch(&path, json!({"value": "much too long"}))
+        .await
+        .err(422);
     srv.patch(&path, json!({"limit": 3})).await.err(422);
     let unchanged = srv.get(&path).await.ok();
-    assert_eq!((unchanged["value"].clone(), unchanged["limit"].clone()), (json!("short"), json!(10)));
+    assert_eq!(
+        (unchanged["value"].clone(), unchanged["limit"].clone()),
+        (json!("short"), json!(10))
+    );
 
     // Through the agent's label route, and at agent creation: no agent, no block.
     let agent = create_agent(&srv, &unique("lim"), &[]).await;
     let human = format!("/v1/agents/{}/core-memory/blocks/human", id(&agent));
-    srv.patch(&human, json!({"value": "y".repeat(101)})).await.err(422);
+    srv.patch(&human, json!({"value": "y".repeat(101)}))
+        .await
+        .err(422);
     assert_eq!(srv.get(&human).await.ok()["value"], "Name: Ada");
     let name = unique("nolim");
     srv.post(
@@ -83,7 +116,10 @@ async fn values_over_the_limit_are_refused_and_nothing_is_written() {
     )
     .await
     .err(422);
-    assert_eq!(srv.get(&format!("/v1/agents/count?name={name}")).await.ok(), json!(0));
+    assert_eq!(
+        srv.get(&format!("/v1/agents/count?name={name}")).await.ok(),
+        json!(0)
+    );
     assert_eq!(srv.get("/v1/blocks/?label=ok").await.ok(), json!([]));
 }
 
@@ -105,10 +141,16 @@ async fn a_shared_block_is_one_row_seen_by_every_agent() {
         .ok();
     let b = create_agent(&srv, &unique("b"), &[]).await;
     let attached = srv
-        .patch(&format!("/v1/agents/{}/core-memory/blocks/attach/{bid}", id(&b)), json!({}))
+        .patch(
+            &format!("/v1/agents/{}/core-memory/blocks/attach/{bid}", id(&b)),
+            json!({}),
+        )
         .await
         .ok();
-    assert_eq!(labels(&attached["blocks"]), ["human", "persona", label.as_str()]);
+    assert_eq!(
+        labels(&attached["blocks"]),
+        ["human", "persona", label.as_str()]
+    );
 
     let via_a = srv
         .patch(
@@ -137,14 +179,33 @@ async fn a_shared_block_is_one_row_seen_by_every_agent() {
     let mut want = vec![id(&a), id(&b)];
     want.sort();
     assert_eq!(ids, want);
-    assert_eq!(srv.get(&format!("/v1/blocks/?label={label}")).await.ok().as_array().unwrap().len(), 1);
+    assert_eq!(
+        srv.get(&format!("/v1/blocks/?label={label}"))
+            .await
+            .ok()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     let detached = srv
-        .patch(&format!("/v1/agents/{}/core-memory/blocks/detach/{bid}", id(&b)), json!({}))
+        .patch(
+            &format!("/v1/agents/{}/core-memory/blocks/detach/{bid}", id(&b)),
+            json!({}),
+        )
         .await
         .ok();
     assert_eq!(labels(&detached["blocks"]), ["human", "persona"]);
-    assert_eq!(srv.get(&format!("/v1/blocks/{bid}/agents")).await.ok().as_array().unwrap().len(), 1);
+    assert_eq!(
+        srv.get(&format!("/v1/blocks/{bid}/agents"))
+            .await
+            .ok()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -152,18 +213,27 @@ async fn an_agent_never_holds_two_blocks_with_one_label() {
     let srv = server().await;
     let agent = create_agent(&srv, &unique("dup"), &[]).await;
     let other = srv
-        .post("/v1/blocks/", json!({"label": "human", "value": "someone else"}))
+        .post(
+            "/v1/blocks/",
+            json!({"label": "human", "value": "someone else"}),
+        )
         .await
         .ok();
     srv.patch(
-        &format!("/v1/agents/{}/core-memory/blocks/attach/{}", id(&agent), id(&other)),
+        &format!(
+            "/v1/agents/{}/core-memory/blocks/attach/{}",
+            id(&agent),
+            id(&other)
+        ),
         json!({}),
     )
     .await
     .err(409);
     // Renaming an attached block onto a label the agent already uses is refused too.
     let persona = id(&agent["blocks"][1]);
-    srv.patch(&format!("/v1/blocks/{persona}"), json!({"label": "human"})).await.err(409);
+    srv.patch(&format!("/v1/blocks/{persona}"), json!({"label": "human"}))
+        .await
+        .err(409);
     let blocks = srv
         .get(&format!("/v1/agents/{}/core-memory/blocks", id(&agent)))
         .await
@@ -184,5 +254,7 @@ async fn an_agent_never_holds_two_blocks_with_one_label() {
 async fn unknown_block_cursor_is_not_found() {
     let srv = server().await;
     let missing = "block-00000000-0000-4000-8000-000000000000";
-    srv.get(&format!("/v1/blocks/?after={missing}")).await.err(404);
+    srv.get(&format!("/v1/blocks/?after={missing}"))
+        .await
+        .err(404);
 }

@@ -11,13 +11,29 @@ const MISSING_BLOCK: &str = "block-00000000-0000-4000-8000-000000000000";
 #[tokio::test]
 async fn unknown_ids_are_not_found() {
     let srv = server().await;
-    let e = srv.get(&format!("/v1/agents/{MISSING_AGENT}")).await.err(404);
+    let e = srv
+        .get(&format!("/v1/agents/{MISSING_AGENT}"))
+        .await
+        .err(404);
     assert!(e["detail"].as_str().unwrap().contains(MISSING_AGENT));
-    srv.patch(&format!("/v1/agents/{MISSING_AGENT}"), json!({"name": "x"})).await.err(404);
-    srv.delete(&format!("/v1/agents/{MISSING_AGENT}")).await.err(404);
-    srv.get(&format!("/v1/blocks/{MISSING_BLOCK}")).await.err(404);
-    srv.patch(&format!("/v1/blocks/{MISSING_BLOCK}"), json!({"value": "x"})).await.err(404);
-    srv.delete(&format!("/v1/blocks/{MISSING_BLOCK}")).await.err(404);
+    srv.patch(&format!("/v1/agents/{MISSING_AGENT}"), json!({"name": "x"}))
+        .await
+        .err(404);
+    srv.delete(&format!("/v1/agents/{MISSING_AGENT}"))
+        .await
+        .err(404);
+    srv.get(&format!("/v1/blocks/{MISSING_BLOCK}"))
+        .await
+        .err(404);
+    srv.patch(
+        &format!("/v1/blocks/{MISSING_BLOCK}"),
+        json!({"value": "x"}),
+    )
+    .await
+    .err(404);
+    srv.delete(&format!("/v1/blocks/{MISSING_BLOCK}"))
+        .await
+        .err(404);
     srv.post(
         "/v1/agents/",
         json!({"model": "openai/gpt-4o-mini", "block_ids": [MISSING_BLOCK]}),
@@ -31,22 +47,34 @@ async fn malformed_ids_and_bodies_are_unprocessable() {
     let srv = server().await;
     let e = srv.get("/v1/agents/agent-123").await.err(422);
     assert!(e["detail"][0]["msg"].is_string());
-    srv.get("/v1/agents/block-00000000-0000-4000-8000-000000000000").await.err(422);
+    srv.get("/v1/agents/block-00000000-0000-4000-8000-000000000000")
+        .await
+        .err(422);
     srv.get("/v1/blocks/xyz").await.err(422);
     let e = srv.post_raw("/v1/agents/", "{not json").await.err(422);
     assert_eq!(e["detail"][0]["type"], "json_invalid");
     let e = srv
-        .post("/v1/agents/", json!({"memory_blocks": [{"label": "human"}]}))
+        .post(
+            "/v1/agents/",
+            json!({"memory_blocks": [{"label": "human"}]}),
+        )
         .await
         .err(422);
     assert_eq!(e["detail"][0]["loc"], json!(["body", "memory_blocks", "0"]));
     let e = srv
-        .post("/v1/blocks/", json!({"label": "l", "value": "v", "limit": "abc"}))
+        .post(
+            "/v1/blocks/",
+            json!({"label": "l", "value": "v", "limit": "abc"}),
+        )
         .await
         .err(422);
     assert_eq!(e["detail"][0]["loc"], json!(["body", "limit"]));
-    srv.post("/v1/agents/", json!({"tags": "not-a-list"})).await.err(422);
-    srv.post("/v1/agents/", json!({"agent_type": "nope"})).await.err(422);
+    srv.post("/v1/agents/", json!({"tags": "not-a-list"}))
+        .await
+        .err(422);
+    srv.post("/v1/agents/", json!({"agent_type": "nope"}))
+        .await
+        .err(422);
     srv.get("/v1/agents/?limit=many").await.err(422);
     srv.get("/v1/agents/?order=sideways").await.err(422);
 }
@@ -56,13 +84,23 @@ async fn bad_requests_name_the_problem() {
     let srv = server().await;
     let e = srv.post("/v1/agents/", json!({})).await.err(400);
     assert!(e["detail"].as_str().unwrap().contains("model"));
-    srv.post("/v1/agents/", json!({"model": "gpt-4o"})).await.err(400);
-    srv.post("/v1/agents/", json!({"model": "nowhere/gpt"})).await.err(400);
-    srv.post("/v1/agents/", json!({"model": "openai/gpt-4o-mini", "name": "bad/name"}))
+    srv.post("/v1/agents/", json!({"model": "gpt-4o"}))
         .await
         .err(400);
+    srv.post("/v1/agents/", json!({"model": "nowhere/gpt"}))
+        .await
+        .err(400);
+    srv.post(
+        "/v1/agents/",
+        json!({"model": "openai/gpt-4o-mini", "name": "bad/name"}),
+    )
+    .await
+    .err(400);
     let e = srv
-        .post("/v1/agents/", json!({"model": "openai/gpt-4o-mini", "tool_ids": ["tool-1"]}))
+        .post(
+            "/v1/agents/",
+            json!({"model": "openai/gpt-4o-mini", "tool_ids": ["tool-1"]}),
+        )
         .await
         .err(400);
     assert!(e["detail"].as_str().unwrap().contains("tool_ids"));

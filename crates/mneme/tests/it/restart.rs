@@ -11,11 +11,18 @@ async fn everything_survives_a_restart() {
     let srv = TestServer::start_in(bin(), dir.path()).await;
     let agent = create_agent(&srv, "persistent", &["keep"]).await;
     let block = srv
-        .post("/v1/blocks/", json!({"label": "extra", "value": "standalone"}))
+        .post(
+            "/v1/blocks/",
+            json!({"label": "extra", "value": "standalone"}),
+        )
         .await
         .ok();
     srv.patch(
-        &format!("/v1/agents/{}/core-memory/blocks/attach/{}", id(&agent), id(&block)),
+        &format!(
+            "/v1/agents/{}/core-memory/blocks/attach/{}",
+            id(&agent),
+            id(&block)
+        ),
         json!({}),
     )
     .await
