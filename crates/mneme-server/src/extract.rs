@@ -36,13 +36,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .map(ApiJson)
             .map_err(|e| {
                 let mut loc = vec![json!("body")];
-            loc.extend(e.path().iter().filter_map(|segment| match segment {
-                Segment::Seq { index } => Some(json!(index.to_string())),
-                Segment::Map { key } => Some(json!(key)),
-                Segment::Enum { variant } => Some(json!(variant)),
-                Segment::Unknown => None,
-            }));
-            let inner = e.into_inner();
+                loc.extend(e.path().iter().filter_map(|segment| match segment {
+                    Segment::Seq { index } => Some(json!(index.to_string())),
+                    Segment::Map { key } => Some(json!(key)),
+                    Segment::Enum { variant } => Some(json!(variant)),
+                    Segment::Unknown => None,
+                }));
+                let inner = e.into_inner();
                 let kind = match inner.classify() {
                     serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
                         "json_invalid"
