@@ -1,5 +1,6 @@
 //! The storage contract, asserted through the traits. Today it runs on SQLite; the PostgreSQL
 //! backend will run the same functions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 

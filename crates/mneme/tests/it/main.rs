@@ -1,4 +1,5 @@
 //! End-to-end tests: the real `mneme` binary over HTTP on loopback, one server per test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod agents;
 mod blocks;
