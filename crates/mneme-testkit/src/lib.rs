@@ -1,5 +1,6 @@
 //! Test support: `TestServer` starts the real `mneme` binary on 127.0.0.1 with a temporary data
-//! directory, learns its port from the "listening on" log line, and kills it on drop.
+//! directory, learns its port from the "listening on" log line, and kills it on drop;
+//! `fake_llm::FakeLlm` is the scripted OpenAI-compatible model server tests point it at.
 //!
 //! Test-only code: it panics with a clear message instead of returning errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -12,6 +13,10 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
+
+pub mod fake_llm;
+
+pub use fake_llm::{FakeLlm, Reply};
 
 /// A running server process.
 pub struct TestServer {
@@ -61,12 +66,32 @@ impl TestServer {
         server
     }
 
+    /// Starts `bin` on a fresh temporary data directory with extra environment variables (for
+    /// example the model endpoint of a `FakeLlm`).
+    pub async fn start_with_env(bin: &Path, env: &[(&str, &str)]) -> TestServer {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path().to_owned();
+        let mut server = TestServer::start_in_with_env(bin, &dir, env).await;
+        server._temp = Some(temp);
+        server
+    }
+
     /// Starts `bin` on `data_dir`, which outlives the server (for restart tests).
     pub async fn start_in(bin: &Path, data_dir: &Path) -> TestServer {
+        TestServer::start_in_with_env(bin, data_dir, &[]).await
+    }
+
+    /// Starts `bin` on `data_dir` with extra environment variables.
+    pub async fn start_in_with_env(
+        bin: &Path,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+    ) -> TestServer {
         let mut child = Command::new(bin)
             .args(["server", "--host", "127.0.0.1", "--port", "0", "--data-dir"])
             .arg(data_dir)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -1,0 +1,237 @@
+//! The OpenAI Chat Completions protocol, spoken by OpenAI and most hosted and local servers
+//! (vLLM, Ollama, LM Studio, Together, Groq, DeepSeek, xAI, OpenRouter).
+
+mod error;
+mod request;
+mod response;
+mod stream;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mneme_types::LlmConfig;
+use serde_json::Value;
+
+use crate::retry::{RetryPolicy, with_retries};
+use crate::{ChatDelta, ChatRequest, ChatResponse, ChatStream, LlmClient, LlmError};
+
+/// Where requests go when a config names no endpoint.
+pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+
+/// Timeouts and retries of an `OpenAiClient`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenAiOptions {
+    pub retry: RetryPolicy,
+    /// A whole non-streaming call; for a stream, the wait for the response headers and for
+    /// each later read (a stream may run longer as long as it keeps sending).
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl Default for OpenAiOptions {
+    fn default() -> OpenAiOptions {
+        OpenAiOptions {
+            retry: RetryPolicy::default(),
+            request_timeout: Duration::from_secs(120),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// An `LlmClient` for OpenAI-compatible servers. It holds one API key per provider name.
+#[derive(Clone)]
+pub struct OpenAiClient {
+    http: reqwest::Client,
+    options: OpenAiOptions,
+    api_keys: HashMap<String, String>,
+}
+
+impl OpenAiClient {
+    /// Fails only when the HTTP client cannot be built (its TLS backend failed to load).
+    pub fn new(options: OpenAiOptions) -> Result<OpenAiClient, LlmError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .user_agent(concat!("mneme/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| LlmError::Connection(format!("cannot build the HTTP client: {e}")))?;
+        Ok(OpenAiClient {
+            http,
+            options,
+            api_keys: HashMap::new(),
+        })
+    }
+
+    /// Adds the key for requests whose config names `provider` (`provider_name`, else the
+    /// endpoint type, so an OpenAI key never goes to an Ollama or Groq host by accident).
+    pub fn with_api_key(mut self, provider: impl Into<String>, key: impl Into<String>) -> Self {
+        self.api_keys.insert(provider.into(), key.into());
+        self
+    }
+
+    pub fn options(&self) -> &OpenAiOptions {
+        &self.options
+    }
+
+    #[tracing::instrument(skip_all, fields(provider = %config.model_endpoint_type, model = %config.model))]
+    async fn complete(&self, config: &LlmConfig, body: &Value) -> Result<ChatResponse, LlmError> {
+        with_retries(&self.options.retry, || self.complete_once(config, body)).await
+    }
+
+    async fn complete_once(
+        &self,
+        config: &LlmConfig,
+        body: &Value,
+    ) -> Result<ChatResponse, LlmError> {
+        let call = async {
+            let response = self.post(config, body).send().await;
+            let response = response.map_err(|e| error::from_reqwest(&e))?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|e| error::from_reqwest(&e))?;
+            if !(200..300).contains(&status) {
+                return Err(error::from_status(status, &headers, &bytes));
+            }
+            response::parse_completion(&bytes)
+        };
+        tokio::time::timeout(self.options.request_timeout, call)
+            .await
+            .map_err(|_| LlmError::Timeout)?
+    }
+
+    #[tracing::instrument(skip_all, fields(provider = %config.model_endpoint_type, model = %config.model))]
+    async fn open_stream(&self, config: &LlmConfig, body: &Value) -> Result<ChatStream, LlmError> {
+        let response =
+            with_retries(&self.options.retry, || self.open_stream_once(config, body)).await?;
+        let is_json = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if is_json {
+            // A server that ignored `stream: true` answered with a whole completion.
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|e| error::from_reqwest(&e))?;
+            return Ok(deltas_of(response::parse_completion(&bytes)?));
+        }
+        Ok(stream::deltas(response, self.options.request_timeout))
+    }
+
+    /// Sends the request and waits for a 2xx status; errors before the body starts are
+    /// retried like non-streaming calls.
+    async fn open_stream_once(
+        &self,
+        config: &LlmConfig,
+        body: &Value,
+    ) -> Result<reqwest::Response, LlmError> {
+        let timeout = self.options.request_timeout;
+        let sent = tokio::time::timeout(timeout, self.post(config, body).send()).await;
+        let response = sent
+            .map_err(|_| LlmError::Timeout)?
+            .map_err(|e| error::from_reqwest(&e))?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(response);
+        }
+        let headers = response.headers().clone();
+        let bytes = tokio::time::timeout(timeout, response.bytes()).await;
+        let bytes = bytes
+            .map_err(|_| LlmError::Timeout)?
+            .map_err(|e| error::from_reqwest(&e))?;
+        Err(error::from_status(status, &headers, &bytes))
+    }
+
+    fn post(&self, config: &LlmConfig, body: &Value) -> reqwest::RequestBuilder {
+        let base = config.model_endpoint.as_deref().unwrap_or(OPENAI_BASE_URL);
+        let url = format!("{}/chat/completions", base.trim_end_matches('/'));
+        let mut request = self.http.post(url).json(body);
+        if let Some(key) = self.api_key(config) {
+            request = request.bearer_auth(key);
+        }
+        request
+    }
+
+    fn api_key(&self, config: &LlmConfig) -> Option<&str> {
+        let provider = config
+            .provider_name
+            .as_deref()
+            .unwrap_or(&config.model_endpoint_type);
+        self.api_keys.get(provider).map(String::as_str)
+    }
+}
+
+#[async_trait]
+impl LlmClient for OpenAiClient {
+    async fn chat(
+        &self,
+        config: &LlmConfig,
+        request: &ChatRequest,
+    ) -> Result<ChatResponse, LlmError> {
+        self.complete(config, &request::body(config, request, false))
+            .await
+    }
+
+    async fn chat_stream(
+        &self,
+        config: &LlmConfig,
+        request: &ChatRequest,
+    ) -> Result<ChatStream, LlmError> {
+        self.open_stream(config, &request::body(config, request, true))
+            .await
+    }
+}
+
+impl fmt::Debug for OpenAiClient {
+    // Never print the keys themselves.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut providers: Vec<&String> = self.api_keys.keys().collect();
+        providers.sort();
+        f.debug_struct("OpenAiClient")
+            .field("options", &self.options)
+            .field("api_keys_for", &providers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A whole response as the deltas a stream would have carried.
+fn deltas_of(response: ChatResponse) -> ChatStream {
+    let mut deltas: Vec<ChatDelta> = Vec::new();
+    deltas.extend(response.reasoning.map(ChatDelta::Reasoning));
+    deltas.extend(response.content.map(ChatDelta::Content));
+    for (index, call) in response.tool_calls.into_iter().enumerate() {
+        deltas.push(ChatDelta::ToolCall {
+            index,
+            id: Some(call.id),
+            name: Some(call.name),
+            arguments: call.arguments,
+        });
+    }
+    deltas.push(ChatDelta::Done {
+        finish_reason: response.finish_reason,
+        usage: response.usage,
+    });
+    Box::pin(futures_util::stream::iter(deltas.into_iter().map(Ok)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_api_keys() {
+        let client = OpenAiClient::new(OpenAiOptions::default())
+            .unwrap()
+            .with_api_key("openai", "sk-secret");
+        let debug = format!("{client:?}");
+        assert!(
+            debug.contains("openai") && !debug.contains("sk-secret"),
+            "{debug}"
+        );
+    }
+}

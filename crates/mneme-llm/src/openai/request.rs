@@ -1,0 +1,190 @@
+//! Builds the Chat Completions request body from a provider-neutral `ChatRequest`.
+
+use mneme_types::LlmConfig;
+use serde_json::{Map, Value, json};
+
+use crate::{ChatMessage, ChatRequest, ToolCall, ToolChoice, ToolSchema};
+
+/// The JSON body for `POST /chat/completions`.
+pub(crate) fn body(config: &LlmConfig, request: &ChatRequest, stream: bool) -> Value {
+    let mut body = Map::new();
+    body.insert("model".into(), json!(config.model));
+    let messages = request.messages.iter().map(message).collect();
+    body.insert("messages".into(), Value::Array(messages));
+    if !request.tools.is_empty() {
+        let tools = request.tools.iter().map(tool).collect();
+        body.insert("tools".into(), Value::Array(tools));
+        body.insert("tool_choice".into(), tool_choice(&request.tool_choice));
+        if let Some(parallel) = config.parallel_tool_calls {
+            body.insert("parallel_tool_calls".into(), json!(parallel));
+        }
+    }
+    let reasoning_model = is_openai_reasoning_model(config);
+    // OpenAI's reasoning models reject any temperature but the default.
+    if !reasoning_model {
+        body.insert("temperature".into(), json!(config.temperature));
+    }
+    if let Some(max_tokens) = config.max_tokens {
+        // OpenAI deprecated `max_tokens` (its reasoning models refuse it); other servers
+        // often know only `max_tokens`.
+        let key = if config.model_endpoint_type == "openai" {
+            "max_completion_tokens"
+        } else {
+            "max_tokens"
+        };
+        body.insert(key.into(), json!(max_tokens));
+    }
+    if let (true, Some(effort)) = (reasoning_model, &config.reasoning_effort) {
+        body.insert("reasoning_effort".into(), json!(effort));
+    }
+    if stream {
+        body.insert("stream".into(), json!(true));
+        // Without this OpenAI sends no usage at all on a stream.
+        body.insert("stream_options".into(), json!({ "include_usage": true }));
+    }
+    Value::Object(body)
+}
+
+fn message(message: &ChatMessage) -> Value {
+    match message {
+        ChatMessage::System { content } => json!({ "role": "system", "content": content }),
+        ChatMessage::User { content } => json!({ "role": "user", "content": content }),
+        ChatMessage::Assistant {
+            content,
+            tool_calls,
+        } => {
+            let mut value = json!({ "role": "assistant", "content": content });
+            if !tool_calls.is_empty() {
+                value["tool_calls"] = tool_calls.iter().map(tool_call).collect();
+            }
+            value
+        }
+        ChatMessage::Tool {
+            tool_call_id,
+            content,
+        } => json!({ "role": "tool", "tool_call_id": tool_call_id, "content": content }),
+    }
+}
+
+fn tool_call(call: &ToolCall) -> Value {
+    json!({
+        "id": call.id,
+        "type": "function",
+        "function": { "name": call.name, "arguments": call.arguments },
+    })
+}
+
+fn tool(tool: &ToolSchema) -> Value {
+    json!({
+        "type": "function",
+        "function": {
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.parameters,
+        },
+    })
+}
+
+fn tool_choice(choice: &ToolChoice) -> Value {
+    match choice {
+        ToolChoice::Auto => json!("auto"),
+        ToolChoice::Required => json!("required"),
+        ToolChoice::None => json!("none"),
+        ToolChoice::Named(name) => json!({ "type": "function", "function": { "name": name } }),
+    }
+}
+
+/// o1, o3, o4-mini, gpt-5...: models that take `reasoning_effort` and no `temperature`.
+fn is_openai_reasoning_model(config: &LlmConfig) -> bool {
+    let model = config.model.as_str();
+    config.model_endpoint_type == "openai"
+        && ["o1", "o3", "o4", "gpt-5"]
+            .iter()
+            .any(|prefix| model.starts_with(prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(endpoint_type: &str, model: &str) -> LlmConfig {
+        serde_json::from_value(json!({
+            "model": model, "model_endpoint_type": endpoint_type, "context_window": 8192,
+            "temperature": 0.7, "max_tokens": 100, "reasoning_effort": "low",
+        }))
+        .unwrap()
+    }
+
+    fn request(tools: Vec<ToolSchema>) -> ChatRequest {
+        ChatRequest {
+            messages: vec![
+                ChatMessage::System {
+                    content: "sys".into(),
+                },
+                ChatMessage::User {
+                    content: "hi".into(),
+                },
+                ChatMessage::Assistant {
+                    content: None,
+                    tool_calls: vec![ToolCall {
+                        id: "call_1".into(),
+                        name: "f".into(),
+                        arguments: "{}".into(),
+                    }],
+                },
+                ChatMessage::Tool {
+                    tool_call_id: "call_1".into(),
+                    content: "ok".into(),
+                },
+            ],
+            tools,
+            tool_choice: ToolChoice::Named("f".into()),
+        }
+    }
+
+    #[test]
+    fn messages_and_tools_take_openai_shapes() {
+        let tools = vec![ToolSchema {
+            name: "f".into(),
+            description: "does f".into(),
+            parameters: json!({"type": "object", "properties": {}}),
+        }];
+        let body = body(&config("vllm", "llama"), &request(tools), true);
+        assert_eq!(
+            body["messages"],
+            json!([
+                {"role": "system", "content": "sys"},
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": null, "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "ok"},
+            ])
+        );
+        assert_eq!(body["tools"][0]["function"]["description"], "does f");
+        assert_eq!(
+            body["tool_choice"],
+            json!({"type": "function", "function": {"name": "f"}})
+        );
+        assert_eq!(
+            (&body["temperature"], &body["max_tokens"]),
+            (&json!(0.7), &json!(100))
+        );
+        assert_eq!(body["stream_options"], json!({"include_usage": true}));
+        assert!(body.get("reasoning_effort").is_none());
+    }
+
+    #[test]
+    fn no_tools_means_no_tool_choice() {
+        let body = body(&config("openai", "gpt-4o-mini"), &request(vec![]), false);
+        assert!(body.get("tools").is_none() && body.get("tool_choice").is_none());
+        assert!(body.get("stream").is_none());
+        assert_eq!(body["max_completion_tokens"], 100);
+    }
+
+    #[test]
+    fn openai_reasoning_models_get_effort_and_no_temperature() {
+        let body = body(&config("openai", "o3-mini"), &request(vec![]), false);
+        assert!(body.get("temperature").is_none());
+        assert_eq!(body["reasoning_effort"], "low");
+    }
+}

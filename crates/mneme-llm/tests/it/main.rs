@@ -1,0 +1,80 @@
+//! The OpenAI-compatible client against the scripted fake LLM from mneme-testkit.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod chat;
+mod errors;
+mod stream;
+
+use std::time::Duration;
+
+use mneme_llm::{
+    ChatMessage, ChatRequest, OpenAiClient, OpenAiOptions, RetryPolicy, ToolChoice, ToolSchema,
+};
+use mneme_testkit::FakeLlm;
+use mneme_types::LlmConfig;
+use serde_json::json;
+
+/// A config pointing at the fake, as the catalog would build it for `openai/gpt-4o-mini`.
+fn config(fake: &FakeLlm) -> LlmConfig {
+    serde_json::from_value(json!({
+        "model": "gpt-4o-mini",
+        "model_endpoint_type": "openai",
+        "model_endpoint": fake.base_url(),
+        "provider_name": "openai",
+        "context_window": 128000,
+        "temperature": 0.7,
+    }))
+    .unwrap()
+}
+
+/// Fast retries so that retry tests take milliseconds.
+fn fast_retries(max_retries: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_retries,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+    }
+}
+
+fn client_with(retry: RetryPolicy, request_timeout: Duration) -> OpenAiClient {
+    let options = OpenAiOptions {
+        retry,
+        request_timeout,
+        ..OpenAiOptions::default()
+    };
+    OpenAiClient::new(options)
+        .unwrap()
+        .with_api_key("openai", "sk-test")
+}
+
+fn client() -> OpenAiClient {
+    client_with(fast_retries(3), Duration::from_secs(10))
+}
+
+fn user(text: &str) -> ChatRequest {
+    ChatRequest {
+        messages: vec![
+            ChatMessage::System {
+                content: "You are a test.".into(),
+            },
+            ChatMessage::User {
+                content: text.into(),
+            },
+        ],
+        tools: vec![],
+        tool_choice: ToolChoice::Auto,
+    }
+}
+
+fn with_tools(mut request: ChatRequest, choice: ToolChoice) -> ChatRequest {
+    request.tools = ["send_message", "archival_memory_search"]
+        .iter()
+        .map(|name| ToolSchema {
+            name: (*name).to_owned(),
+            description: format!("{name} tool"),
+            parameters: json!({"type": "object", "properties": {"message": {"type": "string"}}}),
+        })
+        .collect();
+    request.tool_choice = choice;
+    request
+}
