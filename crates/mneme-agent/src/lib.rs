@@ -1,12 +1,17 @@
-//! The agent runtime: base system prompts per agent type, core-memory rendering and the
-//! compilation of the system message an agent's context starts with.
-//!
-//! Pure functions over store records; the step loop will live here too.
+//! The agent runtime: base system prompts per agent type, core-memory rendering, the compiled
+//! system message, the built-in tools, and the step loop that runs a turn.
 
+mod context;
 pub mod memory;
 pub mod prompts;
+mod step;
 pub mod system;
+pub mod tools;
+mod turn;
 
+pub use context::Flavor;
 pub use memory::render_memory;
 pub use prompts::default_system_prompt;
+pub use step::pack_return;
 pub use system::{MemoryStats, compile_system_message};
+pub use turn::{AgentError, Runtime, TurnInput, TurnOutput, uses_heartbeats};

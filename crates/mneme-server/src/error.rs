@@ -5,6 +5,7 @@ use std::any::Any;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use mneme_llm::LlmError;
 use mneme_service::ServiceError;
 use mneme_store::StoreError;
 use serde_json::{Value, json};
@@ -39,6 +40,7 @@ impl IntoResponse for ApiError {
                 json!([{ "loc": loc, "msg": msg, "type": kind }]),
             ),
             ApiError::Status(status, detail) => (status, json!(detail)),
+            ApiError::Service(S::Llm(e)) => return llm_error(&e),
             ApiError::Service(e) => {
                 let status = match &e {
                     S::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -47,7 +49,11 @@ impl IntoResponse for ApiError {
                     }
                     S::Store(D::NotFound { .. }) => StatusCode::NOT_FOUND,
                     S::Store(D::Conflict(_)) => StatusCode::CONFLICT,
-                    S::Store(D::Db(_) | D::Corrupt(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+                    S::Store(D::Db(_) | D::Corrupt(_)) | S::Internal(_) => {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    }
+                    // Answered above, with the provider's error shape.
+                    S::Llm(_) => StatusCode::BAD_GATEWAY,
                 };
                 let detail = if status.is_server_error() {
                     // Logged once, here, where it is turned into a response.
@@ -61,6 +67,36 @@ impl IntoResponse for ApiError {
         };
         (status, Json(json!({ "detail": detail }))).into_response()
     }
+}
+
+/// A model provider failure, in Letta's shape (`{"error": {type, message, detail}}`, plus a
+/// `detail` for clients that read only that). `x-should-retry: false`: the SDK would otherwise
+/// resend the message, and steps that completed before the failure are already stored.
+fn llm_error(e: &LlmError) -> Response {
+    let (status, kind) = match e {
+        LlmError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "llm_rate_limit"),
+        LlmError::Authentication(_) => (StatusCode::UNAUTHORIZED, "llm_authentication"),
+        LlmError::Timeout => (StatusCode::GATEWAY_TIMEOUT, "llm_timeout"),
+        LlmError::BadRequest(_) | LlmError::ContextWindowExceeded(_) => {
+            (StatusCode::BAD_REQUEST, "llm_bad_request")
+        }
+        LlmError::Unsupported(_) => (StatusCode::BAD_REQUEST, "llm_unsupported"),
+        LlmError::Unavailable { .. } | LlmError::Connection(_) => {
+            (StatusCode::BAD_GATEWAY, "llm_error")
+        }
+        LlmError::InvalidResponse(_) => (StatusCode::BAD_GATEWAY, "llm_invalid_response"),
+    };
+    let message = e.to_string();
+    let body = json!({
+        "error": {"type": kind, "message": message, "detail": message},
+        "detail": message,
+    });
+    let mut res = (status, Json(body)).into_response();
+    res.headers_mut().insert(
+        "x-should-retry",
+        axum::http::HeaderValue::from_static("false"),
+    );
+    res
 }
 
 /// A panic in a handler is a bug; the client gets Letta's generic 500, never a dropped socket.

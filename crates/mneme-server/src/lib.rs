@@ -7,8 +7,10 @@ mod client;
 mod error;
 mod extract;
 mod health;
+mod messages;
 mod models;
 mod routes;
+mod runs;
 
 use std::future::Future;
 

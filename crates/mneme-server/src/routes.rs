@@ -8,7 +8,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, panic_response};
-use crate::{agents, blocks, health, models};
+use crate::{agents, blocks, health, messages, models, runs};
 
 /// Builds the application. Collection roots answer with and without their trailing slash (the
 /// SDK calls `/v1/agents/`, people type `/v1/agents`), without Letta's redirect.
@@ -43,6 +43,25 @@ pub fn router(service: Service) -> Router {
             patch(agents::detach_block),
         ),
         ("/v1/agents/{agent_id}/recompile", post(agents::recompile)),
+        (
+            "/v1/agents/{agent_id}/messages",
+            get(messages::list).post(messages::send),
+        ),
+        (
+            "/v1/agents/{agent_id}/messages/{message_id}",
+            patch(messages::modify),
+        ),
+        (
+            "/v1/agents/{agent_id}/reset-messages",
+            patch(messages::reset),
+        ),
+        ("/v1/agents/{agent_id}/context", get(messages::context)),
+        ("/v1/runs/", get(runs::list)),
+        ("/v1/runs/{run_id}", get(runs::retrieve)),
+        ("/v1/runs/{run_id}/messages", get(runs::messages)),
+        ("/v1/runs/{run_id}/steps", get(runs::steps)),
+        ("/v1/runs/{run_id}/usage", get(runs::usage)),
+        ("/v1/steps/{step_id}", get(runs::step)),
         (
             "/v1/agents/{agent_id}/system-prompt/recompile",
             post(agents::recompile),

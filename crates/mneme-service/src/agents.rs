@@ -1,10 +1,11 @@
 //! Agent use cases: create, read, list, update, delete, and the agent's view of its blocks.
 
+use mneme_agent::tools::default_tool_names;
 use mneme_agent::{MemoryStats, compile_system_message, default_system_prompt};
-use mneme_store::{Agent, AgentFilter, AgentSettings, Message, NewAgent, Page};
+use mneme_store::{Agent, AgentFilter, AgentSettings, Message, NewAgent, Page, Role};
 use mneme_types::{
     AgentId, AgentState, AgentType, Block, BlockId, BlockUpdate, CreateAgent, EmbeddingConfig,
-    LlmConfig, Memory, MessageId, UpdateAgent, time,
+    LlmConfig, Memory, MessageId, Tool, UpdateAgent, time,
 };
 
 use crate::blocks::{apply_update, new_block};
@@ -36,6 +37,7 @@ impl Service {
             .collect::<Result<Vec<_>>>()?;
         let existing_ids = req.block_ids.clone().unwrap_or_default();
         let existing = self.store.get_blocks(&existing_ids).await?;
+        let tools = self.initial_tools(agent_type, &req).await?;
 
         let now = time::now();
         let system_id = MessageId::new();
@@ -70,24 +72,24 @@ impl Service {
             in_context: 1,
             passages: 0,
         };
-        let system_message = Message {
-            id: system_id,
-            agent_id: agent.id,
-            role: "system".into(),
-            text: compile_system_message(&agent, &blocks, stats, now),
-            created_at: now,
-            updated_at: now,
-        };
+        let mut system_message = Message::new(
+            agent.id,
+            Role::System,
+            compile_system_message(&agent, &blocks, stats, now),
+            now,
+        );
+        system_message.id = system_id;
         let agent = self
             .store
             .create_agent(NewAgent {
                 agent,
                 new_blocks,
                 existing_blocks: existing_ids,
+                tools: tools.iter().map(|t| t.id).collect(),
                 messages: vec![system_message],
             })
             .await?;
-        self.state(agent, Some(blocks), Include::ALL)
+        self.state(agent, Some(blocks), Some(tools), Include::ALL)
     }
 
     pub async fn get_agent(&self, id: AgentId, include: Include) -> Result<AgentState> {
@@ -96,7 +98,11 @@ impl Service {
             true => Some(self.store.agent_blocks(id).await?),
             false => None,
         };
-        self.state(agent, blocks, include)
+        let tools = match include.tools {
+            true => Some(self.store.agent_tools(id).await?),
+            false => None,
+        };
+        self.state(agent, blocks, tools, include)
     }
 
     pub async fn list_agents(
@@ -199,7 +205,12 @@ impl Service {
             passages: ctx.passage_count,
         };
         let text = compile_system_message(&ctx.agent, &ctx.blocks, stats, time::now());
-        if let Some(message) = ctx.system_message.filter(|m| m.text != text) {
+        let system = ctx
+            .messages
+            .into_iter()
+            .next()
+            .filter(|m| m.role == Role::System);
+        if let Some(message) = system.filter(|m| m.text != text) {
             self.store
                 .set_message_text(message.id, text.clone())
                 .await?;
@@ -219,21 +230,21 @@ impl Service {
         agents: Vec<Agent>,
         include: Include,
     ) -> Result<Vec<AgentState>> {
+        let ids: Vec<AgentId> = agents.iter().map(|a| a.id).collect();
         let mut blocks = match include.blocks {
-            true => {
-                let ids: Vec<AgentId> = agents.iter().map(|a| a.id).collect();
-                self.store.blocks_of_agents(&ids).await?
-            }
+            true => self.store.blocks_of_agents(&ids).await?,
+            false => Vec::new(),
+        };
+        let mut tools = match include.tools {
+            true => self.store.tools_of_agents(&ids).await?,
             false => Vec::new(),
         };
         agents
             .into_iter()
             .map(|agent| {
-                let own = blocks
-                    .iter_mut()
-                    .find(|(id, _)| *id == agent.id)
-                    .map(|(_, b)| std::mem::take(b));
-                self.state(agent, own, include)
+                let own_blocks = take_for(&mut blocks, agent.id);
+                let own_tools = take_for(&mut tools, agent.id);
+                self.state(agent, own_blocks, own_tools, include)
             })
             .collect()
     }
@@ -243,9 +254,15 @@ impl Service {
         &self,
         agent: Agent,
         blocks: Option<Vec<Block>>,
+        tools: Option<Vec<Tool>>,
         include: Include,
     ) -> Result<AgentState> {
         let blocks = blocks.unwrap_or_default();
+        let tools = tools
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| serde_json::to_value(t).unwrap_or_default())
+            .collect();
         let s = agent.settings;
         Ok(AgentState {
             id: agent.id,
@@ -272,7 +289,7 @@ impl Service {
                 prompt_template: String::new(),
             },
             blocks,
-            tools: Vec::new(),
+            tools,
             sources: Vec::new(),
             tags: if include.tags { agent.tags } else { Vec::new() },
             tool_rules: agent.tool_rules,
@@ -303,6 +320,29 @@ impl Service {
             created_at: Some(agent.created_at),
             updated_at: Some(agent.updated_at),
         })
+    }
+
+    /// The type's default tools (unless `include_base_tools` is false), then those named in
+    /// `tools`, each once.
+    async fn initial_tools(&self, agent_type: AgentType, req: &CreateAgent) -> Result<Vec<Tool>> {
+        let mut names: Vec<String> = Vec::new();
+        if req.include_base_tools.unwrap_or(true) {
+            names.extend(
+                default_tool_names(agent_type)
+                    .iter()
+                    .map(|n| (*n).to_owned()),
+            );
+        }
+        for name in req.tools.iter().flatten() {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        let tools = self.store.tools_by_name(&names).await?;
+        if let Some(missing) = names.iter().find(|n| !tools.iter().any(|t| &t.name == *n)) {
+            return Err(ServiceError::bad(format!("Tool '{missing}' not found")));
+        }
+        Ok(tools)
     }
 
     fn create_llm_config(&self, req: &CreateAgent) -> Result<LlmConfig> {
@@ -394,7 +434,7 @@ impl Service {
                     "Message {id} does not belong to agent {agent}"
                 )));
             }
-            if i == 0 && message.role != "system" {
+            if i == 0 && message.role != Role::System {
                 return Err(ServiceError::bad(
                     "The first in-context message must be the system message",
                 ));
@@ -407,6 +447,13 @@ impl Service {
         }
         Ok(())
     }
+}
+
+/// Removes and returns the entry of `id` from a per-agent list.
+fn take_for<T: Default>(list: &mut [(AgentId, T)], id: AgentId) -> Option<T> {
+    list.iter_mut()
+        .find(|(a, _)| *a == id)
+        .map(|(_, v)| std::mem::take(v))
 }
 
 fn apply_agent_update(
@@ -512,7 +559,6 @@ fn dedup(tags: Vec<String>) -> Vec<String> {
 /// Options whose features do not exist yet are refused rather than silently dropped.
 fn reject_unsupported(req: &CreateAgent) -> Result<()> {
     let unsupported = [
-        ("tools", non_empty(&req.tools)),
         ("tool_ids", non_empty(&req.tool_ids)),
         ("folder_ids", non_empty(&req.folder_ids)),
         ("source_ids", non_empty(&req.source_ids)),

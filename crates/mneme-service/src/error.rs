@@ -1,5 +1,8 @@
-//! Errors of the use cases, wrapping storage errors. The HTTP mapping lives in `mneme-server`.
+//! Errors of the use cases, wrapping storage, runtime and model errors. The HTTP mapping lives
+//! in `mneme-server`.
 
+use mneme_agent::AgentError;
+use mneme_llm::LlmError;
 use mneme_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -12,10 +15,25 @@ pub enum ServiceError {
     Unprocessable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The model provider failed; the turn stopped and the run is marked failed.
+    #[error(transparent)]
+    Llm(LlmError),
+    /// The agent's stored state cannot run a turn.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl ServiceError {
     pub(crate) fn bad(msg: impl Into<String>) -> Self {
         ServiceError::BadRequest(msg.into())
+    }
+}
+
+impl From<AgentError> for ServiceError {
+    fn from(e: AgentError) -> Self {
+        match e {
+            AgentError::Store(s) => ServiceError::Store(s),
+            other => ServiceError::Internal(other.to_string()),
+        }
     }
 }

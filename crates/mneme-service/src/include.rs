@@ -6,16 +6,19 @@
 pub struct Include {
     pub blocks: bool,
     pub tags: bool,
+    pub tools: bool,
 }
 
 impl Include {
     pub const ALL: Include = Include {
         blocks: true,
         tags: true,
+        tools: true,
     };
     pub const NONE: Include = Include {
         blocks: false,
         tags: false,
+        tools: false,
     };
 
     /// Reads Letta's `include` values; unknown ones are ignored, as Letta does. `agent.blocks`
@@ -29,6 +32,7 @@ impl Include {
                     inc.tags = true;
                 }
                 "agent.tags" | "tags" => inc.tags = true,
+                "agent.tools" | "tools" => inc.tools = true,
                 _ => {}
             }
         }

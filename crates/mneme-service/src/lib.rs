@@ -5,15 +5,24 @@ mod agents;
 mod blocks;
 mod error;
 mod include;
+mod locks;
+mod messages;
 pub mod models;
 mod names;
+mod render;
+mod runs;
 
 use std::sync::Arc;
 
+use mneme_agent::Runtime;
+use mneme_llm::LlmClient;
 use mneme_store::Store;
+
+use crate::locks::AgentLocks;
 
 pub use error::ServiceError;
 pub use include::Include;
+pub use messages::{ListMessages, RenderOverrides};
 pub use models::{ModelCatalog, Provider, ProviderKind};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
@@ -31,17 +40,34 @@ pub struct ServiceConfig {
 #[derive(Clone)]
 pub struct Service {
     store: Arc<dyn Store>,
+    runtime: Runtime,
     models: Arc<ModelCatalog>,
     config: Arc<ServiceConfig>,
+    locks: Arc<AgentLocks>,
 }
 
 impl Service {
-    pub fn new(store: Arc<dyn Store>, models: ModelCatalog, config: ServiceConfig) -> Service {
+    pub fn new(
+        store: Arc<dyn Store>,
+        llm: Arc<dyn LlmClient>,
+        models: ModelCatalog,
+        config: ServiceConfig,
+    ) -> Service {
         Service {
+            runtime: Runtime::new(store.clone(), llm),
             store,
             models: Arc::new(models),
             config: Arc::new(config),
+            locks: Arc::new(AgentLocks::default()),
         }
+    }
+
+    /// Start-up work: registers the built-in tools (keeping the ids of those already stored).
+    pub async fn init(&self) -> Result<()> {
+        self.store
+            .upsert_tools(mneme_agent::tools::builtin_tools())
+            .await?;
+        Ok(())
     }
 
     pub fn models(&self) -> &ModelCatalog {

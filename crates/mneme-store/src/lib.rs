@@ -10,12 +10,14 @@ mod page;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use mneme_types::{AgentId, Block, BlockId, MessageId};
+use mneme_types::{AgentId, Block, BlockId, MessageId, RunId, Step, StepId, Tool, ToolId};
 
 pub use error::StoreError;
 pub use model::{
-    Agent, AgentContext, AgentEdit, AgentFilter, AgentSettings, BlockEdit, BlockFilter, Message,
-    NewAgent,
+    Agent, AgentContext, AgentEdit, AgentFilter, AgentSettings, BlockChange, BlockEdit,
+    BlockFilter, Message, MessageEdit, MessageQuery, MessageSearch, NewAgent, Passage,
+    PassageSearch, Role, RunData, RunEdit, RunFilter, RunRecord, StepCommit, ToolCallRecord,
+    ToolReturnRecord,
 };
 pub use page::{Order, Page};
 
@@ -77,16 +79,68 @@ pub trait BlockStore: Send + Sync {
     async fn agent_ids_of_block(&self, id: BlockId) -> Result<Vec<AgentId>>;
 }
 
-/// Messages. Only what the foundation needs: the system message is written at agent creation and
-/// rewritten in place when memory changes.
+/// Messages: the system message, conversation history and recall search.
 #[async_trait]
 pub trait MessageStore: Send + Sync {
     async fn get_message(&self, id: MessageId) -> Result<Message>;
     /// Rewrites a message's text in place (same id, same `created_at`).
     async fn set_message_text(&self, id: MessageId, text: String) -> Result<()>;
+    async fn update_message(&self, id: MessageId, edit: MessageEdit) -> Result<Message>;
+    /// An agent's messages, oldest first (see `MessageQuery`). Unknown cursors are `NotFound`.
+    async fn list_messages(&self, agent: AgentId, query: &MessageQuery) -> Result<Vec<Message>>;
+    /// A run's messages, oldest first.
+    async fn run_messages(&self, run: RunId, page: &Page) -> Result<Vec<Message>>;
+    /// Recall search: newest first, filters applied before the limit.
+    async fn search_messages(&self, agent: AgentId, search: &MessageSearch)
+    -> Result<Vec<Message>>;
+    /// Deletes every message of the agent but its system message, then stores `initial` and
+    /// makes `[system] + initial` the context, in one transaction.
+    async fn reset_messages(&self, agent: AgentId, initial: Vec<Message>) -> Result<Agent>;
+}
+
+/// Runs and the steps they consist of.
+#[async_trait]
+pub trait RunStore: Send + Sync {
+    async fn create_run(&self, run: RunRecord) -> Result<RunRecord>;
+    async fn get_run(&self, id: RunId) -> Result<RunRecord>;
+    async fn list_runs(&self, filter: &RunFilter, page: &Page) -> Result<Vec<RunRecord>>;
+    async fn update_run(&self, id: RunId, edit: RunEdit) -> Result<RunRecord>;
+    async fn get_step(&self, id: StepId) -> Result<Step>;
+    async fn list_steps(&self, run: RunId, page: &Page) -> Result<Vec<Step>>;
+    /// Writes one step: its messages, the agent's context, block changes, the system message,
+    /// new passages, the step record and the run's usage. All or nothing.
+    async fn commit_step(&self, commit: StepCommit) -> Result<()>;
+}
+
+/// Tools and their attachment to agents.
+#[async_trait]
+pub trait ToolStore: Send + Sync {
+    /// Creates or updates tools by name, keeping the ids of existing ones; returns them all.
+    async fn upsert_tools(&self, tools: Vec<Tool>) -> Result<Vec<Tool>>;
+    /// Tools by name; names that do not exist are left out.
+    async fn tools_by_name(&self, names: &[String]) -> Result<Vec<Tool>>;
+    async fn get_tool(&self, id: ToolId) -> Result<Tool>;
+    /// The agent's tools in attachment order.
+    async fn agent_tools(&self, agent: AgentId) -> Result<Vec<Tool>>;
+    async fn tools_of_agents(&self, agents: &[AgentId]) -> Result<Vec<(AgentId, Vec<Tool>)>>;
+}
+
+/// Archival memory passages.
+#[async_trait]
+pub trait PassageStore: Send + Sync {
+    async fn count_passages(&self, agent: AgentId) -> Result<u64>;
+    /// Newest first, every filter applied before the limit.
+    async fn search_passages(&self, agent: AgentId, search: &PassageSearch)
+    -> Result<Vec<Passage>>;
 }
 
 /// Everything a backend provides; services hold an `Arc<dyn Store>`.
-pub trait Store: AgentStore + BlockStore + MessageStore {}
+pub trait Store:
+    AgentStore + BlockStore + MessageStore + RunStore + ToolStore + PassageStore
+{
+}
 
-impl<T: AgentStore + BlockStore + MessageStore> Store for T {}
+impl<T> Store for T where
+    T: AgentStore + BlockStore + MessageStore + RunStore + ToolStore + PassageStore
+{
+}

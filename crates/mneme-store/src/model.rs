@@ -2,7 +2,10 @@
 //! the same); agents have their own record because relationships are loaded separately.
 
 use chrono::{DateTime, Utc};
-use mneme_types::{AgentId, AgentType, Block, BlockId, EmbeddingConfig, LlmConfig, MessageId};
+use mneme_types::{
+    AgentId, AgentType, Block, BlockId, EmbeddingConfig, LlmConfig, MessageId, PassageId, RunId,
+    RunStatus, StepId, StopReason, ToolId, UsageStatistics,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -55,15 +58,129 @@ pub struct AgentSettings {
     pub tool_exec_environment_variables: Option<Map<String, Value>>,
 }
 
-/// A stored message. The foundation writes only system messages; the step loop adds the rest.
-#[derive(Debug, Clone)]
+/// Who wrote a stored message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+    Tool,
+    Approval,
+    Summary,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => "tool",
+            Role::Approval => "approval",
+            Role::Summary => "summary",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        serde_json::from_value(Value::String(s.to_owned())).ok()
+    }
+}
+
+/// A tool call stored on an assistant message (OpenAI's shape, arguments as raw JSON text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCallRecord {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+}
+
+/// One tool's result stored on a `tool` message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolReturnRecord {
+    pub tool_call_id: String,
+    /// `success` or `error`.
+    pub status: String,
+    /// The packed return the model sees.
+    pub func_response: String,
+    pub stdout: Option<Vec<String>>,
+    pub stderr: Option<Vec<String>>,
+}
+
+/// A stored message of any role.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     pub id: MessageId,
     pub agent_id: AgentId,
-    pub role: String,
+    pub role: Role,
+    /// The text: user input, assistant content (inner thoughts for V2 agents), the packed tool
+    /// return, or the compiled system prompt. Search runs over it.
     pub text: String,
+    /// Content parts as received, when they were more than one text (multimodal input).
+    pub content: Option<Value>,
+    /// Native reasoning returned by the provider.
+    pub reasoning: Option<String>,
+    pub tool_calls: Vec<ToolCallRecord>,
+    pub tool_call_id: Option<String>,
+    pub tool_returns: Vec<ToolReturnRecord>,
+    pub name: Option<String>,
+    pub otid: Option<String>,
+    pub sender_id: Option<String>,
+    pub group_id: Option<String>,
+    pub step_id: Option<StepId>,
+    pub run_id: Option<RunId>,
+    pub is_err: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Message {
+    /// A message with only a role and text; the other fields empty.
+    pub fn new(agent_id: AgentId, role: Role, text: impl Into<String>, at: DateTime<Utc>) -> Self {
+        Message {
+            id: MessageId::new(),
+            agent_id,
+            role,
+            text: text.into(),
+            content: None,
+            reasoning: None,
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            tool_returns: Vec::new(),
+            name: None,
+            otid: None,
+            sender_id: None,
+            group_id: None,
+            step_id: None,
+            run_id: None,
+            is_err: false,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
+/// Which of an agent's messages to list. Cursors are message ids compared by their storage
+/// sequence, chronologically, whatever the order.
+#[derive(Debug, Clone, Default)]
+pub struct MessageQuery {
+    pub before: Option<MessageId>,
+    pub after: Option<MessageId>,
+    pub limit: u32,
+    /// `Desc` takes the newest `limit` rows; the result is oldest-first either way.
+    pub order: crate::Order,
+    pub run_id: Option<RunId>,
+}
+
+/// A recall search over an agent's messages.
+#[derive(Debug, Clone, Default)]
+pub struct MessageSearch {
+    /// Case-insensitive substring; `None` lists the most recent messages.
+    pub query: Option<String>,
+    pub roles: Vec<Role>,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub limit: u32,
 }
 
 /// Everything created with a new agent, in one transaction.
@@ -75,15 +192,20 @@ pub struct NewAgent {
     pub new_blocks: Vec<Block>,
     /// Existing blocks to attach after the new ones (`block_ids`).
     pub existing_blocks: Vec<BlockId>,
+    /// Tools to attach, in order.
+    pub tools: Vec<ToolId>,
     pub messages: Vec<Message>,
 }
 
-/// What the system prompt is compiled from.
+/// An agent with everything a step or a system-prompt compilation reads.
 #[derive(Debug, Clone)]
 pub struct AgentContext {
     pub agent: Agent,
     pub blocks: Vec<Block>,
-    pub system_message: Option<Message>,
+    pub tools: Vec<mneme_types::Tool>,
+    /// The in-context messages, in `message_ids` order (the system message first). Ids that no
+    /// longer resolve are skipped.
+    pub messages: Vec<Message>,
     /// Every stored message of the agent, in context or not.
     pub message_count: u64,
     /// Archival passages of the agent (none until archival memory exists).
@@ -126,3 +248,104 @@ pub type AgentEdit = Box<dyn FnOnce(&mut Agent) -> Result<(), StoreError> + Send
 
 /// A change to a stored block, applied inside the write transaction; `Err` aborts it.
 pub type BlockEdit = Box<dyn FnOnce(&mut Block) -> Result<(), StoreError> + Send>;
+
+/// A run as stored.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub id: RunId,
+    pub agent_id: AgentId,
+    pub status: RunStatus,
+    pub stop_reason: Option<StopReason>,
+    pub background: bool,
+    pub data: RunData,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// Run fields nothing filters on.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunData {
+    pub metadata: Option<Map<String, Value>>,
+    pub request_config: Option<Value>,
+    pub callback_url: Option<String>,
+    pub usage: UsageStatistics,
+    pub ttft_ns: Option<u64>,
+    pub total_duration_ns: Option<u64>,
+}
+
+/// Filters of `GET /v1/runs/`.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub agent_ids: Vec<AgentId>,
+    pub statuses: Vec<RunStatus>,
+    pub background: Option<bool>,
+    pub stop_reason: Option<StopReason>,
+    /// Only runs that have not finished.
+    pub active: bool,
+}
+
+/// A change to a stored run, applied inside the write transaction.
+pub type RunEdit = Box<dyn FnOnce(&mut RunRecord) + Send>;
+
+/// A change to one block made during a step, written with the step. `expected` is the value
+/// the step read: if another writer changed the block meanwhile, the step's commit fails rather
+/// than silently overwrite that change.
+#[derive(Debug, Clone)]
+pub enum BlockChange {
+    Update {
+        expected: String,
+        block: Block,
+    },
+    /// A block created and attached by the agent (the `memory` tool).
+    Create {
+        block: Block,
+    },
+    Detach {
+        id: BlockId,
+    },
+}
+
+/// Everything one step writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct StepCommit {
+    pub agent_id: AgentId,
+    pub run_id: RunId,
+    /// The step record (`Step` as the API shows it).
+    pub step: mneme_types::Step,
+    /// New messages in order: the request's inputs on the first step, then the step's own.
+    pub messages: Vec<Message>,
+    /// The agent's in-context message ids after this step.
+    pub message_ids: Vec<MessageId>,
+    pub block_changes: Vec<BlockChange>,
+    /// New text of the system message when the step changed what it is compiled from.
+    pub system_text: Option<(MessageId, String)>,
+    pub passages: Vec<Passage>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An archival memory passage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Passage {
+    pub id: PassageId,
+    pub agent_id: AgentId,
+    pub text: String,
+    pub tags: Vec<String>,
+    pub metadata: Option<Map<String, Value>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An archival search.
+#[derive(Debug, Clone, Default)]
+pub struct PassageSearch {
+    pub query: Option<String>,
+    pub tags: Vec<String>,
+    pub match_all_tags: bool,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub limit: u32,
+}
+
+/// A change to a stored message, applied inside the write transaction.
+pub type MessageEdit = Box<dyn FnOnce(&mut Message) -> Result<(), StoreError> + Send>;

@@ -106,6 +106,16 @@ typed_id!(
     StepId,
     "step"
 );
+typed_id!(
+    /// `tool-<uuid>`
+    ToolId,
+    "tool"
+);
+typed_id!(
+    /// `passage-<uuid>`
+    PassageId,
+    "passage"
+);
 
 #[cfg(test)]
 mod tests {

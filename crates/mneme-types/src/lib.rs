@@ -6,13 +6,19 @@
 pub mod agent;
 pub mod block;
 pub mod ids;
+pub mod message;
 pub mod model;
+pub mod run;
 pub mod time;
+pub mod tool;
 
 pub use agent::{AgentState, AgentType, CreateAgent, Memory, UpdateAgent};
 pub use block::{Block, BlockUpdate, CreateBlock, DEFAULT_BLOCK_LIMIT};
-pub use ids::{AgentId, BlockId, IdError, MessageId, RunId, StepId};
+pub use ids::{AgentId, BlockId, IdError, MessageId, PassageId, RunId, StepId, ToolId};
+pub use message::{LettaRequest, MessageCreate, MessageUpdate, ResetMessages, content_text};
 pub use model::{EmbeddingConfig, LlmConfig};
+pub use run::{Run, RunStatus, Step, StopReason, UsageStatistics};
+pub use tool::Tool;
 
 /// `GET /v1/health/`: both fields are required by the SDK's `Health` model.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]

@@ -90,7 +90,26 @@ pub(crate) enum Storage {
     },
 }
 
-/// The resolved configuration. Holds no secret: keys stay with the providers that use them.
+/// Provider API keys. `Debug` never shows them.
+#[derive(Clone, Default)]
+pub(crate) struct ApiKeys {
+    pub(crate) openai: Option<String>,
+    pub(crate) anthropic: Option<String>,
+    pub(crate) gemini: Option<String>,
+}
+
+impl std::fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |k: &Option<String>| if k.is_some() { "<set>" } else { "<unset>" };
+        f.debug_struct("ApiKeys")
+            .field("openai", &shown(&self.openai))
+            .field("anthropic", &shown(&self.anthropic))
+            .field("gemini", &shown(&self.gemini))
+            .finish()
+    }
+}
+
+/// The resolved configuration; `Debug` redacts the keys.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) host: String,
@@ -100,6 +119,7 @@ pub(crate) struct Config {
     pub(crate) default_model: Option<String>,
     pub(crate) default_embedding: Option<String>,
     pub(crate) models: ModelCatalog,
+    pub(crate) keys: ApiKeys,
 }
 
 impl Config {
@@ -143,6 +163,11 @@ impl Config {
                 args.gemini_api_key.is_some(),
                 args.ollama_base_url,
             ),
+            keys: ApiKeys {
+                openai: args.openai_api_key,
+                anthropic: args.anthropic_api_key,
+                gemini: args.gemini_api_key,
+            },
         })
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use mneme_llm::{LlmRouter, OpenAiClient, OpenAiOptions};
 use mneme_service::{Service, ServiceConfig};
 use mneme_store::sqlite::SqliteStore;
 use tokio::net::TcpListener;
@@ -66,14 +67,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     };
     tracing::info!(storage = ?config.storage, "store ready");
+    let mut openai = OpenAiClient::new(OpenAiOptions::default())?;
+    if let Some(key) = &config.keys.openai {
+        openai = openai.with_api_key("openai", key.clone());
+    }
     let service = Service::new(
         Arc::new(store),
+        Arc::new(LlmRouter::new(openai)),
         config.models.clone(),
         ServiceConfig {
             default_model: config.default_model.clone(),
             default_embedding: config.default_embedding.clone(),
         },
     );
+    service.init().await.context("registering built-in tools")?;
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await
         .with_context(|| format!("binding {}:{}", config.host, config.port))?;

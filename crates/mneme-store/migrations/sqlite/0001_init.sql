@@ -71,14 +71,80 @@ CREATE TABLE agent_blocks (
 );
 CREATE INDEX agent_blocks_by_block ON agent_blocks (block_id);
 
--- `seq` is the monotonic per-database sequence that message cursors compare.
+-- `seq` is the monotonic per-database sequence that message cursors compare. `text` is the
+-- searchable text of the message; the structured parts are JSON documents beside it.
 CREATE TABLE messages (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    id         TEXT NOT NULL UNIQUE,
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           TEXT NOT NULL UNIQUE,
+    agent_id     TEXT NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+    role         TEXT NOT NULL,
+    text         TEXT NOT NULL,
+    content      TEXT,
+    reasoning    TEXT,
+    tool_calls   TEXT,
+    tool_call_id TEXT,
+    tool_returns TEXT,
+    name         TEXT,
+    otid         TEXT,
+    sender_id    TEXT,
+    group_id     TEXT,
+    step_id      TEXT,
+    run_id       TEXT,
+    is_err       INTEGER NOT NULL DEFAULT 0,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+);
+CREATE INDEX messages_by_agent ON messages (agent_id, seq);
+CREATE INDEX messages_by_run ON messages (run_id, seq) WHERE run_id IS NOT NULL;
+
+CREATE TABLE runs (
+    id           TEXT PRIMARY KEY,
+    agent_id     TEXT NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+    status       TEXT NOT NULL,
+    stop_reason  TEXT,
+    background   INTEGER NOT NULL DEFAULT 0,
+    data         TEXT NOT NULL DEFAULT '{}',
+    created_at   INTEGER NOT NULL,
+    completed_at INTEGER
+);
+CREATE INDEX runs_by_agent ON runs (agent_id, created_at, id);
+CREATE INDEX runs_by_created ON runs (created_at, id);
+
+CREATE TABLE steps (
+    id         TEXT PRIMARY KEY,
+    run_id     TEXT REFERENCES runs (id) ON DELETE CASCADE,
     agent_id   TEXT NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
-    role       TEXT NOT NULL,
-    text       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX steps_by_run ON steps (run_id, created_at, id);
+
+CREATE TABLE tools (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    tool_type  TEXT NOT NULL,
+    data       TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
-CREATE INDEX messages_by_agent ON messages (agent_id, seq);
+
+CREATE TABLE agent_tools (
+    agent_id TEXT NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+    tool_id  TEXT NOT NULL REFERENCES tools (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, tool_id)
+);
+CREATE INDEX agent_tools_by_tool ON agent_tools (tool_id);
+
+-- Archival memory. Embeddings arrive with the search issue; until then search is by text.
+CREATE TABLE passages (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    id         TEXT NOT NULL UNIQUE,
+    agent_id   TEXT NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+    text       TEXT NOT NULL,
+    tags       TEXT NOT NULL DEFAULT '[]',
+    metadata   TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX passages_by_agent ON passages (agent_id, created_at);

@@ -6,7 +6,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::rows::{self, AGENT_COLUMNS, BLOCK_COLUMNS, micros, placeholders, to_json, to_json_opt};
-use super::{SqliteStore, blocks, messages};
+use super::{SqliteStore, blocks, messages, tools};
 use crate::{Agent, AgentContext, AgentEdit, AgentFilter, AgentStore, NewAgent, Order, Page};
 use crate::{Result, StoreError};
 
@@ -21,6 +21,12 @@ impl AgentStore for SqliteStore {
             }
             for block in &new.existing_blocks {
                 attach(tx, new.agent.id, *block)?;
+            }
+            for (position, tool) in new.tools.iter().enumerate() {
+                tx.execute(
+                    "INSERT OR IGNORE INTO agent_tools (agent_id, tool_id, position) VALUES (?1, ?2, ?3)",
+                    rusqlite::params![new.agent.id.to_string(), tool.to_string(), position as i64],
+                )?;
             }
             for message in &new.messages {
                 messages::insert_message(tx, message)?;
@@ -142,39 +148,28 @@ impl AgentStore for SqliteStore {
         self.read(move |conn| {
             let agent = load_agent(conn, id)?;
             let blocks = blocks_of(conn, id)?;
-            let system_message = match agent.message_ids.first() {
-                Some(m) => messages::load_message(conn, *m).optional_not_found()?,
-                None => None,
-            };
+            let tools = tools::tools_of(conn, id)?;
+            let messages = messages::load_messages(conn, &agent.message_ids)?;
             let message_count: i64 = conn.query_row(
                 "SELECT COUNT(*) FROM messages WHERE agent_id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )?;
+            let passage_count: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM passages WHERE agent_id = ?1",
                 [id.to_string()],
                 |r| r.get(0),
             )?;
             Ok(AgentContext {
                 agent,
                 blocks,
-                system_message,
+                tools,
+                messages,
                 message_count: message_count.max(0) as u64,
-                passage_count: 0,
+                passage_count: passage_count.max(0) as u64,
             })
         })
         .await
-    }
-}
-
-/// Turns a `NotFound` into `None`.
-trait OptionalNotFound<T> {
-    fn optional_not_found(self) -> Result<Option<T>>;
-}
-
-impl<T> OptionalNotFound<T> for Result<T> {
-    fn optional_not_found(self) -> Result<Option<T>> {
-        match self {
-            Ok(v) => Ok(Some(v)),
-            Err(StoreError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
     }
 }
 
@@ -264,7 +259,7 @@ fn insert_agent(conn: &Connection, a: &Agent) -> Result<()> {
     write_tags(conn, a)
 }
 
-fn save_agent(conn: &Connection, a: &Agent) -> Result<()> {
+pub(super) fn save_agent(conn: &Connection, a: &Agent) -> Result<()> {
     conn.execute(
         "UPDATE agents SET name = ?2, agent_type = ?3, system = ?4, description = ?5,
             metadata = ?6, llm_config = ?7, embedding_config = ?8, tool_rules = ?9,

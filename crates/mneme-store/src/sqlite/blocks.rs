@@ -183,14 +183,21 @@ pub(super) fn insert_block(conn: &Connection, b: &Block, now: &DateTime<Utc>) ->
     Ok(())
 }
 
-/// Applies `edit` to block `id` and saves it; a new label is checked against every agent the
-/// block is attached to.
+/// Applies `edit` to block `id` and saves it.
 fn edit_block(conn: &Connection, id: BlockId, edit: BlockEdit) -> Result<Block> {
     let mut block = load_block(conn, id)?;
     let old_label = block.label.clone();
     edit(&mut block)?;
     block.id = id;
-    if block.label != old_label {
+    save_block(conn, &block, old_label.as_deref())?;
+    Ok(block)
+}
+
+/// Writes every field of an existing block; a new label is checked against every agent the
+/// block is attached to.
+pub(super) fn save_block(conn: &Connection, block: &Block, old_label: Option<&str>) -> Result<()> {
+    let id = block.id;
+    if block.label.as_deref() != old_label {
         let label = block.label.clone().unwrap_or_default();
         check_label_free(conn, id, &label)?;
         conn.execute(
@@ -227,7 +234,7 @@ fn edit_block(conn: &Connection, id: BlockId, edit: BlockEdit) -> Result<Block> 
             micros(&mneme_types::time::now()),
         ],
     )?;
-    Ok(block)
+    Ok(())
 }
 
 /// A label change must not give any agent holding this block two blocks with one label.

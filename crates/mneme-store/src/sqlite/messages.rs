@@ -1,12 +1,21 @@
 //! `MessageStore` on SQLite.
 
 use async_trait::async_trait;
-use mneme_types::MessageId;
-use rusqlite::Connection;
+use mneme_types::{AgentId, MessageId, RunId};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
 use super::SqliteStore;
-use super::rows::{self, micros};
-use crate::{Message, MessageStore, Result, StoreError};
+use super::agents::{Where, ensure_agent, load_agent};
+use super::rows::{self, micros, placeholders, to_json};
+use crate::{
+    Agent, Message, MessageEdit, MessageQuery, MessageSearch, MessageStore, Order, Page, Result,
+    Role, StoreError,
+};
+
+const MESSAGE_COLUMNS: &str = "id, agent_id, role, text, content, reasoning, tool_calls, \
+    tool_call_id, tool_returns, name, otid, sender_id, group_id, step_id, run_id, is_err, \
+    created_at, updated_at";
 
 #[async_trait]
 impl MessageStore for SqliteStore {
@@ -27,38 +36,287 @@ impl MessageStore for SqliteStore {
         })
         .await
     }
+
+    async fn update_message(&self, id: MessageId, edit: MessageEdit) -> Result<Message> {
+        self.write(move |tx| {
+            let mut m = load_message(tx, id)?;
+            edit(&mut m)?;
+            m.id = id;
+            m.updated_at = mneme_types::time::now();
+            save_message(tx, &m)?;
+            Ok(m)
+        })
+        .await
+    }
+
+    async fn list_messages(&self, agent: AgentId, q: &MessageQuery) -> Result<Vec<Message>> {
+        let q = q.clone();
+        self.read(move |conn| {
+            ensure_agent(conn, agent)?;
+            let mut w = Where::default();
+            w.push("agent_id = ?", [SqlValue::Text(agent.to_string())]);
+            if let Some(run) = q.run_id {
+                w.push("run_id = ?", [SqlValue::Text(run.to_string())]);
+            }
+            for (cursor, op) in [(q.after, ">"), (q.before, "<")] {
+                if let Some(cursor) = cursor {
+                    let seq = seq_of(conn, cursor)?;
+                    w.push(format!("seq {op} ?"), [SqlValue::Integer(seq)]);
+                }
+            }
+            let dir = if q.order == Order::Asc { "ASC" } else { "DESC" };
+            let sql = format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages {} ORDER BY seq {dir} LIMIT {}",
+                w.where_clause(),
+                q.limit
+            );
+            let mut out = query_messages(conn, &sql, w.params)?;
+            // Whichever end the page was taken from, it reads oldest first, as in Letta.
+            if q.order == Order::Desc {
+                out.reverse();
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn run_messages(&self, run: RunId, page: &Page) -> Result<Vec<Message>> {
+        let page = page.clone();
+        self.read(move |conn| {
+            let mut w = Where::default();
+            w.push("run_id = ?", [SqlValue::Text(run.to_string())]);
+            for (cursor, after) in [(&page.after, true), (&page.before, false)] {
+                if let Some(cursor) = cursor {
+                    let seq = seq_of(conn, rows::parse(cursor)?)?;
+                    let forward = page.order == Order::Asc;
+                    let op = if after == forward { ">" } else { "<" };
+                    w.push(format!("seq {op} ?"), [SqlValue::Integer(seq)]);
+                }
+            }
+            let dir = if page.order == Order::Asc {
+                "ASC"
+            } else {
+                "DESC"
+            };
+            let sql = format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages {} ORDER BY seq {dir} LIMIT {}",
+                w.where_clause(),
+                page.limit
+            );
+            query_messages(conn, &sql, w.params)
+        })
+        .await
+    }
+
+    async fn search_messages(&self, agent: AgentId, s: &MessageSearch) -> Result<Vec<Message>> {
+        let s = s.clone();
+        self.read(move |conn| {
+            let mut w = Where::default();
+            w.push("agent_id = ?", [SqlValue::Text(agent.to_string())]);
+            if let Some(query) = s.query.as_ref().filter(|q| !q.trim().is_empty()) {
+                w.push(
+                    "instr(lower(text), lower(?)) > 0",
+                    [SqlValue::Text(query.clone())],
+                );
+            }
+            if !s.roles.is_empty() {
+                w.push(
+                    format!("role IN ({})", placeholders(s.roles.len())),
+                    s.roles.iter().map(|r| SqlValue::Text(r.as_str().into())),
+                );
+            }
+            if let Some(start) = s.start {
+                w.push("created_at >= ?", [SqlValue::Integer(micros(&start))]);
+            }
+            if let Some(end) = s.end {
+                w.push("created_at <= ?", [SqlValue::Integer(micros(&end))]);
+            }
+            let sql = format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages {} ORDER BY seq DESC LIMIT {}",
+                w.where_clause(),
+                s.limit
+            );
+            query_messages(conn, &sql, w.params)
+        })
+        .await
+    }
+
+    async fn reset_messages(&self, agent: AgentId, initial: Vec<Message>) -> Result<Agent> {
+        self.write(move |tx| {
+            let mut a = load_agent(tx, agent)?;
+            let system = *a.message_ids.first().ok_or_else(|| {
+                StoreError::Corrupt(format!("agent {agent} has no system message"))
+            })?;
+            tx.execute(
+                "DELETE FROM messages WHERE agent_id = ?1 AND id <> ?2",
+                [agent.to_string(), system.to_string()],
+            )?;
+            a.message_ids = vec![system];
+            for m in &initial {
+                insert_message(tx, m)?;
+                a.message_ids.push(m.id);
+            }
+            a.updated_at = mneme_types::time::now();
+            tx.execute(
+                "UPDATE agents SET message_ids = ?2, updated_at = ?3 WHERE id = ?1",
+                rusqlite::params![
+                    agent.to_string(),
+                    to_json(&a.message_ids)?,
+                    micros(&a.updated_at)
+                ],
+            )?;
+            Ok(a)
+        })
+        .await
+    }
+}
+
+fn seq_of(conn: &Connection, id: MessageId) -> Result<i64> {
+    conn.query_row(
+        "SELECT seq FROM messages WHERE id = ?1",
+        [id.to_string()],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::not_found("Message", id))
 }
 
 pub(super) fn insert_message(conn: &Connection, m: &Message) -> Result<()> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ({})",
+        placeholders(18)
+    ))?;
+    stmt.execute(rusqlite::params![
+        m.id.to_string(),
+        m.agent_id.to_string(),
+        m.role.as_str(),
+        m.text,
+        rows::to_json_opt(&m.content)?,
+        m.reasoning,
+        json_list(&m.tool_calls)?,
+        m.tool_call_id,
+        json_list(&m.tool_returns)?,
+        m.name,
+        m.otid,
+        m.sender_id,
+        m.group_id,
+        m.step_id.map(|s| s.to_string()),
+        m.run_id.map(|r| r.to_string()),
+        m.is_err,
+        micros(&m.created_at),
+        micros(&m.updated_at),
+    ])?;
+    Ok(())
+}
+
+/// Writes every column of an existing message but its id, agent and position.
+pub(super) fn save_message(conn: &Connection, m: &Message) -> Result<()> {
     conn.execute(
-        "INSERT INTO messages (id, agent_id, role, text, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "UPDATE messages SET role = ?2, text = ?3, content = ?4, reasoning = ?5, tool_calls = ?6,
+            tool_call_id = ?7, tool_returns = ?8, name = ?9, otid = ?10, sender_id = ?11,
+            group_id = ?12, step_id = ?13, run_id = ?14, is_err = ?15, updated_at = ?16
+         WHERE id = ?1",
         rusqlite::params![
             m.id.to_string(),
-            m.agent_id.to_string(),
-            m.role,
+            m.role.as_str(),
             m.text,
-            micros(&m.created_at),
+            rows::to_json_opt(&m.content)?,
+            m.reasoning,
+            json_list(&m.tool_calls)?,
+            m.tool_call_id,
+            json_list(&m.tool_returns)?,
+            m.name,
+            m.otid,
+            m.sender_id,
+            m.group_id,
+            m.step_id.map(|s| s.to_string()),
+            m.run_id.map(|r| r.to_string()),
+            m.is_err,
             micros(&m.updated_at),
         ],
     )?;
     Ok(())
 }
 
+fn json_list<T: serde::Serialize>(items: &[T]) -> Result<Option<String>> {
+    if items.is_empty() {
+        Ok(None)
+    } else {
+        rows::to_json(&items).map(Some)
+    }
+}
+
 pub(super) fn load_message(conn: &Connection, id: MessageId) -> Result<Message> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, agent_id, role, text, created_at, updated_at FROM messages WHERE id = ?1",
-    )?;
-    let mut rows = stmt.query([id.to_string()])?;
-    let Some(row) = rows.next()? else {
-        return Err(StoreError::not_found("Message", id));
-    };
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1");
+    let mut found = query_messages(conn, &sql, vec![SqlValue::Text(id.to_string())])?;
+    found
+        .pop()
+        .ok_or_else(|| StoreError::not_found("Message", id))
+}
+
+/// Messages by id, in the order asked; ids that do not resolve are skipped.
+pub(super) fn load_messages(conn: &Connection, ids: &[MessageId]) -> Result<Vec<Message>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    // Chunks keep the parameter count far below SQLite's limit.
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ({})",
+            placeholders(chunk.len())
+        );
+        let params = chunk
+            .iter()
+            .map(|id| SqlValue::Text(id.to_string()))
+            .collect();
+        out.extend(query_messages(conn, &sql, params)?);
+    }
+    let mut ordered = Vec::with_capacity(out.len());
+    for id in ids {
+        if let Some(pos) = out.iter().position(|m| m.id == *id) {
+            ordered.push(out.swap_remove(pos));
+        }
+    }
+    Ok(ordered)
+}
+
+fn query_messages(conn: &Connection, sql: &str, params: Vec<SqlValue>) -> Result<Vec<Message>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params_from_iter(params))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(message(row)?);
+    }
+    Ok(out)
+}
+
+fn message(row: &Row<'_>) -> Result<Message> {
+    let role: String = row.get(2)?;
     Ok(Message {
         id: rows::parse(&row.get::<_, String>(0)?)?,
         agent_id: rows::parse(&row.get::<_, String>(1)?)?,
-        role: row.get(2)?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
         text: row.get(3)?,
-        created_at: rows::time(row.get(4)?),
-        updated_at: rows::time(row.get(5)?),
+        content: rows::json_opt(row.get(4)?)?,
+        reasoning: row.get(5)?,
+        tool_calls: rows::json_opt(row.get(6)?)?.unwrap_or_default(),
+        tool_call_id: row.get(7)?,
+        tool_returns: rows::json_opt(row.get(8)?)?.unwrap_or_default(),
+        name: row.get(9)?,
+        otid: row.get(10)?,
+        sender_id: row.get(11)?,
+        group_id: row.get(12)?,
+        step_id: row
+            .get::<_, Option<String>>(13)?
+            .map(|s| rows::parse(&s))
+            .transpose()?,
+        run_id: row
+            .get::<_, Option<String>>(14)?
+            .map(|s| rows::parse(&s))
+            .transpose()?,
+        is_err: row.get(15)?,
+        created_at: rows::time(row.get(16)?),
+        updated_at: rows::time(row.get(17)?),
     })
 }

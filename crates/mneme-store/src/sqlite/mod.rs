@@ -8,7 +8,10 @@ mod agents;
 mod blocks;
 mod messages;
 mod migrate;
+mod passages;
 mod rows;
+mod runs;
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};

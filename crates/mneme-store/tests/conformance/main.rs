@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use mneme_store::sqlite::{Durability, SqliteStore};
 use mneme_store::{
-    Agent, AgentFilter, AgentSettings, Message, NewAgent, Order, Page, Store, StoreError,
+    Agent, AgentFilter, AgentSettings, BlockChange, Message, MessageQuery, NewAgent, Order, Page,
+    Role, RunData, RunRecord, StepCommit, Store, StoreError,
 };
 use mneme_types::{AgentId, AgentType, Block, BlockId, MessageId};
 
@@ -59,13 +60,11 @@ fn new_agent(name: &str, blocks: Vec<Block>) -> NewAgent {
         },
         new_blocks: blocks,
         existing_blocks: vec![],
-        messages: vec![Message {
-            id: system,
-            agent_id: id,
-            role: "system".into(),
-            text: "compiled".into(),
-            created_at: now,
-            updated_at: now,
+        tools: vec![],
+        messages: vec![{
+            let mut m = Message::new(id, Role::System, "compiled", now);
+            m.id = system;
+            m
         }],
     }
 }
@@ -130,7 +129,7 @@ async fn agents_keep_blocks_in_order_and_tags() {
     assert_eq!(labels, ["human", "persona", "shared"]);
     assert_eq!(store.get_agent(agent.id).await.unwrap().tags, ["t"]);
     let ctx = store.agent_context(agent.id).await.unwrap();
-    assert_eq!(ctx.system_message.unwrap().text, "compiled");
+    assert_eq!(ctx.messages[0].text, "compiled");
     assert_eq!(ctx.message_count, 1);
 }
 
@@ -181,4 +180,82 @@ async fn agent_pages_follow_cursors_and_ignore_unknown_ones() {
     assert_eq!(list(asc(Some(ids[1]))).await, ids[2..]);
     assert_eq!(list(asc(Some(AgentId::new()))).await, ids[..2]);
     assert_eq!(store.count_agents(&filter).await.unwrap(), 4);
+}
+
+fn step(agent: AgentId, run: mneme_types::RunId) -> mneme_types::Step {
+    serde_json::from_value(serde_json::json!({
+        "id": mneme_types::StepId::new(), "run_id": run, "agent_id": agent, "origin": null,
+        "provider_name": null, "provider_category": null, "model": "m", "model_handle": null,
+        "model_endpoint": null, "context_window_limit": null, "completion_tokens": 2,
+        "prompt_tokens": 10, "total_tokens": 12, "cached_input_tokens": null,
+        "cache_write_tokens": null, "reasoning_tokens": null, "stop_reason": null,
+        "status": "success", "error_type": null, "error_data": null, "tags": [], "messages": [],
+        "feedback": null, "project_id": null, "trace_id": null, "request_id": null
+    }))
+    .unwrap()
+}
+
+async fn run_for(store: &Arc<dyn Store>, agent: AgentId) -> mneme_types::RunId {
+    let run = RunRecord {
+        id: mneme_types::RunId::new(),
+        agent_id: agent,
+        status: mneme_types::RunStatus::Running,
+        stop_reason: None,
+        background: false,
+        data: RunData::default(),
+        created_at: mneme_types::time::now(),
+        completed_at: None,
+    };
+    store.create_run(run).await.unwrap().id
+}
+
+#[tokio::test]
+async fn a_step_commits_everything_or_nothing() {
+    let (store, _dir) = sqlite();
+    let agent = store
+        .create_agent(new_agent("a", vec![block("human", "v1")]))
+        .await
+        .unwrap();
+    let run = run_for(&store, agent.id).await;
+    let human = store.agent_blocks(agent.id).await.unwrap().remove(0);
+    let user = Message::new(agent.id, Role::User, "hi", mneme_types::time::now());
+    let mut edited = human.clone();
+    edited.value = "v2".into();
+    let commit = |expected: &str, msg: Message| StepCommit {
+        agent_id: agent.id,
+        run_id: run,
+        step: step(agent.id, run),
+        messages: vec![msg.clone()],
+        message_ids: vec![agent.message_ids[0], msg.id],
+        block_changes: vec![BlockChange::Update {
+            expected: expected.into(),
+            block: edited.clone(),
+        }],
+        system_text: None,
+        passages: vec![],
+        created_at: mneme_types::time::now(),
+    };
+    // The block changed since the step read it: the whole step is refused.
+    let stale = store
+        .commit_step(commit("something else", user.clone()))
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))));
+    let page = MessageQuery {
+        limit: 10,
+        ..MessageQuery::default()
+    };
+    assert_eq!(store.list_messages(agent.id, &page).await.unwrap().len(), 1);
+    assert_eq!(store.get_block(human.id).await.unwrap().value, "v1");
+
+    store.commit_step(commit("v1", user.clone())).await.unwrap();
+    let listed = store.list_messages(agent.id, &page).await.unwrap();
+    assert_eq!(listed.last().unwrap().text, "hi");
+    assert_eq!(store.get_block(human.id).await.unwrap().value, "v2");
+    assert_eq!(
+        store.get_agent(agent.id).await.unwrap().message_ids.len(),
+        2
+    );
+    let run = store.get_run(run).await.unwrap();
+    assert_eq!(run.data.usage.total_tokens, 12);
+    assert_eq!(run.data.usage.step_count, 1);
 }

@@ -40,7 +40,18 @@ async fn create_returns_the_full_agent_state() {
     assert_eq!(agent["blocks"][1]["limit"], 500);
     assert_eq!(agent["blocks"][0]["limit"], 100_000);
     assert_eq!(agent["message_ids"].as_array().unwrap().len(), 1);
-    for key in ["tools", "sources", "identities", "secrets"] {
+    let tools: Vec<&str> = agent["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tools,
+        ["conversation_search", "memory_replace", "memory_insert"]
+    );
+    assert_eq!(agent["tools"][0]["tool_type"], "letta_core");
+    for key in ["sources", "identities", "secrets"] {
         assert_eq!(agent[key], json!([]), "{key}");
     }
     assert!(

@@ -4,6 +4,7 @@
 mod agents;
 mod blocks;
 mod errors;
+mod messages;
 mod restart;
 
 use std::path::Path;

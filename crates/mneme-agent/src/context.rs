@@ -1,0 +1,135 @@
+//! The model request for a step: the frozen system prompt, the in-context history, this
+//! request's inputs, and the agent's tools.
+
+use mneme_llm::{ChatMessage, ChatRequest, ToolCall, ToolChoice, ToolSchema};
+use mneme_store::{AgentContext, Message, Role};
+use mneme_types::{AgentType, Tool};
+use serde_json::{Value, json};
+
+use crate::tools::is_terminal;
+
+/// The two loop families Letta has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// `letta_v1_agent`, `sleeptime_agent`: native tool calling; plain text ends the turn.
+    Native,
+    /// MemGPT-style agents: every answer is a tool call; `request_heartbeat` chains steps.
+    Heartbeat,
+}
+
+impl Flavor {
+    pub fn of(agent_type: AgentType) -> Flavor {
+        match agent_type {
+            AgentType::LettaV1Agent | AgentType::SleeptimeAgent => Flavor::Native,
+            _ => Flavor::Heartbeat,
+        }
+    }
+}
+
+pub(crate) fn build_request(
+    ctx: &AgentContext,
+    flavor: Flavor,
+    system_text: &str,
+    pending: &[Message],
+) -> ChatRequest {
+    let mut messages = vec![ChatMessage::System {
+        content: system_text.to_owned(),
+    }];
+    for m in ctx.messages.iter().skip(1).chain(pending) {
+        push_message(&mut messages, m);
+    }
+    let tools: Vec<ToolSchema> = ctx.tools.iter().map(|t| schema(t, flavor)).collect();
+    let tool_choice = match (flavor, tools.len()) {
+        (_, 0) => ToolChoice::None,
+        (Flavor::Native, _) => ToolChoice::Auto,
+        (Flavor::Heartbeat, 1) => ToolChoice::Named(tools[0].name.clone()),
+        (Flavor::Heartbeat, _) => ToolChoice::Required,
+    };
+    ChatRequest {
+        messages,
+        tools,
+        tool_choice,
+    }
+}
+
+/// One stored message as the model sees it. A `tool` message holding several returns becomes
+/// one tool message per call, as providers require.
+fn push_message(out: &mut Vec<ChatMessage>, m: &Message) {
+    match m.role {
+        Role::System => out.push(ChatMessage::System {
+            content: m.text.clone(),
+        }),
+        Role::User | Role::Summary => out.push(ChatMessage::User {
+            content: m.text.clone(),
+        }),
+        Role::Assistant => out.push(ChatMessage::Assistant {
+            content: Some(m.text.clone()).filter(|t| !t.is_empty()),
+            tool_calls: m
+                .tool_calls
+                .iter()
+                .map(|c| ToolCall {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    arguments: c.arguments.clone(),
+                })
+                .collect(),
+        }),
+        Role::Tool if !m.tool_returns.is_empty() => {
+            for r in &m.tool_returns {
+                out.push(ChatMessage::Tool {
+                    tool_call_id: r.tool_call_id.clone(),
+                    content: r.func_response.clone(),
+                });
+            }
+        }
+        Role::Tool => out.push(ChatMessage::Tool {
+            tool_call_id: m.tool_call_id.clone().unwrap_or_default(),
+            content: m.text.clone(),
+        }),
+        // Approval bookkeeping never goes to the model; the tool message carries the results.
+        Role::Approval => {}
+    }
+}
+
+/// The function schema sent for `tool`. Heartbeat agents get a required `request_heartbeat`
+/// flag on every tool that does not end the turn.
+fn schema(tool: &Tool, flavor: Flavor) -> ToolSchema {
+    let stored = tool.json_schema.clone().unwrap_or(Value::Null);
+    let mut parameters = stored
+        .get("parameters")
+        .cloned()
+        .unwrap_or_else(|| json!({"type": "object", "properties": {}, "required": []}));
+    if flavor == Flavor::Heartbeat && !is_terminal(&tool.name) {
+        if let Some(props) = parameters
+            .get_mut("properties")
+            .and_then(Value::as_object_mut)
+        {
+            props.insert(
+                "request_heartbeat".into(),
+                json!({"type": "boolean", "description": "Set to true to act again right after this tool returns; false to wait for the user."}),
+            );
+        }
+        match parameters.get_mut("required").and_then(Value::as_array_mut) {
+            Some(req) => req.push(json!("request_heartbeat")),
+            None => {
+                if let Some(obj) = parameters.as_object_mut() {
+                    obj.insert("required".into(), json!(["request_heartbeat"]));
+                }
+            }
+        }
+    }
+    ToolSchema {
+        name: tool.name.clone(),
+        description: tool
+            .description
+            .clone()
+            .or_else(|| {
+                stored
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default(),
+        parameters,
+    }
+}

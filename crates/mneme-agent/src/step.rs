@@ -1,0 +1,245 @@
+//! One step's handling of the model's answer: which tools run, what is stored, whether the
+//! turn goes on, following Letta's two loop families.
+
+use mneme_llm::ChatResponse;
+use mneme_store::{AgentContext, Message, Passage, Role, Store, ToolCallRecord, ToolReturnRecord};
+use mneme_types::{RunId, StepId, StopReason, time};
+use serde_json::{Value, json};
+
+use crate::context::Flavor;
+use crate::system::local_time;
+use crate::tools::{
+    Args, DEFAULT_RETURN_CHAR_LIMIT, ToolOutcome, WorkingMemory, execute_builtin, is_terminal,
+};
+
+/// The hidden-from-user prefix of server-written continuation reasons.
+const HIDDEN_PREFIX: &str = "[This is an automated system message hidden from the user] ";
+
+/// What one step produced and decided.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StepOutcome {
+    /// New messages of this step (assistant, tool, heartbeat), in order.
+    pub messages: Vec<Message>,
+    pub passages: Vec<Passage>,
+    pub memory_changed: bool,
+    pub continues: bool,
+    pub stop_reason: Option<StopReason>,
+}
+
+pub(crate) async fn handle_response(
+    ctx: &AgentContext,
+    flavor: Flavor,
+    memory: &mut WorkingMemory,
+    store: &dyn Store,
+    response: ChatResponse,
+    ids: (StepId, RunId),
+) -> StepOutcome {
+    let mut out = StepOutcome::default();
+    let agent = ctx.agent.id;
+    let stamp = |mut m: Message| {
+        m.step_id = Some(ids.0);
+        m.run_id = Some(ids.1);
+        m
+    };
+    let now = time::now();
+    let text = response.content.clone().unwrap_or_default();
+    let mut assistant = Message::new(agent, Role::Assistant, text.clone(), now);
+    assistant.reasoning = response.reasoning.clone();
+
+    let mut calls = response.tool_calls.clone();
+    // Parallel calls only when the model config allows them; otherwise the first one counts.
+    let parallel =
+        flavor == Flavor::Native && ctx.agent.llm_config.parallel_tool_calls == Some(true);
+    if !parallel {
+        calls.truncate(1);
+    }
+    if calls.is_empty() {
+        let has_text = !text.trim().is_empty() || assistant.reasoning.is_some();
+        if has_text {
+            out.messages.push(stamp(assistant));
+        }
+        out.stop_reason = Some(match flavor {
+            Flavor::Heartbeat => StopReason::NoToolCall,
+            Flavor::Native if response.finish_reason.as_deref() == Some("length") => {
+                StopReason::MaxTokensExceeded
+            }
+            Flavor::Native => StopReason::EndTurn,
+        });
+        return out;
+    }
+
+    let mut returns = Vec::new();
+    let mut continues = false;
+    let mut terminal = false;
+    let mut stored_calls = Vec::new();
+    for call in &calls {
+        let id = if call.id.is_empty() {
+            format!("call_{}", &uuid::Uuid::new_v4().simple().to_string()[..24])
+        } else {
+            call.id.clone()
+        };
+        let mut args = Args::parse(&call.arguments);
+        let heartbeat = args.take("request_heartbeat").is_some_and(|v| {
+            v.as_bool()
+                .unwrap_or_else(|| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true")))
+        });
+        args.take("thinking");
+        let outcome = run_tool(ctx, memory, store, &call.name, &args).await;
+        out.memory_changed |= outcome.memory_changed;
+        out.passages.extend(outcome.passage.clone());
+        let tool_terminal = is_terminal(&call.name);
+        terminal |= tool_terminal;
+        let this_continues = match flavor {
+            // The contract (and original MemGPT): a failed tool wakes the agent again.
+            Flavor::Heartbeat => !tool_terminal && (heartbeat || !outcome.ok),
+            Flavor::Native => !tool_terminal,
+        };
+        continues |= this_continues;
+        let mut stored_args = args.to_value();
+        if let Some(obj) = stored_args
+            .as_object_mut()
+            .filter(|_| flavor == Flavor::Heartbeat && !tool_terminal)
+        {
+            // Stored as decided, as Letta does, so the history shows why the agent went on.
+            obj.insert("request_heartbeat".into(), json!(this_continues));
+        }
+        stored_calls.push(ToolCallRecord {
+            id: id.clone(),
+            name: call.name.clone(),
+            arguments: serde_json::to_string(&stored_args).unwrap_or_else(|_| "{}".into()),
+        });
+        let limit = tool_limit(ctx, &call.name);
+        returns.push(ToolReturnRecord {
+            tool_call_id: id,
+            status: if outcome.ok { "success" } else { "error" }.into(),
+            func_response: pack_return(&outcome, limit),
+            stdout: None,
+            stderr: None,
+        });
+    }
+    assistant.tool_calls = stored_calls;
+    out.messages.push(stamp(assistant));
+    let mut tool_msg = Message::new(agent, Role::Tool, returns[0].func_response.clone(), now);
+    tool_msg.tool_call_id = Some(returns[0].tool_call_id.clone());
+    tool_msg.name = calls.first().map(|c| c.name.clone());
+    tool_msg.tool_returns = returns.clone();
+    out.messages.push(stamp(tool_msg));
+
+    if flavor == Flavor::Heartbeat && continues {
+        let failed = returns.iter().any(|r| r.status == "error");
+        let reason = if failed {
+            "Function call failed, returning control"
+        } else {
+            "Function called using request_heartbeat=true, returning control"
+        };
+        out.messages.push(stamp(heartbeat(agent, reason)));
+    }
+    // Native agents go on after tool calls unless one of them ends the turn.
+    out.continues = match flavor {
+        Flavor::Native => !terminal,
+        Flavor::Heartbeat => continues,
+    };
+    if !out.continues {
+        out.stop_reason = Some(if terminal && flavor == Flavor::Native {
+            StopReason::ToolRule
+        } else {
+            StopReason::EndTurn
+        });
+    }
+    out
+}
+
+async fn run_tool(
+    ctx: &AgentContext,
+    memory: &mut WorkingMemory,
+    store: &dyn Store,
+    name: &str,
+    args: &Args,
+) -> ToolOutcome {
+    if !ctx.tools.iter().any(|t| t.name == name) {
+        let available: Vec<&str> = ctx.tools.iter().map(|t| t.name.as_str()).collect();
+        return ToolOutcome {
+            ok: false,
+            value: Value::String(format!(
+                "Error: tool '{name}' is not attached to this agent; available tools: {}",
+                available.join(", ")
+            )),
+            memory_changed: false,
+            passage: None,
+        };
+    }
+    execute_builtin(name, args, ctx.agent.id, memory, store).await
+}
+
+fn tool_limit(ctx: &AgentContext, name: &str) -> usize {
+    ctx.tools
+        .iter()
+        .find(|t| t.name == name)
+        .map(|t| t.return_char_limit)
+        .unwrap_or(DEFAULT_RETURN_CHAR_LIMIT) as usize
+}
+
+/// Letta's packed tool return: `{"status", "message", "time"}`, 2-space indented, the message
+/// cut to the tool's `return_char_limit` with one note.
+pub fn pack_return(outcome: &ToolOutcome, limit: usize) -> String {
+    let message = match &outcome.value {
+        Value::String(s) => Value::String(truncate(s, limit)),
+        Value::Object(_) => {
+            let text = outcome.value.to_string();
+            if text.chars().count() > limit {
+                Value::String(truncate(&text, limit))
+            } else {
+                outcome.value.clone()
+            }
+        }
+        other => Value::String(truncate(&other.to_string(), limit)),
+    };
+    let packed = json!({
+        "status": if outcome.ok { "OK" } else { "Failed" },
+        "message": message,
+        "time": local_time(chrono::Utc::now()),
+    });
+    serde_json::to_string_pretty(&packed).unwrap_or_default()
+}
+
+fn truncate(s: &str, limit: usize) -> String {
+    let n = s.chars().count();
+    if n <= limit {
+        return s.to_owned();
+    }
+    let head: String = s.chars().take(limit).collect();
+    format!(
+        "{head}... [NOTE: function output was truncated since it exceeded the character limit ({n} > {limit})]"
+    )
+}
+
+/// The user-role message that wakes a heartbeat agent again.
+fn heartbeat(agent: mneme_types::AgentId, reason: &str) -> Message {
+    let text = serde_json::to_string_pretty(&json!({
+        "type": "heartbeat",
+        "reason": format!("{HIDDEN_PREFIX}{reason}"),
+        "time": local_time(chrono::Utc::now()),
+    }))
+    .unwrap_or_default();
+    Message::new(agent, Role::User, text, time::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_returns_truncate_once() {
+        let outcome = ToolOutcome {
+            ok: true,
+            value: Value::String("x".repeat(20)),
+            memory_changed: false,
+            passage: None,
+        };
+        let packed: Value = serde_json::from_str(&pack_return(&outcome, 5)).unwrap();
+        assert_eq!(packed["status"], "OK");
+        let msg = packed["message"].as_str().unwrap();
+        assert!(msg.starts_with("xxxxx... [NOTE: function output was truncated"));
+        assert_eq!(msg.matches("NOTE").count(), 1);
+    }
+}

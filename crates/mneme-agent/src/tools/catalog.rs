@@ -1,0 +1,291 @@
+//! The built-in tools: names and parameters as Letta defines them, descriptions of our own.
+
+use mneme_types::{AgentType, Tool, ToolId};
+use serde_json::{Value, json};
+
+/// Every built-in tool, as rows for the tool registry (ids are replaced by stored ones).
+pub fn builtin_tools() -> Vec<Tool> {
+    BUILTINS
+        .iter()
+        .map(|(name, tool_type, description, params, parallel)| {
+            let parameters = params();
+            Tool {
+                id: ToolId::new(),
+                tool_type: (*tool_type).into(),
+                name: (*name).into(),
+                description: Some((*description).into()),
+                source_type: Some("python".into()),
+                source_code: None,
+                json_schema: Some(json!({
+                    "name": name, "description": description, "parameters": parameters
+                })),
+                args_json_schema: None,
+                tags: vec![(*tool_type).into()],
+                return_char_limit: DEFAULT_RETURN_CHAR_LIMIT,
+                pip_requirements: None,
+                npm_requirements: None,
+                default_requires_approval: None,
+                enable_parallel_execution: Some(*parallel),
+                created_by_id: None,
+                last_updated_by_id: None,
+                metadata_: None,
+                project_id: None,
+            }
+        })
+        .collect()
+}
+
+/// Letta's default cap on a tool's return, in characters.
+pub const DEFAULT_RETURN_CHAR_LIMIT: u32 = 50_000;
+
+/// The tools an agent of `agent_type` gets with `include_base_tools`.
+pub fn default_tool_names(agent_type: AgentType) -> &'static [&'static str] {
+    match agent_type {
+        AgentType::LettaV1Agent => &["conversation_search", "memory_replace", "memory_insert"],
+        AgentType::MemgptV2Agent => &[
+            "send_message",
+            "conversation_search",
+            "memory_replace",
+            "memory_insert",
+        ],
+        AgentType::MemgptAgent => &[
+            "send_message",
+            "conversation_search",
+            "core_memory_append",
+            "core_memory_replace",
+            "memory",
+        ],
+        AgentType::SleeptimeAgent => &[
+            "memory_replace",
+            "memory_insert",
+            "memory_rethink",
+            "memory_finish_edits",
+        ],
+        AgentType::VoiceConvoAgent => &["send_message"],
+        AgentType::ReactAgent
+        | AgentType::WorkflowAgent
+        | AgentType::SplitThreadAgent
+        | AgentType::VoiceSleeptimeAgent => &[],
+    }
+}
+
+/// Tools that end the agent's turn when called (Letta's base `exit_loop` rules).
+pub fn is_terminal(name: &str) -> bool {
+    matches!(name, "send_message" | "memory_finish_edits")
+}
+
+type Params = fn() -> Value;
+
+/// (name, tool_type, description, parameters, parallel-safe)
+const BUILTINS: &[(&str, &str, &str, Params, bool)] = &[
+    (
+        "send_message",
+        "letta_core",
+        "Send a message to the user. This is the only way the user sees what you say.",
+        || {
+            object(
+                json!({"message": string("The text to show the user.")}),
+                &["message"],
+            )
+        },
+        false,
+    ),
+    (
+        "conversation_search",
+        "letta_core",
+        "Search your full conversation history (recall memory), including messages no longer in \
+         your context. Matches text case-insensitively; without a query, lists the most recent \
+         messages.",
+        || {
+            object(
+                json!({
+                    "query": string("Text to look for."),
+                    "roles": {"type": "array", "items": {"type": "string", "enum": ["assistant", "user", "tool"]},
+                              "description": "Only messages from these roles."},
+                    "limit": {"type": "integer", "description": "Maximum number of results (default 5)."},
+                    "start_date": string("Only messages on or after this date (ISO 8601, e.g. 2025-01-31 or 2025-01-31T14:00)."),
+                    "end_date": string("Only messages on or before this date (ISO 8601)."),
+                }),
+                &[],
+            )
+        },
+        true,
+    ),
+    (
+        "archival_memory_insert",
+        "letta_core",
+        "Store a passage in archival memory, your unlimited long-term store, for later search.",
+        || {
+            object(
+                json!({
+                    "content": string("The text to store. Make it self-contained."),
+                    "tags": {"type": "array", "items": {"type": "string"}, "description": "Labels to filter by later."},
+                }),
+                &["content"],
+            )
+        },
+        false,
+    ),
+    (
+        "archival_memory_search",
+        "letta_core",
+        "Search archival memory for passages matching a query, optionally filtered by tags and \
+         creation time.",
+        || {
+            object(
+                json!({
+                    "query": string("What to look for."),
+                    "tags": {"type": "array", "items": {"type": "string"}, "description": "Only passages with these tags."},
+                    "tag_match_mode": {"type": "string", "enum": ["any", "all"], "description": "Whether a passage needs any or all of the tags (default any)."},
+                    "top_k": {"type": "integer", "description": "Maximum number of results (default 5)."},
+                    "start_datetime": string("Only passages created at or after this time (ISO 8601)."),
+                    "end_datetime": string("Only passages created at or before this time (ISO 8601)."),
+                }),
+                &["query"],
+            )
+        },
+        true,
+    ),
+    (
+        "core_memory_append",
+        "letta_memory_core",
+        "Append text to a memory block, on a new line.",
+        || {
+            object(
+                json!({"label": string("The block to edit."), "content": string("The text to append.")}),
+                &["label", "content"],
+            )
+        },
+        false,
+    ),
+    (
+        "core_memory_replace",
+        "letta_memory_core",
+        "Replace every occurrence of some text in a memory block. An empty new_content deletes it.",
+        || {
+            object(
+                json!({
+                    "label": string("The block to edit."),
+                    "old_content": string("The exact text to replace."),
+                    "new_content": string("The replacement text."),
+                }),
+                &["label", "old_content", "new_content"],
+            )
+        },
+        false,
+    ),
+    (
+        "memory_replace",
+        "letta_sleeptime_core",
+        "Replace one exact, unique occurrence of text in a memory block. Do not include line \
+         number prefixes.",
+        || {
+            object(
+                json!({
+                    "label": string("The block to edit."),
+                    "old_string": string("The exact text to replace; it must occur exactly once."),
+                    "new_string": string("The replacement text; empty to delete."),
+                }),
+                &["label", "old_string", "new_string"],
+            )
+        },
+        false,
+    ),
+    (
+        "memory_insert",
+        "letta_sleeptime_core",
+        "Insert text into a memory block at a given line, or at the end.",
+        || {
+            object(
+                json!({
+                    "label": string("The block to edit."),
+                    "new_string": string("The text to insert."),
+                    "insert_line": {"type": "integer", "description": "Line number after which to insert (0 = at the top, -1 = at the end, the default)."},
+                }),
+                &["label", "new_string"],
+            )
+        },
+        false,
+    ),
+    (
+        "memory_rethink",
+        "letta_sleeptime_core",
+        "Rewrite a memory block completely, for reorganising it.",
+        || {
+            object(
+                json!({"label": string("The block to rewrite."), "new_memory": string("The block's new full value.")}),
+                &["label", "new_memory"],
+            )
+        },
+        false,
+    ),
+    (
+        "memory_finish_edits",
+        "letta_sleeptime_core",
+        "Call when you have finished editing memory.",
+        || object(json!({}), &[]),
+        false,
+    ),
+    (
+        "memory",
+        "letta_memory_core",
+        "Manage memory blocks as files under /memories/<label>. Commands: create (path, \
+         description, optional file_text), str_replace (path, old_string, new_string), insert \
+         (path, insert_text, optional insert_line), delete (path), rename (path and description \
+         to change the description, or old_path and new_path to relabel).",
+        || {
+            object(
+                json!({
+                    "command": string("One of create, str_replace, insert, delete, rename."),
+                    "path": string("The block's path, /memories/<label>."),
+                    "file_text": string("Initial value for create."),
+                    "description": string("Description for create or rename."),
+                    "old_string": string("Text to replace (str_replace)."),
+                    "new_string": string("Replacement text (str_replace)."),
+                    "insert_line": {"type": "integer", "description": "Line after which to insert (insert; -1 = end)."},
+                    "insert_text": string("Text to insert (insert)."),
+                    "old_path": string("Current path (rename)."),
+                    "new_path": string("New path (rename)."),
+                }),
+                &["command"],
+            )
+        },
+        false,
+    ),
+];
+
+fn string(description: &str) -> Value {
+    json!({"type": "string", "description": description})
+}
+
+fn object(properties: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": properties, "required": required})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_name_existing_tools() {
+        let names: Vec<String> = builtin_tools().into_iter().map(|t| t.name).collect();
+        for agent_type in [
+            AgentType::LettaV1Agent,
+            AgentType::MemgptAgent,
+            AgentType::SleeptimeAgent,
+        ] {
+            for name in default_tool_names(agent_type) {
+                assert!(names.iter().any(|n| n == name), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn schemas_are_function_schemas() {
+        for tool in builtin_tools() {
+            let schema = tool.json_schema.unwrap();
+            assert_eq!(schema["name"], tool.name.as_str());
+            assert_eq!(schema["parameters"]["type"], "object");
+        }
+    }
+}

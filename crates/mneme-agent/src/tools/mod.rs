@@ -1,0 +1,160 @@
+//! Built-in tools: their catalogue, argument parsing, and execution against the agent's state.
+
+mod args;
+mod catalog;
+mod memory;
+mod search;
+
+use mneme_store::{Passage, Store};
+use mneme_types::AgentId;
+use serde_json::Value;
+
+pub use args::Args;
+pub use catalog::{DEFAULT_RETURN_CHAR_LIMIT, builtin_tools, default_tool_names, is_terminal};
+pub use memory::WorkingMemory;
+
+/// What a tool call returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutcome {
+    pub ok: bool,
+    /// A string, or a JSON object kept as an object in the packed return.
+    pub value: Value,
+    /// Whether the agent's memory changed (the system prompt must be recompiled).
+    pub memory_changed: bool,
+    pub passage: Option<Passage>,
+}
+
+impl ToolOutcome {
+    fn ok(value: Value) -> ToolOutcome {
+        ToolOutcome {
+            ok: true,
+            value,
+            memory_changed: false,
+            passage: None,
+        }
+    }
+
+    fn from(result: Result<Value, String>) -> ToolOutcome {
+        match result {
+            Ok(v) => ToolOutcome::ok(v),
+            Err(e) => ToolOutcome {
+                ok: false,
+                value: Value::String(e),
+                memory_changed: false,
+                passage: None,
+            },
+        }
+    }
+}
+
+/// Runs built-in tool `name`. Errors become failed outcomes the model sees; nothing here fails
+/// the request.
+pub async fn execute_builtin(
+    name: &str,
+    args: &Args,
+    agent: AgentId,
+    mem: &mut WorkingMemory,
+    store: &dyn Store,
+) -> ToolOutcome {
+    let text = |r: Result<String, String>| r.map(Value::String);
+    let edit = |f: fn(&mut WorkingMemory, &Args) -> Result<String, String>,
+                mem: &mut WorkingMemory| {
+        let mut out = ToolOutcome::from(text(f(mem, args)));
+        out.memory_changed = out.ok;
+        out
+    };
+    match name {
+        "send_message" => ToolOutcome::from(
+            args.string("message")
+                .map(|_| Value::String("Sent message successfully.".into())),
+        ),
+        "conversation_search" => {
+            ToolOutcome::from(search::conversation_search(store, agent, args).await)
+        }
+        "archival_memory_search" => ToolOutcome::from(text(
+            search::archival_memory_search(store, agent, args).await,
+        )),
+        "archival_memory_insert" => match search::archival_memory_insert(agent, args) {
+            Ok(p) => ToolOutcome {
+                ok: true,
+                value: Value::String("None".into()),
+                memory_changed: true,
+                passage: Some(p),
+            },
+            Err(e) => ToolOutcome::from(Err(e)),
+        },
+        "core_memory_append" => edit(memory::core_memory_append, mem),
+        "core_memory_replace" => edit(memory::core_memory_replace, mem),
+        "memory_replace" => edit(memory::memory_replace, mem),
+        "memory_insert" => edit(memory::memory_insert, mem),
+        "memory_rethink" => edit(memory::memory_rethink, mem),
+        "memory" => edit(memory::memory, mem),
+        "memory_finish_edits" => ToolOutcome::ok(Value::String("None".into())),
+        other => ToolOutcome::from(Err(format!(
+            "Error: tool '{other}' is not available on this server"
+        ))),
+    }
+}
+
+/// Python's `repr` of JSON-like data, which is how Letta shows lists to the model.
+pub fn py_repr(v: &Value) -> String {
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => py_str(s),
+        Value::Array(items) => {
+            let inner: Vec<String> = items.iter().map(py_repr).collect();
+            format!("[{}]", inner.join(", "))
+        }
+        Value::Object(map) => {
+            let inner: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", py_str(k), py_repr(v)))
+                .collect();
+            format!("{{{}}}", inner.join(", "))
+        }
+    }
+}
+
+/// Python quotes with `'` unless the text has `'` and no `"`.
+fn py_str(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn python_repr_of_results() {
+        let v = json!([{"id": "p-1", "content": "it's here", "tags": ["a"], "n": null}]);
+        assert_eq!(
+            py_repr(&v),
+            r#"[{'id': 'p-1', 'content': "it's here", 'tags': ['a'], 'n': None}]"#
+        );
+    }
+}

@@ -1,0 +1,305 @@
+//! The step loop: one request's turn of an agent. Each step calls the model once, runs the tools
+//! it asked for, and commits everything it produced in one transaction before the next step.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::Utc;
+use mneme_llm::{ChatResponse, LlmClient, LlmError};
+use mneme_store::{AgentContext, Message, Role, StepCommit, Store, StoreError};
+use mneme_types::{
+    AgentId, AgentType, MessageId, RunId, Step, StepId, StopReason, UsageStatistics,
+};
+
+use crate::context::{Flavor, build_request};
+use crate::step::{StepOutcome, handle_response};
+use crate::system::{MemoryStats, compile_system_message, memory_section};
+use crate::tools::WorkingMemory;
+
+/// What a turn needs to run.
+pub struct TurnInput {
+    pub agent_id: AgentId,
+    pub run_id: RunId,
+    /// The caller's messages, not stored yet: they are written with the first step.
+    pub inputs: Vec<Message>,
+    pub max_steps: u32,
+    /// Checked at every step boundary.
+    pub cancelled: Arc<AtomicBool>,
+}
+
+/// What a turn did.
+#[derive(Debug)]
+pub struct TurnOutput {
+    /// Messages the agent produced (not the inputs), in order.
+    pub messages: Vec<Message>,
+    pub stop_reason: StopReason,
+    pub usage: UsageStatistics,
+    /// The model error that ended the turn, when one did.
+    pub error: Option<LlmError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("agent {0} has no system message")]
+    NoSystemMessage(AgentId),
+}
+
+/// Runs turns: holds the store and the model client.
+#[derive(Clone)]
+pub struct Runtime {
+    store: Arc<dyn Store>,
+    llm: Arc<dyn LlmClient>,
+}
+
+/// State carried from step to step within a turn.
+struct Turn {
+    ctx: AgentContext,
+    flavor: Flavor,
+    memory: WorkingMemory,
+    /// The system prompt sent to the model, frozen for the whole request as in Letta, so that
+    /// provider prompt caches stay warm; edits reach the model through tool returns.
+    system_text: String,
+    pending_inputs: Vec<Message>,
+    produced: Vec<Message>,
+    usage: UsageStatistics,
+    messages_total: u64,
+}
+
+impl Runtime {
+    pub fn new(store: Arc<dyn Store>, llm: Arc<dyn LlmClient>) -> Runtime {
+        Runtime { store, llm }
+    }
+
+    /// Runs one turn to its stop reason. Model failures end the turn with a stop reason and the
+    /// error; steps completed before stay committed. Only storage failures are errors here.
+    pub async fn run_turn(&self, input: TurnInput) -> Result<TurnOutput, AgentError> {
+        let mut turn = self.start(&input).await?;
+        let mut stop = None;
+        let mut error = None;
+        for _ in 0..input.max_steps.max(1) {
+            if input.cancelled.load(Ordering::Relaxed) {
+                stop = Some(StopReason::Cancelled);
+                break;
+            }
+            let step_id = StepId::new();
+            let request = build_request(
+                &turn.ctx,
+                turn.flavor,
+                &turn.system_text,
+                &turn.pending_inputs,
+            );
+            let response = match self.llm.chat(&turn.ctx.agent.llm_config, &request).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "model call failed");
+                    stop = Some(llm_stop_reason(&e));
+                    error = Some(e);
+                    break;
+                }
+            };
+            let outcome = handle_response(
+                &turn.ctx,
+                turn.flavor,
+                &mut turn.memory,
+                self.store.as_ref(),
+                response.clone(),
+                (step_id, input.run_id),
+            )
+            .await;
+            self.commit(&mut turn, &input, step_id, &response, &outcome)
+                .await?;
+            if !outcome.continues {
+                stop = Some(outcome.stop_reason.unwrap_or(StopReason::EndTurn));
+                break;
+            }
+        }
+        Ok(TurnOutput {
+            messages: turn.produced,
+            stop_reason: stop.unwrap_or(StopReason::MaxSteps),
+            usage: turn.usage,
+            error,
+        })
+    }
+
+    async fn start(&self, input: &TurnInput) -> Result<Turn, AgentError> {
+        let mut ctx = self.store.agent_context(input.agent_id).await?;
+        let system = ctx
+            .messages
+            .first()
+            .filter(|m| m.role == Role::System)
+            .cloned()
+            .ok_or(AgentError::NoSystemMessage(input.agent_id))?;
+        // Self-healing: a system message that no longer shows current memory (a crash between a
+        // block edit and its recompile, an edit by another writer) is rebuilt before the turn.
+        let mut system_text = system.text.clone();
+        if !system_text.contains(&memory_section(&ctx.agent, &ctx.blocks)) {
+            system_text =
+                compile_system_message(&ctx.agent, &ctx.blocks, stats(&ctx, 0), Utc::now());
+            self.store
+                .set_message_text(system.id, system_text.clone())
+                .await?;
+            if let Some(first) = ctx.messages.first_mut() {
+                first.text = system_text.clone();
+            }
+        }
+        if ctx.agent.settings.message_buffer_autoclear {
+            ctx.messages.truncate(1);
+            ctx.agent.message_ids.truncate(1);
+        }
+        Ok(Turn {
+            flavor: Flavor::of(ctx.agent.agent_type),
+            memory: WorkingMemory::new(ctx.blocks.clone()),
+            system_text,
+            pending_inputs: input.inputs.clone(),
+            produced: Vec::new(),
+            usage: UsageStatistics::default(),
+            messages_total: ctx.message_count,
+            ctx,
+        })
+    }
+
+    /// Writes the step: inputs (first step), new messages, context, memory, system prompt,
+    /// passages and the step record, in one transaction.
+    async fn commit(
+        &self,
+        turn: &mut Turn,
+        input: &TurnInput,
+        step_id: StepId,
+        response: &ChatResponse,
+        outcome: &StepOutcome,
+    ) -> Result<(), AgentError> {
+        let now = mneme_types::time::now();
+        let mut messages: Vec<Message> = turn.pending_inputs.drain(..).collect();
+        for m in &mut messages {
+            m.step_id = Some(step_id);
+            m.run_id = Some(input.run_id);
+        }
+        messages.extend(outcome.messages.iter().cloned());
+        let autoclear = turn.ctx.agent.settings.message_buffer_autoclear;
+        let mut message_ids: Vec<MessageId> = turn.ctx.agent.message_ids.clone();
+        if !autoclear {
+            message_ids.extend(messages.iter().map(|m| m.id));
+        }
+        turn.messages_total += messages.len() as u64;
+        let passages: Vec<_> = outcome.passages.clone();
+        let system_text = if outcome.memory_changed {
+            let mut ctx = turn.ctx.clone();
+            ctx.blocks = turn.memory.blocks().to_vec();
+            ctx.passage_count += passages.len() as u64;
+            let stats = MemoryStats {
+                messages_total: turn.messages_total,
+                in_context: message_ids.len() as u64,
+                passages: ctx.passage_count,
+            };
+            let text = compile_system_message(&ctx.agent, &ctx.blocks, stats, Utc::now());
+            turn.ctx.passage_count = ctx.passage_count;
+            Some((turn.ctx.agent.message_ids[0], text))
+        } else {
+            None
+        };
+        let step = step_record(&turn.ctx, input, step_id, response, outcome);
+        self.store
+            .commit_step(StepCommit {
+                agent_id: input.agent_id,
+                run_id: input.run_id,
+                step,
+                messages: messages.clone(),
+                message_ids: message_ids.clone(),
+                block_changes: turn.memory.changes(),
+                system_text,
+                passages,
+                created_at: now,
+            })
+            .await?;
+        turn.memory.mark_committed();
+        turn.ctx.blocks = turn.memory.blocks().to_vec();
+        if !autoclear {
+            turn.ctx.agent.message_ids = message_ids;
+            turn.ctx.messages.extend(messages);
+        } else {
+            // Autoclear agents still see this request's own steps.
+            turn.ctx.messages.extend(messages);
+        }
+        turn.produced.extend(outcome.messages.iter().cloned());
+        turn.usage.add(&step_usage(response));
+        Ok(())
+    }
+}
+
+fn stats(ctx: &AgentContext, extra: u64) -> MemoryStats {
+    MemoryStats {
+        messages_total: ctx.message_count + extra,
+        in_context: ctx.agent.message_ids.len() as u64,
+        passages: ctx.passage_count,
+    }
+}
+
+fn step_usage(response: &ChatResponse) -> UsageStatistics {
+    let u = response.usage;
+    UsageStatistics {
+        completion_tokens: u.completion_tokens,
+        prompt_tokens: u.prompt_tokens,
+        total_tokens: u.total_tokens,
+        step_count: 1,
+        cached_input_tokens: u.cached_input_tokens,
+        reasoning_tokens: u.reasoning_tokens,
+        context_tokens: Some(u.total_tokens),
+    }
+}
+
+fn step_record(
+    ctx: &AgentContext,
+    input: &TurnInput,
+    id: StepId,
+    response: &ChatResponse,
+    outcome: &StepOutcome,
+) -> Step {
+    let llm = &ctx.agent.llm_config;
+    let u = response.usage;
+    Step {
+        id,
+        run_id: Some(input.run_id),
+        agent_id: Some(input.agent_id),
+        origin: None,
+        provider_name: llm.provider_name.clone(),
+        provider_category: llm.provider_category.clone(),
+        model: Some(llm.model.clone()),
+        model_handle: llm.handle.clone(),
+        model_endpoint: llm.model_endpoint.clone(),
+        context_window_limit: Some(llm.context_window),
+        completion_tokens: Some(u.completion_tokens),
+        prompt_tokens: Some(u.prompt_tokens),
+        total_tokens: Some(u.total_tokens),
+        cached_input_tokens: u.cached_input_tokens,
+        cache_write_tokens: None,
+        reasoning_tokens: u.reasoning_tokens,
+        stop_reason: outcome
+            .stop_reason
+            .or(Some(StopReason::EndTurn))
+            .filter(|_| !outcome.continues),
+        status: "success".into(),
+        error_type: None,
+        error_data: None,
+        tags: Vec::new(),
+        messages: Vec::new(),
+        feedback: None,
+        project_id: ctx.agent.project_id.clone(),
+        trace_id: None,
+        request_id: None,
+    }
+}
+
+/// The stop reason a model failure ends a turn with.
+fn llm_stop_reason(e: &LlmError) -> StopReason {
+    match e {
+        LlmError::InvalidResponse(_) => StopReason::InvalidLlmResponse,
+        _ => StopReason::LlmApiError,
+    }
+}
+
+/// Which loop an agent type runs.
+pub fn uses_heartbeats(agent_type: AgentType) -> bool {
+    Flavor::of(agent_type) == Flavor::Heartbeat
+}

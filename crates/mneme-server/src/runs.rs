@@ -1,0 +1,101 @@
+//! `/v1/runs/...` and `/v1/steps/...`.
+
+use axum::Json;
+use axum::extract::State;
+use mneme_service::Service;
+use mneme_store::{Order, RunFilter};
+use mneme_types::{AgentId, Run, RunId, RunStatus, Step, StepId, StopReason};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::extract::{ApiPath, ApiQuery, PageQuery, list_param};
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct FilterQuery {
+    agent_id: Option<AgentId>,
+    #[serde(default)]
+    agent_ids: Vec<AgentId>,
+    #[serde(default)]
+    statuses: Vec<String>,
+    background: Option<bool>,
+    stop_reason: Option<StopReason>,
+    #[serde(default)]
+    active: bool,
+}
+
+impl FilterQuery {
+    fn filter(self) -> Result<RunFilter, ApiError> {
+        let statuses = list_param(&self.statuses)
+            .iter()
+            .map(|s| {
+                serde_json::from_value::<RunStatus>(Value::String(s.clone())).map_err(|_| {
+                    ApiError::Malformed {
+                        loc: vec!["query".into(), "statuses".into()],
+                        msg: format!("unknown run status '{s}'"),
+                        kind: "enum",
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut agent_ids = self.agent_ids;
+        agent_ids.extend(self.agent_id);
+        Ok(RunFilter {
+            agent_ids,
+            statuses,
+            background: self.background,
+            stop_reason: self.stop_reason,
+            active: self.active,
+        })
+    }
+}
+
+pub(crate) async fn list(
+    State(app): State<Service>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+    ApiQuery(filter): ApiQuery<FilterQuery>,
+) -> ApiResult<Vec<Run>> {
+    let page = page.page(100, Order::Desc)?;
+    Ok(Json(app.list_runs(&filter.filter()?, &page).await?))
+}
+
+pub(crate) async fn retrieve(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<RunId>,
+) -> ApiResult<Run> {
+    Ok(Json(app.get_run(id).await?))
+}
+
+pub(crate) async fn messages(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<RunId>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> ApiResult<Vec<Value>> {
+    let page = page.page(100, Order::Asc)?;
+    Ok(Json(app.run_messages(id, &page).await?))
+}
+
+pub(crate) async fn steps(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<RunId>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> ApiResult<Vec<Step>> {
+    let page = page.page(100, Order::Desc)?;
+    Ok(Json(app.run_steps(id, &page).await?))
+}
+
+pub(crate) async fn usage(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<RunId>,
+) -> ApiResult<Value> {
+    Ok(Json(app.run_usage(id).await?.to_wire()))
+}
+
+pub(crate) async fn step(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<StepId>,
+) -> ApiResult<Step> {
+    Ok(Json(app.get_step(id).await?))
+}

@@ -1,0 +1,414 @@
+//! Message use cases: send a message (run a turn), list, modify, reset, and the context window.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use mneme_agent::{Flavor, TurnInput};
+use mneme_store::{Message, MessageQuery, Order, Role, RunData, RunRecord};
+use mneme_types::{
+    AgentId, AgentState, LettaRequest, MessageId, MessageUpdate, ResetMessages, RunId, RunStatus,
+    content_text, time,
+};
+use serde_json::{Value, json};
+
+use crate::render::{RenderOptions, filter_types, letta_messages};
+use crate::{Include, Result, Service, ServiceError};
+
+/// Letta's default step budget per request.
+const DEFAULT_MAX_STEPS: u32 = 50;
+
+/// `GET /v1/agents/{id}/messages` parameters.
+#[derive(Debug, Clone, Default)]
+pub struct ListMessages {
+    pub before: Option<MessageId>,
+    pub after: Option<MessageId>,
+    pub limit: u32,
+    pub order: Order,
+    pub render: Option<RenderOverrides>,
+    pub include_types: Vec<String>,
+}
+
+/// The `use_assistant_message` family of parameters.
+#[derive(Debug, Clone, Default)]
+pub struct RenderOverrides {
+    pub use_assistant_message: Option<bool>,
+    pub tool_name: Option<String>,
+    pub tool_kwarg: Option<String>,
+}
+
+impl Service {
+    /// `POST /v1/agents/{id}/messages`: runs a turn and answers with its `LettaResponse`.
+    pub async fn send_message(&self, agent_id: AgentId, req: LettaRequest) -> Result<Value> {
+        let inputs = input_messages(agent_id, &req)?;
+        let _turn = self.locks.acquire(agent_id).await;
+        let agent = self.store.get_agent(agent_id).await?;
+        let started = Instant::now();
+        let run = self.store.create_run(new_run(agent_id, &req)).await?;
+        let input = TurnInput {
+            agent_id,
+            run_id: run.id,
+            inputs,
+            max_steps: req.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
+            cancelled: Arc::new(AtomicBool::new(false)),
+        };
+        let output = match self.runtime.run_turn(input).await {
+            Ok(o) => o,
+            Err(e) => {
+                self.finish_run(run.id, agent_id, mneme_types::StopReason::Error, started)
+                    .await?;
+                return Err(e.into());
+            }
+        };
+        self.finish_run(run.id, agent_id, output.stop_reason, started)
+            .await?;
+        if let Some(e) = output.error {
+            return Err(ServiceError::Llm(e));
+        }
+        let opts = render_options(&agent.agent_type, &req);
+        let messages: Vec<Value> = output
+            .messages
+            .iter()
+            .flat_map(|m| letta_messages(m, &opts))
+            .collect();
+        let types = req.include_return_message_types.clone().unwrap_or_default();
+        let mut usage = output.usage;
+        usage.step_count = usage.step_count.max(1);
+        Ok(json!({
+            "messages": filter_types(messages, &types),
+            "stop_reason": {"message_type": "stop_reason", "stop_reason": output.stop_reason.as_str()},
+            "usage": usage.to_wire(),
+        }))
+    }
+
+    async fn finish_run(
+        &self,
+        run: RunId,
+        agent: AgentId,
+        stop: mneme_types::StopReason,
+        started: Instant,
+    ) -> Result<()> {
+        let now = time::now();
+        let elapsed = started.elapsed();
+        self.store
+            .update_run(
+                run,
+                Box::new(move |r: &mut RunRecord| {
+                    r.status = stop.run_status();
+                    r.stop_reason = Some(stop);
+                    r.completed_at = Some(now);
+                    r.data.total_duration_ns = Some(elapsed.as_nanos() as u64);
+                }),
+            )
+            .await?;
+        let edit = Box::new(move |a: &mut mneme_store::Agent| {
+            a.last_run_completion = Some(now);
+            a.last_run_duration_ms = Some(elapsed.as_millis() as i64);
+            a.last_stop_reason = Some(stop.as_str().into());
+            Ok(())
+        });
+        self.store.update_agent(agent, edit, None).await?;
+        Ok(())
+    }
+
+    /// `GET /v1/agents/{id}/messages`: pages of stored messages, oldest first, rendered.
+    pub async fn list_messages(&self, agent_id: AgentId, q: ListMessages) -> Result<Vec<Value>> {
+        let agent = self.store.get_agent(agent_id).await?;
+        let query = MessageQuery {
+            before: q.before,
+            after: q.after,
+            limit: q.limit,
+            order: q.order,
+            run_id: None,
+        };
+        let stored = self.store.list_messages(agent_id, &query).await?;
+        let opts = overridden(render_native(&agent.agent_type), q.render.as_ref());
+        let rendered = stored
+            .iter()
+            .flat_map(|m| letta_messages(m, &opts))
+            .collect();
+        Ok(filter_types(rendered, &q.include_types))
+    }
+
+    /// `PATCH /v1/agents/{id}/messages/{message_id}`: replaces a message's text.
+    pub async fn modify_message(
+        &self,
+        agent_id: AgentId,
+        id: MessageId,
+        update: MessageUpdate,
+    ) -> Result<Value> {
+        let agent = self.store.get_agent(agent_id).await?;
+        let message = self.store.get_message(id).await?;
+        if message.agent_id != agent_id {
+            return Err(mneme_store::StoreError::not_found("Message", id).into());
+        }
+        let kind = update.message_type.clone().unwrap_or_default();
+        let text = match (&update.reasoning, &update.content) {
+            (Some(r), _) if kind == "reasoning_message" || update.content.is_none() => r.clone(),
+            (_, Some(c)) => content_text(c).ok_or_else(|| {
+                ServiceError::Unprocessable("content must be a string or text parts".into())
+            })?,
+            _ => return Err(ServiceError::Unprocessable("content is required".into())),
+        };
+        let content = update.content.clone().filter(|c| c.is_array());
+        let updated = self
+            .store
+            .update_message(
+                id,
+                Box::new(move |m: &mut Message| {
+                    m.text = text;
+                    m.content = content;
+                    Ok(())
+                }),
+            )
+            .await?;
+        let opts = RenderOptions::new(render_native(&agent.agent_type));
+        let parts = letta_messages(&updated, &opts);
+        let wanted = if kind.is_empty() { None } else { Some(kind) };
+        parts
+            .iter()
+            .find(|p| wanted.as_deref().is_none_or(|k| p["message_type"] == k))
+            .or(parts.first())
+            .cloned()
+            .ok_or_else(|| {
+                ServiceError::Unprocessable("this message has no editable content".into())
+            })
+    }
+
+    /// `PATCH /v1/agents/{id}/reset-messages`: forgets every message but the system message.
+    pub async fn reset_messages(
+        &self,
+        agent_id: AgentId,
+        req: ResetMessages,
+    ) -> Result<AgentState> {
+        let _turn = self.locks.acquire(agent_id).await;
+        let agent = self.store.get_agent(agent_id).await?;
+        let initial = if req.add_default_initial_messages && !render_native(&agent.agent_type) {
+            vec![Message::new(
+                agent_id,
+                Role::User,
+                login_event(),
+                time::now(),
+            )]
+        } else {
+            Vec::new()
+        };
+        self.store.reset_messages(agent_id, initial).await?;
+        self.recompile(agent_id).await?;
+        self.get_agent(agent_id, Include::ALL).await
+    }
+
+    /// `GET /v1/agents/{id}/context`: what the next model call would contain, with token
+    /// estimates (about four characters a token until a tokenizer is wired in).
+    pub async fn context_window(&self, agent_id: AgentId) -> Result<Value> {
+        let ctx = self.store.agent_context(agent_id).await?;
+        let system_text = ctx
+            .messages
+            .first()
+            .map(|m| m.text.clone())
+            .unwrap_or_default();
+        let core =
+            mneme_agent::render_memory(ctx.agent.agent_type, &ctx.agent.llm_config, &ctx.blocks);
+        let metadata = system_text
+            .find("<memory_metadata>")
+            .map(|i| system_text[i..].to_owned())
+            .unwrap_or_default();
+        let functions: Vec<Value> = ctx
+            .tools
+            .iter()
+            .map(|t| json!({"type": "function", "function": t.json_schema}))
+            .collect();
+        let history: Vec<&Message> = ctx.messages.iter().skip(1).collect();
+        let history_tokens: u64 = history.iter().map(|m| tokens(&m.text)).sum();
+        let functions_tokens = tokens(&serde_json::to_string(&functions).unwrap_or_default());
+        let system_tokens = tokens(&ctx.agent.system);
+        let core_tokens = tokens(&core);
+        let metadata_tokens = tokens(&metadata);
+        let in_context = ctx.messages.len() as u64;
+        Ok(json!({
+            "context_window_size_max": ctx.agent.llm_config.context_window,
+            "context_window_size_current": system_tokens + core_tokens + metadata_tokens + functions_tokens + history_tokens,
+            "num_messages": in_context,
+            "num_archival_memory": ctx.passage_count,
+            "num_recall_memory": ctx.message_count.saturating_sub(in_context),
+            "num_tokens_external_memory_summary": metadata_tokens,
+            "external_memory_summary": metadata,
+            "num_tokens_system": system_tokens,
+            "system_prompt": ctx.agent.system,
+            "num_tokens_core_memory": core_tokens,
+            "core_memory": core,
+            "num_tokens_memory_filesystem": 0,
+            "memory_filesystem": null,
+            "num_tokens_tool_usage_rules": 0,
+            "tool_usage_rules": null,
+            "num_tokens_directories": 0,
+            "directories": null,
+            "num_tokens_summary_memory": 0,
+            "summary_memory": null,
+            "num_tokens_functions_definitions": functions_tokens,
+            "functions_definitions": functions,
+            "num_tokens_messages": history_tokens,
+            "messages": ctx.messages.iter().map(internal_message).collect::<Vec<_>>(),
+        }))
+    }
+}
+
+/// A rough token count: providers report exact usage per step; this is only for the overview.
+fn tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4)
+}
+
+/// Letta's internal `Message` shape, which the context overview lists.
+fn internal_message(m: &Message) -> Value {
+    json!({
+        "id": m.id.to_string(),
+        "agent_id": m.agent_id.to_string(),
+        "role": m.role.as_str(),
+        "content": [{"type": "text", "text": m.text}],
+        "name": m.name,
+        "tool_calls": m.tool_calls.iter().map(|c| json!({
+            "id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments},
+        })).collect::<Vec<_>>(),
+        "tool_call_id": m.tool_call_id,
+        "step_id": m.step_id.map(|s| s.to_string()),
+        "run_id": m.run_id.map(|r| r.to_string()),
+        "created_at": time::resource(&m.created_at),
+    })
+}
+
+fn login_event() -> String {
+    serde_json::to_string_pretty(&json!({
+        "type": "login",
+        "last_login": "Never (first login)",
+        "time": mneme_agent::system::local_time(chrono::Utc::now()),
+    }))
+    .unwrap_or_default()
+}
+
+fn render_native(agent_type: &mneme_types::AgentType) -> bool {
+    Flavor::of(*agent_type) == Flavor::Native
+}
+
+fn render_options(agent_type: &mneme_types::AgentType, req: &LettaRequest) -> RenderOptions {
+    overridden(
+        render_native(agent_type),
+        Some(&RenderOverrides {
+            use_assistant_message: req.use_assistant_message,
+            tool_name: req.assistant_message_tool_name.clone(),
+            tool_kwarg: req.assistant_message_tool_kwarg.clone(),
+        }),
+    )
+}
+
+fn overridden(native: bool, o: Option<&RenderOverrides>) -> RenderOptions {
+    let mut opts = RenderOptions::new(native);
+    if let Some(o) = o {
+        if let Some(v) = o.use_assistant_message {
+            opts.use_assistant_message = v;
+        }
+        if let Some(v) = &o.tool_name {
+            opts.tool_name = v.clone();
+        }
+        if let Some(v) = &o.tool_kwarg {
+            opts.tool_kwarg = v.clone();
+        }
+    }
+    opts
+}
+
+fn new_run(agent_id: AgentId, req: &LettaRequest) -> RunRecord {
+    let config = json!({
+        "use_assistant_message": req.use_assistant_message.unwrap_or(true),
+        "assistant_message_tool_name": req.assistant_message_tool_name.clone().unwrap_or_else(|| "send_message".into()),
+        "assistant_message_tool_kwarg": req.assistant_message_tool_kwarg.clone().unwrap_or_else(|| "message".into()),
+        "include_return_message_types": req.include_return_message_types,
+    });
+    RunRecord {
+        id: RunId::new(),
+        agent_id,
+        status: RunStatus::Running,
+        stop_reason: None,
+        background: req.background.unwrap_or(false),
+        data: RunData {
+            request_config: Some(config),
+            ..RunData::default()
+        },
+        created_at: time::now(),
+        completed_at: None,
+    }
+}
+
+/// The request's input messages, not stored yet (the first step writes them).
+fn input_messages(agent: AgentId, req: &LettaRequest) -> Result<Vec<Message>> {
+    if req.stream_tokens == Some(true)
+        || req.background == Some(true)
+        || req.include_pings == Some(false)
+    {
+        return Err(ServiceError::Unprocessable(
+            "stream_tokens, include_pings and background are only supported with streaming".into(),
+        ));
+    }
+    let now = time::now();
+    match (&req.input, &req.messages) {
+        (Some(_), Some(_)) => Err(ServiceError::Unprocessable(
+            "Send either input or messages, not both".into(),
+        )),
+        (None, None) => Err(ServiceError::Unprocessable(
+            "Either input or messages must be provided".into(),
+        )),
+        (None, Some(list)) if list.is_empty() => Err(ServiceError::Unprocessable(
+            "Messages must not be empty".into(),
+        )),
+        (Some(input), None) => Ok(vec![user_message(agent, input, now)?]),
+        (None, Some(list)) => list
+            .iter()
+            .map(|m| {
+                if m.kind.as_deref().is_some_and(|k| k != "message") {
+                    return Err(ServiceError::bad(format!(
+                        "input of type '{}' is not supported by this version of mneme yet",
+                        m.kind.as_deref().unwrap_or_default()
+                    )));
+                }
+                let role = match m.role.as_deref() {
+                    Some("user") | None => Role::User,
+                    Some("system") => Role::System,
+                    Some("assistant") => Role::Assistant,
+                    Some(other) => {
+                        return Err(ServiceError::Unprocessable(format!(
+                            "role must be user, system or assistant, got '{other}'"
+                        )));
+                    }
+                };
+                let content = m
+                    .content
+                    .as_ref()
+                    .ok_or_else(|| ServiceError::Unprocessable("content is required".into()))?;
+                let mut msg = user_message(agent, content, now)?;
+                msg.role = role;
+                msg.name = m.name.clone();
+                msg.otid = m.otid.clone();
+                msg.sender_id = m.sender_id.clone();
+                msg.group_id = m.group_id.clone();
+                Ok(msg)
+            })
+            .collect(),
+    }
+}
+
+fn user_message(
+    agent: AgentId,
+    content: &Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Message> {
+    let text = content_text(content).ok_or_else(|| {
+        ServiceError::Unprocessable("content must be a string or a list of content parts".into())
+    })?;
+    let mut m = Message::new(agent, Role::User, text, now);
+    if content
+        .as_array()
+        .is_some_and(|parts| parts.len() > 1 || parts.iter().any(|p| p["type"] != "text"))
+    {
+        m.content = Some(content.clone());
+    }
+    Ok(m)
+}

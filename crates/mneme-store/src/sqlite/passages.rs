@@ -1,0 +1,105 @@
+//! `PassageStore` on SQLite: archival memory, searched by text until embeddings arrive.
+
+use async_trait::async_trait;
+use mneme_types::AgentId;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, params_from_iter};
+
+use super::SqliteStore;
+use super::agents::Where;
+use super::rows::{self, micros, placeholders, to_json, to_json_opt};
+use crate::{Passage, PassageSearch, PassageStore, Result};
+
+#[async_trait]
+impl PassageStore for SqliteStore {
+    async fn count_passages(&self, agent: AgentId) -> Result<u64> {
+        self.read(move |conn| {
+            let n: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM passages WHERE agent_id = ?1",
+                [agent.to_string()],
+                |r| r.get(0),
+            )?;
+            Ok(n.max(0) as u64)
+        })
+        .await
+    }
+
+    async fn search_passages(&self, agent: AgentId, s: &PassageSearch) -> Result<Vec<Passage>> {
+        let s = s.clone();
+        self.read(move |conn| {
+            let mut w = Where::default();
+            w.push("agent_id = ?", [SqlValue::Text(agent.to_string())]);
+            if let Some(q) = s.query.as_ref().filter(|q| !q.trim().is_empty()) {
+                w.push(
+                    "instr(lower(text), lower(?)) > 0",
+                    [SqlValue::Text(q.clone())],
+                );
+            }
+            if !s.tags.is_empty() {
+                let list = placeholders(s.tags.len());
+                let tags = s.tags.iter().map(|t| SqlValue::Text(t.clone()));
+                let matching = format!(
+                    "SELECT COUNT(DISTINCT value) FROM json_each(tags) WHERE value IN ({list})"
+                );
+                let need = if s.match_all_tags {
+                    distinct(&s.tags)
+                } else {
+                    1
+                };
+                w.push(format!("({matching}) >= {need}"), tags);
+            }
+            if let Some(start) = s.start {
+                w.push("created_at >= ?", [SqlValue::Integer(micros(&start))]);
+            }
+            if let Some(end) = s.end {
+                w.push("created_at <= ?", [SqlValue::Integer(micros(&end))]);
+            }
+            let sql = format!(
+                "SELECT id, agent_id, text, tags, metadata, created_at, updated_at FROM passages {}
+                 ORDER BY seq DESC LIMIT {}",
+                w.where_clause(),
+                s.limit
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let mut rows = stmt.query(params_from_iter(w.params))?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(Passage {
+                    id: rows::parse(&r.get::<_, String>(0)?)?,
+                    agent_id: rows::parse(&r.get::<_, String>(1)?)?,
+                    text: r.get(2)?,
+                    tags: rows::json(&r.get::<_, String>(3)?)?,
+                    metadata: rows::json_opt(r.get(4)?)?,
+                    created_at: rows::time(r.get(5)?),
+                    updated_at: rows::time(r.get(6)?),
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+fn distinct(tags: &[String]) -> usize {
+    let mut t = tags.to_vec();
+    t.sort();
+    t.dedup();
+    t.len()
+}
+
+pub(super) fn insert_passage(conn: &Connection, p: &Passage) -> Result<()> {
+    conn.execute(
+        "INSERT INTO passages (id, agent_id, text, tags, metadata, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        rusqlite::params![
+            p.id.to_string(),
+            p.agent_id.to_string(),
+            p.text,
+            to_json(&p.tags)?,
+            to_json_opt(&p.metadata)?,
+            micros(&p.created_at),
+            micros(&p.updated_at),
+        ],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,267 @@
+//! `RunStore` on SQLite: runs, steps, and the step commit that writes a whole step at once.
+
+use async_trait::async_trait;
+use mneme_types::{RunId, RunStatus, Step, StepId, StopReason};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
+
+use super::agents::{Where, attach, order_limit, paginate};
+use super::rows::{self, micros, placeholders, to_json};
+use super::{SqliteStore, blocks, messages, passages};
+use crate::{
+    BlockChange, Page, Result, RunEdit, RunFilter, RunRecord, RunStore, StepCommit, StoreError,
+};
+
+const RUN_COLUMNS: &str =
+    "id, agent_id, status, stop_reason, background, data, created_at, completed_at";
+
+#[async_trait]
+impl RunStore for SqliteStore {
+    async fn create_run(&self, run: RunRecord) -> Result<RunRecord> {
+        self.write(move |tx| {
+            tx.execute(
+                &format!(
+                    "INSERT INTO runs ({RUN_COLUMNS}) VALUES ({})",
+                    placeholders(8)
+                ),
+                rusqlite::params![
+                    run.id.to_string(),
+                    run.agent_id.to_string(),
+                    run.status.as_str(),
+                    run.stop_reason.map(|s| s.as_str()),
+                    run.background,
+                    to_json(&run.data)?,
+                    micros(&run.created_at),
+                    run.completed_at.as_ref().map(micros),
+                ],
+            )?;
+            Ok(run)
+        })
+        .await
+    }
+
+    async fn get_run(&self, id: RunId) -> Result<RunRecord> {
+        self.read(move |conn| load_run(conn, id)).await
+    }
+
+    async fn list_runs(&self, filter: &RunFilter, page: &Page) -> Result<Vec<RunRecord>> {
+        let (filter, page) = (filter.clone(), page.clone());
+        self.read(move |conn| {
+            let mut w = filter_sql(&filter);
+            paginate(conn, &mut w, "runs", "created_at", &page, false)?;
+            let sql = format!(
+                "SELECT {RUN_COLUMNS} FROM runs {} {}",
+                w.where_clause(),
+                order_limit("created_at", &page)
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let mut rows = stmt.query(params_from_iter(w.params))?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(run(row)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn update_run(&self, id: RunId, edit: RunEdit) -> Result<RunRecord> {
+        self.write(move |tx| {
+            let mut r = load_run(tx, id)?;
+            edit(&mut r);
+            save_run(tx, &r)?;
+            Ok(r)
+        })
+        .await
+    }
+
+    async fn get_step(&self, id: StepId) -> Result<Step> {
+        self.read(move |conn| {
+            let data: Option<String> = conn
+                .query_row(
+                    "SELECT data FROM steps WHERE id = ?1",
+                    [id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            rows::json(&data.ok_or_else(|| StoreError::not_found("Step", id))?)
+        })
+        .await
+    }
+
+    async fn list_steps(&self, run: RunId, page: &Page) -> Result<Vec<Step>> {
+        let page = page.clone();
+        self.read(move |conn| {
+            let mut w = Where::default();
+            w.push("run_id = ?", [SqlValue::Text(run.to_string())]);
+            paginate(conn, &mut w, "steps", "created_at", &page, false)?;
+            let sql = format!(
+                "SELECT data FROM steps {} {}",
+                w.where_clause(),
+                order_limit("created_at", &page)
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let data = stmt
+                .query_map(params_from_iter(w.params), |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            data.iter().map(|d| rows::json(d)).collect()
+        })
+        .await
+    }
+
+    async fn commit_step(&self, c: StepCommit) -> Result<()> {
+        self.write(move |tx| {
+            let agent = c.agent_id;
+            for m in &c.messages {
+                messages::insert_message(tx, m)?;
+            }
+            for change in &c.block_changes {
+                apply_block_change(tx, agent, change)?;
+            }
+            if let Some((id, text)) = &c.system_text {
+                tx.execute(
+                    "UPDATE messages SET text = ?2, updated_at = ?3 WHERE id = ?1",
+                    rusqlite::params![id.to_string(), text, micros(&c.created_at)],
+                )?;
+            }
+            for p in &c.passages {
+                passages::insert_passage(tx, p)?;
+            }
+            tx.execute(
+                "INSERT INTO steps (id, run_id, agent_id, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                rusqlite::params![
+                    c.step.id.to_string(),
+                    c.run_id.to_string(),
+                    agent.to_string(),
+                    to_json(&c.step)?,
+                    micros(&c.created_at),
+                ],
+            )?;
+            let n = tx.execute(
+                "UPDATE agents SET message_ids = ?2, updated_at = ?3 WHERE id = ?1",
+                rusqlite::params![agent.to_string(), to_json(&c.message_ids)?, micros(&c.created_at)],
+            )?;
+            if n == 0 {
+                return Err(StoreError::not_found("Agent", agent));
+            }
+            let mut run = load_run(tx, c.run_id)?;
+            run.data.usage.add(&step_usage(&c.step));
+            save_run(tx, &run)
+        })
+        .await
+    }
+}
+
+fn step_usage(step: &Step) -> mneme_types::UsageStatistics {
+    mneme_types::UsageStatistics {
+        completion_tokens: step.completion_tokens.unwrap_or(0),
+        prompt_tokens: step.prompt_tokens.unwrap_or(0),
+        total_tokens: step.total_tokens.unwrap_or(0),
+        step_count: 1,
+        cached_input_tokens: step.cached_input_tokens,
+        reasoning_tokens: step.reasoning_tokens,
+        context_tokens: step.total_tokens,
+    }
+}
+
+/// Applies one block change of a step; a block changed by someone else since the step read it
+/// is a conflict, and the whole step is rolled back.
+fn apply_block_change(
+    conn: &Connection,
+    agent: mneme_types::AgentId,
+    change: &BlockChange,
+) -> Result<()> {
+    match change {
+        BlockChange::Update { expected, block } => {
+            let current = blocks::load_block(conn, block.id)?;
+            if &current.value != expected {
+                return Err(StoreError::Conflict(format!(
+                    "Block {} was changed by another writer while the step ran",
+                    block.id
+                )));
+            }
+            blocks::save_block(conn, block, current.label.as_deref())
+        }
+        BlockChange::Create { block } => {
+            blocks::insert_block(conn, block, &mneme_types::time::now())?;
+            attach(conn, agent, block.id)
+        }
+        BlockChange::Detach { id } => {
+            conn.execute(
+                "DELETE FROM agent_blocks WHERE agent_id = ?1 AND block_id = ?2",
+                [agent.to_string(), id.to_string()],
+            )?;
+            Ok(())
+        }
+    }
+}
+
+fn filter_sql(f: &RunFilter) -> Where {
+    let mut w = Where::default();
+    if !f.agent_ids.is_empty() {
+        w.push(
+            format!("agent_id IN ({})", placeholders(f.agent_ids.len())),
+            f.agent_ids.iter().map(|a| SqlValue::Text(a.to_string())),
+        );
+    }
+    if !f.statuses.is_empty() {
+        w.push(
+            format!("status IN ({})", placeholders(f.statuses.len())),
+            f.statuses.iter().map(|s| SqlValue::Text(s.as_str().into())),
+        );
+    }
+    if let Some(b) = f.background {
+        w.push("background = ?", [SqlValue::Integer(b as i64)]);
+    }
+    if let Some(r) = f.stop_reason {
+        w.push("stop_reason = ?", [SqlValue::Text(r.as_str().into())]);
+    }
+    if f.active {
+        w.push("status IN ('created', 'running')", []);
+    }
+    w
+}
+
+fn load_run(conn: &Connection, id: RunId) -> Result<RunRecord> {
+    let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([id.to_string()])?;
+    match rows.next()? {
+        Some(row) => run(row),
+        None => Err(StoreError::not_found("Run", id)),
+    }
+}
+
+fn save_run(conn: &Connection, r: &RunRecord) -> Result<()> {
+    conn.execute(
+        "UPDATE runs SET status = ?2, stop_reason = ?3, data = ?4, completed_at = ?5 WHERE id = ?1",
+        rusqlite::params![
+            r.id.to_string(),
+            r.status.as_str(),
+            r.stop_reason.map(|s| s.as_str()),
+            to_json(&r.data)?,
+            r.completed_at.as_ref().map(micros),
+        ],
+    )?;
+    Ok(())
+}
+
+fn run(row: &Row<'_>) -> Result<RunRecord> {
+    let status: String = row.get(2)?;
+    let stop: Option<String> = row.get(3)?;
+    Ok(RunRecord {
+        id: rows::parse(&row.get::<_, String>(0)?)?,
+        agent_id: rows::parse(&row.get::<_, String>(1)?)?,
+        status: enum_value::<RunStatus>(&status)?,
+        stop_reason: stop.map(|s| enum_value::<StopReason>(&s)).transpose()?,
+        background: row.get(4)?,
+        data: rows::json(&row.get::<_, String>(5)?)?,
+        created_at: rows::time(row.get(6)?),
+        completed_at: row.get::<_, Option<i64>>(7)?.map(rows::time),
+    })
+}
+
+fn enum_value<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| StoreError::Corrupt(format!("unknown value {s}")))
+}

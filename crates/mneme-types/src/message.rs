@@ -1,0 +1,72 @@
+//! Message requests: `LettaRequest` (and its streaming twin), `MessageCreate`, message updates.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// `LettaRequest` / `LettaStreamingRequest` / `LettaAsyncRequest`: one shape, since the routes
+/// differ only in which flags they accept. Unknown keys are ignored.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LettaRequest {
+    pub messages: Option<Vec<MessageCreate>>,
+    /// Shorthand for one user message: a string or content parts.
+    pub input: Option<Value>,
+    pub max_steps: Option<u32>,
+    pub use_assistant_message: Option<bool>,
+    pub assistant_message_tool_name: Option<String>,
+    pub assistant_message_tool_kwarg: Option<String>,
+    pub include_return_message_types: Option<Vec<String>>,
+    /// A string in the spec (`"true"`), a boolean from some clients.
+    pub enable_thinking: Option<Value>,
+    pub streaming: Option<bool>,
+    pub stream_tokens: Option<bool>,
+    pub include_pings: Option<bool>,
+    pub background: Option<bool>,
+    pub callback_url: Option<String>,
+    pub override_model: Option<String>,
+    pub client_tools: Option<Vec<Value>>,
+}
+
+/// `MessageCreate`: an input message.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessageCreate {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub role: Option<String>,
+    pub content: Option<Value>,
+    pub name: Option<String>,
+    pub otid: Option<String>,
+    pub sender_id: Option<String>,
+    pub group_id: Option<String>,
+}
+
+/// The body of `PATCH /v1/agents/{id}/messages/{message_id}`: `UpdateSystemMessage`,
+/// `UpdateUserMessage`, `UpdateAssistantMessage` or `UpdateReasoningMessage`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessageUpdate {
+    pub message_type: Option<String>,
+    pub content: Option<Value>,
+    pub reasoning: Option<String>,
+}
+
+/// `ResetMessagesRequest`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ResetMessages {
+    #[serde(default)]
+    pub add_default_initial_messages: bool,
+}
+
+/// The text of a `string | [content parts]` value: the text parts joined by newlines.
+pub fn content_text(content: &Value) -> Option<String> {
+    match content {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(parts) => {
+            let texts: Vec<&str> = parts
+                .iter()
+                .filter(|p| p.get("type").and_then(Value::as_str).unwrap_or("text") == "text")
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect();
+            Some(texts.join("\n"))
+        }
+        _ => None,
+    }
+}
