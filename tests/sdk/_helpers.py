@@ -70,3 +70,54 @@ def assert_http_error(resp: httpx.Response, status: int) -> None:
     assert resp.headers.get("content-type", "").startswith("application/json"), resp.headers
     body = resp.json()
     assert isinstance(body, dict) and "detail" in body, f"error body without 'detail': {body!r}"
+
+
+# -- agent turns (the fake LLM) ---------------------------------------------------------------------
+
+
+def of_type(messages, message_type: str) -> list:
+    """The messages of one `message_type`, in order."""
+    return [m for m in messages if m.message_type == message_type]
+
+
+def types(messages) -> list[str]:
+    return [m.message_type for m in messages]
+
+
+def history(client: letta_client.Letta, agent_id: str) -> list:
+    """Every stored message of the agent as the SDK lists it, oldest first."""
+    return list(client.agents.messages.list(agent_id, order="asc", limit=1000))
+
+
+def text_of(message) -> str:
+    """The text of a user/assistant/system message (string content or text parts)."""
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return "".join(getattr(part, "text", "") or "" for part in content)
+
+
+def tool_call_of(message):
+    """The (first) tool call of a tool_call_message."""
+    if message.tool_calls:
+        return message.tool_calls[0]
+    return message.tool_call
+
+
+def llm_messages(request: dict, role: str) -> list[dict]:
+    """The messages of one role in a recorded chat-completion request."""
+    return [m for m in request["messages"] if m["role"] == role]
+
+
+def llm_text(message: dict) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def llm_tools(request: dict) -> dict[str, dict]:
+    """The tools offered in a recorded request, by name -> function object."""
+    return {t["function"]["name"]: t["function"] for t in request.get("tools") or []}

@@ -5,6 +5,12 @@ The server under test is the binary named by ``$MNEME_BIN``. It is started as
     $MNEME_BIN server --host 127.0.0.1 --port 0 --data-dir <dir>
 
 and its address is taken from the first stderr line matching ``listening on <addr>``.
+
+Model calls go to the scripted fake LLM named by ``$MNEME_FAKE_LLM_BIN`` (one process for the
+whole session, started with ``--port 0``); every server the suite starts gets
+``OPENAI_BASE_URL=http://<fake>/v1`` and ``OPENAI_API_KEY=sk-test``. Tests script it through
+the ``fake`` fixture, which resets it before and after each test. The session server is shared,
+so tests that script the fake must not run concurrently (pytest runs them serially).
 """
 
 from __future__ import annotations
@@ -46,6 +52,19 @@ def _kill_leftovers() -> None:
 atexit.register(_kill_leftovers)
 
 
+def fake_llm_bin() -> str:
+    path = os.environ.get("MNEME_FAKE_LLM_BIN")
+    if not path:
+        pytest.exit(
+            "MNEME_FAKE_LLM_BIN is not set: point it at the mneme-fake-llm binary "
+            "(cargo build -p mneme-testkit --bins)",
+            returncode=2,
+        )
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        pytest.exit(f"MNEME_FAKE_LLM_BIN={path} is not an executable file", returncode=2)
+    return path
+
+
 def mneme_bin() -> str:
     path = os.environ.get("MNEME_BIN")
     if not path:
@@ -58,9 +77,10 @@ def mneme_bin() -> str:
 class MnemeServer:
     """One mneme server process on one data directory; can be stopped and started again."""
 
-    def __init__(self, binary: str, data_dir: Path | str):
+    def __init__(self, binary: str, data_dir: Path | str, env: dict[str, str] | None = None):
         self.binary = binary
         self.data_dir = Path(data_dir)
+        self.extra_env = dict(env or {})
         self.proc: subprocess.Popen[bytes] | None = None
         self.addr: str | None = None
         self._lines: collections.deque[str] = collections.deque(maxlen=2000)
@@ -74,6 +94,7 @@ class MnemeServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         env["RUST_LOG"] = "info"
+        env.update(self.extra_env)
         cmd = [
             self.binary,
             "server",
@@ -201,6 +222,137 @@ class MnemeServer:
         pytest.fail(f"mneme failed to start: {why}\n--- stderr ---\n{self.log_tail(200)}", pytrace=False)
 
 
+class FakeLlmProcess:
+    """The ``mneme-fake-llm`` process: an OpenAI-compatible fake scripted over ``/_fake/``."""
+
+    def __init__(self, binary: str):
+        self.binary = binary
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.addr: str | None = None
+        self._lines: collections.deque[str] = collections.deque(maxlen=500)
+        self._drainer: threading.Thread | None = None
+
+    def start(self) -> "FakeLlmProcess":
+        cmd = [self.binary, "--host", "127.0.0.1", "--port", "0"]
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        _live_servers.add(self)  # type: ignore[arg-type]
+        found: "queue.Queue[str | None]" = queue.Queue()
+        self._drainer = threading.Thread(target=self._drain, args=(found,), name="fake-llm-stderr", daemon=True)
+        self._drainer.start()
+        try:
+            item = found.get(timeout=STARTUP_TIMEOUT_S)
+        except queue.Empty:
+            item = None
+        if item is None:
+            self.stop()
+            pytest.exit(
+                f"mneme-fake-llm ({self.binary}) did not print 'listening on'\n" + "\n".join(self._lines),
+                returncode=3,
+            )
+        self.addr = item.removeprefix("http://").rstrip("/")
+        return self
+
+    def _drain(self, found: "queue.Queue[str | None]") -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        announced = False
+        for raw in iter(self.proc.stderr.readline, b""):
+            line = ANSI_RE.sub("", raw.decode("utf-8", "replace")).rstrip("\r\n")
+            self._lines.append(line)
+            if not announced:
+                m = LISTENING_RE.search(line)
+                if m:
+                    announced = True
+                    found.put(m.group(1))
+        self.proc.stderr.close()
+        if not announced:
+            found.put(None)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        _live_servers.discard(self)  # type: ignore[arg-type]
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL mneme is pointed at."""
+        return f"http://{self.addr}/v1"
+
+    @property
+    def server_env(self) -> dict[str, str]:
+        return {"OPENAI_BASE_URL": self.base_url, "OPENAI_API_KEY": "sk-test"}
+
+
+class FakeLlm:
+    """A client for the fake's control API (``/_fake/...``).
+
+    Replies are dicts in the fake's JSON form: ``{"text": ...}``,
+    ``{"tool_calls": [{"name": ..., "arguments": {...}}]}``, ``{"error": {"status": 401}}``,
+    each optionally with ``"delay_ms"``. Queued replies answer chat requests FIFO; with nothing
+    queued the fake echoes the last user message (through ``send_message`` when it is offered).
+    """
+
+    def __init__(self, proc: FakeLlmProcess):
+        self.proc = proc
+        self.http = httpx.Client(base_url=f"http://{proc.addr}", timeout=10.0)
+
+    @property
+    def base_url(self) -> str:
+        return self.proc.base_url
+
+    @property
+    def server_env(self) -> dict[str, str]:
+        return self.proc.server_env
+
+    def _ok(self, resp: httpx.Response) -> httpx.Response:
+        assert resp.status_code < 300, f"fake control API: {resp.request.url} -> {resp.status_code} {resp.text}"
+        return resp
+
+    def reset(self) -> None:
+        self._ok(self.http.post("/_fake/reset"))
+
+    def push(self, *replies: dict) -> None:
+        self._ok(self.http.post("/_fake/replies", json=list(replies)))
+
+    def text(self, text: str) -> None:
+        self.push({"text": text})
+
+    def tool_call(self, name: str, arguments: dict | str | None = None, **extra) -> None:
+        self.push({"tool_calls": [{"name": name, "arguments": arguments if arguments is not None else {}}], **extra})
+
+    def error(self, status: int, body: dict | None = None) -> None:
+        err: dict = {"status": status}
+        if body is not None:
+            err["body"] = body
+        self.push({"error": err})
+
+    def rule(self, when_last_user_contains: str, reply: dict) -> None:
+        self._ok(self.http.post("/_fake/rules", json={"when_last_user_contains": when_last_user_contains, "reply": reply}))
+
+    def latency(self, ms: int) -> None:
+        self._ok(self.http.post("/_fake/latency", json={"ms": ms}))
+
+    def queued(self) -> list[dict]:
+        return self._ok(self.http.get("/_fake/replies")).json()
+
+    def requests(self) -> list[dict]:
+        """Recorded chat-completion request bodies, oldest first."""
+        return self._ok(self.http.get("/_fake/requests")).json()
+
+    def recorded(self) -> list[dict]:
+        """Every recorded request: ``{"path", "authorization", "body"}``."""
+        return self._ok(self.http.get("/_fake/recorded")).json()
+
+    def close(self) -> None:
+        self.http.close()
+
+
 # -- fixtures ------------------------------------------------------------------------------------
 
 _session_server: MnemeServer | None = None
@@ -208,11 +360,29 @@ _private_servers: list = []  # [list of servers started by the running test's se
 
 
 @pytest.fixture(scope="session")
-def server():
+def fake_llm():
+    """The session's fake LLM process (see ``FakeLlmProcess``)."""
+    proc = FakeLlmProcess(fake_llm_bin()).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def fake(fake_llm: FakeLlmProcess):
+    """The control API of the session's fake LLM, reset before and after the test."""
+    f = FakeLlm(fake_llm)
+    f.reset()
+    yield f
+    f.reset()
+    f.close()
+
+
+@pytest.fixture(scope="session")
+def server(fake_llm: FakeLlmProcess):
     """One mneme server shared by most tests (tests use unique names to stay independent)."""
     global _session_server
     data_dir = tempfile.mkdtemp(prefix="mneme-sdk-")
-    srv = MnemeServer(mneme_bin(), Path(data_dir)).start()
+    srv = MnemeServer(mneme_bin(), Path(data_dir), env=fake_llm.server_env).start()
     _session_server = srv
     yield srv
     _session_server = None
@@ -235,13 +405,15 @@ def http(server: MnemeServer) -> httpx.Client:
 
 
 @pytest.fixture
-def server_factory(tmp_path):
-    """Start private servers: ``srv = server_factory(data_dir)``; all are stopped at teardown."""
+def server_factory(tmp_path, fake_llm: FakeLlmProcess):
+    """Start private servers: ``srv = server_factory(data_dir)``; all are stopped at teardown.
+
+    They talk to the session's fake LLM like the shared server does."""
     started: list[MnemeServer] = []
     _private_servers[:] = [started]
 
     def make(data_dir: Path | str | None = None) -> MnemeServer:
-        srv = MnemeServer(mneme_bin(), Path(data_dir) if data_dir else tmp_path / "data")
+        srv = MnemeServer(mneme_bin(), Path(data_dir) if data_dir else tmp_path / "data", env=fake_llm.server_env)
         started.append(srv)
         return srv.start()
 

@@ -91,3 +91,44 @@ def test_sigterm_exits_cleanly(server_factory, tmp_path):
         assert http.get("/v1/health/").status_code == 200
     code = srv.stop()
     assert code == 0, f"mneme exited with {code} on SIGTERM\n{srv.log_tail()}"
+
+
+def test_conversation_survives_restart(server_factory, fake, tmp_path, uid):
+    srv = server_factory(tmp_path / "conv")
+    client = srv.client()
+    agent = client.agents.create(
+        name=f"chatty-{uid}", model=MODEL, memory_blocks=[{"label": "human", "value": "Name: Ada"}]
+    )
+    fake.push(
+        {"tool_calls": [{"name": "memory_replace", "arguments": {"label": "human", "old_string": "Ada", "new_string": "Ada L."}}]},
+        {"text": "Hello Ada."},
+    )
+    first = client.agents.messages.create(agent_id=agent.id, input=f"I am Ada {uid}")
+    assert [m.content for m in first.messages if m.message_type == "assistant_message"] == ["Hello Ada."]
+    before = list(client.agents.messages.list(agent.id, order="asc"))
+    assert [m.message_type for m in before] == [
+        "system_message", "user_message", "tool_call_message", "tool_return_message", "assistant_message"
+    ]
+    run_id = first.messages[0].run_id
+    client.close()
+
+    srv.restart()
+    client = srv.client()
+
+    after = list(client.agents.messages.list(agent.id, order="asc"))
+    assert [m.id for m in after] == [m.id for m in before]
+    assert [m.message_type for m in after] == [m.message_type for m in before]
+    assert after[1].content == f"I am Ada {uid}"
+    assert after[-1].content == "Hello Ada."
+    assert "Ada L." in after[0].content
+    assert client.agents.blocks.retrieve("human", agent_id=agent.id).value == "Name: Ada L."
+    assert client.runs.retrieve(run_id).status == "completed"
+
+    # the agent answers with its history in context
+    second = client.agents.messages.create(agent_id=agent.id, input="still there?")
+    assert [m.content for m in second.messages if m.message_type == "assistant_message"] == ["echo: still there?"]
+    last = fake.requests()[-1]
+    contents = [m.get("content") for m in last["messages"]]
+    assert f"I am Ada {uid}" in contents and "Hello Ada." in contents, contents
+    assert "Name: Ada L." in contents[0]
+    client.close()

@@ -14,4 +14,4 @@ pub use memory::render_memory;
 pub use prompts::default_system_prompt;
 pub use step::pack_return;
 pub use system::{MemoryStats, compile_system_message};
-pub use turn::{AgentError, Runtime, TurnInput, TurnOutput, uses_heartbeats};
+pub use turn::{AgentError, Runtime, TurnEvent, TurnInput, TurnOutput, uses_heartbeats};

@@ -3,7 +3,7 @@
 
 use mneme_llm::ChatResponse;
 use mneme_store::{AgentContext, Message, Passage, Role, Store, ToolCallRecord, ToolReturnRecord};
-use mneme_types::{RunId, StepId, StopReason, time};
+use mneme_types::{MessageId, RunId, StepId, StopReason, time};
 use serde_json::{Value, json};
 
 use crate::context::Flavor;
@@ -32,7 +32,7 @@ pub(crate) async fn handle_response(
     memory: &mut WorkingMemory,
     store: &dyn Store,
     response: ChatResponse,
-    ids: (StepId, RunId),
+    ids: (StepId, RunId, MessageId),
 ) -> StepOutcome {
     let mut out = StepOutcome::default();
     let agent = ctx.agent.id;
@@ -44,6 +44,8 @@ pub(crate) async fn handle_response(
     let now = time::now();
     let text = response.content.clone().unwrap_or_default();
     let mut assistant = Message::new(agent, Role::Assistant, text.clone(), now);
+    // Streamed chunks already carried this id; the stored message must have it too.
+    assistant.id = ids.2;
     assistant.reasoning = response.reasoning.clone();
 
     let mut calls = response.tool_calls.clone();

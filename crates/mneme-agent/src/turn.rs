@@ -2,14 +2,16 @@
 //! it asked for, and commits everything it produced in one transaction before the next step.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
-use mneme_llm::{ChatResponse, LlmClient, LlmError};
+use futures_util::StreamExt;
+use mneme_llm::{ChatDelta, ChatRequest, ChatResponse, ChatResponseBuilder, LlmClient, LlmError};
 use mneme_store::{AgentContext, Message, Role, StepCommit, Store, StoreError};
 use mneme_types::{
     AgentId, AgentType, MessageId, RunId, Step, StepId, StopReason, UsageStatistics,
 };
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
 
 use crate::context::{Flavor, build_request};
 use crate::step::{StepOutcome, handle_response};
@@ -23,8 +25,27 @@ pub struct TurnInput {
     /// The caller's messages, not stored yet: they are written with the first step.
     pub inputs: Vec<Message>,
     pub max_steps: u32,
-    /// Checked at every step boundary.
-    pub cancelled: Arc<AtomicBool>,
+    /// Stops the turn at the next step boundary, or during a model call (whose step is then
+    /// not stored).
+    pub cancel: CancellationToken,
+    /// Where progress goes while the turn runs (streaming); `None` for blocking callers.
+    pub events: Option<UnboundedSender<TurnEvent>>,
+    /// Forward the model's answer token by token (`ChatDelta`s) rather than per step.
+    pub stream_tokens: bool,
+}
+
+/// Progress of a running turn.
+#[derive(Debug, Clone)]
+pub enum TurnEvent {
+    /// A piece of the current step's model answer; `message_id` is the id the assistant message
+    /// will be stored under.
+    Delta {
+        step_id: StepId,
+        message_id: MessageId,
+        delta: ChatDelta,
+    },
+    /// A step was committed; its new messages (not the request's inputs), in order.
+    StepCommitted { messages: Vec<Message> },
 }
 
 /// What a turn did.
@@ -79,19 +100,27 @@ impl Runtime {
         let mut stop = None;
         let mut error = None;
         for _ in 0..input.max_steps.max(1) {
-            if input.cancelled.load(Ordering::Relaxed) {
+            if input.cancel.is_cancelled() {
                 stop = Some(StopReason::Cancelled);
                 break;
             }
             let step_id = StepId::new();
+            let assistant_id = MessageId::new();
             let request = build_request(
                 &turn.ctx,
                 turn.flavor,
                 &turn.system_text,
                 &turn.pending_inputs,
             );
-            let response = match self.llm.chat(&turn.ctx.agent.llm_config, &request).await {
-                Ok(r) => r,
+            let called = self
+                .call_model(&turn, &input, &request, (step_id, assistant_id))
+                .await;
+            let response = match called {
+                Ok(Some(r)) => r,
+                Ok(None) => {
+                    stop = Some(StopReason::Cancelled);
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "model call failed");
                     stop = Some(llm_stop_reason(&e));
@@ -105,11 +134,16 @@ impl Runtime {
                 &mut turn.memory,
                 self.store.as_ref(),
                 response.clone(),
-                (step_id, input.run_id),
+                (step_id, input.run_id, assistant_id),
             )
             .await;
             self.commit(&mut turn, &input, step_id, &response, &outcome)
                 .await?;
+            if let Some(events) = &input.events {
+                let _ = events.send(TurnEvent::StepCommitted {
+                    messages: outcome.messages.clone(),
+                });
+            }
             if !outcome.continues {
                 stop = Some(outcome.stop_reason.unwrap_or(StopReason::EndTurn));
                 break;
@@ -121,6 +155,47 @@ impl Runtime {
             usage: turn.usage,
             error,
         })
+    }
+
+    /// One model call; `Ok(None)` when the turn was cancelled meanwhile. Token streaming
+    /// forwards every delta as it arrives.
+    async fn call_model(
+        &self,
+        turn: &Turn,
+        input: &TurnInput,
+        request: &ChatRequest,
+        (step_id, message_id): (StepId, MessageId),
+    ) -> Result<Option<ChatResponse>, LlmError> {
+        let config = &turn.ctx.agent.llm_config;
+        let events = match (&input.events, input.stream_tokens) {
+            (Some(events), true) => events,
+            _ => {
+                return tokio::select! {
+                    r = self.llm.chat(config, request) => r.map(Some),
+                    _ = input.cancel.cancelled() => Ok(None),
+                };
+            }
+        };
+        let mut stream = tokio::select! {
+            s = self.llm.chat_stream(config, request) => s?,
+            _ = input.cancel.cancelled() => return Ok(None),
+        };
+        let mut builder = ChatResponseBuilder::new();
+        loop {
+            let next = tokio::select! {
+                d = stream.next() => d,
+                _ = input.cancel.cancelled() => return Ok(None),
+            };
+            let Some(delta) = next else { break };
+            let delta = delta?;
+            let _ = events.send(TurnEvent::Delta {
+                step_id,
+                message_id,
+                delta: delta.clone(),
+            });
+            builder.push(delta);
+        }
+        Ok(Some(builder.finish()))
     }
 
     async fn start(&self, input: &TurnInput) -> Result<Turn, AgentError> {

@@ -48,7 +48,8 @@ impl IntoResponse for ApiError {
                         StatusCode::UNPROCESSABLE_ENTITY
                     }
                     S::Store(D::NotFound { .. }) => StatusCode::NOT_FOUND,
-                    S::Store(D::Conflict(_)) => StatusCode::CONFLICT,
+                    S::Store(D::Conflict(_)) | S::Conflict(_) => StatusCode::CONFLICT,
+                    S::Expired(_) => StatusCode::GONE,
                     S::Store(D::Db(_) | D::Corrupt(_)) | S::Internal(_) => {
                         StatusCode::INTERNAL_SERVER_ERROR
                     }

@@ -11,6 +11,7 @@ mod messages;
 mod models;
 mod routes;
 mod runs;
+mod sse;
 
 use std::future::Future;
 

@@ -2,30 +2,68 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use mneme_service::{ListMessages, RenderOverrides, Service};
 use mneme_store::Order;
-use mneme_types::{AgentId, AgentState, LettaRequest, MessageId, MessageUpdate, ResetMessages};
+use mneme_types::{
+    AgentId, AgentState, LettaRequest, MessageId, MessageUpdate, ResetMessages, Run, RunId,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, list_param};
+use crate::sse::sse_response;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
+/// `POST .../messages`: a `LettaResponse`, or a stream when the body says `streaming: true`.
 pub(crate) async fn send(
     State(app): State<Service>,
     ApiPath(id): ApiPath<AgentId>,
     ApiJson(req): ApiJson<LettaRequest>,
-) -> ApiResult<Value> {
+) -> Result<Response, ApiError> {
     if req.streaming == Some(true) {
-        return Err(ApiError::Service(
-            mneme_service::ServiceError::Unprocessable(
-                "streaming=true is not supported by this version of mneme yet".into(),
-            ),
-        ));
+        return stream_reply(app, id, req).await;
     }
-    Ok(Json(app.send_message(id, req).await?))
+    Ok(Json(app.send_message(id, req).await?).into_response())
+}
+
+/// `POST .../messages/stream`: always a stream.
+pub(crate) async fn stream(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<AgentId>,
+    ApiJson(req): ApiJson<LettaRequest>,
+) -> Result<Response, ApiError> {
+    stream_reply(app, id, req).await
+}
+
+async fn stream_reply(app: Service, id: AgentId, req: LettaRequest) -> Result<Response, ApiError> {
+    let pings = req.include_pings.unwrap_or(true);
+    let stream = app.stream_message(id, req).await?;
+    Ok(sse_response(stream, pings))
+}
+
+/// `POST .../messages/async`: the run, at once.
+pub(crate) async fn send_async(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<AgentId>,
+    ApiJson(req): ApiJson<LettaRequest>,
+) -> ApiResult<Run> {
+    Ok(Json(app.send_message_async(id, req).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct CancelRequest {
+    run_ids: Option<Vec<RunId>>,
+}
+
+pub(crate) async fn cancel(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<AgentId>,
+    ApiJson(req): ApiJson<CancelRequest>,
+) -> ApiResult<Value> {
+    Ok(Json(app.cancel_runs(id, req.run_ids).await?))
 }
 
 #[derive(Debug, Default, Deserialize)]

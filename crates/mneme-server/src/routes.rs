@@ -48,6 +48,18 @@ pub fn router(service: Service) -> Router {
             get(messages::list).post(messages::send),
         ),
         (
+            "/v1/agents/{agent_id}/messages/stream",
+            post(messages::stream),
+        ),
+        (
+            "/v1/agents/{agent_id}/messages/async",
+            post(messages::send_async),
+        ),
+        (
+            "/v1/agents/{agent_id}/messages/cancel",
+            post(messages::cancel),
+        ),
+        (
             "/v1/agents/{agent_id}/messages/{message_id}",
             patch(messages::modify),
         ),
@@ -61,6 +73,10 @@ pub fn router(service: Service) -> Router {
         ("/v1/runs/{run_id}/messages", get(runs::messages)),
         ("/v1/runs/{run_id}/steps", get(runs::steps)),
         ("/v1/runs/{run_id}/usage", get(runs::usage)),
+        (
+            "/v1/runs/{run_id}/stream",
+            post(runs::stream).get(runs::stream),
+        ),
         ("/v1/steps/{step_id}", get(runs::step)),
         (
             "/v1/agents/{agent_id}/system-prompt/recompile",

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::extract::{ApiPath, ApiQuery, PageQuery, list_param};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, PageQuery, list_param};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
@@ -98,4 +98,25 @@ pub(crate) async fn step(
     ApiPath(id): ApiPath<StepId>,
 ) -> ApiResult<Step> {
     Ok(Json(app.get_step(id).await?))
+}
+
+/// `RetrieveStreamRequest`; `agent_id`, `run_id`, `otid`, `poll_interval` and `batch_size` are
+/// accepted and unused.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct StreamRequest {
+    starting_after: Option<u64>,
+    include_pings: Option<bool>,
+}
+
+/// `POST /v1/runs/{id}/stream`: resumes a background run's stream after `starting_after`.
+pub(crate) async fn stream(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<RunId>,
+    ApiJson(req): ApiJson<StreamRequest>,
+) -> Result<axum::response::Response, ApiError> {
+    let pings = req.include_pings.unwrap_or(true);
+    let stream = app
+        .resume_stream(id, req.starting_after.unwrap_or(0), pings)
+        .await?;
+    Ok(crate::sse::sse_response(stream, pings))
 }

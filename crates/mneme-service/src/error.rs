@@ -13,6 +13,12 @@ pub enum ServiceError {
     /// A value breaks a rule of the resource (a block value over its limit).
     #[error("{0}")]
     Unprocessable(String),
+    /// The request conflicts with the current state (no active run to cancel).
+    #[error("{0}")]
+    Conflict(String),
+    /// What was asked for existed but is no longer kept (an old run's stream).
+    #[error("{0}")]
+    Expired(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The model provider failed; the turn stopped and the run is marked failed.

@@ -3,7 +3,9 @@
 
 mod agents;
 mod blocks;
+mod chunks;
 mod error;
+mod hub;
 mod include;
 mod locks;
 mod messages;
@@ -11,6 +13,7 @@ pub mod models;
 mod names;
 mod render;
 mod runs;
+mod streaming;
 
 use std::sync::Arc;
 
@@ -18,12 +21,15 @@ use mneme_agent::Runtime;
 use mneme_llm::LlmClient;
 use mneme_store::Store;
 
+use crate::hub::RunHub;
 use crate::locks::AgentLocks;
 
+pub use chunks::SseEvent;
 pub use error::ServiceError;
 pub use include::Include;
 pub use messages::{ListMessages, RenderOverrides};
 pub use models::{ModelCatalog, Provider, ProviderKind};
+pub use streaming::{CHUNK_RETENTION, MessageStream};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
 
@@ -44,6 +50,7 @@ pub struct Service {
     models: Arc<ModelCatalog>,
     config: Arc<ServiceConfig>,
     locks: Arc<AgentLocks>,
+    hub: Arc<RunHub>,
 }
 
 impl Service {
@@ -59,15 +66,17 @@ impl Service {
             models: Arc::new(models),
             config: Arc::new(config),
             locks: Arc::new(AgentLocks::default()),
+            hub: Arc::new(RunHub::default()),
         }
     }
 
-    /// Start-up work: registers the built-in tools (keeping the ids of those already stored).
+    /// Start-up work: registers the built-in tools (keeping the ids of those already stored)
+    /// and closes runs a previous process left unfinished.
     pub async fn init(&self) -> Result<()> {
         self.store
             .upsert_tools(mneme_agent::tools::builtin_tools())
             .await?;
-        Ok(())
+        self.fail_orphaned_runs().await
     }
 
     pub fn models(&self) -> &ModelCatalog {

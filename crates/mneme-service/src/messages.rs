@@ -1,10 +1,8 @@
 //! Message use cases: send a message (run a turn), list, modify, reset, and the context window.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use mneme_agent::{Flavor, TurnInput};
+use mneme_agent::Flavor;
 use mneme_store::{Message, MessageQuery, Order, Role, RunData, RunRecord};
 use mneme_types::{
     AgentId, AgentState, LettaRequest, MessageId, MessageUpdate, ResetMessages, RunId, RunStatus,
@@ -16,7 +14,7 @@ use crate::render::{RenderOptions, filter_types, letta_messages};
 use crate::{Include, Result, Service, ServiceError};
 
 /// Letta's default step budget per request.
-const DEFAULT_MAX_STEPS: u32 = 50;
+pub(crate) const DEFAULT_MAX_STEPS: u32 = 50;
 
 /// `GET /v1/agents/{id}/messages` parameters.
 #[derive(Debug, Clone, Default)]
@@ -40,38 +38,20 @@ pub struct RenderOverrides {
 impl Service {
     /// `POST /v1/agents/{id}/messages`: runs a turn and answers with its `LettaResponse`.
     pub async fn send_message(&self, agent_id: AgentId, req: LettaRequest) -> Result<Value> {
-        let inputs = input_messages(agent_id, &req)?;
-        let _turn = self.locks.acquire(agent_id).await;
-        let agent = self.store.get_agent(agent_id).await?;
-        let started = Instant::now();
-        let run = self.store.create_run(new_run(agent_id, &req)).await?;
-        let input = TurnInput {
-            agent_id,
-            run_id: run.id,
-            inputs,
-            max_steps: req.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
-            cancelled: Arc::new(AtomicBool::new(false)),
-        };
-        let output = match self.runtime.run_turn(input).await {
-            Ok(o) => o,
-            Err(e) => {
-                self.finish_run(run.id, agent_id, mneme_types::StopReason::Error, started)
-                    .await?;
-                return Err(e.into());
-            }
-        };
-        self.finish_run(run.id, agent_id, output.stop_reason, started)
-            .await?;
+        let (job, _) = self.prepare(agent_id, &req, false).await?;
+        let opts = job.opts.clone();
+        let types = job.types.clone();
+        let output = self.run_blocking(job).await?;
         if let Some(e) = output.error {
             return Err(ServiceError::Llm(e));
         }
-        let opts = render_options(&agent.agent_type, &req);
         let messages: Vec<Value> = output
             .messages
             .iter()
+            // Heartbeats are stored for the model, not shown as replies (nor streamed).
+            .filter(|m| m.role != Role::User)
             .flat_map(|m| letta_messages(m, &opts))
             .collect();
-        let types = req.include_return_message_types.clone().unwrap_or_default();
         let mut usage = output.usage;
         usage.step_count = usage.step_count.max(1);
         Ok(json!({
@@ -81,7 +61,7 @@ impl Service {
         }))
     }
 
-    async fn finish_run(
+    pub(crate) async fn finish_run(
         &self,
         run: RunId,
         agent: AgentId,
@@ -289,7 +269,10 @@ fn render_native(agent_type: &mneme_types::AgentType) -> bool {
     Flavor::of(*agent_type) == Flavor::Native
 }
 
-fn render_options(agent_type: &mneme_types::AgentType, req: &LettaRequest) -> RenderOptions {
+pub(crate) fn render_options(
+    agent_type: &mneme_types::AgentType,
+    req: &LettaRequest,
+) -> RenderOptions {
     overridden(
         render_native(agent_type),
         Some(&RenderOverrides {
@@ -316,7 +299,7 @@ fn overridden(native: bool, o: Option<&RenderOverrides>) -> RenderOptions {
     opts
 }
 
-fn new_run(agent_id: AgentId, req: &LettaRequest) -> RunRecord {
+pub(crate) fn new_run(agent_id: AgentId, req: &LettaRequest, background: bool) -> RunRecord {
     let config = json!({
         "use_assistant_message": req.use_assistant_message.unwrap_or(true),
         "assistant_message_tool_name": req.assistant_message_tool_name.clone().unwrap_or_else(|| "send_message".into()),
@@ -326,9 +309,9 @@ fn new_run(agent_id: AgentId, req: &LettaRequest) -> RunRecord {
     RunRecord {
         id: RunId::new(),
         agent_id,
-        status: RunStatus::Running,
+        status: RunStatus::Created,
         stop_reason: None,
-        background: req.background.unwrap_or(false),
+        background,
         data: RunData {
             request_config: Some(config),
             ..RunData::default()
@@ -339,11 +322,15 @@ fn new_run(agent_id: AgentId, req: &LettaRequest) -> RunRecord {
 }
 
 /// The request's input messages, not stored yet (the first step writes them).
-fn input_messages(agent: AgentId, req: &LettaRequest) -> Result<Vec<Message>> {
-    if req.stream_tokens == Some(true)
+pub(crate) fn input_messages(
+    agent: AgentId,
+    req: &LettaRequest,
+    streaming: bool,
+) -> Result<Vec<Message>> {
+    let stream_flags = req.stream_tokens == Some(true)
         || req.background == Some(true)
-        || req.include_pings == Some(false)
-    {
+        || req.include_pings == Some(false);
+    if stream_flags && !streaming {
         return Err(ServiceError::Unprocessable(
             "stream_tokens, include_pings and background are only supported with streaming".into(),
         ));

@@ -4,6 +4,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use mneme_agent::tools::Args;
 use mneme_store::{Message, Role};
+use mneme_types::{MessageId, RunId, StepId};
 use serde_json::{Map, Value, json};
 
 /// How assistant messages of heartbeat agents are shown.
@@ -136,6 +137,27 @@ fn base(m: &Message, kind: &str, n: u8, fields: Value) -> Value {
         obj.extend(own);
     }
     Value::Object(obj)
+}
+
+/// A streamed fragment of message `id` (token streaming): the common fields, then `fields`.
+pub(crate) fn delta_message(
+    id: MessageId,
+    step: StepId,
+    run: RunId,
+    kind: &str,
+    part: u8,
+    fields: Value,
+) -> Value {
+    let mut m = Message::new(
+        mneme_types::AgentId::new(),
+        Role::Assistant,
+        "",
+        mneme_types::time::now(),
+    );
+    m.id = id;
+    m.step_id = Some(step);
+    m.run_id = Some(run);
+    base(&m, kind, part, fields)
 }
 
 /// Message dates have second precision and `+00:00`, unlike resource timestamps.

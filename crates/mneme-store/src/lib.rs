@@ -16,8 +16,8 @@ pub use error::StoreError;
 pub use model::{
     Agent, AgentContext, AgentEdit, AgentFilter, AgentSettings, BlockChange, BlockEdit,
     BlockFilter, Message, MessageEdit, MessageQuery, MessageSearch, NewAgent, Passage,
-    PassageSearch, Role, RunData, RunEdit, RunFilter, RunRecord, StepCommit, ToolCallRecord,
-    ToolReturnRecord,
+    PassageSearch, Role, RunChunk, RunData, RunEdit, RunFilter, RunRecord, StepCommit,
+    ToolCallRecord, ToolReturnRecord,
 };
 pub use page::{Order, Page};
 
@@ -110,6 +110,12 @@ pub trait RunStore: Send + Sync {
     /// Writes one step: its messages, the agent's context, block changes, the system message,
     /// new passages, the step record and the run's usage. All or nothing.
     async fn commit_step(&self, commit: StepCommit) -> Result<()>;
+    /// Appends stream chunks of a run (their `seq` must continue the run's log).
+    async fn append_chunks(&self, run: RunId, chunks: Vec<RunChunk>) -> Result<()>;
+    /// Chunks with `seq > after`, in order, at most `limit`.
+    async fn read_chunks(&self, run: RunId, after: u64, limit: u32) -> Result<Vec<RunChunk>>;
+    /// Deletes the chunk logs of runs that completed before `before`; returns how many chunks.
+    async fn prune_chunks(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64>;
 }
 
 /// Tools and their attachment to agents.

@@ -349,3 +349,12 @@ pub struct PassageSearch {
 
 /// A change to a stored message, applied inside the write transaction.
 pub type MessageEdit = Box<dyn FnOnce(&mut Message) -> Result<(), StoreError> + Send>;
+
+/// One SSE event of a run's stream: `data` is the JSON payload (or `[DONE]`); `event` names
+/// non-data events (`error`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunChunk {
+    pub seq: u64,
+    pub event: Option<String>,
+    pub data: String,
+}

@@ -80,7 +80,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             default_embedding: config.default_embedding.clone(),
         },
     );
-    service.init().await.context("registering built-in tools")?;
+    service.init().await.context("preparing the store")?;
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await
         .with_context(|| format!("binding {}:{}", config.host, config.port))?;

@@ -148,3 +148,14 @@ CREATE TABLE passages (
     updated_at INTEGER NOT NULL
 );
 CREATE INDEX passages_by_agent ON passages (agent_id, created_at);
+
+-- The SSE chunks of background runs, so that a stream can be resumed (from any replica) by
+-- `seq` after a disconnect, and replayed after the run ended.
+CREATE TABLE run_chunks (
+    run_id     TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    seq        INTEGER NOT NULL,
+    event      TEXT,
+    data       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;

@@ -9,7 +9,8 @@ use super::agents::{Where, attach, order_limit, paginate};
 use super::rows::{self, micros, placeholders, to_json};
 use super::{SqliteStore, blocks, messages, passages};
 use crate::{
-    BlockChange, Page, Result, RunEdit, RunFilter, RunRecord, RunStore, StepCommit, StoreError,
+    BlockChange, Page, Result, RunChunk, RunEdit, RunFilter, RunRecord, RunStore, StepCommit,
+    StoreError,
 };
 
 const RUN_COLUMNS: &str =
@@ -150,6 +151,67 @@ impl RunStore for SqliteStore {
         })
         .await
     }
+
+    async fn append_chunks(&self, run: RunId, chunks: Vec<RunChunk>) -> Result<()> {
+        self.write(move |tx| append_chunks(tx, run, &chunks)).await
+    }
+
+    async fn read_chunks(&self, run: RunId, after: u64, limit: u32) -> Result<Vec<RunChunk>> {
+        self.read(move |conn| read_chunks(conn, run, after, limit))
+            .await
+    }
+
+    async fn prune_chunks(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+        self.write(move |tx| {
+            let n = tx.execute(
+                "DELETE FROM run_chunks WHERE run_id IN
+                   (SELECT id FROM runs WHERE completed_at IS NOT NULL AND completed_at < ?1)",
+                [micros(&before)],
+            )?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}
+
+/// The run-chunk operations, kept apart from the trait impl for length.
+pub(super) fn append_chunks(conn: &Connection, run: RunId, chunks: &[RunChunk]) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO run_chunks (run_id, seq, event, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    let now = micros(&mneme_types::time::now());
+    for c in chunks {
+        stmt.execute(rusqlite::params![
+            run.to_string(),
+            c.seq as i64,
+            c.event,
+            c.data,
+            now
+        ])?;
+    }
+    Ok(())
+}
+
+pub(super) fn read_chunks(
+    conn: &Connection,
+    run: RunId,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<RunChunk>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, event, data FROM run_chunks WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(
+        rusqlite::params![run.to_string(), after as i64, limit as i64],
+        |r| {
+            Ok(RunChunk {
+                seq: r.get::<_, i64>(0)?.max(0) as u64,
+                event: r.get(1)?,
+                data: r.get(2)?,
+            })
+        },
+    )?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 fn step_usage(step: &Step) -> mneme_types::UsageStatistics {

@@ -179,11 +179,11 @@ async fn heartbeat_agents_chain_steps_and_reply_with_send_message() {
             "reasoning_message",
             "tool_call_message",
             "tool_return_message",
-            "user_message",
             "assistant_message"
-        ]
+        ],
+        "heartbeats are stored for the model, not shown as replies"
     );
-    assert_eq!(res["messages"][4]["content"], "done");
+    assert_eq!(res["messages"][3]["content"], "done");
     assert_eq!(res["stop_reason"]["stop_reason"], "end_turn");
     assert_eq!(res["usage"]["step_count"], 2);
 

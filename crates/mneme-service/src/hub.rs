@@ -1,0 +1,57 @@
+//! The runs executing in this process: their cancel tokens and the signal that wakes stream
+//! readers when a background run appends chunks. In-process today; across replicas the chunk
+//! log in the database is the source of truth and readers poll it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use mneme_types::{AgentId, RunId};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone)]
+pub(crate) struct ActiveRun {
+    pub(crate) agent_id: AgentId,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) appended: Arc<Notify>,
+}
+
+#[derive(Default)]
+pub(crate) struct RunHub {
+    runs: Mutex<HashMap<RunId, ActiveRun>>,
+}
+
+impl RunHub {
+    pub(crate) fn register(&self, run: RunId, agent_id: AgentId) -> ActiveRun {
+        let active = ActiveRun {
+            agent_id,
+            cancel: CancellationToken::new(),
+            appended: Arc::new(Notify::new()),
+        };
+        self.lock().insert(run, active.clone());
+        active
+    }
+
+    pub(crate) fn finish(&self, run: RunId) {
+        if let Some(active) = self.lock().remove(&run) {
+            active.appended.notify_waiters();
+        }
+    }
+
+    pub(crate) fn get(&self, run: RunId) -> Option<ActiveRun> {
+        self.lock().get(&run).cloned()
+    }
+
+    /// The agent's runs that are still executing.
+    pub(crate) fn of_agent(&self, agent: AgentId) -> Vec<(RunId, ActiveRun)> {
+        self.lock()
+            .iter()
+            .filter(|(_, a)| a.agent_id == agent)
+            .map(|(id, a)| (*id, a.clone()))
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, ActiveRun>> {
+        self.runs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
