@@ -9,29 +9,35 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use mneme_service::{MessageStream, SseEvent};
 
+/// While a run is quiet, a comment line goes out this often. SSE parsers (the SDKs') ignore
+/// comments; the write is how a client that hung up is noticed within a second or two — an idle
+/// HTTP/1 response never reads its socket — so that its run is cancelled rather than left to
+/// spend tokens for nobody.
+const PROBE: Duration = Duration::from_secs(1);
+
 /// Letta pings every 20 s, which keeps the SDK's 60 s read timeout from firing.
-const KEEPALIVE: Duration = Duration::from_secs(20);
+const PINGS_EVERY: u32 = 20;
 
 /// The response for a run's event stream; the connection closes after `[DONE]`.
 pub(crate) fn sse_response(stream: MessageStream, pings: bool) -> Response {
     let run = stream.run_id;
     let body = futures_util::stream::unfold(
-        (stream.events, false),
-        move |(mut rx, finished)| async move {
+        (stream.events, false, 0u32),
+        move |(mut rx, finished, idle)| async move {
             if finished {
                 return None;
             }
-            let event = if pings {
-                match tokio::time::timeout(KEEPALIVE, rx.recv()).await {
-                    Ok(e) => e?,
-                    Err(_) => SseEvent::ping(run, None),
+            let (frame, idle, done) = match tokio::time::timeout(PROBE, rx.recv()).await {
+                Ok(event) => {
+                    let event = event?;
+                    (event.frame(), 0, event == SseEvent::Done)
                 }
-            } else {
-                rx.recv().await?
+                Err(_) if pings && (idle + 1) % PINGS_EVERY == 0 => {
+                    (SseEvent::ping(run, None).frame(), idle + 1, false)
+                }
+                Err(_) => (": keep-alive\n\n".to_owned(), idle + 1, false),
             };
-            let done = event == SseEvent::Done;
-            let frame = Ok::<_, Infallible>(Bytes::from(event.frame()));
-            Some((frame, (rx, done)))
+            Some((Ok::<_, Infallible>(Bytes::from(frame)), (rx, done, idle)))
         },
     );
     let mut res = Body::from_stream(body).into_response();

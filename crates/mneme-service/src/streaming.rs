@@ -124,6 +124,15 @@ impl Service {
     async fn execute(self, job: Job, active: ActiveRun, mut sink: Sink) -> Result<TurnOutput> {
         let started = Instant::now();
         let run = job.run;
+        if let Sink::Client(tx) = &sink {
+            // The reader is dropped when the client hangs up: cancel at once, even while the
+            // turn is waiting on the model and has nothing to send.
+            let (tx, cancel) = (tx.clone(), active.cancel.clone());
+            tokio::spawn(async move {
+                tx.closed().await;
+                cancel.cancel();
+            });
+        }
         if job.include_pings {
             self.emit(&mut sink, run, &active, SseEvent::ping(run, None))
                 .await;

@@ -6,6 +6,7 @@ mod blocks;
 mod errors;
 mod messages;
 mod restart;
+mod streaming;
 
 use std::path::Path;
 
