@@ -16,15 +16,19 @@ pub enum ProviderKind {
     Anthropic,
     GoogleAi,
     Ollama,
-    /// Any OpenAI-compatible server (vLLM, LM Studio, llama.cpp, ...).
-    OpenaiCompatible,
+    /// vLLM's OpenAI-compatible server.
+    Vllm,
+    /// LM Studio's OpenAI-compatible server.
+    LmStudio,
 }
 
 impl ProviderKind {
     /// `model_endpoint_type` as Letta spells it.
     pub fn endpoint_type(self) -> &'static str {
         match self {
-            ProviderKind::Openai | ProviderKind::OpenaiCompatible => "openai",
+            ProviderKind::Openai => "openai",
+            ProviderKind::Vllm => "vllm",
+            ProviderKind::LmStudio => "lmstudio_openai",
             ProviderKind::Anthropic => "anthropic",
             ProviderKind::GoogleAi => "google_ai",
             ProviderKind::Ollama => "ollama",
@@ -33,7 +37,8 @@ impl ProviderKind {
 
     fn default_context_window(self) -> u32 {
         match self {
-            ProviderKind::Openai | ProviderKind::OpenaiCompatible => 128_000,
+            ProviderKind::Openai => 128_000,
+            ProviderKind::Vllm | ProviderKind::LmStudio => 32_768,
             ProviderKind::Anthropic => 200_000,
             ProviderKind::GoogleAi => 1_048_576,
             ProviderKind::Ollama => 8_192,

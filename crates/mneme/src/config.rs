@@ -67,6 +67,12 @@ pub(crate) struct ServeArgs {
     gemini_api_key: Option<String>,
     #[arg(long, env = "OLLAMA_BASE_URL")]
     ollama_base_url: Option<String>,
+    /// vLLM's OpenAI-compatible endpoint (handles `vllm/<model>`).
+    #[arg(long, env = "VLLM_API_BASE")]
+    vllm_api_base: Option<String>,
+    /// LM Studio's endpoint (handles `lmstudio_openai/<model>`).
+    #[arg(long, env = "LMSTUDIO_BASE_URL")]
+    lmstudio_base_url: Option<String>,
 }
 
 /// The file form: the same settings, a typo is an error.
@@ -161,7 +167,15 @@ impl Config {
                 (args.openai_base_url, args.openai_api_key.is_some()),
                 (args.anthropic_base_url, args.anthropic_api_key.is_some()),
                 args.gemini_api_key.is_some(),
-                args.ollama_base_url,
+                [
+                    ("ollama", ProviderKind::Ollama, args.ollama_base_url),
+                    ("vllm", ProviderKind::Vllm, args.vllm_api_base),
+                    (
+                        "lmstudio_openai",
+                        ProviderKind::LmStudio,
+                        args.lmstudio_base_url,
+                    ),
+                ],
             ),
             keys: ApiKeys {
                 openai: args.openai_api_key,
@@ -178,10 +192,11 @@ fn models(
     openai: (Option<String>, bool),
     anthropic: (Option<String>, bool),
     gemini: bool,
-    ollama: Option<String>,
+    local: [(&str, ProviderKind, Option<String>); 3],
 ) -> ModelCatalog {
     let mut catalog = ModelCatalog::standard();
     let mut configure = |name: &str, kind, url: Option<String>, keyed: bool| {
+        // Standard providers resolve without configuration; a key or URL lists their models.
         let Some(base) = catalog.provider(name).cloned() else {
             return;
         };
@@ -203,7 +218,17 @@ fn models(
         anthropic.1,
     );
     configure("google_ai", ProviderKind::GoogleAi, None, gemini);
-    configure("ollama", ProviderKind::Ollama, ollama, false);
+    for (name, kind, url) in local {
+        // Local servers have no standard address worth guessing, except Ollama's default.
+        if let Some(url) = url {
+            catalog.set(Provider {
+                name: name.into(),
+                kind,
+                base_url: url.trim_end_matches('/').to_owned(),
+                listed: true,
+            });
+        }
+    }
     catalog
 }
 

@@ -457,3 +457,20 @@ async fn history_survives_a_restart_and_the_agent_goes_on() {
     let last = fake.requests().pop().unwrap();
     assert_eq!(last["messages"].as_array().unwrap().len(), 4);
 }
+
+#[tokio::test]
+async fn local_openai_compatible_servers_answer_through_their_handles() {
+    let fake = FakeLlm::start().await;
+    let url = fake.base_url();
+    let srv = TestServer::start_with_env(bin(), &[("VLLM_API_BASE", url.as_str())]).await;
+    let a = id(&srv
+        .post("/v1/agents/", json!({"model": "vllm/qwen3-8b"}))
+        .await
+        .ok());
+    let res = send(&srv, &a, "hello vllm").await;
+    assert_eq!(res["messages"][0]["content"], "echo: hello vllm");
+    assert_eq!(fake.requests()[0]["model"], "qwen3-8b");
+    let agent = srv.get(&format!("/v1/agents/{a}")).await.ok();
+    assert_eq!(agent["llm_config"]["model_endpoint_type"], "vllm");
+    assert_eq!(agent["llm_config"]["model_endpoint"], url.as_str());
+}
