@@ -34,12 +34,24 @@ pub use streaming::{CHUNK_RETENTION, MessageStream};
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
 
 /// Settings the service needs, resolved once by the binary.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServiceConfig {
     /// Handle used when an agent is created with neither `model` nor `llm_config`.
     pub default_model: Option<String>,
     /// Handle used when an agent is created with neither `embedding` nor `embedding_config`.
     pub default_embedding: Option<String>,
+    /// How long the chunk log of a finished background run stays resumable.
+    pub chunk_retention: std::time::Duration,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> ServiceConfig {
+        ServiceConfig {
+            default_model: None,
+            default_embedding: None,
+            chunk_retention: CHUNK_RETENTION,
+        }
+    }
 }
 
 /// The entry point for every use case. Cheap to clone.
@@ -76,7 +88,9 @@ impl Service {
         self.store
             .upsert_tools(mneme_agent::tools::builtin_tools())
             .await?;
-        self.fail_orphaned_runs().await
+        self.fail_orphaned_runs().await?;
+        streaming::spawn_pruning(self.clone());
+        Ok(())
     }
 
     pub fn models(&self) -> &ModelCatalog {

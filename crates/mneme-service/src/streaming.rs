@@ -16,8 +16,11 @@ use crate::hub::ActiveRun;
 use crate::render::{RenderOptions, filter_types};
 use crate::{Result, Service, ServiceError};
 
-/// Chunks of background runs are kept this long after the run ends (Letta: 3 hours).
+/// Chunks of background runs are kept this long after the run ends, by default (Letta: 3 hours).
 pub const CHUNK_RETENTION: Duration = Duration::from_secs(3 * 3600);
+
+/// How often expired chunk logs are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// A stream of SSE events for one run.
 pub struct MessageStream {
@@ -227,9 +230,9 @@ impl Service {
                 "Run {run_id} was not created with background=true; its stream cannot be resumed"
             )));
         }
-        let expired = run
-            .completed_at
-            .is_some_and(|t| (time::now() - t).to_std().unwrap_or_default() > CHUNK_RETENTION);
+        let expired = run.completed_at.is_some_and(|t| {
+            (time::now() - t).to_std().unwrap_or_default() > self.config.chunk_retention
+        });
         if expired {
             return Err(ServiceError::Expired(format!(
                 "EXPIRED: the stream of run {run_id} is no longer kept"
@@ -294,10 +297,31 @@ impl Service {
             self.store.update_run(run.id, edit).await?;
             tracing::warn!(run = %run.id, "marked a run interrupted by a restart as failed");
         }
-        let cutoff = time::now() - chrono::Duration::from_std(CHUNK_RETENTION).unwrap_or_default();
-        self.store.prune_chunks(cutoff).await?;
+        self.prune_chunks().await
+    }
+
+    async fn prune_chunks(&self) -> Result<()> {
+        let retention = chrono::Duration::from_std(self.config.chunk_retention).unwrap_or_default();
+        let pruned = self.store.prune_chunks(time::now() - retention).await?;
+        if pruned > 0 {
+            tracing::debug!(pruned, "deleted expired stream chunks");
+        }
         Ok(())
     }
+}
+
+/// Deletes expired chunk logs now and then, for as long as the process runs.
+pub(crate) fn spawn_pruning(service: Service) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PRUNE_EVERY);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = service.prune_chunks().await {
+                tracing::warn!(error = %e, "cannot prune stream chunks");
+            }
+        }
+    });
 }
 
 /// The end of a stream: stop reason and usage, or stop reason and an error event; `[DONE]`.

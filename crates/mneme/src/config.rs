@@ -52,6 +52,9 @@ pub(crate) struct ServeArgs {
     /// Embedding handle for agents created without one.
     #[arg(long, env = "MNEME_DEFAULT_EMBEDDING")]
     default_embedding: Option<String>,
+    /// Seconds a finished background run's stream stays resumable (default 10800).
+    #[arg(long, env = "MNEME_STREAM_RETENTION_SECS")]
+    stream_retention_secs: Option<u64>,
     /// Letta's PostgreSQL URI. PostgreSQL support is not built yet; set, it stops start-up.
     #[arg(long, env = "LETTA_PG_URI", hide_env_values = true)]
     pg_uri: Option<String>,
@@ -86,6 +89,7 @@ struct FileConfig {
     sqlite_sync: Option<SqliteSync>,
     default_model: Option<String>,
     default_embedding: Option<String>,
+    stream_retention_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +128,7 @@ pub(crate) struct Config {
     pub(crate) log_format: LogFormat,
     pub(crate) default_model: Option<String>,
     pub(crate) default_embedding: Option<String>,
+    pub(crate) stream_retention: std::time::Duration,
     pub(crate) models: ModelCatalog,
     pub(crate) keys: ApiKeys,
 }
@@ -163,6 +168,11 @@ impl Config {
                 .unwrap_or(LogFormat::Pretty),
             default_model: args.default_model.or(file.default_model),
             default_embedding: args.default_embedding.or(file.default_embedding),
+            stream_retention: args
+                .stream_retention_secs
+                .or(file.stream_retention_secs)
+                .map(std::time::Duration::from_secs)
+                .unwrap_or(mneme_service::CHUNK_RETENTION),
             models: models(
                 (args.openai_base_url, args.openai_api_key.is_some()),
                 (args.anthropic_base_url, args.anthropic_api_key.is_some()),

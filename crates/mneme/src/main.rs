@@ -78,6 +78,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         ServiceConfig {
             default_model: config.default_model.clone(),
             default_embedding: config.default_embedding.clone(),
+            chunk_retention: config.stream_retention,
         },
     );
     service.init().await.context("preparing the store")?;

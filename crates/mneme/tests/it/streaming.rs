@@ -407,3 +407,27 @@ async fn errors_before_the_stream_are_plain_json() {
     .await
     .err(422);
 }
+
+#[tokio::test]
+async fn streams_of_runs_past_retention_are_gone() {
+    let fake = FakeLlm::start().await;
+    let url = fake.base_url();
+    let env = [
+        ("OPENAI_BASE_URL", url.as_str()),
+        ("MNEME_STREAM_RETENTION_SECS", "0"),
+    ];
+    let srv = TestServer::start_with_env(bin(), &env).await;
+    let a = id(&srv
+        .post("/v1/agents/", json!({"model": "openai/gpt-4o-mini"}))
+        .await
+        .ok());
+    let res = stream(&srv, &a, json!({"input": "hi", "background": true})).await;
+    let events = read_events(res, usize::MAX).await;
+    let run = events[0].json()["run_id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let gone = srv
+        .post(&format!("/v1/runs/{run}/stream"), json!({}))
+        .await
+        .err(410);
+    assert!(gone["detail"].as_str().unwrap().starts_with("EXPIRED"));
+}
