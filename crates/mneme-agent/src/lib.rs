@@ -2,6 +2,7 @@
 //! system message, the built-in tools, and the step loop that runs a turn.
 
 mod context;
+mod eviction;
 pub mod memory;
 pub mod prompts;
 mod step;

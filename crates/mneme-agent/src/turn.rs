@@ -14,6 +14,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use crate::context::{Flavor, build_request};
+use crate::eviction::{TARGET, TRIGGER, evict_oldest, tokens};
 use crate::step::{StepOutcome, handle_response};
 use crate::system::{MemoryStats, compile_system_message, memory_section};
 use crate::tools::WorkingMemory;
@@ -99,6 +100,7 @@ impl Runtime {
         let mut turn = self.start(&input).await?;
         let mut stop = None;
         let mut error = None;
+        let mut overflow_retries = 0u32;
         for _ in 0..input.max_steps.max(1) {
             if input.cancel.is_cancelled() {
                 stop = Some(StopReason::Cancelled);
@@ -120,6 +122,13 @@ impl Runtime {
                 Ok(None) => {
                     stop = Some(StopReason::Cancelled);
                     break;
+                }
+                // The provider counts tokens better than we do: make room and try again.
+                Err(LlmError::ContextWindowExceeded(_)) if overflow_retries < 2 => {
+                    overflow_retries += 1;
+                    let share = TARGET / (2.0 * overflow_retries as f64);
+                    fit_context(&mut turn.ctx, &turn.pending_inputs, 0.0, share);
+                    continue;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "model call failed");
@@ -223,6 +232,7 @@ impl Runtime {
             ctx.messages.truncate(1);
             ctx.agent.message_ids.truncate(1);
         }
+        fit_context(&mut ctx, &input.inputs, TRIGGER, TARGET);
         Ok(Turn {
             flavor: Flavor::of(ctx.agent.agent_type),
             memory: WorkingMemory::new(ctx.blocks.clone()),
@@ -300,6 +310,32 @@ impl Runtime {
         turn.produced.extend(outcome.messages.iter().cloned());
         turn.usage.add(&step_usage(response));
         Ok(())
+    }
+}
+
+/// Moves the oldest messages out of context when the estimate of everything sent passes
+/// `trigger` of the window, down to `target` of it.
+fn fit_context(ctx: &mut AgentContext, pending: &[Message], trigger: f64, target: f64) {
+    let window = ctx.agent.llm_config.context_window as f64;
+    let fixed: u64 = ctx.messages.first().map(tokens).unwrap_or(0)
+        + pending.iter().map(tokens).sum::<u64>()
+        + ctx
+            .tools
+            .iter()
+            .map(|t| {
+                t.json_schema
+                    .as_ref()
+                    .map_or(0, |s| s.to_string().len() as u64 / 4)
+            })
+            .sum::<u64>();
+    let history: u64 = ctx.messages.iter().skip(1).map(tokens).sum();
+    if ((fixed + history) as f64) <= window * trigger {
+        return;
+    }
+    let budget = (window * target - fixed as f64).max(0.0) as u64;
+    let moved = evict_oldest(&mut ctx.messages, &mut ctx.agent.message_ids, budget);
+    if moved > 0 {
+        tracing::info!(agent = %ctx.agent.id, moved, "moved old messages out of context");
     }
 }
 

@@ -474,3 +474,41 @@ async fn local_openai_compatible_servers_answer_through_their_handles() {
     assert_eq!(agent["llm_config"]["model_endpoint_type"], "vllm");
     assert_eq!(agent["llm_config"]["model_endpoint"], url.as_str());
 }
+
+#[tokio::test]
+async fn a_full_context_moves_old_messages_out_but_keeps_them() {
+    let (srv, fake) = with_fake().await;
+    let a = agent(&srv, json!({"context_window_limit": 3000})).await;
+    let long = "lorem ipsum ".repeat(150); // about 450 tokens a message, twice per turn
+    for i in 0..12 {
+        send(&srv, &a, &format!("{i} {long}")).await;
+    }
+    let state = srv.get(&format!("/v1/agents/{a}")).await.ok();
+    let in_context = state["message_ids"].as_array().unwrap().len();
+    assert!(
+        in_context < 12,
+        "context was trimmed: {in_context} messages"
+    );
+    assert_eq!(
+        history(&srv, &a).await.len(),
+        25,
+        "nothing is lost from history"
+    );
+    let sent = fake.requests().pop().unwrap();
+    let chars: usize = sent["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().map_or(0, str::len))
+        .sum();
+    assert!(
+        chars / 4 < 3000,
+        "the request fits the window: {chars} chars"
+    );
+
+    // A provider that still finds it too long gets a shorter context on a retry.
+    fake.push_context_length_exceeded();
+    let res = send(&srv, &a, "short").await;
+    assert_eq!(res["messages"][0]["content"], "echo: short");
+    assert_eq!(res["stop_reason"]["stop_reason"], "end_turn");
+}
