@@ -2,6 +2,7 @@
 //! wrap the result; status codes are decided in one place (`error.rs`).
 
 mod agents;
+mod archival;
 mod blocks;
 mod client;
 mod error;

@@ -8,7 +8,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, panic_response};
-use crate::{agents, blocks, health, messages, models, runs};
+use crate::{agents, archival, blocks, health, messages, models, runs};
 
 /// Builds the application. Collection roots answer with and without their trailing slash (the
 /// SDK calls `/v1/agents/`, people type `/v1/agents`), without Letta's redirect.
@@ -68,6 +68,18 @@ pub fn router(service: Service) -> Router {
             patch(messages::reset),
         ),
         ("/v1/agents/{agent_id}/context", get(messages::context)),
+        (
+            "/v1/agents/{agent_id}/archival-memory",
+            get(archival::list).post(archival::create),
+        ),
+        (
+            "/v1/agents/{agent_id}/archival-memory/search",
+            get(archival::search),
+        ),
+        (
+            "/v1/agents/{agent_id}/archival-memory/{memory_id}",
+            axum::routing::delete(archival::delete),
+        ),
         ("/v1/runs/", get(runs::list)),
         ("/v1/runs/{run_id}", get(runs::retrieve)),
         ("/v1/runs/{run_id}/messages", get(runs::messages)),

@@ -2,6 +2,7 @@
 //! input, calls the store with complete, atomic changes and shapes the result in Letta's terms.
 
 mod agents;
+mod archival;
 mod blocks;
 mod chunks;
 mod error;
@@ -24,6 +25,7 @@ use mneme_store::Store;
 use crate::hub::RunHub;
 use crate::locks::AgentLocks;
 
+pub use archival::ArchivalSearch;
 pub use chunks::SseEvent;
 pub use error::ServiceError;
 pub use include::Include;

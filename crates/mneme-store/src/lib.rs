@@ -10,12 +10,14 @@ mod page;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use mneme_types::{AgentId, Block, BlockId, MessageId, RunId, Step, StepId, Tool, ToolId};
+use mneme_types::{
+    AgentId, Block, BlockId, MessageId, PassageId, RunId, Step, StepId, Tool, ToolId,
+};
 
 pub use error::StoreError;
 pub use model::{
     Agent, AgentContext, AgentEdit, AgentFilter, AgentSettings, BlockChange, BlockEdit,
-    BlockFilter, Message, MessageEdit, MessageQuery, MessageSearch, NewAgent, Passage,
+    BlockFilter, Message, MessageEdit, MessageQuery, MessageSearch, NewAgent, Passage, PassageList,
     PassageSearch, Role, RunChunk, RunData, RunEdit, RunFilter, RunRecord, StepCommit,
     ToolCallRecord, ToolReturnRecord,
 };
@@ -135,6 +137,11 @@ pub trait ToolStore: Send + Sync {
 #[async_trait]
 pub trait PassageStore: Send + Sync {
     async fn count_passages(&self, agent: AgentId) -> Result<u64>;
+    async fn insert_passages(&self, passages: Vec<Passage>) -> Result<()>;
+    /// The agent's passages in creation order (`ascending`) or newest first, after/before a
+    /// passage id, optionally only those containing `search` (case-insensitive).
+    async fn list_passages(&self, agent: AgentId, query: &PassageList) -> Result<Vec<Passage>>;
+    async fn delete_passage(&self, agent: AgentId, id: PassageId) -> Result<()>;
     /// Newest first, every filter applied before the limit.
     async fn search_passages(&self, agent: AgentId, search: &PassageSearch)
     -> Result<Vec<Passage>>;

@@ -336,6 +336,16 @@ pub struct Passage {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A page of an agent's passages (`GET /v1/agents/{id}/archival-memory`).
+#[derive(Debug, Clone, Default)]
+pub struct PassageList {
+    pub after: Option<PassageId>,
+    pub before: Option<PassageId>,
+    pub limit: u32,
+    pub ascending: bool,
+    pub search: Option<String>,
+}
+
 /// An archival search.
 #[derive(Debug, Clone, Default)]
 pub struct PassageSearch {

@@ -8,6 +8,7 @@ pub mod block;
 pub mod ids;
 pub mod message;
 pub mod model;
+pub mod passage;
 pub mod run;
 pub mod time;
 pub mod tool;
@@ -17,6 +18,7 @@ pub use block::{Block, BlockUpdate, CreateBlock, DEFAULT_BLOCK_LIMIT};
 pub use ids::{AgentId, BlockId, IdError, MessageId, PassageId, RunId, StepId, ToolId};
 pub use message::{LettaRequest, MessageCreate, MessageUpdate, ResetMessages, content_text};
 pub use model::{EmbeddingConfig, LlmConfig};
+pub use passage::CreateArchivalMemory;
 pub use run::{Run, RunStatus, Step, StopReason, UsageStatistics};
 pub use tool::Tool;
 
