@@ -6,7 +6,7 @@ use mneme_store::{AgentContext, Message, Role};
 use mneme_types::{AgentType, Tool};
 use serde_json::{Value, json};
 
-use crate::tools::is_terminal;
+use crate::tool_rules::{Allowed, Solver};
 
 /// The two loop families Letta has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,7 @@ pub(crate) fn build_request(
     flavor: Flavor,
     system_text: &str,
     pending: &[Message],
+    (solver, allowed): (&Solver, &Allowed),
 ) -> ChatRequest {
     let mut messages = vec![ChatMessage::System {
         content: system_text.to_owned(),
@@ -38,12 +39,19 @@ pub(crate) fn build_request(
     for m in ctx.messages.iter().skip(1).chain(pending) {
         push_message(&mut messages, m);
     }
-    let tools: Vec<ToolSchema> = ctx.tools.iter().map(|t| schema(t, flavor)).collect();
-    let tool_choice = match (flavor, tools.len()) {
-        (_, 0) => ToolChoice::None,
-        (Flavor::Native, _) => ToolChoice::Auto,
-        (Flavor::Heartbeat, 1) => ToolChoice::Named(tools[0].name.clone()),
-        (Flavor::Heartbeat, _) => ToolChoice::Required,
+    let tools: Vec<ToolSchema> = ctx
+        .tools
+        .iter()
+        .filter(|t| allowed.tools.contains(&t.name))
+        .map(|t| schema(t, flavor, solver.is_terminal(&t.name)))
+        .collect();
+    // Heartbeat agents always answer with a call; native ones only when the rules demand it.
+    let must_call = flavor == Flavor::Heartbeat || allowed.must_call;
+    let tool_choice = match (tools.len(), must_call) {
+        (0, _) => ToolChoice::None,
+        (_, false) => ToolChoice::Auto,
+        (1, true) => ToolChoice::Named(tools[0].name.clone()),
+        (_, true) => ToolChoice::Required,
     };
     ChatRequest {
         messages,
@@ -93,13 +101,13 @@ fn push_message(out: &mut Vec<ChatMessage>, m: &Message) {
 
 /// The function schema sent for `tool`. Heartbeat agents get a required `request_heartbeat`
 /// flag on every tool that does not end the turn.
-fn schema(tool: &Tool, flavor: Flavor) -> ToolSchema {
+fn schema(tool: &Tool, flavor: Flavor, terminal: bool) -> ToolSchema {
     let stored = tool.json_schema.clone().unwrap_or(Value::Null);
     let mut parameters = stored
         .get("parameters")
         .cloned()
         .unwrap_or_else(|| json!({"type": "object", "properties": {}, "required": []}));
-    if flavor == Flavor::Heartbeat && !is_terminal(&tool.name) {
+    if flavor == Flavor::Heartbeat && !terminal {
         if let Some(props) = parameters
             .get_mut("properties")
             .and_then(Value::as_object_mut)

@@ -7,6 +7,7 @@ pub mod memory;
 pub mod prompts;
 mod step;
 pub mod system;
+pub mod tool_rules;
 pub mod tools;
 mod turn;
 

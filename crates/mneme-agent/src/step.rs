@@ -8,9 +8,8 @@ use serde_json::{Value, json};
 
 use crate::context::Flavor;
 use crate::system::local_time;
-use crate::tools::{
-    Args, DEFAULT_RETURN_CHAR_LIMIT, ToolOutcome, WorkingMemory, execute_builtin, is_terminal,
-};
+use crate::tool_rules::{Allowed, Solver};
+use crate::tools::{Args, DEFAULT_RETURN_CHAR_LIMIT, ToolOutcome, WorkingMemory, execute_builtin};
 
 /// The hidden-from-user prefix of server-written continuation reasons.
 const HIDDEN_PREFIX: &str = "[This is an automated system message hidden from the user] ";
@@ -26,14 +25,25 @@ pub(crate) struct StepOutcome {
     pub stop_reason: Option<StopReason>,
 }
 
+/// What the step knows besides the model's answer.
+pub(crate) struct StepScope<'a> {
+    pub(crate) ctx: &'a AgentContext,
+    pub(crate) flavor: Flavor,
+    pub(crate) store: &'a dyn Store,
+    pub(crate) allowed: &'a Allowed,
+    /// (step, run, pre-generated assistant message id)
+    pub(crate) ids: (StepId, RunId, MessageId),
+}
+
 pub(crate) async fn handle_response(
-    ctx: &AgentContext,
-    flavor: Flavor,
+    scope: StepScope<'_>,
     memory: &mut WorkingMemory,
-    store: &dyn Store,
+    solver: &mut Solver,
     response: ChatResponse,
-    ids: (StepId, RunId, MessageId),
 ) -> StepOutcome {
+    let StepScope {
+        ctx, flavor, ids, ..
+    } = scope;
     let mut out = StepOutcome::default();
     let agent = ctx.agent.id;
     let stamp = |mut m: Message| {
@@ -49,9 +59,10 @@ pub(crate) async fn handle_response(
     assistant.reasoning = response.reasoning.clone();
 
     let mut calls = response.tool_calls.clone();
-    // Parallel calls only when the model config allows them; otherwise the first one counts.
-    let parallel =
-        flavor == Flavor::Native && ctx.agent.llm_config.parallel_tool_calls == Some(true);
+    // Parallel calls only when the model config allows them and no rule constrains the order.
+    let parallel = flavor == Flavor::Native
+        && ctx.agent.llm_config.parallel_tool_calls == Some(true)
+        && solver.allows_parallel_calls();
     if !parallel {
         calls.truncate(1);
     }
@@ -59,6 +70,17 @@ pub(crate) async fn handle_response(
         let has_text = !text.trim().is_empty() || assistant.reasoning.is_some();
         if has_text {
             out.messages.push(stamp(assistant));
+        }
+        let required = solver.uncalled_required();
+        if !required.is_empty() {
+            // The turn may not end yet: tell the model why, and go on.
+            let reason = format!(
+                "ToolRuleViolated: You must call {} at least once to exit the loop.",
+                required.join(", ")
+            );
+            out.messages.push(stamp(heartbeat(agent, &reason)));
+            out.continues = true;
+            return out;
         }
         out.stop_reason = Some(match flavor {
             Flavor::Heartbeat => StopReason::NoToolCall,
@@ -73,6 +95,7 @@ pub(crate) async fn handle_response(
     let mut returns = Vec::new();
     let mut continues = false;
     let mut terminal = false;
+    let mut heartbeat_asked = false;
     let mut stored_calls = Vec::new();
     for call in &calls {
         let id = if call.id.is_empty() {
@@ -85,15 +108,26 @@ pub(crate) async fn handle_response(
             v.as_bool()
                 .unwrap_or_else(|| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true")))
         });
+        heartbeat_asked |= heartbeat;
         args.take("thinking");
-        let outcome = run_tool(ctx, memory, store, &call.name, &args).await;
+        let permitted = scope.allowed.tools.contains(&call.name);
+        let outcome = if permitted {
+            args.merge(solver.prefilled(&call.name));
+            let outcome = run_tool(ctx, memory, scope.store, &call.name, &args).await;
+            solver.record(&call.name, outcome.value.clone());
+            outcome
+        } else {
+            ToolOutcome::failed(solver.violation(&call.name, &scope.allowed.tools))
+        };
         out.memory_changed |= outcome.memory_changed;
         out.passages.extend(outcome.passage.clone());
-        let tool_terminal = is_terminal(&call.name);
+        let tool_terminal = permitted && solver.is_terminal(&call.name);
         terminal |= tool_terminal;
+        let ruled_on = permitted && solver.continues_after(&call.name);
         let this_continues = match flavor {
-            // The contract (and original MemGPT): a failed tool wakes the agent again.
-            Flavor::Heartbeat => !tool_terminal && (heartbeat || !outcome.ok),
+            // The contract (and original MemGPT): a failed tool wakes the agent again;
+            // rule violations and continue/child rules do too.
+            Flavor::Heartbeat => !tool_terminal && (heartbeat || !outcome.ok || ruled_on),
             Flavor::Native => !tool_terminal,
         };
         continues |= this_continues;
@@ -127,22 +161,32 @@ pub(crate) async fn handle_response(
     tool_msg.tool_returns = returns.clone();
     out.messages.push(stamp(tool_msg));
 
-    if flavor == Flavor::Heartbeat && continues {
-        let failed = returns.iter().any(|r| r.status == "error");
-        let reason = if failed {
-            "Function call failed, returning control"
-        } else {
-            "Function called using request_heartbeat=true, returning control"
-        };
-        out.messages.push(stamp(heartbeat(agent, reason)));
-    }
     // Native agents go on after tool calls unless one of them ends the turn.
-    out.continues = match flavor {
+    let mut go_on = match flavor {
         Flavor::Native => !terminal,
         Flavor::Heartbeat => continues,
     };
+    let required = solver.uncalled_required();
+    let must_go_on = !go_on && !required.is_empty();
+    go_on |= must_go_on;
+    if flavor == Flavor::Heartbeat && go_on {
+        let failed = returns.iter().any(|r| r.status == "error");
+        let reason = if must_go_on {
+            format!(
+                "Continuing, user expects these tools: [{}] to be called still.",
+                required.join(", ")
+            )
+        } else if failed {
+            "Function call failed, returning control".to_owned()
+        } else {
+            "Function called using request_heartbeat=true, returning control".to_owned()
+        };
+        out.messages.push(stamp(heartbeat(agent, &reason)));
+    }
+    out.continues = go_on;
     if !out.continues {
-        out.stop_reason = Some(if terminal && flavor == Flavor::Native {
+        let by_rule = terminal && (flavor == Flavor::Native || heartbeat_asked);
+        out.stop_reason = Some(if by_rule {
             StopReason::ToolRule
         } else {
             StopReason::EndTurn
@@ -160,15 +204,10 @@ async fn run_tool(
 ) -> ToolOutcome {
     if !ctx.tools.iter().any(|t| t.name == name) {
         let available: Vec<&str> = ctx.tools.iter().map(|t| t.name.as_str()).collect();
-        return ToolOutcome {
-            ok: false,
-            value: Value::String(format!(
-                "Error: tool '{name}' is not attached to this agent; available tools: {}",
-                available.join(", ")
-            )),
-            memory_changed: false,
-            passage: None,
-        };
+        return ToolOutcome::failed(format!(
+            "Error: tool '{name}' is not attached to this agent; available tools: {}",
+            available.join(", ")
+        ));
     }
     execute_builtin(name, args, ctx.agent.id, memory, store).await
 }

@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use mneme_store::Agent;
-use mneme_types::Block;
+use mneme_types::{Block, ToolRule};
 
 use crate::render_memory;
+use crate::tool_rules::Solver;
 
 /// Counts shown in `<memory_metadata>`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -25,7 +26,7 @@ pub fn compile_system_message(
     stats: MemoryStats,
     compiled_at: DateTime<Utc>,
 ) -> String {
-    let memory = render_memory(agent.agent_type, &agent.llm_config, blocks);
+    let memory = memory_section(agent, blocks);
     let metadata = render_metadata(agent, stats, compiled_at);
     let compiled = format!("{memory}\n\n{metadata}");
     if agent.system.contains("{CORE_MEMORY}") {
@@ -35,10 +36,26 @@ pub fn compile_system_message(
     }
 }
 
-/// The part of a compiled system message that changes when memory changes, used to decide
-/// whether a stored system message is stale without comparing timestamps.
+/// The part of a compiled system message that changes when memory or rules change (blocks,
+/// then the tool rules section), used to decide whether a stored system message is stale
+/// without comparing timestamps.
 pub fn memory_section(agent: &Agent, blocks: &[Block]) -> String {
-    render_memory(agent.agent_type, &agent.llm_config, blocks)
+    let memory = render_memory(agent.agent_type, &agent.llm_config, blocks);
+    match Solver::new(tool_rules(agent)).render_prompt() {
+        Some(rules) => format!("{memory}\n\n{rules}"),
+        None => memory,
+    }
+}
+
+/// The agent's tool rules; entries that do not parse are skipped (they were validated when
+/// stored, so this only guards against hand-edited data).
+pub fn tool_rules(agent: &Agent) -> Vec<ToolRule> {
+    agent
+        .tool_rules
+        .iter()
+        .flatten()
+        .filter_map(|v| serde_json::from_value(v.clone()).ok())
+        .collect()
 }
 
 fn render_metadata(agent: &Agent, stats: MemoryStats, compiled_at: DateTime<Utc>) -> String {

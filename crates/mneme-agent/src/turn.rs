@@ -15,8 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::context::{Flavor, build_request};
 use crate::eviction::{TARGET, TRIGGER, evict_oldest, tokens};
-use crate::step::{StepOutcome, handle_response};
+use crate::step::{StepOutcome, StepScope, handle_response};
 use crate::system::{MemoryStats, compile_system_message, memory_section};
+use crate::tool_rules::Solver;
 use crate::tools::WorkingMemory;
 
 /// What a turn needs to run.
@@ -80,6 +81,7 @@ struct Turn {
     ctx: AgentContext,
     flavor: Flavor,
     memory: WorkingMemory,
+    solver: Solver,
     /// The system prompt sent to the model, frozen for the whole request as in Letta, so that
     /// provider prompt caches stay warm; edits reach the model through tool returns.
     system_text: String,
@@ -108,11 +110,14 @@ impl Runtime {
             }
             let step_id = StepId::new();
             let assistant_id = MessageId::new();
+            let attached: Vec<String> = turn.ctx.tools.iter().map(|t| t.name.clone()).collect();
+            let allowed = turn.solver.allowed(&attached);
             let request = build_request(
                 &turn.ctx,
                 turn.flavor,
                 &turn.system_text,
                 &turn.pending_inputs,
+                (&turn.solver, &allowed),
             );
             let called = self
                 .call_model(&turn, &input, &request, (step_id, assistant_id))
@@ -137,15 +142,15 @@ impl Runtime {
                     break;
                 }
             };
-            let outcome = handle_response(
-                &turn.ctx,
-                turn.flavor,
-                &mut turn.memory,
-                self.store.as_ref(),
-                response.clone(),
-                (step_id, input.run_id, assistant_id),
-            )
-            .await;
+            let scope = StepScope {
+                ctx: &turn.ctx,
+                flavor: turn.flavor,
+                store: self.store.as_ref(),
+                allowed: &allowed,
+                ids: (step_id, input.run_id, assistant_id),
+            };
+            let outcome =
+                handle_response(scope, &mut turn.memory, &mut turn.solver, response.clone()).await;
             self.commit(&mut turn, &input, step_id, &response, &outcome)
                 .await?;
             if let Some(events) = &input.events {
@@ -236,6 +241,7 @@ impl Runtime {
         Ok(Turn {
             flavor: Flavor::of(ctx.agent.agent_type),
             memory: WorkingMemory::new(ctx.blocks.clone()),
+            solver: Solver::new(crate::system::tool_rules(&ctx.agent)),
             system_text,
             pending_inputs: input.inputs.clone(),
             produced: Vec::new(),

@@ -12,6 +12,7 @@ pub mod passage;
 pub mod run;
 pub mod time;
 pub mod tool;
+pub mod tool_rule;
 
 pub use agent::{AgentState, AgentType, CreateAgent, Memory, UpdateAgent};
 pub use block::{Block, BlockUpdate, CreateBlock, DEFAULT_BLOCK_LIMIT};
@@ -21,6 +22,7 @@ pub use model::{EmbeddingConfig, LlmConfig};
 pub use passage::CreateArchivalMemory;
 pub use run::{Run, RunStatus, Step, StopReason, UsageStatistics};
 pub use tool::Tool;
+pub use tool_rule::{ChildArgNode, ToolRule};
 
 /// `GET /v1/health/`: both fields are required by the SDK's `Health` model.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]

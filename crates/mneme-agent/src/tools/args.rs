@@ -31,6 +31,11 @@ impl Args {
         }
     }
 
+    /// Sets every key of `prefill` (rule-prefilled arguments win over the model's).
+    pub fn merge(&mut self, prefill: Map<String, Value>) {
+        self.0.extend(prefill);
+    }
+
     /// Removes and returns a key (`request_heartbeat`, `thinking`).
     pub fn take(&mut self, key: &str) -> Option<Value> {
         self.0.remove(key)

@@ -69,9 +69,22 @@ pub fn default_tool_names(agent_type: AgentType) -> &'static [&'static str] {
     }
 }
 
-/// Tools that end the agent's turn when called (Letta's base `exit_loop` rules).
-pub fn is_terminal(name: &str) -> bool {
-    matches!(name, "send_message" | "memory_finish_edits")
+/// Letta's base tool rules for an agent's attached built-in tools: the reply and
+/// finish tools end the turn, the other built-ins continue it.
+pub fn base_tool_rules(attached: &[String]) -> Vec<mneme_types::ToolRule> {
+    use mneme_types::ToolRule;
+    attached
+        .iter()
+        .filter(|name| BUILTINS.iter().any(|b| b.0 == name.as_str()))
+        .map(|name| match name.as_str() {
+            "send_message" | "memory_finish_edits" => ToolRule::ExitLoop {
+                tool_name: name.clone(),
+            },
+            _ => ToolRule::ContinueLoop {
+                tool_name: name.clone(),
+            },
+        })
+        .collect()
 }
 
 type Params = fn() -> Value;

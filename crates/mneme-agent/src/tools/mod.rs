@@ -10,7 +10,7 @@ use mneme_types::AgentId;
 use serde_json::Value;
 
 pub use args::Args;
-pub use catalog::{DEFAULT_RETURN_CHAR_LIMIT, builtin_tools, default_tool_names, is_terminal};
+pub use catalog::{DEFAULT_RETURN_CHAR_LIMIT, base_tool_rules, builtin_tools, default_tool_names};
 pub use memory::WorkingMemory;
 
 /// What a tool call returned.
@@ -25,6 +25,11 @@ pub struct ToolOutcome {
 }
 
 impl ToolOutcome {
+    /// A failure the model sees as an error return.
+    pub fn failed(message: String) -> ToolOutcome {
+        ToolOutcome::from(Err(message))
+    }
+
     fn ok(value: Value) -> ToolOutcome {
         ToolOutcome {
             ok: true,

@@ -8,6 +8,7 @@ mod errors;
 mod messages;
 mod restart;
 mod streaming;
+mod tool_rules;
 
 use std::path::Path;
 
