@@ -114,25 +114,54 @@ fn tool_return(m: &Message) -> Value {
     })
 }
 
-/// The fields every `LettaMessage` carries, then the variant's own.
+/// The fields every `LettaMessage` carries.
+struct Header<'a> {
+    id: MessageId,
+    date: DateTime<Utc>,
+    name: Option<&'a str>,
+    /// A client-given `otid` (used for the first part only).
+    otid: Option<&'a str>,
+    sender_id: Option<&'a str>,
+    step_id: Option<StepId>,
+    run_id: Option<RunId>,
+    is_err: bool,
+}
+
+impl<'a> Header<'a> {
+    fn of(m: &'a Message) -> Header<'a> {
+        Header {
+            id: m.id,
+            date: m.created_at,
+            name: m.name.as_deref().filter(|_| m.role != Role::Tool),
+            otid: m.otid.as_deref(),
+            sender_id: m.sender_id.as_deref(),
+            step_id: m.step_id,
+            run_id: m.run_id,
+            is_err: m.is_err,
+        }
+    }
+}
+
+/// The common fields of part `n` of a message, then the variant's own.
 fn base(m: &Message, kind: &str, n: u8, fields: Value) -> Value {
+    with_header(&Header::of(m), kind, n, fields)
+}
+
+fn with_header(h: &Header<'_>, kind: &str, n: u8, fields: Value) -> Value {
     let mut obj = Map::new();
-    obj.insert("id".into(), json!(m.id.to_string()));
-    obj.insert("date".into(), json!(message_date(&m.created_at)));
-    obj.insert(
-        "name".into(),
-        json!(m.name.as_ref().filter(|_| m.role != Role::Tool)),
-    );
+    obj.insert("id".into(), json!(h.id.to_string()));
+    obj.insert("date".into(), json!(message_date(&h.date)));
+    obj.insert("name".into(), json!(h.name));
     obj.insert("message_type".into(), json!(kind));
-    obj.insert("otid".into(), json!(otid(m, n)));
-    obj.insert("sender_id".into(), json!(m.sender_id));
-    obj.insert("step_id".into(), json!(m.step_id.map(|s| s.to_string())));
+    obj.insert("otid".into(), json!(otid(h, n)));
+    obj.insert("sender_id".into(), json!(h.sender_id));
+    obj.insert("step_id".into(), json!(h.step_id.map(|s| s.to_string())));
     obj.insert(
         "is_err".into(),
-        if m.is_err { json!(true) } else { Value::Null },
+        if h.is_err { json!(true) } else { Value::Null },
     );
     obj.insert("seq_id".into(), Value::Null);
-    obj.insert("run_id".into(), json!(m.run_id.map(|r| r.to_string())));
+    obj.insert("run_id".into(), json!(h.run_id.map(|r| r.to_string())));
     if let Value::Object(own) = fields {
         obj.extend(own);
     }
@@ -148,16 +177,17 @@ pub(crate) fn delta_message(
     part: u8,
     fields: Value,
 ) -> Value {
-    let mut m = Message::new(
-        mneme_types::AgentId::new(),
-        Role::Assistant,
-        "",
-        mneme_types::time::now(),
-    );
-    m.id = id;
-    m.step_id = Some(step);
-    m.run_id = Some(run);
-    base(&m, kind, part, fields)
+    let header = Header {
+        id,
+        date: mneme_types::time::now(),
+        name: None,
+        otid: None,
+        sender_id: None,
+        step_id: Some(step),
+        run_id: Some(run),
+        is_err: false,
+    };
+    with_header(&header, kind, part, fields)
 }
 
 /// Message dates have second precision and `+00:00`, unlike resource timestamps.
@@ -167,11 +197,11 @@ pub(crate) fn message_date(t: &DateTime<Utc>) -> String {
 
 /// The stored id's UUID with its low 7 bits replaced by the part's index, as Letta derives
 /// `otid`s of the API messages made from one stored message.
-fn otid(m: &Message, n: u8) -> String {
-    if let Some(otid) = m.otid.as_ref().filter(|_| n == 0) {
-        return otid.clone();
+fn otid(h: &Header<'_>, n: u8) -> String {
+    if let Some(otid) = h.otid.filter(|_| n == 0) {
+        return otid.to_owned();
     }
-    let mut bytes = *m.id.uuid().as_bytes();
+    let mut bytes = *h.id.uuid().as_bytes();
     bytes[15] = (bytes[15] & 0x80) | (n & 0x7f);
     uuid::Uuid::from_bytes(bytes).to_string()
 }
