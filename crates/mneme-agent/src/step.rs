@@ -6,10 +6,13 @@ use mneme_store::{AgentContext, Message, Passage, Role, Store, ToolCallRecord, T
 use mneme_types::{MessageId, RunId, StepId, StopReason, time};
 use serde_json::{Value, json};
 
+use crate::LazySandbox;
 use crate::context::Flavor;
 use crate::system::local_time;
 use crate::tool_rules::{Allowed, Solver};
 use crate::tools::{Args, DEFAULT_RETURN_CHAR_LIMIT, ToolOutcome, WorkingMemory, execute_builtin};
+use mneme_tools::{RunRequest, RunStatus};
+use mneme_types::Tool;
 
 /// The hidden-from-user prefix of server-written continuation reasons.
 const HIDDEN_PREFIX: &str = "[This is an automated system message hidden from the user] ";
@@ -30,6 +33,7 @@ pub(crate) struct StepScope<'a> {
     pub(crate) ctx: &'a AgentContext,
     pub(crate) flavor: Flavor,
     pub(crate) store: &'a dyn Store,
+    pub(crate) sandbox: &'a LazySandbox,
     pub(crate) allowed: &'a Allowed,
     /// (step, run, pre-generated assistant message id)
     pub(crate) ids: (StepId, RunId, MessageId),
@@ -113,7 +117,7 @@ pub(crate) async fn handle_response(
         let permitted = scope.allowed.tools.contains(&call.name);
         let outcome = if permitted {
             args.merge(solver.prefilled(&call.name));
-            let outcome = run_tool(ctx, memory, scope.store, &call.name, &args).await;
+            let outcome = run_tool(&scope, memory, &call.name, &args).await;
             solver.record(&call.name, outcome.value.clone());
             outcome
         } else {
@@ -196,20 +200,65 @@ pub(crate) async fn handle_response(
 }
 
 async fn run_tool(
-    ctx: &AgentContext,
+    scope: &StepScope<'_>,
     memory: &mut WorkingMemory,
-    store: &dyn Store,
     name: &str,
     args: &Args,
 ) -> ToolOutcome {
-    if !ctx.tools.iter().any(|t| t.name == name) {
+    let ctx = scope.ctx;
+    let Some(tool) = ctx.tools.iter().find(|t| t.name == name) else {
         let available: Vec<&str> = ctx.tools.iter().map(|t| t.name.as_str()).collect();
         return ToolOutcome::failed(format!(
             "Error: tool '{name}' is not attached to this agent; available tools: {}",
             available.join(", ")
         ));
+    };
+    if tool.tool_type == "custom" {
+        return run_custom(scope, tool, args).await;
     }
-    execute_builtin(name, args, ctx.agent.id, memory, store).await
+    execute_builtin(name, args, ctx.agent.id, memory, scope.store).await
+}
+
+/// A user's Python tool, in the sandbox, with the agent's variables as its environment.
+async fn run_custom(scope: &StepScope<'_>, tool: &Tool, args: &Args) -> ToolOutcome {
+    let settings = &scope.ctx.agent.settings;
+    let env = settings
+        .tool_exec_environment_variables
+        .iter()
+        .chain(settings.secrets.iter())
+        .flatten()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string()),
+            )
+        })
+        .collect();
+    let req = RunRequest {
+        source: tool.source_code.clone().unwrap_or_default(),
+        function: tool.name.clone(),
+        args: args.to_value().as_object().cloned().unwrap_or_default(),
+        env,
+    };
+    match scope.sandbox.get().await.run(req).await {
+        Ok(out) if out.status == RunStatus::Success => {
+            // Letta keeps strings and dicts as they are and shows anything else as str().
+            let value = match (&out.result, out.result_str) {
+                (Value::String(_) | Value::Object(_), _) => out.result,
+                (_, Some(text)) => Value::String(text),
+                (other, None) => Value::String(other.to_string()),
+            };
+            ToolOutcome::from_value(value)
+        }
+        Ok(out) => ToolOutcome::failed(format!(
+            "Error executing function {}: {}",
+            tool.name,
+            out.error.unwrap_or_else(|| "the tool failed".into())
+        )),
+        Err(e) => ToolOutcome::failed(format!("Error executing function {}: {e}", tool.name)),
+    }
 }
 
 fn tool_limit(ctx: &AgentContext, name: &str) -> usize {

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::LazySandbox;
 use chrono::Utc;
 use futures_util::StreamExt;
 use mneme_llm::{ChatDelta, ChatRequest, ChatResponse, ChatResponseBuilder, LlmClient, LlmError};
@@ -74,6 +75,7 @@ pub enum AgentError {
 pub struct Runtime {
     store: Arc<dyn Store>,
     llm: Arc<dyn LlmClient>,
+    sandbox: Arc<LazySandbox>,
 }
 
 /// State carried from step to step within a turn.
@@ -92,8 +94,16 @@ struct Turn {
 }
 
 impl Runtime {
-    pub fn new(store: Arc<dyn Store>, llm: Arc<dyn LlmClient>) -> Runtime {
-        Runtime { store, llm }
+    pub fn new(
+        store: Arc<dyn Store>,
+        llm: Arc<dyn LlmClient>,
+        sandbox: Arc<LazySandbox>,
+    ) -> Runtime {
+        Runtime {
+            store,
+            llm,
+            sandbox,
+        }
     }
 
     /// Runs one turn to its stop reason. Model failures end the turn with a stop reason and the
@@ -146,6 +156,7 @@ impl Runtime {
                 ctx: &turn.ctx,
                 flavor: turn.flavor,
                 store: self.store.as_ref(),
+                sandbox: &self.sandbox,
                 allowed: &allowed,
                 ids: (step_id, input.run_id, assistant_id),
             };

@@ -13,9 +13,11 @@ mod models;
 mod routes;
 mod runs;
 mod sse;
+mod tools;
 
 use std::future::Future;
 
+use axum::serve::ListenerExt;
 use mneme_service::Service;
 use tokio::net::TcpListener;
 
@@ -27,6 +29,13 @@ pub async fn serve(
     service: Service,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Small SSE frames must not wait for the previous one's ACK (Nagle's algorithm would hold
+    // a streamed chunk back by a delayed-ACK interval, ~40 ms).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, router(service))
         .with_graceful_shutdown(shutdown)
         .await

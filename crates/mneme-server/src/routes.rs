@@ -8,7 +8,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, panic_response};
-use crate::{agents, archival, blocks, health, messages, models, runs};
+use crate::{agents, archival, blocks, health, messages, models, runs, tools};
 
 /// Builds the application. Collection roots answer with and without their trailing slash (the
 /// SDK calls `/v1/agents/`, people type `/v1/agents`), without Letta's redirect.
@@ -79,6 +79,27 @@ pub fn router(service: Service) -> Router {
         (
             "/v1/agents/{agent_id}/archival-memory/{memory_id}",
             axum::routing::delete(archival::delete),
+        ),
+        ("/v1/agents/{agent_id}/tools", get(tools::of_agent)),
+        (
+            "/v1/agents/{agent_id}/tools/attach/{tool_id}",
+            patch(tools::attach),
+        ),
+        (
+            "/v1/agents/{agent_id}/tools/detach/{tool_id}",
+            patch(tools::detach),
+        ),
+        (
+            "/v1/tools/",
+            get(tools::list).post(tools::create).put(tools::upsert),
+        ),
+        ("/v1/tools/count", get(tools::count)),
+        ("/v1/tools/run", post(tools::run)),
+        (
+            "/v1/tools/{tool_id}",
+            get(tools::retrieve)
+                .patch(tools::modify)
+                .delete(tools::delete),
         ),
         ("/v1/runs/", get(runs::list)),
         ("/v1/runs/{run_id}", get(runs::retrieve)),

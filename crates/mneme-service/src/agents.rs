@@ -344,9 +344,18 @@ impl Service {
                 names.push(name.clone());
             }
         }
-        let tools = self.store.tools_by_name(&names).await?;
+        let mut tools = self.store.tools_by_name(&names).await?;
         if let Some(missing) = names.iter().find(|n| !tools.iter().any(|t| &t.name == *n)) {
             return Err(ServiceError::bad(format!("Tool '{missing}' not found")));
+        }
+        for id in req.tool_ids.iter().flatten() {
+            let id = id
+                .parse()
+                .map_err(|_| ServiceError::Unprocessable(format!("'{id}' is not a tool id")))?;
+            let tool = self.store.get_tool(id).await?;
+            if !tools.iter().any(|t| t.id == tool.id) {
+                tools.push(tool);
+            }
         }
         Ok(tools)
     }
@@ -606,7 +615,6 @@ fn dedup(tags: Vec<String>) -> Vec<String> {
 /// Options whose features do not exist yet are refused rather than silently dropped.
 fn reject_unsupported(req: &CreateAgent) -> Result<()> {
     let unsupported = [
-        ("tool_ids", non_empty(&req.tool_ids)),
         ("folder_ids", non_empty(&req.folder_ids)),
         ("source_ids", non_empty(&req.source_ids)),
         ("identity_ids", non_empty(&req.identity_ids)),

@@ -15,6 +15,7 @@ mod names;
 mod render;
 mod runs;
 mod streaming;
+mod tools;
 
 use std::sync::Arc;
 
@@ -65,17 +66,20 @@ pub struct Service {
     config: Arc<ServiceConfig>,
     locks: Arc<AgentLocks>,
     hub: Arc<RunHub>,
+    sandbox: Arc<mneme_agent::LazySandbox>,
 }
 
 impl Service {
     pub fn new(
         store: Arc<dyn Store>,
         llm: Arc<dyn LlmClient>,
+        sandbox: Arc<mneme_agent::LazySandbox>,
         models: ModelCatalog,
         config: ServiceConfig,
     ) -> Service {
         Service {
-            runtime: Runtime::new(store.clone(), llm),
+            runtime: Runtime::new(store.clone(), llm, sandbox.clone()),
+            sandbox,
             store,
             models: Arc::new(models),
             config: Arc::new(config),

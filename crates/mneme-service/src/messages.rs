@@ -61,17 +61,17 @@ impl Service {
         }))
     }
 
+    /// Records the end of a run and its outcome on the agent, in one write.
     pub(crate) async fn finish_run(
         &self,
         run: RunId,
-        agent: AgentId,
         stop: mneme_types::StopReason,
         started: Instant,
     ) -> Result<()> {
         let now = time::now();
         let elapsed = started.elapsed();
         self.store
-            .update_run(
+            .finish_run(
                 run,
                 Box::new(move |r: &mut RunRecord| {
                     r.status = stop.run_status();
@@ -81,13 +81,6 @@ impl Service {
                 }),
             )
             .await?;
-        let edit = Box::new(move |a: &mut mneme_store::Agent| {
-            a.last_run_completion = Some(now);
-            a.last_run_duration_ms = Some(elapsed.as_millis() as i64);
-            a.last_stop_reason = Some(stop.as_str().into());
-            Ok(())
-        });
-        self.store.update_agent(agent, edit, None).await?;
         Ok(())
     }
 
@@ -299,7 +292,14 @@ fn overridden(native: bool, o: Option<&RenderOverrides>) -> RenderOptions {
     opts
 }
 
-pub(crate) fn new_run(agent_id: AgentId, req: &LettaRequest, background: bool) -> RunRecord {
+/// A run record; `status` is `created` for runs that may wait (async), `running` for runs that
+/// start at once (saves a write per request).
+pub(crate) fn new_run(
+    agent_id: AgentId,
+    req: &LettaRequest,
+    background: bool,
+    status: RunStatus,
+) -> RunRecord {
     let config = json!({
         "use_assistant_message": req.use_assistant_message.unwrap_or(true),
         "assistant_message_tool_name": req.assistant_message_tool_name.clone().unwrap_or_else(|| "send_message".into()),
@@ -309,7 +309,7 @@ pub(crate) fn new_run(agent_id: AgentId, req: &LettaRequest, background: bool) -
     RunRecord {
         id: RunId::new(),
         agent_id,
-        status: RunStatus::Created,
+        status,
         stop_reason: None,
         background,
         data: RunData {

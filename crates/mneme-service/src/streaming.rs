@@ -48,6 +48,8 @@ pub(crate) struct Job {
     pub(crate) types: Vec<String>,
     pub(crate) stream_tokens: bool,
     pub(crate) include_pings: bool,
+    /// The run was recorded as `created` (async): it becomes `running` when the turn starts.
+    pub(crate) queued: bool,
 }
 
 impl Service {
@@ -78,7 +80,7 @@ impl Service {
 
     /// `POST /v1/agents/{id}/messages/async`: answers the run at once; the turn goes on.
     pub async fn send_message_async(&self, agent_id: AgentId, req: LettaRequest) -> Result<Run> {
-        let (job, _) = self.prepare(agent_id, &req, false).await?;
+        let (job, _) = self.prepare_queued(agent_id, &req).await?;
         let run = self.get_run(job.run).await?;
         let active = self.hub.register(job.run, agent_id);
         let me = self.clone();
@@ -95,6 +97,12 @@ impl Service {
             .map_err(|e| ServiceError::Internal(format!("turn task failed: {e}")))?
     }
 
+    /// Like `prepare`, for a run that answers before it starts (`messages/async`).
+    async fn prepare_queued(&self, agent_id: AgentId, req: &LettaRequest) -> Result<(Job, bool)> {
+        self.prepare_as(agent_id, req, false, RunStatus::Created)
+            .await
+    }
+
     /// Validates a request and records its run; the job is ready to execute.
     pub(crate) async fn prepare(
         &self,
@@ -102,12 +110,23 @@ impl Service {
         req: &LettaRequest,
         streaming: bool,
     ) -> Result<(Job, bool)> {
+        self.prepare_as(agent_id, req, streaming, RunStatus::Running)
+            .await
+    }
+
+    async fn prepare_as(
+        &self,
+        agent_id: AgentId,
+        req: &LettaRequest,
+        streaming: bool,
+        status: RunStatus,
+    ) -> Result<(Job, bool)> {
         let inputs = crate::messages::input_messages(agent_id, req, streaming)?;
         let agent = self.store.get_agent(agent_id).await?;
         let background = streaming && req.background == Some(true);
         let run = self
             .store
-            .create_run(crate::messages::new_run(agent_id, req, background))
+            .create_run(crate::messages::new_run(agent_id, req, background, status))
             .await?;
         let job = Job {
             agent_id,
@@ -118,6 +137,7 @@ impl Service {
             types: req.include_return_message_types.clone().unwrap_or_default(),
             stream_tokens: streaming && req.stream_tokens == Some(true),
             include_pings: streaming && req.include_pings.unwrap_or(true),
+            queued: status == RunStatus::Created,
         };
         Ok((job, background))
     }
@@ -141,7 +161,9 @@ impl Service {
                 .await;
         }
         let _turn = self.locks.acquire(job.agent_id).await;
-        self.set_status(run, RunStatus::Running).await;
+        if job.queued {
+            self.set_status(run, RunStatus::Running).await;
+        }
         let (tx, mut rx) = mpsc::unbounded_channel();
         // Without a reader the turn gets no sender at all, so that `rx` ends with the turn.
         let events = match &sink {
@@ -177,11 +199,13 @@ impl Service {
             Ok(out) => out.stop_reason,
             Err(_) => StopReason::Error,
         };
+        // The run's outcome is stored before the stream's last chunks, so that a client that
+        // has read `[DONE]` finds the run finished.
+        if let Err(e) = self.finish_run(run, stop, started).await {
+            tracing::error!(error = %e, %run, "cannot record the end of a run");
+        }
         for event in closing_events(run, &result) {
             self.emit(&mut sink, run, &active, event).await;
-        }
-        if let Err(e) = self.finish_run(run, job.agent_id, stop, started).await {
-            tracing::error!(error = %e, %run, "cannot record the end of a run");
         }
         self.hub.finish(run);
         result

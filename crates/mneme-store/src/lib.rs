@@ -19,7 +19,7 @@ pub use model::{
     Agent, AgentContext, AgentEdit, AgentFilter, AgentSettings, BlockChange, BlockEdit,
     BlockFilter, Message, MessageEdit, MessageQuery, MessageSearch, NewAgent, Passage, PassageList,
     PassageSearch, Role, RunChunk, RunData, RunEdit, RunFilter, RunRecord, StepCommit,
-    ToolCallRecord, ToolReturnRecord,
+    ToolCallRecord, ToolEdit, ToolFilter, ToolReturnRecord,
 };
 pub use page::{Order, Page};
 
@@ -107,6 +107,9 @@ pub trait RunStore: Send + Sync {
     async fn get_run(&self, id: RunId) -> Result<RunRecord>;
     async fn list_runs(&self, filter: &RunFilter, page: &Page) -> Result<Vec<RunRecord>>;
     async fn update_run(&self, id: RunId, edit: RunEdit) -> Result<RunRecord>;
+    /// Applies the run's final `edit` and copies its outcome onto its agent
+    /// (`last_run_completion`, `last_run_duration_ms`, `last_stop_reason`), in one transaction.
+    async fn finish_run(&self, id: RunId, edit: RunEdit) -> Result<RunRecord>;
     async fn get_step(&self, id: StepId) -> Result<Step>;
     async fn list_steps(&self, run: RunId, page: &Page) -> Result<Vec<Step>>;
     /// Writes one step: its messages, the agent's context, block changes, the system message,
@@ -131,6 +134,16 @@ pub trait ToolStore: Send + Sync {
     /// The agent's tools in attachment order.
     async fn agent_tools(&self, agent: AgentId) -> Result<Vec<Tool>>;
     async fn tools_of_agents(&self, agents: &[AgentId]) -> Result<Vec<(AgentId, Vec<Tool>)>>;
+    /// Creates a tool; a name that exists is a conflict.
+    async fn create_tool(&self, tool: Tool) -> Result<Tool>;
+    async fn list_tools(&self, filter: &ToolFilter, page: &Page) -> Result<Vec<Tool>>;
+    async fn count_tools(&self, filter: &ToolFilter) -> Result<u64>;
+    /// Applies `edit` inside one write transaction; the name stays unique.
+    async fn update_tool(&self, id: ToolId, edit: ToolEdit) -> Result<Tool>;
+    async fn delete_tool(&self, id: ToolId) -> Result<()>;
+    /// Attaches at the end of the agent's tools; attaching twice changes nothing.
+    async fn attach_tool(&self, agent: AgentId, tool: ToolId) -> Result<()>;
+    async fn detach_tool(&self, agent: AgentId, tool: ToolId) -> Result<()>;
 }
 
 /// Archival memory passages.

@@ -368,3 +368,18 @@ pub struct RunChunk {
     pub event: Option<String>,
     pub data: String,
 }
+
+/// Filters of `GET /v1/tools/` and `/count`.
+#[derive(Debug, Clone, Default)]
+pub struct ToolFilter {
+    /// Exact names (`name` and `names`).
+    pub names: Vec<String>,
+    pub ids: Vec<ToolId>,
+    /// Case-insensitive substring of the name.
+    pub search: Option<String>,
+    pub tool_types: Vec<String>,
+    pub exclude_tool_types: Vec<String>,
+}
+
+/// A change to a stored tool, applied inside the write transaction; `Err` aborts it.
+pub type ToolEdit = Box<dyn FnOnce(&mut mneme_types::Tool) -> Result<(), StoreError> + Send>;

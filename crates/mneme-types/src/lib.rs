@@ -21,7 +21,7 @@ pub use message::{LettaRequest, MessageCreate, MessageUpdate, ResetMessages, con
 pub use model::{EmbeddingConfig, LlmConfig};
 pub use passage::CreateArchivalMemory;
 pub use run::{Run, RunStatus, Step, StopReason, UsageStatistics};
-pub use tool::Tool;
+pub use tool::{Tool, ToolCreate, ToolRunFromSource, ToolUpdate};
 pub use tool_rule::{ChildArgNode, ToolRule};
 
 /// `GET /v1/health/`: both fields are required by the SDK's `Health` model.

@@ -27,3 +27,47 @@ pub struct Tool {
     pub metadata_: Option<Map<String, Value>>,
     pub project_id: Option<String>,
 }
+
+/// `ToolCreate` (POST and PUT `/v1/tools/`): `source_code` is required.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ToolCreate {
+    pub source_code: String,
+    pub source_type: Option<String>,
+    pub description: Option<String>,
+    pub tags: Option<Vec<String>>,
+    /// Overrides the schema generated from the source.
+    pub json_schema: Option<Value>,
+    pub args_json_schema: Option<Value>,
+    pub return_char_limit: Option<u32>,
+    pub pip_requirements: Option<Vec<Value>>,
+    pub npm_requirements: Option<Vec<Value>>,
+    pub default_requires_approval: Option<bool>,
+    pub enable_parallel_execution: Option<bool>,
+}
+
+/// `ToolUpdate` (PATCH): present, non-null fields change.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ToolUpdate {
+    pub source_code: Option<String>,
+    pub source_type: Option<String>,
+    pub description: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub json_schema: Option<Value>,
+    pub args_json_schema: Option<Value>,
+    pub return_char_limit: Option<u32>,
+    pub pip_requirements: Option<Vec<Value>>,
+    pub npm_requirements: Option<Vec<Value>>,
+    pub metadata_: Option<Map<String, Value>>,
+    pub default_requires_approval: Option<bool>,
+    pub enable_parallel_execution: Option<bool>,
+}
+
+/// `ToolRunFromSource` (`POST /v1/tools/run`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ToolRunFromSource {
+    pub source_code: String,
+    pub args: Map<String, Value>,
+    pub env_vars: Option<Map<String, Value>>,
+    pub name: Option<String>,
+    pub json_schema: Option<Value>,
+}

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use mneme_agent::LazySandbox;
 use mneme_llm::{LlmRouter, OpenAiClient, OpenAiOptions};
 use mneme_service::{Service, ServiceConfig};
 use mneme_store::sqlite::SqliteStore;
+use mneme_tools::SandboxOptions;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, LogFormat, ServeArgs, Storage};
@@ -71,9 +73,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(key) = &config.keys.openai {
         openai = openai.with_api_key("openai", key.clone());
     }
+    let sandbox = LazySandbox::new(SandboxOptions::default());
     let service = Service::new(
         Arc::new(store),
         Arc::new(LlmRouter::new(openai)),
+        Arc::new(sandbox),
         config.models.clone(),
         ServiceConfig {
             default_model: config.default_model.clone(),

@@ -25,6 +25,11 @@ pub struct ToolOutcome {
 }
 
 impl ToolOutcome {
+    /// A success carrying `value`.
+    pub fn from_value(value: Value) -> ToolOutcome {
+        ToolOutcome::ok(value)
+    }
+
     /// A failure the model sees as an error return.
     pub fn failed(message: String) -> ToolOutcome {
         ToolOutcome::from(Err(message))

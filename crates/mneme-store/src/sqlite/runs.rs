@@ -76,6 +76,28 @@ impl RunStore for SqliteStore {
         .await
     }
 
+    async fn finish_run(&self, id: RunId, edit: RunEdit) -> Result<RunRecord> {
+        self.write(move |tx| {
+            let mut r = load_run(tx, id)?;
+            edit(&mut r);
+            save_run(tx, &r)?;
+            let duration_ms = r.data.total_duration_ns.map(|ns| (ns / 1_000_000) as i64);
+            tx.execute(
+                "UPDATE agents SET last_run_completion = ?2, last_run_duration_ms = ?3,
+                    last_stop_reason = ?4
+                 WHERE id = ?1",
+                rusqlite::params![
+                    r.agent_id.to_string(),
+                    r.completed_at.as_ref().map(micros),
+                    duration_ms,
+                    r.stop_reason.map(|s| s.as_str()),
+                ],
+            )?;
+            Ok(r)
+        })
+        .await
+    }
+
     async fn get_step(&self, id: StepId) -> Result<Step> {
         self.read(move |conn| {
             let data: Option<String> = conn

@@ -2,11 +2,13 @@
 
 use async_trait::async_trait;
 use mneme_types::{AgentId, Tool, ToolId};
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::SqliteStore;
+use super::agents::{Where, ensure_agent, order_limit, paginate};
 use super::rows::{self, micros, placeholders, to_json};
-use crate::{Result, StoreError, ToolStore};
+use crate::{Page, Result, StoreError, ToolEdit, ToolFilter, ToolStore};
 
 #[async_trait]
 impl ToolStore for SqliteStore {
@@ -83,6 +85,123 @@ impl ToolStore for SqliteStore {
         .await
     }
 
+    async fn create_tool(&self, tool: Tool) -> Result<Tool> {
+        self.write(move |tx| {
+            let taken: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM tools WHERE name = ?1)",
+                [&tool.name],
+                |r| r.get(0),
+            )?;
+            if taken {
+                return Err(StoreError::Conflict(format!(
+                    "A tool named '{}' already exists",
+                    tool.name
+                )));
+            }
+            save_tool(tx, &tool)?;
+            Ok(tool)
+        })
+        .await
+    }
+
+    async fn list_tools(&self, filter: &ToolFilter, page: &Page) -> Result<Vec<Tool>> {
+        let (filter, page) = (filter.clone(), page.clone());
+        self.read(move |conn| {
+            let mut w = filter_sql(&filter);
+            paginate(conn, &mut w, "tools", "created_at", &page, false)?;
+            let sql = format!(
+                "SELECT data FROM tools {} {}",
+                w.where_clause(),
+                order_limit("created_at", &page)
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let data = stmt
+                .query_map(params_from_iter(w.params), |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            data.iter().map(|d| rows::json(d)).collect()
+        })
+        .await
+    }
+
+    async fn count_tools(&self, filter: &ToolFilter) -> Result<u64> {
+        let filter = filter.clone();
+        self.read(move |conn| {
+            let w = filter_sql(&filter);
+            let sql = format!("SELECT COUNT(*) FROM tools {}", w.where_clause());
+            let n: i64 = conn.query_row(&sql, params_from_iter(w.params), |r| r.get(0))?;
+            Ok(n.max(0) as u64)
+        })
+        .await
+    }
+
+    async fn update_tool(&self, id: ToolId, edit: ToolEdit) -> Result<Tool> {
+        self.write(move |tx| {
+            let data: Option<String> = tx
+                .query_row(
+                    "SELECT data FROM tools WHERE id = ?1",
+                    [id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let mut tool: Tool =
+                rows::json(&data.ok_or_else(|| StoreError::not_found("Tool", id))?)?;
+            edit(&mut tool)?;
+            tool.id = id;
+            let clash: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM tools WHERE name = ?1 AND id <> ?2)",
+                [tool.name.clone(), id.to_string()],
+                |r| r.get(0),
+            )?;
+            if clash {
+                return Err(StoreError::Conflict(format!(
+                    "A tool named '{}' already exists",
+                    tool.name
+                )));
+            }
+            save_tool(tx, &tool)?;
+            Ok(tool)
+        })
+        .await
+    }
+
+    async fn delete_tool(&self, id: ToolId) -> Result<()> {
+        self.write(move |tx| {
+            let n = tx.execute("DELETE FROM tools WHERE id = ?1", [id.to_string()])?;
+            if n == 0 {
+                return Err(StoreError::not_found("Tool", id));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn attach_tool(&self, agent: AgentId, tool: ToolId) -> Result<()> {
+        self.write(move |tx| {
+            ensure_agent(tx, agent)?;
+            ensure_tool(tx, tool)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO agent_tools (agent_id, tool_id, position)
+                 VALUES (?1, ?2, (SELECT COALESCE(MAX(position), -1) + 1 FROM agent_tools WHERE agent_id = ?1))",
+                [agent.to_string(), tool.to_string()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn detach_tool(&self, agent: AgentId, tool: ToolId) -> Result<()> {
+        self.write(move |tx| {
+            ensure_agent(tx, agent)?;
+            ensure_tool(tx, tool)?;
+            tx.execute(
+                "DELETE FROM agent_tools WHERE agent_id = ?1 AND tool_id = ?2",
+                [agent.to_string(), tool.to_string()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn agent_tools(&self, agent: AgentId) -> Result<Vec<Tool>> {
         self.read(move |conn| tools_of(conn, agent)).await
     }
@@ -97,6 +216,71 @@ impl ToolStore for SqliteStore {
         })
         .await
     }
+}
+
+fn ensure_tool(conn: &Connection, id: ToolId) -> Result<()> {
+    let found = conn
+        .query_row(
+            "SELECT 1 FROM tools WHERE id = ?1",
+            [id.to_string()],
+            |_| Ok(()),
+        )
+        .optional()?;
+    found.ok_or_else(|| StoreError::not_found("Tool", id))
+}
+
+/// Inserts or replaces a tool row by id.
+fn save_tool(conn: &Connection, tool: &Tool) -> Result<()> {
+    let now = micros(&mneme_types::time::now());
+    conn.execute(
+        "INSERT INTO tools (id, name, tool_type, data, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT (id) DO UPDATE SET name = ?2, tool_type = ?3, data = ?4, updated_at = ?5",
+        rusqlite::params![
+            tool.id.to_string(),
+            tool.name,
+            tool.tool_type,
+            to_json(tool)?,
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+fn filter_sql(f: &ToolFilter) -> Where {
+    let mut w = Where::default();
+    let text = |s: &String| SqlValue::Text(s.clone());
+    if !f.names.is_empty() {
+        w.push(
+            format!("name IN ({})", placeholders(f.names.len())),
+            f.names.iter().map(text),
+        );
+    }
+    if !f.ids.is_empty() {
+        w.push(
+            format!("id IN ({})", placeholders(f.ids.len())),
+            f.ids.iter().map(|i| SqlValue::Text(i.to_string())),
+        );
+    }
+    if let Some(q) = f.search.as_ref().filter(|q| !q.is_empty()) {
+        w.push("instr(lower(name), lower(?)) > 0", [text(q)]);
+    }
+    if !f.tool_types.is_empty() {
+        w.push(
+            format!("tool_type IN ({})", placeholders(f.tool_types.len())),
+            f.tool_types.iter().map(text),
+        );
+    }
+    if !f.exclude_tool_types.is_empty() {
+        w.push(
+            format!(
+                "tool_type NOT IN ({})",
+                placeholders(f.exclude_tool_types.len())
+            ),
+            f.exclude_tool_types.iter().map(text),
+        );
+    }
+    w
 }
 
 pub(super) fn tools_of(conn: &Connection, agent: AgentId) -> Result<Vec<Tool>> {

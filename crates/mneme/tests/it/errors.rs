@@ -99,11 +99,11 @@ async fn bad_requests_name_the_problem() {
     let e = srv
         .post(
             "/v1/agents/",
-            json!({"model": "openai/gpt-4o-mini", "tool_ids": ["tool-1"]}),
+            json!({"model": "openai/gpt-4o-mini", "folder_ids": ["source-1"]}),
         )
         .await
         .err(400);
-    assert!(e["detail"].as_str().unwrap().contains("tool_ids"));
+    assert!(e["detail"].as_str().unwrap().contains("folder_ids"));
 }
 
 #[tokio::test]

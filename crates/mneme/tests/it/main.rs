@@ -9,6 +9,7 @@ mod messages;
 mod restart;
 mod streaming;
 mod tool_rules;
+mod tools;
 
 use std::path::Path;
 

@@ -63,7 +63,10 @@ async fn run_first_forces_the_first_call_and_shows_in_the_prompt() {
         "conversation_search"
     );
     assert_eq!(offered(&requests[1]), ["memory_insert"]);
-    assert_eq!(requests[1]["tool_choice"]["function"]["name"], "memory_insert");
+    assert_eq!(
+        requests[1]["tool_choice"]["function"]["name"],
+        "memory_insert"
+    );
     assert_eq!(offered(&requests[2]).len(), 3);
     assert_eq!(requests[2]["tool_choice"], "auto");
     let system = requests[0]["messages"][0]["content"].as_str().unwrap();

@@ -1,0 +1,124 @@
+//! `/v1/tools/...` and an agent's tools.
+
+use axum::Json;
+use axum::extract::State;
+use mneme_service::Service;
+use mneme_store::{Order, ToolFilter};
+use mneme_types::{AgentId, AgentState, Tool, ToolCreate, ToolId, ToolRunFromSource, ToolUpdate};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiPath, ApiQuery, PageQuery, list_param};
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct FilterQuery {
+    name: Option<String>,
+    #[serde(default)]
+    names: Vec<String>,
+    #[serde(default)]
+    tool_ids: Vec<ToolId>,
+    search: Option<String>,
+    #[serde(default)]
+    tool_types: Vec<String>,
+    #[serde(default)]
+    exclude_tool_types: Vec<String>,
+}
+
+impl FilterQuery {
+    fn filter(self) -> ToolFilter {
+        let mut names = list_param(&self.names);
+        names.extend(self.name);
+        ToolFilter {
+            names,
+            ids: self.tool_ids,
+            search: self.search,
+            tool_types: list_param(&self.tool_types),
+            exclude_tool_types: list_param(&self.exclude_tool_types),
+        }
+    }
+}
+
+pub(crate) async fn create(
+    State(app): State<Service>,
+    ApiJson(req): ApiJson<ToolCreate>,
+) -> ApiResult<Tool> {
+    Ok(Json(app.create_tool(req, false).await?))
+}
+
+pub(crate) async fn upsert(
+    State(app): State<Service>,
+    ApiJson(req): ApiJson<ToolCreate>,
+) -> ApiResult<Tool> {
+    Ok(Json(app.create_tool(req, true).await?))
+}
+
+pub(crate) async fn list(
+    State(app): State<Service>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+    ApiQuery(filter): ApiQuery<FilterQuery>,
+) -> ApiResult<Vec<Tool>> {
+    let page = page.page(50, Order::Desc)?;
+    Ok(Json(app.list_tools(&filter.filter(), &page).await?))
+}
+
+pub(crate) async fn count(
+    State(app): State<Service>,
+    ApiQuery(filter): ApiQuery<FilterQuery>,
+) -> ApiResult<u64> {
+    Ok(Json(app.count_tools(&filter.filter()).await?))
+}
+
+pub(crate) async fn retrieve(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<ToolId>,
+) -> ApiResult<Tool> {
+    Ok(Json(app.get_tool(id).await?))
+}
+
+pub(crate) async fn modify(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<ToolId>,
+    ApiJson(update): ApiJson<ToolUpdate>,
+) -> ApiResult<Tool> {
+    Ok(Json(app.update_tool(id, update).await?))
+}
+
+/// Answers JSON `null`, like the other deletes the SDK types as `object`.
+pub(crate) async fn delete(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<ToolId>,
+) -> ApiResult<Value> {
+    app.delete_tool(id).await?;
+    Ok(Json(Value::Null))
+}
+
+pub(crate) async fn run(
+    State(app): State<Service>,
+    ApiJson(req): ApiJson<ToolRunFromSource>,
+) -> ApiResult<Value> {
+    Ok(Json(app.run_tool_from_source(req).await?))
+}
+
+pub(crate) async fn of_agent(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<AgentId>,
+) -> ApiResult<Vec<Tool>> {
+    Ok(Json(app.tools_of_agent(id).await?))
+}
+
+pub(crate) async fn attach(
+    State(app): State<Service>,
+    ApiPath((id, tool)): ApiPath<(AgentId, ToolId)>,
+) -> ApiResult<AgentState> {
+    Ok(Json(app.attach_tool(id, tool).await?))
+}
+
+pub(crate) async fn detach(
+    State(app): State<Service>,
+    ApiPath((id, tool)): ApiPath<(AgentId, ToolId)>,
+) -> ApiResult<AgentState> {
+    Ok(Json(app.detach_tool(id, tool).await?))
+}
