@@ -94,7 +94,20 @@ fn push_message(out: &mut Vec<ChatMessage>, m: &Message) {
             tool_call_id: m.tool_call_id.clone().unwrap_or_default(),
             content: m.text.clone(),
         }),
-        // Approval bookkeeping never goes to the model; the tool message carries the results.
+        // An approval request is the assistant's tool call, for the model; the answer is
+        // bookkeeping (the tool message after it carries the results).
+        Role::Approval if !m.tool_calls.is_empty() => out.push(ChatMessage::Assistant {
+            content: Some(m.text.clone()).filter(|t| !t.is_empty()),
+            tool_calls: m
+                .tool_calls
+                .iter()
+                .map(|c| ToolCall {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    arguments: c.arguments.clone(),
+                })
+                .collect(),
+        }),
         Role::Approval => {}
     }
 }

@@ -1,6 +1,7 @@
 //! The agent runtime: base system prompts per agent type, core-memory rendering, the compiled
 //! system message, the built-in tools, and the step loop that runs a turn.
 
+pub mod approval;
 mod context;
 mod eviction;
 pub mod memory;

@@ -96,6 +96,27 @@ pub(crate) async fn handle_response(
         return out;
     }
 
+    if calls.iter().any(|c| solver.requires_approval(&c.name)) {
+        // Nothing runs until a human answers: the calls wait in an approval request.
+        let mut request = assistant;
+        request.role = Role::Approval;
+        request.tool_calls = calls
+            .iter()
+            .map(|c| ToolCallRecord {
+                id: if c.id.is_empty() {
+                    new_call_id()
+                } else {
+                    c.id.clone()
+                },
+                name: c.name.clone(),
+                arguments: c.arguments.clone(),
+            })
+            .collect();
+        out.messages.push(stamp(request));
+        out.stop_reason = Some(StopReason::RequiresApproval);
+        return out;
+    }
+
     let mut returns = Vec::new();
     let mut continues = false;
     let mut terminal = false;
@@ -103,7 +124,7 @@ pub(crate) async fn handle_response(
     let mut stored_calls = Vec::new();
     for call in &calls {
         let id = if call.id.is_empty() {
-            format!("call_{}", &uuid::Uuid::new_v4().simple().to_string()[..24])
+            new_call_id()
         } else {
             call.id.clone()
         };
@@ -197,6 +218,33 @@ pub(crate) async fn handle_response(
         });
     }
     out
+}
+
+/// A tool-call id for providers that send none.
+fn new_call_id() -> String {
+    format!("call_{}", &uuid::Uuid::new_v4().simple().to_string()[..24])
+}
+
+/// Runs one approved call and packs its return (the answer step of an approval).
+pub(crate) async fn run_approved(
+    scope: &StepScope<'_>,
+    memory: &mut WorkingMemory,
+    solver: &mut Solver,
+    call: &ToolCallRecord,
+) -> (ToolReturnRecord, ToolOutcome) {
+    let mut args = Args::parse(&call.arguments);
+    args.take("request_heartbeat");
+    args.take("thinking");
+    let outcome = run_tool(scope, memory, &call.name, &args).await;
+    solver.record(&call.name, outcome.value.clone());
+    let ret = ToolReturnRecord {
+        tool_call_id: call.id.clone(),
+        status: if outcome.ok { "success" } else { "error" }.into(),
+        func_response: pack_return(&outcome, tool_limit(scope.ctx, &call.name)),
+        stdout: None,
+        stderr: None,
+    };
+    (ret, outcome)
 }
 
 async fn run_tool(

@@ -14,11 +14,13 @@ use mneme_types::{
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
+use crate::approval::{ApprovalAnswer, Decision, client_return, denied, pending_request};
 use crate::context::{Flavor, build_request};
 use crate::eviction::{TARGET, TRIGGER, evict_oldest, tokens};
-use crate::step::{StepOutcome, StepScope, handle_response};
+use crate::step::{StepOutcome, StepScope, handle_response, pack_return, run_approved};
 use crate::system::{MemoryStats, compile_system_message, memory_section};
 use crate::tool_rules::Solver;
+use crate::tools::ToolOutcome;
 use crate::tools::WorkingMemory;
 
 /// What a turn needs to run.
@@ -35,6 +37,8 @@ pub struct TurnInput {
     pub events: Option<UnboundedSender<TurnEvent>>,
     /// Forward the model's answer token by token (`ChatDelta`s) rather than per step.
     pub stream_tokens: bool,
+    /// An answer to the agent's pending approval request, handled before any model call.
+    pub approval: Option<ApprovalAnswer>,
 }
 
 /// Progress of a running turn.
@@ -68,6 +72,10 @@ pub enum AgentError {
     Store(#[from] StoreError),
     #[error("agent {0} has no system message")]
     NoSystemMessage(AgentId),
+    /// The request does not fit the agent's state (an approval answer with nothing pending,
+    /// or for other calls).
+    #[error("{0}")]
+    BadRequest(String),
 }
 
 /// Runs turns: holds the store and the model client.
@@ -110,6 +118,9 @@ impl Runtime {
     /// error; steps completed before stay committed. Only storage failures are errors here.
     pub async fn run_turn(&self, input: TurnInput) -> Result<TurnOutput, AgentError> {
         let mut turn = self.start(&input).await?;
+        if let Some(answer) = input.approval.clone() {
+            self.answer_approval(&mut turn, &input, answer).await?;
+        }
         let mut stop = None;
         let mut error = None;
         let mut overflow_retries = 0u32;
@@ -180,6 +191,115 @@ impl Runtime {
             usage: turn.usage,
             error,
         })
+    }
+
+    /// Runs (or denies) the calls of the pending approval request in a step of their own, with
+    /// no model call. The request's follow-up messages are stored in that step too, so they
+    /// are never lost, whatever happens next (Letta drops them when the step ends the turn).
+    async fn answer_approval(
+        &self,
+        turn: &mut Turn,
+        input: &TurnInput,
+        answer: ApprovalAnswer,
+    ) -> Result<(), AgentError> {
+        let pending = pending_request(&turn.ctx.messages)
+            .cloned()
+            .ok_or_else(|| {
+                AgentError::BadRequest("No tool call is currently awaiting approval".into())
+            })?;
+        let decisions: Vec<Decision> = match &answer.all {
+            Some(d) => pending
+                .tool_calls
+                .iter()
+                .map(|c| with_id(d, &c.id))
+                .collect(),
+            None => answer.decisions.clone(),
+        };
+        let mut asked: Vec<&str> = pending.tool_calls.iter().map(|c| c.id.as_str()).collect();
+        let mut answered: Vec<&str> = decisions.iter().map(Decision::tool_call_id).collect();
+        asked.sort_unstable();
+        answered.sort_unstable();
+        if asked != answered {
+            return Err(AgentError::BadRequest(format!(
+                "The approvals must answer exactly the pending tool calls: {}",
+                asked.join(", ")
+            )));
+        }
+        let step_id = StepId::new();
+        let attached: Vec<String> = turn.ctx.tools.iter().map(|t| t.name.clone()).collect();
+        let allowed = turn.solver.allowed(&attached);
+        let mut returns = Vec::new();
+        let mut memory_changed = false;
+        let mut passages = Vec::new();
+        for call in &pending.tool_calls {
+            let Some(decision) = decisions.iter().find(|d| d.tool_call_id() == call.id) else {
+                continue;
+            };
+            match decision {
+                Decision::Approve { .. } => {
+                    let scope = StepScope {
+                        ctx: &turn.ctx,
+                        flavor: turn.flavor,
+                        store: self.store.as_ref(),
+                        sandbox: &self.sandbox,
+                        allowed: &allowed,
+                        ids: (step_id, input.run_id, MessageId::new()),
+                    };
+                    let (ret, outcome) =
+                        run_approved(&scope, &mut turn.memory, &mut turn.solver, call).await;
+                    memory_changed |= outcome.memory_changed;
+                    passages.extend(outcome.passage);
+                    returns.push(ret);
+                }
+                Decision::Deny { reason, .. } => {
+                    let outcome = ToolOutcome::failed(denied(reason.as_deref()));
+                    returns.push(client_return(
+                        &call.id,
+                        "error",
+                        pack_return(&outcome, 50_000),
+                    ));
+                }
+                Decision::Return {
+                    status,
+                    tool_return,
+                    ..
+                } => {
+                    returns.push(client_return(&call.id, status, tool_return.clone()));
+                }
+            }
+        }
+        let now = mneme_types::time::now();
+        let stamp = |mut m: Message| {
+            m.step_id = Some(step_id);
+            m.run_id = Some(input.run_id);
+            m
+        };
+        let mut tool_msg = Message::new(
+            input.agent_id,
+            Role::Tool,
+            returns[0].func_response.clone(),
+            now,
+        );
+        tool_msg.tool_call_id = Some(returns[0].tool_call_id.clone());
+        tool_msg.name = pending.tool_calls.first().map(|c| c.name.clone());
+        tool_msg.tool_returns = returns;
+        let mut messages = vec![stamp(answer.message), stamp(tool_msg)];
+        messages.extend(turn.pending_inputs.drain(..).map(stamp));
+        let outcome = StepOutcome {
+            messages,
+            passages,
+            memory_changed,
+            continues: true,
+            stop_reason: None,
+        };
+        self.commit(turn, input, step_id, &ChatResponse::default(), &outcome)
+            .await?;
+        if let Some(events) = &input.events {
+            let _ = events.send(TurnEvent::StepCommitted {
+                messages: outcome.messages.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// One model call; `Ok(None)` when the turn was cancelled meanwhile. Token streaming
@@ -430,4 +550,25 @@ fn llm_stop_reason(e: &LlmError) -> StopReason {
 /// Which loop an agent type runs.
 pub fn uses_heartbeats(agent_type: AgentType) -> bool {
     Flavor::of(agent_type) == Flavor::Heartbeat
+}
+
+/// The legacy single decision, for one of the pending calls.
+fn with_id(d: &Decision, id: &str) -> Decision {
+    let id = id.to_owned();
+    match d {
+        Decision::Approve { .. } => Decision::Approve { tool_call_id: id },
+        Decision::Deny { reason, .. } => Decision::Deny {
+            tool_call_id: id,
+            reason: reason.clone(),
+        },
+        Decision::Return {
+            status,
+            tool_return,
+            ..
+        } => Decision::Return {
+            tool_call_id: id,
+            status: status.clone(),
+            tool_return: tool_return.clone(),
+        },
+    }
 }

@@ -41,6 +41,7 @@ impl IntoResponse for ApiError {
             ),
             ApiError::Status(status, detail) => (status, json!(detail)),
             ApiError::Service(S::Llm(e)) => return llm_error(&e),
+            ApiError::Service(S::PendingApproval(id)) => return pending_approval(&id),
             ApiError::Service(e) => {
                 let status = match &e {
                     S::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -50,6 +51,8 @@ impl IntoResponse for ApiError {
                     S::Store(D::NotFound { .. }) => StatusCode::NOT_FOUND,
                     S::Store(D::Conflict(_)) | S::Conflict(_) => StatusCode::CONFLICT,
                     S::Expired(_) => StatusCode::GONE,
+                    // Answered above, with the detail object clients key on.
+                    S::PendingApproval(_) => StatusCode::CONFLICT,
                     S::Store(D::Db(_) | D::Corrupt(_)) | S::Internal(_) => {
                         StatusCode::INTERNAL_SERVER_ERROR
                     }
@@ -93,6 +96,21 @@ fn llm_error(e: &LlmError) -> Response {
         "detail": message,
     });
     let mut res = (status, Json(body)).into_response();
+    res.headers_mut().insert(
+        "x-should-retry",
+        axum::http::HeaderValue::from_static("false"),
+    );
+    res
+}
+
+/// Letta's 409 for input while an approval is pending: SDK users read `detail.code` and
+/// `detail.pending_request_id`. Not to be retried: the same input would conflict again.
+fn pending_approval(id: &mneme_types::MessageId) -> Response {
+    let message = ServiceError::PendingApproval(*id).to_string();
+    let body = json!({"detail": {
+        "code": "PENDING_APPROVAL", "message": message, "pending_request_id": id.to_string(),
+    }});
+    let mut res = (StatusCode::CONFLICT, Json(body)).into_response();
     res.headers_mut().insert(
         "x-should-retry",
         axum::http::HeaderValue::from_static("false"),

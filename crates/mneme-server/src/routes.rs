@@ -90,6 +90,10 @@ pub fn router(service: Service) -> Router {
             patch(tools::detach),
         ),
         (
+            "/v1/agents/{agent_id}/tools/approval/{tool_name}",
+            patch(tools::approval),
+        ),
+        (
             "/v1/tools/",
             get(tools::list).post(tools::create).put(tools::upsert),
         ),

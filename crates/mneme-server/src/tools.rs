@@ -122,3 +122,23 @@ pub(crate) async fn detach(
 ) -> ApiResult<AgentState> {
     Ok(Json(app.detach_tool(id, tool).await?))
 }
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ApprovalQuery {
+    requires_approval: Option<bool>,
+}
+
+pub(crate) async fn approval(
+    State(app): State<Service>,
+    ApiPath((id, tool_name)): ApiPath<(AgentId, String)>,
+    ApiQuery(q): ApiQuery<ApprovalQuery>,
+) -> ApiResult<AgentState> {
+    let required = q.requires_approval.ok_or_else(|| ApiError::Malformed {
+        loc: vec!["query".into(), "requires_approval".into()],
+        msg: "Field required".into(),
+        kind: "missing",
+    })?;
+    Ok(Json(
+        app.set_requires_approval(id, &tool_name, required).await?,
+    ))
+}

@@ -96,6 +96,7 @@ impl Service {
 
     pub async fn get_agent(&self, id: AgentId, include: Include) -> Result<AgentState> {
         let agent = self.store.get_agent(id).await?;
+        let pending = self.pending_approval(&agent).await?;
         let blocks = match include.blocks {
             true => Some(self.store.agent_blocks(id).await?),
             false => None,
@@ -104,7 +105,14 @@ impl Service {
             true => Some(self.store.agent_tools(id).await?),
             false => None,
         };
-        self.state(agent, blocks, tools, include)
+        let native = mneme_agent::Flavor::of(agent.agent_type) == mneme_agent::Flavor::Native;
+        let mut state = self.state(agent, blocks, tools, include)?;
+        state.pending_approval = pending.and_then(|m| {
+            crate::render::letta_messages(&m, &crate::render::RenderOptions::new(native))
+                .into_iter()
+                .find(|p| p["message_type"] == "approval_request_message")
+        });
+        Ok(state)
     }
 
     pub async fn list_agents(

@@ -79,7 +79,7 @@ impl Chunker {
             TurnEvent::StepCommitted { messages } => messages
                 .iter()
                 // Heartbeats are bookkeeping; Letta's streams carry no user-role messages.
-                .filter(|m| m.role != Role::User)
+                .filter(|m| crate::messages::is_reply(m))
                 .filter(|m| !self.stream_tokens || m.role == Role::Tool)
                 .flat_map(|m| letta_messages(m, &self.opts))
                 .collect(),

@@ -16,6 +16,11 @@ pub enum ServiceError {
     /// The request conflicts with the current state (no active run to cancel).
     #[error("{0}")]
     Conflict(String),
+    /// New input while the agent waits for a human to approve a tool call.
+    #[error(
+        "CONFLICT: Cannot send a new message: the agent is waiting for an approval of request {0}; answer it with an approval first"
+    )]
+    PendingApproval(mneme_types::MessageId),
     /// What was asked for existed but is no longer kept (an old run's stream).
     #[error("{0}")]
     Expired(String),
@@ -39,6 +44,7 @@ impl From<AgentError> for ServiceError {
     fn from(e: AgentError) -> Self {
         match e {
             AgentError::Store(s) => ServiceError::Store(s),
+            AgentError::BadRequest(m) => ServiceError::BadRequest(m),
             other => ServiceError::Internal(other.to_string()),
         }
     }

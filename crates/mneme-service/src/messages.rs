@@ -3,10 +3,11 @@
 use std::time::Instant;
 
 use mneme_agent::Flavor;
+use mneme_agent::approval::{ApprovalAnswer, Decision};
 use mneme_store::{Message, MessageQuery, Order, Role, RunData, RunRecord};
 use mneme_types::{
-    AgentId, AgentState, LettaRequest, MessageId, MessageUpdate, ResetMessages, RunId, RunStatus,
-    content_text, time,
+    AgentId, AgentState, LettaRequest, MessageCreate, MessageId, MessageUpdate, ResetMessages,
+    RunId, RunStatus, content_text, time,
 };
 use serde_json::{Value, json};
 
@@ -48,8 +49,9 @@ impl Service {
         let messages: Vec<Value> = output
             .messages
             .iter()
-            // Heartbeats are stored for the model, not shown as replies (nor streamed).
-            .filter(|m| m.role != Role::User)
+            // Heartbeats (and the caller's own approval answer) are stored, not shown as
+            // replies (nor streamed).
+            .filter(|m| is_reply(m))
             .flat_map(|m| letta_messages(m, &opts))
             .collect();
         let mut usage = output.usage;
@@ -349,11 +351,13 @@ pub(crate) fn input_messages(
         (Some(input), None) => Ok(vec![user_message(agent, input, now)?]),
         (None, Some(list)) => list
             .iter()
+            // Approvals and client tool returns are the turn's answer, not its input messages.
+            .filter(|m| !matches!(m.kind(), "approval" | "tool_return"))
             .map(|m| {
-                if m.kind.as_deref().is_some_and(|k| k != "message") {
-                    return Err(ServiceError::bad(format!(
-                        "input of type '{}' is not supported by this version of mneme yet",
-                        m.kind.as_deref().unwrap_or_default()
+                if m.kind() != "message" {
+                    return Err(ServiceError::Unprocessable(format!(
+                        "unknown input type '{}'",
+                        m.kind()
                     )));
                 }
                 let role = match m.role.as_deref() {
@@ -398,4 +402,82 @@ fn user_message(
         m.content = Some(content.clone());
     }
     Ok(m)
+}
+
+/// The request's answer to a pending approval, if it carries one: an `approval` item (its
+/// `approvals`, or the deprecated single `approve`) or a `tool_return` item of client results.
+pub(crate) fn approval_answer(
+    agent: AgentId,
+    req: &LettaRequest,
+) -> Result<Option<ApprovalAnswer>> {
+    let items: Vec<&MessageCreate> = req
+        .messages
+        .iter()
+        .flatten()
+        .filter(|m| matches!(m.kind(), "approval" | "tool_return"))
+        .collect();
+    let Some(item) = items.first() else {
+        return Ok(None);
+    };
+    if items.len() > 1 {
+        return Err(ServiceError::Unprocessable(
+            "send one approval item per request".into(),
+        ));
+    }
+    let raw: Vec<Value> = match (&item.approvals, &item.tool_returns, item.approve) {
+        (Some(list), _, _) => list.clone(),
+        (None, Some(returns), _) => returns
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                if let Some(obj) = r.as_object_mut() {
+                    obj.entry("type").or_insert(json!("tool"));
+                }
+                r
+            })
+            .collect(),
+        (None, None, Some(_)) => Vec::new(),
+        (None, None, None) => {
+            return Err(ServiceError::Unprocessable(
+                "an approval needs approvals (or approve)".into(),
+            ));
+        }
+    };
+    let decisions = raw
+        .iter()
+        .map(Decision::parse)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(ServiceError::Unprocessable)?;
+    let all = item.approve.map(|approve| match approve {
+        true => Decision::Approve {
+            tool_call_id: String::new(),
+        },
+        false => Decision::Deny {
+            tool_call_id: String::new(),
+            reason: item.reason.clone(),
+        },
+    });
+    let mut message = Message::new(agent, Role::Approval, "", time::now());
+    message.content = Some(json!({
+        "approvals": raw,
+        "approve": item.approve,
+        "approval_request_id": item.approval_request_id,
+        "reason": item.reason,
+    }));
+    message.otid = item.otid.clone();
+    Ok(Some(ApprovalAnswer {
+        decisions,
+        all: all.filter(|_| raw.is_empty()),
+        message,
+    }))
+}
+
+/// Whether a message a turn produced is part of its reply: not a heartbeat (user role), not
+/// the approval answer the caller just sent.
+pub(crate) fn is_reply(m: &Message) -> bool {
+    match m.role {
+        Role::User => false,
+        Role::Approval => !m.tool_calls.is_empty(),
+        _ => true,
+    }
 }

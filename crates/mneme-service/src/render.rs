@@ -87,7 +87,41 @@ pub(crate) fn letta_messages(m: &Message, opts: &RenderOptions) -> Vec<Value> {
                 part("tool_return_message", tool_return(m));
             }
         }
-        Role::Approval => {}
+        Role::Approval if !m.tool_calls.is_empty() => {
+            if !m.text.is_empty() {
+                let kind = if opts.native {
+                    "assistant_message"
+                } else {
+                    "reasoning_message"
+                };
+                let fields = if opts.native {
+                    json!({ "content": m.text })
+                } else {
+                    json!({"reasoning": m.text, "source": "non_reasoner_model", "signature": null})
+                };
+                part(kind, fields);
+            }
+            let calls: Vec<Value> = m
+                .tool_calls
+                .iter()
+                .map(|c| json!({"name": c.name, "arguments": c.arguments, "tool_call_id": c.id}))
+                .collect();
+            part(
+                "approval_request_message",
+                json!({ "tool_call": calls[0], "tool_calls": calls }),
+            );
+        }
+        Role::Approval => {
+            let answer = m.content.clone().unwrap_or_default();
+            part(
+                "approval_response_message",
+                json!({
+                    "approvals": answer["approvals"], "approve": answer["approve"],
+                    "approval_request_id": answer["approval_request_id"],
+                    "reason": answer["reason"],
+                }),
+            );
+        }
     }
     out
 }

@@ -43,6 +43,7 @@ pub(crate) struct Job {
     pub(crate) agent_id: AgentId,
     pub(crate) run: RunId,
     pub(crate) inputs: Vec<Message>,
+    pub(crate) approval: Option<mneme_agent::approval::ApprovalAnswer>,
     pub(crate) max_steps: u32,
     pub(crate) opts: RenderOptions,
     pub(crate) types: Vec<String>,
@@ -122,7 +123,11 @@ impl Service {
         status: RunStatus,
     ) -> Result<(Job, bool)> {
         let inputs = crate::messages::input_messages(agent_id, req, streaming)?;
+        let approval = crate::messages::approval_answer(agent_id, req)?;
         let agent = self.store.get_agent(agent_id).await?;
+        if approval.is_none() {
+            self.refuse_while_pending(&agent).await?;
+        }
         let background = streaming && req.background == Some(true);
         let run = self
             .store
@@ -132,6 +137,7 @@ impl Service {
             agent_id,
             run: run.id,
             inputs,
+            approval,
             max_steps: req.max_steps.unwrap_or(crate::messages::DEFAULT_MAX_STEPS),
             opts: crate::messages::render_options(&agent.agent_type, req),
             types: req.include_return_message_types.clone().unwrap_or_default(),
@@ -177,6 +183,7 @@ impl Service {
             agent_id: job.agent_id,
             run_id: run,
             inputs: job.inputs,
+            approval: job.approval,
             max_steps: job.max_steps,
             cancel: active.cancel.clone(),
             events,
@@ -209,6 +216,30 @@ impl Service {
         }
         self.hub.finish(run);
         result
+    }
+
+    /// New input while the agent waits for an approval is a 409, before any run starts.
+    async fn refuse_while_pending(&self, agent: &mneme_store::Agent) -> Result<()> {
+        match self.pending_approval(agent).await? {
+            Some(request) => Err(ServiceError::PendingApproval(request.id)),
+            None => Ok(()),
+        }
+    }
+
+    /// The agent's approval request awaiting an answer, if any.
+    pub(crate) async fn pending_approval(
+        &self,
+        agent: &mneme_store::Agent,
+    ) -> Result<Option<Message>> {
+        let Some(last) = agent
+            .message_ids
+            .last()
+            .filter(|_| agent.message_ids.len() > 1)
+        else {
+            return Ok(None);
+        };
+        let message = self.store.get_message(*last).await?;
+        Ok(mneme_agent::approval::pending_request(std::slice::from_ref(&message)).cloned())
     }
 
     async fn set_status(&self, run: RunId, status: RunStatus) {

@@ -83,8 +83,37 @@ impl Service {
         Ok(self.store.delete_tool(id).await?)
     }
 
+    /// Attaches a tool; one created with `default_requires_approval` brings its
+    /// `requires_approval` rule along, as in Letta.
     pub async fn attach_tool(&self, agent: AgentId, tool: ToolId) -> Result<AgentState> {
         self.store.attach_tool(agent, tool).await?;
+        let t = self.store.get_tool(tool).await?;
+        if t.default_requires_approval == Some(true) {
+            self.set_requires_approval(agent, &t.name, true).await?;
+        }
+        self.get_agent(agent, Include::ALL).await
+    }
+
+    /// `PATCH /v1/agents/{id}/tools/approval/{tool_name}`: adds or removes the tool's
+    /// `requires_approval` rule.
+    pub async fn set_requires_approval(
+        &self,
+        agent: AgentId,
+        tool_name: &str,
+        required: bool,
+    ) -> Result<AgentState> {
+        let name = tool_name.to_owned();
+        let edit = Box::new(move |a: &mut mneme_store::Agent| {
+            let rules = a.tool_rules.get_or_insert_with(Vec::new);
+            let is_rule =
+                |r: &Value| r["type"] == "requires_approval" && r["tool_name"] == name.as_str();
+            rules.retain(|r| !is_rule(r));
+            if required {
+                rules.push(json!({"type": "requires_approval", "tool_name": name}));
+            }
+            Ok(())
+        });
+        self.store.update_agent(agent, edit, None).await?;
         self.get_agent(agent, Include::ALL).await
     }
 

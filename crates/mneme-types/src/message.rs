@@ -37,6 +37,26 @@ pub struct MessageCreate {
     pub otid: Option<String>,
     pub sender_id: Option<String>,
     pub group_id: Option<String>,
+    /// `ApprovalCreate`: decisions on pending tool calls (`ApprovalReturn` or `ToolReturn`).
+    pub approvals: Option<Vec<Value>>,
+    /// Deprecated single-decision form of `ApprovalCreate`.
+    pub approve: Option<bool>,
+    pub approval_request_id: Option<String>,
+    pub reason: Option<String>,
+    /// `ToolReturnCreate`: client-side tool results.
+    pub tool_returns: Option<Vec<Value>>,
+}
+
+impl MessageCreate {
+    /// The item's kind: `type` when given; else `approval` when it carries an approval, as
+    /// Letta infers it.
+    pub fn kind(&self) -> &str {
+        match self.kind.as_deref() {
+            Some(k) => k,
+            None if self.approve.is_some() || self.approval_request_id.is_some() => "approval",
+            None => "message",
+        }
+    }
 }
 
 /// The body of `PATCH /v1/agents/{id}/messages/{message_id}`: `UpdateSystemMessage`,

@@ -1,0 +1,103 @@
+//! Human-in-the-loop approvals: a call to a tool with a `requires_approval` rule stops the turn
+//! with an approval request; the client's answer runs (or denies) the calls in a step of its
+//! own, without a model call, and the turn goes on.
+
+use mneme_store::{Message, Role, ToolReturnRecord};
+use serde_json::Value;
+
+/// The client's decision on one pending call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Approve {
+        tool_call_id: String,
+    },
+    Deny {
+        tool_call_id: String,
+        reason: Option<String>,
+    },
+    /// A client-side tool's result, used as given.
+    Return {
+        tool_call_id: String,
+        status: String,
+        tool_return: String,
+    },
+}
+
+impl Decision {
+    pub fn tool_call_id(&self) -> &str {
+        match self {
+            Decision::Approve { tool_call_id }
+            | Decision::Deny { tool_call_id, .. }
+            | Decision::Return { tool_call_id, .. } => tool_call_id,
+        }
+    }
+
+    /// Reads one element of `approvals` (`ApprovalReturn` or `ToolReturn`).
+    pub fn parse(v: &Value) -> Result<Decision, String> {
+        let id = v["tool_call_id"]
+            .as_str()
+            .ok_or("every approval needs a tool_call_id")?
+            .to_owned();
+        match v["type"].as_str().unwrap_or("approval") {
+            "approval" => match v["approve"].as_bool() {
+                Some(true) => Ok(Decision::Approve { tool_call_id: id }),
+                Some(false) => Ok(Decision::Deny {
+                    tool_call_id: id,
+                    reason: v["reason"].as_str().map(str::to_owned),
+                }),
+                None => Err("an approval needs approve: true or false".into()),
+            },
+            "tool" => Ok(Decision::Return {
+                tool_call_id: id,
+                status: v["status"].as_str().unwrap_or("success").to_owned(),
+                tool_return: match &v["tool_return"] {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+            }),
+            other => Err(format!("unknown approval type '{other}'")),
+        }
+    }
+}
+
+/// An answer to a pending approval request, with the message that records it.
+#[derive(Debug, Clone)]
+pub struct ApprovalAnswer {
+    pub decisions: Vec<Decision>,
+    /// Legacy single-decision form: applies to every pending call.
+    pub all: Option<Decision>,
+    /// The stored `approval` message carrying the decisions (rendered as
+    /// `approval_response_message`).
+    pub message: Message,
+}
+
+/// The approval request awaiting an answer: the last in-context message, when it is one.
+pub fn pending_request(context: &[Message]) -> Option<&Message> {
+    context
+        .last()
+        .filter(|m| m.role == Role::Approval && !m.tool_calls.is_empty())
+}
+
+/// The error return of a denied call, in Letta's words.
+pub(crate) fn denied(reason: Option<&str>) -> String {
+    format!(
+        "Error: request to call tool denied. User reason: {}",
+        reason.unwrap_or("none given")
+    )
+}
+
+/// A client tool's result as a stored return.
+pub(crate) fn client_return(tool_call_id: &str, status: &str, text: String) -> ToolReturnRecord {
+    ToolReturnRecord {
+        tool_call_id: tool_call_id.to_owned(),
+        status: if status == "error" {
+            "error"
+        } else {
+            "success"
+        }
+        .into(),
+        func_response: text,
+        stdout: None,
+        stderr: None,
+    }
+}

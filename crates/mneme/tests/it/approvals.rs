@@ -1,0 +1,210 @@
+//! Tool calls that wait for a human's approval.
+
+use mneme_testkit::{FakeLlm, Reply, TestServer};
+use serde_json::{Value, json};
+
+use crate::{bin, id};
+
+async fn setup() -> (TestServer, FakeLlm, String) {
+    let fake = FakeLlm::start().await;
+    let url = fake.base_url();
+    let srv = TestServer::start_with_env(bin(), &[("OPENAI_BASE_URL", url.as_str())]).await;
+    let a = id(&srv
+        .post(
+            "/v1/agents/",
+            json!({"model": "openai/gpt-4o-mini",
+                   "memory_blocks": [{"label": "human", "value": "Name: Ada"}],
+                   "tool_rules": [{"type": "requires_approval", "tool_name": "memory_insert"}]}),
+        )
+        .await
+        .ok());
+    (srv, fake, a)
+}
+
+async fn ask(srv: &TestServer, fake: &FakeLlm, a: &str) -> Value {
+    fake.push(Reply::tool_call(
+        "memory_insert",
+        json!({"label": "human", "new_string": "Likes tea"}),
+    ));
+    let res = srv
+        .post(
+            &format!("/v1/agents/{a}/messages"),
+            json!({"input": "remember tea"}),
+        )
+        .await
+        .ok();
+    assert_eq!(res["stop_reason"]["stop_reason"], "requires_approval");
+    let request = res["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(request["message_type"], "approval_request_message");
+    assert_eq!(request["tool_call"]["name"], "memory_insert");
+    request
+}
+
+async fn human(srv: &TestServer, a: &str) -> String {
+    let b = srv
+        .get(&format!("/v1/agents/{a}/core-memory/blocks/human"))
+        .await
+        .ok();
+    b["value"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_approved_call_runs_and_the_turn_goes_on() {
+    let (srv, fake, a) = setup().await;
+    let request = ask(&srv, &fake, &a).await;
+    assert_eq!(human(&srv, &a).await, "Name: Ada", "nothing ran yet");
+    let state = srv.get(&format!("/v1/agents/{a}")).await.ok();
+    assert_eq!(state["pending_approval"]["id"], request["id"]);
+
+    // New input must wait.
+    let busy = srv
+        .post(
+            &format!("/v1/agents/{a}/messages"),
+            json!({"input": "hello?"}),
+        )
+        .await
+        .err(409);
+    assert_eq!(busy["detail"]["code"], "PENDING_APPROVAL");
+    assert_eq!(busy["detail"]["pending_request_id"], request["id"]);
+
+    fake.push_text("Noted: you like tea.");
+    let call_id = request["tool_call"]["tool_call_id"].as_str().unwrap();
+    let res = srv
+        .post(
+            &format!("/v1/agents/{a}/messages"),
+            json!({"messages": [{"type": "approval", "approvals": [
+                {"type": "approval", "tool_call_id": call_id, "approve": true}]}]}),
+        )
+        .await
+        .ok();
+    let kinds: Vec<&str> = res["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["tool_return_message", "assistant_message"]);
+    assert_eq!(res["messages"][0]["status"], "success");
+    assert_eq!(res["stop_reason"]["stop_reason"], "end_turn");
+    assert_eq!(human(&srv, &a).await, "Name: Ada\nLikes tea");
+    let state = srv.get(&format!("/v1/agents/{a}")).await.ok();
+    assert!(state["pending_approval"].is_null());
+    let listed = srv.get(&format!("/v1/agents/{a}/messages")).await.ok();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["message_type"] == "approval_response_message")
+    );
+    // The model saw its call and the result, as an ordinary tool exchange.
+    let last = fake.requests().pop().unwrap();
+    let msgs = last["messages"].as_array().unwrap();
+    assert_eq!(msgs[msgs.len() - 2]["tool_calls"][0]["id"], call_id);
+    assert_eq!(msgs[msgs.len() - 1]["role"], "tool");
+}
+
+#[tokio::test]
+async fn a_denied_call_does_not_run_and_the_model_hears_why() {
+    let (srv, fake, a) = setup().await;
+    let request = ask(&srv, &fake, &a).await;
+    fake.push_text("Understood.");
+    let res = srv
+        .post(
+            &format!("/v1/agents/{a}/messages"),
+            json!({"messages": [
+                {"type": "approval", "approve": false, "approval_request_id": request["id"], "reason": "not now"},
+                {"role": "user", "content": "let's talk about something else"}]}),
+        )
+        .await
+        .ok();
+    let ret = &res["messages"][0];
+    assert_eq!(ret["status"], "error");
+    assert!(
+        ret["tool_return"]
+            .as_str()
+            .unwrap()
+            .contains("request to call tool denied. User reason: not now")
+    );
+    assert_eq!(human(&srv, &a).await, "Name: Ada");
+    // The follow-up message was stored and reached the model.
+    let last = fake.requests().pop().unwrap();
+    let msgs = last["messages"].as_array().unwrap();
+    assert_eq!(
+        msgs.last().unwrap()["content"],
+        "let's talk about something else"
+    );
+}
+
+#[tokio::test]
+async fn answers_must_match_what_is_pending() {
+    let (srv, fake, a) = setup().await;
+    let path = format!("/v1/agents/{a}/messages");
+    let nothing = srv
+        .post(
+            &path,
+            json!({"messages": [{"type": "approval", "approvals": [
+            {"type": "approval", "tool_call_id": "call_x", "approve": true}]}]}),
+        )
+        .await
+        .err(400);
+    assert!(
+        nothing["detail"]
+            .as_str()
+            .unwrap()
+            .contains("awaiting approval")
+    );
+    ask(&srv, &fake, &a).await;
+    srv.post(
+        &path,
+        json!({"messages": [{"type": "approval", "approvals": [
+            {"type": "approval", "tool_call_id": "call_other", "approve": true}]}]}),
+    )
+    .await
+    .err(400);
+    assert_eq!(human(&srv, &a).await, "Name: Ada");
+}
+
+#[tokio::test]
+async fn approval_can_be_required_per_tool_on_an_agent() {
+    let (srv, fake, a) = setup().await;
+    let path = format!("/v1/agents/{a}/tools/approval/memory_insert");
+    let off = srv
+        .send(srv.request(
+            reqwest::Method::PATCH,
+            &format!("{path}?requires_approval=false"),
+        ))
+        .await
+        .ok();
+    assert!(
+        !off["tool_rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["type"] == "requires_approval")
+    );
+    fake.push(Reply::tool_call(
+        "memory_insert",
+        json!({"label": "human", "new_string": "X"}),
+    ));
+    fake.push_text("done");
+    let res = srv
+        .post(&format!("/v1/agents/{a}/messages"), json!({"input": "go"}))
+        .await
+        .ok();
+    assert_eq!(res["stop_reason"]["stop_reason"], "end_turn");
+    assert_eq!(human(&srv, &a).await, "Name: Ada\nX");
+    let on = srv
+        .send(srv.request(
+            reqwest::Method::PATCH,
+            &format!("{path}?requires_approval=true"),
+        ))
+        .await
+        .ok();
+    assert!(
+        on["tool_rules"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"type": "requires_approval", "tool_name": "memory_insert"}))
+    );
+}
