@@ -70,18 +70,7 @@ fn push_message(out: &mut Vec<ChatMessage>, m: &Message) {
         Role::User | Role::Summary => out.push(ChatMessage::User {
             content: m.text.clone(),
         }),
-        Role::Assistant => out.push(ChatMessage::Assistant {
-            content: Some(m.text.clone()).filter(|t| !t.is_empty()),
-            tool_calls: m
-                .tool_calls
-                .iter()
-                .map(|c| ToolCall {
-                    id: c.id.clone(),
-                    name: c.name.clone(),
-                    arguments: c.arguments.clone(),
-                })
-                .collect(),
-        }),
+        Role::Assistant => out.push(assistant_turn(m)),
         Role::Tool if !m.tool_returns.is_empty() => {
             for r in &m.tool_returns {
                 out.push(ChatMessage::Tool {
@@ -96,19 +85,24 @@ fn push_message(out: &mut Vec<ChatMessage>, m: &Message) {
         }),
         // An approval request is the assistant's tool call, for the model; the answer is
         // bookkeeping (the tool message after it carries the results).
-        Role::Approval if !m.tool_calls.is_empty() => out.push(ChatMessage::Assistant {
-            content: Some(m.text.clone()).filter(|t| !t.is_empty()),
-            tool_calls: m
-                .tool_calls
-                .iter()
-                .map(|c| ToolCall {
-                    id: c.id.clone(),
-                    name: c.name.clone(),
-                    arguments: c.arguments.clone(),
-                })
-                .collect(),
-        }),
+        Role::Approval if !m.tool_calls.is_empty() => out.push(assistant_turn(m)),
         Role::Approval => {}
+    }
+}
+
+/// An assistant message (or an approval request, which is one) with its tool calls.
+fn assistant_turn(m: &Message) -> ChatMessage {
+    ChatMessage::Assistant {
+        content: Some(m.text.clone()).filter(|t| !t.is_empty()),
+        tool_calls: m
+            .tool_calls
+            .iter()
+            .map(|c| ToolCall {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                arguments: c.arguments.clone(),
+            })
+            .collect(),
     }
 }
 

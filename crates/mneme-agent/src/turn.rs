@@ -19,7 +19,7 @@ use crate::context::{Flavor, build_request};
 use crate::eviction::{TARGET, TRIGGER, evict_oldest, tokens};
 use crate::step::{StepOutcome, StepScope, handle_response, pack_return, run_approved};
 use crate::system::{MemoryStats, compile_system_message, memory_section};
-use crate::tool_rules::Solver;
+use crate::tool_rules::{Allowed, Solver};
 use crate::tools::ToolOutcome;
 use crate::tools::WorkingMemory;
 
@@ -163,14 +163,11 @@ impl Runtime {
                     break;
                 }
             };
-            let scope = StepScope {
-                ctx: &turn.ctx,
-                flavor: turn.flavor,
-                store: self.store.as_ref(),
-                sandbox: &self.sandbox,
-                allowed: &allowed,
-                ids: (step_id, input.run_id, assistant_id),
-            };
+            let scope = self.scope(
+                (&turn.ctx, turn.flavor),
+                &allowed,
+                (step_id, input.run_id, assistant_id),
+            );
             let outcome =
                 handle_response(scope, &mut turn.memory, &mut turn.solver, response.clone()).await;
             self.commit(&mut turn, &input, step_id, &response, &outcome)
@@ -237,14 +234,8 @@ impl Runtime {
             };
             match decision {
                 Decision::Approve { .. } => {
-                    let scope = StepScope {
-                        ctx: &turn.ctx,
-                        flavor: turn.flavor,
-                        store: self.store.as_ref(),
-                        sandbox: &self.sandbox,
-                        allowed: &allowed,
-                        ids: (step_id, input.run_id, MessageId::new()),
-                    };
+                    let ids = (step_id, input.run_id, MessageId::new());
+                    let scope = self.scope((&turn.ctx, turn.flavor), &allowed, ids);
                     let (ret, outcome) =
                         run_approved(&scope, &mut turn.memory, &mut turn.solver, call).await;
                     memory_changed |= outcome.memory_changed;
@@ -300,6 +291,22 @@ impl Runtime {
             });
         }
         Ok(())
+    }
+
+    fn scope<'a>(
+        &'a self,
+        (ctx, flavor): (&'a AgentContext, Flavor),
+        allowed: &'a Allowed,
+        ids: (StepId, RunId, MessageId),
+    ) -> StepScope<'a> {
+        StepScope {
+            ctx,
+            flavor,
+            store: self.store.as_ref(),
+            sandbox: &self.sandbox,
+            allowed,
+            ids,
+        }
     }
 
     /// One model call; `Ok(None)` when the turn was cancelled meanwhile. Token streaming
