@@ -121,3 +121,35 @@ def llm_text(message: dict) -> str:
 def llm_tools(request: dict) -> dict[str, dict]:
     """The tools offered in a recorded request, by name -> function object."""
     return {t["function"]["name"]: t["function"] for t in request.get("tools") or []}
+
+
+# -- custom tools ----------------------------------------------------------------------------------
+
+
+def tool_source(name: str, params: str = "", body: str = 'return "ok"', doc_args: dict[str, str] | None = None,
+                summary: str = "A test tool.", prelude: str = "") -> str:
+    """Python source of one tool function `name(params)` with a Google-style docstring.
+
+    `body` is the function body (dedented, one statement per line); `doc_args` describes the
+    parameters (each parameter needs a line for the schema generator)."""
+    lines = [prelude.strip("\n"), ""] if prelude else []
+    lines.append(f"def {name}({params}):")
+    lines.append(f'    """{summary}')
+    if doc_args:
+        lines += ["", "    Args:"] + [f"        {arg}: {text}" for arg, text in doc_args.items()]
+    lines.append('    """')
+    lines += [f"    {line}" for line in body.strip("\n").splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+def create_tool(client: letta_client.Letta, name: str, params: str = "", body: str = 'return "ok"', **kwargs):
+    """Registers a tool from `tool_source(...)`; every parameter is documented automatically."""
+    doc_args = kwargs.pop("doc_args", None)
+    if doc_args is None and params:
+        doc_args = {p.split(":")[0].strip(): f"The {p.split(':')[0].strip()}." for p in params.split(",")}
+    return client.tools.create(source_code=tool_source(name, params, body, doc_args, **kwargs))
+
+
+def tool_returns(resp) -> list:
+    """The tool_return_message items of a response."""
+    return of_type(resp.messages, "tool_return_message")

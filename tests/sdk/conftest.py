@@ -406,14 +406,17 @@ def http(server: MnemeServer) -> httpx.Client:
 
 @pytest.fixture
 def server_factory(tmp_path, fake_llm: FakeLlmProcess):
-    """Start private servers: ``srv = server_factory(data_dir)``; all are stopped at teardown.
+    """Start private servers: ``srv = server_factory(data_dir, env={...})``; all are stopped at
+    teardown.
 
-    They talk to the session's fake LLM like the shared server does."""
+    They talk to the session's fake LLM like the shared server does; ``env`` adds variables to
+    the server's environment (on top of the test process's own and the fake's)."""
     started: list[MnemeServer] = []
     _private_servers[:] = [started]
 
-    def make(data_dir: Path | str | None = None) -> MnemeServer:
-        srv = MnemeServer(mneme_bin(), Path(data_dir) if data_dir else tmp_path / "data", env=fake_llm.server_env)
+    def make(data_dir: Path | str | None = None, env: dict[str, str] | None = None) -> MnemeServer:
+        srv_env = {**fake_llm.server_env, **(env or {})}
+        srv = MnemeServer(mneme_bin(), Path(data_dir) if data_dir else tmp_path / "data", env=srv_env)
         started.append(srv)
         return srv.start()
 

@@ -95,7 +95,7 @@ pub fn router(service: Service) -> Router {
         ),
         (
             "/v1/tools/",
-            get(tools::list).post(tools::create).put(tools::upsert),
+            get(tools::list).post(tools::create).put(tools::create),
         ),
         ("/v1/tools/count", get(tools::count)),
         ("/v1/tools/run", post(tools::run)),

@@ -41,18 +41,12 @@ impl FilterQuery {
     }
 }
 
+/// `POST` and `PUT /v1/tools/` alike: a taken name updates that tool.
 pub(crate) async fn create(
     State(app): State<Service>,
     ApiJson(req): ApiJson<ToolCreate>,
 ) -> ApiResult<Tool> {
-    Ok(Json(app.create_tool(req, false).await?))
-}
-
-pub(crate) async fn upsert(
-    State(app): State<Service>,
-    ApiJson(req): ApiJson<ToolCreate>,
-) -> ApiResult<Tool> {
-    Ok(Json(app.create_tool(req, true).await?))
+    Ok(Json(app.create_tool(req).await?))
 }
 
 pub(crate) async fn list(
@@ -105,8 +99,10 @@ pub(crate) async fn run(
 pub(crate) async fn of_agent(
     State(app): State<Service>,
     ApiPath(id): ApiPath<AgentId>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Vec<Tool>> {
-    Ok(Json(app.tools_of_agent(id).await?))
+    let page = page.page(10, Order::Desc)?;
+    Ok(Json(app.tools_of_agent(id, &page).await?))
 }
 
 pub(crate) async fn attach(

@@ -182,7 +182,7 @@ impl Service {
     /// The agent's blocks in its block order, paged by block id within that order.
     pub async fn agent_blocks(&self, agent: AgentId, page: &Page) -> Result<Vec<Block>> {
         let blocks = self.store.agent_blocks(agent).await?;
-        Ok(page_in_order(blocks, page))
+        Ok(page_in_order(blocks, page, |b| b.id.to_string()))
     }
 
     pub async fn agent_block(&self, agent: AgentId, label: &str) -> Result<Block> {
@@ -278,6 +278,7 @@ impl Service {
             .map(|t| serde_json::to_value(t).unwrap_or_default())
             .collect();
         let s = agent.settings;
+        let variables = variables(&s, agent.id, include);
         Ok(AgentState {
             id: agent.id,
             name: agent.name,
@@ -308,8 +309,9 @@ impl Service {
             tags: if include.tags { agent.tags } else { Vec::new() },
             tool_rules: agent.tool_rules,
             message_ids: Some(agent.message_ids),
-            tool_exec_environment_variables: Vec::new(),
-            secrets: Vec::new(),
+            // One list in Letta, under its old and its new name.
+            tool_exec_environment_variables: variables.clone(),
+            secrets: variables,
             identity_ids: Vec::new(),
             identities: Vec::new(),
             project_id: agent.project_id,
@@ -470,6 +472,30 @@ impl Service {
         }
         Ok(())
     }
+}
+
+/// An agent's variables as Letta lists them (`AgentEnvironmentVariable`), when the caller asked
+/// for them: they hold credentials, so 1.x reads show them only with `include=agent.secrets`.
+fn variables(settings: &AgentSettings, agent: AgentId, include: Include) -> Vec<Value> {
+    if !include.secrets {
+        return Vec::new();
+    }
+    let mut all = settings
+        .tool_exec_environment_variables
+        .clone()
+        .unwrap_or_default();
+    all.extend(settings.secrets.clone().unwrap_or_default());
+    all.iter()
+        .map(|(key, value)| {
+            serde_json::json!({
+                "id": format!("agent-env-{}", uuid::Uuid::new_v4()), "key": key,
+                "value": value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string()),
+                "description": null, "agent_id": agent.to_string(), "organization_id": null,
+                "value_enc": null, "created_by_id": null, "last_updated_by_id": null,
+                "created_at": null, "updated_at": null,
+            })
+        })
+        .collect()
 }
 
 /// Removes and returns the entry of `id` from a per-agent list.
@@ -659,14 +685,18 @@ fn non_empty<T>(v: &Option<Vec<T>>) -> bool {
     v.as_ref().is_some_and(|v| !v.is_empty())
 }
 
-/// Pages a list that has its own order (an agent's blocks) by item id.
-fn page_in_order(mut items: Vec<Block>, page: &Page) -> Vec<Block> {
+/// Pages a list that has its own order (an agent's blocks or tools) by item id.
+pub(crate) fn page_in_order<T>(
+    mut items: Vec<T>,
+    page: &Page,
+    id_of: impl Fn(&T) -> String,
+) -> Vec<T> {
     if page.order == mneme_store::Order::Desc {
         items.reverse();
     }
     let pos = |id: &Option<String>| {
         id.as_ref()
-            .and_then(|id| items.iter().position(|b| b.id.to_string() == *id))
+            .and_then(|id| items.iter().position(|b| id_of(b) == *id))
     };
     let start = pos(&page.after).map(|p| p + 1).unwrap_or(0);
     let end = pos(&page.before).unwrap_or(items.len()).max(start);

@@ -7,6 +7,7 @@ pub struct Include {
     pub blocks: bool,
     pub tags: bool,
     pub tools: bool,
+    pub secrets: bool,
 }
 
 impl Include {
@@ -14,11 +15,13 @@ impl Include {
         blocks: true,
         tags: true,
         tools: true,
+        secrets: true,
     };
     pub const NONE: Include = Include {
         blocks: false,
         tags: false,
         tools: false,
+        secrets: false,
     };
 
     /// Reads Letta's `include` values; unknown ones are ignored, as Letta does. `agent.blocks`
@@ -33,6 +36,7 @@ impl Include {
                 }
                 "agent.tags" | "tags" => inc.tags = true,
                 "agent.tools" | "tools" => inc.tools = true,
+                "agent.secrets" => inc.secrets = true,
                 _ => {}
             }
         }

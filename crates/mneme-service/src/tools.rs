@@ -12,17 +12,15 @@ use crate::{Include, Result, Service, ServiceError};
 const RETURN_LIMIT_RANGE: std::ops::RangeInclusive<u32> = 1..=1_000_000;
 
 impl Service {
-    /// `POST /v1/tools/` (a taken name is a conflict) and `PUT /v1/tools/` (`upsert`: the tool of
-    /// that name is replaced, keeping its id).
-    pub async fn create_tool(&self, req: ToolCreate, upsert: bool) -> Result<Tool> {
+    /// `POST` and `PUT /v1/tools/`: a tool whose name is taken replaces that tool, keeping its
+    /// id — Letta's POST does the same, and scripts that create their tools at every start
+    /// rely on it.
+    pub async fn create_tool(&self, req: ToolCreate) -> Result<Tool> {
         let tool = self.tool_from_source(req).await?;
-        if upsert {
-            let mut saved = self.store.upsert_tools(vec![tool]).await?;
-            return saved
-                .pop()
-                .ok_or_else(|| ServiceError::Internal("upsert returned no tool".into()));
-        }
-        Ok(self.store.create_tool(tool).await?)
+        let mut saved = self.store.upsert_tools(vec![tool]).await?;
+        saved
+            .pop()
+            .ok_or_else(|| ServiceError::Internal("upsert returned no tool".into()))
     }
 
     pub async fn get_tool(&self, id: ToolId) -> Result<Tool> {
@@ -122,10 +120,13 @@ impl Service {
         self.get_agent(agent, Include::ALL).await
     }
 
-    /// `GET /v1/agents/{id}/tools`.
-    pub async fn tools_of_agent(&self, agent: AgentId) -> Result<Vec<Tool>> {
+    /// `GET /v1/agents/{id}/tools`, paged by tool id in attachment order.
+    pub async fn tools_of_agent(&self, agent: AgentId, page: &Page) -> Result<Vec<Tool>> {
         self.store.get_agent(agent).await?;
-        Ok(self.store.agent_tools(agent).await?)
+        let tools = self.store.agent_tools(agent).await?;
+        Ok(crate::agents::page_in_order(tools, page, |t| {
+            t.id.to_string()
+        }))
     }
 
     /// `POST /v1/tools/run`: runs source in the sandbox without registering it; answers a

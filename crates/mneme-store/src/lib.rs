@@ -134,8 +134,6 @@ pub trait ToolStore: Send + Sync {
     /// The agent's tools in attachment order.
     async fn agent_tools(&self, agent: AgentId) -> Result<Vec<Tool>>;
     async fn tools_of_agents(&self, agents: &[AgentId]) -> Result<Vec<(AgentId, Vec<Tool>)>>;
-    /// Creates a tool; a name that exists is a conflict.
-    async fn create_tool(&self, tool: Tool) -> Result<Tool>;
     async fn list_tools(&self, filter: &ToolFilter, page: &Page) -> Result<Vec<Tool>>;
     async fn count_tools(&self, filter: &ToolFilter) -> Result<u64>;
     /// Applies `edit` inside one write transaction; the name stays unique.

@@ -85,25 +85,6 @@ impl ToolStore for SqliteStore {
         .await
     }
 
-    async fn create_tool(&self, tool: Tool) -> Result<Tool> {
-        self.write(move |tx| {
-            let taken: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM tools WHERE name = ?1)",
-                [&tool.name],
-                |r| r.get(0),
-            )?;
-            if taken {
-                return Err(StoreError::Conflict(format!(
-                    "A tool named '{}' already exists",
-                    tool.name
-                )));
-            }
-            save_tool(tx, &tool)?;
-            Ok(tool)
-        })
-        .await
-    }
-
     async fn list_tools(&self, filter: &ToolFilter, page: &Page) -> Result<Vec<Tool>> {
         let (filter, page) = (filter.clone(), page.clone());
         self.read(move |conn| {

@@ -59,10 +59,12 @@ async fn tools_are_created_from_source_with_a_generated_schema() {
     assert_eq!(params["properties"]["city"]["type"], "string");
     assert_eq!(params["properties"]["days"]["type"], "integer");
     assert_eq!(params["required"], json!(["city"]));
-    // The name is taken: POST conflicts, PUT replaces in place.
-    srv.post("/v1/tools/", json!({"source_code": WEATHER}))
+    // The name is taken: POST and PUT both replace that tool in place, as Letta does.
+    let same = srv
+        .post("/v1/tools/", json!({"source_code": WEATHER}))
         .await
-        .err(409);
+        .ok();
+    assert_eq!(same["id"], tool["id"]);
     let again = srv
         .send(
             srv.request(reqwest::Method::PUT, "/v1/tools/")
