@@ -272,13 +272,10 @@ pub(super) fn load_messages(conn: &Connection, ids: &[MessageId]) -> Result<Vec<
             .collect();
         out.extend(query_messages(conn, &sql, params)?);
     }
-    let mut ordered = Vec::with_capacity(out.len());
-    for id in ids {
-        if let Some(pos) = out.iter().position(|m| m.id == *id) {
-            ordered.push(out.swap_remove(pos));
-        }
-    }
-    Ok(ordered)
+    // Back into the order asked, in linear time: contexts hold thousands of messages.
+    let mut by_id: std::collections::HashMap<MessageId, Message> =
+        out.into_iter().map(|m| (m.id, m)).collect();
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
 fn query_messages(conn: &Connection, sql: &str, params: Vec<SqlValue>) -> Result<Vec<Message>> {
