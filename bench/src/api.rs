@@ -1,0 +1,252 @@
+//! The few Letta V1 REST calls the benchmark makes, against any Letta-compatible server.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+/// A client for one server, with the agent settings every created agent gets.
+#[derive(Clone)]
+pub(crate) struct Api {
+    http: reqwest::Client,
+    base: String,
+    model: String,
+    embedding: Option<String>,
+    agent_type: String,
+    /// Makes agent names unique across runs against the same server.
+    run_tag: String,
+}
+
+/// What one streamed request looked like from the client.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StreamTiming {
+    /// Until the first byte of the response body (usually the ping).
+    pub(crate) first_byte: Duration,
+    /// Until the first data event that is not a ping.
+    pub(crate) first_message: Duration,
+    /// Until the connection closed after `[DONE]`.
+    pub(crate) total: Duration,
+}
+
+impl Api {
+    pub(crate) fn new(
+        base: &str,
+        model: &str,
+        embedding: Option<&str>,
+        agent_type: &str,
+    ) -> Result<Api> {
+        let http = client(true)?;
+        let now = chrono::Utc::now().format("%H%M%S");
+        Ok(Api {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            model: model.to_owned(),
+            embedding: embedding.map(str::to_owned),
+            agent_type: agent_type.to_owned(),
+            run_tag: format!("{now}-{}", std::process::id()),
+        })
+    }
+
+    /// The same API over a new connection per request (no keep-alive).
+    pub(crate) fn without_keep_alive(&self) -> Result<Api> {
+        Ok(Api {
+            http: client(false)?,
+            ..self.clone()
+        })
+    }
+
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// `GET /v1/health/`; Ok only on a 2xx.
+    pub(crate) async fn health(&self) -> Result<()> {
+        let res = self.http.get(self.url("/v1/health/")).send().await?;
+        check(res).await.map(drop)
+    }
+
+    /// Creates an agent and returns its id.
+    pub(crate) async fn create_agent(&self, name: &str) -> Result<String> {
+        let mut body = json!({
+            "name": format!("bench-{name}-{}", self.run_tag),
+            "agent_type": self.agent_type,
+            "model": self.model,
+            "memory_blocks": [
+                {"label": "human", "value": "Name: Bench. Sends many short messages."},
+                {"label": "persona", "value": "I am a benchmark agent. I answer briefly."},
+            ],
+        });
+        if let Some(embedding) = &self.embedding {
+            body["embedding"] = json!(embedding);
+        }
+        let res = self.http.post(self.url("/v1/agents/")).json(&body).send();
+        let agent = check(res.await?).await?;
+        agent["id"]
+            .as_str()
+            .map(str::to_owned)
+            .context("agent without id")
+    }
+
+    /// `POST /v1/agents/{id}/messages` (blocking); returns the response body.
+    pub(crate) async fn send(&self, agent: &str, text: &str) -> Result<Value> {
+        let url = self.url(&format!("/v1/agents/{agent}/messages"));
+        let res = self.http.post(url).json(&user_message(text)).send();
+        check(res.await?).await
+    }
+
+    /// `POST /v1/agents/{id}/messages/stream`, read to the end.
+    pub(crate) async fn stream(
+        &self,
+        agent: &str,
+        text: &str,
+        tokens: bool,
+    ) -> Result<StreamTiming> {
+        let url = self.url(&format!("/v1/agents/{agent}/messages/stream"));
+        let mut body = user_message(text);
+        body["stream_tokens"] = json!(tokens);
+        let start = Instant::now();
+        let mut res = self.http.post(url).json(&body).send().await?;
+        if !res.status().is_success() {
+            return Err(failure(res).await);
+        }
+        let mut first_byte = None;
+        let mut first_message = None;
+        let mut done = false;
+        let mut buf = String::new();
+        while let Some(bytes) = res.chunk().await? {
+            first_byte.get_or_insert_with(|| start.elapsed());
+            buf.push_str(&String::from_utf8_lossy(&bytes));
+            while let Some(end) = buf.find("\n\n") {
+                let frame: String = buf.drain(..end + 2).collect();
+                match classify(&frame) {
+                    Frame::Message => {
+                        first_message.get_or_insert_with(|| start.elapsed());
+                    }
+                    Frame::Done => done = true,
+                    Frame::Error => bail!("error event in stream: {}", frame.trim()),
+                    Frame::Other => {}
+                }
+            }
+        }
+        let total = start.elapsed();
+        if !done {
+            bail!("stream ended without [DONE]");
+        }
+        Ok(StreamTiming {
+            first_byte: first_byte.unwrap_or(total),
+            first_message: first_message.context("stream without a message")?,
+            total,
+        })
+    }
+
+    /// `GET /v1/agents/{id}/messages?{query}`; returns the listed messages.
+    pub(crate) async fn list_messages(&self, agent: &str, query: &str) -> Result<Vec<Value>> {
+        let url = self.url(&format!("/v1/agents/{agent}/messages?{query}"));
+        let body = check(self.http.get(url).send().await?).await?;
+        match body {
+            Value::Array(messages) => Ok(messages),
+            other => bail!(
+                "messages list is not an array: {}",
+                short(&other.to_string())
+            ),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+/// Connections are kept alive and reused (as the SDKs do) unless `keep_alive` is false.
+fn client(keep_alive: bool) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        // A generic client name: the benchmark reads no agents back, so the relationship
+        // defaults servers choose by client do not matter.
+        .user_agent("mneme-bench")
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(600));
+    if !keep_alive {
+        builder = builder.pool_max_idle_per_host(0);
+    }
+    Ok(builder.build()?)
+}
+
+/// The request body of a one-message send, in the form every Letta version accepts.
+fn user_message(text: &str) -> Value {
+    json!({"messages": [{"role": "user", "content": text}]})
+}
+
+/// The body of a 2xx response as JSON, or an error naming the status and the body's start.
+async fn check(res: reqwest::Response) -> Result<Value> {
+    if !res.status().is_success() {
+        return Err(failure(res).await);
+    }
+    let text = res.text().await?;
+    serde_json::from_str(&text).with_context(|| format!("non-JSON body: {}", short(&text)))
+}
+
+/// The error for a non-2xx response: its status and the start of its body.
+async fn failure(res: reqwest::Response) -> anyhow::Error {
+    let status = res.status();
+    let text = res.text().await.unwrap_or_default();
+    anyhow::anyhow!("HTTP {status}: {}", short(&text))
+}
+
+fn short(text: &str) -> String {
+    text.chars().take(300).collect()
+}
+
+enum Frame {
+    Message,
+    Done,
+    Error,
+    /// Pings, keep-alive comments, empty frames.
+    Other,
+}
+
+/// What one SSE frame (lines up to the blank line) carries.
+fn classify(frame: &str) -> Frame {
+    let mut data = String::new();
+    for line in frame.lines() {
+        if line.starts_with("event: error") {
+            return Frame::Error;
+        }
+        if let Some(d) = line.strip_prefix("data:") {
+            data.push_str(d.trim_start());
+        }
+    }
+    if data.is_empty() {
+        return Frame::Other;
+    }
+    if data == "[DONE]" {
+        return Frame::Done;
+    }
+    let value: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+    match value["message_type"].as_str() {
+        Some("ping") | None => Frame::Other,
+        Some(_) => Frame::Message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_classified() {
+        assert!(matches!(
+            classify("data: {\"message_type\":\"ping\"}\n\n"),
+            Frame::Other
+        ));
+        assert!(matches!(
+            classify("data: {\"message_type\":\"assistant_message\"}\n\n"),
+            Frame::Message
+        ));
+        assert!(matches!(classify("data: [DONE]\n\n"), Frame::Done));
+        assert!(matches!(classify(": keep-alive\n\n"), Frame::Other));
+        assert!(matches!(
+            classify("event: error\ndata: {}\n\n"),
+            Frame::Error
+        ));
+    }
+}

@@ -1,0 +1,343 @@
+//! `mneme-bench`: starts mneme on a temporary data directory with the fake LLM at 0 ms (or
+//! measures any Letta-compatible server given `--base-url`) and reports cold start, memory,
+//! latencies and throughput as a Markdown table on stdout and as JSON. See `bench/README.md`.
+
+mod api;
+mod fake;
+mod phases;
+mod procfs;
+mod report;
+mod server;
+mod stats;
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, ValueEnum};
+use serde_json::json;
+
+use crate::api::Api;
+use crate::fake::{Fake, Janitor};
+use crate::phases::{Ctx, Params, progress};
+use crate::procfs::Watch;
+use crate::report::{Figure, Machine, Report};
+use crate::server::{Launch, Mneme};
+
+/// Benchmark mneme, or any Letta-compatible server, against the fake LLM at 0 ms latency.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// The mneme binary to start (default: `mneme` next to this binary).
+    #[arg(long)]
+    mneme_bin: Option<PathBuf>,
+    /// Measure the server at this URL instead of starting mneme (no cold start; memory and
+    /// CPU only with --server-pid).
+    #[arg(long)]
+    base_url: Option<String>,
+    /// Fewer of everything (a couple of minutes against mneme).
+    #[arg(long)]
+    quick: bool,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// A previous report (JSON) to print beside this run's figures, with the ratio.
+    #[arg(long)]
+    compare: Option<PathBuf>,
+    /// Print this report (JSON) instead of measuring (with --compare: side by side).
+    #[arg(long)]
+    load: Option<PathBuf>,
+    /// Name of the measured server in the table ("mneme" when started here).
+    #[arg(long)]
+    name: Option<String>,
+    /// Model handle for the created agents (Letta with a custom OPENAI_BASE_URL:
+    /// `openai-proxy/gpt-4o-mini`).
+    #[arg(long, default_value = "openai/gpt-4o-mini")]
+    model: String,
+    /// Embedding handle for the created agents (Letta needs one).
+    #[arg(long)]
+    embedding: Option<String>,
+    #[arg(long, default_value = "memgpt_v2_agent")]
+    agent_type: String,
+    /// Run the in-process fake LLM on this port (default: a free one) — with --base-url, the
+    /// server must already use http://127.0.0.1:PORT/v1 as OPENAI_BASE_URL.
+    #[arg(long)]
+    fake_port: Option<u16>,
+    /// Use a running `mneme-fake-llm` (its OpenAI base URL, ending in /v1) instead of the
+    /// in-process fake; the driver scripts it over /_fake/.
+    #[arg(long)]
+    fake_url: Option<String>,
+    /// With --base-url: a server process (with its children) whose memory and CPU time to
+    /// read; repeat for several (Letta and its PostgreSQL postmaster).
+    #[arg(long = "server-pid")]
+    server_pids: Vec<u32>,
+    /// mneme's --sqlite-sync (the server's default, full, when absent).
+    #[arg(long)]
+    sqlite_sync: Option<String>,
+    /// Parent directory of the temporary data directories (default: the system temp dir).
+    #[arg(long)]
+    data_parent: Option<PathBuf>,
+    /// Phases to skip.
+    #[arg(long, value_delimiter = ',')]
+    skip: Vec<Phase>,
+    /// Timed messages per series (default 500, quick 100).
+    #[arg(long)]
+    messages: Option<usize>,
+    /// Sequentially created agents for the create latency (default 1000, quick 100).
+    #[arg(long)]
+    agents: Option<usize>,
+    /// Agent counts at which memory is read (default 1000,10000; quick 1000; none with
+    /// --base-url).
+    #[arg(long, value_delimiter = ',')]
+    agent_checkpoints: Option<Vec<usize>>,
+    /// Messages in the history agent (default 10000, quick 1000).
+    #[arg(long)]
+    history: Option<usize>,
+    /// Seconds per throughput run (default 15, quick 5).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Client counts for the throughput runs (default 16,64).
+    #[arg(long, value_delimiter = ',')]
+    clients: Option<Vec<usize>>,
+    /// Streams per kind (default 50, quick 20).
+    #[arg(long)]
+    streams: Option<usize>,
+    /// Cold starts, median reported (default 7, quick 3).
+    #[arg(long)]
+    cold_starts: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Phase {
+    Agents,
+    Send,
+    Chain,
+    Stream,
+    Throughput,
+    History,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let report = match &args.load {
+        Some(path) => Report::load(path)?,
+        None => run(&args).await?,
+    };
+    let other = args.compare.as_deref().map(Report::load).transpose()?;
+    if let (Some(path), None) = (&args.json, &args.load) {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+        progress(&format!("wrote {}", path.display()));
+    }
+    let mut out = std::io::stdout().lock();
+    out.write_all(report.table(other.as_ref()).as_bytes())?;
+    Ok(())
+}
+
+async fn run(args: &Args) -> Result<Report> {
+    let params = params(args);
+    let fake = Arc::new(match &args.fake_url {
+        Some(url) => Fake::remote(url)?,
+        None => Fake::local(args.fake_port.unwrap_or(0)).await?,
+    });
+    fake.check().await.context("the fake LLM does not answer")?;
+    fake.reset(false).await?;
+    let mut report = Report {
+        tool: format!("mneme-bench {}", env!("CARGO_PKG_VERSION")),
+        name: args.name.clone().unwrap_or_else(|| {
+            if args.base_url.is_some() {
+                "server"
+            } else {
+                "mneme"
+            }
+            .to_owned()
+        }),
+        date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        machine: Machine::probe(),
+        target: json!({}),
+        params: serde_json::to_value(&params)?,
+        figures: Vec::new(),
+        details: BTreeMap::new(),
+    };
+    let mut server: Option<Mneme> = None;
+    let (base, watch) = match &args.base_url {
+        Some(base) => (base.clone(), Watch::new(args.server_pids.clone())),
+        None => {
+            let launch = Launch {
+                bin: mneme_bin(args)?,
+                data_parent: args.data_parent.clone(),
+                openai_base_url: fake.openai_base_url(),
+                sqlite_sync: args.sqlite_sync.clone(),
+            };
+            cold_starts(&launch, params.cold_starts, &mut report).await?;
+            let (mneme, _) = launch.start().await?;
+            let pid = mneme.pid().context("mneme exited")?;
+            report.target = json!({"kind": "mneme (started by the driver)",
+                "bin": launch.bin, "data_dir": mneme.data_dir,
+                "sqlite_sync": args.sqlite_sync.as_deref().unwrap_or("full (default)")});
+            let base = mneme.base.clone();
+            server = Some(mneme);
+            (base, Watch::new(vec![pid]))
+        }
+    };
+    if args.base_url.is_some() {
+        report.target = json!({"kind": "external", "base_url": base, "pids": args.server_pids});
+    }
+    if let Some(target) = report.target.as_object_mut() {
+        target.insert("model".into(), json!(args.model));
+        target.insert("embedding".into(), json!(args.embedding));
+        target.insert("agent_type".into(), json!(args.agent_type));
+        target.insert("fake_llm".into(), json!(fake.openai_base_url()));
+    }
+    let api = Api::new(
+        &base,
+        &args.model,
+        args.embedding.as_deref(),
+        &args.agent_type,
+    )?;
+    api.health()
+        .await
+        .with_context(|| format!("{base}/v1/health/"))?;
+    progress(&format!("measuring {}", api.base()));
+    // Let start-up work settle before reading idle memory.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    if let Some(memory) = watch.memory() {
+        report.figures.push(
+            Figure::new("rss_idle_mib", "memory idle", "MiB", memory.headline())
+                .goal_max(30e6 / 1_048_576.0, "< 30 MB (28.6 MiB)"),
+        );
+        report.details.insert("memory_idle".into(), json!(memory));
+    }
+    let janitor = Janitor::start(fake.clone());
+    let mut ctx = Ctx {
+        api,
+        fake,
+        janitor,
+        watch,
+        params,
+        report,
+    };
+    run_phases(&mut ctx, &args.skip).await;
+    if let Some(memory) = ctx.watch.memory() {
+        let figure = Figure::new("rss_end_mib", "memory at the end", "MiB", memory.headline());
+        ctx.figure(figure);
+        ctx.detail("memory_end", memory);
+    }
+    ctx.report.machine.loadavg_end = report::loadavg();
+    if let Some(mneme) = server {
+        mneme.kill().await?;
+    }
+    Ok(ctx.report)
+}
+
+/// Runs each phase not skipped; a failed phase is reported and the run goes on.
+async fn run_phases(ctx: &mut Ctx, skip: &[Phase]) {
+    let all = [
+        Phase::Agents,
+        Phase::Send,
+        Phase::Chain,
+        Phase::Stream,
+        Phase::Throughput,
+        Phase::History,
+    ];
+    for phase in all.into_iter().filter(|p| !skip.contains(p)) {
+        let result = match phase {
+            Phase::Agents => phases::agents(ctx).await,
+            Phase::Send => phases::send(ctx).await,
+            Phase::Chain => phases::chain(ctx).await,
+            Phase::Stream => phases::stream(ctx).await,
+            Phase::Throughput => phases::throughput(ctx).await,
+            Phase::History => phases::history(ctx).await,
+        };
+        if let Err(e) = result {
+            progress(&format!("phase {phase:?} failed: {e:#}"));
+            ctx.detail(&format!("error_{phase:?}").to_lowercase(), format!("{e:#}"));
+        }
+    }
+}
+
+/// Starts mneme `n` times on fresh data directories; the median time to the first healthy
+/// response is the figure.
+async fn cold_starts(launch: &Launch, n: usize, report: &mut Report) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    progress(&format!(
+        "cold start: {n} starts of {}",
+        launch.bin.display()
+    ));
+    let mut times = Vec::new();
+    for _ in 0..n {
+        let (mneme, elapsed) = launch.start().await?;
+        mneme.kill().await?;
+        times.push(elapsed);
+    }
+    let ms = |d: &Duration| d.as_secs_f64() * 1e3;
+    let median = ms(&stats::median(&times));
+    report.figures.push(
+        Figure::new(
+            "cold_start_ms",
+            format!("cold start to first healthy response (median of {n})"),
+            "ms",
+            median,
+        )
+        .goal_max(100.0, "< 100 ms"),
+    );
+    let all: Vec<f64> = times.iter().map(ms).collect();
+    report.details.insert(
+        "cold_start_ms".into(),
+        json!({"median": median, "all": all}),
+    );
+    Ok(())
+}
+
+fn params(args: &Args) -> Params {
+    let mut p = if args.quick {
+        Params::quick()
+    } else {
+        Params::full()
+    };
+    if args.base_url.is_some() {
+        p.cold_starts = 0;
+        p.agent_checkpoints = Vec::new();
+    }
+    let set = |slot: &mut usize, value: Option<usize>| {
+        if let Some(v) = value {
+            *slot = v;
+        }
+    };
+    set(&mut p.messages, args.messages);
+    set(&mut p.agents, args.agents);
+    set(&mut p.history, args.history);
+    set(&mut p.streams, args.streams);
+    set(&mut p.cold_starts, args.cold_starts);
+    if let Some(c) = &args.agent_checkpoints {
+        p.agent_checkpoints.clone_from(c);
+    }
+    if let Some(c) = &args.clients {
+        p.clients.clone_from(c);
+    }
+    if let Some(d) = args.duration {
+        p.throughput_secs = d;
+    }
+    p
+}
+
+/// `--mneme-bin`, else `mneme` beside this executable (both land in the same target dir).
+fn mneme_bin(args: &Args) -> Result<PathBuf> {
+    let bin = match &args.mneme_bin {
+        Some(bin) => bin.clone(),
+        None => std::env::current_exe()?.with_file_name("mneme"),
+    };
+    if !bin.is_file() {
+        bail!(
+            "no mneme binary at {} (build it: cargo build --release -p mneme, or pass --mneme-bin)",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
