@@ -19,4 +19,4 @@ pub use prompts::default_system_prompt;
 pub use sandbox::LazySandbox;
 pub use step::pack_return;
 pub use system::{MemoryStats, compile_system_message};
-pub use turn::{AgentError, Runtime, TurnEvent, TurnInput, TurnOutput, uses_heartbeats};
+pub use turn::{AgentError, Runtime, TurnEvent, TurnInput, TurnOutput};

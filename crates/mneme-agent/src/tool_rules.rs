@@ -33,10 +33,6 @@ impl Solver {
         }
     }
 
-    pub fn rules(&self) -> &[ToolRule] {
-        &self.rules
-    }
-
     /// The tools allowed now, out of `attached`.
     pub fn allowed(&self, attached: &[String]) -> Allowed {
         let last = self.history.last();

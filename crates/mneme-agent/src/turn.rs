@@ -8,9 +8,7 @@ use chrono::Utc;
 use futures_util::StreamExt;
 use mneme_llm::{ChatDelta, ChatRequest, ChatResponse, ChatResponseBuilder, LlmClient, LlmError};
 use mneme_store::{AgentContext, Message, Role, StepCommit, Store, StoreError};
-use mneme_types::{
-    AgentId, AgentType, MessageId, RunId, Step, StepId, StopReason, UsageStatistics,
-};
+use mneme_types::{AgentId, MessageId, RunId, Step, StepId, StopReason, UsageStatistics};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
@@ -362,8 +360,7 @@ impl Runtime {
         // block edit and its recompile, an edit by another writer) is rebuilt before the turn.
         let mut system_text = system.text.clone();
         if !system_text.contains(&memory_section(&ctx.agent, &ctx.blocks)) {
-            system_text =
-                compile_system_message(&ctx.agent, &ctx.blocks, stats(&ctx, 0), Utc::now());
+            system_text = compile_system_message(&ctx.agent, &ctx.blocks, stats(&ctx), Utc::now());
             self.store
                 .set_message_text(system.id, system_text.clone())
                 .await?;
@@ -483,9 +480,9 @@ fn fit_context(ctx: &mut AgentContext, pending: &[Message], trigger: f64, target
     }
 }
 
-fn stats(ctx: &AgentContext, extra: u64) -> MemoryStats {
+fn stats(ctx: &AgentContext) -> MemoryStats {
     MemoryStats {
-        messages_total: ctx.message_count + extra,
+        messages_total: ctx.message_count,
         in_context: ctx.agent.message_ids.len() as u64,
         passages: ctx.passage_count,
     }
@@ -552,11 +549,6 @@ fn llm_stop_reason(e: &LlmError) -> StopReason {
         LlmError::InvalidResponse(_) => StopReason::InvalidLlmResponse,
         _ => StopReason::LlmApiError,
     }
-}
-
-/// Which loop an agent type runs.
-pub fn uses_heartbeats(agent_type: AgentType) -> bool {
-    Flavor::of(agent_type) == Flavor::Heartbeat
 }
 
 /// The legacy single decision, for one of the pending calls.

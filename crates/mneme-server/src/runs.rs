@@ -116,7 +116,7 @@ pub(crate) async fn stream(
 ) -> Result<axum::response::Response, ApiError> {
     let pings = req.include_pings.unwrap_or(true);
     let stream = app
-        .resume_stream(id, req.starting_after.unwrap_or(0), pings)
+        .resume_stream(id, req.starting_after.unwrap_or(0))
         .await?;
     Ok(crate::sse::sse_response(stream, pings))
 }

@@ -67,7 +67,7 @@ impl Service {
             let active = self.hub.register(run, agent_id);
             let me = self.clone();
             tokio::spawn(async move { me.execute(job, active, Sink::Log { seq: 0 }).await });
-            return self.resume_stream(run, 0, false).await;
+            return self.resume_stream(run, 0).await;
         }
         let (tx, rx) = mpsc::channel(256);
         let active = self.hub.register(run, agent_id);
@@ -273,12 +273,7 @@ impl Service {
 
     /// `POST /v1/runs/{id}/stream`: the chunks of a background run after `starting_after`,
     /// then new ones as they come, until the run's `[DONE]`.
-    pub async fn resume_stream(
-        &self,
-        run_id: RunId,
-        starting_after: u64,
-        _include_pings: bool,
-    ) -> Result<MessageStream> {
+    pub async fn resume_stream(&self, run_id: RunId, starting_after: u64) -> Result<MessageStream> {
         let run = self.store.get_run(run_id).await?;
         if !run.background {
             return Err(ServiceError::bad(format!(

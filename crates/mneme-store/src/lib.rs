@@ -147,7 +147,6 @@ pub trait ToolStore: Send + Sync {
 /// Archival memory passages.
 #[async_trait]
 pub trait PassageStore: Send + Sync {
-    async fn count_passages(&self, agent: AgentId) -> Result<u64>;
     async fn insert_passages(&self, passages: Vec<Passage>) -> Result<()>;
     /// The agent's passages in creation order (`ascending`) or newest first, after/before a
     /// passage id, optionally only those containing `search` (case-insensitive).

@@ -12,18 +12,6 @@ use crate::{Passage, PassageList, PassageSearch, PassageStore, Result, StoreErro
 
 #[async_trait]
 impl PassageStore for SqliteStore {
-    async fn count_passages(&self, agent: AgentId) -> Result<u64> {
-        self.read(move |conn| {
-            let n: i64 = conn.query_row(
-                "SELECT COUNT(*) FROM passages WHERE agent_id = ?1",
-                [agent.to_string()],
-                |r| r.get(0),
-            )?;
-            Ok(n.max(0) as u64)
-        })
-        .await
-    }
-
     async fn insert_passages(&self, passages: Vec<Passage>) -> Result<()> {
         self.write(move |tx| {
             for p in &passages {
