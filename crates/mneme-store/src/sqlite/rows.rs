@@ -72,6 +72,25 @@ pub(super) fn block(row: &Row<'_>, at: usize) -> Result<Block> {
     })
 }
 
+/// The `data` JSON document of row `id` in `table` (tools and steps are stored as documents).
+pub(super) fn document<T: DeserializeOwned>(
+    conn: &rusqlite::Connection,
+    table: &str,
+    kind: &'static str,
+    id: impl ToString,
+) -> Result<T> {
+    use rusqlite::OptionalExtension;
+    let id = id.to_string();
+    let data: Option<String> = conn
+        .query_row(
+            &format!("SELECT data FROM {table} WHERE id = ?1"),
+            [&id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    json(&data.ok_or_else(|| StoreError::not_found(kind, id))?)
+}
+
 pub(super) fn parse<T: std::str::FromStr>(s: &str) -> Result<T> {
     s.parse()
         .map_err(|_| StoreError::Corrupt(format!("bad id {s}")))

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use mneme_types::{RunId, RunStatus, Step, StepId, StopReason};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
+use rusqlite::{Connection, Row, params_from_iter};
 
 use super::agents::{Where, attach, order_limit, paginate};
 use super::rows::{self, micros, placeholders, to_json};
@@ -99,17 +99,8 @@ impl RunStore for SqliteStore {
     }
 
     async fn get_step(&self, id: StepId) -> Result<Step> {
-        self.read(move |conn| {
-            let data: Option<String> = conn
-                .query_row(
-                    "SELECT data FROM steps WHERE id = ?1",
-                    [id.to_string()],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            rows::json(&data.ok_or_else(|| StoreError::not_found("Step", id))?)
-        })
-        .await
+        self.read(move |conn| rows::document(conn, "steps", "Step", id))
+            .await
     }
 
     async fn list_steps(&self, run: RunId, page: &Page) -> Result<Vec<Step>> {

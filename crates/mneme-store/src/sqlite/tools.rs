@@ -72,17 +72,8 @@ impl ToolStore for SqliteStore {
     }
 
     async fn get_tool(&self, id: ToolId) -> Result<Tool> {
-        self.read(move |conn| {
-            let data: Option<String> = conn
-                .query_row(
-                    "SELECT data FROM tools WHERE id = ?1",
-                    [id.to_string()],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            rows::json(&data.ok_or_else(|| StoreError::not_found("Tool", id))?)
-        })
-        .await
+        self.read(move |conn| rows::document(conn, "tools", "Tool", id))
+            .await
     }
 
     async fn list_tools(&self, filter: &ToolFilter, page: &Page) -> Result<Vec<Tool>> {
@@ -117,15 +108,7 @@ impl ToolStore for SqliteStore {
 
     async fn update_tool(&self, id: ToolId, edit: ToolEdit) -> Result<Tool> {
         self.write(move |tx| {
-            let data: Option<String> = tx
-                .query_row(
-                    "SELECT data FROM tools WHERE id = ?1",
-                    [id.to_string()],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let mut tool: Tool =
-                rows::json(&data.ok_or_else(|| StoreError::not_found("Tool", id))?)?;
+            let mut tool: Tool = rows::document(tx, "tools", "Tool", id)?;
             edit(&mut tool)?;
             tool.id = id;
             let clash: bool = tx.query_row(
