@@ -1,0 +1,252 @@
+//! The BM25 leg: one tantivy index of every owner's texts, with the watermark in its commits.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use tantivy::collector::{FilterCollector, TopDocs};
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query as TantivyQuery, TermQuery};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::change::Change;
+use crate::error::{Result, SearchError};
+
+/// tantivy's English analyzer: simple tokenizer, long-token removal, lower case, Snowball
+/// stemmer, so that "running" finds "run".
+const ANALYZER: &str = "en_stem";
+
+/// A query longer than this many distinct words keeps its first ones: each word is a posting
+/// list to walk, and a pasted page of text must not cost a full scan per word.
+const MAX_QUERY_TERMS: usize = 128;
+
+/// The tantivy side of the index.
+pub(crate) struct TextIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter<TantivyDocument>>,
+    fields: Fields,
+    /// The caller's outbox position covered by the last commit (mirrors the commit payload).
+    watermark: AtomicU64,
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    key: Field,
+    owner: Field,
+    text: Field,
+}
+
+impl TextIndex {
+    /// Opens (or creates) the index in `dir`, or in memory when `dir` is `None`.
+    pub(crate) fn open(dir: Option<&Path>, writer_heap_bytes: usize) -> Result<TextIndex> {
+        let (schema, fields) = schema();
+        let index = match dir {
+            Some(dir) => {
+                let open_err = |reason: String| SearchError::Open {
+                    path: dir.display().to_string(),
+                    reason,
+                };
+                std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+                let directory = MmapDirectory::open(dir).map_err(|e| open_err(e.to_string()))?;
+                Index::open_or_create(directory, schema)?
+            }
+            None => Index::create_in_ram(schema),
+        };
+        // Manual reloads: `apply` reloads right after its commit, so a search that follows an
+        // `apply` sees it (read-your-writes) without waiting for a file watcher.
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        // One indexing thread: batches are small, and the machine is shared with the server.
+        let writer = index.writer_with_num_threads(1, writer_heap_bytes)?;
+        let watermark = read_watermark(&index)?;
+        Ok(TextIndex {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            watermark: AtomicU64::new(watermark),
+        })
+    }
+
+    /// The watermark of the last commit (0 for a new index).
+    pub(crate) fn watermark(&self) -> u64 {
+        self.watermark.load(Ordering::Acquire)
+    }
+
+    /// Applies `changes` in one commit that records `watermark` (never lowering it).
+    ///
+    /// Returns the writer's guard so that the caller can update the vector collections before
+    /// the next `apply` starts: changes then reach both legs in the same order.
+    pub(crate) fn apply(
+        &self,
+        changes: &[Change],
+        watermark: u64,
+    ) -> Result<MutexGuard<'_, IndexWriter<TantivyDocument>>> {
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let watermark = watermark.max(self.watermark());
+        if changes.is_empty() && watermark == self.watermark() {
+            return Ok(writer);
+        }
+        let f = self.fields;
+        let outcome = (|| {
+            for change in changes {
+                // Delete then add: an upsert replaces whatever the key had, and replaying an
+                // outbox entry twice leaves one document.
+                writer.delete_term(Term::from_field_u64(f.key, change.key()));
+                if let Change::Upsert(doc) = change {
+                    let mut document = TantivyDocument::new();
+                    document.add_u64(f.key, doc.key);
+                    document.add_text(f.owner, &doc.owner);
+                    document.add_text(f.text, &doc.text);
+                    writer.add_document(document)?;
+                }
+            }
+            self.commit(&mut writer, watermark)
+        })();
+        if let Err(e) = outcome {
+            // Drop the half-applied batch; the caller retries it from its watermark.
+            if let Err(rollback) = writer.rollback() {
+                tracing::warn!(error = %rollback, "search index rollback failed");
+            }
+            return Err(e);
+        }
+        Ok(writer)
+    }
+
+    /// Deletes every document of `owner`, in a commit that keeps the watermark.
+    pub(crate) fn remove_owner(&self, owner: &str) -> Result<()> {
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        writer.delete_term(Term::from_field_text(self.fields.owner, owner));
+        let watermark = self.watermark();
+        self.commit(&mut writer, watermark)
+    }
+
+    /// The BM25 top `limit` keys of `owner` for `text`, best first, restricted to `allowed`.
+    pub(crate) fn search(
+        &self,
+        owner: &str,
+        text: &str,
+        limit: usize,
+        allowed: Option<&HashSet<u64>>,
+    ) -> Result<Vec<u64>> {
+        let terms = self.terms(text)?;
+        if terms.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let words: Vec<(Occur, Box<dyn TantivyQuery>)> = terms
+            .into_iter()
+            .map(|term| {
+                let query: Box<dyn TantivyQuery> =
+                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+                (Occur::Should, query)
+            })
+            .collect();
+        // The owner restricts and must not score: a constant 0 leaves BM25 of the words alone.
+        let owner_term = Term::from_field_text(self.fields.owner, owner);
+        let owner_query = ConstScoreQuery::new(
+            Box::new(TermQuery::new(owner_term, IndexRecordOption::Basic)),
+            0.0,
+        );
+        // Words in a nested query of their own: next to a MUST clause, top-level SHOULD clauses
+        // would be optional and every document of the owner would match.
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, Box::new(owner_query) as Box<dyn TantivyQuery>),
+            (Occur::Must, Box::new(BooleanQuery::new(words))),
+        ]);
+        let searcher = self.reader.searcher();
+        let top = TopDocs::with_limit(limit).order_by_score();
+        let found: Vec<(f32, DocAddress)> = match allowed {
+            // The filter runs inside the collector, so disallowed documents never take a place
+            // in the top `limit` (a post-filter would return fewer hits than asked).
+            Some(allowed) => {
+                let allowed = allowed.clone();
+                let filter = FilterCollector::new(
+                    "key".to_owned(),
+                    move |key: u64| allowed.contains(&key),
+                    top,
+                );
+                searcher.search(&query, &filter)?
+            }
+            None => searcher.search(&query, &top)?,
+        };
+        let mut columns = Vec::new();
+        let mut scored = Vec::with_capacity(found.len());
+        for (score, address) in found {
+            let ord = address.segment_ord as usize;
+            if columns.len() <= ord {
+                columns.resize_with(ord + 1, || None);
+            }
+            if columns[ord].is_none() {
+                let reader = searcher.segment_reader(address.segment_ord);
+                columns[ord] = Some(reader.fast_fields().u64("key")?);
+            }
+            if let Some(key) = columns[ord].as_ref().and_then(|c| c.first(address.doc_id)) {
+                scored.push((score, key));
+            }
+        }
+        // tantivy orders equal scores by document address; the newer key first is the rule
+        // everywhere else in this crate.
+        scored.sort_by(|(a, ka), (b, kb)| b.total_cmp(a).then(kb.cmp(ka)));
+        Ok(scored.into_iter().map(|(_, key)| key).collect())
+    }
+
+    /// The distinct analysed terms of a query text. Parsing is ours, not tantivy's query
+    /// language: quotes, `:`, `AND` or a lone `-` are just characters between words, so no
+    /// user input is a syntax error.
+    fn terms(&self, text: &str) -> Result<Vec<Term>> {
+        let mut analyzer: TextAnalyzer = self.index.tokenizer_for_field(self.fields.text)?;
+        let mut stream = analyzer.token_stream(text);
+        let mut seen = HashSet::new();
+        let mut terms = Vec::new();
+        while stream.advance() {
+            let word = &stream.token().text;
+            if terms.len() < MAX_QUERY_TERMS && seen.insert(word.clone()) {
+                terms.push(Term::from_field_text(self.fields.text, word));
+            }
+        }
+        Ok(terms)
+    }
+
+    fn commit(&self, writer: &mut IndexWriter<TantivyDocument>, watermark: u64) -> Result<()> {
+        let mut prepared = writer.prepare_commit()?;
+        // Every commit carries the watermark: a commit without a payload would erase it.
+        prepared.set_payload(&watermark.to_string());
+        prepared.commit()?;
+        self.watermark.store(watermark, Ordering::Release);
+        self.reader.reload()?;
+        Ok(())
+    }
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let key = builder.add_u64_field("key", INDEXED | FAST | STORED);
+    // Raw (untokenised) ids: an owner id is one term, matched exactly.
+    let owner = builder.add_text_field("owner", STRING);
+    // The text itself is not stored: the database holds it and hydrates the hits. No
+    // positions: queries are bags of words, never phrases.
+    let text_options = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(ANALYZER)
+            .set_index_option(IndexRecordOption::WithFreqs),
+    );
+    let text = builder.add_text_field("text", text_options);
+    (builder.build(), Fields { key, owner, text })
+}
+
+fn read_watermark(index: &Index) -> Result<u64> {
+    match index.load_metas()?.payload {
+        None => Ok(0),
+        Some(payload) => payload
+            .parse()
+            .map_err(|_| SearchError::Payload(payload.clone())),
+    }
+}

@@ -1,0 +1,73 @@
+//! Integration tests of `mneme-search` through its public API.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod hnsw;
+mod hybrid;
+mod persistence;
+mod text;
+mod vectors;
+
+use mneme_search::{Change, Doc, Hit, Query, SearchIndex};
+
+/// An upsert with text only.
+pub(crate) fn text_doc(key: u64, owner: &str, text: &str) -> Change {
+    Change::Upsert(Doc {
+        key,
+        owner: owner.to_owned(),
+        text: text.to_owned(),
+        vector: None,
+    })
+}
+
+/// An upsert with text and a vector.
+pub(crate) fn doc(key: u64, owner: &str, text: &str, vector: Vec<f32>) -> Change {
+    Change::Upsert(Doc {
+        key,
+        owner: owner.to_owned(),
+        text: text.to_owned(),
+        vector: Some(vector),
+    })
+}
+
+pub(crate) fn remove(key: u64, owner: &str) -> Change {
+    Change::Remove {
+        key,
+        owner: owner.to_owned(),
+    }
+}
+
+pub(crate) fn text_query(owner: &str, text: &str) -> Query {
+    Query {
+        text: Some(text.to_owned()),
+        ..Query::new(owner)
+    }
+}
+
+pub(crate) fn vector_query(owner: &str, vector: Vec<f32>) -> Query {
+    Query {
+        vector: Some(vector),
+        ..Query::new(owner)
+    }
+}
+
+pub(crate) fn keys(hits: &[Hit]) -> Vec<u64> {
+    hits.iter().map(|h| h.key).collect()
+}
+
+pub(crate) fn search_keys(index: &SearchIndex, query: &Query) -> Vec<u64> {
+    keys(&index.search(query).expect("search"))
+}
+
+/// A unit vector along axis `i` of `dims`, tilted slightly towards axis `j`.
+pub(crate) fn axis(dims: usize, i: usize, j: usize, tilt: f32) -> Vec<f32> {
+    let mut v = vec![0.0; dims];
+    v[i] = 1.0;
+    v[j] += tilt;
+    normalise(v)
+}
+
+pub(crate) fn normalise(mut v: Vec<f32>) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|x| *x /= norm);
+    v
+}
