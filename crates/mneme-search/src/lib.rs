@@ -87,15 +87,17 @@ impl SearchIndex {
             return Ok(Vec::new());
         }
         let per_leg = query.candidates.max(query.limit);
-        let allowed = query.allowed.as_deref();
+        let allowed = query.allowed.as_ref();
         let text = match query.text.as_deref() {
             Some(text) => self.text.search(&query.owner, text, per_leg, allowed)?,
             None => Vec::new(),
         };
         let vector = match query.vector.as_deref() {
-            Some(vector) => self
-                .vectors
-                .search(&query.owner, vector, per_leg, allowed)?,
+            Some(vector) => {
+                let allowed = allowed.map(|a| &**a);
+                self.vectors
+                    .search(&query.owner, vector, per_leg, allowed)?
+            }
             None => Vec::new(),
         };
         Ok(fusion::reciprocal_rank_fusion(&text, &vector, query.limit))

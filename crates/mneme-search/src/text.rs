@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tantivy::collector::{FilterCollector, TopDocs};
 use tantivy::directory::MmapDirectory;
@@ -135,7 +135,7 @@ impl TextIndex {
         owner: &str,
         text: &str,
         limit: usize,
-        allowed: Option<&HashSet<u64>>,
+        allowed: Option<&Arc<HashSet<u64>>>,
     ) -> Result<Vec<u64>> {
         let terms = self.terms(text)?;
         if terms.is_empty() || limit == 0 {
@@ -167,7 +167,8 @@ impl TextIndex {
             // The filter runs inside the collector, so disallowed documents never take a place
             // in the top `limit` (a post-filter would return fewer hits than asked).
             Some(allowed) => {
-                let allowed = allowed.clone();
+                // The collector wants an owned `'static` predicate: share the set, never copy it.
+                let allowed = Arc::clone(allowed);
                 let filter = FilterCollector::new(
                     "key".to_owned(),
                     move |key: u64| allowed.contains(&key),

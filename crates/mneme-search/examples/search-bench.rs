@@ -1,0 +1,390 @@
+//! `search-bench`: ingest and query figures of `mneme-search` on a synthetic corpus.
+//!
+//! For each size: short texts (10-39 words from a 50k-word Zipf vocabulary) with 384-dim
+//! unit vectors drawn from a mixture of 1,000 clusters in a 64-dim latent space projected to
+//! 384 dims (structured like real embeddings, so that an ANN has real work to do), all held
+//! by one owner. Measures ingest through `apply`, the HNSW build, hybrid / vector / text
+//! query latency and the vector leg's recall@10 against an exact scan, and prints markdown.
+//!
+//! `cargo run --release -p mneme-search --example search-bench -- --sizes 10k,100k`
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark's report is its output, and any failure should abort it loudly"
+)]
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use mneme_search::{Change, Doc, Query, SearchIndex, SearchOptions};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const DIMS: usize = 384;
+const LATENT: usize = 64;
+const CLUSTERS: usize = 1_000;
+const VOCABULARY: usize = 50_000;
+const BATCH: usize = 1_000;
+const OWNER: &str = "archive-bench";
+/// Documents re-upserted into the loaded collection to measure online ingest.
+const ONLINE: usize = 10_000;
+
+struct Args {
+    sizes: Vec<usize>,
+    queries: usize,
+    options: SearchOptions,
+}
+
+fn main() {
+    let args = parse_args();
+    let mut ingest = Vec::new();
+    let mut queries = Vec::new();
+    for &n in &args.sizes {
+        let (i, q) = run(n, &args);
+        ingest.push(i);
+        queries.push(q);
+    }
+    println!(
+        "\nmachine: {} threads available; HNSW threshold {}, ef_search {}, build threads {}\n",
+        std::thread::available_parallelism().map_or(1, usize::from),
+        args.options.hnsw_threshold,
+        args.options.expansion_search,
+        args.options.build_threads,
+    );
+    println!(
+        "| docs | apply, text only (docs/s) | load_vectors + HNSW build | online upsert, text + vector (docs/s) | tantivy on disk | RSS at end |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for row in ingest {
+        println!("{row}");
+    }
+    println!(
+        "\n| docs | vector leg | hybrid p50 / p95 | vector only p50 / p95 | text only p50 / p95 | recall@10 vector leg |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for row in queries {
+        println!("{row}");
+    }
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        sizes: vec![10_000, 100_000],
+        queries: 500,
+        options: SearchOptions::default(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--sizes" => args.sizes = value.split(',').map(parse_size).collect(),
+            "--queries" => args.queries = value.parse().expect("--queries N"),
+            "--threshold" => args.options.hnsw_threshold = value.parse().expect("--threshold N"),
+            "--ef" => args.options.expansion_search = value.parse().expect("--ef N"),
+            "--build-threads" => args.options.build_threads = value.parse().expect("N"),
+            _ => panic!(
+                "unknown flag {flag}; flags: --sizes 10k,100k,1m --queries N --threshold N --ef N --build-threads N"
+            ),
+        }
+    }
+    args
+}
+
+fn parse_size(s: &str) -> usize {
+    let s = s.trim().to_ascii_lowercase();
+    let (digits, factor) = match s.as_bytes().last() {
+        Some(b'k') => (&s[..s.len() - 1], 1_000),
+        Some(b'm') => (&s[..s.len() - 1], 1_000_000),
+        _ => (&s[..], 1),
+    };
+    digits.parse::<usize>().expect("a size like 10k") * factor
+}
+
+fn run(n: usize, args: &Args) -> (String, String) {
+    eprintln!("== {n} documents: generating");
+    let mut rng = StdRng::seed_from_u64(42);
+    let corpus = Corpus::new(&mut rng);
+    let texts: Vec<String> = (0..n).map(|_| corpus.text(&mut rng)).collect();
+    let mut vectors = Vec::with_capacity(n * DIMS);
+    for _ in 0..n {
+        vectors.extend(corpus.vector(&mut rng));
+    }
+    let row = |i: usize| &vectors[i * DIMS..(i + 1) * DIMS];
+    let key = |i: usize| i as u64 + 1;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = SearchIndex::open_with(Some(dir.path()), args.options.clone()).expect("open");
+
+    // 1. Ingest through `apply` while the collection is not loaded: the tantivy path.
+    eprintln!("== {n}: apply");
+    let started = Instant::now();
+    for (b, chunk) in (0..n).collect::<Vec<_>>().chunks(BATCH).enumerate() {
+        let changes: Vec<Change> = chunk
+            .iter()
+            .map(|&i| upsert(key(i), &texts[i], row(i)))
+            .collect();
+        index.apply(&changes, b as u64 + 1).expect("apply");
+    }
+    let apply_rate = n as f64 / started.elapsed().as_secs_f64();
+
+    // 2. Load the collection as a start-up would, and wait for its graph.
+    eprintln!("== {n}: load_vectors + build");
+    let started = Instant::now();
+    index.load_vectors(OWNER, (0..n).map(|i| (key(i), row(i).to_vec())).collect());
+    let loaded = started.elapsed();
+    assert!(index.wait_for_vector_builds(Duration::from_secs(3 * 3600)));
+    let built = started.elapsed();
+    let stats = index.vector_stats(OWNER).expect("loaded");
+    let build = if stats.hnsw {
+        format!(
+            "{:.1} s (load {:.2} s)",
+            built.as_secs_f64(),
+            loaded.as_secs_f64()
+        )
+    } else {
+        format!("{:.2} s (exact, no graph)", loaded.as_secs_f64())
+    };
+
+    // 3. Queries.
+    eprintln!("== {n}: queries");
+    let query_vectors: Vec<Vec<f32>> = (0..args.queries).map(|_| corpus.vector(&mut rng)).collect();
+    let query_texts: Vec<String> = (0..args.queries).map(|_| corpus.query(&mut rng)).collect();
+    let time = |make: &dyn Fn(usize) -> Query| {
+        let mut ms: Vec<f64> = (0..args.queries)
+            .map(|i| {
+                let q = make(i);
+                let started = Instant::now();
+                let hits = index.search(&q).expect("search");
+                let elapsed = started.elapsed().as_secs_f64() * 1e3;
+                assert!(!hits.is_empty());
+                elapsed
+            })
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        let at = |p: f64| ms[((ms.len() as f64 * p) as usize).min(ms.len() - 1)];
+        format!("{:.2} / {:.2} ms", at(0.50), at(0.95))
+    };
+    let hybrid = time(&|i| Query {
+        text: Some(query_texts[i].clone()),
+        vector: Some(query_vectors[i].clone()),
+        ..Query::new(OWNER)
+    });
+    let vector_only = time(&|i| Query {
+        vector: Some(query_vectors[i].clone()),
+        ..Query::new(OWNER)
+    });
+    let text_only = time(&|i| Query {
+        text: Some(query_texts[i].clone()),
+        ..Query::new(OWNER)
+    });
+
+    // 4. Recall of the vector leg's top 10 against an exact f32 scan.
+    eprintln!("== {n}: recall");
+    let mut found = 0;
+    for q in &query_vectors {
+        let query = Query {
+            vector: Some(q.clone()),
+            limit: 10,
+            candidates: 10,
+            ..Query::new(OWNER)
+        };
+        let got: HashSet<u64> = index
+            .search(&query)
+            .expect("search")
+            .iter()
+            .map(|h| h.key)
+            .collect();
+        found += exact_top10(&vectors, q)
+            .iter()
+            .filter(|k| got.contains(k))
+            .count();
+    }
+    let recall = found as f64 / (query_vectors.len() * 10) as f64;
+
+    // 5. Online ingest into the loaded collection (graph updated inline).
+    eprintln!("== {n}: online upserts");
+    let online = ONLINE.min(n);
+    let started = Instant::now();
+    for (b, chunk) in (0..online).collect::<Vec<_>>().chunks(BATCH).enumerate() {
+        let changes: Vec<Change> = chunk
+            .iter()
+            .map(|&i| upsert(key(i), &texts[i], row(i)))
+            .collect();
+        index
+            .apply(&changes, (n / BATCH + b + 2) as u64)
+            .expect("apply");
+    }
+    let online_rate = online as f64 / started.elapsed().as_secs_f64();
+
+    let leg = if stats.hnsw { "HNSW f16" } else { "exact f32" };
+    let ingest = format!(
+        "| {} | {:.0} | {} | {:.0} | {:.0} MB | {:.0} MB |",
+        human(n),
+        apply_rate,
+        build,
+        online_rate,
+        dir_size(dir.path()) as f64 / 1e6,
+        rss_mb(),
+    );
+    let queries = format!(
+        "| {} | {leg} | {hybrid} | {vector_only} | {text_only} | {recall:.3} |",
+        human(n)
+    );
+    eprintln!("{ingest}\n{queries}");
+    (ingest, queries)
+}
+
+fn upsert(key: u64, text: &str, vector: &[f32]) -> Change {
+    Change::Upsert(Doc {
+        key,
+        owner: OWNER.to_owned(),
+        text: text.to_owned(),
+        vector: Some(vector.to_vec()),
+    })
+}
+
+fn exact_top10(vectors: &[f32], q: &[f32]) -> Vec<u64> {
+    let mut best: Vec<(f32, u64)> = Vec::with_capacity(11);
+    for (i, v) in vectors.chunks_exact(DIMS).enumerate() {
+        let s: f32 = v.iter().zip(q).map(|(a, b)| a * b).sum();
+        if best.len() < 10 || s > best[best.len() - 1].0 {
+            let at = best.partition_point(|(b, _)| *b >= s);
+            best.insert(at, (s, i as u64 + 1));
+            best.truncate(10);
+        }
+    }
+    best.into_iter().map(|(_, k)| k).collect()
+}
+
+/// The generator of texts, query texts and vectors.
+struct Corpus {
+    words: Vec<String>,
+    word_cdf: Vec<f64>,
+    centroids: Vec<[f32; LATENT]>,
+    cluster_cdf: Vec<f64>,
+    spread: [f32; LATENT],
+    projection: Vec<f32>,
+}
+
+impl Corpus {
+    fn new(rng: &mut StdRng) -> Corpus {
+        const SYLLABLES: [&str; 24] = [
+            "ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pa", "qu", "ix", "or", "el",
+            "an", "bu", "de", "fi", "go", "hu", "ja", "wy", "xo", "yi",
+        ];
+        let mut seen = HashSet::new();
+        let mut words = Vec::with_capacity(VOCABULARY);
+        while words.len() < VOCABULARY {
+            let len = rng.random_range(2..=4);
+            let word: String = (0..len)
+                .map(|_| SYLLABLES[rng.random_range(0..SYLLABLES.len())])
+                .collect();
+            if seen.insert(word.clone()) {
+                words.push(word);
+            }
+        }
+        let centroids = (0..CLUSTERS)
+            .map(|_| std::array::from_fn(|_| gaussian(rng)))
+            .collect();
+        // Decaying spread per latent dimension: most variance in a few directions, as in
+        // real embeddings.
+        let spread = std::array::from_fn(|d| 0.8 * 0.95f32.powi(d as i32));
+        let scale = 1.0 / (LATENT as f32).sqrt();
+        let projection = (0..DIMS * LATENT).map(|_| gaussian(rng) * scale).collect();
+        Corpus {
+            words,
+            word_cdf: zipf_cdf(VOCABULARY, 1.0),
+            centroids,
+            cluster_cdf: zipf_cdf(CLUSTERS, 0.7),
+            spread,
+            projection,
+        }
+    }
+
+    fn text(&self, rng: &mut StdRng) -> String {
+        let len = rng.random_range(10..=39);
+        let words: Vec<&str> = (0..len)
+            .map(|_| self.words[sample(&self.word_cdf, rng)].as_str())
+            .collect();
+        words.join(" ")
+    }
+
+    /// Two content words (frequency rank 100-5000) and one drawn from the Zipf law, which
+    /// is often a very frequent word: the expensive case for BM25.
+    fn query(&self, rng: &mut StdRng) -> String {
+        let a = &self.words[rng.random_range(100..5_000)];
+        let b = &self.words[rng.random_range(100..5_000)];
+        let c = &self.words[sample(&self.word_cdf, rng)];
+        format!("{a} {b} {c}")
+    }
+
+    fn vector(&self, rng: &mut StdRng) -> Vec<f32> {
+        let centroid = &self.centroids[sample(&self.cluster_cdf, rng)];
+        let latent: [f32; LATENT] =
+            std::array::from_fn(|d| centroid[d] + self.spread[d] * gaussian(rng));
+        let mut v: Vec<f32> = self
+            .projection
+            .chunks_exact(LATENT)
+            .map(|row| {
+                row.iter().zip(&latent).map(|(p, l)| p * l).sum::<f32>() + 0.3 * gaussian(rng)
+            })
+            .collect();
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter_mut().for_each(|x| *x /= norm);
+        v
+    }
+}
+
+fn zipf_cdf(n: usize, s: f64) -> Vec<f64> {
+    let mut total = 0.0;
+    let mut cdf: Vec<f64> = (1..=n)
+        .map(|rank| {
+            total += 1.0 / (rank as f64).powf(s);
+            total
+        })
+        .collect();
+    cdf.iter_mut().for_each(|c| *c /= total);
+    cdf
+}
+
+fn sample(cdf: &[f64], rng: &mut StdRng) -> usize {
+    let u: f64 = rng.random();
+    cdf.partition_point(|c| *c < u).min(cdf.len() - 1)
+}
+
+/// A standard normal sample (Box-Muller), to avoid a dependency for one distribution.
+fn gaussian(rng: &mut StdRng) -> f32 {
+    let u1: f64 = rng.random_range(f64::EPSILON..1.0);
+    let u2: f64 = rng.random();
+    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+}
+
+fn human(n: usize) -> String {
+    match n {
+        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
+        n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n => n.to_string(),
+    }
+}
+
+fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
