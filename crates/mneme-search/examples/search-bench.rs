@@ -53,9 +53,9 @@ fn main() {
         args.options.build_threads,
     );
     println!(
-        "| docs | apply, text only (docs/s) | load_vectors + HNSW build | online upsert, text + vector (docs/s) | tantivy on disk | RSS at end |"
+        "| docs | apply, text only (docs/s) | load_vectors + HNSW build | online upsert, text + vector (docs/s) | tantivy on disk | RSS at end | load average |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for row in ingest {
         println!("{row}");
     }
@@ -103,6 +103,7 @@ fn parse_size(s: &str) -> usize {
 
 fn run(n: usize, args: &Args) -> (String, String) {
     eprintln!("== {n} documents: generating");
+    let load_before = load_average();
     let mut rng = StdRng::seed_from_u64(42);
     let corpus = Corpus::new(&mut rng);
     let texts: Vec<String> = (0..n).map(|_| corpus.text(&mut rng)).collect();
@@ -131,15 +132,18 @@ fn run(n: usize, args: &Args) -> (String, String) {
     // 2. Load the collection as a start-up would, and wait for its graph.
     eprintln!("== {n}: load_vectors + build");
     let started = Instant::now();
+    let cpu_before = process_cpu_seconds();
     index.load_vectors(OWNER, (0..n).map(|i| (key(i), row(i).to_vec())).collect());
     let loaded = started.elapsed();
     assert!(index.wait_for_vector_builds(Duration::from_secs(3 * 3600)));
     let built = started.elapsed();
+    let build_cpu = process_cpu_seconds() - cpu_before;
     let stats = index.vector_stats(OWNER).expect("loaded");
     let build = if stats.hnsw {
         format!(
-            "{:.1} s (load {:.2} s)",
+            "{:.1} s wall, {:.0} CPU-s (load {:.2} s)",
             built.as_secs_f64(),
+            build_cpu,
             loaded.as_secs_f64()
         )
     } else {
@@ -217,9 +221,10 @@ fn run(n: usize, args: &Args) -> (String, String) {
     }
     let online_rate = online as f64 / started.elapsed().as_secs_f64();
 
+    let load = format!("{load_before} -> {}", load_average());
     let leg = if stats.hnsw { "HNSW f16" } else { "exact f32" };
     let ingest = format!(
-        "| {} | {:.0} | {} | {:.0} | {:.0} MB | {:.0} MB |",
+        "| {} | {:.0} | {} | {:.0} | {:.0} MB | {:.0} MB | {load} |",
         human(n),
         apply_rate,
         build,
@@ -387,4 +392,28 @@ fn rss_mb() -> f64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// User + system CPU seconds of this process so far (all threads), from /proc.
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // Linux reports in USER_HZ, 100 on every mainstream configuration.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The 1-minute load average: the machine is shared, and wall times depend on it.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
 }

@@ -98,8 +98,10 @@ impl Collections {
             let Some(shared) = read(&self.loaded).get(owner).cloned() else {
                 continue;
             };
-            let mut collection = write(&shared);
             for change in changes {
+                // The write lock is taken per change, not per batch: a graph update costs about
+                // a millisecond, and a batch of them must not stall this owner's searches.
+                let mut collection = write(&shared);
                 match change {
                     Change::Upsert(doc) => match &doc.vector {
                         Some(vector) => collection.upsert(owner, doc.key, vector),
@@ -108,7 +110,7 @@ impl Collections {
                     Change::Remove { key, .. } => collection.remove(owner, *key),
                 }
             }
-            self.maybe_build(owner, &shared, &mut collection);
+            self.maybe_build(owner, &shared, &mut write(&shared));
         }
     }
 
