@@ -1,0 +1,307 @@
+//! `OpenAiEmbedder`: the OpenAI `POST /embeddings` protocol, which OpenAI, Ollama (under
+//! `/v1`), vLLM and LM Studio all speak.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{EmbedError, Embedder, normalize};
+
+/// Where requests go when neither the config nor the server names an OpenAI endpoint.
+pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+
+/// Batching, retries and timeouts of an `OpenAiEmbedder`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenAiEmbedderOptions {
+    /// Inputs per request. OpenAI accepts up to 2048, but smaller requests stay well under the
+    /// per-request token limit and fail cheaper.
+    pub batch_size: usize,
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    /// The wait before the second attempt; it doubles for each further one (with jitter).
+    pub backoff: Duration,
+    /// One whole request.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl Default for OpenAiEmbedderOptions {
+    fn default() -> OpenAiEmbedderOptions {
+        OpenAiEmbedderOptions {
+            batch_size: 256,
+            max_attempts: 3,
+            backoff: Duration::from_millis(250),
+            timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// An `Embedder` for one model on one OpenAI-compatible server.
+pub struct OpenAiEmbedder {
+    http: reqwest::Client,
+    /// `{base_url}/embeddings`.
+    url: String,
+    model: String,
+    api_key: Option<String>,
+    name: String,
+    options: OpenAiEmbedderOptions,
+}
+
+impl OpenAiEmbedder {
+    /// `base_url` is the API root, such as `https://api.openai.com/v1` or
+    /// `http://localhost:11434/v1`. Fails only when the HTTP client cannot be built.
+    pub fn new(
+        base_url: &str,
+        model: impl Into<String>,
+        api_key: Option<String>,
+        options: OpenAiEmbedderOptions,
+    ) -> Result<OpenAiEmbedder, EmbedError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.timeout)
+            .user_agent(concat!("mneme/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| EmbedError::Unavailable(format!("cannot build the HTTP client: {e}")))?;
+        let model = model.into();
+        Ok(OpenAiEmbedder {
+            http,
+            url: format!("{}/embeddings", base_url.trim_end_matches('/')),
+            name: format!("openai/{model}"),
+            model,
+            // An empty key (an unset variable passed through) means none, not `Bearer `.
+            api_key: api_key.filter(|k| !k.is_empty()),
+            options,
+        })
+    }
+
+    /// Replaces the label `name()` returns (by default `openai/<model>`).
+    pub fn with_name(mut self, name: impl Into<String>) -> OpenAiEmbedder {
+        self.name = name.into();
+        self
+    }
+
+    /// The endpoint requests go to, `{base_url}/embeddings`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// One batch, retried on outages and overload.
+    async fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut attempt = 1;
+        loop {
+            match self.embed_once(texts).await {
+                Err(error) if error.is_retryable() && attempt < self.options.max_attempts => {
+                    let delay = self.backoff(attempt);
+                    tracing::warn!(
+                        embedder = %self.name,
+                        attempt,
+                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        %error,
+                        "embedding request failed; retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn embed_once(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let body = json!({"model": self.model, "input": texts, "encoding_format": "float"});
+        let mut request = self.http.post(&self.url).json(&body);
+        if let Some(key) = &self.api_key {
+            request = request.bearer_auth(key);
+        }
+        let response = request.send().await.map_err(|e| self.transport_error(&e))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        if !status.is_success() {
+            return Err(EmbedError::Provider {
+                status: status.as_u16(),
+                message: error_message(&bytes),
+            });
+        }
+        parse_response(&bytes, texts.len())
+    }
+
+    fn transport_error(&self, error: &reqwest::Error) -> EmbedError {
+        let what = if error.is_timeout() {
+            "timed out"
+        } else if error.is_connect() {
+            "cannot connect"
+        } else {
+            "request failed"
+        };
+        // The source chain says why (connection refused, DNS); reqwest's own message does not.
+        let mut detail = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            detail = format!("{detail}: {cause}");
+            source = cause.source();
+        }
+        EmbedError::Unavailable(format!("{what} ({}): {detail}", self.url))
+    }
+
+    /// `backoff * 2^(attempt-1)`, half fixed and half random so that callers that failed
+    /// together do not retry together.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let full = self
+            .options
+            .backoff
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
+        let half = full / 2;
+        half + half.mul_f64(rand::random::<f64>())
+    }
+}
+
+#[async_trait]
+impl Embedder for OpenAiEmbedder {
+    #[tracing::instrument(skip_all, fields(embedder = %self.name, inputs = texts.len()))]
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut vectors = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(self.options.batch_size.max(1)) {
+            vectors.extend(self.embed_batch(batch).await?);
+        }
+        Ok(vectors)
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+#[derive(Deserialize)]
+struct EmbeddingList {
+    data: Vec<EmbeddingItem>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingItem {
+    /// Some servers omit it; the position in `data` is used then.
+    index: Option<usize>,
+    embedding: Vec<f32>,
+}
+
+/// The vectors of a 2xx body, in input order and normalised. OpenAI documents `data` in input
+/// order but also gives each item an `index`; the index is what we trust.
+fn parse_response(bytes: &[u8], expected: usize) -> Result<Vec<Vec<f32>>, EmbedError> {
+    let list: EmbeddingList = serde_json::from_slice(bytes)
+        .map_err(|e| EmbedError::BadResponse(format!("not an embedding list: {e}")))?;
+    if list.data.len() != expected {
+        return Err(EmbedError::BadResponse(format!(
+            "{expected} inputs but {} embeddings",
+            list.data.len()
+        )));
+    }
+    let mut slots: Vec<Option<Vec<f32>>> = vec![None; expected];
+    for (position, item) in list.data.into_iter().enumerate() {
+        let index = item.index.unwrap_or(position);
+        let slot = slots.get_mut(index).ok_or_else(|| {
+            EmbedError::BadResponse(format!("embedding index {index} out of range"))
+        })?;
+        if slot.is_some() {
+            return Err(EmbedError::BadResponse(format!(
+                "embedding index {index} repeated"
+            )));
+        }
+        if item.embedding.is_empty() {
+            return Err(EmbedError::BadResponse(format!(
+                "embedding {index} is empty"
+            )));
+        }
+        let mut vector = item.embedding;
+        normalize(&mut vector);
+        *slot = Some(vector);
+    }
+    // Every slot is filled: as many items as slots, none repeated, none out of range.
+    Ok(slots.into_iter().flatten().collect())
+}
+
+/// The provider's own words for an error: OpenAI's `{"error": {"message"}}`, Ollama's
+/// `{"error": "..."}`, FastAPI's `{"detail": ...}`, else the start of the raw body.
+fn error_message(bytes: &[u8]) -> String {
+    const MAX_CHARS: usize = 500;
+    if let Ok(body) = serde_json::from_slice::<Value>(bytes) {
+        let error = &body["error"];
+        let found = error["message"]
+            .as_str()
+            .or_else(|| error.as_str())
+            .or_else(|| body["message"].as_str())
+            .map(str::to_owned)
+            .or_else(|| (!body["detail"].is_null()).then(|| body["detail"].to_string()));
+        if let Some(message) = found {
+            return message.chars().take(MAX_CHARS).collect();
+        }
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim();
+    if text.is_empty() {
+        return "no error message".to_owned();
+    }
+    text.chars().take(MAX_CHARS).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_are_ordered_by_index_and_normalised() {
+        let body = br#"{"data": [
+            {"index": 1, "embedding": [0.0, 2.0], "object": "embedding"},
+            {"index": 0, "embedding": [3.0, 4.0]}
+        ], "model": "m", "usage": {}}"#;
+        let vectors = parse_response(body, 2).unwrap();
+        assert_eq!(vectors, vec![vec![0.6, 0.8], vec![0.0, 1.0]]);
+    }
+
+    #[test]
+    fn missing_index_means_position() {
+        let body = br#"{"data": [{"embedding": [1.0]}, {"embedding": [-2.0]}]}"#;
+        assert_eq!(
+            parse_response(body, 2).unwrap(),
+            vec![vec![1.0], vec![-1.0]]
+        );
+    }
+
+    #[test]
+    fn wrong_counts_and_indices_are_bad_responses() {
+        let bad = |body: &[u8], n| match parse_response(body, n) {
+            Err(EmbedError::BadResponse(m)) => m,
+            other => panic!("expected BadResponse, got {other:?}"),
+        };
+        assert!(bad(br#"{"data": [{"embedding": [1.0]}]}"#, 2).contains("2 inputs but 1"));
+        assert!(
+            bad(
+                br#"{"data": [{"index": 0, "embedding": [1.0]}, {"index": 0, "embedding": [1.0]}]}"#,
+                2
+            )
+            .contains("repeated")
+        );
+        assert!(bad(br#"{"data": [{"index": 5, "embedding": [1.0]}]}"#, 1).contains("range"));
+        assert!(bad(br#"{"data": [{"embedding": []}]}"#, 1).contains("empty"));
+        assert!(bad(b"<html>", 1).contains("not an embedding list"));
+    }
+
+    #[test]
+    fn error_messages_come_from_the_known_shapes() {
+        assert_eq!(
+            error_message(br#"{"error": {"message": "Incorrect API key", "type": "x"}}"#),
+            "Incorrect API key"
+        );
+        assert_eq!(
+            error_message(br#"{"error": "model not found"}"#),
+            "model not found"
+        );
+        assert_eq!(error_message(br#"{"detail": "nope"}"#), "\"nope\"");
+        assert_eq!(error_message(b"Bad Gateway"), "Bad Gateway");
+        assert_eq!(error_message(b""), "no error message");
+    }
+}
