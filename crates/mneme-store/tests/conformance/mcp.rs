@@ -27,6 +27,13 @@ fn tool(name: &str, description: &str) -> Tool {
     .unwrap()
 }
 
+fn rename(to: &'static str) -> mneme_store::McpServerEdit {
+    Box::new(move |s| {
+        s.server_name = to.into();
+        Ok(())
+    })
+}
+
 fn names(tools: &[Tool]) -> Vec<&str> {
     tools.iter().map(|t| t.name.as_str()).collect()
 }
@@ -49,7 +56,7 @@ async fn servers_have_unique_names() {
         .collect();
     assert_eq!(ids, vec![a.id, b.id]);
     let rename = store
-        .update_mcp_server(b.id, Box::new(|s| Ok(s.server_name = "calc".into())))
+        .update_mcp_server(b.id, rename("calc"))
         .await
         .unwrap_err();
     assert!(matches!(rename, StoreError::Conflict(_)), "{rename:?}");
@@ -115,7 +122,7 @@ async fn renames_reach_the_tools_and_deletes_take_them_along() {
     store.attach_tool(agent_id, add.id).await.unwrap();
 
     store
-        .update_mcp_server(s.id, Box::new(|s| Ok(s.server_name = "maths".into())))
+        .update_mcp_server(s.id, rename("maths"))
         .await
         .unwrap();
     let add = store.get_tool(add.id).await.unwrap();
