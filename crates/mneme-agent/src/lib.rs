@@ -4,6 +4,7 @@
 pub mod approval;
 mod context;
 mod eviction;
+pub mod mcp;
 pub mod memory;
 pub mod prompts;
 mod sandbox;
@@ -14,6 +15,7 @@ pub mod tools;
 mod turn;
 
 pub use context::Flavor;
+pub use mcp::McpTools;
 pub use memory::render_memory;
 pub use prompts::default_system_prompt;
 pub use sandbox::LazySandbox;

@@ -34,6 +34,7 @@ pub(crate) struct StepScope<'a> {
     pub(crate) flavor: Flavor,
     pub(crate) store: &'a dyn Store,
     pub(crate) sandbox: &'a LazySandbox,
+    pub(crate) mcp: &'a dyn crate::McpTools,
     pub(crate) allowed: &'a Allowed,
     /// (step, run, pre-generated assistant message id)
     pub(crate) ids: (StepId, RunId, MessageId),
@@ -261,8 +262,13 @@ async fn run_tool(
             available.join(", ")
         ));
     };
-    if tool.tool_type == "custom" {
-        return run_custom(scope, tool, args).await;
+    match tool.tool_type.as_str() {
+        "custom" => return run_custom(scope, tool, args).await,
+        "external_mcp" => {
+            let args = args.to_value().as_object().cloned().unwrap_or_default();
+            return scope.mcp.call(tool, args).await;
+        }
+        _ => {}
     }
     execute_builtin(name, args, ctx.agent.id, memory, scope.store).await
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::LazySandbox;
+use crate::mcp::McpTools;
 use chrono::Utc;
 use futures_util::StreamExt;
 use mneme_llm::{ChatDelta, ChatRequest, ChatResponse, ChatResponseBuilder, LlmClient, LlmError};
@@ -82,6 +83,7 @@ pub struct Runtime {
     store: Arc<dyn Store>,
     llm: Arc<dyn LlmClient>,
     sandbox: Arc<LazySandbox>,
+    mcp: Arc<dyn McpTools>,
 }
 
 /// State carried from step to step within a turn.
@@ -104,11 +106,13 @@ impl Runtime {
         store: Arc<dyn Store>,
         llm: Arc<dyn LlmClient>,
         sandbox: Arc<LazySandbox>,
+        mcp: Arc<dyn McpTools>,
     ) -> Runtime {
         Runtime {
             store,
             llm,
             sandbox,
+            mcp,
         }
     }
 
@@ -302,6 +306,7 @@ impl Runtime {
             flavor,
             store: self.store.as_ref(),
             sandbox: &self.sandbox,
+            mcp: self.mcp.as_ref(),
             allowed,
             ids,
         }

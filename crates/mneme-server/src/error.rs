@@ -42,6 +42,7 @@ impl IntoResponse for ApiError {
             ApiError::Status(status, detail) => (status, json!(detail)),
             ApiError::Service(S::Llm(e)) => return llm_error(&e),
             ApiError::Service(S::PendingApproval(id)) => return pending_approval(&id),
+            ApiError::Service(S::McpConnection(m)) => return mcp_connection_error(&m),
             ApiError::Service(e) => {
                 let status = match &e {
                     S::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -51,6 +52,9 @@ impl IntoResponse for ApiError {
                     S::Store(D::NotFound { .. }) => StatusCode::NOT_FOUND,
                     S::Store(D::Conflict(_)) | S::Conflict(_) => StatusCode::CONFLICT,
                     S::Expired(_) => StatusCode::GONE,
+                    S::McpTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+                    // Answered above, in Letta's shape for it.
+                    S::McpConnection(_) => StatusCode::BAD_GATEWAY,
                     // Answered above, with the detail object clients key on.
                     S::PendingApproval(_) => StatusCode::CONFLICT,
                     S::Store(D::Db(_) | D::Corrupt(_)) | S::Internal(_) => {
@@ -116,6 +120,20 @@ fn pending_approval(id: &mneme_types::MessageId) -> Response {
         axum::http::HeaderValue::from_static("false"),
     );
     res
+}
+
+/// Letta's 502 for an MCP server that cannot be reached, plus a `detail` for clients that
+/// read only that.
+fn mcp_connection_error(message: &str) -> Response {
+    let body = json!({
+        "error": {
+            "type": "mcp_connection_error",
+            "message": "Failed to connect to MCP server.",
+            "detail": message,
+        },
+        "detail": message,
+    });
+    (StatusCode::BAD_GATEWAY, Json(body)).into_response()
 }
 
 /// A panic in a handler is a bug; the client gets Letta's generic 500, never a dropped socket.

@@ -8,6 +8,7 @@ mod client;
 mod error;
 mod extract;
 mod health;
+mod mcp_servers;
 mod messages;
 mod models;
 mod routes;

@@ -8,7 +8,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, panic_response};
-use crate::{agents, archival, blocks, health, messages, models, runs, tools};
+use crate::{agents, archival, blocks, health, mcp_servers, messages, models, runs, tools};
 
 /// Builds the application. Collection roots answer with and without their trailing slash (the
 /// SDK calls `/v1/agents/`, people type `/v1/agents`), without Letta's redirect.
@@ -104,6 +104,32 @@ pub fn router(service: Service) -> Router {
             get(tools::retrieve)
                 .patch(tools::modify)
                 .delete(tools::delete),
+        ),
+        (
+            "/v1/mcp-servers/",
+            get(mcp_servers::list).post(mcp_servers::create),
+        ),
+        (
+            "/v1/mcp-servers/{mcp_server_id}",
+            get(mcp_servers::retrieve)
+                .patch(mcp_servers::modify)
+                .delete(mcp_servers::delete),
+        ),
+        (
+            "/v1/mcp-servers/{mcp_server_id}/tools",
+            get(mcp_servers::tools),
+        ),
+        (
+            "/v1/mcp-servers/{mcp_server_id}/tools/{tool_id}",
+            get(mcp_servers::tool),
+        ),
+        (
+            "/v1/mcp-servers/{mcp_server_id}/tools/{tool_id}/run",
+            post(mcp_servers::run),
+        ),
+        (
+            "/v1/mcp-servers/{mcp_server_id}/refresh",
+            patch(mcp_servers::refresh),
         ),
         ("/v1/runs/", get(runs::list)),
         ("/v1/runs/{run_id}", get(runs::retrieve)),

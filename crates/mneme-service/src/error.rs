@@ -29,6 +29,12 @@ pub enum ServiceError {
     /// The model provider failed; the turn stopped and the run is marked failed.
     #[error(transparent)]
     Llm(LlmError),
+    /// An MCP server could not be reached or broke the connection (Letta's 502).
+    #[error("{0}")]
+    McpConnection(String),
+    /// An MCP server did not answer in time (Letta's 408).
+    #[error("{0}")]
+    McpTimeout(String),
     /// The agent's stored state cannot run a turn.
     #[error("{0}")]
     Internal(String),

@@ -9,6 +9,7 @@ mod error;
 mod hub;
 mod include;
 mod locks;
+mod mcp;
 mod messages;
 pub mod models;
 mod names;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 
 use mneme_agent::Runtime;
 use mneme_llm::LlmClient;
+use mneme_mcp as mcp_client;
 use mneme_store::Store;
 
 use crate::hub::RunHub;
@@ -30,6 +32,7 @@ pub use archival::ArchivalSearch;
 pub use chunks::SseEvent;
 pub use error::ServiceError;
 pub use include::Include;
+pub use mcp_client::{McpManager, McpOptions};
 pub use messages::{ListMessages, RenderOverrides};
 pub use models::{ModelCatalog, Provider, ProviderKind};
 pub use streaming::{CHUNK_RETENTION, MessageStream};
@@ -67,6 +70,7 @@ pub struct Service {
     locks: Arc<AgentLocks>,
     hub: Arc<RunHub>,
     sandbox: Arc<mneme_agent::LazySandbox>,
+    mcp: Arc<McpManager>,
 }
 
 impl Service {
@@ -74,12 +78,18 @@ impl Service {
         store: Arc<dyn Store>,
         llm: Arc<dyn LlmClient>,
         sandbox: Arc<mneme_agent::LazySandbox>,
+        mcp: Arc<McpManager>,
         models: ModelCatalog,
         config: ServiceConfig,
     ) -> Service {
+        let mcp_runtime = Arc::new(mcp::McpRuntime {
+            store: store.clone(),
+            manager: mcp.clone(),
+        });
         Service {
-            runtime: Runtime::new(store.clone(), llm, sandbox.clone()),
+            runtime: Runtime::new(store.clone(), llm, sandbox.clone(), mcp_runtime),
             sandbox,
+            mcp,
             store,
             models: Arc::new(models),
             config: Arc::new(config),
@@ -97,6 +107,11 @@ impl Service {
         self.fail_orphaned_runs().await?;
         streaming::spawn_pruning(self.clone());
         Ok(())
+    }
+
+    /// Ends what outlives requests: MCP server connections (stdio children are reaped).
+    pub async fn shutdown(&self) {
+        self.mcp.close_all().await;
     }
 
     pub fn models(&self) -> &ModelCatalog {

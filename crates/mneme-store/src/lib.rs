@@ -11,7 +11,8 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use mneme_types::{
-    AgentId, Block, BlockId, MessageId, PassageId, RunId, Step, StepId, Tool, ToolId,
+    AgentId, Block, BlockId, McpServer, McpServerId, MessageId, PassageId, RunId, Step, StepId,
+    Tool, ToolId,
 };
 
 pub use error::StoreError;
@@ -157,13 +158,60 @@ pub trait PassageStore: Send + Sync {
     -> Result<Vec<Passage>>;
 }
 
+/// MCP servers and the tools registered from them (`external_mcp` tools whose
+/// `metadata_.mcp.server_id` names the server).
+#[async_trait]
+pub trait McpServerStore: Send + Sync {
+    /// A taken name is a conflict.
+    async fn create_mcp_server(&self, server: McpServer) -> Result<McpServer>;
+    async fn get_mcp_server(&self, id: McpServerId) -> Result<McpServer>;
+    async fn mcp_server_by_name(&self, name: &str) -> Result<McpServer>;
+    /// Every server, oldest first.
+    async fn list_mcp_servers(&self) -> Result<Vec<McpServer>>;
+    /// Applies `edit`; the name stays unique, and a new name is carried to the server's tools
+    /// (their `mcp:<name>` tag and metadata).
+    async fn update_mcp_server(&self, id: McpServerId, edit: McpServerEdit) -> Result<McpServer>;
+    /// Deletes the server and the tools registered from it (detaching them from agents).
+    async fn delete_mcp_server(&self, id: McpServerId) -> Result<()>;
+    /// The tools registered from the server, by name.
+    async fn mcp_server_tools(&self, id: McpServerId) -> Result<Vec<Tool>>;
+    /// Registers `tools` as the server's (by name, keeping the ids of tools already registered)
+    /// and, with `prune`, deletes its tools that are not among them. A name held by a tool that
+    /// is not an MCP tool is left alone (and reported as skipped): a server must never replace
+    /// a built-in or custom tool.
+    async fn sync_mcp_tools(
+        &self,
+        id: McpServerId,
+        tools: Vec<Tool>,
+        prune: bool,
+    ) -> Result<McpToolSync>;
+}
+
+/// Read-modify-write of a stored MCP server, applied inside the write transaction.
+pub type McpServerEdit = Box<dyn FnOnce(&mut McpServer) -> Result<(), StoreError> + Send>;
+
+/// What `sync_mcp_tools` changed, by tool name (Letta's `MCPServerResyncResult` plus `skipped`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct McpToolSync {
+    pub added: Vec<String>,
+    pub updated: Vec<String>,
+    pub deleted: Vec<String>,
+    pub skipped: Vec<String>,
+}
+
 /// Everything a backend provides; services hold an `Arc<dyn Store>`.
 pub trait Store:
-    AgentStore + BlockStore + MessageStore + RunStore + ToolStore + PassageStore
+    AgentStore + BlockStore + MessageStore + RunStore + ToolStore + PassageStore + McpServerStore
 {
 }
 
 impl<T> Store for T where
-    T: AgentStore + BlockStore + MessageStore + RunStore + ToolStore + PassageStore
+    T: AgentStore
+        + BlockStore
+        + MessageStore
+        + RunStore
+        + ToolStore
+        + PassageStore
+        + McpServerStore
 {
 }

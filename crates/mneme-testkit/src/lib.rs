@@ -1,6 +1,7 @@
 //! Test support: `TestServer` starts the real `mneme` binary on 127.0.0.1 with a temporary data
 //! directory, learns its port from the "listening on" log line, and kills it on drop;
-//! `fake_llm::FakeLlm` is the scripted OpenAI-compatible model server tests point it at.
+//! `fake_llm::FakeLlm` is the scripted OpenAI-compatible model server tests point it at;
+//! `mcp` runs the Python MCP test server.
 //!
 //! Test-only code: it panics with a clear message instead of returning errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -15,6 +16,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 
 pub mod fake_llm;
+pub mod mcp;
 
 pub use fake_llm::{FakeLlm, Reply};
 

@@ -116,6 +116,11 @@ typed_id!(
     PassageId,
     "passage"
 );
+typed_id!(
+    /// `mcp_server-<uuid>` (Letta's one prefix with an underscore)
+    McpServerId,
+    "mcp_server"
+);
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod block;
 pub mod ids;
+pub mod mcp;
 pub mod message;
 pub mod model;
 pub mod passage;
@@ -16,7 +17,13 @@ pub mod tool_rule;
 
 pub use agent::{AgentState, AgentType, CreateAgent, Memory, UpdateAgent};
 pub use block::{Block, BlockUpdate, CreateBlock, DEFAULT_BLOCK_LIMIT};
-pub use ids::{AgentId, BlockId, IdError, MessageId, PassageId, RunId, StepId, ToolId};
+pub use ids::{
+    AgentId, BlockId, IdError, McpServerId, MessageId, PassageId, RunId, StepId, ToolId,
+};
+pub use mcp::{
+    CreateMcpServer, HttpServerConfig, HttpServerConfigUpdate, McpServer, McpServerConfig,
+    McpServerConfigUpdate, McpServerType, McpToolRun, StdioServerConfig, UpdateMcpServer,
+};
 pub use message::{LettaRequest, MessageCreate, MessageUpdate, ResetMessages, content_text};
 pub use model::{EmbeddingConfig, LlmConfig};
 pub use passage::CreateArchivalMemory;

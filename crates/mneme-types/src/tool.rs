@@ -28,6 +28,20 @@ pub struct Tool {
     pub project_id: Option<String>,
 }
 
+impl Tool {
+    /// The MCP server an `external_mcp` tool was registered from (`metadata_.mcp.server_id`,
+    /// where Letta keeps it).
+    pub fn mcp_server_id(&self) -> Option<crate::McpServerId> {
+        self.metadata_
+            .as_ref()?
+            .get("mcp")?
+            .get("server_id")?
+            .as_str()?
+            .parse()
+            .ok()
+    }
+}
+
 /// `ToolCreate` (POST and PUT `/v1/tools/`): `source_code` is required.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ToolCreate {

@@ -2,10 +2,11 @@
 //! Nothing else in mneme reads the environment.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use mneme_service::{ModelCatalog, Provider, ProviderKind};
+use mneme_service::{McpOptions, ModelCatalog, Provider, ProviderKind};
 use mneme_store::sqlite::Durability;
 use serde::Deserialize;
 
@@ -55,6 +56,12 @@ pub(crate) struct ServeArgs {
     /// Seconds a finished background run's stream stays resumable (default 10800).
     #[arg(long, env = "MNEME_STREAM_RETENTION_SECS")]
     stream_retention_secs: Option<u64>,
+    /// Seconds to start or reach an MCP server and finish its handshake (default 30).
+    #[arg(long, env = "MNEME_MCP_CONNECT_TIMEOUT_SECS")]
+    mcp_connect_timeout_secs: Option<u64>,
+    /// Seconds an MCP tool call (or tool listing) may take (default 60).
+    #[arg(long, env = "MNEME_MCP_CALL_TIMEOUT_SECS")]
+    mcp_call_timeout_secs: Option<u64>,
     /// Letta's PostgreSQL URI. PostgreSQL support is not built yet; set, it stops start-up.
     #[arg(long, env = "LETTA_PG_URI", hide_env_values = true)]
     pg_uri: Option<String>,
@@ -90,6 +97,8 @@ struct FileConfig {
     default_model: Option<String>,
     default_embedding: Option<String>,
     stream_retention_secs: Option<u64>,
+    mcp_connect_timeout_secs: Option<u64>,
+    mcp_call_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -131,6 +140,7 @@ pub(crate) struct Config {
     pub(crate) stream_retention: std::time::Duration,
     pub(crate) models: ModelCatalog,
     pub(crate) keys: ApiKeys,
+    pub(crate) mcp: McpOptions,
 }
 
 impl Config {
@@ -192,6 +202,11 @@ impl Config {
                 anthropic: args.anthropic_api_key,
                 gemini: args.gemini_api_key,
             },
+            mcp: mcp_options(
+                args.mcp_connect_timeout_secs
+                    .or(file.mcp_connect_timeout_secs),
+                args.mcp_call_timeout_secs.or(file.mcp_call_timeout_secs),
+            ),
         })
     }
 }
@@ -240,6 +255,20 @@ fn models(
         }
     }
     catalog
+}
+
+/// MCP timeouts, and what stdio MCP servers inherit from this process: `PATH` (to find their
+/// commands), `HOME` and `LANG`, nothing else (no keys, no database URLs).
+fn mcp_options(connect: Option<u64>, call: Option<u64>) -> McpOptions {
+    let defaults = McpOptions::default();
+    McpOptions {
+        connect_timeout: connect.map_or(defaults.connect_timeout, Duration::from_secs),
+        call_timeout: call.map_or(defaults.call_timeout, Duration::from_secs),
+        stdio_env: ["PATH", "HOME", "LANG"]
+            .into_iter()
+            .filter_map(|k| Some((k.to_owned(), std::env::var(k).ok()?)))
+            .collect(),
+    }
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mneme_agent::LazySandbox;
 use mneme_llm::{LlmRouter, OpenAiClient, OpenAiOptions};
-use mneme_service::{Service, ServiceConfig};
+use mneme_service::{McpManager, Service, ServiceConfig};
 use mneme_store::sqlite::SqliteStore;
 use mneme_tools::SandboxOptions;
 use tokio::net::TcpListener;
@@ -74,10 +74,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         openai = openai.with_api_key("openai", key.clone());
     }
     let sandbox = LazySandbox::new(SandboxOptions::default());
+    let mcp = McpManager::new(config.mcp.clone()).context("preparing the MCP client")?;
     let service = Service::new(
         Arc::new(store),
         Arc::new(LlmRouter::new(openai)),
         Arc::new(sandbox),
+        Arc::new(mcp),
         config.models.clone(),
         ServiceConfig {
             default_model: config.default_model.clone(),
@@ -91,7 +93,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}:{}", config.host, config.port))?;
     let addr = listener.local_addr()?;
     tracing::info!("listening on {addr}");
-    mneme_server::serve(listener, service, shutdown_signal()).await?;
+    mneme_server::serve(listener, service.clone(), shutdown_signal()).await?;
+    service.shutdown().await;
     tracing::info!("stopped");
     Ok(())
 }

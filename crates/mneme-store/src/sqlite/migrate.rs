@@ -5,7 +5,15 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::Result;
 
 /// Every migration ever shipped, in order. Never edit one that has shipped; add a new one.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+/// Each version is applied once, whichever others a database has seen, so versions written in
+/// parallel may land in either order (they must not depend on each other).
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (
+        3,
+        include_str!("../../migrations/sqlite/0003_mcp_servers.sql"),
+    ),
+];
 
 /// Applies the migrations this database has not seen, each in its own transaction.
 pub(super) fn run(conn: &mut Connection) -> Result<()> {

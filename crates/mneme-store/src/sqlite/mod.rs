@@ -6,6 +6,7 @@
 
 mod agents;
 mod blocks;
+mod mcp;
 mod messages;
 mod migrate;
 mod passages;

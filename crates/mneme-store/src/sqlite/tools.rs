@@ -194,7 +194,7 @@ fn ensure_tool(conn: &Connection, id: ToolId) -> Result<()> {
 }
 
 /// Inserts or replaces a tool row by id.
-fn save_tool(conn: &Connection, tool: &Tool) -> Result<()> {
+pub(super) fn save_tool(conn: &Connection, tool: &Tool) -> Result<()> {
     let now = micros(&mneme_types::time::now());
     conn.execute(
         "INSERT INTO tools (id, name, tool_type, data, created_at, updated_at)

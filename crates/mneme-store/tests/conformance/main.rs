@@ -259,3 +259,5 @@ async fn a_step_commits_everything_or_nothing() {
     assert_eq!(run.data.usage.total_tokens, 12);
     assert_eq!(run.data.usage.step_count, 1);
 }
+
+mod mcp;

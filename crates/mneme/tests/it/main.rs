@@ -6,6 +6,7 @@ mod approvals;
 mod archival;
 mod blocks;
 mod errors;
+mod mcp;
 mod messages;
 mod restart;
 mod streaming;
