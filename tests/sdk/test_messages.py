@@ -271,9 +271,10 @@ def test_conversation_search_finds_earlier_history(client, fake, agent, uid):
     assert f"Miso {uid}" in rets[0].tool_return, rets[0].tool_return
     assert of_type(resp.messages, "assistant_message")[0].content == "Your cat is Miso."
 
-    # a query that matches nothing finds nothing
+    # a query that shares no word with the history finds nothing (search is ranked by words,
+    # so the query must not contain the uid the history does)
     fake.push(
-        {"tool_calls": [{"name": "conversation_search", "arguments": {"query": f"zebra-{uid}-nowhere"}}]},
+        {"tool_calls": [{"name": "conversation_search", "arguments": {"query": "xylophone quartz"}}]},
         {"text": "nothing"},
     )
     resp = client.agents.messages.create(agent_id=agent.id, input="search again")

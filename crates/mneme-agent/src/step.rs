@@ -2,12 +2,13 @@
 //! turn goes on, following Letta's two loop families.
 
 use mneme_llm::ChatResponse;
-use mneme_store::{AgentContext, Message, Passage, Role, Store, ToolCallRecord, ToolReturnRecord};
+use mneme_store::{AgentContext, Message, Passage, Role, ToolCallRecord, ToolReturnRecord};
 use mneme_types::{MessageId, RunId, StepId, StopReason, time};
 use serde_json::{Value, json};
 
 use crate::LazySandbox;
 use crate::context::Flavor;
+use crate::recall::MemorySearch;
 use crate::system::local_time;
 use crate::tool_rules::{Allowed, Solver};
 use crate::tools::{Args, DEFAULT_RETURN_CHAR_LIMIT, ToolOutcome, WorkingMemory, execute_builtin};
@@ -32,9 +33,9 @@ pub(crate) struct StepOutcome {
 pub(crate) struct StepScope<'a> {
     pub(crate) ctx: &'a AgentContext,
     pub(crate) flavor: Flavor,
-    pub(crate) store: &'a dyn Store,
     pub(crate) sandbox: &'a LazySandbox,
     pub(crate) mcp: &'a dyn crate::McpTools,
+    pub(crate) search: &'a dyn MemorySearch,
     pub(crate) allowed: &'a Allowed,
     /// (step, run, pre-generated assistant message id)
     pub(crate) ids: (StepId, RunId, MessageId),
@@ -270,7 +271,7 @@ async fn run_tool(
         }
         _ => {}
     }
-    execute_builtin(name, args, ctx.agent.id, memory, scope.store).await
+    execute_builtin(name, args, &ctx.agent, memory, scope.search).await
 }
 
 /// A user's Python tool, in the sandbox, with the agent's variables as its environment.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::LazySandbox;
 use crate::mcp::McpTools;
+use crate::recall::MemorySearch;
 use chrono::Utc;
 use futures_util::StreamExt;
 use mneme_llm::{ChatDelta, ChatRequest, ChatResponse, ChatResponseBuilder, LlmClient, LlmError};
@@ -84,6 +85,7 @@ pub struct Runtime {
     llm: Arc<dyn LlmClient>,
     sandbox: Arc<LazySandbox>,
     mcp: Arc<dyn McpTools>,
+    search: Arc<dyn MemorySearch>,
 }
 
 /// State carried from step to step within a turn.
@@ -107,12 +109,14 @@ impl Runtime {
         llm: Arc<dyn LlmClient>,
         sandbox: Arc<LazySandbox>,
         mcp: Arc<dyn McpTools>,
+        search: Arc<dyn MemorySearch>,
     ) -> Runtime {
         Runtime {
             store,
             llm,
             sandbox,
             mcp,
+            search,
         }
     }
 
@@ -304,9 +308,9 @@ impl Runtime {
         StepScope {
             ctx,
             flavor,
-            store: self.store.as_ref(),
             sandbox: &self.sandbox,
             mcp: self.mcp.as_ref(),
+            search: self.search.as_ref(),
             allowed,
             ids,
         }

@@ -57,13 +57,14 @@ impl IntoResponse for ApiError {
                     S::McpConnection(_) => StatusCode::BAD_GATEWAY,
                     // Answered above, with the detail object clients key on.
                     S::PendingApproval(_) => StatusCode::CONFLICT,
+                    S::Embedding(_) => StatusCode::SERVICE_UNAVAILABLE,
                     S::Store(D::Db(_) | D::Corrupt(_)) | S::Internal(_) => {
                         StatusCode::INTERNAL_SERVER_ERROR
                     }
                     // Answered above, with the provider's error shape.
                     S::Llm(_) => StatusCode::BAD_GATEWAY,
                 };
-                let detail = if status.is_server_error() {
+                let detail = if status.is_server_error() && !matches!(e, S::Embedding(_)) {
                     // Logged once, here, where it is turned into a response.
                     tracing::error!(error = %e, "request failed");
                     "An unknown error occurred".to_owned()

@@ -3,6 +3,7 @@
 
 mod agents;
 mod archival;
+mod archives;
 mod blocks;
 mod client;
 mod error;

@@ -125,3 +125,10 @@ pub(crate) async fn context(
 ) -> ApiResult<Value> {
     Ok(Json(app.context_window(id).await?))
 }
+
+pub(crate) async fn search(
+    State(app): State<Service>,
+    ApiJson(req): ApiJson<mneme_types::SearchAllMessages>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    Ok(Json(app.search_all_messages(req).await?))
+}

@@ -8,7 +8,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, panic_response};
-use crate::{agents, archival, blocks, health, mcp_servers, messages, models, runs, tools};
+use crate::{
+    agents, archival, archives, blocks, health, mcp_servers, messages, models, runs, tools,
+};
 
 /// Builds the application. Collection roots answer with and without their trailing slash (the
 /// SDK calls `/v1/agents/`, people type `/v1/agents`), without Letta's redirect.
@@ -154,6 +156,36 @@ pub fn router(service: Service) -> Router {
                 .delete(blocks::delete),
         ),
         ("/v1/blocks/{block_id}/agents", get(blocks::agents)),
+        ("/v1/archives/", get(archives::list).post(archives::create)),
+        (
+            "/v1/archives/{archive_id}",
+            get(archives::retrieve)
+                .patch(archives::modify)
+                .delete(archives::delete),
+        ),
+        ("/v1/archives/{archive_id}/agents", get(archives::agents)),
+        (
+            "/v1/archives/{archive_id}/passages",
+            post(archives::create_passage),
+        ),
+        (
+            "/v1/archives/{archive_id}/passages/batch",
+            post(archives::create_passages),
+        ),
+        (
+            "/v1/archives/{archive_id}/passages/{passage_id}",
+            axum::routing::delete(archives::delete_passage),
+        ),
+        (
+            "/v1/agents/{agent_id}/archives/attach/{archive_id}",
+            patch(archives::attach),
+        ),
+        (
+            "/v1/agents/{agent_id}/archives/detach/{archive_id}",
+            patch(archives::detach),
+        ),
+        ("/v1/passages/search", post(archives::search_passages)),
+        ("/v1/messages/search", post(messages::search)),
     ];
     let mut app = Router::new();
     for (path, handler) in routes {

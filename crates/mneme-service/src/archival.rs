@@ -1,11 +1,17 @@
-//! Archival memory over the API: `/v1/agents/{id}/archival-memory`. Search is by text until the
-//! embeddings issue makes it hybrid.
+//! Archival memory over the API: an agent's passages (`/v1/agents/{id}/archival-memory`),
+//! archives (`/v1/archives`), and passage search (`/v1/passages/search`). Passages are embedded
+//! on insert with their archive's model; search is hybrid (see `search.rs`).
 
 use chrono::{DateTime, Utc};
-use mneme_store::{Passage, PassageList, PassageSearch};
-use mneme_types::{AgentId, CreateArchivalMemory, PassageId, time};
+use mneme_agent::Found;
+use mneme_store::{Archive, ArchiveFilter, Page, Passage, PassageFilter, PassageList};
+use mneme_types::{
+    AgentId, ArchiveCreate, ArchiveId, ArchiveUpdate, CreateArchivalMemory, EmbeddingConfig,
+    PassageCreate, PassageId, PassageSearchRequest, time,
+};
 use serde_json::{Value, json};
 
+use crate::search::default_archive;
 use crate::{Result, Service, ServiceError};
 
 /// The query of `GET /v1/agents/{id}/archival-memory/search`.
@@ -19,62 +25,58 @@ pub struct ArchivalSearch {
     pub end: Option<DateTime<Utc>>,
 }
 
+/// Passages inserted by one request at most (batch route).
+const MAX_BATCH: usize = 1000;
+
 impl Service {
     pub async fn list_passages(&self, agent: AgentId, q: &PassageList) -> Result<Vec<Value>> {
-        let a = self.store.get_agent(agent).await?;
-        let found = self.store.list_passages(agent, q).await?;
-        Ok(found
-            .iter()
-            .map(|p| passage(p, &a.embedding_config))
-            .collect())
+        let archives = self.archive_ids(agent).await?;
+        let found = self.store.list_passages(&archives, q).await?;
+        Ok(found.iter().map(passage).collect())
     }
 
-    /// Stores one passage (Letta answers a list, since long texts may be chunked) and
-    /// recompiles the system message, whose memory metadata counts passages.
+    /// Stores one passage in the agent's default archive (Letta answers a list, since long
+    /// texts may be chunked) and recompiles the system message, whose metadata counts passages.
     pub async fn insert_passage(
         &self,
         agent: AgentId,
         req: CreateArchivalMemory,
     ) -> Result<Vec<Value>> {
-        if req.text.trim().is_empty() {
-            return Err(ServiceError::Unprocessable("text must not be empty".into()));
-        }
         let a = self.store.get_agent(agent).await?;
-        let at = req
-            .created_at
-            .map(|t| time_micros(&t))
-            .unwrap_or_else(time::now);
-        let p = Passage {
-            id: PassageId::new(),
-            agent_id: agent,
+        let archive = default_archive(self.store.as_ref(), &a).await?;
+        let new = PassageCreate {
             text: req.text,
-            tags: req.tags.unwrap_or_default(),
             metadata: None,
-            created_at: at,
-            updated_at: at,
+            tags: req.tags,
+            created_at: req.created_at,
         };
-        self.store.insert_passages(vec![p.clone()]).await?;
+        let stored = self.store_passages(&archive, vec![new]).await?;
         self.recompile(agent).await?;
-        Ok(vec![passage(&p, &a.embedding_config)])
+        Ok(stored.iter().map(passage).collect())
     }
 
     pub async fn search_passages(&self, agent: AgentId, s: ArchivalSearch) -> Result<Value> {
-        self.store.get_agent(agent).await?;
-        let search = PassageSearch {
-            query: Some(s.query),
+        let archives = self.store.agent_archives(agent).await?;
+        let filter = PassageFilter {
             tags: s.tags,
             match_all_tags: s.match_all,
             start: s.start,
             end: s.end,
-            limit: s.top_k.unwrap_or(5).clamp(1, 1000),
         };
-        let found = self.store.search_passages(agent, &search).await?;
+        let limit = s.top_k.unwrap_or(5).clamp(1, 1000) as usize;
+        let found = self
+            .searcher
+            .search_passages(&archives, &s.query, &filter, limit)
+            .await?;
         let results: Vec<Value> = found
             .iter()
-            .map(|p| {
+            .map(|f| {
                 json!({
-                    "id": p.id.to_string(), "timestamp": time::resource(&p.created_at),
-                    "content": p.text, "tags": p.tags,
+                    "id": f.item.id.to_string(),
+                    "timestamp": time::resource(&f.item.created_at),
+                    "content": f.item.text,
+                    "tags": f.item.tags,
+                    "relevance": f.relevance.to_json(),
                 })
             })
             .collect();
@@ -82,10 +84,256 @@ impl Service {
     }
 
     pub async fn delete_passage(&self, agent: AgentId, id: PassageId) -> Result<Value> {
-        self.store.delete_passage(agent, id).await?;
+        let archives = self.archive_ids(agent).await?;
+        self.store.delete_passage(&archives, id).await?;
+        self.searcher.changed();
         self.recompile(agent).await?;
         Ok(json!({ "message": format!("Memory id={id} successfully deleted") }))
     }
+
+    async fn archive_ids(&self, agent: AgentId) -> Result<Vec<ArchiveId>> {
+        Ok(self
+            .store
+            .agent_archives(agent)
+            .await?
+            .iter()
+            .map(|a| a.id)
+            .collect())
+    }
+
+    /// Validates, embeds (all texts in one call) and stores passages in one transaction.
+    async fn store_passages(
+        &self,
+        archive: &Archive,
+        items: Vec<PassageCreate>,
+    ) -> Result<Vec<Passage>> {
+        if items.is_empty() {
+            return Err(ServiceError::Unprocessable(
+                "passages must not be empty".into(),
+            ));
+        }
+        if items.len() > MAX_BATCH {
+            return Err(ServiceError::Unprocessable(format!(
+                "at most {MAX_BATCH} passages per request"
+            )));
+        }
+        if items.iter().any(|p| p.text.trim().is_empty()) {
+            return Err(ServiceError::Unprocessable("text must not be empty".into()));
+        }
+        let texts: Vec<String> = items.iter().map(|p| p.text.clone()).collect();
+        let config = archive.embedding_config.clone();
+        let mut vectors = self
+            .searcher
+            .embed_for_storage(config.as_ref(), &texts)
+            .await?
+            .map(Vec::into_iter);
+        let now = time::now();
+        let passages: Vec<Passage> = items
+            .into_iter()
+            .map(|p| {
+                let at = p.created_at.map(|t| time_micros(&t)).unwrap_or(now);
+                Passage {
+                    id: PassageId::new(),
+                    archive_id: archive.id,
+                    text: p.text,
+                    tags: p.tags.unwrap_or_default(),
+                    metadata: p.metadata,
+                    embedding: vectors.as_mut().and_then(Iterator::next),
+                    embedding_config: config.clone(),
+                    created_at: at,
+                    updated_at: at,
+                }
+            })
+            .collect();
+        self.store.insert_passages(passages.clone()).await?;
+        self.searcher.changed();
+        Ok(passages)
+    }
+
+    // ---- /v1/archives ----
+
+    pub async fn create_archive(&self, req: ArchiveCreate) -> Result<Value> {
+        if req.name.trim().is_empty() {
+            return Err(ServiceError::Unprocessable("name must not be empty".into()));
+        }
+        let embedding_config = self.archive_embedding(req.embedding, req.embedding_config)?;
+        let now = time::now();
+        let a = Archive {
+            id: ArchiveId::new(),
+            name: req.name,
+            description: req.description,
+            embedding_config,
+            metadata: None,
+            created_at: now,
+            updated_at: now,
+        };
+        Ok(archive(&self.store.create_archive(a, None).await?))
+    }
+
+    /// An explicit config, else a handle, else the server's default embedding (if any).
+    fn archive_embedding(
+        &self,
+        handle: Option<String>,
+        config: Option<EmbeddingConfig>,
+    ) -> Result<Option<EmbeddingConfig>> {
+        if let Some(c) = config {
+            return Ok(Some(c));
+        }
+        match handle.or_else(|| self.config.default_embedding.clone()) {
+            Some(h) => Ok(Some(self.models.resolve_embedding(&h)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn list_archives(&self, filter: &ArchiveFilter, page: &Page) -> Result<Vec<Value>> {
+        if let Some(agent) = filter.agent {
+            self.store.get_agent(agent).await?;
+        }
+        let found = self.store.list_archives(filter, page).await?;
+        Ok(found.iter().map(archive).collect())
+    }
+
+    pub async fn get_archive(&self, id: ArchiveId) -> Result<Value> {
+        Ok(archive(&self.store.get_archive(id).await?))
+    }
+
+    pub async fn update_archive(&self, id: ArchiveId, req: ArchiveUpdate) -> Result<Value> {
+        if req.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+            return Err(ServiceError::Unprocessable("name must not be empty".into()));
+        }
+        let updated = self
+            .store
+            .update_archive(
+                id,
+                Box::new(move |a| {
+                    if let Some(name) = req.name {
+                        a.name = name;
+                    }
+                    if let Some(d) = req.description {
+                        a.description = Some(d);
+                    }
+                    Ok(())
+                }),
+            )
+            .await?;
+        Ok(archive(&updated))
+    }
+
+    /// Deletes the archive and its passages; agents that read it are recompiled.
+    pub async fn delete_archive(&self, id: ArchiveId) -> Result<()> {
+        let agents = self.agents_reading(id).await?;
+        self.store.delete_archive(id).await?;
+        self.searcher.changed();
+        for agent in agents {
+            self.recompile(agent).await?;
+        }
+        Ok(())
+    }
+
+    async fn agents_reading(&self, id: ArchiveId) -> Result<Vec<AgentId>> {
+        let page = Page {
+            limit: u32::MAX,
+            ..Page::default()
+        };
+        Ok(self
+            .store
+            .agents_of_archive(id, &page)
+            .await?
+            .iter()
+            .map(|a| a.id)
+            .collect())
+    }
+
+    pub async fn archive_agents(
+        &self,
+        id: ArchiveId,
+        page: &Page,
+        include: crate::Include,
+    ) -> Result<Vec<mneme_types::AgentState>> {
+        let agents = self.store.agents_of_archive(id, page).await?;
+        self.states(agents, include).await
+    }
+
+    pub async fn attach_archive(&self, agent: AgentId, id: ArchiveId) -> Result<()> {
+        self.store.attach_archive(agent, id).await?;
+        self.recompile(agent).await?;
+        Ok(())
+    }
+
+    pub async fn detach_archive(&self, agent: AgentId, id: ArchiveId) -> Result<()> {
+        self.store.detach_archive(agent, id).await?;
+        self.recompile(agent).await?;
+        Ok(())
+    }
+
+    pub async fn create_archive_passages(
+        &self,
+        id: ArchiveId,
+        items: Vec<PassageCreate>,
+    ) -> Result<Vec<Value>> {
+        let a = self.store.get_archive(id).await?;
+        let stored = self.store_passages(&a, items).await?;
+        for agent in self.agents_reading(id).await? {
+            self.recompile(agent).await?;
+        }
+        Ok(stored.iter().map(passage).collect())
+    }
+
+    pub async fn delete_archive_passage(&self, id: ArchiveId, passage: PassageId) -> Result<()> {
+        self.store.get_archive(id).await?;
+        self.store.delete_passage(&[id], passage).await?;
+        self.searcher.changed();
+        for agent in self.agents_reading(id).await? {
+            self.recompile(agent).await?;
+        }
+        Ok(())
+    }
+
+    /// `POST /v1/passages/search`: over one archive, or every archive of one agent.
+    pub async fn search_all_passages(&self, req: PassageSearchRequest) -> Result<Vec<Value>> {
+        let archives = match (req.archive_id, req.agent_id) {
+            (Some(id), _) => vec![self.store.get_archive(id).await?],
+            (None, Some(agent)) => {
+                self.store.get_agent(agent).await?;
+                self.store.agent_archives(agent).await?
+            }
+            (None, None) => {
+                return Err(ServiceError::bad(
+                    "give archive_id or agent_id: searching every archive at once is not supported",
+                ));
+            }
+        };
+        let match_all = match req.tag_match_mode.as_deref() {
+            None | Some("any") => false,
+            Some("all") => true,
+            Some(other) => {
+                return Err(ServiceError::Unprocessable(format!(
+                    "tag_match_mode must be 'any' or 'all', got '{other}'"
+                )));
+            }
+        };
+        let filter = PassageFilter {
+            tags: req.tags.unwrap_or_default(),
+            match_all_tags: match_all,
+            start: req.start_date,
+            end: req.end_date,
+        };
+        let limit = req.limit.unwrap_or(50).clamp(1, 1000) as usize;
+        let query = req.query.unwrap_or_default();
+        let found = self
+            .searcher
+            .search_passages(&archives, &query, &filter, limit)
+            .await?;
+        Ok(found.iter().map(search_result).collect())
+    }
+}
+
+fn search_result(f: &Found<Passage>) -> Value {
+    json!({
+        "passage": passage(&f.item),
+        "score": f.relevance.rrf_score.unwrap_or(0.0),
+        "metadata": f.relevance.to_json(),
+    })
 }
 
 fn time_micros(t: &DateTime<Utc>) -> DateTime<Utc> {
@@ -93,15 +341,15 @@ fn time_micros(t: &DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// `Passage` as the API returns it.
-fn passage(p: &Passage, embedding_config: &Option<mneme_types::EmbeddingConfig>) -> Value {
+pub(crate) fn passage(p: &Passage) -> Value {
     json!({
         "id": p.id.to_string(),
         "text": p.text,
         "tags": p.tags,
         "metadata": p.metadata.clone().unwrap_or_default(),
-        "embedding": null,
-        "embedding_config": embedding_config,
-        "archive_id": null,
+        "embedding": p.embedding,
+        "embedding_config": p.embedding_config,
+        "archive_id": p.archive_id.to_string(),
         "source_id": null,
         "file_id": null,
         "file_name": null,
@@ -111,5 +359,22 @@ fn passage(p: &Passage, embedding_config: &Option<mneme_types::EmbeddingConfig>)
         "last_updated_by_id": null,
         "created_at": time::resource(&p.created_at),
         "updated_at": time::resource(&p.updated_at),
+    })
+}
+
+/// `Archive` as the API returns it.
+fn archive(a: &Archive) -> Value {
+    json!({
+        "id": a.id.to_string(),
+        "name": a.name,
+        "description": a.description,
+        "vector_db_provider": "native",
+        "embedding_config": a.embedding_config,
+        "metadata": a.metadata,
+        "organization_id": "org-00000000-0000-4000-8000-000000000000",
+        "created_by_id": null,
+        "last_updated_by_id": null,
+        "created_at": time::resource(&a.created_at),
+        "updated_at": time::resource(&a.updated_at),
     })
 }

@@ -35,6 +35,9 @@ pub enum ServiceError {
     /// An MCP server did not answer in time (Letta's 408).
     #[error("{0}")]
     McpTimeout(String),
+    /// The embedding model failed or is not installed; nothing was stored.
+    #[error("embedding model unavailable: {0}")]
+    Embedding(String),
     /// The agent's stored state cannot run a turn.
     #[error("{0}")]
     Internal(String),

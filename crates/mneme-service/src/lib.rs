@@ -13,8 +13,10 @@ mod mcp;
 mod messages;
 pub mod models;
 mod names;
+mod recall;
 mod render;
 mod runs;
+mod search;
 mod streaming;
 mod tools;
 
@@ -35,6 +37,7 @@ pub use include::Include;
 pub use mcp_client::{McpManager, McpOptions};
 pub use messages::{ListMessages, RenderOverrides};
 pub use models::{ModelCatalog, Provider, ProviderKind};
+pub use search::{Legs, Searcher};
 pub use streaming::{CHUNK_RETENTION, MessageStream};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
@@ -71,6 +74,7 @@ pub struct Service {
     hub: Arc<RunHub>,
     sandbox: Arc<mneme_agent::LazySandbox>,
     mcp: Arc<McpManager>,
+    searcher: Arc<Searcher>,
 }
 
 impl Service {
@@ -79,6 +83,7 @@ impl Service {
         llm: Arc<dyn LlmClient>,
         sandbox: Arc<mneme_agent::LazySandbox>,
         mcp: Arc<McpManager>,
+        searcher: Arc<Searcher>,
         models: ModelCatalog,
         config: ServiceConfig,
     ) -> Service {
@@ -87,9 +92,16 @@ impl Service {
             manager: mcp.clone(),
         });
         Service {
-            runtime: Runtime::new(store.clone(), llm, sandbox.clone(), mcp_runtime),
+            runtime: Runtime::new(
+                store.clone(),
+                llm,
+                sandbox.clone(),
+                mcp_runtime,
+                searcher.clone(),
+            ),
             sandbox,
             mcp,
+            searcher,
             store,
             models: Arc::new(models),
             config: Arc::new(config),
@@ -106,6 +118,7 @@ impl Service {
             .await?;
         self.fail_orphaned_runs().await?;
         streaming::spawn_pruning(self.clone());
+        self.searcher.spawn_background();
         Ok(())
     }
 

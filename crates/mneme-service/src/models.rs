@@ -118,11 +118,21 @@ const DEFAULT_EMBEDDING_DIM: u32 = 1536;
 #[derive(Debug, Clone)]
 pub struct ModelCatalog {
     providers: Vec<Provider>,
+    /// The built-in embedding model, listed when its files are installed.
+    local_embedding: Option<EmbeddingConfig>,
 }
 
 impl ModelCatalog {
     pub fn new(providers: Vec<Provider>) -> ModelCatalog {
-        ModelCatalog { providers }
+        ModelCatalog {
+            providers,
+            local_embedding: None,
+        }
+    }
+
+    /// Lists the built-in embedding model (`local/all-MiniLM-L6-v2`), or stops listing it.
+    pub fn set_local_embedding(&mut self, config: Option<EmbeddingConfig>) {
+        self.local_embedding = config;
     }
 
     /// The standard providers at their public endpoints, none listed.
@@ -188,6 +198,11 @@ impl ModelCatalog {
 
     /// Resolves `provider/model` to an `EmbeddingConfig`.
     pub fn resolve_embedding(&self, handle: &str) -> Result<EmbeddingConfig> {
+        // The built-in model resolves even before it is installed; using it then is a clear
+        // 503 that says how to install it.
+        if handle == mneme_embed::LOCAL_EMBEDDING_HANDLE {
+            return Ok(mneme_embed::local_embedding_config());
+        }
         let (provider, model) = self.split(handle)?;
         let dim = known(provider.kind, model)
             .and_then(|k| k.3)
@@ -226,20 +241,28 @@ impl ModelCatalog {
 
     /// `GET /v1/models/embedding`.
     pub fn list_embeddings(&self) -> Vec<Value> {
-        self.listed(true)
-            .map(|(p, model, _)| {
-                let config = self.resolve_embedding(&format!("{}/{model}", p.name)).ok();
-                json!({
-                    "handle": format!("{}/{model}", p.name), "name": model,
-                    "display_name": model, "provider_type": p.kind.endpoint_type(),
-                    "provider_name": p.name, "model_type": "embedding",
-                    "embedding_endpoint_type": p.kind.endpoint_type(),
-                    "embedding_endpoint": p.base_url, "embedding_model": model,
-                    "embedding_dim": config.map(|c| c.embedding_dim).unwrap_or(DEFAULT_EMBEDDING_DIM),
-                    "embedding_chunk_size": 300, "batch_size": 32,
-                })
+        let local = self.local_embedding.iter().map(|c| {
+            json!({
+                "handle": c.handle, "name": c.embedding_model, "display_name": c.embedding_model,
+                "provider_type": "local", "provider_name": "local", "model_type": "embedding",
+                "embedding_endpoint_type": "local", "embedding_endpoint": null,
+                "embedding_model": c.embedding_model, "embedding_dim": c.embedding_dim,
+                "embedding_chunk_size": 300, "batch_size": c.batch_size,
             })
-            .collect()
+        });
+        let remote = self.listed(true).map(|(p, model, _)| {
+            let config = self.resolve_embedding(&format!("{}/{model}", p.name)).ok();
+            json!({
+                "handle": format!("{}/{model}", p.name), "name": model,
+                "display_name": model, "provider_type": p.kind.endpoint_type(),
+                "provider_name": p.name, "model_type": "embedding",
+                "embedding_endpoint_type": p.kind.endpoint_type(),
+                "embedding_endpoint": p.base_url, "embedding_model": model,
+                "embedding_dim": config.map(|c| c.embedding_dim).unwrap_or(DEFAULT_EMBEDDING_DIM),
+                "embedding_chunk_size": 300, "batch_size": 32,
+            })
+        });
+        local.chain(remote).collect()
     }
 
     fn listed(&self, embeddings: bool) -> impl Iterator<Item = (&Provider, &'static str, u32)> {

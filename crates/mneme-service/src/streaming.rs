@@ -202,6 +202,8 @@ impl Service {
             Ok(r) => r.map_err(ServiceError::from),
             Err(e) => Err(ServiceError::Internal(format!("turn task failed: {e}"))),
         };
+        // New messages are searchable: index them soon, off this request's path.
+        self.searcher.changed();
         let stop = match &result {
             Ok(out) => out.stop_reason,
             Err(_) => StopReason::Error,

@@ -11,16 +11,17 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use mneme_types::{
-    AgentId, Block, BlockId, McpServer, McpServerId, MessageId, PassageId, RunId, Step, StepId,
-    Tool, ToolId,
+    AgentId, ArchiveId, Block, BlockId, McpServer, McpServerId, MessageId, PassageId, RunId, Step,
+    StepId, Tool, ToolId,
 };
 
 pub use error::StoreError;
 pub use model::{
-    Agent, AgentContext, AgentEdit, AgentFilter, AgentSettings, BlockChange, BlockEdit,
-    BlockFilter, Message, MessageEdit, MessageQuery, MessageSearch, NewAgent, Passage, PassageList,
-    PassageSearch, Role, RunChunk, RunData, RunEdit, RunFilter, RunRecord, StepCommit,
-    ToolCallRecord, ToolEdit, ToolFilter, ToolReturnRecord,
+    Agent, AgentContext, AgentEdit, AgentFilter, AgentSettings, Archive, ArchiveEdit,
+    ArchiveFilter, BlockChange, BlockEdit, BlockFilter, Message, MessageEdit, MessageFilter,
+    MessageQuery, NewAgent, Passage, PassageFilter, PassageList, Role, RunChunk, RunData, RunEdit,
+    RunFilter, RunRecord, SearchChange, SearchKind, StepCommit, ToolCallRecord, ToolEdit,
+    ToolFilter, ToolReturnRecord,
 };
 pub use page::{Order, Page};
 
@@ -93,9 +94,6 @@ pub trait MessageStore: Send + Sync {
     async fn list_messages(&self, agent: AgentId, query: &MessageQuery) -> Result<Vec<Message>>;
     /// A run's messages, oldest first.
     async fn run_messages(&self, run: RunId, page: &Page) -> Result<Vec<Message>>;
-    /// Recall search: newest first, filters applied before the limit.
-    async fn search_messages(&self, agent: AgentId, search: &MessageSearch)
-    -> Result<Vec<Message>>;
     /// Deletes every message of the agent but its system message, then stores `initial` and
     /// makes `[system] + initial` the context, in one transaction.
     async fn reset_messages(&self, agent: AgentId, initial: Vec<Message>) -> Result<Agent>;
@@ -145,17 +143,78 @@ pub trait ToolStore: Send + Sync {
     async fn detach_tool(&self, agent: AgentId, tool: ToolId) -> Result<()>;
 }
 
+/// Archives and the agents they are attached to.
+#[async_trait]
+pub trait ArchiveStore: Send + Sync {
+    /// Creates the archive and, with `owner`, attaches it to that agent as its own.
+    async fn create_archive(&self, archive: Archive, owner: Option<AgentId>) -> Result<Archive>;
+    async fn get_archive(&self, id: ArchiveId) -> Result<Archive>;
+    /// Unknown cursors are `NotFound`.
+    async fn list_archives(&self, filter: &ArchiveFilter, page: &Page) -> Result<Vec<Archive>>;
+    async fn update_archive(&self, id: ArchiveId, edit: ArchiveEdit) -> Result<Archive>;
+    /// Deletes the archive and its passages.
+    async fn delete_archive(&self, id: ArchiveId) -> Result<()>;
+    /// Attaching an attached archive changes nothing.
+    async fn attach_archive(&self, agent: AgentId, archive: ArchiveId) -> Result<()>;
+    async fn detach_archive(&self, agent: AgentId, archive: ArchiveId) -> Result<()>;
+    /// The agent's archives in attachment order; the first is where its inserts go.
+    async fn agent_archives(&self, agent: AgentId) -> Result<Vec<Archive>>;
+    /// The agent's first archive, or `make` created, owned by and attached to it, in one
+    /// transaction (two concurrent first inserts get the same archive).
+    async fn default_archive(&self, agent: AgentId, make: Archive) -> Result<Archive>;
+    async fn agents_of_archive(&self, archive: ArchiveId, page: &Page) -> Result<Vec<Agent>>;
+}
+
 /// Archival memory passages.
 #[async_trait]
 pub trait PassageStore: Send + Sync {
+    /// Inserts into existing archives, all or nothing.
     async fn insert_passages(&self, passages: Vec<Passage>) -> Result<()>;
-    /// The agent's passages in creation order (`ascending`) or newest first, after/before a
+    /// Passages of the archives in creation order (`ascending`) or newest first, after/before a
     /// passage id, optionally only those containing `search` (case-insensitive).
-    async fn list_passages(&self, agent: AgentId, query: &PassageList) -> Result<Vec<Passage>>;
-    async fn delete_passage(&self, agent: AgentId, id: PassageId) -> Result<()>;
-    /// Newest first, every filter applied before the limit.
-    async fn search_passages(&self, agent: AgentId, search: &PassageSearch)
-    -> Result<Vec<Passage>>;
+    async fn list_passages(
+        &self,
+        archives: &[ArchiveId],
+        query: &PassageList,
+    ) -> Result<Vec<Passage>>;
+    /// Deletes the passage if it is in one of the archives.
+    async fn delete_passage(&self, archives: &[ArchiveId], id: PassageId) -> Result<()>;
+}
+
+/// What the search indices are derived from: the outbox of changes, and rows by search key.
+#[async_trait]
+pub trait SearchStore: Send + Sync {
+    /// Outbox rows with `seq > after`, in order, at most `limit`.
+    async fn search_changes(&self, after: u64, limit: u32) -> Result<Vec<SearchChange>>;
+    /// Drops outbox rows up to `upto` (applied by every index that reads them).
+    async fn prune_search_changes(&self, upto: u64) -> Result<()>;
+    /// Queues every searchable row again (an index was rebuilt from nothing).
+    async fn reindex_search(&self) -> Result<()>;
+    /// Passages by key, with their embeddings; missing keys are left out.
+    async fn passages_by_keys(&self, keys: &[u64]) -> Result<Vec<(u64, Passage)>>;
+    /// Messages by key with their recall vector if computed; missing keys are left out.
+    async fn messages_by_keys(&self, keys: &[u64])
+    -> Result<Vec<(u64, Message, Option<Vec<f32>>)>>;
+    /// Keys of the archives' passages that pass `filter`.
+    async fn passage_keys(
+        &self,
+        archives: &[ArchiveId],
+        filter: &PassageFilter,
+    ) -> Result<Vec<u64>>;
+    /// Keys of the agent's messages that pass `filter`.
+    async fn message_keys(&self, agent: AgentId, filter: &MessageFilter) -> Result<Vec<u64>>;
+    /// Every vector of an archive (or an agent's recall), to load a vector collection.
+    async fn passage_vectors(&self, archive: ArchiveId) -> Result<Vec<(u64, Vec<f32>)>>;
+    async fn message_vectors(&self, agent: AgentId) -> Result<Vec<(u64, Vec<f32>)>>;
+    /// User and assistant messages with `seq > after`, oldest first, at most `limit`.
+    async fn messages_after(&self, after: u64, limit: u32) -> Result<Vec<(u64, Message)>>;
+    /// Stores recall vectors and moves the named cursor to `cursor`, in one transaction.
+    async fn store_message_vectors(
+        &self,
+        vectors: Vec<(u64, AgentId, Vec<f32>)>,
+        cursor: (&'static str, u64),
+    ) -> Result<()>;
+    async fn search_cursor(&self, name: &'static str) -> Result<u64>;
 }
 
 /// MCP servers and the tools registered from them (`external_mcp` tools whose
@@ -201,7 +260,15 @@ pub struct McpToolSync {
 
 /// Everything a backend provides; services hold an `Arc<dyn Store>`.
 pub trait Store:
-    AgentStore + BlockStore + MessageStore + RunStore + ToolStore + PassageStore + McpServerStore
+    AgentStore
+    + BlockStore
+    + MessageStore
+    + RunStore
+    + ToolStore
+    + ArchiveStore
+    + PassageStore
+    + SearchStore
+    + McpServerStore
 {
 }
 
@@ -211,7 +278,9 @@ impl<T> Store for T where
         + MessageStore
         + RunStore
         + ToolStore
+        + ArchiveStore
         + PassageStore
+        + SearchStore
         + McpServerStore
 {
 }

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use mneme_types::{
-    AgentId, AgentType, Block, BlockId, EmbeddingConfig, LlmConfig, MessageId, PassageId, RunId,
-    RunStatus, StepId, StopReason, ToolId, UsageStatistics,
+    AgentId, AgentType, ArchiveId, Block, BlockId, EmbeddingConfig, LlmConfig, MessageId,
+    PassageId, RunId, RunStatus, StepId, StopReason, ToolId, UsageStatistics,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -172,17 +172,6 @@ pub struct MessageQuery {
     pub run_id: Option<RunId>,
 }
 
-/// A recall search over an agent's messages.
-#[derive(Debug, Clone, Default)]
-pub struct MessageSearch {
-    /// Case-insensitive substring; `None` lists the most recent messages.
-    pub query: Option<String>,
-    pub roles: Vec<Role>,
-    pub start: Option<DateTime<Utc>>,
-    pub end: Option<DateTime<Utc>>,
-    pub limit: u32,
-}
-
 /// Everything created with a new agent, in one transaction.
 #[derive(Debug, Clone)]
 pub struct NewAgent {
@@ -324,37 +313,93 @@ pub struct StepCommit {
     pub created_at: DateTime<Utc>,
 }
 
-/// An archival memory passage.
+/// A named collection of passages; agents attached to it read it in archival memory.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Passage {
-    pub id: PassageId,
-    pub agent_id: AgentId,
-    pub text: String,
-    pub tags: Vec<String>,
+pub struct Archive {
+    pub id: ArchiveId,
+    pub name: String,
+    pub description: Option<String>,
+    pub embedding_config: Option<EmbeddingConfig>,
     pub metadata: Option<Map<String, Value>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-/// A page of an agent's passages (`GET /v1/agents/{id}/archival-memory`).
+/// A change to a stored archive, applied inside the write transaction.
+pub type ArchiveEdit = Box<dyn FnOnce(&mut Archive) -> Result<(), StoreError> + Send>;
+
+/// Filters of `GET /v1/archives/`.
+#[derive(Debug, Clone, Default)]
+pub struct ArchiveFilter {
+    pub name: Option<String>,
+    pub agent: Option<AgentId>,
+}
+
+/// An archival memory passage. `embedding` is L2-normalised when present.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Passage {
+    pub id: PassageId,
+    pub archive_id: ArchiveId,
+    pub text: String,
+    pub tags: Vec<String>,
+    pub metadata: Option<Map<String, Value>>,
+    pub embedding: Option<Vec<f32>>,
+    pub embedding_config: Option<EmbeddingConfig>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A page of passages (`GET /v1/agents/{id}/archival-memory`).
 #[derive(Debug, Clone, Default)]
 pub struct PassageList {
     pub after: Option<PassageId>,
     pub before: Option<PassageId>,
     pub limit: u32,
     pub ascending: bool,
+    /// Case-insensitive substring, as Letta's list route filters.
     pub search: Option<String>,
 }
 
-/// An archival search.
+/// Filters a search applies before ranking: passages carrying the tags, created in the range.
 #[derive(Debug, Clone, Default)]
-pub struct PassageSearch {
-    pub query: Option<String>,
+pub struct PassageFilter {
     pub tags: Vec<String>,
     pub match_all_tags: bool,
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,
-    pub limit: u32,
+}
+
+impl PassageFilter {
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty() && self.start.is_none() && self.end.is_none()
+    }
+}
+
+/// Filters a recall search applies before ranking.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub roles: Vec<Role>,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// What kind of row a search key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SearchKind {
+    /// Key `passages.seq`, owner the archive id.
+    Passage,
+    /// Key `messages.seq`, owner the agent id.
+    Message,
+}
+
+/// One row of the search outbox: a searchable row changed or went away.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchChange {
+    pub seq: u64,
+    pub kind: SearchKind,
+    pub key: u64,
+    pub owner: String,
+    pub removed: bool,
 }
 
 /// A change to a stored message, applied inside the write transaction.

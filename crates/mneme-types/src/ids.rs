@@ -121,6 +121,11 @@ typed_id!(
     McpServerId,
     "mcp_server"
 );
+typed_id!(
+    /// `archive-<uuid>`
+    ArchiveId,
+    "archive"
+);
 
 #[cfg(test)]
 mod tests {

@@ -18,15 +18,20 @@ pub mod tool_rule;
 pub use agent::{AgentState, AgentType, CreateAgent, Memory, UpdateAgent};
 pub use block::{Block, BlockUpdate, CreateBlock, DEFAULT_BLOCK_LIMIT};
 pub use ids::{
-    AgentId, BlockId, IdError, McpServerId, MessageId, PassageId, RunId, StepId, ToolId,
+    AgentId, ArchiveId, BlockId, IdError, McpServerId, MessageId, PassageId, RunId, StepId, ToolId,
 };
 pub use mcp::{
     CreateMcpServer, HttpServerConfig, HttpServerConfigUpdate, McpServer, McpServerConfig,
     McpServerConfigUpdate, McpServerType, McpToolRun, StdioServerConfig, UpdateMcpServer,
 };
-pub use message::{LettaRequest, MessageCreate, MessageUpdate, ResetMessages, content_text};
+pub use message::{
+    LettaRequest, MessageCreate, MessageUpdate, ResetMessages, SearchAllMessages, content_text,
+};
 pub use model::{EmbeddingConfig, LlmConfig};
-pub use passage::CreateArchivalMemory;
+pub use passage::{
+    ArchiveCreate, ArchiveUpdate, CreateArchivalMemory, PassageBatchCreate, PassageCreate,
+    PassageSearchRequest,
+};
 pub use run::{Run, RunStatus, Step, StopReason, UsageStatistics};
 pub use tool::{Tool, ToolCreate, ToolRunFromSource, ToolUpdate};
 pub use tool_rule::{ChildArgNode, ToolRule};

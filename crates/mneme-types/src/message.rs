@@ -90,3 +90,22 @@ pub fn content_text(content: &Value) -> Option<String> {
         _ => None,
     }
 }
+
+/// `SearchAllMessagesRequest` (`POST /v1/messages/search`).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct SearchAllMessages {
+    pub query: String,
+    /// `vector`, `fts` or `hybrid` (the default).
+    #[serde(default)]
+    pub search_mode: Option<String>,
+    #[serde(default)]
+    pub agent_id: Option<crate::AgentId>,
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+    #[serde(default)]
+    pub start_date: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    pub end_date: Option<chrono::DateTime<chrono::Utc>>,
+}

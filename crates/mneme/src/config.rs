@@ -62,6 +62,13 @@ pub(crate) struct ServeArgs {
     /// Seconds an MCP tool call (or tool listing) may take (default 60).
     #[arg(long, env = "MNEME_MCP_CALL_TIMEOUT_SECS")]
     mcp_call_timeout_secs: Option<u64>,
+    /// Directory of the local embedding model (config.json, tokenizer.json, model.safetensors;
+    /// `scripts/fetch-model` installs it). Default: <data dir>/models/all-MiniLM-L6-v2.
+    #[arg(long, env = "MNEME_EMBEDDING_MODEL_DIR")]
+    embedding_model_dir: Option<PathBuf>,
+    /// Embed conversation messages in the background for hybrid recall search (default true).
+    #[arg(long, env = "MNEME_RECALL_EMBEDDINGS")]
+    recall_embeddings: Option<bool>,
     /// Letta's PostgreSQL URI. PostgreSQL support is not built yet; set, it stops start-up.
     #[arg(long, env = "LETTA_PG_URI", hide_env_values = true)]
     pg_uri: Option<String>,
@@ -99,6 +106,8 @@ struct FileConfig {
     stream_retention_secs: Option<u64>,
     mcp_connect_timeout_secs: Option<u64>,
     mcp_call_timeout_secs: Option<u64>,
+    embedding_model_dir: Option<PathBuf>,
+    recall_embeddings: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +150,21 @@ pub(crate) struct Config {
     pub(crate) models: ModelCatalog,
     pub(crate) keys: ApiKeys,
     pub(crate) mcp: McpOptions,
+    /// Where the search index lives.
+    pub(crate) index_dir: PathBuf,
+    pub(crate) embedding_model_dir: PathBuf,
+    pub(crate) recall_embeddings: bool,
+    /// Base URLs of the local providers, for their embedding endpoints.
+    pub(crate) endpoints: Endpoints,
+}
+
+/// Provider base URLs as given (the embedding router needs them beside the model catalogue).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Endpoints {
+    pub(crate) openai: Option<String>,
+    pub(crate) ollama: Option<String>,
+    pub(crate) vllm: Option<String>,
+    pub(crate) lmstudio: Option<String>,
 }
 
 impl Config {
@@ -162,7 +186,24 @@ impl Config {
             Some(SqliteSync::Normal) => Durability::Normal,
             Some(SqliteSync::Full) | None => Durability::Full,
         };
+        let embedding_model_dir = args
+            .embedding_model_dir
+            .or(file.embedding_model_dir)
+            .unwrap_or_else(|| data_dir.join("models").join("all-MiniLM-L6-v2"));
+        let endpoints = Endpoints {
+            openai: args.openai_base_url.clone(),
+            ollama: args.ollama_base_url.clone(),
+            vllm: args.vllm_api_base.clone(),
+            lmstudio: args.lmstudio_base_url.clone(),
+        };
         Ok(Config {
+            index_dir: data_dir.join("search"),
+            embedding_model_dir,
+            recall_embeddings: args
+                .recall_embeddings
+                .or(file.recall_embeddings)
+                .unwrap_or(true),
+            endpoints,
             host: args
                 .host
                 .or(file.host)

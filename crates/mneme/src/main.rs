@@ -7,8 +7,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mneme_agent::LazySandbox;
+use mneme_embed::{EmbedderRouter, RouterConfig};
 use mneme_llm::{LlmRouter, OpenAiClient, OpenAiOptions};
-use mneme_service::{McpManager, Service, ServiceConfig};
+use mneme_service::{McpManager, Searcher, Service, ServiceConfig};
 use mneme_store::sqlite::SqliteStore;
 use mneme_tools::SandboxOptions;
 use tokio::net::TcpListener;
@@ -75,15 +76,45 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let sandbox = LazySandbox::new(SandboxOptions::default());
     let mcp = McpManager::new(config.mcp.clone()).context("preparing the MCP client")?;
+    let store: Arc<dyn mneme_store::Store> = Arc::new(store);
+    let embedders = EmbedderRouter::new(RouterConfig {
+        openai_base_url: config.endpoints.openai.clone(),
+        openai_api_key: config.keys.openai.clone(),
+        ollama_base_url: config.endpoints.ollama.clone(),
+        vllm_base_url: config.endpoints.vllm.clone(),
+        lmstudio_base_url: config.endpoints.lmstudio.clone(),
+        local_model_dir: Some(config.embedding_model_dir.clone()),
+        ..RouterConfig::default()
+    });
+    let local_model = mneme_embed::LocalEmbedder::new(&config.embedding_model_dir)
+        .check_files()
+        .is_ok();
+    let mut models = config.models.clone();
+    models.set_local_embedding(local_model.then(mneme_embed::local_embedding_config));
+    // Without a configured default, agents get the built-in model when it is installed, so
+    // archival and recall search are semantic with no API key.
+    let default_embedding = config
+        .default_embedding
+        .clone()
+        .or_else(|| local_model.then(|| mneme_embed::LOCAL_EMBEDDING_HANDLE.to_owned()));
+    let searcher = Searcher::open(
+        store.clone(),
+        Some(&config.index_dir),
+        Arc::new(embedders),
+        config.recall_embeddings,
+    )
+    .await
+    .context("opening the search index")?;
     let service = Service::new(
-        Arc::new(store),
+        store,
         Arc::new(LlmRouter::new(openai)),
         Arc::new(sandbox),
         Arc::new(mcp),
-        config.models.clone(),
+        searcher,
+        models,
         ServiceConfig {
             default_model: config.default_model.clone(),
-            default_embedding: config.default_embedding.clone(),
+            default_embedding,
             chunk_retention: config.stream_retention,
         },
     );

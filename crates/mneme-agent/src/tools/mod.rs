@@ -5,13 +5,15 @@ mod catalog;
 mod memory;
 mod search;
 
-use mneme_store::{Passage, Store};
-use mneme_types::AgentId;
+use mneme_store::{Agent, Passage};
 use serde_json::Value;
+
+use crate::recall::MemorySearch;
 
 pub use args::Args;
 pub use catalog::{DEFAULT_RETURN_CHAR_LIMIT, base_tool_rules, builtin_tools, default_tool_names};
 pub use memory::WorkingMemory;
+pub use search::recall_text;
 
 /// What a tool call returned.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,9 +64,9 @@ impl ToolOutcome {
 pub async fn execute_builtin(
     name: &str,
     args: &Args,
-    agent: AgentId,
+    agent: &Agent,
     mem: &mut WorkingMemory,
-    store: &dyn Store,
+    search: &dyn MemorySearch,
 ) -> ToolOutcome {
     let text = |r: Result<String, String>| r.map(Value::String);
     let edit = |f: fn(&mut WorkingMemory, &Args) -> Result<String, String>,
@@ -79,12 +81,13 @@ pub async fn execute_builtin(
                 .map(|_| Value::String("Sent message successfully.".into())),
         ),
         "conversation_search" => {
-            ToolOutcome::from(search::conversation_search(store, agent, args).await)
+            ToolOutcome::from(search::conversation_search(search, agent, args).await)
         }
         "archival_memory_search" => ToolOutcome::from(text(
-            search::archival_memory_search(store, agent, args).await,
+            search::archival_memory_search(search, agent, args).await,
         )),
-        "archival_memory_insert" => match search::archival_memory_insert(agent, args) {
+        "archival_memory_insert" => match search::archival_memory_insert(search, agent, args).await
+        {
             Ok(p) => ToolOutcome {
                 ok: true,
                 value: Value::String("None".into()),

@@ -1,21 +1,23 @@
 //! `conversation_search` (recall) and archival memory tools.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use mneme_store::{Message, MessageSearch, Passage, PassageSearch, Role, Store};
-use mneme_types::{AgentId, PassageId, time};
+use mneme_store::{Agent, Message, MessageFilter, Passage, PassageFilter, Role};
+use mneme_types::time;
 use serde_json::{Map, Value, json};
 
 use super::args::Args;
 use super::py_repr;
+use crate::recall::{ArchivalQuery, MemorySearch, RecallQuery, Relevance};
 use crate::system::local_time;
 
 const DEFAULT_LIMIT: i64 = 5;
 
-/// `conversation_search(query?, roles?, limit?, start_date?, end_date?)`: newest first, with
-/// dates and roles applied before the limit (Letta's SQL path ignored dates).
+/// `conversation_search(query?, roles?, limit?, start_date?, end_date?)`: hybrid ranking over
+/// the whole history (most recent first without a query), dates and roles applied before the
+/// limit (Letta's SQL path ignored dates).
 pub(super) async fn conversation_search(
-    store: &dyn Store,
-    agent: AgentId,
+    search: &dyn MemorySearch,
+    agent: &Agent,
     args: &Args,
 ) -> Result<Value, String> {
     let start = parse_date(args.opt_string("start_date")?, "start_date", false)?;
@@ -33,26 +35,28 @@ pub(super) async fn conversation_search(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let limit = args.int_or("limit", DEFAULT_LIMIT)?.clamp(1, 100) as usize;
-    let search = MessageSearch {
-        query: args.opt_string("query")?,
-        roles: if roles.is_empty() {
-            vec![Role::User, Role::Assistant]
-        } else {
-            roles
+    let query = RecallQuery {
+        text: args.opt_string("query")?.filter(|q| !q.trim().is_empty()),
+        filter: MessageFilter {
+            roles: if roles.is_empty() {
+                vec![Role::User, Role::Assistant]
+            } else {
+                roles
+            },
+            start,
+            end,
         },
-        start,
-        end,
         // Over-fetch: entries without readable text are dropped after the query.
-        limit: (limit * 4) as u32,
+        limit: limit * 4,
     };
-    let found = store
-        .search_messages(agent, &search)
+    let found = search
+        .recall(agent, query)
         .await
         .map_err(|e| format!("Error searching conversation history: {e}"))?;
     let now = Utc::now();
     let results: Vec<Value> = found
         .iter()
-        .filter_map(|m| recall_entry(m, now))
+        .filter_map(|f| recall_entry(&f.item, &f.relevance, now))
         .take(limit)
         .collect();
     let message = match results.len() {
@@ -64,7 +68,7 @@ pub(super) async fn conversation_search(
 
 /// The readable part of a message, or `None` for what recall should not show (system
 /// messages, heartbeats, tool plumbing, the search calls themselves).
-fn recall_entry(m: &Message, now: DateTime<Utc>) -> Option<Value> {
+fn recall_entry(m: &Message, relevance: &Relevance, now: DateTime<Utc>) -> Option<Value> {
     let mut entry = Map::new();
     entry.insert("timestamp".into(), json!(time::resource(&m.created_at)));
     entry.insert("time_ago".into(), json!(time_ago(now, m.created_at)));
@@ -94,8 +98,35 @@ fn recall_entry(m: &Message, now: DateTime<Utc>) -> Option<Value> {
         }
         _ => return None,
     }
-    entry.insert("relevance".into(), json!({"search_mode": "sql"}));
+    entry.insert("relevance".into(), relevance.to_json());
     Some(Value::Object(entry))
+}
+
+/// The text recall indexes for a message: what the user said, or the assistant's text and the
+/// string arguments of its tool calls (`send_message`'s message). Empty for what
+/// `conversation_search` never shows (tool plumbing, heartbeats, the system prompt).
+pub fn recall_text(m: &Message) -> String {
+    match m.role {
+        Role::User if !is_server_event(&m.text) => m.text.clone(),
+        Role::Assistant => {
+            let mut out = m.text.clone();
+            for call in &m.tool_calls {
+                if call.name == "conversation_search" {
+                    continue;
+                }
+                if let Ok(Value::Object(args)) = serde_json::from_str::<Value>(&call.arguments) {
+                    for v in args.values() {
+                        if let Value::String(s) = v {
+                            out.push('\n');
+                            out.push_str(s);
+                        }
+                    }
+                }
+            }
+            out.trim().to_owned()
+        }
+        _ => String::new(),
+    }
 }
 
 /// Heartbeats and other packed server messages stored with the user role.
@@ -152,26 +183,26 @@ fn parse_date(
     ))
 }
 
-/// `archival_memory_insert(content, tags?)`: the passage is written with the step.
-pub(super) fn archival_memory_insert(agent: AgentId, args: &Args) -> Result<Passage, String> {
+/// `archival_memory_insert(content, tags?)`: the passage (embedded now) is written with the step.
+pub(super) async fn archival_memory_insert(
+    search: &dyn MemorySearch,
+    agent: &Agent,
+    args: &Args,
+) -> Result<Passage, String> {
     let content = args.string("content")?;
-    let now = time::now();
-    Ok(Passage {
-        id: PassageId::new(),
-        agent_id: agent,
-        text: content,
-        tags: args.strings("tags")?,
-        metadata: None,
-        created_at: now,
-        updated_at: now,
-    })
+    if content.trim().is_empty() {
+        return Err("Error: content must not be empty".into());
+    }
+    search
+        .new_passage(agent, content, args.strings("tags")?)
+        .await
 }
 
 /// `archival_memory_search(query, tags?, tag_match_mode?, top_k?, start_datetime?, end_datetime?)`:
 /// Letta's result shape, a Python-style list of dicts; tags filter before the limit.
 pub(super) async fn archival_memory_search(
-    store: &dyn Store,
-    agent: AgentId,
+    search: &dyn MemorySearch,
+    agent: &Agent,
     args: &Args,
 ) -> Result<String, String> {
     let query = args.string("query")?;
@@ -187,26 +218,30 @@ pub(super) async fn archival_memory_search(
             ));
         }
     };
-    let search = PassageSearch {
-        query: Some(query),
-        tags: args.strings("tags")?,
-        match_all_tags: match_all,
-        start: parse_date(args.opt_string("start_datetime")?, "start_datetime", false)?,
-        end: parse_date(args.opt_string("end_datetime")?, "end_datetime", true)?,
-        limit: args.int_or("top_k", DEFAULT_LIMIT)?.clamp(1, 100) as u32,
+    let q = ArchivalQuery {
+        text: query,
+        filter: PassageFilter {
+            tags: args.strings("tags")?,
+            match_all_tags: match_all,
+            start: parse_date(args.opt_string("start_datetime")?, "start_datetime", false)?,
+            end: parse_date(args.opt_string("end_datetime")?, "end_datetime", true)?,
+        },
+        limit: args.int_or("top_k", DEFAULT_LIMIT)?.clamp(1, 100) as usize,
     };
-    let found = store
-        .search_passages(agent, &search)
+    let found = search
+        .archival(agent, q)
         .await
         .map_err(|e| format!("Error searching archival memory: {e}"))?;
     let items: Vec<Value> = found
         .iter()
-        .map(|p| {
+        .map(|f| {
+            let p = &f.item;
             json!({
                 "id": p.id.to_string(),
                 "timestamp": local_time(p.created_at),
                 "content": p.text,
                 "tags": p.tags,
+                "relevance": f.relevance.to_json(),
             })
         })
         .collect();

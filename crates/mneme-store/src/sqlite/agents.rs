@@ -96,6 +96,13 @@ impl AgentStore for SqliteStore {
 
     async fn delete_agent(&self, id: AgentId) -> Result<()> {
         self.write(move |tx| {
+            // The agent's own archives go with it unless another agent still reads them.
+            tx.execute(
+                "DELETE FROM archives WHERE owner_agent_id = ?1 AND NOT EXISTS
+                    (SELECT 1 FROM agent_archives aa
+                     WHERE aa.archive_id = archives.id AND aa.agent_id <> ?1)",
+                [id.to_string()],
+            )?;
             let n = tx.execute("DELETE FROM agents WHERE id = ?1", [id.to_string()])?;
             if n == 0 {
                 return Err(StoreError::not_found("Agent", id));
@@ -156,7 +163,8 @@ impl AgentStore for SqliteStore {
                 |r| r.get(0),
             )?;
             let passage_count: i64 = conn.query_row(
-                "SELECT COUNT(*) FROM passages WHERE agent_id = ?1",
+                "SELECT COUNT(*) FROM passages WHERE archive_id IN
+                    (SELECT archive_id FROM agent_archives WHERE agent_id = ?1)",
                 [id.to_string()],
                 |r| r.get(0),
             )?;
@@ -472,7 +480,11 @@ pub(super) fn paginate(
             .optional()?;
         let Some(key) = key else {
             if strict {
-                let kind = if table == "blocks" { "Block" } else { "Agent" };
+                let kind = match table {
+                    "blocks" => "Block",
+                    "archives" => "Archive",
+                    _ => "Agent",
+                };
                 return Err(StoreError::not_found(kind, cursor));
             }
             continue;

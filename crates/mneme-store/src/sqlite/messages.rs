@@ -9,11 +9,10 @@ use super::SqliteStore;
 use super::agents::{Where, ensure_agent, load_agent};
 use super::rows::{self, micros, placeholders, to_json};
 use crate::{
-    Agent, Message, MessageEdit, MessageQuery, MessageSearch, MessageStore, Order, Page, Result,
-    Role, StoreError,
+    Agent, Message, MessageEdit, MessageQuery, MessageStore, Order, Page, Result, Role, StoreError,
 };
 
-const MESSAGE_COLUMNS: &str = "id, agent_id, role, text, content, reasoning, tool_calls, \
+pub(super) const MESSAGE_COLUMNS: &str = "id, agent_id, role, text, content, reasoning, tool_calls, \
     tool_call_id, tool_returns, name, otid, sender_id, group_id, step_id, run_id, is_err, \
     created_at, updated_at";
 
@@ -102,39 +101,6 @@ impl MessageStore for SqliteStore {
                 "SELECT {MESSAGE_COLUMNS} FROM messages {} ORDER BY seq {dir} LIMIT {}",
                 w.where_clause(),
                 page.limit
-            );
-            query_messages(conn, &sql, w.params)
-        })
-        .await
-    }
-
-    async fn search_messages(&self, agent: AgentId, s: &MessageSearch) -> Result<Vec<Message>> {
-        let s = s.clone();
-        self.read(move |conn| {
-            let mut w = Where::default();
-            w.push("agent_id = ?", [SqlValue::Text(agent.to_string())]);
-            if let Some(query) = s.query.as_ref().filter(|q| !q.trim().is_empty()) {
-                w.push(
-                    "instr(lower(text), lower(?)) > 0",
-                    [SqlValue::Text(query.clone())],
-                );
-            }
-            if !s.roles.is_empty() {
-                w.push(
-                    format!("role IN ({})", placeholders(s.roles.len())),
-                    s.roles.iter().map(|r| SqlValue::Text(r.as_str().into())),
-                );
-            }
-            if let Some(start) = s.start {
-                w.push("created_at >= ?", [SqlValue::Integer(micros(&start))]);
-            }
-            if let Some(end) = s.end {
-                w.push("created_at <= ?", [SqlValue::Integer(micros(&end))]);
-            }
-            let sql = format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages {} ORDER BY seq DESC LIMIT {}",
-                w.where_clause(),
-                s.limit
             );
             query_messages(conn, &sql, w.params)
         })
@@ -278,7 +244,11 @@ pub(super) fn load_messages(conn: &Connection, ids: &[MessageId]) -> Result<Vec<
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
-fn query_messages(conn: &Connection, sql: &str, params: Vec<SqlValue>) -> Result<Vec<Message>> {
+pub(super) fn query_messages(
+    conn: &Connection,
+    sql: &str,
+    params: Vec<SqlValue>,
+) -> Result<Vec<Message>> {
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params_from_iter(params))?;
     let mut out = Vec::new();
@@ -288,7 +258,7 @@ fn query_messages(conn: &Connection, sql: &str, params: Vec<SqlValue>) -> Result
     Ok(out)
 }
 
-fn message(row: &Row<'_>) -> Result<Message> {
+pub(super) fn message(row: &Row<'_>) -> Result<Message> {
     let role: String = row.get(2)?;
     Ok(Message {
         id: rows::parse(&row.get::<_, String>(0)?)?,

@@ -9,6 +9,7 @@ use crate::Result;
 /// parallel may land in either order (they must not depend on each other).
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_search.sql")),
     (
         3,
         include_str!("../../migrations/sqlite/0003_mcp_servers.sql"),

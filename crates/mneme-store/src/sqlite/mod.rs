@@ -12,6 +12,7 @@ mod migrate;
 mod passages;
 mod rows;
 mod runs;
+mod search;
 mod tools;
 
 use std::path::{Path, PathBuf};

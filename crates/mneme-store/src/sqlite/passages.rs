@@ -1,21 +1,175 @@
-//! `PassageStore` on SQLite: archival memory, searched by text until embeddings arrive.
+//! `ArchiveStore` and `PassageStore` on SQLite: archives, their attachment to agents, and
+//! passages with their embeddings. Search runs over the derived indices (see `search.rs`).
 
 use async_trait::async_trait;
-use mneme_types::{AgentId, PassageId};
+use mneme_types::{AgentId, ArchiveId, PassageId};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
 use super::SqliteStore;
-use super::agents::{Where, ensure_agent};
-use super::rows::{self, micros, placeholders, to_json, to_json_opt};
-use crate::{Passage, PassageList, PassageSearch, PassageStore, Result, StoreError};
+use super::agents::{Where, ensure_agent, fill_tags, order_limit, paginate, query_agents};
+use super::rows::{
+    self, AGENT_COLUMNS, blob_vector, micros, placeholders, to_json, to_json_opt, vector_blob,
+};
+use crate::{
+    Agent, Archive, ArchiveEdit, ArchiveFilter, ArchiveStore, Page, Passage, PassageList,
+    PassageStore, Result, StoreError,
+};
+
+const ARCHIVE_COLUMNS: &str =
+    "id, name, description, embedding_config, metadata, created_at, updated_at";
+pub(super) const PASSAGE_COLUMNS: &str = "seq, id, archive_id, text, tags, metadata, embedding, \
+     embedding_config, created_at, updated_at";
+
+#[async_trait]
+impl ArchiveStore for SqliteStore {
+    async fn create_archive(&self, archive: Archive, owner: Option<AgentId>) -> Result<Archive> {
+        self.write(move |tx| {
+            if let Some(agent) = owner {
+                ensure_agent(tx, agent)?;
+            }
+            insert_archive(tx, &archive, owner)?;
+            if let Some(agent) = owner {
+                attach(tx, agent, archive.id)?;
+            }
+            Ok(archive)
+        })
+        .await
+    }
+
+    async fn get_archive(&self, id: ArchiveId) -> Result<Archive> {
+        self.read(move |conn| load_archive(conn, id)).await
+    }
+
+    async fn list_archives(&self, filter: &ArchiveFilter, page: &Page) -> Result<Vec<Archive>> {
+        let (filter, page) = (filter.clone(), page.clone());
+        self.read(move |conn| {
+            let mut w = Where::default();
+            if let Some(name) = &filter.name {
+                w.push("name = ?", [SqlValue::Text(name.clone())]);
+            }
+            if let Some(agent) = filter.agent {
+                w.push(
+                    "id IN (SELECT archive_id FROM agent_archives WHERE agent_id = ?)",
+                    [SqlValue::Text(agent.to_string())],
+                );
+            }
+            paginate(conn, &mut w, "archives", "created_at", &page, true)?;
+            let sql = format!(
+                "SELECT {ARCHIVE_COLUMNS} FROM archives {} {}",
+                w.where_clause(),
+                order_limit("created_at", &page)
+            );
+            query_archives(conn, &sql, w.params)
+        })
+        .await
+    }
+
+    async fn update_archive(&self, id: ArchiveId, edit: ArchiveEdit) -> Result<Archive> {
+        self.write(move |tx| {
+            let mut a = load_archive(tx, id)?;
+            edit(&mut a)?;
+            a.updated_at = mneme_types::time::now();
+            tx.execute(
+                "UPDATE archives SET name = ?2, description = ?3, embedding_config = ?4,
+                    metadata = ?5, updated_at = ?6 WHERE id = ?1",
+                rusqlite::params![
+                    id.to_string(),
+                    a.name,
+                    a.description,
+                    to_json_opt(&a.embedding_config)?,
+                    to_json_opt(&a.metadata)?,
+                    micros(&a.updated_at),
+                ],
+            )?;
+            Ok(a)
+        })
+        .await
+    }
+
+    async fn delete_archive(&self, id: ArchiveId) -> Result<()> {
+        self.write(move |tx| {
+            let n = tx.execute("DELETE FROM archives WHERE id = ?1", [id.to_string()])?;
+            if n == 0 {
+                return Err(StoreError::not_found("Archive", id));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn attach_archive(&self, agent: AgentId, archive: ArchiveId) -> Result<()> {
+        self.write(move |tx| {
+            ensure_agent(tx, agent)?;
+            load_archive(tx, archive)?;
+            attach(tx, agent, archive)
+        })
+        .await
+    }
+
+    async fn detach_archive(&self, agent: AgentId, archive: ArchiveId) -> Result<()> {
+        self.write(move |tx| {
+            ensure_agent(tx, agent)?;
+            load_archive(tx, archive)?;
+            tx.execute(
+                "DELETE FROM agent_archives WHERE agent_id = ?1 AND archive_id = ?2",
+                [agent.to_string(), archive.to_string()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn agent_archives(&self, agent: AgentId) -> Result<Vec<Archive>> {
+        self.read(move |conn| {
+            ensure_agent(conn, agent)?;
+            archives_of(conn, agent)
+        })
+        .await
+    }
+
+    async fn default_archive(&self, agent: AgentId, make: Archive) -> Result<Archive> {
+        self.write(move |tx| {
+            ensure_agent(tx, agent)?;
+            if let Some(first) = archives_of(tx, agent)?.into_iter().next() {
+                return Ok(first);
+            }
+            insert_archive(tx, &make, Some(agent))?;
+            attach(tx, agent, make.id)?;
+            Ok(make)
+        })
+        .await
+    }
+
+    async fn agents_of_archive(&self, archive: ArchiveId, page: &Page) -> Result<Vec<Agent>> {
+        let page = page.clone();
+        self.read(move |conn| {
+            load_archive(conn, archive)?;
+            let mut q = Where::default();
+            q.push(
+                "id IN (SELECT agent_id FROM agent_archives WHERE archive_id = ?)",
+                [SqlValue::Text(archive.to_string())],
+            );
+            paginate(conn, &mut q, "agents", "created_at", &page, false)?;
+            let sql = format!(
+                "SELECT {AGENT_COLUMNS} FROM agents {} {}",
+                q.where_clause(),
+                order_limit("created_at", &page)
+            );
+            let mut agents = query_agents(conn, &sql, q.params)?;
+            fill_tags(conn, &mut agents)?;
+            Ok(agents)
+        })
+        .await
+    }
+}
 
 #[async_trait]
 impl PassageStore for SqliteStore {
     async fn insert_passages(&self, passages: Vec<Passage>) -> Result<()> {
         self.write(move |tx| {
             for p in &passages {
-                ensure_agent(tx, p.agent_id)?;
+                load_archive(tx, p.archive_id)?;
                 insert_passage(tx, p)?;
             }
             Ok(())
@@ -23,12 +177,17 @@ impl PassageStore for SqliteStore {
         .await
     }
 
-    async fn list_passages(&self, agent: AgentId, q: &PassageList) -> Result<Vec<Passage>> {
-        let q = q.clone();
+    async fn list_passages(&self, archives: &[ArchiveId], q: &PassageList) -> Result<Vec<Passage>> {
+        let (archives, q) = (archives.to_vec(), q.clone());
         self.read(move |conn| {
-            ensure_agent(conn, agent)?;
+            if archives.is_empty() {
+                return Ok(Vec::new());
+            }
             let mut w = Where::default();
-            w.push("agent_id = ?", [SqlValue::Text(agent.to_string())]);
+            w.push(
+                format!("archive_id IN ({})", placeholders(archives.len())),
+                archives.iter().map(|a| SqlValue::Text(a.to_string())),
+            );
             if let Some(text) = q.search.as_ref().filter(|t| !t.is_empty()) {
                 w.push(
                     "instr(lower(text), lower(?)) > 0",
@@ -51,22 +210,32 @@ impl PassageStore for SqliteStore {
             }
             let dir = if q.ascending { "ASC" } else { "DESC" };
             let sql = format!(
-                "SELECT id, agent_id, text, tags, metadata, created_at, updated_at FROM passages {}
-                 ORDER BY seq {dir} LIMIT {}",
+                "SELECT {PASSAGE_COLUMNS} FROM passages {} ORDER BY seq {dir} LIMIT {}",
                 w.where_clause(),
                 q.limit
             );
-            query_passages(conn, &sql, w.params)
+            Ok(query_passages(conn, &sql, w.params)?
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect())
         })
         .await
     }
 
-    async fn delete_passage(&self, agent: AgentId, id: PassageId) -> Result<()> {
+    async fn delete_passage(&self, archives: &[ArchiveId], id: PassageId) -> Result<()> {
+        let archives = archives.to_vec();
         self.write(move |tx| {
-            let n = tx.execute(
-                "DELETE FROM passages WHERE id = ?1 AND agent_id = ?2",
-                [id.to_string(), agent.to_string()],
-            )?;
+            let mut params = vec![SqlValue::Text(id.to_string())];
+            params.extend(archives.iter().map(|a| SqlValue::Text(a.to_string())));
+            let sql = format!(
+                "DELETE FROM passages WHERE id = ? AND archive_id IN ({})",
+                placeholders(archives.len())
+            );
+            let n = if archives.is_empty() {
+                0
+            } else {
+                tx.execute(&sql, params_from_iter(params))?
+            };
             if n == 0 {
                 return Err(StoreError::not_found("Passage", id));
             }
@@ -74,59 +243,64 @@ impl PassageStore for SqliteStore {
         })
         .await
     }
-
-    async fn search_passages(&self, agent: AgentId, s: &PassageSearch) -> Result<Vec<Passage>> {
-        let s = s.clone();
-        self.read(move |conn| {
-            let mut w = Where::default();
-            w.push("agent_id = ?", [SqlValue::Text(agent.to_string())]);
-            if let Some(q) = s.query.as_ref().filter(|q| !q.trim().is_empty()) {
-                w.push(
-                    "instr(lower(text), lower(?)) > 0",
-                    [SqlValue::Text(q.clone())],
-                );
-            }
-            if !s.tags.is_empty() {
-                let list = placeholders(s.tags.len());
-                let tags = s.tags.iter().map(|t| SqlValue::Text(t.clone()));
-                let matching = format!(
-                    "SELECT COUNT(DISTINCT value) FROM json_each(tags) WHERE value IN ({list})"
-                );
-                let need = if s.match_all_tags {
-                    distinct(&s.tags)
-                } else {
-                    1
-                };
-                w.push(format!("({matching}) >= {need}"), tags);
-            }
-            if let Some(start) = s.start {
-                w.push("created_at >= ?", [SqlValue::Integer(micros(&start))]);
-            }
-            if let Some(end) = s.end {
-                w.push("created_at <= ?", [SqlValue::Integer(micros(&end))]);
-            }
-            let sql = format!(
-                "SELECT id, agent_id, text, tags, metadata, created_at, updated_at FROM passages {}
-                 ORDER BY seq DESC LIMIT {}",
-                w.where_clause(),
-                s.limit
-            );
-            query_passages(conn, &sql, w.params)
-        })
-        .await
-    }
 }
 
-fn query_passages(conn: &Connection, sql: &str, params: Vec<SqlValue>) -> Result<Vec<Passage>> {
-    let mut stmt = conn.prepare(sql)?;
+fn insert_archive(conn: &Connection, a: &Archive, owner: Option<AgentId>) -> Result<()> {
+    conn.execute(
+        "INSERT INTO archives (id, name, description, embedding_config, metadata, owner_agent_id,
+            created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        rusqlite::params![
+            a.id.to_string(),
+            a.name,
+            a.description,
+            to_json_opt(&a.embedding_config)?,
+            to_json_opt(&a.metadata)?,
+            owner.map(|o| o.to_string()),
+            micros(&a.created_at),
+            micros(&a.updated_at),
+        ],
+    )?;
+    Ok(())
+}
+
+fn attach(conn: &Connection, agent: AgentId, archive: ArchiveId) -> Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO agent_archives (agent_id, archive_id) VALUES (?1, ?2)",
+        [agent.to_string(), archive.to_string()],
+    )?;
+    Ok(())
+}
+
+pub(super) fn archives_of(conn: &Connection, agent: AgentId) -> Result<Vec<Archive>> {
+    let sql = format!(
+        "SELECT {} FROM archives a JOIN agent_archives aa ON aa.archive_id = a.id
+         WHERE aa.agent_id = ? ORDER BY aa.seq",
+        ARCHIVE_COLUMNS
+            .split(", ")
+            .map(|c| format!("a.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    query_archives(conn, &sql, vec![SqlValue::Text(agent.to_string())])
+}
+
+fn load_archive(conn: &Connection, id: ArchiveId) -> Result<Archive> {
+    let sql = format!("SELECT {ARCHIVE_COLUMNS} FROM archives WHERE id = ?");
+    query_archives(conn, &sql, vec![SqlValue::Text(id.to_string())])?
+        .pop()
+        .ok_or_else(|| StoreError::not_found("Archive", id))
+}
+
+fn query_archives(conn: &Connection, sql: &str, params: Vec<SqlValue>) -> Result<Vec<Archive>> {
+    let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params_from_iter(params))?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
-        out.push(Passage {
+        out.push(Archive {
             id: rows::parse(&r.get::<_, String>(0)?)?,
-            agent_id: rows::parse(&r.get::<_, String>(1)?)?,
-            text: r.get(2)?,
-            tags: rows::json(&r.get::<_, String>(3)?)?,
+            name: r.get(1)?,
+            description: r.get(2)?,
+            embedding_config: rows::json_opt(r.get(3)?)?,
             metadata: rows::json_opt(r.get(4)?)?,
             created_at: rows::time(r.get(5)?),
             updated_at: rows::time(r.get(6)?),
@@ -135,26 +309,53 @@ fn query_passages(conn: &Connection, sql: &str, params: Vec<SqlValue>) -> Result
     Ok(out)
 }
 
-fn distinct(tags: &[String]) -> usize {
-    let mut t = tags.to_vec();
-    t.sort();
-    t.dedup();
-    t.len()
+/// Passages with their search keys, from a query selecting `PASSAGE_COLUMNS`.
+pub(super) fn query_passages(
+    conn: &Connection,
+    sql: &str,
+    params: Vec<SqlValue>,
+) -> Result<Vec<(u64, Passage)>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params_from_iter(params))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push((r.get::<_, i64>(0)? as u64, passage(r)?));
+    }
+    Ok(out)
+}
+
+fn passage(r: &Row<'_>) -> Result<Passage> {
+    Ok(Passage {
+        id: rows::parse(&r.get::<_, String>(1)?)?,
+        archive_id: rows::parse(&r.get::<_, String>(2)?)?,
+        text: r.get(3)?,
+        tags: rows::json(&r.get::<_, String>(4)?)?,
+        metadata: rows::json_opt(r.get(5)?)?,
+        embedding: r
+            .get::<_, Option<Vec<u8>>>(6)?
+            .map(|b| blob_vector(&b))
+            .transpose()?,
+        embedding_config: rows::json_opt(r.get(7)?)?,
+        created_at: rows::time(r.get(8)?),
+        updated_at: rows::time(r.get(9)?),
+    })
 }
 
 pub(super) fn insert_passage(conn: &Connection, p: &Passage) -> Result<()> {
-    conn.execute(
-        "INSERT INTO passages (id, agent_id, text, tags, metadata, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        rusqlite::params![
-            p.id.to_string(),
-            p.agent_id.to_string(),
-            p.text,
-            to_json(&p.tags)?,
-            to_json_opt(&p.metadata)?,
-            micros(&p.created_at),
-            micros(&p.updated_at),
-        ],
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO passages (id, archive_id, text, tags, metadata, embedding, embedding_config,
+            created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
+    stmt.execute(rusqlite::params![
+        p.id.to_string(),
+        p.archive_id.to_string(),
+        p.text,
+        to_json(&p.tags)?,
+        to_json_opt(&p.metadata)?,
+        p.embedding.as_deref().map(vector_blob),
+        to_json_opt(&p.embedding_config)?,
+        micros(&p.created_at),
+        micros(&p.updated_at),
+    ])?;
     Ok(())
 }

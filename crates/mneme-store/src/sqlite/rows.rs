@@ -124,3 +124,17 @@ pub(super) fn time(micros: i64) -> DateTime<Utc> {
 pub(super) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
+
+/// A vector as stored: little-endian f32s.
+pub(super) fn vector_blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+pub(super) fn blob_vector(b: &[u8]) -> Result<Vec<f32>> {
+    if !b.len().is_multiple_of(4) {
+        return Err(StoreError::Corrupt(format!("vector of {} bytes", b.len())));
+    }
+    Ok(b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}

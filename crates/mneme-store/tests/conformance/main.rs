@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use mneme_store::sqlite::{Durability, SqliteStore};
 use mneme_store::{
-    Agent, AgentFilter, AgentSettings, BlockChange, Message, MessageQuery, NewAgent, Order, Page,
-    Role, RunData, RunRecord, StepCommit, Store, StoreError,
+    Agent, AgentFilter, AgentSettings, Archive, BlockChange, Message, MessageFilter, MessageQuery,
+    NewAgent, Order, Page, Passage, PassageFilter, PassageList, Role, RunData, RunRecord,
+    SearchKind, StepCommit, Store, StoreError,
 };
-use mneme_types::{AgentId, AgentType, Block, BlockId, MessageId};
+use mneme_types::{AgentId, AgentType, ArchiveId, Block, BlockId, MessageId, PassageId};
 
 fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -261,3 +262,164 @@ async fn a_step_commits_everything_or_nothing() {
 }
 
 mod mcp;
+fn archive(name: &str) -> Archive {
+    let now = mneme_types::time::now();
+    Archive {
+        id: ArchiveId::new(),
+        name: name.into(),
+        description: None,
+        embedding_config: None,
+        metadata: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn passage(archive: ArchiveId, text: &str, tags: &[&str], vector: Option<Vec<f32>>) -> Passage {
+    let now = mneme_types::time::now();
+    Passage {
+        id: PassageId::new(),
+        archive_id: archive,
+        text: text.into(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        metadata: None,
+        embedding: vector,
+        embedding_config: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+#[tokio::test]
+async fn an_agent_gets_one_default_archive_and_loses_it_with_itself() {
+    let (store, _dir) = sqlite();
+    let agent = store.create_agent(new_agent("a", vec![])).await.unwrap();
+    let (first, second) = tokio::join!(
+        store.default_archive(agent.id, archive("one")),
+        store.default_archive(agent.id, archive("two")),
+    );
+    assert_eq!(first.unwrap().id, second.unwrap().id, "one default archive");
+    let shared = store.create_archive(archive("shared"), None).await.unwrap();
+    store.attach_archive(agent.id, shared.id).await.unwrap();
+    store.attach_archive(agent.id, shared.id).await.unwrap();
+    let archives = store.agent_archives(agent.id).await.unwrap();
+    assert_eq!(archives.len(), 2);
+    assert_eq!(archives[1].id, shared.id);
+
+    store.delete_agent(agent.id).await.unwrap();
+    store.get_archive(archives[0].id).await.unwrap_err();
+    // An archive the agent did not own stays.
+    store.get_archive(shared.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn passages_keep_vectors_and_every_change_reaches_the_search_outbox() {
+    let (store, _dir) = sqlite();
+    let agent = store.create_agent(new_agent("a", vec![])).await.unwrap();
+    let ar = store.default_archive(agent.id, archive("a")).await.unwrap();
+    let after = store
+        .search_changes(0, 10_000)
+        .await
+        .unwrap()
+        .last()
+        .map(|c| c.seq)
+        .unwrap_or(0);
+    let p1 = passage(ar.id, "first", &["x"], Some(vec![0.6, 0.8]));
+    let p2 = passage(ar.id, "second", &["x", "y"], None);
+    store
+        .insert_passages(vec![p1.clone(), p2.clone()])
+        .await
+        .unwrap();
+    let changes = store.search_changes(after, 100).await.unwrap();
+    assert_eq!(changes.len(), 2);
+    assert!(
+        changes
+            .iter()
+            .all(|c| c.kind == SearchKind::Passage && !c.removed)
+    );
+    assert!(changes.iter().all(|c| c.owner == ar.id.to_string()));
+    let keys: Vec<u64> = changes.iter().map(|c| c.key).collect();
+    let rows = store.passages_by_keys(&keys).await.unwrap();
+    let stored = rows.iter().find(|(_, p)| p.id == p1.id).unwrap();
+    assert_eq!(
+        stored.1.embedding,
+        Some(vec![0.6, 0.8]),
+        "vectors round-trip"
+    );
+    assert_eq!(store.passage_vectors(ar.id).await.unwrap().len(), 1);
+
+    let both = PassageFilter {
+        tags: vec!["x".into(), "y".into()],
+        match_all_tags: true,
+        ..PassageFilter::default()
+    };
+    let matching = store.passage_keys(&[ar.id], &both).await.unwrap();
+    assert_eq!(matching.len(), 1);
+
+    store.delete_passage(&[ar.id], p1.id).await.unwrap();
+    let last = store.search_changes(after, 100).await.unwrap();
+    let removal = last.last().unwrap();
+    assert!(removal.removed && removal.key == stored.0);
+    store.prune_search_changes(removal.seq).await.unwrap();
+    assert!(store.search_changes(0, 100).await.unwrap().is_empty());
+    let listed = store
+        .list_passages(
+            &[ar.id],
+            &PassageList {
+                limit: 10,
+                ascending: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    // Deleting from an archive the passage is not in is NotFound.
+    let other = store.create_archive(archive("other"), None).await.unwrap();
+    let err = store.delete_passage(&[other.id], p2.id).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }));
+}
+
+#[tokio::test]
+async fn messages_reach_the_outbox_and_carry_their_recall_vectors() {
+    let (store, _dir) = sqlite();
+    let agent = store.create_agent(new_agent("a", vec![])).await.unwrap();
+    // The system message is not searchable.
+    assert!(store.search_changes(0, 100).await.unwrap().is_empty());
+    let now = mneme_types::time::now();
+    let hello = Message::new(agent.id, Role::User, "hello there", now);
+    store.reset_messages(agent.id, vec![hello]).await.unwrap();
+    let changes = store.search_changes(0, 100).await.unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].kind, SearchKind::Message);
+    assert_eq!(changes[0].owner, agent.id.to_string());
+    let found = store.messages_after(0, 10).await.unwrap();
+    assert_eq!(found.len(), 1);
+    let key = found[0].0;
+    assert_eq!(key, changes[0].key);
+    store
+        .store_message_vectors(vec![(key, agent.id, vec![1.0, 0.0])], ("c", key))
+        .await
+        .unwrap();
+    assert_eq!(store.search_cursor("c").await.unwrap(), key);
+    let rows = store.messages_by_keys(&[key]).await.unwrap();
+    assert_eq!(rows[0].1.text, "hello there");
+    assert_eq!(rows[0].2, Some(vec![1.0, 0.0]));
+    assert_eq!(store.message_vectors(agent.id).await.unwrap().len(), 1);
+    // A stored vector is a change the index must apply.
+    assert_eq!(store.search_changes(0, 100).await.unwrap().len(), 2);
+    let keys = store
+        .message_keys(
+            agent.id,
+            &MessageFilter {
+                roles: vec![Role::User],
+                ..MessageFilter::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        keys.len(),
+        found.iter().filter(|(_, m)| m.role == Role::User).count()
+    );
+}

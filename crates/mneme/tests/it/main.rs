@@ -9,6 +9,7 @@ mod errors;
 mod mcp;
 mod messages;
 mod restart;
+mod search;
 mod streaming;
 mod tool_rules;
 mod tools;

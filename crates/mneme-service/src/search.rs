@@ -1,0 +1,586 @@
+//! Hybrid search over archival passages and recall messages.
+//!
+//! The database is the source of truth; the `mneme-search` index (BM25 + per-owner vector
+//! collections) is derived from it through the store's search outbox, which triggers fill in
+//! the same transaction as every change. `sync` applies the outbox after the index's watermark
+//! before each search (read-your-writes) and a background task keeps it current otherwise, so
+//! writes on the hot path never wait for the index. Results are hydrated from the database and
+//! re-checked there, so a deleted row is never returned whatever the index holds.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mneme_agent::{ArchivalQuery, Found, MemorySearch, RecallQuery, Relevance};
+use mneme_embed::{Embedder, EmbedderRouter};
+use mneme_search::{Change, Doc, Hit, Query, SearchIndex};
+use mneme_store::{
+    Agent, Archive, Message, MessageFilter, Passage, PassageFilter, SearchKind, Store,
+};
+use mneme_types::{AgentId, ArchiveId, EmbeddingConfig, PassageId, time};
+use tokio::sync::{Mutex, Notify};
+
+use crate::{Result, ServiceError};
+
+/// Outbox rows applied per batch.
+const SYNC_BATCH: u32 = 1000;
+/// Candidates each leg contributes before fusion.
+const CANDIDATES: usize = 50;
+/// Messages embedded per background batch.
+const RECALL_BATCH: u32 = 64;
+const RECALL_CURSOR: &str = "recall_embedding";
+/// Passages and messages share one index, whose keys must be unique: message keys are offset
+/// past any passage sequence number.
+const MESSAGE_KEYS: u64 = 1 << 62;
+
+fn index_key(kind: SearchKind, key: u64) -> u64 {
+    match kind {
+        SearchKind::Passage => key,
+        SearchKind::Message => key | MESSAGE_KEYS,
+    }
+}
+
+fn message_key(index_key: u64) -> u64 {
+    index_key & !MESSAGE_KEYS
+}
+
+/// Which ranking legs a search uses (`search_mode` of the messages search route).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Legs {
+    pub text: bool,
+    pub vector: bool,
+}
+
+impl Legs {
+    pub const HYBRID: Legs = Legs {
+        text: true,
+        vector: true,
+    };
+}
+
+/// The search side of the service: index, embedders and the sync between them and the store.
+pub struct Searcher {
+    store: Arc<dyn Store>,
+    index: Arc<SearchIndex>,
+    embedders: Arc<EmbedderRouter>,
+    /// One sync at a time: the watermark only moves forward.
+    sync_lock: Mutex<()>,
+    wake: Notify,
+    recall_vectors: bool,
+}
+
+impl Searcher {
+    /// Opens the index under `dir` (in memory without one) and queues everything stored when
+    /// the index is new.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        dir: Option<&Path>,
+        embedders: Arc<EmbedderRouter>,
+        recall_vectors: bool,
+    ) -> Result<Arc<Searcher>> {
+        let dir = dir.map(Path::to_owned);
+        let index = tokio::task::spawn_blocking(move || SearchIndex::open(dir.as_deref()))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?
+            .map_err(|e| ServiceError::Internal(format!("opening the search index: {e}")))?;
+        if index.watermark() == 0 {
+            store.reindex_search().await?;
+        }
+        Ok(Arc::new(Searcher {
+            store,
+            index: Arc::new(index),
+            embedders,
+            sync_lock: Mutex::new(()),
+            wake: Notify::new(),
+            recall_vectors,
+        }))
+    }
+
+    /// Keeps the index current in the background and computes recall vectors.
+    pub fn spawn_background(self: &Arc<Self>) {
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let Some(s) = me.upgrade() else { return };
+                let _ = tokio::time::timeout(Duration::from_millis(500), s.wake.notified()).await;
+                // Let a burst of writes land before indexing them together.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                if let Err(e) = s.sync().await {
+                    tracing::warn!(error = %e, "search index sync failed");
+                }
+                if s.recall_vectors
+                    && let Err(e) = s.embed_recall_batch().await
+                {
+                    tracing::warn!(error = %e, "recall embedding failed");
+                }
+            }
+        });
+    }
+
+    /// Something searchable was written: index it soon.
+    pub fn changed(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Applies every outbox row after the index's watermark, then prunes them.
+    pub async fn sync(&self) -> Result<()> {
+        let _guard = self.sync_lock.lock().await;
+        loop {
+            let changes = self
+                .store
+                .search_changes(self.index.watermark(), SYNC_BATCH)
+                .await?;
+            let Some(last) = changes.last().map(|c| c.seq) else {
+                return Ok(());
+            };
+            let docs = self.documents(&changes).await?;
+            let index = self.index.clone();
+            blocking(move || index.apply(&docs, last)).await?;
+            self.store.prune_search_changes(last).await?;
+        }
+    }
+
+    /// The index changes for outbox rows: current text and vector of rows that still exist,
+    /// removals for the others.
+    async fn documents(&self, changes: &[mneme_store::SearchChange]) -> Result<Vec<Change>> {
+        let keys = |kind| -> Vec<u64> {
+            changes
+                .iter()
+                .filter(|c| c.kind == kind && !c.removed)
+                .map(|c| c.key)
+                .collect()
+        };
+        let passages: HashMap<u64, Passage> = self
+            .store
+            .passages_by_keys(&keys(SearchKind::Passage))
+            .await?
+            .into_iter()
+            .collect();
+        let messages: HashMap<u64, (Message, Option<Vec<f32>>)> = self
+            .store
+            .messages_by_keys(&keys(SearchKind::Message))
+            .await?
+            .into_iter()
+            .map(|(k, m, v)| (k, (m, v)))
+            .collect();
+        let mut out = Vec::with_capacity(changes.len());
+        for c in changes {
+            let key = index_key(c.kind, c.key);
+            let remove = Change::Remove {
+                key,
+                owner: c.owner.clone(),
+            };
+            let doc = match c.kind {
+                _ if c.removed => None,
+                SearchKind::Passage => passages
+                    .get(&c.key)
+                    .map(|p| (p.text.clone(), p.embedding.clone())),
+                SearchKind::Message => messages
+                    .get(&c.key)
+                    .map(|(m, v)| (mneme_agent::tools::recall_text(m), v.clone()))
+                    .filter(|(text, _)| !text.is_empty()),
+            };
+            out.push(match doc {
+                Some((text, vector)) => Change::Upsert(Doc {
+                    key,
+                    owner: c.owner.clone(),
+                    text,
+                    vector,
+                }),
+                None => remove,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Embeds the user and assistant messages written since the cursor, for the agents that
+    /// have an embedding model; the vectors reach the index through the outbox.
+    async fn embed_recall_batch(&self) -> Result<()> {
+        let after = self.store.search_cursor(RECALL_CURSOR).await?;
+        let batch = self.store.messages_after(after, RECALL_BATCH).await?;
+        let Some(last) = batch.last().map(|(k, _)| *k) else {
+            return Ok(());
+        };
+        let mut by_agent: HashMap<AgentId, Vec<(u64, String)>> = HashMap::new();
+        for (key, m) in &batch {
+            let text = mneme_agent::tools::recall_text(m);
+            if !text.is_empty() {
+                by_agent.entry(m.agent_id).or_default().push((*key, text));
+            }
+        }
+        let mut vectors = Vec::new();
+        for (agent, items) in by_agent {
+            let config = match self.store.get_agent(agent).await {
+                Ok(a) => a.embedding_config,
+                Err(mneme_store::StoreError::NotFound { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let Some(embedder) = config.as_ref().and_then(|c| self.embedder(c).ok()) else {
+                continue;
+            };
+            let texts: Vec<String> = items.iter().map(|(_, t)| t.clone()).collect();
+            match embedder.embed(&texts).await {
+                Ok(vs) => vectors.extend(items.iter().zip(vs).map(|((k, _), v)| (*k, agent, v))),
+                // Recall still works by full text for these; they are not retried.
+                Err(e) => tracing::warn!(%agent, error = %e, "recall embedding skipped"),
+            }
+        }
+        self.store
+            .store_message_vectors(vectors, (RECALL_CURSOR, last))
+            .await?;
+        self.changed();
+        Ok(())
+    }
+
+    fn embedder(&self, config: &EmbeddingConfig) -> Result<Arc<dyn Embedder>> {
+        self.embedders
+            .embedder_for(config)
+            .map_err(|e| ServiceError::Embedding(e.to_string()))
+    }
+
+    /// Vectors for texts to store, or `None` without an embedding model. A failing model is an
+    /// error: a passage is never stored without the vector its archive expects.
+    pub async fn embed_for_storage(
+        &self,
+        config: Option<&EmbeddingConfig>,
+        texts: &[String],
+    ) -> Result<Option<Vec<Vec<f32>>>> {
+        let Some(config) = config else {
+            return Ok(None);
+        };
+        let vectors = self
+            .embedder(config)?
+            .embed(texts)
+            .await
+            .map_err(|e| ServiceError::Embedding(e.to_string()))?;
+        Ok(Some(vectors))
+    }
+
+    /// The query's vector, or `None` (full text only) without a model or when it fails.
+    async fn embed_query(&self, config: Option<&EmbeddingConfig>, text: &str) -> Option<Vec<f32>> {
+        let config = config?;
+        let result = match self.embedder(config) {
+            Ok(e) => e.embed(&[text.to_owned()]).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
+            Ok(mut v) => v.pop(),
+            Err(e) => {
+                tracing::warn!(error = %e, "query embedding failed; searching by full text");
+                None
+            }
+        }
+    }
+
+    /// Ranks the archives' passages for `text`, `filter` applied before the limit.
+    pub async fn search_passages(
+        &self,
+        archives: &[Archive],
+        text: &str,
+        filter: &PassageFilter,
+        limit: usize,
+    ) -> Result<Vec<Found<Passage>>> {
+        if text.trim().is_empty() || archives.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.sync().await?;
+        let ids: Vec<ArchiveId> = archives.iter().map(|a| a.id).collect();
+        let allowed = if filter.is_empty() {
+            None
+        } else {
+            let keys = self.store.passage_keys(&ids, filter).await?;
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            Some(Arc::new(keys.into_iter().collect::<HashSet<u64>>()))
+        };
+        let mut hits = Vec::new();
+        for archive in archives {
+            let vector = self
+                .embed_query(archive.embedding_config.as_ref(), text)
+                .await;
+            if vector.is_some() {
+                self.load_passage_vectors(archive.id).await?;
+            }
+            let owner = archive.id.to_string();
+            hits.extend(
+                self.query(owner, Some(text), vector, limit, allowed.clone())
+                    .await?,
+            );
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.key.cmp(&a.key)));
+        hits.truncate(limit);
+        let keys: Vec<u64> = hits.iter().map(|h| h.key).collect();
+        let mut rows: HashMap<u64, Passage> = self
+            .store
+            .passages_by_keys(&keys)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(hits
+            .iter()
+            .filter_map(|h| {
+                let p = rows.remove(&h.key)?;
+                ids.contains(&p.archive_id).then(|| Found {
+                    item: p,
+                    relevance: relevance(h),
+                })
+            })
+            .collect())
+    }
+
+    /// Ranks the agent's messages for `text`, or lists the most recent ones without it.
+    pub async fn search_messages(
+        &self,
+        agent: &Agent,
+        text: Option<&str>,
+        filter: &MessageFilter,
+        limit: usize,
+        legs: Legs,
+    ) -> Result<Vec<Found<Message>>> {
+        let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+            return self.recent_messages(agent.id, filter, limit).await;
+        };
+        self.sync().await?;
+        let keys = self.store.message_keys(agent.id, filter).await?;
+        let allowed = keys
+            .into_iter()
+            .map(|k| index_key(SearchKind::Message, k))
+            .collect::<HashSet<u64>>();
+        let allowed = Some(Arc::new(allowed));
+        let vector = match legs.vector && self.recall_vectors {
+            true => {
+                self.embed_query(agent.embedding_config.as_ref(), text)
+                    .await
+            }
+            false => None,
+        };
+        if vector.is_some() {
+            self.load_message_vectors(agent.id).await?;
+        }
+        let text = legs.text.then_some(text);
+        let mut hits = self
+            .query(agent.id.to_string(), text, vector, limit, allowed)
+            .await?;
+        for h in &mut hits {
+            h.key = message_key(h.key);
+        }
+        let keys: Vec<u64> = hits.iter().map(|h| h.key).collect();
+        let mut rows: HashMap<u64, Message> = self
+            .store
+            .messages_by_keys(&keys)
+            .await?
+            .into_iter()
+            .map(|(k, m, _)| (k, m))
+            .collect();
+        Ok(hits
+            .iter()
+            .filter_map(|h| {
+                let m = rows.remove(&h.key)?;
+                (m.agent_id == agent.id).then(|| Found {
+                    item: m,
+                    relevance: relevance(h),
+                })
+            })
+            .collect())
+    }
+
+    /// Without a query: the newest messages that pass the filter.
+    async fn recent_messages(
+        &self,
+        agent: AgentId,
+        filter: &MessageFilter,
+        limit: usize,
+    ) -> Result<Vec<Found<Message>>> {
+        let mut keys = self.store.message_keys(agent, filter).await?;
+        keys.sort_unstable_by(|a, b| b.cmp(a));
+        keys.truncate(limit);
+        let mut rows: HashMap<u64, Message> = self
+            .store
+            .messages_by_keys(&keys)
+            .await?
+            .into_iter()
+            .map(|(k, m, _)| (k, m))
+            .collect();
+        Ok(keys
+            .iter()
+            .filter_map(|k| rows.remove(k))
+            .map(|m| Found {
+                item: m,
+                relevance: Relevance {
+                    search_mode: "recent",
+                    ..Relevance::default()
+                },
+            })
+            .collect())
+    }
+
+    async fn query(
+        &self,
+        owner: String,
+        text: Option<&str>,
+        vector: Option<Vec<f32>>,
+        limit: usize,
+        allowed: Option<Arc<HashSet<u64>>>,
+    ) -> Result<Vec<Hit>> {
+        let q = Query {
+            owner,
+            text: text.map(str::to_owned),
+            vector,
+            limit,
+            candidates: CANDIDATES.max(limit),
+            allowed,
+        };
+        let index = self.index.clone();
+        blocking(move || {
+            let first = index.search(&q);
+            // A vector of another model than the collection's: rank by text alone.
+            if first.is_err() && q.vector.is_some() {
+                let text_only = Query { vector: None, ..q };
+                return index.search(&text_only);
+            }
+            first
+        })
+        .await
+    }
+
+    async fn load_passage_vectors(&self, archive: ArchiveId) -> Result<()> {
+        let owner = archive.to_string();
+        if self.index.has_vectors(&owner) {
+            return Ok(());
+        }
+        // Under the sync lock, so no change is applied between the read and the install.
+        let _guard = self.sync_lock.lock().await;
+        if self.index.has_vectors(&owner) {
+            return Ok(());
+        }
+        let vectors = self.store.passage_vectors(archive).await?;
+        self.index.load_vectors(&owner, vectors);
+        Ok(())
+    }
+
+    async fn load_message_vectors(&self, agent: AgentId) -> Result<()> {
+        let owner = agent.to_string();
+        if self.index.has_vectors(&owner) {
+            return Ok(());
+        }
+        let _guard = self.sync_lock.lock().await;
+        if self.index.has_vectors(&owner) {
+            return Ok(());
+        }
+        let vectors = self
+            .store
+            .message_vectors(agent)
+            .await?
+            .into_iter()
+            .map(|(k, v)| (index_key(SearchKind::Message, k), v))
+            .collect();
+        self.index.load_vectors(&owner, vectors);
+        Ok(())
+    }
+
+    /// A new passage for the agent's default archive, embedded with the archive's model.
+    pub async fn new_passage(
+        &self,
+        agent: &Agent,
+        text: String,
+        tags: Vec<String>,
+    ) -> Result<Passage> {
+        let archive = default_archive(self.store.as_ref(), agent).await?;
+        let config = archive.embedding_config.clone();
+        let embedding = self
+            .embed_for_storage(config.as_ref(), std::slice::from_ref(&text))
+            .await?
+            .and_then(|mut v| v.pop());
+        let now = time::now();
+        Ok(Passage {
+            id: PassageId::new(),
+            archive_id: archive.id,
+            text,
+            tags,
+            metadata: None,
+            embedding,
+            embedding_config: config,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+}
+
+/// The agent's default archive, created (with the agent's embedding model) on first use.
+pub(crate) async fn default_archive(store: &dyn Store, agent: &Agent) -> Result<Archive> {
+    let now = time::now();
+    let make = Archive {
+        id: ArchiveId::new(),
+        name: format!("{}'s archive", agent.name),
+        description: None,
+        embedding_config: agent.embedding_config.clone(),
+        metadata: None,
+        created_at: now,
+        updated_at: now,
+    };
+    Ok(store.default_archive(agent.id, make).await?)
+}
+
+fn relevance(h: &Hit) -> Relevance {
+    Relevance {
+        rrf_score: Some(h.score),
+        vector_rank: h.vector_rank,
+        fts_rank: h.text_rank,
+        search_mode: match (h.text_rank.is_some(), h.vector_rank.is_some()) {
+            (true, true) => "hybrid",
+            (false, true) => "vector",
+            _ => "full_text",
+        },
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::result::Result<T, mneme_search::SearchError> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+        .map_err(|e| ServiceError::Internal(format!("search index: {e}")))
+}
+
+#[async_trait]
+impl MemorySearch for Searcher {
+    async fn new_passage(
+        &self,
+        agent: &Agent,
+        text: String,
+        tags: Vec<String>,
+    ) -> std::result::Result<Passage, String> {
+        Searcher::new_passage(self, agent, text, tags)
+            .await
+            .map_err(|e| format!("Error inserting into archival memory: {e}"))
+    }
+
+    async fn archival(
+        &self,
+        agent: &Agent,
+        q: ArchivalQuery,
+    ) -> std::result::Result<Vec<Found<Passage>>, String> {
+        let archives = self
+            .store
+            .agent_archives(agent.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.search_passages(&archives, &q.text, &q.filter, q.limit)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn recall(
+        &self,
+        agent: &Agent,
+        q: RecallQuery,
+    ) -> std::result::Result<Vec<Found<Message>>, String> {
+        self.search_messages(agent, q.text.as_deref(), &q.filter, q.limit, Legs::HYBRID)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
