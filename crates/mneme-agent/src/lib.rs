@@ -23,4 +23,4 @@ pub use recall::{ArchivalQuery, Found, MemorySearch, RecallQuery, Relevance};
 pub use sandbox::LazySandbox;
 pub use step::pack_return;
 pub use system::{MemoryStats, compile_system_message};
-pub use turn::{AgentError, Runtime, TurnEvent, TurnInput, TurnOutput};
+pub use turn::{AgentError, ClientTool, Runtime, TurnEvent, TurnInput, TurnOutput};

@@ -269,6 +269,12 @@ async fn run_tool(
             let args = args.to_value().as_object().cloned().unwrap_or_default();
             return scope.mcp.call(tool, args).await;
         }
+        crate::turn::CLIENT_TOOL_TYPE => {
+            // Approving a client-side call cannot run it here: the client owns the code.
+            return ToolOutcome::failed(format!(
+                "Error: '{name}' is a client-side tool; answer its approval request with a tool return"
+            ));
+        }
         _ => {}
     }
     execute_builtin(name, args, &ctx.agent, memory, scope.search).await

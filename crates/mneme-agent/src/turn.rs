@@ -10,7 +10,8 @@ use chrono::Utc;
 use futures_util::StreamExt;
 use mneme_llm::{ChatDelta, ChatRequest, ChatResponse, ChatResponseBuilder, LlmClient, LlmError};
 use mneme_store::{AgentContext, Message, Role, StepCommit, Store, StoreError};
-use mneme_types::{AgentId, MessageId, RunId, Step, StepId, StopReason, UsageStatistics};
+use mneme_types::{AgentId, MessageId, RunId, Step, StepId, StopReason, ToolRule, UsageStatistics};
+use serde_json::Value;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
@@ -39,6 +40,17 @@ pub struct TurnInput {
     pub stream_tokens: bool,
     /// An answer to the agent's pending approval request, handled before any model call.
     pub approval: Option<ApprovalAnswer>,
+    /// Tools the caller runs itself (`client_tools`): offered to the model for this request,
+    /// and a call to one stops the turn for the caller's tool return, as an approval does.
+    pub client_tools: Vec<ClientTool>,
+}
+
+/// A client-side tool: `{name, description, parameters}` as the request gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientTool {
+    pub name: String,
+    pub description: Option<String>,
+    pub parameters: Value,
 }
 
 /// Progress of a running turn.
@@ -382,10 +394,12 @@ impl Runtime {
             ctx.agent.message_ids.truncate(1);
         }
         fit_context(&mut ctx, &input.inputs, TRIGGER, TARGET);
+        let mut rules = crate::system::tool_rules(&ctx.agent);
+        add_client_tools(&mut ctx, &mut rules, &input.client_tools);
         Ok(Turn {
             flavor: Flavor::of(ctx.agent.agent_type),
             memory: WorkingMemory::new(ctx.blocks.clone()),
-            solver: Solver::new(crate::system::tool_rules(&ctx.agent)),
+            solver: Solver::new(rules),
             system_text,
             pending_inputs: input.inputs.clone(),
             produced: Vec::new(),
@@ -580,3 +594,39 @@ fn with_id(d: &Decision, id: &str) -> Decision {
         },
     }
 }
+
+/// Offers the request's client-side tools (hiding attached tools of the same name, as Letta
+/// does) and routes every call to one through the approval path.
+fn add_client_tools(ctx: &mut AgentContext, rules: &mut Vec<ToolRule>, tools: &[ClientTool]) {
+    for t in tools {
+        ctx.tools.retain(|attached| attached.name != t.name);
+        ctx.tools.push(mneme_types::Tool {
+            id: mneme_types::ToolId::new(),
+            tool_type: CLIENT_TOOL_TYPE.into(),
+            name: t.name.clone(),
+            description: t.description.clone(),
+            source_type: None,
+            source_code: None,
+            json_schema: Some(serde_json::json!({
+                "name": t.name, "description": t.description, "parameters": t.parameters,
+            })),
+            args_json_schema: None,
+            tags: Vec::new(),
+            return_char_limit: crate::tools::DEFAULT_RETURN_CHAR_LIMIT,
+            pip_requirements: None,
+            npm_requirements: None,
+            default_requires_approval: Some(true),
+            enable_parallel_execution: None,
+            created_by_id: None,
+            last_updated_by_id: None,
+            metadata_: None,
+            project_id: None,
+        });
+        rules.push(ToolRule::RequiresApproval {
+            tool_name: t.name.clone(),
+        });
+    }
+}
+
+/// The `tool_type` of a request's client-side tools (never stored).
+pub(crate) const CLIENT_TOOL_TYPE: &str = "client";

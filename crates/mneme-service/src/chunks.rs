@@ -48,6 +48,7 @@ pub(crate) struct Chunker {
     run: RunId,
     opts: RenderOptions,
     stream_tokens: bool,
+    approval_tools: Vec<String>,
     /// The part index of the current message id (it moves on when the chunk type changes).
     parts: HashMap<MessageId, (String, u8)>,
     /// Arguments received so far per (message, tool call index), with the call's name and id.
@@ -64,11 +65,19 @@ struct Call {
 }
 
 impl Chunker {
-    pub(crate) fn new(run: RunId, opts: RenderOptions, stream_tokens: bool) -> Chunker {
+    /// `approval_tools`: calls to these stream as `approval_request_message` (they wait for
+    /// the client) rather than `tool_call_message`.
+    pub(crate) fn new(
+        run: RunId,
+        opts: RenderOptions,
+        stream_tokens: bool,
+        approval_tools: Vec<String>,
+    ) -> Chunker {
         Chunker {
             run,
             opts,
             stream_tokens,
+            approval_tools,
             parts: HashMap::new(),
             calls: HashMap::new(),
         }
@@ -147,10 +156,18 @@ impl Chunker {
             return vec![self.chunk(step, id, "assistant_message", json!({ "content": new }))];
         }
         let wire = json!({"name": name, "arguments": arguments, "tool_call_id": call.id});
+        let waits = call
+            .name
+            .as_ref()
+            .is_some_and(|n| self.approval_tools.contains(n));
+        let kind = match waits {
+            true => "approval_request_message",
+            false => "tool_call_message",
+        };
         vec![self.chunk(
             step,
             id,
-            "tool_call_message",
+            kind,
             json!({ "tool_call": wire, "tool_calls": wire }),
         )]
     }

@@ -481,3 +481,42 @@ pub(crate) fn is_reply(m: &Message) -> bool {
         _ => true,
     }
 }
+
+/// `client_tools`: `[{name, description?, parameters?}]`, validated here so that a bad schema
+/// is a 422 before anything runs.
+pub(crate) fn client_tools(req: &LettaRequest) -> Result<Vec<mneme_agent::ClientTool>> {
+    let bad =
+        |i: usize, why: &str| ServiceError::Unprocessable(format!("client_tools[{i}]: {why}"));
+    let mut out: Vec<mneme_agent::ClientTool> = Vec::new();
+    for (i, t) in req.client_tools.iter().flatten().enumerate() {
+        let name = t
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad(i, "name is required"))?;
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid {
+            return Err(bad(i, "name must be 1-64 letters, digits, '_' or '-'"));
+        }
+        if out.iter().any(|o| o.name == name) {
+            return Err(bad(i, "duplicate name"));
+        }
+        let parameters = match t.get("parameters") {
+            None | Some(Value::Null) => json!({"type": "object", "properties": {}}),
+            Some(p @ Value::Object(_)) => p.clone(),
+            Some(_) => return Err(bad(i, "parameters must be a JSON schema object")),
+        };
+        out.push(mneme_agent::ClientTool {
+            name: name.to_owned(),
+            description: t
+                .get("description")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            parameters,
+        });
+    }
+    Ok(out)
+}

@@ -51,6 +51,9 @@ pub(crate) struct Job {
     pub(crate) include_pings: bool,
     /// The run was recorded as `created` (async): it becomes `running` when the turn starts.
     pub(crate) queued: bool,
+    pub(crate) client_tools: Vec<mneme_agent::ClientTool>,
+    /// Tools whose calls wait for the client (rules and client tools), for token streams.
+    pub(crate) approval_tools: Vec<String>,
 }
 
 impl Service {
@@ -123,6 +126,7 @@ impl Service {
         status: RunStatus,
     ) -> Result<(Job, bool)> {
         let inputs = crate::messages::input_messages(agent_id, req, streaming)?;
+        let client_tools = crate::messages::client_tools(req)?;
         let approval = crate::messages::approval_answer(agent_id, req)?;
         let agent = self.store.get_agent(agent_id).await?;
         if approval.is_none() {
@@ -144,6 +148,8 @@ impl Service {
             stream_tokens: streaming && req.stream_tokens == Some(true),
             include_pings: streaming && req.include_pings.unwrap_or(true),
             queued: status == RunStatus::Created,
+            approval_tools: approval_tools(&agent, &client_tools),
+            client_tools,
         };
         Ok((job, background))
     }
@@ -188,10 +194,16 @@ impl Service {
             cancel: active.cancel.clone(),
             events,
             stream_tokens: job.stream_tokens,
+            client_tools: job.client_tools.clone(),
         };
         let runtime = self.runtime.clone();
         let turn = tokio::spawn(async move { runtime.run_turn(input).await });
-        let mut chunker = Chunker::new(run, job.opts.clone(), job.stream_tokens);
+        let mut chunker = Chunker::new(
+            run,
+            job.opts.clone(),
+            job.stream_tokens,
+            job.approval_tools.clone(),
+        );
         while let Some(event) = rx.recv().await {
             for chunk in filter_types(chunker.on_event(event), &job.types) {
                 self.emit(&mut sink, run, &active, SseEvent::Data(chunk))
@@ -501,4 +513,18 @@ async fn tail(
         };
         let _ = tokio::time::timeout(Duration::from_millis(100), notified).await;
     }
+}
+
+/// Names of the tools whose calls stop the turn for the client.
+fn approval_tools(agent: &mneme_store::Agent, client: &[mneme_agent::ClientTool]) -> Vec<String> {
+    let ruled = agent
+        .tool_rules
+        .iter()
+        .flatten()
+        .filter_map(|r| serde_json::from_value::<mneme_types::ToolRule>(r.clone()).ok())
+        .filter_map(|r| match r {
+            mneme_types::ToolRule::RequiresApproval { tool_name } => Some(tool_name),
+            _ => None,
+        });
+    ruled.chain(client.iter().map(|t| t.name.clone())).collect()
 }

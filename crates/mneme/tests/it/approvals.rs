@@ -208,3 +208,80 @@ async fn approval_can_be_required_per_tool_on_an_agent() {
             .contains(&json!({"type": "requires_approval", "tool_name": "memory_insert"}))
     );
 }
+
+const CLIENT_TOOLS: &str = r#"[{"name": "get_location", "description": "Where the user is.",
+    "parameters": {"type": "object", "properties": {"precision": {"type": "string"}}}}]"#;
+
+#[tokio::test]
+async fn client_tools_are_offered_and_answered_by_the_client() {
+    let (srv, fake, a) = setup().await;
+    let tools: Value = serde_json::from_str(CLIENT_TOOLS).unwrap();
+    fake.push(Reply::tool_call(
+        "get_location",
+        json!({"precision": "city"}),
+    ));
+    let res = srv
+        .post(
+            &format!("/v1/agents/{a}/messages"),
+            json!({"input": "where am I?", "client_tools": tools}),
+        )
+        .await
+        .ok();
+    let offered = fake.requests()[0]["tools"].clone();
+    let tool = offered
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["function"]["name"] == "get_location")
+        .expect("the client tool is offered");
+    assert_eq!(tool["function"]["description"], "Where the user is.");
+    assert_eq!(res["stop_reason"]["stop_reason"], "requires_approval");
+    let request = res["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(request["message_type"], "approval_request_message");
+    assert_eq!(request["tool_call"]["name"], "get_location");
+    let call_id = request["tool_call"]["tool_call_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The client ran it and returns the result; the agent goes on with it.
+    fake.push_text("You are in Lyon.");
+    let res = srv
+        .post(
+            &format!("/v1/agents/{a}/messages"),
+            json!({"messages": [{"type": "approval", "approvals": [
+                {"type": "tool", "tool_call_id": call_id, "tool_return": "Lyon, France",
+                 "status": "success"}]}]}),
+        )
+        .await
+        .ok();
+    let ret = &res["messages"][0];
+    assert_eq!(ret["message_type"], "tool_return_message");
+    assert_eq!(ret["status"], "success");
+    assert!(
+        ret["tool_return"]
+            .as_str()
+            .unwrap()
+            .contains("Lyon, France")
+    );
+    assert_eq!(res["stop_reason"]["stop_reason"], "end_turn");
+    let last = fake.requests().pop().unwrap();
+    let msgs = last["messages"].as_array().unwrap();
+    assert_eq!(msgs.last().unwrap()["role"], "tool");
+    assert!(
+        msgs.last().unwrap()["content"]
+            .as_str()
+            .unwrap()
+            .contains("Lyon")
+    );
+
+    // Bad client tool schemas are refused before anything runs.
+    let bad = srv
+        .post(
+            &format!("/v1/agents/{a}/messages"),
+            json!({"input": "x", "client_tools": [{"description": "no name"}]}),
+        )
+        .await
+        .err(422);
+    assert!(bad["detail"].as_str().unwrap().contains("client_tools[0]"));
+}

@@ -431,3 +431,44 @@ async fn streams_of_runs_past_retention_are_gone() {
         .err(410);
     assert!(gone["detail"].as_str().unwrap().starts_with("EXPIRED"));
 }
+
+#[tokio::test]
+async fn calls_that_wait_for_the_client_stream_as_approval_requests() {
+    let (srv, fake, a) = with_fake().await;
+    fake.push(Reply::tool_call("get_time", json!({"zone": "UTC"})));
+    let res = stream(
+        &srv,
+        &a,
+        json!({"input": "what time is it?", "stream_tokens": true,
+               "client_tools": [{"name": "get_time", "parameters": {"type": "object",
+                   "properties": {"zone": {"type": "string"}}}}]}),
+    )
+    .await;
+    let events = read_events(res, 1000).await;
+    let kinds: Vec<String> = events.iter().map(Event::kind).collect();
+    assert!(
+        kinds.iter().any(|k| k == "approval_request_message"),
+        "{kinds:?}"
+    );
+    assert!(!kinds.iter().any(|k| k == "tool_call_message"), "{kinds:?}");
+    let stop = events
+        .iter()
+        .find(|e| e.kind() == "stop_reason")
+        .unwrap()
+        .json();
+    assert_eq!(stop["stop_reason"], "requires_approval");
+    // The chunks carry the id of the stored approval request.
+    let chunk_id = events
+        .iter()
+        .find(|e| e.kind() == "approval_request_message")
+        .unwrap()
+        .json()["id"]
+        .clone();
+    let stored = history(&srv, &a).await;
+    let request = stored
+        .iter()
+        .find(|m| m["message_type"] == "approval_request_message")
+        .unwrap();
+    assert_eq!(request["id"], chunk_id);
+    assert_eq!(request["tool_call"]["name"], "get_time");
+}
