@@ -404,6 +404,22 @@ def test_tool_printing_10_mb_succeeds_and_the_server_stays_healthy(client, fake,
     assert_healthy(client, fake, agent.id)
 
 
+def test_tool_that_loops_forever_is_killed_and_the_turn_goes_on(server_factory, fake, tmp_path, uid):
+    # A private server with a short tool timeout (MNEME_TOOL_TIMEOUT_SECS), so the test is quick.
+    srv = server_factory(tmp_path / "data", env={"MNEME_TOOL_TIMEOUT_SECS": "2"})
+    with srv.client() as client:
+        tool = create_tool(client, f"spin_{uid}", body="while True:\n    pass")
+        agent = make_agent(client, f"spin-{uid}", tool_ids=[tool.id])
+        resp = call_tool(client, fake, agent.id, tool.name, {}, after="It hung.")
+
+        ret = resp.messages[1]
+        assert ret.message_type == "tool_return_message"
+        assert ret.status == "error"
+        assert "timed out after 2" in ret.tool_return, ret.tool_return
+        assert resp.messages[2].content == "It hung."
+        assert_healthy(client, fake, agent.id)
+
+
 def test_tool_sees_the_agent_variables_and_not_the_server_environment(server_factory, fake, tmp_path, uid):
     canary = f"canary-{uid}"
     srv = server_factory(tmp_path / "data", env={"MNEME_CANARY": canary})

@@ -62,6 +62,9 @@ pub(crate) struct ServeArgs {
     /// Seconds an MCP tool call (or tool listing) may take (default 60).
     #[arg(long, env = "MNEME_MCP_CALL_TIMEOUT_SECS")]
     mcp_call_timeout_secs: Option<u64>,
+    /// Seconds a user tool may run before its process group is killed (default 180, Letta's).
+    #[arg(long, env = "MNEME_TOOL_TIMEOUT_SECS")]
+    tool_timeout_secs: Option<u64>,
     /// Directory of the local embedding model (config.json, tokenizer.json, model.safetensors;
     /// `scripts/fetch-model` installs it). Default: <data dir>/models/all-MiniLM-L6-v2.
     #[arg(long, env = "MNEME_EMBEDDING_MODEL_DIR")]
@@ -108,6 +111,7 @@ struct FileConfig {
     mcp_call_timeout_secs: Option<u64>,
     embedding_model_dir: Option<PathBuf>,
     recall_embeddings: Option<bool>,
+    tool_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +158,8 @@ pub(crate) struct Config {
     pub(crate) index_dir: PathBuf,
     pub(crate) embedding_model_dir: PathBuf,
     pub(crate) recall_embeddings: bool,
+    /// Wall-clock limit of one user tool run.
+    pub(crate) tool_timeout: std::time::Duration,
     /// Base URLs of the local providers, for their embedding endpoints.
     pub(crate) endpoints: Endpoints,
 }
@@ -204,6 +210,12 @@ impl Config {
                 .or(file.recall_embeddings)
                 .unwrap_or(true),
             endpoints,
+            tool_timeout: std::time::Duration::from_secs(
+                args.tool_timeout_secs
+                    .or(file.tool_timeout_secs)
+                    .unwrap_or(180)
+                    .max(1),
+            ),
             host: args
                 .host
                 .or(file.host)

@@ -74,7 +74,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(key) = &config.keys.openai {
         openai = openai.with_api_key("openai", key.clone());
     }
-    let sandbox = LazySandbox::new(SandboxOptions::default());
+    let sandbox = LazySandbox::new(SandboxOptions {
+        timeout: config.tool_timeout,
+        ..SandboxOptions::default()
+    });
     let mcp = McpManager::new(config.mcp.clone()).context("preparing the MCP client")?;
     let store: Arc<dyn mneme_store::Store> = Arc::new(store);
     let embedders = EmbedderRouter::new(RouterConfig {
