@@ -228,6 +228,33 @@ fn classify(frame: &str) -> Frame {
     }
 }
 
+impl Api {
+    /// `POST /v1/agents/{id}/archival-memory` with one passage.
+    pub(crate) async fn insert_passage(&self, agent: &str, text: &str) -> Result<()> {
+        let url = self.url(&format!("/v1/agents/{agent}/archival-memory"));
+        let res = self.http.post(url).json(&json!({ "text": text })).send();
+        check(res.await?).await.map(drop)
+    }
+
+    /// `GET /v1/agents/{id}/archival-memory/search`; returns the result count.
+    pub(crate) async fn search_passages(
+        &self,
+        agent: &str,
+        query: &str,
+        top_k: u32,
+    ) -> Result<usize> {
+        let url = self.url(&format!("/v1/agents/{agent}/archival-memory/search"));
+        let top_k = top_k.to_string();
+        let res = self
+            .http
+            .get(url)
+            .query(&[("query", query), ("top_k", top_k.as_str())])
+            .send();
+        let body = check(res.await?).await?;
+        Ok(body["results"].as_array().map_or(0, Vec::len))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

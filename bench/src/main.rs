@@ -118,6 +118,7 @@ enum Phase {
     Stream,
     Throughput,
     History,
+    Search,
 }
 
 #[tokio::main]
@@ -243,6 +244,7 @@ async fn run_phases(ctx: &mut Ctx, skip: &[Phase]) {
         Phase::Stream,
         Phase::Throughput,
         Phase::History,
+        Phase::Search,
     ];
     for phase in all.into_iter().filter(|p| !skip.contains(p)) {
         let result = match phase {
@@ -252,6 +254,7 @@ async fn run_phases(ctx: &mut Ctx, skip: &[Phase]) {
             Phase::Stream => phases::stream(ctx).await,
             Phase::Throughput => phases::throughput(ctx).await,
             Phase::History => phases::history(ctx).await,
+            Phase::Search => phases::search(ctx).await,
         };
         if let Err(e) = result {
             progress(&format!("phase {phase:?} failed: {e:#}"));

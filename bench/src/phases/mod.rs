@@ -4,6 +4,7 @@
 mod agents;
 mod load;
 mod messages;
+mod search;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,6 +22,7 @@ use crate::stats::Samples;
 pub(crate) use agents::agents;
 pub(crate) use load::{history, throughput};
 pub(crate) use messages::{chain, send, stream};
+pub(crate) use search::search;
 
 /// How much of everything to do.
 #[derive(Debug, Clone, Serialize)]
@@ -45,6 +47,10 @@ pub(crate) struct Params {
     pub(crate) fill_concurrency: usize,
     /// Requests per list-messages variant.
     pub(crate) list_requests: usize,
+    /// Passages inserted into one agent's archival memory, then searched.
+    pub(crate) passages: usize,
+    /// Timed archival searches.
+    pub(crate) searches: usize,
 }
 
 impl Params {
@@ -61,6 +67,8 @@ impl Params {
             history: 10_000,
             fill_concurrency: 8,
             list_requests: 200,
+            passages: 10_000,
+            searches: 500,
         }
     }
 
@@ -77,6 +85,8 @@ impl Params {
             history: 1_000,
             fill_concurrency: 8,
             list_requests: 50,
+            passages: 1_000,
+            searches: 100,
         }
     }
 }
