@@ -29,7 +29,10 @@ const MAX_QUERY_TERMS: usize = 128;
 pub(crate) struct TextIndex {
     index: Index,
     reader: IndexReader,
-    writer: Mutex<IndexWriter<TantivyDocument>>,
+    /// Created on the first change: its indexing arena and hash table cost tens of MiB, which
+    /// an idle server (or one that never searches) should not pay.
+    writer: Mutex<Option<IndexWriter<TantivyDocument>>>,
+    writer_heap_bytes: usize,
     fields: Fields,
     /// The caller's outbox position covered by the last commit (mirrors the commit payload).
     watermark: AtomicU64,
@@ -64,13 +67,12 @@ impl TextIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        // One indexing thread: batches are small, and the machine is shared with the server.
-        let writer = index.writer_with_num_threads(1, writer_heap_bytes)?;
         let watermark = read_watermark(&index)?;
         Ok(TextIndex {
             index,
             reader,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(None),
+            writer_heap_bytes,
             fields,
             watermark: AtomicU64::new(watermark),
         })
@@ -89,12 +91,13 @@ impl TextIndex {
         &self,
         changes: &[Change],
         watermark: u64,
-    ) -> Result<MutexGuard<'_, IndexWriter<TantivyDocument>>> {
-        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+    ) -> Result<MutexGuard<'_, Option<IndexWriter<TantivyDocument>>>> {
+        let mut slot = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let watermark = watermark.max(self.watermark());
         if changes.is_empty() && watermark == self.watermark() {
-            return Ok(writer);
+            return Ok(slot);
         }
+        let writer = self.writer_in(&mut slot)?;
         let f = self.fields;
         let outcome = (|| {
             for change in changes {
@@ -109,7 +112,7 @@ impl TextIndex {
                     writer.add_document(document)?;
                 }
             }
-            self.commit(&mut writer, watermark)
+            self.commit(writer, watermark)
         })();
         if let Err(e) = outcome {
             // Drop the half-applied batch; the caller retries it from its watermark.
@@ -118,15 +121,32 @@ impl TextIndex {
             }
             return Err(e);
         }
-        Ok(writer)
+        Ok(slot)
+    }
+
+    /// The writer, created on first use. One indexing thread: batches are small, and the
+    /// machine is shared with the server.
+    fn writer_in<'a>(
+        &self,
+        slot: &'a mut Option<IndexWriter<TantivyDocument>>,
+    ) -> Result<&'a mut IndexWriter<TantivyDocument>> {
+        if slot.is_none() {
+            *slot = Some(
+                self.index
+                    .writer_with_num_threads(1, self.writer_heap_bytes)?,
+            );
+        }
+        slot.as_mut()
+            .ok_or_else(|| SearchError::Payload("no index writer".into()))
     }
 
     /// Deletes every document of `owner`, in a commit that keeps the watermark.
     pub(crate) fn remove_owner(&self, owner: &str) -> Result<()> {
-        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slot = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let writer = self.writer_in(&mut slot)?;
         writer.delete_term(Term::from_field_text(self.fields.owner, owner));
         let watermark = self.watermark();
-        self.commit(&mut writer, watermark)
+        self.commit(writer, watermark)
     }
 
     /// The BM25 top `limit` keys of `owner` for `text`, best first, restricted to `allowed`.
