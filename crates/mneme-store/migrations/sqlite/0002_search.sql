@@ -61,7 +61,7 @@ ORDER BY p.seq;
 
 DROP TABLE passages;
 ALTER TABLE passages_v2 RENAME TO passages;
-CREATE INDEX passages_by_archive ON passages (archive_id, seq);
+CREATE INDEX passages_by_archive ON passages (archive_id, created_at, seq);
 
 -- Recall vectors, computed off the request path for agents with an embedding model.
 CREATE TABLE message_embeddings (

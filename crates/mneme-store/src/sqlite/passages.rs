@@ -194,23 +194,27 @@ impl PassageStore for SqliteStore {
                     [SqlValue::Text(text.clone())],
                 );
             }
-            // Cursors move along the listing direction, like every generic Letta list.
+            // Cursors move along the listing direction, like every generic Letta list; the
+            // order is creation time (a passage may be stored with an earlier `created_at`).
             for (cursor, after) in [(q.after, true), (q.before, false)] {
                 let Some(cursor) = cursor else { continue };
-                let seq: i64 = conn
+                let (at, seq): (i64, i64) = conn
                     .query_row(
-                        "SELECT seq FROM passages WHERE id = ?1",
+                        "SELECT created_at, seq FROM passages WHERE id = ?1",
                         [cursor.to_string()],
-                        |r| r.get(0),
+                        |r| Ok((r.get(0)?, r.get(1)?)),
                     )
                     .optional()?
                     .ok_or_else(|| StoreError::not_found("Passage", cursor))?;
                 let op = if after == q.ascending { ">" } else { "<" };
-                w.push(format!("seq {op} ?"), [SqlValue::Integer(seq)]);
+                w.push(
+                    format!("(created_at, seq) {op} (?, ?)"),
+                    [SqlValue::Integer(at), SqlValue::Integer(seq)],
+                );
             }
             let dir = if q.ascending { "ASC" } else { "DESC" };
             let sql = format!(
-                "SELECT {PASSAGE_COLUMNS} FROM passages {} ORDER BY seq {dir} LIMIT {}",
+                "SELECT {PASSAGE_COLUMNS} FROM passages {} ORDER BY created_at {dir}, seq {dir} LIMIT {}",
                 w.where_clause(),
                 q.limit
             );

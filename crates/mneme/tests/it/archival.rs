@@ -78,3 +78,25 @@ async fn passages_can_be_inserted_listed_searched_and_deleted() {
     assert_eq!(srv.get(&path).await.ok().as_array().unwrap().len(), 2);
     srv.post(&path, json!({"tags": ["x"]})).await.err(422);
 }
+
+#[tokio::test]
+async fn passages_list_in_creation_time_order() {
+    let srv = server().await;
+    let a = id(&create_agent(&srv, &unique("order"), &[]).await);
+    let path = format!("/v1/agents/{a}/archival-memory");
+    srv.post(&path, json!({"text": "written now"})).await.ok();
+    let old = srv
+        .post(
+            &path,
+            json!({"text": "written long ago", "created_at": "2020-01-01T00:00:00Z"}),
+        )
+        .await
+        .ok();
+    let listed = srv.get(&path).await.ok();
+    assert_eq!(listed[0]["text"], "written long ago", "oldest first");
+    let newest_first = srv.get(&format!("{path}?ascending=false")).await.ok();
+    assert_eq!(newest_first[0]["text"], "written now");
+    let after_old = srv.get(&format!("{path}?after={}", id(&old[0]))).await.ok();
+    assert_eq!(after_old.as_array().unwrap().len(), 1);
+    assert_eq!(after_old[0]["text"], "written now");
+}
