@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tantivy::collector::{FilterCollector, TopDocs};
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query as TantivyQuery, TermQuery};
+use tantivy::query::{BooleanQuery, Occur, Query as TantivyQuery, TermQuery};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
-use tantivy::tokenizer::TextAnalyzer;
+use tantivy::tokenizer::{PreTokenizedString, TextAnalyzer, Token};
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::change::Change;
@@ -20,6 +20,16 @@ use crate::error::{Result, SearchError};
 /// tantivy's English analyzer: simple tokenizer, long-token removal, lower case, Snowball
 /// stemmer, so that "running" finds "run".
 const ANALYZER: &str = "en_stem";
+
+/// Indexed terms are scoped to their owner (`owner` + this separator + the stemmed word), so a
+/// query is a pure disjunction of the owner's own terms: tantivy's block-max WAND can skip
+/// most postings, where a `MUST owner` clause forced it to score every document holding a
+/// frequent word (13 ms p95 at 1M documents, 0.2 ms without). IDF becomes per owner too.
+const SCOPE: char = '\u{1f}';
+
+/// Version of what the index holds, stored with the watermark in the commit payload
+/// (`<version>:<watermark>`); an index of another version is emptied and rebuilt by the caller.
+const FORMAT: &str = "2";
 
 /// A query longer than this many distinct words keeps its first ones: each word is a posting
 /// list to walk, and a pasted page of text must not cost a full scan per word.
@@ -67,15 +77,24 @@ impl TextIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        let watermark = read_watermark(&index)?;
-        Ok(TextIndex {
+        let stored = read_watermark(&index)?;
+        let me = TextIndex {
             index,
             reader,
             writer: Mutex::new(None),
             writer_heap_bytes,
             fields,
-            watermark: AtomicU64::new(watermark),
-        })
+            watermark: AtomicU64::new(stored.unwrap_or(0)),
+        };
+        if stored.is_none() && me.reader.searcher().num_docs() > 0 {
+            // Written by another version: start over (the caller replays from watermark 0).
+            tracing::info!("search index of an older format: rebuilding it");
+            let mut slot = me.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            let writer = me.writer_in(&mut slot)?;
+            writer.delete_all_documents()?;
+            me.commit(writer, 0)?;
+        }
+        Ok(me)
     }
 
     /// The watermark of the last commit (0 for a new index).
@@ -108,7 +127,7 @@ impl TextIndex {
                     let mut document = TantivyDocument::new();
                     document.add_u64(f.key, doc.key);
                     document.add_text(f.owner, &doc.owner);
-                    document.add_text(f.text, &doc.text);
+                    document.add_pre_tokenized_text(f.text, self.scoped(&doc.owner, &doc.text)?);
                     writer.add_document(document)?;
                 }
             }
@@ -157,30 +176,21 @@ impl TextIndex {
         limit: usize,
         allowed: Option<&Arc<HashSet<u64>>>,
     ) -> Result<Vec<u64>> {
-        let terms = self.terms(text)?;
+        let terms = self.terms(owner, text)?;
         if terms.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let words: Vec<(Occur, Box<dyn TantivyQuery>)> = terms
-            .into_iter()
-            .map(|term| {
-                let query: Box<dyn TantivyQuery> =
-                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
-                (Occur::Should, query)
-            })
-            .collect();
-        // The owner restricts and must not score: a constant 0 leaves BM25 of the words alone.
-        let owner_term = Term::from_field_text(self.fields.owner, owner);
-        let owner_query = ConstScoreQuery::new(
-            Box::new(TermQuery::new(owner_term, IndexRecordOption::Basic)),
-            0.0,
+        // The owner's own terms: no owner clause, so the disjunction can be pruned.
+        let query = BooleanQuery::new(
+            terms
+                .into_iter()
+                .map(|term| {
+                    let query: Box<dyn TantivyQuery> =
+                        Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+                    (Occur::Should, query)
+                })
+                .collect(),
         );
-        // Words in a nested query of their own: next to a MUST clause, top-level SHOULD clauses
-        // would be optional and every document of the owner would match.
-        let query = BooleanQuery::new(vec![
-            (Occur::Must, Box::new(owner_query) as Box<dyn TantivyQuery>),
-            (Occur::Must, Box::new(BooleanQuery::new(words))),
-        ]);
         let searcher = self.reader.searcher();
         let top = TopDocs::with_limit(limit).order_by_score();
         let found: Vec<(f32, DocAddress)> = match allowed {
@@ -222,7 +232,7 @@ impl TextIndex {
     /// The distinct analysed terms of a query text. Parsing is ours, not tantivy's query
     /// language: quotes, `:`, `AND` or a lone `-` are just characters between words, so no
     /// user input is a syntax error.
-    fn terms(&self, text: &str) -> Result<Vec<Term>> {
+    fn terms(&self, owner: &str, text: &str) -> Result<Vec<Term>> {
         let mut analyzer: TextAnalyzer = self.index.tokenizer_for_field(self.fields.text)?;
         let mut stream = analyzer.token_stream(text);
         let mut seen = HashSet::new();
@@ -230,16 +240,33 @@ impl TextIndex {
         while stream.advance() {
             let word = &stream.token().text;
             if terms.len() < MAX_QUERY_TERMS && seen.insert(word.clone()) {
-                terms.push(Term::from_field_text(self.fields.text, word));
+                let scoped = format!("{owner}{SCOPE}{word}");
+                terms.push(Term::from_field_text(self.fields.text, &scoped));
             }
         }
         Ok(terms)
     }
 
+    /// A document's text analysed as a query is, each term scoped to its owner.
+    fn scoped(&self, owner: &str, text: &str) -> Result<PreTokenizedString> {
+        let mut analyzer: TextAnalyzer = self.index.tokenizer_for_field(self.fields.text)?;
+        let mut stream = analyzer.token_stream(text);
+        let mut tokens = Vec::new();
+        while stream.advance() {
+            let mut token: Token = stream.token().clone();
+            token.text = format!("{owner}{SCOPE}{}", token.text);
+            tokens.push(token);
+        }
+        Ok(PreTokenizedString {
+            text: String::new(),
+            tokens,
+        })
+    }
+
     fn commit(&self, writer: &mut IndexWriter<TantivyDocument>, watermark: u64) -> Result<()> {
         let mut prepared = writer.prepare_commit()?;
         // Every commit carries the watermark: a commit without a payload would erase it.
-        prepared.set_payload(&watermark.to_string());
+        prepared.set_payload(&format!("{FORMAT}:{watermark}"));
         prepared.commit()?;
         self.watermark.store(watermark, Ordering::Release);
         self.reader.reload()?;
@@ -263,11 +290,17 @@ fn schema() -> (Schema, Fields) {
     (builder.build(), Fields { key, owner, text })
 }
 
-fn read_watermark(index: &Index) -> Result<u64> {
-    match index.load_metas()?.payload {
-        None => Ok(0),
-        Some(payload) => payload
+/// The stored watermark, `None` when the index has no payload of this format (new, or written
+/// by another version).
+fn read_watermark(index: &Index) -> Result<Option<u64>> {
+    let Some(payload) = index.load_metas()?.payload else {
+        return Ok(None);
+    };
+    match payload.split_once(':') {
+        Some((FORMAT, w)) => w
             .parse()
+            .map(Some)
             .map_err(|_| SearchError::Payload(payload.clone())),
+        _ => Ok(None),
     }
 }
