@@ -62,7 +62,9 @@ pub struct McpCallResult {
 
 pub struct McpManager {
     options: McpOptions,
-    http: reqwest::Client,
+    /// Built on the first HTTP server's connection: building it loads the system's CA roots
+    /// (~5 ms and resident memory), which a server without HTTP MCP servers never needs.
+    http: std::sync::OnceLock<reqwest::Client>,
     slots: Mutex<HashMap<McpServerId, Arc<Slot>>>,
 }
 
@@ -90,16 +92,24 @@ impl McpManager {
         // reqwest is built without a TLS provider of its own; ring is the one already in the
         // build. A provider installed earlier (by anyone) is fine too.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        Ok(McpManager {
+            options,
+            http: std::sync::OnceLock::new(),
+            slots: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn http(&self) -> Result<&reqwest::Client, McpError> {
+        if let Some(client) = self.http.get() {
+            return Ok(client);
+        }
+        let client = reqwest::Client::builder()
             // No redirects: a config's headers (tokens) must not follow one to another host.
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| McpError::Config(format!("cannot build the HTTP client: {e}")))?;
-        Ok(McpManager {
-            options,
-            http,
-            slots: Mutex::new(HashMap::new()),
-        })
+        // A concurrent first use may have won; either client is fine.
+        Ok(self.http.get_or_init(|| client))
     }
 
     /// The server's tools (every page).
@@ -231,14 +241,16 @@ impl McpManager {
             shut(old).await;
         }
         let after = self.options.connect_timeout;
-        let session =
-            tokio::time::timeout(after, transport::connect(config, &self.options, &self.http))
-                .await
-                .map_err(|_| McpError::Timeout {
-                    target: transport::target(config),
-                    what: "connecting".into(),
-                    after,
-                })??;
+        let session = tokio::time::timeout(
+            after,
+            transport::connect(config, &self.options, self.http()?),
+        )
+        .await
+        .map_err(|_| McpError::Timeout {
+            target: transport::target(config),
+            what: "connecting".into(),
+            after,
+        })??;
         let peer = session.peer().clone();
         *live = Some(Live {
             config: config.clone(),

@@ -33,7 +33,7 @@ impl Default for SearchOptions {
             connectivity: 16,
             build_threads: std::thread::available_parallelism().map_or(1, usize::from),
             search_slots: 64,
-            writer_heap_bytes: 32 * 1024 * 1024,
+            writer_heap_bytes: 15 * 1024 * 1024,
         }
     }
 }

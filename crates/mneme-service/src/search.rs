@@ -28,6 +28,8 @@ use crate::{Result, ServiceError};
 const SYNC_BATCH: u32 = 1000;
 /// Candidates each leg contributes before fusion.
 const CANDIDATES: usize = 50;
+/// How long the background indexer lets writes accumulate before applying them.
+const INDEX_DELAY: Duration = Duration::from_secs(5);
 /// Messages embedded per background batch.
 const RECALL_BATCH: u32 = 64;
 const RECALL_CURSOR: &str = "recall_embedding";
@@ -101,12 +103,15 @@ impl Searcher {
     /// Keeps the index current in the background and computes recall vectors.
     pub fn spawn_background(self: &Arc<Self>) {
         let me = Arc::downgrade(self);
+        // Whatever a previous process left in the outbox.
+        self.changed();
         tokio::spawn(async move {
             loop {
                 let Some(s) = me.upgrade() else { return };
-                let _ = tokio::time::timeout(Duration::from_millis(500), s.wake.notified()).await;
-                // Let a burst of writes land before indexing them together.
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                s.wake.notified().await;
+                // Index a burst of writes together: each index commit writes and syncs files
+                // (and small segments cost merges), and a search syncs first anyway.
+                tokio::time::sleep(INDEX_DELAY).await;
                 if let Err(e) = s.sync().await {
                     tracing::warn!(error = %e, "search index sync failed");
                 }
@@ -227,10 +232,14 @@ impl Searcher {
                 Err(e) => tracing::warn!(%agent, error = %e, "recall embedding skipped"),
             }
         }
+        let stored = !vectors.is_empty();
         self.store
             .store_message_vectors(vectors, (RECALL_CURSOR, last))
             .await?;
-        self.changed();
+        // New vectors to index, or a full batch: more may be waiting.
+        if stored || batch.len() == RECALL_BATCH as usize {
+            self.changed();
+        }
         Ok(())
     }
 
