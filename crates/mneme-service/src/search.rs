@@ -377,13 +377,7 @@ impl Searcher {
             h.key = message_key(h.key);
         }
         let keys: Vec<u64> = hits.iter().map(|h| h.key).collect();
-        let mut rows: HashMap<u64, Message> = self
-            .store
-            .messages_by_keys(&keys)
-            .await?
-            .into_iter()
-            .map(|(k, m, _)| (k, m))
-            .collect();
+        let mut rows = self.messages_by_keys(&keys).await?;
         Ok(hits
             .iter()
             .filter_map(|h| {
@@ -393,6 +387,16 @@ impl Searcher {
                     relevance: relevance(h),
                 })
             })
+            .collect())
+    }
+
+    async fn messages_by_keys(&self, keys: &[u64]) -> Result<HashMap<u64, Message>> {
+        Ok(self
+            .store
+            .messages_by_keys(keys)
+            .await?
+            .into_iter()
+            .map(|(k, m, _)| (k, m))
             .collect())
     }
 
@@ -406,13 +410,7 @@ impl Searcher {
         let mut keys = self.store.message_keys(agent, filter).await?;
         keys.sort_unstable_by(|a, b| b.cmp(a));
         keys.truncate(limit);
-        let mut rows: HashMap<u64, Message> = self
-            .store
-            .messages_by_keys(&keys)
-            .await?
-            .into_iter()
-            .map(|(k, m, _)| (k, m))
-            .collect();
+        let mut rows = self.messages_by_keys(&keys).await?;
         Ok(keys
             .iter()
             .filter_map(|k| rows.remove(k))
@@ -456,7 +454,30 @@ impl Searcher {
     }
 
     async fn load_passage_vectors(&self, archive: ArchiveId) -> Result<()> {
-        let owner = archive.to_string();
+        self.load_vectors(archive.to_string(), SearchKind::Passage, || {
+            self.store.passage_vectors(archive)
+        })
+        .await
+    }
+
+    async fn load_message_vectors(&self, agent: AgentId) -> Result<()> {
+        self.load_vectors(agent.to_string(), SearchKind::Message, || {
+            self.store.message_vectors(agent)
+        })
+        .await
+    }
+
+    /// Installs an owner's vector collection from the database the first time it is queried.
+    async fn load_vectors<'a, F, Fut>(
+        &'a self,
+        owner: String,
+        kind: SearchKind,
+        read: F,
+    ) -> Result<()>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = mneme_store::Result<Vec<(u64, Vec<f32>)>>> + 'a,
+    {
         if self.index.has_vectors(&owner) {
             return Ok(());
         }
@@ -465,26 +486,10 @@ impl Searcher {
         if self.index.has_vectors(&owner) {
             return Ok(());
         }
-        let vectors = self.store.passage_vectors(archive).await?;
-        self.index.load_vectors(&owner, vectors);
-        Ok(())
-    }
-
-    async fn load_message_vectors(&self, agent: AgentId) -> Result<()> {
-        let owner = agent.to_string();
-        if self.index.has_vectors(&owner) {
-            return Ok(());
-        }
-        let _guard = self.sync_lock.lock().await;
-        if self.index.has_vectors(&owner) {
-            return Ok(());
-        }
-        let vectors = self
-            .store
-            .message_vectors(agent)
+        let vectors = read()
             .await?
             .into_iter()
-            .map(|(k, v)| (index_key(SearchKind::Message, k), v))
+            .map(|(k, v)| (index_key(kind, k), v))
             .collect();
         self.index.load_vectors(&owner, vectors);
         Ok(())

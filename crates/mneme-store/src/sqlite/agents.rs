@@ -506,3 +506,28 @@ pub(super) fn order_limit(column: &str, page: &Page) -> String {
     };
     format!("ORDER BY {column} {dir}, id {dir} LIMIT {}", page.limit)
 }
+
+/// Agents listed through a join table (`agent_blocks`, `agent_archives`): those whose
+/// `agent_id` is paired with `id` in `column`, paginated like agent lists.
+pub(super) fn agents_joined(
+    conn: &Connection,
+    join: &str,
+    column: &str,
+    id: String,
+    page: &Page,
+) -> Result<Vec<Agent>> {
+    let mut q = Where::default();
+    q.push(
+        format!("id IN (SELECT agent_id FROM {join} WHERE {column} = ?)"),
+        [SqlValue::Text(id)],
+    );
+    paginate(conn, &mut q, "agents", "created_at", page, false)?;
+    let sql = format!(
+        "SELECT {AGENT_COLUMNS} FROM agents {} {}",
+        q.where_clause(),
+        order_limit("created_at", page)
+    );
+    let mut agents = query_agents(conn, &sql, q.params)?;
+    fill_tags(conn, &mut agents)?;
+    Ok(agents)
+}

@@ -7,8 +7,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::SqliteStore;
-use super::agents::{Where, ensure_agent, fill_tags, order_limit, paginate, query_agents};
-use super::rows::{self, AGENT_COLUMNS, BLOCK_COLUMNS, micros, placeholders, to_json_opt};
+use super::agents::{Where, agents_joined, ensure_agent, order_limit, paginate};
+use super::rows::{self, BLOCK_COLUMNS, micros, placeholders, to_json_opt};
 use crate::{Agent, BlockEdit, BlockFilter, BlockStore, Page, Result, StoreError};
 
 #[async_trait]
@@ -107,20 +107,7 @@ impl BlockStore for SqliteStore {
         let page = page.clone();
         self.read(move |conn| {
             load_block(conn, id)?;
-            let mut q = Where::default();
-            q.push(
-                "id IN (SELECT agent_id FROM agent_blocks WHERE block_id = ?)",
-                [SqlValue::Text(id.to_string())],
-            );
-            paginate(conn, &mut q, "agents", "created_at", &page, false)?;
-            let sql = format!(
-                "SELECT {AGENT_COLUMNS} FROM agents {} {}",
-                q.where_clause(),
-                order_limit("created_at", &page)
-            );
-            let mut agents = query_agents(conn, &sql, q.params)?;
-            fill_tags(conn, &mut agents)?;
-            Ok(agents)
+            agents_joined(conn, "agent_blocks", "block_id", id.to_string(), &page)
         })
         .await
     }

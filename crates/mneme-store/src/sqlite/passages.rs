@@ -7,10 +7,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
 use super::SqliteStore;
-use super::agents::{Where, ensure_agent, fill_tags, order_limit, paginate, query_agents};
-use super::rows::{
-    self, AGENT_COLUMNS, blob_vector, micros, placeholders, to_json, to_json_opt, vector_blob,
-};
+use super::agents::{Where, agents_joined, ensure_agent, order_limit, paginate};
+use super::rows::{self, blob_vector, micros, placeholders, to_json, to_json_opt, vector_blob};
 use crate::{
     Agent, Archive, ArchiveEdit, ArchiveFilter, ArchiveStore, Page, Passage, PassageList,
     PassageStore, Result, StoreError,
@@ -145,20 +143,13 @@ impl ArchiveStore for SqliteStore {
         let page = page.clone();
         self.read(move |conn| {
             load_archive(conn, archive)?;
-            let mut q = Where::default();
-            q.push(
-                "id IN (SELECT agent_id FROM agent_archives WHERE archive_id = ?)",
-                [SqlValue::Text(archive.to_string())],
-            );
-            paginate(conn, &mut q, "agents", "created_at", &page, false)?;
-            let sql = format!(
-                "SELECT {AGENT_COLUMNS} FROM agents {} {}",
-                q.where_clause(),
-                order_limit("created_at", &page)
-            );
-            let mut agents = query_agents(conn, &sql, q.params)?;
-            fill_tags(conn, &mut agents)?;
-            Ok(agents)
+            agents_joined(
+                conn,
+                "agent_archives",
+                "archive_id",
+                archive.to_string(),
+                &page,
+            )
         })
         .await
     }
@@ -183,11 +174,7 @@ impl PassageStore for SqliteStore {
             if archives.is_empty() {
                 return Ok(Vec::new());
             }
-            let mut w = Where::default();
-            w.push(
-                format!("archive_id IN ({})", placeholders(archives.len())),
-                archives.iter().map(|a| SqlValue::Text(a.to_string())),
-            );
+            let mut w = in_archives(&archives);
             if let Some(text) = q.search.as_ref().filter(|t| !t.is_empty()) {
                 w.push(
                     "instr(lower(text), lower(?)) > 0",
@@ -362,4 +349,14 @@ pub(super) fn insert_passage(conn: &Connection, p: &Passage) -> Result<()> {
         micros(&p.updated_at),
     ])?;
     Ok(())
+}
+
+/// A condition on `archive_id` being one of `archives` (not empty).
+pub(super) fn in_archives(archives: &[ArchiveId]) -> Where {
+    let mut w = Where::default();
+    w.push(
+        format!("archive_id IN ({})", placeholders(archives.len())),
+        archives.iter().map(|a| SqlValue::Text(a.to_string())),
+    );
+    w
 }

@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, params_from_iter};
 use super::SqliteStore;
 use super::agents::Where;
 use super::messages::{MESSAGE_COLUMNS, message};
-use super::passages::{PASSAGE_COLUMNS, query_passages};
+use super::passages::{PASSAGE_COLUMNS, in_archives, query_passages};
 use super::rows::{blob_vector, micros, placeholders, vector_blob};
 use crate::{
     Message, MessageFilter, Passage, PassageFilter, Result, SearchChange, SearchKind, SearchStore,
@@ -132,11 +132,7 @@ impl SearchStore for SqliteStore {
             if archives.is_empty() {
                 return Ok(Vec::new());
             }
-            let mut w = Where::default();
-            w.push(
-                format!("archive_id IN ({})", placeholders(archives.len())),
-                archives.iter().map(|a| SqlValue::Text(a.to_string())),
-            );
+            let mut w = in_archives(&archives);
             if !f.tags.is_empty() {
                 let list = placeholders(f.tags.len());
                 let matching = format!(
