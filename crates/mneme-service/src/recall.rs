@@ -41,6 +41,8 @@ impl Service {
             roles: vec![Role::User, Role::Assistant],
             start: req.start_date,
             end: req.end_date,
+            contains: None,
+            newest: None,
         };
         let found = self
             .searcher

@@ -17,7 +17,7 @@ use mneme_agent::{ArchivalQuery, Found, MemorySearch, RecallQuery, Relevance};
 use mneme_embed::{Embedder, EmbedderRouter};
 use mneme_search::{Change, Doc, Hit, Query, SearchIndex};
 use mneme_store::{
-    Agent, Archive, Message, MessageFilter, Passage, PassageFilter, SearchKind, Store,
+    Agent, Archive, Message, MessageFilter, Passage, PassageFilter, Role, SearchKind, Store,
 };
 use mneme_types::{AgentId, ArchiveId, EmbeddingConfig, PassageId, time};
 use tokio::sync::{Mutex, Notify};
@@ -353,12 +353,16 @@ impl Searcher {
             return self.recent_messages(agent.id, filter, limit).await;
         };
         self.sync().await?;
-        let keys = self.store.message_keys(agent.id, filter).await?;
-        let allowed = keys
-            .into_iter()
-            .map(|k| index_key(SearchKind::Message, k))
-            .collect::<HashSet<u64>>();
-        let allowed = Some(Arc::new(allowed));
+        let allowed = if indexes_exactly(filter) {
+            None
+        } else {
+            let keys = self.store.message_keys(agent.id, filter).await?;
+            let allowed = keys
+                .into_iter()
+                .map(|k| index_key(SearchKind::Message, k))
+                .collect::<HashSet<u64>>();
+            Some(Arc::new(allowed))
+        };
         let vector = match legs.vector && self.recall_vectors {
             true => {
                 self.embed_query(agent.embedding_config.as_ref(), text)
@@ -376,18 +380,58 @@ impl Searcher {
         for h in &mut hits {
             h.key = message_key(h.key);
         }
-        let keys: Vec<u64> = hits.iter().map(|h| h.key).collect();
+        let mut found: Vec<(u64, Relevance)> = hits.iter().map(|h| (h.key, relevance(h))).collect();
+        if legs.text && found.len() < limit {
+            self.add_substring_matches(
+                agent.id,
+                text.unwrap_or_default(),
+                filter,
+                limit,
+                &mut found,
+            )
+            .await?;
+        }
+        let keys: Vec<u64> = found.iter().map(|(k, _)| *k).collect();
         let mut rows = self.messages_by_keys(&keys).await?;
-        Ok(hits
-            .iter()
-            .filter_map(|h| {
-                let m = rows.remove(&h.key)?;
-                (m.agent_id == agent.id).then(|| Found {
-                    item: m,
-                    relevance: relevance(h),
-                })
+        Ok(found
+            .into_iter()
+            .filter_map(|(key, relevance)| {
+                let m = rows.remove(&key)?;
+                (m.agent_id == agent.id).then_some(Found { item: m, relevance })
             })
             .collect())
+    }
+
+    /// Letta's recall matched substrings ("Mis" finds "Miso"); words do not. Messages that
+    /// contain the query but were not ranked follow the ranked ones, newest first.
+    async fn add_substring_matches(
+        &self,
+        agent: AgentId,
+        text: &str,
+        filter: &MessageFilter,
+        limit: usize,
+        found: &mut Vec<(u64, Relevance)>,
+    ) -> Result<()> {
+        let filter = MessageFilter {
+            contains: Some(text.trim().to_owned()),
+            // Enough to fill the page even if every ranked hit is among them.
+            newest: Some((limit * 2) as u32),
+            ..filter.clone()
+        };
+        let keys = self.store.message_keys(agent, &filter).await?;
+        let substring = Relevance {
+            search_mode: "substring",
+            ..Relevance::default()
+        };
+        for key in keys {
+            if found.len() >= limit {
+                break;
+            }
+            if !found.iter().any(|(k, _)| *k == key) {
+                found.push((key, substring.clone()));
+            }
+        }
+        Ok(())
     }
 
     async fn messages_by_keys(&self, keys: &[u64]) -> Result<HashMap<u64, Message>> {
@@ -407,9 +451,11 @@ impl Searcher {
         filter: &MessageFilter,
         limit: usize,
     ) -> Result<Vec<Found<Message>>> {
-        let mut keys = self.store.message_keys(agent, filter).await?;
-        keys.sort_unstable_by(|a, b| b.cmp(a));
-        keys.truncate(limit);
+        let newest = MessageFilter {
+            newest: Some(limit as u32),
+            ..filter.clone()
+        };
+        let keys = self.store.message_keys(agent, &newest).await?;
         let mut rows = self.messages_by_keys(&keys).await?;
         Ok(keys
             .iter()
@@ -536,6 +582,21 @@ pub(crate) async fn default_archive(store: &dyn Store, agent: &Agent) -> Result<
         updated_at: now,
     };
     Ok(store.default_archive(agent.id, make).await?)
+}
+
+/// Whether `filter` lets through exactly what the index holds for an agent (user and
+/// assistant messages, any date): then no key set is needed, which would cost a scan of the
+/// agent's whole history per search.
+fn indexes_exactly(filter: &MessageFilter) -> bool {
+    let all_roles = filter.roles.is_empty()
+        || [Role::User, Role::Assistant]
+            .iter()
+            .all(|r| filter.roles.contains(r));
+    all_roles
+        && filter.start.is_none()
+        && filter.end.is_none()
+        && filter.contains.is_none()
+        && filter.newest.is_none()
 }
 
 fn relevance(h: &Hit) -> Relevance {

@@ -381,6 +381,11 @@ pub struct MessageFilter {
     pub roles: Vec<Role>,
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,
+    /// Case-insensitive substring of the text or the tool-call arguments (Letta's recall
+    /// match), when set.
+    pub contains: Option<String>,
+    /// Only the newest this many (keys newest first); all of them, in storage order, without.
+    pub newest: Option<u32>,
 }
 
 /// What kind of row a search key is.

@@ -45,6 +45,8 @@ pub(super) async fn conversation_search(
             },
             start,
             end,
+            contains: None,
+            newest: None,
         },
         // Over-fetch: entries without readable text are dropped after the query.
         limit: limit * 4,

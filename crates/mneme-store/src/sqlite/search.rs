@@ -170,9 +170,19 @@ impl SearchStore for SqliteStore {
                 );
             }
             push_dates(&mut w, f.start, f.end);
+            if let Some(text) = f.contains.as_ref().filter(|t| !t.is_empty()) {
+                w.push(
+                    "instr(lower(text || ' ' || COALESCE(tool_calls, '')), lower(?)) > 0",
+                    [SqlValue::Text(text.clone())],
+                );
+            }
+            let order = match f.newest {
+                Some(n) => format!("ORDER BY seq DESC LIMIT {n}"),
+                None => String::new(),
+            };
             keys(
                 conn,
-                &format!("SELECT seq FROM messages {}", w.where_clause()),
+                &format!("SELECT seq FROM messages {} {order}", w.where_clause()),
                 w,
             )
         })

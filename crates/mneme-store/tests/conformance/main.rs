@@ -422,4 +422,26 @@ async fn messages_reach_the_outbox_and_carry_their_recall_vectors() {
         keys.len(),
         found.iter().filter(|(_, m)| m.role == Role::User).count()
     );
+    let matching = store
+        .message_keys(
+            agent.id,
+            &MessageFilter {
+                contains: Some("HELLO".into()),
+                ..MessageFilter::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(matching, vec![key], "case-insensitive substring");
+    let none = store
+        .message_keys(
+            agent.id,
+            &MessageFilter {
+                contains: Some("goodbye".into()),
+                ..MessageFilter::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(none.is_empty());
 }

@@ -454,3 +454,42 @@ async fn deleting_passages_never_touches_recall_and_the_reverse() {
     srv.post(&path, json!({"text": "zebra herds"})).await.ok();
     assert_eq!(first(&search(&srv, &a, "zebra").await), "zebra herds");
 }
+
+#[tokio::test]
+async fn recall_still_matches_substrings_as_letta_did() {
+    let (srv, fake) = setup(false).await;
+    let a = agent(&srv, None).await;
+    fake.push_text("Cute.");
+    srv.post(
+        &format!("/v1/agents/{a}/messages"),
+        json!({"input": "My puppy is called Biscuit"}),
+    )
+    .await
+    .ok();
+    // "Bisc" is no word of the message: ranking finds nothing, the substring match does.
+    let found = srv
+        .post(
+            "/v1/messages/search",
+            json!({"query": "Bisc", "agent_id": a, "search_mode": "fts"}),
+        )
+        .await
+        .ok();
+    assert_eq!(found[0]["content"], "My puppy is called Biscuit", "{found}");
+    fake.push(Reply::tool_call(
+        "conversation_search",
+        json!({"query": "iscui"}),
+    ));
+    fake.push_text("Yes.");
+    let res = srv
+        .post(
+            &format!("/v1/agents/{a}/messages"),
+            json!({"input": "what was the name?"}),
+        )
+        .await
+        .ok();
+    let ret = tool_return(&res);
+    assert!(
+        ret.contains("Biscuit") && ret.contains("substring"),
+        "{ret}"
+    );
+}
