@@ -306,10 +306,18 @@ impl Searcher {
             Some(Arc::new(keys.into_iter().collect::<HashSet<u64>>()))
         };
         let mut hits = Vec::new();
+        // Archives usually share one model: embed the query once per model, not per archive.
+        let mut vectors: Vec<(Option<&EmbeddingConfig>, Option<Vec<f32>>)> = Vec::new();
         for archive in archives {
-            let vector = self
-                .embed_query(archive.embedding_config.as_ref(), text)
-                .await;
+            let config = archive.embedding_config.as_ref();
+            let vector = match vectors.iter().find(|(c, _)| *c == config) {
+                Some((_, v)) => v.clone(),
+                None => {
+                    let v = self.embed_query(config, text).await;
+                    vectors.push((config, v.clone()));
+                    v
+                }
+            };
             if vector.is_some() {
                 self.load_passage_vectors(archive.id).await?;
             }

@@ -517,11 +517,8 @@ async fn tail(
 
 /// Names of the tools whose calls stop the turn for the client.
 fn approval_tools(agent: &mneme_store::Agent, client: &[mneme_agent::ClientTool]) -> Vec<String> {
-    let ruled = agent
-        .tool_rules
-        .iter()
-        .flatten()
-        .filter_map(|r| serde_json::from_value::<mneme_types::ToolRule>(r.clone()).ok())
+    let ruled = mneme_agent::system::tool_rules(agent)
+        .into_iter()
         .filter_map(|r| match r {
             mneme_types::ToolRule::RequiresApproval { tool_name } => Some(tool_name),
             _ => None,
