@@ -3,6 +3,7 @@
 
 use mneme_agent::AgentError;
 use mneme_llm::LlmError;
+use mneme_scheduler::SchedulerError;
 use mneme_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +56,17 @@ impl From<AgentError> for ServiceError {
             AgentError::Store(s) => ServiceError::Store(s),
             AgentError::BadRequest(m) => ServiceError::BadRequest(m),
             other => ServiceError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<SchedulerError> for ServiceError {
+    fn from(e: SchedulerError) -> Self {
+        match e {
+            SchedulerError::PendingApproval(id) => ServiceError::PendingApproval(id),
+            SchedulerError::Agent(e) => e.into(),
+            SchedulerError::Store(e) => ServiceError::Store(e),
+            SchedulerError::Aborted(m) => ServiceError::Internal(format!("turn task failed: {m}")),
         }
     }
 }

@@ -6,9 +6,7 @@ mod archival;
 mod blocks;
 mod chunks;
 mod error;
-mod hub;
 mod include;
-mod locks;
 mod mcp;
 mod messages;
 pub mod models;
@@ -17,6 +15,7 @@ mod recall;
 mod render;
 mod runs;
 mod search;
+mod sink;
 mod streaming;
 mod tools;
 
@@ -27,8 +26,7 @@ use mneme_llm::LlmClient;
 use mneme_mcp as mcp_client;
 use mneme_store::Store;
 
-use crate::hub::RunHub;
-use crate::locks::AgentLocks;
+use mneme_scheduler::{LocalTurnLocks, Scheduler};
 
 pub use archival::ArchivalSearch;
 pub use chunks::SseEvent;
@@ -67,11 +65,9 @@ impl Default for ServiceConfig {
 #[derive(Clone)]
 pub struct Service {
     store: Arc<dyn Store>,
-    runtime: Runtime,
     models: Arc<ModelCatalog>,
     config: Arc<ServiceConfig>,
-    locks: Arc<AgentLocks>,
-    hub: Arc<RunHub>,
+    scheduler: Scheduler,
     sandbox: Arc<mneme_agent::LazySandbox>,
     mcp: Arc<McpManager>,
     searcher: Arc<Searcher>,
@@ -91,13 +87,18 @@ impl Service {
             store: store.clone(),
             manager: mcp.clone(),
         });
+        let runtime = Runtime::new(
+            store.clone(),
+            llm,
+            sandbox.clone(),
+            mcp_runtime,
+            searcher.clone(),
+        );
         Service {
-            runtime: Runtime::new(
+            scheduler: Scheduler::new(
                 store.clone(),
-                llm,
-                sandbox.clone(),
-                mcp_runtime,
-                searcher.clone(),
+                Arc::new(runtime),
+                Arc::new(LocalTurnLocks::default()),
             ),
             sandbox,
             mcp,
@@ -105,8 +106,6 @@ impl Service {
             store,
             models: Arc::new(models),
             config: Arc::new(config),
-            locks: Arc::new(AgentLocks::default()),
-            hub: Arc::new(RunHub::default()),
         }
     }
 

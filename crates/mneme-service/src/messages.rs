@@ -1,7 +1,5 @@
 //! Message use cases: send a message (run a turn), list, modify, reset, and the context window.
 
-use std::time::Instant;
-
 use mneme_agent::Flavor;
 use mneme_agent::approval::{ApprovalAnswer, Decision};
 use mneme_store::{Message, MessageQuery, Order, Role, RunData, RunRecord};
@@ -61,29 +59,6 @@ impl Service {
             "stop_reason": {"message_type": "stop_reason", "stop_reason": output.stop_reason.as_str()},
             "usage": usage.to_wire(),
         }))
-    }
-
-    /// Records the end of a run and its outcome on the agent, in one write.
-    pub(crate) async fn finish_run(
-        &self,
-        run: RunId,
-        stop: mneme_types::StopReason,
-        started: Instant,
-    ) -> Result<()> {
-        let now = time::now();
-        let elapsed = started.elapsed();
-        self.store
-            .finish_run(
-                run,
-                Box::new(move |r: &mut RunRecord| {
-                    r.status = stop.run_status();
-                    r.stop_reason = Some(stop);
-                    r.completed_at = Some(now);
-                    r.data.total_duration_ns = Some(elapsed.as_nanos() as u64);
-                }),
-            )
-            .await?;
-        Ok(())
     }
 
     /// `GET /v1/agents/{id}/messages`: pages of stored messages, oldest first, rendered.
@@ -156,7 +131,7 @@ impl Service {
         agent_id: AgentId,
         req: ResetMessages,
     ) -> Result<AgentState> {
-        let _turn = self.locks.acquire(agent_id).await;
+        let _turn = self.scheduler.exclusive(agent_id).await;
         let agent = self.store.get_agent(agent_id).await?;
         let initial = if req.add_default_initial_messages && !render_native(&agent.agent_type) {
             vec![Message::new(

@@ -1,19 +1,19 @@
-//! Turns that run detached from the request: streamed (foreground or background), async, and
-//! the blocking ones too, so that a client that goes away never leaves a run half-recorded.
+//! Message requests as scheduler jobs: streamed (foreground or background), async and blocking;
+//! stream resumption from a background run's chunk log, cancellation, chunk-log pruning.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use mneme_agent::{TurnInput, TurnOutput};
-use mneme_llm::LlmError;
-use mneme_store::{Message, RunChunk, RunRecord, Store};
-use mneme_types::{AgentId, LettaRequest, Run, RunId, RunStatus, StopReason, time};
+use mneme_agent::TurnOutput;
+use mneme_scheduler::{Scheduler, TurnJob};
+use mneme_store::Store;
+use mneme_types::{AgentId, LettaRequest, Run, RunId, RunStatus, time};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::chunks::{Chunker, SseEvent};
-use crate::hub::ActiveRun;
-use crate::render::{RenderOptions, filter_types};
+use crate::render::RenderOptions;
+use crate::sink::{Delivery, Presentation, RunSink};
 use crate::{Result, Service, ServiceError};
 
 /// Chunks of background runs are kept this long after the run ends, by default (Letta: 3 hours).
@@ -28,54 +28,35 @@ pub struct MessageStream {
     pub events: mpsc::Receiver<SseEvent>,
 }
 
-/// Where a job's chunks go.
-enum Sink {
-    /// Blocking and async requests: nobody reads chunks.
-    None,
-    /// A connected client; if it goes away the run is cancelled.
-    Client(mpsc::Sender<SseEvent>),
-    /// The run's chunk log in the database (background runs), read by any number of streams.
-    Log { seq: u64 },
-}
-
 /// One turn to run, with how to report it.
 pub(crate) struct Job {
-    pub(crate) agent_id: AgentId,
-    pub(crate) run: RunId,
-    pub(crate) inputs: Vec<Message>,
-    pub(crate) approval: Option<mneme_agent::approval::ApprovalAnswer>,
-    pub(crate) max_steps: u32,
+    pub(crate) turn: TurnJob,
     pub(crate) opts: RenderOptions,
     pub(crate) types: Vec<String>,
-    pub(crate) stream_tokens: bool,
     pub(crate) include_pings: bool,
-    /// The run was recorded as `created` (async): it becomes `running` when the turn starts.
-    pub(crate) queued: bool,
-    pub(crate) client_tools: Vec<mneme_agent::ClientTool>,
     /// Tools whose calls wait for the client (rules and client tools), for token streams.
     pub(crate) approval_tools: Vec<String>,
 }
 
 impl Service {
     /// `POST /v1/agents/{id}/messages/stream` (and `streaming: true`): starts the turn and
-    /// returns its events. Errors before the stream starts (404, 422) are returned as errors.
+    /// returns its events once it holds the agent. Errors before the stream starts (404, 422,
+    /// 409 while an approval is pending) are returned as errors.
     pub async fn stream_message(
         &self,
         agent_id: AgentId,
         req: LettaRequest,
     ) -> Result<MessageStream> {
         let (job, background) = self.prepare(agent_id, &req, true).await?;
-        let run = job.run;
+        let run = job.turn.run_id;
         if background {
-            let active = self.hub.register(run, agent_id);
-            let me = self.clone();
-            tokio::spawn(async move { me.execute(job, active, Sink::Log { seq: 0 }).await });
+            let (turn, sink) = self.sink(job, Delivery::Log { seq: 0 });
+            self.scheduler.start(turn, sink).await?;
             return self.resume_stream(run, 0).await;
         }
         let (tx, rx) = mpsc::channel(256);
-        let active = self.hub.register(run, agent_id);
-        let me = self.clone();
-        tokio::spawn(async move { me.execute(job, active, Sink::Client(tx)).await });
+        let (turn, sink) = self.sink(job, Delivery::Client(tx));
+        self.scheduler.start(turn, sink).await?;
         Ok(MessageStream {
             run_id: run,
             events: rx,
@@ -84,27 +65,20 @@ impl Service {
 
     /// `POST /v1/agents/{id}/messages/async`: answers the run at once; the turn goes on.
     pub async fn send_message_async(&self, agent_id: AgentId, req: LettaRequest) -> Result<Run> {
-        let (job, _) = self.prepare_queued(agent_id, &req).await?;
-        let run = self.get_run(job.run).await?;
-        let active = self.hub.register(job.run, agent_id);
-        let me = self.clone();
-        tokio::spawn(async move { me.execute(job, active, Sink::None).await });
+        let (job, _) = self
+            .prepare_as(agent_id, &req, false, RunStatus::Created)
+            .await?;
+        let run = self.get_run(job.turn.run_id).await?;
+        let (turn, sink) = self.sink(job, Delivery::None);
+        self.scheduler.spawn(turn, sink);
         Ok(run)
     }
 
     /// Runs a blocking request's turn as a detached job and waits for it.
     pub(crate) async fn run_blocking(&self, job: Job) -> Result<TurnOutput> {
-        let active = self.hub.register(job.run, job.agent_id);
-        let me = self.clone();
-        tokio::spawn(async move { me.execute(job, active, Sink::None).await })
-            .await
-            .map_err(|e| ServiceError::Internal(format!("turn task failed: {e}")))?
-    }
-
-    /// Like `prepare`, for a run that answers before it starts (`messages/async`).
-    async fn prepare_queued(&self, agent_id: AgentId, req: &LettaRequest) -> Result<(Job, bool)> {
-        self.prepare_as(agent_id, req, false, RunStatus::Created)
-            .await
+        let (turn, sink) = self.sink(job, Delivery::None);
+        let running = self.scheduler.start(turn, sink).await?;
+        Ok(running.outcome().await?)
     }
 
     /// Validates a request and records its run; the job is ready to execute.
@@ -129,6 +103,8 @@ impl Service {
         let client_tools = crate::messages::client_tools(req)?;
         let approval = crate::messages::approval_answer(agent_id, req)?;
         let agent = self.store.get_agent(agent_id).await?;
+        // Answered early when the agent waits already, so that no run is recorded; the
+        // scheduler checks again once the job holds the agent.
         if approval.is_none() {
             self.refuse_while_pending(&agent).await?;
         }
@@ -137,151 +113,51 @@ impl Service {
             .store
             .create_run(crate::messages::new_run(agent_id, req, background, status))
             .await?;
-        let job = Job {
+        let stream_tokens = streaming && req.stream_tokens == Some(true);
+        let turn = TurnJob {
             agent_id,
-            run: run.id,
+            run_id: run.id,
             inputs,
             approval,
             max_steps: req.max_steps.unwrap_or(crate::messages::DEFAULT_MAX_STEPS),
+            stream_tokens,
+            queued: status == RunStatus::Created,
+            wants_events: streaming,
+            client_tools: client_tools.clone(),
+        };
+        let job = Job {
+            turn,
             opts: crate::messages::render_options(&agent.agent_type, req),
             types: req.include_return_message_types.clone().unwrap_or_default(),
-            stream_tokens: streaming && req.stream_tokens == Some(true),
             include_pings: streaming && req.include_pings.unwrap_or(true),
-            queued: status == RunStatus::Created,
             approval_tools: approval_tools(&agent, &client_tools),
-            client_tools,
         };
         Ok((job, background))
     }
 
-    /// Runs a job to the end: waits for the agent, runs the turn, reports chunks, records the
-    /// run's outcome.
-    async fn execute(self, job: Job, active: ActiveRun, mut sink: Sink) -> Result<TurnOutput> {
-        let started = Instant::now();
-        let run = job.run;
-        if let Sink::Client(tx) = &sink {
-            // The reader is dropped when the client hangs up: cancel at once, even while the
-            // turn is waiting on the model and has nothing to send.
-            let (tx, cancel) = (tx.clone(), active.cancel.clone());
-            tokio::spawn(async move {
-                tx.closed().await;
-                cancel.cancel();
-            });
-        }
-        if job.include_pings {
-            self.emit(&mut sink, run, &active, SseEvent::ping(run, None))
-                .await;
-        }
-        let _turn = self.locks.acquire(job.agent_id).await;
-        if job.queued {
-            self.set_status(run, RunStatus::Running).await;
-        }
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        // Without a reader the turn gets no sender at all, so that `rx` ends with the turn.
-        let events = match &sink {
-            Sink::None => {
-                drop(tx);
-                None
-            }
-            Sink::Client(_) | Sink::Log { .. } => Some(tx),
-        };
-        let input = TurnInput {
-            agent_id: job.agent_id,
-            run_id: run,
-            inputs: job.inputs,
-            approval: job.approval,
-            max_steps: job.max_steps,
-            cancel: active.cancel.clone(),
-            events,
-            stream_tokens: job.stream_tokens,
-            client_tools: job.client_tools.clone(),
-        };
-        let runtime = self.runtime.clone();
-        let turn = tokio::spawn(async move { runtime.run_turn(input).await });
-        let mut chunker = Chunker::new(
+    /// The scheduler's job and the sink that reports it as Letta's chunks.
+    fn sink(&self, job: Job, delivery: Delivery) -> (TurnJob, RunSink) {
+        let run = job.turn.run_id;
+        let chunker = Chunker::new(run, job.opts, job.turn.stream_tokens, job.approval_tools);
+        let sink = RunSink {
             run,
-            job.opts.clone(),
-            job.stream_tokens,
-            job.approval_tools.clone(),
-        );
-        while let Some(event) = rx.recv().await {
-            for chunk in filter_types(chunker.on_event(event), &job.types) {
-                self.emit(&mut sink, run, &active, SseEvent::Data(chunk))
-                    .await;
-            }
-        }
-        let result = match turn.await {
-            Ok(r) => r.map_err(ServiceError::from),
-            Err(e) => Err(ServiceError::Internal(format!("turn task failed: {e}"))),
+            store: self.store.clone(),
+            searcher: self.searcher.clone(),
+            delivery,
+            presentation: Presentation {
+                chunker,
+                types: job.types,
+                include_pings: job.include_pings,
+            },
         };
-        // New messages are searchable: index them soon, off this request's path.
-        self.searcher.changed();
-        let stop = match &result {
-            Ok(out) => out.stop_reason,
-            Err(_) => StopReason::Error,
-        };
-        // The run's outcome is stored before the stream's last chunks, so that a client that
-        // has read `[DONE]` finds the run finished.
-        if let Err(e) = self.finish_run(run, stop, started).await {
-            tracing::error!(error = %e, %run, "cannot record the end of a run");
-        }
-        for event in closing_events(run, &result) {
-            self.emit(&mut sink, run, &active, event).await;
-        }
-        self.hub.finish(run);
-        result
+        (job.turn, sink)
     }
 
     /// New input while the agent waits for an approval is a 409, before any run starts.
     async fn refuse_while_pending(&self, agent: &mneme_store::Agent) -> Result<()> {
-        match self.pending_approval(agent).await? {
+        match self.scheduler.pending_approval(agent).await? {
             Some(request) => Err(ServiceError::PendingApproval(request.id)),
             None => Ok(()),
-        }
-    }
-
-    /// The agent's approval request awaiting an answer, if any.
-    pub(crate) async fn pending_approval(
-        &self,
-        agent: &mneme_store::Agent,
-    ) -> Result<Option<Message>> {
-        let Some(last) = agent
-            .message_ids
-            .last()
-            .filter(|_| agent.message_ids.len() > 1)
-        else {
-            return Ok(None);
-        };
-        let message = self.store.get_message(*last).await?;
-        Ok(mneme_agent::approval::pending_request(std::slice::from_ref(&message)).cloned())
-    }
-
-    async fn set_status(&self, run: RunId, status: RunStatus) {
-        let edit = Box::new(move |r: &mut RunRecord| r.status = status);
-        if let Err(e) = self.store.update_run(run, edit).await {
-            tracing::error!(error = %e, %run, "cannot update a run's status");
-        }
-    }
-
-    /// Delivers one event. A client that is gone cancels the run: its current step is dropped,
-    /// completed steps stay stored.
-    async fn emit(&self, sink: &mut Sink, run: RunId, active: &ActiveRun, event: SseEvent) {
-        match sink {
-            Sink::None => {}
-            Sink::Client(tx) => {
-                if tx.send(event).await.is_err() && !active.cancel.is_cancelled() {
-                    tracing::info!(%run, "client went away; cancelling the run");
-                    active.cancel.cancel();
-                }
-            }
-            Sink::Log { seq } => {
-                *seq += 1;
-                let chunk = log_chunk(*seq, run, event);
-                if let Err(e) = self.store.append_chunks(run, vec![chunk]).await {
-                    tracing::error!(error = %e, %run, "cannot store a stream chunk");
-                }
-                active.appended.notify_waiters();
-            }
         }
     }
 
@@ -304,8 +180,8 @@ impl Service {
         }
         let (tx, rx) = mpsc::channel(256);
         let store = self.store.clone();
-        let hub = self.hub.clone();
-        tokio::spawn(async move { tail(store, hub, run_id, starting_after, tx).await });
+        let scheduler = self.scheduler.clone();
+        tokio::spawn(async move { tail(store, scheduler, run_id, starting_after, tx).await });
         Ok(MessageStream { run_id, events: rx })
     }
 
@@ -317,7 +193,7 @@ impl Service {
         run_ids: Option<Vec<RunId>>,
     ) -> Result<Value> {
         self.store.get_agent(agent_id).await?;
-        let active = self.hub.of_agent(agent_id);
+        let active = self.scheduler.active_runs(agent_id);
         let targets: Vec<RunId> = match run_ids {
             Some(ids) if !ids.is_empty() => ids,
             _ => active.iter().map(|(id, _)| *id).collect(),
@@ -341,26 +217,9 @@ impl Service {
         Ok(Value::Object(out))
     }
 
-    /// Runs left `created` or `running` by a previous process that stopped mid-turn are marked
-    /// failed: nothing will finish them, and stream readers must not wait for them.
+    /// Marks runs a previous process left unfinished as failed, and prunes expired chunk logs.
     pub(crate) async fn fail_orphaned_runs(&self) -> Result<()> {
-        let filter = mneme_store::RunFilter {
-            active: true,
-            ..Default::default()
-        };
-        let page = mneme_store::Page {
-            limit: 10_000,
-            ..Default::default()
-        };
-        for run in self.store.list_runs(&filter, &page).await? {
-            let edit = Box::new(|r: &mut RunRecord| {
-                r.status = RunStatus::Failed;
-                r.stop_reason = Some(StopReason::Error);
-                r.completed_at = Some(time::now());
-            });
-            self.store.update_run(run.id, edit).await?;
-            tracing::warn!(run = %run.id, "marked a run interrupted by a restart as failed");
-        }
+        self.scheduler.fail_orphaned_runs().await?;
         self.prune_chunks().await
     }
 
@@ -388,83 +247,17 @@ pub(crate) fn spawn_pruning(service: Service) {
     });
 }
 
-/// The end of a stream: stop reason and usage, or stop reason and an error event; `[DONE]`.
-fn closing_events(run: RunId, result: &Result<TurnOutput>) -> Vec<SseEvent> {
-    let stop = |reason: StopReason| {
-        SseEvent::Data(json!({"message_type": "stop_reason", "stop_reason": reason.as_str()}))
-    };
-    let error = |kind: &str, message: String| {
-        SseEvent::Error(json!({
-            "message_type": "error_message", "run_id": run.to_string(), "error_type": kind,
-            "message": message, "detail": message, "seq_id": null,
-        }))
-    };
-    match result {
-        Ok(out) => match &out.error {
-            Some(e) => vec![
-                stop(out.stop_reason),
-                error(llm_error_type(e), e.to_string()),
-                SseEvent::Done,
-            ],
-            None => {
-                let mut usage = out.usage;
-                usage.step_count = usage.step_count.max(1);
-                vec![
-                    stop(out.stop_reason),
-                    SseEvent::Data(usage.to_wire()),
-                    SseEvent::Done,
-                ]
-            }
-        },
-        Err(e) => vec![
-            stop(StopReason::Error),
-            error("internal_error", e.to_string()),
-            SseEvent::Done,
-        ],
-    }
-}
-
-fn llm_error_type(e: &LlmError) -> &'static str {
-    match e {
-        LlmError::RateLimited { .. } => "llm_rate_limit",
-        LlmError::Authentication(_) => "llm_authentication",
-        LlmError::Timeout => "llm_timeout",
-        LlmError::ContextWindowExceeded(_) => "context_window_overflow_in_system_prompt",
-        _ => "llm_error",
-    }
-}
-
-/// A chunk for the log: message and ping chunks get their `seq_id` and `run_id` written in.
-fn log_chunk(seq: u64, run: RunId, event: SseEvent) -> RunChunk {
-    let (event, data) = match event {
-        SseEvent::Data(mut v) => {
-            if let Some(obj) = v.as_object_mut() {
-                if obj.contains_key("seq_id") {
-                    obj.insert("seq_id".into(), json!(seq));
-                }
-                if obj.get("run_id").is_some_and(Value::is_null) {
-                    obj.insert("run_id".into(), json!(run.to_string()));
-                }
-            }
-            (None, v.to_string())
-        }
-        SseEvent::Error(v) => (Some("error".to_owned()), v.to_string()),
-        SseEvent::Done => (None, "[DONE]".to_owned()),
-    };
-    RunChunk { seq, event, data }
-}
-
 /// Reads a run's chunk log after `after` and follows it until `[DONE]` or until the run ended
 /// without one (a crash), waking on appends and polling as a fallback.
 async fn tail(
     store: Arc<dyn Store>,
-    hub: Arc<crate::hub::RunHub>,
+    scheduler: Scheduler,
     run: RunId,
     mut after: u64,
     tx: mpsc::Sender<SseEvent>,
 ) {
     loop {
-        let waiter = hub.get(run).map(|a| a.appended);
+        let waiter = scheduler.active(run).map(|a| a.appended);
         let notified = waiter.as_ref().map(|n| n.notified());
         let chunks = match store.read_chunks(run, after, 100).await {
             Ok(c) => c,

@@ -40,6 +40,42 @@ async fn ask(srv: &TestServer, fake: &FakeLlm, a: &str) -> Value {
     request
 }
 
+/// A request that arrives while the turn that will raise an approval request is still running
+/// waits for the agent, then is refused: its input must not run past a pending approval.
+#[tokio::test]
+async fn requests_queued_behind_a_turn_that_asks_for_approval_are_refused() {
+    let (srv, fake, a) = setup().await;
+    fake.set_latency(std::time::Duration::from_millis(600));
+    let path = format!("/v1/agents/{a}/messages");
+    let queued = |body: Value| {
+        let (srv, path) = (&srv, &path);
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            srv.post(path, body).await.err(409)
+        }
+    };
+    let (request, blocking, streaming) = tokio::join!(
+        ask(&srv, &fake, &a),
+        queued(json!({"input": "hello?"})),
+        queued(json!({"input": "and now?", "streaming": true})),
+    );
+    for refused in [blocking, streaming] {
+        assert_eq!(refused["detail"]["code"], "PENDING_APPROVAL");
+        assert_eq!(refused["detail"]["pending_request_id"], request["id"]);
+    }
+    assert_eq!(
+        fake.requests().len(),
+        1,
+        "only the first turn called the model"
+    );
+    let messages = srv.get(&format!("{path}?limit=50")).await.ok();
+    let texts = messages.to_string();
+    assert!(
+        !texts.contains("hello?") && !texts.contains("and now?"),
+        "{texts}"
+    );
+}
+
 async fn human(srv: &TestServer, a: &str) -> String {
     let b = srv
         .get(&format!("/v1/agents/{a}/core-memory/blocks/human"))

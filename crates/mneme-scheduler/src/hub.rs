@@ -1,6 +1,6 @@
 //! The runs executing in this process: their cancel tokens and the signal that wakes stream
-//! readers when a background run appends chunks. In-process today; across replicas the chunk
-//! log in the database is the source of truth and readers poll it.
+//! readers when a background run appends chunks. In-process by nature: across replicas the
+//! chunk log in the database is the source of truth and readers poll it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,11 +9,14 @@ use mneme_types::{AgentId, RunId};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+/// A run executing here.
 #[derive(Clone)]
-pub(crate) struct ActiveRun {
-    pub(crate) agent_id: AgentId,
-    pub(crate) cancel: CancellationToken,
-    pub(crate) appended: Arc<Notify>,
+pub struct ActiveRun {
+    pub agent_id: AgentId,
+    /// Stops the turn at its next step boundary or during its model call.
+    pub cancel: CancellationToken,
+    /// Woken when the run appends stream chunks, and when it ends.
+    pub appended: Arc<Notify>,
 }
 
 #[derive(Default)]

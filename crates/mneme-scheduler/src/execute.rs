@@ -1,0 +1,275 @@
+//! `Scheduler`: admission under the agent's lock, the turn as a detached task, and the run's
+//! record until its end.
+//!
+//! Invariants:
+//! - a job is registered (cancellable) before it waits for its agent, and unregistered only
+//!   after its run's outcome is stored and its sink told;
+//! - the pending-approval check runs while the job holds the agent, so a job queued behind a
+//!   turn that ends in an approval request is refused, never run;
+//! - the task runs to the end whatever the submitter does: a caller that goes away never
+//!   leaves a run half-recorded.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use mneme_agent::{TurnInput, TurnOutput};
+use mneme_store::{Agent, Message, Page, RunFilter, RunRecord, Store, StoreError};
+use mneme_types::{AgentId, RunId, RunStatus, StopReason, time};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::hub::RunHub;
+use crate::{ActiveRun, SchedulerError, TurnGuard, TurnJob, TurnLocks, TurnRunner, TurnSink};
+
+type Outcome = Result<TurnOutput, SchedulerError>;
+
+/// Runs turns. Cheap to clone; one per process.
+#[derive(Clone)]
+pub struct Scheduler {
+    store: Arc<dyn Store>,
+    runner: Arc<dyn TurnRunner>,
+    locks: Arc<dyn TurnLocks>,
+    hub: Arc<RunHub>,
+}
+
+/// An admitted job whose turn is running.
+pub struct Running {
+    pub run_id: RunId,
+    task: JoinHandle<Outcome>,
+}
+
+impl Running {
+    /// Waits for the turn's end.
+    pub async fn outcome(self) -> Outcome {
+        join(self.task).await
+    }
+}
+
+impl Scheduler {
+    pub fn new(
+        store: Arc<dyn Store>,
+        runner: Arc<dyn TurnRunner>,
+        locks: Arc<dyn TurnLocks>,
+    ) -> Scheduler {
+        Scheduler {
+            store,
+            runner,
+            locks,
+            hub: Arc::new(RunHub::default()),
+        }
+    }
+
+    /// Starts `job` and waits until it is admitted (it holds its agent and nothing refuses it),
+    /// so that a refusal is the caller's error. A refused job's run is recorded as failed.
+    pub async fn start(
+        &self,
+        job: TurnJob,
+        sink: impl TurnSink,
+    ) -> Result<Running, SchedulerError> {
+        let run_id = job.run_id;
+        let (admitted, on_admission) = oneshot::channel();
+        let task = tokio::spawn(self.clone().execute(job, Box::new(sink), Some(admitted)));
+        match on_admission.await {
+            Ok(()) => Ok(Running { run_id, task }),
+            // Not admitted: the task ended with the reason.
+            Err(_) => match join(task).await {
+                Err(e) => Err(e),
+                Ok(_) => Err(SchedulerError::Aborted(
+                    "a job ended before admission".into(),
+                )),
+            },
+        }
+    }
+
+    /// Starts `job` without waiting: its run was answered already (async requests). A refusal
+    /// is recorded on the run.
+    pub fn spawn(&self, job: TurnJob, sink: impl TurnSink) {
+        tokio::spawn(self.clone().execute(job, Box::new(sink), None));
+    }
+
+    /// Holds `agent` as a turn does, for other changes of its history (a reset).
+    pub async fn exclusive(&self, agent: AgentId) -> TurnGuard {
+        self.locks.acquire(agent).await
+    }
+
+    /// The run, if it executes in this process.
+    pub fn active(&self, run: RunId) -> Option<ActiveRun> {
+        self.hub.get(run)
+    }
+
+    /// The agent's runs executing in this process.
+    pub fn active_runs(&self, agent: AgentId) -> Vec<(RunId, ActiveRun)> {
+        self.hub.of_agent(agent)
+    }
+
+    /// The agent's approval request awaiting an answer, if any: its last in-context message.
+    pub async fn pending_approval(&self, agent: &Agent) -> Result<Option<Message>, StoreError> {
+        let Some(last) = agent
+            .message_ids
+            .last()
+            .filter(|_| agent.message_ids.len() > 1)
+        else {
+            return Ok(None);
+        };
+        let message = self.store.get_message(*last).await?;
+        Ok(mneme_agent::approval::pending_request(std::slice::from_ref(&message)).cloned())
+    }
+
+    /// Runs left `created` or `running` by a previous process that stopped mid-turn are marked
+    /// failed: nothing will finish them, and stream readers must not wait for them.
+    pub async fn fail_orphaned_runs(&self) -> Result<(), StoreError> {
+        let filter = RunFilter {
+            active: true,
+            ..Default::default()
+        };
+        let page = Page {
+            limit: 10_000,
+            ..Default::default()
+        };
+        for run in self.store.list_runs(&filter, &page).await? {
+            let edit = Box::new(|r: &mut RunRecord| {
+                r.status = RunStatus::Failed;
+                r.stop_reason = Some(StopReason::Error);
+                r.completed_at = Some(time::now());
+            });
+            self.store.update_run(run.id, edit).await?;
+            tracing::warn!(run = %run.id, "marked a run interrupted by a restart as failed");
+        }
+        Ok(())
+    }
+
+    /// A job from registration to its recorded end.
+    async fn execute(
+        self,
+        job: TurnJob,
+        mut sink: Box<dyn TurnSink>,
+        admitted: Option<oneshot::Sender<()>>,
+    ) -> Outcome {
+        let started = Instant::now();
+        let (run, agent) = (job.run_id, job.agent_id);
+        let active = self.hub.register(run, agent);
+        sink.registered(&active).await;
+        // The guard is held until the run's end is recorded, so the next turn of the agent
+        // starts after it.
+        let (_guard, result) = match self.admit(&job, &active).await {
+            Ok(Some(guard)) => {
+                if let Some(tx) = admitted {
+                    let _ = tx.send(());
+                }
+                sink.admitted(&active).await;
+                if job.queued {
+                    self.set_status(run, RunStatus::Running).await;
+                }
+                (Some(guard), self.run(job, &active, sink.as_mut()).await)
+            }
+            Ok(None) => {
+                // Cancelled while it waited: it ends without running.
+                if let Some(tx) = admitted {
+                    let _ = tx.send(());
+                }
+                (None, Ok(cancelled()))
+            }
+            Err(e) => (None, Err(e)),
+        };
+        let stop = match &result {
+            Ok(out) => out.stop_reason,
+            Err(_) => StopReason::Error,
+        };
+        // The run's outcome is stored before the sink's last report, so that a reader that has
+        // seen the end finds the run finished.
+        if let Err(e) = self.finish_run(run, stop, started).await {
+            tracing::error!(error = %e, %run, "cannot record the end of a run");
+        }
+        sink.finished(&active, &result).await;
+        self.hub.finish(run);
+        result
+    }
+
+    /// Waits for the agent (or the job's cancellation), then checks that nothing refuses the
+    /// job. `Ok(None)`: cancelled while waiting.
+    async fn admit(
+        &self,
+        job: &TurnJob,
+        active: &ActiveRun,
+    ) -> Result<Option<TurnGuard>, SchedulerError> {
+        let guard = tokio::select! {
+            g = self.locks.acquire(job.agent_id) => g,
+            _ = active.cancel.cancelled() => return Ok(None),
+        };
+        if job.approval.is_none() {
+            let agent = self.store.get_agent(job.agent_id).await?;
+            if let Some(request) = self.pending_approval(&agent).await? {
+                return Err(SchedulerError::PendingApproval(request.id));
+            }
+        }
+        Ok(Some(guard))
+    }
+
+    /// The turn itself, in a task of its own so that a panic in the step loop is an outcome.
+    async fn run(&self, job: TurnJob, active: &ActiveRun, sink: &mut dyn TurnSink) -> Outcome {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        // Without a reader the turn gets no sender at all, so that `rx` ends with the turn.
+        let events = job.wants_events.then_some(tx);
+        let input = TurnInput {
+            agent_id: job.agent_id,
+            run_id: job.run_id,
+            inputs: job.inputs,
+            approval: job.approval,
+            max_steps: job.max_steps,
+            cancel: active.cancel.clone(),
+            events,
+            stream_tokens: job.stream_tokens,
+            client_tools: job.client_tools,
+        };
+        let runner = self.runner.clone();
+        let turn = tokio::spawn(async move { runner.run_turn(input).await });
+        while let Some(event) = rx.recv().await {
+            sink.event(active, event).await;
+        }
+        match turn.await {
+            Ok(result) => result.map_err(SchedulerError::from),
+            Err(e) => Err(SchedulerError::Aborted(e.to_string())),
+        }
+    }
+
+    /// Records the end of a run and its outcome on the agent, in one write.
+    async fn finish_run(
+        &self,
+        run: RunId,
+        stop: StopReason,
+        started: Instant,
+    ) -> Result<(), StoreError> {
+        let now = time::now();
+        let elapsed = started.elapsed();
+        let edit = Box::new(move |r: &mut RunRecord| {
+            r.status = stop.run_status();
+            r.stop_reason = Some(stop);
+            r.completed_at = Some(now);
+            r.data.total_duration_ns = Some(elapsed.as_nanos() as u64);
+        });
+        self.store.finish_run(run, edit).await?;
+        Ok(())
+    }
+
+    async fn set_status(&self, run: RunId, status: RunStatus) {
+        let edit = Box::new(move |r: &mut RunRecord| r.status = status);
+        if let Err(e) = self.store.update_run(run, edit).await {
+            tracing::error!(error = %e, %run, "cannot update a run's status");
+        }
+    }
+}
+
+/// The outcome of a job cancelled before its turn started.
+fn cancelled() -> TurnOutput {
+    TurnOutput {
+        messages: Vec::new(),
+        stop_reason: StopReason::Cancelled,
+        usage: Default::default(),
+        error: None,
+    }
+}
+
+async fn join(task: JoinHandle<Outcome>) -> Outcome {
+    task.await
+        .map_err(|e| SchedulerError::Aborted(e.to_string()))?
+}

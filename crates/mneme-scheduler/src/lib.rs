@@ -1,0 +1,88 @@
+//! The turn scheduler: runs agents' turns outside any request. It owns what a turn needs around
+//! the step loop: one turn per agent at a time (`TurnLocks`), the runs executing in this process
+//! and their cancellation (`ActiveRun`), the admission check made under the agent's lock (no new
+//! input while an approval is pending), and the run's record from `running` to its end.
+//! HTTP requests, and later groups, sleep-time agents, conversations and batch jobs, submit a
+//! `TurnJob` with a `TurnSink` that receives the turn's progress.
+
+mod execute;
+mod hub;
+mod locks;
+
+use async_trait::async_trait;
+use mneme_agent::approval::ApprovalAnswer;
+use mneme_agent::{AgentError, ClientTool, Runtime, TurnEvent, TurnInput, TurnOutput};
+use mneme_store::{Message, StoreError};
+use mneme_types::{AgentId, MessageId, RunId};
+
+pub use execute::{Running, Scheduler};
+pub use hub::ActiveRun;
+pub use locks::{LocalTurnLocks, TurnGuard, TurnLocks};
+
+/// Runs one turn to its end. The agent runtime implements it; tests substitute their own.
+#[async_trait]
+pub trait TurnRunner: Send + Sync {
+    async fn run_turn(&self, input: TurnInput) -> Result<TurnOutput, AgentError>;
+}
+
+#[async_trait]
+impl TurnRunner for Runtime {
+    async fn run_turn(&self, input: TurnInput) -> Result<TurnOutput, AgentError> {
+        Runtime::run_turn(self, input).await
+    }
+}
+
+/// A turn to run, for a run already recorded in the store.
+pub struct TurnJob {
+    pub agent_id: AgentId,
+    pub run_id: RunId,
+    /// The caller's messages, stored with the turn's first step.
+    pub inputs: Vec<Message>,
+    /// An answer to the agent's pending approval request; without one, a pending request
+    /// refuses the job.
+    pub approval: Option<ApprovalAnswer>,
+    pub max_steps: u32,
+    pub stream_tokens: bool,
+    pub client_tools: Vec<ClientTool>,
+    /// The run was recorded `created` (async requests): it becomes `running` when admitted.
+    pub queued: bool,
+    /// The sink reads the turn's events (streams); without it the runtime sends none.
+    pub wants_events: bool,
+}
+
+/// Where a job reports. Every method has a default that ignores the report.
+#[async_trait]
+pub trait TurnSink: Send + 'static {
+    /// The job is registered and may wait for the agent; `active.cancel` stops it from now on.
+    async fn registered(&mut self, _active: &ActiveRun) {}
+    /// The job holds the agent and passed admission; its turn starts.
+    async fn admitted(&mut self, _active: &ActiveRun) {}
+    /// Progress of the turn (only when the job `wants_events`).
+    async fn event(&mut self, _active: &ActiveRun, _event: TurnEvent) {}
+    /// The turn ended and its run's outcome is stored.
+    async fn finished(
+        &mut self,
+        _active: &ActiveRun,
+        _result: &Result<TurnOutput, SchedulerError>,
+    ) {
+    }
+}
+
+/// A sink for callers that only want the outcome.
+pub struct NoSink;
+
+impl TurnSink for NoSink {}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// New input while the agent waits for a human to answer approval request `0`.
+    #[error("the agent is waiting for an answer to approval request {0}")]
+    PendingApproval(MessageId),
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The turn's task ended without an outcome (a panic in the step loop).
+    #[error("turn task failed: {0}")]
+    Aborted(String),
+}

@@ -1,0 +1,175 @@
+//! Where a scheduled turn reports: `RunSink` turns the scheduler's reports into Letta's SSE
+//! chunks and delivers them to a connected client, to the run's chunk log (background runs), or
+//! nowhere (blocking and async requests).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use mneme_agent::{TurnEvent, TurnOutput};
+use mneme_llm::LlmError;
+use mneme_scheduler::{ActiveRun, SchedulerError, TurnSink};
+use mneme_store::{RunChunk, Store};
+use mneme_types::{RunId, StopReason};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::chunks::{Chunker, SseEvent};
+use crate::render::filter_types;
+use crate::search::Searcher;
+
+/// Where a job's chunks go.
+pub(crate) enum Delivery {
+    /// Blocking and async requests: nobody reads chunks.
+    None,
+    /// A connected client; if it goes away the run is cancelled.
+    Client(mpsc::Sender<SseEvent>),
+    /// The run's chunk log in the database (background runs), read by any number of streams.
+    Log { seq: u64 },
+}
+
+/// How a run's chunks are shaped.
+pub(crate) struct Presentation {
+    pub(crate) chunker: Chunker,
+    /// `include_return_message_types`; empty: all.
+    pub(crate) types: Vec<String>,
+    pub(crate) include_pings: bool,
+}
+
+/// The service's `TurnSink`.
+pub(crate) struct RunSink {
+    pub(crate) run: RunId,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) searcher: Arc<Searcher>,
+    pub(crate) delivery: Delivery,
+    pub(crate) presentation: Presentation,
+}
+
+#[async_trait]
+impl TurnSink for RunSink {
+    async fn registered(&mut self, active: &ActiveRun) {
+        if let Delivery::Client(tx) = &self.delivery {
+            // The reader is dropped when the client hangs up: cancel at once, even while the
+            // turn waits for the agent or the model and has nothing to send.
+            let (tx, cancel) = (tx.clone(), active.cancel.clone());
+            tokio::spawn(async move {
+                tx.closed().await;
+                cancel.cancel();
+            });
+        }
+    }
+
+    async fn admitted(&mut self, active: &ActiveRun) {
+        if self.presentation.include_pings {
+            self.emit(active, SseEvent::ping(self.run, None)).await;
+        }
+    }
+
+    async fn event(&mut self, active: &ActiveRun, event: TurnEvent) {
+        let chunks = self.presentation.chunker.on_event(event);
+        for chunk in filter_types(chunks, &self.presentation.types) {
+            self.emit(active, SseEvent::Data(chunk)).await;
+        }
+    }
+
+    async fn finished(&mut self, active: &ActiveRun, result: &Result<TurnOutput, SchedulerError>) {
+        // New messages are searchable: index them soon, off this request's path.
+        self.searcher.changed();
+        if matches!(self.delivery, Delivery::None) {
+            return;
+        }
+        for event in closing_events(self.run, result) {
+            self.emit(active, event).await;
+        }
+    }
+}
+
+impl RunSink {
+    /// Delivers one event. A client that is gone cancels the run: its current step is dropped,
+    /// completed steps stay stored.
+    async fn emit(&mut self, active: &ActiveRun, event: SseEvent) {
+        let run = self.run;
+        match &mut self.delivery {
+            Delivery::None => {}
+            Delivery::Client(tx) => {
+                if tx.send(event).await.is_err() && !active.cancel.is_cancelled() {
+                    tracing::info!(%run, "client went away; cancelling the run");
+                    active.cancel.cancel();
+                }
+            }
+            Delivery::Log { seq } => {
+                *seq += 1;
+                let chunk = log_chunk(*seq, run, event);
+                if let Err(e) = self.store.append_chunks(run, vec![chunk]).await {
+                    tracing::error!(error = %e, %run, "cannot store a stream chunk");
+                }
+                active.appended.notify_waiters();
+            }
+        }
+    }
+}
+
+/// The end of a stream: stop reason and usage, or stop reason and an error event; `[DONE]`.
+fn closing_events(run: RunId, result: &Result<TurnOutput, SchedulerError>) -> Vec<SseEvent> {
+    let stop = |reason: StopReason| {
+        SseEvent::Data(json!({"message_type": "stop_reason", "stop_reason": reason.as_str()}))
+    };
+    let error = |kind: &str, message: String| {
+        SseEvent::Error(json!({
+            "message_type": "error_message", "run_id": run.to_string(), "error_type": kind,
+            "message": message, "detail": message, "seq_id": null,
+        }))
+    };
+    match result {
+        Ok(out) => match &out.error {
+            Some(e) => vec![
+                stop(out.stop_reason),
+                error(llm_error_type(e), e.to_string()),
+                SseEvent::Done,
+            ],
+            None => {
+                let mut usage = out.usage;
+                usage.step_count = usage.step_count.max(1);
+                vec![
+                    stop(out.stop_reason),
+                    SseEvent::Data(usage.to_wire()),
+                    SseEvent::Done,
+                ]
+            }
+        },
+        Err(e) => vec![
+            stop(StopReason::Error),
+            error("internal_error", e.to_string()),
+            SseEvent::Done,
+        ],
+    }
+}
+
+fn llm_error_type(e: &LlmError) -> &'static str {
+    match e {
+        LlmError::RateLimited { .. } => "llm_rate_limit",
+        LlmError::Authentication(_) => "llm_authentication",
+        LlmError::Timeout => "llm_timeout",
+        LlmError::ContextWindowExceeded(_) => "context_window_overflow_in_system_prompt",
+        _ => "llm_error",
+    }
+}
+
+/// A chunk for the log: message and ping chunks get their `seq_id` and `run_id` written in.
+fn log_chunk(seq: u64, run: RunId, event: SseEvent) -> RunChunk {
+    let (event, data) = match event {
+        SseEvent::Data(mut v) => {
+            if let Some(obj) = v.as_object_mut() {
+                if obj.contains_key("seq_id") {
+                    obj.insert("seq_id".into(), json!(seq));
+                }
+                if obj.get("run_id").is_some_and(Value::is_null) {
+                    obj.insert("run_id".into(), json!(run.to_string()));
+                }
+            }
+            (None, v.to_string())
+        }
+        SseEvent::Error(v) => (Some("error".to_owned()), v.to_string()),
+        SseEvent::Done => (None, "[DONE]".to_owned()),
+    };
+    RunChunk { seq, event, data }
+}
