@@ -101,6 +101,22 @@ fn parse_size(s: &str) -> usize {
     digits.parse::<usize>().expect("a size like 10k") * factor
 }
 
+/// The generated documents: texts and one `DIMS`-wide vector each, row by row.
+struct Data {
+    texts: Vec<String>,
+    vectors: Vec<f32>,
+}
+
+impl Data {
+    fn row(&self, i: usize) -> &[f32] {
+        &self.vectors[i * DIMS..(i + 1) * DIMS]
+    }
+
+    fn change(&self, i: usize) -> Change {
+        upsert(i as u64 + 1, &self.texts[i], self.row(i))
+    }
+}
+
 fn run(n: usize, args: &Args) -> (String, String) {
     eprintln!("== {n} documents: generating");
     let load_before = load_average();
@@ -111,29 +127,62 @@ fn run(n: usize, args: &Args) -> (String, String) {
     for _ in 0..n {
         vectors.extend(corpus.vector(&mut rng));
     }
-    let row = |i: usize| &vectors[i * DIMS..(i + 1) * DIMS];
-    let key = |i: usize| i as u64 + 1;
-
+    let data = Data { texts, vectors };
     let dir = tempfile::tempdir().expect("tempdir");
     let index = SearchIndex::open_with(Some(dir.path()), args.options.clone()).expect("open");
 
-    // 1. Ingest through `apply` while the collection is not loaded: the tantivy path.
     eprintln!("== {n}: apply");
+    let apply_rate = ingest(&index, &data, n, 1);
+    eprintln!("== {n}: load_vectors + build");
+    let (build, hnsw) = load_and_build(&index, &data, n);
+    eprintln!("== {n}: queries");
+    let query_vectors: Vec<Vec<f32>> = (0..args.queries).map(|_| corpus.vector(&mut rng)).collect();
+    let query_texts: Vec<String> = (0..args.queries).map(|_| corpus.query(&mut rng)).collect();
+    let latencies = query_latencies(&index, &query_texts, &query_vectors);
+    eprintln!("== {n}: recall");
+    let recall = recall_at_10(&index, &data, &query_vectors);
+    eprintln!("== {n}: online upserts");
+    let online_rate = ingest(&index, &data, ONLINE.min(n), n / BATCH + 2);
+
+    let load = format!("{load_before} -> {}", load_average());
+    let leg = if hnsw { "HNSW f16" } else { "exact f32" };
+    let ingest = format!(
+        "| {} | {:.0} | {} | {:.0} | {:.0} MB | {:.0} MB | {load} |",
+        human(n),
+        apply_rate,
+        build,
+        online_rate,
+        dir_size(dir.path()) as f64 / 1e6,
+        rss_mb(),
+    );
+    let queries = format!("| {} | {leg} | {latencies} | {recall:.3} |", human(n));
+    eprintln!("{ingest}\n{queries}");
+    (ingest, queries)
+}
+
+/// Applies the first `n` documents in batches (watermarks from `first_batch` on); documents
+/// per second. Before the collection is loaded this is the tantivy path; after, the graph is
+/// updated inline too.
+fn ingest(index: &SearchIndex, data: &Data, n: usize, first_batch: usize) -> f64 {
     let started = Instant::now();
     for (b, chunk) in (0..n).collect::<Vec<_>>().chunks(BATCH).enumerate() {
-        let changes: Vec<Change> = chunk
-            .iter()
-            .map(|&i| upsert(key(i), &texts[i], row(i)))
-            .collect();
-        index.apply(&changes, b as u64 + 1).expect("apply");
+        let changes: Vec<Change> = chunk.iter().map(|&i| data.change(i)).collect();
+        index
+            .apply(&changes, (first_batch + b) as u64)
+            .expect("apply");
     }
-    let apply_rate = n as f64 / started.elapsed().as_secs_f64();
+    n as f64 / started.elapsed().as_secs_f64()
+}
 
-    // 2. Load the collection as a start-up would, and wait for its graph.
-    eprintln!("== {n}: load_vectors + build");
+/// Loads the collection as a start-up would and waits for its graph: what it cost, and
+/// whether it is a graph.
+fn load_and_build(index: &SearchIndex, data: &Data, n: usize) -> (String, bool) {
     let started = Instant::now();
     let cpu_before = process_cpu_seconds();
-    index.load_vectors(OWNER, (0..n).map(|i| (key(i), row(i).to_vec())).collect());
+    let rows = (0..n)
+        .map(|i| (i as u64 + 1, data.row(i).to_vec()))
+        .collect();
+    index.load_vectors(OWNER, rows);
     let loaded = started.elapsed();
     assert!(index.wait_for_vector_builds(Duration::from_secs(3 * 3600)));
     let built = started.elapsed();
@@ -149,13 +198,13 @@ fn run(n: usize, args: &Args) -> (String, String) {
     } else {
         format!("{:.2} s (exact, no graph)", loaded.as_secs_f64())
     };
+    (build, stats.hnsw)
+}
 
-    // 3. Queries.
-    eprintln!("== {n}: queries");
-    let query_vectors: Vec<Vec<f32>> = (0..args.queries).map(|_| corpus.vector(&mut rng)).collect();
-    let query_texts: Vec<String> = (0..args.queries).map(|_| corpus.query(&mut rng)).collect();
+/// p50 / p95 of hybrid, vector-only and text-only queries, as table cells.
+fn query_latencies(index: &SearchIndex, texts: &[String], vectors: &[Vec<f32>]) -> String {
     let time = |make: &dyn Fn(usize) -> Query| {
-        let mut ms: Vec<f64> = (0..args.queries)
+        let mut ms: Vec<f64> = (0..texts.len())
             .map(|i| {
                 let q = make(i);
                 let started = Instant::now();
@@ -170,23 +219,25 @@ fn run(n: usize, args: &Args) -> (String, String) {
         format!("{:.2} / {:.2} ms", at(0.50), at(0.95))
     };
     let hybrid = time(&|i| Query {
-        text: Some(query_texts[i].clone()),
-        vector: Some(query_vectors[i].clone()),
+        text: Some(texts[i].clone()),
+        vector: Some(vectors[i].clone()),
         ..Query::new(OWNER)
     });
     let vector_only = time(&|i| Query {
-        vector: Some(query_vectors[i].clone()),
+        vector: Some(vectors[i].clone()),
         ..Query::new(OWNER)
     });
     let text_only = time(&|i| Query {
-        text: Some(query_texts[i].clone()),
+        text: Some(texts[i].clone()),
         ..Query::new(OWNER)
     });
+    format!("{hybrid} | {vector_only} | {text_only}")
+}
 
-    // 4. Recall of the vector leg's top 10 against an exact f32 scan.
-    eprintln!("== {n}: recall");
+/// Recall of the vector leg's top 10 against an exact f32 scan.
+fn recall_at_10(index: &SearchIndex, data: &Data, queries: &[Vec<f32>]) -> f64 {
     let mut found = 0;
-    for q in &query_vectors {
+    for q in queries {
         let query = Query {
             vector: Some(q.clone()),
             limit: 10,
@@ -199,45 +250,12 @@ fn run(n: usize, args: &Args) -> (String, String) {
             .iter()
             .map(|h| h.key)
             .collect();
-        found += exact_top10(&vectors, q)
+        found += exact_top10(&data.vectors, q)
             .iter()
             .filter(|k| got.contains(k))
             .count();
     }
-    let recall = found as f64 / (query_vectors.len() * 10) as f64;
-
-    // 5. Online ingest into the loaded collection (graph updated inline).
-    eprintln!("== {n}: online upserts");
-    let online = ONLINE.min(n);
-    let started = Instant::now();
-    for (b, chunk) in (0..online).collect::<Vec<_>>().chunks(BATCH).enumerate() {
-        let changes: Vec<Change> = chunk
-            .iter()
-            .map(|&i| upsert(key(i), &texts[i], row(i)))
-            .collect();
-        index
-            .apply(&changes, (n / BATCH + b + 2) as u64)
-            .expect("apply");
-    }
-    let online_rate = online as f64 / started.elapsed().as_secs_f64();
-
-    let load = format!("{load_before} -> {}", load_average());
-    let leg = if stats.hnsw { "HNSW f16" } else { "exact f32" };
-    let ingest = format!(
-        "| {} | {:.0} | {} | {:.0} | {:.0} MB | {:.0} MB | {load} |",
-        human(n),
-        apply_rate,
-        build,
-        online_rate,
-        dir_size(dir.path()) as f64 / 1e6,
-        rss_mb(),
-    );
-    let queries = format!(
-        "| {} | {leg} | {hybrid} | {vector_only} | {text_only} | {recall:.3} |",
-        human(n)
-    );
-    eprintln!("{ingest}\n{queries}");
-    (ingest, queries)
+    found as f64 / (queries.len() * 10) as f64
 }
 
 fn upsert(key: u64, text: &str, vector: &[f32]) -> Change {
