@@ -1,7 +1,7 @@
 //! The model request for a step: the frozen system prompt, the in-context history, this
 //! request's inputs, and the agent's tools.
 
-use mneme_llm::{ChatMessage, ChatRequest, ToolCall, ToolChoice, ToolSchema};
+use mneme_llm::{ChatMessage, ChatRequest, Content, ToolCall, ToolChoice, ToolSchema};
 use mneme_store::{AgentContext, Message, Role};
 use mneme_types::{AgentType, Tool};
 use serde_json::{Value, json};
@@ -33,9 +33,7 @@ pub(crate) fn build_request(
     pending: &[Message],
     (solver, allowed): (&Solver, &Allowed),
 ) -> ChatRequest {
-    let mut messages = vec![ChatMessage::System {
-        content: system_text.to_owned(),
-    }];
+    let mut messages = Vec::with_capacity(ctx.messages.len() + pending.len());
     for m in ctx.messages.iter().skip(1).chain(pending) {
         push_message(&mut messages, m);
     }
@@ -54,6 +52,7 @@ pub(crate) fn build_request(
         (_, true) => ToolChoice::Required,
     };
     ChatRequest {
+        system: Some(system_text.to_owned()),
         messages,
         tools,
         tool_choice,
@@ -68,7 +67,7 @@ fn push_message(out: &mut Vec<ChatMessage>, m: &Message) {
             content: m.text.clone(),
         }),
         Role::User | Role::Summary => out.push(ChatMessage::User {
-            content: m.text.clone(),
+            content: Content::Text(m.text.clone()),
         }),
         Role::Assistant => out.push(assistant_turn(m)),
         Role::Tool if !m.tool_returns.is_empty() => {
@@ -94,6 +93,8 @@ fn push_message(out: &mut Vec<ChatMessage>, m: &Message) {
 fn assistant_turn(m: &Message) -> ChatMessage {
     ChatMessage::Assistant {
         content: Some(m.text.clone()).filter(|t| !t.is_empty()),
+        // Stored reasoning has no provider signature, so it is not sent back.
+        reasoning: Vec::new(),
         tool_calls: m
             .tool_calls
             .iter()

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use mneme_types::{AgentType, Block, LlmConfig};
+use mneme_types::{AgentType, Block, LlmConfig, ProviderKind};
 
 const HEADER: &str =
     "The following memory blocks are part of your core memory and are always in your context:";
@@ -34,7 +34,7 @@ pub fn render_memory(agent_type: AgentType, llm: &LlmConfig, blocks: &[Block]) -
 /// Anthropic models get numbered lines so that they can point at them; Letta does the same for
 /// these agent types.
 fn line_numbered(agent_type: AgentType, llm: &LlmConfig) -> bool {
-    llm.model_endpoint_type == "anthropic"
+    ProviderKind::from_endpoint_type(&llm.model_endpoint_type) == Some(ProviderKind::Anthropic)
         && matches!(
             agent_type,
             AgentType::LettaV1Agent | AgentType::MemgptV2Agent | AgentType::SleeptimeAgent

@@ -1,7 +1,7 @@
 //! One step's handling of the model's answer: which tools run, what is stored, whether the
 //! turn goes on, following Letta's two loop families.
 
-use mneme_llm::ChatResponse;
+use mneme_llm::{ChatResponse, FinishReason};
 use mneme_store::{AgentContext, Message, Passage, Role, ToolCallRecord, ToolReturnRecord};
 use mneme_types::{MessageId, RunId, StepId, StopReason, time};
 use serde_json::{Value, json};
@@ -62,7 +62,7 @@ pub(crate) async fn handle_response(
     let mut assistant = Message::new(agent, Role::Assistant, text.clone(), now);
     // Streamed chunks already carried this id; the stored message must have it too.
     assistant.id = ids.2;
-    assistant.reasoning = response.reasoning.clone();
+    assistant.reasoning = response.reasoning_text();
 
     let mut calls = response.tool_calls.clone();
     // Parallel calls only when the model config allows them and no rule constrains the order.
@@ -90,7 +90,7 @@ pub(crate) async fn handle_response(
         }
         out.stop_reason = Some(match flavor {
             Flavor::Heartbeat => StopReason::NoToolCall,
-            Flavor::Native if response.finish_reason.as_deref() == Some("length") => {
+            Flavor::Native if response.finish_reason == Some(FinishReason::Length) => {
                 StopReason::MaxTokensExceeded
             }
             Flavor::Native => StopReason::EndTurn,

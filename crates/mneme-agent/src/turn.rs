@@ -518,7 +518,7 @@ fn step_usage(response: &ChatResponse) -> UsageStatistics {
         prompt_tokens: u.prompt_tokens,
         total_tokens: u.total_tokens,
         step_count: 1,
-        cached_input_tokens: u.cached_input_tokens,
+        cached_input_tokens: u.cache_read_tokens,
         reasoning_tokens: u.reasoning_tokens,
         context_tokens: Some(u.total_tokens),
     }
@@ -547,8 +547,8 @@ fn step_record(
         completion_tokens: Some(u.completion_tokens),
         prompt_tokens: Some(u.prompt_tokens),
         total_tokens: Some(u.total_tokens),
-        cached_input_tokens: u.cached_input_tokens,
-        cache_write_tokens: None,
+        cached_input_tokens: u.cache_read_tokens,
+        cache_write_tokens: u.cache_creation_tokens,
         reasoning_tokens: u.reasoning_tokens,
         stop_reason: outcome
             .stop_reason

@@ -27,7 +27,8 @@ pub enum EmbedError {
     Model(String),
     /// `embedding_endpoint_type` names no provider this server knows.
     #[error(
-        "unknown embedding_endpoint_type `{0}`: expected one of openai, ollama, vllm, lmstudio, lmstudio_openai, local"
+        "unknown embedding_endpoint_type `{0}`: expected one of {known}",
+        known = crate::router::known_endpoint_types()
     )]
     UnknownEndpointType(String),
     /// The local provider was asked for a model it does not have.

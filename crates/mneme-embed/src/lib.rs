@@ -17,7 +17,7 @@ pub use local::LocalEmbedder;
 pub use openai::{OPENAI_BASE_URL, OpenAiEmbedder, OpenAiEmbedderOptions};
 pub use router::{
     EmbedderRouter, LOCAL_EMBEDDING_DIM, LOCAL_EMBEDDING_HANDLE, LOCAL_EMBEDDING_MODEL,
-    RouterConfig, local_embedding_config,
+    LOCAL_ENDPOINT_TYPE, RouterConfig, local_embedding_config,
 };
 
 use async_trait::async_trait;

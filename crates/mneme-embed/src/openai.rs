@@ -9,8 +9,12 @@ use serde_json::{Value, json};
 
 use crate::{EmbedError, Embedder, normalize};
 
-/// Where requests go when neither the config nor the server names an OpenAI endpoint.
-pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+/// Where requests go when neither the config nor the server names an OpenAI endpoint: the
+/// registry's URL for OpenAI.
+pub const OPENAI_BASE_URL: &str = match mneme_types::ProviderKind::Openai.spec().default_base_url {
+    Some(url) => url,
+    None => panic!("the registry gives OpenAI a base URL"),
+};
 
 /// Batching, retries and timeouts of an `OpenAiEmbedder`.
 #[derive(Debug, Clone, PartialEq, Eq)]

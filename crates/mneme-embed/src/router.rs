@@ -5,23 +5,26 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use mneme_types::EmbeddingConfig;
+use mneme_types::{ConfiguredProviders, EmbeddingConfig, ProviderKind, ProviderSpec, Wire};
 
 #[cfg(feature = "local")]
 use crate::LocalEmbedder;
-use crate::{EmbedError, Embedder, OPENAI_BASE_URL, OpenAiEmbedder, OpenAiEmbedderOptions};
+use crate::{EmbedError, Embedder, OpenAiEmbedder, OpenAiEmbedderOptions};
 
 /// The model name of the in-process model.
 pub const LOCAL_EMBEDDING_MODEL: &str = "all-MiniLM-L6-v2";
 /// The handle under which the in-process model is offered.
 pub const LOCAL_EMBEDDING_HANDLE: &str = "local/all-MiniLM-L6-v2";
+/// The endpoint type of the in-process model (not a provider of the registry: nothing to
+/// configure, nothing to reach).
+pub const LOCAL_ENDPOINT_TYPE: &str = "local";
 /// The in-process model's vector size.
 pub const LOCAL_EMBEDDING_DIM: u32 = 384;
 
 /// The `EmbeddingConfig` of the in-process model, for the service to list and to default to.
 pub fn local_embedding_config() -> EmbeddingConfig {
     EmbeddingConfig {
-        embedding_endpoint_type: "local".to_owned(),
+        embedding_endpoint_type: LOCAL_ENDPOINT_TYPE.to_owned(),
         embedding_endpoint: None,
         embedding_model: LOCAL_EMBEDDING_MODEL.to_owned(),
         embedding_dim: LOCAL_EMBEDDING_DIM,
@@ -32,21 +35,13 @@ pub fn local_embedding_config() -> EmbeddingConfig {
     }
 }
 
-/// The server's embedding providers: base URLs, the OpenAI key, the local model's directory.
-/// A config's own `embedding_endpoint` wins over the base URL here, as in Letta, where the
-/// config records the endpoint it was made for.
+/// The server's embedding providers: their configured base URLs and keys, the local model's
+/// directory. A config's own `embedding_endpoint` wins over the base URL here, as in Letta,
+/// where the config records the endpoint it was made for; without either, the registry's
+/// default URL. A key goes only to its own provider, never to a local server by accident.
 #[derive(Debug, Clone, Default)]
 pub struct RouterConfig {
-    /// Default `https://api.openai.com/v1`.
-    pub openai_base_url: Option<String>,
-    /// Sent to `openai` endpoints only, so the key never reaches a local server by accident.
-    pub openai_api_key: Option<String>,
-    /// Ollama's root (`http://host:11434`, `/v1` is added) or its `/v1`; default localhost.
-    pub ollama_base_url: Option<String>,
-    /// Default `http://localhost:8000/v1`.
-    pub vllm_base_url: Option<String>,
-    /// Default `http://localhost:1234/v1`.
-    pub lmstudio_base_url: Option<String>,
+    pub providers: ConfiguredProviders,
     /// Where `config.json`, `tokenizer.json` and `model.safetensors` of all-MiniLM-L6-v2 are.
     pub local_model_dir: Option<PathBuf>,
     /// Batching, retries and timeouts of the remote providers.
@@ -88,39 +83,16 @@ impl EmbedderRouter {
             .embedding_endpoint
             .as_deref()
             .filter(|e| !e.trim().is_empty());
+        if kind == LOCAL_ENDPOINT_TYPE {
+            return self.local(&config.embedding_model);
+        }
+        let spec = ProviderKind::from_endpoint_type(kind)
+            .map(ProviderKind::spec)
+            .filter(|spec| spec.embeddings == Some(Wire::OpenAi))
+            .ok_or_else(|| EmbedError::UnknownEndpointType(kind.to_owned()))?;
         let c = &self.config;
-        let (base, api_key) = match kind {
-            "local" => return self.local(&config.embedding_model),
-            "openai" => (
-                endpoint
-                    .or(c.openai_base_url.as_deref())
-                    .unwrap_or(OPENAI_BASE_URL)
-                    .to_owned(),
-                c.openai_api_key.clone(),
-            ),
-            "ollama" => (
-                with_v1(
-                    endpoint.or(c.ollama_base_url.as_deref()),
-                    "http://localhost:11434",
-                ),
-                None,
-            ),
-            "vllm" => (
-                with_v1(
-                    endpoint.or(c.vllm_base_url.as_deref()),
-                    "http://localhost:8000",
-                ),
-                None,
-            ),
-            "lmstudio" | "lmstudio_openai" => (
-                with_v1(
-                    endpoint.or(c.lmstudio_base_url.as_deref()),
-                    "http://localhost:1234",
-                ),
-                None,
-            ),
-            other => return Err(EmbedError::UnknownEndpointType(other.to_owned())),
-        };
+        let settings = c.providers.get(spec.kind);
+        let base = base_url(spec, endpoint.or(settings.base_url.as_deref()));
         let key = (kind.to_owned(), base, config.embedding_model.clone());
         // A poisoned lock only means another thread panicked mid-insert; the map is still valid.
         let mut cache = self.remote.lock().unwrap_or_else(PoisonError::into_inner);
@@ -128,7 +100,7 @@ impl EmbedderRouter {
             return Ok(Arc::clone(embedder));
         }
         let embedder: Arc<dyn Embedder> = Arc::new(
-            OpenAiEmbedder::new(&key.1, &key.2, api_key, c.remote.clone())?
+            OpenAiEmbedder::new(&key.1, &key.2, settings.api_key.clone(), c.remote.clone())?
                 .with_name(format!("{kind}/{}", key.2)),
         );
         cache.insert(key, Arc::clone(&embedder));
@@ -174,14 +146,27 @@ fn check_local_model(model: &str) -> Result<(), EmbedError> {
     }
 }
 
-/// The OpenAI-compatible root of a local server: Letta stores Ollama's and LM Studio's native
-/// roots (`http://host:11434`), whose OpenAI API is under `/v1`.
-fn with_v1(url: Option<&str>, default: &str) -> String {
-    let url = url.unwrap_or(default).trim_end_matches('/');
-    if url.ends_with("/v1") {
-        url.to_owned()
-    } else {
+/// The endpoint types that have an embedder, for the error that names an unknown one.
+pub(crate) fn known_endpoint_types() -> String {
+    let remote = mneme_types::PROVIDERS
+        .iter()
+        .filter(|spec| spec.embeddings == Some(Wire::OpenAi))
+        .flat_map(|spec| spec.aliases.iter().chain([&spec.endpoint_type]));
+    let names: Vec<&str> = remote.copied().chain([LOCAL_ENDPOINT_TYPE]).collect();
+    names.join(", ")
+}
+
+/// `url`, else the provider's default. For a server whose OpenAI API is under `/v1`, a URL
+/// without it is the native root Letta stores (`http://host:11434`), and `/v1` is added.
+fn base_url(spec: &ProviderSpec, url: Option<&str>) -> String {
+    let url = url
+        .or(spec.default_base_url)
+        .unwrap_or_default()
+        .trim_end_matches('/');
+    if spec.openai_under_v1 && !url.ends_with("/v1") {
         format!("{url}/v1")
+    } else {
+        url.to_owned()
     }
 }
 
@@ -190,16 +175,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn v1_is_added_once() {
-        assert_eq!(with_v1(Some("http://h:11434"), "x"), "http://h:11434/v1");
-        assert_eq!(with_v1(Some("http://h:11434/"), "x"), "http://h:11434/v1");
+    fn v1_is_added_once_where_the_api_lives_under_it() {
+        let ollama = ProviderKind::Ollama.spec();
         assert_eq!(
-            with_v1(Some("http://h:11434/v1/"), "x"),
+            base_url(ollama, Some("http://h:11434")),
             "http://h:11434/v1"
         );
         assert_eq!(
-            with_v1(None, "http://localhost:1234"),
-            "http://localhost:1234/v1"
+            base_url(ollama, Some("http://h:11434/")),
+            "http://h:11434/v1"
+        );
+        assert_eq!(
+            base_url(ollama, Some("http://h:11434/v1/")),
+            "http://h:11434/v1"
+        );
+        assert_eq!(base_url(ollama, None), "http://localhost:11434/v1");
+        let lmstudio = ProviderKind::LmStudio.spec();
+        assert_eq!(base_url(lmstudio, None), "http://localhost:1234/v1");
+        let openai = ProviderKind::Openai.spec();
+        assert_eq!(base_url(openai, None), crate::OPENAI_BASE_URL);
+        assert_eq!(base_url(openai, Some("http://proxy/x/")), "http://proxy/x");
+    }
+
+    #[test]
+    fn unknown_endpoint_types_list_the_known_ones() {
+        assert_eq!(
+            known_endpoint_types(),
+            "openai, ollama, vllm, lmstudio, lmstudio_openai, local"
         );
     }
 

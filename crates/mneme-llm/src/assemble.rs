@@ -1,20 +1,26 @@
 //! Folds streamed `ChatDelta`s into the `ChatResponse` the non-streaming call would have
-//! returned: text and reasoning concatenated, tool-call fragments joined by index.
+//! returned: text concatenated, reasoning gathered into blocks (a signature closes one),
+//! tool-call fragments joined by index.
 
 use std::collections::BTreeMap;
 
 use futures_util::StreamExt;
 
-use crate::{ChatDelta, ChatResponse, ChatStream, LlmError, ToolCall, Usage};
+use crate::{
+    ChatDelta, ChatResponse, ChatStream, FinishReason, LlmError, ReasoningBlock, ToolCall, Usage,
+};
 
 /// Accumulates deltas; `finish` gives the response. The step loop feeds it while it forwards
 /// the same deltas to a streaming client.
 #[derive(Debug, Default)]
 pub struct ChatResponseBuilder {
     content: String,
-    reasoning: String,
+    /// Closed reasoning blocks.
+    reasoning: Vec<ReasoningBlock>,
+    /// Text of the reasoning block still open.
+    open_reasoning: String,
     tool_calls: BTreeMap<usize, PartialToolCall>,
-    finish_reason: Option<String>,
+    finish_reason: Option<FinishReason>,
     usage: Usage,
     done: bool,
 }
@@ -34,7 +40,18 @@ impl ChatResponseBuilder {
     pub fn push(&mut self, delta: ChatDelta) {
         match delta {
             ChatDelta::Content(text) => self.content.push_str(&text),
-            ChatDelta::Reasoning(text) => self.reasoning.push_str(&text),
+            ChatDelta::Reasoning(text) => self.open_reasoning.push_str(&text),
+            ChatDelta::ReasoningSignature(signature) => {
+                let text = std::mem::take(&mut self.open_reasoning);
+                self.reasoning.push(ReasoningBlock::Text {
+                    text,
+                    signature: Some(signature),
+                });
+            }
+            ChatDelta::RedactedReasoning(data) => {
+                self.close_reasoning();
+                self.reasoning.push(ReasoningBlock::Redacted { data });
+            }
             ChatDelta::ToolCall {
                 index,
                 id,
@@ -67,7 +84,19 @@ impl ChatResponseBuilder {
         self.done
     }
 
-    pub fn finish(self) -> ChatResponse {
+    /// Ends the open reasoning block, unsigned, if it holds text.
+    fn close_reasoning(&mut self) {
+        if !self.open_reasoning.is_empty() {
+            let text = std::mem::take(&mut self.open_reasoning);
+            self.reasoning.push(ReasoningBlock::Text {
+                text,
+                signature: None,
+            });
+        }
+    }
+
+    pub fn finish(mut self) -> ChatResponse {
+        self.close_reasoning();
         let non_empty = |text: String| (!text.is_empty()).then_some(text);
         let tool_calls = self
             .tool_calls
@@ -80,7 +109,7 @@ impl ChatResponseBuilder {
             .collect();
         ChatResponse {
             content: non_empty(self.content),
-            reasoning: non_empty(self.reasoning),
+            reasoning: self.reasoning,
             tool_calls,
             finish_reason: self.finish_reason,
             usage: self.usage,
@@ -155,12 +184,12 @@ mod tests {
             fragment(0, None, None, "{\"a\":1}"),
             fragment(1, None, None, "2}"),
             ChatDelta::Done {
-                finish_reason: Some("tool_calls".into()),
+                finish_reason: Some(FinishReason::ToolCalls),
                 usage,
             },
         ]);
         assert_eq!(response.content.as_deref(), Some("Hello"));
-        assert_eq!(response.reasoning.as_deref(), Some("hm"));
+        assert_eq!(response.reasoning_text().as_deref(), Some("hm"));
         let calls: Vec<_> = response
             .tool_calls
             .iter()
@@ -170,8 +199,40 @@ mod tests {
             calls,
             [("call_a", "f", "{\"a\":1}"), ("call_b", "g", "{\"x\":2}")]
         );
-        assert_eq!(response.finish_reason.as_deref(), Some("tool_calls"));
+        assert_eq!(response.finish_reason, Some(FinishReason::ToolCalls));
         assert_eq!(response.usage, usage);
+    }
+
+    #[test]
+    fn signatures_close_reasoning_blocks_and_redacted_ones_stand_apart() {
+        let response = assemble([
+            ChatDelta::Reasoning("first ".into()),
+            ChatDelta::Reasoning("thought".into()),
+            ChatDelta::ReasoningSignature("sig-1".into()),
+            ChatDelta::RedactedReasoning("opaque".into()),
+            ChatDelta::Reasoning("unsigned".into()),
+            ChatDelta::Content("answer".into()),
+        ]);
+        assert_eq!(
+            response.reasoning,
+            [
+                ReasoningBlock::Text {
+                    text: "first thought".into(),
+                    signature: Some("sig-1".into())
+                },
+                ReasoningBlock::Redacted {
+                    data: "opaque".into()
+                },
+                ReasoningBlock::Text {
+                    text: "unsigned".into(),
+                    signature: None
+                },
+            ]
+        );
+        assert_eq!(
+            response.reasoning_text().as_deref(),
+            Some("first thought\nunsigned")
+        );
     }
 
     #[test]
@@ -180,5 +241,6 @@ mod tests {
         assert!(response.tool_calls[0].id.starts_with("call_"));
         assert_eq!(response.tool_calls[0].arguments, "{}");
         assert_eq!(response.content, None);
+        assert!(response.reasoning.is_empty() && response.reasoning_text().is_none());
     }
 }

@@ -1,17 +1,26 @@
 //! LLM providers behind one trait. A provider turns a provider-neutral `ChatRequest` into its
 //! wire protocol and back; retries, timeouts and error classification happen here so that the
 //! step loop sees one error type.
+//!
+//! Each provider's spelling (field names, finish reasons, endpoint types) stays in its own
+//! module (`openai/`); which endpoint type goes to which client is the registry's
+//! (`mneme_types::provider`), read by `LlmRouter`.
 
 mod assemble;
 mod openai;
 mod retry;
 mod router;
 mod sse;
+mod types;
 
 pub use assemble::{ChatResponseBuilder, assemble, collect_stream};
 pub use openai::{OPENAI_BASE_URL, OpenAiClient, OpenAiOptions};
 pub use retry::RetryPolicy;
 pub use router::LlmRouter;
+pub use types::{
+    ChatDelta, ChatMessage, ChatRequest, ChatResponse, Content, ContentPart, FinishReason,
+    ImageSource, ReasoningBlock, ToolCall, ToolChoice, ToolSchema, Usage,
+};
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -19,103 +28,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_core::Stream;
 use mneme_types::LlmConfig;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-/// One request to a chat model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChatRequest {
-    pub messages: Vec<ChatMessage>,
-    pub tools: Vec<ToolSchema>,
-    pub tool_choice: ToolChoice,
-}
-
-/// A message in the provider-neutral form the step loop builds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "role", rename_all = "snake_case")]
-pub enum ChatMessage {
-    System {
-        content: String,
-    },
-    User {
-        content: String,
-    },
-    Assistant {
-        content: Option<String>,
-        tool_calls: Vec<ToolCall>,
-    },
-    Tool {
-        tool_call_id: String,
-        content: String,
-    },
-}
-
-/// A function the model may call: name, description and JSON-schema parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolSchema {
-    pub name: String,
-    pub description: String,
-    pub parameters: Value,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ToolChoice {
-    /// The model may answer in text or call tools.
-    Auto,
-    /// The model must call some tool.
-    Required,
-    /// The model must call this tool.
-    Named(String),
-    /// No tool calls.
-    None,
-}
-
-/// A tool call as the model produced it; `arguments` is the raw JSON text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ToolCall {
-    pub id: String,
-    pub name: String,
-    pub arguments: String,
-}
-
-/// A complete model response.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct ChatResponse {
-    pub content: Option<String>,
-    /// Native reasoning text, when the provider returns it.
-    pub reasoning: Option<String>,
-    pub tool_calls: Vec<ToolCall>,
-    pub finish_reason: Option<String>,
-    pub usage: Usage,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Usage {
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    pub total_tokens: u64,
-    pub cached_input_tokens: Option<u64>,
-    pub reasoning_tokens: Option<u64>,
-}
-
-/// A piece of a streamed response.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum ChatDelta {
-    Content(String),
-    Reasoning(String),
-    /// A fragment of tool call `index`: `id` and `name` usually arrive with the first fragment.
-    ToolCall {
-        index: usize,
-        id: Option<String>,
-        name: Option<String>,
-        arguments: String,
-    },
-    /// The end of the stream, with what the provider reported.
-    Done {
-        finish_reason: Option<String>,
-        usage: Usage,
-    },
-}
 
 pub type ChatStream = Pin<Box<dyn Stream<Item = Result<ChatDelta, LlmError>> + Send>>;
 

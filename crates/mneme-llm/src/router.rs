@@ -1,32 +1,24 @@
-//! `LlmRouter`: picks the provider client for a config's `model_endpoint_type`.
+//! `LlmRouter`: picks the client for a config's `model_endpoint_type` from the provider
+//! registry, and the base URL the call goes to.
 
 use std::borrow::Cow;
 
 use async_trait::async_trait;
-use mneme_types::LlmConfig;
+use mneme_types::{ConfiguredProviders, LlmConfig, ProviderKind, ProviderSpec, Wire};
 
-use crate::openai::OpenAiClient;
+use crate::openai::{OpenAiClient, OpenAiOptions};
 use crate::{ChatRequest, ChatResponse, ChatStream, LlmClient, LlmError};
 
-/// Endpoint types that speak OpenAI's Chat Completions, with the base URL each one uses when
-/// the config names none (`None`: OpenAI's own).
-const OPENAI_COMPATIBLE: [(&str, Option<&str>); 10] = [
-    ("openai", None),
-    ("openai-compatible", None),
-    ("vllm", Some("http://localhost:8000/v1")),
-    ("ollama", Some("http://localhost:11434/v1")),
-    ("lmstudio_openai", Some("http://localhost:1234/v1")),
-    ("together", Some("https://api.together.xyz/v1")),
-    ("groq", Some("https://api.groq.com/openai/v1")),
-    ("deepseek", Some("https://api.deepseek.com/v1")),
-    ("xai", Some("https://api.x.ai/v1")),
-    ("openrouter", Some("https://openrouter.ai/api/v1")),
-];
-
-/// The `LlmClient` the step loop holds: dispatches each call on `model_endpoint_type`.
+/// The `LlmClient` the step loop holds: one client per wire protocol, chosen per call by the
+/// registry row of the config's endpoint type.
 #[derive(Debug, Clone)]
 pub struct LlmRouter {
     openai: OpenAiClient,
+}
+
+/// A client for one call, with the base URL it goes to.
+enum Route<'a> {
+    OpenAi(&'a OpenAiClient, Cow<'a, str>),
 }
 
 impl LlmRouter {
@@ -34,30 +26,53 @@ impl LlmRouter {
         LlmRouter { openai }
     }
 
-    /// Whether a call with this endpoint type would reach a provider.
-    pub fn supports(endpoint_type: &str) -> bool {
-        OPENAI_COMPATIBLE.iter().any(|(t, _)| *t == endpoint_type)
+    /// The router for what the operator configured: every client gets the API keys of the
+    /// providers it serves, each under its provider's name.
+    pub fn configured(
+        options: OpenAiOptions,
+        providers: &ConfiguredProviders,
+    ) -> Result<LlmRouter, LlmError> {
+        let mut openai = OpenAiClient::new(options)?;
+        for (spec, settings) in providers.iter() {
+            if let (Some(Wire::OpenAi), Some(key)) = (spec.chat, &settings.api_key) {
+                openai = openai.with_api_key(spec.name, key.clone());
+            }
+        }
+        Ok(LlmRouter { openai })
     }
 
-    fn route<'a>(&self, config: &'a LlmConfig) -> Result<Cow<'a, LlmConfig>, LlmError> {
+    /// Whether a call with this endpoint type would reach a provider.
+    pub fn supports(endpoint_type: &str) -> bool {
+        chat_spec(endpoint_type).is_some_and(|spec| spec.chat == Some(Wire::OpenAi))
+    }
+
+    fn route<'a>(&'a self, config: &'a LlmConfig) -> Result<Route<'a>, LlmError> {
         let kind = config.model_endpoint_type.as_str();
-        let Some((_, default_url)) = OPENAI_COMPATIBLE.iter().find(|(t, _)| *t == kind) else {
-            return Err(LlmError::Unsupported(kind.to_owned()));
-        };
-        let endpoint = config.model_endpoint.as_deref().or(*default_url);
-        let endpoint = match (kind, endpoint) {
-            // Letta stores Ollama's native root (`http://host:11434`); its OpenAI API is `/v1`.
-            ("ollama", Some(url)) if !url.trim_end_matches('/').ends_with("/v1") => {
-                Some(format!("{}/v1", url.trim_end_matches('/')))
-            }
-            (_, url) => url.map(str::to_owned),
-        };
-        if endpoint == config.model_endpoint {
-            return Ok(Cow::Borrowed(config));
+        let unsupported = || LlmError::Unsupported(kind.to_owned());
+        let spec = chat_spec(kind).ok_or_else(unsupported)?;
+        match spec.chat {
+            Some(Wire::OpenAi) => Ok(Route::OpenAi(&self.openai, base_url(spec, config))),
+            Some(Wire::Anthropic | Wire::Gemini) | None => Err(unsupported()),
         }
-        let mut config = config.clone();
-        config.model_endpoint = endpoint;
-        Ok(Cow::Owned(config))
+    }
+}
+
+fn chat_spec(endpoint_type: &str) -> Option<&'static ProviderSpec> {
+    ProviderKind::from_endpoint_type(endpoint_type).map(ProviderKind::spec)
+}
+
+/// The config's endpoint, else the provider's default; `/v1` added to the native root of a
+/// server whose OpenAI API lives there (Letta stores Ollama's `http://host:11434`).
+fn base_url<'a>(spec: &ProviderSpec, config: &'a LlmConfig) -> Cow<'a, str> {
+    let url = match config.model_endpoint.as_deref() {
+        Some(url) => Cow::Borrowed(url),
+        None => Cow::Borrowed(spec.default_base_url.unwrap_or_default()),
+    };
+    let root = url.trim_end_matches('/');
+    if spec.openai_under_v1 && !root.ends_with("/v1") {
+        Cow::Owned(format!("{root}/v1"))
+    } else {
+        url
     }
 }
 
@@ -68,8 +83,9 @@ impl LlmClient for LlmRouter {
         config: &LlmConfig,
         request: &ChatRequest,
     ) -> Result<ChatResponse, LlmError> {
-        let config = self.route(config)?;
-        self.openai.chat(&config, request).await
+        match self.route(config)? {
+            Route::OpenAi(client, base) => client.chat_at(&base, config, request).await,
+        }
     }
 
     async fn chat_stream(
@@ -77,15 +93,16 @@ impl LlmClient for LlmRouter {
         config: &LlmConfig,
         request: &ChatRequest,
     ) -> Result<ChatStream, LlmError> {
-        let config = self.route(config)?;
-        self.openai.chat_stream(&config, request).await
+        match self.route(config)? {
+            Route::OpenAi(client, base) => client.chat_stream_at(&base, config, request).await,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::openai::OpenAiOptions;
+    use mneme_types::{PROVIDERS, ProviderSettings};
     use serde_json::json;
 
     fn router() -> LlmRouter {
@@ -100,48 +117,77 @@ mod tests {
         .unwrap()
     }
 
-    fn endpoint(kind: &str, endpoint: Option<&str>) -> Option<String> {
-        router()
-            .route(&config(kind, endpoint))
-            .unwrap()
-            .model_endpoint
-            .clone()
+    fn endpoint(kind: &str, endpoint: Option<&str>) -> String {
+        let config = config(kind, endpoint);
+        match router().route(&config).unwrap() {
+            Route::OpenAi(_, base) => base.into_owned(),
+        }
     }
 
     #[test]
     fn ollama_gets_the_v1_suffix_once() {
-        let expected = Some("http://host:11434/v1".to_owned());
+        let expected = "http://host:11434/v1";
         assert_eq!(endpoint("ollama", Some("http://host:11434")), expected);
         assert_eq!(endpoint("ollama", Some("http://host:11434/")), expected);
         assert_eq!(endpoint("ollama", Some("http://host:11434/v1")), expected);
-        assert_eq!(
-            endpoint("ollama", None).as_deref(),
-            Some("http://localhost:11434/v1")
-        );
+        assert_eq!(endpoint("ollama", None), "http://localhost:11434/v1");
     }
 
     #[test]
     fn endpoints_are_kept_or_defaulted() {
-        assert_eq!(endpoint("openai", None), None);
+        assert_eq!(endpoint("openai", None), crate::OPENAI_BASE_URL);
+        assert_eq!(endpoint("openai-compatible", None), crate::OPENAI_BASE_URL);
         assert_eq!(
-            endpoint("vllm", Some("http://gpu:9000/v1")).as_deref(),
-            Some("http://gpu:9000/v1")
+            endpoint("openai", Some("http://proxy/openai")),
+            "http://proxy/openai"
         );
         assert_eq!(
-            endpoint("groq", None).as_deref(),
-            Some("https://api.groq.com/openai/v1")
+            endpoint("vllm", Some("http://gpu:9000/v1")),
+            "http://gpu:9000/v1"
         );
+        assert_eq!(endpoint("vllm", None), "http://localhost:8000/v1");
+        assert_eq!(
+            endpoint("lmstudio_openai", None),
+            "http://localhost:1234/v1"
+        );
+        assert_eq!(endpoint("groq", None), "https://api.groq.com/openai/v1");
+    }
+
+    #[test]
+    fn every_openai_compatible_row_has_somewhere_to_go() {
+        for spec in PROVIDERS.iter().filter(|s| s.chat == Some(Wire::OpenAi)) {
+            assert!(LlmRouter::supports(spec.endpoint_type), "{}", spec.name);
+            assert!(endpoint(spec.endpoint_type, None).starts_with("http"));
+        }
     }
 
     #[tokio::test]
-    async fn unknown_endpoint_types_are_unsupported() {
+    async fn providers_without_a_client_are_unsupported() {
         let request = ChatRequest {
+            system: None,
             messages: vec![],
             tools: vec![],
             tool_choice: crate::ToolChoice::Auto,
         };
-        let error = router().chat(&config("anthropic", None), &request).await;
-        assert_eq!(error, Err(LlmError::Unsupported("anthropic".into())));
-        assert!(!LlmRouter::supports("google_ai") && LlmRouter::supports("together"));
+        for kind in ["anthropic", "google_ai", "bedrock"] {
+            let error = router().chat(&config(kind, None), &request).await;
+            assert_eq!(error, Err(LlmError::Unsupported(kind.into())));
+            assert!(!LlmRouter::supports(kind));
+        }
+        assert!(LlmRouter::supports("together"));
+    }
+
+    #[test]
+    fn configured_keys_go_to_their_providers_clients() {
+        let key = |k: &str| ProviderSettings {
+            api_key: Some(k.into()),
+            base_url: None,
+        };
+        let providers = ConfiguredProviders::default()
+            .with(ProviderKind::Openai, key("sk-openai"))
+            .with(ProviderKind::Anthropic, key("sk-ant"));
+        let router = LlmRouter::configured(OpenAiOptions::default(), &providers).unwrap();
+        // Anthropic has no client yet, so its key is held by none.
+        assert_eq!(router.openai.providers_with_keys(), ["openai"]);
     }
 }

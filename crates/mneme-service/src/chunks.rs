@@ -123,7 +123,11 @@ impl Chunker {
                 name,
                 arguments,
             } => self.on_tool_delta(step, id, index, call_id, name, arguments),
-            ChatDelta::Done { .. } => Vec::new(),
+            // Signed and redacted reasoning come from providers without a client yet; their
+            // chunks are for the issue that adds them.
+            ChatDelta::ReasoningSignature(_)
+            | ChatDelta::RedactedReasoning(_)
+            | ChatDelta::Done { .. } => Vec::new(),
         }
     }
 

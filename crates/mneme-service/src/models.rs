@@ -1,50 +1,14 @@
 //! The model catalogue: which providers this server knows, how a handle such as
 //! `openai/gpt-4o-mini` becomes an `LLMConfig`, and what `GET /v1/models/` lists.
 
-use mneme_types::{EmbeddingConfig, LlmConfig};
+pub use mneme_types::ProviderKind;
+use mneme_types::{ConfiguredProviders, EmbeddingConfig, LlmConfig};
 use serde_json::{Map, Value, json};
 
 use crate::{Result, ServiceError};
 
 /// Letta caps every context window at this unless `context_window_limit` asks otherwise.
 pub const GLOBAL_CONTEXT_WINDOW_CAP: u32 = 128_000;
-
-/// The provider families mneme can resolve handles for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProviderKind {
-    Openai,
-    Anthropic,
-    GoogleAi,
-    Ollama,
-    /// vLLM's OpenAI-compatible server.
-    Vllm,
-    /// LM Studio's OpenAI-compatible server.
-    LmStudio,
-}
-
-impl ProviderKind {
-    /// `model_endpoint_type` as Letta spells it.
-    pub fn endpoint_type(self) -> &'static str {
-        match self {
-            ProviderKind::Openai => "openai",
-            ProviderKind::Vllm => "vllm",
-            ProviderKind::LmStudio => "lmstudio_openai",
-            ProviderKind::Anthropic => "anthropic",
-            ProviderKind::GoogleAi => "google_ai",
-            ProviderKind::Ollama => "ollama",
-        }
-    }
-
-    fn default_context_window(self) -> u32 {
-        match self {
-            ProviderKind::Openai => 128_000,
-            ProviderKind::Vllm | ProviderKind::LmStudio => 32_768,
-            ProviderKind::Anthropic => 200_000,
-            ProviderKind::GoogleAi => 1_048_576,
-            ProviderKind::Ollama => 8_192,
-        }
-    }
-}
 
 /// One provider: its handle prefix, family and endpoint. `listed` providers are the ones the
 /// operator configured (a key or a base URL); only their models appear in `GET /v1/models/`.
@@ -137,26 +101,27 @@ impl ModelCatalog {
 
     /// The standard providers at their public endpoints, none listed.
     pub fn standard() -> ModelCatalog {
-        let p = |name: &str, kind, base_url: &str| Provider {
-            name: name.into(),
-            kind,
-            base_url: base_url.into(),
-            listed: false,
-        };
-        ModelCatalog::new(vec![
-            p("openai", ProviderKind::Openai, "https://api.openai.com/v1"),
-            p(
-                "anthropic",
-                ProviderKind::Anthropic,
-                "https://api.anthropic.com/v1",
-            ),
-            p(
-                "google_ai",
-                ProviderKind::GoogleAi,
-                "https://generativelanguage.googleapis.com",
-            ),
-            p("ollama", ProviderKind::Ollama, "http://localhost:11434"),
-        ])
+        ModelCatalog::configured(&ConfiguredProviders::default())
+    }
+
+    /// The registry's providers as the operator configured them: the standard ones always
+    /// (their handles resolve without configuration), the others once given a key or a URL.
+    /// A configured provider is listed in `GET /v1/models/`, at its configured URL if any.
+    pub fn configured(settings: &ConfiguredProviders) -> ModelCatalog {
+        let providers = settings
+            .iter()
+            .filter(|(spec, s)| spec.standard || s.is_configured())
+            .filter_map(|(spec, s)| {
+                let base_url = s.base_url.as_deref().or(spec.default_base_url)?;
+                Some(Provider {
+                    name: spec.name.to_owned(),
+                    kind: spec.kind,
+                    base_url: base_url.trim_end_matches('/').to_owned(),
+                    listed: s.is_configured(),
+                })
+            })
+            .collect();
+        ModelCatalog::new(providers)
     }
 
     /// Adds or replaces the provider called `provider.name`.
@@ -175,7 +140,7 @@ impl ModelCatalog {
         let (provider, model) = self.split(handle)?;
         let window = known(provider.kind, model)
             .map(|k| k.2)
-            .unwrap_or_else(|| provider.kind.default_context_window());
+            .unwrap_or(provider.kind.spec().default_context_window);
         let context_window = window.min(limit.unwrap_or(GLOBAL_CONTEXT_WINDOW_CAP));
         Ok(LlmConfig {
             model: model.to_owned(),
@@ -242,10 +207,11 @@ impl ModelCatalog {
     /// `GET /v1/models/embedding`.
     pub fn list_embeddings(&self) -> Vec<Value> {
         let local = self.local_embedding.iter().map(|c| {
+            let kind = &c.embedding_endpoint_type;
             json!({
                 "handle": c.handle, "name": c.embedding_model, "display_name": c.embedding_model,
-                "provider_type": "local", "provider_name": "local", "model_type": "embedding",
-                "embedding_endpoint_type": "local", "embedding_endpoint": null,
+                "provider_type": kind, "provider_name": kind, "model_type": "embedding",
+                "embedding_endpoint_type": kind, "embedding_endpoint": null,
                 "embedding_model": c.embedding_model, "embedding_dim": c.embedding_dim,
                 "embedding_chunk_size": 300, "batch_size": c.batch_size,
             })
@@ -364,6 +330,55 @@ mod tests {
             c.list_embeddings()
                 .iter()
                 .any(|m| m["embedding_dim"] == 1536)
+        );
+    }
+
+    #[test]
+    fn the_registry_and_settings_decide_what_resolves_and_what_is_listed() {
+        use mneme_types::ProviderSettings;
+        let c = ModelCatalog::standard();
+        let names: Vec<&str> = c.providers.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["openai", "anthropic", "google_ai", "ollama"]);
+        let ollama = c.resolve_llm("ollama/llama3", None).unwrap();
+        assert_eq!(
+            ollama.model_endpoint.as_deref(),
+            Some("http://localhost:11434")
+        );
+        assert_eq!(ollama.context_window, 8_192);
+        assert!(c.resolve_llm("vllm/qwen", None).is_err());
+
+        let settings = ConfiguredProviders::default()
+            .with(
+                ProviderKind::Anthropic,
+                ProviderSettings {
+                    api_key: Some("sk-ant".into()),
+                    base_url: None,
+                },
+            )
+            .with(
+                ProviderKind::Vllm,
+                ProviderSettings {
+                    api_key: None,
+                    base_url: Some("http://gpu:8000/v1/".into()),
+                },
+            );
+        let c = ModelCatalog::configured(&settings);
+        let vllm = c.resolve_llm("vllm/qwen", None).unwrap();
+        assert_eq!(vllm.model_endpoint_type, "vllm");
+        assert_eq!(vllm.model_endpoint.as_deref(), Some("http://gpu:8000/v1"));
+        assert_eq!(vllm.provider_name.as_deref(), Some("vllm"));
+        let models = c.list_llms();
+        let listed: Vec<&str> = models
+            .iter()
+            .map(|m| m["provider_name"].as_str().unwrap_or_default())
+            .collect();
+        assert!(listed.contains(&"anthropic") && !listed.contains(&"openai"));
+        let claude = c
+            .resolve_llm("anthropic/claude-sonnet-4-5-20250929", None)
+            .unwrap();
+        assert_eq!(
+            claude.model_endpoint.as_deref(),
+            Some("https://api.anthropic.com/v1")
         );
     }
 }

@@ -10,6 +10,7 @@ pub mod mcp;
 pub mod message;
 pub mod model;
 pub mod passage;
+pub mod provider;
 pub mod run;
 pub mod time;
 pub mod tool;
@@ -31,6 +32,9 @@ pub use model::{EmbeddingConfig, LlmConfig};
 pub use passage::{
     ArchiveCreate, ArchiveUpdate, CreateArchivalMemory, PassageBatchCreate, PassageCreate,
     PassageSearchRequest,
+};
+pub use provider::{
+    ConfiguredProviders, PROVIDERS, ProviderKind, ProviderSettings, ProviderSpec, Wire,
 };
 pub use run::{Run, RunStatus, Step, StopReason, UsageStatistics};
 pub use tool::{Tool, ToolCreate, ToolRunFromSource, ToolUpdate};

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Args, ValueEnum};
-use mneme_service::{McpOptions, ModelCatalog, Provider, ProviderKind};
+use clap::{Arg, ArgMatches, Args, Command, FromArgMatches, ValueEnum};
+use mneme_service::{McpOptions, ModelCatalog};
 use mneme_store::sqlite::Durability;
+use mneme_types::{ConfiguredProviders, PROVIDERS, ProviderSettings};
 use serde::Deserialize;
 
 /// Letta's port.
@@ -75,24 +76,9 @@ pub(crate) struct ServeArgs {
     /// Letta's PostgreSQL URI. PostgreSQL support is not built yet; set, it stops start-up.
     #[arg(long, env = "LETTA_PG_URI", hide_env_values = true)]
     pg_uri: Option<String>,
-    #[arg(long, env = "OPENAI_BASE_URL")]
-    openai_base_url: Option<String>,
-    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
-    openai_api_key: Option<String>,
-    #[arg(long, env = "ANTHROPIC_BASE_URL")]
-    anthropic_base_url: Option<String>,
-    #[arg(long, env = "ANTHROPIC_API_KEY", hide_env_values = true)]
-    anthropic_api_key: Option<String>,
-    #[arg(long, env = "GEMINI_API_KEY", hide_env_values = true)]
-    gemini_api_key: Option<String>,
-    #[arg(long, env = "OLLAMA_BASE_URL")]
-    ollama_base_url: Option<String>,
-    /// vLLM's OpenAI-compatible endpoint (handles `vllm/<model>`).
-    #[arg(long, env = "VLLM_API_BASE")]
-    vllm_api_base: Option<String>,
-    /// LM Studio's endpoint (handles `lmstudio_openai/<model>`).
-    #[arg(long, env = "LMSTUDIO_BASE_URL")]
-    lmstudio_base_url: Option<String>,
+    // API keys and base URLs of the providers of the registry.
+    #[command(flatten)]
+    providers: ProviderArgs,
 }
 
 /// The file form: the same settings, a typo is an error.
@@ -122,22 +108,63 @@ pub(crate) enum Storage {
     },
 }
 
-/// Provider API keys. `Debug` never shows them.
-#[derive(Clone, Default)]
-pub(crate) struct ApiKeys {
-    pub(crate) openai: Option<String>,
-    pub(crate) anthropic: Option<String>,
-    pub(crate) gemini: Option<String>,
+/// One flag and environment variable per setting of each provider of the registry, named
+/// after the variable: `--openai-api-key` / `OPENAI_API_KEY`, `--vllm-api-base` /
+/// `VLLM_API_BASE`.
+#[derive(Debug, Default)]
+pub(crate) struct ProviderArgs(ConfiguredProviders);
+
+/// A variable's flag and argument id: `OPENAI_API_KEY` is `openai-api-key`.
+fn flag(var: &str) -> String {
+    var.to_ascii_lowercase().replace('_', "-")
 }
 
-impl std::fmt::Debug for ApiKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shown = |k: &Option<String>| if k.is_some() { "<set>" } else { "<unset>" };
-        f.debug_struct("ApiKeys")
-            .field("openai", &shown(&self.openai))
-            .field("anthropic", &shown(&self.anthropic))
-            .field("gemini", &shown(&self.gemini))
-            .finish()
+impl Args for ProviderArgs {
+    fn augment_args(cmd: Command) -> Command {
+        let settings = PROVIDERS
+            .iter()
+            .flat_map(|spec| spec.env_vars().map(move |var| (spec.name, var)));
+        settings.fold(cmd, |cmd, (name, (var, secret))| {
+            let what = if secret { "API key" } else { "Base URL" };
+            cmd.arg(
+                Arg::new(flag(var))
+                    .long(flag(var))
+                    .value_name(var)
+                    .env(var)
+                    .hide_env_values(secret)
+                    .help_heading("Providers")
+                    .help(format!("{what} of {name} (handles `{name}/<model>`)")),
+            )
+        })
+    }
+
+    fn augment_args_for_update(cmd: Command) -> Command {
+        ProviderArgs::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for ProviderArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let value = |var: Option<&str>| {
+            let id = flag(var?);
+            matches.try_get_one::<String>(&id).ok().flatten().cloned()
+        };
+        let mut providers = ConfiguredProviders::default();
+        for spec in PROVIDERS {
+            let settings = ProviderSettings {
+                api_key: value(spec.api_key_env),
+                base_url: value(spec.base_url_env),
+            };
+            if settings.is_configured() {
+                providers.set(spec.kind, settings);
+            }
+        }
+        Ok(ProviderArgs(providers))
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = ProviderArgs::from_arg_matches(matches)?;
+        Ok(())
     }
 }
 
@@ -152,7 +179,8 @@ pub(crate) struct Config {
     pub(crate) default_embedding: Option<String>,
     pub(crate) stream_retention: std::time::Duration,
     pub(crate) models: ModelCatalog,
-    pub(crate) keys: ApiKeys,
+    /// Keys and base URLs of the providers; `Debug` redacts the keys.
+    pub(crate) providers: ConfiguredProviders,
     pub(crate) mcp: McpOptions,
     /// Where the search index lives.
     pub(crate) index_dir: PathBuf,
@@ -160,17 +188,6 @@ pub(crate) struct Config {
     pub(crate) recall_embeddings: bool,
     /// Wall-clock limit of one user tool run.
     pub(crate) tool_timeout: std::time::Duration,
-    /// Base URLs of the local providers, for their embedding endpoints.
-    pub(crate) endpoints: Endpoints,
-}
-
-/// Provider base URLs as given (the embedding router needs them beside the model catalogue).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Endpoints {
-    pub(crate) openai: Option<String>,
-    pub(crate) ollama: Option<String>,
-    pub(crate) vllm: Option<String>,
-    pub(crate) lmstudio: Option<String>,
 }
 
 impl Config {
@@ -196,12 +213,7 @@ impl Config {
             .embedding_model_dir
             .or(file.embedding_model_dir)
             .unwrap_or_else(|| data_dir.join("models").join("all-MiniLM-L6-v2"));
-        let endpoints = Endpoints {
-            openai: args.openai_base_url.clone(),
-            ollama: args.ollama_base_url.clone(),
-            vllm: args.vllm_api_base.clone(),
-            lmstudio: args.lmstudio_base_url.clone(),
-        };
+        let providers = args.providers.0;
         Ok(Config {
             index_dir: data_dir.join("search"),
             embedding_model_dir,
@@ -209,7 +221,6 @@ impl Config {
                 .recall_embeddings
                 .or(file.recall_embeddings)
                 .unwrap_or(true),
-            endpoints,
             tool_timeout: std::time::Duration::from_secs(
                 args.tool_timeout_secs
                     .or(file.tool_timeout_secs)
@@ -236,25 +247,8 @@ impl Config {
                 .or(file.stream_retention_secs)
                 .map(std::time::Duration::from_secs)
                 .unwrap_or(mneme_service::CHUNK_RETENTION),
-            models: models(
-                (args.openai_base_url, args.openai_api_key.is_some()),
-                (args.anthropic_base_url, args.anthropic_api_key.is_some()),
-                args.gemini_api_key.is_some(),
-                [
-                    ("ollama", ProviderKind::Ollama, args.ollama_base_url),
-                    ("vllm", ProviderKind::Vllm, args.vllm_api_base),
-                    (
-                        "lmstudio_openai",
-                        ProviderKind::LmStudio,
-                        args.lmstudio_base_url,
-                    ),
-                ],
-            ),
-            keys: ApiKeys {
-                openai: args.openai_api_key,
-                anthropic: args.anthropic_api_key,
-                gemini: args.gemini_api_key,
-            },
+            models: ModelCatalog::configured(&providers),
+            providers,
             mcp: mcp_options(
                 args.mcp_connect_timeout_secs
                     .or(file.mcp_connect_timeout_secs),
@@ -262,52 +256,6 @@ impl Config {
             ),
         })
     }
-}
-
-/// Providers with a key or a base URL are listed in `GET /v1/models/`; handles of the standard
-/// providers resolve either way.
-fn models(
-    openai: (Option<String>, bool),
-    anthropic: (Option<String>, bool),
-    gemini: bool,
-    local: [(&str, ProviderKind, Option<String>); 3],
-) -> ModelCatalog {
-    let mut catalog = ModelCatalog::standard();
-    let mut configure = |name: &str, kind, url: Option<String>, keyed: bool| {
-        // Standard providers resolve without configuration; a key or URL lists their models.
-        let Some(base) = catalog.provider(name).cloned() else {
-            return;
-        };
-        let listed = keyed || url.is_some();
-        catalog.set(Provider {
-            name: name.into(),
-            kind,
-            base_url: url
-                .map(|u| u.trim_end_matches('/').to_owned())
-                .unwrap_or(base.base_url),
-            listed,
-        });
-    };
-    configure("openai", ProviderKind::Openai, openai.0, openai.1);
-    configure(
-        "anthropic",
-        ProviderKind::Anthropic,
-        anthropic.0,
-        anthropic.1,
-    );
-    configure("google_ai", ProviderKind::GoogleAi, None, gemini);
-    for (name, kind, url) in local {
-        // Local servers have no standard address worth guessing, except Ollama's default.
-        if let Some(url) = url {
-            catalog.set(Provider {
-                name: name.into(),
-                kind,
-                base_url: url.trim_end_matches('/').to_owned(),
-                listed: true,
-            });
-        }
-    }
-    catalog
 }
 
 /// MCP timeouts, and what stdio MCP servers inherit from this process: `PATH` (to find their
@@ -334,5 +282,38 @@ fn default_data_dir() -> anyhow::Result<PathBuf> {
     match std::env::home_dir() {
         Some(home) => Ok(home.join(".mneme")),
         None => bail!("no home directory; pass --data-dir or set MNEME_DATA_DIR"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use mneme_types::ProviderKind;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        providers: ProviderArgs,
+    }
+
+    #[test]
+    fn provider_flags_are_the_registry_variables() {
+        let args = [
+            "mneme",
+            "--gemini-api-key",
+            "g-key",
+            "--vllm-api-base",
+            "http://gpu:8000/v1",
+        ];
+        let providers = Cli::try_parse_from(args).unwrap().providers.0;
+        let gemini = providers.get(ProviderKind::GoogleAi);
+        assert_eq!(gemini.api_key.as_deref(), Some("g-key"));
+        let vllm = providers.get(ProviderKind::Vllm);
+        assert_eq!(vllm.base_url.as_deref(), Some("http://gpu:8000/v1"));
+        assert!(Cli::try_parse_from(["mneme", "--groq-api-key", "x"]).is_err());
+        let catalog = ModelCatalog::configured(&providers);
+        assert!(catalog.provider("vllm").is_some_and(|p| p.listed));
+        assert!(catalog.provider("lmstudio_openai").is_none());
     }
 }

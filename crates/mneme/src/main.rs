@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mneme_agent::LazySandbox;
 use mneme_embed::{EmbedderRouter, RouterConfig};
-use mneme_llm::{LlmRouter, OpenAiClient, OpenAiOptions};
+use mneme_llm::{LlmRouter, OpenAiOptions};
 use mneme_service::{McpManager, Searcher, Service, ServiceConfig};
 use mneme_store::sqlite::SqliteStore;
 use mneme_tools::SandboxOptions;
@@ -70,10 +70,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     };
     tracing::info!(storage = ?config.storage, "store ready");
-    let mut openai = OpenAiClient::new(OpenAiOptions::default())?;
-    if let Some(key) = &config.keys.openai {
-        openai = openai.with_api_key("openai", key.clone());
-    }
+    let llm = LlmRouter::configured(OpenAiOptions::default(), &config.providers)?;
     let sandbox = LazySandbox::new(SandboxOptions {
         timeout: config.tool_timeout,
         ..SandboxOptions::default()
@@ -81,11 +78,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let mcp = McpManager::new(config.mcp.clone()).context("preparing the MCP client")?;
     let store: Arc<dyn mneme_store::Store> = Arc::new(store);
     let embedders = EmbedderRouter::new(RouterConfig {
-        openai_base_url: config.endpoints.openai.clone(),
-        openai_api_key: config.keys.openai.clone(),
-        ollama_base_url: config.endpoints.ollama.clone(),
-        vllm_base_url: config.endpoints.vllm.clone(),
-        lmstudio_base_url: config.endpoints.lmstudio.clone(),
+        providers: config.providers.clone(),
         local_model_dir: Some(config.embedding_model_dir.clone()),
         ..RouterConfig::default()
     });
@@ -110,7 +103,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .context("opening the search index")?;
     let service = Service::new(
         store,
-        Arc::new(LlmRouter::new(openai)),
+        Arc::new(llm),
         Arc::new(sandbox),
         Arc::new(mcp),
         searcher,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use mneme_embed::{EmbedError, EmbedderRouter, RouterConfig, local_embedding_config};
 use mneme_testkit::FakeLlm;
-use mneme_types::EmbeddingConfig;
+use mneme_types::{ConfiguredProviders, EmbeddingConfig, ProviderKind, ProviderSettings};
 use serde_json::json;
 
 use crate::strings;
@@ -47,8 +47,13 @@ async fn one_instance_per_endpoint_type_endpoint_and_model() {
 async fn openai_uses_the_server_base_url_and_key_when_the_config_has_no_endpoint() {
     let fake = FakeLlm::start().await;
     let router = EmbedderRouter::new(RouterConfig {
-        openai_base_url: Some(fake.base_url()),
-        openai_api_key: Some("sk-router".into()),
+        providers: ConfiguredProviders::default().with(
+            ProviderKind::Openai,
+            ProviderSettings {
+                api_key: Some("sk-router".into()),
+                base_url: Some(fake.base_url()),
+            },
+        ),
         ..RouterConfig::default()
     });
     let embedder = router
@@ -66,9 +71,23 @@ async fn openai_uses_the_server_base_url_and_key_when_the_config_has_no_endpoint
 async fn ollama_gets_v1_added_to_its_root_and_no_openai_key() {
     let fake = FakeLlm::start().await;
     let root = format!("http://{}", fake.addr());
+    let providers = ConfiguredProviders::default()
+        .with(
+            ProviderKind::Openai,
+            ProviderSettings {
+                api_key: Some("sk-secret".into()),
+                base_url: None,
+            },
+        )
+        .with(
+            ProviderKind::Ollama,
+            ProviderSettings {
+                api_key: None,
+                base_url: Some(root),
+            },
+        );
     let router = EmbedderRouter::new(RouterConfig {
-        openai_api_key: Some("sk-secret".into()),
-        ollama_base_url: Some(root),
+        providers,
         ..RouterConfig::default()
     });
     let embedder = router
@@ -93,6 +112,16 @@ fn unknown_endpoint_types_are_named() {
         EmbedError::UnknownEndpointType("hugging-face".into())
     );
     assert!(error.to_string().contains("hugging-face"));
+    assert!(
+        error.to_string().ends_with("lmstudio_openai, local"),
+        "{error}"
+    );
+    // A provider of the registry without embeddings (or without an embedder yet) is unknown
+    // here too.
+    for kind in ["anthropic", "google_ai"] {
+        let error = router.embedder_for(&config(kind, None, "m")).err().unwrap();
+        assert_eq!(error, EmbedError::UnknownEndpointType(kind.into()));
+    }
 }
 
 #[test]

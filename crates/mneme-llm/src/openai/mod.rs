@@ -11,14 +11,22 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mneme_types::LlmConfig;
+use mneme_types::{LlmConfig, ProviderKind};
 use serde_json::Value;
 
 use crate::retry::{RetryPolicy, with_retries};
-use crate::{ChatDelta, ChatRequest, ChatResponse, ChatStream, LlmClient, LlmError};
+use crate::{
+    ChatDelta, ChatRequest, ChatResponse, ChatStream, LlmClient, LlmError, ReasoningBlock,
+};
 
-/// Where requests go when a config names no endpoint.
-pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+/// Where requests go when a config names no endpoint: the registry's URL for OpenAI.
+pub const OPENAI_BASE_URL: &str = match ProviderKind::Openai.spec().default_base_url {
+    Some(url) => url,
+    None => panic!("the registry gives OpenAI a base URL"),
+};
+
+/// OpenAI's own endpoint type, for the request details only OpenAI's API has.
+const OPENAI_ENDPOINT_TYPE: &str = ProviderKind::Openai.spec().endpoint_type;
 
 /// Timeouts and retries of an `OpenAiClient`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,18 +82,43 @@ impl OpenAiClient {
         &self.options
     }
 
-    #[tracing::instrument(skip_all, fields(provider = %config.model_endpoint_type, model = %config.model))]
-    async fn complete(&self, config: &LlmConfig, body: &Value) -> Result<ChatResponse, LlmError> {
-        with_retries(&self.options.retry, || self.complete_once(config, body)).await
+    /// The providers this client holds a key for, sorted.
+    pub(crate) fn providers_with_keys(&self) -> Vec<&str> {
+        let mut providers: Vec<&str> = self.api_keys.keys().map(String::as_str).collect();
+        providers.sort_unstable();
+        providers
     }
 
-    async fn complete_once(
+    /// A non-streaming call to the server at `base` (the router resolved it from the config).
+    pub(crate) async fn chat_at(
         &self,
+        base: &str,
         config: &LlmConfig,
-        body: &Value,
+        request: &ChatRequest,
     ) -> Result<ChatResponse, LlmError> {
+        let body = request::body(config, request, false);
+        self.complete(Target { base, config }, &body).await
+    }
+
+    /// A streaming call to the server at `base`.
+    pub(crate) async fn chat_stream_at(
+        &self,
+        base: &str,
+        config: &LlmConfig,
+        request: &ChatRequest,
+    ) -> Result<ChatStream, LlmError> {
+        let body = request::body(config, request, true);
+        self.open_stream(Target { base, config }, &body).await
+    }
+
+    #[tracing::instrument(skip_all, fields(provider = %to.config.model_endpoint_type, model = %to.config.model))]
+    async fn complete(&self, to: Target<'_>, body: &Value) -> Result<ChatResponse, LlmError> {
+        with_retries(&self.options.retry, || self.complete_once(to, body)).await
+    }
+
+    async fn complete_once(&self, to: Target<'_>, body: &Value) -> Result<ChatResponse, LlmError> {
         let call = async {
-            let response = self.post(config, body).send().await;
+            let response = self.post(to, body).send().await;
             let response = response.map_err(|e| error::from_reqwest(&e))?;
             let status = response.status().as_u16();
             let headers = response.headers().clone();
@@ -103,10 +136,10 @@ impl OpenAiClient {
             .map_err(|_| LlmError::Timeout)?
     }
 
-    #[tracing::instrument(skip_all, fields(provider = %config.model_endpoint_type, model = %config.model))]
-    async fn open_stream(&self, config: &LlmConfig, body: &Value) -> Result<ChatStream, LlmError> {
+    #[tracing::instrument(skip_all, fields(provider = %to.config.model_endpoint_type, model = %to.config.model))]
+    async fn open_stream(&self, to: Target<'_>, body: &Value) -> Result<ChatStream, LlmError> {
         let response =
-            with_retries(&self.options.retry, || self.open_stream_once(config, body)).await?;
+            with_retries(&self.options.retry, || self.open_stream_once(to, body)).await?;
         let is_json = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -127,11 +160,11 @@ impl OpenAiClient {
     /// retried like non-streaming calls.
     async fn open_stream_once(
         &self,
-        config: &LlmConfig,
+        to: Target<'_>,
         body: &Value,
     ) -> Result<reqwest::Response, LlmError> {
         let timeout = self.options.request_timeout;
-        let sent = tokio::time::timeout(timeout, self.post(config, body).send()).await;
+        let sent = tokio::time::timeout(timeout, self.post(to, body).send()).await;
         let response = sent
             .map_err(|_| LlmError::Timeout)?
             .map_err(|e| error::from_reqwest(&e))?;
@@ -147,11 +180,10 @@ impl OpenAiClient {
         Err(error::from_status(status, &headers, &bytes))
     }
 
-    fn post(&self, config: &LlmConfig, body: &Value) -> reqwest::RequestBuilder {
-        let base = config.model_endpoint.as_deref().unwrap_or(OPENAI_BASE_URL);
-        let url = format!("{}/chat/completions", base.trim_end_matches('/'));
+    fn post(&self, to: Target<'_>, body: &Value) -> reqwest::RequestBuilder {
+        let url = format!("{}/chat/completions", to.base.trim_end_matches('/'));
         let mut request = self.http.post(url).json(body);
-        if let Some(key) = self.api_key(config) {
+        if let Some(key) = self.api_key(to.config) {
             request = request.bearer_auth(key);
         }
         request
@@ -173,8 +205,7 @@ impl LlmClient for OpenAiClient {
         config: &LlmConfig,
         request: &ChatRequest,
     ) -> Result<ChatResponse, LlmError> {
-        self.complete(config, &request::body(config, request, false))
-            .await
+        self.chat_at(base_url(config), config, request).await
     }
 
     async fn chat_stream(
@@ -182,19 +213,28 @@ impl LlmClient for OpenAiClient {
         config: &LlmConfig,
         request: &ChatRequest,
     ) -> Result<ChatStream, LlmError> {
-        self.open_stream(config, &request::body(config, request, true))
-            .await
+        self.chat_stream_at(base_url(config), config, request).await
     }
+}
+
+/// Where a call goes and for which config (its key and model).
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    base: &'a str,
+    config: &'a LlmConfig,
+}
+
+/// The config's endpoint, else OpenAI's.
+fn base_url(config: &LlmConfig) -> &str {
+    config.model_endpoint.as_deref().unwrap_or(OPENAI_BASE_URL)
 }
 
 impl fmt::Debug for OpenAiClient {
     // Never print the keys themselves.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut providers: Vec<&String> = self.api_keys.keys().collect();
-        providers.sort();
         f.debug_struct("OpenAiClient")
             .field("options", &self.options)
-            .field("api_keys_for", &providers)
+            .field("api_keys_for", &self.providers_with_keys())
             .finish_non_exhaustive()
     }
 }
@@ -202,7 +242,15 @@ impl fmt::Debug for OpenAiClient {
 /// A whole response as the deltas a stream would have carried.
 fn deltas_of(response: ChatResponse) -> ChatStream {
     let mut deltas: Vec<ChatDelta> = Vec::new();
-    deltas.extend(response.reasoning.map(ChatDelta::Reasoning));
+    for block in response.reasoning {
+        match block {
+            ReasoningBlock::Text { text, signature } => {
+                deltas.push(ChatDelta::Reasoning(text));
+                deltas.extend(signature.map(ChatDelta::ReasoningSignature));
+            }
+            ReasoningBlock::Redacted { data } => deltas.push(ChatDelta::RedactedReasoning(data)),
+        }
+    }
     deltas.extend(response.content.map(ChatDelta::Content));
     for (index, call) in response.tool_calls.into_iter().enumerate() {
         deltas.push(ChatDelta::ToolCall {

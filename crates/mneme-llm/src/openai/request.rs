@@ -3,13 +3,19 @@
 use mneme_types::LlmConfig;
 use serde_json::{Map, Value, json};
 
-use crate::{ChatMessage, ChatRequest, ToolCall, ToolChoice, ToolSchema};
+use super::OPENAI_ENDPOINT_TYPE;
+use crate::{
+    ChatMessage, ChatRequest, Content, ContentPart, ImageSource, ToolCall, ToolChoice, ToolSchema,
+};
 
 /// The JSON body for `POST /chat/completions`.
 pub(crate) fn body(config: &LlmConfig, request: &ChatRequest, stream: bool) -> Value {
     let mut body = Map::new();
     body.insert("model".into(), json!(config.model));
-    let messages = request.messages.iter().map(message).collect();
+    // The system prompt is the first message; reasoning from earlier turns is not sent back
+    // (Chat Completions has no place for it).
+    let system = request.system.iter().map(|text| system_message(text));
+    let messages = system.chain(request.messages.iter().map(message)).collect();
     body.insert("messages".into(), Value::Array(messages));
     if !request.tools.is_empty() {
         let tools = request.tools.iter().map(tool).collect();
@@ -27,7 +33,7 @@ pub(crate) fn body(config: &LlmConfig, request: &ChatRequest, stream: bool) -> V
     if let Some(max_tokens) = config.max_tokens {
         // OpenAI deprecated `max_tokens` (its reasoning models refuse it); other servers
         // often know only `max_tokens`.
-        let key = if config.model_endpoint_type == "openai" {
+        let key = if config.model_endpoint_type == OPENAI_ENDPOINT_TYPE {
             "max_completion_tokens"
         } else {
             "max_tokens"
@@ -45,13 +51,20 @@ pub(crate) fn body(config: &LlmConfig, request: &ChatRequest, stream: bool) -> V
     Value::Object(body)
 }
 
+fn system_message(text: &str) -> Value {
+    json!({ "role": "system", "content": text })
+}
+
 fn message(message: &ChatMessage) -> Value {
     match message {
-        ChatMessage::System { content } => json!({ "role": "system", "content": content }),
-        ChatMessage::User { content } => json!({ "role": "user", "content": content }),
+        ChatMessage::System { content } => system_message(content),
+        ChatMessage::User { content } => {
+            json!({ "role": "user", "content": user_content(content) })
+        }
         ChatMessage::Assistant {
             content,
             tool_calls,
+            reasoning: _,
         } => {
             let mut value = json!({ "role": "assistant", "content": content });
             if !tool_calls.is_empty() {
@@ -63,6 +76,29 @@ fn message(message: &ChatMessage) -> Value {
             tool_call_id,
             content,
         } => json!({ "role": "tool", "tool_call_id": tool_call_id, "content": content }),
+    }
+}
+
+/// Plain text stays a string (what every server accepts); parts become OpenAI's content array.
+fn user_content(content: &Content) -> Value {
+    match content {
+        Content::Text(text) => json!(text),
+        Content::Parts(parts) => parts.iter().map(content_part).collect(),
+    }
+}
+
+fn content_part(part: &ContentPart) -> Value {
+    match part {
+        ContentPart::Text { text } => json!({ "type": "text", "text": text }),
+        ContentPart::Image { source } => {
+            let url = match source {
+                ImageSource::Url { url } => url.clone(),
+                ImageSource::Base64 { media_type, data } => {
+                    format!("data:{media_type};base64,{data}")
+                }
+            };
+            json!({ "type": "image_url", "image_url": { "url": url } })
+        }
     }
 }
 
@@ -97,7 +133,7 @@ fn tool_choice(choice: &ToolChoice) -> Value {
 /// o1, o3, o4-mini, gpt-5...: models that take `reasoning_effort` and no `temperature`.
 fn is_openai_reasoning_model(config: &LlmConfig) -> bool {
     let model = config.model.as_str();
-    config.model_endpoint_type == "openai"
+    config.model_endpoint_type == OPENAI_ENDPOINT_TYPE
         && ["o1", "o3", "o4", "gpt-5"]
             .iter()
             .any(|prefix| model.starts_with(prefix))
@@ -117,15 +153,15 @@ mod tests {
 
     fn request(tools: Vec<ToolSchema>) -> ChatRequest {
         ChatRequest {
+            system: Some("sys".into()),
             messages: vec![
-                ChatMessage::System {
-                    content: "sys".into(),
-                },
-                ChatMessage::User {
-                    content: "hi".into(),
-                },
+                ChatMessage::user("hi"),
                 ChatMessage::Assistant {
                     content: None,
+                    reasoning: vec![crate::ReasoningBlock::Text {
+                        text: "hm".into(),
+                        signature: Some("sig".into()),
+                    }],
                     tool_calls: vec![ToolCall {
                         id: "call_1".into(),
                         name: "f".into(),
@@ -171,6 +207,47 @@ mod tests {
         );
         assert_eq!(body["stream_options"], json!({"include_usage": true}));
         assert!(body.get("reasoning_effort").is_none());
+    }
+
+    #[test]
+    fn image_parts_become_image_urls_and_mid_history_system_messages_stay() {
+        let mut request = request(vec![]);
+        request.system = None;
+        request.messages = vec![
+            ChatMessage::System {
+                content: "note".into(),
+            },
+            ChatMessage::User {
+                content: Content::Parts(vec![
+                    ContentPart::Text {
+                        text: "what is this?".into(),
+                    },
+                    ContentPart::Image {
+                        source: ImageSource::Url {
+                            url: "https://example.com/cat.png".into(),
+                        },
+                    },
+                    ContentPart::Image {
+                        source: ImageSource::Base64 {
+                            media_type: "image/png".into(),
+                            data: "iVBORw0".into(),
+                        },
+                    },
+                ]),
+            },
+        ];
+        let body = body(&config("openai", "gpt-4o"), &request, false);
+        assert_eq!(
+            body["messages"],
+            json!([
+                {"role": "system", "content": "note"},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "what is this?"},
+                    {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0"}},
+                ]},
+            ])
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::assemble::{new_tool_call_id, normalize_arguments};
-use crate::{ChatResponse, LlmError, ToolCall, Usage};
+use crate::{ChatResponse, FinishReason, LlmError, ReasoningBlock, ToolCall, Usage};
 
 pub(crate) fn parse_completion(body: &[u8]) -> Result<ChatResponse, LlmError> {
     let json: Value = serde_json::from_slice(body)
@@ -27,14 +27,32 @@ pub(crate) fn parse_completion(body: &[u8]) -> Result<ChatResponse, LlmError> {
         .unwrap_or_default();
     Ok(ChatResponse {
         content: text(&message["content"]),
-        reasoning: reasoning(message),
+        reasoning: reasoning(message)
+            .map(|text| ReasoningBlock::Text {
+                text,
+                signature: None,
+            })
+            .into_iter()
+            .collect(),
         tool_calls,
-        finish_reason: choice["finish_reason"].as_str().map(str::to_owned),
+        finish_reason: choice["finish_reason"].as_str().map(finish_reason),
         usage: usage(&json["usage"]),
     })
 }
 
-/// `usage`, with OpenAI's cached-input and reasoning details when present.
+/// OpenAI's `finish_reason` (`function_call` is the legacy spelling of `tool_calls`).
+pub(crate) fn finish_reason(reason: &str) -> FinishReason {
+    match reason {
+        "stop" => FinishReason::Stop,
+        "length" => FinishReason::Length,
+        "tool_calls" | "function_call" => FinishReason::ToolCalls,
+        "content_filter" => FinishReason::ContentFilter,
+        other => FinishReason::Other(other.to_owned()),
+    }
+}
+
+/// `usage`, with OpenAI's cached-input and reasoning details when present. OpenAI counts cached
+/// tokens inside `prompt_tokens` and reports no cache writes.
 pub(crate) fn usage(usage: &Value) -> Usage {
     let count = |v: &Value| v.as_u64();
     let prompt_tokens = count(&usage["prompt_tokens"]).unwrap_or(0);
@@ -43,7 +61,8 @@ pub(crate) fn usage(usage: &Value) -> Usage {
         prompt_tokens,
         completion_tokens,
         total_tokens: count(&usage["total_tokens"]).unwrap_or(prompt_tokens + completion_tokens),
-        cached_input_tokens: count(&usage["prompt_tokens_details"]["cached_tokens"]),
+        cache_read_tokens: count(&usage["prompt_tokens_details"]["cached_tokens"]),
+        cache_creation_tokens: None,
         reasoning_tokens: count(&usage["completion_tokens_details"]["reasoning_tokens"]),
     }
 }
@@ -98,12 +117,26 @@ mod tests {
             "completion_tokens_details":{"reasoning_tokens":2}},"system_fingerprint":"fp"}"#;
         let response = parse_completion(body).unwrap();
         assert_eq!(response.content, None);
-        assert_eq!(response.reasoning.as_deref(), Some("think"));
+        assert_eq!(
+            response.reasoning,
+            [ReasoningBlock::Text {
+                text: "think".into(),
+                signature: None
+            }]
+        );
         assert_eq!(response.tool_calls[0].arguments, "{\"a\":1}");
-        assert_eq!(response.finish_reason.as_deref(), Some("tool_calls"));
-        assert_eq!(response.usage.total_tokens, 15);
-        assert_eq!(response.usage.cached_input_tokens, Some(4));
-        assert_eq!(response.usage.reasoning_tokens, Some(2));
+        assert_eq!(response.finish_reason, Some(FinishReason::ToolCalls));
+        assert_eq!(
+            response.usage,
+            Usage {
+                prompt_tokens: 10,
+                completion_tokens: 5,
+                total_tokens: 15,
+                cache_read_tokens: Some(4),
+                cache_creation_tokens: None,
+                reasoning_tokens: Some(2),
+            }
+        );
     }
 
     #[test]
@@ -112,11 +145,28 @@ mod tests {
             "reasoning":"r","tool_calls":[{"function":{"name":"g","arguments":{"b":2}}}]}}]}"#;
         let response = parse_completion(body).unwrap();
         assert_eq!(response.content.as_deref(), Some("hi"));
-        assert_eq!(response.reasoning.as_deref(), Some("r"));
+        assert_eq!(response.reasoning_text().as_deref(), Some("r"));
         assert_eq!(response.tool_calls[0].arguments, "{\"b\":2}");
         assert!(response.tool_calls[0].id.starts_with("call_"));
         assert_eq!(response.usage, Usage::default());
         assert_eq!(response.finish_reason, None);
+    }
+
+    #[test]
+    fn finish_reasons_are_typed() {
+        let reason = |r: &str| {
+            let body =
+                format!(r#"{{"choices":[{{"message":{{"content":"x"}},"finish_reason":"{r}"}}]}}"#);
+            parse_completion(body.as_bytes()).unwrap().finish_reason
+        };
+        assert_eq!(reason("stop"), Some(FinishReason::Stop));
+        assert_eq!(reason("length"), Some(FinishReason::Length));
+        assert_eq!(reason("function_call"), Some(FinishReason::ToolCalls));
+        assert_eq!(reason("content_filter"), Some(FinishReason::ContentFilter));
+        assert_eq!(
+            reason("eos_token"),
+            Some(FinishReason::Other("eos_token".into()))
+        );
     }
 
     #[test]

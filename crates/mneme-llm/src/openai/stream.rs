@@ -13,9 +13,9 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::error::{from_reqwest, from_stream_error};
-use super::response::{arguments, reasoning, text, usage};
+use super::response::{arguments, finish_reason, reasoning, text, usage};
 use crate::sse::{SseEvent, SseParser};
-use crate::{ChatDelta, ChatStream, LlmError, Usage};
+use crate::{ChatDelta, ChatStream, FinishReason, LlmError, Usage};
 
 /// The deltas of a streaming response; `idle` bounds the wait for each network read.
 pub(crate) fn deltas(response: reqwest::Response, idle: Duration) -> ChatStream {
@@ -126,7 +126,7 @@ impl StreamState {
 /// tool-call slots.
 #[derive(Debug, Default)]
 pub(crate) struct ChunkDecoder {
-    finish_reason: Option<String>,
+    finish_reason: Option<FinishReason>,
     usage: Option<Usage>,
     slots: Vec<Slot>,
     saw_done: bool,
@@ -147,7 +147,7 @@ impl ChunkDecoder {
             return Vec::new();
         };
         if let Some(reason) = choice["finish_reason"].as_str() {
-            self.finish_reason = Some(reason.to_owned());
+            self.finish_reason = Some(finish_reason(reason));
         }
         let delta = &choice["delta"];
         let mut deltas = Vec::new();
@@ -264,7 +264,7 @@ mod tests {
         let response = assemble(deltas);
         assert_eq!(response.tool_calls[0].id, "call_1");
         assert_eq!(response.tool_calls[0].arguments, "{\"a\":1}");
-        assert_eq!(response.finish_reason.as_deref(), Some("tool_calls"));
+        assert_eq!(response.finish_reason, Some(FinishReason::ToolCalls));
         assert_eq!(response.usage.total_tokens, 15);
     }
 
@@ -306,12 +306,15 @@ mod tests {
             chunk(json!({"reasoning_content": "let me think"})),
             chunk(json!({"content": "4"})),
             json!({"choices": [{"delta": {}, "finish_reason": "stop"}],
-                   "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}),
+                   "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2,
+                             "prompt_tokens_details": {"cached_tokens": 1}}}),
         ]);
         let response = assemble(deltas);
-        assert_eq!(response.reasoning.as_deref(), Some("let me think"));
+        assert_eq!(response.reasoning_text().as_deref(), Some("let me think"));
         assert_eq!(response.content.as_deref(), Some("4"));
+        assert_eq!(response.finish_reason, Some(FinishReason::Stop));
         assert_eq!(response.usage.total_tokens, 2);
+        assert_eq!(response.usage.cache_read_tokens, Some(1));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Non-streaming calls: replies parsed, request bodies as the fake recorded them.
 
-use mneme_llm::{ChatMessage, LlmClient, LlmRouter, ToolCall, ToolChoice};
+use mneme_llm::{
+    ChatMessage, FinishReason, LlmClient, LlmRouter, ReasoningBlock, ToolCall, ToolChoice,
+};
 use mneme_testkit::{FakeLlm, Reply};
 use serde_json::json;
 
@@ -12,9 +14,15 @@ async fn text_reply() {
     fake.push(Reply::text("Hello there").with_reasoning("The user greets me."));
     let response = client().chat(&config(&fake), &user("hi")).await.unwrap();
     assert_eq!(response.content.as_deref(), Some("Hello there"));
-    assert_eq!(response.reasoning.as_deref(), Some("The user greets me."));
+    assert_eq!(
+        response.reasoning,
+        [ReasoningBlock::Text {
+            text: "The user greets me.".into(),
+            signature: None
+        }]
+    );
     assert!(response.tool_calls.is_empty());
-    assert_eq!(response.finish_reason.as_deref(), Some("stop"));
+    assert_eq!(response.finish_reason, Some(FinishReason::Stop));
     let usage = response.usage;
     assert!(usage.prompt_tokens > 0 && usage.completion_tokens > 0);
     assert_eq!(
@@ -32,7 +40,7 @@ async fn tool_call_reply() {
     );
     let request = with_tools(user("hi"), ToolChoice::Required);
     let response = client().chat(&config(&fake), &request).await.unwrap();
-    assert_eq!(response.finish_reason.as_deref(), Some("tool_calls"));
+    assert_eq!(response.finish_reason, Some(FinishReason::ToolCalls));
     let calls: Vec<(&str, &str)> = response
         .tool_calls
         .iter()
@@ -60,6 +68,10 @@ async fn request_body_as_recorded_by_the_fake() {
     let mut request = with_tools(user("hi"), ToolChoice::Named("send_message".into()));
     request.messages.push(ChatMessage::Assistant {
         content: Some("thinking".into()),
+        reasoning: vec![ReasoningBlock::Text {
+            text: "not sent to OpenAI".into(),
+            signature: None,
+        }],
         tool_calls: vec![ToolCall {
             id: "call_1".into(),
             name: "send_message".into(),
@@ -98,7 +110,13 @@ async fn request_body_as_recorded_by_the_fake() {
         .map(|m| m["role"].as_str().unwrap())
         .collect();
     assert_eq!(roles, ["system", "user", "assistant", "tool"]);
-    assert_eq!(sent["messages"][2]["tool_calls"][0]["type"], "function");
+    assert_eq!(sent["messages"][0]["content"], "You are a test.");
+    assert_eq!(sent["messages"][1]["content"], "hi");
+    assert_eq!(
+        sent["messages"][2],
+        json!({"role": "assistant", "content": "thinking", "tool_calls": [{"id": "call_1",
+            "type": "function", "function": {"name": "send_message", "arguments": r#"{"message":"x"}"#}}]})
+    );
     assert_eq!(sent["messages"][3]["tool_call_id"], "call_1");
     let recorded = fake.recorded();
     assert_eq!(recorded[0].authorization.as_deref(), Some("Bearer sk-test"));

@@ -53,14 +53,8 @@ fn client() -> OpenAiClient {
 
 fn user(text: &str) -> ChatRequest {
     ChatRequest {
-        messages: vec![
-            ChatMessage::System {
-                content: "You are a test.".into(),
-            },
-            ChatMessage::User {
-                content: text.into(),
-            },
-        ],
+        system: Some("You are a test.".into()),
+        messages: vec![ChatMessage::user(text)],
         tools: vec![],
         tool_choice: ToolChoice::Auto,
     }

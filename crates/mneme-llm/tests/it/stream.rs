@@ -170,7 +170,7 @@ async fn crlf_comments_and_split_reads_are_tolerated() {
     .await;
     let response = assemble(deltas.into_iter().map(Result::unwrap));
     assert_eq!(response.content.as_deref(), Some("Hello"));
-    assert_eq!(response.finish_reason.as_deref(), Some("stop"));
+    assert_eq!(response.finish_reason, Some(mneme_llm::FinishReason::Stop));
 }
 
 #[tokio::test]

@@ -1,0 +1,213 @@
+//! The provider-neutral request and response types. Provider modules translate them to and
+//! from their wire; nothing here spells a provider's field names or values.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One request to a chat model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    /// The system prompt, apart from the history: some providers take it as a message, others
+    /// as a field of their own.
+    pub system: Option<String>,
+    pub messages: Vec<ChatMessage>,
+    pub tools: Vec<ToolSchema>,
+    pub tool_choice: ToolChoice,
+}
+
+/// A message of the history, in the provider-neutral form the step loop builds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum ChatMessage {
+    /// A system message inside the history (Letta accepts input with role `system`); the
+    /// agent's system prompt is `ChatRequest::system`.
+    System {
+        content: String,
+    },
+    User {
+        content: Content,
+    },
+    Assistant {
+        content: Option<String>,
+        /// The model's earlier reasoning, for providers that want it back (with its signature).
+        reasoning: Vec<ReasoningBlock>,
+        tool_calls: Vec<ToolCall>,
+    },
+    /// A tool's result, as text.
+    Tool {
+        tool_call_id: String,
+        content: String,
+    },
+}
+
+impl ChatMessage {
+    /// A user message of plain text.
+    pub fn user(text: impl Into<String>) -> ChatMessage {
+        ChatMessage::User {
+            content: Content::Text(text.into()),
+        }
+    }
+}
+
+/// What a user message holds: plain text (the common case, kept without a list around it), or
+/// parts such as text and images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Content {
+    Text(String),
+    Parts(Vec<ContentPart>),
+}
+
+impl From<String> for Content {
+    fn from(text: String) -> Content {
+        Content::Text(text)
+    }
+}
+
+impl From<&str> for Content {
+    fn from(text: &str) -> Content {
+        Content::Text(text.to_owned())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentPart {
+    Text { text: String },
+    Image { source: ImageSource },
+}
+
+/// Where an image's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ImageSource {
+    /// An address the provider fetches.
+    Url { url: String },
+    /// The bytes themselves, base64-encoded, with their media type (`image/png`).
+    Base64 { media_type: String, data: String },
+}
+
+/// A piece of the model's reasoning. Providers that sign reasoning require it back unchanged,
+/// signature included, when the conversation goes on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ReasoningBlock {
+    Text {
+        text: String,
+        signature: Option<String>,
+    },
+    /// Reasoning the provider withheld, as the opaque data it sent in its place.
+    Redacted { data: String },
+}
+
+/// A function the model may call: name, description and JSON-schema parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolSchema {
+    pub name: String,
+    pub description: String,
+    pub parameters: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToolChoice {
+    /// The model may answer in text or call tools.
+    Auto,
+    /// The model must call some tool.
+    Required,
+    /// The model must call this tool.
+    Named(String),
+    /// No tool calls.
+    None,
+}
+
+/// A tool call as the model produced it; `arguments` is the raw JSON text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+}
+
+/// Why the model stopped, as each provider module reads its own spelling.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FinishReason {
+    /// A natural end (or a stop sequence).
+    Stop,
+    /// The output hit the token limit.
+    Length,
+    /// The model called tools.
+    ToolCalls,
+    /// The provider's content filter cut the answer.
+    ContentFilter,
+    /// A reason this crate does not classify, as the provider spelled it.
+    Other(String),
+}
+
+/// A complete model response.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ChatResponse {
+    pub content: Option<String>,
+    /// Native reasoning, when the provider returns it, in the order it came.
+    pub reasoning: Vec<ReasoningBlock>,
+    pub tool_calls: Vec<ToolCall>,
+    pub finish_reason: Option<FinishReason>,
+    pub usage: Usage,
+}
+
+impl ChatResponse {
+    /// The readable reasoning as one text (blocks joined by a newline; redacted ones left
+    /// out), or `None` when there is none.
+    pub fn reasoning_text(&self) -> Option<String> {
+        let mut texts = self.reasoning.iter().filter_map(|block| match block {
+            ReasoningBlock::Text { text, .. } if !text.is_empty() => Some(text.as_str()),
+            _ => None,
+        });
+        let first = texts.next()?;
+        let mut joined = first.to_owned();
+        for text in texts {
+            joined.push('\n');
+            joined.push_str(text);
+        }
+        Some(joined)
+    }
+}
+
+/// Token counts of one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    /// Every input token, cache reads and writes included (a provider that counts them apart
+    /// adds them up in its module).
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+    /// Input tokens read from the provider's prompt cache (Letta's `cached_input_tokens`).
+    pub cache_read_tokens: Option<u64>,
+    /// Input tokens written to the provider's prompt cache (Letta's `cache_write_tokens`).
+    pub cache_creation_tokens: Option<u64>,
+    pub reasoning_tokens: Option<u64>,
+}
+
+/// A piece of a streamed response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ChatDelta {
+    Content(String),
+    /// Text of the current reasoning block.
+    Reasoning(String),
+    /// The signature of the current reasoning block, which it closes: later reasoning text
+    /// starts a new block.
+    ReasoningSignature(String),
+    /// A whole redacted reasoning block.
+    RedactedReasoning(String),
+    /// A fragment of tool call `index`: `id` and `name` usually arrive with the first fragment.
+    ToolCall {
+        index: usize,
+        id: Option<String>,
+        name: Option<String>,
+        arguments: String,
+    },
+    /// The end of the stream, with what the provider reported.
+    Done {
+        finish_reason: Option<FinishReason>,
+        usage: Usage,
+    },
+}
