@@ -18,6 +18,8 @@ mod testing;
 pub mod tool_rules;
 pub mod tools;
 mod turn;
+#[cfg(test)]
+mod turn_tests;
 
 pub use client::ClientTool;
 pub use context::Flavor;
