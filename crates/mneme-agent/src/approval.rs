@@ -2,8 +2,11 @@
 //! with an approval request; the client's answer runs (or denies) the calls in a step of its
 //! own, without a model call, and the turn goes on.
 
-use mneme_store::{Message, Role, ToolReturnRecord};
+use mneme_store::{Message, Role, ToolCallRecord, ToolReturnRecord};
 use serde_json::Value;
+
+use crate::step::pack_return;
+use crate::tools::ToolOutcome;
 
 /// The client's decision on one pending call.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,11 +81,50 @@ pub fn pending_request(context: &[Message]) -> Option<&Message> {
         .filter(|m| m.role == Role::Approval && !m.tool_calls.is_empty())
 }
 
+/// Each pending call with the client's decision on it, in the request's order; an error
+/// unless the answer covers exactly the pending calls.
+pub(crate) fn decisions_for<'a>(
+    pending: &'a Message,
+    answer: &ApprovalAnswer,
+) -> Result<Vec<(&'a ToolCallRecord, Decision)>, String> {
+    let decisions: Vec<Decision> = match &answer.all {
+        Some(d) => pending
+            .tool_calls
+            .iter()
+            .map(|c| with_id(d, &c.id))
+            .collect(),
+        None => answer.decisions.clone(),
+    };
+    let mut asked: Vec<&str> = pending.tool_calls.iter().map(|c| c.id.as_str()).collect();
+    let mut answered: Vec<&str> = decisions.iter().map(Decision::tool_call_id).collect();
+    asked.sort_unstable();
+    answered.sort_unstable();
+    if asked != answered {
+        return Err(format!(
+            "The approvals must answer exactly the pending tool calls: {}",
+            asked.join(", ")
+        ));
+    }
+    Ok(pending
+        .tool_calls
+        .iter()
+        .filter_map(|c| {
+            let d = decisions.iter().find(|d| d.tool_call_id() == c.id)?;
+            Some((c, d.clone()))
+        })
+        .collect())
+}
+
 /// The error return of a denied call, in Letta's words.
-pub(crate) fn denied(reason: Option<&str>) -> String {
-    format!(
+pub(crate) fn denied_return(tool_call_id: &str, reason: Option<&str>) -> ToolReturnRecord {
+    let text = format!(
         "Error: request to call tool denied. User reason: {}",
         reason.unwrap_or("none given")
+    );
+    client_return(
+        tool_call_id,
+        "error",
+        pack_return(&ToolOutcome::failed(text), 50_000),
     )
 }
 
@@ -99,5 +141,26 @@ pub(crate) fn client_return(tool_call_id: &str, status: &str, text: String) -> T
         func_response: text,
         stdout: None,
         stderr: None,
+    }
+}
+
+/// The legacy single decision, for one of the pending calls.
+fn with_id(d: &Decision, id: &str) -> Decision {
+    let id = id.to_owned();
+    match d {
+        Decision::Approve { .. } => Decision::Approve { tool_call_id: id },
+        Decision::Deny { reason, .. } => Decision::Deny {
+            tool_call_id: id,
+            reason: reason.clone(),
+        },
+        Decision::Return {
+            status,
+            tool_return,
+            ..
+        } => Decision::Return {
+            tool_call_id: id,
+            status: status.clone(),
+            tool_return: tool_return.clone(),
+        },
     }
 }

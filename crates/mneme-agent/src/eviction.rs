@@ -3,7 +3,7 @@
 //! what leaves (Letta's compaction) comes with the compaction issue; until then an agent never
 //! gets stuck on a full context.
 
-use mneme_store::{Message, Role};
+use mneme_store::{AgentContext, Message, Role};
 use mneme_types::MessageId;
 
 /// Evict when the estimate passes this share of the window...
@@ -24,6 +24,32 @@ pub(crate) fn tokens(m: &Message) -> u64 {
             .sum::<usize>()
         + m.reasoning.as_ref().map_or(0, String::len);
     (chars as u64).div_ceil(4) + 4
+}
+
+/// Moves the oldest messages out of context when the estimate of everything sent passes
+/// `trigger` of the window, down to `target` of it.
+pub(crate) fn fit_context(ctx: &mut AgentContext, pending: &[Message], trigger: f64, target: f64) {
+    let window = ctx.agent.llm_config.context_window as f64;
+    let fixed: u64 = ctx.messages.first().map(tokens).unwrap_or(0)
+        + pending.iter().map(tokens).sum::<u64>()
+        + ctx
+            .tools
+            .iter()
+            .map(|t| {
+                t.json_schema
+                    .as_ref()
+                    .map_or(0, |s| s.to_string().len() as u64 / 4)
+            })
+            .sum::<u64>();
+    let history: u64 = ctx.messages.iter().skip(1).map(tokens).sum();
+    if ((fixed + history) as f64) <= window * trigger {
+        return;
+    }
+    let budget = (window * target - fixed as f64).max(0.0) as u64;
+    let moved = evict_oldest(&mut ctx.messages, &mut ctx.agent.message_ids, budget);
+    if moved > 0 {
+        tracing::info!(agent = %ctx.agent.id, moved, "moved old messages out of context");
+    }
 }
 
 /// Drops the oldest messages after the system message (index 0) until the history's estimate

@@ -2,8 +2,10 @@
 //! system message, the built-in tools, and the step loop that runs a turn.
 
 pub mod approval;
+mod client;
 mod context;
 mod eviction;
+mod executor;
 pub mod mcp;
 pub mod memory;
 pub mod prompts;
@@ -11,11 +13,17 @@ pub mod recall;
 mod sandbox;
 mod step;
 pub mod system;
+#[cfg(test)]
+mod testing;
 pub mod tool_rules;
 pub mod tools;
 mod turn;
+#[cfg(test)]
+mod turn_tests;
 
+pub use client::ClientTool;
 pub use context::Flavor;
+pub use executor::{Invocation, ToolExecutor};
 pub use mcp::McpTools;
 pub use memory::render_memory;
 pub use prompts::default_system_prompt;
@@ -23,4 +31,4 @@ pub use recall::{ArchivalQuery, Found, MemorySearch, RecallQuery, Relevance};
 pub use sandbox::LazySandbox;
 pub use step::pack_return;
 pub use system::{MemoryStats, compile_system_message};
-pub use turn::{AgentError, ClientTool, Runtime, TurnEvent, TurnInput, TurnOutput};
+pub use turn::{AgentError, Runtime, TurnEvent, TurnInput, TurnOutput};

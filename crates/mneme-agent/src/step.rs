@@ -1,19 +1,21 @@
-//! One step's handling of the model's answer: which tools run, what is stored, whether the
-//! turn goes on, following Letta's two loop families.
+//! One step's handling of the model's answer, without IO: `decide` says which calls run, which
+//! the tool rules refuse, or that the answer waits for approval; `conclude` turns the calls'
+//! outcomes into the step's messages, stop reason and continuation. Letta's two loop families
+//! (`Flavor`) differ only here; the executor in `turn.rs` runs what was decided.
 
-use mneme_llm::{ChatResponse, FinishReason};
-use mneme_store::{AgentContext, Message, Passage, Role, ToolCallRecord, ToolReturnRecord};
-use mneme_types::{MessageId, RunId, StepId, StopReason, time};
+use chrono::{DateTime, Utc};
+use mneme_llm::{ChatResponse, FinishReason, ToolCall};
+use mneme_store::{Message, Passage, Role, ToolCallRecord, ToolReturnRecord};
+use mneme_types::{AgentId, MessageId, RunId, StepId, StopReason, Tool, time};
 use serde_json::{Value, json};
 
-use crate::LazySandbox;
 use crate::context::Flavor;
-use crate::recall::MemorySearch;
 use crate::system::local_time;
 use crate::tool_rules::{Allowed, Solver};
-use crate::tools::{Args, DEFAULT_RETURN_CHAR_LIMIT, ToolOutcome, WorkingMemory, execute_builtin};
-use mneme_tools::{RunRequest, RunStatus};
-use mneme_types::Tool;
+use crate::tools::{Args, DEFAULT_RETURN_CHAR_LIMIT, ToolOutcome};
+
+#[cfg(test)]
+mod tests;
 
 /// The hidden-from-user prefix of server-written continuation reasons.
 const HIDDEN_PREFIX: &str = "[This is an automated system message hidden from the user] ";
@@ -29,301 +31,188 @@ pub(crate) struct StepOutcome {
     pub stop_reason: Option<StopReason>,
 }
 
-/// What the step knows besides the model's answer.
-pub(crate) struct StepScope<'a> {
-    pub(crate) ctx: &'a AgentContext,
-    pub(crate) flavor: Flavor,
-    pub(crate) sandbox: &'a LazySandbox,
-    pub(crate) mcp: &'a dyn crate::McpTools,
-    pub(crate) search: &'a dyn MemorySearch,
-    pub(crate) allowed: &'a Allowed,
-    /// (step, run, pre-generated assistant message id)
-    pub(crate) ids: (StepId, RunId, MessageId),
+/// What the decision reads besides the model's answer and the rules.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StepView<'a> {
+    pub agent: AgentId,
+    pub flavor: Flavor,
+    /// The model config allows parallel tool calls.
+    pub parallel: bool,
+    /// The agent's tools (their return limits).
+    pub tools: &'a [Tool],
+    /// What the rules offered the model in this step.
+    pub allowed: &'a Allowed,
+    /// The step and run every new message is stamped with.
+    pub step: (StepId, RunId),
+    /// The id the assistant message is stored under: streamed chunks carried it already.
+    pub message_id: MessageId,
 }
 
-pub(crate) async fn handle_response(
-    scope: StepScope<'_>,
-    memory: &mut WorkingMemory,
-    solver: &mut Solver,
-    response: ChatResponse,
-) -> StepOutcome {
-    let StepScope {
-        ctx, flavor, ids, ..
-    } = scope;
-    let mut out = StepOutcome::default();
-    let agent = ctx.agent.id;
-    let stamp = |mut m: Message| {
-        m.step_id = Some(ids.0);
-        m.run_id = Some(ids.1);
-        m
-    };
-    let now = time::now();
+/// What to do with the model's answer.
+#[derive(Debug)]
+pub(crate) enum StepPlan {
+    /// Nothing runs: the outcome is known (a text answer, an approval request).
+    Done(StepOutcome),
+    /// Calls to run, whose outcomes `conclude` turns into the step's outcome.
+    Run(Box<CallPlan>),
+}
+
+/// The calls of one answer, in the model's order.
+#[derive(Debug)]
+pub(crate) struct CallPlan {
+    flavor: Flavor,
+    step: (StepId, RunId),
+    /// The assistant message; its stored tool calls are added by `conclude`.
+    assistant: Message,
+    pub calls: Vec<PlannedCall>,
+}
+
+/// One call, as decided before anything runs.
+#[derive(Debug)]
+pub(crate) struct PlannedCall {
+    /// The provider's call id, or a generated one.
+    pub id: String,
+    pub name: String,
+    /// What the tool gets: without `request_heartbeat` and `thinking`, with the rules' prefills.
+    pub args: Args,
+    /// The rules refuse the call with this error return; it never runs.
+    pub refused: Option<String>,
+    /// The model set `request_heartbeat`.
+    heartbeat: bool,
+    /// An exit rule ends the turn after this call.
+    terminal: bool,
+    /// A rule continues the turn after this call.
+    ruled_on: bool,
+    /// The tool's `return_char_limit`.
+    limit: usize,
+}
+
+/// Decides what the model's answer does, before anything runs.
+pub(crate) fn decide(view: &StepView<'_>, solver: &Solver, response: &ChatResponse) -> StepPlan {
     let text = response.content.clone().unwrap_or_default();
-    let mut assistant = Message::new(agent, Role::Assistant, text.clone(), now);
-    // Streamed chunks already carried this id; the stored message must have it too.
-    assistant.id = ids.2;
+    let mut assistant = Message::new(view.agent, Role::Assistant, text, time::now());
+    assistant.id = view.message_id;
     assistant.reasoning = response.reasoning_text();
-
-    let mut calls = response.tool_calls.clone();
     // Parallel calls only when the model config allows them and no rule constrains the order.
-    let parallel = flavor == Flavor::Native
-        && ctx.agent.llm_config.parallel_tool_calls == Some(true)
-        && solver.allows_parallel_calls();
-    if !parallel {
-        calls.truncate(1);
-    }
+    let parallel = view.flavor == Flavor::Native && view.parallel && solver.allows_parallel_calls();
+    let all = &response.tool_calls;
+    let calls = &all[..if parallel {
+        all.len()
+    } else {
+        all.len().min(1)
+    }];
     if calls.is_empty() {
-        let has_text = !text.trim().is_empty() || assistant.reasoning.is_some();
-        if has_text {
-            out.messages.push(stamp(assistant));
-        }
-        let required = solver.uncalled_required();
-        if !required.is_empty() {
-            // The turn may not end yet: tell the model why, and go on.
-            let reason = format!(
-                "ToolRuleViolated: You must call {} at least once to exit the loop.",
-                required.join(", ")
-            );
-            out.messages.push(stamp(heartbeat(agent, &reason)));
-            out.continues = true;
-            return out;
-        }
-        out.stop_reason = Some(match flavor {
-            Flavor::Heartbeat => StopReason::NoToolCall,
-            Flavor::Native if response.finish_reason == Some(FinishReason::Length) => {
-                StopReason::MaxTokensExceeded
-            }
-            Flavor::Native => StopReason::EndTurn,
-        });
-        return out;
+        let cut_short = hit_token_limit(response);
+        return StepPlan::Done(answer_without_calls(view, solver, assistant, cut_short));
     }
-
     if calls.iter().any(|c| solver.requires_approval(&c.name)) {
-        // Nothing runs until a human answers: the calls wait in an approval request.
-        let mut request = assistant;
-        request.role = Role::Approval;
-        request.tool_calls = calls
-            .iter()
-            .map(|c| ToolCallRecord {
-                id: if c.id.is_empty() {
-                    new_call_id()
-                } else {
-                    c.id.clone()
-                },
-                name: c.name.clone(),
-                arguments: c.arguments.clone(),
-            })
-            .collect();
-        out.messages.push(stamp(request));
-        out.stop_reason = Some(StopReason::RequiresApproval);
-        return out;
+        return StepPlan::Done(approval_request(view, assistant, calls));
     }
+    StepPlan::Run(Box::new(CallPlan {
+        flavor: view.flavor,
+        step: view.step,
+        assistant,
+        calls: calls.iter().map(|c| plan_call(view, solver, c)).collect(),
+    }))
+}
 
-    let mut returns = Vec::new();
-    let mut continues = false;
-    let mut terminal = false;
-    let mut heartbeat_asked = false;
-    let mut stored_calls = Vec::new();
-    for call in &calls {
-        let id = if call.id.is_empty() {
-            new_call_id()
-        } else {
-            call.id.clone()
-        };
-        let mut args = Args::parse(&call.arguments);
-        let heartbeat = args.take("request_heartbeat").is_some_and(|v| {
-            v.as_bool()
-                .unwrap_or_else(|| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true")))
-        });
-        heartbeat_asked |= heartbeat;
-        args.take("thinking");
-        let permitted = scope.allowed.tools.contains(&call.name);
-        let outcome = if permitted {
-            args.merge(solver.prefilled(&call.name));
-            let outcome = run_tool(&scope, memory, &call.name, &args).await;
+/// The step's outcome once its calls ran: `outcomes[i]` is what `plan.calls[i]` returned (the
+/// refusal for a refused call). Records the calls that ran in `solver`.
+pub(crate) fn conclude(
+    plan: CallPlan,
+    solver: &mut Solver,
+    outcomes: Vec<ToolOutcome>,
+) -> StepOutcome {
+    let CallPlan {
+        flavor,
+        step,
+        mut assistant,
+        calls,
+    } = plan;
+    let mut out = StepOutcome::default();
+    let mut tally = Tally::default();
+    let mut returns = Vec::with_capacity(calls.len());
+    let first_name = calls.first().map(|c| c.name.clone());
+    for (call, mut outcome) in calls.into_iter().zip(outcomes) {
+        if call.refused.is_none() {
             solver.record(&call.name, outcome.value.clone());
-            outcome
-        } else {
-            ToolOutcome::failed(solver.violation(&call.name, &scope.allowed.tools))
-        };
+        }
         out.memory_changed |= outcome.memory_changed;
-        out.passages.extend(outcome.passage.clone());
-        let tool_terminal = permitted && solver.is_terminal(&call.name);
-        terminal |= tool_terminal;
-        let ruled_on = permitted && solver.continues_after(&call.name);
-        let this_continues = match flavor {
+        out.passages.extend(outcome.passage.take());
+        let continues = match flavor {
             // The contract (and original MemGPT): a failed tool wakes the agent again;
             // rule violations and continue/child rules do too.
-            Flavor::Heartbeat => !tool_terminal && (heartbeat || !outcome.ok || ruled_on),
-            Flavor::Native => !tool_terminal,
+            Flavor::Heartbeat => !call.terminal && (call.heartbeat || !outcome.ok || call.ruled_on),
+            Flavor::Native => !call.terminal,
         };
-        continues |= this_continues;
-        let mut stored_args = args.to_value();
-        if let Some(obj) = stored_args
-            .as_object_mut()
-            .filter(|_| flavor == Flavor::Heartbeat && !tool_terminal)
-        {
-            // Stored as decided, as Letta does, so the history shows why the agent went on.
-            obj.insert("request_heartbeat".into(), json!(this_continues));
+        tally.add(&call, continues);
+        assistant
+            .tool_calls
+            .push(stored_call(flavor, &call, continues));
+        returns.push(tool_return(call.id, &outcome, call.limit));
+    }
+    let failed = returns.iter().any(|r| r.status == "error");
+    let (agent, at) = (assistant.agent_id, assistant.created_at);
+    out.messages.push(stamp(assistant, step));
+    let tool = tool_message(agent, at, first_name, returns);
+    out.messages.push(stamp(tool, step));
+    match after_calls(flavor, &tally, failed, &solver.uncalled_required()) {
+        After::Continue { reason } => {
+            if let Some(reason) = reason {
+                out.messages.push(stamp(heartbeat(agent, &reason), step));
+            }
+            out.continues = true;
         }
-        stored_calls.push(ToolCallRecord {
-            id: id.clone(),
-            name: call.name.clone(),
-            arguments: serde_json::to_string(&stored_args).unwrap_or_else(|_| "{}".into()),
-        });
-        let limit = tool_limit(ctx, &call.name);
-        returns.push(ToolReturnRecord {
-            tool_call_id: id,
-            status: if outcome.ok { "success" } else { "error" }.into(),
-            func_response: pack_return(&outcome, limit),
-            stdout: None,
-            stderr: None,
-        });
-    }
-    assistant.tool_calls = stored_calls;
-    out.messages.push(stamp(assistant));
-    let mut tool_msg = Message::new(agent, Role::Tool, returns[0].func_response.clone(), now);
-    tool_msg.tool_call_id = Some(returns[0].tool_call_id.clone());
-    tool_msg.name = calls.first().map(|c| c.name.clone());
-    tool_msg.tool_returns = returns.clone();
-    out.messages.push(stamp(tool_msg));
-
-    // Native agents go on after tool calls unless one of them ends the turn.
-    let mut go_on = match flavor {
-        Flavor::Native => !terminal,
-        Flavor::Heartbeat => continues,
-    };
-    let required = solver.uncalled_required();
-    let must_go_on = !go_on && !required.is_empty();
-    go_on |= must_go_on;
-    if flavor == Flavor::Heartbeat && go_on {
-        let failed = returns.iter().any(|r| r.status == "error");
-        let reason = if must_go_on {
-            format!(
-                "Continuing, user expects these tools: [{}] to be called still.",
-                required.join(", ")
-            )
-        } else if failed {
-            "Function call failed, returning control".to_owned()
-        } else {
-            "Function called using request_heartbeat=true, returning control".to_owned()
-        };
-        out.messages.push(stamp(heartbeat(agent, &reason)));
-    }
-    out.continues = go_on;
-    if !out.continues {
-        let by_rule = terminal && (flavor == Flavor::Native || heartbeat_asked);
-        out.stop_reason = Some(if by_rule {
-            StopReason::ToolRule
-        } else {
-            StopReason::EndTurn
-        });
+        After::Stop(reason) => out.stop_reason = Some(reason),
     }
     out
 }
 
-/// A tool-call id for providers that send none.
-fn new_call_id() -> String {
-    format!("call_{}", &uuid::Uuid::new_v4().simple().to_string()[..24])
-}
-
-/// Runs one approved call and packs its return (the answer step of an approval).
-pub(crate) async fn run_approved(
-    scope: &StepScope<'_>,
-    memory: &mut WorkingMemory,
-    solver: &mut Solver,
-    call: &ToolCallRecord,
-) -> (ToolReturnRecord, ToolOutcome) {
+/// The arguments an approved call runs with (the model's, without the loop's own flags).
+pub(crate) fn approved_args(call: &ToolCallRecord) -> Args {
     let mut args = Args::parse(&call.arguments);
     args.take("request_heartbeat");
     args.take("thinking");
-    let outcome = run_tool(scope, memory, &call.name, &args).await;
-    solver.record(&call.name, outcome.value.clone());
-    let ret = ToolReturnRecord {
-        tool_call_id: call.id.clone(),
+    args
+}
+
+/// A call's stored return: Letta's packed text, cut to `limit` characters.
+pub(crate) fn tool_return(id: String, outcome: &ToolOutcome, limit: usize) -> ToolReturnRecord {
+    ToolReturnRecord {
+        tool_call_id: id,
         status: if outcome.ok { "success" } else { "error" }.into(),
-        func_response: pack_return(&outcome, tool_limit(scope.ctx, &call.name)),
+        func_response: pack_return(outcome, limit),
         stdout: None,
         stderr: None,
-    };
-    (ret, outcome)
-}
-
-async fn run_tool(
-    scope: &StepScope<'_>,
-    memory: &mut WorkingMemory,
-    name: &str,
-    args: &Args,
-) -> ToolOutcome {
-    let ctx = scope.ctx;
-    let Some(tool) = ctx.tools.iter().find(|t| t.name == name) else {
-        let available: Vec<&str> = ctx.tools.iter().map(|t| t.name.as_str()).collect();
-        return ToolOutcome::failed(format!(
-            "Error: tool '{name}' is not attached to this agent; available tools: {}",
-            available.join(", ")
-        ));
-    };
-    match tool.tool_type.as_str() {
-        "custom" => return run_custom(scope, tool, args).await,
-        "external_mcp" => {
-            let args = args.to_value().as_object().cloned().unwrap_or_default();
-            return scope.mcp.call(tool, args).await;
-        }
-        crate::turn::CLIENT_TOOL_TYPE => {
-            // Approving a client-side call cannot run it here: the client owns the code.
-            return ToolOutcome::failed(format!(
-                "Error: '{name}' is a client-side tool; answer its approval request with a tool return"
-            ));
-        }
-        _ => {}
-    }
-    execute_builtin(name, args, &ctx.agent, memory, scope.search).await
-}
-
-/// A user's Python tool, in the sandbox, with the agent's variables as its environment.
-async fn run_custom(scope: &StepScope<'_>, tool: &Tool, args: &Args) -> ToolOutcome {
-    let settings = &scope.ctx.agent.settings;
-    let env = settings
-        .tool_exec_environment_variables
-        .iter()
-        .chain(settings.secrets.iter())
-        .flatten()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                v.as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| v.to_string()),
-            )
-        })
-        .collect();
-    let req = RunRequest {
-        source: tool.source_code.clone().unwrap_or_default(),
-        function: tool.name.clone(),
-        args: args.to_value().as_object().cloned().unwrap_or_default(),
-        env,
-    };
-    match scope.sandbox.get().await.run(req).await {
-        Ok(out) if out.status == RunStatus::Success => {
-            // Letta keeps strings and dicts as they are and shows anything else as str().
-            let value = match (&out.result, out.result_str) {
-                (Value::String(_) | Value::Object(_), _) => out.result,
-                (_, Some(text)) => Value::String(text),
-                (other, None) => Value::String(other.to_string()),
-            };
-            ToolOutcome::from_value(value)
-        }
-        Ok(out) => ToolOutcome::failed(format!(
-            "Error executing function {}: {}",
-            tool.name,
-            out.error.unwrap_or_else(|| "the tool failed".into())
-        )),
-        Err(e) => ToolOutcome::failed(format!("Error executing function {}: {e}", tool.name)),
     }
 }
 
-fn tool_limit(ctx: &AgentContext, name: &str) -> usize {
-    ctx.tools
+/// The tool message of a step: every return, the first one also as its text.
+pub(crate) fn tool_message(
+    agent: AgentId,
+    at: DateTime<Utc>,
+    name: Option<String>,
+    returns: Vec<ToolReturnRecord>,
+) -> Message {
+    let first = returns.first();
+    let text = first.map(|r| r.func_response.clone()).unwrap_or_default();
+    let mut m = Message::new(agent, Role::Tool, text, at);
+    m.tool_call_id = first.map(|r| r.tool_call_id.clone());
+    m.name = name;
+    m.tool_returns = returns;
+    m
+}
+
+/// Marks a message as written by this step of this run.
+pub(crate) fn stamp(mut m: Message, (step, run): (StepId, RunId)) -> Message {
+    m.step_id = Some(step);
+    m.run_id = Some(run);
+    m
+}
+
+/// The tool's `return_char_limit`, Letta's default for tools not attached.
+pub(crate) fn tool_limit(tools: &[Tool], name: &str) -> usize {
+    tools
         .iter()
         .find(|t| t.name == name)
         .map(|t| t.return_char_limit)
@@ -353,6 +242,170 @@ pub fn pack_return(outcome: &ToolOutcome, limit: usize) -> String {
     serde_json::to_string_pretty(&packed).unwrap_or_default()
 }
 
+/// The provider stopped the answer at its token limit.
+fn hit_token_limit(response: &ChatResponse) -> bool {
+    response.finish_reason == Some(FinishReason::Length)
+}
+
+/// A text answer (or an empty one): the turn ends, unless a required tool was not called yet.
+fn answer_without_calls(
+    view: &StepView<'_>,
+    solver: &Solver,
+    assistant: Message,
+    cut_short: bool,
+) -> StepOutcome {
+    let mut out = StepOutcome::default();
+    if !assistant.text.trim().is_empty() || assistant.reasoning.is_some() {
+        out.messages.push(stamp(assistant, view.step));
+    }
+    let required = solver.uncalled_required();
+    if !required.is_empty() {
+        // The turn may not end yet: tell the model why, and go on.
+        let reason = format!(
+            "ToolRuleViolated: You must call {} at least once to exit the loop.",
+            required.join(", ")
+        );
+        out.messages
+            .push(stamp(heartbeat(view.agent, &reason), view.step));
+        out.continues = true;
+        return out;
+    }
+    out.stop_reason = Some(match view.flavor {
+        Flavor::Heartbeat => StopReason::NoToolCall,
+        Flavor::Native if cut_short => StopReason::MaxTokensExceeded,
+        Flavor::Native => StopReason::EndTurn,
+    });
+    out
+}
+
+/// Nothing runs until a human answers: the calls wait in an approval request.
+fn approval_request(view: &StepView<'_>, mut request: Message, calls: &[ToolCall]) -> StepOutcome {
+    request.role = Role::Approval;
+    request.tool_calls = calls
+        .iter()
+        .map(|c| ToolCallRecord {
+            id: call_id(c),
+            name: c.name.clone(),
+            arguments: c.arguments.clone(),
+        })
+        .collect();
+    StepOutcome {
+        messages: vec![stamp(request, view.step)],
+        stop_reason: Some(StopReason::RequiresApproval),
+        ..StepOutcome::default()
+    }
+}
+
+fn plan_call(view: &StepView<'_>, solver: &Solver, call: &ToolCall) -> PlannedCall {
+    let mut args = Args::parse(&call.arguments);
+    let heartbeat = args.take("request_heartbeat").is_some_and(|v| {
+        v.as_bool()
+            .unwrap_or_else(|| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true")))
+    });
+    args.take("thinking");
+    let permitted = view.allowed.tools.contains(&call.name);
+    let refused = if permitted {
+        args.merge(solver.prefilled(&call.name));
+        None
+    } else {
+        Some(solver.violation(&call.name, &view.allowed.tools))
+    };
+    PlannedCall {
+        id: call_id(call),
+        name: call.name.clone(),
+        args,
+        refused,
+        heartbeat,
+        terminal: permitted && solver.is_terminal(&call.name),
+        ruled_on: permitted && solver.continues_after(&call.name),
+        limit: tool_limit(view.tools, &call.name),
+    }
+}
+
+/// The provider's call id, or a new one for providers that send none.
+fn call_id(call: &ToolCall) -> String {
+    if call.id.is_empty() {
+        format!("call_{}", &uuid::Uuid::new_v4().simple().to_string()[..24])
+    } else {
+        call.id.clone()
+    }
+}
+
+/// What the calls of a step said about going on.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Some call continues the turn.
+    continues: bool,
+    /// Some call ends it by rule.
+    terminal: bool,
+    /// The model asked for a heartbeat on some call.
+    heartbeat_asked: bool,
+}
+
+impl Tally {
+    fn add(&mut self, call: &PlannedCall, continues: bool) {
+        self.continues |= continues;
+        self.terminal |= call.terminal;
+        self.heartbeat_asked |= call.heartbeat;
+    }
+}
+
+/// What follows a step's calls.
+#[derive(Debug, PartialEq)]
+enum After {
+    /// Another step; heartbeat agents are told why.
+    Continue {
+        reason: Option<String>,
+    },
+    Stop(StopReason),
+}
+
+fn after_calls(flavor: Flavor, tally: &Tally, failed: bool, required: &[String]) -> After {
+    // Native agents go on after tool calls unless one of them ends the turn.
+    let go_on = match flavor {
+        Flavor::Native => !tally.terminal,
+        Flavor::Heartbeat => tally.continues,
+    };
+    if !go_on && required.is_empty() {
+        let by_rule = tally.terminal && (flavor == Flavor::Native || tally.heartbeat_asked);
+        return After::Stop(if by_rule {
+            StopReason::ToolRule
+        } else {
+            StopReason::EndTurn
+        });
+    }
+    let reason = (flavor == Flavor::Heartbeat).then(|| {
+        if !go_on {
+            format!(
+                "Continuing, user expects these tools: [{}] to be called still.",
+                required.join(", ")
+            )
+        } else if failed {
+            "Function call failed, returning control".to_owned()
+        } else {
+            "Function called using request_heartbeat=true, returning control".to_owned()
+        }
+    });
+    After::Continue { reason }
+}
+
+/// The call as stored: heartbeat agents' arguments say whether the turn went on, as Letta
+/// stores them, so the history shows why the agent continued.
+fn stored_call(flavor: Flavor, call: &PlannedCall, continues: bool) -> ToolCallRecord {
+    let mut args = call.args.to_value();
+    if let Some(obj) = args
+        .as_object_mut()
+        .filter(|_| flavor == Flavor::Heartbeat && !call.terminal)
+    {
+        obj.insert("request_heartbeat".into(), json!(continues));
+    }
+    ToolCallRecord {
+        id: call.id.clone(),
+        name: call.name.clone(),
+        arguments: serde_json::to_string(&args).unwrap_or_else(|_| "{}".into()),
+    }
+}
+
 fn truncate(s: &str, limit: usize) -> String {
     let n = s.chars().count();
     if n <= limit {
@@ -365,7 +418,7 @@ fn truncate(s: &str, limit: usize) -> String {
 }
 
 /// The user-role message that wakes a heartbeat agent again.
-fn heartbeat(agent: mneme_types::AgentId, reason: &str) -> Message {
+fn heartbeat(agent: AgentId, reason: &str) -> Message {
     let text = serde_json::to_string_pretty(&json!({
         "type": "heartbeat",
         "reason": format!("{HIDDEN_PREFIX}{reason}"),
@@ -373,24 +426,4 @@ fn heartbeat(agent: mneme_types::AgentId, reason: &str) -> Message {
     }))
     .unwrap_or_default();
     Message::new(agent, Role::User, text, time::now())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn packed_returns_truncate_once() {
-        let outcome = ToolOutcome {
-            ok: true,
-            value: Value::String("x".repeat(20)),
-            memory_changed: false,
-            passage: None,
-        };
-        let packed: Value = serde_json::from_str(&pack_return(&outcome, 5)).unwrap();
-        assert_eq!(packed["status"], "OK");
-        let msg = packed["message"].as_str().unwrap();
-        assert!(msg.starts_with("xxxxx... [NOTE: function output was truncated"));
-        assert_eq!(msg.matches("NOTE").count(), 1);
-    }
 }

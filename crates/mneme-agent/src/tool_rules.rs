@@ -72,7 +72,9 @@ impl Solver {
         last: Option<&str>,
         all: &[String],
     ) -> (Vec<String>, bool) {
-        let everything = all.to_vec();
+        let all_but = |excluded: &dyn Fn(&String) -> bool| -> Vec<String> {
+            all.iter().filter(|t| !excluded(t)).cloned().collect()
+        };
         match rule {
             ToolRule::ConstrainChildTools {
                 tool_name,
@@ -82,32 +84,15 @@ impl Solver {
             ToolRule::ParentLastTool {
                 tool_name,
                 children,
-            } => {
-                if last == Some(tool_name.as_str()) {
-                    (children.clone(), true)
-                } else {
-                    (
-                        all.iter()
-                            .filter(|t| !children.contains(t))
-                            .cloned()
-                            .collect(),
-                        false,
-                    )
-                }
+            } if last == Some(tool_name.as_str()) => (children.clone(), true),
+            ToolRule::ParentLastTool { children, .. } => {
+                (all_but(&|t| children.contains(t)), false)
             }
             ToolRule::MaxCountPerStep {
                 tool_name,
                 max_count_limit,
-            } => {
-                let used = self.history.iter().filter(|t| *t == tool_name).count();
-                if used >= *max_count_limit as usize {
-                    (
-                        all.iter().filter(|t| *t != tool_name).cloned().collect(),
-                        false,
-                    )
-                } else {
-                    (everything, false)
-                }
+            } if self.calls_of(tool_name) >= *max_count_limit as usize => {
+                (all_but(&|t| t == tool_name), false)
             }
             ToolRule::Conditional {
                 tool_name,
@@ -123,11 +108,16 @@ impl Solver {
                     (Some(t), _, _) => (vec![t], true),
                     (None, Some(d), _) => (vec![d.clone()], true),
                     (None, None, true) => (Vec::new(), true),
-                    (None, None, false) => (everything, true),
+                    (None, None, false) => (all.to_vec(), true),
                 }
             }
-            _ => (everything, false),
+            _ => (all.to_vec(), false),
         }
+    }
+
+    /// How many times `tool` was called in this request.
+    fn calls_of(&self, tool: &str) -> usize {
+        self.history.iter().filter(|t| *t == tool).count()
     }
 
     /// Records an executed call and what it returned.

@@ -10,19 +10,23 @@ use chrono::Utc;
 use futures_util::StreamExt;
 use mneme_llm::{ChatDelta, ChatRequest, ChatResponse, ChatResponseBuilder, LlmClient, LlmError};
 use mneme_store::{AgentContext, Message, Role, StepCommit, Store, StoreError};
-use mneme_types::{AgentId, MessageId, RunId, Step, StepId, StopReason, ToolRule, UsageStatistics};
-use serde_json::Value;
+use mneme_types::{AgentId, MessageId, RunId, Step, StepId, StopReason, UsageStatistics};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use crate::approval::{ApprovalAnswer, Decision, client_return, denied, pending_request};
+use crate::approval::ApprovalAnswer;
+use crate::client::{CLIENT_TOOL_TYPE, ClientTool, ClientTools, add_client_tools};
 use crate::context::{Flavor, build_request};
-use crate::eviction::{TARGET, TRIGGER, evict_oldest, tokens};
-use crate::step::{StepOutcome, StepScope, handle_response, pack_return, run_approved};
+use crate::eviction::{TARGET, TRIGGER, fit_context};
+use crate::executor::{ToolExecutor, ToolRegistry};
+use crate::mcp::{MCP_TOOL_TYPE, McpExecutor};
+use crate::sandbox::{PYTHON_TOOL_TYPE, PythonTools};
+use crate::step::{CallPlan, StepOutcome, StepPlan, StepView, conclude, decide};
 use crate::system::{MemoryStats, compile_system_message, memory_section};
 use crate::tool_rules::{Allowed, Solver};
-use crate::tools::ToolOutcome;
-use crate::tools::WorkingMemory;
+use crate::tools::{BUILTIN_TOOL_TYPES, BuiltinTools, ToolOutcome, WorkingMemory};
+
+mod answer;
 
 /// What a turn needs to run.
 pub struct TurnInput {
@@ -43,14 +47,6 @@ pub struct TurnInput {
     /// Tools the caller runs itself (`client_tools`): offered to the model for this request,
     /// and a call to one stops the turn for the caller's tool return, as an approval does.
     pub client_tools: Vec<ClientTool>,
-}
-
-/// A client-side tool: `{name, description, parameters}` as the request gives it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClientTool {
-    pub name: String,
-    pub description: Option<String>,
-    pub parameters: Value,
 }
 
 /// Progress of a running turn.
@@ -90,14 +86,12 @@ pub enum AgentError {
     BadRequest(String),
 }
 
-/// Runs turns: holds the store and the model client.
+/// Runs turns: holds the store, the model client and the tool executors.
 #[derive(Clone)]
 pub struct Runtime {
     store: Arc<dyn Store>,
     llm: Arc<dyn LlmClient>,
-    sandbox: Arc<LazySandbox>,
-    mcp: Arc<dyn McpTools>,
-    search: Arc<dyn MemorySearch>,
+    tools: Arc<ToolRegistry>,
 }
 
 /// State carried from step to step within a turn.
@@ -113,6 +107,16 @@ struct Turn {
     produced: Vec<Message>,
     usage: UsageStatistics,
     messages_total: u64,
+    /// Retries after the provider said the context was too long.
+    overflow_retries: u32,
+}
+
+/// How a step ended.
+enum Next {
+    Continue,
+    Stop(StopReason),
+    /// The model call failed; nothing of the step was stored.
+    Failed(LlmError),
 }
 
 impl Runtime {
@@ -123,13 +127,25 @@ impl Runtime {
         mcp: Arc<dyn McpTools>,
         search: Arc<dyn MemorySearch>,
     ) -> Runtime {
+        let mut tools = ToolRegistry::default();
+        let builtin: Arc<dyn ToolExecutor> = Arc::new(BuiltinTools::new(search));
+        for tool_type in BUILTIN_TOOL_TYPES {
+            tools.register(tool_type, builtin.clone());
+        }
+        tools.register(PYTHON_TOOL_TYPE, Arc::new(PythonTools::new(sandbox)));
+        tools.register(MCP_TOOL_TYPE, Arc::new(McpExecutor::new(mcp)));
+        tools.register(CLIENT_TOOL_TYPE, Arc::new(ClientTools));
         Runtime {
             store,
             llm,
-            sandbox,
-            mcp,
-            search,
+            tools: Arc::new(tools),
         }
+    }
+
+    /// Routes tools of `tool_type` to `executor`, replacing the one registered before.
+    pub fn with_executor(mut self, tool_type: &str, executor: Arc<dyn ToolExecutor>) -> Runtime {
+        Arc::make_mut(&mut self.tools).register(tool_type, executor);
+        self
     }
 
     /// Runs one turn to its stop reason. Model failures end the turn with a stop reason and the
@@ -141,63 +157,22 @@ impl Runtime {
         }
         let mut stop = None;
         let mut error = None;
-        let mut overflow_retries = 0u32;
         for _ in 0..input.max_steps.max(1) {
             if input.cancel.is_cancelled() {
                 stop = Some(StopReason::Cancelled);
                 break;
             }
-            let step_id = StepId::new();
-            let assistant_id = MessageId::new();
-            let attached: Vec<String> = turn.ctx.tools.iter().map(|t| t.name.clone()).collect();
-            let allowed = turn.solver.allowed(&attached);
-            let request = build_request(
-                &turn.ctx,
-                turn.flavor,
-                &turn.system_text,
-                &turn.pending_inputs,
-                (&turn.solver, &allowed),
-            );
-            let called = self
-                .call_model(&turn, &input, &request, (step_id, assistant_id))
-                .await;
-            let response = match called {
-                Ok(Some(r)) => r,
-                Ok(None) => {
-                    stop = Some(StopReason::Cancelled);
+            match self.step(&mut turn, &input, StepId::new()).await? {
+                Next::Continue => {}
+                Next::Stop(reason) => {
+                    stop = Some(reason);
                     break;
                 }
-                // The provider counts tokens better than we do: make room and try again.
-                Err(LlmError::ContextWindowExceeded(_)) if overflow_retries < 2 => {
-                    overflow_retries += 1;
-                    let share = TARGET / (2.0 * overflow_retries as f64);
-                    fit_context(&mut turn.ctx, &turn.pending_inputs, 0.0, share);
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "model call failed");
+                Next::Failed(e) => {
                     stop = Some(llm_stop_reason(&e));
                     error = Some(e);
                     break;
                 }
-            };
-            let scope = self.scope(
-                (&turn.ctx, turn.flavor),
-                &allowed,
-                (step_id, input.run_id, assistant_id),
-            );
-            let outcome =
-                handle_response(scope, &mut turn.memory, &mut turn.solver, response.clone()).await;
-            self.commit(&mut turn, &input, step_id, &response, &outcome)
-                .await?;
-            if let Some(events) = &input.events {
-                let _ = events.send(TurnEvent::StepCommitted {
-                    messages: outcome.messages.clone(),
-                });
-            }
-            if !outcome.continues {
-                stop = Some(outcome.stop_reason.unwrap_or(StopReason::EndTurn));
-                break;
             }
         }
         Ok(TurnOutput {
@@ -208,124 +183,98 @@ impl Runtime {
         })
     }
 
-    /// Runs (or denies) the calls of the pending approval request in a step of their own, with
-    /// no model call. The request's follow-up messages are stored in that step too, so they
-    /// are never lost, whatever happens next (Letta drops them when the step ends the turn).
-    async fn answer_approval(
+    /// One step: a model call, the decision on its answer, the calls, one commit.
+    #[tracing::instrument(skip_all, fields(agent_id = %input.agent_id, run_id = %input.run_id, step_id = %step_id))]
+    async fn step(
         &self,
         turn: &mut Turn,
         input: &TurnInput,
-        answer: ApprovalAnswer,
-    ) -> Result<(), AgentError> {
-        let pending = pending_request(&turn.ctx.messages)
-            .cloned()
-            .ok_or_else(|| {
-                AgentError::BadRequest("No tool call is currently awaiting approval".into())
-            })?;
-        let decisions: Vec<Decision> = match &answer.all {
-            Some(d) => pending
-                .tool_calls
-                .iter()
-                .map(|c| with_id(d, &c.id))
-                .collect(),
-            None => answer.decisions.clone(),
-        };
-        let mut asked: Vec<&str> = pending.tool_calls.iter().map(|c| c.id.as_str()).collect();
-        let mut answered: Vec<&str> = decisions.iter().map(Decision::tool_call_id).collect();
-        asked.sort_unstable();
-        answered.sort_unstable();
-        if asked != answered {
-            return Err(AgentError::BadRequest(format!(
-                "The approvals must answer exactly the pending tool calls: {}",
-                asked.join(", ")
-            )));
-        }
-        let step_id = StepId::new();
+        step_id: StepId,
+    ) -> Result<Next, AgentError> {
+        let assistant_id = MessageId::new();
         let attached: Vec<String> = turn.ctx.tools.iter().map(|t| t.name.clone()).collect();
         let allowed = turn.solver.allowed(&attached);
-        let mut returns = Vec::new();
-        let mut memory_changed = false;
-        let mut passages = Vec::new();
-        for call in &pending.tool_calls {
-            let Some(decision) = decisions.iter().find(|d| d.tool_call_id() == call.id) else {
-                continue;
-            };
-            match decision {
-                Decision::Approve { .. } => {
-                    let ids = (step_id, input.run_id, MessageId::new());
-                    let scope = self.scope((&turn.ctx, turn.flavor), &allowed, ids);
-                    let (ret, outcome) =
-                        run_approved(&scope, &mut turn.memory, &mut turn.solver, call).await;
-                    memory_changed |= outcome.memory_changed;
-                    passages.extend(outcome.passage);
-                    returns.push(ret);
-                }
-                Decision::Deny { reason, .. } => {
-                    let outcome = ToolOutcome::failed(denied(reason.as_deref()));
-                    returns.push(client_return(
-                        &call.id,
-                        "error",
-                        pack_return(&outcome, 50_000),
-                    ));
-                }
-                Decision::Return {
-                    status,
-                    tool_return,
-                    ..
-                } => {
-                    returns.push(client_return(&call.id, status, tool_return.clone()));
-                }
-            }
-        }
-        let now = mneme_types::time::now();
-        let stamp = |mut m: Message| {
-            m.step_id = Some(step_id);
-            m.run_id = Some(input.run_id);
-            m
-        };
-        let mut tool_msg = Message::new(
-            input.agent_id,
-            Role::Tool,
-            returns[0].func_response.clone(),
-            now,
+        let request = build_request(
+            &turn.ctx,
+            turn.flavor,
+            &turn.system_text,
+            &turn.pending_inputs,
+            (&turn.solver, &allowed),
         );
-        tool_msg.tool_call_id = Some(returns[0].tool_call_id.clone());
-        tool_msg.name = pending.tool_calls.first().map(|c| c.name.clone());
-        tool_msg.tool_returns = returns;
-        let mut messages = vec![stamp(answer.message), stamp(tool_msg)];
-        messages.extend(turn.pending_inputs.drain(..).map(stamp));
-        let outcome = StepOutcome {
-            messages,
-            passages,
-            memory_changed,
-            continues: true,
-            stop_reason: None,
+        let called = self
+            .call_model(turn, input, &request, (step_id, assistant_id))
+            .await;
+        let response = match called {
+            Ok(Some(r)) => r,
+            Ok(None) => return Ok(Next::Stop(StopReason::Cancelled)),
+            // The provider counts tokens better than we do: make room and try again.
+            Err(LlmError::ContextWindowExceeded(_)) if turn.overflow_retries < 2 => {
+                turn.overflow_retries += 1;
+                let share = TARGET / (2.0 * turn.overflow_retries as f64);
+                fit_context(&mut turn.ctx, &turn.pending_inputs, 0.0, share);
+                return Ok(Next::Continue);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "model call failed");
+                return Ok(Next::Failed(e));
+            }
         };
-        self.commit(turn, input, step_id, &ChatResponse::default(), &outcome)
+        let ids = (step_id, input.run_id, assistant_id);
+        let outcome = self.handle(turn, &allowed, ids, &response).await;
+        self.commit(turn, input, step_id, &response, &outcome)
             .await?;
-        if let Some(events) = &input.events {
-            let _ = events.send(TurnEvent::StepCommitted {
-                messages: outcome.messages.clone(),
-            });
-        }
-        Ok(())
+        emit_step(input, &outcome);
+        Ok(if outcome.continues {
+            Next::Continue
+        } else {
+            Next::Stop(outcome.stop_reason.unwrap_or(StopReason::EndTurn))
+        })
     }
 
-    fn scope<'a>(
-        &'a self,
-        (ctx, flavor): (&'a AgentContext, Flavor),
-        allowed: &'a Allowed,
-        ids: (StepId, RunId, MessageId),
-    ) -> StepScope<'a> {
-        StepScope {
-            ctx,
-            flavor,
-            sandbox: &self.sandbox,
-            mcp: self.mcp.as_ref(),
-            search: self.search.as_ref(),
+    /// Decides what the answer does, runs the calls it asks for, and concludes.
+    async fn handle(
+        &self,
+        turn: &mut Turn,
+        allowed: &Allowed,
+        (step_id, run_id, message_id): (StepId, RunId, MessageId),
+        response: &ChatResponse,
+    ) -> StepOutcome {
+        let view = StepView {
+            agent: turn.ctx.agent.id,
+            flavor: turn.flavor,
+            parallel: turn.ctx.agent.llm_config.parallel_tool_calls == Some(true),
+            tools: &turn.ctx.tools,
             allowed,
-            ids,
+            step: (step_id, run_id),
+            message_id,
+        };
+        match decide(&view, &turn.solver, response) {
+            StepPlan::Done(outcome) => outcome,
+            StepPlan::Run(plan) => {
+                let outcomes = self.run_calls(&plan, &turn.ctx, &mut turn.memory).await;
+                conclude(*plan, &mut turn.solver, outcomes)
+            }
         }
+    }
+
+    /// Runs the planned calls in order; a refused call returns its refusal without running.
+    async fn run_calls(
+        &self,
+        plan: &CallPlan,
+        ctx: &AgentContext,
+        memory: &mut WorkingMemory,
+    ) -> Vec<ToolOutcome> {
+        let mut outcomes = Vec::with_capacity(plan.calls.len());
+        for call in &plan.calls {
+            outcomes.push(match &call.refused {
+                Some(refusal) => ToolOutcome::failed(refusal.clone()),
+                None => {
+                    let id = (call.id.as_str(), call.name.as_str());
+                    self.tools.run(ctx, memory, id, &call.args).await
+                }
+            });
+        }
+        outcomes
     }
 
     /// One model call; `Ok(None)` when the turn was cancelled meanwhile. Token streaming
@@ -405,6 +354,7 @@ impl Runtime {
             produced: Vec::new(),
             usage: UsageStatistics::default(),
             messages_total: ctx.message_count,
+            overflow_retries: 0,
             ctx,
         })
     }
@@ -433,21 +383,9 @@ impl Runtime {
         }
         turn.messages_total += messages.len() as u64;
         let passages: Vec<_> = outcome.passages.clone();
-        let system_text = if outcome.memory_changed {
-            let mut ctx = turn.ctx.clone();
-            ctx.blocks = turn.memory.blocks().to_vec();
-            ctx.passage_count += passages.len() as u64;
-            let stats = MemoryStats {
-                messages_total: turn.messages_total,
-                in_context: message_ids.len() as u64,
-                passages: ctx.passage_count,
-            };
-            let text = compile_system_message(&ctx.agent, &ctx.blocks, stats, Utc::now());
-            turn.ctx.passage_count = ctx.passage_count;
-            Some((turn.ctx.agent.message_ids[0], text))
-        } else {
-            None
-        };
+        let system_text = outcome
+            .memory_changed
+            .then(|| recompiled_system(turn, message_ids.len(), passages.len()));
         let step = step_record(&turn.ctx, input, step_id, response, outcome);
         self.store
             .commit_step(StepCommit {
@@ -477,30 +415,21 @@ impl Runtime {
     }
 }
 
-/// Moves the oldest messages out of context when the estimate of everything sent passes
-/// `trigger` of the window, down to `target` of it.
-fn fit_context(ctx: &mut AgentContext, pending: &[Message], trigger: f64, target: f64) {
-    let window = ctx.agent.llm_config.context_window as f64;
-    let fixed: u64 = ctx.messages.first().map(tokens).unwrap_or(0)
-        + pending.iter().map(tokens).sum::<u64>()
-        + ctx
-            .tools
-            .iter()
-            .map(|t| {
-                t.json_schema
-                    .as_ref()
-                    .map_or(0, |s| s.to_string().len() as u64 / 4)
-            })
-            .sum::<u64>();
-    let history: u64 = ctx.messages.iter().skip(1).map(tokens).sum();
-    if ((fixed + history) as f64) <= window * trigger {
-        return;
-    }
-    let budget = (window * target - fixed as f64).max(0.0) as u64;
-    let moved = evict_oldest(&mut ctx.messages, &mut ctx.agent.message_ids, budget);
-    if moved > 0 {
-        tracing::info!(agent = %ctx.agent.id, moved, "moved old messages out of context");
-    }
+/// The system message after a memory change, compiled from the working memory (the prompt
+/// sent to the model stays frozen for the request).
+fn recompiled_system(
+    turn: &mut Turn,
+    in_context: usize,
+    new_passages: usize,
+) -> (MessageId, String) {
+    turn.ctx.passage_count += new_passages as u64;
+    let stats = MemoryStats {
+        messages_total: turn.messages_total,
+        in_context: in_context as u64,
+        passages: turn.ctx.passage_count,
+    };
+    let text = compile_system_message(&turn.ctx.agent, turn.memory.blocks(), stats, Utc::now());
+    (turn.ctx.agent.message_ids[0], text)
 }
 
 fn stats(ctx: &AgentContext) -> MemoryStats {
@@ -574,59 +503,11 @@ fn llm_stop_reason(e: &LlmError) -> StopReason {
     }
 }
 
-/// The legacy single decision, for one of the pending calls.
-fn with_id(d: &Decision, id: &str) -> Decision {
-    let id = id.to_owned();
-    match d {
-        Decision::Approve { .. } => Decision::Approve { tool_call_id: id },
-        Decision::Deny { reason, .. } => Decision::Deny {
-            tool_call_id: id,
-            reason: reason.clone(),
-        },
-        Decision::Return {
-            status,
-            tool_return,
-            ..
-        } => Decision::Return {
-            tool_call_id: id,
-            status: status.clone(),
-            tool_return: tool_return.clone(),
-        },
-    }
-}
-
-/// Offers the request's client-side tools (hiding attached tools of the same name, as Letta
-/// does) and routes every call to one through the approval path.
-fn add_client_tools(ctx: &mut AgentContext, rules: &mut Vec<ToolRule>, tools: &[ClientTool]) {
-    for t in tools {
-        ctx.tools.retain(|attached| attached.name != t.name);
-        ctx.tools.push(mneme_types::Tool {
-            id: mneme_types::ToolId::new(),
-            tool_type: CLIENT_TOOL_TYPE.into(),
-            name: t.name.clone(),
-            description: t.description.clone(),
-            source_type: None,
-            source_code: None,
-            json_schema: Some(serde_json::json!({
-                "name": t.name, "description": t.description, "parameters": t.parameters,
-            })),
-            args_json_schema: None,
-            tags: Vec::new(),
-            return_char_limit: crate::tools::DEFAULT_RETURN_CHAR_LIMIT,
-            pip_requirements: None,
-            npm_requirements: None,
-            default_requires_approval: Some(true),
-            enable_parallel_execution: None,
-            created_by_id: None,
-            last_updated_by_id: None,
-            metadata_: None,
-            project_id: None,
-        });
-        rules.push(ToolRule::RequiresApproval {
-            tool_name: t.name.clone(),
+/// Tells a streaming caller that a step was committed.
+fn emit_step(input: &TurnInput, outcome: &StepOutcome) {
+    if let Some(events) = &input.events {
+        let _ = events.send(TurnEvent::StepCommitted {
+            messages: outcome.messages.clone(),
         });
     }
 }
-
-/// The `tool_type` of a request's client-side tools (never stored).
-pub(crate) const CLIENT_TOOL_TYPE: &str = "client";

@@ -42,7 +42,12 @@ impl Args {
     }
 
     pub fn to_value(&self) -> Value {
-        Value::Object(self.0.clone())
+        Value::Object(self.to_map())
+    }
+
+    /// The arguments as a JSON object's map (keyword arguments for Python and MCP tools).
+    pub fn to_map(&self) -> Map<String, Value> {
+        self.0.clone()
     }
 
     pub fn string(&self, name: &str) -> Result<String, String> {

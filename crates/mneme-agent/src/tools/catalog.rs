@@ -35,6 +35,10 @@ pub fn builtin_tools() -> Vec<Tool> {
         .collect()
 }
 
+/// The `tool_type`s of the built-in tools, each run by the built-in executor.
+pub const BUILTIN_TOOL_TYPES: &[&str] =
+    &["letta_core", "letta_memory_core", "letta_sleeptime_core"];
+
 /// Letta's default cap on a tool's return, in characters.
 pub const DEFAULT_RETURN_CHAR_LIMIT: u32 = 50_000;
 
@@ -290,6 +294,17 @@ mod tests {
             for name in default_tool_names(agent_type) {
                 assert!(names.iter().any(|n| n == name), "{name}");
             }
+        }
+    }
+
+    #[test]
+    fn every_builtin_has_a_builtin_tool_type() {
+        for tool in builtin_tools() {
+            assert!(
+                BUILTIN_TOOL_TYPES.contains(&tool.tool_type.as_str()),
+                "{}",
+                tool.name
+            );
         }
     }
 

@@ -5,13 +5,20 @@ mod catalog;
 mod memory;
 mod search;
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use mneme_store::{Agent, Passage};
 use serde_json::Value;
 
+use crate::executor::{Invocation, ToolExecutor};
 use crate::recall::MemorySearch;
 
 pub use args::Args;
-pub use catalog::{DEFAULT_RETURN_CHAR_LIMIT, base_tool_rules, builtin_tools, default_tool_names};
+pub use catalog::{
+    BUILTIN_TOOL_TYPES, DEFAULT_RETURN_CHAR_LIMIT, base_tool_rules, builtin_tools,
+    default_tool_names,
+};
 pub use memory::WorkingMemory;
 pub use search::recall_text;
 
@@ -56,6 +63,33 @@ impl ToolOutcome {
                 passage: None,
             },
         }
+    }
+}
+
+/// The executor of the built-in tools (`BUILTIN_TOOL_TYPES`): memory edits on the request's
+/// working memory, archival and recall search through `MemorySearch`.
+pub(crate) struct BuiltinTools {
+    search: Arc<dyn MemorySearch>,
+}
+
+impl BuiltinTools {
+    pub(crate) fn new(search: Arc<dyn MemorySearch>) -> BuiltinTools {
+        BuiltinTools { search }
+    }
+}
+
+#[async_trait]
+impl ToolExecutor for BuiltinTools {
+    async fn execute(&self, call: Invocation<'_>) -> ToolOutcome {
+        let name = call.tool.name.as_str();
+        execute_builtin(
+            name,
+            call.args,
+            call.agent,
+            call.memory,
+            self.search.as_ref(),
+        )
+        .await
     }
 }
 
