@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use mneme_service::{McpOptions, ModelCatalog, Provider, ProviderKind};
-use mneme_store::sqlite::Durability;
+use mneme_store_sqlite::Durability;
 use serde::Deserialize;
 
 /// Letta's port.
