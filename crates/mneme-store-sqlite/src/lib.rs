@@ -183,3 +183,33 @@ where
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn sqlite_errors_become_backend_neutral_store_errors() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (name TEXT UNIQUE); INSERT INTO t VALUES ('a');")
+            .unwrap();
+        let taken = conn.execute("INSERT INTO t VALUES ('a')", []).unwrap_err();
+        let err = StoreError::from(Error::from(taken));
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        let broken = conn
+            .execute("INSERT INTO missing VALUES (1)", [])
+            .unwrap_err();
+        let err = StoreError::from(Error::from(broken));
+        assert!(
+            matches!(&err, StoreError::Db(m) if m.contains("missing")),
+            "{err:?}"
+        );
+        let verdict = StoreError::from(Error::not_found("Agent", "agent-1"));
+        assert!(matches!(
+            verdict,
+            StoreError::NotFound { kind: "Agent", .. }
+        ));
+    }
+}
