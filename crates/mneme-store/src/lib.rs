@@ -4,7 +4,10 @@
 //!
 //! The traits are coarse: each method is one use-case-sized operation that a backend runs as one
 //! transaction, so "nothing half-written" is a property of the store, not of its callers.
-//! Read-modify-write goes through `edit` closures applied inside the write transaction.
+//! Read-modify-write goes through `edit` closures applied inside the write transaction. A write
+//! computed from something read in an earlier transaction names what it read (the value of a
+//! block, `BlockChange::Update`; the version of an agent's context, `StepCommit`) and is refused
+//! whole with `Conflict` when another writer changed it meanwhile.
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -37,7 +40,9 @@ pub trait AgentStore: Send + Sync {
     /// messages at once; any failure (an unknown block or tool, two blocks with one label, a
     /// taken id) writes nothing. The new agent's `message_ids_version` is 0 whatever was given.
     async fn create_agent(&self, new: NewAgent) -> Result<Agent>;
-    /// Unknown ids are `NotFound` (so for every method taking an id, unless it says otherwise).
+    /// Unknown ids are `NotFound`: so for every method that reads or changes what an id names,
+    /// unless it says otherwise. Listings of what belongs to an id (a run's steps, messages and
+    /// chunks, an agent's tools, the ids of a block's agents) are empty for an unknown one.
     async fn get_agent(&self, id: AgentId) -> Result<Agent>;
     /// Unknown cursors are ignored for agents, as Letta does.
     async fn list_agents(&self, filter: &AgentFilter, page: &Page) -> Result<Vec<Agent>>;
@@ -156,7 +161,7 @@ pub trait ToolStore: Send + Sync {
     /// Tools by name, in the order asked; names that do not exist are left out.
     async fn tools_by_name(&self, names: &[String]) -> Result<Vec<Tool>>;
     async fn get_tool(&self, id: ToolId) -> Result<Tool>;
-    /// The agent's tools in attachment order.
+    /// The agent's tools in attachment order (none for an unknown agent).
     async fn agent_tools(&self, agent: AgentId) -> Result<Vec<Tool>>;
     /// Tools of many agents at once, one entry per agent asked, each in attachment order.
     async fn tools_of_agents(&self, agents: &[AgentId]) -> Result<Vec<(AgentId, Vec<Tool>)>>;

@@ -230,6 +230,10 @@ pub async fn attached_tools_keep_their_order(store: Arc<dyn Store>) {
     assert_not_found(store.detach_tool(agent, t[0]).await);
     assert_not_found(store.detach_tool(a.id, tool).await);
     assert_eq!(names(&*store, a.id).await.len(), 3);
+    assert!(
+        names(&*store, agent).await.is_empty(),
+        "an unknown agent has no tools"
+    );
 }
 
 pub async fn tools_of_agents_answers_each_agent(store: Arc<dyn Store>) {
