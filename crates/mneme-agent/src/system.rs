@@ -103,6 +103,7 @@ mod tests {
             embedding_config: None,
             tool_rules: None,
             message_ids: vec![],
+            message_ids_version: 0,
             tags: vec![],
             project_id: None,
             template_id: None,

@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use mneme_llm::{ChatDelta, ChatRequest, ChatResponse, ChatStream, LlmClient, LlmError, ToolCall};
-use mneme_store::sqlite::{Durability, SqliteStore};
 use mneme_store::{
     Agent, AgentContext, AgentSettings, Message, NewAgent, Passage, Role, RunData, RunRecord, Store,
 };
+use mneme_store_sqlite::{Durability, SqliteStore};
 use mneme_types::{
     AgentId, AgentType, Block, BlockId, LlmConfig, MessageId, RunId, RunStatus, Tool,
 };
@@ -318,6 +318,7 @@ fn agent(agent_type: AgentType) -> Agent {
         embedding_config: None,
         tool_rules: None,
         message_ids: vec![MessageId::new()],
+        message_ids_version: 0,
         tags: Vec::new(),
         project_id: None,
         template_id: None,

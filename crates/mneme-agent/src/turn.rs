@@ -394,6 +394,7 @@ impl Runtime {
                 step,
                 messages: messages.clone(),
                 message_ids: message_ids.clone(),
+                message_ids_version: turn.ctx.agent.message_ids_version,
                 block_changes: turn.memory.changes(),
                 system_text,
                 passages,
@@ -401,6 +402,7 @@ impl Runtime {
             })
             .await?;
         turn.memory.mark_committed();
+        turn.ctx.agent.message_ids_version += 1;
         turn.ctx.blocks = turn.memory.blocks().to_vec();
         if !autoclear {
             turn.ctx.agent.message_ids = message_ids;

@@ -10,10 +10,10 @@ use mneme_agent::{AgentError, TurnEvent, TurnInput, TurnOutput};
 use mneme_scheduler::{
     ActiveRun, LocalTurnLocks, NoSink, Scheduler, SchedulerError, TurnJob, TurnRunner, TurnSink,
 };
-use mneme_store::sqlite::{Durability, SqliteStore};
 use mneme_store::{
     Agent, AgentSettings, Message, NewAgent, RunData, RunRecord, Store, ToolCallRecord,
 };
+use mneme_store_sqlite::{Durability, SqliteStore};
 use mneme_types::{AgentId, AgentType, MessageId, RunId, RunStatus, StopReason, time};
 
 /// What the scripted runner does for a turn.
@@ -169,6 +169,7 @@ fn new_agent() -> NewAgent {
             embedding_config: None,
             tool_rules: None,
             message_ids: vec![system],
+            message_ids_version: 0,
             tags: vec![],
             project_id: None,
             template_id: None,

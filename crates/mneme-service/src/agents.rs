@@ -57,6 +57,7 @@ impl Service {
             embedding_config,
             tool_rules: Some(tool_rules),
             message_ids: vec![system_id],
+            message_ids_version: 0,
             tags: dedup(req.tags.clone().unwrap_or_default()),
             project_id: req.project_id.clone(),
             template_id: req.template_id.clone(),

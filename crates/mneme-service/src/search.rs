@@ -5,12 +5,15 @@
 //! the same transaction as every change. `sync` applies the outbox after the index's watermark
 //! before each search (read-your-writes) and a background task keeps it current otherwise, so
 //! writes on the hot path never wait for the index. Results are hydrated from the database and
-//! re-checked there, so a deleted row is never returned whatever the index holds.
+//! re-checked there, so a deleted row is never returned whatever the index holds. Rows that
+//! commit out of seq order are handled by `outbox`.
+
+mod outbox;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use mneme_agent::{ArchivalQuery, Found, MemorySearch, RecallQuery, Relevance};
@@ -23,6 +26,7 @@ use mneme_types::{AgentId, ArchiveId, EmbeddingConfig, PassageId, time};
 use tokio::sync::{Mutex, Notify};
 
 use crate::{Result, ServiceError};
+use outbox::Outbox;
 
 /// Outbox rows applied per batch.
 const SYNC_BATCH: u32 = 1000;
@@ -67,8 +71,8 @@ pub struct Searcher {
     store: Arc<dyn Store>,
     index: Arc<SearchIndex>,
     embedders: Arc<EmbedderRouter>,
-    /// One sync at a time: the watermark only moves forward.
-    sync_lock: Mutex<()>,
+    /// Where the index stands in the outbox; one sync at a time, so it only moves forward.
+    outbox: Mutex<Outbox>,
     wake: Notify,
     recall_vectors: bool,
 }
@@ -92,9 +96,9 @@ impl Searcher {
         }
         Ok(Arc::new(Searcher {
             store,
+            outbox: Mutex::new(Outbox::new(index.watermark())),
             index: Arc::new(index),
             embedders,
-            sync_lock: Mutex::new(()),
             wake: Notify::new(),
             recall_vectors,
         }))
@@ -129,22 +133,49 @@ impl Searcher {
         self.wake.notify_one();
     }
 
-    /// Applies every outbox row after the index's watermark, then prunes them.
+    /// Applies the outbox rows that filled a gap, then every row after the last one applied,
+    /// and prunes the outbox up to the watermark (see `outbox`). The position moves only with
+    /// what the index committed: after a failure the next sync reads the same rows again.
     pub async fn sync(&self) -> Result<()> {
-        let _guard = self.sync_lock.lock().await;
-        loop {
-            let changes = self
-                .store
-                .search_changes(self.index.watermark(), SYNC_BATCH)
-                .await?;
-            let Some(last) = changes.last().map(|c| c.seq) else {
-                return Ok(());
-            };
-            let docs = self.documents(&changes).await?;
-            let index = self.index.clone();
-            blocking(move || index.apply(&docs, last)).await?;
-            self.store.prune_search_changes(last).await?;
+        let mut outbox = self.outbox.lock().await;
+        let mut pos = outbox.clone();
+        let mut changes = Vec::new();
+        for (after, limit) in pos.gap_reads(SYNC_BATCH) {
+            let mut rows = self.store.search_changes(after, limit).await?;
+            rows.retain(|c| pos.take_filled(c.seq));
+            changes.append(&mut rows);
         }
+        loop {
+            let mut rows = self
+                .store
+                .search_changes(pos.read_after(), SYNC_BATCH)
+                .await?;
+            let full = rows.len() == SYNC_BATCH as usize;
+            let now = Instant::now();
+            rows.retain(|c| pos.take_new(c.seq, now));
+            changes.append(&mut rows);
+            let watermark = pos.settle(now, outbox::GRACE);
+            self.apply(std::mem::take(&mut changes), watermark).await?;
+            *outbox = pos.clone();
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Applies `changes` to the index with `watermark`, then prunes the outbox up to it.
+    async fn apply(&self, changes: Vec<mneme_store::SearchChange>, watermark: u64) -> Result<()> {
+        let before = self.index.watermark();
+        if changes.is_empty() && watermark <= before {
+            return Ok(());
+        }
+        let docs = self.documents(&changes).await?;
+        let index = self.index.clone();
+        blocking(move || index.apply(&docs, watermark)).await?;
+        if watermark > before {
+            self.store.prune_search_changes(watermark).await?;
+        }
+        Ok(())
     }
 
     /// The index changes for outbox rows: current text and vector of rows that still exist,
@@ -536,7 +567,7 @@ impl Searcher {
             return Ok(());
         }
         // Under the sync lock, so no change is applied between the read and the install.
-        let _guard = self.sync_lock.lock().await;
+        let _guard = self.outbox.lock().await;
         if self.index.has_vectors(&owner) {
             return Ok(());
         }

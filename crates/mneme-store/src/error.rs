@@ -1,16 +1,20 @@
 //! What can go wrong in storage, in storage's words.
 
-/// A storage failure. `NotFound`, `Conflict` and `Invalid` are the caller's doing; `Db` is ours
-/// and its details go to the log, never to the client.
+/// A storage failure, in no backend's words. `NotFound`, `Conflict` and `Invalid` are the
+/// caller's doing; `Db` and `Corrupt` are ours and their details go to the log, never to the
+/// client.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{kind} with ID {id} not found")]
     NotFound { kind: &'static str, id: String },
+    /// A uniqueness rule (a taken id, name or label), or a concurrent writer's change that a
+    /// write would have overwritten (a stale expected value or version); nothing was written.
     #[error("{0}")]
     Conflict(String),
     /// An edit closure refused the change; nothing was written.
     #[error("{0}")]
     Invalid(String),
+    /// The database failed (connection, I/O, a statement); the backend's message.
     #[error("database error: {0}")]
     Db(String),
     #[error("stored data is corrupt: {0}")]

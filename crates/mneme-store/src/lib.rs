@@ -1,13 +1,19 @@
-//! Storage: the traits every backend implements, their domain records, and the SQLite backend.
+//! Storage: the traits every backend implements, their domain records and, behind the
+//! `conformance` feature, the suite that checks a backend keeps their contract. Backends live in
+//! their own crates (`mneme-store-sqlite`); nothing here knows a database.
 //!
 //! The traits are coarse: each method is one use-case-sized operation that a backend runs as one
 //! transaction, so "nothing half-written" is a property of the store, not of its callers.
-//! Read-modify-write goes through `edit` closures applied inside the write transaction.
+//! Read-modify-write goes through `edit` closures applied inside the write transaction. A write
+//! computed from something read in an earlier transaction names what it read (the value of a
+//! block, `BlockChange::Update`; the version of an agent's context, `StepCommit`) and is refused
+//! whole with `Conflict` when another writer changed it meanwhile.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod model;
 mod page;
-pub mod sqlite;
 
 use async_trait::async_trait;
 use mneme_types::{
@@ -30,36 +36,48 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// Agents, their tags and their block attachments.
 #[async_trait]
 pub trait AgentStore: Send + Sync {
-    /// Creates the agent, its new blocks, its block attachments and its initial messages at once.
+    /// Creates the agent, its new blocks, its block attachments, its tools and its initial
+    /// messages at once; any failure (an unknown block or tool, two blocks with one label, a
+    /// taken id) writes nothing. The new agent's `message_ids_version` is 0 whatever was given.
     async fn create_agent(&self, new: NewAgent) -> Result<Agent>;
+    /// Unknown ids are `NotFound`: so for every method that reads or changes what an id names,
+    /// unless it says otherwise. Listings of what belongs to an id (a run's steps, messages and
+    /// chunks, an agent's tools, the ids of a block's agents) are empty for an unknown one.
     async fn get_agent(&self, id: AgentId) -> Result<Agent>;
     /// Unknown cursors are ignored for agents, as Letta does.
     async fn list_agents(&self, filter: &AgentFilter, page: &Page) -> Result<Vec<Agent>>;
     async fn count_agents(&self, filter: &AgentFilter) -> Result<u64>;
     /// Applies `edit` to the stored agent and, when `blocks` is given, replaces its attached
-    /// blocks with those (in that order), all in one write transaction.
+    /// blocks with those (in that order), all in one write transaction; an `Err` from `edit`
+    /// writes nothing. An edit that changes `message_ids` bumps `message_ids_version` (the
+    /// closure cannot set the version itself); the id is not editable.
     async fn update_agent(
         &self,
         id: AgentId,
         edit: AgentEdit,
         blocks: Option<Vec<BlockId>>,
     ) -> Result<Agent>;
+    /// Deletes the agent with its messages, steps, runs, tags and attachments (not the blocks,
+    /// tools or archives it was attached to, except archives it owns that no other agent uses).
     async fn delete_agent(&self, id: AgentId) -> Result<()>;
     /// Attaches at the end of the agent's block order; a second block with the same label is a
     /// conflict. Attaching an attached block changes nothing.
     async fn attach_block(&self, agent: AgentId, block: BlockId) -> Result<()>;
+    /// A block that is not attached to the agent is `NotFound`.
     async fn detach_block(&self, agent: AgentId, block: BlockId) -> Result<()>;
     /// The agent's blocks in its block order.
     async fn agent_blocks(&self, agent: AgentId) -> Result<Vec<Block>>;
-    /// Blocks of many agents at once (list routes), each in its agent's order.
+    /// Blocks of many agents at once (list routes), each in its agent's order, one entry per
+    /// agent asked (empty for unknown agents).
     async fn blocks_of_agents(&self, agents: &[AgentId]) -> Result<Vec<(AgentId, Vec<Block>)>>;
-    /// Everything the system prompt is compiled from.
+    /// Everything the system prompt is compiled from (see `AgentContext`).
     async fn agent_context(&self, agent: AgentId) -> Result<AgentContext>;
 }
 
 /// Blocks, shared between agents as single rows.
 #[async_trait]
 pub trait BlockStore: Send + Sync {
+    /// A taken id is a `Conflict`.
     async fn create_block(&self, block: Block) -> Result<Block>;
     async fn get_block(&self, id: BlockId) -> Result<Block>;
     /// Several blocks by id, in the order asked; any unknown id is `NotFound`.
@@ -69,13 +87,16 @@ pub trait BlockStore: Send + Sync {
     async fn count_blocks(&self, filter: &BlockFilter) -> Result<u64>;
     /// Applies `edit` inside one write transaction; an `Err` from `edit` writes nothing.
     async fn update_block(&self, id: BlockId, edit: BlockEdit) -> Result<Block>;
-    /// The same, finding the block by its label among the agent's blocks.
+    /// The same, finding the block by its label among the agent's blocks (`NotFound` when the
+    /// agent has none with that label). A new label that another block of an agent holding this
+    /// one already has is a `Conflict`, for both methods.
     async fn update_agent_block(
         &self,
         agent: AgentId,
         label: &str,
         edit: BlockEdit,
     ) -> Result<Block>;
+    /// Deletes the block and detaches it from every agent.
     async fn delete_block(&self, id: BlockId) -> Result<()>;
     /// Agents the block is attached to, paginated like agent lists.
     async fn agents_of_block(&self, id: BlockId, page: &Page) -> Result<Vec<Agent>>;
@@ -87,15 +108,19 @@ pub trait BlockStore: Send + Sync {
 #[async_trait]
 pub trait MessageStore: Send + Sync {
     async fn get_message(&self, id: MessageId) -> Result<Message>;
-    /// Rewrites a message's text in place (same id, same `created_at`).
+    /// Rewrites a message's text in place (same id, same `created_at`, same position).
     async fn set_message_text(&self, id: MessageId, text: String) -> Result<()>;
+    /// Applies `edit` inside one write transaction; an `Err` from it writes nothing. The id,
+    /// agent, `created_at` and position stay; `updated_at` becomes now.
     async fn update_message(&self, id: MessageId, edit: MessageEdit) -> Result<Message>;
     /// An agent's messages, oldest first (see `MessageQuery`). Unknown cursors are `NotFound`.
     async fn list_messages(&self, agent: AgentId, query: &MessageQuery) -> Result<Vec<Message>>;
-    /// A run's messages, oldest first.
+    /// A run's messages by storage sequence in `page.order` (`Desc`: newest first), `Page`
+    /// cursors being message ids (unknown ones are `NotFound`) moving along that order.
     async fn run_messages(&self, run: RunId, page: &Page) -> Result<Vec<Message>>;
     /// Deletes every message of the agent but its system message, then stores `initial` and
-    /// makes `[system] + initial` the context, in one transaction.
+    /// makes `[system] + initial` the context, in one transaction. An overwrite by intent, so
+    /// it takes no expected version; it bumps `message_ids_version`.
     async fn reset_messages(&self, agent: AgentId, initial: Vec<Message>) -> Result<Agent>;
 }
 
@@ -104,21 +129,27 @@ pub trait MessageStore: Send + Sync {
 pub trait RunStore: Send + Sync {
     async fn create_run(&self, run: RunRecord) -> Result<RunRecord>;
     async fn get_run(&self, id: RunId) -> Result<RunRecord>;
+    /// Newest first by default (`Page`); unknown cursors are ignored.
     async fn list_runs(&self, filter: &RunFilter, page: &Page) -> Result<Vec<RunRecord>>;
     async fn update_run(&self, id: RunId, edit: RunEdit) -> Result<RunRecord>;
     /// Applies the run's final `edit` and copies its outcome onto its agent
     /// (`last_run_completion`, `last_run_duration_ms`, `last_stop_reason`), in one transaction.
     async fn finish_run(&self, id: RunId, edit: RunEdit) -> Result<RunRecord>;
     async fn get_step(&self, id: StepId) -> Result<Step>;
+    /// The run's steps by creation time (`Page`; unknown cursors are ignored).
     async fn list_steps(&self, run: RunId, page: &Page) -> Result<Vec<Step>>;
     /// Writes one step: its messages, the agent's context, block changes, the system message,
-    /// new passages, the step record and the run's usage. All or nothing.
+    /// new passages, the step record and the run's usage. All or nothing: a stale
+    /// `message_ids_version` or a block changed since the step read it (`BlockChange::Update`)
+    /// is a `Conflict`, an unknown agent or run `NotFound`, and either writes nothing.
     async fn commit_step(&self, commit: StepCommit) -> Result<()>;
-    /// Appends stream chunks of a run (their `seq` must continue the run's log).
+    /// Appends stream chunks of a run (their `seq` must continue the run's log; a `seq` the
+    /// log already holds is a `Conflict`).
     async fn append_chunks(&self, run: RunId, chunks: Vec<RunChunk>) -> Result<()>;
     /// Chunks with `seq > after`, in order, at most `limit`.
     async fn read_chunks(&self, run: RunId, after: u64, limit: u32) -> Result<Vec<RunChunk>>;
-    /// Deletes the chunk logs of runs that completed before `before`; returns how many chunks.
+    /// Deletes the chunk logs of runs that completed before `before` (never of unfinished
+    /// runs); returns how many chunks.
     async fn prune_chunks(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64>;
 }
 
@@ -127,19 +158,25 @@ pub trait RunStore: Send + Sync {
 pub trait ToolStore: Send + Sync {
     /// Creates or updates tools by name, keeping the ids of existing ones; returns them all.
     async fn upsert_tools(&self, tools: Vec<Tool>) -> Result<Vec<Tool>>;
-    /// Tools by name; names that do not exist are left out.
+    /// Tools by name, in the order asked; names that do not exist are left out.
     async fn tools_by_name(&self, names: &[String]) -> Result<Vec<Tool>>;
     async fn get_tool(&self, id: ToolId) -> Result<Tool>;
-    /// The agent's tools in attachment order.
+    /// The agent's tools in attachment order (none for an unknown agent).
     async fn agent_tools(&self, agent: AgentId) -> Result<Vec<Tool>>;
+    /// Tools of many agents at once, one entry per agent asked, each in attachment order.
     async fn tools_of_agents(&self, agents: &[AgentId]) -> Result<Vec<(AgentId, Vec<Tool>)>>;
+    /// Newest first by default (`Page`); unknown cursors are ignored.
     async fn list_tools(&self, filter: &ToolFilter, page: &Page) -> Result<Vec<Tool>>;
     async fn count_tools(&self, filter: &ToolFilter) -> Result<u64>;
-    /// Applies `edit` inside one write transaction; the name stays unique.
+    /// Applies `edit` inside one write transaction; an `Err` from it writes nothing, and a
+    /// name another tool has is a `Conflict`.
     async fn update_tool(&self, id: ToolId, edit: ToolEdit) -> Result<Tool>;
+    /// Deletes the tool and detaches it from every agent.
     async fn delete_tool(&self, id: ToolId) -> Result<()>;
     /// Attaches at the end of the agent's tools; attaching twice changes nothing.
     async fn attach_tool(&self, agent: AgentId, tool: ToolId) -> Result<()>;
+    /// Detaching a tool that is not attached changes nothing (unknown agents and tools are
+    /// `NotFound`).
     async fn detach_tool(&self, agent: AgentId, tool: ToolId) -> Result<()>;
 }
 
@@ -151,42 +188,59 @@ pub trait ArchiveStore: Send + Sync {
     async fn get_archive(&self, id: ArchiveId) -> Result<Archive>;
     /// Unknown cursors are `NotFound`.
     async fn list_archives(&self, filter: &ArchiveFilter, page: &Page) -> Result<Vec<Archive>>;
+    /// Applies `edit` inside one write transaction; an `Err` from it writes nothing. The id
+    /// is not editable; `updated_at` becomes now.
     async fn update_archive(&self, id: ArchiveId, edit: ArchiveEdit) -> Result<Archive>;
     /// Deletes the archive and its passages.
     async fn delete_archive(&self, id: ArchiveId) -> Result<()>;
     /// Attaching an attached archive changes nothing.
     async fn attach_archive(&self, agent: AgentId, archive: ArchiveId) -> Result<()>;
+    /// Detaching an archive that is not attached changes nothing.
     async fn detach_archive(&self, agent: AgentId, archive: ArchiveId) -> Result<()>;
     /// The agent's archives in attachment order; the first is where its inserts go.
     async fn agent_archives(&self, agent: AgentId) -> Result<Vec<Archive>>;
     /// The agent's first archive, or `make` created, owned by and attached to it, in one
     /// transaction (two concurrent first inserts get the same archive).
     async fn default_archive(&self, agent: AgentId, make: Archive) -> Result<Archive>;
+    /// Agents the archive is attached to, paginated like agent lists.
     async fn agents_of_archive(&self, archive: ArchiveId, page: &Page) -> Result<Vec<Agent>>;
 }
 
 /// Archival memory passages.
 #[async_trait]
 pub trait PassageStore: Send + Sync {
-    /// Inserts into existing archives, all or nothing.
+    /// Inserts into existing archives, all or nothing (an unknown archive is `NotFound`).
     async fn insert_passages(&self, passages: Vec<Passage>) -> Result<()>;
     /// Passages of the archives in creation order (`ascending`) or newest first, after/before a
-    /// passage id, optionally only those containing `search` (case-insensitive).
+    /// passage id (unknown ones are `NotFound`), optionally only those containing `search`
+    /// (case-insensitive). No archives, no passages.
     async fn list_passages(
         &self,
         archives: &[ArchiveId],
         query: &PassageList,
     ) -> Result<Vec<Passage>>;
-    /// Deletes the passage if it is in one of the archives.
+    /// Deletes the passage if it is in one of the archives; otherwise `NotFound`.
     async fn delete_passage(&self, archives: &[ArchiveId], id: PassageId) -> Result<()>;
 }
 
 /// What the search indices are derived from: the outbox of changes, and rows by search key.
 #[async_trait]
 pub trait SearchStore: Send + Sync {
-    /// Outbox rows with `seq > after`, in order, at most `limit`.
+    /// Committed outbox rows with `seq > after`, in `seq` order, at most `limit`. Every
+    /// insert, update or delete of a searchable row (a passage, a non-system message, a recall
+    /// vector) adds a row in its own transaction. Seqs are unique, above 0, never reused, and a
+    /// row written after another committed gets a higher one.
+    ///
+    /// The rule for readers: seqs are taken when a transaction writes, not when it commits, so
+    /// with several writers a row can become visible after rows with higher seqs, and a rolled
+    /// back transaction leaves its seqs unused forever. A reader must therefore not move its
+    /// watermark past a missing seq at once: it applies the rows after the gap, reads the gap
+    /// again until its rows appear or a grace period longer than any transaction has passed,
+    /// and prunes only up to its contiguous watermark (`mneme-service`'s `search::outbox`).
+    /// A single-writer backend (SQLite) commits in seq order, so it never shows such a gap.
     async fn search_changes(&self, after: u64, limit: u32) -> Result<Vec<SearchChange>>;
-    /// Drops outbox rows up to `upto` (applied by every index that reads them).
+    /// Drops outbox rows up to `upto` (applied by every index that reads them); later rows keep
+    /// their seqs.
     async fn prune_search_changes(&self, upto: u64) -> Result<()>;
     /// Queues every searchable row again (an index was rebuilt from nothing).
     async fn reindex_search(&self) -> Result<()>;

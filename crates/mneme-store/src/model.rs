@@ -26,6 +26,11 @@ pub struct Agent {
     pub tool_rules: Option<Vec<Value>>,
     /// In-context messages; index 0 is the system message.
     pub message_ids: Vec<MessageId>,
+    /// Bumped by one by every write that changes `message_ids` (a step, a reset, a PATCH), and
+    /// 0 for a new agent. A writer that computed new ids from ones it read earlier says which
+    /// version it read (`StepCommit::message_ids_version`), so a second writer's change is
+    /// refused rather than overwritten. Not on the wire.
+    pub message_ids_version: u64,
     pub tags: Vec<String>,
     pub project_id: Option<String>,
     pub template_id: Option<String>,
@@ -306,6 +311,10 @@ pub struct StepCommit {
     pub messages: Vec<Message>,
     /// The agent's in-context message ids after this step.
     pub message_ids: Vec<MessageId>,
+    /// The agent's `message_ids_version` that `message_ids` were computed from. If the stored
+    /// version differs, another writer changed the context meanwhile and the whole step is
+    /// refused (`Conflict`); committed, the stored version becomes this plus one.
+    pub message_ids_version: u64,
     pub block_changes: Vec<BlockChange>,
     /// New text of the system message when the step changed what it is compiled from.
     pub system_text: Option<(MessageId, String)>,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches, ValueEnum};
 use mneme_service::{McpOptions, ModelCatalog};
-use mneme_store::sqlite::Durability;
+use mneme_store_sqlite::Durability;
 use mneme_types::{ConfiguredProviders, PROVIDERS, ProviderSettings};
 use serde::Deserialize;
 

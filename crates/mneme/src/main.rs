@@ -10,7 +10,7 @@ use mneme_agent::LazySandbox;
 use mneme_embed::{EmbedderRouter, RouterConfig};
 use mneme_llm::{LlmRouter, OpenAiOptions};
 use mneme_service::{McpManager, Searcher, Service, ServiceConfig};
-use mneme_store::sqlite::SqliteStore;
+use mneme_store_sqlite::SqliteStore;
 use mneme_tools::SandboxOptions;
 use tokio::net::TcpListener;
 

@@ -6,10 +6,11 @@ use mneme_types::{McpServer, McpServerConfig, McpServerId, Tool};
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::json;
 
-use super::SqliteStore;
-use super::rows::{self, micros, to_json};
-use super::tools::save_tool;
-use crate::{McpServerEdit, McpServerStore, McpToolSync, Result, StoreError};
+use crate::SqliteStore;
+use crate::rows::{self, micros, to_json};
+use crate::tools::save_tool;
+use crate::{Error, Result, StoreResult};
+use mneme_store::{McpServerEdit, McpServerStore, McpToolSync, StoreError};
 
 const COLUMNS: &str = "id, name, config";
 
@@ -19,7 +20,7 @@ const SERVER_TOOLS: &str = "SELECT data FROM tools WHERE tool_type = 'external_m
 
 #[async_trait]
 impl McpServerStore for SqliteStore {
-    async fn create_mcp_server(&self, server: McpServer) -> Result<McpServer> {
+    async fn create_mcp_server(&self, server: McpServer) -> StoreResult<McpServer> {
         self.write(move |tx| {
             ensure_name_free(tx, &server.server_name, None)?;
             let now = micros(&mneme_types::time::now());
@@ -39,11 +40,11 @@ impl McpServerStore for SqliteStore {
         .await
     }
 
-    async fn get_mcp_server(&self, id: McpServerId) -> Result<McpServer> {
+    async fn get_mcp_server(&self, id: McpServerId) -> StoreResult<McpServer> {
         self.read(move |conn| load(conn, id)).await
     }
 
-    async fn mcp_server_by_name(&self, name: &str) -> Result<McpServer> {
+    async fn mcp_server_by_name(&self, name: &str) -> StoreResult<McpServer> {
         let name = name.to_owned();
         self.read(move |conn| {
             conn.query_row(
@@ -53,12 +54,12 @@ impl McpServerStore for SqliteStore {
             )
             .optional()?
             .transpose()?
-            .ok_or_else(|| StoreError::not_found("MCP server", name))
+            .ok_or_else(|| Error::not_found("MCP server", name))
         })
         .await
     }
 
-    async fn list_mcp_servers(&self) -> Result<Vec<McpServer>> {
+    async fn list_mcp_servers(&self) -> StoreResult<Vec<McpServer>> {
         self.read(|conn| {
             let mut stmt = conn.prepare(&format!(
                 "SELECT {COLUMNS} FROM mcp_servers ORDER BY created_at, id"
@@ -69,7 +70,11 @@ impl McpServerStore for SqliteStore {
         .await
     }
 
-    async fn update_mcp_server(&self, id: McpServerId, edit: McpServerEdit) -> Result<McpServer> {
+    async fn update_mcp_server(
+        &self,
+        id: McpServerId,
+        edit: McpServerEdit,
+    ) -> StoreResult<McpServer> {
         self.write(move |tx| {
             let mut server = load(tx, id)?;
             let old_name = server.server_name.clone();
@@ -98,7 +103,7 @@ impl McpServerStore for SqliteStore {
         .await
     }
 
-    async fn delete_mcp_server(&self, id: McpServerId) -> Result<()> {
+    async fn delete_mcp_server(&self, id: McpServerId) -> StoreResult<()> {
         self.write(move |tx| {
             load(tx, id)?;
             for tool in server_tools(tx, id)? {
@@ -110,7 +115,7 @@ impl McpServerStore for SqliteStore {
         .await
     }
 
-    async fn mcp_server_tools(&self, id: McpServerId) -> Result<Vec<Tool>> {
+    async fn mcp_server_tools(&self, id: McpServerId) -> StoreResult<Vec<Tool>> {
         self.read(move |conn| {
             load(conn, id)?;
             server_tools(conn, id)
@@ -123,7 +128,7 @@ impl McpServerStore for SqliteStore {
         id: McpServerId,
         tools: Vec<Tool>,
         prune: bool,
-    ) -> Result<McpToolSync> {
+    ) -> StoreResult<McpToolSync> {
         self.write(move |tx| {
             let server = load(tx, id)?;
             let mut out = McpToolSync::default();
@@ -192,7 +197,7 @@ fn load(conn: &Connection, id: McpServerId) -> Result<McpServer> {
     )
     .optional()?
     .transpose()?
-    .ok_or_else(|| StoreError::not_found("MCP server", id))
+    .ok_or_else(|| Error::not_found("MCP server", id))
 }
 
 fn server(row: &Row<'_>) -> rusqlite::Result<Result<McpServer>> {
@@ -223,8 +228,8 @@ fn ensure_name_free(conn: &Connection, name: &str, except: Option<McpServerId>) 
         })
         .optional()?;
     match other {
-        Some(other) if except.is_none_or(|e| e.to_string() != other) => Err(StoreError::Conflict(
-            format!("An MCP server named '{name}' already exists"),
+        Some(other) if except.is_none_or(|e| e.to_string() != other) => Err(Error::Store(
+            StoreError::Conflict(format!("An MCP server named '{name}' already exists")),
         )),
         _ => Ok(()),
     }

@@ -5,14 +5,15 @@ use mneme_types::{AgentId, Block, BlockId};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
-use super::rows::{self, AGENT_COLUMNS, BLOCK_COLUMNS, micros, placeholders, to_json, to_json_opt};
-use super::{SqliteStore, blocks, messages, tools};
-use crate::{Agent, AgentContext, AgentEdit, AgentFilter, AgentStore, NewAgent, Order, Page};
-use crate::{Result, StoreError};
+use crate::rows::{self, AGENT_COLUMNS, BLOCK_COLUMNS, micros, placeholders, to_json, to_json_opt};
+use crate::{Error, Result, StoreResult};
+use crate::{SqliteStore, blocks, messages, tools};
+use mneme_store::StoreError;
+use mneme_store::{Agent, AgentContext, AgentEdit, AgentFilter, AgentStore, NewAgent, Order, Page};
 
 #[async_trait]
 impl AgentStore for SqliteStore {
-    async fn create_agent(&self, new: NewAgent) -> Result<Agent> {
+    async fn create_agent(&self, new: NewAgent) -> StoreResult<Agent> {
         self.write(move |tx| {
             insert_agent(tx, &new.agent)?;
             for block in &new.new_blocks {
@@ -36,11 +37,11 @@ impl AgentStore for SqliteStore {
         .await
     }
 
-    async fn get_agent(&self, id: AgentId) -> Result<Agent> {
+    async fn get_agent(&self, id: AgentId) -> StoreResult<Agent> {
         self.read(move |conn| load_agent(conn, id)).await
     }
 
-    async fn list_agents(&self, filter: &AgentFilter, page: &Page) -> Result<Vec<Agent>> {
+    async fn list_agents(&self, filter: &AgentFilter, page: &Page) -> StoreResult<Vec<Agent>> {
         let (filter, page) = (filter.clone(), page.clone());
         self.read(move |conn| {
             let mut q = filter_sql(&filter);
@@ -58,7 +59,7 @@ impl AgentStore for SqliteStore {
         .await
     }
 
-    async fn count_agents(&self, filter: &AgentFilter) -> Result<u64> {
+    async fn count_agents(&self, filter: &AgentFilter) -> StoreResult<u64> {
         let filter = filter.clone();
         self.read(move |conn| {
             let q = filter_sql(&filter);
@@ -74,11 +75,14 @@ impl AgentStore for SqliteStore {
         id: AgentId,
         edit: AgentEdit,
         blocks: Option<Vec<BlockId>>,
-    ) -> Result<Agent> {
+    ) -> StoreResult<Agent> {
         self.write(move |tx| {
             let mut agent = load_agent(tx, id)?;
+            let (ids, version) = (agent.message_ids.clone(), agent.message_ids_version);
             edit(&mut agent)?;
             agent.id = id;
+            // The version counts writes of the ids; the edit cannot move it otherwise.
+            agent.message_ids_version = version + u64::from(agent.message_ids != ids);
             save_agent(tx, &agent)?;
             if let Some(blocks) = blocks {
                 tx.execute(
@@ -94,7 +98,7 @@ impl AgentStore for SqliteStore {
         .await
     }
 
-    async fn delete_agent(&self, id: AgentId) -> Result<()> {
+    async fn delete_agent(&self, id: AgentId) -> StoreResult<()> {
         self.write(move |tx| {
             // The agent's own archives go with it unless another agent still reads them.
             tx.execute(
@@ -105,14 +109,14 @@ impl AgentStore for SqliteStore {
             )?;
             let n = tx.execute("DELETE FROM agents WHERE id = ?1", [id.to_string()])?;
             if n == 0 {
-                return Err(StoreError::not_found("Agent", id));
+                return Err(Error::not_found("Agent", id));
             }
             Ok(())
         })
         .await
     }
 
-    async fn attach_block(&self, agent: AgentId, block: BlockId) -> Result<()> {
+    async fn attach_block(&self, agent: AgentId, block: BlockId) -> StoreResult<()> {
         self.write(move |tx| {
             ensure_agent(tx, agent)?;
             attach(tx, agent, block)
@@ -120,7 +124,7 @@ impl AgentStore for SqliteStore {
         .await
     }
 
-    async fn detach_block(&self, agent: AgentId, block: BlockId) -> Result<()> {
+    async fn detach_block(&self, agent: AgentId, block: BlockId) -> StoreResult<()> {
         self.write(move |tx| {
             ensure_agent(tx, agent)?;
             let n = tx.execute(
@@ -128,17 +132,17 @@ impl AgentStore for SqliteStore {
                 [agent.to_string(), block.to_string()],
             )?;
             if n == 0 {
-                return Err(StoreError::NotFound {
+                return Err(Error::Store(StoreError::NotFound {
                     kind: "Block",
                     id: format!("{block} attached to agent {agent}"),
-                });
+                }));
             }
             Ok(())
         })
         .await
     }
 
-    async fn agent_blocks(&self, agent: AgentId) -> Result<Vec<Block>> {
+    async fn agent_blocks(&self, agent: AgentId) -> StoreResult<Vec<Block>> {
         self.read(move |conn| {
             ensure_agent(conn, agent)?;
             blocks_of(conn, agent)
@@ -146,12 +150,15 @@ impl AgentStore for SqliteStore {
         .await
     }
 
-    async fn blocks_of_agents(&self, agents: &[AgentId]) -> Result<Vec<(AgentId, Vec<Block>)>> {
+    async fn blocks_of_agents(
+        &self,
+        agents: &[AgentId],
+    ) -> StoreResult<Vec<(AgentId, Vec<Block>)>> {
         let agents = agents.to_vec();
         self.read(move |conn| blocks_of_many(conn, &agents)).await
     }
 
-    async fn agent_context(&self, id: AgentId) -> Result<AgentContext> {
+    async fn agent_context(&self, id: AgentId) -> StoreResult<AgentContext> {
         self.read(move |conn| {
             let agent = load_agent(conn, id)?;
             let blocks = blocks_of(conn, id)?;
@@ -181,16 +188,14 @@ impl AgentStore for SqliteStore {
     }
 }
 
-pub(super) fn load_agent(conn: &Connection, id: AgentId) -> Result<Agent> {
+pub(crate) fn load_agent(conn: &Connection, id: AgentId) -> Result<Agent> {
     let sql = format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1");
     let mut agents = query_agents(conn, &sql, vec![SqlValue::Text(id.to_string())])?;
     fill_tags(conn, &mut agents)?;
-    agents
-        .pop()
-        .ok_or_else(|| StoreError::not_found("Agent", id))
+    agents.pop().ok_or_else(|| Error::not_found("Agent", id))
 }
 
-pub(super) fn ensure_agent(conn: &Connection, id: AgentId) -> Result<()> {
+pub(crate) fn ensure_agent(conn: &Connection, id: AgentId) -> Result<()> {
     let found = conn
         .query_row(
             "SELECT 1 FROM agents WHERE id = ?1",
@@ -198,10 +203,10 @@ pub(super) fn ensure_agent(conn: &Connection, id: AgentId) -> Result<()> {
             |_| Ok(()),
         )
         .optional()?;
-    found.ok_or_else(|| StoreError::not_found("Agent", id))
+    found.ok_or_else(|| Error::not_found("Agent", id))
 }
 
-pub(super) fn query_agents(
+pub(crate) fn query_agents(
     conn: &Connection,
     sql: &str,
     params: Vec<SqlValue>,
@@ -216,7 +221,7 @@ pub(super) fn query_agents(
 }
 
 /// Loads the tags of all `agents` with one query, in insertion order.
-pub(super) fn fill_tags(conn: &Connection, agents: &mut [Agent]) -> Result<()> {
+pub(crate) fn fill_tags(conn: &Connection, agents: &mut [Agent]) -> Result<()> {
     if agents.is_empty() {
         return Ok(());
     }
@@ -240,7 +245,7 @@ fn insert_agent(conn: &Connection, a: &Agent) -> Result<()> {
     conn.execute(
         &format!(
             "INSERT INTO agents ({AGENT_COLUMNS}) VALUES ({})",
-            placeholders(19)
+            placeholders(20)
         ),
         rusqlite::params![
             a.id.to_string(),
@@ -262,18 +267,20 @@ fn insert_agent(conn: &Connection, a: &Agent) -> Result<()> {
             a.last_stop_reason,
             micros(&a.created_at),
             micros(&a.updated_at),
+            // A new agent's context is at its first version, whatever the record says.
+            0_i64,
         ],
     )?;
     write_tags(conn, a)
 }
 
-pub(super) fn save_agent(conn: &Connection, a: &Agent) -> Result<()> {
+pub(crate) fn save_agent(conn: &Connection, a: &Agent) -> Result<()> {
     conn.execute(
         "UPDATE agents SET name = ?2, agent_type = ?3, system = ?4, description = ?5,
             metadata = ?6, llm_config = ?7, embedding_config = ?8, tool_rules = ?9,
             message_ids = ?10, settings = ?11, project_id = ?12, template_id = ?13,
             base_template_id = ?14, last_run_completion = ?15, last_run_duration_ms = ?16,
-            last_stop_reason = ?17, updated_at = ?18
+            last_stop_reason = ?17, updated_at = ?18, message_ids_version = ?19
          WHERE id = ?1",
         rusqlite::params![
             a.id.to_string(),
@@ -294,6 +301,7 @@ pub(super) fn save_agent(conn: &Connection, a: &Agent) -> Result<()> {
             a.last_run_duration_ms,
             a.last_stop_reason,
             micros(&a.updated_at),
+            a.message_ids_version as i64,
         ],
     )?;
     conn.execute(
@@ -314,7 +322,7 @@ fn write_tags(conn: &Connection, a: &Agent) -> Result<()> {
 
 /// Attaches `block` at the end of the agent's block order. Re-attaching is a no-op; another
 /// block with the same label is a conflict.
-pub(super) fn attach(conn: &Connection, agent: AgentId, block: BlockId) -> Result<()> {
+pub(crate) fn attach(conn: &Connection, agent: AgentId, block: BlockId) -> Result<()> {
     let label: Option<String> = conn
         .query_row(
             "SELECT COALESCE(label, '') FROM blocks WHERE id = ?1",
@@ -333,9 +341,9 @@ pub(super) fn attach(conn: &Connection, agent: AgentId, block: BlockId) -> Resul
     match clash {
         Some(existing) if existing == block.to_string() => return Ok(()),
         Some(_) => {
-            return Err(StoreError::Conflict(format!(
+            return Err(Error::Store(StoreError::Conflict(format!(
                 "Agent {agent} already has a block with label '{label}'"
-            )));
+            ))));
         }
         None => {}
     }
@@ -347,7 +355,7 @@ pub(super) fn attach(conn: &Connection, agent: AgentId, block: BlockId) -> Resul
     Ok(())
 }
 
-pub(super) fn blocks_of(conn: &Connection, agent: AgentId) -> Result<Vec<Block>> {
+pub(crate) fn blocks_of(conn: &Connection, agent: AgentId) -> Result<Vec<Block>> {
     Ok(blocks_of_many(conn, &[agent])?
         .pop()
         .map(|(_, blocks)| blocks)
@@ -379,13 +387,13 @@ fn blocks_of_many(conn: &Connection, agents: &[AgentId]) -> Result<Vec<(AgentId,
 
 /// A WHERE clause under construction with its positional parameters.
 #[derive(Default)]
-pub(super) struct Where {
-    pub(super) terms: Vec<String>,
-    pub(super) params: Vec<SqlValue>,
+pub(crate) struct Where {
+    pub(crate) terms: Vec<String>,
+    pub(crate) params: Vec<SqlValue>,
 }
 
 impl Where {
-    pub(super) fn push(
+    pub(crate) fn push(
         &mut self,
         term: impl Into<String>,
         params: impl IntoIterator<Item = SqlValue>,
@@ -394,7 +402,7 @@ impl Where {
         self.params.extend(params);
     }
 
-    pub(super) fn where_clause(&self) -> String {
+    pub(crate) fn where_clause(&self) -> String {
         if self.terms.is_empty() {
             String::new()
         } else {
@@ -460,7 +468,7 @@ fn order_column(order_by: Option<&str>) -> &'static str {
 
 /// Adds the cursor conditions for `page` to `q`. `strict` makes an unknown cursor `NotFound`
 /// (blocks); otherwise it is ignored (agents), as Letta does.
-pub(super) fn paginate(
+pub(crate) fn paginate(
     conn: &Connection,
     q: &mut Where,
     table: &str,
@@ -485,7 +493,7 @@ pub(super) fn paginate(
                     "archives" => "Archive",
                     _ => "Agent",
                 };
-                return Err(StoreError::not_found(kind, cursor));
+                return Err(Error::not_found(kind, cursor));
             }
             continue;
         };
@@ -499,7 +507,7 @@ pub(super) fn paginate(
     Ok(())
 }
 
-pub(super) fn order_limit(column: &str, page: &Page) -> String {
+pub(crate) fn order_limit(column: &str, page: &Page) -> String {
     let dir = match page.order {
         Order::Asc => "ASC",
         Order::Desc => "DESC",
@@ -509,7 +517,7 @@ pub(super) fn order_limit(column: &str, page: &Page) -> String {
 
 /// Agents listed through a join table (`agent_blocks`, `agent_archives`): those whose
 /// `agent_id` is paired with `id` in `column`, paginated like agent lists.
-pub(super) fn agents_joined(
+pub(crate) fn agents_joined(
     conn: &Connection,
     join: &str,
     column: &str,

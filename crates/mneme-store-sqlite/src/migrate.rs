@@ -1,23 +1,23 @@
 //! Schema migrations, embedded in the binary and applied in order at start-up.
 
-use rusqlite::{Connection, TransactionBehavior};
-
 use crate::Result;
+use rusqlite::{Connection, TransactionBehavior};
 
 /// Every migration ever shipped, in order. Never edit one that has shipped; add a new one.
 /// Each version is applied once, whichever others a database has seen, so versions written in
 /// parallel may land in either order (they must not depend on each other).
 const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
-    (2, include_str!("../../migrations/sqlite/0002_search.sql")),
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_search.sql")),
+    (3, include_str!("../migrations/0003_mcp_servers.sql")),
     (
-        3,
-        include_str!("../../migrations/sqlite/0003_mcp_servers.sql"),
+        4,
+        include_str!("../migrations/0004_message_ids_version.sql"),
     ),
 ];
 
 /// Applies the migrations this database has not seen, each in its own transaction.
-pub(super) fn run(conn: &mut Connection) -> Result<()> {
+pub(crate) fn run(conn: &mut Connection) -> Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     )?;

@@ -5,42 +5,45 @@ use mneme_types::{AgentId, MessageId, RunId};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
-use super::SqliteStore;
-use super::agents::{Where, ensure_agent, load_agent};
-use super::rows::{self, micros, placeholders, to_json};
-use crate::{
-    Agent, Message, MessageEdit, MessageQuery, MessageStore, Order, Page, Result, Role, StoreError,
+use crate::SqliteStore;
+use crate::agents::{Where, ensure_agent, load_agent};
+use crate::rows::{self, micros, placeholders, to_json};
+use crate::{Error, Result, StoreResult};
+use mneme_store::{
+    Agent, Message, MessageEdit, MessageQuery, MessageStore, Order, Page, Role, StoreError,
 };
 
-pub(super) const MESSAGE_COLUMNS: &str = "id, agent_id, role, text, content, reasoning, tool_calls, \
+pub(crate) const MESSAGE_COLUMNS: &str = "id, agent_id, role, text, content, reasoning, tool_calls, \
     tool_call_id, tool_returns, name, otid, sender_id, group_id, step_id, run_id, is_err, \
     created_at, updated_at";
 
 #[async_trait]
 impl MessageStore for SqliteStore {
-    async fn get_message(&self, id: MessageId) -> Result<Message> {
+    async fn get_message(&self, id: MessageId) -> StoreResult<Message> {
         self.read(move |conn| load_message(conn, id)).await
     }
 
-    async fn set_message_text(&self, id: MessageId, text: String) -> Result<()> {
+    async fn set_message_text(&self, id: MessageId, text: String) -> StoreResult<()> {
         self.write(move |tx| {
             let n = tx.execute(
                 "UPDATE messages SET text = ?2, updated_at = ?3 WHERE id = ?1",
                 rusqlite::params![id.to_string(), text, micros(&mneme_types::time::now())],
             )?;
             if n == 0 {
-                return Err(StoreError::not_found("Message", id));
+                return Err(Error::not_found("Message", id));
             }
             Ok(())
         })
         .await
     }
 
-    async fn update_message(&self, id: MessageId, edit: MessageEdit) -> Result<Message> {
+    async fn update_message(&self, id: MessageId, edit: MessageEdit) -> StoreResult<Message> {
         self.write(move |tx| {
             let mut m = load_message(tx, id)?;
+            let (agent, created_at) = (m.agent_id, m.created_at);
             edit(&mut m)?;
-            m.id = id;
+            // What is not written must not be answered either.
+            (m.id, m.agent_id, m.created_at) = (id, agent, created_at);
             m.updated_at = mneme_types::time::now();
             save_message(tx, &m)?;
             Ok(m)
@@ -48,7 +51,7 @@ impl MessageStore for SqliteStore {
         .await
     }
 
-    async fn list_messages(&self, agent: AgentId, q: &MessageQuery) -> Result<Vec<Message>> {
+    async fn list_messages(&self, agent: AgentId, q: &MessageQuery) -> StoreResult<Vec<Message>> {
         let q = q.clone();
         self.read(move |conn| {
             ensure_agent(conn, agent)?;
@@ -79,7 +82,7 @@ impl MessageStore for SqliteStore {
         .await
     }
 
-    async fn run_messages(&self, run: RunId, page: &Page) -> Result<Vec<Message>> {
+    async fn run_messages(&self, run: RunId, page: &Page) -> StoreResult<Vec<Message>> {
         let page = page.clone();
         self.read(move |conn| {
             let mut w = Where::default();
@@ -107,7 +110,7 @@ impl MessageStore for SqliteStore {
         .await
     }
 
-    async fn reset_messages(&self, agent: AgentId, initial: Vec<Message>) -> Result<Agent> {
+    async fn reset_messages(&self, agent: AgentId, initial: Vec<Message>) -> StoreResult<Agent> {
         self.write(move |tx| {
             let mut a = load_agent(tx, agent)?;
             let system = *a.message_ids.first().ok_or_else(|| {
@@ -123,8 +126,11 @@ impl MessageStore for SqliteStore {
                 a.message_ids.push(m.id);
             }
             a.updated_at = mneme_types::time::now();
+            a.message_ids_version += 1;
             tx.execute(
-                "UPDATE agents SET message_ids = ?2, updated_at = ?3 WHERE id = ?1",
+                "UPDATE agents SET message_ids = ?2, updated_at = ?3,
+                    message_ids_version = message_ids_version + 1
+                 WHERE id = ?1",
                 rusqlite::params![
                     agent.to_string(),
                     to_json(&a.message_ids)?,
@@ -144,10 +150,10 @@ fn seq_of(conn: &Connection, id: MessageId) -> Result<i64> {
         |r| r.get(0),
     )
     .optional()?
-    .ok_or_else(|| StoreError::not_found("Message", id))
+    .ok_or_else(|| Error::not_found("Message", id))
 }
 
-pub(super) fn insert_message(conn: &Connection, m: &Message) -> Result<()> {
+pub(crate) fn insert_message(conn: &Connection, m: &Message) -> Result<()> {
     let mut stmt = conn.prepare_cached(&format!(
         "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ({})",
         placeholders(18)
@@ -176,7 +182,7 @@ pub(super) fn insert_message(conn: &Connection, m: &Message) -> Result<()> {
 }
 
 /// Writes every column of an existing message but its id, agent and position.
-pub(super) fn save_message(conn: &Connection, m: &Message) -> Result<()> {
+pub(crate) fn save_message(conn: &Connection, m: &Message) -> Result<()> {
     conn.execute(
         "UPDATE messages SET role = ?2, text = ?3, content = ?4, reasoning = ?5, tool_calls = ?6,
             tool_call_id = ?7, tool_returns = ?8, name = ?9, otid = ?10, sender_id = ?11,
@@ -212,16 +218,14 @@ fn json_list<T: serde::Serialize>(items: &[T]) -> Result<Option<String>> {
     }
 }
 
-pub(super) fn load_message(conn: &Connection, id: MessageId) -> Result<Message> {
+pub(crate) fn load_message(conn: &Connection, id: MessageId) -> Result<Message> {
     let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1");
     let mut found = query_messages(conn, &sql, vec![SqlValue::Text(id.to_string())])?;
-    found
-        .pop()
-        .ok_or_else(|| StoreError::not_found("Message", id))
+    found.pop().ok_or_else(|| Error::not_found("Message", id))
 }
 
 /// Messages by id, in the order asked; ids that do not resolve are skipped.
-pub(super) fn load_messages(conn: &Connection, ids: &[MessageId]) -> Result<Vec<Message>> {
+pub(crate) fn load_messages(conn: &Connection, ids: &[MessageId]) -> Result<Vec<Message>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -244,7 +248,7 @@ pub(super) fn load_messages(conn: &Connection, ids: &[MessageId]) -> Result<Vec<
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
-pub(super) fn query_messages(
+pub(crate) fn query_messages(
     conn: &Connection,
     sql: &str,
     params: Vec<SqlValue>,
@@ -258,7 +262,7 @@ pub(super) fn query_messages(
     Ok(out)
 }
 
-pub(super) fn message(row: &Row<'_>) -> Result<Message> {
+pub(crate) fn message(row: &Row<'_>) -> Result<Message> {
     let role: String = row.get(2)?;
     Ok(Message {
         id: rows::parse(&row.get::<_, String>(0)?)?,

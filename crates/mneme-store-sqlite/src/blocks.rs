@@ -6,14 +6,15 @@ use mneme_types::{AgentId, Block, BlockId};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
-use super::SqliteStore;
-use super::agents::{Where, agents_joined, ensure_agent, order_limit, paginate};
-use super::rows::{self, BLOCK_COLUMNS, micros, placeholders, to_json_opt};
-use crate::{Agent, BlockEdit, BlockFilter, BlockStore, Page, Result, StoreError};
+use crate::SqliteStore;
+use crate::agents::{Where, agents_joined, ensure_agent, order_limit, paginate};
+use crate::rows::{self, BLOCK_COLUMNS, micros, placeholders, to_json_opt};
+use crate::{Error, Result, StoreResult};
+use mneme_store::{Agent, BlockEdit, BlockFilter, BlockStore, Page, StoreError};
 
 #[async_trait]
 impl BlockStore for SqliteStore {
-    async fn create_block(&self, block: Block) -> Result<Block> {
+    async fn create_block(&self, block: Block) -> StoreResult<Block> {
         self.write(move |tx| {
             insert_block(tx, &block, &mneme_types::time::now())?;
             load_block(tx, block.id)
@@ -21,17 +22,17 @@ impl BlockStore for SqliteStore {
         .await
     }
 
-    async fn get_block(&self, id: BlockId) -> Result<Block> {
+    async fn get_block(&self, id: BlockId) -> StoreResult<Block> {
         self.read(move |conn| load_block(conn, id)).await
     }
 
-    async fn get_blocks(&self, ids: &[BlockId]) -> Result<Vec<Block>> {
+    async fn get_blocks(&self, ids: &[BlockId]) -> StoreResult<Vec<Block>> {
         let ids = ids.to_vec();
         self.read(move |conn| ids.iter().map(|id| load_block(conn, *id)).collect())
             .await
     }
 
-    async fn list_blocks(&self, filter: &BlockFilter, page: &Page) -> Result<Vec<Block>> {
+    async fn list_blocks(&self, filter: &BlockFilter, page: &Page) -> StoreResult<Vec<Block>> {
         let (filter, page) = (filter.clone(), page.clone());
         self.read(move |conn| {
             let mut q = filter_sql(&filter);
@@ -52,7 +53,7 @@ impl BlockStore for SqliteStore {
         .await
     }
 
-    async fn count_blocks(&self, filter: &BlockFilter) -> Result<u64> {
+    async fn count_blocks(&self, filter: &BlockFilter) -> StoreResult<u64> {
         let filter = filter.clone();
         self.read(move |conn| {
             let q = filter_sql(&filter);
@@ -63,7 +64,7 @@ impl BlockStore for SqliteStore {
         .await
     }
 
-    async fn update_block(&self, id: BlockId, edit: BlockEdit) -> Result<Block> {
+    async fn update_block(&self, id: BlockId, edit: BlockEdit) -> StoreResult<Block> {
         self.write(move |tx| edit_block(tx, id, edit)).await
     }
 
@@ -72,7 +73,7 @@ impl BlockStore for SqliteStore {
         agent: AgentId,
         label: &str,
         edit: BlockEdit,
-    ) -> Result<Block> {
+    ) -> StoreResult<Block> {
         let label = label.to_owned();
         self.write(move |tx| {
             ensure_agent(tx, agent)?;
@@ -92,18 +93,18 @@ impl BlockStore for SqliteStore {
         .await
     }
 
-    async fn delete_block(&self, id: BlockId) -> Result<()> {
+    async fn delete_block(&self, id: BlockId) -> StoreResult<()> {
         self.write(move |tx| {
             let n = tx.execute("DELETE FROM blocks WHERE id = ?1", [id.to_string()])?;
             if n == 0 {
-                return Err(StoreError::not_found("Block", id));
+                return Err(Error::not_found("Block", id));
             }
             Ok(())
         })
         .await
     }
 
-    async fn agents_of_block(&self, id: BlockId, page: &Page) -> Result<Vec<Agent>> {
+    async fn agents_of_block(&self, id: BlockId, page: &Page) -> StoreResult<Vec<Agent>> {
         let page = page.clone();
         self.read(move |conn| {
             load_block(conn, id)?;
@@ -112,7 +113,7 @@ impl BlockStore for SqliteStore {
         .await
     }
 
-    async fn agent_ids_of_block(&self, id: BlockId) -> Result<Vec<AgentId>> {
+    async fn agent_ids_of_block(&self, id: BlockId) -> StoreResult<Vec<AgentId>> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT agent_id FROM agent_blocks WHERE block_id = ?1 ORDER BY agent_id",
@@ -126,17 +127,17 @@ impl BlockStore for SqliteStore {
     }
 }
 
-pub(super) fn load_block(conn: &Connection, id: BlockId) -> Result<Block> {
+pub(crate) fn load_block(conn: &Connection, id: BlockId) -> Result<Block> {
     let sql = format!("SELECT {BLOCK_COLUMNS} FROM blocks b WHERE b.id = ?1");
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([id.to_string()])?;
     match rows.next()? {
         Some(row) => rows::block(row, 0),
-        None => Err(StoreError::not_found("Block", id)),
+        None => Err(Error::not_found("Block", id)),
     }
 }
 
-pub(super) fn insert_block(conn: &Connection, b: &Block, now: &DateTime<Utc>) -> Result<()> {
+pub(crate) fn insert_block(conn: &Connection, b: &Block, now: &DateTime<Utc>) -> Result<()> {
     conn.execute(
         "INSERT INTO blocks (id, label, value, value_limit, description, read_only, metadata, tags,
             hidden, is_template, template_name, template_id, base_template_id, deployment_id,
@@ -182,7 +183,7 @@ fn edit_block(conn: &Connection, id: BlockId, edit: BlockEdit) -> Result<Block> 
 
 /// Writes every field of an existing block; a new label is checked against every agent the
 /// block is attached to.
-pub(super) fn save_block(conn: &Connection, block: &Block, old_label: Option<&str>) -> Result<()> {
+pub(crate) fn save_block(conn: &Connection, block: &Block, old_label: Option<&str>) -> Result<()> {
     let id = block.id;
     if block.label.as_deref() != old_label {
         let label = block.label.clone().unwrap_or_default();
@@ -236,9 +237,9 @@ fn check_label_free(conn: &Connection, id: BlockId, label: &str) -> Result<()> {
         )
         .optional()?;
     match clash {
-        Some(agent) => Err(StoreError::Conflict(format!(
+        Some(agent) => Err(Error::Store(StoreError::Conflict(format!(
             "Agent {agent} already has a block with label '{label}'"
-        ))),
+        )))),
         None => Ok(()),
     }
 }

@@ -6,13 +6,14 @@ use mneme_types::{AgentId, ArchiveId};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, params_from_iter};
 
-use super::SqliteStore;
-use super::agents::Where;
-use super::messages::{MESSAGE_COLUMNS, message};
-use super::passages::{PASSAGE_COLUMNS, in_archives, query_passages};
-use super::rows::{blob_vector, micros, placeholders, vector_blob};
-use crate::{
-    Message, MessageFilter, Passage, PassageFilter, Result, SearchChange, SearchKind, SearchStore,
+use crate::SqliteStore;
+use crate::agents::Where;
+use crate::messages::{MESSAGE_COLUMNS, message};
+use crate::passages::{PASSAGE_COLUMNS, in_archives, query_passages};
+use crate::rows::{blob_vector, micros, placeholders, vector_blob};
+use crate::{Error, Result, StoreResult};
+use mneme_store::{
+    Message, MessageFilter, Passage, PassageFilter, SearchChange, SearchKind, SearchStore,
     StoreError,
 };
 
@@ -21,7 +22,7 @@ const KEYS_PER_QUERY: usize = 500;
 
 #[async_trait]
 impl SearchStore for SqliteStore {
-    async fn search_changes(&self, after: u64, limit: u32) -> Result<Vec<SearchChange>> {
+    async fn search_changes(&self, after: u64, limit: u32) -> StoreResult<Vec<SearchChange>> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT seq, kind, key, owner, op FROM search_outbox WHERE seq > ?1
@@ -37,7 +38,11 @@ impl SearchStore for SqliteStore {
                     kind: match kind.as_str() {
                         "passage" => SearchKind::Passage,
                         "message" => SearchKind::Message,
-                        other => return Err(StoreError::Corrupt(format!("outbox kind {other}"))),
+                        other => {
+                            return Err(Error::Store(StoreError::Corrupt(format!(
+                                "outbox kind {other}"
+                            ))));
+                        }
                     },
                     key: r.get::<_, i64>(2)? as u64,
                     owner: r.get(3)?,
@@ -49,7 +54,7 @@ impl SearchStore for SqliteStore {
         .await
     }
 
-    async fn prune_search_changes(&self, upto: u64) -> Result<()> {
+    async fn prune_search_changes(&self, upto: u64) -> StoreResult<()> {
         self.write(move |tx| {
             tx.execute("DELETE FROM search_outbox WHERE seq <= ?1", [upto as i64])?;
             Ok(())
@@ -57,7 +62,7 @@ impl SearchStore for SqliteStore {
         .await
     }
 
-    async fn reindex_search(&self) -> Result<()> {
+    async fn reindex_search(&self) -> StoreResult<()> {
         self.write(|tx| {
             tx.execute_batch(
                 "INSERT INTO search_outbox (kind, key, owner, op)
@@ -71,7 +76,7 @@ impl SearchStore for SqliteStore {
         .await
     }
 
-    async fn passages_by_keys(&self, keys: &[u64]) -> Result<Vec<(u64, Passage)>> {
+    async fn passages_by_keys(&self, keys: &[u64]) -> StoreResult<Vec<(u64, Passage)>> {
         let keys = keys.to_vec();
         self.read(move |conn| {
             let mut out = Vec::with_capacity(keys.len());
@@ -90,7 +95,7 @@ impl SearchStore for SqliteStore {
     async fn messages_by_keys(
         &self,
         keys: &[u64],
-    ) -> Result<Vec<(u64, Message, Option<Vec<f32>>)>> {
+    ) -> StoreResult<Vec<(u64, Message, Option<Vec<f32>>)>> {
         let keys = keys.to_vec();
         self.read(move |conn| {
             let columns = MESSAGE_COLUMNS
@@ -126,7 +131,7 @@ impl SearchStore for SqliteStore {
         &self,
         archives: &[ArchiveId],
         filter: &PassageFilter,
-    ) -> Result<Vec<u64>> {
+    ) -> StoreResult<Vec<u64>> {
         let (archives, f) = (archives.to_vec(), filter.clone());
         self.read(move |conn| {
             if archives.is_empty() {
@@ -158,7 +163,7 @@ impl SearchStore for SqliteStore {
         .await
     }
 
-    async fn message_keys(&self, agent: AgentId, filter: &MessageFilter) -> Result<Vec<u64>> {
+    async fn message_keys(&self, agent: AgentId, filter: &MessageFilter) -> StoreResult<Vec<u64>> {
         let f = filter.clone();
         self.read(move |conn| {
             let mut w = Where::default();
@@ -189,7 +194,7 @@ impl SearchStore for SqliteStore {
         .await
     }
 
-    async fn passage_vectors(&self, archive: ArchiveId) -> Result<Vec<(u64, Vec<f32>)>> {
+    async fn passage_vectors(&self, archive: ArchiveId) -> StoreResult<Vec<(u64, Vec<f32>)>> {
         self.read(move |conn| {
             vectors(
                 conn,
@@ -201,7 +206,7 @@ impl SearchStore for SqliteStore {
         .await
     }
 
-    async fn message_vectors(&self, agent: AgentId) -> Result<Vec<(u64, Vec<f32>)>> {
+    async fn message_vectors(&self, agent: AgentId) -> StoreResult<Vec<(u64, Vec<f32>)>> {
         self.read(move |conn| {
             vectors(
                 conn,
@@ -213,7 +218,7 @@ impl SearchStore for SqliteStore {
         .await
     }
 
-    async fn messages_after(&self, after: u64, limit: u32) -> Result<Vec<(u64, Message)>> {
+    async fn messages_after(&self, after: u64, limit: u32) -> StoreResult<Vec<(u64, Message)>> {
         self.read(move |conn| {
             let sql = format!(
                 "SELECT {MESSAGE_COLUMNS}, seq FROM messages
@@ -234,7 +239,7 @@ impl SearchStore for SqliteStore {
         &self,
         vectors: Vec<(u64, AgentId, Vec<f32>)>,
         cursor: (&'static str, u64),
-    ) -> Result<()> {
+    ) -> StoreResult<()> {
         self.write(move |tx| {
             {
                 // A message deleted meanwhile has no row to attach to: skip it.
@@ -256,7 +261,7 @@ impl SearchStore for SqliteStore {
         .await
     }
 
-    async fn search_cursor(&self, name: &'static str) -> Result<u64> {
+    async fn search_cursor(&self, name: &'static str) -> StoreResult<u64> {
         self.read(move |conn| {
             let v: Option<i64> = conn
                 .query_row(

@@ -6,20 +6,21 @@ use rusqlite::Row;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{Agent, Result, StoreError};
+use crate::{Error, Result};
+use mneme_store::{Agent, StoreError};
 
-pub(super) const AGENT_COLUMNS: &str = "id, name, agent_type, system, description, metadata, \
+pub(crate) const AGENT_COLUMNS: &str = "id, name, agent_type, system, description, metadata, \
     llm_config, embedding_config, tool_rules, message_ids, settings, project_id, template_id, \
     base_template_id, last_run_completion, last_run_duration_ms, last_stop_reason, created_at, \
-    updated_at";
+    updated_at, message_ids_version";
 
-pub(super) const BLOCK_COLUMNS: &str = "b.id, b.label, b.value, b.value_limit, b.description, \
+pub(crate) const BLOCK_COLUMNS: &str = "b.id, b.label, b.value, b.value_limit, b.description, \
     b.read_only, b.metadata, b.tags, b.hidden, b.is_template, b.template_name, b.template_id, \
     b.base_template_id, b.deployment_id, b.entity_id, b.project_id, b.preserve_on_migration, \
     b.created_by_id, b.last_updated_by_id";
 
 /// Reads an agent (without tags) from a row selected with `AGENT_COLUMNS`.
-pub(super) fn agent(row: &Row<'_>) -> Result<Agent> {
+pub(crate) fn agent(row: &Row<'_>) -> Result<Agent> {
     let agent_type: String = row.get(2)?;
     Ok(Agent {
         id: parse(&row.get::<_, String>(0)?)?,
@@ -33,6 +34,7 @@ pub(super) fn agent(row: &Row<'_>) -> Result<Agent> {
         embedding_config: json_opt(row.get(7)?)?,
         tool_rules: json_opt(row.get(8)?)?,
         message_ids: json(&row.get::<_, String>(9)?)?,
+        message_ids_version: row.get::<_, i64>(19)?.max(0) as u64,
         tags: Vec::new(),
         settings: json(&row.get::<_, String>(10)?)?,
         project_id: row.get(11)?,
@@ -47,7 +49,7 @@ pub(super) fn agent(row: &Row<'_>) -> Result<Agent> {
 }
 
 /// Reads a block from a row selected with `BLOCK_COLUMNS`, starting at column `at`.
-pub(super) fn block(row: &Row<'_>, at: usize) -> Result<Block> {
+pub(crate) fn block(row: &Row<'_>, at: usize) -> Result<Block> {
     let c = |i: usize| at + i;
     Ok(Block {
         id: parse(&row.get::<_, String>(c(0))?)?,
@@ -73,7 +75,7 @@ pub(super) fn block(row: &Row<'_>, at: usize) -> Result<Block> {
 }
 
 /// The `data` JSON document of row `id` in `table` (tools and steps are stored as documents).
-pub(super) fn document<T: DeserializeOwned>(
+pub(crate) fn document<T: DeserializeOwned>(
     conn: &rusqlite::Connection,
     table: &str,
     kind: &'static str,
@@ -91,48 +93,51 @@ pub(super) fn document<T: DeserializeOwned>(
     json(&data.ok_or_else(|| StoreError::not_found(kind, id))?)
 }
 
-pub(super) fn parse<T: std::str::FromStr>(s: &str) -> Result<T> {
+pub(crate) fn parse<T: std::str::FromStr>(s: &str) -> Result<T> {
     s.parse()
-        .map_err(|_| StoreError::Corrupt(format!("bad id {s}")))
+        .map_err(|_| Error::Store(StoreError::Corrupt(format!("bad id {s}"))))
 }
 
-pub(super) fn json<T: DeserializeOwned>(s: &str) -> Result<T> {
-    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+pub(crate) fn json<T: DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| Error::Store(StoreError::Corrupt(e.to_string())))
 }
 
-pub(super) fn json_opt<T: DeserializeOwned>(s: Option<String>) -> Result<Option<T>> {
+pub(crate) fn json_opt<T: DeserializeOwned>(s: Option<String>) -> Result<Option<T>> {
     s.map(|s| json(&s)).transpose()
 }
 
-pub(super) fn to_json<T: Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Db(e.to_string()))
+pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::Store(StoreError::Db(e.to_string())))
 }
 
-pub(super) fn to_json_opt<T: Serialize>(v: &Option<T>) -> Result<Option<String>> {
+pub(crate) fn to_json_opt<T: Serialize>(v: &Option<T>) -> Result<Option<String>> {
     v.as_ref().map(to_json).transpose()
 }
 
-pub(super) fn micros(t: &DateTime<Utc>) -> i64 {
+pub(crate) fn micros(t: &DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-pub(super) fn time(micros: i64) -> DateTime<Utc> {
+pub(crate) fn time(micros: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros).unwrap_or_default()
 }
 
 /// `?, ?, ?` for `n` parameters.
-pub(super) fn placeholders(n: usize) -> String {
+pub(crate) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
 /// A vector as stored: little-endian f32s.
-pub(super) fn vector_blob(v: &[f32]) -> Vec<u8> {
+pub(crate) fn vector_blob(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-pub(super) fn blob_vector(b: &[u8]) -> Result<Vec<f32>> {
+pub(crate) fn blob_vector(b: &[u8]) -> Result<Vec<f32>> {
     if !b.len().is_multiple_of(4) {
-        return Err(StoreError::Corrupt(format!("vector of {} bytes", b.len())));
+        return Err(Error::Store(StoreError::Corrupt(format!(
+            "vector of {} bytes",
+            b.len()
+        ))));
     }
     Ok(b.chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))

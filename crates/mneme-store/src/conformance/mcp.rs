@@ -1,33 +1,20 @@
-//! MCP servers and the tools registered from them.
+//! `McpServerStore`: MCP servers and the tools registered from them.
 
-use mneme_store::{McpToolSync, StoreError};
-use mneme_types::{McpServer, McpServerId, Tool, ToolId};
-use serde_json::json;
+use std::sync::Arc;
 
-use super::{new_agent, sqlite};
+use mneme_types::{McpServerId, Tool};
 
-fn server(name: &str) -> McpServer {
-    serde_json::from_value(json!({
-        "mcp_server_type": "stdio", "command": "python", "args": ["s.py"], "env": null,
-        "id": McpServerId::new(), "server_name": name,
-    }))
-    .unwrap()
-}
+use super::fixtures::{self, *};
+use crate::{McpServerEdit, McpToolSync, Store, StoreError};
 
+/// An MCP tool as a server lists it.
 fn tool(name: &str, description: &str) -> Tool {
-    serde_json::from_value(json!({
-        "id": ToolId::new(), "tool_type": "external_mcp", "name": name,
-        "description": description, "source_type": "python", "source_code": null,
-        "json_schema": {"name": name, "parameters": {"type": "object", "properties": {}}},
-        "args_json_schema": null, "tags": [], "return_char_limit": 50000,
-        "pip_requirements": null, "npm_requirements": null, "default_requires_approval": null,
-        "enable_parallel_execution": false, "created_by_id": null, "last_updated_by_id": null,
-        "metadata_": null, "project_id": null,
-    }))
-    .unwrap()
+    let mut t = fixtures::tool(name, "external_mcp");
+    t.description = Some(description.into());
+    t
 }
 
-fn rename(to: &'static str) -> mneme_store::McpServerEdit {
+fn rename(to: &'static str) -> McpServerEdit {
     Box::new(move |s| {
         s.server_name = to.into();
         Ok(())
@@ -38,9 +25,7 @@ fn names(tools: &[Tool]) -> Vec<&str> {
     tools.iter().map(|t| t.name.as_str()).collect()
 }
 
-#[tokio::test]
-async fn servers_have_unique_names() {
-    let (store, _dir) = sqlite();
+pub async fn servers_have_unique_names(store: Arc<dyn Store>) {
     let a = store.create_mcp_server(server("calc")).await.unwrap();
     assert_eq!(store.get_mcp_server(a.id).await.unwrap(), a);
     assert_eq!(store.mcp_server_by_name("calc").await.unwrap().id, a.id);
@@ -64,9 +49,7 @@ async fn servers_have_unique_names() {
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
 }
 
-#[tokio::test]
-async fn syncing_adds_updates_prunes_and_never_replaces_other_tools() {
-    let (store, _dir) = sqlite();
+pub async fn syncing_adds_updates_prunes_and_never_replaces_other_tools(store: Arc<dyn Store>) {
     let mut builtin = tool("send_message", "built in");
     builtin.tool_type = "letta_core".into();
     store.upsert_tools(vec![builtin.clone()]).await.unwrap();
@@ -104,12 +87,10 @@ async fn syncing_adds_updates_prunes_and_never_replaces_other_tools() {
         .await
         .unwrap();
     assert_eq!(sync.deleted, vec!["add"]);
-    assert!(store.get_tool(add_id).await.is_err());
+    assert_not_found(store.get_tool(add_id).await);
 }
 
-#[tokio::test]
-async fn renames_reach_the_tools_and_deletes_take_them_along() {
-    let (store, _dir) = sqlite();
+pub async fn renames_reach_the_tools_and_deletes_take_them_along(store: Arc<dyn Store>) {
     let s = store.create_mcp_server(server("calc")).await.unwrap();
     store
         .sync_mcp_tools(s.id, vec![tool("add", "adds")], false)
@@ -130,7 +111,53 @@ async fn renames_reach_the_tools_and_deletes_take_them_along() {
     assert_eq!(add.metadata_.unwrap()["mcp"]["server_name"], "maths");
 
     store.delete_mcp_server(s.id).await.unwrap();
-    assert!(store.get_tool(add.id).await.is_err());
+    assert_not_found(store.get_tool(add.id).await);
     assert!(store.agent_tools(agent_id).await.unwrap().is_empty());
-    assert!(store.get_mcp_server(s.id).await.is_err());
+    assert_not_found(store.get_mcp_server(s.id).await);
+}
+
+pub async fn unknown_servers_are_not_found(store: Arc<dyn Store>) {
+    let unknown = McpServerId::new();
+    assert_not_found(store.get_mcp_server(unknown).await);
+    assert_not_found(store.mcp_server_by_name("nobody").await);
+    assert_not_found(store.update_mcp_server(unknown, rename("x")).await);
+    assert_not_found(store.delete_mcp_server(unknown).await);
+    assert_not_found(store.mcp_server_tools(unknown).await);
+    let tools = vec![tool("add", "adds")];
+    assert_not_found(store.sync_mcp_tools(unknown, tools, false).await);
+    assert!(
+        store
+            .tools_by_name(&["add".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.list_mcp_servers().await.unwrap().is_empty());
+}
+
+pub async fn a_refused_server_edit_writes_nothing(store: Arc<dyn Store>) {
+    let s = store.create_mcp_server(server("calc")).await.unwrap();
+    store
+        .sync_mcp_tools(s.id, vec![tool("add", "adds")], false)
+        .await
+        .unwrap();
+    let other = McpServerId::new();
+    let refused_edit: McpServerEdit = Box::new(|s| {
+        s.server_name = "maths".into();
+        Err(refused())
+    });
+    assert_invalid(store.update_mcp_server(s.id, refused_edit).await);
+    assert_eq!(store.get_mcp_server(s.id).await.unwrap(), s);
+    assert_eq!(
+        store.mcp_server_tools(s.id).await.unwrap()[0].tags,
+        ["mcp:calc"]
+    );
+    let moved: McpServerEdit = Box::new(move |s| {
+        s.id = other;
+        Ok(())
+    });
+    assert_eq!(store.update_mcp_server(s.id, moved).await.unwrap().id, s.id);
+    assert_not_found(store.get_mcp_server(other).await);
+    let err = store.create_mcp_server(server("calc")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
 }

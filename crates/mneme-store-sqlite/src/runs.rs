@@ -5,12 +5,12 @@ use mneme_types::{RunId, RunStatus, Step, StepId, StopReason};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row, params_from_iter};
 
-use super::agents::{Where, attach, order_limit, paginate};
-use super::rows::{self, micros, placeholders, to_json};
-use super::{SqliteStore, blocks, messages, passages};
-use crate::{
-    BlockChange, Page, Result, RunChunk, RunEdit, RunFilter, RunRecord, RunStore, StepCommit,
-    StoreError,
+use crate::agents::{Where, attach, ensure_agent, order_limit, paginate};
+use crate::rows::{self, micros, placeholders, to_json};
+use crate::{Error, Result, StoreResult};
+use crate::{SqliteStore, blocks, messages, passages};
+use mneme_store::{
+    BlockChange, Page, RunChunk, RunEdit, RunFilter, RunRecord, RunStore, StepCommit, StoreError,
 };
 
 const RUN_COLUMNS: &str =
@@ -18,7 +18,7 @@ const RUN_COLUMNS: &str =
 
 #[async_trait]
 impl RunStore for SqliteStore {
-    async fn create_run(&self, run: RunRecord) -> Result<RunRecord> {
+    async fn create_run(&self, run: RunRecord) -> StoreResult<RunRecord> {
         self.write(move |tx| {
             tx.execute(
                 &format!(
@@ -41,11 +41,11 @@ impl RunStore for SqliteStore {
         .await
     }
 
-    async fn get_run(&self, id: RunId) -> Result<RunRecord> {
+    async fn get_run(&self, id: RunId) -> StoreResult<RunRecord> {
         self.read(move |conn| load_run(conn, id)).await
     }
 
-    async fn list_runs(&self, filter: &RunFilter, page: &Page) -> Result<Vec<RunRecord>> {
+    async fn list_runs(&self, filter: &RunFilter, page: &Page) -> StoreResult<Vec<RunRecord>> {
         let (filter, page) = (filter.clone(), page.clone());
         self.read(move |conn| {
             let mut w = filter_sql(&filter);
@@ -66,7 +66,7 @@ impl RunStore for SqliteStore {
         .await
     }
 
-    async fn update_run(&self, id: RunId, edit: RunEdit) -> Result<RunRecord> {
+    async fn update_run(&self, id: RunId, edit: RunEdit) -> StoreResult<RunRecord> {
         self.write(move |tx| {
             let mut r = load_run(tx, id)?;
             edit(&mut r);
@@ -76,7 +76,7 @@ impl RunStore for SqliteStore {
         .await
     }
 
-    async fn finish_run(&self, id: RunId, edit: RunEdit) -> Result<RunRecord> {
+    async fn finish_run(&self, id: RunId, edit: RunEdit) -> StoreResult<RunRecord> {
         self.write(move |tx| {
             let mut r = load_run(tx, id)?;
             edit(&mut r);
@@ -98,12 +98,12 @@ impl RunStore for SqliteStore {
         .await
     }
 
-    async fn get_step(&self, id: StepId) -> Result<Step> {
+    async fn get_step(&self, id: StepId) -> StoreResult<Step> {
         self.read(move |conn| rows::document(conn, "steps", "Step", id))
             .await
     }
 
-    async fn list_steps(&self, run: RunId, page: &Page) -> Result<Vec<Step>> {
+    async fn list_steps(&self, run: RunId, page: &Page) -> StoreResult<Vec<Step>> {
         let page = page.clone();
         self.read(move |conn| {
             let mut w = Where::default();
@@ -123,58 +123,20 @@ impl RunStore for SqliteStore {
         .await
     }
 
-    async fn commit_step(&self, c: StepCommit) -> Result<()> {
-        self.write(move |tx| {
-            let agent = c.agent_id;
-            for m in &c.messages {
-                messages::insert_message(tx, m)?;
-            }
-            for change in &c.block_changes {
-                apply_block_change(tx, agent, change)?;
-            }
-            if let Some((id, text)) = &c.system_text {
-                tx.execute(
-                    "UPDATE messages SET text = ?2, updated_at = ?3 WHERE id = ?1",
-                    rusqlite::params![id.to_string(), text, micros(&c.created_at)],
-                )?;
-            }
-            for p in &c.passages {
-                passages::insert_passage(tx, p)?;
-            }
-            tx.execute(
-                "INSERT INTO steps (id, run_id, agent_id, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                rusqlite::params![
-                    c.step.id.to_string(),
-                    c.run_id.to_string(),
-                    agent.to_string(),
-                    to_json(&c.step)?,
-                    micros(&c.created_at),
-                ],
-            )?;
-            let n = tx.execute(
-                "UPDATE agents SET message_ids = ?2, updated_at = ?3 WHERE id = ?1",
-                rusqlite::params![agent.to_string(), to_json(&c.message_ids)?, micros(&c.created_at)],
-            )?;
-            if n == 0 {
-                return Err(StoreError::not_found("Agent", agent));
-            }
-            let mut run = load_run(tx, c.run_id)?;
-            run.data.usage.add(&step_usage(&c.step));
-            save_run(tx, &run)
-        })
-        .await
+    async fn commit_step(&self, c: StepCommit) -> StoreResult<()> {
+        self.write(move |tx| commit_step(tx, &c)).await
     }
 
-    async fn append_chunks(&self, run: RunId, chunks: Vec<RunChunk>) -> Result<()> {
+    async fn append_chunks(&self, run: RunId, chunks: Vec<RunChunk>) -> StoreResult<()> {
         self.write(move |tx| append_chunks(tx, run, &chunks)).await
     }
 
-    async fn read_chunks(&self, run: RunId, after: u64, limit: u32) -> Result<Vec<RunChunk>> {
+    async fn read_chunks(&self, run: RunId, after: u64, limit: u32) -> StoreResult<Vec<RunChunk>> {
         self.read(move |conn| read_chunks(conn, run, after, limit))
             .await
     }
 
-    async fn prune_chunks(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+    async fn prune_chunks(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
         self.write(move |tx| {
             let n = tx.execute(
                 "DELETE FROM run_chunks WHERE run_id IN
@@ -187,8 +149,65 @@ impl RunStore for SqliteStore {
     }
 }
 
+/// Writes a whole step; the context goes first, so that a stale one costs no other write.
+fn commit_step(tx: &Connection, c: &StepCommit) -> Result<()> {
+    let agent = c.agent_id;
+    set_context(tx, c)?;
+    let mut run = load_run(tx, c.run_id)?;
+    for m in &c.messages {
+        messages::insert_message(tx, m)?;
+    }
+    for change in &c.block_changes {
+        apply_block_change(tx, agent, change)?;
+    }
+    if let Some((id, text)) = &c.system_text {
+        tx.execute(
+            "UPDATE messages SET text = ?2, updated_at = ?3 WHERE id = ?1",
+            rusqlite::params![id.to_string(), text, micros(&c.created_at)],
+        )?;
+    }
+    for p in &c.passages {
+        passages::insert_passage(tx, p)?;
+    }
+    tx.execute(
+        "INSERT INTO steps (id, run_id, agent_id, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        rusqlite::params![
+            c.step.id.to_string(),
+            c.run_id.to_string(),
+            agent.to_string(),
+            to_json(&c.step)?,
+            micros(&c.created_at),
+        ],
+    )?;
+    run.data.usage.add(&step_usage(&c.step));
+    save_run(tx, &run)
+}
+
+/// Writes the step's in-context ids if the stored ones are still at the version the step read.
+fn set_context(tx: &Connection, c: &StepCommit) -> Result<()> {
+    let n = tx.execute(
+        "UPDATE agents SET message_ids = ?2, updated_at = ?3,
+            message_ids_version = message_ids_version + 1
+         WHERE id = ?1 AND message_ids_version = ?4",
+        rusqlite::params![
+            c.agent_id.to_string(),
+            to_json(&c.message_ids)?,
+            micros(&c.created_at),
+            c.message_ids_version as i64,
+        ],
+    )?;
+    if n == 0 {
+        ensure_agent(tx, c.agent_id)?;
+        return Err(Error::Store(StoreError::Conflict(format!(
+            "The in-context messages of agent {} were changed by another writer while the step ran",
+            c.agent_id
+        ))));
+    }
+    Ok(())
+}
+
 /// The run-chunk operations, kept apart from the trait impl for length.
-pub(super) fn append_chunks(conn: &Connection, run: RunId, chunks: &[RunChunk]) -> Result<()> {
+pub(crate) fn append_chunks(conn: &Connection, run: RunId, chunks: &[RunChunk]) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO run_chunks (run_id, seq, event, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
@@ -205,7 +224,7 @@ pub(super) fn append_chunks(conn: &Connection, run: RunId, chunks: &[RunChunk]) 
     Ok(())
 }
 
-pub(super) fn read_chunks(
+pub(crate) fn read_chunks(
     conn: &Connection,
     run: RunId,
     after: u64,
@@ -250,10 +269,10 @@ fn apply_block_change(
         BlockChange::Update { expected, block } => {
             let current = blocks::load_block(conn, block.id)?;
             if &current.value != expected {
-                return Err(StoreError::Conflict(format!(
+                return Err(Error::Store(StoreError::Conflict(format!(
                     "Block {} was changed by another writer while the step ran",
                     block.id
-                )));
+                ))));
             }
             blocks::save_block(conn, block, current.label.as_deref())
         }
@@ -303,7 +322,7 @@ fn load_run(conn: &Connection, id: RunId) -> Result<RunRecord> {
     let mut rows = stmt.query([id.to_string()])?;
     match rows.next()? {
         Some(row) => run(row),
-        None => Err(StoreError::not_found("Run", id)),
+        None => Err(Error::not_found("Run", id)),
     }
 }
 
@@ -338,5 +357,5 @@ fn run(row: &Row<'_>) -> Result<RunRecord> {
 
 fn enum_value<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
     serde_json::from_value(serde_json::Value::String(s.to_owned()))
-        .map_err(|_| StoreError::Corrupt(format!("unknown value {s}")))
+        .map_err(|_| Error::Store(StoreError::Corrupt(format!("unknown value {s}"))))
 }

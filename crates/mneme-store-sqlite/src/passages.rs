@@ -6,22 +6,27 @@ use mneme_types::{AgentId, ArchiveId, PassageId};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
-use super::SqliteStore;
-use super::agents::{Where, agents_joined, ensure_agent, order_limit, paginate};
-use super::rows::{self, blob_vector, micros, placeholders, to_json, to_json_opt, vector_blob};
-use crate::{
+use crate::SqliteStore;
+use crate::agents::{Where, agents_joined, ensure_agent, order_limit, paginate};
+use crate::rows::{self, blob_vector, micros, placeholders, to_json, to_json_opt, vector_blob};
+use crate::{Error, Result, StoreResult};
+use mneme_store::{
     Agent, Archive, ArchiveEdit, ArchiveFilter, ArchiveStore, Page, Passage, PassageList,
-    PassageStore, Result, StoreError,
+    PassageStore, StoreError,
 };
 
 const ARCHIVE_COLUMNS: &str =
     "id, name, description, embedding_config, metadata, created_at, updated_at";
-pub(super) const PASSAGE_COLUMNS: &str = "seq, id, archive_id, text, tags, metadata, embedding, \
+pub(crate) const PASSAGE_COLUMNS: &str = "seq, id, archive_id, text, tags, metadata, embedding, \
      embedding_config, created_at, updated_at";
 
 #[async_trait]
 impl ArchiveStore for SqliteStore {
-    async fn create_archive(&self, archive: Archive, owner: Option<AgentId>) -> Result<Archive> {
+    async fn create_archive(
+        &self,
+        archive: Archive,
+        owner: Option<AgentId>,
+    ) -> StoreResult<Archive> {
         self.write(move |tx| {
             if let Some(agent) = owner {
                 ensure_agent(tx, agent)?;
@@ -35,11 +40,15 @@ impl ArchiveStore for SqliteStore {
         .await
     }
 
-    async fn get_archive(&self, id: ArchiveId) -> Result<Archive> {
+    async fn get_archive(&self, id: ArchiveId) -> StoreResult<Archive> {
         self.read(move |conn| load_archive(conn, id)).await
     }
 
-    async fn list_archives(&self, filter: &ArchiveFilter, page: &Page) -> Result<Vec<Archive>> {
+    async fn list_archives(
+        &self,
+        filter: &ArchiveFilter,
+        page: &Page,
+    ) -> StoreResult<Vec<Archive>> {
         let (filter, page) = (filter.clone(), page.clone());
         self.read(move |conn| {
             let mut w = Where::default();
@@ -63,10 +72,11 @@ impl ArchiveStore for SqliteStore {
         .await
     }
 
-    async fn update_archive(&self, id: ArchiveId, edit: ArchiveEdit) -> Result<Archive> {
+    async fn update_archive(&self, id: ArchiveId, edit: ArchiveEdit) -> StoreResult<Archive> {
         self.write(move |tx| {
             let mut a = load_archive(tx, id)?;
             edit(&mut a)?;
+            a.id = id;
             a.updated_at = mneme_types::time::now();
             tx.execute(
                 "UPDATE archives SET name = ?2, description = ?3, embedding_config = ?4,
@@ -85,18 +95,18 @@ impl ArchiveStore for SqliteStore {
         .await
     }
 
-    async fn delete_archive(&self, id: ArchiveId) -> Result<()> {
+    async fn delete_archive(&self, id: ArchiveId) -> StoreResult<()> {
         self.write(move |tx| {
             let n = tx.execute("DELETE FROM archives WHERE id = ?1", [id.to_string()])?;
             if n == 0 {
-                return Err(StoreError::not_found("Archive", id));
+                return Err(Error::not_found("Archive", id));
             }
             Ok(())
         })
         .await
     }
 
-    async fn attach_archive(&self, agent: AgentId, archive: ArchiveId) -> Result<()> {
+    async fn attach_archive(&self, agent: AgentId, archive: ArchiveId) -> StoreResult<()> {
         self.write(move |tx| {
             ensure_agent(tx, agent)?;
             load_archive(tx, archive)?;
@@ -105,7 +115,7 @@ impl ArchiveStore for SqliteStore {
         .await
     }
 
-    async fn detach_archive(&self, agent: AgentId, archive: ArchiveId) -> Result<()> {
+    async fn detach_archive(&self, agent: AgentId, archive: ArchiveId) -> StoreResult<()> {
         self.write(move |tx| {
             ensure_agent(tx, agent)?;
             load_archive(tx, archive)?;
@@ -118,7 +128,7 @@ impl ArchiveStore for SqliteStore {
         .await
     }
 
-    async fn agent_archives(&self, agent: AgentId) -> Result<Vec<Archive>> {
+    async fn agent_archives(&self, agent: AgentId) -> StoreResult<Vec<Archive>> {
         self.read(move |conn| {
             ensure_agent(conn, agent)?;
             archives_of(conn, agent)
@@ -126,7 +136,7 @@ impl ArchiveStore for SqliteStore {
         .await
     }
 
-    async fn default_archive(&self, agent: AgentId, make: Archive) -> Result<Archive> {
+    async fn default_archive(&self, agent: AgentId, make: Archive) -> StoreResult<Archive> {
         self.write(move |tx| {
             ensure_agent(tx, agent)?;
             if let Some(first) = archives_of(tx, agent)?.into_iter().next() {
@@ -139,7 +149,7 @@ impl ArchiveStore for SqliteStore {
         .await
     }
 
-    async fn agents_of_archive(&self, archive: ArchiveId, page: &Page) -> Result<Vec<Agent>> {
+    async fn agents_of_archive(&self, archive: ArchiveId, page: &Page) -> StoreResult<Vec<Agent>> {
         let page = page.clone();
         self.read(move |conn| {
             load_archive(conn, archive)?;
@@ -157,7 +167,7 @@ impl ArchiveStore for SqliteStore {
 
 #[async_trait]
 impl PassageStore for SqliteStore {
-    async fn insert_passages(&self, passages: Vec<Passage>) -> Result<()> {
+    async fn insert_passages(&self, passages: Vec<Passage>) -> StoreResult<()> {
         self.write(move |tx| {
             for p in &passages {
                 load_archive(tx, p.archive_id)?;
@@ -168,7 +178,11 @@ impl PassageStore for SqliteStore {
         .await
     }
 
-    async fn list_passages(&self, archives: &[ArchiveId], q: &PassageList) -> Result<Vec<Passage>> {
+    async fn list_passages(
+        &self,
+        archives: &[ArchiveId],
+        q: &PassageList,
+    ) -> StoreResult<Vec<Passage>> {
         let (archives, q) = (archives.to_vec(), q.clone());
         self.read(move |conn| {
             if archives.is_empty() {
@@ -213,7 +227,7 @@ impl PassageStore for SqliteStore {
         .await
     }
 
-    async fn delete_passage(&self, archives: &[ArchiveId], id: PassageId) -> Result<()> {
+    async fn delete_passage(&self, archives: &[ArchiveId], id: PassageId) -> StoreResult<()> {
         let archives = archives.to_vec();
         self.write(move |tx| {
             let mut params = vec![SqlValue::Text(id.to_string())];
@@ -228,7 +242,7 @@ impl PassageStore for SqliteStore {
                 tx.execute(&sql, params_from_iter(params))?
             };
             if n == 0 {
-                return Err(StoreError::not_found("Passage", id));
+                return Err(Error::not_found("Passage", id));
             }
             Ok(())
         })
@@ -262,7 +276,7 @@ fn attach(conn: &Connection, agent: AgentId, archive: ArchiveId) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn archives_of(conn: &Connection, agent: AgentId) -> Result<Vec<Archive>> {
+pub(crate) fn archives_of(conn: &Connection, agent: AgentId) -> Result<Vec<Archive>> {
     let sql = format!(
         "SELECT {} FROM archives a JOIN agent_archives aa ON aa.archive_id = a.id
          WHERE aa.agent_id = ? ORDER BY aa.seq",
@@ -279,7 +293,7 @@ fn load_archive(conn: &Connection, id: ArchiveId) -> Result<Archive> {
     let sql = format!("SELECT {ARCHIVE_COLUMNS} FROM archives WHERE id = ?");
     query_archives(conn, &sql, vec![SqlValue::Text(id.to_string())])?
         .pop()
-        .ok_or_else(|| StoreError::not_found("Archive", id))
+        .ok_or_else(|| Error::not_found("Archive", id))
 }
 
 fn query_archives(conn: &Connection, sql: &str, params: Vec<SqlValue>) -> Result<Vec<Archive>> {
@@ -301,7 +315,7 @@ fn query_archives(conn: &Connection, sql: &str, params: Vec<SqlValue>) -> Result
 }
 
 /// Passages with their search keys, from a query selecting `PASSAGE_COLUMNS`.
-pub(super) fn query_passages(
+pub(crate) fn query_passages(
     conn: &Connection,
     sql: &str,
     params: Vec<SqlValue>,
@@ -332,7 +346,7 @@ fn passage(r: &Row<'_>) -> Result<Passage> {
     })
 }
 
-pub(super) fn insert_passage(conn: &Connection, p: &Passage) -> Result<()> {
+pub(crate) fn insert_passage(conn: &Connection, p: &Passage) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO passages (id, archive_id, text, tags, metadata, embedding, embedding_config,
             created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -352,7 +366,7 @@ pub(super) fn insert_passage(conn: &Connection, p: &Passage) -> Result<()> {
 }
 
 /// A condition on `archive_id` being one of `archives` (not empty).
-pub(super) fn in_archives(archives: &[ArchiveId]) -> Where {
+pub(crate) fn in_archives(archives: &[ArchiveId]) -> Where {
     let mut w = Where::default();
     w.push(
         format!("archive_id IN ({})", placeholders(archives.len())),

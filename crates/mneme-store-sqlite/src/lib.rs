@@ -1,4 +1,4 @@
-//! The embedded SQLite backend (rusqlite, bundled SQLite, WAL).
+//! The embedded SQLite backend of `mneme-store`'s traits (rusqlite, bundled SQLite, WAL).
 //!
 //! One writer connection behind a mutex serialises all writes (`BEGIN IMMEDIATE`, so no
 //! `SQLITE_BUSY` between our own writers); reads use a small pool of reader connections that WAL
@@ -20,7 +20,54 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
-use crate::{Result, StoreError};
+use mneme_store::StoreError;
+
+/// What SQLite code fails with inside a transaction: a storage verdict (an edit closure's
+/// refusal, a missing row) or SQLite itself. The orphan rule keeps `From<rusqlite::Error>` off
+/// `StoreError`, which must not know rusqlite; this carries both and becomes a `StoreError` at
+/// the trait boundary (`read`/`write`).
+#[derive(Debug)]
+pub(crate) enum Error {
+    Store(StoreError),
+    Sqlite(rusqlite::Error),
+}
+
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+/// What the trait methods answer.
+type StoreResult<T> = mneme_store::Result<T>;
+
+impl Error {
+    pub(crate) fn not_found(kind: &'static str, id: impl ToString) -> Error {
+        Error::Store(StoreError::not_found(kind, id))
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Error::Store(e)
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Sqlite(e)
+    }
+}
+
+impl From<Error> for StoreError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Store(e) => e,
+            // A unique or foreign-key constraint is the caller's conflict, not our failure.
+            Error::Sqlite(rusqlite::Error::SqliteFailure(f, msg))
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                StoreError::Conflict(msg.unwrap_or_else(|| f.to_string()))
+            }
+            Error::Sqlite(e) => StoreError::Db(e.to_string()),
+        }
+    }
+}
 
 /// How hard SQLite flushes a commit to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,7 +97,7 @@ const MAX_IDLE_READERS: usize = 8;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and runs pending migrations.
-    pub fn open(path: &Path, durability: Durability) -> Result<SqliteStore> {
+    pub fn open(path: &Path, durability: Durability) -> StoreResult<SqliteStore> {
         let mut writer = open_connection(path, durability)?;
         migrate::run(&mut writer)?;
         Ok(SqliteStore {
@@ -64,7 +111,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` on a reader connection.
-    async fn read<T, F>(&self, f: F) -> Result<T>
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
@@ -86,7 +133,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer; commits only on `Ok`.
-    async fn write<T, F>(&self, f: F) -> Result<T>
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
@@ -120,14 +167,15 @@ fn open_connection(path: &Path, durability: Durability) -> Result<Connection> {
     Ok(conn)
 }
 
-async fn blocking<T, F>(f: F) -> Result<T>
+async fn blocking<T, F>(f: F) -> StoreResult<T>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T> + Send + 'static,
 {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Db(format!("storage task failed: {e}")))?
+    match tokio::task::spawn_blocking(f).await {
+        Ok(out) => out.map_err(StoreError::from),
+        Err(e) => Err(StoreError::Db(format!("storage task failed: {e}"))),
+    }
 }
 
 /// A poisoned lock only means another thread panicked while holding it; the connection itself
@@ -136,15 +184,32 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        match &e {
-            rusqlite::Error::SqliteFailure(f, msg)
-                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                StoreError::Conflict(msg.clone().unwrap_or_else(|| e.to_string()))
-            }
-            _ => StoreError::Db(e.to_string()),
-        }
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn sqlite_errors_become_backend_neutral_store_errors() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (name TEXT UNIQUE); INSERT INTO t VALUES ('a');")
+            .unwrap();
+        let taken = conn.execute("INSERT INTO t VALUES ('a')", []).unwrap_err();
+        let err = StoreError::from(Error::from(taken));
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        let broken = conn
+            .execute("INSERT INTO missing VALUES (1)", [])
+            .unwrap_err();
+        let err = StoreError::from(Error::from(broken));
+        assert!(
+            matches!(&err, StoreError::Db(m) if m.contains("missing")),
+            "{err:?}"
+        );
+        let verdict = StoreError::from(Error::not_found("Agent", "agent-1"));
+        assert!(matches!(
+            verdict,
+            StoreError::NotFound { kind: "Agent", .. }
+        ));
     }
 }

@@ -5,14 +5,15 @@ use mneme_types::{AgentId, Tool, ToolId};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
-use super::SqliteStore;
-use super::agents::{Where, ensure_agent, order_limit, paginate};
-use super::rows::{self, micros, placeholders, to_json};
-use crate::{Page, Result, StoreError, ToolEdit, ToolFilter, ToolStore};
+use crate::SqliteStore;
+use crate::agents::{Where, ensure_agent, order_limit, paginate};
+use crate::rows::{self, micros, placeholders, to_json};
+use crate::{Error, Result, StoreResult};
+use mneme_store::{Page, StoreError, ToolEdit, ToolFilter, ToolStore};
 
 #[async_trait]
 impl ToolStore for SqliteStore {
-    async fn upsert_tools(&self, tools: Vec<Tool>) -> Result<Vec<Tool>> {
+    async fn upsert_tools(&self, tools: Vec<Tool>) -> StoreResult<Vec<Tool>> {
         self.write(move |tx| {
             let now = micros(&mneme_types::time::now());
             let mut out = Vec::with_capacity(tools.len());
@@ -44,7 +45,7 @@ impl ToolStore for SqliteStore {
         .await
     }
 
-    async fn tools_by_name(&self, names: &[String]) -> Result<Vec<Tool>> {
+    async fn tools_by_name(&self, names: &[String]) -> StoreResult<Vec<Tool>> {
         let names = names.to_vec();
         self.read(move |conn| {
             if names.is_empty() {
@@ -71,12 +72,12 @@ impl ToolStore for SqliteStore {
         .await
     }
 
-    async fn get_tool(&self, id: ToolId) -> Result<Tool> {
+    async fn get_tool(&self, id: ToolId) -> StoreResult<Tool> {
         self.read(move |conn| rows::document(conn, "tools", "Tool", id))
             .await
     }
 
-    async fn list_tools(&self, filter: &ToolFilter, page: &Page) -> Result<Vec<Tool>> {
+    async fn list_tools(&self, filter: &ToolFilter, page: &Page) -> StoreResult<Vec<Tool>> {
         let (filter, page) = (filter.clone(), page.clone());
         self.read(move |conn| {
             let mut w = filter_sql(&filter);
@@ -95,7 +96,7 @@ impl ToolStore for SqliteStore {
         .await
     }
 
-    async fn count_tools(&self, filter: &ToolFilter) -> Result<u64> {
+    async fn count_tools(&self, filter: &ToolFilter) -> StoreResult<u64> {
         let filter = filter.clone();
         self.read(move |conn| {
             let w = filter_sql(&filter);
@@ -106,7 +107,7 @@ impl ToolStore for SqliteStore {
         .await
     }
 
-    async fn update_tool(&self, id: ToolId, edit: ToolEdit) -> Result<Tool> {
+    async fn update_tool(&self, id: ToolId, edit: ToolEdit) -> StoreResult<Tool> {
         self.write(move |tx| {
             let mut tool: Tool = rows::document(tx, "tools", "Tool", id)?;
             edit(&mut tool)?;
@@ -117,10 +118,10 @@ impl ToolStore for SqliteStore {
                 |r| r.get(0),
             )?;
             if clash {
-                return Err(StoreError::Conflict(format!(
+                return Err(Error::Store(StoreError::Conflict(format!(
                     "A tool named '{}' already exists",
                     tool.name
-                )));
+                ))));
             }
             save_tool(tx, &tool)?;
             Ok(tool)
@@ -128,18 +129,18 @@ impl ToolStore for SqliteStore {
         .await
     }
 
-    async fn delete_tool(&self, id: ToolId) -> Result<()> {
+    async fn delete_tool(&self, id: ToolId) -> StoreResult<()> {
         self.write(move |tx| {
             let n = tx.execute("DELETE FROM tools WHERE id = ?1", [id.to_string()])?;
             if n == 0 {
-                return Err(StoreError::not_found("Tool", id));
+                return Err(Error::not_found("Tool", id));
             }
             Ok(())
         })
         .await
     }
 
-    async fn attach_tool(&self, agent: AgentId, tool: ToolId) -> Result<()> {
+    async fn attach_tool(&self, agent: AgentId, tool: ToolId) -> StoreResult<()> {
         self.write(move |tx| {
             ensure_agent(tx, agent)?;
             ensure_tool(tx, tool)?;
@@ -153,7 +154,7 @@ impl ToolStore for SqliteStore {
         .await
     }
 
-    async fn detach_tool(&self, agent: AgentId, tool: ToolId) -> Result<()> {
+    async fn detach_tool(&self, agent: AgentId, tool: ToolId) -> StoreResult<()> {
         self.write(move |tx| {
             ensure_agent(tx, agent)?;
             ensure_tool(tx, tool)?;
@@ -166,11 +167,11 @@ impl ToolStore for SqliteStore {
         .await
     }
 
-    async fn agent_tools(&self, agent: AgentId) -> Result<Vec<Tool>> {
+    async fn agent_tools(&self, agent: AgentId) -> StoreResult<Vec<Tool>> {
         self.read(move |conn| tools_of(conn, agent)).await
     }
 
-    async fn tools_of_agents(&self, agents: &[AgentId]) -> Result<Vec<(AgentId, Vec<Tool>)>> {
+    async fn tools_of_agents(&self, agents: &[AgentId]) -> StoreResult<Vec<(AgentId, Vec<Tool>)>> {
         let agents = agents.to_vec();
         self.read(move |conn| {
             agents
@@ -190,11 +191,11 @@ fn ensure_tool(conn: &Connection, id: ToolId) -> Result<()> {
             |_| Ok(()),
         )
         .optional()?;
-    found.ok_or_else(|| StoreError::not_found("Tool", id))
+    found.ok_or_else(|| Error::not_found("Tool", id))
 }
 
 /// Inserts or replaces a tool row by id.
-pub(super) fn save_tool(conn: &Connection, tool: &Tool) -> Result<()> {
+pub(crate) fn save_tool(conn: &Connection, tool: &Tool) -> Result<()> {
     let now = micros(&mneme_types::time::now());
     conn.execute(
         "INSERT INTO tools (id, name, tool_type, data, created_at, updated_at)
@@ -247,7 +248,7 @@ fn filter_sql(f: &ToolFilter) -> Where {
     w
 }
 
-pub(super) fn tools_of(conn: &Connection, agent: AgentId) -> Result<Vec<Tool>> {
+pub(crate) fn tools_of(conn: &Connection, agent: AgentId) -> Result<Vec<Tool>> {
     let mut stmt = conn.prepare_cached(
         "SELECT t.data FROM agent_tools at JOIN tools t ON t.id = at.tool_id
          WHERE at.agent_id = ?1 ORDER BY at.position",

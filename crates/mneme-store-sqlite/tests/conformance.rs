@@ -1,0 +1,16 @@
+//! The backend-generic storage contract (`mneme_store::conformance`), run on SQLite: each case
+//! on a fresh database file.
+
+use std::sync::Arc;
+
+use mneme_store::Store;
+use mneme_store_sqlite::{Durability, SqliteStore};
+
+async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temporary directory: {e}"));
+    let store = SqliteStore::open(&dir.path().join("t.db"), Durability::Normal)
+        .unwrap_or_else(|e| panic!("opening the database: {e}"));
+    (Arc::new(store), dir)
+}
+
+mneme_store::conformance_suite!(sqlite);

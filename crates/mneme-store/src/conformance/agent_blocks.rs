@@ -1,0 +1,175 @@
+//! `AgentStore`: the blocks an agent holds, and everything its system prompt is compiled from.
+
+use std::sync::Arc;
+
+use mneme_types::{AgentId, Block, BlockId, MessageId};
+
+use super::fixtures::*;
+use crate::{Agent, AgentEdit, Role, Store};
+
+fn edit(f: impl FnOnce(&mut Agent) + Send + 'static) -> AgentEdit {
+    Box::new(move |a| {
+        f(a);
+        Ok(())
+    })
+}
+
+pub(super) fn labels(blocks: &[Block]) -> Vec<String> {
+    blocks.iter().filter_map(|b| b.label.clone()).collect()
+}
+
+async fn block_labels(store: &dyn Store, agent: AgentId) -> Vec<String> {
+    labels(&store.agent_blocks(agent).await.unwrap())
+}
+
+pub async fn update_agent_replaces_blocks_in_order(store: Arc<dyn Store>) {
+    let new = new_agent("a", vec![block("human", "h"), block("persona", "p")]);
+    let a = store.create_agent(new).await.unwrap();
+    let old = store.agent_blocks(a.id).await.unwrap();
+    let shared = store.create_block(block("shared", "s")).await.unwrap();
+    let replace = Some(vec![shared.id, old[0].id]);
+    store
+        .update_agent(a.id, edit(|_| {}), replace)
+        .await
+        .unwrap();
+    let now = store.agent_blocks(a.id).await.unwrap();
+    assert_eq!(labels(&now), ["shared", "human"]);
+    store.get_block(old[1].id).await.unwrap();
+    assert!(
+        store
+            .agent_ids_of_block(old[1].id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    store.update_agent(a.id, edit(|_| {}), None).await.unwrap();
+    assert_eq!(
+        labels(&store.agent_blocks(a.id).await.unwrap()),
+        ["shared", "human"]
+    );
+
+    let twin = store.create_block(block("human", "other")).await.unwrap();
+    let clash = Some(vec![old[0].id, twin.id]);
+    assert_conflict(store.update_agent(a.id, edit(|_| {}), clash).await);
+    assert_eq!(
+        labels(&store.agent_blocks(a.id).await.unwrap()),
+        ["shared", "human"]
+    );
+
+    store
+        .update_agent(a.id, edit(|_| {}), Some(vec![]))
+        .await
+        .unwrap();
+    assert!(store.agent_blocks(a.id).await.unwrap().is_empty());
+}
+
+pub async fn attached_blocks_keep_order_and_unique_labels(store: Arc<dyn Store>) {
+    let new = new_agent("a", vec![block("human", "h"), block("persona", "p")]);
+    let a = store.create_agent(new).await.unwrap();
+    let persona = store.agent_blocks(a.id).await.unwrap().remove(1);
+    let shared = store.create_block(block("shared", "s")).await.unwrap();
+    store.attach_block(a.id, shared.id).await.unwrap();
+    store.attach_block(a.id, shared.id).await.unwrap();
+    let blocks = || block_labels(&*store, a.id);
+    assert_eq!(blocks().await, ["human", "persona", "shared"]);
+    let twin = store.create_block(block("human", "other")).await.unwrap();
+    assert_conflict(store.attach_block(a.id, twin.id).await);
+    assert_eq!(blocks().await, ["human", "persona", "shared"]);
+
+    store.detach_block(a.id, persona.id).await.unwrap();
+    assert_eq!(blocks().await, ["human", "shared"]);
+    assert_not_found(store.detach_block(a.id, persona.id).await);
+    store.attach_block(a.id, persona.id).await.unwrap();
+    assert_eq!(
+        blocks().await,
+        ["human", "shared", "persona"],
+        "attached at the end"
+    );
+    assert_not_found(store.attach_block(a.id, BlockId::new()).await);
+    assert_not_found(store.detach_block(a.id, BlockId::new()).await);
+    assert_eq!(store.get_agent(a.id).await.unwrap().tags, ["t"]);
+}
+
+pub async fn blocks_of_agents_answers_each_agent_in_order(store: Arc<dyn Store>) {
+    let one = store
+        .create_agent(new_agent("one", vec![block("x", "1"), block("y", "2")]))
+        .await
+        .unwrap();
+    let two = store
+        .create_agent(new_agent("two", vec![block("z", "3")]))
+        .await
+        .unwrap();
+    let unknown = AgentId::new();
+    let got = store
+        .blocks_of_agents(&[two.id, unknown, one.id])
+        .await
+        .unwrap();
+    let got: Vec<_> = got.iter().map(|(a, b)| (*a, labels(b))).collect();
+    let expected = vec![
+        (two.id, vec!["z".to_owned()]),
+        (unknown, vec![]),
+        (one.id, vec!["x".to_owned(), "y".to_owned()]),
+    ];
+    assert_eq!(got, expected);
+    assert!(store.blocks_of_agents(&[]).await.unwrap().is_empty());
+}
+
+pub async fn agent_context_holds_what_a_prompt_is_compiled_from(store: Arc<dyn Store>) {
+    let a = store
+        .create_agent(new_agent("a", vec![block("human", "h")]))
+        .await
+        .unwrap();
+    let t = store
+        .upsert_tools(vec![tool("t", "custom")])
+        .await
+        .unwrap()
+        .remove(0);
+    store.attach_tool(a.id, t.id).await.unwrap();
+    let (m1, m2) = (
+        message(a.id, Role::User, "1"),
+        message(a.id, Role::Assistant, "2"),
+    );
+    append(&*store, a.id, vec![m1.clone(), m2.clone()]).await;
+    let ctx = store.agent_context(a.id).await.unwrap();
+    assert_eq!(ctx.agent.id, a.id);
+    assert_eq!(labels(&ctx.blocks), ["human"]);
+    assert_eq!(ids(&ctx.tools, |t| t.id), [t.id]);
+    let system = a.message_ids[0];
+    assert_eq!(ids(&ctx.messages, |m| m.id), [system, m1.id, m2.id]);
+    assert_eq!(ctx.message_count, 3);
+
+    let order = vec![system, m2.id, m1.id, MessageId::new()];
+    store
+        .update_agent(a.id, edit(move |a| a.message_ids = order), None)
+        .await
+        .unwrap();
+    let ctx = store.agent_context(a.id).await.unwrap();
+    assert_eq!(
+        ids(&ctx.messages, |m| m.id),
+        [system, m2.id, m1.id],
+        "in id order"
+    );
+    store
+        .update_agent(a.id, edit(move |a| a.message_ids = vec![system]), None)
+        .await
+        .unwrap();
+    let ctx = store.agent_context(a.id).await.unwrap();
+    assert_eq!(
+        (ctx.messages.len(), ctx.message_count),
+        (1, 3),
+        "out of context, stored"
+    );
+
+    let own = store.default_archive(a.id, archive("own")).await.unwrap();
+    let other = store.create_archive(archive("other"), None).await.unwrap();
+    let texts = [(own.id, "a"), (own.id, "b"), (other.id, "c")];
+    let passages = texts
+        .iter()
+        .map(|(ar, t)| passage(*ar, t, &[], None))
+        .collect();
+    store.insert_passages(passages).await.unwrap();
+    assert_eq!(store.agent_context(a.id).await.unwrap().passage_count, 2);
+    store.attach_archive(a.id, other.id).await.unwrap();
+    assert_eq!(store.agent_context(a.id).await.unwrap().passage_count, 3);
+}

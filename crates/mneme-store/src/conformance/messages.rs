@@ -1,0 +1,286 @@
+//! `MessageStore`: messages of any role, listed by storage sequence.
+
+use std::sync::Arc;
+
+use mneme_types::{AgentId, MessageId, RunId, StepId};
+use serde_json::json;
+
+use super::fixtures::*;
+use crate::{
+    Message, MessageEdit, MessageQuery, Order, Role, Store, ToolCallRecord, ToolReturnRecord,
+};
+
+fn query(limit: u32, order: Order) -> MessageQuery {
+    MessageQuery {
+        limit,
+        order,
+        ..MessageQuery::default()
+    }
+}
+
+async fn listed(store: &dyn Store, agent: AgentId, q: &MessageQuery) -> Vec<MessageId> {
+    ids(&store.list_messages(agent, q).await.unwrap(), |m| m.id)
+}
+
+fn edit(f: impl FnOnce(&mut Message) + Send + 'static) -> MessageEdit {
+    Box::new(move |m| {
+        f(m);
+        Ok(())
+    })
+}
+
+pub async fn messages_round_trip_every_field(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    let mut call = message(a.id, Role::Assistant, "thinking");
+    call.reasoning = Some("because".into());
+    call.tool_calls = vec![ToolCallRecord {
+        id: "call-1".into(),
+        name: "search".into(),
+        arguments: r#"{"q": "x"}"#.into(),
+    }];
+    call.step_id = Some(StepId::new());
+    call.run_id = Some(RunId::new());
+    call.otid = Some("otid".into());
+    let mut ret = message(a.id, Role::Tool, "packed");
+    ret.tool_call_id = Some("call-1".into());
+    ret.tool_returns = vec![ToolReturnRecord {
+        tool_call_id: "call-1".into(),
+        status: "error".into(),
+        func_response: "boom".into(),
+        stdout: Some(vec!["out".into()]),
+        stderr: None,
+    }];
+    ret.is_err = true;
+    ret.name = Some("search".into());
+    let mut input = message(a.id, Role::User, "look");
+    input.content = Some(json!([{"type": "text", "text": "look"}, {"type": "image"}]));
+    input.sender_id = Some("sender".into());
+    input.group_id = Some("group".into());
+    let all = vec![input, call, ret];
+    append(&*store, a.id, all.clone()).await;
+    for m in &all {
+        assert_eq!(&store.get_message(m.id).await.unwrap(), m);
+    }
+    let listed = store
+        .list_messages(a.id, &query(10, Order::Asc))
+        .await
+        .unwrap();
+    assert_eq!(listed[1..], all[..]);
+    assert_not_found(store.get_message(MessageId::new()).await);
+}
+
+pub async fn set_message_text_rewrites_in_place(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    let system = a.message_ids[0];
+    let later = message(a.id, Role::User, "later");
+    append(&*store, a.id, vec![later.clone()]).await;
+    let before = store.get_message(system).await.unwrap();
+    store
+        .set_message_text(system, "recompiled".into())
+        .await
+        .unwrap();
+    store
+        .set_message_text(later.id, "edited".into())
+        .await
+        .unwrap();
+    let after = store.get_message(system).await.unwrap();
+    assert_eq!(after.text, "recompiled");
+    assert_eq!(
+        (after.created_at, after.role),
+        (before.created_at, Role::System)
+    );
+    let listed = store
+        .list_messages(a.id, &query(10, Order::Asc))
+        .await
+        .unwrap();
+    assert_eq!(ids(&listed, |m| m.text.clone()), ["recompiled", "edited"]);
+    assert_not_found(store.set_message_text(MessageId::new(), "x".into()).await);
+}
+
+pub async fn update_message_applies_the_edit_or_nothing(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    let m = message(a.id, Role::User, "v1");
+    append(&*store, a.id, vec![m.clone()]).await;
+    let (other_id, other_agent) = (MessageId::new(), AgentId::new());
+    let updated = store
+        .update_message(
+            m.id,
+            edit(move |m| {
+                m.text = "v2".into();
+                m.is_err = true;
+                m.id = other_id;
+                m.agent_id = other_agent;
+                m.created_at = at(0);
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (updated.id, updated.agent_id),
+        (m.id, a.id),
+        "id and agent stay"
+    );
+    assert_eq!(updated.created_at, m.created_at);
+    assert!(updated.updated_at >= m.updated_at);
+    assert_eq!(store.get_message(m.id).await.unwrap(), updated);
+    assert_eq!((updated.text.as_str(), updated.is_err), ("v2", true));
+    assert_not_found(store.get_message(other_id).await);
+    let refused_edit: MessageEdit = Box::new(|m| {
+        m.text = "v3".into();
+        Err(refused())
+    });
+    assert_invalid(store.update_message(m.id, refused_edit).await);
+    assert_eq!(store.get_message(m.id).await.unwrap().text, "v2");
+    assert_not_found(store.update_message(MessageId::new(), edit(|_| {})).await);
+}
+
+pub async fn message_pages_follow_storage_order_not_timestamps(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    // Stored in this order, stamped in the reverse one: cursors compare the storage sequence.
+    let m: Vec<Message> = (0..4)
+        .map(|i| {
+            let mut m = message(a.id, Role::User, &format!("m{i}"));
+            m.created_at = at(40 - i * 10);
+            m
+        })
+        .collect();
+    append(&*store, a.id, m.clone()).await;
+    let (s, m) = (a.message_ids[0], ids(&m, |m| m.id));
+    let all = listed(&*store, a.id, &query(10, Order::Asc)).await;
+    assert_eq!(all, [s, m[0], m[1], m[2], m[3]]);
+    assert_eq!(
+        listed(&*store, a.id, &query(2, Order::Asc)).await,
+        [s, m[0]]
+    );
+    let newest = listed(&*store, a.id, &query(2, Order::Desc)).await;
+    assert_eq!(newest, [m[2], m[3]], "the newest page, oldest first");
+    let q = |after: Option<MessageId>, before: Option<MessageId>, limit, order| MessageQuery {
+        after,
+        before,
+        ..query(limit, order)
+    };
+    let after = q(Some(m[0]), None, 10, Order::Asc);
+    assert_eq!(listed(&*store, a.id, &after).await, [m[1], m[2], m[3]]);
+    let before = q(None, Some(m[2]), 10, Order::Asc);
+    assert_eq!(listed(&*store, a.id, &before).await, [s, m[0], m[1]]);
+    let before_desc = q(None, Some(m[3]), 2, Order::Desc);
+    assert_eq!(listed(&*store, a.id, &before_desc).await, [m[1], m[2]]);
+    let after_desc = q(Some(m[1]), None, 10, Order::Desc);
+    assert_eq!(listed(&*store, a.id, &after_desc).await, [m[2], m[3]]);
+    let between = q(Some(m[0]), Some(m[3]), 10, Order::Asc);
+    assert_eq!(listed(&*store, a.id, &between).await, [m[1], m[2]]);
+}
+
+pub async fn message_pages_filter_by_run_and_refuse_unknown_cursors(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    let other = agent(&*store, "other").await;
+    let (run1, run2) = (RunId::new(), RunId::new());
+    let in_run = |run, text: &str| {
+        let mut m = message(a.id, Role::User, text);
+        m.run_id = Some(run);
+        m
+    };
+    let (one, two) = (in_run(run1, "1"), in_run(run2, "2"));
+    append(&*store, a.id, vec![one.clone()]).await;
+    append(&*store, a.id, vec![two.clone(), in_run(run1, "3")]).await;
+    append(&*store, other.id, vec![message(other.id, Role::User, "x")]).await;
+    let q = MessageQuery {
+        run_id: Some(run1),
+        ..query(10, Order::Asc)
+    };
+    let texts = store.list_messages(a.id, &q).await.unwrap();
+    assert_eq!(ids(&texts, |m| m.text.clone()), ["1", "3"]);
+    assert_eq!(listed(&*store, a.id, &query(10, Order::Asc)).await.len(), 4);
+    for unknown in [
+        MessageQuery {
+            after: Some(MessageId::new()),
+            ..query(10, Order::Asc)
+        },
+        MessageQuery {
+            before: Some(MessageId::new()),
+            ..query(10, Order::Asc)
+        },
+    ] {
+        assert_not_found(store.list_messages(a.id, &unknown).await);
+    }
+    assert_not_found(
+        store
+            .list_messages(AgentId::new(), &query(10, Order::Asc))
+            .await,
+    );
+}
+
+pub async fn run_messages_page_in_storage_order(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    let run = RunId::new();
+    let m: Vec<Message> = (0..4)
+        .map(|i| {
+            let mut m = message(a.id, Role::Assistant, &format!("m{i}"));
+            m.run_id = Some(run);
+            m.created_at = at(40 - i);
+            m
+        })
+        .collect();
+    append(&*store, a.id, m[..2].to_vec()).await;
+    append(
+        &*store,
+        a.id,
+        vec![message(a.id, Role::User, "not in the run")],
+    )
+    .await;
+    append(&*store, a.id, m[2..].to_vec()).await;
+    let m = ids(&m, |m| m.id);
+    let of = |page: crate::Page| {
+        let store = store.clone();
+        async move { ids(&store.run_messages(run, &page).await.unwrap(), |m| m.id) }
+    };
+    assert_eq!(of(page(10, Order::Asc)).await, m);
+    assert_eq!(of(page(2, Order::Asc)).await, m[..2]);
+    assert_eq!(of(cursor(page(10, Order::Asc), m[1], true)).await, m[2..]);
+    assert_eq!(of(cursor(page(10, Order::Asc), m[2], false)).await, m[..2]);
+    assert_eq!(
+        of(page(3, Order::Desc)).await,
+        [m[3], m[2], m[1]],
+        "newest first"
+    );
+    assert_eq!(
+        of(cursor(page(10, Order::Desc), m[2], true)).await,
+        [m[1], m[0]]
+    );
+    assert!(of(page(10, Order::Asc)).await.len() == 4);
+    let unknown = cursor(page(10, Order::Asc), MessageId::new(), true);
+    assert_not_found(store.run_messages(run, &unknown).await);
+    assert!(
+        store
+            .run_messages(RunId::new(), &page(10, Order::Asc))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn reset_keeps_only_the_system_message(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    let old = message(a.id, Role::User, "old");
+    let before = append(&*store, a.id, vec![old.clone()]).await;
+    let fresh = message(a.id, Role::User, "fresh");
+    let reset = store
+        .reset_messages(a.id, vec![fresh.clone()])
+        .await
+        .unwrap();
+    let system = a.message_ids[0];
+    assert_eq!(reset.message_ids, [system, fresh.id]);
+    assert_eq!(reset.message_ids_version, before.message_ids_version + 1);
+    let got = store.get_agent(a.id).await.unwrap();
+    assert_eq!(got.message_ids, reset.message_ids);
+    assert_eq!(got.message_ids_version, reset.message_ids_version);
+    assert_eq!(
+        listed(&*store, a.id, &query(10, Order::Asc)).await,
+        [system, fresh.id]
+    );
+    assert_not_found(store.get_message(old.id).await);
+    let empty = store.reset_messages(a.id, vec![]).await.unwrap();
+    assert_eq!(empty.message_ids, [system]);
+    assert_eq!(store.agent_context(a.id).await.unwrap().message_count, 1);
+    assert_not_found(store.reset_messages(AgentId::new(), vec![]).await);
+}

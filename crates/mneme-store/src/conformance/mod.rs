@@ -1,0 +1,227 @@
+//! The storage contract, asserted through the traits only, written once for every backend.
+//!
+//! Each case is an `async fn(Arc<dyn Store>)` that gets a fresh, empty store and panics when
+//! the backend breaks a promise of the traits' doc comments. A backend runs the whole suite from
+//! one test binary with [`conformance_suite!`](crate::conformance_suite), given an async
+//! factory of fresh stores; each case becomes its own `#[tokio::test]`:
+//!
+//! ```ignore
+//! async fn fresh() -> (Arc<dyn Store>, tempfile::TempDir) { /* a new database */ }
+//! mneme_store::conformance_suite!(fresh);
+//! ```
+//!
+//! The factory's second value (a temporary directory, a scratch schema) lives until the case
+//! ends. Cases compare timestamps only as stored (microseconds) and never depend on two rows
+//! created in the same microsecond being ordered.
+// Test code compiled into the library so that other crates' test binaries can run it: a failed
+// expectation is a panic with the value that broke it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod agent_blocks;
+pub mod agents;
+pub mod archives;
+pub mod blocks;
+pub mod mcp;
+pub mod messages;
+pub mod outbox;
+pub mod runs;
+pub mod search;
+pub mod steps;
+pub mod tools;
+
+mod fixtures;
+
+pub use fixtures::*;
+
+/// Expands, in a backend's test binary, to one `#[tokio::test]` per conformance case, grouped
+/// in one module per subject (as the case modules here). `$factory` names an `async fn()` in scope that returns a fresh
+/// store and whatever keeps it alive: `(Arc<dyn Store>, impl Sized)`.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($factory:ident) => {
+        $crate::__conformance_cases! { $factory;
+            agents {
+                create_agent_stores_everything_at_once,
+                a_failed_agent_creation_writes_nothing,
+                unknown_agents_are_not_found,
+                agent_pages_follow_cursors_both_ways,
+                agent_pages_order_by_update_and_last_run,
+                agent_filters_and_counts_agree,
+                update_agent_applies_the_edit_or_nothing,
+                an_agent_edit_of_message_ids_bumps_their_version,
+                delete_agent_takes_its_own_rows_along,
+                delete_agent_takes_only_the_archives_it_alone_owns,
+            }
+            agent_blocks {
+                update_agent_replaces_blocks_in_order,
+                attached_blocks_keep_order_and_unique_labels,
+                blocks_of_agents_answers_each_agent_in_order,
+                agent_context_holds_what_a_prompt_is_compiled_from,
+            }
+            blocks {
+                blocks_round_trip_every_field,
+                get_blocks_answers_in_the_order_asked,
+                block_pages_follow_cursors_and_refuse_unknown_ones,
+                block_filters_and_counts_agree,
+                block_counts_of_agents_filter,
+                update_block_applies_the_edit_or_nothing,
+                a_label_change_stays_unique_per_agent,
+                update_agent_block_finds_the_block_by_label,
+                delete_block_detaches_it_everywhere,
+                agents_of_block_page_like_agent_lists,
+            }
+            messages {
+                messages_round_trip_every_field,
+                set_message_text_rewrites_in_place,
+                update_message_applies_the_edit_or_nothing,
+                message_pages_follow_storage_order_not_timestamps,
+                message_pages_filter_by_run_and_refuse_unknown_cursors,
+                run_messages_page_in_storage_order,
+                reset_keeps_only_the_system_message,
+            }
+            runs {
+                runs_round_trip_and_update,
+                run_filters_select_runs,
+                run_pages_follow_cursors,
+                finish_run_copies_the_outcome_to_the_agent,
+                steps_are_stored_and_listed_per_run,
+                chunks_append_in_order_and_read_after_a_seq,
+                pruning_chunks_spares_unfinished_and_recent_runs,
+            }
+            steps {
+                a_step_commits_everything_or_nothing,
+                a_step_writes_blocks_system_text_and_passages,
+                a_stale_context_version_is_refused_and_writes_nothing,
+                sequential_steps_advance_the_context_version,
+                other_writers_of_message_ids_make_a_step_stale,
+                a_step_of_an_unknown_agent_is_not_found,
+            }
+            tools {
+                upsert_keeps_ids_by_name,
+                tools_by_name_answer_in_the_order_asked,
+                tool_filters_and_counts_agree,
+                tool_pages_follow_cursors,
+                update_tool_applies_the_edit_or_nothing,
+                delete_tool_detaches_it,
+                attached_tools_keep_their_order,
+                tools_of_agents_answers_each_agent,
+            }
+            archives {
+                archives_round_trip_and_update,
+                archive_lists_filter_and_page,
+                an_agent_gets_one_default_archive_and_loses_it_with_itself,
+                detaching_and_deleting_archives,
+                agents_of_archive_page_like_agent_lists,
+                passages_insert_all_or_nothing,
+                passage_pages_follow_creation_time,
+                passages_are_deleted_only_from_the_given_archives,
+            }
+            outbox {
+                passage_changes_reach_the_outbox,
+                message_changes_reach_the_outbox,
+                outbox_seqs_increase_and_reads_are_bounded,
+                pruning_drops_only_applied_changes,
+                reindex_queues_every_searchable_row,
+            }
+            search {
+                rows_by_key_leave_missing_keys_out,
+                passage_keys_apply_tags_and_dates,
+                message_keys_apply_roles_dates_text_and_newest,
+                passage_vectors_load_per_archive,
+                message_vectors_load_per_agent,
+                messages_after_lists_user_and_assistant_messages,
+                recall_vectors_and_their_cursor_move_together,
+            }
+            mcp {
+                servers_have_unique_names,
+                unknown_servers_are_not_found,
+                a_refused_server_edit_writes_nothing,
+                syncing_adds_updates_prunes_and_never_replaces_other_tools,
+                renames_reach_the_tools_and_deletes_take_them_along,
+            }
+        }
+    };
+}
+
+/// The expansion of [`conformance_suite!`](crate::conformance_suite); not for direct use.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cases {
+    ($factory:ident; $($module:ident { $($case:ident),* $(,)? })*) => {
+        $(
+            mod $module {
+                $(
+                    #[tokio::test]
+                    async fn $case() {
+                        let (store, _keep) = super::$factory().await;
+                        $crate::conformance::$module::$case(store).await;
+                    }
+                )*
+            }
+        )*
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    /// The case modules, as their source, to check the suite against.
+    const CASES: &[(&str, &str)] = &[
+        ("agent_blocks", include_str!("agent_blocks.rs")),
+        ("agents", include_str!("agents.rs")),
+        ("archives", include_str!("archives.rs")),
+        ("blocks", include_str!("blocks.rs")),
+        ("mcp", include_str!("mcp.rs")),
+        ("messages", include_str!("messages.rs")),
+        ("outbox", include_str!("outbox.rs")),
+        ("runs", include_str!("runs.rs")),
+        ("search", include_str!("search.rs")),
+        ("steps", include_str!("steps.rs")),
+        ("tools", include_str!("tools.rs")),
+    ];
+
+    fn fn_names<'a>(source: &'a str, prefix: &str) -> Vec<&'a str> {
+        source
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix(prefix))
+            .filter_map(|l| l.split(['(', '<']).next())
+            .collect()
+    }
+
+    /// A case written but not listed in `conformance_suite!` would never run.
+    #[test]
+    fn every_case_is_in_the_suite() {
+        let suite = include_str!("mod.rs");
+        let mut cases = 0;
+        for (module, source) in CASES {
+            let block = suite
+                .split(&format!("            {module} {{"))
+                .nth(1)
+                .and_then(|rest| rest.split('}').next())
+                .unwrap_or_else(|| panic!("no {module} group in the suite"));
+            let listed: Vec<&str> = block.split(',').map(str::trim).collect();
+            for case in fn_names(source, "pub async fn ") {
+                assert!(
+                    listed.contains(&case),
+                    "{module}::{case} is not in the suite"
+                );
+                cases += 1;
+            }
+        }
+        assert!(cases > 60, "only {cases} cases found");
+    }
+
+    /// Every method of every storage trait is called by at least one case.
+    #[test]
+    fn every_trait_method_is_exercised() {
+        let traits = include_str!("../lib.rs");
+        let methods = fn_names(traits, "async fn ");
+        assert!(methods.len() > 75, "only {} methods found", methods.len());
+        for method in methods {
+            let called = format!(".{method}(");
+            assert!(
+                CASES.iter().any(|(_, source)| source.contains(&called)),
+                "no conformance case calls {method}"
+            );
+        }
+    }
+}
