@@ -7,11 +7,14 @@ use std::time::{Duration, Instant};
 use mneme_agent::{TurnInput, TurnOutput};
 use mneme_llm::LlmError;
 use mneme_store::{Message, RunChunk, RunRecord, Store};
-use mneme_types::{AgentId, LettaRequest, Run, RunId, RunStatus, StopReason, time};
+use mneme_types::{
+    AgentId, LettaErrorMessage, LettaRequest, LettaStopReason, LettaStreamingResponse, Run, RunId,
+    RunStatus, StopReason, time,
+};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::chunks::{Chunker, SseEvent};
+use crate::chunks::{Chunker, SseEvent, to_json};
 use crate::hub::ActiveRun;
 use crate::render::{RenderOptions, filter_types};
 use crate::{Result, Service, ServiceError};
@@ -390,14 +393,19 @@ pub(crate) fn spawn_pruning(service: Service) {
 
 /// The end of a stream: stop reason and usage, or stop reason and an error event; `[DONE]`.
 fn closing_events(run: RunId, result: &Result<TurnOutput>) -> Vec<SseEvent> {
-    let stop = |reason: StopReason| {
-        SseEvent::Data(json!({"message_type": "stop_reason", "stop_reason": reason.as_str()}))
+    let stop = |stop_reason: StopReason| {
+        SseEvent::Data(LettaStreamingResponse::StopReason(LettaStopReason {
+            stop_reason,
+        }))
     };
     let error = |kind: &str, message: String| {
-        SseEvent::Error(json!({
-            "message_type": "error_message", "run_id": run.to_string(), "error_type": kind,
-            "message": message, "detail": message, "seq_id": null,
-        }))
+        SseEvent::Error(LettaErrorMessage {
+            run_id: run,
+            error_type: kind.to_owned(),
+            detail: Some(message.clone()),
+            message,
+            seq_id: None,
+        })
     };
     match result {
         Ok(out) => match &out.error {
@@ -406,15 +414,13 @@ fn closing_events(run: RunId, result: &Result<TurnOutput>) -> Vec<SseEvent> {
                 error(llm_error_type(e), e.to_string()),
                 SseEvent::Done,
             ],
-            None => {
-                let mut usage = out.usage;
-                usage.step_count = usage.step_count.max(1);
-                vec![
-                    stop(out.stop_reason),
-                    SseEvent::Data(usage.to_wire()),
-                    SseEvent::Done,
-                ]
-            }
+            None => vec![
+                stop(out.stop_reason),
+                SseEvent::Data(LettaStreamingResponse::Usage(crate::messages::usage_of(
+                    &out.usage,
+                ))),
+                SseEvent::Done,
+            ],
         },
         Err(e) => vec![
             stop(StopReason::Error),
@@ -437,18 +443,24 @@ fn llm_error_type(e: &LlmError) -> &'static str {
 /// A chunk for the log: message and ping chunks get their `seq_id` and `run_id` written in.
 fn log_chunk(seq: u64, run: RunId, event: SseEvent) -> RunChunk {
     let (event, data) = match event {
-        SseEvent::Data(mut v) => {
-            if let Some(obj) = v.as_object_mut() {
-                if obj.contains_key("seq_id") {
-                    obj.insert("seq_id".into(), json!(seq));
+        SseEvent::Data(mut chunk) => {
+            match &mut chunk {
+                LettaStreamingResponse::Message(m) => {
+                    m.seq_id = Some(seq);
+                    m.run_id.get_or_insert(run);
                 }
-                if obj.get("run_id").is_some_and(Value::is_null) {
-                    obj.insert("run_id".into(), json!(run.to_string()));
+                LettaStreamingResponse::Ping(p) => {
+                    p.seq_id = Some(seq);
+                    p.run_id.get_or_insert(run);
                 }
+                LettaStreamingResponse::StopReason(_)
+                | LettaStreamingResponse::Usage(_)
+                | LettaStreamingResponse::Error(_) => {}
             }
-            (None, v.to_string())
+            (None, to_json(&chunk))
         }
-        SseEvent::Error(v) => (Some("error".to_owned()), v.to_string()),
+        SseEvent::Error(e) => (Some("error".to_owned()), to_json(&e)),
+        SseEvent::Logged { event, data } => (event, data),
         SseEvent::Done => (None, "[DONE]".to_owned()),
     };
     RunChunk { seq, event, data }
@@ -477,12 +489,13 @@ async fn tail(
         for chunk in chunks {
             after = chunk.seq;
             let done = chunk.data == "[DONE]";
-            let event = match (chunk.event.as_deref(), done) {
-                (_, true) => SseEvent::Done,
-                (Some("error"), _) => {
-                    SseEvent::Error(serde_json::from_str(&chunk.data).unwrap_or(Value::Null))
-                }
-                _ => SseEvent::Data(serde_json::from_str(&chunk.data).unwrap_or(Value::Null)),
+            // Logged chunks go out as they were stored: no parsing, no re-serializing.
+            let event = match done {
+                true => SseEvent::Done,
+                false => SseEvent::Logged {
+                    event: chunk.event,
+                    data: chunk.data,
+                },
             };
             if tx.send(event).await.is_err() || done {
                 return;
