@@ -47,15 +47,9 @@ pub fn memory_section(agent: &Agent, blocks: &[Block]) -> String {
     }
 }
 
-/// The agent's tool rules; entries that do not parse are skipped (they were validated when
-/// stored, so this only guards against hand-edited data).
+/// The agent's tool rules (the store skips stored rules it cannot read).
 pub fn tool_rules(agent: &Agent) -> Vec<ToolRule> {
-    agent
-        .tool_rules
-        .iter()
-        .flatten()
-        .filter_map(|v| serde_json::from_value(v.clone()).ok())
-        .collect()
+    agent.tool_rules.clone().unwrap_or_default()
 }
 
 fn render_metadata(agent: &Agent, stats: MemoryStats, compiled_at: DateTime<Utc>) -> String {

@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use mneme_service::{ListMessages, RenderOverrides, Service};
 use mneme_store::Order;
 use mneme_types::{
-    AgentId, AgentState, LettaRequest, MessageId, MessageUpdate, ResetMessages, Run, RunId,
+    AgentId, AgentState, LettaMessage, LettaRequest, MessageId, MessageUpdate, ResetMessages, Run,
+    RunId,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -83,7 +84,7 @@ pub(crate) async fn list(
     State(app): State<Service>,
     ApiPath(id): ApiPath<AgentId>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> ApiResult<Vec<Value>> {
+) -> ApiResult<Vec<LettaMessage>> {
     let order = match q.order.as_deref() {
         Some("asc") => Order::Asc,
         _ => Order::Desc,
@@ -107,7 +108,7 @@ pub(crate) async fn modify(
     State(app): State<Service>,
     ApiPath((id, message)): ApiPath<(AgentId, MessageId)>,
     ApiJson(update): ApiJson<MessageUpdate>,
-) -> ApiResult<Value> {
+) -> ApiResult<LettaMessage> {
     Ok(Json(app.modify_message(id, message, update).await?))
 }
 

@@ -4,7 +4,9 @@ use axum::Json;
 use axum::extract::State;
 use mneme_service::Service;
 use mneme_store::{Order, RunFilter};
-use mneme_types::{AgentId, Run, RunId, RunStatus, Step, StepId, StopReason};
+use mneme_types::{
+    AgentId, LettaMessage, LettaUsageStatistics, Run, RunId, RunStatus, Step, StepId, StopReason,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -72,7 +74,7 @@ pub(crate) async fn messages(
     State(app): State<Service>,
     ApiPath(id): ApiPath<RunId>,
     ApiQuery(page): ApiQuery<PageQuery>,
-) -> ApiResult<Vec<Value>> {
+) -> ApiResult<Vec<LettaMessage>> {
     let page = page.page(100, Order::Asc)?;
     Ok(Json(app.run_messages(id, &page).await?))
 }
@@ -89,8 +91,8 @@ pub(crate) async fn steps(
 pub(crate) async fn usage(
     State(app): State<Service>,
     ApiPath(id): ApiPath<RunId>,
-) -> ApiResult<Value> {
-    Ok(Json(app.run_usage(id).await?.to_wire()))
+) -> ApiResult<LettaUsageStatistics> {
+    Ok(Json(app.run_usage(id).await?))
 }
 
 pub(crate) async fn step(

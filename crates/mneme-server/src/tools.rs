@@ -4,7 +4,9 @@ use axum::Json;
 use axum::extract::State;
 use mneme_service::Service;
 use mneme_store::{Order, ToolFilter};
-use mneme_types::{AgentId, AgentState, Tool, ToolCreate, ToolId, ToolRunFromSource, ToolUpdate};
+use mneme_types::{
+    AgentId, AgentState, LettaMessage, Tool, ToolCreate, ToolId, ToolRunFromSource, ToolUpdate,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -92,7 +94,7 @@ pub(crate) async fn delete(
 pub(crate) async fn run(
     State(app): State<Service>,
     ApiJson(req): ApiJson<ToolRunFromSource>,
-) -> ApiResult<Value> {
+) -> ApiResult<LettaMessage> {
     Ok(Json(app.run_tool_from_source(req).await?))
 }
 

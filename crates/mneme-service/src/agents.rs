@@ -39,7 +39,7 @@ impl Service {
         let existing_ids = req.block_ids.clone().unwrap_or_default();
         let existing = self.store.get_blocks(&existing_ids).await?;
         let tools = self.initial_tools(agent_type, &req).await?;
-        let tool_rules = initial_rules(agent_type, &req, &tools)?;
+        let tool_rules = initial_rules(agent_type, &req, &tools);
 
         let now = time::now();
         let system_id = MessageId::new();
@@ -111,7 +111,7 @@ impl Service {
         state.pending_approval = pending.and_then(|m| {
             crate::render::letta_messages(&m, &crate::render::RenderOptions::new(native))
                 .into_iter()
-                .find(|p| p["message_type"] == "approval_request_message")
+                .find(|p| matches!(p.body, mneme_types::MessageBody::ApprovalRequest(_)))
         });
         Ok(state)
     }
@@ -147,11 +147,10 @@ impl Service {
         if let Some(ids) = &req.message_ids {
             self.check_message_ids(id, ids).await?;
         }
-        let rules = req.tool_rules.as_deref().map(parse_rules).transpose()?;
         let recompile = req.system.is_some()
             || req.block_ids.is_some()
             || llm_config.is_some()
-            || rules.is_some();
+            || req.tool_rules.is_some();
         let blocks = req.block_ids.clone();
         let edit = Box::new(move |a: &mut Agent| {
             apply_agent_update(a, req, name, llm_config, embedding_config);
@@ -521,9 +520,7 @@ fn apply_agent_update(
     set(&mut a.message_ids, req.message_ids);
     set(&mut a.llm_config, llm_config);
     set_opt(&mut a.embedding_config, embedding_config);
-    if let Some(rules) = req.tool_rules.as_deref().and_then(|r| parse_rules(r).ok()) {
-        a.tool_rules = Some(rules);
-    }
+    set_opt(&mut a.tool_rules, req.tool_rules);
     set_opt(&mut a.project_id, req.project_id);
     set_opt(&mut a.template_id, req.template_id);
     set_opt(&mut a.base_template_id, req.base_template_id);
@@ -584,43 +581,25 @@ fn create_settings(req: &CreateAgent) -> AgentSettings {
     }
 }
 
-/// Tool rules as sent, checked against their schema and stored normalised.
-fn parse_rules(rules: &[Value]) -> Result<Vec<Value>> {
-    rules
-        .iter()
-        .map(|r| {
-            let rule: ToolRule = serde_json::from_value(r.clone())
-                .map_err(|e| ServiceError::Unprocessable(format!("invalid tool rule {r}: {e}")))?;
-            serde_json::to_value(rule).map_err(|e| ServiceError::Internal(e.to_string()))
-        })
-        .collect()
-}
-
-/// The caller's rules, plus Letta's base rules for the attached built-ins when
-/// `include_base_tool_rules` says so (by default: on for MemGPT-style agents, off for
-/// `letta_v1_agent`, whose loop needs none). A tool the caller already rules on keeps only the
-/// caller's rule.
-fn initial_rules(agent_type: AgentType, req: &CreateAgent, tools: &[Tool]) -> Result<Vec<Value>> {
-    let mut rules = parse_rules(req.tool_rules.as_deref().unwrap_or_default())?;
+/// The caller's rules (their schema was checked when the request was read), plus Letta's base
+/// rules for the attached built-ins when `include_base_tool_rules` says so (by default: on for
+/// MemGPT-style agents, off for `letta_v1_agent`, whose loop needs none). A tool the caller
+/// already rules on keeps only the caller's rule.
+fn initial_rules(agent_type: AgentType, req: &CreateAgent, tools: &[Tool]) -> Vec<ToolRule> {
+    let mut rules = req.tool_rules.clone().unwrap_or_default();
     let base = req
         .include_base_tool_rules
         .unwrap_or(agent_type != AgentType::LettaV1Agent);
     if base {
         let names: Vec<String> = tools.iter().map(|t| t.name.clone()).collect();
-        let ruled: Vec<String> = rules
-            .iter()
-            .filter_map(|r| r["tool_name"].as_str().map(str::to_owned))
-            .collect();
-        for rule in base_tool_rules(&names) {
-            if !ruled.iter().any(|n| n == rule.tool_name()) {
-                rules.push(
-                    serde_json::to_value(rule)
-                        .map_err(|e| ServiceError::Internal(e.to_string()))?,
-                );
-            }
-        }
+        let ruled: Vec<String> = rules.iter().map(|r| r.tool_name().to_owned()).collect();
+        rules.extend(
+            base_tool_rules(&names)
+                .into_iter()
+                .filter(|rule| !ruled.iter().any(|n| n == rule.tool_name())),
+        );
     }
-    Ok(rules)
+    rules
 }
 
 /// Letta allows letters, digits, spaces, `-`, `_` and `'` in agent names.

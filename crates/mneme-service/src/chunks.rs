@@ -1,23 +1,34 @@
 //! Turn events as SSE chunks: step messages rendered whole, or the model's answer token by
-//! token with the stored message's id, as Letta streams them.
+//! token with the stored message's id, as Letta streams them; and the SSE event type.
 
 use std::collections::HashMap;
 
 use mneme_agent::TurnEvent;
 use mneme_llm::ChatDelta;
 use mneme_store::Role;
-use mneme_types::{MessageId, RunId, StepId, time};
-use serde_json::{Value, json};
+use mneme_types::{
+    LettaErrorMessage, LettaPing, LettaStreamingResponse, MessageBody, MessageId, ReasoningSource,
+    RunId, StepId, ToolCallDelta, ToolCallMessage, ToolCallOrDelta, ToolCalls,
+};
+use serde::Serialize;
 
-use crate::render::{RenderOptions, delta_message, letta_messages};
+use crate::render::{
+    RenderOptions, assistant_body, delta_message, letta_messages, reasoning_body, text_body,
+};
 
-/// One SSE event.
+/// One SSE event. Payloads stay typed until the wire: `frame` serializes them once.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a chunk moves through one channel once; copying a few hundred bytes costs less than a box per chunk"
+)]
 pub enum SseEvent {
     /// `data: <json>`
-    Data(Value),
+    Data(LettaStreamingResponse),
     /// `event: error` + `data: <json>`: the SDK raises on it.
-    Error(Value),
+    Error(LettaErrorMessage),
+    /// A chunk read back from a run's log, already serialized; `event` names non-data events.
+    Logged { event: Option<String>, data: String },
     /// `data: [DONE]`
     Done,
 }
@@ -26,21 +37,30 @@ impl SseEvent {
     /// The bytes on the wire, blank line included.
     pub fn frame(&self) -> String {
         match self {
-            SseEvent::Data(v) => format!("data: {v}\n\n"),
-            SseEvent::Error(v) => format!("event: error\ndata: {v}\n\n"),
+            SseEvent::Data(chunk) => format!("data: {}\n\n", to_json(chunk)),
+            SseEvent::Error(e) => format!("event: error\ndata: {}\n\n", to_json(e)),
+            SseEvent::Logged {
+                event: Some(event),
+                data,
+            } => format!("event: {event}\ndata: {data}\n\n"),
+            SseEvent::Logged { event: None, data } => format!("data: {data}\n\n"),
             SseEvent::Done => "data: [DONE]\n\n".into(),
         }
     }
 
     /// A ping, which tells a foreground client its run id and keeps proxies from closing.
     pub fn ping(run: RunId, seq_id: Option<u64>) -> SseEvent {
-        SseEvent::Data(json!({
-            "id": format!("ping-{}", uuid::Uuid::new_v4()),
-            "date": crate::render::message_date(&time::now()),
-            "name": null, "message_type": "ping", "otid": null, "sender_id": null,
-            "step_id": null, "is_err": null, "seq_id": seq_id, "run_id": run.to_string(),
-        }))
+        SseEvent::Data(LettaStreamingResponse::Ping(LettaPing::new(run, seq_id)))
     }
+}
+
+/// Compact JSON of a wire type. These types serialize infallibly (string keys, no custom
+/// errors); should one ever fail, the chunk is an empty object rather than a broken frame.
+pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot serialize a stream chunk");
+        "{}".to_owned()
+    })
 }
 
 /// Turns the events of one run into chunks.
@@ -50,7 +70,7 @@ pub(crate) struct Chunker {
     stream_tokens: bool,
     approval_tools: Vec<String>,
     /// The part index of the current message id (it moves on when the chunk type changes).
-    parts: HashMap<MessageId, (String, u8)>,
+    parts: HashMap<MessageId, (&'static str, u8)>,
     /// Arguments received so far per (message, tool call index), with the call's name and id.
     calls: HashMap<(MessageId, usize), Call>,
 }
@@ -83,7 +103,7 @@ impl Chunker {
         }
     }
 
-    pub(crate) fn on_event(&mut self, event: TurnEvent) -> Vec<Value> {
+    pub(crate) fn on_event(&mut self, event: TurnEvent) -> Vec<LettaStreamingResponse> {
         match event {
             TurnEvent::StepCommitted { messages } => messages
                 .iter()
@@ -91,55 +111,54 @@ impl Chunker {
                 .filter(|m| crate::messages::is_reply(m))
                 .filter(|m| !self.stream_tokens || m.role == Role::Tool)
                 .flat_map(|m| letta_messages(m, &self.opts))
+                .map(LettaStreamingResponse::Message)
                 .collect(),
             TurnEvent::Delta {
                 step_id,
                 message_id,
                 delta,
-            } => self.on_delta(step_id, message_id, delta),
+            } => self
+                .on_delta(step_id, message_id, delta)
+                .into_iter()
+                .map(LettaStreamingResponse::Message)
+                .collect(),
         }
     }
 
-    fn on_delta(&mut self, step: StepId, id: MessageId, delta: ChatDelta) -> Vec<Value> {
-        match delta {
-            ChatDelta::Content(text) if self.opts.native => {
-                vec![self.chunk(step, id, "assistant_message", json!({ "content": text }))]
-            }
-            ChatDelta::Content(text) => vec![self.chunk(
-                step,
-                id,
-                "reasoning_message",
-                json!({"reasoning": text, "source": "non_reasoner_model", "signature": null}),
-            )],
-            ChatDelta::Reasoning(text) => vec![self.chunk(
-                step,
-                id,
-                "reasoning_message",
-                json!({"reasoning": text, "source": "reasoner_model", "signature": null}),
-            )],
+    fn on_delta(
+        &mut self,
+        step: StepId,
+        id: MessageId,
+        delta: ChatDelta,
+    ) -> Option<mneme_types::LettaMessage> {
+        let body = match delta {
+            ChatDelta::Content(text) => text_body(text, self.opts.native),
+            ChatDelta::Reasoning(text) => reasoning_body(text, ReasoningSource::ReasonerModel),
             ChatDelta::ToolCall {
                 index,
                 id: call_id,
                 name,
                 arguments,
-            } => self.on_tool_delta(step, id, index, call_id, name, arguments),
+            } => self.on_tool_delta(id, index, call_id, name, arguments)?,
             // Signed and redacted reasoning come from providers without a client yet; their
             // chunks are for the issue that adds them.
             ChatDelta::ReasoningSignature(_)
             | ChatDelta::RedactedReasoning(_)
-            | ChatDelta::Done { .. } => Vec::new(),
-        }
+            | ChatDelta::Done { .. } => return None,
+        };
+        Some(self.chunk(step, id, body))
     }
 
+    /// The body of a tool-call fragment: reply text for `send_message`-style calls (only the
+    /// characters not sent yet, none if there are none), else a `ToolCallDelta`.
     fn on_tool_delta(
         &mut self,
-        step: StepId,
         id: MessageId,
         index: usize,
         call_id: Option<String>,
         name: Option<String>,
         arguments: String,
-    ) -> Vec<Value> {
+    ) -> Option<MessageBody> {
         let call = self.calls.entry((id, index)).or_default();
         if call.id.is_none() {
             call.id = call_id;
@@ -154,35 +173,40 @@ impl Chunker {
             let so_far = partial_string(&call.arguments, &self.opts.tool_kwarg).unwrap_or_default();
             let new: String = so_far.chars().skip(call.sent).collect();
             call.sent = so_far.chars().count();
-            if new.is_empty() {
-                return Vec::new();
-            }
-            return vec![self.chunk(step, id, "assistant_message", json!({ "content": new }))];
+            return (!new.is_empty()).then(|| assistant_body(new));
         }
-        let wire = json!({"name": name, "arguments": arguments, "tool_call_id": call.id});
+        let delta = ToolCallDelta {
+            name,
+            arguments: Some(arguments),
+            tool_call_id: call.id.clone(),
+        };
+        let fields = ToolCallMessage {
+            tool_call: ToolCallOrDelta::Delta(delta.clone()),
+            tool_calls: Some(ToolCalls::Delta(delta)),
+        };
         let waits = call
             .name
             .as_ref()
             .is_some_and(|n| self.approval_tools.contains(n));
-        let kind = match waits {
-            true => "approval_request_message",
-            false => "tool_call_message",
-        };
-        vec![self.chunk(
-            step,
-            id,
-            kind,
-            json!({ "tool_call": wire, "tool_calls": wire }),
-        )]
+        Some(match waits {
+            true => MessageBody::ApprovalRequest(fields),
+            false => MessageBody::ToolCall(fields),
+        })
     }
 
-    fn chunk(&mut self, step: StepId, id: MessageId, kind: &str, fields: Value) -> Value {
-        let entry = self.parts.entry(id).or_insert_with(|| (kind.to_owned(), 0));
+    fn chunk(
+        &mut self,
+        step: StepId,
+        id: MessageId,
+        body: MessageBody,
+    ) -> mneme_types::LettaMessage {
+        let kind = body.message_type();
+        let entry = self.parts.entry(id).or_insert((kind, 0));
         if entry.0 != kind {
-            entry.0 = kind.to_owned();
+            entry.0 = kind;
             entry.1 += 1;
         }
-        delta_message(id, step, self.run, kind, entry.1, fields)
+        delta_message(id, step, self.run, entry.1, body)
     }
 }
 

@@ -4,8 +4,9 @@ use mneme_agent::Flavor;
 use mneme_agent::approval::{ApprovalAnswer, Decision};
 use mneme_store::{Message, MessageQuery, Order, Role, RunData, RunRecord};
 use mneme_types::{
-    AgentId, AgentState, LettaRequest, MessageCreate, MessageId, MessageUpdate, ResetMessages,
-    RunId, RunStatus, content_text, time,
+    AgentId, AgentState, LettaMessage, LettaRequest, LettaResponse, LettaStopReason,
+    LettaUsageStatistics, MessageCreate, MessageId, MessageUpdate, ResetMessages, RunId, RunStatus,
+    UsageStatistics, content_text, time,
 };
 use serde_json::{Value, json};
 
@@ -36,7 +37,11 @@ pub struct RenderOverrides {
 
 impl Service {
     /// `POST /v1/agents/{id}/messages`: runs a turn and answers with its `LettaResponse`.
-    pub async fn send_message(&self, agent_id: AgentId, req: LettaRequest) -> Result<Value> {
+    pub async fn send_message(
+        &self,
+        agent_id: AgentId,
+        req: LettaRequest,
+    ) -> Result<LettaResponse> {
         let (job, _) = self.prepare(agent_id, &req, false).await?;
         let opts = job.opts.clone();
         let types = job.types.clone();
@@ -44,7 +49,7 @@ impl Service {
         if let Some(e) = output.error {
             return Err(ServiceError::Llm(e));
         }
-        let messages: Vec<Value> = output
+        let messages: Vec<LettaMessage> = output
             .messages
             .iter()
             // Heartbeats (and the caller's own approval answer) are stored, not shown as
@@ -52,17 +57,21 @@ impl Service {
             .filter(|m| is_reply(m))
             .flat_map(|m| letta_messages(m, &opts))
             .collect();
-        let mut usage = output.usage;
-        usage.step_count = usage.step_count.max(1);
-        Ok(json!({
-            "messages": filter_types(messages, &types),
-            "stop_reason": {"message_type": "stop_reason", "stop_reason": output.stop_reason.as_str()},
-            "usage": usage.to_wire(),
-        }))
+        Ok(LettaResponse {
+            messages: filter_types(messages, &types),
+            stop_reason: LettaStopReason {
+                stop_reason: output.stop_reason,
+            },
+            usage: usage_of(&output.usage),
+        })
     }
 
     /// `GET /v1/agents/{id}/messages`: pages of stored messages, oldest first, rendered.
-    pub async fn list_messages(&self, agent_id: AgentId, q: ListMessages) -> Result<Vec<Value>> {
+    pub async fn list_messages(
+        &self,
+        agent_id: AgentId,
+        q: ListMessages,
+    ) -> Result<Vec<LettaMessage>> {
         let agent = self.store.get_agent(agent_id).await?;
         let query = MessageQuery {
             before: q.before,
@@ -86,7 +95,7 @@ impl Service {
         agent_id: AgentId,
         id: MessageId,
         update: MessageUpdate,
-    ) -> Result<Value> {
+    ) -> Result<LettaMessage> {
         let agent = self.store.get_agent(agent_id).await?;
         let message = self.store.get_message(id).await?;
         if message.agent_id != agent_id {
@@ -113,13 +122,13 @@ impl Service {
             )
             .await?;
         let opts = RenderOptions::new(render_native(&agent.agent_type));
-        let parts = letta_messages(&updated, &opts);
-        let wanted = if kind.is_empty() { None } else { Some(kind) };
-        parts
+        let mut parts = letta_messages(&updated, &opts);
+        let wanted = parts
             .iter()
-            .find(|p| wanted.as_deref().is_none_or(|k| p["message_type"] == k))
-            .or(parts.first())
-            .cloned()
+            .position(|p| kind.is_empty() || p.message_type() == kind)
+            .unwrap_or(0);
+        (wanted < parts.len())
+            .then(|| parts.swap_remove(wanted))
             .ok_or_else(|| {
                 ServiceError::Unprocessable("this message has no editable content".into())
             })
@@ -201,6 +210,13 @@ impl Service {
             "messages": ctx.messages.iter().map(internal_message).collect::<Vec<_>>(),
         }))
     }
+}
+
+/// The usage a turn reports; `step_count` is never below one.
+pub(crate) fn usage_of(usage: &UsageStatistics) -> LettaUsageStatistics {
+    let mut wire = LettaUsageStatistics::from(usage);
+    wire.step_count = wire.step_count.max(1);
+    wire
 }
 
 /// A rough token count: providers report exact usage per step; this is only for the overview.

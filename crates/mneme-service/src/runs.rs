@@ -1,8 +1,7 @@
 //! Runs and steps as the API shows them.
 
 use mneme_store::{Page, RunFilter, RunRecord};
-use mneme_types::{Run, RunId, Step, StepId, UsageStatistics};
-use serde_json::Value;
+use mneme_types::{LettaMessage, LettaUsageStatistics, Run, RunId, Step, StepId};
 
 use crate::render::{RenderOptions, letta_messages};
 use crate::{Result, Service};
@@ -23,7 +22,7 @@ impl Service {
     }
 
     /// The run's messages, rendered with the options the run was started with.
-    pub async fn run_messages(&self, id: RunId, page: &Page) -> Result<Vec<Value>> {
+    pub async fn run_messages(&self, id: RunId, page: &Page) -> Result<Vec<LettaMessage>> {
         let record = self.store.get_run(id).await?;
         let agent = self.store.get_agent(record.agent_id).await?;
         let native = mneme_agent::Flavor::of(agent.agent_type) == mneme_agent::Flavor::Native;
@@ -44,8 +43,10 @@ impl Service {
         Ok(self.store.list_steps(id, page).await?)
     }
 
-    pub async fn run_usage(&self, id: RunId) -> Result<UsageStatistics> {
-        Ok(self.store.get_run(id).await?.data.usage)
+    pub async fn run_usage(&self, id: RunId) -> Result<LettaUsageStatistics> {
+        Ok(LettaUsageStatistics::from(
+            &self.store.get_run(id).await?.data.usage,
+        ))
     }
 
     pub async fn get_step(&self, id: StepId) -> Result<Step> {

@@ -9,11 +9,10 @@ use mneme_agent::{TurnEvent, TurnOutput};
 use mneme_llm::LlmError;
 use mneme_scheduler::{ActiveRun, SchedulerError, TurnSink};
 use mneme_store::{RunChunk, Store};
-use mneme_types::{RunId, StopReason};
-use serde_json::{Value, json};
+use mneme_types::{LettaErrorMessage, LettaStopReason, LettaStreamingResponse, RunId, StopReason};
 use tokio::sync::mpsc;
 
-use crate::chunks::{Chunker, SseEvent};
+use crate::chunks::{Chunker, SseEvent, to_json};
 use crate::render::filter_types;
 use crate::search::Searcher;
 
@@ -110,14 +109,19 @@ impl RunSink {
 
 /// The end of a stream: stop reason and usage, or stop reason and an error event; `[DONE]`.
 fn closing_events(run: RunId, result: &Result<TurnOutput, SchedulerError>) -> Vec<SseEvent> {
-    let stop = |reason: StopReason| {
-        SseEvent::Data(json!({"message_type": "stop_reason", "stop_reason": reason.as_str()}))
+    let stop = |stop_reason: StopReason| {
+        SseEvent::Data(LettaStreamingResponse::StopReason(LettaStopReason {
+            stop_reason,
+        }))
     };
     let error = |kind: &str, message: String| {
-        SseEvent::Error(json!({
-            "message_type": "error_message", "run_id": run.to_string(), "error_type": kind,
-            "message": message, "detail": message, "seq_id": null,
-        }))
+        SseEvent::Error(LettaErrorMessage {
+            run_id: run,
+            error_type: kind.to_owned(),
+            detail: Some(message.clone()),
+            message,
+            seq_id: None,
+        })
     };
     match result {
         Ok(out) => match &out.error {
@@ -126,15 +130,13 @@ fn closing_events(run: RunId, result: &Result<TurnOutput, SchedulerError>) -> Ve
                 error(llm_error_type(e), e.to_string()),
                 SseEvent::Done,
             ],
-            None => {
-                let mut usage = out.usage;
-                usage.step_count = usage.step_count.max(1);
-                vec![
-                    stop(out.stop_reason),
-                    SseEvent::Data(usage.to_wire()),
-                    SseEvent::Done,
-                ]
-            }
+            None => vec![
+                stop(out.stop_reason),
+                SseEvent::Data(LettaStreamingResponse::Usage(crate::messages::usage_of(
+                    &out.usage,
+                ))),
+                SseEvent::Done,
+            ],
         },
         Err(e) => vec![
             stop(StopReason::Error),
@@ -157,18 +159,24 @@ fn llm_error_type(e: &LlmError) -> &'static str {
 /// A chunk for the log: message and ping chunks get their `seq_id` and `run_id` written in.
 fn log_chunk(seq: u64, run: RunId, event: SseEvent) -> RunChunk {
     let (event, data) = match event {
-        SseEvent::Data(mut v) => {
-            if let Some(obj) = v.as_object_mut() {
-                if obj.contains_key("seq_id") {
-                    obj.insert("seq_id".into(), json!(seq));
+        SseEvent::Data(mut chunk) => {
+            match &mut chunk {
+                LettaStreamingResponse::Message(m) => {
+                    m.seq_id = Some(seq);
+                    m.run_id.get_or_insert(run);
                 }
-                if obj.get("run_id").is_some_and(Value::is_null) {
-                    obj.insert("run_id".into(), json!(run.to_string()));
+                LettaStreamingResponse::Ping(p) => {
+                    p.seq_id = Some(seq);
+                    p.run_id.get_or_insert(run);
                 }
+                LettaStreamingResponse::StopReason(_)
+                | LettaStreamingResponse::Usage(_)
+                | LettaStreamingResponse::Error(_) => {}
             }
-            (None, v.to_string())
+            (None, to_json(&chunk))
         }
-        SseEvent::Error(v) => (Some("error".to_owned()), v.to_string()),
+        SseEvent::Error(e) => (Some("error".to_owned()), to_json(&e)),
+        SseEvent::Logged { event, data } => (event, data),
         SseEvent::Done => (None, "[DONE]".to_owned()),
     };
     RunChunk { seq, event, data }

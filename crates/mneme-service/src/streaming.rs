@@ -270,12 +270,13 @@ async fn tail(
         for chunk in chunks {
             after = chunk.seq;
             let done = chunk.data == "[DONE]";
-            let event = match (chunk.event.as_deref(), done) {
-                (_, true) => SseEvent::Done,
-                (Some("error"), _) => {
-                    SseEvent::Error(serde_json::from_str(&chunk.data).unwrap_or(Value::Null))
-                }
-                _ => SseEvent::Data(serde_json::from_str(&chunk.data).unwrap_or(Value::Null)),
+            // Logged chunks go out as they were stored: no parsing, no re-serializing.
+            let event = match done {
+                true => SseEvent::Done,
+                false => SseEvent::Logged {
+                    event: chunk.event,
+                    data: chunk.data,
+                },
             };
             if tx.send(event).await.is_err() || done {
                 return;

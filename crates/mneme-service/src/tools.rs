@@ -3,8 +3,11 @@
 
 use mneme_store::{Page, ToolFilter};
 use mneme_tools::{RunRequest, RunStatus};
-use mneme_types::{AgentId, AgentState, Tool, ToolCreate, ToolId, ToolRunFromSource, ToolUpdate};
-use serde_json::{Value, json};
+use mneme_types::{
+    AgentId, AgentState, LettaMessage, MessageBody, MessageId, Tool, ToolCreate, ToolId,
+    ToolReturnMessage, ToolReturnStatus, ToolRule, ToolRunFromSource, ToolUpdate,
+};
+use serde_json::Value;
 
 use crate::{Include, Result, Service, ServiceError};
 
@@ -103,11 +106,11 @@ impl Service {
         let name = tool_name.to_owned();
         let edit = Box::new(move |a: &mut mneme_store::Agent| {
             let rules = a.tool_rules.get_or_insert_with(Vec::new);
-            let is_rule =
-                |r: &Value| r["type"] == "requires_approval" && r["tool_name"] == name.as_str();
-            rules.retain(|r| !is_rule(r));
+            rules.retain(
+                |r| !matches!(r, ToolRule::RequiresApproval { tool_name } if *tool_name == name),
+            );
             if required {
-                rules.push(json!({"type": "requires_approval", "tool_name": name}));
+                rules.push(ToolRule::RequiresApproval { tool_name: name });
             }
             Ok(())
         });
@@ -131,7 +134,7 @@ impl Service {
 
     /// `POST /v1/tools/run`: runs source in the sandbox without registering it; answers a
     /// `ToolReturnMessage`.
-    pub async fn run_tool_from_source(&self, req: ToolRunFromSource) -> Result<Value> {
+    pub async fn run_tool_from_source(&self, req: ToolRunFromSource) -> Result<LettaMessage> {
         let name = match (&req.json_schema, &req.name) {
             (Some(s), _) => s["name"].as_str().map(str::to_owned),
             (None, Some(n)) => Some(n.clone()),
@@ -172,14 +175,23 @@ impl Service {
             (_, Some(s), _) => s.clone(),
             (v, None, _) => v.to_string(),
         };
-        let id = format!("message-{}", uuid::Uuid::new_v4());
-        Ok(json!({
-            "id": id, "date": crate::render::message_date(&mneme_types::time::now()),
-            "name": null, "message_type": "tool_return_message", "otid": null, "sender_id": null,
-            "step_id": null, "is_err": null, "seq_id": null, "run_id": null,
-            "tool_return": text, "status": if ok { "success" } else { "error" },
-            "tool_call_id": "null", "stdout": [out.stdout], "stderr": [out.stderr],
-        }))
+        let body = ToolReturnMessage {
+            tool_return: text,
+            status: match ok {
+                true => ToolReturnStatus::Success,
+                false => ToolReturnStatus::Error,
+            },
+            // No call preceded this run; the field is required, so a placeholder.
+            tool_call_id: "null".into(),
+            stdout: Some(vec![out.stdout]),
+            stderr: Some(vec![out.stderr]),
+            tool_returns: None,
+        };
+        Ok(LettaMessage::new(
+            MessageId::new(),
+            mneme_types::time::now(),
+            MessageBody::ToolReturn(body),
+        ))
     }
 
     async fn tool_from_source(&self, req: ToolCreate) -> Result<Tool> {

@@ -1,10 +1,10 @@
 //! Conversions between SQLite rows and store records.
 
 use chrono::{DateTime, Utc};
-use mneme_types::{AgentType, Block};
+use mneme_types::{AgentType, Block, ToolRule};
 use rusqlite::Row;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 use mneme_store::{Agent, StoreError};
@@ -32,7 +32,7 @@ pub(crate) fn agent(row: &Row<'_>) -> Result<Agent> {
         metadata: json_opt(row.get(5)?)?,
         llm_config: json(&row.get::<_, String>(6)?)?,
         embedding_config: json_opt(row.get(7)?)?,
-        tool_rules: json_opt(row.get(8)?)?,
+        tool_rules: tool_rules(row.get(8)?),
         message_ids: json(&row.get::<_, String>(9)?)?,
         message_ids_version: row.get::<_, i64>(19)?.max(0) as u64,
         tags: Vec::new(),
@@ -102,6 +102,30 @@ pub(crate) fn json<T: DeserializeOwned>(s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| Error::Store(StoreError::Corrupt(e.to_string())))
 }
 
+/// Stored tool rules. A rule this version cannot read (a type added later, a hand edit) is
+/// skipped with a warning rather than make the agent unreadable; the next write of the agent's
+/// rules drops it.
+fn tool_rules(text: Option<String>) -> Option<Vec<ToolRule>> {
+    let values: Vec<serde_json::Value> = match serde_json::from_str(&text?) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "stored tool rules are not a JSON list; ignored");
+            return None;
+        }
+    };
+    let rules = values
+        .into_iter()
+        .filter_map(|v| match ToolRule::deserialize(&v) {
+            Ok(rule) => Some(rule),
+            Err(e) => {
+                tracing::warn!(error = %e, rule = %v, "skipping a stored tool rule");
+                None
+            }
+        })
+        .collect();
+    Some(rules)
+}
+
 pub(crate) fn json_opt<T: DeserializeOwned>(s: Option<String>) -> Result<Option<T>> {
     s.map(|s| json(&s)).transpose()
 }
@@ -142,4 +166,20 @@ pub(crate) fn blob_vector(b: &[u8]) -> Result<Vec<f32>> {
     Ok(b.chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_stored_tool_rules_are_skipped_not_fatal() {
+        let stored = r#"[{"type":"exit_loop","tool_name":"a"},{"type":"from_the_future","tool_name":"b"},
+            {"type":"max_count_per_step","tool_name":"c"},{"type":"requires_approval","tool_name":"d"}]"#;
+        let rules = tool_rules(Some(stored.to_owned())).unwrap();
+        let names: Vec<&str> = rules.iter().map(ToolRule::tool_name).collect();
+        assert_eq!(names, ["a", "d"]);
+        assert_eq!(tool_rules(Some("{not json".to_owned())), None);
+        assert_eq!(tool_rules(None), None);
+    }
 }

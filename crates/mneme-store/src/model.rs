@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use mneme_types::{
     AgentId, AgentType, ArchiveId, Block, BlockId, EmbeddingConfig, LlmConfig, MessageId,
-    PassageId, RunId, RunStatus, StepId, StopReason, ToolId, UsageStatistics,
+    PassageId, RunId, RunStatus, StepId, StopReason, ToolId, ToolRule, UsageStatistics,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -23,7 +23,7 @@ pub struct Agent {
     pub metadata: Option<Map<String, Value>>,
     pub llm_config: LlmConfig,
     pub embedding_config: Option<EmbeddingConfig>,
-    pub tool_rules: Option<Vec<Value>>,
+    pub tool_rules: Option<Vec<ToolRule>>,
     /// In-context messages; index 0 is the system message.
     pub message_ids: Vec<MessageId>,
     /// Bumped by one by every write that changes `message_ids` (a step, a reset, a PATCH), and

@@ -4,7 +4,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{AgentId, Block, BlockId, CreateBlock, EmbeddingConfig, LlmConfig, MessageId, time};
+use crate::{
+    AgentId, Block, BlockId, CreateBlock, EmbeddingConfig, LettaMessage, LlmConfig, MessageId,
+    ToolRule, time,
+};
 
 /// The agent types Letta defines. `split_thread_agent` exists in the enum but creation rejects it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -74,7 +77,7 @@ pub struct AgentState {
     pub tools: Vec<Value>,
     pub sources: Vec<Value>,
     pub tags: Vec<String>,
-    pub tool_rules: Option<Vec<Value>>,
+    pub tool_rules: Option<Vec<ToolRule>>,
     pub message_ids: Option<Vec<MessageId>>,
     pub tool_exec_environment_variables: Vec<Value>,
     pub secrets: Vec<Value>,
@@ -85,7 +88,8 @@ pub struct AgentState {
     pub base_template_id: Option<String>,
     pub deployment_id: Option<String>,
     pub entity_id: Option<String>,
-    pub pending_approval: Option<Value>,
+    /// An `approval_request_message`.
+    pub pending_approval: Option<LettaMessage>,
     pub message_buffer_autoclear: bool,
     pub enable_sleeptime: Option<bool>,
     pub multi_agent_group: Option<Value>,
@@ -134,7 +138,7 @@ pub struct CreateAgent {
     pub response_format: Option<Value>,
     pub tools: Option<Vec<String>>,
     pub tool_ids: Option<Vec<String>>,
-    pub tool_rules: Option<Vec<Value>>,
+    pub tool_rules: Option<Vec<ToolRule>>,
     pub include_base_tools: Option<bool>,
     pub include_multi_agent_tools: Option<bool>,
     pub include_base_tool_rules: Option<bool>,
@@ -177,7 +181,7 @@ pub struct UpdateAgent {
     pub parallel_tool_calls: Option<bool>,
     pub response_format: Option<Value>,
     pub tool_ids: Option<Vec<String>>,
-    pub tool_rules: Option<Vec<Value>>,
+    pub tool_rules: Option<Vec<ToolRule>>,
     pub source_ids: Option<Vec<String>>,
     pub folder_ids: Option<Vec<String>>,
     pub identity_ids: Option<Vec<String>>,

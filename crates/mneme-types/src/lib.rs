@@ -1,4 +1,5 @@
-//! Letta's V1 wire types: typed ids, agents, blocks, model configs and the small shared shapes.
+//! Letta's V1 wire types: typed ids, agents, blocks, model configs, the message union and the
+//! other shapes of a turn's answer, and the small shared shapes.
 //!
 //! Everything here is plain data with serde derives; no IO and no async. Field names and enum
 //! spellings follow `shared/spec/letta-0.16.7-openapi.json` exactly, because SDK users compare them.
@@ -6,6 +7,8 @@
 pub mod agent;
 pub mod block;
 pub mod ids;
+pub mod letta_message;
+pub mod letta_response;
 pub mod mcp;
 pub mod message;
 pub mod model;
@@ -20,6 +23,17 @@ pub use agent::{AgentState, AgentType, CreateAgent, Memory, UpdateAgent};
 pub use block::{Block, BlockUpdate, CreateBlock, DEFAULT_BLOCK_LIMIT};
 pub use ids::{
     AgentId, ArchiveId, BlockId, IdError, McpServerId, MessageId, PassageId, RunId, StepId, ToolId,
+};
+pub use letta_message::{
+    ApprovalItem, ApprovalRequestMessage, ApprovalResponseMessage, ApprovalReturn,
+    AssistantMessage, EventMessage, HiddenReasoningMessage, HiddenReasoningState, LettaMessage,
+    MessageBody, MessageContent, ReasoningMessage, ReasoningSource, SummaryMessage, SystemMessage,
+    ToolCall, ToolCallDelta, ToolCallMessage, ToolCallOrDelta, ToolCalls, ToolReturn,
+    ToolReturnMessage, ToolReturnStatus, UserMessage,
+};
+pub use letta_response::{
+    LettaErrorMessage, LettaPing, LettaResponse, LettaStopReason, LettaStreamingResponse,
+    LettaUsageStatistics,
 };
 pub use mcp::{
     CreateMcpServer, HttpServerConfig, HttpServerConfigUpdate, McpServer, McpServerConfig,

@@ -113,22 +113,6 @@ impl UsageStatistics {
             self.context_tokens = other.context_tokens;
         }
     }
-
-    /// `LettaUsageStatistics` as it goes over the wire.
-    pub fn to_wire(&self) -> Value {
-        serde_json::json!({
-            "message_type": "usage_statistics",
-            "completion_tokens": self.completion_tokens,
-            "prompt_tokens": self.prompt_tokens,
-            "total_tokens": self.total_tokens,
-            "step_count": self.step_count,
-            "run_ids": null,
-            "cached_input_tokens": self.cached_input_tokens,
-            "cache_write_tokens": null,
-            "reasoning_tokens": self.reasoning_tokens,
-            "context_tokens": self.context_tokens,
-        })
-    }
 }
 
 fn sum_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {

@@ -3,8 +3,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// One rule, discriminated by `type` as Letta spells it. `prompt_template` and other unknown
-/// keys are accepted and ignored.
+/// One rule, discriminated by `type` as Letta spells it: the form requests send, the store
+/// keeps and `AgentState.tool_rules` shows. `prompt_template` and other unknown keys are
+/// accepted and ignored (not kept).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ToolRule {
