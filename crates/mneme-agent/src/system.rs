@@ -81,34 +81,14 @@ pub fn local_time(t: DateTime<Utc>) -> String {
 mod tests {
     use super::*;
     use crate::memory::tests::{block, llm};
-    use mneme_store::AgentSettings;
-    use mneme_types::{AgentId, AgentType};
 
     fn agent(system: &str) -> Agent {
-        let now = mneme_types::time::now();
-        Agent {
-            id: AgentId::new(),
-            name: "a".into(),
-            agent_type: AgentType::LettaV1Agent,
-            system: system.into(),
-            description: None,
-            metadata: None,
-            llm_config: llm("openai"),
-            embedding_config: None,
-            tool_rules: None,
-            message_ids: vec![],
-            message_ids_version: 0,
-            tags: vec![],
-            project_id: None,
-            template_id: None,
-            base_template_id: None,
-            last_run_completion: None,
-            last_run_duration_ms: None,
-            last_stop_reason: None,
-            settings: AgentSettings::default(),
-            created_at: now,
-            updated_at: now,
-        }
+        let mut agent = mneme_store::conformance::new_agent("a", vec![]).agent;
+        agent.system = system.into();
+        agent.llm_config = llm("openai");
+        agent.message_ids.clear();
+        agent.tags.clear();
+        agent
     }
 
     #[test]

@@ -9,12 +9,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use mneme_llm::{ChatDelta, ChatRequest, ChatResponse, ChatStream, LlmClient, LlmError, ToolCall};
 use mneme_store::{
-    Agent, AgentContext, AgentSettings, Message, NewAgent, Passage, Role, RunData, RunRecord, Store,
+    Agent, AgentContext, Message, NewAgent, Passage, Role, RunData, RunRecord, Store,
 };
 use mneme_store_sqlite::{Durability, SqliteStore};
-use mneme_types::{
-    AgentId, AgentType, Block, BlockId, LlmConfig, MessageId, RunId, RunStatus, Tool,
-};
+use mneme_types::{AgentId, AgentType, Block, LlmConfig, RunId, RunStatus, Tool};
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -303,42 +301,17 @@ pub(crate) fn context() -> AgentContext {
 }
 
 fn agent(agent_type: AgentType) -> Agent {
-    let now = mneme_types::time::now();
-    Agent {
-        id: AgentId::new(),
-        name: "loop-test".into(),
-        agent_type,
-        system: crate::default_system_prompt(agent_type).into(),
-        description: None,
-        metadata: None,
-        llm_config: serde_json::from_value(json!({
-            "model": "scripted", "model_endpoint_type": "openai", "context_window": 100000
-        }))
-        .unwrap(),
-        embedding_config: None,
-        tool_rules: None,
-        message_ids: vec![MessageId::new()],
-        message_ids_version: 0,
-        tags: Vec::new(),
-        project_id: None,
-        template_id: None,
-        base_template_id: None,
-        last_run_completion: None,
-        last_run_duration_ms: None,
-        last_stop_reason: None,
-        settings: AgentSettings::default(),
-        created_at: now,
-        updated_at: now,
-    }
+    let mut agent = mneme_store::conformance::new_agent("loop-test", vec![]).agent;
+    agent.agent_type = agent_type;
+    agent.system = crate::default_system_prompt(agent_type).into();
+    agent.llm_config.model = "scripted".into();
+    agent.llm_config.context_window = 100_000;
+    agent.tags.clear();
+    agent
 }
 
 fn block(label: &str, value: &str) -> Block {
-    serde_json::from_value(json!({
-        "id": BlockId::new(), "label": label, "value": value, "limit": 5000,
-        "description": null, "read_only": false, "metadata": {}, "tags": [], "hidden": null,
-        "is_template": false, "template_name": null, "template_id": null,
-        "base_template_id": null, "deployment_id": null, "entity_id": null, "project_id": null,
-        "preserve_on_migration": false, "created_by_id": null, "last_updated_by_id": null
-    }))
-    .unwrap()
+    let mut block = mneme_store::conformance::block(label, value);
+    block.limit = 5000;
+    block
 }

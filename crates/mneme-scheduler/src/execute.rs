@@ -153,13 +153,14 @@ impl Scheduler {
         // starts after it.
         let (_guard, result) = match self.admit(&job, &active).await {
             Ok(Some(guard)) => {
+                // Running before anyone hears of the admission.
+                if job.queued {
+                    self.set_status(run, RunStatus::Running).await;
+                }
                 if let Some(tx) = admitted {
                     let _ = tx.send(());
                 }
                 sink.admitted(&active).await;
-                if job.queued {
-                    self.set_status(run, RunStatus::Running).await;
-                }
                 (Some(guard), self.run(job, &active, sink.as_mut()).await)
             }
             Ok(None) => {

@@ -10,11 +10,9 @@ use mneme_agent::{AgentError, TurnEvent, TurnInput, TurnOutput};
 use mneme_scheduler::{
     ActiveRun, LocalTurnLocks, NoSink, Scheduler, SchedulerError, TurnJob, TurnRunner, TurnSink,
 };
-use mneme_store::{
-    Agent, AgentSettings, Message, NewAgent, RunData, RunRecord, Store, ToolCallRecord,
-};
+use mneme_store::{Message, RunData, RunRecord, Store, ToolCallRecord};
 use mneme_store_sqlite::{Durability, SqliteStore};
-use mneme_types::{AgentId, AgentType, MessageId, RunId, RunStatus, StopReason, time};
+use mneme_types::{AgentId, RunId, RunStatus, StopReason, time};
 
 /// What the scripted runner does for a turn.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -88,7 +86,11 @@ async fn fixture(script: Vec<Script>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&dir.path().join("t.db"), Durability::Normal).unwrap());
-    let agent = store.create_agent(new_agent()).await.unwrap().id;
+    let agent = store
+        .create_agent(mneme_store::conformance::new_agent("a", vec![]))
+        .await
+        .unwrap()
+        .id;
     let runner = Arc::new(ScriptedRunner {
         store: store.clone(),
         script: Mutex::new(script),
@@ -148,46 +150,6 @@ impl Fixture {
     }
 }
 
-fn new_agent() -> NewAgent {
-    let now = time::now();
-    let id = AgentId::new();
-    let system = MessageId::new();
-    let mut message = Message::new(id, mneme_store::Role::System, "compiled", now);
-    message.id = system;
-    NewAgent {
-        agent: Agent {
-            id,
-            name: "a".into(),
-            agent_type: AgentType::LettaV1Agent,
-            system: "base".into(),
-            description: None,
-            metadata: None,
-            llm_config: serde_json::from_value(serde_json::json!({
-                "model": "m", "model_endpoint_type": "openai", "context_window": 1000
-            }))
-            .unwrap(),
-            embedding_config: None,
-            tool_rules: None,
-            message_ids: vec![system],
-            message_ids_version: 0,
-            tags: vec![],
-            project_id: None,
-            template_id: None,
-            base_template_id: None,
-            last_run_completion: None,
-            last_run_duration_ms: None,
-            last_stop_reason: None,
-            settings: AgentSettings::default(),
-            created_at: now,
-            updated_at: now,
-        },
-        new_blocks: vec![],
-        existing_blocks: vec![],
-        tools: vec![],
-        messages: vec![message],
-    }
-}
-
 /// Records the order of a sink's reports.
 #[derive(Clone, Default)]
 struct Recorder(Arc<Mutex<Vec<String>>>);
@@ -224,7 +186,9 @@ async fn turns_of_one_agent_run_one_after_the_other_in_order() {
         running.push(tokio::spawn(async move {
             scheduler.start(job, NoSink).await.unwrap().outcome().await
         }));
-        // Submitted in this order.
+        // Submitted in this order: each waits for the agent before the next is submitted.
+        let last = *ids.last().unwrap();
+        wait_until(|| f.scheduler.active(last).is_some()).await;
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     for r in running {

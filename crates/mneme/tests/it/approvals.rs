@@ -48,9 +48,12 @@ async fn requests_queued_behind_a_turn_that_asks_for_approval_are_refused() {
     fake.set_latency(std::time::Duration::from_millis(600));
     let path = format!("/v1/agents/{a}/messages");
     let queued = |body: Value| {
-        let (srv, path) = (&srv, &path);
+        let (srv, fake, path) = (&srv, &fake, &path);
         async move {
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            // Sent once the first turn holds the agent and waits on the model.
+            while fake.requests().is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
             srv.post(path, body).await.err(409)
         }
     };
