@@ -8,11 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use mneme_llm::{ChatDelta, ChatRequest, ChatResponse, ChatStream, LlmClient, LlmError, ToolCall};
-use mneme_store::{
-    Agent, AgentContext, Message, NewAgent, Passage, Role, RunData, RunRecord, Store,
-};
+use mneme_store::{Agent, AgentContext, Message, NewAgent, Passage, Role, Store};
 use mneme_store_sqlite::{Durability, SqliteStore};
-use mneme_types::{AgentId, AgentType, Block, LlmConfig, RunId, RunStatus, Tool};
+use mneme_types::{AgentId, AgentType, Block, LlmConfig, Tool};
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -248,16 +246,7 @@ impl Harness {
 
     /// A turn's input: one user message, a run record, ten steps at most.
     pub(crate) async fn input(&self, agent: AgentId, text: &str) -> TurnInput {
-        let run = RunRecord {
-            id: RunId::new(),
-            agent_id: agent,
-            status: RunStatus::Running,
-            stop_reason: None,
-            background: false,
-            data: RunData::default(),
-            created_at: mneme_types::time::now(),
-            completed_at: None,
-        };
+        let run = mneme_store::conformance::run_record(agent, mneme_types::time::now());
         let run = self.store.create_run(run).await.unwrap();
         TurnInput {
             agent_id: agent,

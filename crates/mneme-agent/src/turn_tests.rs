@@ -197,12 +197,7 @@ async fn tool_rules_refuse_require_and_exit() {
 #[tokio::test]
 async fn an_approval_stops_the_turn_and_the_answer_runs_the_call() {
     let h = Harness::new().await;
-    let agent = h
-        .agent(AgentSpec {
-            rules: json!([{"type": "requires_approval", "tool_name": "memory_insert"}]),
-            ..AgentSpec::default()
-        })
-        .await;
+    let agent = approval_agent(&h).await;
     h.llm.call(
         "memory_insert",
         json!({"label": "human", "new_string": "Approved."}),
@@ -248,12 +243,7 @@ async fn an_approval_stops_the_turn_and_the_answer_runs_the_call() {
 #[tokio::test]
 async fn a_denied_call_returns_the_reason_and_never_runs() {
     let h = Harness::new().await;
-    let agent = h
-        .agent(AgentSpec {
-            rules: json!([{"type": "requires_approval", "tool_name": "memory_insert"}]),
-            ..AgentSpec::default()
-        })
-        .await;
+    let agent = approval_agent(&h).await;
     h.llm.call(
         "memory_insert",
         json!({"label": "human", "new_string": "Denied."}),
@@ -485,4 +475,13 @@ async fn parallel_calls_run_through_their_registered_executors() {
     assert_eq!(returns.len(), 2);
     assert!(returns[0].func_response.contains("\"message\": \"HEY\""));
     assert_eq!(returns[1].status, "success");
+}
+
+/// An agent whose `memory_insert` calls wait for approval.
+async fn approval_agent(h: &Harness) -> AgentId {
+    h.agent(AgentSpec {
+        rules: json!([{"type": "requires_approval", "tool_name": "memory_insert"}]),
+        ..AgentSpec::default()
+    })
+    .await
 }

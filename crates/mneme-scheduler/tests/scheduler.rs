@@ -10,7 +10,7 @@ use mneme_agent::{AgentError, TurnEvent, TurnInput, TurnOutput};
 use mneme_scheduler::{
     ActiveRun, LocalTurnLocks, NoSink, Scheduler, SchedulerError, TurnJob, TurnRunner, TurnSink,
 };
-use mneme_store::{Message, RunData, RunRecord, Store, ToolCallRecord};
+use mneme_store::{Message, RunRecord, Store, ToolCallRecord};
 use mneme_store_sqlite::{Durability, SqliteStore};
 use mneme_types::{AgentId, RunId, RunStatus, StopReason, time};
 
@@ -118,20 +118,9 @@ impl Fixture {
         } else {
             RunStatus::Running
         };
-        let run = self
-            .store
-            .create_run(RunRecord {
-                id: RunId::new(),
-                agent_id: self.agent,
-                status,
-                stop_reason: None,
-                background: false,
-                data: RunData::default(),
-                created_at: time::now(),
-                completed_at: None,
-            })
-            .await
-            .unwrap();
+        let mut record = mneme_store::conformance::run_record(self.agent, time::now());
+        record.status = status;
+        let run = self.store.create_run(record).await.unwrap();
         TurnJob {
             agent_id: self.agent,
             run_id: run.id,
