@@ -147,53 +147,8 @@ async fn run(args: &Args) -> Result<Report> {
     });
     fake.check().await.context("the fake LLM does not answer")?;
     fake.reset(false).await?;
-    let mut report = Report {
-        tool: format!("mneme-bench {}", env!("CARGO_PKG_VERSION")),
-        name: args.name.clone().unwrap_or_else(|| {
-            if args.base_url.is_some() {
-                "server"
-            } else {
-                "mneme"
-            }
-            .to_owned()
-        }),
-        date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
-        machine: Machine::probe(),
-        target: json!({}),
-        params: serde_json::to_value(&params)?,
-        figures: Vec::new(),
-        details: BTreeMap::new(),
-    };
-    let mut server: Option<Mneme> = None;
-    let (base, watch) = match &args.base_url {
-        Some(base) => (base.clone(), Watch::new(args.server_pids.clone())),
-        None => {
-            let launch = Launch {
-                bin: mneme_bin(args)?,
-                data_parent: args.data_parent.clone(),
-                openai_base_url: fake.openai_base_url(),
-                sqlite_sync: args.sqlite_sync.clone(),
-            };
-            cold_starts(&launch, params.cold_starts, &mut report).await?;
-            let (mneme, _) = launch.start().await?;
-            let pid = mneme.pid().context("mneme exited")?;
-            report.target = json!({"kind": "mneme (started by the driver)",
-                "bin": launch.bin, "data_dir": mneme.data_dir,
-                "sqlite_sync": args.sqlite_sync.as_deref().unwrap_or("full (default)")});
-            let base = mneme.base.clone();
-            server = Some(mneme);
-            (base, Watch::new(vec![pid]))
-        }
-    };
-    if args.base_url.is_some() {
-        report.target = json!({"kind": "external", "base_url": base, "pids": args.server_pids});
-    }
-    if let Some(target) = report.target.as_object_mut() {
-        target.insert("model".into(), json!(args.model));
-        target.insert("embedding".into(), json!(args.embedding));
-        target.insert("agent_type".into(), json!(args.agent_type));
-        target.insert("fake_llm".into(), json!(fake.openai_base_url()));
-    }
+    let mut report = new_report(args, &params)?;
+    let (base, watch, server) = target(args, &fake, params.cold_starts, &mut report).await?;
     let api = Api::new(
         &base,
         &args.model,
@@ -204,15 +159,7 @@ async fn run(args: &Args) -> Result<Report> {
         .await
         .with_context(|| format!("{base}/v1/health/"))?;
     progress(&format!("measuring {}", api.base()));
-    // Let start-up work settle before reading idle memory.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    if let Some(memory) = watch.memory() {
-        report.figures.push(
-            Figure::new("rss_idle_mib", "memory idle", "MiB", memory.headline())
-                .goal_max(30e6 / 1_048_576.0, "< 30 MB (28.6 MiB)"),
-        );
-        report.details.insert("memory_idle".into(), json!(memory));
-    }
+    idle_memory(&watch, &mut report).await;
     let janitor = Janitor::start(fake.clone());
     let mut ctx = Ctx {
         api,
@@ -233,6 +180,82 @@ async fn run(args: &Args) -> Result<Report> {
         mneme.kill().await?;
     }
     Ok(ctx.report)
+}
+
+/// The report before any measurement: who measures what, where, with which parameters.
+fn new_report(args: &Args, params: &Params) -> Result<Report> {
+    Ok(Report {
+        tool: format!("mneme-bench {}", env!("CARGO_PKG_VERSION")),
+        name: args.name.clone().unwrap_or_else(|| {
+            if args.base_url.is_some() {
+                "server"
+            } else {
+                "mneme"
+            }
+            .to_owned()
+        }),
+        date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        machine: Machine::probe(),
+        target: json!({}),
+        params: serde_json::to_value(params)?,
+        figures: Vec::new(),
+        details: BTreeMap::new(),
+    })
+}
+
+/// The measured server: the one at `--base-url`, else mneme started here (after its cold
+/// starts). Returns its base URL, the watch on its processes and the started mneme, if any;
+/// records the target in the report.
+async fn target(
+    args: &Args,
+    fake: &Fake,
+    cold_start_count: usize,
+    report: &mut Report,
+) -> Result<(String, Watch, Option<Mneme>)> {
+    let mut server: Option<Mneme> = None;
+    let (base, watch) = match &args.base_url {
+        Some(base) => (base.clone(), Watch::new(args.server_pids.clone())),
+        None => {
+            let launch = Launch {
+                bin: mneme_bin(args)?,
+                data_parent: args.data_parent.clone(),
+                openai_base_url: fake.openai_base_url(),
+                sqlite_sync: args.sqlite_sync.clone(),
+            };
+            cold_starts(&launch, cold_start_count, report).await?;
+            let (mneme, _) = launch.start().await?;
+            let pid = mneme.pid().context("mneme exited")?;
+            report.target = json!({"kind": "mneme (started by the driver)",
+                "bin": launch.bin, "data_dir": mneme.data_dir,
+                "sqlite_sync": args.sqlite_sync.as_deref().unwrap_or("full (default)")});
+            let base = mneme.base.clone();
+            server = Some(mneme);
+            (base, Watch::new(vec![pid]))
+        }
+    };
+    if args.base_url.is_some() {
+        report.target = json!({"kind": "external", "base_url": base, "pids": args.server_pids});
+    }
+    if let Some(target) = report.target.as_object_mut() {
+        target.insert("model".into(), json!(args.model));
+        target.insert("embedding".into(), json!(args.embedding));
+        target.insert("agent_type".into(), json!(args.agent_type));
+        target.insert("fake_llm".into(), json!(fake.openai_base_url()));
+    }
+    Ok((base, watch, server))
+}
+
+/// The idle memory figure, when the server's processes can be read.
+async fn idle_memory(watch: &Watch, report: &mut Report) {
+    // Let start-up work settle before reading idle memory.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    if let Some(memory) = watch.memory() {
+        report.figures.push(
+            Figure::new("rss_idle_mib", "memory idle", "MiB", memory.headline())
+                .goal_max(30e6 / 1_048_576.0, "< 30 MB (28.6 MiB)"),
+        );
+        report.details.insert("memory_idle".into(), json!(memory));
+    }
 }
 
 /// Runs each phase not skipped; a failed phase is reported and the run goes on.

@@ -96,38 +96,12 @@ pub(crate) async fn throughput(ctx: &mut Ctx) -> Result<()> {
 pub(crate) async fn history(ctx: &mut Ctx) -> Result<()> {
     let target = ctx.params.history;
     let agent = ctx.api.create_agent("history").await?;
-    // The second turn tells how many listed messages a turn adds (user + assistant on mneme;
-    // Letta's first turn lists an extra reasoning message).
-    ctx.api.send(&agent, "history 0: hello").await?;
-    let before = count(ctx, &agent).await?;
-    ctx.api.send(&agent, "history 0: hello again").await?;
-    let after = count(ctx, &agent).await?;
-    let per_turn = after.saturating_sub(before).max(1);
+    let (per_turn, after) = turn_size(ctx, &agent).await?;
     progress(&format!(
         "history: filling one agent to {target} messages ({per_turn} listed per turn)"
     ));
     let fill_start = Instant::now();
-    let mut fill = Samples::default();
-    let mut listed = after;
-    // Letta can lose turns sent concurrently to one agent, so fill in rounds until the count
-    // is reached.
-    for _round in 0..5 {
-        let turns = target.saturating_sub(listed).div_ceil(per_turn);
-        if turns == 0 {
-            break;
-        }
-        let (api, id, offset) = (ctx.api.clone(), agent.clone(), fill.len() + 1);
-        let round = spread(ctx.params.fill_concurrency, turns, move |i| {
-            let (api, id) = (api.clone(), id.clone());
-            async move {
-                let text = format!("history {}: hello, how are you today?", offset + i);
-                api.send(&id, &text).await.map(drop)
-            }
-        })
-        .await;
-        fill.merge(round);
-        listed = count(ctx, &agent).await?;
-    }
+    let fill = fill_history(ctx, &agent, target, per_turn, after).await?;
     let turns = fill.len();
     let fill_secs = fill_start.elapsed().as_secs_f64();
     let walk_start = Instant::now();
@@ -147,37 +121,8 @@ pub(crate) async fn history(ctx: &mut Ctx) -> Result<()> {
             "oldest page (limit=100)",
         ),
     ] {
-        let mut samples = Samples::default();
-        let mut page_size = 0;
-        for _ in 0..ctx.params.list_requests {
-            let start = Instant::now();
-            match ctx.api.list_messages(&agent, query).await {
-                Ok(page) if !page.is_empty() => {
-                    samples.push(start.elapsed());
-                    page_size = page.len();
-                }
-                Ok(_) => samples.fail(&anyhow::anyhow!("an empty page")),
-                Err(e) => samples.fail(&e),
-            }
-        }
-        let latency = samples.summary();
-        let label = format!("list messages of {listed}: {label}");
-        ctx.figure(Figure::new(
-            &format!("{key}_p50_ms"),
-            format!("{label} p50"),
-            "ms",
-            latency.p50_ms,
-        ));
-        ctx.figure(Figure::new(
-            &format!("{key}_p95_ms"),
-            format!("{label} p95"),
-            "ms",
-            latency.p95_ms,
-        ));
-        details.insert(
-            key.to_owned(),
-            json!({"query": query, "listed_per_page": page_size, "latency": latency}),
-        );
+        let detail = time_list(ctx, &agent, listed, (key, query, label)).await;
+        details.insert(key.to_owned(), detail);
     }
     ctx.figure(Figure::new(
         "list_all_ms",
@@ -192,6 +137,88 @@ pub(crate) async fn history(ctx: &mut Ctx) -> Result<()> {
     );
     ctx.detail("history", details);
     Ok(())
+}
+
+/// Sends the agent its first two turns; returns how many listed messages a turn adds and how
+/// many the agent lists after them.
+async fn turn_size(ctx: &Ctx, agent: &str) -> Result<(usize, usize)> {
+    // The second turn tells how many listed messages a turn adds (user + assistant on mneme;
+    // Letta's first turn lists an extra reasoning message).
+    ctx.api.send(agent, "history 0: hello").await?;
+    let before = count(ctx, agent).await?;
+    ctx.api.send(agent, "history 0: hello again").await?;
+    let after = count(ctx, agent).await?;
+    Ok((after.saturating_sub(before).max(1), after))
+}
+
+/// Sends the agent concurrent turns until it lists `target` messages (at most five rounds);
+/// returns the turns' samples.
+async fn fill_history(
+    ctx: &Ctx,
+    agent: &str,
+    target: usize,
+    per_turn: usize,
+    mut listed: usize,
+) -> Result<Samples> {
+    let mut fill = Samples::default();
+    // Letta can lose turns sent concurrently to one agent, so fill in rounds until the count
+    // is reached.
+    for _round in 0..5 {
+        let turns = target.saturating_sub(listed).div_ceil(per_turn);
+        if turns == 0 {
+            break;
+        }
+        let (api, id, offset) = (ctx.api.clone(), agent.to_owned(), fill.len() + 1);
+        let round = spread(ctx.params.fill_concurrency, turns, move |i| {
+            let (api, id) = (api.clone(), id.clone());
+            async move {
+                let text = format!("history {}: hello, how are you today?", offset + i);
+                api.send(&id, &text).await.map(drop)
+            }
+        })
+        .await;
+        fill.merge(round);
+        listed = count(ctx, agent).await?;
+    }
+    Ok(fill)
+}
+
+/// Times `list_requests` list requests of one kind (`key`, `query`, `label`) on the agent that
+/// lists `listed` messages: records the p50 and p95 figures and returns the detail.
+async fn time_list(
+    ctx: &mut Ctx,
+    agent: &str,
+    listed: usize,
+    (key, query, label): (&str, &str, &str),
+) -> serde_json::Value {
+    let mut samples = Samples::default();
+    let mut page_size = 0;
+    for _ in 0..ctx.params.list_requests {
+        let start = Instant::now();
+        match ctx.api.list_messages(agent, query).await {
+            Ok(page) if !page.is_empty() => {
+                samples.push(start.elapsed());
+                page_size = page.len();
+            }
+            Ok(_) => samples.fail(&anyhow::anyhow!("an empty page")),
+            Err(e) => samples.fail(&e),
+        }
+    }
+    let latency = samples.summary();
+    let label = format!("list messages of {listed}: {label}");
+    ctx.figure(Figure::new(
+        &format!("{key}_p50_ms"),
+        format!("{label} p50"),
+        "ms",
+        latency.p50_ms,
+    ));
+    ctx.figure(Figure::new(
+        &format!("{key}_p95_ms"),
+        format!("{label} p95"),
+        "ms",
+        latency.p95_ms,
+    ));
+    json!({"query": query, "listed_per_page": page_size, "latency": latency})
 }
 
 /// How many messages the agent lists, paging oldest first 1,000 at a time.

@@ -1,6 +1,7 @@
 //! Blocks: CRUD, limits, sharing between agents, attachment.
 
-use serde_json::json;
+use mneme_testkit::TestServer;
+use serde_json::{Value, json};
 
 use crate::{create_agent, id, labels, server, unique};
 
@@ -132,51 +133,13 @@ async fn a_shared_block_is_one_row_seen_by_every_agent() {
         .await
         .ok();
     let bid = id(&block);
-    let a = srv
-        .post(
-            "/v1/agents/",
-            json!({"name": unique("a"), "model": "openai/gpt-4o-mini", "block_ids": [bid]}),
-        )
-        .await
-        .ok();
-    let b = create_agent(&srv, &unique("b"), &[]).await;
-    let attached = srv
-        .patch(
-            &format!("/v1/agents/{}/core-memory/blocks/attach/{bid}", id(&b)),
-            json!({}),
-        )
-        .await
-        .ok();
-    assert_eq!(
-        labels(&attached["blocks"]),
-        ["human", "persona", label.as_str()]
-    );
-
-    let via_a = srv
-        .patch(
-            &format!("/v1/agents/{}/core-memory/blocks/{label}", id(&a)),
-            json!({"value": "v2"}),
-        )
-        .await
-        .ok();
-    assert_eq!(via_a["id"], block["id"]);
-    let seen_by_b = srv
-        .get(&format!("/v1/agents/{}/core-memory/blocks/{label}", id(&b)))
-        .await
-        .ok();
-    assert_eq!(seen_by_b["value"], "v2");
-    let b_state = srv.get(&format!("/v1/agents/{}", id(&b))).await.ok();
-    assert_eq!(b_state["memory"]["blocks"][2]["value"], "v2");
-    let b_prompt = srv
-        .post(&format!("/v1/agents/{}/recompile", id(&b)), json!({}))
-        .await
-        .ok();
-    assert!(b_prompt.as_str().unwrap().contains("<value>\nv2\n</value>"));
+    let (a, b) = two_agents_sharing(&srv, &bid, &label).await;
+    an_edit_through_one_is_seen_by_the_other(&srv, &block, &label, &a, &b).await;
 
     let agents = srv.get(&format!("/v1/blocks/{bid}/agents")).await.ok();
     let mut ids: Vec<_> = agents.as_array().unwrap().iter().map(id).collect();
     ids.sort();
-    let mut want = vec![id(&a), id(&b)];
+    let mut want = vec![a.clone(), b.clone()];
     want.sort();
     assert_eq!(ids, want);
     assert_eq!(
@@ -191,7 +154,7 @@ async fn a_shared_block_is_one_row_seen_by_every_agent() {
 
     let detached = srv
         .patch(
-            &format!("/v1/agents/{}/core-memory/blocks/detach/{bid}", id(&b)),
+            &format!("/v1/agents/{b}/core-memory/blocks/detach/{bid}"),
             json!({}),
         )
         .await
@@ -206,6 +169,58 @@ async fn a_shared_block_is_one_row_seen_by_every_agent() {
             .len(),
         1
     );
+}
+
+/// Agent a created with the block `bid`, agent b given it by attachment; returns their ids.
+async fn two_agents_sharing(srv: &TestServer, bid: &str, label: &str) -> (String, String) {
+    let a = srv
+        .post(
+            "/v1/agents/",
+            json!({"name": unique("a"), "model": "openai/gpt-4o-mini", "block_ids": [bid]}),
+        )
+        .await
+        .ok();
+    let b = create_agent(srv, &unique("b"), &[]).await;
+    let attached = srv
+        .patch(
+            &format!("/v1/agents/{}/core-memory/blocks/attach/{bid}", id(&b)),
+            json!({}),
+        )
+        .await
+        .ok();
+    assert_eq!(labels(&attached["blocks"]), ["human", "persona", label]);
+    (id(&a), id(&b))
+}
+
+/// Agent `a` edits the shared block; agent `b` sees the new value in the block, its state and
+/// its prompt.
+async fn an_edit_through_one_is_seen_by_the_other(
+    srv: &TestServer,
+    block: &Value,
+    label: &str,
+    a: &str,
+    b: &str,
+) {
+    let via_a = srv
+        .patch(
+            &format!("/v1/agents/{a}/core-memory/blocks/{label}"),
+            json!({"value": "v2"}),
+        )
+        .await
+        .ok();
+    assert_eq!(via_a["id"], block["id"]);
+    let seen_by_b = srv
+        .get(&format!("/v1/agents/{b}/core-memory/blocks/{label}"))
+        .await
+        .ok();
+    assert_eq!(seen_by_b["value"], "v2");
+    let b_state = srv.get(&format!("/v1/agents/{b}")).await.ok();
+    assert_eq!(b_state["memory"]["blocks"][2]["value"], "v2");
+    let b_prompt = srv
+        .post(&format!("/v1/agents/{b}/recompile"), json!({}))
+        .await
+        .ok();
+    assert!(b_prompt.as_str().unwrap().contains("<value>\nv2\n</value>"));
 }
 
 #[tokio::test]

@@ -67,6 +67,43 @@ async fn call_through_agent(
 async fn a_stdio_server_registers_its_tools_and_agents_call_them() {
     let (srv, fake) = setup().await;
     let name = unique("calc");
+    let sid = create_stdio_server(&srv, &name).await;
+    let (tools, add_id) = registered_tools(&srv, &name, &sid).await;
+
+    let agent = srv
+        .post(
+            "/v1/agents/",
+            json!({"name": unique("mcp-user"), "model": "openai/gpt-4o-mini"}),
+        )
+        .await
+        .ok();
+    let a = id(&agent);
+    for t in ["add", "fail", "env"] {
+        let tid = id(tool_named(&tools, t));
+        srv.patch(&format!("/v1/agents/{a}/tools/attach/{tid}"), json!({}))
+            .await
+            .ok();
+    }
+    agent_calls_the_tools(&srv, &fake, &a).await;
+    tools_run_directly(&srv, &sid, &add_id, &tools).await;
+
+    // Deleting the server takes its tools along, off the agent too.
+    srv.delete(&format!("/v1/mcp-servers/{sid}")).await.ok();
+    srv.get(&format!("/v1/mcp-servers/{sid}")).await.err(404);
+    srv.get(&format!("/v1/tools/{add_id}")).await.err(404);
+    let left = srv.get(&format!("/v1/agents/{a}/tools")).await.ok();
+    assert!(
+        left.as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["tool_type"] != "external_mcp"),
+        "{left}"
+    );
+}
+
+/// Creates the stdio test server named `name` (with GREETING=hello), checks how it reads back
+/// and returns its id.
+async fn create_stdio_server(srv: &TestServer, name: &str) -> String {
     let server = srv
         .post(
             "/v1/mcp-servers/",
@@ -77,7 +114,7 @@ async fn a_stdio_server_registers_its_tools_and_agents_call_them() {
     let sid = id(&server);
     assert!(sid.starts_with("mcp_server-"), "{server}");
     assert_eq!(server["mcp_server_type"], "stdio");
-    assert_eq!(server["server_name"], name.as_str());
+    assert_eq!(server["server_name"], name);
     assert_eq!(server["env"]["GREETING"], "hello");
     assert_eq!(
         srv.get(&format!("/v1/mcp-servers/{sid}")).await.ok(),
@@ -85,13 +122,17 @@ async fn a_stdio_server_registers_its_tools_and_agents_call_them() {
     );
     let all = srv.get("/v1/mcp-servers").await.ok();
     assert_eq!(all, json!([server]));
+    sid
+}
 
+/// Checks the tools the server `name` registered; returns them and the id of its `add` tool.
+async fn registered_tools(srv: &TestServer, name: &str, sid: &str) -> (Value, String) {
     // Registered at creation, as Letta does.
     let tools = srv.get(&format!("/v1/mcp-servers/{sid}/tools")).await.ok();
     let add = tool_named(&tools, "add");
     assert_eq!(add["tool_type"], "external_mcp");
     assert_eq!(add["tags"], json!([format!("mcp:{name}")]));
-    assert_eq!(add["metadata_"]["mcp"]["server_id"], sid.as_str());
+    assert_eq!(add["metadata_"]["mcp"]["server_id"], sid);
     assert_eq!(add["description"], "Adds two integers.");
     let params = &add["json_schema"]["parameters"];
     assert_eq!(params["required"], json!(["a", "b"]));
@@ -112,23 +153,12 @@ async fn a_stdio_server_registers_its_tools_and_agents_call_them() {
             .iter()
             .any(|t| t["id"] == add_id.as_str())
     );
+    (tools, add_id)
+}
 
-    let agent = srv
-        .post(
-            "/v1/agents/",
-            json!({"name": unique("mcp-user"), "model": "openai/gpt-4o-mini"}),
-        )
-        .await
-        .ok();
-    let a = id(&agent);
-    for t in ["add", "fail", "env"] {
-        let tid = id(tool_named(&tools, t));
-        srv.patch(&format!("/v1/agents/{a}/tools/attach/{tid}"), json!({}))
-            .await
-            .ok();
-    }
-
-    let ret = call_through_agent(&srv, &fake, &a, "add", json!({"a": 2, "b": 40})).await;
+/// The agent `a`, with the test server's add, fail and env tools attached, calls each.
+async fn agent_calls_the_tools(srv: &TestServer, fake: &FakeLlm, a: &str) {
+    let ret = call_through_agent(srv, fake, a, "add", json!({"a": 2, "b": 40})).await;
     assert_eq!(ret["status"], "success");
     let packed: Value = serde_json::from_str(ret["tool_return"].as_str().unwrap()).unwrap();
     assert_eq!(packed["message"], "42");
@@ -143,7 +173,7 @@ async fn a_stdio_server_registers_its_tools_and_agents_call_them() {
     );
 
     // The tool's own failure (isError) is an error return; the turn goes on.
-    let ret = call_through_agent(&srv, &fake, &a, "fail", json!({"message": "boom"})).await;
+    let ret = call_through_agent(srv, fake, a, "fail", json!({"message": "boom"})).await;
     assert_eq!(ret["status"], "error");
     assert!(
         ret["tool_return"].as_str().unwrap().contains("boom"),
@@ -152,13 +182,16 @@ async fn a_stdio_server_registers_its_tools_and_agents_call_them() {
 
     // The server sees its config's environment, never mneme's.
     for (var, expected) in [("GREETING", "hello"), ("MNEME_CANARY_SECRET", "<unset>")] {
-        let ret = call_through_agent(&srv, &fake, &a, "env", json!({"name": var})).await;
+        let ret = call_through_agent(srv, fake, a, "env", json!({"name": var})).await;
         assert!(
             ret["tool_return"].as_str().unwrap().contains(expected),
             "{var}: {ret}"
         );
     }
+}
 
+/// Runs the server's add and fail tools directly.
+async fn tools_run_directly(srv: &TestServer, sid: &str, add_id: &str, tools: &Value) {
     // Run directly.
     let run = srv
         .post(
@@ -169,7 +202,7 @@ async fn a_stdio_server_registers_its_tools_and_agents_call_them() {
         .ok();
     assert_eq!(run["status"], "success");
     assert_eq!(run["func_return"], "3");
-    let fail_id = id(tool_named(&tools, "fail"));
+    let fail_id = id(tool_named(tools, "fail"));
     let run = srv
         .post(
             &format!("/v1/mcp-servers/{sid}/tools/{fail_id}/run"),
@@ -180,19 +213,6 @@ async fn a_stdio_server_registers_its_tools_and_agents_call_them() {
     assert_eq!(run["status"], "error");
     // The Python SDK's words around the message the tool raised.
     assert_eq!(run["func_return"], "Error executing tool fail: no");
-
-    // Deleting the server takes its tools along, off the agent too.
-    srv.delete(&format!("/v1/mcp-servers/{sid}")).await.ok();
-    srv.get(&format!("/v1/mcp-servers/{sid}")).await.err(404);
-    srv.get(&format!("/v1/tools/{add_id}")).await.err(404);
-    let left = srv.get(&format!("/v1/agents/{a}/tools")).await.ok();
-    assert!(
-        left.as_array()
-            .unwrap()
-            .iter()
-            .all(|t| t["tool_type"] != "external_mcp"),
-        "{left}"
-    );
 }
 
 #[tokio::test]
@@ -263,7 +283,49 @@ async fn servers_are_updated_refreshed_and_validated() {
     let sid = id(&server);
     let tools = srv.get(&format!("/v1/mcp-servers/{sid}/tools")).await.ok();
     let env_id = id(tool_named(&tools, "env"));
+    let renamed = update_reaches_the_server(&srv, &server, &sid, &env_id).await;
 
+    let refreshed = srv
+        .patch(&format!("/v1/mcp-servers/{sid}/refresh"), json!({}))
+        .await
+        .ok();
+    assert_eq!(
+        refreshed,
+        json!({"deleted": [], "updated": [], "added": []})
+    );
+
+    bad_input_is_rejected(&srv, &name, &renamed, &sid).await;
+
+    // A server that cannot start is still created (as in Letta); asking for its tools is a 502.
+    let broken = srv
+        .post(
+            "/v1/mcp-servers/",
+            json!({"server_name": unique("broken"), "config": {"mcp_server_type": "stdio",
+                   "command": "/nonexistent/mcp", "args": []}}),
+        )
+        .await
+        .ok();
+    let res = srv
+        .get(&format!("/v1/mcp-servers/{}/tools", id(&broken)))
+        .await;
+    assert_eq!(res.status, 502, "{res:?}");
+    assert!(
+        res.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/mcp"),
+        "{res:?}"
+    );
+}
+
+/// Renames the server and gives it a new environment, which its `env` tool then sees; returns
+/// the new name.
+async fn update_reaches_the_server(
+    srv: &TestServer,
+    server: &Value,
+    sid: &str,
+    env_id: &str,
+) -> String {
     // A new environment reaches the (restarted) server.
     let renamed = unique("conf2");
     let updated = srv
@@ -285,20 +347,15 @@ async fn servers_are_updated_refreshed_and_validated() {
     assert_eq!(run["func_return"], "two");
     let env_tool = srv.get(&format!("/v1/tools/{env_id}")).await.ok();
     assert_eq!(env_tool["tags"], json!([format!("mcp:{renamed}")]));
+    renamed
+}
 
-    let refreshed = srv
-        .patch(&format!("/v1/mcp-servers/{sid}/refresh"), json!({}))
-        .await
-        .ok();
-    assert_eq!(
-        refreshed,
-        json!({"deleted": [], "updated": [], "added": []})
-    );
-
+/// Invalid configs, a taken name and unknown ids, next to the server `sid` now named `renamed`.
+async fn bad_input_is_rejected(srv: &TestServer, name: &str, renamed: &str, sid: &str) {
     // Bad input is a 4xx in Letta's shape.
     srv.post(
         "/v1/mcp-servers/",
-        json!({"server_name": name.clone() + "x", "config": {"command": "python", "args": []}}),
+        json!({"server_name": name.to_owned() + "x", "config": {"command": "python", "args": []}}),
     )
     .await
     .err(422);
@@ -330,25 +387,4 @@ async fn servers_are_updated_refreshed_and_validated() {
     ))
     .await
     .err(404);
-
-    // A server that cannot start is still created (as in Letta); asking for its tools is a 502.
-    let broken = srv
-        .post(
-            "/v1/mcp-servers/",
-            json!({"server_name": unique("broken"), "config": {"mcp_server_type": "stdio",
-                   "command": "/nonexistent/mcp", "args": []}}),
-        )
-        .await
-        .ok();
-    let res = srv
-        .get(&format!("/v1/mcp-servers/{}/tools", id(&broken)))
-        .await;
-    assert_eq!(res.status, 502, "{res:?}");
-    assert!(
-        res.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("/nonexistent/mcp"),
-        "{res:?}"
-    );
 }

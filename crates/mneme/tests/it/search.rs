@@ -223,28 +223,7 @@ async fn a_failing_embedding_model_stores_nothing() {
 #[tokio::test]
 async fn archives_are_shared_collections_of_passages() {
     let (srv, _fake) = setup(false).await;
-    let archive = srv
-        .post(
-            "/v1/archives/",
-            json!({"name": "handbook", "description": "company rules"}),
-        )
-        .await
-        .ok();
-    let ar = id(&archive);
-    assert!(ar.starts_with("archive-"));
-    assert_eq!(archive["vector_db_provider"], "native");
-    let batch = srv
-        .post(
-            &format!("/v1/archives/{ar}/passages/batch"),
-            json!({"passages": [
-                {"text": "Holidays must be requested two weeks ahead", "tags": ["hr"]},
-                {"text": "Expense reports are due on the fifth", "tags": ["finance"]}
-            ]}),
-        )
-        .await
-        .ok();
-    assert_eq!(batch.as_array().unwrap().len(), 2);
-    assert_eq!(batch[0]["archive_id"], ar.as_str());
+    let (ar, batch) = handbook_archive(&srv).await;
 
     // Two agents read the same archive.
     let (a, b) = (agent(&srv, None).await, agent(&srv, None).await);
@@ -285,7 +264,40 @@ async fn archives_are_shared_collections_of_passages() {
         .ok();
     let found = search(&srv, &a, "holidays").await;
     assert_eq!(found["count"], 0);
+    renamed_detached_and_deleted(&srv, &ar, &a, &b).await;
+}
 
+/// Creates the "handbook" archive with two tagged passages; returns its id and the created
+/// passages.
+async fn handbook_archive(srv: &TestServer) -> (String, Value) {
+    let archive = srv
+        .post(
+            "/v1/archives/",
+            json!({"name": "handbook", "description": "company rules"}),
+        )
+        .await
+        .ok();
+    let ar = id(&archive);
+    assert!(ar.starts_with("archive-"));
+    assert_eq!(archive["vector_db_provider"], "native");
+    let batch = srv
+        .post(
+            &format!("/v1/archives/{ar}/passages/batch"),
+            json!({"passages": [
+                {"text": "Holidays must be requested two weeks ahead", "tags": ["hr"]},
+                {"text": "Expense reports are due on the fifth", "tags": ["finance"]}
+            ]}),
+        )
+        .await
+        .ok();
+    assert_eq!(batch.as_array().unwrap().len(), 2);
+    assert_eq!(batch[0]["archive_id"], ar.as_str());
+    (ar, batch)
+}
+
+/// Renames the archive `ar`, detaches it from agent `b`, deletes it (agent `a` then finds
+/// nothing), and checks bad archive and search requests.
+async fn renamed_detached_and_deleted(srv: &TestServer, ar: &str, a: &str, b: &str) {
     let renamed = srv
         .patch(&format!("/v1/archives/{ar}"), json!({"name": "rules"}))
         .await
@@ -294,10 +306,10 @@ async fn archives_are_shared_collections_of_passages() {
     srv.patch(&format!("/v1/agents/{b}/archives/detach/{ar}"), json!({}))
         .await
         .ok();
-    assert_eq!(search(&srv, &b, "expense").await["count"], 0);
+    assert_eq!(search(srv, b, "expense").await["count"], 0);
     srv.delete(&format!("/v1/archives/{ar}")).await.ok();
     srv.get(&format!("/v1/archives/{ar}")).await.err(404);
-    assert_eq!(search(&srv, &a, "expense").await["count"], 0);
+    assert_eq!(search(srv, a, "expense").await["count"], 0);
     srv.post("/v1/archives/", json!({"name": ""}))
         .await
         .err(422);
