@@ -1,0 +1,142 @@
+//! The end of a step: everything it produced written in one `commit_step`, and the turn's
+//! in-memory state moved on to match (context, version, memory, usage).
+
+use chrono::Utc;
+use mneme_llm::ChatResponse;
+use mneme_store::{AgentContext, Message, StepCommit};
+use mneme_types::{MessageId, Step, StepId, StopReason, UsageStatistics};
+
+use super::{AgentError, Runtime, Turn, TurnInput};
+use crate::step::StepOutcome;
+use crate::system::{MemoryStats, compile_system_message};
+
+impl Runtime {
+    /// Writes the step: inputs (first step), new messages, context, memory, system prompt,
+    /// passages and the step record, in one transaction.
+    pub(super) async fn commit(
+        &self,
+        turn: &mut Turn,
+        input: &TurnInput,
+        step_id: StepId,
+        response: &ChatResponse,
+        outcome: &StepOutcome,
+    ) -> Result<(), AgentError> {
+        let now = mneme_types::time::now();
+        let mut messages: Vec<Message> = turn.pending_inputs.drain(..).collect();
+        for m in &mut messages {
+            m.step_id = Some(step_id);
+            m.run_id = Some(input.run_id);
+        }
+        messages.extend(outcome.messages.iter().cloned());
+        let autoclear = turn.ctx.agent.settings.message_buffer_autoclear;
+        let mut message_ids: Vec<MessageId> = turn.ctx.agent.message_ids.clone();
+        if !autoclear {
+            message_ids.extend(messages.iter().map(|m| m.id));
+        }
+        turn.messages_total += messages.len() as u64;
+        let passages: Vec<_> = outcome.passages.clone();
+        let system_text = outcome
+            .memory_changed
+            .then(|| recompiled_system(turn, message_ids.len(), passages.len()));
+        let step = step_record(&turn.ctx, input, step_id, response, outcome);
+        self.store
+            .commit_step(StepCommit {
+                agent_id: input.agent_id,
+                run_id: input.run_id,
+                step,
+                messages: messages.clone(),
+                message_ids: message_ids.clone(),
+                message_ids_version: turn.ctx.agent.message_ids_version,
+                block_changes: turn.memory.changes(),
+                system_text,
+                passages,
+                created_at: now,
+            })
+            .await?;
+        turn.memory.mark_committed();
+        turn.ctx.agent.message_ids_version += 1;
+        turn.ctx.blocks = turn.memory.blocks().to_vec();
+        if !autoclear {
+            turn.ctx.agent.message_ids = message_ids;
+            turn.ctx.messages.extend(messages);
+        } else {
+            // Autoclear agents still see this request's own steps.
+            turn.ctx.messages.extend(messages);
+        }
+        turn.produced.extend(outcome.messages.iter().cloned());
+        turn.usage.add(&step_usage(response));
+        Ok(())
+    }
+}
+
+/// The system message after a memory change, compiled from the working memory (the prompt
+/// sent to the model stays frozen for the request).
+fn recompiled_system(
+    turn: &mut Turn,
+    in_context: usize,
+    new_passages: usize,
+) -> (MessageId, String) {
+    turn.ctx.passage_count += new_passages as u64;
+    let stats = MemoryStats {
+        messages_total: turn.messages_total,
+        in_context: in_context as u64,
+        passages: turn.ctx.passage_count,
+    };
+    let text = compile_system_message(&turn.ctx.agent, turn.memory.blocks(), stats, Utc::now());
+    (turn.ctx.agent.message_ids[0], text)
+}
+
+fn step_usage(response: &ChatResponse) -> UsageStatistics {
+    let u = response.usage;
+    UsageStatistics {
+        completion_tokens: u.completion_tokens,
+        prompt_tokens: u.prompt_tokens,
+        total_tokens: u.total_tokens,
+        step_count: 1,
+        cached_input_tokens: u.cache_read_tokens,
+        reasoning_tokens: u.reasoning_tokens,
+        context_tokens: Some(u.total_tokens),
+    }
+}
+
+fn step_record(
+    ctx: &AgentContext,
+    input: &TurnInput,
+    id: StepId,
+    response: &ChatResponse,
+    outcome: &StepOutcome,
+) -> Step {
+    let llm = &ctx.agent.llm_config;
+    let u = response.usage;
+    Step {
+        id,
+        run_id: Some(input.run_id),
+        agent_id: Some(input.agent_id),
+        origin: None,
+        provider_name: llm.provider_name.clone(),
+        provider_category: llm.provider_category.clone(),
+        model: Some(llm.model.clone()),
+        model_handle: llm.handle.clone(),
+        model_endpoint: llm.model_endpoint.clone(),
+        context_window_limit: Some(llm.context_window),
+        completion_tokens: Some(u.completion_tokens),
+        prompt_tokens: Some(u.prompt_tokens),
+        total_tokens: Some(u.total_tokens),
+        cached_input_tokens: u.cache_read_tokens,
+        cache_write_tokens: u.cache_creation_tokens,
+        reasoning_tokens: u.reasoning_tokens,
+        stop_reason: outcome
+            .stop_reason
+            .or(Some(StopReason::EndTurn))
+            .filter(|_| !outcome.continues),
+        status: "success".into(),
+        error_type: None,
+        error_data: None,
+        tags: Vec::new(),
+        messages: Vec::new(),
+        feedback: None,
+        project_id: ctx.agent.project_id.clone(),
+        trace_id: None,
+        request_id: None,
+    }
+}
