@@ -5,10 +5,9 @@ use axum::extract::State;
 use mneme_service::{Include, Service};
 use mneme_store::{AgentFilter, Order};
 use mneme_types::{
-    AgentId, AgentState, Block, BlockId, BlockUpdate, CreateAgent, Memory, UpdateAgent,
+    AgentId, AgentState, Block, BlockId, BlockUpdate, CreateAgent, Deleted, Memory, UpdateAgent,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::client::Client;
 use crate::error::ApiError;
@@ -113,11 +112,11 @@ pub(crate) async fn modify(
 pub(crate) async fn delete(
     State(app): State<Service>,
     ApiPath(id): ApiPath<AgentId>,
-) -> ApiResult<Value> {
+) -> ApiResult<Deleted> {
     app.delete_agent(id).await?;
-    Ok(Json(
-        json!({ "message": format!("Agent id={id} successfully deleted") }),
-    ))
+    Ok(Json(Deleted {
+        message: format!("Agent id={id} successfully deleted"),
+    }))
 }
 
 pub(crate) async fn memory(

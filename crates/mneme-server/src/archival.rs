@@ -5,9 +5,10 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use mneme_service::{ArchivalSearch, Service};
 use mneme_store::PassageList;
-use mneme_types::{AgentId, CreateArchivalMemory, PassageId};
+use mneme_types::{
+    AgentId, ArchivalMemorySearchResponse, CreateArchivalMemory, Deleted, Passage, PassageId,
+};
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, list_param};
@@ -27,7 +28,7 @@ pub(crate) async fn list(
     State(app): State<Service>,
     ApiPath(id): ApiPath<AgentId>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> ApiResult<Vec<Value>> {
+) -> ApiResult<Vec<Passage>> {
     let query = PassageList {
         after: q.after,
         before: q.before,
@@ -42,7 +43,7 @@ pub(crate) async fn create(
     State(app): State<Service>,
     ApiPath(id): ApiPath<AgentId>,
     ApiJson(req): ApiJson<CreateArchivalMemory>,
-) -> ApiResult<Vec<Value>> {
+) -> ApiResult<Vec<Passage>> {
     Ok(Json(app.insert_passage(id, req).await?))
 }
 
@@ -61,7 +62,7 @@ pub(crate) async fn search(
     State(app): State<Service>,
     ApiPath(id): ApiPath<AgentId>,
     ApiQuery(q): ApiQuery<SearchQuery>,
-) -> ApiResult<Value> {
+) -> ApiResult<ArchivalMemorySearchResponse> {
     let match_all = match q.tag_match_mode.as_deref() {
         None | Some("any") => false,
         Some("all") => true,
@@ -92,6 +93,6 @@ pub(crate) async fn search(
 pub(crate) async fn delete(
     State(app): State<Service>,
     ApiPath((id, memory)): ApiPath<(AgentId, PassageId)>,
-) -> ApiResult<Value> {
+) -> ApiResult<Deleted> {
     Ok(Json(app.delete_passage(id, memory).await?))
 }

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use mneme_service::Service;
 use mneme_store::{ArchiveFilter, Order};
 use mneme_types::{
-    AgentId, AgentState, ArchiveCreate, ArchiveId, ArchiveUpdate, PassageBatchCreate,
-    PassageCreate, PassageId, PassageSearchRequest,
+    AgentId, AgentState, Archive, ArchiveCreate, ArchiveId, ArchiveUpdate, Passage,
+    PassageBatchCreate, PassageCreate, PassageId, PassageSearchRequest, PassageSearchResult,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -23,7 +23,7 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 pub(crate) async fn create(
     State(app): State<Service>,
     ApiJson(req): ApiJson<ArchiveCreate>,
-) -> ApiResult<Value> {
+) -> ApiResult<Archive> {
     Ok(Json(app.create_archive(req).await?))
 }
 
@@ -37,7 +37,7 @@ pub(crate) async fn list(
     State(app): State<Service>,
     ApiQuery(page): ApiQuery<PageQuery>,
     ApiQuery(f): ApiQuery<FilterQuery>,
-) -> ApiResult<Vec<Value>> {
+) -> ApiResult<Vec<Archive>> {
     let page = page.page(50, Order::Desc)?;
     let filter = ArchiveFilter {
         name: f.name,
@@ -49,7 +49,7 @@ pub(crate) async fn list(
 pub(crate) async fn retrieve(
     State(app): State<Service>,
     ApiPath(id): ApiPath<ArchiveId>,
-) -> ApiResult<Value> {
+) -> ApiResult<Archive> {
     Ok(Json(app.get_archive(id).await?))
 }
 
@@ -57,7 +57,7 @@ pub(crate) async fn modify(
     State(app): State<Service>,
     ApiPath(id): ApiPath<ArchiveId>,
     ApiJson(req): ApiJson<ArchiveUpdate>,
-) -> ApiResult<Value> {
+) -> ApiResult<Archive> {
     Ok(Json(app.update_archive(id, req).await?))
 }
 
@@ -85,16 +85,16 @@ pub(crate) async fn create_passage(
     State(app): State<Service>,
     ApiPath(id): ApiPath<ArchiveId>,
     ApiJson(req): ApiJson<PassageCreate>,
-) -> ApiResult<Value> {
+) -> ApiResult<Option<Passage>> {
     let mut stored = app.create_archive_passages(id, vec![req]).await?;
-    Ok(Json(stored.pop().unwrap_or(Value::Null)))
+    Ok(Json(stored.pop()))
 }
 
 pub(crate) async fn create_passages(
     State(app): State<Service>,
     ApiPath(id): ApiPath<ArchiveId>,
     ApiJson(req): ApiJson<PassageBatchCreate>,
-) -> ApiResult<Vec<Value>> {
+) -> ApiResult<Vec<Passage>> {
     Ok(Json(app.create_archive_passages(id, req.passages).await?))
 }
 
@@ -125,6 +125,6 @@ pub(crate) async fn detach(
 pub(crate) async fn search_passages(
     State(app): State<Service>,
     ApiJson(req): ApiJson<PassageSearchRequest>,
-) -> ApiResult<Vec<Value>> {
+) -> ApiResult<Vec<PassageSearchResult>> {
     Ok(Json(app.search_all_passages(req).await?))
 }

@@ -4,7 +4,8 @@ use axum::Json;
 use axum::extract::State;
 use mneme_service::Service;
 use mneme_types::{
-    CreateMcpServer, McpServer, McpServerId, McpToolRun, Tool, ToolId, UpdateMcpServer,
+    CreateMcpServer, McpResyncResult, McpServer, McpServerId, McpToolRun, Tool,
+    ToolExecutionResult, ToolId, UpdateMcpServer,
 };
 use serde_json::Value;
 
@@ -67,7 +68,7 @@ pub(crate) async fn run(
     State(app): State<Service>,
     ApiPath((id, tool)): ApiPath<(McpServerId, ToolId)>,
     ApiJson(req): ApiJson<McpToolRun>,
-) -> ApiResult<Value> {
+) -> ApiResult<ToolExecutionResult> {
     Ok(Json(app.run_mcp_tool(id, tool, req).await?))
 }
 
@@ -76,6 +77,6 @@ pub(crate) async fn run(
 pub(crate) async fn refresh(
     State(app): State<Service>,
     ApiPath(id): ApiPath<McpServerId>,
-) -> ApiResult<Value> {
+) -> ApiResult<McpResyncResult> {
     Ok(Json(app.refresh_mcp_server(id).await?))
 }

@@ -6,11 +6,10 @@ use axum::response::{IntoResponse, Response};
 use mneme_service::{ListMessages, RenderOverrides, Service};
 use mneme_store::Order;
 use mneme_types::{
-    AgentId, AgentState, LettaMessage, LettaRequest, MessageId, MessageUpdate, ResetMessages, Run,
-    RunId,
+    AgentId, AgentState, CancelledRuns, ContextWindowOverview, LettaMessage, LettaRequest,
+    MessageId, MessageListResult, MessageUpdate, ResetMessages, Run, RunId,
 };
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, list_param};
@@ -63,7 +62,7 @@ pub(crate) async fn cancel(
     State(app): State<Service>,
     ApiPath(id): ApiPath<AgentId>,
     ApiJson(req): ApiJson<CancelRequest>,
-) -> ApiResult<Value> {
+) -> ApiResult<CancelledRuns> {
     Ok(Json(app.cancel_runs(id, req.run_ids).await?))
 }
 
@@ -123,13 +122,13 @@ pub(crate) async fn reset(
 pub(crate) async fn context(
     State(app): State<Service>,
     ApiPath(id): ApiPath<AgentId>,
-) -> ApiResult<Value> {
+) -> ApiResult<ContextWindowOverview> {
     Ok(Json(app.context_window(id).await?))
 }
 
 pub(crate) async fn search(
     State(app): State<Service>,
     ApiJson(req): ApiJson<mneme_types::SearchAllMessages>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Json<Vec<MessageListResult>>, ApiError> {
     Ok(Json(app.search_all_messages(req).await?))
 }

@@ -3,13 +3,13 @@
 //! on insert with their archive's model; search is hybrid (see `search.rs`).
 
 use chrono::{DateTime, Utc};
-use mneme_agent::Found;
+use mneme_agent::{Found, Relevance};
 use mneme_store::{Archive, ArchiveFilter, Page, Passage, PassageFilter, PassageList};
 use mneme_types::{
-    AgentId, ArchiveCreate, ArchiveId, ArchiveUpdate, CreateArchivalMemory, EmbeddingConfig,
-    PassageCreate, PassageId, PassageSearchRequest, time,
+    AgentId, ArchivalMemorySearchResponse, ArchivalMemorySearchResult, ArchiveCreate, ArchiveId,
+    ArchiveUpdate, CreateArchivalMemory, Deleted, EmbeddingConfig, PassageCreate, PassageId,
+    PassageSearchRequest, PassageSearchResult, SearchRelevance, VectorDbProvider, time,
 };
-use serde_json::{Value, json};
 
 use crate::search::default_archive;
 use crate::{Result, Service, ServiceError};
@@ -29,7 +29,11 @@ pub struct ArchivalSearch {
 const MAX_BATCH: usize = 1000;
 
 impl Service {
-    pub async fn list_passages(&self, agent: AgentId, q: &PassageList) -> Result<Vec<Value>> {
+    pub async fn list_passages(
+        &self,
+        agent: AgentId,
+        q: &PassageList,
+    ) -> Result<Vec<mneme_types::Passage>> {
         let archives = self.archive_ids(agent).await?;
         let found = self.store.list_passages(&archives, q).await?;
         Ok(found.iter().map(passage).collect())
@@ -41,7 +45,7 @@ impl Service {
         &self,
         agent: AgentId,
         req: CreateArchivalMemory,
-    ) -> Result<Vec<Value>> {
+    ) -> Result<Vec<mneme_types::Passage>> {
         let a = self.store.get_agent(agent).await?;
         let archive = default_archive(self.store.as_ref(), &a).await?;
         let new = PassageCreate {
@@ -55,7 +59,11 @@ impl Service {
         Ok(stored.iter().map(passage).collect())
     }
 
-    pub async fn search_passages(&self, agent: AgentId, s: ArchivalSearch) -> Result<Value> {
+    pub async fn search_passages(
+        &self,
+        agent: AgentId,
+        s: ArchivalSearch,
+    ) -> Result<ArchivalMemorySearchResponse> {
         let archives = self.store.agent_archives(agent).await?;
         let filter = PassageFilter {
             tags: s.tags,
@@ -68,27 +76,30 @@ impl Service {
             .searcher
             .search_passages(&archives, &s.query, &filter, limit)
             .await?;
-        let results: Vec<Value> = found
+        let results: Vec<ArchivalMemorySearchResult> = found
             .iter()
-            .map(|f| {
-                json!({
-                    "id": f.item.id.to_string(),
-                    "timestamp": time::resource(&f.item.created_at),
-                    "content": f.item.text,
-                    "tags": f.item.tags,
-                    "relevance": f.relevance.to_json(),
-                })
+            .map(|f| ArchivalMemorySearchResult {
+                id: f.item.id,
+                timestamp: f.item.created_at,
+                content: f.item.text.clone(),
+                tags: f.item.tags.clone(),
+                relevance: relevance(&f.relevance),
             })
             .collect();
-        Ok(json!({ "count": results.len(), "results": results }))
+        Ok(ArchivalMemorySearchResponse {
+            count: results.len(),
+            results,
+        })
     }
 
-    pub async fn delete_passage(&self, agent: AgentId, id: PassageId) -> Result<Value> {
+    pub async fn delete_passage(&self, agent: AgentId, id: PassageId) -> Result<Deleted> {
         let archives = self.archive_ids(agent).await?;
         self.store.delete_passage(&archives, id).await?;
         self.searcher.changed();
         self.recompile(agent).await?;
-        Ok(json!({ "message": format!("Memory id={id} successfully deleted") }))
+        Ok(Deleted {
+            message: format!("Memory id={id} successfully deleted"),
+        })
     }
 
     async fn archive_ids(&self, agent: AgentId) -> Result<Vec<ArchiveId>> {
@@ -152,7 +163,7 @@ impl Service {
 
     // ---- /v1/archives ----
 
-    pub async fn create_archive(&self, req: ArchiveCreate) -> Result<Value> {
+    pub async fn create_archive(&self, req: ArchiveCreate) -> Result<mneme_types::Archive> {
         if req.name.trim().is_empty() {
             return Err(ServiceError::Unprocessable("name must not be empty".into()));
         }
@@ -185,7 +196,11 @@ impl Service {
         }
     }
 
-    pub async fn list_archives(&self, filter: &ArchiveFilter, page: &Page) -> Result<Vec<Value>> {
+    pub async fn list_archives(
+        &self,
+        filter: &ArchiveFilter,
+        page: &Page,
+    ) -> Result<Vec<mneme_types::Archive>> {
         if let Some(agent) = filter.agent {
             self.store.get_agent(agent).await?;
         }
@@ -193,11 +208,15 @@ impl Service {
         Ok(found.iter().map(archive).collect())
     }
 
-    pub async fn get_archive(&self, id: ArchiveId) -> Result<Value> {
+    pub async fn get_archive(&self, id: ArchiveId) -> Result<mneme_types::Archive> {
         Ok(archive(&self.store.get_archive(id).await?))
     }
 
-    pub async fn update_archive(&self, id: ArchiveId, req: ArchiveUpdate) -> Result<Value> {
+    pub async fn update_archive(
+        &self,
+        id: ArchiveId,
+        req: ArchiveUpdate,
+    ) -> Result<mneme_types::Archive> {
         if req.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
             return Err(ServiceError::Unprocessable("name must not be empty".into()));
         }
@@ -270,7 +289,7 @@ impl Service {
         &self,
         id: ArchiveId,
         items: Vec<PassageCreate>,
-    ) -> Result<Vec<Value>> {
+    ) -> Result<Vec<mneme_types::Passage>> {
         let a = self.store.get_archive(id).await?;
         let stored = self.store_passages(&a, items).await?;
         for agent in self.agents_reading(id).await? {
@@ -290,7 +309,10 @@ impl Service {
     }
 
     /// `POST /v1/passages/search`: over one archive, or every archive of one agent.
-    pub async fn search_all_passages(&self, req: PassageSearchRequest) -> Result<Vec<Value>> {
+    pub async fn search_all_passages(
+        &self,
+        req: PassageSearchRequest,
+    ) -> Result<Vec<PassageSearchResult>> {
         let archives = match (req.archive_id, req.agent_id) {
             (Some(id), _) => vec![self.store.get_archive(id).await?],
             (None, Some(agent)) => {
@@ -328,12 +350,22 @@ impl Service {
     }
 }
 
-fn search_result(f: &Found<Passage>) -> Value {
-    json!({
-        "passage": passage(&f.item),
-        "score": f.relevance.rrf_score.unwrap_or(0.0),
-        "metadata": f.relevance.to_json(),
-    })
+fn search_result(f: &Found<Passage>) -> PassageSearchResult {
+    PassageSearchResult {
+        passage: passage(&f.item),
+        score: f64::from(f.relevance.rrf_score.unwrap_or(0.0)),
+        metadata: relevance(&f.relevance),
+    }
+}
+
+/// How a passage was found, as the API shows it (only the keys that have a value).
+fn relevance(r: &Relevance) -> SearchRelevance {
+    SearchRelevance {
+        rrf_score: r.rrf_score.map(f64::from),
+        vector_rank: r.vector_rank.map(|n| n as u64),
+        fts_rank: r.fts_rank.map(|n| n as u64),
+        search_mode: r.search_mode.to_owned(),
+    }
 }
 
 fn time_micros(t: &DateTime<Utc>) -> DateTime<Utc> {
@@ -341,40 +373,43 @@ fn time_micros(t: &DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// `Passage` as the API returns it.
-pub(crate) fn passage(p: &Passage) -> Value {
-    json!({
-        "id": p.id.to_string(),
-        "text": p.text,
-        "tags": p.tags,
-        "metadata": p.metadata.clone().unwrap_or_default(),
-        "embedding": p.embedding,
-        "embedding_config": p.embedding_config,
-        "archive_id": p.archive_id.to_string(),
-        "source_id": null,
-        "file_id": null,
-        "file_name": null,
-        "organization_id": null,
-        "is_deleted": false,
-        "created_by_id": null,
-        "last_updated_by_id": null,
-        "created_at": time::resource(&p.created_at),
-        "updated_at": time::resource(&p.updated_at),
-    })
+pub(crate) fn passage(p: &Passage) -> mneme_types::Passage {
+    mneme_types::Passage {
+        id: p.id,
+        text: p.text.clone(),
+        tags: p.tags.clone(),
+        metadata: p.metadata.clone().unwrap_or_default(),
+        embedding: p.embedding.clone(),
+        embedding_config: p.embedding_config.clone(),
+        archive_id: Some(p.archive_id),
+        source_id: None,
+        file_id: None,
+        file_name: None,
+        organization_id: None,
+        is_deleted: false,
+        created_by_id: None,
+        last_updated_by_id: None,
+        created_at: p.created_at,
+        updated_at: p.updated_at,
+    }
 }
 
 /// `Archive` as the API returns it.
-fn archive(a: &Archive) -> Value {
-    json!({
-        "id": a.id.to_string(),
-        "name": a.name,
-        "description": a.description,
-        "vector_db_provider": "native",
-        "embedding_config": a.embedding_config,
-        "metadata": a.metadata,
-        "organization_id": "org-00000000-0000-4000-8000-000000000000",
-        "created_by_id": null,
-        "last_updated_by_id": null,
-        "created_at": time::resource(&a.created_at),
-        "updated_at": time::resource(&a.updated_at),
-    })
+fn archive(a: &Archive) -> mneme_types::Archive {
+    mneme_types::Archive {
+        id: a.id,
+        name: a.name.clone(),
+        description: a.description.clone(),
+        vector_db_provider: VectorDbProvider::Native,
+        embedding_config: a.embedding_config.clone(),
+        metadata: a.metadata.clone(),
+        organization_id: ORGANIZATION_ID.to_owned(),
+        created_by_id: None,
+        last_updated_by_id: None,
+        created_at: a.created_at,
+        updated_at: a.updated_at,
+    }
 }
+
+/// The one organization every resource of this server belongs to.
+const ORGANIZATION_ID: &str = "org-00000000-0000-4000-8000-000000000000";

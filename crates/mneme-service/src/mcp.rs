@@ -10,9 +10,10 @@ use mneme_mcp::schema::{SchemaHealth, letta_schema};
 use mneme_mcp::{McpError, McpManager, McpTool};
 use mneme_store::{McpToolSync, Store, StoreError};
 use mneme_types::{
-    CreateMcpServer, McpServer, McpServerId, McpToolRun, Tool, ToolId, UpdateMcpServer,
+    CreateMcpServer, McpResyncResult, McpServer, McpServerId, McpToolRun, Tool,
+    ToolExecutionResult, ToolExecutionStatus, ToolId, UpdateMcpServer,
 };
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::{Result, Service, ServiceError};
 
@@ -104,7 +105,7 @@ impl Service {
         id: McpServerId,
         tool: ToolId,
         req: McpToolRun,
-    ) -> Result<Value> {
+    ) -> Result<ToolExecutionResult> {
         let tool = self.mcp_server_tool(id, tool).await?;
         let server = self.store.get_mcp_server(id).await?;
         let (ok, text) = match self
@@ -116,22 +117,30 @@ impl Service {
             Err(e @ McpError::Protocol { .. }) => (false, e.to_string()),
             Err(e) => return Err(mcp_error(e)),
         };
-        Ok(json!({
-            "status": if ok { "success" } else { "error" },
-            "func_return": text,
-            "agent_state": null,
-            "stdout": null,
-            "stderr": null,
-            "sandbox_config_fingerprint": null,
-        }))
+        Ok(ToolExecutionResult {
+            status: if ok {
+                ToolExecutionStatus::Success
+            } else {
+                ToolExecutionStatus::Error
+            },
+            func_return: Value::String(text),
+            agent_state: None,
+            stdout: None,
+            stderr: None,
+            sandbox_config_fingerprint: None,
+        })
     }
 
     /// `PATCH /v1/mcp-servers/{id}/refresh`: Letta's resync — tools gone from the server are
     /// deleted, changed ones updated, new ones added.
-    pub async fn refresh_mcp_server(&self, id: McpServerId) -> Result<Value> {
+    pub async fn refresh_mcp_server(&self, id: McpServerId) -> Result<McpResyncResult> {
         let server = self.store.get_mcp_server(id).await?;
         let sync = self.sync_mcp_tools(&server, true).await?;
-        Ok(json!({"deleted": sync.deleted, "updated": sync.updated, "added": sync.added}))
+        Ok(McpResyncResult {
+            deleted: sync.deleted,
+            updated: sync.updated,
+            added: sync.added,
+        })
     }
 
     /// Lists the server's tools and registers those whose schema function calling can take.

@@ -4,9 +4,10 @@ use mneme_agent::Flavor;
 use mneme_agent::approval::{ApprovalAnswer, Decision};
 use mneme_store::{Message, MessageQuery, Order, Role, RunData, RunRecord};
 use mneme_types::{
-    AgentId, AgentState, LettaMessage, LettaRequest, LettaResponse, LettaStopReason,
+    AgentId, AgentState, ChatToolCall, ContextWindowOverview, FunctionCall, FunctionKind,
+    FunctionTool, InternalMessage, LettaMessage, LettaRequest, LettaResponse, LettaStopReason,
     LettaUsageStatistics, MessageCreate, MessageId, MessageUpdate, ResetMessages, RunId, RunStatus,
-    UsageStatistics, content_text, time,
+    TextContent, UsageStatistics, content_text, time,
 };
 use serde_json::{Value, json};
 
@@ -159,56 +160,44 @@ impl Service {
 
     /// `GET /v1/agents/{id}/context`: what the next model call would contain, with token
     /// estimates (about four characters a token until a tokenizer is wired in).
-    pub async fn context_window(&self, agent_id: AgentId) -> Result<Value> {
+    pub async fn context_window(&self, agent_id: AgentId) -> Result<ContextWindowOverview> {
         let ctx = self.store.agent_context(agent_id).await?;
-        let system_text = ctx
-            .messages
-            .first()
-            .map(|m| m.text.clone())
-            .unwrap_or_default();
         let core =
             mneme_agent::render_memory(ctx.agent.agent_type, &ctx.agent.llm_config, &ctx.blocks);
-        let metadata = system_text
-            .find("<memory_metadata>")
-            .map(|i| system_text[i..].to_owned())
-            .unwrap_or_default();
-        let functions: Vec<Value> = ctx
-            .tools
-            .iter()
-            .map(|t| json!({"type": "function", "function": t.json_schema}))
-            .collect();
-        let history: Vec<&Message> = ctx.messages.iter().skip(1).collect();
-        let history_tokens: u64 = history.iter().map(|m| tokens(&m.text)).sum();
+        let metadata = memory_metadata(ctx.messages.first());
+        let functions: Vec<FunctionTool> = ctx.tools.iter().map(function_tool).collect();
+        let history_tokens: u64 = ctx.messages.iter().skip(1).map(|m| tokens(&m.text)).sum();
         let functions_tokens = tokens(&serde_json::to_string(&functions).unwrap_or_default());
         let system_tokens = tokens(&ctx.agent.system);
         let core_tokens = tokens(&core);
         let metadata_tokens = tokens(&metadata);
         let in_context = ctx.messages.len() as u64;
-        Ok(json!({
-            "context_window_size_max": ctx.agent.llm_config.context_window,
-            "context_window_size_current": system_tokens + core_tokens + metadata_tokens + functions_tokens + history_tokens,
-            "num_messages": in_context,
-            "num_archival_memory": ctx.passage_count,
-            "num_recall_memory": ctx.message_count.saturating_sub(in_context),
-            "num_tokens_external_memory_summary": metadata_tokens,
-            "external_memory_summary": metadata,
-            "num_tokens_system": system_tokens,
-            "system_prompt": ctx.agent.system,
-            "num_tokens_core_memory": core_tokens,
-            "core_memory": core,
-            "num_tokens_memory_filesystem": 0,
-            "memory_filesystem": null,
-            "num_tokens_tool_usage_rules": 0,
-            "tool_usage_rules": null,
-            "num_tokens_directories": 0,
-            "directories": null,
-            "num_tokens_summary_memory": 0,
-            "summary_memory": null,
-            "num_tokens_functions_definitions": functions_tokens,
-            "functions_definitions": functions,
-            "num_tokens_messages": history_tokens,
-            "messages": ctx.messages.iter().map(internal_message).collect::<Vec<_>>(),
-        }))
+        let total = system_tokens + core_tokens + metadata_tokens + functions_tokens;
+        Ok(ContextWindowOverview {
+            context_window_size_max: ctx.agent.llm_config.context_window,
+            context_window_size_current: total + history_tokens,
+            num_messages: in_context,
+            num_archival_memory: ctx.passage_count,
+            num_recall_memory: ctx.message_count.saturating_sub(in_context),
+            num_tokens_external_memory_summary: metadata_tokens,
+            external_memory_summary: metadata,
+            num_tokens_system: system_tokens,
+            system_prompt: ctx.agent.system.clone(),
+            num_tokens_core_memory: core_tokens,
+            core_memory: core,
+            num_tokens_memory_filesystem: 0,
+            memory_filesystem: None,
+            num_tokens_tool_usage_rules: 0,
+            tool_usage_rules: None,
+            num_tokens_directories: 0,
+            directories: None,
+            num_tokens_summary_memory: 0,
+            summary_memory: None,
+            num_tokens_functions_definitions: functions_tokens,
+            functions_definitions: functions,
+            num_tokens_messages: history_tokens,
+            messages: ctx.messages.iter().map(internal_message).collect(),
+        })
     }
 }
 
@@ -224,22 +213,50 @@ fn tokens(text: &str) -> u64 {
     (text.chars().count() as u64).div_ceil(4)
 }
 
+/// The `<memory_metadata>` tail of the compiled system message (empty without one).
+fn memory_metadata(system: Option<&Message>) -> String {
+    system
+        .and_then(|m| {
+            m.text
+                .find("<memory_metadata>")
+                .map(|i| m.text[i..].to_owned())
+        })
+        .unwrap_or_default()
+}
+
+/// A tool as the model sees it in the overview.
+fn function_tool(t: &mneme_types::Tool) -> FunctionTool {
+    FunctionTool {
+        kind: FunctionKind::Function,
+        function: t.json_schema.clone(),
+    }
+}
+
 /// Letta's internal `Message` shape, which the context overview lists.
-fn internal_message(m: &Message) -> Value {
-    json!({
-        "id": m.id.to_string(),
-        "agent_id": m.agent_id.to_string(),
-        "role": m.role.as_str(),
-        "content": [{"type": "text", "text": m.text}],
-        "name": m.name,
-        "tool_calls": m.tool_calls.iter().map(|c| json!({
-            "id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments},
-        })).collect::<Vec<_>>(),
-        "tool_call_id": m.tool_call_id,
-        "step_id": m.step_id.map(|s| s.to_string()),
-        "run_id": m.run_id.map(|r| r.to_string()),
-        "created_at": time::resource(&m.created_at),
-    })
+fn internal_message(m: &Message) -> InternalMessage {
+    InternalMessage {
+        id: m.id,
+        agent_id: m.agent_id,
+        role: m.role.as_str().to_owned(),
+        content: vec![TextContent::new(m.text.clone())],
+        name: m.name.clone(),
+        tool_calls: m
+            .tool_calls
+            .iter()
+            .map(|c| ChatToolCall {
+                id: c.id.clone(),
+                kind: FunctionKind::Function,
+                function: FunctionCall {
+                    name: c.name.clone(),
+                    arguments: c.arguments.clone(),
+                },
+            })
+            .collect(),
+        tool_call_id: m.tool_call_id.clone(),
+        step_id: m.step_id,
+        run_id: m.run_id,
+        created_at: m.created_at,
+    }
 }
 
 fn login_event() -> String {

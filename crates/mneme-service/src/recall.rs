@@ -1,14 +1,17 @@
 //! `POST /v1/messages/search`: hybrid search over one agent's whole message history.
 
 use mneme_store::{Message, MessageFilter, Role};
-use mneme_types::{SearchAllMessages, time};
-use serde_json::{Value, json};
+use mneme_types::{MessageListResult, MessageListType, SearchAllMessages};
+use serde_json::Value;
 
 use crate::search::Legs;
 use crate::{Result, Service, ServiceError};
 
 impl Service {
-    pub async fn search_all_messages(&self, req: SearchAllMessages) -> Result<Vec<Value>> {
+    pub async fn search_all_messages(
+        &self,
+        req: SearchAllMessages,
+    ) -> Result<Vec<MessageListResult>> {
         let Some(agent) = req.agent_id else {
             return Err(ServiceError::bad(
                 "agent_id is required: this server searches one agent's history at a time",
@@ -53,9 +56,9 @@ impl Service {
 }
 
 /// A `…MessageListResult`: the message's readable content with its agent.
-fn list_result(m: &Message) -> Option<Value> {
+fn list_result(m: &Message) -> Option<MessageListResult> {
     let (kind, content) = match m.role {
-        Role::User => ("user_message", m.text.clone()),
+        Role::User => (MessageListType::UserMessage, m.text.clone()),
         Role::Assistant => {
             let said = m
                 .tool_calls
@@ -63,16 +66,19 @@ fn list_result(m: &Message) -> Option<Value> {
                 .find(|c| c.name == "send_message")
                 .and_then(|c| serde_json::from_str::<Value>(&c.arguments).ok())
                 .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned));
-            ("assistant_message", said.unwrap_or_else(|| m.text.clone()))
+            (
+                MessageListType::AssistantMessage,
+                said.unwrap_or_else(|| m.text.clone()),
+            )
         }
         _ => return None,
     };
-    Some(json!({
-        "message_type": kind,
-        "content": content,
-        "message_id": m.id.to_string(),
-        "agent_id": m.agent_id.to_string(),
-        "conversation_id": null,
-        "created_at": time::resource(&m.created_at),
-    }))
+    Some(MessageListResult {
+        message_type: kind,
+        content,
+        message_id: m.id,
+        agent_id: Some(m.agent_id),
+        conversation_id: None,
+        created_at: m.created_at,
+    })
 }

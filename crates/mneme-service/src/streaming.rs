@@ -7,8 +7,7 @@ use std::time::Duration;
 use mneme_agent::TurnOutput;
 use mneme_scheduler::{Scheduler, TurnJob};
 use mneme_store::Store;
-use mneme_types::{AgentId, LettaRequest, Run, RunId, RunStatus, time};
-use serde_json::{Value, json};
+use mneme_types::{AgentId, CancelledRuns, LettaRequest, Run, RunId, RunStatus, time};
 use tokio::sync::mpsc;
 
 use crate::chunks::{Chunker, SseEvent};
@@ -191,7 +190,7 @@ impl Service {
         &self,
         agent_id: AgentId,
         run_ids: Option<Vec<RunId>>,
-    ) -> Result<Value> {
+    ) -> Result<CancelledRuns> {
         self.store.get_agent(agent_id).await?;
         let active = self.scheduler.active_runs(agent_id);
         let targets: Vec<RunId> = match run_ids {
@@ -203,18 +202,22 @@ impl Service {
                 "CONFLICT: No active runs to cancel for agent {agent_id}"
             )));
         }
-        let mut out = serde_json::Map::new();
+        let mut out: Vec<(RunId, RunStatus)> = Vec::with_capacity(targets.len());
         for id in targets {
+            // A run listed twice is one key of the answer.
+            if out.iter().any(|(r, _)| *r == id) {
+                continue;
+            }
             let status = match active.iter().find(|(r, _)| *r == id) {
                 Some((_, run)) => {
                     run.cancel.cancel();
-                    "cancelled"
+                    RunStatus::Cancelled
                 }
-                None => "failed",
+                None => RunStatus::Failed,
             };
-            out.insert(id.to_string(), json!(status));
+            out.push((id, status));
         }
-        Ok(Value::Object(out))
+        Ok(CancelledRuns(out))
     }
 
     /// Marks runs a previous process left unfinished as failed, and prunes expired chunk logs.

@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod block;
+pub mod context;
 pub mod ids;
 pub mod letta_message;
 pub mod letta_response;
@@ -21,6 +22,10 @@ pub mod tool_rule;
 
 pub use agent::{AgentState, AgentType, CreateAgent, Memory, UpdateAgent};
 pub use block::{Block, BlockUpdate, CreateBlock, DEFAULT_BLOCK_LIMIT};
+pub use context::{
+    ChatToolCall, ContextWindowOverview, FunctionCall, FunctionKind, FunctionTool, InternalMessage,
+    TextContent, TextKind,
+};
 pub use ids::{
     AgentId, ArchiveId, BlockId, IdError, McpServerId, MessageId, PassageId, RunId, StepId, ToolId,
 };
@@ -36,22 +41,27 @@ pub use letta_response::{
     LettaUsageStatistics,
 };
 pub use mcp::{
-    CreateMcpServer, HttpServerConfig, HttpServerConfigUpdate, McpServer, McpServerConfig,
-    McpServerConfigUpdate, McpServerType, McpToolRun, StdioServerConfig, UpdateMcpServer,
+    CreateMcpServer, HttpServerConfig, HttpServerConfigUpdate, McpResyncResult, McpServer,
+    McpServerConfig, McpServerConfigUpdate, McpServerType, McpToolRun, StdioServerConfig,
+    UpdateMcpServer,
 };
 pub use message::{
-    LettaRequest, MessageCreate, MessageUpdate, ResetMessages, SearchAllMessages, content_text,
+    LettaRequest, MessageCreate, MessageListResult, MessageListType, MessageUpdate, ResetMessages,
+    SearchAllMessages, content_text,
 };
 pub use model::{EmbeddingConfig, LlmConfig};
 pub use passage::{
-    ArchiveCreate, ArchiveUpdate, CreateArchivalMemory, PassageBatchCreate, PassageCreate,
-    PassageSearchRequest,
+    ArchivalMemorySearchResponse, ArchivalMemorySearchResult, Archive, ArchiveCreate,
+    ArchiveUpdate, CreateArchivalMemory, Passage, PassageBatchCreate, PassageCreate,
+    PassageSearchRequest, PassageSearchResult, SearchRelevance, VectorDbProvider,
 };
 pub use provider::{
     ConfiguredProviders, PROVIDERS, ProviderKind, ProviderSettings, ProviderSpec, Wire,
 };
-pub use run::{Run, RunStatus, Step, StopReason, UsageStatistics};
-pub use tool::{Tool, ToolCreate, ToolRunFromSource, ToolUpdate};
+pub use run::{CancelledRuns, Run, RunStatus, Step, StopReason, UsageStatistics};
+pub use tool::{
+    Tool, ToolCreate, ToolExecutionResult, ToolExecutionStatus, ToolRunFromSource, ToolUpdate,
+};
 pub use tool_rule::{ChildArgNode, ToolRule};
 
 /// `GET /v1/health/`: both fields are required by the SDK's `Health` model.
@@ -59,4 +69,10 @@ pub use tool_rule::{ChildArgNode, ToolRule};
 pub struct Health {
     pub version: String,
     pub status: String,
+}
+
+/// `{"message": "... successfully deleted"}`, what Letta answers to some deletes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Deleted {
+    pub message: String,
 }

@@ -272,3 +272,12 @@ mod tests {
         assert!(to_stdio.apply(&cur).unwrap_err().contains("command"));
     }
 }
+
+/// `PATCH /v1/mcp-servers/{id}/refresh` (Letta's `MCPServerResyncResult`): the tools, by name,
+/// deleted because the server no longer lists them, updated, and added.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct McpResyncResult {
+    pub deleted: Vec<String>,
+    pub updated: Vec<String>,
+    pub added: Vec<String>,
+}

@@ -1,7 +1,11 @@
-//! Message requests: `LettaRequest` (and its streaming twin), `MessageCreate`, message updates.
+//! Message requests: `LettaRequest` (and its streaming twin), `MessageCreate`, message updates;
+//! and the results of a message search.
 
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::{AgentId, MessageId, time};
 
 /// `LettaRequest` / `LettaStreamingRequest` / `LettaAsyncRequest`: one shape, since the routes
 /// differ only in which flags they accept. Unknown keys are ignored.
@@ -108,4 +112,25 @@ pub struct SearchAllMessages {
     pub start_date: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
     pub end_date: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One result of `POST /v1/messages/search` (`UserMessageListResult` or
+/// `AssistantMessageListResult`): the message's readable text with its agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageListResult {
+    pub message_type: MessageListType,
+    pub content: String,
+    pub message_id: MessageId,
+    pub agent_id: Option<AgentId>,
+    pub conversation_id: Option<String>,
+    #[serde(serialize_with = "time::serialize_resource")]
+    pub created_at: DateTime<Utc>,
+}
+
+/// The kinds of message a search returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageListType {
+    UserMessage,
+    AssistantMessage,
 }

@@ -1,7 +1,11 @@
-//! Archival memory requests.
+//! Archival memory: the requests, and passages, archives and search results as the API
+//! returns them.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::{ArchiveId, EmbeddingConfig, PassageId, time};
 
 /// `CreateArchivalMemory`: `text` is required.
 #[derive(Debug, Clone, Deserialize)]
@@ -69,4 +73,104 @@ pub struct PassageSearchRequest {
     pub start_date: Option<DateTime<Utc>>,
     #[serde(default)]
     pub end_date: Option<DateTime<Utc>>,
+}
+
+/// `Passage` as the API returns it. Fields this server has no use for (files, organizations,
+/// authors) are always `null`; `metadata` is `{}` when the passage has none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Passage {
+    pub id: PassageId,
+    pub text: String,
+    pub tags: Vec<String>,
+    pub metadata: Map<String, Value>,
+    /// Written as `f64`s, the way a JSON tree holds an `f32`, so the digits stay what they were.
+    #[serde(serialize_with = "wide_floats")]
+    pub embedding: Option<Vec<f32>>,
+    pub embedding_config: Option<EmbeddingConfig>,
+    pub archive_id: Option<ArchiveId>,
+    pub source_id: Option<String>,
+    pub file_id: Option<String>,
+    pub file_name: Option<String>,
+    pub organization_id: Option<String>,
+    pub is_deleted: bool,
+    pub created_by_id: Option<String>,
+    pub last_updated_by_id: Option<String>,
+    #[serde(serialize_with = "time::serialize_resource")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "time::serialize_resource")]
+    pub updated_at: DateTime<Utc>,
+}
+
+fn wide_floats<S: Serializer>(v: &Option<Vec<f32>>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.collect_seq(v.iter().map(|f| f64::from(*f))),
+        None => s.serialize_none(),
+    }
+}
+
+/// How a search found an item: its fused score and its rank in each leg, only the keys that
+/// have a value, then the mode (`hybrid`, `vector`, `full_text` or `recent`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchRelevance {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rrf_score: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector_rank: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fts_rank: Option<u64>,
+    pub search_mode: String,
+}
+
+/// `ArchivalMemorySearchResponse` (`GET /v1/agents/{id}/archival-memory/search`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArchivalMemorySearchResponse {
+    pub count: usize,
+    pub results: Vec<ArchivalMemorySearchResult>,
+}
+
+/// `ArchivalMemorySearchResult`, with how it was found (`relevance`, not in Letta's schema).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArchivalMemorySearchResult {
+    pub id: PassageId,
+    #[serde(serialize_with = "time::serialize_resource")]
+    pub timestamp: DateTime<Utc>,
+    pub content: String,
+    pub tags: Vec<String>,
+    pub relevance: SearchRelevance,
+}
+
+/// `PassageSearchResult` (`POST /v1/passages/search`): `metadata` says how it was found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PassageSearchResult {
+    pub passage: Passage,
+    pub score: f64,
+    pub metadata: SearchRelevance,
+}
+
+/// `Archive` as the API returns it; every archive lives in the one built-in organization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Archive {
+    pub id: ArchiveId,
+    pub name: String,
+    pub description: Option<String>,
+    pub vector_db_provider: VectorDbProvider,
+    pub embedding_config: Option<EmbeddingConfig>,
+    pub metadata: Option<Map<String, Value>>,
+    pub organization_id: String,
+    pub created_by_id: Option<String>,
+    pub last_updated_by_id: Option<String>,
+    #[serde(serialize_with = "time::serialize_resource")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "time::serialize_resource")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `VectorDBProvider`: where an archive's vectors live.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VectorDbProvider {
+    #[default]
+    Native,
+    Tpuf,
+    Pinecone,
 }

@@ -179,3 +179,42 @@ pub struct Step {
     pub trace_id: Option<String>,
     pub request_id: Option<String>,
 }
+
+/// `POST /v1/agents/{id}/messages/cancel`: one key per run asked about, in order, with what
+/// became of it (`cancelled`, or `failed` for a run that was not active).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CancelledRuns(pub Vec<(RunId, RunStatus)>);
+
+impl Serialize for CancelledRuns {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(id, status)| (id, status)))
+    }
+}
+
+impl<'de> Deserialize<'de> for CancelledRuns {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(CancelledRunsVisitor)
+    }
+}
+
+/// Reads the map in its order (a `BTreeMap` would sort the runs).
+struct CancelledRunsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CancelledRunsVisitor {
+    type Value = CancelledRuns;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a map of run ids to run statuses")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> Result<CancelledRuns, A::Error> {
+        let mut runs = Vec::new();
+        while let Some(entry) = map.next_entry::<RunId, RunStatus>()? {
+            runs.push(entry);
+        }
+        Ok(CancelledRuns(runs))
+    }
+}

@@ -20,6 +20,11 @@ pub fn message(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
+/// Serde adapter for resource timestamps.
+pub fn serialize_resource<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&resource(t))
+}
+
 /// Serde adapter for optional resource timestamps.
 pub fn serialize_opt<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
     match t {

@@ -85,3 +85,23 @@ pub struct ToolRunFromSource {
     pub name: Option<String>,
     pub json_schema: Option<Value>,
 }
+
+/// `ToolExecutionResult`: what running one tool outside a turn gave. `func_return` is whatever
+/// the tool returned; `agent_state` is never sent back by this server (always `null`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolExecutionResult {
+    pub status: ToolExecutionStatus,
+    pub func_return: Value,
+    pub agent_state: Option<Value>,
+    pub stdout: Option<Vec<String>>,
+    pub stderr: Option<Vec<String>>,
+    pub sandbox_config_fingerprint: Option<String>,
+}
+
+/// Whether the tool succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolExecutionStatus {
+    Success,
+    Error,
+}

@@ -9,6 +9,9 @@ use mneme_types::{
 };
 use serde_json::{Value, json};
 
+#[path = "letta_wire/resources.rs"]
+mod resources;
+
 const ID: &str = "message-9a1f0c2e-5b3d-4e6f-8a7b-1c2d3e4f5a6b";
 const STEP: &str = "step-0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e";
 const RUN: &str = "run-2f3e4d5c-6b7a-4980-9a1b-2c3d4e5f6a7b";
