@@ -199,7 +199,10 @@ impl Scheduler {
         };
         if job.approval.is_none() {
             let agent = self.store.get_agent(job.agent_id).await?;
-            if let Some(request) = self.pending_approval(&agent).await? {
+            // Whether an approval is pending depends on the in-context ids alone: unchanged
+            // since the submitter's check, its answer holds.
+            let unchanged = job.checked_version == Some(agent.message_ids_version);
+            if !unchanged && let Some(request) = self.pending_approval(&agent).await? {
                 return Err(SchedulerError::PendingApproval(request.id));
             }
         }

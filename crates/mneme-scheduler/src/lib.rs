@@ -41,6 +41,9 @@ pub struct TurnJob {
     /// An answer to the agent's pending approval request; without one, a pending request
     /// refuses the job.
     pub approval: Option<ApprovalAnswer>,
+    /// The agent's `message_ids_version` when the submitter found no approval pending: the
+    /// check under the lock then reads the last message again only if the context changed.
+    pub checked_version: Option<u64>,
     pub max_steps: u32,
     pub stream_tokens: bool,
     pub client_tools: Vec<ClientTool>,

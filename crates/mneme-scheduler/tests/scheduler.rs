@@ -126,6 +126,7 @@ impl Fixture {
             run_id: run.id,
             inputs: vec![],
             approval: None,
+            checked_version: None,
             max_steps: 5,
             stream_tokens: false,
             client_tools: vec![],
@@ -202,8 +203,16 @@ async fn a_job_queued_behind_a_turn_that_asks_for_approval_is_refused() {
     let f = fixture(vec![Script::AskApproval, Script::Reply]).await;
     let first = f.job(false).await;
     let first = f.scheduler.start(first, NoSink).await.unwrap();
-    // Queued while the first turn runs: admission happens only once it holds the agent.
-    let second = f.job(false).await;
+    // Queued while the first turn runs: admission happens only once it holds the agent. Its
+    // submitter found nothing pending, as a request does before it is queued.
+    let mut second = f.job(false).await;
+    second.checked_version = Some(
+        f.store
+            .get_agent(f.agent)
+            .await
+            .unwrap()
+            .message_ids_version,
+    );
     let second_run = second.run_id;
     let refused = f.scheduler.start(second, NoSink).await.err().unwrap();
     let out = first.outcome().await.unwrap();

@@ -117,6 +117,7 @@ impl Service {
             agent_id,
             run_id: run.id,
             inputs,
+            checked_version: approval.is_none().then_some(agent.message_ids_version),
             approval,
             max_steps: req.max_steps.unwrap_or(crate::messages::DEFAULT_MAX_STEPS),
             stream_tokens,
