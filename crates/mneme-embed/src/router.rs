@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use mneme_types::{ConfiguredProviders, EmbeddingConfig, ProviderKind, ProviderSpec, Wire};
+use mneme_types::{ConfiguredProviders, EmbeddingConfig, ProviderKind, Wire};
 
 #[cfg(feature = "local")]
 use crate::LocalEmbedder;
@@ -92,7 +92,9 @@ impl EmbedderRouter {
             .ok_or_else(|| EmbedError::UnknownEndpointType(kind.to_owned()))?;
         let c = &self.config;
         let settings = c.providers.get(spec.kind);
-        let base = base_url(spec, endpoint.or(settings.base_url.as_deref()));
+        let base = spec
+            .openai_base_url(endpoint.or(settings.base_url.as_deref()))
+            .into_owned();
         let key = (kind.to_owned(), base, config.embedding_model.clone());
         // A poisoned lock only means another thread panicked mid-insert; the map is still valid.
         let mut cache = self.remote.lock().unwrap_or_else(PoisonError::into_inner);
@@ -156,20 +158,6 @@ pub(crate) fn known_endpoint_types() -> String {
     names.join(", ")
 }
 
-/// `url`, else the provider's default. For a server whose OpenAI API is under `/v1`, a URL
-/// without it is the native root Letta stores (`http://host:11434`), and `/v1` is added.
-fn base_url(spec: &ProviderSpec, url: Option<&str>) -> String {
-    let url = url
-        .or(spec.default_base_url)
-        .unwrap_or_default()
-        .trim_end_matches('/');
-    if spec.openai_under_v1 && !url.ends_with("/v1") {
-        format!("{url}/v1")
-    } else {
-        url.to_owned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,23 +166,26 @@ mod tests {
     fn v1_is_added_once_where_the_api_lives_under_it() {
         let ollama = ProviderKind::Ollama.spec();
         assert_eq!(
-            base_url(ollama, Some("http://h:11434")),
+            ollama.openai_base_url(Some("http://h:11434")),
             "http://h:11434/v1"
         );
         assert_eq!(
-            base_url(ollama, Some("http://h:11434/")),
+            ollama.openai_base_url(Some("http://h:11434/")),
             "http://h:11434/v1"
         );
         assert_eq!(
-            base_url(ollama, Some("http://h:11434/v1/")),
+            ollama.openai_base_url(Some("http://h:11434/v1/")),
             "http://h:11434/v1"
         );
-        assert_eq!(base_url(ollama, None), "http://localhost:11434/v1");
+        assert_eq!(ollama.openai_base_url(None), "http://localhost:11434/v1");
         let lmstudio = ProviderKind::LmStudio.spec();
-        assert_eq!(base_url(lmstudio, None), "http://localhost:1234/v1");
+        assert_eq!(lmstudio.openai_base_url(None), "http://localhost:1234/v1");
         let openai = ProviderKind::Openai.spec();
-        assert_eq!(base_url(openai, None), crate::OPENAI_BASE_URL);
-        assert_eq!(base_url(openai, Some("http://proxy/x/")), "http://proxy/x");
+        assert_eq!(openai.openai_base_url(None), crate::OPENAI_BASE_URL);
+        assert_eq!(
+            openai.openai_base_url(Some("http://proxy/x/")),
+            "http://proxy/x"
+        );
     }
 
     #[test]

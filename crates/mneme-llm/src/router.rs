@@ -51,7 +51,10 @@ impl LlmRouter {
         let unsupported = || LlmError::Unsupported(kind.to_owned());
         let spec = chat_spec(kind).ok_or_else(unsupported)?;
         match spec.chat {
-            Some(Wire::OpenAi) => Ok(Route::OpenAi(&self.openai, base_url(spec, config))),
+            Some(Wire::OpenAi) => Ok(Route::OpenAi(
+                &self.openai,
+                spec.openai_base_url(config.model_endpoint.as_deref()),
+            )),
             Some(Wire::Anthropic | Wire::Gemini) | None => Err(unsupported()),
         }
     }
@@ -59,21 +62,6 @@ impl LlmRouter {
 
 fn chat_spec(endpoint_type: &str) -> Option<&'static ProviderSpec> {
     ProviderKind::from_endpoint_type(endpoint_type).map(ProviderKind::spec)
-}
-
-/// The config's endpoint, else the provider's default; `/v1` added to the native root of a
-/// server whose OpenAI API lives there (Letta stores Ollama's `http://host:11434`).
-fn base_url<'a>(spec: &ProviderSpec, config: &'a LlmConfig) -> Cow<'a, str> {
-    let url = match config.model_endpoint.as_deref() {
-        Some(url) => Cow::Borrowed(url),
-        None => Cow::Borrowed(spec.default_base_url.unwrap_or_default()),
-    };
-    let root = url.trim_end_matches('/');
-    if spec.openai_under_v1 && !root.ends_with("/v1") {
-        Cow::Owned(format!("{root}/v1"))
-    } else {
-        url
-    }
 }
 
 #[async_trait]

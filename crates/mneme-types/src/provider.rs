@@ -6,6 +6,7 @@
 //! It lives in `mneme-types` (plain data, no IO) because `mneme-embed` reads it too and does not
 //! depend on `mneme-llm`.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// The wire protocol a provider speaks: which client talks to it. A protocol without a client
@@ -73,6 +74,21 @@ impl ProviderSpec {
     /// Whether `endpoint_type` names this provider.
     pub fn answers_to(&self, endpoint_type: &str) -> bool {
         self.endpoint_type == endpoint_type || self.aliases.contains(&endpoint_type)
+    }
+
+    /// The base URL of its OpenAI-compatible API: `url`, else the default, without a trailing
+    /// slash; for a server whose API lives under `/v1`, a URL without it is the native root
+    /// Letta stores (`http://host:11434`) and `/v1` is added.
+    pub fn openai_base_url<'a>(&self, url: Option<&'a str>) -> Cow<'a, str> {
+        let root = url
+            .or(self.default_base_url)
+            .unwrap_or_default()
+            .trim_end_matches('/');
+        if self.openai_under_v1 && !root.ends_with("/v1") {
+            Cow::Owned(format!("{root}/v1"))
+        } else {
+            Cow::Borrowed(root)
+        }
     }
 
     /// The environment variables of this provider with whether each holds a secret.
