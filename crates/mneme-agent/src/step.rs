@@ -171,9 +171,19 @@ pub(crate) fn conclude(
 /// The arguments an approved call runs with (the model's, without the loop's own flags).
 pub(crate) fn approved_args(call: &ToolCallRecord) -> Args {
     let mut args = Args::parse(&call.arguments);
-    args.take("request_heartbeat");
-    args.take("thinking");
+    take_loop_flags(&mut args);
     args
+}
+
+/// Removes the loop's own arguments (`request_heartbeat`, `thinking`) from a call's; whether
+/// a heartbeat was asked for.
+fn take_loop_flags(args: &mut Args) -> bool {
+    let heartbeat = args.take("request_heartbeat").is_some_and(|v| {
+        v.as_bool()
+            .unwrap_or_else(|| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true")))
+    });
+    args.take("thinking");
+    heartbeat
 }
 
 /// A call's stored return: Letta's packed text, cut to `limit` characters.
@@ -298,11 +308,7 @@ fn approval_request(view: &StepView<'_>, mut request: Message, calls: &[ToolCall
 
 fn plan_call(view: &StepView<'_>, solver: &Solver, call: &ToolCall) -> PlannedCall {
     let mut args = Args::parse(&call.arguments);
-    let heartbeat = args.take("request_heartbeat").is_some_and(|v| {
-        v.as_bool()
-            .unwrap_or_else(|| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true")))
-    });
-    args.take("thinking");
+    let heartbeat = take_loop_flags(&mut args);
     let permitted = view.allowed.tools.contains(&call.name);
     let refused = if permitted {
         args.merge(solver.prefilled(&call.name));
