@@ -56,6 +56,7 @@ pub(crate) fn build_request(
         messages,
         tools,
         tool_choice,
+        response_format: None,
     }
 }
 
@@ -74,13 +75,13 @@ fn push_message(out: &mut Vec<ChatMessage>, m: &Message) {
             for r in &m.tool_returns {
                 out.push(ChatMessage::Tool {
                     tool_call_id: r.tool_call_id.clone(),
-                    content: r.func_response.clone(),
+                    content: Content::Text(r.func_response.clone()),
                 });
             }
         }
         Role::Tool => out.push(ChatMessage::Tool {
             tool_call_id: m.tool_call_id.clone().unwrap_or_default(),
-            content: m.text.clone(),
+            content: Content::Text(m.text.clone()),
         }),
         // An approval request is the assistant's tool call, for the model; the answer is
         // bookkeeping (the tool message after it carries the results).

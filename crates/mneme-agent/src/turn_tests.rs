@@ -134,6 +134,7 @@ async fn native_text_ends_the_turn_and_a_tool_call_continues_it() {
         panic!("{:?}", last_sent(&h, 1))
     };
     assert_eq!(tool_call_id, "call-0");
+    let content = content.text();
     assert!(content.contains("\"status\": \"OK\""), "{content}");
     use Role::{Assistant, Tool, User};
     assert_eq!(

@@ -6,6 +6,7 @@
 //! module (`openai/`); which endpoint type goes to which client is the registry's
 //! (`mneme_types::provider`), read by `LlmRouter`.
 
+mod access;
 mod assemble;
 mod openai;
 mod retry;
@@ -13,13 +14,15 @@ mod router;
 mod sse;
 mod types;
 
+pub use access::{AccessTable, Endpoint, ProviderAccess};
 pub use assemble::{ChatResponseBuilder, assemble, collect_stream};
 pub use openai::{OPENAI_BASE_URL, OpenAiClient, OpenAiOptions};
 pub use retry::RetryPolicy;
 pub use router::LlmRouter;
 pub use types::{
     ChatDelta, ChatMessage, ChatRequest, ChatResponse, Content, ContentPart, FinishReason,
-    ImageSource, ReasoningBlock, ToolCall, ToolChoice, ToolSchema, Usage,
+    ImageSource, ModelKind, ReasoningBlock, RemoteModel, ResponseFormat, ToolCall, ToolChoice,
+    ToolSchema, Usage,
 };
 
 use std::pin::Pin;

@@ -1,67 +1,70 @@
-//! `LlmRouter`: picks the client for a config's `model_endpoint_type` from the provider
-//! registry, and the base URL the call goes to.
+//! `LlmRouter`: resolves where a call goes (the access table) and which client speaks that
+//! provider's protocol (the registry's `Wire`).
 
-use std::borrow::Cow;
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use mneme_types::{ConfiguredProviders, LlmConfig, ProviderKind, ProviderSpec, Wire};
+use mneme_types::{LlmConfig, Wire};
 
+use crate::access::{AccessTable, Endpoint};
 use crate::openai::{OpenAiClient, OpenAiOptions};
-use crate::{ChatRequest, ChatResponse, ChatStream, LlmClient, LlmError};
+use crate::{ChatRequest, ChatResponse, ChatStream, LlmClient, LlmError, RemoteModel};
 
 /// The `LlmClient` the step loop holds: one client per wire protocol, chosen per call by the
-/// registry row of the config's endpoint type.
+/// registry row of the config's endpoint type, with the endpoint and key from the access table.
 #[derive(Debug, Clone)]
 pub struct LlmRouter {
+    access: Arc<AccessTable>,
     openai: OpenAiClient,
 }
 
-/// A client for one call, with the base URL it goes to.
-enum Route<'a> {
-    OpenAi(&'a OpenAiClient, Cow<'a, str>),
-}
-
 impl LlmRouter {
-    pub fn new(openai: OpenAiClient) -> LlmRouter {
-        LlmRouter { openai }
+    /// A router over `access`; the caller keeps the table to change it later.
+    pub fn new(options: OpenAiOptions, access: Arc<AccessTable>) -> Result<LlmRouter, LlmError> {
+        Ok(LlmRouter {
+            access,
+            openai: OpenAiClient::new(options)?,
+        })
     }
 
-    /// The router for what the operator configured: every client gets the API keys of the
-    /// providers it serves, each under its provider's name.
-    pub fn configured(
-        options: OpenAiOptions,
-        providers: &ConfiguredProviders,
-    ) -> Result<LlmRouter, LlmError> {
-        let mut openai = OpenAiClient::new(options)?;
-        for (spec, settings) in providers.iter() {
-            if let (Some(Wire::OpenAi), Some(key)) = (spec.chat, &settings.api_key) {
-                openai = openai.with_api_key(spec.name, key.clone());
-            }
-        }
-        Ok(LlmRouter { openai })
+    /// The table calls are resolved against.
+    pub fn access(&self) -> &Arc<AccessTable> {
+        &self.access
     }
 
-    /// Whether a call with this endpoint type would reach a provider.
+    /// Whether a call with this endpoint type would reach a client.
     pub fn supports(endpoint_type: &str) -> bool {
-        chat_spec(endpoint_type).is_some_and(|spec| spec.chat == Some(Wire::OpenAi))
+        mneme_types::ProviderKind::from_endpoint_type(endpoint_type)
+            .and_then(|k| k.spec().chat)
+            .is_some_and(has_client)
     }
 
-    fn route<'a>(&'a self, config: &'a LlmConfig) -> Result<Route<'a>, LlmError> {
-        let kind = config.model_endpoint_type.as_str();
-        let unsupported = || LlmError::Unsupported(kind.to_owned());
-        let spec = chat_spec(kind).ok_or_else(unsupported)?;
-        match spec.chat {
-            Some(Wire::OpenAi) => Ok(Route::OpenAi(
-                &self.openai,
-                spec.openai_base_url(config.model_endpoint.as_deref()),
-            )),
-            Some(Wire::Anthropic | Wire::Gemini) | None => Err(unsupported()),
+    fn endpoint(&self, config: &LlmConfig) -> Result<Endpoint, LlmError> {
+        let unsupported = || LlmError::Unsupported(config.model_endpoint_type.clone());
+        let endpoint = self.access.endpoint(config).ok_or_else(unsupported)?;
+        match endpoint.kind.spec().chat {
+            Some(wire) if has_client(wire) => Ok(endpoint),
+            _ => Err(unsupported()),
+        }
+    }
+
+    /// The models provider `name` serves, asked from its model list.
+    pub async fn list_models(&self, name: &str) -> Result<Vec<RemoteModel>, LlmError> {
+        let unsupported = || LlmError::Unsupported(name.to_owned());
+        let endpoint = self
+            .access
+            .provider_endpoint(name)
+            .ok_or_else(unsupported)?;
+        match endpoint.kind.spec().chat {
+            Some(Wire::OpenAi) => self.openai.list_models(&endpoint).await,
+            _ => Err(unsupported()),
         }
     }
 }
 
-fn chat_spec(endpoint_type: &str) -> Option<&'static ProviderSpec> {
-    ProviderKind::from_endpoint_type(endpoint_type).map(ProviderKind::spec)
+/// Whether this crate has a client for `wire`.
+fn has_client(wire: Wire) -> bool {
+    matches!(wire, Wire::OpenAi)
 }
 
 #[async_trait]
@@ -71,8 +74,10 @@ impl LlmClient for LlmRouter {
         config: &LlmConfig,
         request: &ChatRequest,
     ) -> Result<ChatResponse, LlmError> {
-        match self.route(config)? {
-            Route::OpenAi(client, base) => client.chat_at(&base, config, request).await,
+        let endpoint = self.endpoint(config)?;
+        match endpoint.kind.spec().chat {
+            Some(Wire::OpenAi) => self.openai.chat_at(&endpoint, config, request).await,
+            _ => Err(LlmError::Unsupported(config.model_endpoint_type.clone())),
         }
     }
 
@@ -81,8 +86,10 @@ impl LlmClient for LlmRouter {
         config: &LlmConfig,
         request: &ChatRequest,
     ) -> Result<ChatStream, LlmError> {
-        match self.route(config)? {
-            Route::OpenAi(client, base) => client.chat_stream_at(&base, config, request).await,
+        let endpoint = self.endpoint(config)?;
+        match endpoint.kind.spec().chat {
+            Some(Wire::OpenAi) => self.openai.chat_stream_at(&endpoint, config, request).await,
+            _ => Err(LlmError::Unsupported(config.model_endpoint_type.clone())),
         }
     }
 }
@@ -90,11 +97,13 @@ impl LlmClient for LlmRouter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mneme_types::{PROVIDERS, ProviderSettings};
+    use crate::ProviderAccess;
+    use mneme_types::{ConfiguredProviders, PROVIDERS, ProviderKind, ProviderSettings};
     use serde_json::json;
 
-    fn router() -> LlmRouter {
-        LlmRouter::new(OpenAiClient::new(OpenAiOptions::default()).unwrap())
+    fn router(providers: &ConfiguredProviders) -> LlmRouter {
+        let access = Arc::new(AccessTable::configured(providers));
+        LlmRouter::new(OpenAiOptions::default(), access).unwrap()
     }
 
     fn config(kind: &str, endpoint: Option<&str>) -> LlmConfig {
@@ -106,10 +115,8 @@ mod tests {
     }
 
     fn endpoint(kind: &str, endpoint: Option<&str>) -> String {
-        let config = config(kind, endpoint);
-        match router().route(&config).unwrap() {
-            Route::OpenAi(_, base) => base.into_owned(),
-        }
+        let router = router(&ConfiguredProviders::default());
+        router.endpoint(&config(kind, endpoint)).unwrap().base_url
     }
 
     #[test]
@@ -150,32 +157,55 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn providers_without_a_client_are_unsupported() {
+    async fn unknown_endpoint_types_are_unsupported() {
         let request = ChatRequest {
             system: None,
             messages: vec![],
             tools: vec![],
             tool_choice: crate::ToolChoice::Auto,
+            response_format: None,
         };
-        for kind in ["anthropic", "google_ai", "bedrock"] {
-            let error = router().chat(&config(kind, None), &request).await;
-            assert_eq!(error, Err(LlmError::Unsupported(kind.into())));
-            assert!(!LlmRouter::supports(kind));
-        }
+        let router = router(&ConfiguredProviders::default());
+        let error = router.chat(&config("bedrock", None), &request).await;
+        assert_eq!(error, Err(LlmError::Unsupported("bedrock".into())));
+        assert!(!LlmRouter::supports("bedrock"));
         assert!(LlmRouter::supports("together"));
     }
 
     #[test]
-    fn configured_keys_go_to_their_providers_clients() {
+    fn keys_go_only_to_their_own_provider() {
         let key = |k: &str| ProviderSettings {
             api_key: Some(k.into()),
-            base_url: None,
+            ..ProviderSettings::default()
         };
         let providers = ConfiguredProviders::default()
             .with(ProviderKind::Openai, key("sk-openai"))
-            .with(ProviderKind::Anthropic, key("sk-ant"));
-        let router = LlmRouter::configured(OpenAiOptions::default(), &providers).unwrap();
-        // Anthropic has no client yet, so its key is held by none.
-        assert_eq!(router.openai.providers_with_keys(), ["openai"]);
+            .with(ProviderKind::Groq, key("gsk-groq"));
+        let router = router(&providers);
+        let key_of = |kind: &str| router.endpoint(&config(kind, None)).unwrap().api_key;
+        assert_eq!(key_of("openai").as_deref(), Some("sk-openai"));
+        assert_eq!(key_of("groq").as_deref(), Some("gsk-groq"));
+        assert_eq!(key_of("vllm"), None);
+    }
+
+    #[test]
+    fn a_provider_added_later_is_found_by_its_name() {
+        let router = router(&ConfiguredProviders::default());
+        router.access().set(
+            "my-vllm",
+            ProviderAccess {
+                kind: ProviderKind::Vllm,
+                base_url: Some("http://gpu:8000/v1".into()),
+                api_key: Some("k".into()),
+                api_version: None,
+            },
+        );
+        let mut config = config("vllm", None);
+        config.provider_name = Some("my-vllm".into());
+        let endpoint = router.endpoint(&config).unwrap();
+        assert_eq!(endpoint.base_url, "http://gpu:8000/v1");
+        assert_eq!(endpoint.api_key.as_deref(), Some("k"));
+        let debug = format!("{endpoint:?} {:?}", router.access().get("my-vllm"));
+        assert!(!debug.contains("\"k\""), "{debug}");
     }
 }

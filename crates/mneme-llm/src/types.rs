@@ -13,6 +13,23 @@ pub struct ChatRequest {
     pub messages: Vec<ChatMessage>,
     pub tools: Vec<ToolSchema>,
     pub tool_choice: ToolChoice,
+    /// The shape the final answer must take; `None` is free text.
+    pub response_format: Option<ResponseFormat>,
+}
+
+/// Letta's `response_format`: what the model's answer must be.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ResponseFormat {
+    Text,
+    /// Any JSON object.
+    JsonObject,
+    /// JSON valid against `schema`.
+    JsonSchema {
+        name: String,
+        schema: Value,
+        strict: bool,
+    },
 }
 
 /// A message of the history, in the provider-neutral form the step loop builds.
@@ -33,10 +50,10 @@ pub enum ChatMessage {
         reasoning: Vec<ReasoningBlock>,
         tool_calls: Vec<ToolCall>,
     },
-    /// A tool's result, as text.
+    /// A tool's result: text, or parts (text and images) for tools that return images.
     Tool {
         tool_call_id: String,
-        content: String,
+        content: Content,
     },
 }
 
@@ -56,6 +73,23 @@ impl ChatMessage {
 pub enum Content {
     Text(String),
     Parts(Vec<ContentPart>),
+}
+
+impl Content {
+    /// The text of the content; images are left out.
+    pub fn text(&self) -> String {
+        match self {
+            Content::Text(text) => text.clone(),
+            Content::Parts(parts) => parts
+                .iter()
+                .filter_map(|p| match p {
+                    ContentPart::Text { text } => Some(text.as_str()),
+                    ContentPart::Image { .. } => None,
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
 }
 
 impl From<String> for Content {
@@ -210,4 +244,24 @@ pub enum ChatDelta {
         finish_reason: Option<FinishReason>,
         usage: Usage,
     },
+}
+
+/// A model a provider says it serves (from its model list).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteModel {
+    /// The model's name as the provider spells it in requests.
+    pub name: String,
+    pub kind: ModelKind,
+    /// The context window when the provider reports it (Ollama, Gemini, OpenRouter do).
+    pub context_window: Option<u32>,
+    /// The longest answer when the provider reports it.
+    pub max_output_tokens: Option<u32>,
+    /// The embedding dimension when the provider reports it.
+    pub embedding_dim: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ModelKind {
+    Chat,
+    Embedding,
 }

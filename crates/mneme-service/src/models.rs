@@ -353,6 +353,7 @@ mod tests {
                 ProviderSettings {
                     api_key: Some("sk-ant".into()),
                     base_url: None,
+                    api_version: None,
                 },
             )
             .with(
@@ -360,6 +361,7 @@ mod tests {
                 ProviderSettings {
                     api_key: None,
                     base_url: Some("http://gpu:8000/v1/".into()),
+                    api_version: None,
                 },
             );
         let c = ModelCatalog::configured(&settings);

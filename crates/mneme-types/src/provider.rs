@@ -231,7 +231,12 @@ impl ProviderKind {
     /// The provider whose handle prefix is the part of `handle` before the first `/`.
     pub fn from_handle(handle: &str) -> Option<ProviderKind> {
         let (prefix, _) = handle.split_once('/')?;
-        PROVIDERS.iter().find(|p| p.name == prefix).map(|p| p.kind)
+        ProviderKind::from_name(prefix)
+    }
+
+    /// The provider whose registry name (handle prefix) is `name`.
+    pub fn from_name(name: &str) -> Option<ProviderKind> {
+        PROVIDERS.iter().find(|p| p.name == name).map(|p| p.kind)
     }
 
     /// The provider whose API key or base URL lives in environment variable `var`.
@@ -248,6 +253,8 @@ impl ProviderKind {
 pub struct ProviderSettings {
     pub api_key: Option<String>,
     pub base_url: Option<String>,
+    /// Azure OpenAI's `api-version`.
+    pub api_version: Option<String>,
 }
 
 impl ProviderSettings {
@@ -268,6 +275,7 @@ impl fmt::Debug for ProviderSettings {
         f.debug_struct("ProviderSettings")
             .field("api_key", &key)
             .field("base_url", &self.base_url)
+            .field("api_version", &self.api_version)
             .finish()
     }
 }
@@ -283,6 +291,7 @@ pub struct ConfiguredProviders {
 static UNSET: ProviderSettings = ProviderSettings {
     api_key: None,
     base_url: None,
+    api_version: None,
 };
 
 impl ConfiguredProviders {
@@ -383,7 +392,7 @@ mod tests {
             ProviderKind::Anthropic,
             ProviderSettings {
                 api_key: Some("sk-ant-secret".into()),
-                base_url: None,
+                ..ProviderSettings::default()
             },
         );
         assert!(providers.get(ProviderKind::Anthropic).is_configured());

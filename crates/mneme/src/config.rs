@@ -154,6 +154,7 @@ impl FromArgMatches for ProviderArgs {
             let settings = ProviderSettings {
                 api_key: value(spec.api_key_env),
                 base_url: value(spec.base_url_env),
+                api_version: None,
             };
             if settings.is_configured() {
                 providers.set(spec.kind, settings);

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mneme_agent::LazySandbox;
 use mneme_embed::{EmbedderRouter, RouterConfig};
-use mneme_llm::{LlmRouter, OpenAiOptions};
+use mneme_llm::{AccessTable, LlmRouter, OpenAiOptions};
 use mneme_service::{McpManager, Searcher, Service, ServiceConfig};
 use mneme_store_sqlite::SqliteStore;
 use mneme_tools::SandboxOptions;
@@ -70,7 +70,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     };
     tracing::info!(storage = ?config.storage, "store ready");
-    let llm = LlmRouter::configured(OpenAiOptions::default(), &config.providers)?;
+    let access = Arc::new(AccessTable::configured(&config.providers));
+    let llm = LlmRouter::new(OpenAiOptions::default(), access)?;
     let sandbox = LazySandbox::new(SandboxOptions {
         timeout: config.tool_timeout,
         ..SandboxOptions::default()

@@ -52,6 +52,7 @@ async fn openai_uses_the_server_base_url_and_key_when_the_config_has_no_endpoint
             ProviderSettings {
                 api_key: Some("sk-router".into()),
                 base_url: Some(fake.base_url()),
+                api_version: None,
             },
         ),
         ..RouterConfig::default()
@@ -77,6 +78,7 @@ async fn ollama_gets_v1_added_to_its_root_and_no_openai_key() {
             ProviderSettings {
                 api_key: Some("sk-secret".into()),
                 base_url: None,
+                api_version: None,
             },
         )
         .with(
@@ -84,6 +86,7 @@ async fn ollama_gets_v1_added_to_its_root_and_no_openai_key() {
             ProviderSettings {
                 api_key: None,
                 base_url: Some(root),
+                api_version: None,
             },
         );
     let router = EmbedderRouter::new(RouterConfig {

@@ -6,17 +6,15 @@ mod request;
 mod response;
 mod stream;
 
-use std::collections::HashMap;
-use std::fmt;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use mneme_types::{LlmConfig, ProviderKind};
 use serde_json::Value;
 
+use crate::access::Endpoint;
 use crate::retry::{RetryPolicy, with_retries};
 use crate::{
-    ChatDelta, ChatRequest, ChatResponse, ChatStream, LlmClient, LlmError, ReasoningBlock,
+    ChatDelta, ChatRequest, ChatResponse, ChatStream, LlmError, ReasoningBlock, RemoteModel,
 };
 
 /// Where requests go when a config names no endpoint: the registry's URL for OpenAI.
@@ -48,12 +46,11 @@ impl Default for OpenAiOptions {
     }
 }
 
-/// An `LlmClient` for OpenAI-compatible servers. It holds one API key per provider name.
-#[derive(Clone)]
+/// The client for OpenAI-compatible servers; the endpoint and key come with each call.
+#[derive(Debug, Clone)]
 pub struct OpenAiClient {
     http: reqwest::Client,
     options: OpenAiOptions,
-    api_keys: HashMap<String, String>,
 }
 
 impl OpenAiClient {
@@ -64,51 +61,54 @@ impl OpenAiClient {
             .user_agent(concat!("mneme/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| LlmError::Connection(format!("cannot build the HTTP client: {e}")))?;
-        Ok(OpenAiClient {
-            http,
-            options,
-            api_keys: HashMap::new(),
-        })
-    }
-
-    /// Adds the key for requests whose config names `provider` (`provider_name`, else the
-    /// endpoint type, so an OpenAI key never goes to an Ollama or Groq host by accident).
-    pub fn with_api_key(mut self, provider: impl Into<String>, key: impl Into<String>) -> Self {
-        self.api_keys.insert(provider.into(), key.into());
-        self
+        Ok(OpenAiClient { http, options })
     }
 
     pub fn options(&self) -> &OpenAiOptions {
         &self.options
     }
 
-    /// The providers this client holds a key for, sorted.
-    pub(crate) fn providers_with_keys(&self) -> Vec<&str> {
-        let mut providers: Vec<&str> = self.api_keys.keys().map(String::as_str).collect();
-        providers.sort_unstable();
-        providers
-    }
-
-    /// A non-streaming call to the server at `base` (the router resolved it from the config).
+    /// A non-streaming call to `to` (the router resolved it from the config).
     pub(crate) async fn chat_at(
         &self,
-        base: &str,
+        to: &Endpoint,
         config: &LlmConfig,
         request: &ChatRequest,
     ) -> Result<ChatResponse, LlmError> {
         let body = request::body(config, request, false);
-        self.complete(Target { base, config }, &body).await
+        self.complete(Target { to, config }, &body).await
     }
 
-    /// A streaming call to the server at `base`.
+    /// A streaming call to `to`.
     pub(crate) async fn chat_stream_at(
         &self,
-        base: &str,
+        to: &Endpoint,
         config: &LlmConfig,
         request: &ChatRequest,
     ) -> Result<ChatStream, LlmError> {
         let body = request::body(config, request, true);
-        self.open_stream(Target { base, config }, &body).await
+        self.open_stream(Target { to, config }, &body).await
+    }
+
+    /// `GET /models`: every id the server lists, as a chat model unless its name says it
+    /// embeds.
+    pub(crate) async fn list_models(&self, to: &Endpoint) -> Result<Vec<RemoteModel>, LlmError> {
+        let url = format!("{}/models", to.base_url);
+        let mut request = self.http.get(url).timeout(self.options.request_timeout);
+        if let Some(key) = &to.api_key {
+            request = request.bearer_auth(key);
+        }
+        let response = request.send().await.map_err(|e| error::from_reqwest(&e))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| error::from_reqwest(&e))?;
+        if !(200..300).contains(&status) {
+            return Err(error::from_status(status, &headers, &bytes));
+        }
+        response::parse_model_list(&bytes)
     }
 
     #[tracing::instrument(skip_all, fields(provider = %to.config.model_endpoint_type, model = %to.config.model))]
@@ -181,62 +181,20 @@ impl OpenAiClient {
     }
 
     fn post(&self, to: Target<'_>, body: &Value) -> reqwest::RequestBuilder {
-        let url = format!("{}/chat/completions", to.base.trim_end_matches('/'));
+        let url = format!("{}/chat/completions", to.to.base_url);
         let mut request = self.http.post(url).json(body);
-        if let Some(key) = self.api_key(to.config) {
+        if let Some(key) = &to.to.api_key {
             request = request.bearer_auth(key);
         }
         request
     }
-
-    fn api_key(&self, config: &LlmConfig) -> Option<&str> {
-        let provider = config
-            .provider_name
-            .as_deref()
-            .unwrap_or(&config.model_endpoint_type);
-        self.api_keys.get(provider).map(String::as_str)
-    }
 }
 
-#[async_trait]
-impl LlmClient for OpenAiClient {
-    async fn chat(
-        &self,
-        config: &LlmConfig,
-        request: &ChatRequest,
-    ) -> Result<ChatResponse, LlmError> {
-        self.chat_at(base_url(config), config, request).await
-    }
-
-    async fn chat_stream(
-        &self,
-        config: &LlmConfig,
-        request: &ChatRequest,
-    ) -> Result<ChatStream, LlmError> {
-        self.chat_stream_at(base_url(config), config, request).await
-    }
-}
-
-/// Where a call goes and for which config (its key and model).
+/// Where a call goes and for which config (its model).
 #[derive(Clone, Copy)]
 struct Target<'a> {
-    base: &'a str,
+    to: &'a Endpoint,
     config: &'a LlmConfig,
-}
-
-/// The config's endpoint, else OpenAI's.
-fn base_url(config: &LlmConfig) -> &str {
-    config.model_endpoint.as_deref().unwrap_or(OPENAI_BASE_URL)
-}
-
-impl fmt::Debug for OpenAiClient {
-    // Never print the keys themselves.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpenAiClient")
-            .field("options", &self.options)
-            .field("api_keys_for", &self.providers_with_keys())
-            .finish_non_exhaustive()
-    }
 }
 
 /// A whole response as the deltas a stream would have carried.
@@ -265,21 +223,4 @@ fn deltas_of(response: ChatResponse) -> ChatStream {
         usage: response.usage,
     });
     Box::pin(futures_util::stream::iter(deltas.into_iter().map(Ok)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn debug_hides_api_keys() {
-        let client = OpenAiClient::new(OpenAiOptions::default())
-            .unwrap()
-            .with_api_key("openai", "sk-secret");
-        let debug = format!("{client:?}");
-        assert!(
-            debug.contains("openai") && !debug.contains("sk-secret"),
-            "{debug}"
-        );
-    }
 }

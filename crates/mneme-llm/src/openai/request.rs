@@ -5,7 +5,8 @@ use serde_json::{Map, Value, json};
 
 use super::OPENAI_ENDPOINT_TYPE;
 use crate::{
-    ChatMessage, ChatRequest, Content, ContentPart, ImageSource, ToolCall, ToolChoice, ToolSchema,
+    ChatMessage, ChatRequest, Content, ContentPart, ImageSource, ResponseFormat, ToolCall,
+    ToolChoice, ToolSchema,
 };
 
 /// The JSON body for `POST /chat/completions`.
@@ -43,12 +44,30 @@ pub(crate) fn body(config: &LlmConfig, request: &ChatRequest, stream: bool) -> V
     if let (true, Some(effort)) = (reasoning_model, &config.reasoning_effort) {
         body.insert("reasoning_effort".into(), json!(effort));
     }
+    if let Some(format) = &request.response_format {
+        body.insert("response_format".into(), response_format(format));
+    }
     if stream {
         body.insert("stream".into(), json!(true));
         // Without this OpenAI sends no usage at all on a stream.
         body.insert("stream_options".into(), json!({ "include_usage": true }));
     }
     Value::Object(body)
+}
+
+fn response_format(format: &ResponseFormat) -> Value {
+    match format {
+        ResponseFormat::Text => json!({ "type": "text" }),
+        ResponseFormat::JsonObject => json!({ "type": "json_object" }),
+        ResponseFormat::JsonSchema {
+            name,
+            schema,
+            strict,
+        } => json!({
+            "type": "json_schema",
+            "json_schema": { "name": name, "schema": schema, "strict": strict },
+        }),
+    }
 }
 
 fn system_message(text: &str) -> Value {
@@ -75,7 +94,9 @@ fn message(message: &ChatMessage) -> Value {
         ChatMessage::Tool {
             tool_call_id,
             content,
-        } => json!({ "role": "tool", "tool_call_id": tool_call_id, "content": content }),
+        } => json!({
+            "role": "tool", "tool_call_id": tool_call_id, "content": user_content(content),
+        }),
     }
 }
 
@@ -175,6 +196,7 @@ mod tests {
             ],
             tools,
             tool_choice: ToolChoice::Named("f".into()),
+            response_format: None,
         }
     }
 

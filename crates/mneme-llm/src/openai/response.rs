@@ -5,7 +5,9 @@
 use serde_json::Value;
 
 use crate::assemble::{new_tool_call_id, normalize_arguments};
-use crate::{ChatResponse, FinishReason, LlmError, ReasoningBlock, ToolCall, Usage};
+use crate::{
+    ChatResponse, FinishReason, LlmError, ModelKind, ReasoningBlock, RemoteModel, ToolCall, Usage,
+};
 
 pub(crate) fn parse_completion(body: &[u8]) -> Result<ChatResponse, LlmError> {
     let json: Value = serde_json::from_slice(body)
@@ -38,6 +40,42 @@ pub(crate) fn parse_completion(body: &[u8]) -> Result<ChatResponse, LlmError> {
         finish_reason: choice["finish_reason"].as_str().map(finish_reason),
         usage: usage(&json["usage"]),
     })
+}
+
+/// A `GET /models` list (`{"data": [{"id": ...}]}`); OpenRouter adds `context_length`, some
+/// local servers `max_model_len`.
+pub(crate) fn parse_model_list(body: &[u8]) -> Result<Vec<RemoteModel>, LlmError> {
+    let json: Value = serde_json::from_slice(body)
+        .map_err(|e| LlmError::InvalidResponse(format!("not JSON: {e}")))?;
+    let Some(data) = json["data"].as_array() else {
+        return Err(LlmError::InvalidResponse(
+            "the model list has no data".to_owned(),
+        ));
+    };
+    let window = |m: &Value| {
+        ["context_length", "max_model_len", "context_window"]
+            .iter()
+            .find_map(|k| m[*k].as_u64())
+            .and_then(|n| u32::try_from(n).ok())
+    };
+    Ok(data
+        .iter()
+        .filter_map(|m| {
+            let name = m["id"].as_str()?.to_owned();
+            let kind = if name.contains("embed") {
+                ModelKind::Embedding
+            } else {
+                ModelKind::Chat
+            };
+            Some(RemoteModel {
+                context_window: window(m),
+                max_output_tokens: None,
+                embedding_dim: None,
+                name,
+                kind,
+            })
+        })
+        .collect())
 }
 
 /// OpenAI's `finish_reason` (`function_call` is the legacy spelling of `tool_calls`).

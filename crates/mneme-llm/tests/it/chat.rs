@@ -1,8 +1,6 @@
 //! Non-streaming calls: replies parsed, request bodies as the fake recorded them.
 
-use mneme_llm::{
-    ChatMessage, FinishReason, LlmClient, LlmRouter, ReasoningBlock, ToolCall, ToolChoice,
-};
+use mneme_llm::{ChatMessage, FinishReason, LlmClient, ReasoningBlock, ToolCall, ToolChoice};
 use mneme_testkit::{FakeLlm, Reply};
 use serde_json::json;
 
@@ -139,7 +137,7 @@ async fn no_tools_means_no_tool_fields_and_no_key_for_other_providers() {
 #[tokio::test]
 async fn router_reaches_the_fake_and_refuses_unknown_providers() {
     let fake = FakeLlm::start().await;
-    let router = LlmRouter::new(client());
+    let router = client();
     let mut config = config(&fake);
     config.model_endpoint_type = "openai-compatible".into();
     let response = router.chat(&config, &user("via router")).await.unwrap();

@@ -7,11 +7,15 @@ mod stream;
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use mneme_llm::{
-    ChatMessage, ChatRequest, OpenAiClient, OpenAiOptions, RetryPolicy, ToolChoice, ToolSchema,
+    AccessTable, ChatMessage, ChatRequest, LlmRouter, OpenAiOptions, ProviderAccess, RetryPolicy,
+    ToolChoice, ToolSchema,
 };
 use mneme_testkit::FakeLlm;
 use mneme_types::LlmConfig;
+use mneme_types::ProviderKind;
 use serde_json::json;
 
 /// A config pointing at the fake, as the catalog would build it for `openai/gpt-4o-mini`.
@@ -36,18 +40,27 @@ fn fast_retries(max_retries: u32) -> RetryPolicy {
     }
 }
 
-fn client_with(retry: RetryPolicy, request_timeout: Duration) -> OpenAiClient {
+/// A router whose `openai` provider has key `sk-test`.
+fn client_with(retry: RetryPolicy, request_timeout: Duration) -> LlmRouter {
     let options = OpenAiOptions {
         retry,
         request_timeout,
         ..OpenAiOptions::default()
     };
-    OpenAiClient::new(options)
-        .unwrap()
-        .with_api_key("openai", "sk-test")
+    let access = AccessTable::default();
+    access.set(
+        "openai",
+        ProviderAccess {
+            kind: ProviderKind::Openai,
+            base_url: None,
+            api_key: Some("sk-test".into()),
+            api_version: None,
+        },
+    );
+    LlmRouter::new(options, Arc::new(access)).unwrap()
 }
 
-fn client() -> OpenAiClient {
+fn client() -> LlmRouter {
     client_with(fast_retries(3), Duration::from_secs(10))
 }
 
@@ -57,6 +70,7 @@ fn user(text: &str) -> ChatRequest {
         messages: vec![ChatMessage::user(text)],
         tools: vec![],
         tool_choice: ToolChoice::Auto,
+        response_format: None,
     }
 }
 
