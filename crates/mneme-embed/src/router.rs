@@ -44,6 +44,8 @@ pub struct RouterConfig {
     pub providers: ConfiguredProviders,
     /// Where `config.json`, `tokenizer.json` and `model.safetensors` of all-MiniLM-L6-v2 are.
     pub local_model_dir: Option<PathBuf>,
+    /// Where to fetch the local model from when its files are absent; `None`: never fetch.
+    pub local_model_fetch: Option<crate::ModelSource>,
     /// Batching, retries and timeouts of the remote providers.
     pub remote: OpenAiEmbedderOptions,
 }
@@ -66,10 +68,13 @@ impl EmbedderRouter {
     pub fn new(config: RouterConfig) -> EmbedderRouter {
         EmbedderRouter {
             #[cfg(feature = "local")]
-            local: config
-                .local_model_dir
-                .clone()
-                .map(|dir| Arc::new(LocalEmbedder::new(dir))),
+            local: config.local_model_dir.clone().map(|dir| {
+                let local = LocalEmbedder::new(dir);
+                Arc::new(match config.local_model_fetch.clone() {
+                    Some(source) => local.with_fetch(source),
+                    None => local,
+                })
+            }),
             config,
             remote: Mutex::new(HashMap::new()),
         }
@@ -77,6 +82,12 @@ impl EmbedderRouter {
 
     /// The embedder `config` asks for. For `local`, the model files must be present
     /// (`ModelMissing` otherwise); nothing is loaded until the first `embed`.
+    /// The built-in model's embedder, when a model directory is configured.
+    #[cfg(feature = "local")]
+    pub fn local_embedder(&self) -> Option<Arc<LocalEmbedder>> {
+        self.local.clone()
+    }
+
     pub fn embedder_for(&self, config: &EmbeddingConfig) -> Result<Arc<dyn Embedder>, EmbedError> {
         let kind = config.embedding_endpoint_type.as_str();
         let endpoint = config
@@ -118,7 +129,7 @@ impl EmbedderRouter {
                 missing: "no model directory is configured".to_owned(),
             });
         };
-        if !local.is_loaded() {
+        if !local.is_loaded() && !local.fetches() {
             local.check_files()?;
         }
         Ok(Arc::clone(local) as Arc<dyn Embedder>)

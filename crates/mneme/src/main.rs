@@ -81,11 +81,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let embedders = EmbedderRouter::new(RouterConfig {
         providers: config.providers.clone(),
         local_model_dir: Some(config.embedding_model_dir.clone()),
+        local_model_fetch: config.embedding_model_fetch.clone(),
         ..RouterConfig::default()
     });
-    let local_model = mneme_embed::LocalEmbedder::new(&config.embedding_model_dir)
-        .check_files()
-        .is_ok();
+    let local_model = prepare_local_model(&embedders);
     let mut models = config.models.clone();
     models.set_local_embedding(local_model.then(mneme_embed::local_embedding_config));
     // Without a configured default, agents get the built-in model when it is installed, so
@@ -125,6 +124,27 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     service.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Whether the built-in embedding model can serve: its files are installed, or they will be
+/// fetched (in the background from now, so the first embed rarely waits for the download; the
+/// model itself loads on first use, so an idle server does not hold its weights).
+fn prepare_local_model(embedders: &EmbedderRouter) -> bool {
+    let Some(local) = embedders.local_embedder() else {
+        return false;
+    };
+    if local.check_files().is_ok() {
+        return true;
+    }
+    if !local.fetches() {
+        return false;
+    }
+    tokio::spawn(async move {
+        if let Err(e) = local.prepare().await {
+            tracing::warn!(error = %e, "the local embedding model is unavailable");
+        }
+    });
+    true
 }
 
 /// Resolves on Ctrl-C or SIGTERM, so the server drains requests before it exits.

@@ -2,6 +2,7 @@
 //! LLM and a canned HTTP responder, the router, and the real all-MiniLM-L6-v2 on disk.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fetch;
 #[cfg(feature = "local")]
 mod local;
 mod openai;
