@@ -12,6 +12,7 @@ mod openai;
 mod retry;
 mod router;
 mod sse;
+mod sse_stream;
 mod types;
 
 pub use access::{AccessTable, Endpoint, ProviderAccess};

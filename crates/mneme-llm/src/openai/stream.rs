@@ -4,121 +4,45 @@
 //! some proxies omit `index`; current Ollama sends `index: 0` for every parallel call. So our
 //! indices are slots of our own: a fragment with a new id opens a new slot.
 
-use std::collections::VecDeque;
-use std::pin::Pin;
 use std::time::Duration;
 
-use futures_core::Stream;
-use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::error::{from_reqwest, from_stream_error};
 use super::response::{arguments, finish_reason, reasoning, text, usage};
-use crate::sse::{SseEvent, SseParser};
+use crate::sse::SseEvent;
+use crate::sse_stream::{self, SseDecoder};
 use crate::{ChatDelta, ChatStream, FinishReason, LlmError, Usage};
 
 /// The deltas of a streaming response; `idle` bounds the wait for each network read.
 pub(crate) fn deltas(response: reqwest::Response, idle: Duration) -> ChatStream {
-    let state = StreamState {
-        body: Box::pin(response.bytes_stream()),
-        parser: SseParser::default(),
-        decoder: ChunkDecoder::default(),
-        ready: VecDeque::new(),
-        finished: false,
-        idle,
-    };
-    // `unfold` rather than a spawned task: dropping the stream drops the connection at once.
-    Box::pin(futures_util::stream::unfold(
-        state,
-        |mut state| async move {
-            loop {
-                if let Some(item) = state.ready.pop_front() {
-                    return Some((item, state));
-                }
-                if state.finished {
-                    return None;
-                }
-                state.read().await;
-            }
-        },
-    ))
+    sse_stream::decoded(response, idle, ChunkDecoder::default())
 }
 
-type Body = Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
-
-struct StreamState {
-    body: Body,
-    parser: SseParser,
-    decoder: ChunkDecoder,
-    ready: VecDeque<Result<ChatDelta, LlmError>>,
-    /// Nothing follows what is in `ready`.
-    finished: bool,
-    idle: Duration,
-}
-
-impl StreamState {
-    /// Reads once from the network and queues what it completes.
-    async fn read(&mut self) {
-        match tokio::time::timeout(self.idle, self.body.next()).await {
-            Err(_) => self.fail(LlmError::Timeout),
-            Ok(Some(Err(e))) => self.fail(from_reqwest(&e)),
-            Ok(Some(Ok(bytes))) => {
-                for event in self.parser.push(&bytes) {
-                    self.event(event);
-                }
-            }
-            Ok(None) => {
-                if let Some(event) = self.parser.finish() {
-                    self.event(event);
-                }
-                self.end(false);
-            }
-        }
-    }
-
-    fn event(&mut self, event: SseEvent) {
-        if self.finished {
-            return;
-        }
+impl SseDecoder for ChunkDecoder {
+    fn event(&mut self, event: &SseEvent, out: &mut Vec<ChatDelta>) -> Result<bool, LlmError> {
         let data = event.data.trim();
         if data == "[DONE]" {
-            return self.end(true);
+            return Ok(true);
         }
         if data.is_empty() {
-            return;
+            return Ok(false);
         }
-        let chunk: Value = match serde_json::from_str(data) {
-            Ok(chunk) => chunk,
-            Err(e) => return self.fail(LlmError::InvalidResponse(format!("bad chunk: {e}"))),
-        };
+        let chunk: Value = serde_json::from_str(data)
+            .map_err(|e| LlmError::InvalidResponse(format!("bad chunk: {e}")))?;
         if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
-            return self.fail(from_stream_error(error));
+            return Err(from_stream_error(error));
         }
-        let deltas = self.decoder.decode(&chunk);
-        self.ready.extend(deltas.into_iter().map(Ok));
+        out.extend(self.decode(&chunk));
+        Ok(false)
     }
 
-    /// `[DONE]` (`explicit`) or the end of the body. A body cut off before `[DONE]` and any
-    /// finish reason is an error, not a short answer: the step loop must not store half a
-    /// response as complete.
-    fn end(&mut self, explicit: bool) {
-        if self.finished {
-            return;
-        }
-        match self.decoder.finish(explicit) {
-            Some(done) => {
-                self.ready.push_back(Ok(done));
-                self.finished = true;
-            }
-            None => self.fail(LlmError::Connection(
-                "the stream ended before the response was complete".to_owned(),
-            )),
-        }
+    fn finish(&mut self, explicit: bool) -> Option<ChatDelta> {
+        ChunkDecoder::finish(self, explicit)
     }
 
-    fn fail(&mut self, error: LlmError) {
-        self.ready.push_back(Err(error));
-        self.finished = true;
+    fn network_error(&self, error: &reqwest::Error) -> LlmError {
+        from_reqwest(error)
     }
 }
 
