@@ -4,6 +4,8 @@
 mod error;
 mod request;
 mod response;
+mod responses;
+mod responses_stream;
 mod stream;
 
 use std::time::Duration;
@@ -12,6 +14,7 @@ use mneme_types::{LlmConfig, ProviderKind};
 use serde_json::Value;
 
 use crate::access::Endpoint;
+
 use crate::retry::{RetryPolicy, with_retries};
 use crate::{
     ChatDelta, ChatRequest, ChatResponse, ChatStream, LlmError, ReasoningBlock, RemoteModel,
@@ -75,8 +78,17 @@ impl OpenAiClient {
         config: &LlmConfig,
         request: &ChatRequest,
     ) -> Result<ChatResponse, LlmError> {
+        if uses_responses(to, config) {
+            let body = responses::body(config, request, false);
+            let target = Target::new(to, config, Api::Responses);
+            match self.complete(target, &body).await {
+                Err(error) if is_missing_endpoint(&error) => {}
+                outcome => return outcome,
+            }
+        }
         let body = request::body(config, request, false);
-        self.complete(Target { to, config }, &body).await
+        self.complete(Target::new(to, config, Api::Chat), &body)
+            .await
     }
 
     /// A streaming call to `to`.
@@ -86,8 +98,17 @@ impl OpenAiClient {
         config: &LlmConfig,
         request: &ChatRequest,
     ) -> Result<ChatStream, LlmError> {
+        if uses_responses(to, config) {
+            let body = responses::body(config, request, true);
+            let target = Target::new(to, config, Api::Responses);
+            match self.open_stream(target, &body).await {
+                Err(error) if is_missing_endpoint(&error) => {}
+                outcome => return outcome,
+            }
+        }
         let body = request::body(config, request, true);
-        self.open_stream(Target { to, config }, &body).await
+        self.open_stream(Target::new(to, config, Api::Chat), &body)
+            .await
     }
 
     /// `GET /models`: every id the server lists, as a chat model unless its name says it
@@ -127,9 +148,9 @@ impl OpenAiClient {
                 .await
                 .map_err(|e| error::from_reqwest(&e))?;
             if !(200..300).contains(&status) {
-                return Err(error::from_status(status, &headers, &bytes));
+                return Err(to.api.error(status, &headers, &bytes));
             }
-            response::parse_completion(&bytes)
+            to.api.parse(&bytes)
         };
         tokio::time::timeout(self.options.request_timeout, call)
             .await
@@ -151,9 +172,13 @@ impl OpenAiClient {
                 .bytes()
                 .await
                 .map_err(|e| error::from_reqwest(&e))?;
-            return Ok(deltas_of(response::parse_completion(&bytes)?));
+            return Ok(deltas_of(to.api.parse(&bytes)?));
         }
-        Ok(stream::deltas(response, self.options.request_timeout))
+        let idle = self.options.request_timeout;
+        Ok(match to.api {
+            Api::Chat => stream::deltas(response, idle),
+            Api::Responses => responses_stream::deltas(response, idle),
+        })
     }
 
     /// Sends the request and waits for a 2xx status; errors before the body starts are
@@ -177,11 +202,15 @@ impl OpenAiClient {
         let bytes = bytes
             .map_err(|_| LlmError::Timeout)?
             .map_err(|e| error::from_reqwest(&e))?;
-        Err(error::from_status(status, &headers, &bytes))
+        Err(to.api.error(status, &headers, &bytes))
     }
 
     fn post(&self, to: Target<'_>, body: &Value) -> reqwest::RequestBuilder {
-        let url = format!("{}/chat/completions", to.to.base_url);
+        let path = match to.api {
+            Api::Chat => "chat/completions",
+            Api::Responses => "responses",
+        };
+        let url = format!("{}/{path}", to.to.base_url);
         let mut request = self.http.post(url).json(body);
         if let Some(key) = &to.to.api_key {
             request = request.bearer_auth(key);
@@ -190,11 +219,56 @@ impl OpenAiClient {
     }
 }
 
-/// Where a call goes and for which config (its model).
+/// Where a call goes, for which config (its model), through which API.
 #[derive(Clone, Copy)]
 struct Target<'a> {
     to: &'a Endpoint,
     config: &'a LlmConfig,
+    api: Api,
+}
+
+impl<'a> Target<'a> {
+    fn new(to: &'a Endpoint, config: &'a LlmConfig, api: Api) -> Target<'a> {
+        Target { to, config, api }
+    }
+}
+
+/// Chat Completions, or the Responses API Letta uses for OpenAI's reasoning models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Chat,
+    Responses,
+}
+
+/// How the error of a `/responses` call that the server does not have begins.
+const NO_RESPONSES_API: &str = "the server has no Responses API";
+
+impl Api {
+    fn error(self, status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> LlmError {
+        match (self, status) {
+            (Api::Responses, 404) => LlmError::BadRequest(format!("{NO_RESPONSES_API} (HTTP 404)")),
+            _ => error::from_status(status, headers, body),
+        }
+    }
+
+    fn parse(self, body: &[u8]) -> Result<ChatResponse, LlmError> {
+        match self {
+            Api::Chat => response::parse_completion(body),
+            Api::Responses => responses::parse(body),
+        }
+    }
+}
+
+/// OpenAI's own reasoning models (o1, o3, o4, gpt-5) go through the Responses API, which
+/// returns their reasoning; any other server or model through Chat Completions.
+fn uses_responses(to: &Endpoint, config: &LlmConfig) -> bool {
+    to.kind == ProviderKind::Openai && request::is_openai_reasoning_model(config)
+}
+
+/// A server behind `OPENAI_BASE_URL` that has no `/responses` (a proxy or a local server
+/// answering for OpenAI): the call is made again through Chat Completions.
+fn is_missing_endpoint(error: &LlmError) -> bool {
+    matches!(error, LlmError::BadRequest(message) if message.starts_with(NO_RESPONSES_API))
 }
 
 /// A whole response as the deltas a stream would have carried.

@@ -152,7 +152,7 @@ fn tool_choice(choice: &ToolChoice) -> Value {
 }
 
 /// o1, o3, o4-mini, gpt-5...: models that take `reasoning_effort` and no `temperature`.
-fn is_openai_reasoning_model(config: &LlmConfig) -> bool {
+pub(crate) fn is_openai_reasoning_model(config: &LlmConfig) -> bool {
     let model = config.model.as_str();
     config.model_endpoint_type == OPENAI_ENDPOINT_TYPE
         && ["o1", "o3", "o4", "gpt-5"]

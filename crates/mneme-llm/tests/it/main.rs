@@ -3,6 +3,7 @@
 
 mod chat;
 mod errors;
+mod responses;
 mod stream;
 
 use std::time::Duration;

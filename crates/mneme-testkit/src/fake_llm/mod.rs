@@ -1,6 +1,7 @@
 //! A scripted OpenAI-compatible LLM server for tests and benchmarks (never used in production).
 //!
-//! It answers `POST /v1/chat/completions` (plain and SSE), `POST /v1/embeddings` and
+//! It answers `POST /v1/chat/completions` and `POST /v1/responses` (plain and SSE),
+//! `POST /v1/embeddings` and
 //! `GET /v1/models`. Tests script the next answers (text, tool calls, errors, delays) through
 //! the Rust handle `FakeLlm` or, from other languages, the control API under `/_fake/`; every
 //! request body is recorded so tests can assert what mneme sent. With nothing scripted it echoes
@@ -9,6 +10,7 @@
 mod chat;
 mod control;
 mod embeddings;
+mod responses;
 mod script;
 
 use std::net::SocketAddr;
@@ -112,6 +114,11 @@ impl FakeLlm {
         self.lock().bodies(chat::PATH)
     }
 
+    /// The Responses API request bodies received so far, oldest first.
+    pub fn responses_requests(&self) -> Vec<Value> {
+        self.lock().bodies(responses::PATH)
+    }
+
     /// The embeddings request bodies received so far, oldest first.
     pub fn embedding_requests(&self) -> Vec<Value> {
         self.lock().bodies(embeddings::PATH)
@@ -152,6 +159,7 @@ type Shared = Arc<Mutex<script::Script>>;
 fn router(script: Shared) -> Router {
     Router::new()
         .route(chat::PATH, post(chat::chat_completions))
+        .route(responses::PATH, post(responses::responses))
         .route(embeddings::PATH, post(embeddings::embeddings))
         .route("/v1/models", get(embeddings::models))
         .route(
