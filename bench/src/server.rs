@@ -46,6 +46,10 @@ impl Launch {
             .env("OPENAI_BASE_URL", &self.openai_base_url)
             .env("OPENAI_API_KEY", "sk-bench")
             .env("RUST_LOG", "info")
+            // The step loop is what is measured: no local embedding model (none is downloaded,
+            // and one the machine has cached is not used), as in earlier runs.
+            .env("MNEME_EMBEDDING_MODEL_FETCH", "false")
+            .env("MNEME_EMBEDDING_MODEL_DIR", data_dir.join("models"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

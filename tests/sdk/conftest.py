@@ -94,6 +94,12 @@ class MnemeServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         env["RUST_LOG"] = "info"
+        # Never download the local embedding model, and use it only where a test says so:
+        # otherwise results would depend on what the machine has cached.
+        env["MNEME_EMBEDDING_MODEL_FETCH"] = "false"
+        env.setdefault(
+            "MNEME_EMBEDDING_MODEL_DIR", str(self.data_dir / "models" / "all-MiniLM-L6-v2")
+        )
         env.update(self.extra_env)
         cmd = [
             self.binary,

@@ -83,16 +83,20 @@ impl TestServer {
         TestServer::start_in_with_env(bin, data_dir, &[]).await
     }
 
-    /// Starts `bin` on `data_dir` with extra environment variables.
+    /// Starts `bin` on `data_dir` with extra environment variables (they win over the
+    /// defaults of `isolate_local_model`).
     pub async fn start_in_with_env(
         bin: &Path,
         data_dir: &Path,
         env: &[(&str, &str)],
     ) -> TestServer {
-        let mut child = Command::new(bin)
+        let mut command = Command::new(bin);
+        command
             .args(["server", "--host", "127.0.0.1", "--port", "0", "--data-dir"])
             .arg(data_dir)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "info");
+        isolate_local_model(&mut command, data_dir);
+        let mut child = command
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -194,5 +198,16 @@ impl TestServer {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+}
+
+/// A test server never downloads the local embedding model, and uses it only where the test
+/// says (`MNEME_EMBEDDING_MODEL_DIR` in the environment or the test's own variables): otherwise
+/// it looks in its own data directory, so results do not depend on what the machine has cached.
+fn isolate_local_model(command: &mut Command, data_dir: &Path) {
+    command.env("MNEME_EMBEDDING_MODEL_FETCH", "false");
+    if std::env::var_os("MNEME_EMBEDDING_MODEL_DIR").is_none() {
+        let dir = data_dir.join("models").join("all-MiniLM-L6-v2");
+        command.env("MNEME_EMBEDDING_MODEL_DIR", dir);
     }
 }
