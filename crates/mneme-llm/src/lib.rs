@@ -8,6 +8,9 @@
 
 mod access;
 mod assemble;
+mod framed;
+mod gemini;
+mod ollama;
 mod openai;
 mod retry;
 mod router;
