@@ -89,11 +89,27 @@ fn contents(messages: &[ChatMessage]) -> Vec<Value> {
             _ => turns.push(Turn { role, parts }),
         }
     }
+    // A function call must follow a user turn: a history that starts with the model (an
+    // initial message sequence, a history cut after a summary) gets a user turn before it.
+    if turns.first().is_some_and(|t| t.role == "model") {
+        let opening = json!({ "text": HISTORY_OPENING });
+        turns.insert(
+            0,
+            Turn {
+                role: "user",
+                parts: vec![opening],
+            },
+        );
+    }
     turns
         .into_iter()
         .map(|t| json!({ "role": t.role, "parts": t.parts }))
         .collect()
 }
+
+/// The user turn put before a history that starts with the model.
+const HISTORY_OPENING: &str =
+    "[This is an automated system message hidden from the user] The conversation continues.";
 
 fn content_parts(content: &Content) -> Vec<Value> {
     match content {

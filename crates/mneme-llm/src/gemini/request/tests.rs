@@ -240,3 +240,26 @@ fn url_images_are_file_data_and_a_text_turn_keeps_its_signature() {
         ])
     );
 }
+
+#[test]
+fn a_history_starting_with_the_model_gets_a_user_turn_first() {
+    let request = ChatRequest {
+        system: None,
+        messages: vec![ChatMessage::Assistant {
+            content: None,
+            reasoning: vec![],
+            tool_calls: vec![call("c1", "send_message", r#"{"message":"hi"}"#)],
+        }],
+        tools: vec![],
+        tool_choice: ToolChoice::Auto,
+        response_format: None,
+    };
+    let body = body(&config("gemini-2.5-flash", json!({})), &request);
+    let roles: Vec<&str> = body["contents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "model"]);
+}
