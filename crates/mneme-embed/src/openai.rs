@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::{EmbedError, Embedder, normalize};
+use crate::{EmbedError, Embedder, http, normalize};
 
 /// Where requests go when neither the config nor the server names an OpenAI endpoint: the
 /// registry's URL for OpenAI.
@@ -63,12 +63,7 @@ impl OpenAiEmbedder {
         api_key: Option<String>,
         options: OpenAiEmbedderOptions,
     ) -> Result<OpenAiEmbedder, EmbedError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.timeout)
-            .user_agent(concat!("mneme/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| EmbedError::Unavailable(format!("cannot build the HTTP client: {e}")))?;
+        let http = http::client(&options)?;
         let model = model.into();
         Ok(OpenAiEmbedder {
             http,
@@ -94,24 +89,7 @@ impl OpenAiEmbedder {
 
     /// One batch, retried on outages and overload.
     async fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let mut attempt = 1;
-        loop {
-            match self.embed_once(texts).await {
-                Err(error) if error.is_retryable() && attempt < self.options.max_attempts => {
-                    let delay = self.backoff(attempt);
-                    tracing::warn!(
-                        embedder = %self.name,
-                        attempt,
-                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                        %error,
-                        "embedding request failed; retrying"
-                    );
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-                outcome => return outcome,
-            }
-        }
+        http::with_retries(&self.name, &self.options, || self.embed_once(texts)).await
     }
 
     async fn embed_once(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
@@ -120,48 +98,8 @@ impl OpenAiEmbedder {
         if let Some(key) = &self.api_key {
             request = request.bearer_auth(key);
         }
-        let response = request.send().await.map_err(|e| self.transport_error(&e))?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(&e))?;
-        if !status.is_success() {
-            return Err(EmbedError::Provider {
-                status: status.as_u16(),
-                message: error_message(&bytes),
-            });
-        }
+        let bytes = http::send(request, &self.url).await?;
         parse_response(&bytes, texts.len())
-    }
-
-    fn transport_error(&self, error: &reqwest::Error) -> EmbedError {
-        let what = if error.is_timeout() {
-            "timed out"
-        } else if error.is_connect() {
-            "cannot connect"
-        } else {
-            "request failed"
-        };
-        // The source chain says why (connection refused, DNS); reqwest's own message does not.
-        let mut detail = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            detail = format!("{detail}: {cause}");
-            source = cause.source();
-        }
-        EmbedError::Unavailable(format!("{what} ({}): {detail}", self.url))
-    }
-
-    /// `backoff * 2^(attempt-1)`, half fixed and half random so that callers that failed
-    /// together do not retry together.
-    fn backoff(&self, attempt: u32) -> Duration {
-        let full = self
-            .options
-            .backoff
-            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
-        let half = full / 2;
-        half + half.mul_f64(rand::random::<f64>())
     }
 }
 
@@ -228,30 +166,6 @@ fn parse_response(bytes: &[u8], expected: usize) -> Result<Vec<Vec<f32>>, EmbedE
     Ok(slots.into_iter().flatten().collect())
 }
 
-/// The provider's own words for an error: OpenAI's `{"error": {"message"}}`, Ollama's
-/// `{"error": "..."}`, FastAPI's `{"detail": ...}`, else the start of the raw body.
-fn error_message(bytes: &[u8]) -> String {
-    const MAX_CHARS: usize = 500;
-    if let Ok(body) = serde_json::from_slice::<Value>(bytes) {
-        let error = &body["error"];
-        let found = error["message"]
-            .as_str()
-            .or_else(|| error.as_str())
-            .or_else(|| body["message"].as_str())
-            .map(str::to_owned)
-            .or_else(|| (!body["detail"].is_null()).then(|| body["detail"].to_string()));
-        if let Some(message) = found {
-            return message.chars().take(MAX_CHARS).collect();
-        }
-    }
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.trim();
-    if text.is_empty() {
-        return "no error message".to_owned();
-    }
-    text.chars().take(MAX_CHARS).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,20 +206,5 @@ mod tests {
         assert!(bad(br#"{"data": [{"index": 5, "embedding": [1.0]}]}"#, 1).contains("range"));
         assert!(bad(br#"{"data": [{"embedding": []}]}"#, 1).contains("empty"));
         assert!(bad(b"<html>", 1).contains("not an embedding list"));
-    }
-
-    #[test]
-    fn error_messages_come_from_the_known_shapes() {
-        assert_eq!(
-            error_message(br#"{"error": {"message": "Incorrect API key", "type": "x"}}"#),
-            "Incorrect API key"
-        );
-        assert_eq!(
-            error_message(br#"{"error": "model not found"}"#),
-            "model not found"
-        );
-        assert_eq!(error_message(br#"{"detail": "nope"}"#), "\"nope\"");
-        assert_eq!(error_message(b"Bad Gateway"), "Bad Gateway");
-        assert_eq!(error_message(b""), "no error message");
     }
 }

@@ -5,11 +5,13 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use mneme_types::{ConfiguredProviders, EmbeddingConfig, ProviderKind, Wire};
+use mneme_types::{ConfiguredProviders, EmbeddingConfig, ProviderKind, ProviderSpec, Wire};
 
 #[cfg(feature = "local")]
 use crate::LocalEmbedder;
-use crate::{EmbedError, Embedder, OpenAiEmbedder, OpenAiEmbedderOptions};
+use crate::{
+    EmbedError, Embedder, GeminiEmbedder, OllamaEmbedder, OpenAiEmbedder, OpenAiEmbedderOptions,
+};
 
 /// The model name of the in-process model.
 pub const LOCAL_EMBEDDING_MODEL: &str = "all-MiniLM-L6-v2";
@@ -99,25 +101,52 @@ impl EmbedderRouter {
         }
         let spec = ProviderKind::from_endpoint_type(kind)
             .map(ProviderKind::spec)
-            .filter(|spec| spec.embeddings == Some(Wire::OpenAi))
+            .filter(|spec| spec.embeddings.is_some())
             .ok_or_else(|| EmbedError::UnknownEndpointType(kind.to_owned()))?;
-        let c = &self.config;
-        let settings = c.providers.get(spec.kind);
-        let base = spec
-            .openai_base_url(endpoint.or(settings.base_url.as_deref()))
-            .into_owned();
-        let key = (kind.to_owned(), base, config.embedding_model.clone());
+        let settings = self.config.providers.get(spec.kind);
+        let url = endpoint.or(settings.base_url.as_deref());
+        let model = config.embedding_model.as_str();
+        let base = match spec.embeddings {
+            Some(Wire::OpenAi) => spec.openai_base_url(url).into_owned(),
+            _ => spec.native_base_url(url).to_owned(),
+        };
+        // Gemini is asked for the config's dimension, so it is part of what the instance is.
+        let instance = match spec.embeddings {
+            Some(Wire::Gemini) => format!("{model}@{}", config.embedding_dim),
+            _ => model.to_owned(),
+        };
+        let key = (kind.to_owned(), base, instance);
         // A poisoned lock only means another thread panicked mid-insert; the map is still valid.
         let mut cache = self.remote.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(embedder) = cache.get(&key) {
             return Ok(Arc::clone(embedder));
         }
-        let embedder: Arc<dyn Embedder> = Arc::new(
-            OpenAiEmbedder::new(&key.1, &key.2, settings.api_key.clone(), c.remote.clone())?
-                .with_name(format!("{kind}/{}", key.2)),
-        );
+        let embedder = self.remote_embedder(spec, &key.1, config, settings.api_key.clone())?;
         cache.insert(key, Arc::clone(&embedder));
         Ok(embedder)
+    }
+
+    /// A new embedder for the provider's embeddings protocol.
+    fn remote_embedder(
+        &self,
+        spec: &ProviderSpec,
+        base: &str,
+        config: &EmbeddingConfig,
+        api_key: Option<String>,
+    ) -> Result<Arc<dyn Embedder>, EmbedError> {
+        let model = config.embedding_model.as_str();
+        let options = self.config.remote.clone();
+        Ok(match spec.embeddings {
+            Some(Wire::Gemini) => {
+                let dim = Some(config.embedding_dim);
+                Arc::new(GeminiEmbedder::new(base, model, api_key, dim, options)?)
+            }
+            Some(Wire::Ollama) => Arc::new(OllamaEmbedder::new(base, model, api_key, options)?),
+            _ => Arc::new(
+                OpenAiEmbedder::new(base, model, api_key, options)?
+                    .with_name(format!("{}/{model}", config.embedding_endpoint_type)),
+            ),
+        })
     }
 
     #[cfg(feature = "local")]
@@ -163,7 +192,7 @@ fn check_local_model(model: &str) -> Result<(), EmbedError> {
 pub(crate) fn known_endpoint_types() -> String {
     let remote = mneme_types::PROVIDERS
         .iter()
-        .filter(|spec| spec.embeddings == Some(Wire::OpenAi))
+        .filter(|spec| spec.embeddings.is_some())
         .flat_map(|spec| spec.aliases.iter().chain([&spec.endpoint_type]));
     let names: Vec<&str> = remote.copied().chain([LOCAL_ENDPOINT_TYPE]).collect();
     names.join(", ")
@@ -203,7 +232,7 @@ mod tests {
     fn unknown_endpoint_types_list_the_known_ones() {
         assert_eq!(
             known_endpoint_types(),
-            "openai, ollama, vllm, lmstudio, lmstudio_openai, local"
+            "openai, google_ai, ollama, vllm, lmstudio, lmstudio_openai, local"
         );
     }
 

@@ -7,6 +7,8 @@ use async_trait::async_trait;
 use mneme_types::{LlmConfig, Wire};
 
 use crate::access::{AccessTable, Endpoint};
+use crate::gemini::GeminiClient;
+use crate::ollama::OllamaClient;
 use crate::openai::{OpenAiClient, OpenAiOptions};
 use crate::{ChatRequest, ChatResponse, ChatStream, LlmClient, LlmError, RemoteModel};
 
@@ -16,13 +18,22 @@ use crate::{ChatRequest, ChatResponse, ChatStream, LlmClient, LlmError, RemoteMo
 pub struct LlmRouter {
     access: Arc<AccessTable>,
     openai: OpenAiClient,
+    gemini: GeminiClient,
+    ollama: OllamaClient,
 }
 
 impl LlmRouter {
     /// A router over `access`; the caller keeps the table to change it later.
     pub fn new(options: OpenAiOptions, access: Arc<AccessTable>) -> Result<LlmRouter, LlmError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .user_agent(concat!("mneme/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| LlmError::Connection(format!("cannot build the HTTP client: {e}")))?;
         Ok(LlmRouter {
             access,
+            gemini: GeminiClient::new(http.clone(), options.clone()),
+            ollama: OllamaClient::new(http, options.clone()),
             openai: OpenAiClient::new(options)?,
         })
     }
@@ -57,6 +68,8 @@ impl LlmRouter {
             .ok_or_else(unsupported)?;
         match endpoint.kind.spec().chat {
             Some(Wire::OpenAi) => self.openai.list_models(&endpoint).await,
+            Some(Wire::Gemini) => self.gemini.list_models(&endpoint).await,
+            Some(Wire::Ollama) => self.ollama.list_models(&endpoint).await,
             _ => Err(unsupported()),
         }
     }
@@ -64,7 +77,7 @@ impl LlmRouter {
 
 /// Whether this crate has a client for `wire`.
 fn has_client(wire: Wire) -> bool {
-    matches!(wire, Wire::OpenAi)
+    matches!(wire, Wire::OpenAi | Wire::Gemini | Wire::Ollama)
 }
 
 #[async_trait]
@@ -77,6 +90,8 @@ impl LlmClient for LlmRouter {
         let endpoint = self.endpoint(config)?;
         match endpoint.kind.spec().chat {
             Some(Wire::OpenAi) => self.openai.chat_at(&endpoint, config, request).await,
+            Some(Wire::Gemini) => self.gemini.chat_at(&endpoint, config, request).await,
+            Some(Wire::Ollama) => self.ollama.chat_at(&endpoint, config, request).await,
             _ => Err(LlmError::Unsupported(config.model_endpoint_type.clone())),
         }
     }
@@ -89,6 +104,8 @@ impl LlmClient for LlmRouter {
         let endpoint = self.endpoint(config)?;
         match endpoint.kind.spec().chat {
             Some(Wire::OpenAi) => self.openai.chat_stream_at(&endpoint, config, request).await,
+            Some(Wire::Gemini) => self.gemini.chat_stream_at(&endpoint, config, request).await,
+            Some(Wire::Ollama) => self.ollama.chat_stream_at(&endpoint, config, request).await,
             _ => Err(LlmError::Unsupported(config.model_endpoint_type.clone())),
         }
     }

@@ -1,14 +1,10 @@
-//! The one loop every SSE-speaking client shares: read the body with an idle timeout, parse
-//! events, let the protocol's decoder turn each into deltas, and end with `Done` only when the
-//! decoder saw a complete response (a body cut off early is an error, never a short answer).
+//! SSE protocols on the shared stream driver (`framed.rs`): the SSE parser splits the body into
+//! events and the protocol's `SseDecoder` reads each; `Done` comes only once the decoder saw a
+//! complete response.
 
-use std::collections::VecDeque;
-use std::pin::Pin;
 use std::time::Duration;
 
-use futures_core::Stream;
-use futures_util::StreamExt;
-
+use crate::framed::{self, Decoder, cut_short};
 use crate::sse::{SseEvent, SseParser};
 use crate::{ChatDelta, ChatStream, LlmError};
 
@@ -20,108 +16,69 @@ pub(crate) trait SseDecoder: Send + 'static {
     /// The closing `Done` after an ending event (`explicit`) or at the end of the body; `None`
     /// when what was seen is not a complete response.
     fn finish(&mut self, explicit: bool) -> Option<ChatDelta>;
-
-    /// How a network error reads.
-    fn network_error(&self, error: &reqwest::Error) -> LlmError;
 }
 
-/// The deltas of a streaming response; `idle` bounds the wait for each network read.
+/// The deltas of a streaming SSE response; `idle` bounds the wait for each network read.
 pub(crate) fn decoded<D: SseDecoder>(
     response: reqwest::Response,
     idle: Duration,
     decoder: D,
 ) -> ChatStream {
-    let state = State {
-        body: Box::pin(response.bytes_stream()),
+    let events = Events {
         parser: SseParser::default(),
         decoder,
-        ready: VecDeque::new(),
-        finished: false,
-        idle,
+        ended: false,
     };
-    // `unfold` rather than a spawned task: dropping the stream drops the connection at once.
-    Box::pin(futures_util::stream::unfold(
-        state,
-        |mut state| async move {
-            loop {
-                if let Some(item) = state.ready.pop_front() {
-                    return Some((item, state));
-                }
-                if state.finished {
-                    return None;
-                }
-                state.read().await;
-            }
-        },
-    ))
+    framed::stream(response, idle, events)
 }
 
-type Body = Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
-
-struct State<D> {
-    body: Body,
+struct Events<D> {
     parser: SseParser,
     decoder: D,
-    ready: VecDeque<Result<ChatDelta, LlmError>>,
-    /// Nothing follows what is in `ready`.
-    finished: bool,
-    idle: Duration,
+    /// An ending event or an error was passed on: nothing after it counts.
+    ended: bool,
 }
 
-impl<D: SseDecoder> State<D> {
-    /// Reads once from the network and queues what it completes.
-    async fn read(&mut self) {
-        match tokio::time::timeout(self.idle, self.body.next()).await {
-            Err(_) => self.fail(LlmError::Timeout),
-            Ok(Some(Err(e))) => {
-                let error = self.decoder.network_error(&e);
-                self.fail(error);
+impl<D: SseDecoder> Events<D> {
+    fn read(&mut self, events: Vec<SseEvent>) -> Vec<Result<ChatDelta, LlmError>> {
+        let mut items = Vec::new();
+        for event in events {
+            if self.ended {
+                break;
             }
-            Ok(Some(Ok(bytes))) => {
-                for event in self.parser.push(&bytes) {
-                    self.event(&event);
+            let mut out = Vec::new();
+            let outcome = self.decoder.event(&event, &mut out);
+            items.extend(out.into_iter().map(Ok));
+            match outcome {
+                Ok(false) => {}
+                Ok(true) => items.push(self.close(true)),
+                Err(error) => {
+                    self.ended = true;
+                    items.push(Err(error));
                 }
             }
-            Ok(None) => {
-                if let Some(event) = self.parser.finish() {
-                    self.event(&event);
-                }
-                self.end(false);
-            }
         }
+        items
     }
 
-    fn event(&mut self, event: &SseEvent) {
-        if self.finished {
-            return;
-        }
-        let mut out = Vec::new();
-        let outcome = self.decoder.event(event, &mut out);
-        self.ready.extend(out.into_iter().map(Ok));
-        match outcome {
-            Ok(true) => self.end(true),
-            Ok(false) => {}
-            Err(error) => self.fail(error),
-        }
+    fn close(&mut self, explicit: bool) -> Result<ChatDelta, LlmError> {
+        self.ended = true;
+        self.decoder.finish(explicit).ok_or_else(cut_short)
+    }
+}
+
+impl<D: SseDecoder> Decoder for Events<D> {
+    fn push(&mut self, bytes: &[u8]) -> Vec<Result<ChatDelta, LlmError>> {
+        let events = self.parser.push(bytes);
+        self.read(events)
     }
 
-    fn end(&mut self, explicit: bool) {
-        if self.finished {
-            return;
+    fn end(&mut self) -> Vec<Result<ChatDelta, LlmError>> {
+        let last: Vec<SseEvent> = self.parser.finish().into_iter().collect();
+        let mut items = self.read(last);
+        if !self.ended {
+            items.push(self.close(false));
         }
-        match self.decoder.finish(explicit) {
-            Some(done) => {
-                self.ready.push_back(Ok(done));
-                self.finished = true;
-            }
-            None => self.fail(LlmError::Connection(
-                "the stream ended before the response was complete".to_owned(),
-            )),
-        }
-    }
-
-    fn fail(&mut self, error: LlmError) {
-        self.ready.push_back(Err(error));
-        self.finished = true;
+        items
     }
 }

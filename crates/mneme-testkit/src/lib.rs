@@ -1,6 +1,6 @@
 //! Test support: `TestServer` starts the real `mneme` binary on 127.0.0.1 with a temporary data
 //! directory, learns its port from the "listening on" log line, and kills it on drop;
-//! `fake_llm::FakeLlm` is the scripted OpenAI-compatible model server tests point it at;
+//! `fake_llm::FakeLlm` is the scripted model server (OpenAI, Gemini, Ollama) tests point it at;
 //! `mcp` runs the Python MCP test server.
 //!
 //! Test-only code: it panics with a clear message instead of returning errors.

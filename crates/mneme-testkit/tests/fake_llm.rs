@@ -358,3 +358,98 @@ async fn binary_prints_its_address_and_stops_on_sigterm() {
         .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn gemini_routes_follow_the_script_in_gemini_shapes() {
+    let fake = FakeLlm::start().await;
+    let url = |method: &str| {
+        format!(
+            "{}/v1beta/models/gemini-2.5-flash:{method}",
+            fake.root_url()
+        )
+    };
+    let request = json!({
+        "contents": [{"role": "user", "parts": [{"text": "hello gemini"}]}],
+        "tools": [{"functionDeclarations": [{"name": "send_message"}]}],
+    });
+    fake.push(
+        Reply::text("Hi.")
+            .with_reasoning("Greet back.")
+            .with_cache_read_tokens(2),
+    );
+    fake.push(Reply::rate_limited(None));
+    let (status, _, text) = post(&url("generateContent"), &request).await;
+    assert_eq!(status, 200, "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    let parts = &answer["candidates"][0]["content"]["parts"];
+    assert_eq!(parts[0], json!({"text": "Greet back.", "thought": true}));
+    assert_eq!(parts[1]["text"], "Hi.");
+    assert!(parts[1]["thoughtSignature"].is_string());
+    assert_eq!(answer["usageMetadata"]["cachedContentTokenCount"], 2);
+    let (status, _, text) = post(&url("generateContent"), &request).await;
+    assert_eq!(status, 429);
+    let error: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(error["error"]["status"], "RESOURCE_EXHAUSTED");
+    // Nothing queued: the echo goes through the offered `send_message`.
+    let (_, headers, text) = post(
+        &format!("{}?alt=sse", url("streamGenerateContent")),
+        &request,
+    )
+    .await;
+    assert_eq!(headers["content-type"], "text/event-stream");
+    let data = text.trim().strip_prefix("data: ").unwrap();
+    let chunk: Value = serde_json::from_str(data).unwrap();
+    let call = &chunk["candidates"][0]["content"]["parts"][0]["functionCall"];
+    assert_eq!(
+        call,
+        &json!({"name": "send_message", "args": {"message": "echo: hello gemini"}})
+    );
+    assert!(!text.contains("[DONE]"));
+    // The control API lists Gemini chat bodies with the others.
+    let listed: Vec<Value> = reqwest::get(format!("{}/_fake/requests", fake.root_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(fake.gemini_requests(), listed);
+}
+
+#[tokio::test]
+async fn ollama_routes_stream_ndjson_and_describe_models() {
+    let fake = FakeLlm::start().await;
+    fake.push(Reply::tool_call("f", json!({"a": 1})).with_text("ok"));
+    let request = json!({"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}]});
+    let (status, headers, text) = post(&format!("{}/api/chat", fake.root_url()), &request).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/x-ndjson");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let last = lines.last().unwrap();
+    assert_eq!(
+        (&last["done"], &last["done_reason"]),
+        (&json!(true), &json!("stop"))
+    );
+    assert!(last["prompt_eval_count"].as_u64().unwrap() > 0);
+    let calls: Vec<&Value> = lines
+        .iter()
+        .filter_map(|l| l["message"]["tool_calls"].get(0))
+        .collect();
+    assert_eq!(calls[0]["function"]["arguments"], json!({"a": 1}));
+    fake.push(Reply::from_error(mneme_testkit::fake_llm::ErrorReply {
+        status: Some(500),
+        ..Default::default()
+    }));
+    let (status, _, text) = post(&format!("{}/api/chat", fake.root_url()), &request).await;
+    assert_eq!(status, 500);
+    assert!(serde_json::from_str::<Value>(&text).unwrap()["error"].is_string());
+    let show = json!({"model": "nomic-embed-text:latest"});
+    let (_, _, text) = post(&format!("{}/api/show", fake.root_url()), &show).await;
+    let shown: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(shown["capabilities"], json!(["embedding"]));
+    assert_eq!(shown["model_info"]["nomic-bert.embedding_length"], 768);
+    assert_eq!(fake.ollama_requests().len(), 2);
+}

@@ -17,8 +17,10 @@ pub enum Wire {
     OpenAi,
     /// Anthropic's Messages API.
     Anthropic,
-    /// Google's Gemini API.
+    /// Google's Gemini API (`generateContent`, `batchEmbedContents`).
     Gemini,
+    /// Ollama's native API (`/api/chat`, `/api/embed`) at the server's root URL.
+    Ollama,
 }
 
 /// The providers of the registry; `spec()` gives a provider's row.
@@ -91,6 +93,17 @@ impl ProviderSpec {
         }
     }
 
+    /// The root of a server's native API: `url`, else the default, without a trailing slash
+    /// or `/v1` (Ollama's `/api/...` lives beside its OpenAI-compatible `/v1`, and users set
+    /// either form).
+    pub fn native_base_url<'a>(&self, url: Option<&'a str>) -> &'a str {
+        let root = url.or(self.default_base_url).unwrap_or_default();
+        let root = root.trim_end_matches('/');
+        root.strip_suffix("/v1")
+            .unwrap_or(root)
+            .trim_end_matches('/')
+    }
+
     /// The environment variables of this provider with whether each holds a secret.
     pub fn env_vars(&self) -> impl Iterator<Item = (&'static str, bool)> {
         let key = self.api_key_env.map(|v| (v, true));
@@ -143,9 +156,11 @@ pub const PROVIDERS: &[ProviderSpec] = &[
     },
     ProviderSpec {
         api_key_env: Some("GEMINI_API_KEY"),
+        base_url_env: Some("GEMINI_BASE_URL"),
         default_base_url: Some("https://generativelanguage.googleapis.com"),
         standard: true,
         chat: Some(Wire::Gemini),
+        embeddings: Some(Wire::Gemini),
         default_context_window: 1_048_576,
         ..row(ProviderKind::GoogleAi, "google_ai")
     },
@@ -154,7 +169,8 @@ pub const PROVIDERS: &[ProviderSpec] = &[
         default_base_url: Some("http://localhost:11434"),
         openai_under_v1: true,
         standard: true,
-        embeddings: Some(Wire::OpenAi),
+        chat: Some(Wire::Ollama),
+        embeddings: Some(Wire::Ollama),
         default_context_window: 8_192,
         ..row(ProviderKind::Ollama, "ollama")
     },
@@ -378,6 +394,15 @@ mod tests {
                 assert!(seen.insert(var.to_owned()), "{var} twice");
             }
         }
+    }
+
+    #[test]
+    fn native_roots_drop_the_v1_suffix() {
+        let ollama = ProviderKind::Ollama.spec();
+        for url in ["http://h:11434", "http://h:11434/", "http://h:11434/v1/"] {
+            assert_eq!(ollama.native_base_url(Some(url)), "http://h:11434");
+        }
+        assert_eq!(ollama.native_base_url(None), "http://localhost:11434");
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! mneme-embed against real things: the OpenAI-compatible embedder against mneme-testkit's fake
-//! LLM and a canned HTTP responder, the router, and the real all-MiniLM-L6-v2 on disk.
+//! mneme-embed against real things: the OpenAI-compatible, Gemini and Ollama embedders against
+//! mneme-testkit's fake LLM and a canned HTTP responder, the router, and the real all-MiniLM-L6-v2 on disk.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fetch;
+mod gemini;
 #[cfg(feature = "local")]
 mod local;
+mod ollama;
 mod openai;
 mod router;
 

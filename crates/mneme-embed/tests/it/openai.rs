@@ -204,13 +204,13 @@ async fn a_body_that_is_not_an_embedding_list_is_a_bad_response() {
 
 /// An HTTP server that answers each request with the next canned (status, body) and counts
 /// requests; the last answer repeats. The fake LLM cannot script embedding errors, hence this.
-struct Canned {
+pub(crate) struct Canned {
     port: u16,
     requests: Arc<AtomicUsize>,
 }
 
 impl Canned {
-    async fn start(answers: Vec<(u16, &'static str)>) -> Canned {
+    pub(crate) async fn start(answers: Vec<(u16, &'static str)>) -> Canned {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(AtomicUsize::new(0));
@@ -237,7 +237,12 @@ impl Canned {
         format!("http://127.0.0.1:{}/v1", self.port)
     }
 
-    fn requests(&self) -> usize {
+    /// The server's root, for the protocols that add their own path (Gemini, Ollama).
+    pub(crate) fn root_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub(crate) fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }
 }

@@ -69,7 +69,7 @@ async fn openai_uses_the_server_base_url_and_key_when_the_config_has_no_endpoint
 }
 
 #[tokio::test]
-async fn ollama_gets_v1_added_to_its_root_and_no_openai_key() {
+async fn ollama_gets_its_native_endpoint_and_no_openai_key() {
     let fake = FakeLlm::start().await;
     let root = format!("http://{}", fake.addr());
     let providers = ConfiguredProviders::default()
@@ -98,7 +98,7 @@ async fn ollama_gets_v1_added_to_its_root_and_no_openai_key() {
         .unwrap();
     embedder.embed(&strings(&["x"])).await.unwrap();
     let recorded = fake.recorded();
-    assert_eq!(recorded[0].path, "/v1/embeddings");
+    assert_eq!(recorded[0].path, "/api/embed");
     assert_eq!(recorded[0].authorization, None);
     assert_eq!(recorded[0].body["model"], "nomic-embed-text");
 }
@@ -119,9 +119,8 @@ fn unknown_endpoint_types_are_named() {
         error.to_string().ends_with("lmstudio_openai, local"),
         "{error}"
     );
-    // A provider of the registry without embeddings (or without an embedder yet) is unknown
-    // here too.
-    for kind in ["anthropic", "google_ai"] {
+    // A provider of the registry without embeddings is unknown here too.
+    for kind in ["anthropic", "groq"] {
         let error = router.embedder_for(&config(kind, None, "m")).err().unwrap();
         assert_eq!(error, EmbedError::UnknownEndpointType(kind.into()));
     }
@@ -176,4 +175,56 @@ fn local_serves_only_its_one_model() {
         .err()
         .unwrap();
     assert_eq!(error, EmbedError::UnknownModel("bge-small-en".into()));
+}
+
+#[tokio::test]
+async fn gemini_and_ollama_configs_reach_their_native_endpoints() {
+    let fake = FakeLlm::start().await;
+    let router = EmbedderRouter::new(RouterConfig {
+        providers: ConfiguredProviders::default()
+            .with(
+                ProviderKind::GoogleAi,
+                ProviderSettings {
+                    api_key: Some("gm-router".into()),
+                    base_url: Some(fake.root_url()),
+                    api_version: None,
+                },
+            )
+            .with(
+                ProviderKind::Ollama,
+                ProviderSettings {
+                    base_url: Some(fake.base_url()),
+                    ..ProviderSettings::default()
+                },
+            ),
+        ..RouterConfig::default()
+    });
+    let gemini = router
+        .embedder_for(&config("google_ai", None, "text-embedding-004"))
+        .unwrap();
+    assert_eq!(gemini.name(), "google_ai/text-embedding-004");
+    let vectors = gemini.embed(&strings(&["a", "b"])).await.unwrap();
+    assert_eq!(
+        vectors[1].len(),
+        1536,
+        "the config's dimension is asked for"
+    );
+    let ollama = router
+        .embedder_for(&config("ollama", None, "nomic-embed-text"))
+        .unwrap();
+    assert_eq!(ollama.embed(&strings(&["c"])).await.unwrap()[0].len(), 768);
+    let recorded = fake.recorded();
+    let paths: Vec<&str> = recorded.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/v1beta/models/text-embedding-004:batchEmbedContents",
+            "/api/embed"
+        ]
+    );
+    assert_eq!(
+        recorded[0].authorization.as_deref(),
+        Some("x-goog-api-key gm-router")
+    );
+    assert_eq!(recorded[1].authorization, None, "no key goes to Ollama");
 }

@@ -1,7 +1,7 @@
 //! The OpenAI Chat Completions protocol, spoken by OpenAI and most hosted and local servers
 //! (vLLM, Ollama, LM Studio, Together, Groq, DeepSeek, xAI, OpenRouter).
 
-mod error;
+pub(crate) mod error;
 mod request;
 mod response;
 mod responses;

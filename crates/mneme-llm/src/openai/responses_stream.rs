@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::error::{from_reqwest, from_stream_error};
+use super::error::from_stream_error;
 use super::responses::{finish_reason, reasoning_block, usage};
 use crate::sse::SseEvent;
 use crate::sse_stream::{self, SseDecoder};
@@ -73,10 +73,6 @@ impl SseDecoder for EventDecoder {
             finish_reason: Some(finish_reason),
             usage,
         })
-    }
-
-    fn network_error(&self, error: &reqwest::Error) -> LlmError {
-        from_reqwest(error)
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::error::{from_reqwest, from_stream_error};
+use super::error::from_stream_error;
 use super::response::{arguments, finish_reason, reasoning, text, usage};
 use crate::sse::SseEvent;
 use crate::sse_stream::{self, SseDecoder};
@@ -39,10 +39,6 @@ impl SseDecoder for ChunkDecoder {
 
     fn finish(&mut self, explicit: bool) -> Option<ChatDelta> {
         ChunkDecoder::finish(self, explicit)
-    }
-
-    fn network_error(&self, error: &reqwest::Error) -> LlmError {
-        from_reqwest(error)
     }
 }
 

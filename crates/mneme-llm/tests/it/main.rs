@@ -1,8 +1,11 @@
-//! The OpenAI-compatible client against the scripted fake LLM from mneme-testkit.
+//! The clients (OpenAI-compatible, Gemini, Ollama) against the scripted fake LLM from
+//! mneme-testkit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod chat;
 mod errors;
+mod gemini;
+mod ollama;
 mod responses;
 mod stream;
 

@@ -1,4 +1,4 @@
-//! `mneme-fake-llm`: the scripted OpenAI-compatible fake LLM as a standalone process, for the
+//! `mneme-fake-llm`: the scripted fake LLM (OpenAI, Gemini and Ollama protocols) as a standalone process, for the
 //! Python SDK suite and benchmarks. Script it through the `/_fake/` control API.
 
 use std::net::{IpAddr, SocketAddr};
@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 use mneme_testkit::FakeLlm;
 
-/// A scripted OpenAI-compatible LLM server for tests (never for production).
+/// A scripted LLM server (OpenAI, Gemini and Ollama protocols) for tests (never for production).
 #[derive(Parser)]
 #[command(version)]
 struct Args {

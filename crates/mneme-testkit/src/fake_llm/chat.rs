@@ -58,8 +58,14 @@ pub(crate) fn invalid_json() -> Response {
 
 /// An HTTP error with the scripted status, body and headers.
 pub(crate) fn error_response(error: &ErrorReply) -> Response {
+    error_response_with(error, error.body())
+}
+
+/// An HTTP error with the scripted status and headers and `body` (another provider's default
+/// body when the script gave none).
+pub(crate) fn error_response_with(error: &ErrorReply, body: Value) -> Response {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (status, Json(error.body())).into_response();
+    let mut response = (status, Json(body)).into_response();
     for (name, value) in &error.headers {
         if let (Ok(name), Ok(value)) = (
             HeaderName::try_from(name.as_str()),
@@ -83,6 +89,7 @@ struct Answer {
     finish_reason: String,
     prompt_tokens: u64,
     completion_tokens: u64,
+    cached_tokens: Option<u64>,
 }
 
 impl Answer {
@@ -128,15 +135,20 @@ impl Answer {
             finish_reason,
             prompt_tokens: estimate_tokens(request["messages"].to_string().len()),
             completion_tokens: estimate_tokens(completion_chars),
+            cached_tokens: reply.cache_read_tokens,
         }
     }
 
     fn usage(&self) -> Value {
-        json!({
+        let mut usage = json!({
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
-        })
+        });
+        if let Some(cached) = self.cached_tokens {
+            usage["prompt_tokens_details"] = json!({ "cached_tokens": cached });
+        }
+        usage
     }
 
     /// The non-streaming `chat.completion` object.

@@ -1,8 +1,8 @@
-//! A scripted OpenAI-compatible LLM server for tests and benchmarks (never used in production).
+//! A scripted LLM server for tests and benchmarks (never used in production).
 //!
-//! It answers `POST /v1/chat/completions` and `POST /v1/responses` (plain and SSE),
-//! `POST /v1/embeddings` and
-//! `GET /v1/models`. Tests script the next answers (text, tool calls, errors, delays) through
+//! It answers OpenAI's `POST /v1/chat/completions` and `POST /v1/responses` (plain and SSE),
+//! `POST /v1/embeddings` and `GET /v1/models`; Gemini's `/v1beta/models/...` (generate, stream, embed, list); and
+//! Ollama's `/api/chat`, `/api/embed`, `/api/tags` and `/api/show`. Tests script the next answers (text, tool calls, errors, delays) through
 //! the Rust handle `FakeLlm` or, from other languages, the control API under `/_fake/`; every
 //! request body is recorded so tests can assert what mneme sent. With nothing scripted it echoes
 //! the last user message, through `send_message` when the request offers that tool.
@@ -10,6 +10,8 @@
 mod chat;
 mod control;
 mod embeddings;
+mod gemini;
+mod ollama;
 mod responses;
 mod script;
 
@@ -72,6 +74,12 @@ impl FakeLlm {
         format!("http://{}/v1", self.addr)
     }
 
+    /// The server's root, `http://127.0.0.1:PORT`: Gemini's base URL (it adds `/v1beta`) and
+    /// Ollama's (it adds `/api`).
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     /// Queues a reply; queued replies answer chat requests in order.
     pub fn push(&self, reply: Reply) {
         self.lock().push(reply);
@@ -119,6 +127,16 @@ impl FakeLlm {
         self.lock().bodies(responses::PATH)
     }
 
+    /// The Gemini `generateContent` and `streamGenerateContent` bodies, oldest first.
+    pub fn gemini_requests(&self) -> Vec<Value> {
+        self.lock().bodies_where(gemini::is_chat_path)
+    }
+
+    /// The Ollama `/api/chat` bodies, oldest first.
+    pub fn ollama_requests(&self) -> Vec<Value> {
+        self.lock().bodies(ollama::CHAT_PATH)
+    }
+
     /// The embeddings request bodies received so far, oldest first.
     pub fn embedding_requests(&self) -> Vec<Value> {
         self.lock().bodies(embeddings::PATH)
@@ -162,6 +180,15 @@ fn router(script: Shared) -> Router {
         .route(responses::PATH, post(responses::responses))
         .route(embeddings::PATH, post(embeddings::embeddings))
         .route("/v1/models", get(embeddings::models))
+        .route(gemini::PREFIX, get(gemini::list_models))
+        .route(
+            &format!("{}/{{model_method}}", gemini::PREFIX),
+            post(gemini::model_method),
+        )
+        .route(ollama::CHAT_PATH, post(ollama::chat))
+        .route(ollama::EMBED_PATH, post(ollama::embed_texts))
+        .route("/api/tags", get(ollama::tags))
+        .route("/api/show", post(ollama::show))
         .route(
             "/_fake/replies",
             post(control::push_replies).get(control::queued_replies),
@@ -174,15 +201,23 @@ fn router(script: Shared) -> Router {
         .with_state(script)
 }
 
+/// Whether a recorded path is a chat request of any protocol.
+pub(crate) fn is_chat_path(path: &str) -> bool {
+    path == chat::PATH
+        || path == responses::PATH
+        || path == ollama::CHAT_PATH
+        || gemini::is_chat_path(path)
+}
+
 /// Records a request and returns its body as JSON (the raw text as a JSON string when it is
 /// not JSON, so a malformed body is still visible to the test).
 fn record(script: &Shared, path: &str, headers: &HeaderMap, body: &[u8]) -> Value {
     let value = serde_json::from_slice(body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()));
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let authorization = header(header::AUTHORIZATION.as_str())
+        .map(str::to_owned)
+        .or_else(|| header(gemini::KEY_HEADER).map(|key| format!("{} {key}", gemini::KEY_HEADER)));
     script.lock().unwrap().recorded.push(RecordedRequest {
         path: path.to_owned(),
         authorization,

@@ -31,6 +31,10 @@ pub struct Reply {
     /// Extra delay for this reply, on top of the global latency.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
+    /// Input tokens reported as read from the provider's cache (Gemini's
+    /// `cachedContentTokenCount`, OpenAI's `cached_tokens`), counted inside the prompt tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_read_tokens: Option<u64>,
 }
 
 /// A tool call to answer with. `arguments` is sent as its JSON text, or verbatim when it is a
@@ -80,9 +84,11 @@ pub struct Rule {
 /// A request the fake received.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedRequest {
-    /// `/v1/chat/completions` or `/v1/embeddings`.
+    /// `/v1/chat/completions`, `/v1/embeddings`, `/v1beta/models/{model}:generateContent`,
+    /// `/api/chat`...
     pub path: String,
-    /// The `Authorization` header, if any.
+    /// The credential the request carried: its `Authorization` header, else Gemini's
+    /// `x-goog-api-key` as `x-goog-api-key <key>`.
     pub authorization: Option<String>,
     /// The JSON body, or the raw text as a JSON string when it was not JSON.
     pub body: Value,
@@ -166,6 +172,12 @@ impl Reply {
         self
     }
 
+    /// Reports `tokens` of the prompt as read from the provider's cache.
+    pub fn with_cache_read_tokens(mut self, tokens: u64) -> Reply {
+        self.cache_read_tokens = Some(tokens);
+        self
+    }
+
     pub fn with_delay(mut self, delay: Duration) -> Reply {
         self.delay_ms = Some(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
         self
@@ -221,7 +233,12 @@ impl Script {
 
     /// Recorded bodies sent to one path, in order.
     pub(crate) fn bodies(&self, path: &str) -> Vec<Value> {
-        let matching = self.recorded.iter().filter(|r| r.path == path);
+        self.bodies_where(|p| p == path)
+    }
+
+    /// Recorded bodies sent to the paths `wanted` accepts, in order.
+    pub(crate) fn bodies_where(&self, wanted: impl Fn(&str) -> bool) -> Vec<Value> {
+        let matching = self.recorded.iter().filter(|r| wanted(&r.path));
         matching.map(|r| r.body.clone()).collect()
     }
 
