@@ -3,10 +3,11 @@
 //! step loop sees one error type.
 //!
 //! Each provider's spelling (field names, finish reasons, endpoint types) stays in its own
-//! module (`openai/`); which endpoint type goes to which client is the registry's
+//! module (`openai/`, `anthropic/`); which endpoint type goes to which client is the registry's
 //! (`mneme_types::provider`), read by `LlmRouter`.
 
 mod access;
+mod anthropic;
 mod assemble;
 mod openai;
 mod retry;

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use mneme_types::{LlmConfig, Wire};
 
 use crate::access::{AccessTable, Endpoint};
+use crate::anthropic::AnthropicClient;
 use crate::openai::{OpenAiClient, OpenAiOptions};
 use crate::{ChatRequest, ChatResponse, ChatStream, LlmClient, LlmError, RemoteModel};
 
@@ -16,6 +17,7 @@ use crate::{ChatRequest, ChatResponse, ChatStream, LlmClient, LlmError, RemoteMo
 pub struct LlmRouter {
     access: Arc<AccessTable>,
     openai: OpenAiClient,
+    anthropic: AnthropicClient,
 }
 
 impl LlmRouter {
@@ -23,6 +25,7 @@ impl LlmRouter {
     pub fn new(options: OpenAiOptions, access: Arc<AccessTable>) -> Result<LlmRouter, LlmError> {
         Ok(LlmRouter {
             access,
+            anthropic: AnthropicClient::new(options.clone())?,
             openai: OpenAiClient::new(options)?,
         })
     }
@@ -57,6 +60,7 @@ impl LlmRouter {
             .ok_or_else(unsupported)?;
         match endpoint.kind.spec().chat {
             Some(Wire::OpenAi) => self.openai.list_models(&endpoint).await,
+            Some(Wire::Anthropic) => self.anthropic.list_models(&endpoint).await,
             _ => Err(unsupported()),
         }
     }
@@ -64,7 +68,7 @@ impl LlmRouter {
 
 /// Whether this crate has a client for `wire`.
 fn has_client(wire: Wire) -> bool {
-    matches!(wire, Wire::OpenAi)
+    matches!(wire, Wire::OpenAi | Wire::Anthropic)
 }
 
 #[async_trait]
@@ -77,6 +81,7 @@ impl LlmClient for LlmRouter {
         let endpoint = self.endpoint(config)?;
         match endpoint.kind.spec().chat {
             Some(Wire::OpenAi) => self.openai.chat_at(&endpoint, config, request).await,
+            Some(Wire::Anthropic) => self.anthropic.chat_at(&endpoint, config, request).await,
             _ => Err(LlmError::Unsupported(config.model_endpoint_type.clone())),
         }
     }
@@ -89,6 +94,10 @@ impl LlmClient for LlmRouter {
         let endpoint = self.endpoint(config)?;
         match endpoint.kind.spec().chat {
             Some(Wire::OpenAi) => self.openai.chat_stream_at(&endpoint, config, request).await,
+            Some(Wire::Anthropic) => {
+                let anthropic = &self.anthropic;
+                anthropic.chat_stream_at(&endpoint, config, request).await
+            }
             _ => Err(LlmError::Unsupported(config.model_endpoint_type.clone())),
         }
     }

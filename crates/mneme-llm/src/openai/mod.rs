@@ -1,7 +1,7 @@
 //! The OpenAI Chat Completions protocol, spoken by OpenAI and most hosted and local servers
 //! (vLLM, Ollama, LM Studio, Together, Groq, DeepSeek, xAI, OpenRouter).
 
-mod error;
+pub(crate) mod error;
 mod request;
 mod response;
 mod stream;
@@ -198,7 +198,7 @@ struct Target<'a> {
 }
 
 /// A whole response as the deltas a stream would have carried.
-fn deltas_of(response: ChatResponse) -> ChatStream {
+pub(crate) fn deltas_of(response: ChatResponse) -> ChatStream {
     let mut deltas: Vec<ChatDelta> = Vec::new();
     for block in response.reasoning {
         match block {
