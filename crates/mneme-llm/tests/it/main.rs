@@ -1,6 +1,8 @@
-//! The OpenAI-compatible client against the scripted fake LLM from mneme-testkit.
+//! The LLM clients (OpenAI-compatible, Anthropic) against the scripted fake LLM from
+//! mneme-testkit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod anthropic;
 mod chat;
 mod errors;
 mod stream;

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::Shared;
-use super::script::{ErrorReply, Reply};
+use super::script::{ErrorReply, Protocol, Reply};
 
 pub(crate) const PATH: &str = "/v1/chat/completions";
 
@@ -38,7 +38,7 @@ pub(crate) async fn chat_completions(
     let delay = latency + Duration::from_millis(reply.delay_ms.unwrap_or(0));
     tokio::time::sleep(delay).await;
     if let Some(error) = &reply.error {
-        return error_response(error);
+        return error_response(error, Protocol::OpenAi);
     }
     let answer = Answer::new(&request, &reply, first_id);
     if request["stream"] == true {
@@ -57,9 +57,9 @@ pub(crate) fn invalid_json() -> Response {
 }
 
 /// An HTTP error with the scripted status, body and headers.
-pub(crate) fn error_response(error: &ErrorReply) -> Response {
+pub(crate) fn error_response(error: &ErrorReply, protocol: Protocol) -> Response {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (status, Json(error.body())).into_response();
+    let mut response = (status, Json(error.body(protocol))).into_response();
     for (name, value) in &error.headers {
         if let (Ok(name), Ok(value)) = (
             HeaderName::try_from(name.as_str()),
@@ -83,6 +83,7 @@ struct Answer {
     finish_reason: String,
     prompt_tokens: u64,
     completion_tokens: u64,
+    cached_tokens: Option<u64>,
 }
 
 impl Answer {
@@ -128,15 +129,20 @@ impl Answer {
             finish_reason,
             prompt_tokens: estimate_tokens(request["messages"].to_string().len()),
             completion_tokens: estimate_tokens(completion_chars),
+            cached_tokens: reply.cache_read_tokens,
         }
     }
 
     fn usage(&self) -> Value {
-        json!({
+        let mut usage = json!({
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
-        })
+        });
+        if let Some(cached) = self.cached_tokens {
+            usage["prompt_tokens_details"] = json!({ "cached_tokens": cached });
+        }
+        usage
     }
 
     /// The non-streaming `chat.completion` object.

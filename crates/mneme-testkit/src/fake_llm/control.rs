@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use super::Shared;
 use super::script::{RecordedRequest, Reply, Rule};
-use super::{Shared, chat};
 
 /// `POST /_fake/replies`: a reply or a list of replies, queued in order.
 pub(crate) async fn push_replies(State(script): State<Shared>, body: Bytes) -> Response {
@@ -61,9 +61,9 @@ pub(crate) async fn set_latency(State(script): State<Shared>, body: Bytes) -> Re
     }
 }
 
-/// `GET /_fake/requests`: the chat request bodies, oldest first.
+/// `GET /_fake/requests`: the chat request bodies (both protocols), oldest first.
 pub(crate) async fn chat_requests(State(script): State<Shared>) -> Json<Vec<Value>> {
-    Json(script.lock().unwrap().bodies(chat::PATH))
+    Json(script.lock().unwrap().chat_bodies())
 }
 
 /// `GET /_fake/recorded`: every request (chat and embeddings) with its path and auth header.

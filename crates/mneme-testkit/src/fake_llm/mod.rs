@@ -1,14 +1,18 @@
-//! A scripted OpenAI-compatible LLM server for tests and benchmarks (never used in production).
+//! A scripted LLM server for tests and benchmarks (never used in production), speaking OpenAI's
+//! and Anthropic's protocols.
 //!
-//! It answers `POST /v1/chat/completions` (plain and SSE), `POST /v1/embeddings` and
-//! `GET /v1/models`. Tests script the next answers (text, tool calls, errors, delays) through
+//! It answers `POST /v1/chat/completions` (plain and SSE), Anthropic's `POST /v1/messages`
+//! (plain and SSE), `POST /v1/embeddings` and `GET /v1/models` (Anthropic's shape when the
+//! request carries `anthropic-version`). Both chat routes follow the same script. Tests script the next answers (text, tool calls, errors, delays) through
 //! the Rust handle `FakeLlm` or, from other languages, the control API under `/_fake/`; every
 //! request body is recorded so tests can assert what mneme sent. With nothing scripted it echoes
 //! the last user message, through `send_message` when the request offers that tool.
 
+mod anthropic;
 mod chat;
 mod control;
 mod embeddings;
+mod errors;
 mod script;
 
 use std::net::SocketAddr;
@@ -22,6 +26,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub use anthropic::signature as thinking_signature;
 pub use embeddings::embed;
 pub use script::{ErrorKind, ErrorReply, RecordedRequest, Reply, Rule, ToolCallReply};
 
@@ -65,7 +70,7 @@ impl FakeLlm {
         self.addr
     }
 
-    /// The OpenAI base URL, `http://127.0.0.1:PORT/v1`.
+    /// The base URL of both protocols, `http://127.0.0.1:PORT/v1`.
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
     }
@@ -107,9 +112,10 @@ impl FakeLlm {
         self.lock().latency = latency;
     }
 
-    /// The chat request bodies received so far, oldest first.
+    /// The chat request bodies received so far (Chat Completions and Anthropic Messages),
+    /// oldest first.
     pub fn requests(&self) -> Vec<Value> {
-        self.lock().bodies(chat::PATH)
+        self.lock().chat_bodies()
     }
 
     /// The embeddings request bodies received so far, oldest first.
@@ -152,6 +158,7 @@ type Shared = Arc<Mutex<script::Script>>;
 fn router(script: Shared) -> Router {
     Router::new()
         .route(chat::PATH, post(chat::chat_completions))
+        .route(anthropic::PATH, post(anthropic::messages))
         .route(embeddings::PATH, post(embeddings::embeddings))
         .route("/v1/models", get(embeddings::models))
         .route(
@@ -171,13 +178,18 @@ fn router(script: Shared) -> Router {
 fn record(script: &Shared, path: &str, headers: &HeaderMap, body: &[u8]) -> Value {
     let value = serde_json::from_slice(body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()));
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
     script.lock().unwrap().recorded.push(RecordedRequest {
         path: path.to_owned(),
-        authorization,
+        authorization: header(header::AUTHORIZATION.as_str()),
+        api_key: header("x-api-key"),
+        anthropic_version: header("anthropic-version"),
+        anthropic_beta: header("anthropic-beta"),
         body: value.clone(),
     });
     value
