@@ -8,7 +8,8 @@ and its address is taken from the first stderr line matching ``listening on <add
 
 Model calls go to the scripted fake LLM named by ``$MNEME_FAKE_LLM_BIN`` (one process for the
 whole session, started with ``--port 0``); every server the suite starts gets
-``OPENAI_BASE_URL=http://<fake>/v1`` and ``OPENAI_API_KEY=sk-test``. Tests script it through
+``OPENAI_BASE_URL=http://<fake>/v1`` and ``OPENAI_API_KEY=sk-test``, and the same fake as
+``ANTHROPIC_BASE_URL`` with ``ANTHROPIC_API_KEY=sk-ant-test``. Tests script it through
 the ``fake`` fixture, which resets it before and after each test. The session server is shared,
 so tests that script the fake must not run concurrently (pytest runs them serially).
 """
@@ -286,7 +287,12 @@ class FakeLlmProcess:
 
     @property
     def server_env(self) -> dict[str, str]:
-        return {"OPENAI_BASE_URL": self.base_url, "OPENAI_API_KEY": "sk-test"}
+        return {
+            "OPENAI_BASE_URL": self.base_url,
+            "OPENAI_API_KEY": "sk-test",
+            "ANTHROPIC_BASE_URL": self.base_url,
+            "ANTHROPIC_API_KEY": "sk-ant-test",
+        }
 
 
 class FakeLlm:
