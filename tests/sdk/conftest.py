@@ -8,9 +8,11 @@ and its address is taken from the first stderr line matching ``listening on <add
 
 Model calls go to the scripted fake LLM named by ``$MNEME_FAKE_LLM_BIN`` (one process for the
 whole session, started with ``--port 0``); every server the suite starts gets
-``OPENAI_BASE_URL=http://<fake>/v1`` and ``OPENAI_API_KEY=sk-test``, and the fake's root as
+``OPENAI_BASE_URL=http://<fake>/v1`` and ``OPENAI_API_KEY=sk-test``, the same fake as
+``ANTHROPIC_BASE_URL`` with ``ANTHROPIC_API_KEY=sk-ant-test``, and the fake's root as
 ``GEMINI_BASE_URL`` (with ``GEMINI_API_KEY=gm-test``) and ``OLLAMA_BASE_URL``, so that
-``google_ai/...`` and ``ollama/...`` handles reach it too. Tests script it through
+``anthropic/...``, ``google_ai/...`` and ``ollama/...`` handles reach it too. Tests script it
+through
 the ``fake`` fixture, which resets it before and after each test. The session server is shared,
 so tests that script the fake must not run concurrently (pytest runs them serially).
 """
@@ -305,6 +307,8 @@ class FakeLlmProcess:
             "GEMINI_BASE_URL": self.root_url,
             "GEMINI_API_KEY": "gm-test",
             "OLLAMA_BASE_URL": self.root_url,
+            "ANTHROPIC_BASE_URL": self.base_url,
+            "ANTHROPIC_API_KEY": "sk-ant-test",
         }
 
 

@@ -1,8 +1,10 @@
 //! The model request for a step: the frozen system prompt, the in-context history, this
 //! request's inputs, and the agent's tools.
 
-use mneme_llm::{ChatMessage, ChatRequest, Content, ToolCall, ToolChoice, ToolSchema};
-use mneme_store::{AgentContext, Message, Role};
+use mneme_llm::{
+    ChatMessage, ChatRequest, Content, ReasoningBlock, ToolCall, ToolChoice, ToolSchema,
+};
+use mneme_store::{AgentContext, Message, ReasoningRecord, Role};
 use mneme_types::{AgentType, Tool};
 use serde_json::{Value, json};
 
@@ -35,7 +37,7 @@ pub(crate) fn build_request(
 ) -> ChatRequest {
     let mut messages = Vec::with_capacity(ctx.messages.len() + pending.len());
     for m in ctx.messages.iter().skip(1).chain(pending) {
-        push_message(&mut messages, m);
+        push_message(&mut messages, m, &ctx.agent.llm_config.model);
     }
     let tools: Vec<ToolSchema> = ctx
         .tools
@@ -62,7 +64,7 @@ pub(crate) fn build_request(
 
 /// One stored message as the model sees it. A `tool` message holding several returns becomes
 /// one tool message per call, as providers require.
-fn push_message(out: &mut Vec<ChatMessage>, m: &Message) {
+fn push_message(out: &mut Vec<ChatMessage>, m: &Message, model: &str) {
     match m.role {
         Role::System => out.push(ChatMessage::System {
             content: m.text.clone(),
@@ -70,7 +72,7 @@ fn push_message(out: &mut Vec<ChatMessage>, m: &Message) {
         Role::User | Role::Summary => out.push(ChatMessage::User {
             content: Content::Text(m.text.clone()),
         }),
-        Role::Assistant => out.push(assistant_turn(m)),
+        Role::Assistant => out.push(assistant_turn(m, model)),
         Role::Tool if !m.tool_returns.is_empty() => {
             for r in &m.tool_returns {
                 out.push(ChatMessage::Tool {
@@ -85,17 +87,22 @@ fn push_message(out: &mut Vec<ChatMessage>, m: &Message) {
         }),
         // An approval request is the assistant's tool call, for the model; the answer is
         // bookkeeping (the tool message after it carries the results).
-        Role::Approval if !m.tool_calls.is_empty() => out.push(assistant_turn(m)),
+        Role::Approval if !m.tool_calls.is_empty() => out.push(assistant_turn(m, model)),
         Role::Approval => {}
     }
 }
 
-/// An assistant message (or an approval request, which is one) with its tool calls.
-fn assistant_turn(m: &Message) -> ChatMessage {
+/// An assistant message (or an approval request, which is one) with its tool calls, and its
+/// reasoning when `model` wrote it: a signature is valid only for the model that made it
+/// (providers without signed reasoning ignore the blocks).
+fn assistant_turn(m: &Message, model: &str) -> ChatMessage {
+    let same_model = m.model.as_deref() == Some(model);
     ChatMessage::Assistant {
         content: Some(m.text.clone()).filter(|t| !t.is_empty()),
-        // Stored reasoning has no provider signature, so it is not sent back.
-        reasoning: Vec::new(),
+        reasoning: match same_model {
+            true => m.reasoning.iter().map(reasoning_block).collect(),
+            false => Vec::new(),
+        },
         tool_calls: m
             .tool_calls
             .iter()
@@ -105,6 +112,16 @@ fn assistant_turn(m: &Message) -> ChatMessage {
                 arguments: c.arguments.clone(),
             })
             .collect(),
+    }
+}
+
+fn reasoning_block(record: &ReasoningRecord) -> ReasoningBlock {
+    match record {
+        ReasoningRecord::Reasoning { text, signature } => ReasoningBlock::Text {
+            text: text.clone(),
+            signature: signature.clone(),
+        },
+        ReasoningRecord::Redacted { data } => ReasoningBlock::Redacted { data: data.clone() },
     }
 }
 

@@ -3,7 +3,7 @@
 //! what leaves (Letta's compaction) comes with the compaction issue; until then an agent never
 //! gets stuck on a full context.
 
-use mneme_store::{AgentContext, Message, Role};
+use mneme_store::{AgentContext, Message, ReasoningRecord, Role};
 use mneme_types::MessageId;
 
 /// Evict when the estimate passes this share of the window...
@@ -22,7 +22,13 @@ pub(crate) fn tokens(m: &Message) -> u64 {
             .iter()
             .map(|r| r.func_response.len())
             .sum::<usize>()
-        + m.reasoning.as_ref().map_or(0, String::len);
+        + m.reasoning
+            .iter()
+            .map(|r| match r {
+                ReasoningRecord::Reasoning { text, .. } => text.len(),
+                ReasoningRecord::Redacted { data } => data.len(),
+            })
+            .sum::<usize>();
     (chars as u64).div_ceil(4) + 4
 }
 

@@ -4,8 +4,8 @@
 //! (`Flavor`) differ only here; the executor in `turn.rs` runs what was decided.
 
 use chrono::{DateTime, Utc};
-use mneme_llm::{ChatResponse, FinishReason, ToolCall};
-use mneme_store::{Message, Passage, Role, ToolCallRecord, ToolReturnRecord};
+use mneme_llm::{ChatResponse, FinishReason, ReasoningBlock, ToolCall};
+use mneme_store::{Message, Passage, ReasoningRecord, Role, ToolCallRecord, ToolReturnRecord};
 use mneme_types::{AgentId, MessageId, RunId, StepId, StopReason, Tool, time};
 use serde_json::{Value, json};
 
@@ -46,6 +46,8 @@ pub(crate) struct StepView<'a> {
     pub step: (StepId, RunId),
     /// The id the assistant message is stored under: streamed chunks carried it already.
     pub message_id: MessageId,
+    /// The model that answered: signed reasoning is sent back only to it.
+    pub model: &'a str,
 }
 
 /// What to do with the model's answer.
@@ -92,7 +94,8 @@ pub(crate) fn decide(view: &StepView<'_>, solver: &Solver, response: &ChatRespon
     let text = response.content.clone().unwrap_or_default();
     let mut assistant = Message::new(view.agent, Role::Assistant, text, time::now());
     assistant.id = view.message_id;
-    assistant.reasoning = response.reasoning_text();
+    assistant.reasoning = response.reasoning.iter().map(reasoning_record).collect();
+    assistant.model = Some(view.model.to_owned());
     // Parallel calls only when the model config allows them and no rule constrains the order.
     let parallel = view.flavor == Flavor::Native && view.parallel && solver.allows_parallel_calls();
     let all = &response.tool_calls;
@@ -252,6 +255,17 @@ pub fn pack_return(outcome: &ToolOutcome, limit: usize) -> String {
     serde_json::to_string_pretty(&packed).unwrap_or_default()
 }
 
+/// A reasoning block as stored, signature and redacted data kept.
+fn reasoning_record(block: &ReasoningBlock) -> ReasoningRecord {
+    match block {
+        ReasoningBlock::Text { text, signature } => ReasoningRecord::Reasoning {
+            text: text.clone(),
+            signature: signature.clone(),
+        },
+        ReasoningBlock::Redacted { data } => ReasoningRecord::Redacted { data: data.clone() },
+    }
+}
+
 /// The provider stopped the answer at its token limit.
 fn hit_token_limit(response: &ChatResponse) -> bool {
     response.finish_reason == Some(FinishReason::Length)
@@ -265,7 +279,7 @@ fn answer_without_calls(
     cut_short: bool,
 ) -> StepOutcome {
     let mut out = StepOutcome::default();
-    if !assistant.text.trim().is_empty() || assistant.reasoning.is_some() {
+    if !assistant.text.trim().is_empty() || !assistant.reasoning.is_empty() {
         out.messages.push(stamp(assistant, view.step));
     }
     let required = solver.uncalled_required();

@@ -248,6 +248,7 @@ impl Runtime {
             allowed,
             step: (step_id, run_id),
             message_id,
+            model: &turn.ctx.agent.llm_config.model,
         };
         match decide(&view, &turn.solver, response) {
             StepPlan::Done(outcome) => outcome,

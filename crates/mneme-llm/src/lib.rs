@@ -3,10 +3,11 @@
 //! step loop sees one error type.
 //!
 //! Each provider's spelling (field names, finish reasons, endpoint types) stays in its own
-//! module (`openai/`, `gemini/`, `ollama/`); which endpoint type goes to which client is the
-//! registry's (`mneme_types::provider`), read by `LlmRouter`.
+//! module (`openai/`, `anthropic/`, `gemini/`, `ollama/`); which endpoint type goes to which
+//! client is the registry's (`mneme_types::provider`), read by `LlmRouter`.
 
 mod access;
+mod anthropic;
 mod assemble;
 mod framed;
 mod gemini;

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use mneme_types::{LlmConfig, Wire};
 
 use crate::access::{AccessTable, Endpoint};
+use crate::anthropic::AnthropicClient;
 use crate::gemini::GeminiClient;
 use crate::ollama::OllamaClient;
 use crate::openai::{OpenAiClient, OpenAiOptions};
@@ -20,6 +21,7 @@ pub struct LlmRouter {
     openai: OpenAiClient,
     gemini: GeminiClient,
     ollama: OllamaClient,
+    anthropic: AnthropicClient,
 }
 
 impl LlmRouter {
@@ -34,6 +36,7 @@ impl LlmRouter {
             access,
             gemini: GeminiClient::new(http.clone(), options.clone()),
             ollama: OllamaClient::new(http, options.clone()),
+            anthropic: AnthropicClient::new(options.clone())?,
             openai: OpenAiClient::new(options)?,
         })
     }
@@ -70,6 +73,7 @@ impl LlmRouter {
             Some(Wire::OpenAi) => self.openai.list_models(&endpoint).await,
             Some(Wire::Gemini) => self.gemini.list_models(&endpoint).await,
             Some(Wire::Ollama) => self.ollama.list_models(&endpoint).await,
+            Some(Wire::Anthropic) => self.anthropic.list_models(&endpoint).await,
             _ => Err(unsupported()),
         }
     }
@@ -77,7 +81,10 @@ impl LlmRouter {
 
 /// Whether this crate has a client for `wire`.
 fn has_client(wire: Wire) -> bool {
-    matches!(wire, Wire::OpenAi | Wire::Gemini | Wire::Ollama)
+    matches!(
+        wire,
+        Wire::OpenAi | Wire::Anthropic | Wire::Gemini | Wire::Ollama
+    )
 }
 
 #[async_trait]
@@ -92,6 +99,7 @@ impl LlmClient for LlmRouter {
             Some(Wire::OpenAi) => self.openai.chat_at(&endpoint, config, request).await,
             Some(Wire::Gemini) => self.gemini.chat_at(&endpoint, config, request).await,
             Some(Wire::Ollama) => self.ollama.chat_at(&endpoint, config, request).await,
+            Some(Wire::Anthropic) => self.anthropic.chat_at(&endpoint, config, request).await,
             _ => Err(LlmError::Unsupported(config.model_endpoint_type.clone())),
         }
     }
@@ -106,6 +114,10 @@ impl LlmClient for LlmRouter {
             Some(Wire::OpenAi) => self.openai.chat_stream_at(&endpoint, config, request).await,
             Some(Wire::Gemini) => self.gemini.chat_stream_at(&endpoint, config, request).await,
             Some(Wire::Ollama) => self.ollama.chat_stream_at(&endpoint, config, request).await,
+            Some(Wire::Anthropic) => {
+                let anthropic = &self.anthropic;
+                anthropic.chat_stream_at(&endpoint, config, request).await
+            }
             _ => Err(LlmError::Unsupported(config.model_endpoint_type.clone())),
         }
     }

@@ -13,7 +13,8 @@ use mneme_types::{
 use serde::Serialize;
 
 use crate::render::{
-    RenderOptions, assistant_body, delta_message, letta_messages, reasoning_body, text_body,
+    RenderOptions, assistant_body, delta_message, letta_messages, reasoning_body,
+    redacted_reasoning, signed_reasoning, text_body,
 };
 
 /// One SSE event. Payloads stay typed until the wire: `frame` serializes them once.
@@ -140,11 +141,13 @@ impl Chunker {
                 name,
                 arguments,
             } => self.on_tool_delta(id, index, call_id, name, arguments)?,
-            // Signed and redacted reasoning come from providers without a client yet; their
-            // chunks are for the issue that adds them.
-            ChatDelta::ReasoningSignature(_)
-            | ChatDelta::RedactedReasoning(_)
-            | ChatDelta::Done { .. } => return None,
+            // The signature closes the reasoning streamed before it, as Letta streams it: a
+            // reasoning chunk with no text.
+            ChatDelta::ReasoningSignature(signature) => {
+                signed_reasoning(String::new(), Some(signature))
+            }
+            ChatDelta::RedactedReasoning(data) => redacted_reasoning(data),
+            ChatDelta::Done { .. } => return None,
         };
         Some(self.chunk(step, id, body))
     }

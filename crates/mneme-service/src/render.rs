@@ -2,12 +2,13 @@
 //! become several API messages (reasoning, then text, then a tool call); they share its id.
 
 use mneme_agent::tools::Args;
-use mneme_store::{Message, Role};
+use mneme_store::{Message, ReasoningRecord, Role};
 use mneme_types::{
-    ApprovalItem, ApprovalResponseMessage, AssistantMessage, LettaMessage, LettaStreamingResponse,
-    MessageBody, MessageContent, MessageId, ReasoningMessage, ReasoningSource, RunId, StepId,
-    SystemMessage, ToolCall, ToolCallMessage, ToolCallOrDelta, ToolCalls, ToolReturn,
-    ToolReturnMessage, ToolReturnStatus, UserMessage,
+    ApprovalItem, ApprovalResponseMessage, AssistantMessage, HiddenReasoningMessage,
+    HiddenReasoningState, LettaMessage, LettaStreamingResponse, MessageBody, MessageContent,
+    MessageId, ReasoningMessage, ReasoningSource, RunId, StepId, SystemMessage, ToolCall,
+    ToolCallMessage, ToolCallOrDelta, ToolCalls, ToolReturn, ToolReturnMessage, ToolReturnStatus,
+    UserMessage,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -52,11 +53,8 @@ pub(crate) fn letta_messages(m: &Message, opts: &RenderOptions) -> Vec<LettaMess
             },
         })),
         Role::Assistant => {
-            if let Some(reasoning) = &m.reasoning {
-                part(reasoning_body(
-                    reasoning.clone(),
-                    ReasoningSource::ReasonerModel,
-                ));
+            for record in &m.reasoning {
+                part(native_reasoning(record));
             }
             if !m.text.is_empty() {
                 part(text_body(m.text.clone(), opts.native));
@@ -102,6 +100,32 @@ pub(crate) fn text_body(text: String, native: bool) -> MessageBody {
 pub(crate) fn assistant_body(text: String) -> MessageBody {
     MessageBody::Assistant(AssistantMessage {
         content: MessageContent::Text(text),
+    })
+}
+
+/// A stored block of the model's own reasoning: `reasoning_message` with its signature, or
+/// `hidden_reasoning_message` for a redacted block, as Letta shows them.
+fn native_reasoning(record: &ReasoningRecord) -> MessageBody {
+    match record {
+        ReasoningRecord::Reasoning { text, signature } => {
+            signed_reasoning(text.clone(), signature.clone())
+        }
+        ReasoningRecord::Redacted { data } => redacted_reasoning(data.clone()),
+    }
+}
+
+pub(crate) fn signed_reasoning(reasoning: String, signature: Option<String>) -> MessageBody {
+    MessageBody::Reasoning(ReasoningMessage {
+        reasoning,
+        source: ReasoningSource::ReasonerModel,
+        signature,
+    })
+}
+
+pub(crate) fn redacted_reasoning(data: String) -> MessageBody {
+    MessageBody::HiddenReasoning(HiddenReasoningMessage {
+        state: HiddenReasoningState::Redacted,
+        hidden_reasoning: Some(data),
     })
 }
 

@@ -10,12 +10,16 @@ use crate::agents::{Where, ensure_agent, load_agent};
 use crate::rows::{self, micros, placeholders, to_json};
 use crate::{Error, Result, StoreResult};
 use mneme_store::{
-    Agent, Message, MessageEdit, MessageQuery, MessageStore, Order, Page, Role, StoreError,
+    Agent, Message, MessageEdit, MessageQuery, MessageStore, Order, Page, ReasoningRecord, Role,
+    StoreError,
 };
 
 pub(crate) const MESSAGE_COLUMNS: &str = "id, agent_id, role, text, content, reasoning, tool_calls, \
     tool_call_id, tool_returns, name, otid, sender_id, group_id, step_id, run_id, is_err, \
-    created_at, updated_at";
+    created_at, updated_at, reasoning_blocks, model";
+
+/// How many columns `MESSAGE_COLUMNS` names: queries that select more read them after these.
+pub(crate) const MESSAGE_COLUMN_COUNT: usize = 20;
 
 #[async_trait]
 impl MessageStore for SqliteStore {
@@ -156,7 +160,7 @@ fn seq_of(conn: &Connection, id: MessageId) -> Result<i64> {
 pub(crate) fn insert_message(conn: &Connection, m: &Message) -> Result<()> {
     let mut stmt = conn.prepare_cached(&format!(
         "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ({})",
-        placeholders(18)
+        placeholders(MESSAGE_COLUMN_COUNT)
     ))?;
     stmt.execute(rusqlite::params![
         m.id.to_string(),
@@ -164,7 +168,7 @@ pub(crate) fn insert_message(conn: &Connection, m: &Message) -> Result<()> {
         m.role.as_str(),
         m.text,
         rows::to_json_opt(&m.content)?,
-        m.reasoning,
+        m.reasoning_text(),
         json_list(&m.tool_calls)?,
         m.tool_call_id,
         json_list(&m.tool_returns)?,
@@ -177,6 +181,8 @@ pub(crate) fn insert_message(conn: &Connection, m: &Message) -> Result<()> {
         m.is_err,
         micros(&m.created_at),
         micros(&m.updated_at),
+        json_list(&m.reasoning)?,
+        m.model,
     ])?;
     Ok(())
 }
@@ -186,14 +192,15 @@ pub(crate) fn save_message(conn: &Connection, m: &Message) -> Result<()> {
     conn.execute(
         "UPDATE messages SET role = ?2, text = ?3, content = ?4, reasoning = ?5, tool_calls = ?6,
             tool_call_id = ?7, tool_returns = ?8, name = ?9, otid = ?10, sender_id = ?11,
-            group_id = ?12, step_id = ?13, run_id = ?14, is_err = ?15, updated_at = ?16
+            group_id = ?12, step_id = ?13, run_id = ?14, is_err = ?15, updated_at = ?16,
+            reasoning_blocks = ?17, model = ?18
          WHERE id = ?1",
         rusqlite::params![
             m.id.to_string(),
             m.role.as_str(),
             m.text,
             rows::to_json_opt(&m.content)?,
-            m.reasoning,
+            m.reasoning_text(),
             json_list(&m.tool_calls)?,
             m.tool_call_id,
             json_list(&m.tool_returns)?,
@@ -205,9 +212,24 @@ pub(crate) fn save_message(conn: &Connection, m: &Message) -> Result<()> {
             m.run_id.map(|r| r.to_string()),
             m.is_err,
             micros(&m.updated_at),
+            json_list(&m.reasoning)?,
+            m.model,
         ],
     )?;
     Ok(())
+}
+
+/// The reasoning blocks, or for a row written before they were kept, its readable text as one
+/// unsigned block.
+fn reasoning(text: Option<String>, blocks: Option<String>) -> Result<Vec<ReasoningRecord>> {
+    match (blocks, text) {
+        (Some(blocks), _) => Ok(rows::json_opt(Some(blocks))?.unwrap_or_default()),
+        (None, Some(text)) if !text.is_empty() => Ok(vec![ReasoningRecord::Reasoning {
+            text,
+            signature: None,
+        }]),
+        (None, _) => Ok(Vec::new()),
+    }
 }
 
 fn json_list<T: serde::Serialize>(items: &[T]) -> Result<Option<String>> {
@@ -270,7 +292,8 @@ pub(crate) fn message(row: &Row<'_>) -> Result<Message> {
         role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
         text: row.get(3)?,
         content: rows::json_opt(row.get(4)?)?,
-        reasoning: row.get(5)?,
+        reasoning: reasoning(row.get(5)?, row.get(18)?)?,
+        model: row.get(19)?,
         tool_calls: rows::json_opt(row.get(6)?)?.unwrap_or_default(),
         tool_call_id: row.get(7)?,
         tool_returns: rows::json_opt(row.get(8)?)?.unwrap_or_default(),
@@ -290,4 +313,29 @@ pub(crate) fn message(row: &Row<'_>) -> Result<Message> {
         created_at: rows::time(row.get(16)?),
         updated_at: rows::time(row.get(17)?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn rows_from_before_reasoning_blocks_read_as_one_unsigned_block() {
+        let old = reasoning(Some("because".into()), None).unwrap();
+        assert_eq!(
+            old,
+            [ReasoningRecord::Reasoning {
+                text: "because".into(),
+                signature: None
+            }]
+        );
+        assert!(reasoning(None, None).unwrap().is_empty());
+        assert!(reasoning(Some(String::new()), None).unwrap().is_empty());
+        let blocks =
+            r#"[{"type":"reasoning","text":"t","signature":"s"},{"type":"redacted","data":"d"}]"#;
+        let new = reasoning(Some("t".into()), Some(blocks.into())).unwrap();
+        assert_eq!(new[1], ReasoningRecord::Redacted { data: "d".into() });
+    }
 }

@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, params_from_iter};
 
 use crate::SqliteStore;
 use crate::agents::Where;
-use crate::messages::{MESSAGE_COLUMNS, message};
+use crate::messages::{MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS, message};
 use crate::passages::{PASSAGE_COLUMNS, in_archives, query_passages};
 use crate::rows::{blob_vector, micros, placeholders, vector_blob};
 use crate::{Error, Result, StoreResult};
@@ -114,9 +114,9 @@ impl SearchStore for SqliteStore {
                 let mut stmt = conn.prepare(&sql)?;
                 let mut rows = stmt.query(params_from_iter(ints(chunk)))?;
                 while let Some(r) = rows.next()? {
-                    let key = r.get::<_, i64>(18)? as u64;
+                    let key = r.get::<_, i64>(MESSAGE_COLUMN_COUNT)? as u64;
                     let vector = r
-                        .get::<_, Option<Vec<u8>>>(19)?
+                        .get::<_, Option<Vec<u8>>>(MESSAGE_COLUMN_COUNT + 1)?
                         .map(|b| blob_vector(&b))
                         .transpose()?;
                     out.push((key, message(r)?, vector));
@@ -228,7 +228,7 @@ impl SearchStore for SqliteStore {
             let mut rows = stmt.query((after as i64, limit))?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
-                out.push((r.get::<_, i64>(18)? as u64, message(r)?));
+                out.push((r.get::<_, i64>(MESSAGE_COLUMN_COUNT)? as u64, message(r)?));
             }
             Ok(out)
         })

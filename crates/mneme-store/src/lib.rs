@@ -25,9 +25,9 @@ pub use error::StoreError;
 pub use model::{
     Agent, AgentContext, AgentEdit, AgentFilter, AgentSettings, Archive, ArchiveEdit,
     ArchiveFilter, BlockChange, BlockEdit, BlockFilter, Message, MessageEdit, MessageFilter,
-    MessageQuery, NewAgent, Passage, PassageFilter, PassageList, Role, RunChunk, RunData, RunEdit,
-    RunFilter, RunRecord, SearchChange, SearchKind, StepCommit, ToolCallRecord, ToolEdit,
-    ToolFilter, ToolReturnRecord,
+    MessageQuery, NewAgent, Passage, PassageFilter, PassageList, ReasoningRecord, Role, RunChunk,
+    RunData, RunEdit, RunFilter, RunRecord, SearchChange, SearchKind, StepCommit, ToolCallRecord,
+    ToolEdit, ToolFilter, ToolReturnRecord,
 };
 pub use page::{Order, Page};
 

@@ -112,6 +112,21 @@ pub struct ToolReturnRecord {
     pub stderr: Option<Vec<String>>,
 }
 
+/// A piece of the model's native reasoning, kept as the provider sent it: signed reasoning
+/// must go back to the provider unchanged on later turns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ReasoningRecord {
+    /// Readable reasoning, with the provider's signature when it signs (Anthropic).
+    Reasoning {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+    },
+    /// Reasoning the provider withheld, as the opaque data it sent instead.
+    Redacted { data: String },
+}
+
 /// A stored message of any role.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
@@ -123,8 +138,10 @@ pub struct Message {
     pub text: String,
     /// Content parts as received, when they were more than one text (multimodal input).
     pub content: Option<Value>,
-    /// Native reasoning returned by the provider.
-    pub reasoning: Option<String>,
+    /// Native reasoning returned by the provider, block by block in its order.
+    pub reasoning: Vec<ReasoningRecord>,
+    /// The model that wrote an assistant message: signed reasoning is sent back only to it.
+    pub model: Option<String>,
     pub tool_calls: Vec<ToolCallRecord>,
     pub tool_call_id: Option<String>,
     pub tool_returns: Vec<ToolReturnRecord>,
@@ -140,6 +157,20 @@ pub struct Message {
 }
 
 impl Message {
+    /// The readable reasoning as one text (blocks joined by a newline, redacted ones left
+    /// out), or `None` when there is none.
+    pub fn reasoning_text(&self) -> Option<String> {
+        let texts: Vec<&str> = self
+            .reasoning
+            .iter()
+            .filter_map(|r| match r {
+                ReasoningRecord::Reasoning { text, .. } if !text.is_empty() => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        (!texts.is_empty()).then(|| texts.join("\n"))
+    }
+
     /// A message with only a role and text; the other fields empty.
     pub fn new(agent_id: AgentId, role: Role, text: impl Into<String>, at: DateTime<Utc>) -> Self {
         Message {
@@ -148,7 +179,8 @@ impl Message {
             role,
             text: text.into(),
             content: None,
-            reasoning: None,
+            reasoning: Vec::new(),
+            model: None,
             tool_calls: Vec::new(),
             tool_call_id: None,
             tool_returns: Vec::new(),

@@ -24,6 +24,7 @@ fn view<'a>(flavor: Flavor, allowed: &'a Allowed) -> StepView<'a> {
         allowed,
         step: (StepId::new(), RunId::new()),
         message_id: MessageId::new(),
+        model: "test-model",
     }
 }
 

@@ -111,7 +111,7 @@ fn is_context_overflow(code: Option<&str>, message: &str) -> bool {
 
 /// `retry-after-ms` (OpenAI, milliseconds) or `retry-after` (seconds; the HTTP-date form is
 /// ignored and the normal backoff applies).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let number = |name: &str| -> Option<f64> {
         let value = headers
             .get(name)?

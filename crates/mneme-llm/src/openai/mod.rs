@@ -272,7 +272,7 @@ fn is_missing_endpoint(error: &LlmError) -> bool {
 }
 
 /// A whole response as the deltas a stream would have carried.
-fn deltas_of(response: ChatResponse) -> ChatStream {
+pub(crate) fn deltas_of(response: ChatResponse) -> ChatStream {
     let mut deltas: Vec<ChatDelta> = Vec::new();
     for block in response.reasoning {
         match block {

@@ -1,7 +1,8 @@
-//! The clients (OpenAI-compatible, Gemini, Ollama) against the scripted fake LLM from
+//! The LLM clients (OpenAI-compatible, Anthropic, Gemini, Ollama) against the scripted fake LLM from
 //! mneme-testkit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod anthropic;
 mod chat;
 mod errors;
 mod gemini;

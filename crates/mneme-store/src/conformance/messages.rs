@@ -7,7 +7,8 @@ use serde_json::json;
 
 use super::fixtures::*;
 use crate::{
-    Message, MessageEdit, MessageQuery, Order, Role, Store, ToolCallRecord, ToolReturnRecord,
+    Message, MessageEdit, MessageQuery, Order, ReasoningRecord, Role, Store, ToolCallRecord,
+    ToolReturnRecord,
 };
 
 fn query(limit: u32, order: Order) -> MessageQuery {
@@ -32,7 +33,16 @@ fn edit(f: impl FnOnce(&mut Message) + Send + 'static) -> MessageEdit {
 pub async fn messages_round_trip_every_field(store: Arc<dyn Store>) {
     let a = agent(&*store, "a").await;
     let mut call = message(a.id, Role::Assistant, "thinking");
-    call.reasoning = Some("because".into());
+    call.reasoning = vec![
+        ReasoningRecord::Reasoning {
+            text: "because".into(),
+            signature: Some("sig".into()),
+        },
+        ReasoningRecord::Redacted {
+            data: "opaque".into(),
+        },
+    ];
+    call.model = Some("claude-sonnet-4-5".into());
     call.tool_calls = vec![ToolCallRecord {
         id: "call-1".into(),
         name: "search".into(),

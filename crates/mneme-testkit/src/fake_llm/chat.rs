@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::Shared;
-use super::script::{ErrorReply, Reply};
+use super::script::{ErrorReply, Protocol, Reply};
 
 pub(crate) const PATH: &str = "/v1/chat/completions";
 
@@ -38,7 +38,7 @@ pub(crate) async fn chat_completions(
     let delay = latency + Duration::from_millis(reply.delay_ms.unwrap_or(0));
     tokio::time::sleep(delay).await;
     if let Some(error) = &reply.error {
-        return error_response(error);
+        return error_response(error, Protocol::OpenAi);
     }
     let answer = Answer::new(&request, &reply, first_id);
     if request["stream"] == true {
@@ -56,9 +56,10 @@ pub(crate) fn invalid_json() -> Response {
     (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
 
-/// An HTTP error with the scripted status, body and headers.
-pub(crate) fn error_response(error: &ErrorReply) -> Response {
-    error_response_with(error, error.body())
+/// An HTTP error with the scripted status, body and headers; without a scripted body, the
+/// protocol's own.
+pub(crate) fn error_response(error: &ErrorReply, protocol: Protocol) -> Response {
+    error_response_with(error, error.body(protocol))
 }
 
 /// An HTTP error with the scripted status and headers and `body` (another provider's default

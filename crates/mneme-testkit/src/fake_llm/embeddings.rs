@@ -1,4 +1,5 @@
-//! `POST /v1/embeddings` (deterministic vectors from a hash of each input) and `GET /v1/models`.
+//! `POST /v1/embeddings` (deterministic vectors from a hash of each input) and `GET /v1/models`
+//! (OpenAI's list, or Anthropic's to a request with `anthropic-version`).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -59,9 +60,23 @@ pub(crate) async fn embeddings(
     .into_response()
 }
 
-pub(crate) async fn models(State(script): State<Shared>) -> Json<Value> {
+/// The ids `GET /v1/models` lists to an Anthropic client.
+const ANTHROPIC_MODELS: [&str; 2] = ["claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001"];
+
+pub(crate) async fn models(State(script): State<Shared>, headers: HeaderMap) -> Json<Value> {
     let latency = script.lock().unwrap().latency;
     tokio::time::sleep(latency).await;
+    if headers.contains_key("anthropic-version") {
+        let data: Vec<Value> = ANTHROPIC_MODELS
+            .iter()
+            .map(|id| {
+                json!({"type": "model", "id": id, "display_name": id,
+                "created_at": "2025-09-29T00:00:00Z"})
+            })
+            .collect();
+        let (first, last) = (ANTHROPIC_MODELS[0], ANTHROPIC_MODELS[1]);
+        return Json(json!({"data": data, "has_more": false, "first_id": first, "last_id": last}));
+    }
     let data: Vec<Value> = MODELS
         .iter()
         .map(|id| json!({"id": id, "object": "model", "created": 1_700_000_000, "owned_by": "mneme-fake"}))

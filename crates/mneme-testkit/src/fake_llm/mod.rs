@@ -1,15 +1,20 @@
 //! A scripted LLM server for tests and benchmarks (never used in production).
 //!
-//! It answers OpenAI's `POST /v1/chat/completions` and `POST /v1/responses` (plain and SSE),
-//! `POST /v1/embeddings` and `GET /v1/models`; Gemini's `/v1beta/models/...` (generate, stream, embed, list); and
-//! Ollama's `/api/chat`, `/api/embed`, `/api/tags` and `/api/show`. Tests script the next answers (text, tool calls, errors, delays) through
+//! It answers OpenAI's `POST /v1/chat/completions` and `POST /v1/responses`, Anthropic's
+//! `POST /v1/messages` (all plain and SSE), `POST /v1/embeddings` and `GET /v1/models`
+//! (Anthropic's shape when the request carries `anthropic-version`); Gemini's
+//! `/v1beta/models/...` (generate, stream, embed, list); and Ollama's `/api/chat`, `/api/embed`,
+//! `/api/tags` and `/api/show`. Every chat route follows the same script. Tests script the next
+//! answers (text, tool calls, errors, delays) through
 //! the Rust handle `FakeLlm` or, from other languages, the control API under `/_fake/`; every
 //! request body is recorded so tests can assert what mneme sent. With nothing scripted it echoes
 //! the last user message, through `send_message` when the request offers that tool.
 
+mod anthropic;
 mod chat;
 mod control;
 mod embeddings;
+mod errors;
 mod gemini;
 mod ollama;
 mod responses;
@@ -26,6 +31,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub use anthropic::signature as thinking_signature;
 pub use embeddings::embed;
 pub use script::{ErrorKind, ErrorReply, RecordedRequest, Reply, Rule, ToolCallReply};
 
@@ -69,7 +75,7 @@ impl FakeLlm {
         self.addr
     }
 
-    /// The OpenAI base URL, `http://127.0.0.1:PORT/v1`.
+    /// The base URL of both protocols, `http://127.0.0.1:PORT/v1`.
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
     }
@@ -117,9 +123,11 @@ impl FakeLlm {
         self.lock().latency = latency;
     }
 
-    /// The chat request bodies received so far, oldest first.
+    /// The chat request bodies received so far (Chat Completions and Anthropic Messages),
+    /// oldest first.
     pub fn requests(&self) -> Vec<Value> {
-        self.lock().bodies(chat::PATH)
+        self.lock()
+            .bodies_where(|path| path == chat::PATH || path == anthropic::PATH)
     }
 
     /// The Responses API request bodies received so far, oldest first.
@@ -178,6 +186,7 @@ fn router(script: Shared) -> Router {
     Router::new()
         .route(chat::PATH, post(chat::chat_completions))
         .route(responses::PATH, post(responses::responses))
+        .route(anthropic::PATH, post(anthropic::messages))
         .route(embeddings::PATH, post(embeddings::embeddings))
         .route("/v1/models", get(embeddings::models))
         .route(gemini::PREFIX, get(gemini::list_models))
@@ -205,6 +214,7 @@ fn router(script: Shared) -> Router {
 pub(crate) fn is_chat_path(path: &str) -> bool {
     path == chat::PATH
         || path == responses::PATH
+        || path == anthropic::PATH
         || path == ollama::CHAT_PATH
         || gemini::is_chat_path(path)
 }
@@ -214,13 +224,20 @@ pub(crate) fn is_chat_path(path: &str) -> bool {
 fn record(script: &Shared, path: &str, headers: &HeaderMap, body: &[u8]) -> Value {
     let value = serde_json::from_slice(body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()));
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let authorization = header(header::AUTHORIZATION.as_str())
-        .map(str::to_owned)
-        .or_else(|| header(gemini::KEY_HEADER).map(|key| format!("{} {key}", gemini::KEY_HEADER)));
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
     script.lock().unwrap().recorded.push(RecordedRequest {
         path: path.to_owned(),
-        authorization,
+        authorization: header(header::AUTHORIZATION.as_str()).or_else(|| {
+            header(gemini::KEY_HEADER).map(|key| format!("{} {key}", gemini::KEY_HEADER))
+        }),
+        api_key: header("x-api-key"),
+        anthropic_version: header("anthropic-version"),
+        anthropic_beta: header("anthropic-beta"),
         body: value.clone(),
     });
     value

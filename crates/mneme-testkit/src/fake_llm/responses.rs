@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::chat::{error_response, estimate_tokens, invalid_json, split};
-use super::script::Reply;
+use super::script::{Protocol, Reply};
 
 pub(crate) const PATH: &str = "/v1/responses";
 
@@ -38,7 +38,7 @@ pub(crate) async fn responses(
     };
     tokio::time::sleep(latency + Duration::from_millis(reply.delay_ms.unwrap_or(0))).await;
     if let Some(error) = &reply.error {
-        return error_response(error);
+        return error_response(error, Protocol::OpenAi);
     }
     let output = output_items(&reply, id);
     let usage = usage(&request, &output);

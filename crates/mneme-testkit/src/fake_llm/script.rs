@@ -6,6 +6,15 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::errors;
+
+/// Which API a request came through: error bodies and shapes follow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    OpenAi,
+    Anthropic,
+}
+
 /// One scripted answer to one chat request.
 ///
 /// JSON forms: `{"text": "hi"}`, `{"tool_calls": [{"name": "f", "arguments": {...}}]}` (with an
@@ -17,9 +26,23 @@ use serde_json::{Value, json};
 pub struct Reply {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    /// Sent as the message's `reasoning_content`, as vLLM and DeepSeek do.
+    /// Sent as the message's `reasoning_content`, as vLLM and DeepSeek do; on the Anthropic
+    /// route, as a `thinking` block signed with `signature` (or a generated one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// Anthropic route: a `redacted_thinking` block with this data, after the thinking.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redacted_reasoning: Option<String>,
+    /// Usage: input tokens read from the prompt cache (Anthropic `cache_read_input_tokens`,
+    /// OpenAI `prompt_tokens_details.cached_tokens`, Gemini `cachedContentTokenCount`; inside
+    /// the prompt tokens for OpenAI and Gemini).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_read_tokens: Option<u64>,
+    /// Usage: input tokens written to the prompt cache (Anthropic only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_creation_tokens: Option<u64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ToolCallReply>,
     /// When set, the request fails with this error and the rest of the reply is ignored.
@@ -31,10 +54,6 @@ pub struct Reply {
     /// Extra delay for this reply, on top of the global latency.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
-    /// Input tokens reported as read from the provider's cache (Gemini's
-    /// `cachedContentTokenCount`, OpenAI's `cached_tokens`), counted inside the prompt tokens.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache_read_tokens: Option<u64>,
 }
 
 /// A tool call to answer with. `arguments` is sent as its JSON text, or verbatim when it is a
@@ -84,12 +103,19 @@ pub struct Rule {
 /// A request the fake received.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordedRequest {
-    /// `/v1/chat/completions`, `/v1/embeddings`, `/v1beta/models/{model}:generateContent`,
-    /// `/api/chat`...
+    /// `/v1/chat/completions`, `/v1/messages`, `/v1/embeddings`,
+    /// `/v1beta/models/{model}:generateContent`, `/api/chat`...
     pub path: String,
     /// The credential the request carried: its `Authorization` header, else Gemini's
     /// `x-goog-api-key` as `x-goog-api-key <key>`.
     pub authorization: Option<String>,
+    /// Anthropic's `x-api-key`, `anthropic-version` and `anthropic-beta` headers, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anthropic_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anthropic_beta: Option<String>,
     /// The JSON body, or the raw text as a JSON string when it was not JSON.
     pub body: Value,
 }
@@ -193,13 +219,20 @@ impl ErrorReply {
         }
     }
 
-    pub(crate) fn body(&self) -> Value {
+    /// The scripted body, else the provider's own body for the kind or status.
+    pub(crate) fn body(&self, protocol: Protocol) -> Value {
         if let Some(body) = &self.body {
             return body.clone();
         }
-        match self.kind {
-            Some(ErrorKind::ContextLengthExceeded) => context_length_body(),
-            None => default_error_body(self.status()),
+        match (self.kind, protocol) {
+            (Some(ErrorKind::ContextLengthExceeded), Protocol::OpenAi) => {
+                errors::openai_context_length()
+            }
+            (Some(ErrorKind::ContextLengthExceeded), Protocol::Anthropic) => {
+                errors::anthropic_context_length()
+            }
+            (None, Protocol::OpenAi) => errors::openai_body(self.status()),
+            (None, Protocol::Anthropic) => errors::anthropic_body(self.status()),
         }
     }
 }
@@ -268,23 +301,25 @@ impl Script {
 /// The text of the last `user` message; content may be a string or a list of text parts.
 pub(crate) fn last_user_text(request: &Value) -> String {
     let messages = request["messages"].as_array().map(Vec::as_slice);
-    let last = messages
-        .unwrap_or_default()
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "user");
-    let Some(message) = last else {
-        return String::new();
-    };
-    match &message["content"] {
+    // Anthropic sends tool results as user turns without text: those are not the user.
+    let text = |message: &Value| match &message["content"] {
         Value::String(text) => text.clone(),
         Value::Array(parts) => parts
             .iter()
+            .filter(|p| p["type"].as_str().is_none_or(|t| t == "text"))
             .filter_map(|p| p["text"].as_str())
             .collect::<Vec<_>>()
             .join("\n"),
         _ => String::new(),
-    }
+    };
+    messages
+        .unwrap_or_default()
+        .iter()
+        .rev()
+        .filter(|m| m["role"] == "user")
+        .map(text)
+        .find(|text| !text.is_empty())
+        .unwrap_or_default()
 }
 
 /// Echoes the user: through `send_message` when the request offers it (Letta's agents answer
@@ -292,52 +327,16 @@ pub(crate) fn last_user_text(request: &Value) -> String {
 fn default_reply(request: &Value, last_user: &str) -> Reply {
     let echo = format!("echo: {last_user}");
     let offers_send_message = request["tools"].as_array().is_some_and(|tools| {
+        // OpenAI nests the name under `function`; Anthropic does not.
         tools
             .iter()
-            .any(|t| t["function"]["name"] == "send_message")
+            .any(|t| t["function"]["name"] == "send_message" || t["name"] == "send_message")
     });
     if offers_send_message {
         Reply::tool_call("send_message", json!({ "message": echo }))
     } else {
         Reply::text(echo)
     }
-}
-
-fn context_length_body() -> Value {
-    json!({"error": {
-        "message": "This model's maximum context length is 128000 tokens. However, your messages \
-                    resulted in 130000 tokens. Please reduce the length of the messages.",
-        "type": "invalid_request_error",
-        "param": "messages",
-        "code": "context_length_exceeded",
-    }})
-}
-
-/// OpenAI's error body shape for a status.
-fn default_error_body(status: u16) -> Value {
-    let (message, kind, code) = match status {
-        429 => (
-            "Rate limit reached for requests",
-            "requests",
-            "rate_limit_exceeded",
-        ),
-        401 => (
-            "Incorrect API key provided",
-            "invalid_request_error",
-            "invalid_api_key",
-        ),
-        400..=499 => (
-            "Invalid request",
-            "invalid_request_error",
-            "invalid_request",
-        ),
-        _ => (
-            "The server had an error while processing your request",
-            "server_error",
-            "server_error",
-        ),
-    };
-    json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
 }
 
 #[cfg(test)]
@@ -357,7 +356,18 @@ mod tests {
             serde_json::from_value(json!({"error": {"kind": "context_length_exceeded"}})).unwrap();
         let error = r.error.unwrap();
         assert_eq!(error.status(), 400);
-        assert_eq!(error.body()["error"]["code"], "context_length_exceeded");
+        assert_eq!(
+            error.body(Protocol::OpenAi)["error"]["code"],
+            "context_length_exceeded"
+        );
+        let anthropic = error.body(Protocol::Anthropic);
+        assert_eq!(anthropic["type"], "error");
+        assert!(
+            anthropic["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("prompt is too long")
+        );
         assert!(serde_json::from_value::<Reply>(json!({"txt": "typo"})).is_err());
     }
 
