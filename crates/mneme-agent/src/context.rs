@@ -3,10 +3,12 @@
 
 use mneme_llm::{ChatMessage, ChatRequest, Content, ToolCall, ToolChoice, ToolSchema};
 use mneme_store::{AgentContext, Message, Role};
-use mneme_types::{AgentType, Tool};
+use mneme_types::{AgentType, ResponseFormat, Tool};
 use serde_json::{Value, json};
 
 use crate::tool_rules::{Allowed, Solver};
+
+const SEND_MESSAGE: &str = "send_message";
 
 /// The two loop families Letta has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,11 +39,13 @@ pub(crate) fn build_request(
     for m in ctx.messages.iter().skip(1).chain(pending) {
         push_message(&mut messages, m);
     }
+    let format = response_format(ctx);
     let tools: Vec<ToolSchema> = ctx
         .tools
         .iter()
         .filter(|t| allowed.tools.contains(&t.name))
         .map(|t| schema(t, flavor, solver.is_terminal(&t.name)))
+        .map(|s| shaped_send_message(s, format.as_ref()))
         .collect();
     // Heartbeat agents always answer with a call; native ones only when the rules demand it.
     let must_call = flavor == Flavor::Heartbeat || allowed.must_call;
@@ -56,8 +60,44 @@ pub(crate) fn build_request(
         messages,
         tools,
         tool_choice,
-        response_format: None,
+        response_format: format.as_ref().map(Into::into),
     }
+}
+
+/// The agent's response format. One stored before formats were checked, and does not parse,
+/// is free text.
+fn response_format(ctx: &AgentContext) -> Option<ResponseFormat> {
+    let stored = ctx.agent.settings.response_format.clone()?;
+    serde_json::from_value(stored).ok()
+}
+
+/// Heartbeat agents answer through `send_message`: as in Letta, a structured format becomes
+/// the schema of its `message`, so the answer the user sees has the asked shape.
+fn shaped_send_message(mut tool: ToolSchema, format: Option<&ResponseFormat>) -> ToolSchema {
+    let shape = match format {
+        Some(ResponseFormat::JsonSchema { json_schema }) => json_schema
+            .get("schema")
+            .cloned()
+            .unwrap_or_else(|| Value::Object(json_schema.clone())),
+        Some(ResponseFormat::JsonObject) => json!({
+            "type": "object",
+            "description": "The message, as a JSON object.",
+            "additionalProperties": true,
+            "properties": {},
+        }),
+        Some(ResponseFormat::Text) | None => return tool,
+    };
+    if tool.name != SEND_MESSAGE {
+        return tool;
+    }
+    if let Some(props) = tool
+        .parameters
+        .get_mut("properties")
+        .and_then(Value::as_object_mut)
+    {
+        props.insert("message".into(), shape);
+    }
+    tool
 }
 
 /// One stored message as the model sees it. A `tool` message holding several returns becomes

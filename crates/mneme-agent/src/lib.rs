@@ -6,6 +6,8 @@ mod client;
 mod context;
 mod eviction;
 mod executor;
+#[cfg(test)]
+mod features_tests;
 pub mod mcp;
 pub mod memory;
 pub mod prompts;
