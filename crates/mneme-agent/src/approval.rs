@@ -81,6 +81,20 @@ pub fn pending_request(context: &[Message]) -> Option<&Message> {
         .filter(|m| m.role == Role::Approval && !m.tool_calls.is_empty())
 }
 
+/// Calls of the request's step that needed no approval: Letta stores them in the assistant
+/// message just before the request, and runs them with the approved ones.
+pub(crate) fn pending_calls<'a>(context: &'a [Message], request: &Message) -> &'a [ToolCallRecord] {
+    let [.., before, last] = context else {
+        return &[];
+    };
+    let same_step = before.step_id.is_some() && before.step_id == request.step_id;
+    if last.id == request.id && before.role == Role::Assistant && same_step {
+        &before.tool_calls
+    } else {
+        &[]
+    }
+}
+
 /// Each pending call with the client's decision on it, in the request's order; an error
 /// unless the answer covers exactly the pending calls.
 pub(crate) fn decisions_for<'a>(

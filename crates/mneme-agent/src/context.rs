@@ -125,7 +125,14 @@ fn push_message(out: &mut Vec<ChatMessage>, m: &Message) {
         }),
         // An approval request is the assistant's tool call, for the model; the answer is
         // bookkeeping (the tool message after it carries the results).
-        Role::Approval if !m.tool_calls.is_empty() => out.push(assistant_turn(m)),
+        // Calls of one answer that needed no approval were stored just before the request:
+        // providers want all of an answer's calls in one assistant turn.
+        Role::Approval if !m.tool_calls.is_empty() => match out.last_mut() {
+            Some(ChatMessage::Assistant { tool_calls, .. }) if !tool_calls.is_empty() => {
+                tool_calls.extend(assistant_calls(m));
+            }
+            _ => out.push(assistant_turn(m)),
+        },
         Role::Approval => {}
     }
 }
@@ -136,16 +143,19 @@ fn assistant_turn(m: &Message) -> ChatMessage {
         content: Some(m.text.clone()).filter(|t| !t.is_empty()),
         // Stored reasoning has no provider signature, so it is not sent back.
         reasoning: Vec::new(),
-        tool_calls: m
-            .tool_calls
-            .iter()
-            .map(|c| ToolCall {
-                id: c.id.clone(),
-                name: c.name.clone(),
-                arguments: c.arguments.clone(),
-            })
-            .collect(),
+        tool_calls: assistant_calls(m),
     }
+}
+
+fn assistant_calls(m: &Message) -> Vec<ToolCall> {
+    m.tool_calls
+        .iter()
+        .map(|c| ToolCall {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            arguments: c.arguments.clone(),
+        })
+        .collect()
 }
 
 /// The function schema sent for `tool`. Heartbeat agents get a required `request_heartbeat`

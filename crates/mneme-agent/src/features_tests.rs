@@ -2,11 +2,13 @@
 //! usage, line-numbered memory (the scripted model of `testing.rs`, real SQLite).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use mneme_llm::ResponseFormat;
+use mneme_llm::{ChatMessage, ResponseFormat};
+use mneme_store::Role;
 use mneme_types::{AgentType, StopReason};
 use serde_json::json;
 
-use crate::testing::{AgentSpec, Harness};
+use crate::approval::{ApprovalAnswer, Decision};
+use crate::testing::{AgentSpec, Harness, Scripted, calls_reply};
 
 fn schema_format() -> serde_json::Value {
     json!({"type": "json_schema", "json_schema": {
@@ -83,4 +85,121 @@ async fn without_a_format_requests_carry_none() {
     h.llm.text("hi");
     h.run(h.input(agent, "hi").await).await;
     assert_eq!(h.llm.requests()[0].response_format, None);
+}
+
+fn roles(messages: &[mneme_store::Message]) -> Vec<Role> {
+    messages.iter().map(|m| m.role).collect()
+}
+
+#[tokio::test]
+async fn parallel_calls_all_run_in_one_step_with_returns_in_call_order() {
+    let h = Harness::new().await;
+    let agent = h
+        .agent(AgentSpec {
+            parallel: true,
+            ..AgentSpec::default()
+        })
+        .await;
+    h.llm.push(Scripted::Reply(calls_reply(&[
+        (
+            "memory_insert",
+            json!({"label": "human", "new_string": "Has a cat."}),
+        ),
+        ("conversation_search", json!({"query": "cat"})),
+        (
+            "memory_insert",
+            json!({"label": "human", "new_string": "Has a dog."}),
+        ),
+    ])));
+    h.llm.text("Noted both.");
+    let out = h.run(h.input(agent, "cat and dog").await).await;
+    assert_eq!(out.stop_reason, StopReason::EndTurn);
+    // One step for the three calls, one for the answer.
+    assert_eq!(out.usage.step_count, 2);
+    assert_eq!(
+        roles(&out.messages),
+        [Role::Assistant, Role::Tool, Role::Assistant]
+    );
+    let ids: Vec<&str> = out.messages[1]
+        .tool_returns
+        .iter()
+        .map(|r| r.tool_call_id.as_str())
+        .collect();
+    assert_eq!(ids, ["call-0", "call-1", "call-2"]);
+    assert_eq!(out.messages[0].step_id, out.messages[1].step_id);
+    // The model saw one assistant turn with the three calls, then each result in order.
+    let sent = &h.llm.requests()[1].messages;
+    let n = sent.len();
+    let ChatMessage::Assistant { tool_calls, .. } = &sent[n - 4] else {
+        panic!("{:?}", sent[n - 4])
+    };
+    assert_eq!(tool_calls.len(), 3);
+    let results: Vec<&str> = sent[n - 3..]
+        .iter()
+        .map(|m| match m {
+            ChatMessage::Tool { tool_call_id, .. } => tool_call_id.as_str(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(results, ["call-0", "call-1", "call-2"]);
+    let ctx = h.store.agent_context(agent).await.unwrap();
+    let human = ctx
+        .blocks
+        .iter()
+        .find(|b| b.label.as_deref() == Some("human"));
+    assert_eq!(human.unwrap().value, "Name: Ada\nHas a cat.\nHas a dog.");
+}
+
+#[tokio::test]
+async fn of_parallel_calls_only_those_needing_approval_wait_and_the_rest_run_with_them() {
+    let h = Harness::new().await;
+    let agent = h
+        .agent(AgentSpec {
+            parallel: true,
+            rules: json!([{"type": "requires_approval", "tool_name": "memory_insert"}]),
+            ..AgentSpec::default()
+        })
+        .await;
+    h.llm.push(Scripted::Reply(calls_reply(&[
+        ("conversation_search", json!({"query": "cat"})),
+        (
+            "memory_insert",
+            json!({"label": "human", "new_string": "Has a cat."}),
+        ),
+    ])));
+    let out = h.run(h.input(agent, "cat").await).await;
+    assert_eq!(out.stop_reason, StopReason::RequiresApproval);
+    assert_eq!(roles(&out.messages), [Role::Assistant, Role::Approval]);
+    assert_eq!(out.messages[0].tool_calls[0].name, "conversation_search");
+    assert_eq!(out.messages[1].tool_calls.len(), 1);
+    assert_eq!(out.messages[1].tool_calls[0].name, "memory_insert");
+
+    h.llm.text("Saved.");
+    let mut input = h.input(agent, "").await;
+    input.inputs.clear();
+    input.approval = Some(ApprovalAnswer {
+        decisions: vec![Decision::Approve {
+            tool_call_id: "call-1".into(),
+        }],
+        all: None,
+        message: mneme_store::Message::new(agent, Role::Approval, "", mneme_types::time::now()),
+    });
+    let out = h.run(input).await;
+    assert_eq!(out.stop_reason, StopReason::EndTurn);
+    let tool = out.messages.iter().find(|m| m.role == Role::Tool).unwrap();
+    let ids: Vec<&str> = tool
+        .tool_returns
+        .iter()
+        .map(|r| r.tool_call_id.as_str())
+        .collect();
+    assert_eq!(ids, ["call-0", "call-1"]);
+    assert!(tool.tool_returns.iter().all(|r| r.status == "success"));
+    // Both calls reach the model in one assistant turn, followed by both results.
+    let sent = &h.llm.requests()[1].messages;
+    let n = sent.len();
+    let ChatMessage::Assistant { tool_calls, .. } = &sent[n - 3] else {
+        panic!("{:?}", sent[n - 3])
+    };
+    let names: Vec<&str> = tool_calls.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["conversation_search", "memory_insert"]);
 }
