@@ -6,6 +6,7 @@ use mneme_store::{AgentContext, Message, Role};
 use mneme_types::{AgentType, ResponseFormat, Tool};
 use serde_json::{Value, json};
 
+use crate::parts::content_of;
 use crate::tool_rules::{Allowed, Solver};
 
 const SEND_MESSAGE: &str = "send_message";
@@ -36,8 +37,9 @@ pub(crate) fn build_request(
     (solver, allowed): (&Solver, &Allowed),
 ) -> ChatRequest {
     let mut messages = Vec::with_capacity(ctx.messages.len() + pending.len());
+    let images = mneme_llm::accepts_images(&ctx.agent.llm_config);
     for m in ctx.messages.iter().skip(1).chain(pending) {
-        push_message(&mut messages, m);
+        push_message(&mut messages, m, images);
     }
     let format = response_format(ctx);
     let tools: Vec<ToolSchema> = ctx
@@ -101,21 +103,24 @@ fn shaped_send_message(mut tool: ToolSchema, format: Option<&ResponseFormat>) ->
 }
 
 /// One stored message as the model sees it. A `tool` message holding several returns becomes
-/// one tool message per call, as providers require.
-fn push_message(out: &mut Vec<ChatMessage>, m: &Message) {
+/// one tool message per call, as providers require. Content parts (images) go as parts to
+/// models that take images, and as text with placeholders to the others.
+fn push_message(out: &mut Vec<ChatMessage>, m: &Message, images: bool) {
     match m.role {
         Role::System => out.push(ChatMessage::System {
             content: m.text.clone(),
         }),
         Role::User | Role::Summary => out.push(ChatMessage::User {
-            content: Content::Text(m.text.clone()),
+            content: content_of(m.content.as_ref(), images)
+                .unwrap_or_else(|| Content::Text(m.text.clone())),
         }),
         Role::Assistant => out.push(assistant_turn(m)),
         Role::Tool if !m.tool_returns.is_empty() => {
             for r in &m.tool_returns {
                 out.push(ChatMessage::Tool {
                     tool_call_id: r.tool_call_id.clone(),
-                    content: Content::Text(r.func_response.clone()),
+                    content: content_of(r.content.as_ref(), images)
+                        .unwrap_or_else(|| Content::Text(r.func_response.clone())),
                 });
             }
         }

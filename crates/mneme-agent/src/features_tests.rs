@@ -2,7 +2,7 @@
 //! usage, line-numbered memory (the scripted model of `testing.rs`, real SQLite).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use mneme_llm::{ChatMessage, ResponseFormat};
+use mneme_llm::{ChatMessage, Content, ContentPart, IMAGE_PLACEHOLDER, ResponseFormat};
 use mneme_store::Role;
 use mneme_types::{AgentType, StopReason};
 use serde_json::json;
@@ -202,4 +202,40 @@ async fn of_parallel_calls_only_those_needing_approval_wait_and_the_rest_run_wit
     };
     let names: Vec<&str> = tool_calls.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["conversation_search", "memory_insert"]);
+}
+
+#[tokio::test]
+async fn images_reach_models_that_take_them_and_placeholders_the_others() {
+    let parts = json!([
+        {"type": "text", "text": "see"},
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}},
+    ]);
+    for (endpoint, expect_image) in [("anthropic", true), ("openai", false)] {
+        let h = Harness::new().await;
+        // The scripted model's name is no vision family; Anthropic models all take images.
+        let agent = h
+            .agent(AgentSpec {
+                endpoint,
+                ..AgentSpec::default()
+            })
+            .await;
+        h.llm.text("ok");
+        let mut input = h.input(agent, "see").await;
+        input.inputs[0].content = Some(parts.clone());
+        h.run(input).await;
+        let ChatMessage::User { content } = h.llm.requests()[0].messages.last().cloned().unwrap()
+        else {
+            panic!()
+        };
+        match content {
+            Content::Parts(p) => {
+                assert!(expect_image, "{endpoint}");
+                assert!(matches!(p[1], ContentPart::Image { .. }));
+            }
+            Content::Text(t) => {
+                assert!(!expect_image, "{endpoint}");
+                assert_eq!(t, format!("see\n{IMAGE_PLACEHOLDER}"));
+            }
+        }
+    }
 }

@@ -10,6 +10,7 @@ mod executor;
 mod features_tests;
 pub mod mcp;
 pub mod memory;
+mod parts;
 pub mod prompts;
 pub mod recall;
 mod sandbox;

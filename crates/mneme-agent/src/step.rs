@@ -194,6 +194,7 @@ pub(crate) fn tool_return(id: String, outcome: &ToolOutcome, limit: usize) -> To
         func_response: pack_return(outcome, limit),
         stdout: None,
         stderr: None,
+        content: None,
     }
 }
 

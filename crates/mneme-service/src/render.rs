@@ -150,7 +150,10 @@ fn tool_return(m: &Message) -> ToolReturnMessage {
         .map(|r| ToolReturn {
             tool_call_id: r.tool_call_id.clone(),
             status: ToolReturnStatus::parse(&r.status),
-            tool_return: MessageContent::Text(r.func_response.clone()),
+            tool_return: match &r.content {
+                Some(Value::Array(parts)) => MessageContent::Parts(parts.clone()),
+                _ => MessageContent::Text(r.func_response.clone()),
+            },
             stdout: r.stdout.clone(),
             stderr: r.stderr.clone(),
         })

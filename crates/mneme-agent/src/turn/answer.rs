@@ -63,8 +63,9 @@ impl Runtime {
                 Decision::Return {
                     status,
                     tool_return,
+                    parts,
                     ..
-                } => client_return(&call.id, &status, tool_return),
+                } => client_return(&call.id, &status, tool_return, parts),
             });
         }
         let tool = tool_message(input.agent_id, mneme_types::time::now(), name, returns);
