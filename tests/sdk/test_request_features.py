@@ -110,3 +110,22 @@ def test_a_client_tool_return_with_an_image_reaches_the_model(client, fake, uid)
     ]
     ret = of_type(resp.messages, "tool_return_message")[0]
     assert ret.tool_returns[0].tool_return[1].type == "image"
+
+
+def test_cached_and_reasoning_tokens_are_reported_and_kept(client, fake, uid):
+    agent = _agent(client, f"cache-{uid}", tools=["conversation_search"])
+    fake.push(
+        {"tool_calls": [{"name": "conversation_search", "arguments": {"query": "x"}}], "cached_tokens": 40},
+        {"text": "Done.", "cached_tokens": 50, "reasoning_tokens": 7},
+    )
+    resp = client.agents.messages.create(agent_id=agent.id, messages=[{"role": "user", "content": "go"}])
+    assert resp.usage.step_count == 2
+    assert resp.usage.cached_input_tokens == 90
+    assert resp.usage.reasoning_tokens == 7
+    run_id = resp.messages[0].run_id
+    # persisted: the run's usage and each step record say the same
+    usage = client.runs.usage.retrieve(run_id)
+    assert (usage.cached_input_tokens, usage.reasoning_tokens) == (90, 7)
+    steps = list(client.runs.steps.list(run_id, order="asc"))
+    assert [s.cached_input_tokens for s in steps] == [40, 50]
+    assert [s.reasoning_tokens for s in steps] == [None, 7]

@@ -239,3 +239,38 @@ async fn images_reach_models_that_take_them_and_placeholders_the_others() {
         }
     }
 }
+
+#[tokio::test]
+async fn cache_reads_and_writes_are_summed_over_the_turn_and_kept_per_step() {
+    let h = Harness::new().await;
+    let agent = h.agent(AgentSpec::default()).await;
+    let usage = |read, write| mneme_llm::Usage {
+        prompt_tokens: 100,
+        completion_tokens: 5,
+        total_tokens: 105,
+        cache_read_tokens: Some(read),
+        cache_creation_tokens: Some(write),
+        reasoning_tokens: None,
+    };
+    let mut first = calls_reply(&[("conversation_search", json!({"query": "x"}))]);
+    first.usage = usage(0, 80);
+    let mut second = crate::testing::text_reply("ok");
+    second.usage = usage(80, 0);
+    h.llm.push(Scripted::Reply(first));
+    h.llm.push(Scripted::Reply(second));
+    let input = h.input(agent, "go").await;
+    let run = input.run_id;
+    let out = h.run(input).await;
+    assert_eq!(out.usage.cached_input_tokens, Some(80));
+    assert_eq!(out.usage.cache_write_tokens, Some(80));
+    let stored = h.store.get_run(run).await.unwrap();
+    assert_eq!(stored.data.usage.cache_write_tokens, Some(80));
+    let page = mneme_store::Page {
+        limit: 10,
+        order: mneme_store::Order::Asc,
+        ..mneme_store::Page::default()
+    };
+    let steps = h.store.list_steps(run, &page).await.unwrap();
+    let writes: Vec<_> = steps.iter().map(|s| s.cache_write_tokens).collect();
+    assert_eq!(writes, [Some(80), Some(0)]);
+}

@@ -83,6 +83,8 @@ struct Answer {
     finish_reason: String,
     prompt_tokens: u64,
     completion_tokens: u64,
+    cached_tokens: Option<u64>,
+    reasoning_tokens: Option<u64>,
 }
 
 impl Answer {
@@ -128,15 +130,24 @@ impl Answer {
             finish_reason,
             prompt_tokens: estimate_tokens(request["messages"].to_string().len()),
             completion_tokens: estimate_tokens(completion_chars),
+            cached_tokens: reply.cached_tokens,
+            reasoning_tokens: reply.reasoning_tokens,
         }
     }
 
     fn usage(&self) -> Value {
-        json!({
+        let mut usage = json!({
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
-        })
+        });
+        if let Some(n) = self.cached_tokens {
+            usage["prompt_tokens_details"] = json!({ "cached_tokens": n });
+        }
+        if let Some(n) = self.reasoning_tokens {
+            usage["completion_tokens_details"] = json!({ "reasoning_tokens": n });
+        }
+        usage
     }
 
     /// The non-streaming `chat.completion` object.
