@@ -274,3 +274,47 @@ async fn cache_reads_and_writes_are_summed_over_the_turn_and_kept_per_step() {
     let writes: Vec<_> = steps.iter().map(|s| s.cache_write_tokens).collect();
     assert_eq!(writes, [Some(80), Some(0)]);
 }
+
+#[tokio::test]
+async fn anthropic_agents_see_numbered_lines_and_cannot_write_them_back() {
+    let h = Harness::new().await;
+    let agent = h
+        .agent(AgentSpec {
+            endpoint: "anthropic",
+            ..AgentSpec::default()
+        })
+        .await;
+    h.llm.call(
+        "memory_replace",
+        json!({"label": "human", "old_string": "1→ Name: Ada", "new_string": "Name: Ada L."}),
+    );
+    h.llm.call(
+        "memory_replace",
+        json!({"label": "human", "old_string": "Name: Ada", "new_string": "Name: Ada L."}),
+    );
+    h.llm.text("Fixed.");
+    let out = h.run(h.input(agent, "my name is Ada L.").await).await;
+    assert_eq!(out.stop_reason, StopReason::EndTurn);
+    let system = h.llm.requests()[0].system.clone().unwrap();
+    assert!(
+        system.contains("<value>\n1→ Name: Ada\n</value>"),
+        "{system}"
+    );
+    let first = &out.messages[1].tool_returns[0];
+    assert_eq!(first.status, "error");
+    assert!(first.func_response.contains("line number prefix"));
+    assert_eq!(out.messages[3].tool_returns[0].status, "success");
+    let ctx = h.store.agent_context(agent).await.unwrap();
+    let human = ctx
+        .blocks
+        .iter()
+        .find(|b| b.label.as_deref() == Some("human"));
+    assert_eq!(human.unwrap().value, "Name: Ada L.");
+    // Other families see the plain value.
+    let h = Harness::new().await;
+    let agent = h.agent(AgentSpec::default()).await;
+    h.llm.text("hi");
+    h.run(h.input(agent, "hi").await).await;
+    let system = h.llm.requests()[0].system.clone().unwrap();
+    assert!(system.contains("<value>\nName: Ada\n</value>"), "{system}");
+}
