@@ -8,6 +8,7 @@ mod blocks;
 mod errors;
 mod mcp;
 mod messages;
+mod model_settings;
 mod restart;
 mod search;
 mod streaming;
