@@ -3,6 +3,7 @@
 //! own, without a model call, and the turn goes on.
 
 use mneme_store::{Message, Role, ToolCallRecord, ToolReturnRecord};
+use mneme_types::content_text;
 use serde_json::Value;
 
 use crate::step::pack_return;
@@ -22,7 +23,10 @@ pub enum Decision {
     Return {
         tool_call_id: String,
         status: String,
+        /// The result's text (of a list of parts: the text parts).
         tool_return: String,
+        /// The result as a list of content parts (text and images), when it was one.
+        parts: Option<Value>,
     },
 }
 
@@ -55,8 +59,10 @@ impl Decision {
                 status: v["status"].as_str().unwrap_or("success").to_owned(),
                 tool_return: match &v["tool_return"] {
                     Value::String(s) => s.clone(),
+                    parts @ Value::Array(_) => content_text(parts).unwrap_or_default(),
                     other => other.to_string(),
                 },
+                parts: Some(v["tool_return"].clone()).filter(Value::is_array),
             }),
             other => Err(format!("unknown approval type '{other}'")),
         }
@@ -79,6 +85,20 @@ pub fn pending_request(context: &[Message]) -> Option<&Message> {
     context
         .last()
         .filter(|m| m.role == Role::Approval && !m.tool_calls.is_empty())
+}
+
+/// Calls of the request's step that needed no approval: Letta stores them in the assistant
+/// message just before the request, and runs them with the approved ones.
+pub(crate) fn pending_calls<'a>(context: &'a [Message], request: &Message) -> &'a [ToolCallRecord] {
+    let [.., before, last] = context else {
+        return &[];
+    };
+    let same_step = before.step_id.is_some() && before.step_id == request.step_id;
+    if last.id == request.id && before.role == Role::Assistant && same_step {
+        &before.tool_calls
+    } else {
+        &[]
+    }
 }
 
 /// Each pending call with the client's decision on it, in the request's order; an error
@@ -125,11 +145,17 @@ pub(crate) fn denied_return(tool_call_id: &str, reason: Option<&str>) -> ToolRet
         tool_call_id,
         "error",
         pack_return(&ToolOutcome::failed(text), 50_000),
+        None,
     )
 }
 
 /// A client tool's result as a stored return.
-pub(crate) fn client_return(tool_call_id: &str, status: &str, text: String) -> ToolReturnRecord {
+pub(crate) fn client_return(
+    tool_call_id: &str,
+    status: &str,
+    text: String,
+    parts: Option<Value>,
+) -> ToolReturnRecord {
     ToolReturnRecord {
         tool_call_id: tool_call_id.to_owned(),
         status: if status == "error" {
@@ -141,6 +167,7 @@ pub(crate) fn client_return(tool_call_id: &str, status: &str, text: String) -> T
         func_response: text,
         stdout: None,
         stderr: None,
+        content: parts,
     }
 }
 
@@ -156,11 +183,13 @@ fn with_id(d: &Decision, id: &str) -> Decision {
         Decision::Return {
             status,
             tool_return,
+            parts,
             ..
         } => Decision::Return {
             tool_call_id: id,
             status: status.clone(),
             tool_return: tool_return.clone(),
+            parts: parts.clone(),
         },
     }
 }

@@ -5,10 +5,13 @@ use mneme_llm::{
     ChatMessage, ChatRequest, Content, ReasoningBlock, ToolCall, ToolChoice, ToolSchema,
 };
 use mneme_store::{AgentContext, Message, ReasoningRecord, Role};
-use mneme_types::{AgentType, Tool};
+use mneme_types::{AgentType, ResponseFormat, Tool};
 use serde_json::{Value, json};
 
+use crate::parts::content_of;
 use crate::tool_rules::{Allowed, Solver};
+
+const SEND_MESSAGE: &str = "send_message";
 
 /// The two loop families Letta has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,14 +39,17 @@ pub(crate) fn build_request(
     (solver, allowed): (&Solver, &Allowed),
 ) -> ChatRequest {
     let mut messages = Vec::with_capacity(ctx.messages.len() + pending.len());
+    let images = mneme_llm::accepts_images(&ctx.agent.llm_config);
     for m in ctx.messages.iter().skip(1).chain(pending) {
-        push_message(&mut messages, m, &ctx.agent.llm_config.model);
+        push_message(&mut messages, m, &ctx.agent.llm_config.model, images);
     }
+    let format = response_format(ctx);
     let tools: Vec<ToolSchema> = ctx
         .tools
         .iter()
         .filter(|t| allowed.tools.contains(&t.name))
         .map(|t| schema(t, flavor, solver.is_terminal(&t.name)))
+        .map(|s| shaped_send_message(s, format.as_ref()))
         .collect();
     // Heartbeat agents always answer with a call; native ones only when the rules demand it.
     let must_call = flavor == Flavor::Heartbeat || allowed.must_call;
@@ -58,26 +64,65 @@ pub(crate) fn build_request(
         messages,
         tools,
         tool_choice,
-        response_format: None,
+        response_format: format.as_ref().map(Into::into),
     }
 }
 
+/// The agent's response format. One stored before formats were checked, and does not parse,
+/// is free text.
+fn response_format(ctx: &AgentContext) -> Option<ResponseFormat> {
+    let stored = ctx.agent.settings.response_format.clone()?;
+    serde_json::from_value(stored).ok()
+}
+
+/// Heartbeat agents answer through `send_message`: as in Letta, a structured format becomes
+/// the schema of its `message`, so the answer the user sees has the asked shape.
+fn shaped_send_message(mut tool: ToolSchema, format: Option<&ResponseFormat>) -> ToolSchema {
+    let shape = match format {
+        Some(ResponseFormat::JsonSchema { json_schema }) => json_schema
+            .get("schema")
+            .cloned()
+            .unwrap_or_else(|| Value::Object(json_schema.clone())),
+        Some(ResponseFormat::JsonObject) => json!({
+            "type": "object",
+            "description": "The message, as a JSON object.",
+            "additionalProperties": true,
+            "properties": {},
+        }),
+        Some(ResponseFormat::Text) | None => return tool,
+    };
+    if tool.name != SEND_MESSAGE {
+        return tool;
+    }
+    if let Some(props) = tool
+        .parameters
+        .get_mut("properties")
+        .and_then(Value::as_object_mut)
+    {
+        props.insert("message".into(), shape);
+    }
+    tool
+}
+
 /// One stored message as the model sees it. A `tool` message holding several returns becomes
-/// one tool message per call, as providers require.
-fn push_message(out: &mut Vec<ChatMessage>, m: &Message, model: &str) {
+/// one tool message per call, as providers require. Content parts (images) go as parts to
+/// models that take images, and as text with placeholders to the others.
+fn push_message(out: &mut Vec<ChatMessage>, m: &Message, model: &str, images: bool) {
     match m.role {
         Role::System => out.push(ChatMessage::System {
             content: m.text.clone(),
         }),
         Role::User | Role::Summary => out.push(ChatMessage::User {
-            content: Content::Text(m.text.clone()),
+            content: content_of(m.content.as_ref(), images)
+                .unwrap_or_else(|| Content::Text(m.text.clone())),
         }),
         Role::Assistant => out.push(assistant_turn(m, model)),
         Role::Tool if !m.tool_returns.is_empty() => {
             for r in &m.tool_returns {
                 out.push(ChatMessage::Tool {
                     tool_call_id: r.tool_call_id.clone(),
-                    content: Content::Text(r.func_response.clone()),
+                    content: content_of(r.content.as_ref(), images)
+                        .unwrap_or_else(|| Content::Text(r.func_response.clone())),
                 });
             }
         }
@@ -87,7 +132,14 @@ fn push_message(out: &mut Vec<ChatMessage>, m: &Message, model: &str) {
         }),
         // An approval request is the assistant's tool call, for the model; the answer is
         // bookkeeping (the tool message after it carries the results).
-        Role::Approval if !m.tool_calls.is_empty() => out.push(assistant_turn(m, model)),
+        // Calls of one answer that needed no approval were stored just before the request:
+        // providers want all of an answer's calls in one assistant turn.
+        Role::Approval if !m.tool_calls.is_empty() => match out.last_mut() {
+            Some(ChatMessage::Assistant { tool_calls, .. }) if !tool_calls.is_empty() => {
+                tool_calls.extend(assistant_calls(m));
+            }
+            _ => out.push(assistant_turn(m, model)),
+        },
         Role::Approval => {}
     }
 }
@@ -103,16 +155,19 @@ fn assistant_turn(m: &Message, model: &str) -> ChatMessage {
             true => m.reasoning.iter().map(reasoning_block).collect(),
             false => Vec::new(),
         },
-        tool_calls: m
-            .tool_calls
-            .iter()
-            .map(|c| ToolCall {
-                id: c.id.clone(),
-                name: c.name.clone(),
-                arguments: c.arguments.clone(),
-            })
-            .collect(),
+        tool_calls: assistant_calls(m),
     }
+}
+
+fn assistant_calls(m: &Message) -> Vec<ToolCall> {
+    m.tool_calls
+        .iter()
+        .map(|c| ToolCall {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            arguments: c.arguments.clone(),
+        })
+        .collect()
 }
 
 fn reasoning_block(record: &ReasoningRecord) -> ReasoningBlock {

@@ -121,6 +121,7 @@ mod tests {
             func_response: "r".repeat(400),
             stdout: None,
             stderr: None,
+            content: None,
         });
         let mut messages = vec![
             msg(Role::System, "sys"),

@@ -6,8 +6,11 @@ mod client;
 mod context;
 mod eviction;
 mod executor;
+#[cfg(test)]
+mod features_tests;
 pub mod mcp;
 pub mod memory;
+mod parts;
 pub mod prompts;
 pub mod recall;
 mod sandbox;

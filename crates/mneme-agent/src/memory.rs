@@ -7,6 +7,10 @@ use std::fmt::Write;
 
 use mneme_types::{AgentType, Block, LlmConfig, ProviderKind};
 
+/// What the line-numbered rendering tells the model about the `N→ ` prefixes; text copied
+/// with it is refused by the memory tools, like the prefixes themselves.
+pub(crate) const LINE_NUMBER_WARNING: &str = "The `N→ ` prefixes on the lines below only show line numbers. They are not part of the value: never include them in text you pass to memory tools.";
+
 const HEADER: &str =
     "The following memory blocks are part of your core memory and are always in your context:";
 
@@ -59,11 +63,7 @@ fn render_block(out: &mut String, block: &Block, numbered: bool) {
         block.limit
     );
     if numbered {
-        out.push_str(
-            "<warning>\nThe `N→ ` prefixes on the lines below only show line numbers. They are \
-             not part of the value: never include them in text you pass to memory tools.\n\
-             </warning>\n",
-        );
+        let _ = write!(out, "<warning>\n{LINE_NUMBER_WARNING}\n</warning>\n");
     }
     out.push_str("<value>\n");
     if numbered {

@@ -109,7 +109,7 @@ pub(crate) fn decide(view: &StepView<'_>, solver: &Solver, response: &ChatRespon
         return StepPlan::Done(answer_without_calls(view, solver, assistant, cut_short));
     }
     if calls.iter().any(|c| solver.requires_approval(&c.name)) {
-        return StepPlan::Done(approval_request(view, assistant, calls));
+        return StepPlan::Done(approval_request(view, solver, assistant, calls));
     }
     StepPlan::Run(Box::new(CallPlan {
         flavor: view.flavor,
@@ -197,6 +197,7 @@ pub(crate) fn tool_return(id: String, outcome: &ToolOutcome, limit: usize) -> To
         func_response: pack_return(outcome, limit),
         stdout: None,
         stderr: None,
+        content: None,
     }
 }
 
@@ -302,19 +303,38 @@ fn answer_without_calls(
     out
 }
 
-/// Nothing runs until a human answers: the calls wait in an approval request.
-fn approval_request(view: &StepView<'_>, mut request: Message, calls: &[ToolCall]) -> StepOutcome {
-    request.role = Role::Approval;
-    request.tool_calls = calls
+/// Nothing runs until a human answers: the calls needing approval wait in an approval request.
+/// As in Letta, parallel calls that need none are stored before it in an assistant message of
+/// their own, and run with the approved ones when the answer comes (`pending_calls`).
+fn approval_request(
+    view: &StepView<'_>,
+    solver: &Solver,
+    assistant: Message,
+    calls: &[ToolCall],
+) -> StepOutcome {
+    let record = |c: &ToolCall| ToolCallRecord {
+        id: call_id(c),
+        name: c.name.clone(),
+        arguments: c.arguments.clone(),
+    };
+    let (asked, free): (Vec<&ToolCall>, Vec<&ToolCall>) = calls
         .iter()
-        .map(|c| ToolCallRecord {
-            id: call_id(c),
-            name: c.name.clone(),
-            arguments: c.arguments.clone(),
-        })
-        .collect();
+        .partition(|c| solver.requires_approval(&c.name));
+    let mut messages = Vec::with_capacity(2);
+    let mut request = Message::new(view.agent, Role::Approval, "", assistant.created_at);
+    if free.is_empty() {
+        // The request is the model's message itself: its text and reasoning stay on it.
+        request = assistant;
+        request.role = Role::Approval;
+    } else {
+        let mut first = assistant;
+        first.tool_calls = free.into_iter().map(record).collect();
+        messages.push(stamp(first, view.step));
+    }
+    request.tool_calls = asked.into_iter().map(record).collect();
+    messages.push(stamp(request, view.step));
     StepOutcome {
-        messages: vec![stamp(request, view.step)],
+        messages,
         stop_reason: Some(StopReason::RequiresApproval),
         ..StepOutcome::default()
     }

@@ -173,6 +173,10 @@ pub(crate) struct AgentSpec {
     pub tools: &'static [&'static str],
     pub rules: Value,
     pub parallel: bool,
+    /// The stored `response_format`.
+    pub response_format: Option<Value>,
+    /// The model's endpoint type (`openai` unless a test needs another family).
+    pub endpoint: &'static str,
 }
 
 impl Default for AgentSpec {
@@ -182,6 +186,8 @@ impl Default for AgentSpec {
             tools: &["memory_insert", "memory_replace", "conversation_search"],
             rules: json!([]),
             parallel: false,
+            response_format: None,
+            endpoint: "openai",
         }
     }
 }
@@ -224,6 +230,8 @@ impl Harness {
         assert_eq!(tools.len(), names.len(), "unknown built-in tool");
         let mut agent = agent(spec.agent_type);
         agent.llm_config.parallel_tool_calls = Some(spec.parallel);
+        agent.llm_config.model_endpoint_type = spec.endpoint.into();
+        agent.settings.response_format = spec.response_format;
         agent.tool_rules = Some(serde_json::from_value(spec.rules).unwrap());
         let blocks = vec![block("human", "Name: Ada"), block("persona", "I help.")];
         let stats = crate::MemoryStats::default();

@@ -295,6 +295,7 @@ async fn a_client_tool_call_waits_for_the_callers_return() {
             tool_call_id: "call-0".into(),
             status: "success".into(),
             tool_return: "sunny".into(),
+            parts: None,
         },
     ));
     let out = h.run(input).await;

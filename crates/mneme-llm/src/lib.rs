@@ -18,6 +18,7 @@ mod router;
 mod sse;
 mod sse_stream;
 mod types;
+mod vision;
 
 pub use access::{AccessTable, Endpoint, ProviderAccess};
 pub use assemble::{ChatResponseBuilder, assemble, collect_stream};
@@ -29,6 +30,7 @@ pub use types::{
     ImageSource, ModelKind, ReasoningBlock, RemoteModel, ResponseFormat, ToolCall, ToolChoice,
     ToolSchema, Usage,
 };
+pub use vision::{IMAGE_PLACEHOLDER, accepts_images, without_images};
 
 use std::pin::Pin;
 use std::time::Duration;

@@ -265,3 +265,32 @@ pub enum ModelKind {
     Chat,
     Embedding,
 }
+
+impl From<&mneme_types::ResponseFormat> for ResponseFormat {
+    /// Letta's format as providers take it. A JSON schema format whose object has no `schema`
+    /// key is taken as the schema itself, the way clients sometimes send it.
+    fn from(format: &mneme_types::ResponseFormat) -> ResponseFormat {
+        match format {
+            mneme_types::ResponseFormat::Text => ResponseFormat::Text,
+            mneme_types::ResponseFormat::JsonObject => ResponseFormat::JsonObject,
+            mneme_types::ResponseFormat::JsonSchema { json_schema } => {
+                let schema = json_schema
+                    .get("schema")
+                    .cloned()
+                    .unwrap_or_else(|| Value::Object(json_schema.clone()));
+                ResponseFormat::JsonSchema {
+                    name: json_schema
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("response")
+                        .to_owned(),
+                    schema,
+                    strict: json_schema
+                        .get("strict")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                }
+            }
+        }
+    }
+}

@@ -5,10 +5,11 @@ use mneme_agent::{MemoryStats, compile_system_message, default_system_prompt};
 use mneme_store::{Agent, AgentFilter, AgentSettings, Message, NewAgent, Page, Role};
 use mneme_types::{
     AgentId, AgentState, AgentType, Block, BlockId, BlockUpdate, CreateAgent, EmbeddingConfig,
-    LlmConfig, Memory, MessageId, Tool, ToolRule, UpdateAgent, time,
+    FormatChange, LlmConfig, Memory, MessageId, ModelSettings, Tool, ToolRule, UpdateAgent, time,
 };
 use serde_json::Value;
 
+use crate::agent_model::{created_format, format_value, stored_format, updated_format};
 use crate::blocks::{apply_update, new_block};
 use crate::names::random_agent_name;
 use crate::{Include, Result, Service, ServiceError};
@@ -27,7 +28,7 @@ impl Service {
             Some(name) => validate_name(name)?,
             None => random_agent_name(),
         };
-        let llm_config = self.create_llm_config(&req)?;
+        let (llm_config, format) = self.create_llm_config(&req)?;
         let embedding_config = self.create_embedding_config(&req)?;
         let new_blocks = req
             .memory_blocks
@@ -65,7 +66,7 @@ impl Service {
             last_run_completion: None,
             last_run_duration_ms: None,
             last_stop_reason: None,
-            settings: create_settings(&req),
+            settings: create_settings(&req, format),
             created_at: now,
             updated_at: now,
         };
@@ -135,7 +136,10 @@ impl Service {
     pub async fn update_agent(&self, id: AgentId, req: UpdateAgent) -> Result<AgentState> {
         reject_unsupported_update(&req)?;
         let name = req.name.clone().map(validate_name).transpose()?;
-        let llm_config = self.update_llm_config(id, &req).await?;
+        let (llm_config, format) = match self.update_llm_config(id, &req).await? {
+            Some((config, change)) => (Some(config), updated_format(&req, change)),
+            None => (None, req.response_format.clone().map(Some)),
+        };
         let embedding_config = match (&req.embedding_config, &req.embedding) {
             (Some(c), _) => Some(c.clone()),
             (None, Some(h)) => Some(self.models.resolve_embedding(h)?),
@@ -153,6 +157,9 @@ impl Service {
             || req.tool_rules.is_some();
         let blocks = req.block_ids.clone();
         let edit = Box::new(move |a: &mut Agent| {
+            if let Some(format) = format {
+                a.settings.response_format = format_value(format);
+            }
             apply_agent_update(a, req, name, llm_config, embedding_config);
             Ok(())
         });
@@ -279,6 +286,7 @@ impl Service {
             .collect();
         let s = agent.settings;
         let variables = variables(&s, agent.id, include);
+        let response_format = stored_format(&s);
         Ok(AgentState {
             id: agent.id,
             name: agent.name,
@@ -291,11 +299,14 @@ impl Service {
                 .embedding_config
                 .as_ref()
                 .and_then(|c| c.handle.clone()),
-            llm_config: agent.llm_config,
             embedding_config: agent.embedding_config,
-            model_settings: s.model_settings,
+            model_settings: Some(ModelSettings::from_config(
+                &agent.llm_config,
+                response_format.as_ref(),
+            )),
+            llm_config: agent.llm_config,
             compaction_settings: s.compaction_settings,
-            response_format: s.response_format,
+            response_format,
             memory: Memory {
                 agent_type: Some(agent.agent_type),
                 git_enabled: false,
@@ -370,7 +381,7 @@ impl Service {
         Ok(tools)
     }
 
-    fn create_llm_config(&self, req: &CreateAgent) -> Result<LlmConfig> {
+    fn create_llm_config(&self, req: &CreateAgent) -> Result<(LlmConfig, FormatChange)> {
         let mut config = match (&req.llm_config, &req.model, &self.config.default_model) {
             (Some(c), _, _) => {
                 let mut c = c.clone();
@@ -397,10 +408,15 @@ impl Service {
         if let Some(v) = req.enable_reasoner.or(req.reasoning) {
             config.enable_reasoner = v;
         }
+        // As in Letta: the settings apply over the legacy fields, `parallel_tool_calls` last.
+        let format = match &req.model_settings {
+            Some(settings) => settings.apply(&mut config),
+            None => FormatChange::Keep,
+        };
         if let Some(v) = req.parallel_tool_calls {
             config.parallel_tool_calls = Some(v);
         }
-        Ok(config)
+        Ok((config, format))
     }
 
     fn create_embedding_config(&self, req: &CreateAgent) -> Result<Option<EmbeddingConfig>> {
@@ -420,8 +436,13 @@ impl Service {
     }
 
     /// The new `llm_config` a PATCH asks for, if any.
-    async fn update_llm_config(&self, id: AgentId, req: &UpdateAgent) -> Result<Option<LlmConfig>> {
+    async fn update_llm_config(
+        &self,
+        id: AgentId,
+        req: &UpdateAgent,
+    ) -> Result<Option<(LlmConfig, FormatChange)>> {
         let touches = req.llm_config.is_some()
+            || req.model_settings.is_some()
             || req.model.is_some()
             || req.context_window_limit.is_some()
             || req.max_tokens.is_some()
@@ -444,10 +465,14 @@ impl Service {
         if let Some(v) = req.reasoning {
             config.enable_reasoner = v;
         }
+        let format = match &req.model_settings {
+            Some(settings) => settings.apply(&mut config),
+            None => FormatChange::Keep,
+        };
         if let Some(v) = req.parallel_tool_calls {
             config.parallel_tool_calls = Some(v);
         }
-        Ok(Some(config))
+        Ok(Some((config, format)))
     }
 
     /// In-context message ids must be this agent's messages, starting with its system message.
@@ -528,9 +553,7 @@ fn apply_agent_update(
     set_opt(&mut a.last_run_duration_ms, req.last_run_duration_ms);
     set_opt(&mut a.last_stop_reason, req.last_stop_reason);
     let s = &mut a.settings;
-    set_opt(&mut s.model_settings, req.model_settings);
     set_opt(&mut s.compaction_settings, req.compaction_settings);
-    set_opt(&mut s.response_format, req.response_format);
     set_opt(&mut s.timezone, req.timezone);
     set(
         &mut s.message_buffer_autoclear,
@@ -563,11 +586,12 @@ fn set_opt<T>(field: &mut Option<T>, value: Option<T>) {
     }
 }
 
-fn create_settings(req: &CreateAgent) -> AgentSettings {
+fn create_settings(req: &CreateAgent, format: FormatChange) -> AgentSettings {
     AgentSettings {
-        model_settings: req.model_settings.clone(),
+        // Derived from `llm_config` on every read; not stored.
+        model_settings: None,
         compaction_settings: req.compaction_settings.clone(),
-        response_format: req.response_format.clone(),
+        response_format: format_value(created_format(req, format)),
         timezone: req.timezone.clone(),
         message_buffer_autoclear: req.message_buffer_autoclear.unwrap_or(false),
         enable_sleeptime: req.enable_sleeptime,

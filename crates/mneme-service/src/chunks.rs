@@ -173,7 +173,10 @@ impl Chunker {
         let is_reply = self.opts.use_assistant_message
             && call.name.as_deref() == Some(self.opts.tool_name.as_str());
         if is_reply {
-            let so_far = partial_string(&call.arguments, &self.opts.tool_kwarg).unwrap_or_default();
+            let kwarg = &self.opts.tool_kwarg;
+            let so_far = partial_string(&call.arguments, kwarg)
+                .or_else(|| structured_message(&call.arguments, kwarg))
+                .unwrap_or_default();
             let new: String = so_far.chars().skip(call.sent).collect();
             call.sent = so_far.chars().count();
             return (!new.is_empty()).then(|| assistant_body(new));
@@ -215,6 +218,16 @@ impl Chunker {
 
 /// The value of string field `key` in a JSON object that may still be arriving: the decoded
 /// characters received so far.
+/// A structured reply (an agent with a JSON response format): the message's JSON text, once
+/// the arguments are complete, as the stored message renders it.
+fn structured_message(json: &str, key: &str) -> Option<String> {
+    let args: serde_json::Value = serde_json::from_str(json).ok()?;
+    match args.get(key)? {
+        serde_json::Value::String(_) | serde_json::Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
 fn partial_string(json: &str, key: &str) -> Option<String> {
     let pattern = format!("\"{key}\"");
     let start = json.find(&pattern)? + pattern.len();
@@ -250,6 +263,16 @@ fn partial_string(json: &str, key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn structured_messages_come_whole_once_complete() {
+        assert_eq!(structured_message(r#"{"message": {"a": "#, "message"), None);
+        assert_eq!(
+            structured_message(r#"{"message": {"a": 1}}"#, "message").as_deref(),
+            Some(r#"{"a":1}"#)
+        );
+        assert_eq!(structured_message(r#"{"message": "hi"}"#, "message"), None);
+    }
 
     #[test]
     fn partial_strings_decode_as_they_arrive() {

@@ -1,6 +1,7 @@
 //! Use cases: what the HTTP server (and later the CLI) asks of mneme. Each function validates its
 //! input, calls the store with complete, atomic changes and shapes the result in Letta's terms.
 
+mod agent_model;
 mod agents;
 mod archival;
 mod blocks;

@@ -62,8 +62,7 @@ pub(crate) fn letta_messages(m: &Message, opts: &RenderOptions) -> Vec<LettaMess
             for call in &m.tool_calls {
                 if opts.use_assistant_message && call.name == opts.tool_name {
                     let args = Args::parse(&call.arguments);
-                    let said = args.opt_string(&opts.tool_kwarg).ok().flatten();
-                    part(assistant_body(said.unwrap_or_default()));
+                    part(assistant_body(said(&args, &opts.tool_kwarg)));
                 } else {
                     part(MessageBody::ToolCall(whole_calls(std::slice::from_ref(
                         call,
@@ -87,6 +86,16 @@ pub(crate) fn letta_messages(m: &Message, opts: &RenderOptions) -> Vec<LettaMess
         Role::Approval => part(MessageBody::ApprovalResponse(approval_response(m))),
     }
     out
+}
+
+/// What a `send_message` call said: its text, or the JSON text of a structured message (an
+/// agent with a JSON response format).
+fn said(args: &Args, kwarg: &str) -> String {
+    match args.value(kwarg) {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
 }
 
 /// Model text: the reply of native agents, the inner thoughts of heartbeat agents.
@@ -165,7 +174,10 @@ fn tool_return(m: &Message) -> ToolReturnMessage {
         .map(|r| ToolReturn {
             tool_call_id: r.tool_call_id.clone(),
             status: ToolReturnStatus::parse(&r.status),
-            tool_return: MessageContent::Text(r.func_response.clone()),
+            tool_return: match &r.content {
+                Some(Value::Array(parts)) => MessageContent::Parts(parts.clone()),
+                _ => MessageContent::Text(r.func_response.clone()),
+            },
             stdout: r.stdout.clone(),
             stderr: r.stderr.clone(),
         })

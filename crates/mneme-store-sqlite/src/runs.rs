@@ -253,6 +253,7 @@ fn step_usage(step: &Step) -> mneme_types::UsageStatistics {
         total_tokens: step.total_tokens.unwrap_or(0),
         step_count: 1,
         cached_input_tokens: step.cached_input_tokens,
+        cache_write_tokens: step.cache_write_tokens,
         reasoning_tokens: step.reasoning_tokens,
         context_tokens: step.total_tokens,
     }

@@ -101,7 +101,7 @@ pub struct ToolCallRecord {
 }
 
 /// One tool's result stored on a `tool` message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolReturnRecord {
     pub tool_call_id: String,
     /// `success` or `error`.
@@ -110,6 +110,10 @@ pub struct ToolReturnRecord {
     pub func_response: String,
     pub stdout: Option<Vec<String>>,
     pub stderr: Option<Vec<String>>,
+    /// The return's content parts (text and images) when a client sent a list: the model
+    /// gets them as parts; `func_response` holds their text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<Value>,
 }
 
 /// A piece of the model's native reasoning, kept as the provider sent it: signed reasoning

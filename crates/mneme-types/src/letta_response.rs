@@ -60,7 +60,7 @@ impl From<&UsageStatistics> for LettaUsageStatistics {
             step_count: u.step_count,
             run_ids: None,
             cached_input_tokens: u.cached_input_tokens,
-            cache_write_tokens: None,
+            cache_write_tokens: u.cache_write_tokens,
             reasoning_tokens: u.reasoning_tokens,
             context_tokens: u.context_tokens,
         }

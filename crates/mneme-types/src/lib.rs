@@ -13,6 +13,7 @@ pub mod letta_response;
 pub mod mcp;
 pub mod message;
 pub mod model;
+pub mod model_settings;
 pub mod passage;
 pub mod provider;
 pub mod run;
@@ -50,6 +51,7 @@ pub use message::{
     SearchAllMessages, content_text,
 };
 pub use model::{EmbeddingConfig, LlmConfig};
+pub use model_settings::{FormatChange, ModelSettings, ResponseFormat};
 pub use passage::{
     ArchivalMemorySearchResponse, ArchivalMemorySearchResult, Archive, ArchiveCreate,
     ArchiveUpdate, CreateArchivalMemory, Passage, PassageBatchCreate, PassageCreate,

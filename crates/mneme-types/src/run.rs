@@ -95,7 +95,11 @@ pub struct UsageStatistics {
     pub prompt_tokens: u64,
     pub total_tokens: u64,
     pub step_count: u64,
+    /// Input tokens read from the provider's prompt cache (part of `prompt_tokens`).
     pub cached_input_tokens: Option<u64>,
+    /// Input tokens written to the provider's prompt cache (part of `prompt_tokens`).
+    #[serde(default)]
+    pub cache_write_tokens: Option<u64>,
     pub reasoning_tokens: Option<u64>,
     /// The latest context size estimate, not a sum.
     pub context_tokens: Option<u64>,
@@ -108,6 +112,7 @@ impl UsageStatistics {
         self.total_tokens += other.total_tokens;
         self.step_count += other.step_count;
         self.cached_input_tokens = sum_opt(self.cached_input_tokens, other.cached_input_tokens);
+        self.cache_write_tokens = sum_opt(self.cache_write_tokens, other.cache_write_tokens);
         self.reasoning_tokens = sum_opt(self.reasoning_tokens, other.reasoning_tokens);
         if other.context_tokens.is_some() {
             self.context_tokens = other.context_tokens;

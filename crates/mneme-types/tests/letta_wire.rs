@@ -192,6 +192,7 @@ fn usage_comes_from_the_runs_counts() {
         total_tokens: 8,
         step_count: 2,
         cached_input_tokens: Some(1),
+        cache_write_tokens: Some(2),
         reasoning_tokens: None,
         context_tokens: Some(5),
     };
@@ -200,7 +201,7 @@ fn usage_comes_from_the_runs_counts() {
         wire,
         json!({"message_type": "usage_statistics", "completion_tokens": 3, "prompt_tokens": 5,
                "total_tokens": 8, "step_count": 2, "run_ids": null, "cached_input_tokens": 1,
-               "cache_write_tokens": null, "reasoning_tokens": null, "context_tokens": 5})
+               "cache_write_tokens": 2, "reasoning_tokens": null, "context_tokens": 5})
     );
 }
 

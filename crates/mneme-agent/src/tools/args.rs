@@ -41,6 +41,11 @@ impl Args {
         self.0.remove(key)
     }
 
+    /// A key's value as the model sent it.
+    pub fn value(&self, key: &str) -> Option<&Value> {
+        self.0.get(key)
+    }
+
     pub fn to_value(&self) -> Value {
         Value::Object(self.to_map())
     }

@@ -140,6 +140,9 @@ pub(super) fn memory_replace(mem: &mut WorkingMemory, args: &Args) -> Result<Str
     let new = args.string("new_string")?;
     guard_line_numbers(&old, "old_string")?;
     guard_line_numbers(&new, "new_string")?;
+    if old.contains(crate::memory::LINE_NUMBER_WARNING) {
+        return Err("old_string contains the line number warning, which is not part of the memory block's value. Do not include it when editing memory blocks.".into());
+    }
     let value = mem.value(&label)?;
     let count = if old.is_empty() {
         0
@@ -441,6 +444,18 @@ mod tests {
             &args(json!({"label": "human", "new_string": "2→ Age"})),
         );
         assert!(numbered.unwrap_err().contains("line number"));
+    }
+
+    #[test]
+    fn text_copied_with_the_line_number_warning_is_refused() {
+        let mut m = mem();
+        let old = format!("{}\nName", crate::memory::LINE_NUMBER_WARNING);
+        let err = memory_replace(
+            &mut m,
+            &args(json!({"label": "human", "old_string": old, "new_string": "x"})),
+        )
+        .unwrap_err();
+        assert!(err.contains("line number warning"), "{err}");
     }
 
     #[test]

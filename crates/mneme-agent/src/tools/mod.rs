@@ -110,10 +110,11 @@ pub async fn execute_builtin(
         out
     };
     match name {
-        "send_message" => ToolOutcome::from(
-            args.string("message")
-                .map(|_| Value::String("Sent message successfully.".into())),
-        ),
+        // A structured response format makes `message` an object (or any JSON value).
+        "send_message" => ToolOutcome::from(match args.value("message") {
+            Some(Value::Null) | None => Err("Error: missing required argument 'message'".into()),
+            Some(_) => Ok(Value::String("Sent message successfully.".into())),
+        }),
         "conversation_search" => {
             ToolOutcome::from(search::conversation_search(search, agent, args).await)
         }

@@ -7,7 +7,8 @@ use mneme_types::StepId;
 
 use super::{AgentError, Runtime, Turn, TurnInput, emit_step};
 use crate::approval::{
-    ApprovalAnswer, Decision, client_return, decisions_for, denied_return, pending_request,
+    ApprovalAnswer, Decision, client_return, decisions_for, denied_return, pending_calls,
+    pending_request,
 };
 use crate::step::{StepOutcome, approved_args, stamp, tool_limit, tool_message, tool_return};
 
@@ -27,7 +28,8 @@ impl Runtime {
                 AgentError::BadRequest("No tool call is currently awaiting approval".into())
             })?;
         let decided = decisions_for(&pending, &answer).map_err(AgentError::BadRequest)?;
-        self.approval_step(turn, input, StepId::new(), decided, answer.message)
+        let free = pending_calls(&turn.ctx.messages, &pending).to_vec();
+        self.approval_step(turn, input, StepId::new(), (&free, decided), answer.message)
             .await
     }
 
@@ -38,15 +40,22 @@ impl Runtime {
         turn: &mut Turn,
         input: &TurnInput,
         step_id: StepId,
-        decided: Vec<(&ToolCallRecord, Decision)>,
+        (free, decided): (&[ToolCallRecord], Vec<(&ToolCallRecord, Decision)>),
         answer: Message,
     ) -> Result<(), AgentError> {
         let mut outcome = StepOutcome {
             continues: true,
             ..StepOutcome::default()
         };
-        let name = decided.first().map(|(call, _)| call.name.clone());
-        let mut returns = Vec::with_capacity(decided.len());
+        let name = free
+            .first()
+            .or(decided.first().map(|(call, _)| *call))
+            .map(|call| call.name.clone());
+        let mut returns = Vec::with_capacity(free.len() + decided.len());
+        // The calls that needed no approval come first, as they do in the history.
+        for call in free {
+            returns.push(self.run_approved(turn, call, &mut outcome).await);
+        }
         for (call, decision) in decided {
             returns.push(match decision {
                 Decision::Approve { .. } => self.run_approved(turn, call, &mut outcome).await,
@@ -54,8 +63,9 @@ impl Runtime {
                 Decision::Return {
                     status,
                     tool_return,
+                    parts,
                     ..
-                } => client_return(&call.id, &status, tool_return),
+                } => client_return(&call.id, &status, tool_return, parts),
             });
         }
         let tool = tool_message(input.agent_id, mneme_types::time::now(), name, returns);

@@ -94,6 +94,7 @@ fn step_usage(response: &ChatResponse) -> UsageStatistics {
         total_tokens: u.total_tokens,
         step_count: 1,
         cached_input_tokens: u.cache_read_tokens,
+        cache_write_tokens: u.cache_creation_tokens,
         reasoning_tokens: u.reasoning_tokens,
         context_tokens: Some(u.total_tokens),
     }

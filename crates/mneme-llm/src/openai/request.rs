@@ -16,7 +16,7 @@ pub(crate) fn body(config: &LlmConfig, request: &ChatRequest, stream: bool) -> V
     // The system prompt is the first message; reasoning from earlier turns is not sent back
     // (Chat Completions has no place for it).
     let system = request.system.iter().map(|text| system_message(text));
-    let messages = system.chain(request.messages.iter().map(message)).collect();
+    let messages = system.chain(history(&request.messages)).collect();
     body.insert("messages".into(), Value::Array(messages));
     if !request.tools.is_empty() {
         let tools = request.tools.iter().map(tool).collect();
@@ -74,6 +74,38 @@ fn system_message(text: &str) -> Value {
     json!({ "role": "system", "content": text })
 }
 
+/// The history as messages. Tool messages take text only, so images a tool returned follow the
+/// run of tool results as one user message that says which call they came from.
+fn history(messages: &[ChatMessage]) -> Vec<Value> {
+    let mut out = Vec::with_capacity(messages.len());
+    let mut images: Vec<Value> = Vec::new();
+    for m in messages {
+        if !matches!(m, ChatMessage::Tool { .. }) && !images.is_empty() {
+            out.push(json!({ "role": "user", "content": std::mem::take(&mut images) }));
+        }
+        out.push(message(m));
+        if let ChatMessage::Tool {
+            tool_call_id,
+            content: Content::Parts(parts),
+        } = m
+        {
+            let found = parts
+                .iter()
+                .filter(|p| matches!(p, ContentPart::Image { .. }));
+            let found: Vec<Value> = found.map(content_part).collect();
+            if !found.is_empty() {
+                let note = format!("Images returned by tool call {tool_call_id}:");
+                images.push(json!({ "type": "text", "text": note }));
+                images.extend(found);
+            }
+        }
+    }
+    if !images.is_empty() {
+        out.push(json!({ "role": "user", "content": images }));
+    }
+    out
+}
+
 fn message(message: &ChatMessage) -> Value {
     match message {
         ChatMessage::System { content } => system_message(content),
@@ -95,7 +127,7 @@ fn message(message: &ChatMessage) -> Value {
             tool_call_id,
             content,
         } => json!({
-            "role": "tool", "tool_call_id": tool_call_id, "content": user_content(content),
+            "role": "tool", "tool_call_id": tool_call_id, "content": content.text(),
         }),
     }
 }
@@ -285,5 +317,40 @@ mod tests {
         let body = body(&config("openai", "o3-mini"), &request(vec![]), false);
         assert!(body.get("temperature").is_none());
         assert_eq!(body["reasoning_effort"], "low");
+    }
+
+    #[test]
+    fn tool_images_follow_the_tool_results_as_a_user_message() {
+        let mut request = request(vec![]);
+        let image = ContentPart::Image {
+            source: ImageSource::Base64 {
+                media_type: "image/png".into(),
+                data: "iVBOR".into(),
+            },
+        };
+        request.messages[2] = ChatMessage::Tool {
+            tool_call_id: "call_1".into(),
+            content: Content::Parts(vec![
+                ContentPart::Text {
+                    text: "a chart".into(),
+                },
+                image,
+            ]),
+        };
+        request.messages.push(ChatMessage::user("and now?"));
+        let body = body(&config("openai", "gpt-4o"), &request, false);
+        let messages = body["messages"].as_array().unwrap();
+        assert_eq!(
+            messages[3],
+            json!({"role": "tool", "tool_call_id": "call_1", "content": "a chart"})
+        );
+        assert_eq!(
+            messages[4],
+            json!({"role": "user", "content": [
+                {"type": "text", "text": "Images returned by tool call call_1:"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBOR"}},
+            ]})
+        );
+        assert_eq!(messages[5]["content"], "and now?");
     }
 }

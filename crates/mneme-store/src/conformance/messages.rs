@@ -59,6 +59,10 @@ pub async fn messages_round_trip_every_field(store: Arc<dyn Store>) {
         func_response: "boom".into(),
         stdout: Some(vec!["out".into()]),
         stderr: None,
+        content: Some(serde_json::json!([
+            {"type": "text", "text": "boom"},
+            {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}},
+        ])),
     }];
     ret.is_err = true;
     ret.name = Some("search".into());

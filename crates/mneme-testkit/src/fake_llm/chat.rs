@@ -91,6 +91,7 @@ struct Answer {
     prompt_tokens: u64,
     completion_tokens: u64,
     cached_tokens: Option<u64>,
+    reasoning_tokens: Option<u64>,
 }
 
 impl Answer {
@@ -137,6 +138,7 @@ impl Answer {
             prompt_tokens: estimate_tokens(request["messages"].to_string().len()),
             completion_tokens: estimate_tokens(completion_chars),
             cached_tokens: reply.cache_read_tokens,
+            reasoning_tokens: reply.reasoning_tokens,
         }
     }
 
@@ -146,8 +148,11 @@ impl Answer {
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
         });
-        if let Some(cached) = self.cached_tokens {
-            usage["prompt_tokens_details"] = json!({ "cached_tokens": cached });
+        if let Some(n) = self.cached_tokens {
+            usage["prompt_tokens_details"] = json!({ "cached_tokens": n });
+        }
+        if let Some(n) = self.reasoning_tokens {
+            usage["completion_tokens_details"] = json!({ "reasoning_tokens": n });
         }
         usage
     }

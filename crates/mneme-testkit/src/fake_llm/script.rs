@@ -51,6 +51,9 @@ pub struct Reply {
     /// Overrides the computed `finish_reason` ("stop", or "tool_calls" when there are calls).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
+    /// Reported as `usage.completion_tokens_details.reasoning_tokens`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
     /// Extra delay for this reply, on top of the global latency.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,

@@ -9,6 +9,7 @@ mod blocks;
 mod errors;
 mod mcp;
 mod messages;
+mod model_settings;
 mod providers;
 mod restart;
 mod search;
