@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/0004_message_ids_version.sql"),
     ),
+    (6, include_str!("../migrations/0006_providers.sql")),
 ];
 
 /// Applies the migrations this database has not seen, each in its own transaction.

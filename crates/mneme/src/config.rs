@@ -125,7 +125,11 @@ impl Args for ProviderArgs {
             .iter()
             .flat_map(|spec| spec.env_vars().map(move |var| (spec.name, var)));
         settings.fold(cmd, |cmd, (name, (var, secret))| {
-            let what = if secret { "API key" } else { "Base URL" };
+            let what = match (secret, var.ends_with("_VERSION")) {
+                (true, _) => "API key",
+                (false, true) => "API version",
+                (false, false) => "Base URL",
+            };
             cmd.arg(
                 Arg::new(flag(var))
                     .long(flag(var))
@@ -154,7 +158,7 @@ impl FromArgMatches for ProviderArgs {
             let settings = ProviderSettings {
                 api_key: value(spec.api_key_env),
                 base_url: value(spec.base_url_env),
-                api_version: None,
+                api_version: value(spec.api_version_env),
             };
             if settings.is_configured() {
                 providers.set(spec.kind, settings);
