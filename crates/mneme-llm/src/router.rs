@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use mneme_types::{LlmConfig, Wire};
 
-use crate::access::{AccessTable, Endpoint};
+use crate::access::{AccessTable, Endpoint, ProviderAccess};
 use crate::openai::{OpenAiClient, OpenAiOptions};
 use crate::{ChatRequest, ChatResponse, ChatStream, LlmClient, LlmError, RemoteModel};
 
@@ -55,9 +55,36 @@ impl LlmRouter {
             .access
             .provider_endpoint(name)
             .ok_or_else(unsupported)?;
+        self.list_models_at_endpoint(&endpoint).await
+    }
+
+    /// The models served at `access`, which need not be in the table (checking a key).
+    pub async fn list_models_at(
+        &self,
+        access: &ProviderAccess,
+    ) -> Result<Vec<RemoteModel>, LlmError> {
+        let endpoint = Endpoint {
+            kind: access.kind,
+            base_url: access
+                .kind
+                .spec()
+                .openai_base_url(access.base_url.as_deref())
+                .into_owned(),
+            api_key: access.api_key.clone(),
+            api_version: access.api_version.clone(),
+        };
+        self.list_models_at_endpoint(&endpoint).await
+    }
+
+    async fn list_models_at_endpoint(
+        &self,
+        endpoint: &Endpoint,
+    ) -> Result<Vec<RemoteModel>, LlmError> {
         match endpoint.kind.spec().chat {
-            Some(Wire::OpenAi) => self.openai.list_models(&endpoint).await,
-            _ => Err(unsupported()),
+            Some(Wire::OpenAi) => self.openai.list_models(endpoint).await,
+            _ => Err(LlmError::Unsupported(
+                endpoint.kind.endpoint_type().to_owned(),
+            )),
         }
     }
 }

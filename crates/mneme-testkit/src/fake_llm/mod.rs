@@ -22,7 +22,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use embeddings::embed;
+pub use embeddings::{REFUSED_KEY, embed};
 pub use script::{ErrorKind, ErrorReply, RecordedRequest, Reply, Rule, ToolCallReply};
 
 /// A running fake LLM server; it stops when dropped.

@@ -8,6 +8,7 @@ mod blocks;
 mod errors;
 mod mcp;
 mod messages;
+mod providers;
 mod restart;
 mod search;
 mod streaming;
