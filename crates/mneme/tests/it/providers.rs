@@ -1,6 +1,7 @@
 //! `/v1/providers`, the live model catalogue and handle validation, against the fake LLM.
 
-use mneme_testkit::{FakeLlm, REFUSED_KEY, TestServer};
+use mneme_testkit::fake_llm::REFUSED_KEY;
+use mneme_testkit::{FakeLlm, TestServer};
 use serde_json::{Value, json};
 
 use crate::{bin, id};
@@ -137,7 +138,7 @@ async fn a_byok_handle_answers_through_its_provider_with_its_key_after_a_restart
         )
         .await
         .ok();
-    assert_eq!(res["messages"][1]["content"], "hello from the box", "{res}");
+    assert_eq!(res["messages"][0]["content"], "hello from the box", "{res}");
     let chat = fake
         .recorded()
         .into_iter()
