@@ -219,7 +219,7 @@ pub const PROVIDERS: &[ProviderSpec] = &[
         api_key_env: Some("AZURE_API_KEY"),
         base_url_env: Some("AZURE_BASE_URL"),
         api_version_env: Some("AZURE_API_VERSION"),
-        embeddings: Some(Wire::OpenAi),
+        // Chat only: the embedding client does not build Azure's deployment URLs yet.
         default_context_window: 128_000,
         ..row(ProviderKind::Azure, "azure")
     },
