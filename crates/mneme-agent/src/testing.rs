@@ -271,6 +271,7 @@ impl Harness {
             stream_tokens: false,
             approval: None,
             client_tools: Vec::new(),
+            llm_config: None,
         }
     }
 

@@ -48,6 +48,8 @@ pub struct TurnInput {
     /// Tools the caller runs itself (`client_tools`): offered to the model for this request,
     /// and a call to one stops the turn for the caller's tool return, as an approval does.
     pub client_tools: Vec<ClientTool>,
+    /// The model of this request only (`override_model`), in place of the agent's.
+    pub llm_config: Option<mneme_types::LlmConfig>,
 }
 
 /// Progress of a running turn.
@@ -281,6 +283,9 @@ impl Runtime {
 
     async fn start(&self, input: &TurnInput) -> Result<Turn, AgentError> {
         let mut ctx = self.store.agent_context(input.agent_id).await?;
+        if let Some(config) = &input.llm_config {
+            ctx.agent.llm_config = config.clone();
+        }
         let system = ctx
             .messages
             .first()

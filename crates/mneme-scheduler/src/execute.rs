@@ -224,6 +224,7 @@ impl Scheduler {
             events,
             stream_tokens: job.stream_tokens,
             client_tools: job.client_tools,
+            llm_config: job.llm_config,
         };
         let runner = self.runner.clone();
         let turn = tokio::spawn(async move { runner.run_turn(input).await });

@@ -51,6 +51,8 @@ pub struct TurnJob {
     pub queued: bool,
     /// The sink reads the turn's events (streams); without it the runtime sends none.
     pub wants_events: bool,
+    /// The model of this request only (`override_model`), in place of the agent's.
+    pub llm_config: Option<mneme_types::LlmConfig>,
 }
 
 /// Where a job reports. Every method has a default that ignores the report.

@@ -132,6 +132,7 @@ impl Fixture {
             client_tools: vec![],
             queued,
             wants_events: true,
+            llm_config: None,
         }
     }
 

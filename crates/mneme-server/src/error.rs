@@ -49,7 +49,7 @@ impl IntoResponse for ApiError {
                     S::Unprocessable(_) | S::Store(D::Invalid(_)) => {
                         StatusCode::UNPROCESSABLE_ENTITY
                     }
-                    S::Store(D::NotFound { .. }) => StatusCode::NOT_FOUND,
+                    S::Store(D::NotFound { .. }) | S::NotFound(_) => StatusCode::NOT_FOUND,
                     S::Store(D::Conflict(_)) | S::Conflict(_) => StatusCode::CONFLICT,
                     S::Expired(_) => StatusCode::GONE,
                     S::McpTimeout(_) => StatusCode::REQUEST_TIMEOUT,

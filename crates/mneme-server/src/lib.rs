@@ -12,6 +12,7 @@ mod health;
 mod mcp_servers;
 mod messages;
 mod models;
+mod providers;
 mod routes;
 mod runs;
 mod sse;

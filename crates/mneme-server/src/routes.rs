@@ -9,7 +9,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, panic_response};
 use crate::{
-    agents, archival, archives, blocks, health, mcp_servers, messages, models, runs, tools,
+    agents, archival, archives, blocks, health, mcp_servers, messages, models, providers, runs,
+    tools,
 };
 
 /// Builds the application. Collection roots answer with and without their trailing slash (the
@@ -132,6 +133,25 @@ pub fn router(service: Service) -> Router {
         (
             "/v1/mcp-servers/{mcp_server_id}/refresh",
             patch(mcp_servers::refresh),
+        ),
+        (
+            "/v1/providers/",
+            get(providers::list).post(providers::create),
+        ),
+        ("/v1/providers/check", post(providers::check)),
+        (
+            "/v1/providers/{provider_id}",
+            get(providers::retrieve)
+                .patch(providers::modify)
+                .delete(providers::delete),
+        ),
+        (
+            "/v1/providers/{provider_id}/check",
+            post(providers::check_existing),
+        ),
+        (
+            "/v1/providers/{provider_id}/refresh",
+            patch(providers::refresh),
         ),
         ("/v1/runs/", get(runs::list)),
         ("/v1/runs/{run_id}", get(runs::retrieve)),

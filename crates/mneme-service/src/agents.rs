@@ -28,7 +28,7 @@ impl Service {
             Some(name) => validate_name(name)?,
             None => random_agent_name(),
         };
-        let (llm_config, format) = self.create_llm_config(&req)?;
+        let (llm_config, format) = self.create_llm_config(&req).await?;
         let embedding_config = self.create_embedding_config(&req)?;
         let new_blocks = req
             .memory_blocks
@@ -381,7 +381,7 @@ impl Service {
         Ok(tools)
     }
 
-    fn create_llm_config(&self, req: &CreateAgent) -> Result<(LlmConfig, FormatChange)> {
+    async fn create_llm_config(&self, req: &CreateAgent) -> Result<(LlmConfig, FormatChange)> {
         let mut config = match (&req.llm_config, &req.model, &self.config.default_model) {
             (Some(c), _, _) => {
                 let mut c = c.clone();
@@ -391,7 +391,7 @@ impl Service {
                 c
             }
             (None, Some(h), _) | (None, None, Some(h)) => {
-                self.models.resolve_llm(h, req.context_window_limit)?
+                self.models.resolve_llm(h, req.context_window_limit).await?
             }
             (None, None, None) => {
                 return Err(ServiceError::bad(
@@ -453,7 +453,7 @@ impl Service {
         }
         let mut config = match (&req.llm_config, &req.model) {
             (Some(c), _) => c.clone(),
-            (None, Some(h)) => self.models.resolve_llm(h, req.context_window_limit)?,
+            (None, Some(h)) => self.models.resolve_llm(h, req.context_window_limit).await?,
             (None, None) => self.store.get_agent(id).await?.llm_config,
         };
         if let Some(limit) = req.context_window_limit {

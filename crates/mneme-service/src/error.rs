@@ -11,6 +11,9 @@ pub enum ServiceError {
     /// The request is well-formed but not acceptable (bad model handle, unsupported option).
     #[error("{0}")]
     BadRequest(String),
+    /// What was named does not exist (Letta's 404 for an unknown model handle).
+    #[error("{0}")]
+    NotFound(String),
     /// A value breaks a rule of the resource (a block value over its limit).
     #[error("{0}")]
     Unprocessable(String),

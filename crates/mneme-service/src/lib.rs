@@ -12,10 +12,12 @@ mod mcp;
 mod messages;
 pub mod models;
 mod names;
+mod providers;
 mod recall;
 mod render;
 mod runs;
 mod search;
+mod secrets;
 mod sink;
 mod streaming;
 mod tools;
@@ -23,7 +25,7 @@ mod tools;
 use std::sync::Arc;
 
 use mneme_agent::Runtime;
-use mneme_llm::LlmClient;
+use mneme_llm::{AccessTable, LlmClient};
 use mneme_mcp as mcp_client;
 use mneme_store::Store;
 
@@ -35,8 +37,9 @@ pub use error::ServiceError;
 pub use include::Include;
 pub use mcp_client::{McpManager, McpOptions};
 pub use messages::{ListMessages, RenderOverrides};
-pub use models::{ModelCatalog, Provider, ProviderKind};
+pub use models::{ModelCatalog, ModelFilter, ModelLister, Provider, ProviderKind};
 pub use search::{Legs, Searcher};
+pub use secrets::SecretBox;
 pub use streaming::{CHUNK_RETENTION, MessageStream};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
@@ -72,6 +75,17 @@ pub struct Service {
     sandbox: Arc<mneme_agent::LazySandbox>,
     mcp: Arc<McpManager>,
     searcher: Arc<Searcher>,
+    /// The router's table: created providers are added to it, so their handles route.
+    access: Arc<AccessTable>,
+    secrets: SecretBox,
+}
+
+/// The model catalogue and what the service needs to manage providers: the access table the
+/// router reads (the same `Arc`) and the box that seals their keys.
+pub struct ProviderSetup {
+    pub models: ModelCatalog,
+    pub access: Arc<AccessTable>,
+    pub secrets: SecretBox,
 }
 
 impl Service {
@@ -81,7 +95,7 @@ impl Service {
         sandbox: Arc<mneme_agent::LazySandbox>,
         mcp: Arc<McpManager>,
         searcher: Arc<Searcher>,
-        models: ModelCatalog,
+        providers: ProviderSetup,
         config: ServiceConfig,
     ) -> Service {
         let mcp_runtime = Arc::new(mcp::McpRuntime {
@@ -105,8 +119,10 @@ impl Service {
             mcp,
             searcher,
             store,
-            models: Arc::new(models),
+            models: Arc::new(providers.models),
             config: Arc::new(config),
+            access: providers.access,
+            secrets: providers.secrets,
         }
     }
 
@@ -117,6 +133,7 @@ impl Service {
             .upsert_tools(mneme_agent::tools::builtin_tools())
             .await?;
         self.fail_orphaned_runs().await?;
+        self.load_providers().await?;
         streaming::spawn_pruning(self.clone());
         self.searcher.spawn_background();
         Ok(())

@@ -73,6 +73,15 @@ impl Service {
         Ok(run)
     }
 
+    /// `override_model`: this request's model in place of the agent's. An unknown handle is
+    /// the same 404 as at agent creation, before any run is recorded.
+    async fn override_config(&self, req: &LettaRequest) -> Result<Option<mneme_types::LlmConfig>> {
+        match req.override_model.as_deref().filter(|h| !h.is_empty()) {
+            Some(handle) => Ok(Some(self.models.resolve_llm(handle, None).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// Runs a blocking request's turn as a detached job and waits for it.
     pub(crate) async fn run_blocking(&self, job: Job) -> Result<TurnOutput> {
         let (turn, sink) = self.sink(job, Delivery::None);
@@ -102,6 +111,7 @@ impl Service {
         let client_tools = crate::messages::client_tools(req)?;
         let approval = crate::messages::approval_answer(agent_id, req)?;
         let agent = self.store.get_agent(agent_id).await?;
+        let llm_config = self.override_config(req).await?;
         // Answered early when the agent waits already, so that no run is recorded; the
         // scheduler checks again once the job holds the agent.
         if approval.is_none() {
@@ -124,6 +134,7 @@ impl Service {
             queued: status == RunStatus::Created,
             wants_events: streaming,
             client_tools: client_tools.clone(),
+            llm_config,
         };
         let job = Job {
             turn,

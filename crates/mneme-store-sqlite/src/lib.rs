@@ -10,6 +10,7 @@ mod mcp;
 mod messages;
 mod migrate;
 mod passages;
+mod providers;
 mod rows;
 mod runs;
 mod search;

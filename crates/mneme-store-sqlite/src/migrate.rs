@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0004_message_ids_version.sql"),
     ),
     (5, include_str!("../migrations/0005_reasoning_blocks.sql")),
+    (6, include_str!("../migrations/0006_providers.sql")),
 ];
 
 /// Applies the migrations this database has not seen, each in its own transaction.

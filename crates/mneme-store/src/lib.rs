@@ -17,8 +17,8 @@ mod page;
 
 use async_trait::async_trait;
 use mneme_types::{
-    AgentId, ArchiveId, Block, BlockId, McpServer, McpServerId, MessageId, PassageId, RunId, Step,
-    StepId, Tool, ToolId,
+    AgentId, ArchiveId, Block, BlockId, McpServer, McpServerId, MessageId, PassageId, ProviderId,
+    ProviderRecord, RunId, Step, StepId, Tool, ToolId,
 };
 
 pub use error::StoreError;
@@ -312,6 +312,34 @@ pub struct McpToolSync {
     pub skipped: Vec<String>,
 }
 
+/// Providers created through `/v1/providers`; their keys arrive sealed and stay so.
+#[async_trait]
+pub trait ProviderStore: Send + Sync {
+    /// A taken name is a `Conflict`.
+    async fn create_provider(&self, provider: ProviderRecord) -> Result<ProviderRecord>;
+    async fn get_provider(&self, id: ProviderId) -> Result<ProviderRecord>;
+    /// By creation time in `page.order`; unknown cursors are ignored.
+    async fn list_providers(
+        &self,
+        filter: &ProviderFilter,
+        page: &Page,
+    ) -> Result<Vec<ProviderRecord>>;
+    /// Applies `edit` inside one write transaction; an `Err` from it writes nothing. The id
+    /// and `created_at` stay, `updated_at` becomes now, and the name stays unique.
+    async fn update_provider(&self, id: ProviderId, edit: ProviderEdit) -> Result<ProviderRecord>;
+    async fn delete_provider(&self, id: ProviderId) -> Result<()>;
+}
+
+/// Read-modify-write of a stored provider, applied inside the write transaction.
+pub type ProviderEdit = Box<dyn FnOnce(&mut ProviderRecord) -> Result<(), StoreError> + Send>;
+
+/// Which providers a listing returns; `None` matches all.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderFilter {
+    pub name: Option<String>,
+    pub provider_type: Option<String>,
+}
+
 /// Everything a backend provides; services hold an `Arc<dyn Store>`.
 pub trait Store:
     AgentStore
@@ -323,6 +351,7 @@ pub trait Store:
     + PassageStore
     + SearchStore
     + McpServerStore
+    + ProviderStore
 {
 }
 
@@ -336,5 +365,6 @@ impl<T> Store for T where
         + PassageStore
         + SearchStore
         + McpServerStore
+        + ProviderStore
 {
 }

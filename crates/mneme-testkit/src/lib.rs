@@ -94,7 +94,12 @@ impl TestServer {
         command
             .args(["server", "--host", "127.0.0.1", "--port", "0", "--data-dir"])
             .arg(data_dir)
-            .env("RUST_LOG", "info");
+            .env("RUST_LOG", "info")
+            // OpenAI is configured at a closed loopback port unless the test points it at a
+            // fake: `openai/...` handles resolve (from the known models, as the list cannot be
+            // fetched) and nothing leaves the machine.
+            .env("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+            .env("OPENAI_API_KEY", "sk-test");
         isolate_local_model(&mut command, data_dir);
         let mut child = command
             .envs(env.iter().copied())

@@ -126,6 +126,11 @@ typed_id!(
     ArchiveId,
     "archive"
 );
+typed_id!(
+    /// `provider-<uuid>`
+    ProviderId,
+    "provider"
+);
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod block;
+pub mod byok;
 pub mod context;
 pub mod ids;
 pub mod letta_message;
@@ -23,12 +24,14 @@ pub mod tool_rule;
 
 pub use agent::{AgentState, AgentType, CreateAgent, Memory, UpdateAgent};
 pub use block::{Block, BlockUpdate, CreateBlock, DEFAULT_BLOCK_LIMIT};
+pub use byok::{CheckProvider, CreateProvider, ProviderRecord, UpdateProvider};
 pub use context::{
     ChatToolCall, ContextWindowOverview, FunctionCall, FunctionKind, FunctionTool, InternalMessage,
     TextContent, TextKind,
 };
 pub use ids::{
-    AgentId, ArchiveId, BlockId, IdError, McpServerId, MessageId, PassageId, RunId, StepId, ToolId,
+    AgentId, ArchiveId, BlockId, IdError, McpServerId, MessageId, PassageId, ProviderId, RunId,
+    StepId, ToolId,
 };
 pub use letta_message::{
     ApprovalItem, ApprovalRequestMessage, ApprovalResponseMessage, ApprovalReturn,
@@ -58,7 +61,8 @@ pub use passage::{
     PassageSearchRequest, PassageSearchResult, SearchRelevance, VectorDbProvider,
 };
 pub use provider::{
-    ConfiguredProviders, PROVIDERS, ProviderKind, ProviderSettings, ProviderSpec, Wire,
+    AZURE_DEFAULT_API_VERSION, ConfiguredProviders, PROVIDERS, ProviderKind, ProviderSettings,
+    ProviderSpec, Wire,
 };
 pub use run::{CancelledRuns, Run, RunStatus, Step, StopReason, UsageStatistics};
 pub use tool::{

@@ -41,6 +41,9 @@ pub enum ProviderKind {
     DeepSeek,
     Xai,
     OpenRouter,
+    Mistral,
+    /// Azure OpenAI: OpenAI's protocol at per-deployment URLs with an `api-key` header.
+    Azure,
 }
 
 /// One row of the registry.
@@ -57,6 +60,8 @@ pub struct ProviderSpec {
     pub api_key_env: Option<&'static str>,
     /// The environment variable (and flag) of its base URL.
     pub base_url_env: Option<&'static str>,
+    /// The environment variable (and flag) of its API version (Azure's `api-version`).
+    pub api_version_env: Option<&'static str>,
     /// Where the provider is when neither the config nor the operator names a URL.
     pub default_base_url: Option<&'static str>,
     /// A URL that does not end in `/v1` is the server's native root (Letta stores Ollama's
@@ -108,7 +113,8 @@ impl ProviderSpec {
     pub fn env_vars(&self) -> impl Iterator<Item = (&'static str, bool)> {
         let key = self.api_key_env.map(|v| (v, true));
         let url = self.base_url_env.map(|v| (v, false));
-        url.into_iter().chain(key)
+        let version = self.api_version_env.map(|v| (v, false));
+        url.into_iter().chain(key).chain(version)
     }
 }
 
@@ -121,6 +127,7 @@ const fn row(kind: ProviderKind, name: &'static str) -> ProviderSpec {
         aliases: &[],
         api_key_env: None,
         base_url_env: None,
+        api_version_env: None,
         default_base_url: None,
         openai_under_v1: false,
         standard: false,
@@ -194,30 +201,52 @@ pub const PROVIDERS: &[ProviderSpec] = &[
         ..row(ProviderKind::OpenaiCompatible, "openai-compatible")
     },
     ProviderSpec {
+        api_key_env: Some("TOGETHER_API_KEY"),
         default_base_url: Some("https://api.together.xyz/v1"),
         ..row(ProviderKind::Together, "together")
     },
     ProviderSpec {
+        api_key_env: Some("GROQ_API_KEY"),
         default_base_url: Some("https://api.groq.com/openai/v1"),
         ..row(ProviderKind::Groq, "groq")
     },
     ProviderSpec {
+        api_key_env: Some("DEEPSEEK_API_KEY"),
         default_base_url: Some("https://api.deepseek.com/v1"),
         ..row(ProviderKind::DeepSeek, "deepseek")
     },
     ProviderSpec {
+        api_key_env: Some("XAI_API_KEY"),
         default_base_url: Some("https://api.x.ai/v1"),
         ..row(ProviderKind::Xai, "xai")
     },
     ProviderSpec {
+        api_key_env: Some("OPENROUTER_API_KEY"),
         default_base_url: Some("https://openrouter.ai/api/v1"),
         ..row(ProviderKind::OpenRouter, "openrouter")
     },
+    ProviderSpec {
+        api_key_env: Some("MISTRAL_API_KEY"),
+        default_base_url: Some("https://api.mistral.ai/v1"),
+        default_context_window: 128_000,
+        ..row(ProviderKind::Mistral, "mistral")
+    },
+    ProviderSpec {
+        api_key_env: Some("AZURE_API_KEY"),
+        base_url_env: Some("AZURE_BASE_URL"),
+        api_version_env: Some("AZURE_API_VERSION"),
+        // Chat only: the embedding client does not build Azure's deployment URLs yet.
+        default_context_window: 128_000,
+        ..row(ProviderKind::Azure, "azure")
+    },
 ];
+
+/// Azure OpenAI's `api-version` when the operator names none (Letta's default).
+pub const AZURE_DEFAULT_API_VERSION: &str = "2024-09-01-preview";
 
 // Every kind has its row at its own index, so `spec()` can index without a search or a panic.
 const _: () = {
-    assert!(PROVIDERS.len() == ProviderKind::OpenRouter as usize + 1);
+    assert!(PROVIDERS.len() == ProviderKind::Azure as usize + 1);
     let mut i = 0;
     while i < PROVIDERS.len() {
         assert!(PROVIDERS[i].kind as usize == i);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches, ValueEnum};
 use mneme_embed::{LOCAL_EMBEDDING_MODEL, MODEL_FILES, ModelSource};
-use mneme_service::{McpOptions, ModelCatalog};
+use mneme_service::McpOptions;
 use mneme_store_sqlite::Durability;
 use mneme_types::{ConfiguredProviders, PROVIDERS, ProviderSettings};
 use serde::Deserialize;
@@ -81,6 +81,10 @@ pub(crate) struct ServeArgs {
     /// Embed conversation messages in the background for hybrid recall search (default true).
     #[arg(long, env = "MNEME_RECALL_EMBEDDINGS")]
     recall_embeddings: Option<bool>,
+    /// The secret that seals provider API keys at rest (default: generated into
+    /// <data dir>/secret.key on first start).
+    #[arg(long, env = "MNEME_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
     /// Letta's PostgreSQL URI. PostgreSQL support is not built yet; set, it stops start-up.
     #[arg(long, env = "LETTA_PG_URI", hide_env_values = true)]
     pg_uri: Option<String>,
@@ -135,7 +139,11 @@ impl Args for ProviderArgs {
             .iter()
             .flat_map(|spec| spec.env_vars().map(move |var| (spec.name, var)));
         settings.fold(cmd, |cmd, (name, (var, secret))| {
-            let what = if secret { "API key" } else { "Base URL" };
+            let what = match (secret, var.ends_with("_VERSION")) {
+                (true, _) => "API key",
+                (false, true) => "API version",
+                (false, false) => "Base URL",
+            };
             cmd.arg(
                 Arg::new(flag(var))
                     .long(flag(var))
@@ -164,7 +172,7 @@ impl FromArgMatches for ProviderArgs {
             let settings = ProviderSettings {
                 api_key: value(spec.api_key_env),
                 base_url: value(spec.base_url_env),
-                api_version: None,
+                api_version: value(spec.api_version_env),
             };
             if settings.is_configured() {
                 providers.set(spec.kind, settings);
@@ -189,7 +197,9 @@ pub(crate) struct Config {
     pub(crate) default_model: Option<String>,
     pub(crate) default_embedding: Option<String>,
     pub(crate) stream_retention: std::time::Duration,
-    pub(crate) models: ModelCatalog,
+    pub(crate) data_dir: PathBuf,
+    /// `--secret-key`; `Debug` shows only whether it is set.
+    pub(crate) secret_key: Redacted,
     /// Keys and base URLs of the providers; `Debug` redacts the keys.
     pub(crate) providers: ConfiguredProviders,
     pub(crate) mcp: McpOptions,
@@ -237,6 +247,7 @@ impl Config {
         let providers = args.providers.0;
         Ok(Config {
             index_dir: data_dir.join("search"),
+            data_dir: data_dir.clone(),
             embedding_model_dir,
             embedding_model_fetch,
             recall_embeddings: args
@@ -269,7 +280,7 @@ impl Config {
                 .or(file.stream_retention_secs)
                 .map(std::time::Duration::from_secs)
                 .unwrap_or(mneme_service::CHUNK_RETENTION),
-            models: ModelCatalog::configured(&providers),
+            secret_key: Redacted(args.secret_key),
             providers,
             mcp: mcp_options(
                 args.mcp_connect_timeout_secs
@@ -277,6 +288,16 @@ impl Config {
                 args.mcp_call_timeout_secs.or(file.mcp_call_timeout_secs),
             ),
         })
+    }
+}
+
+/// A secret setting; `Debug` shows only whether it is set.
+#[derive(Clone, Default)]
+pub(crate) struct Redacted(pub(crate) Option<String>);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "<set>" } else { "<unset>" })
     }
 }
 
@@ -332,6 +353,7 @@ fn default_data_dir() -> anyhow::Result<PathBuf> {
 mod tests {
     use super::*;
     use clap::Parser;
+    use mneme_service::ModelCatalog;
     use mneme_types::ProviderKind;
 
     #[derive(Parser)]
@@ -354,10 +376,28 @@ mod tests {
         assert_eq!(gemini.api_key.as_deref(), Some("g-key"));
         let vllm = providers.get(ProviderKind::Vllm);
         assert_eq!(vllm.base_url.as_deref(), Some("http://gpu:8000/v1"));
-        assert!(Cli::try_parse_from(["mneme", "--groq-api-key", "x"]).is_err());
+        let azure = Cli::try_parse_from([
+            "mneme",
+            "--azure-api-key",
+            "az",
+            "--azure-base-url",
+            "https://r.openai.azure.com",
+            "--azure-api-version",
+            "2024-10-21",
+        ])
+        .unwrap()
+        .providers
+        .0;
+        let azure = azure.get(ProviderKind::Azure);
+        assert_eq!(azure.api_version.as_deref(), Some("2024-10-21"));
+        assert_eq!(azure.api_key.as_deref(), Some("az"));
+        let groq = Cli::try_parse_from(["mneme", "--groq-api-key", "x"]).unwrap();
+        assert!(groq.providers.0.get(ProviderKind::Groq).is_configured());
+        assert!(Cli::try_parse_from(["mneme", "--nope-api-key", "x"]).is_err());
         let catalog = ModelCatalog::configured(&providers);
         assert!(catalog.provider("vllm").is_some_and(|p| p.listed));
         assert!(catalog.provider("lmstudio_openai").is_none());
+        assert!(catalog.provider("openai").is_none());
     }
 
     #[test]

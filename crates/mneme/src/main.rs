@@ -1,6 +1,7 @@
 //! The `mneme` command: `mneme server` runs the API; `mneme config` prints the resolved config.
 
 mod config;
+mod secret;
 
 use std::sync::Arc;
 
@@ -9,7 +10,9 @@ use clap::{Parser, Subcommand};
 use mneme_agent::LazySandbox;
 use mneme_embed::{EmbedderRouter, RouterConfig};
 use mneme_llm::{AccessTable, LlmRouter, OpenAiOptions};
-use mneme_service::{McpManager, Searcher, Service, ServiceConfig};
+use mneme_service::{
+    McpManager, ModelCatalog, ProviderSetup, Searcher, SecretBox, Service, ServiceConfig,
+};
 use mneme_store_sqlite::SqliteStore;
 use mneme_tools::SandboxOptions;
 use tokio::net::TcpListener;
@@ -71,7 +74,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     tracing::info!(storage = ?config.storage, "store ready");
     let access = Arc::new(AccessTable::configured(&config.providers));
-    let llm = LlmRouter::new(OpenAiOptions::default(), access)?;
+    let llm = Arc::new(LlmRouter::new(OpenAiOptions::default(), access.clone())?);
+    let secret = secret::load_or_create(config.secret_key.0.as_deref(), &config.data_dir)?;
     let sandbox = LazySandbox::new(SandboxOptions {
         timeout: config.tool_timeout,
         ..SandboxOptions::default()
@@ -85,7 +89,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         ..RouterConfig::default()
     });
     let local_model = prepare_local_model(&embedders);
-    let mut models = config.models.clone();
+    let mut models = ModelCatalog::configured(&config.providers).with_lister(llm.clone());
     models.set_local_embedding(local_model.then(mneme_embed::local_embedding_config));
     // Without a configured default, agents get the built-in model when it is installed, so
     // archival and recall search are semantic with no API key.
@@ -103,11 +107,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .context("opening the search index")?;
     let service = Service::new(
         store,
-        Arc::new(llm),
+        llm,
         Arc::new(sandbox),
         Arc::new(mcp),
         searcher,
-        models,
+        ProviderSetup {
+            models,
+            access,
+            secrets: SecretBox::new(&secret),
+        },
         ServiceConfig {
             default_model: config.default_model.clone(),
             default_embedding,

@@ -114,11 +114,11 @@ impl OpenAiClient {
     /// `GET /models`: every id the server lists, as a chat model unless its name says it
     /// embeds.
     pub(crate) async fn list_models(&self, to: &Endpoint) -> Result<Vec<RemoteModel>, LlmError> {
-        let url = format!("{}/models", to.base_url);
-        let mut request = self.http.get(url).timeout(self.options.request_timeout);
-        if let Some(key) = &to.api_key {
-            request = request.bearer_auth(key);
-        }
+        let request = self
+            .http
+            .get(models_url(to))
+            .timeout(self.options.request_timeout);
+        let request = authorized(request, to);
         let response = request.send().await.map_err(|e| error::from_reqwest(&e))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -206,16 +206,96 @@ impl OpenAiClient {
     }
 
     fn post(&self, to: Target<'_>, body: &Value) -> reqwest::RequestBuilder {
-        let path = match to.api {
-            Api::Chat => "chat/completions",
-            Api::Responses => "responses",
+        let url = match to.api {
+            Api::Chat => chat_url(to.to, &to.config.model),
+            Api::Responses => format!("{}/responses", to.to.base_url),
         };
-        let url = format!("{}/{path}", to.to.base_url);
-        let mut request = self.http.post(url).json(body);
-        if let Some(key) = &to.to.api_key {
-            request = request.bearer_auth(key);
+        let request = self.http.post(url).json(body);
+        authorized(request, to.to)
+    }
+}
+
+/// Azure OpenAI's `api-version` of chat calls: the endpoint's, else Letta's default.
+fn azure_version(to: &Endpoint) -> &str {
+    to.api_version
+        .as_deref()
+        .unwrap_or(mneme_types::AZURE_DEFAULT_API_VERSION)
+}
+
+/// Where a chat completion goes: `/chat/completions`, or for Azure OpenAI the deployment
+/// named by the model, with its `api-version`.
+fn chat_url(to: &Endpoint, model: &str) -> String {
+    if to.kind == ProviderKind::Azure {
+        format!(
+            "{}/openai/deployments/{model}/chat/completions?api-version={}",
+            to.base_url,
+            azure_version(to)
+        )
+    } else {
+        format!("{}/chat/completions", to.base_url)
+    }
+}
+
+/// Where the model list is: `/models`, or Azure's deployments (the names chat calls take;
+/// only this `api-version` lists them, as Letta notes).
+fn models_url(to: &Endpoint) -> String {
+    if to.kind == ProviderKind::Azure {
+        format!(
+            "{}/openai/deployments?api-version=2023-03-15-preview",
+            to.base_url
+        )
+    } else {
+        format!("{}/models", to.base_url)
+    }
+}
+
+/// The key as a bearer token, or in Azure's `api-key` header.
+fn authorized(request: reqwest::RequestBuilder, to: &Endpoint) -> reqwest::RequestBuilder {
+    match &to.api_key {
+        Some(key) if to.kind == ProviderKind::Azure => request.header("api-key", key),
+        Some(key) => request.bearer_auth(key),
+        None => request,
+    }
+}
+
+#[cfg(test)]
+mod azure_tests {
+    use super::*;
+
+    fn endpoint(kind: ProviderKind, version: Option<&str>) -> Endpoint {
+        Endpoint {
+            kind,
+            base_url: "https://res.openai.azure.com".into(),
+            api_key: Some("az-key".into()),
+            api_version: version.map(str::to_owned),
         }
-        request
+    }
+
+    #[test]
+    fn azure_calls_go_to_the_deployment_with_the_api_version_and_header() {
+        let azure = endpoint(ProviderKind::Azure, Some("2024-10-21"));
+        assert_eq!(
+            chat_url(&azure, "gpt4o-prod"),
+            "https://res.openai.azure.com/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-10-21"
+        );
+        let default = endpoint(ProviderKind::Azure, None);
+        assert!(chat_url(&default, "m").ends_with("api-version=2024-09-01-preview"));
+        assert_eq!(
+            models_url(&azure),
+            "https://res.openai.azure.com/openai/deployments?api-version=2023-03-15-preview"
+        );
+        let openai = endpoint(ProviderKind::Openai, None);
+        assert_eq!(
+            chat_url(&openai, "m"),
+            "https://res.openai.azure.com/chat/completions"
+        );
+
+        let http = reqwest::Client::new();
+        let built = authorized(http.get("http://x/"), &azure).build().unwrap();
+        assert_eq!(built.headers()["api-key"], "az-key");
+        assert!(built.headers().get("authorization").is_none());
+        let built = authorized(http.get("http://x/"), &openai).build().unwrap();
+        assert_eq!(built.headers()["authorization"], "Bearer az-key");
     }
 }
 

@@ -24,6 +24,7 @@ pub mod blocks;
 pub mod mcp;
 pub mod messages;
 pub mod outbox;
+pub mod providers;
 pub mod runs;
 pub mod search;
 pub mod steps;
@@ -139,6 +140,12 @@ macro_rules! conformance_suite {
                 syncing_adds_updates_prunes_and_never_replaces_other_tools,
                 renames_reach_the_tools_and_deletes_take_them_along,
             }
+            providers {
+                providers_round_trip_with_unique_names,
+                provider_lists_filter_and_page,
+                update_provider_applies_the_edit_or_nothing,
+                deleted_providers_are_gone_and_free_their_name,
+            }
         }
     };
 }
@@ -173,6 +180,7 @@ mod tests {
         ("mcp", include_str!("mcp.rs")),
         ("messages", include_str!("messages.rs")),
         ("outbox", include_str!("outbox.rs")),
+        ("providers", include_str!("providers.rs")),
         ("runs", include_str!("runs.rs")),
         ("search", include_str!("search.rs")),
         ("steps", include_str!("steps.rs")),

@@ -16,8 +16,17 @@ pub(crate) const PATH: &str = "/v1/embeddings";
 /// OpenAI's default for `text-embedding-3-small` and `ada-002`.
 const DEFAULT_DIMENSIONS: usize = 1536;
 
-/// The ids `GET /v1/models` lists.
-const MODELS: [&str; 4] = ["gpt-4o-mini", "gpt-4o", "gpt-4.1", "text-embedding-3-small"];
+/// What `GET /v1/models` lists: the models tests create agents on, under every provider
+/// pointed at the fake (an OpenAI-compatible server lists its own models).
+const MODELS: [&str; 7] = [
+    "gpt-4o-mini",
+    "gpt-4o",
+    "gpt-4.1",
+    "qwen3-8b",
+    "fake-model",
+    "text-embedding-3-small",
+    "text-embedding-3-large",
+];
 
 pub(crate) async fn embeddings(
     State(script): State<Shared>,
@@ -63,9 +72,20 @@ pub(crate) async fn embeddings(
 /// The ids `GET /v1/models` lists to an Anthropic client.
 const ANTHROPIC_MODELS: [&str; 2] = ["claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001"];
 
-pub(crate) async fn models(State(script): State<Shared>, headers: HeaderMap) -> Json<Value> {
+/// A key the fake refuses with OpenAI's 401, for tests of bad credentials.
+pub const REFUSED_KEY: &str = "sk-refused";
+
+pub(crate) async fn models(State(script): State<Shared>, headers: HeaderMap) -> Response {
     let latency = script.lock().unwrap().latency;
     tokio::time::sleep(latency).await;
+    let refused = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Bearer {REFUSED_KEY}"));
+    if refused {
+        let body = json!({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}});
+        return (axum::http::StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    }
     if headers.contains_key("anthropic-version") {
         let data: Vec<Value> = ANTHROPIC_MODELS
             .iter()
@@ -75,13 +95,14 @@ pub(crate) async fn models(State(script): State<Shared>, headers: HeaderMap) -> 
             })
             .collect();
         let (first, last) = (ANTHROPIC_MODELS[0], ANTHROPIC_MODELS[1]);
-        return Json(json!({"data": data, "has_more": false, "first_id": first, "last_id": last}));
+        let body = json!({"data": data, "has_more": false, "first_id": first, "last_id": last});
+        return Json(body).into_response();
     }
     let data: Vec<Value> = MODELS
         .iter()
         .map(|id| json!({"id": id, "object": "model", "created": 1_700_000_000, "owned_by": "mneme-fake"}))
         .collect();
-    Json(json!({"object": "list", "data": data}))
+    Json(json!({"object": "list", "data": data})).into_response()
 }
 
 /// The texts to embed: a string, a list of strings, or token arrays (hashed as their JSON).

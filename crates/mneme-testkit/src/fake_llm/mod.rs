@@ -32,7 +32,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub use anthropic::signature as thinking_signature;
-pub use embeddings::embed;
+pub use embeddings::{REFUSED_KEY, embed};
 pub use script::{ErrorKind, ErrorReply, RecordedRequest, Reply, Rule, ToolCallReply};
 
 /// A running fake LLM server; it stops when dropped.

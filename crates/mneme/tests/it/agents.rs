@@ -3,7 +3,9 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::{create_agent, id, labels, server, unique};
+use mneme_testkit::TestServer;
+
+use crate::{bin, create_agent, id, labels, server, unique};
 
 #[tokio::test]
 async fn create_returns_the_full_agent_state() {
@@ -229,7 +231,12 @@ async fn list_pages_with_cursors_in_both_orders() {
 
 #[tokio::test]
 async fn update_changes_only_what_is_sent() {
-    let srv = server().await;
+    // Anthropic configured (at a closed port): its known models resolve.
+    let env = [
+        ("ANTHROPIC_API_KEY", "sk-ant-test"),
+        ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9/v1"),
+    ];
+    let srv = TestServer::start_with_env(bin(), &env).await;
     let agent = create_agent(&srv, &unique("upd"), &["old"]).await;
     let path = format!("/v1/agents/{}", id(&agent));
     let updated = srv

@@ -87,9 +87,12 @@ async fn bad_requests_name_the_problem() {
     srv.post("/v1/agents/", json!({"model": "gpt-4o"}))
         .await
         .err(400);
-    srv.post("/v1/agents/", json!({"model": "nowhere/gpt"}))
+    // An unknown provider is Letta's 404 for an unknown handle.
+    let e = srv
+        .post("/v1/agents/", json!({"model": "nowhere/gpt"}))
         .await
-        .err(400);
+        .err(404);
+    assert!(e["detail"].as_str().unwrap().contains("nowhere/gpt"), "{e}");
     srv.post(
         "/v1/agents/",
         json!({"model": "openai/gpt-4o-mini", "name": "bad/name"}),

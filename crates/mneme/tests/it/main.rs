@@ -10,6 +10,7 @@ mod errors;
 mod mcp;
 mod messages;
 mod model_settings;
+mod native_providers;
 mod providers;
 mod restart;
 mod search;

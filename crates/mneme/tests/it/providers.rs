@@ -1,146 +1,242 @@
-//! Agents on Gemini (`google_ai/...`) and Ollama (`ollama/...`) handles, through the server to
-//! the fake's Gemini and Ollama routes.
+//! `/v1/providers`, the live model catalogue and handle validation, against the fake LLM.
 
-use mneme_testkit::{FakeLlm, Reply, TestServer};
+use mneme_testkit::fake_llm::REFUSED_KEY;
+use mneme_testkit::{FakeLlm, TestServer};
 use serde_json::{Value, json};
 
 use crate::{bin, id};
 
-const GEMINI_KEY: &str = "gm-e2e-secret";
+const KEY: &str = "sk-byok-0123456789abcdefSECRET";
 
-/// A server whose Gemini and Ollama providers are the fake.
-async fn with_fake() -> (TestServer, FakeLlm) {
+/// A server with OpenAI at the fake, and the fake.
+async fn setup() -> (TestServer, FakeLlm) {
     let fake = FakeLlm::start().await;
-    let root = fake.root_url();
+    let url = fake.base_url();
     let env = [
-        ("GEMINI_API_KEY", GEMINI_KEY),
-        ("GEMINI_BASE_URL", root.as_str()),
-        ("OLLAMA_BASE_URL", root.as_str()),
+        ("OPENAI_BASE_URL", url.as_str()),
+        ("OPENAI_API_KEY", "sk-env"),
     ];
     (TestServer::start_with_env(bin(), &env).await, fake)
 }
 
-async fn agent(srv: &TestServer, model: &str) -> String {
-    let body = json!({
-        "model": model,
-        "memory_blocks": [{"label": "human", "value": "Name: Ada", "limit": 100}],
-    });
-    id(&srv.post("/v1/agents/", body).await.ok())
-}
-
-fn kinds(response: &Value) -> Vec<&str> {
-    let messages = response["messages"].as_array().unwrap();
-    messages
-        .iter()
-        .map(|m| m["message_type"].as_str().unwrap())
-        .collect()
+fn assert_masked(v: &Value) {
+    let text = v.to_string();
+    assert!(!text.contains(KEY) && !text.contains("SECRET"), "{text}");
 }
 
 #[tokio::test]
-async fn a_gemini_agent_calls_a_tool_and_answers() {
-    let (srv, fake) = with_fake().await;
-    let a = agent(&srv, "google_ai/gemini-2.5-flash").await;
-    fake.push(Reply::tool_call(
-        "memory_replace",
-        json!({"label": "human", "old_string": "Ada", "new_string": "Ada Lovelace"}),
-    ));
-    fake.push_text("Noted, Ada Lovelace.");
+async fn providers_are_created_listed_modified_checked_and_deleted() {
+    let (srv, fake) = setup().await;
+    let body = json!({"name": "my-box", "provider_type": "openai", "api_key": KEY,
+        "base_url": fake.base_url()});
+    let created = srv.post("/v1/providers/", body).await.ok();
+    assert_masked(&created);
+    assert_eq!(created["provider_category"], "byok");
+    assert_eq!(created["api_key"], "****CRET");
+    let pid = id(&created);
+    assert!(pid.starts_with("provider-"));
+    let listed = srv.get("/v1/providers/?provider_type=openai").await.ok();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_masked(&listed);
+    let none = srv.get("/v1/providers/?name=other").await.ok();
+    assert_eq!(none, json!([]));
+    assert_masked(&srv.get(&format!("/v1/providers/{pid}")).await.ok());
+
+    let ok = srv
+        .post(&format!("/v1/providers/{pid}/check"), json!({}))
+        .await
+        .ok();
+    assert_eq!(ok["message"], "Valid api key for provider_type=openai");
+    let refreshed = srv
+        .patch(&format!("/v1/providers/{pid}/refresh"), json!({}))
+        .await
+        .ok();
+    assert!(refreshed["last_synced"].is_string(), "{refreshed}");
+
+    let modified = srv
+        .patch(
+            &format!("/v1/providers/{pid}"),
+            json!({"api_key": REFUSED_KEY}),
+        )
+        .await
+        .ok();
+    assert_eq!(modified["base_url"], fake.base_url());
+    let refused = srv
+        .post(&format!("/v1/providers/{pid}/check"), json!({}))
+        .await
+        .err(401);
+    assert_eq!(refused["error"]["type"], "llm_authentication");
+
+    let dup = json!({"name": "my-box", "provider_type": "openai", "api_key": "k"});
+    srv.post("/v1/providers/", dup).await.err(409);
+    let base = json!({"name": "openai", "provider_type": "openai", "api_key": "k"});
+    srv.post("/v1/providers/", base).await.err(400);
+    let bedrock = json!({"name": "b", "provider_type": "bedrock", "api_key": "k"});
+    srv.post("/v1/providers/", bedrock).await.err(400);
+
+    srv.delete(&format!("/v1/providers/{pid}")).await.ok();
+    srv.get(&format!("/v1/providers/{pid}")).await.err(404);
+    let gone = json!({"model": "my-box/gpt-4o-mini"});
+    srv.post("/v1/agents/", gone).await.err(404);
+}
+
+#[tokio::test]
+async fn checks_report_bad_keys_and_unreachable_hosts() {
+    let (srv, fake) = setup().await;
+    let check =
+        |key: &str, url: &str| json!({"provider_type": "openai", "api_key": key, "base_url": url});
+    let ok = srv
+        .post("/v1/providers/check", check(KEY, &fake.base_url()))
+        .await
+        .ok();
+    assert_eq!(ok["message"], "Valid api key for provider_type=openai");
+    let bad = srv
+        .post("/v1/providers/check", check(REFUSED_KEY, &fake.base_url()))
+        .await
+        .err(401);
+    assert!(bad["detail"].is_string());
+    let down = srv
+        .post("/v1/providers/check", check(KEY, "http://127.0.0.1:9/v1"))
+        .await
+        .err(502);
+    assert_eq!(down["error"]["type"], "llm_error");
+    assert_masked(&down);
+}
+
+#[tokio::test]
+async fn a_byok_handle_answers_through_its_provider_with_its_key_after_a_restart() {
+    let fake = FakeLlm::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start_in(bin(), dir.path()).await;
+    let body = json!({"name": "box", "provider_type": "vllm", "api_key": KEY,
+        "base_url": fake.base_url()});
+    srv.post("/v1/providers/", body).await.ok();
+    srv.stop().await;
+    let db = std::fs::read(dir.path().join("mneme.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("mneme.db-wal")).unwrap_or_default();
+    let needle = KEY.as_bytes();
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "key stored in clear"
+        );
+    }
+
+    let srv = TestServer::start_in(bin(), dir.path()).await;
+    let agent = srv
+        .post("/v1/agents/", json!({"model": "box/qwen3-8b"}))
+        .await
+        .ok();
+    assert_eq!(agent["llm_config"]["provider_name"], "box");
+    assert_eq!(agent["llm_config"]["provider_category"], "byok");
+    assert_eq!(agent["llm_config"]["max_tokens"], 4096);
+    fake.push_text("hello from the box");
     let res = srv
         .post(
-            &format!("/v1/agents/{a}/messages"),
-            json!({"input": "I am Ada Lovelace"}),
+            &format!("/v1/agents/{}/messages", id(&agent)),
+            json!({"messages": [{"role": "user", "content": "hi"}]}),
         )
         .await
         .ok();
-    assert_eq!(
-        kinds(&res),
-        [
-            "tool_call_message",
-            "tool_return_message",
-            "assistant_message"
-        ]
-    );
-    assert_eq!(res["messages"][2]["content"], "Noted, Ada Lovelace.");
-    assert!(res["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
-
-    let sent = fake.gemini_requests();
-    assert_eq!(sent.len(), 2);
-    let system = sent[0]["systemInstruction"]["parts"][0]["text"]
-        .as_str()
+    assert_eq!(res["messages"][0]["content"], "hello from the box", "{res}");
+    let chat = fake
+        .recorded()
+        .into_iter()
+        .find(|r| r.path.ends_with("/chat/completions"))
         .unwrap();
-    assert!(
-        system.contains("Name: Ada"),
-        "the memory is in the system instruction"
-    );
-    let declared: Vec<&str> = sent[0]["tools"][0]["functionDeclarations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["name"].as_str().unwrap())
-        .collect();
-    assert!(declared.contains(&"memory_replace"), "{declared:?}");
-    let contents = sent[1]["contents"].as_array().unwrap();
-    let roles: Vec<&str> = contents
-        .iter()
-        .map(|c| c["role"].as_str().unwrap())
-        .collect();
-    assert!(
-        roles.windows(2).all(|w| w[0] != w[1]),
-        "turns alternate: {roles:?}"
-    );
-    let last = contents.last().unwrap();
-    let response = &last["parts"][0]["functionResponse"];
-    assert_eq!(response["name"], "memory_replace", "{last}");
-    let recorded = fake.recorded();
-    assert!(
-        recorded[0]
-            .path
-            .ends_with("/models/gemini-2.5-flash:generateContent")
-    );
-    let expected = format!("x-goog-api-key {GEMINI_KEY}");
     assert_eq!(
-        recorded[0].authorization.as_deref(),
-        Some(expected.as_str())
+        chat.authorization.as_deref(),
+        Some(format!("Bearer {KEY}").as_str())
     );
-    let agent_state = srv.get(&format!("/v1/agents/{a}")).await.ok();
-    assert!(!agent_state.to_string().contains(GEMINI_KEY));
+    let unknown = srv
+        .post("/v1/agents/", json!({"model": "box/not-served"}))
+        .await
+        .err(404);
+    assert!(
+        unknown["detail"].as_str().unwrap().contains("box/qwen3-8b"),
+        "{unknown}"
+    );
 }
 
 #[tokio::test]
-async fn an_ollama_agent_streams_its_answer_token_by_token() {
-    let (srv, fake) = with_fake().await;
-    let a = agent(&srv, "ollama/qwen3:8b").await;
-    fake.push_text("Hello from a local model, in pieces.");
-    let response = srv
-        .request(
-            reqwest::Method::POST,
-            &format!("/v1/agents/{a}/messages/stream"),
-        )
-        .json(&json!({"input": "hi", "stream_tokens": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body = response.text().await.unwrap();
-    let pieces = body.matches("\"assistant_message\"").count();
-    assert!(pieces > 1, "token streaming: {body}");
-    assert!(body.contains("end_turn"), "{body}");
-    let sent = fake.ollama_requests();
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0]["model"], "qwen3:8b");
-    assert_eq!(sent[0]["stream"], true);
-    assert!(sent[0]["options"]["num_ctx"].as_u64().unwrap() > 0);
-    assert_eq!(sent[0]["messages"][0]["role"], "system");
-    let history = srv
-        .get(&format!("/v1/agents/{a}/messages?limit=100"))
-        .await
-        .ok();
-    let texts: Vec<&str> = history
+async fn the_catalogue_lists_what_the_server_serves_and_handles_are_checked() {
+    let (srv, _fake) = setup().await;
+    let models = srv.get("/v1/models/").await.ok();
+    let handles: Vec<&str> = models
         .as_array()
         .unwrap()
         .iter()
-        .filter(|m| m["message_type"] == "assistant_message")
-        .filter_map(|m| m["content"].as_str())
+        .filter_map(|m| m["handle"].as_str())
         .collect();
-    assert_eq!(texts, ["Hello from a local model, in pieces."]);
+    assert!(handles.contains(&"openai/qwen3-8b"), "{handles:?}");
+    assert!(!handles.contains(&"openai/gpt-5"), "{handles:?}");
+    let embeddings = srv.get("/v1/models/embedding").await.ok();
+    assert!(
+        embeddings
+            .to_string()
+            .contains("openai/text-embedding-3-small")
+    );
+    let byok_only = srv.get("/v1/models/?provider_category=byok").await.ok();
+    assert_eq!(byok_only, json!([]));
+
+    let e = srv
+        .post(
+            "/v1/agents/",
+            json!({"model": "anthropic/claude-haiku-4-5"}),
+        )
+        .await
+        .err(404);
+    assert!(
+        e["detail"].as_str().unwrap().contains("ANTHROPIC_API_KEY"),
+        "{e}"
+    );
+    srv.post("/v1/agents/", json!({"model": "openai/gpt-5"}))
+        .await
+        .err(404);
+    let agent = srv
+        .post("/v1/agents/", json!({"model": "openai/gpt-4.1"}))
+        .await
+        .ok();
+    assert_eq!(agent["llm_config"]["max_tokens"], 16384);
+    assert_eq!(agent["llm_config"]["temperature"], 1.0);
+    let path = format!("/v1/agents/{}", id(&agent));
+    srv.patch(&path, json!({"model": "nowhere/x"}))
+        .await
+        .err(404);
+}
+
+#[tokio::test]
+async fn override_model_is_checked_and_used_for_one_request() {
+    let (srv, fake) = setup().await;
+    let agent = srv
+        .post("/v1/agents/", json!({"model": "openai/gpt-4o-mini"}))
+        .await
+        .ok();
+    let path = format!("/v1/agents/{}/messages", id(&agent));
+    let msg = |model: &str| json!({"messages": [{"role": "user", "content": "hi"}], "override_model": model});
+    let e = srv.post(&path, msg("openai/no-such-model")).await.err(404);
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("openai/no-such-model")
+    );
+    srv.post(&path, msg("nowhere/x")).await.err(404);
+    assert!(
+        fake.requests().is_empty(),
+        "no model call for a bad override"
+    );
+    fake.push_text("from 4.1");
+    srv.post(&path, msg("openai/gpt-4.1")).await.ok();
+    fake.push_text("back to mini");
+    srv.post(
+        &path,
+        json!({"messages": [{"role": "user", "content": "again"}]}),
+    )
+    .await
+    .ok();
+    let models: Vec<Value> = fake.requests().iter().map(|r| r["model"].clone()).collect();
+    assert_eq!(models, [json!("gpt-4.1"), json!("gpt-4o-mini")]);
+    let stored = srv.get(&format!("/v1/agents/{}", id(&agent))).await.ok();
+    assert_eq!(stored["llm_config"]["model"], "gpt-4o-mini");
 }
