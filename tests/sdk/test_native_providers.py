@@ -42,3 +42,19 @@ def test_ollama_agent_turn(client, fake, uid):
     assert body["messages"][0]["role"] == "system"
     assert body["messages"][-1] == {"role": "user", "content": body["messages"][-1]["content"]}
     assert "hi" in body["messages"][-1]["content"]
+
+
+def test_anthropic_alias_handle_as_letta_tests_use_it(client, fake, uid):
+    # Letta's own tests create agents on `anthropic/claude-haiku-4-5`, an alias the model list
+    # does not name (it lists dated snapshots); it resolves to the snapshot's settings.
+    agent = make_agent(client, f"claude-{uid}", model="anthropic/claude-haiku-4-5")
+    assert agent.llm_config.model == "claude-haiku-4-5"
+    assert agent.llm_config.context_window > 0
+    fake.push({"text": "Hello from Claude.", "reasoning": "Greet back.", "signature": "sig-1"})
+    resp = client.agents.messages.create(agent_id=agent.id, input="hi")
+    assert text_of(of_type(resp.messages, "assistant_message")[0]) == "Hello from Claude."
+    calls = [r for r in fake.recorded() if r["path"] == "/v1/messages"]
+    assert len(calls) == 1
+    assert calls[0]["api_key"] == "sk-ant-test"
+    assert calls[0]["body"]["model"] == "claude-haiku-4-5"
+    assert isinstance(calls[0]["body"]["system"], list)

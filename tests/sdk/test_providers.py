@@ -104,7 +104,7 @@ def test_models_list_what_the_fake_serves(client):
 
 def test_unconfigured_and_unknown_handles_are_refused(client):
     with pytest.raises(letta_client.APIStatusError) as e:
-        make_agent(client, unique("nokey"), model="anthropic/claude-haiku-4-5")
+        make_agent(client, unique("nokey"), model="groq/llama-3.3-70b-versatile")
     assert_error_body(e.value, 404)
     with pytest.raises(letta_client.APIStatusError) as e:
         make_agent(client, unique("unknown"), model="openai/not-served-here")

@@ -134,13 +134,30 @@ impl ProviderHint {
 }
 
 /// The offered model `model` names: exactly, or Ollama's `:latest` tag left out.
-fn find<'o>(offer: &'o Offer, model: &str) -> Option<&'o Offered> {
-    offer.models.iter().find(|m| m.name == model).or_else(|| {
-        offer
-            .models
-            .iter()
-            .find(|m| m.name.strip_suffix(":latest") == Some(model))
-    })
+/// The listed model `model` names: itself, Ollama's `name` for `name:latest`, or an alias
+/// without the date of a dated snapshot (`claude-haiku-4-5` for `claude-haiku-4-5-20251001`,
+/// which Anthropic's API accepts while its model list names only the snapshots).
+pub(super) fn find<'o>(offer: &'o Offer, model: &str) -> Option<&'o Offered> {
+    let models = &offer.models;
+    let snapshot_of = |name: &str| {
+        name.strip_prefix(model)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|date| date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit()))
+    };
+    models
+        .iter()
+        .find(|m| m.name == model)
+        .or_else(|| {
+            models
+                .iter()
+                .find(|m| m.name.strip_suffix(":latest") == Some(model))
+        })
+        .or_else(|| {
+            models
+                .iter()
+                .filter(|m| snapshot_of(&m.name))
+                .max_by(|a, b| a.name.cmp(&b.name))
+        })
 }
 
 fn not_found(handle: &str, provider: &Provider, offer: &Offer) -> ServiceError {

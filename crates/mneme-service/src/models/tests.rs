@@ -161,3 +161,33 @@ async fn created_providers_are_byok_and_can_be_removed() {
     c.remove("mine");
     assert!(is_not_found(c.resolve_llm("mine/qwen3-8b", None).await));
 }
+
+#[test]
+fn an_alias_finds_its_dated_snapshot_and_nothing_else() {
+    let offered = |name: &str| Offered {
+        name: name.into(),
+        context_window: 200_000,
+        embedding_dim: None,
+    };
+    let offer = Offer {
+        models: vec![
+            offered("claude-haiku-4-5-20251001"),
+            offered("claude-sonnet-4-5-20250929"),
+            offered("claude-sonnet-4-5-20260101"),
+            offered("llama3:latest"),
+        ],
+        fallback: None,
+    };
+    let name = |model: &str| resolve::find(&offer, model).map(|m| m.name.clone());
+    assert_eq!(
+        name("claude-haiku-4-5").as_deref(),
+        Some("claude-haiku-4-5-20251001")
+    );
+    assert_eq!(
+        name("claude-sonnet-4-5").as_deref(),
+        Some("claude-sonnet-4-5-20260101")
+    );
+    assert_eq!(name("llama3").as_deref(), Some("llama3:latest"));
+    assert_eq!(name("claude-haiku-4"), None);
+    assert_eq!(name("claude-haiku"), None);
+}
