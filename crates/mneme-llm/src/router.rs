@@ -27,17 +27,14 @@ pub struct LlmRouter {
 impl LlmRouter {
     /// A router over `access`; the caller keeps the table to change it later.
     pub fn new(options: OpenAiOptions, access: Arc<AccessTable>) -> Result<LlmRouter, LlmError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .user_agent(concat!("mneme/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| LlmError::Connection(format!("cannot build the HTTP client: {e}")))?;
+        // One connection pool (and one load of the CA roots) for every provider.
+        let http = crate::openai::http_client(&options)?;
         Ok(LlmRouter {
             access,
             gemini: GeminiClient::new(http.clone(), options.clone()),
-            ollama: OllamaClient::new(http, options.clone()),
-            anthropic: AnthropicClient::new(options.clone())?,
-            openai: OpenAiClient::new(options)?,
+            ollama: OllamaClient::new(http.clone(), options.clone()),
+            anthropic: AnthropicClient::new(http.clone(), options.clone()),
+            openai: OpenAiClient::with_http(http, options),
         })
     }
 

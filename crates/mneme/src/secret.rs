@@ -23,12 +23,29 @@ pub(crate) fn load_or_create(configured: Option<&str>, data_dir: &Path) -> anyho
     }
     let bytes: [u8; 32] = rand::random();
     let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let mut file = create_private(&path)
+    write_durably(&path, &secret)
         .with_context(|| format!("creating the secret key file {}", path.display()))?;
-    file.write_all(secret.as_bytes())?;
-    file.sync_all()?;
     tracing::info!(path = %path.display(), "generated the server secret key for provider keys");
     Ok(secret)
+}
+
+/// Writes the key under a temporary name, syncs it, renames it into place and syncs the
+/// directory: a crash at any point leaves either no key file (a new one is made next start) or
+/// the whole key, never an empty or partial file that would stop the server from starting.
+fn write_durably(path: &Path, secret: &str) -> std::io::Result<()> {
+    let partial = path.with_extension(format!("{}.partial", std::process::id()));
+    let written = create_private(&partial).and_then(|mut file| {
+        file.write_all(secret.as_bytes())?;
+        file.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&partial, path)) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Creates `path` (never replacing a file) readable and writable by its owner only.
@@ -63,5 +80,7 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "only the key file: {left:?}");
     }
 }

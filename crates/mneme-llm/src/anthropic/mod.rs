@@ -31,13 +31,8 @@ pub(crate) struct AnthropicClient {
 }
 
 impl AnthropicClient {
-    pub(crate) fn new(options: OpenAiOptions) -> Result<AnthropicClient, LlmError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .user_agent(concat!("mneme/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| LlmError::Connection(format!("cannot build the HTTP client: {e}")))?;
-        Ok(AnthropicClient { http, options })
+    pub(crate) fn new(http: reqwest::Client, options: OpenAiOptions) -> AnthropicClient {
+        AnthropicClient { http, options }
     }
 
     pub(crate) async fn chat_at(

@@ -49,6 +49,16 @@ impl Default for OpenAiOptions {
     }
 }
 
+/// The HTTP client every provider client shares: building one loads the system's CA roots,
+/// which costs milliseconds of start-up, so it is built once.
+pub(crate) fn http_client(options: &OpenAiOptions) -> Result<reqwest::Client, LlmError> {
+    reqwest::Client::builder()
+        .connect_timeout(options.connect_timeout)
+        .user_agent(concat!("mneme/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| LlmError::Connection(format!("cannot build the HTTP client: {e}")))
+}
+
 /// The client for OpenAI-compatible servers; the endpoint and key come with each call.
 #[derive(Debug, Clone)]
 pub struct OpenAiClient {
@@ -59,12 +69,12 @@ pub struct OpenAiClient {
 impl OpenAiClient {
     /// Fails only when the HTTP client cannot be built (its TLS backend failed to load).
     pub fn new(options: OpenAiOptions) -> Result<OpenAiClient, LlmError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .user_agent(concat!("mneme/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| LlmError::Connection(format!("cannot build the HTTP client: {e}")))?;
-        Ok(OpenAiClient { http, options })
+        Ok(OpenAiClient::with_http(http_client(&options)?, options))
+    }
+
+    /// A client over a shared connection pool.
+    pub(crate) fn with_http(http: reqwest::Client, options: OpenAiOptions) -> OpenAiClient {
+        OpenAiClient { http, options }
     }
 
     pub fn options(&self) -> &OpenAiOptions {
