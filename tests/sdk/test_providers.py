@@ -95,7 +95,8 @@ def test_a_byok_handle_answers_through_the_fake(client, server, provider, fake):
 def test_models_list_what_the_fake_serves(client):
     handles = [m.handle for m in client.models.list()]
     assert "openai/qwen3-8b" in handles and "openai/gpt-4o-mini" in handles
-    assert "openai/gpt-5" not in handles  # the fake does not serve it
+    assert "openai/gpt-4-32k" not in handles  # the fake does not serve it
+    assert "openai/text-embedding-3-small" not in handles  # embedders are listed apart
     only_openai = client.models.list(provider_name="openai")
     assert all(m.provider_name == "openai" for m in only_openai)
     embeddings = [m.handle for m in client.models.embeddings.list()]

@@ -16,16 +16,31 @@ pub(crate) const PATH: &str = "/v1/embeddings";
 /// OpenAI's default for `text-embedding-3-small` and `ada-002`.
 const DEFAULT_DIMENSIONS: usize = 1536;
 
-/// What `GET /v1/models` lists: the models tests create agents on, under every provider
-/// pointed at the fake (an OpenAI-compatible server lists its own models).
-const MODELS: [&str; 7] = [
+/// What `GET /v1/models` lists, under every provider pointed at the fake: what OpenAI's own
+/// list names that Letta's clients and tests use, plus a local-server model (an
+/// OpenAI-compatible server lists its own models).
+const MODELS: [&str; 21] = [
     "gpt-4o-mini",
     "gpt-4o",
+    "gpt-4-turbo",
+    "gpt-3.5-turbo",
     "gpt-4.1",
+    "gpt-4.1-mini",
+    "gpt-4.1-nano",
+    "o1",
+    "o3",
+    "o3-mini",
+    "o4-mini",
+    "gpt-5",
+    "gpt-5-mini",
+    "gpt-5-nano",
+    "gpt-5.1",
+    "gpt-5.2",
     "qwen3-8b",
     "fake-model",
     "text-embedding-3-small",
     "text-embedding-3-large",
+    "text-embedding-ada-002",
 ];
 
 pub(crate) async fn embeddings(
@@ -70,7 +85,17 @@ pub(crate) async fn embeddings(
 }
 
 /// The ids `GET /v1/models` lists to an Anthropic client.
-const ANTHROPIC_MODELS: [&str; 2] = ["claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001"];
+const ANTHROPIC_MODELS: [&str; 9] = [
+    "claude-sonnet-4-5-20250929",
+    "claude-haiku-4-5-20251001",
+    "claude-opus-4-5-20251101",
+    "claude-opus-4-1-20250805",
+    "claude-opus-4-20250514",
+    "claude-sonnet-4-20250514",
+    "claude-3-7-sonnet-20250219",
+    "claude-3-5-sonnet-20241022",
+    "claude-3-5-haiku-20241022",
+];
 
 /// A key the fake refuses with OpenAI's 401, for tests of bad credentials.
 pub const REFUSED_KEY: &str = "sk-refused";
@@ -94,7 +119,7 @@ pub(crate) async fn models(State(script): State<Shared>, headers: HeaderMap) -> 
                 "created_at": "2025-09-29T00:00:00Z"})
             })
             .collect();
-        let (first, last) = (ANTHROPIC_MODELS[0], ANTHROPIC_MODELS[1]);
+        let (first, last) = (ANTHROPIC_MODELS[0], ANTHROPIC_MODELS[8]);
         let body = json!({"data": data, "has_more": false, "first_id": first, "last_id": last});
         return Json(body).into_response();
     }
