@@ -9,6 +9,7 @@
 mod access;
 mod anthropic;
 mod assemble;
+mod exchange;
 mod framed;
 mod gemini;
 mod ollama;

@@ -8,6 +8,7 @@ mod response;
 mod stream;
 
 use crate::access::Endpoint;
+use crate::exchange;
 use crate::openai::error::from_reqwest;
 use crate::openai::{OpenAiOptions, deltas_of};
 use crate::retry::with_retries;
@@ -74,18 +75,9 @@ impl AnthropicClient {
     pub(crate) async fn list_models(&self, to: &Endpoint) -> Result<Vec<RemoteModel>, LlmError> {
         let url = format!("{}/models?limit=1000", api_root(&to.base_url));
         let request = self.authorized(self.http.get(url), to);
-        let call = async {
-            let response = request.send().await.map_err(|e| from_reqwest(&e))?;
-            let (status, headers) = (response.status().as_u16(), response.headers().clone());
-            let bytes = response.bytes().await.map_err(|e| from_reqwest(&e))?;
-            if !(200..300).contains(&status) {
-                return Err(error::from_status(status, &headers, &bytes));
-            }
-            response::parse_model_list(&bytes)
-        };
-        tokio::time::timeout(self.options.request_timeout, call)
-            .await
-            .map_err(|_| LlmError::Timeout)?
+        let timeout = self.options.request_timeout;
+        let bytes = exchange::read(request, timeout, error::from_status).await?;
+        response::parse_model_list(&bytes)
     }
 
     #[tracing::instrument(skip_all, fields(provider = "anthropic"))]
@@ -94,19 +86,10 @@ impl AnthropicClient {
         to: &Endpoint,
         prepared: &Prepared,
     ) -> Result<ChatResponse, LlmError> {
-        let call = async {
-            let response = self.post(to, prepared).send().await;
-            let response = response.map_err(|e| from_reqwest(&e))?;
-            let (status, headers) = (response.status().as_u16(), response.headers().clone());
-            let bytes = response.bytes().await.map_err(|e| from_reqwest(&e))?;
-            if !(200..300).contains(&status) {
-                return Err(error::from_status(status, &headers, &bytes));
-            }
-            response::parse_message(&bytes, prepared.answer_tool)
-        };
-        tokio::time::timeout(self.options.request_timeout, call)
-            .await
-            .map_err(|_| LlmError::Timeout)?
+        let timeout = self.options.request_timeout;
+        let request = self.post(to, prepared);
+        let bytes = exchange::read(request, timeout, error::from_status).await?;
+        response::parse_message(&bytes, prepared.answer_tool)
     }
 
     /// Sends the request and waits for a 2xx status; errors before the body starts are
@@ -118,20 +101,7 @@ impl AnthropicClient {
         prepared: &Prepared,
     ) -> Result<reqwest::Response, LlmError> {
         let timeout = self.options.request_timeout;
-        let sent = tokio::time::timeout(timeout, self.post(to, prepared).send()).await;
-        let response = sent
-            .map_err(|_| LlmError::Timeout)?
-            .map_err(|e| from_reqwest(&e))?;
-        let status = response.status().as_u16();
-        if (200..300).contains(&status) {
-            return Ok(response);
-        }
-        let headers = response.headers().clone();
-        let bytes = tokio::time::timeout(timeout, response.bytes()).await;
-        let bytes = bytes
-            .map_err(|_| LlmError::Timeout)?
-            .map_err(|e| from_reqwest(&e))?;
-        Err(error::from_status(status, &headers, &bytes))
+        exchange::open(self.post(to, prepared), timeout, error::from_status).await
     }
 
     fn post(&self, to: &Endpoint, prepared: &Prepared) -> reqwest::RequestBuilder {

@@ -11,8 +11,8 @@ use mneme_types::LlmConfig;
 use serde_json::Value;
 
 use crate::access::Endpoint;
+use crate::exchange;
 use crate::openai::OpenAiOptions;
-use crate::openai::error::from_reqwest;
 use crate::retry::with_retries;
 use crate::{ChatRequest, ChatResponse, ChatStream, LlmError, RemoteModel};
 
@@ -78,8 +78,9 @@ impl GeminiClient {
                 url.push_str("&pageToken=");
                 url.push_str(&percent_encode(token));
             }
-            let request = self.http.get(url).timeout(self.options.request_timeout);
-            let bytes = send(keyed(request, to)).await?;
+            let request = keyed(self.http.get(url), to);
+            let timeout = self.options.request_timeout;
+            let bytes = exchange::read(request, timeout, error::from_status).await?;
             let (page, next) = response::parse_model_page(&bytes)?;
             models.extend(page);
             match next {
@@ -97,10 +98,9 @@ impl GeminiClient {
         body: &Value,
     ) -> Result<ChatResponse, LlmError> {
         let request = keyed(self.http.post(url).json(body), to);
-        let call = async { response::parse_response(&send(request).await?) };
-        tokio::time::timeout(self.options.request_timeout, call)
-            .await
-            .map_err(|_| LlmError::Timeout)?
+        let timeout = self.options.request_timeout;
+        let bytes = exchange::read(request, timeout, error::from_status).await?;
+        response::parse_response(&bytes)
     }
 
     async fn open_stream_once(
@@ -109,35 +109,10 @@ impl GeminiClient {
         url: &str,
         body: &Value,
     ) -> Result<reqwest::Response, LlmError> {
-        let timeout = self.options.request_timeout;
         let request = keyed(self.http.post(url).json(body), to);
-        let response = tokio::time::timeout(timeout, request.send())
-            .await
-            .map_err(|_| LlmError::Timeout)?
-            .map_err(|e| from_reqwest(&e))?;
-        let status = response.status().as_u16();
-        if (200..300).contains(&status) {
-            return Ok(response);
-        }
-        let headers = response.headers().clone();
-        let bytes = tokio::time::timeout(timeout, response.bytes())
-            .await
-            .map_err(|_| LlmError::Timeout)?
-            .map_err(|e| from_reqwest(&e))?;
-        Err(error::from_status(status, &headers, &bytes))
+        let timeout = self.options.request_timeout;
+        exchange::open(request, timeout, error::from_status).await
     }
-}
-
-/// Sends and reads the whole body; a non-2xx status is classified.
-async fn send(request: reqwest::RequestBuilder) -> Result<bytes::Bytes, LlmError> {
-    let response = request.send().await.map_err(|e| from_reqwest(&e))?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await.map_err(|e| from_reqwest(&e))?;
-    if !(200..300).contains(&status) {
-        return Err(error::from_status(status, &headers, &bytes));
-    }
-    Ok(bytes)
 }
 
 fn keyed(request: reqwest::RequestBuilder, to: &Endpoint) -> reqwest::RequestBuilder {

@@ -11,8 +11,9 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 use crate::access::Endpoint;
+use crate::exchange;
 use crate::openai::OpenAiOptions;
-use crate::openai::error::{self as shared, from_reqwest};
+use crate::openai::error as shared;
 use crate::retry::with_retries;
 use crate::{ChatRequest, ChatResponse, ChatStream, LlmError, RemoteModel};
 
@@ -65,8 +66,9 @@ impl OllamaClient {
     /// `GET /api/tags`, then `POST /api/show` per model for its window and capabilities.
     pub(crate) async fn list_models(&self, to: &Endpoint) -> Result<Vec<RemoteModel>, LlmError> {
         let url = format!("{}/api/tags", root(to));
-        let request = self.http.get(url).timeout(self.options.request_timeout);
-        let tags = read(authorized(request, to)).await?;
+        let request = authorized(self.http.get(url), to);
+        let timeout = self.options.request_timeout;
+        let tags = exchange::read(request, timeout, from_status).await?;
         let names = models::parse_tags(&tags)?;
         let shows = names.iter().map(|name| self.show(to, name));
         let details = futures_util::future::join_all(shows).await;
@@ -97,12 +99,8 @@ impl OllamaClient {
         body: &Value,
     ) -> Result<bytes::Bytes, LlmError> {
         let url = format!("{}{path}", root(to));
-        let request = self
-            .http
-            .post(url)
-            .json(body)
-            .timeout(self.options.request_timeout);
-        read(authorized(request, to)).await
+        let request = authorized(self.http.post(url).json(body), to);
+        exchange::read(request, self.options.request_timeout, from_status).await
     }
 
     async fn open_stream_once(
@@ -110,35 +108,10 @@ impl OllamaClient {
         to: &Endpoint,
         body: &Value,
     ) -> Result<reqwest::Response, LlmError> {
-        let timeout = self.options.request_timeout;
         let url = format!("{}/api/chat", root(to));
         let request = authorized(self.http.post(url).json(body), to);
-        let response = tokio::time::timeout(timeout, request.send())
-            .await
-            .map_err(|_| LlmError::Timeout)?
-            .map_err(|e| from_reqwest(&e))?;
-        let status = response.status().as_u16();
-        if (200..300).contains(&status) {
-            return Ok(response);
-        }
-        let headers = response.headers().clone();
-        let bytes = tokio::time::timeout(timeout, response.bytes())
-            .await
-            .map_err(|_| LlmError::Timeout)?
-            .map_err(|e| from_reqwest(&e))?;
-        Err(from_status(status, &headers, &bytes))
+        exchange::open(request, self.options.request_timeout, from_status).await
     }
-}
-
-async fn read(request: reqwest::RequestBuilder) -> Result<bytes::Bytes, LlmError> {
-    let response = request.send().await.map_err(|e| from_reqwest(&e))?;
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await.map_err(|e| from_reqwest(&e))?;
-    if !(200..300).contains(&status) {
-        return Err(from_status(status, &headers, &bytes));
-    }
-    Ok(bytes)
 }
 
 /// Ollama itself takes no key; one configured is for a proxy in front of it.

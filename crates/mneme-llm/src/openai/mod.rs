@@ -14,6 +14,7 @@ use mneme_types::{LlmConfig, ProviderKind};
 use serde_json::Value;
 
 use crate::access::Endpoint;
+use crate::exchange;
 
 use crate::retry::{RetryPolicy, with_retries};
 use crate::{
@@ -124,21 +125,9 @@ impl OpenAiClient {
     /// `GET /models`: every id the server lists, as a chat model unless its name says it
     /// embeds.
     pub(crate) async fn list_models(&self, to: &Endpoint) -> Result<Vec<RemoteModel>, LlmError> {
-        let request = self
-            .http
-            .get(models_url(to))
-            .timeout(self.options.request_timeout);
-        let request = authorized(request, to);
-        let response = request.send().await.map_err(|e| error::from_reqwest(&e))?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| error::from_reqwest(&e))?;
-        if !(200..300).contains(&status) {
-            return Err(error::from_status(status, &headers, &bytes));
-        }
+        let request = authorized(self.http.get(models_url(to)), to);
+        let timeout = self.options.request_timeout;
+        let bytes = exchange::read(request, timeout, error::from_status).await?;
         response::parse_model_list(&bytes)
     }
 
@@ -148,23 +137,9 @@ impl OpenAiClient {
     }
 
     async fn complete_once(&self, to: Target<'_>, body: &Value) -> Result<ChatResponse, LlmError> {
-        let call = async {
-            let response = self.post(to, body).send().await;
-            let response = response.map_err(|e| error::from_reqwest(&e))?;
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| error::from_reqwest(&e))?;
-            if !(200..300).contains(&status) {
-                return Err(to.api.error(status, &headers, &bytes));
-            }
-            to.api.parse(&bytes)
-        };
-        tokio::time::timeout(self.options.request_timeout, call)
-            .await
-            .map_err(|_| LlmError::Timeout)?
+        let timeout = self.options.request_timeout;
+        let bytes = exchange::read(self.post(to, body), timeout, to.api.classify()).await?;
+        to.api.parse(&bytes)
     }
 
     #[tracing::instrument(skip_all, fields(provider = %to.config.model_endpoint_type, model = %to.config.model))]
@@ -199,20 +174,7 @@ impl OpenAiClient {
         body: &Value,
     ) -> Result<reqwest::Response, LlmError> {
         let timeout = self.options.request_timeout;
-        let sent = tokio::time::timeout(timeout, self.post(to, body).send()).await;
-        let response = sent
-            .map_err(|_| LlmError::Timeout)?
-            .map_err(|e| error::from_reqwest(&e))?;
-        let status = response.status().as_u16();
-        if (200..300).contains(&status) {
-            return Ok(response);
-        }
-        let headers = response.headers().clone();
-        let bytes = tokio::time::timeout(timeout, response.bytes()).await;
-        let bytes = bytes
-            .map_err(|_| LlmError::Timeout)?
-            .map_err(|e| error::from_reqwest(&e))?;
-        Err(to.api.error(status, &headers, &bytes))
+        exchange::open(self.post(to, body), timeout, to.api.classify()).await
     }
 
     fn post(&self, to: Target<'_>, body: &Value) -> reqwest::RequestBuilder {
@@ -334,10 +296,15 @@ enum Api {
 const NO_RESPONSES_API: &str = "the server has no Responses API";
 
 impl Api {
-    fn error(self, status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> LlmError {
-        match (self, status) {
-            (Api::Responses, 404) => LlmError::BadRequest(format!("{NO_RESPONSES_API} (HTTP 404)")),
-            _ => error::from_status(status, headers, body),
+    /// How a failure status reads: a `/responses` the server does not have is a 404 of its
+    /// own, so the call can go again through Chat Completions.
+    fn classify(self) -> exchange::Classify {
+        match self {
+            Api::Chat => error::from_status,
+            Api::Responses => |status, headers, body| match status {
+                404 => LlmError::BadRequest(format!("{NO_RESPONSES_API} (HTTP 404)")),
+                _ => error::from_status(status, headers, body),
+            },
         }
     }
 
