@@ -8,6 +8,8 @@ mod responses;
 mod responses_stream;
 mod stream;
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mneme_types::{LlmConfig, ProviderKind};
@@ -65,6 +67,9 @@ pub(crate) fn http_client(options: &OpenAiOptions) -> Result<reqwest::Client, Ll
 pub struct OpenAiClient {
     http: reqwest::Client,
     options: OpenAiOptions,
+    /// Base URLs that answered 404 to `/responses`: later calls go straight to Chat
+    /// Completions instead of paying a refused request each time.
+    without_responses: Arc<Mutex<HashSet<String>>>,
 }
 
 impl OpenAiClient {
@@ -75,11 +80,35 @@ impl OpenAiClient {
 
     /// A client over a shared connection pool.
     pub(crate) fn with_http(http: reqwest::Client, options: OpenAiOptions) -> OpenAiClient {
-        OpenAiClient { http, options }
+        OpenAiClient {
+            http,
+            options,
+            without_responses: Arc::default(),
+        }
     }
 
     pub fn options(&self) -> &OpenAiOptions {
         &self.options
+    }
+
+    /// OpenAI's own reasoning models (o1, o3, o4, gpt-5) go through the Responses API, which
+    /// returns their reasoning, unless this server was found without it; any other server or
+    /// model through Chat Completions.
+    fn uses_responses(&self, to: &Endpoint, config: &LlmConfig) -> bool {
+        let known_without = || {
+            let without = self.without_responses.lock();
+            without.is_ok_and(|w| w.contains(&to.base_url))
+        };
+        to.kind == ProviderKind::Openai
+            && request::is_openai_reasoning_model(config)
+            && !known_without()
+    }
+
+    fn lacks_responses(&self, to: &Endpoint) {
+        tracing::info!(base_url = %to.base_url, "no Responses API here; using Chat Completions");
+        if let Ok(mut without) = self.without_responses.lock() {
+            without.insert(to.base_url.clone());
+        }
     }
 
     /// A non-streaming call to `to` (the router resolved it from the config).
@@ -89,11 +118,11 @@ impl OpenAiClient {
         config: &LlmConfig,
         request: &ChatRequest,
     ) -> Result<ChatResponse, LlmError> {
-        if uses_responses(to, config) {
+        if self.uses_responses(to, config) {
             let body = responses::body(config, request, false);
             let target = Target::new(to, config, Api::Responses);
             match self.complete(target, &body).await {
-                Err(error) if is_missing_endpoint(&error) => {}
+                Err(error) if is_missing_endpoint(&error) => self.lacks_responses(to),
                 outcome => return outcome,
             }
         }
@@ -109,11 +138,11 @@ impl OpenAiClient {
         config: &LlmConfig,
         request: &ChatRequest,
     ) -> Result<ChatStream, LlmError> {
-        if uses_responses(to, config) {
+        if self.uses_responses(to, config) {
             let body = responses::body(config, request, true);
             let target = Target::new(to, config, Api::Responses);
             match self.open_stream(target, &body).await {
-                Err(error) if is_missing_endpoint(&error) => {}
+                Err(error) if is_missing_endpoint(&error) => self.lacks_responses(to),
                 outcome => return outcome,
             }
         }
@@ -314,12 +343,6 @@ impl Api {
             Api::Responses => responses::parse(body),
         }
     }
-}
-
-/// OpenAI's own reasoning models (o1, o3, o4, gpt-5) go through the Responses API, which
-/// returns their reasoning; any other server or model through Chat Completions.
-fn uses_responses(to: &Endpoint, config: &LlmConfig) -> bool {
-    to.kind == ProviderKind::Openai && request::is_openai_reasoning_model(config)
 }
 
 /// A server behind `OPENAI_BASE_URL` that has no `/responses` (a proxy or a local server

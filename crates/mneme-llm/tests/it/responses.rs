@@ -140,3 +140,22 @@ async fn a_foreign_signature_is_not_sent_to_openai() {
         .collect();
     assert_eq!(types, ["input", "message", "input"]);
 }
+
+#[tokio::test]
+async fn a_server_without_responses_is_asked_once_then_chat_completions_serves() {
+    let fake = FakeLlm::start().await;
+    // The fake answers the first call (to /responses) with a 404, as a proxy without it would.
+    fake.push_error(404, json!({"error": {"message": "Not found"}}));
+    fake.push_text("via chat");
+    fake.push_text("again via chat");
+    let mut config = config(&fake);
+    config.model = "o4-mini".into();
+    let router = client();
+    let first = router.chat(&config, &user("a")).await.unwrap();
+    assert_eq!(first.content.as_deref(), Some("via chat"));
+    let stream = router.chat_stream(&config, &user("b")).await.unwrap();
+    let second = collect_stream(stream).await.unwrap();
+    assert_eq!(second.content.as_deref(), Some("again via chat"));
+    assert_eq!(fake.responses_requests().len(), 1);
+    assert_eq!(fake.requests().len(), 2);
+}
