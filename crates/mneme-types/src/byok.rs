@@ -40,9 +40,9 @@ impl std::fmt::Debug for ProviderRecord {
     }
 }
 
-/// `ProviderCreate`.
+/// `ProviderCreate`. Unknown keys are ignored, as in every request type (newer SDKs add
+/// fields).
 #[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CreateProvider {
     pub name: String,
     pub provider_type: String,
@@ -59,7 +59,6 @@ pub struct CreateProvider {
 
 /// `ProviderUpdate`: the key is required, as in Letta; the other fields change when present.
 #[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct UpdateProvider {
     pub api_key: String,
     #[serde(default)]
