@@ -121,6 +121,16 @@ pub enum ImageSource {
     Base64 { media_type: String, data: String },
 }
 
+impl ImageSource {
+    /// The image as one URL: its address, or its bytes as a `data:` URL.
+    pub fn to_url(&self) -> String {
+        match self {
+            ImageSource::Url { url } => url.clone(),
+            ImageSource::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
+        }
+    }
+}
+
 /// A piece of the model's reasoning. Providers that sign reasoning require it back unchanged,
 /// signature included, when the conversation goes on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,8 +5,8 @@ use serde_json::{Map, Value, json};
 
 use super::OPENAI_ENDPOINT_TYPE;
 use crate::{
-    ChatMessage, ChatRequest, Content, ContentPart, ImageSource, ResponseFormat, ToolCall,
-    ToolChoice, ToolSchema,
+    ChatMessage, ChatRequest, Content, ContentPart, ResponseFormat, ToolCall, ToolChoice,
+    ToolSchema,
 };
 
 /// The JSON body for `POST /chat/completions`.
@@ -144,13 +144,7 @@ fn content_part(part: &ContentPart) -> Value {
     match part {
         ContentPart::Text { text } => json!({ "type": "text", "text": text }),
         ContentPart::Image { source } => {
-            let url = match source {
-                ImageSource::Url { url } => url.clone(),
-                ImageSource::Base64 { media_type, data } => {
-                    format!("data:{media_type};base64,{data}")
-                }
-            };
-            json!({ "type": "image_url", "image_url": { "url": url } })
+            json!({ "type": "image_url", "image_url": { "url": source.to_url() } })
         }
     }
 }
@@ -195,6 +189,7 @@ pub(crate) fn is_openai_reasoning_model(config: &LlmConfig) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ImageSource;
 
     fn config(endpoint_type: &str, model: &str) -> LlmConfig {
         serde_json::from_value(json!({

@@ -8,8 +8,8 @@ use serde_json::{Map, Value, json};
 
 use super::response::text;
 use crate::{
-    ChatMessage, ChatRequest, ChatResponse, Content, ContentPart, FinishReason, ImageSource,
-    LlmError, ReasoningBlock, ResponseFormat, ToolCall, ToolChoice, Usage,
+    ChatMessage, ChatRequest, ChatResponse, Content, ContentPart, FinishReason, LlmError,
+    ReasoningBlock, ResponseFormat, ToolCall, ToolChoice, Usage,
 };
 
 /// OpenAI's encrypted reasoning is a Fernet token; a signature of another provider (after the
@@ -119,13 +119,7 @@ fn input_content(content: &Content) -> Value {
             .map(|part| match part {
                 ContentPart::Text { text } => json!({"type": "input_text", "text": text}),
                 ContentPart::Image { source } => {
-                    let url = match source {
-                        ImageSource::Url { url } => url.clone(),
-                        ImageSource::Base64 { media_type, data } => {
-                            format!("data:{media_type};base64,{data}")
-                        }
-                    };
-                    json!({"type": "input_image", "image_url": url})
+                    json!({"type": "input_image", "image_url": source.to_url()})
                 }
             })
             .collect(),

@@ -81,12 +81,7 @@ fn message(request: &Value, reply: &Reply, first_id: u64) -> Value {
         content.push(json!({"type": "text", "text": text}));
     }
     for (n, call) in (first_id + 1..).zip(&reply.tool_calls) {
-        let input = match &call.arguments {
-            Value::Object(_) => call.arguments.clone(),
-            Value::Null => json!({}),
-            // Anthropic always sends an object; a raw string is the test's malformed input.
-            other => json!({ "raw": other }),
-        };
+        let input = call.arguments_object();
         let id = call
             .id
             .clone()

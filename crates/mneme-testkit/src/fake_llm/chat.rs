@@ -103,12 +103,7 @@ impl Answer {
                     .id
                     .clone()
                     .unwrap_or_else(|| format!("call_fake{n:08}"));
-                let arguments = match &call.arguments {
-                    Value::String(raw) => raw.clone(),
-                    Value::Null => "{}".to_owned(),
-                    other => other.to_string(),
-                };
-                (id, call.name.clone(), arguments)
+                (id, call.name.clone(), call.arguments_text())
             })
             .collect();
         let finish_reason = reply.finish_reason.clone().unwrap_or_else(|| {

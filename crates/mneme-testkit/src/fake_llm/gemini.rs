@@ -142,7 +142,7 @@ impl Answer {
         let calls: Vec<(String, Value)> = reply
             .tool_calls
             .iter()
-            .map(|c| (c.name.clone(), args(&c.arguments)))
+            .map(|c| (c.name.clone(), c.arguments_object()))
             .collect();
         let finish_reason = match reply.finish_reason.as_deref() {
             Some("length" | "MAX_TOKENS") => "MAX_TOKENS",
@@ -250,18 +250,6 @@ impl Answer {
             }));
         }
         chunks
-    }
-}
-
-/// Function call arguments as the object Gemini sends.
-fn args(arguments: &Value) -> Value {
-    match arguments {
-        Value::Object(_) => arguments.clone(),
-        Value::String(raw) => match serde_json::from_str::<Value>(raw) {
-            Ok(object @ Value::Object(_)) => object,
-            _ => json!({"raw": raw}),
-        },
-        _ => json!({}),
     }
 }
 

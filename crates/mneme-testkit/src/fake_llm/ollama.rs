@@ -100,7 +100,7 @@ fn lines(request: &Value, reply: &Reply, model: &str) -> Vec<Value> {
             .iter()
             .enumerate()
             .map(|(index, call)| {
-                json!({"function": {"index": index, "name": call.name, "arguments": arguments(&call.arguments)}})
+                json!({"function": {"index": index, "name": call.name, "arguments": call.arguments_object()}})
             })
             .collect();
         lines.push(line(
@@ -159,15 +159,6 @@ fn whole(lines: Vec<Value>) -> Value {
     }
     last["message"] = message;
     last
-}
-
-/// Ollama sends arguments as an object.
-fn arguments(arguments: &Value) -> Value {
-    match arguments {
-        Value::String(raw) => serde_json::from_str(raw).unwrap_or_else(|_| json!({"raw": raw})),
-        Value::Null => json!({}),
-        other => other.clone(),
-    }
 }
 
 fn error_body(error: &ErrorReply) -> Value {

@@ -94,11 +94,7 @@ fn output_items(reply: &Reply, id: u64) -> Vec<Value> {
             "content": [{"type": "output_text", "text": text, "annotations": []}]}));
     }
     for (n, call) in reply.tool_calls.iter().enumerate() {
-        let arguments = match &call.arguments {
-            Value::String(raw) => raw.clone(),
-            Value::Null => "{}".to_owned(),
-            other => other.to_string(),
-        };
+        let arguments = call.arguments_text();
         let call_id = call
             .id
             .clone()

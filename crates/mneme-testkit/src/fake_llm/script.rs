@@ -123,6 +123,32 @@ pub struct RecordedRequest {
     pub body: Value,
 }
 
+impl ToolCallReply {
+    /// The arguments as JSON text, as OpenAI sends them; a string goes verbatim (so tests can
+    /// send malformed arguments).
+    pub(crate) fn arguments_text(&self) -> String {
+        match &self.arguments {
+            Value::String(raw) => raw.clone(),
+            Value::Null => "{}".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The arguments as the object Anthropic, Gemini and Ollama send; a string that is not a
+    /// JSON object becomes `{"raw": ...}`.
+    pub(crate) fn arguments_object(&self) -> Value {
+        match &self.arguments {
+            Value::Object(_) => self.arguments.clone(),
+            Value::String(raw) => match serde_json::from_str::<Value>(raw) {
+                Ok(object @ Value::Object(_)) => object,
+                _ => json!({ "raw": raw }),
+            },
+            Value::Null => json!({}),
+            other => json!({ "raw": other }),
+        }
+    }
+}
+
 impl Reply {
     pub fn text(text: impl Into<String>) -> Reply {
         Reply {
