@@ -11,43 +11,29 @@ use serde_json::Value;
 use super::error::from_stream_error;
 use super::request::ANSWER_TOOL;
 use super::response::{add_usage, finish_reason};
-use crate::framed::{self, Decoder};
-use crate::sse::SseParser;
+use crate::sse::SseEvent;
+use crate::sse_stream::{self, SseDecoder};
 use crate::{ChatDelta, ChatStream, LlmError, Usage};
 
 /// The deltas of a streaming response; `idle` bounds the wait for each network read.
 pub(crate) fn deltas(response: reqwest::Response, idle: Duration, answer_tool: bool) -> ChatStream {
-    let events = Events {
-        parser: SseParser::default(),
-        decoder: EventDecoder::new(answer_tool),
-    };
-    framed::stream(response, idle, events)
+    sse_stream::decoded(response, idle, EventDecoder::new(answer_tool))
 }
 
-/// The SSE events of the body, read by the decoder (the shared driver stops at `Done` or the
-/// first error).
-struct Events {
-    parser: SseParser,
-    decoder: EventDecoder,
-}
-
-impl Decoder for Events {
-    fn push(&mut self, bytes: &[u8]) -> Vec<Result<ChatDelta, LlmError>> {
-        let events = self.parser.push(bytes);
-        events
-            .iter()
-            .flat_map(|event| self.decoder.decode(&event.data))
-            .collect()
+impl SseDecoder for EventDecoder {
+    fn event(&mut self, event: &SseEvent, out: &mut Vec<ChatDelta>) -> Result<bool, LlmError> {
+        for item in self.decode(&event.data) {
+            match item? {
+                // `message_stop`: `finish` gives the closing delta.
+                ChatDelta::Done { .. } => return Ok(true),
+                delta => out.push(delta),
+            }
+        }
+        Ok(false)
     }
 
-    fn end(&mut self) -> Vec<Result<ChatDelta, LlmError>> {
-        let mut items: Vec<_> = self
-            .parser
-            .finish()
-            .map(|event| self.decoder.decode(&event.data))
-            .unwrap_or_default();
-        items.push(self.decoder.end_of_body());
-        items
+    fn finish(&mut self, _explicit: bool) -> Option<ChatDelta> {
+        self.end_of_body().ok()
     }
 }
 
