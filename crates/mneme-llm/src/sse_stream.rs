@@ -24,15 +24,19 @@ pub(crate) fn decoded<D: SseDecoder>(
     idle: Duration,
     decoder: D,
 ) -> ChatStream {
-    let events = Events {
+    framed::stream(response, idle, events(decoder))
+}
+
+/// The shared driver's reading of an SSE body through `decoder`.
+pub(crate) fn events<D: SseDecoder>(decoder: D) -> Events<D> {
+    Events {
         parser: SseParser::default(),
         decoder,
         ended: false,
-    };
-    framed::stream(response, idle, events)
+    }
 }
 
-struct Events<D> {
+pub(crate) struct Events<D> {
     parser: SseParser,
     decoder: D,
     /// An ending event or an error was passed on: nothing after it counts.

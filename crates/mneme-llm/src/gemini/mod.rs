@@ -61,11 +61,8 @@ impl GeminiClient {
         })
         .await?;
         let idle = self.options.request_timeout;
-        Ok(crate::framed::stream(
-            response,
-            idle,
-            stream::SseDecoder::default(),
-        ))
+        let chunks = response::ChunkDecoder::default();
+        Ok(crate::sse_stream::decoded(response, idle, chunks))
     }
 
     /// `GET /v1beta/models`, every page.

@@ -4,53 +4,26 @@
 use serde_json::Value;
 
 use super::response::ChunkDecoder;
-use crate::framed::{Decoder, cut_short};
-use crate::sse::{SseEvent, SseParser};
+use crate::sse::SseEvent;
+use crate::sse_stream::SseDecoder;
 use crate::{ChatDelta, LlmError};
 
-#[derive(Debug, Default)]
-pub(crate) struct SseDecoder {
-    parser: SseParser,
-    chunks: ChunkDecoder,
-}
-
-impl SseDecoder {
-    fn event(&mut self, event: &SseEvent, out: &mut Vec<Result<ChatDelta, LlmError>>) {
+/// Each event is one chunk; only the end of the body ends the response.
+impl SseDecoder for ChunkDecoder {
+    fn event(&mut self, event: &SseEvent, out: &mut Vec<ChatDelta>) -> Result<bool, LlmError> {
         let data = event.data.trim();
         if data.is_empty() {
-            return;
+            return Ok(false);
         }
-        let chunk: Value = match serde_json::from_str(data) {
-            Ok(chunk) => chunk,
-            Err(e) => return out.push(Err(LlmError::InvalidResponse(format!("bad chunk: {e}")))),
-        };
-        match self.chunks.decode(&chunk) {
-            Ok(deltas) => out.extend(deltas.into_iter().map(Ok)),
-            Err(error) => out.push(Err(error)),
-        }
-    }
-}
-
-impl Decoder for SseDecoder {
-    fn push(&mut self, bytes: &[u8]) -> Vec<Result<ChatDelta, LlmError>> {
-        let mut out = Vec::new();
-        for event in self.parser.push(bytes) {
-            self.event(&event, &mut out);
-        }
-        out
+        let chunk: Value = serde_json::from_str(data)
+            .map_err(|e| LlmError::InvalidResponse(format!("bad chunk: {e}")))?;
+        out.extend(self.decode(&chunk)?);
+        Ok(false)
     }
 
-    fn end(&mut self) -> Vec<Result<ChatDelta, LlmError>> {
-        let mut out = Vec::new();
-        if let Some(event) = self.parser.finish() {
-            self.event(&event, &mut out);
-        }
-        if out.iter().any(Result::is_err) {
-            return out;
-        }
-        // A stream that stopped without a finish reason was cut off.
-        out.push(self.chunks.finish().ok_or_else(cut_short));
-        out
+    /// A stream that stopped without a finish reason was cut off.
+    fn finish(&mut self, _explicit: bool) -> Option<ChatDelta> {
+        ChunkDecoder::finish(self)
     }
 }
 
@@ -60,7 +33,8 @@ mod tests {
     use crate::{FinishReason, ReasoningBlock, assemble};
 
     fn run(body: &str, piece: usize) -> Vec<Result<ChatDelta, LlmError>> {
-        let mut decoder = SseDecoder::default();
+        use crate::framed::Decoder;
+        let mut decoder = crate::sse_stream::events(ChunkDecoder::default());
         let mut out: Vec<_> = body
             .as_bytes()
             .chunks(piece)
