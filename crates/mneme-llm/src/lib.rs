@@ -18,6 +18,7 @@ mod retry;
 mod router;
 mod sse;
 mod sse_stream;
+pub mod tokens;
 mod types;
 mod vision;
 
