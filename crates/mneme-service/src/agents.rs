@@ -59,6 +59,7 @@ impl Service {
             tool_rules: Some(tool_rules),
             message_ids: vec![system_id],
             message_ids_version: 0,
+            messages_edited: 0,
             tags: dedup(req.tags.clone().unwrap_or_default()),
             project_id: req.project_id.clone(),
             template_id: req.template_id.clone(),

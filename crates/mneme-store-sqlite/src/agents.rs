@@ -9,7 +9,9 @@ use crate::rows::{self, AGENT_COLUMNS, BLOCK_COLUMNS, micros, placeholders, to_j
 use crate::{Error, Result, StoreResult};
 use crate::{SqliteStore, blocks, messages, tools};
 use mneme_store::StoreError;
-use mneme_store::{Agent, AgentContext, AgentEdit, AgentFilter, AgentStore, NewAgent, Order, Page};
+use mneme_store::{
+    Agent, AgentContext, AgentEdit, AgentFilter, AgentFrame, AgentStore, NewAgent, Order, Page,
+};
 
 #[async_trait]
 impl AgentStore for SqliteStore {
@@ -160,32 +162,41 @@ impl AgentStore for SqliteStore {
 
     async fn agent_context(&self, id: AgentId) -> StoreResult<AgentContext> {
         self.read(move |conn| {
-            let agent = load_agent(conn, id)?;
-            let blocks = blocks_of(conn, id)?;
-            let tools = tools::tools_of(conn, id)?;
-            let messages = messages::load_messages(conn, &agent.message_ids)?;
-            let message_count: i64 = conn.query_row(
-                "SELECT COUNT(*) FROM messages WHERE agent_id = ?1",
-                [id.to_string()],
-                |r| r.get(0),
-            )?;
-            let passage_count: i64 = conn.query_row(
-                "SELECT COUNT(*) FROM passages WHERE archive_id IN
-                    (SELECT archive_id FROM agent_archives WHERE agent_id = ?1)",
-                [id.to_string()],
-                |r| r.get(0),
-            )?;
-            Ok(AgentContext {
-                agent,
-                blocks,
-                tools,
-                messages,
-                message_count: message_count.max(0) as u64,
-                passage_count: passage_count.max(0) as u64,
-            })
+            let frame = frame_of(conn, id)?;
+            let messages = messages::load_messages(conn, &frame.agent.message_ids)?;
+            Ok(frame.with_messages(messages))
         })
         .await
     }
+
+    async fn agent_frame(&self, id: AgentId) -> StoreResult<AgentFrame> {
+        self.read(move |conn| frame_of(conn, id)).await
+    }
+}
+
+/// The agent with its blocks, tools and counts, without its messages.
+fn frame_of(conn: &Connection, id: AgentId) -> Result<AgentFrame> {
+    let agent = load_agent(conn, id)?;
+    let blocks = blocks_of(conn, id)?;
+    let tools = tools::tools_of(conn, id)?;
+    let message_count: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM messages WHERE agent_id = ?1",
+        [id.to_string()],
+        |r| r.get(0),
+    )?;
+    let passage_count: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM passages WHERE archive_id IN
+            (SELECT archive_id FROM agent_archives WHERE agent_id = ?1)",
+        [id.to_string()],
+        |r| r.get(0),
+    )?;
+    Ok(AgentFrame {
+        agent,
+        blocks,
+        tools,
+        message_count: message_count.max(0) as u64,
+        passage_count: passage_count.max(0) as u64,
+    })
 }
 
 pub(crate) fn load_agent(conn: &Connection, id: AgentId) -> Result<Agent> {
@@ -245,7 +256,7 @@ fn insert_agent(conn: &Connection, a: &Agent) -> Result<()> {
     conn.execute(
         &format!(
             "INSERT INTO agents ({AGENT_COLUMNS}) VALUES ({})",
-            placeholders(20)
+            placeholders(21)
         ),
         rusqlite::params![
             a.id.to_string(),
@@ -268,6 +279,7 @@ fn insert_agent(conn: &Connection, a: &Agent) -> Result<()> {
             micros(&a.created_at),
             micros(&a.updated_at),
             // A new agent's context is at its first version, whatever the record says.
+            0_i64,
             0_i64,
         ],
     )?;

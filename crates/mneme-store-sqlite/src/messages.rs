@@ -36,9 +36,14 @@ impl MessageStore for SqliteStore {
             if n == 0 {
                 return Err(Error::not_found("Message", id));
             }
-            Ok(())
+            bump_messages_edited(tx, id)
         })
         .await
+    }
+
+    async fn messages_by_ids(&self, ids: &[MessageId]) -> StoreResult<Vec<Message>> {
+        let ids = ids.to_vec();
+        self.read(move |conn| load_messages(conn, &ids)).await
     }
 
     async fn update_message(&self, id: MessageId, edit: MessageEdit) -> StoreResult<Message> {
@@ -50,6 +55,7 @@ impl MessageStore for SqliteStore {
             (m.id, m.agent_id, m.created_at) = (id, agent, created_at);
             m.updated_at = mneme_types::time::now();
             save_message(tx, &m)?;
+            bump_messages_edited(tx, id)?;
             Ok(m)
         })
         .await
@@ -247,6 +253,16 @@ pub(crate) fn load_message(conn: &Connection, id: MessageId) -> Result<Message> 
 }
 
 /// Messages by id, in the order asked; ids that do not resolve are skipped.
+/// Tells caches of the agent's in-context messages that one of its messages changed.
+fn bump_messages_edited(tx: &rusqlite::Transaction<'_>, message: MessageId) -> Result<()> {
+    tx.execute(
+        "UPDATE agents SET messages_edited = messages_edited + 1
+          WHERE id = (SELECT agent_id FROM messages WHERE id = ?1)",
+        [message.to_string()],
+    )?;
+    Ok(())
+}
+
 pub(crate) fn load_messages(conn: &Connection, ids: &[MessageId]) -> Result<Vec<Message>> {
     if ids.is_empty() {
         return Ok(Vec::new());

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (5, include_str!("../migrations/0005_reasoning_blocks.sql")),
     (6, include_str!("../migrations/0006_providers.sql")),
+    (8, include_str!("../migrations/0008_messages_edited.sql")),
 ];
 
 /// Applies the migrations this database has not seen, each in its own transaction.

@@ -12,7 +12,7 @@ use mneme_store::{Agent, StoreError};
 pub(crate) const AGENT_COLUMNS: &str = "id, name, agent_type, system, description, metadata, \
     llm_config, embedding_config, tool_rules, message_ids, settings, project_id, template_id, \
     base_template_id, last_run_completion, last_run_duration_ms, last_stop_reason, created_at, \
-    updated_at, message_ids_version";
+    updated_at, message_ids_version, messages_edited";
 
 pub(crate) const BLOCK_COLUMNS: &str = "b.id, b.label, b.value, b.value_limit, b.description, \
     b.read_only, b.metadata, b.tags, b.hidden, b.is_template, b.template_name, b.template_id, \
@@ -35,6 +35,7 @@ pub(crate) fn agent(row: &Row<'_>) -> Result<Agent> {
         tool_rules: tool_rules(row.get(8)?),
         message_ids: json(&row.get::<_, String>(9)?)?,
         message_ids_version: row.get::<_, i64>(19)?.max(0) as u64,
+        messages_edited: row.get::<_, i64>(20)?.max(0) as u64,
         tags: Vec::new(),
         settings: json(&row.get::<_, String>(10)?)?,
         project_id: row.get(11)?,

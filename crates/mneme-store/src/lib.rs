@@ -23,7 +23,7 @@ use mneme_types::{
 
 pub use error::StoreError;
 pub use model::{
-    Agent, AgentContext, AgentEdit, AgentFilter, AgentSettings, Archive, ArchiveEdit,
+    Agent, AgentContext, AgentEdit, AgentFrame, AgentFilter, AgentSettings, Archive, ArchiveEdit,
     ArchiveFilter, BlockChange, BlockEdit, BlockFilter, Message, MessageEdit, MessageFilter,
     MessageQuery, NewAgent, Passage, PassageFilter, PassageList, ReasoningRecord, Role, RunChunk,
     RunData, RunEdit, RunFilter, RunRecord, SearchChange, SearchKind, StepCommit, ToolCallRecord,
@@ -72,6 +72,8 @@ pub trait AgentStore: Send + Sync {
     async fn blocks_of_agents(&self, agents: &[AgentId]) -> Result<Vec<(AgentId, Vec<Block>)>>;
     /// Everything the system prompt is compiled from (see `AgentContext`).
     async fn agent_context(&self, agent: AgentId) -> Result<AgentContext>;
+    /// `agent_context` without the messages, read in one transaction.
+    async fn agent_frame(&self, agent: AgentId) -> Result<AgentFrame>;
 }
 
 /// Blocks, shared between agents as single rows.
@@ -108,10 +110,14 @@ pub trait BlockStore: Send + Sync {
 #[async_trait]
 pub trait MessageStore: Send + Sync {
     async fn get_message(&self, id: MessageId) -> Result<Message>;
-    /// Rewrites a message's text in place (same id, same `created_at`, same position).
+    /// The messages with these ids in the order asked; ids that resolve to nothing are left out.
+    async fn messages_by_ids(&self, ids: &[MessageId]) -> Result<Vec<Message>>;
+    /// Rewrites a message's text in place (same id, same `created_at`, same position), and
+    /// bumps its agent's `messages_edited`.
     async fn set_message_text(&self, id: MessageId, text: String) -> Result<()>;
     /// Applies `edit` inside one write transaction; an `Err` from it writes nothing. The id,
-    /// agent, `created_at` and position stay; `updated_at` becomes now.
+    /// agent, `created_at` and position stay; `updated_at` becomes now; the agent's
+    /// `messages_edited` is bumped.
     async fn update_message(&self, id: MessageId, edit: MessageEdit) -> Result<Message>;
     /// An agent's messages, oldest first (see `MessageQuery`). Unknown cursors are `NotFound`.
     async fn list_messages(&self, agent: AgentId, query: &MessageQuery) -> Result<Vec<Message>>;

@@ -31,6 +31,11 @@ pub struct Agent {
     /// version it read (`StepCommit::message_ids_version`), so a second writer's change is
     /// refused rather than overwritten. Not on the wire.
     pub message_ids_version: u64,
+    /// Bumped by every change to the stored content of one of the agent's messages outside a
+    /// step commit (a message edit, a system message rewritten by a recompile), and 0 for a
+    /// new agent: with `message_ids_version` it tells a cache of the in-context messages that
+    /// it is stale. Only the store writes it. Not on the wire.
+    pub messages_edited: u64,
     pub tags: Vec<String>,
     pub project_id: Option<String>,
     pub template_id: Option<String>,
@@ -240,6 +245,32 @@ pub struct AgentContext {
     pub message_count: u64,
     /// Archival passages of the agent (none until archival memory exists).
     pub passage_count: u64,
+}
+
+/// An `AgentContext` without its messages: what a caller that keeps the in-context messages
+/// itself (the runtime's context cache) reads each turn. Everything here is bounded in size;
+/// the messages are what grows.
+#[derive(Debug, Clone)]
+pub struct AgentFrame {
+    pub agent: Agent,
+    pub blocks: Vec<Block>,
+    pub tools: Vec<mneme_types::Tool>,
+    pub message_count: u64,
+    pub passage_count: u64,
+}
+
+impl AgentFrame {
+    /// The context with these in-context messages (in `message_ids` order).
+    pub fn with_messages(self, messages: Vec<Message>) -> AgentContext {
+        AgentContext {
+            agent: self.agent,
+            blocks: self.blocks,
+            tools: self.tools,
+            messages,
+            message_count: self.message_count,
+            passage_count: self.passage_count,
+        }
+    }
 }
 
 /// Filters of `GET /v1/agents/` and `/count`.

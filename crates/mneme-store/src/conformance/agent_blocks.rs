@@ -173,3 +173,31 @@ pub async fn agent_context_holds_what_a_prompt_is_compiled_from(store: Arc<dyn S
     store.attach_archive(a.id, other.id).await.unwrap();
     assert_eq!(store.agent_context(a.id).await.unwrap().passage_count, 3);
 }
+
+pub async fn agent_frame_is_the_context_without_its_messages(store: Arc<dyn Store>) {
+    let a = store
+        .create_agent(new_agent("a", vec![block("human", "h")]))
+        .await
+        .unwrap();
+    append(&*store, a.id, vec![message(a.id, Role::User, "1")]).await;
+    let frame = store.agent_frame(a.id).await.unwrap();
+    let ctx = store.agent_context(a.id).await.unwrap();
+    assert_eq!(frame.agent.id, ctx.agent.id);
+    assert_eq!(frame.agent.message_ids, ctx.agent.message_ids);
+    assert_eq!(
+        frame.agent.message_ids_version,
+        ctx.agent.message_ids_version
+    );
+    assert_eq!(frame.blocks, ctx.blocks);
+    assert_eq!(frame.tools, ctx.tools);
+    assert_eq!(
+        (frame.message_count, frame.passage_count),
+        (ctx.message_count, ctx.passage_count)
+    );
+    let rebuilt = frame.with_messages(ctx.messages.clone());
+    assert_eq!(rebuilt.messages, ctx.messages);
+    assert!(matches!(
+        store.agent_frame(AgentId::new()).await,
+        Err(crate::StoreError::NotFound { .. })
+    ));
+}

@@ -54,6 +54,7 @@ pub fn new_agent(name: &str, blocks: Vec<Block>) -> NewAgent {
             tool_rules: None,
             message_ids: vec![system.id],
             message_ids_version: 0,
+            messages_edited: 0,
             tags: vec!["t".into()],
             project_id: None,
             template_id: None,

@@ -298,3 +298,45 @@ pub async fn reset_keeps_only_the_system_message(store: Arc<dyn Store>) {
     assert_eq!(store.agent_context(a.id).await.unwrap().message_count, 1);
     assert_not_found(store.reset_messages(AgentId::new(), vec![]).await);
 }
+
+pub async fn messages_by_ids_answer_in_the_order_asked(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    let (m1, m2) = (
+        message(a.id, Role::User, "1"),
+        message(a.id, Role::Assistant, "2"),
+    );
+    append(&*store, a.id, vec![m1.clone(), m2.clone()]).await;
+    let got = store
+        .messages_by_ids(&[m2.id, MessageId::new(), m1.id])
+        .await
+        .unwrap();
+    assert_eq!(got, vec![m2, m1], "in the order asked, unknown ids left out");
+    assert!(store.messages_by_ids(&[]).await.unwrap().is_empty());
+}
+
+pub async fn message_edits_bump_messages_edited(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    let b = agent(&*store, "b").await;
+    assert_eq!(a.messages_edited, 0);
+    let m = message(a.id, Role::User, "1");
+    append(&*store, a.id, vec![m.clone()]).await;
+    let after_step = store.get_agent(a.id).await.unwrap();
+    assert_eq!(after_step.messages_edited, 0, "a step is no edit");
+    store
+        .update_message(m.id, edit(|m| m.text = "one".into()))
+        .await
+        .unwrap();
+    store
+        .set_message_text(a.message_ids[0], "system".into())
+        .await
+        .unwrap();
+    let edited = store.get_agent(a.id).await.unwrap();
+    assert_eq!(edited.messages_edited, 2);
+    assert_eq!(edited.message_ids_version, after_step.message_ids_version);
+    assert_eq!(store.get_agent(b.id).await.unwrap().messages_edited, 0);
+    let refused = store
+        .update_message(m.id, Box::new(|_| Err(crate::StoreError::Invalid("no".into()))))
+        .await;
+    assert!(refused.is_err());
+    assert_eq!(store.get_agent(a.id).await.unwrap().messages_edited, 2);
+}

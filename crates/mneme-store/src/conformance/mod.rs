@@ -58,6 +58,7 @@ macro_rules! conformance_suite {
                 attached_blocks_keep_order_and_unique_labels,
                 blocks_of_agents_answers_each_agent_in_order,
                 agent_context_holds_what_a_prompt_is_compiled_from,
+                agent_frame_is_the_context_without_its_messages,
             }
             blocks {
                 blocks_round_trip_every_field,
@@ -79,6 +80,8 @@ macro_rules! conformance_suite {
                 message_pages_filter_by_run_and_refuse_unknown_cursors,
                 run_messages_page_in_storage_order,
                 reset_keeps_only_the_system_message,
+                messages_by_ids_answer_in_the_order_asked,
+                message_edits_bump_messages_edited,
             }
             runs {
                 runs_round_trip_and_update,
