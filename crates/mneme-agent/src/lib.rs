@@ -4,6 +4,7 @@
 pub mod approval;
 mod client;
 mod context;
+mod context_cache;
 mod eviction;
 mod executor;
 #[cfg(test)]

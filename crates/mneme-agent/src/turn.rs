@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::approval::ApprovalAnswer;
 use crate::client::{CLIENT_TOOL_TYPE, ClientTool, ClientTools, add_client_tools};
 use crate::context::{Flavor, build_request};
+use crate::context_cache::{CachedContext, ContextCache};
 use crate::eviction::{TARGET, TRIGGER, fit_context};
 use crate::executor::{ToolExecutor, ToolRegistry};
 use crate::mcp::{MCP_TOOL_TYPE, McpExecutor};
@@ -95,6 +96,7 @@ pub struct Runtime {
     store: Arc<dyn Store>,
     llm: Arc<dyn LlmClient>,
     tools: Arc<ToolRegistry>,
+    contexts: Arc<ContextCache>,
 }
 
 /// State carried from step to step within a turn.
@@ -142,6 +144,7 @@ impl Runtime {
             store,
             llm,
             tools: Arc::new(tools),
+            contexts: Arc::new(ContextCache::default()),
         }
     }
 
@@ -158,6 +161,22 @@ impl Runtime {
         if let Some(answer) = input.approval.clone() {
             self.answer_approval(&mut turn, &input, answer).await?;
         }
+        let (stop, error) = self.steps(&mut turn, &input).await?;
+        self.keep_context(&mut turn);
+        Ok(TurnOutput {
+            messages: turn.produced,
+            stop_reason: stop,
+            usage: turn.usage,
+            error,
+        })
+    }
+
+    /// Steps until one stops the turn or `max_steps` ran.
+    async fn steps(
+        &self,
+        turn: &mut Turn,
+        input: &TurnInput,
+    ) -> Result<(StopReason, Option<LlmError>), AgentError> {
         let mut stop = None;
         let mut error = None;
         for _ in 0..input.max_steps.max(1) {
@@ -165,7 +184,7 @@ impl Runtime {
                 stop = Some(StopReason::Cancelled);
                 break;
             }
-            match self.step(&mut turn, &input, StepId::new()).await? {
+            match self.step(turn, input, StepId::new()).await? {
                 Next::Continue => {}
                 Next::Stop(reason) => {
                     stop = Some(reason);
@@ -178,12 +197,7 @@ impl Runtime {
                 }
             }
         }
-        Ok(TurnOutput {
-            messages: turn.produced,
-            stop_reason: stop.unwrap_or(StopReason::MaxSteps),
-            usage: turn.usage,
-            error,
-        })
+        Ok((stop.unwrap_or(StopReason::MaxSteps), error))
     }
 
     /// One step: a model call, the decision on its answer, the calls, one commit.
@@ -281,8 +295,34 @@ impl Runtime {
         outcomes
     }
 
+    /// The agent's context: its frame from the store, its in-context messages from the cache
+    /// when the store says they are unchanged, else from the store.
+    async fn load_context(&self, agent_id: AgentId) -> Result<AgentContext, AgentError> {
+        let frame = self.store.agent_frame(agent_id).await?;
+        let cached = self
+            .contexts
+            .take(agent_id)
+            .and_then(|c| c.valid_for(&frame.agent));
+        let messages = match cached {
+            Some(messages) => messages,
+            None => self.store.messages_by_ids(&frame.agent.message_ids).await?,
+        };
+        Ok(frame.with_messages(messages))
+    }
+
+    /// Keeps what the turn committed for the agent's next turn. Autoclear agents hold only
+    /// their system message in the store, not what the turn saw.
+    fn keep_context(&self, turn: &mut Turn) {
+        if turn.ctx.agent.settings.message_buffer_autoclear {
+            return;
+        }
+        let messages = std::mem::take(&mut turn.ctx.messages);
+        let entry = CachedContext::new(&turn.ctx.agent, messages);
+        self.contexts.put(turn.ctx.agent.id, entry);
+    }
+
     async fn start(&self, input: &TurnInput) -> Result<Turn, AgentError> {
-        let mut ctx = self.store.agent_context(input.agent_id).await?;
+        let mut ctx = self.load_context(input.agent_id).await?;
         if let Some(config) = &input.llm_config {
             ctx.agent.llm_config = config.clone();
         }
@@ -300,6 +340,7 @@ impl Runtime {
             self.store
                 .set_message_text(system.id, system_text.clone())
                 .await?;
+            ctx.agent.messages_edited += 1;
             if let Some(first) = ctx.messages.first_mut() {
                 first.text = system_text.clone();
             }

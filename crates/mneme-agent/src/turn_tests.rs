@@ -487,3 +487,70 @@ async fn approval_agent(h: &Harness) -> AgentId {
     })
     .await
 }
+
+/// The text of every message the model got in request `i`, the system prompt first.
+fn sent_texts(h: &Harness, i: usize) -> Vec<String> {
+    let request = &h.llm.requests()[i];
+    let mut out = vec![request.system.clone().unwrap_or_default()];
+    out.extend(request.messages.iter().map(|m| format!("{m:?}")));
+    out
+}
+
+#[tokio::test]
+async fn turns_see_every_change_made_between_them() {
+    let h = Harness::new().await;
+    let agent = h.agent(AgentSpec::default()).await;
+    h.llm.text("first answer");
+    h.run(h.input(agent, "one").await).await;
+    // Between turns: a message edited, and a block edited with its system message
+    // recompiled, as the API does.
+    let answer = h.context(agent).await.pop().unwrap();
+    h.store
+        .update_message(
+            answer.id,
+            Box::new(|m| {
+                m.text = "edited answer".into();
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap();
+    let ctx = h.store.agent_context(agent).await.unwrap();
+    let human = ctx
+        .blocks
+        .iter()
+        .find(|b| b.label.as_deref() == Some("human"))
+        .unwrap();
+    let edit: mneme_store::BlockEdit = Box::new(|b| {
+        b.value = "Name: Grace".into();
+        Ok(())
+    });
+    h.store.update_block(human.id, edit).await.unwrap();
+    let blocks = h.store.agent_blocks(agent).await.unwrap();
+    let system = crate::compile_system_message(
+        &ctx.agent,
+        &blocks,
+        crate::MemoryStats::default(),
+        chrono::Utc::now(),
+    );
+    h.store
+        .set_message_text(ctx.agent.message_ids[0], system)
+        .await
+        .unwrap();
+    h.llm.text("second answer");
+    h.run(h.input(agent, "two").await).await;
+    let sent = sent_texts(&h, 1);
+    assert!(sent[0].contains("Name: Grace"), "{}", sent[0]);
+    assert!(sent.iter().any(|t| t.contains("edited answer")), "{sent:?}");
+    assert!(!sent.iter().any(|t| t.contains("first answer")), "{sent:?}");
+    // A third turn with nothing changed in between sees the second one's messages.
+    h.llm.text("third answer");
+    h.run(h.input(agent, "three").await).await;
+    let sent = sent_texts(&h, 2);
+    assert!(sent.iter().any(|t| t.contains("second answer")), "{sent:?}");
+    assert_eq!(
+        h.llm.requests()[2].messages.len(),
+        h.context(agent).await.len() - 1,
+        "everything stored before this turn's answer"
+    );
+}

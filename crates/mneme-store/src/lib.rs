@@ -23,7 +23,7 @@ use mneme_types::{
 
 pub use error::StoreError;
 pub use model::{
-    Agent, AgentContext, AgentEdit, AgentFrame, AgentFilter, AgentSettings, Archive, ArchiveEdit,
+    Agent, AgentContext, AgentEdit, AgentFilter, AgentFrame, AgentSettings, Archive, ArchiveEdit,
     ArchiveFilter, BlockChange, BlockEdit, BlockFilter, Message, MessageEdit, MessageFilter,
     MessageQuery, NewAgent, Passage, PassageFilter, PassageList, ReasoningRecord, Role, RunChunk,
     RunData, RunEdit, RunFilter, RunRecord, SearchChange, SearchKind, StepCommit, ToolCallRecord,

@@ -48,13 +48,18 @@ impl Runtime {
                 message_ids: message_ids.clone(),
                 message_ids_version: turn.ctx.agent.message_ids_version,
                 block_changes: turn.memory.changes(),
-                system_text,
+                system_text: system_text.clone(),
                 passages,
                 created_at: now,
             })
             .await?;
         turn.memory.mark_committed();
         turn.ctx.agent.message_ids_version += 1;
+        // The stored system message as of this commit (the request keeps sending its frozen
+        // copy, `turn.system_text`).
+        if let (Some((_, text)), Some(first)) = (system_text, turn.ctx.messages.first_mut()) {
+            first.text = text;
+        }
         turn.ctx.blocks = turn.memory.blocks().to_vec();
         if !autoclear {
             turn.ctx.agent.message_ids = message_ids;

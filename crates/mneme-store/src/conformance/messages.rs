@@ -310,7 +310,11 @@ pub async fn messages_by_ids_answer_in_the_order_asked(store: Arc<dyn Store>) {
         .messages_by_ids(&[m2.id, MessageId::new(), m1.id])
         .await
         .unwrap();
-    assert_eq!(got, vec![m2, m1], "in the order asked, unknown ids left out");
+    assert_eq!(
+        got,
+        vec![m2, m1],
+        "in the order asked, unknown ids left out"
+    );
     assert!(store.messages_by_ids(&[]).await.unwrap().is_empty());
 }
 
@@ -335,7 +339,10 @@ pub async fn message_edits_bump_messages_edited(store: Arc<dyn Store>) {
     assert_eq!(edited.message_ids_version, after_step.message_ids_version);
     assert_eq!(store.get_agent(b.id).await.unwrap().messages_edited, 0);
     let refused = store
-        .update_message(m.id, Box::new(|_| Err(crate::StoreError::Invalid("no".into()))))
+        .update_message(
+            m.id,
+            Box::new(|_| Err(crate::StoreError::Invalid("no".into()))),
+        )
         .await;
     assert!(refused.is_err());
     assert_eq!(store.get_agent(a.id).await.unwrap().messages_edited, 2);
