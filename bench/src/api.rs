@@ -67,6 +67,11 @@ impl Api {
 
     /// Creates an agent and returns its id.
     pub(crate) async fn create_agent(&self, name: &str) -> Result<String> {
+        self.create_agent_with(name, json!({})).await
+    }
+
+    /// `create_agent` with `extra` fields in the request (e.g. `context_window_limit`).
+    pub(crate) async fn create_agent_with(&self, name: &str, extra: Value) -> Result<String> {
         let mut body = json!({
             "name": format!("bench-{name}-{}", self.run_tag),
             "agent_type": self.agent_type,
@@ -78,6 +83,9 @@ impl Api {
         });
         if let Some(embedding) = &self.embedding {
             body["embedding"] = json!(embedding);
+        }
+        if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            body.extend(extra);
         }
         let res = self.http.post(self.url("/v1/agents/")).json(&body).send();
         let agent = check(res.await?).await?;
@@ -140,6 +148,13 @@ impl Api {
     }
 
     /// `GET /v1/agents/{id}/messages?{query}`; returns the listed messages.
+    /// How many messages are in the agent's context (`GET /v1/agents/{id}/context`).
+    pub(crate) async fn context_messages(&self, agent: &str) -> Result<u64> {
+        let url = self.url(&format!("/v1/agents/{agent}/context"));
+        let body = check(self.http.get(url).send().await?).await?;
+        body["num_messages"].as_u64().context("no num_messages")
+    }
+
     pub(crate) async fn list_messages(&self, agent: &str, query: &str) -> Result<Vec<Value>> {
         let url = self.url(&format!("/v1/agents/{agent}/messages?{query}"));
         let body = check(self.http.get(url).send().await?).await?;

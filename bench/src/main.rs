@@ -108,6 +108,13 @@ struct Args {
     /// Cold starts, median reported (default 7, quick 3).
     #[arg(long)]
     cold_starts: Option<usize>,
+    /// Messages of the long series on one agent (default 20000, quick 2000).
+    #[arg(long)]
+    flat_messages: Option<usize>,
+    /// Context window of the long series' agent, so that it compacts during the series
+    /// (default 4096 tokens).
+    #[arg(long)]
+    flat_window: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -115,6 +122,7 @@ enum Phase {
     Agents,
     Send,
     Chain,
+    Flat,
     Stream,
     Throughput,
     History,
@@ -264,6 +272,7 @@ async fn run_phases(ctx: &mut Ctx, skip: &[Phase]) {
         Phase::Agents,
         Phase::Send,
         Phase::Chain,
+        Phase::Flat,
         Phase::Stream,
         Phase::Throughput,
         Phase::History,
@@ -274,6 +283,7 @@ async fn run_phases(ctx: &mut Ctx, skip: &[Phase]) {
             Phase::Agents => phases::agents(ctx).await,
             Phase::Send => phases::send(ctx).await,
             Phase::Chain => phases::chain(ctx).await,
+            Phase::Flat => phases::flat(ctx).await,
             Phase::Stream => phases::stream(ctx).await,
             Phase::Throughput => phases::throughput(ctx).await,
             Phase::History => phases::history(ctx).await,
@@ -341,6 +351,8 @@ fn params(args: &Args) -> Params {
     set(&mut p.history, args.history);
     set(&mut p.streams, args.streams);
     set(&mut p.cold_starts, args.cold_starts);
+    set(&mut p.flat_messages, args.flat_messages);
+    set(&mut p.flat_window, args.flat_window);
     if let Some(c) = &args.agent_checkpoints {
         p.agent_checkpoints.clone_from(c);
     }

@@ -130,6 +130,11 @@ fn read_trimmed(path: &str) -> String {
 }
 
 impl Report {
+    /// The value of the figure with this key, if measured.
+    pub(crate) fn figure(&self, key: &str) -> Option<f64> {
+        self.figures.iter().find(|f| f.key == key).map(|f| f.value)
+    }
+
     pub(crate) fn load(path: &std::path::Path) -> Result<Report> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;

@@ -76,6 +76,17 @@ pub(crate) async fn chain(ctx: &mut Ctx) -> Result<()> {
         "ms",
         latency.p95_ms,
     ));
+    if let Some(send) = ctx.report.figure("send_p50_ms") {
+        ctx.figure(
+            Figure::new(
+                "chain_ratio",
+                "heartbeat chain / send p50",
+                "x",
+                latency.p50_ms / send,
+            )
+            .goal_max(2.0, "< 2"),
+        );
+    }
     if let Some(cpu) = cpu {
         ctx.figure(Figure::new(
             "chain_cpu_ms",
@@ -87,6 +98,68 @@ pub(crate) async fn chain(ctx: &mut Ctx) -> Result<()> {
     ctx.detail(
         "chain",
         json!({"latency": latency, "server_cpu_ms_per_turn": cpu}),
+    );
+    Ok(())
+}
+
+/// A long series on one agent whose small window makes it compact again and again: the last
+/// 100 messages should cost what the first 100 did.
+pub(crate) async fn flat(ctx: &mut Ctx) -> Result<()> {
+    let (n, window) = (ctx.params.flat_messages, ctx.params.flat_window);
+    progress(&format!(
+        "long series: {n} messages on one agent with a {window}-token window"
+    ));
+    let extra = json!({"context_window_limit": window});
+    let agent = ctx.api.create_agent_with("flat", extra).await?;
+    let meter = ctx.cpu_meter();
+    let mut samples = Samples::default();
+    for i in 0..n {
+        let start = Instant::now();
+        match ctx.api.send(&agent, &text(i)).await {
+            Ok(_) => samples.push(start.elapsed()),
+            Err(e) => samples.fail(&e),
+        }
+    }
+    let cpu = meter.per(samples.len());
+    let len = samples.len();
+    let (first, last) = (
+        samples.window(0..100),
+        samples.window(len.saturating_sub(100)..len),
+    );
+    let ratio = if first.p50_ms > 0.0 {
+        last.p50_ms / first.p50_ms
+    } else {
+        0.0
+    };
+    ctx.figure(
+        Figure::new(
+            "flat_ratio",
+            &format!("last / first 100 of {n} messages (p50)"),
+            "x",
+            ratio,
+        )
+        .goal_max(1.2, "< 1.2"),
+    );
+    ctx.figure(Figure::new(
+        "flat_last_p50_ms",
+        "long series: last 100 p50",
+        "ms",
+        last.p50_ms,
+    ));
+    if let Some(cpu) = cpu {
+        ctx.figure(Figure::new(
+            "flat_cpu_ms",
+            "long series: server CPU per message",
+            "ms",
+            cpu,
+        ));
+    }
+    let in_context = ctx.api.context_messages(&agent).await.ok();
+    ctx.detail(
+        "flat",
+        json!({"messages": n, "window": window, "first_100": first, "last_100": last,
+               "latency": samples.summary(), "server_cpu_ms_per_message": cpu,
+               "in_context_at_end": in_context}),
     );
     Ok(())
 }

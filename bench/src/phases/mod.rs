@@ -21,7 +21,7 @@ use crate::stats::Samples;
 
 pub(crate) use agents::agents;
 pub(crate) use load::{history, throughput};
-pub(crate) use messages::{chain, send, stream};
+pub(crate) use messages::{chain, flat, send, stream};
 pub(crate) use search::search;
 
 /// How much of everything to do.
@@ -51,6 +51,10 @@ pub(crate) struct Params {
     pub(crate) passages: usize,
     /// Timed archival searches.
     pub(crate) searches: usize,
+    /// Messages of the long series on one agent with a small window (flat step cost).
+    pub(crate) flat_messages: usize,
+    /// That agent's context window in tokens.
+    pub(crate) flat_window: usize,
 }
 
 impl Params {
@@ -69,6 +73,8 @@ impl Params {
             list_requests: 200,
             passages: 10_000,
             searches: 500,
+            flat_messages: 20_000,
+            flat_window: 4_096,
         }
     }
 
@@ -87,6 +93,8 @@ impl Params {
             list_requests: 50,
             passages: 1_000,
             searches: 100,
+            flat_messages: 2_000,
+            flat_window: 4_096,
         }
     }
 }
