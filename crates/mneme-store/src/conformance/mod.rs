@@ -58,6 +58,8 @@ macro_rules! conformance_suite {
                 attached_blocks_keep_order_and_unique_labels,
                 blocks_of_agents_answers_each_agent_in_order,
                 agent_context_holds_what_a_prompt_is_compiled_from,
+                message_count_follows_every_write_of_messages,
+                passage_count_follows_every_write_of_passages,
             }
             blocks {
                 blocks_round_trip_every_field,
