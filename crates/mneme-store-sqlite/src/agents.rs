@@ -179,23 +179,13 @@ fn frame_of(conn: &Connection, id: AgentId) -> Result<AgentFrame> {
     let agent = load_agent(conn, id)?;
     let blocks = blocks_of(conn, id)?;
     let tools = tools::tools_of(conn, id)?;
-    let message_count: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM messages WHERE agent_id = ?1",
-        [id.to_string()],
-        |r| r.get(0),
-    )?;
-    let passage_count: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM passages WHERE archive_id IN
-            (SELECT archive_id FROM agent_archives WHERE agent_id = ?1)",
-        [id.to_string()],
-        |r| r.get(0),
-    )?;
+    let (message_count, passage_count) = counts(conn, id)?;
     Ok(AgentFrame {
         agent,
         blocks,
         tools,
-        message_count: message_count.max(0) as u64,
-        passage_count: passage_count.max(0) as u64,
+        message_count,
+        passage_count,
     })
 }
 
@@ -204,6 +194,21 @@ pub(crate) fn load_agent(conn: &Connection, id: AgentId) -> Result<Agent> {
     let mut agents = query_agents(conn, &sql, vec![SqlValue::Text(id.to_string())])?;
     fill_tags(conn, &mut agents)?;
     agents.pop().ok_or_else(|| Error::not_found("Agent", id))
+}
+
+/// The agent's stored messages and the passages of its archives, as the count triggers keep
+/// them (migration 0007): no scan of its history.
+fn counts(conn: &Connection, id: AgentId) -> Result<(u64, u64)> {
+    let (messages, passages): (i64, i64) = conn.query_row(
+        "SELECT message_count,
+            (SELECT COALESCE(SUM(ar.passage_count), 0)
+             FROM agent_archives aa JOIN archives ar ON ar.id = aa.archive_id
+             WHERE aa.agent_id = agents.id)
+         FROM agents WHERE id = ?1",
+        [id.to_string()],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok((messages.max(0) as u64, passages.max(0) as u64))
 }
 
 pub(crate) fn ensure_agent(conn: &Connection, id: AgentId) -> Result<()> {

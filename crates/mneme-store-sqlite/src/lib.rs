@@ -1,8 +1,9 @@
 //! The embedded SQLite backend of `mneme-store`'s traits (rusqlite, bundled SQLite, WAL).
 //!
-//! One writer connection behind a mutex serialises all writes (`BEGIN IMMEDIATE`, so no
-//! `SQLITE_BUSY` between our own writers); reads use a small pool of reader connections that WAL
-//! lets run beside the writer. All work runs on tokio's blocking pool.
+//! One writer connection, owned by the writer thread, serialises all writes (`BEGIN IMMEDIATE`,
+//! so no `SQLITE_BUSY` between our own writers) and commits concurrent ones together (see
+//! `writer`); reads use a small pool of reader connections that WAL lets run beside the writer,
+//! on tokio's blocking pool.
 
 mod agents;
 mod blocks;
@@ -15,11 +16,12 @@ mod rows;
 mod runs;
 mod search;
 mod tools;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 
 use mneme_store::StoreError;
 
@@ -89,7 +91,7 @@ pub struct SqliteStore {
 struct Db {
     path: PathBuf,
     durability: Durability,
-    writer: Mutex<Connection>,
+    writer: writer::Writer,
     readers: Mutex<Vec<Connection>>,
 }
 
@@ -105,7 +107,7 @@ impl SqliteStore {
             db: Arc::new(Db {
                 path: path.to_owned(),
                 durability,
-                writer: Mutex::new(writer),
+                writer: writer::Writer::start(writer)?,
                 readers: Mutex::new(Vec::new()),
             }),
         })
@@ -133,21 +135,14 @@ impl SqliteStore {
         .await
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer; commits only on `Ok`.
+    /// Runs `f` atomically on the writer: its changes are kept only on `Ok`, and the answer
+    /// comes once they are committed (durably, as `Durability` says).
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let db = self.db.clone();
-        blocking(move || {
-            let mut conn = lock(&db.writer);
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .await
+        self.db.writer.write(f).await
     }
 }
 
@@ -190,6 +185,37 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+
+    /// An acknowledged write is committed: a store that never shuts down (its writer thread and
+    /// connection leaked, as in a crash) leaves it to the next one that opens the file.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn acknowledged_writes_are_in_the_file_without_a_clean_shutdown() {
+        use mneme_store::conformance::{agent, append, message};
+        use mneme_store::{AgentStore, Role};
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = Arc::new(SqliteStore::open(&path, Durability::Full).unwrap());
+        let writers = (0..16).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let a = agent(&*store, &format!("a{i}")).await;
+                append(&*store, a.id, vec![message(a.id, Role::User, "hi")]).await;
+                a.id
+            })
+        });
+        let mut agents = Vec::new();
+        for w in writers.collect::<Vec<_>>() {
+            agents.push(w.await.unwrap());
+        }
+        std::mem::forget(store);
+
+        let reopened = SqliteStore::open(&path, Durability::Full).unwrap();
+        for id in agents {
+            let ctx = reopened.agent_context(id).await.unwrap();
+            assert_eq!((ctx.messages.len(), ctx.message_count), (2, 2));
+        }
+    }
 
     #[test]
     fn sqlite_errors_become_backend_neutral_store_errors() {

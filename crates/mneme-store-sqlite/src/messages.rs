@@ -254,7 +254,7 @@ pub(crate) fn load_message(conn: &Connection, id: MessageId) -> Result<Message> 
 
 /// Messages by id, in the order asked; ids that do not resolve are skipped.
 /// Tells caches of the agent's in-context messages that one of its messages changed.
-fn bump_messages_edited(tx: &rusqlite::Transaction<'_>, message: MessageId) -> Result<()> {
+fn bump_messages_edited(tx: &Connection, message: MessageId) -> Result<()> {
     tx.execute(
         "UPDATE agents SET messages_edited = messages_edited + 1
           WHERE id = (SELECT agent_id FROM messages WHERE id = ?1)",

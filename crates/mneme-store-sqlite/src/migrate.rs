@@ -16,15 +16,20 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (5, include_str!("../migrations/0005_reasoning_blocks.sql")),
     (6, include_str!("../migrations/0006_providers.sql")),
+    (7, include_str!("../migrations/0007_counts.sql")),
     (8, include_str!("../migrations/0008_messages_edited.sql")),
 ];
 
 /// Applies the migrations this database has not seen, each in its own transaction.
 pub(crate) fn run(conn: &mut Connection) -> Result<()> {
+    apply(conn, MIGRATIONS)
+}
+
+fn apply(conn: &mut Connection, migrations: &[(i64, &str)]) -> Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     )?;
-    for (version, sql) in MIGRATIONS {
+    for (version, sql) in migrations {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let done: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
@@ -42,4 +47,40 @@ pub(crate) fn run(conn: &mut Connection) -> Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Rows stored before the counts existed are counted when they arrive.
+    #[test]
+    fn counts_are_backfilled() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let before_counts = MIGRATIONS.iter().position(|(v, _)| *v == 7).unwrap();
+        apply(&mut conn, &MIGRATIONS[..before_counts]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO agents (id, name, agent_type, system, llm_config, created_at, updated_at)
+             VALUES ('a', 'a', 'letta_v1_agent', '', '{}', 0, 0), ('b', 'b', 'letta_v1_agent', '', '{}', 0, 0);
+             INSERT INTO messages (id, agent_id, role, text, created_at, updated_at)
+             VALUES ('m1', 'a', 'system', '', 0, 0), ('m2', 'a', 'user', '', 0, 0);
+             INSERT INTO archives (id, name, created_at, updated_at)
+             VALUES ('x', 'x', 0, 0), ('y', 'y', 0, 0);
+             INSERT INTO passages (id, archive_id, text, created_at, updated_at)
+             VALUES ('p1', 'x', '', 0, 0), ('p2', 'x', '', 0, 0), ('p3', 'x', '', 0, 0);",
+        )
+        .unwrap();
+        run(&mut conn).unwrap();
+        let counts = |sql: &str| -> Vec<(String, i64)> {
+            let mut stmt = conn.prepare(sql).unwrap();
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+            rows.collect::<Result<_, _>>().unwrap()
+        };
+        let agents = counts("SELECT id, message_count FROM agents ORDER BY id");
+        assert_eq!(agents, [("a".into(), 2), ("b".into(), 0)]);
+        let archives = counts("SELECT id, passage_count FROM archives ORDER BY id");
+        assert_eq!(archives, [("x".into(), 3), ("y".into(), 0)]);
+    }
 }

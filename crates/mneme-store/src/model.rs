@@ -243,7 +243,7 @@ pub struct AgentContext {
     pub messages: Vec<Message>,
     /// Every stored message of the agent, in context or not.
     pub message_count: u64,
-    /// Archival passages of the agent (none until archival memory exists).
+    /// Passages in the archives attached to the agent.
     pub passage_count: u64,
 }
 

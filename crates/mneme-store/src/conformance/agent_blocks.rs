@@ -201,3 +201,100 @@ pub async fn agent_frame_is_the_context_without_its_messages(store: Arc<dyn Stor
         Err(crate::StoreError::NotFound { .. })
     ));
 }
+
+/// The counts of an agent's context, read as a step reads them.
+async fn counts(store: &dyn Store, agent: AgentId) -> (u64, u64) {
+    let ctx = store.agent_context(agent).await.unwrap();
+    (ctx.message_count, ctx.passage_count)
+}
+
+pub async fn message_count_follows_every_write_of_messages(store: Arc<dyn Store>) {
+    let mut new = new_agent("a", vec![]);
+    new.messages
+        .push(message(new.agent.id, Role::User, "out of context"));
+    let a = store.create_agent(new).await.unwrap();
+    let b = agent(&*store, "b").await;
+    assert_eq!(
+        counts(&*store, a.id).await,
+        (2, 0),
+        "created with the agent"
+    );
+
+    let step = vec![
+        message(a.id, Role::User, "1"),
+        message(a.id, Role::Assistant, "2"),
+    ];
+    append(&*store, a.id, step).await;
+    append(&*store, b.id, vec![message(b.id, Role::User, "b")]).await;
+    assert_eq!(
+        counts(&*store, a.id).await,
+        (4, 0),
+        "a step's, only its own"
+    );
+    assert_eq!(counts(&*store, b.id).await, (2, 0));
+
+    let run = run_for(&*store, a.id).await;
+    let current = store.get_agent(a.id).await.unwrap();
+    let mut stale = commit(&current, run, vec![message(a.id, Role::User, "3")]);
+    stale.message_ids_version += 1;
+    assert_conflict(store.commit_step(stale).await);
+    assert_eq!(
+        counts(&*store, a.id).await,
+        (4, 0),
+        "a refused step adds none"
+    );
+
+    let fresh = vec![message(a.id, Role::User, "fresh")];
+    store.reset_messages(a.id, fresh).await.unwrap();
+    assert_eq!(
+        counts(&*store, a.id).await,
+        (2, 0),
+        "the system message and the new one"
+    );
+    assert_eq!(counts(&*store, b.id).await, (2, 0));
+}
+
+pub async fn passage_count_follows_every_write_of_passages(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    let b = agent(&*store, "b").await;
+    let own = store.default_archive(a.id, archive("own")).await.unwrap();
+    let run = run_for(&*store, a.id).await;
+    let mut step = commit(&a, run, vec![message(a.id, Role::User, "remember")]);
+    let kept = passage(own.id, "p1", &[], None);
+    step.passages = vec![kept.clone(), passage(own.id, "p2", &[], None)];
+    store.commit_step(step).await.unwrap();
+    assert_eq!(counts(&*store, a.id).await, (2, 2), "a step's passages");
+
+    let shared = store.create_archive(archive("shared"), None).await.unwrap();
+    let texts = ["s1", "s2", "s3"];
+    let passages = texts.iter().map(|t| passage(shared.id, t, &[], None));
+    store.insert_passages(passages.collect()).await.unwrap();
+    store.attach_archive(a.id, shared.id).await.unwrap();
+    store.attach_archive(b.id, shared.id).await.unwrap();
+    assert_eq!(counts(&*store, a.id).await.1, 5, "every attached archive's");
+    assert_eq!(counts(&*store, b.id).await.1, 3);
+
+    store.delete_passage(&[own.id], kept.id).await.unwrap();
+    assert_eq!(counts(&*store, a.id).await.1, 4, "a deleted passage");
+    store.detach_archive(b.id, shared.id).await.unwrap();
+    assert_eq!(counts(&*store, b.id).await.1, 0, "a detached archive");
+    assert_eq!(counts(&*store, a.id).await.1, 4);
+
+    // b's own archive, also read by a, outlives b with its passages.
+    let theirs = store.default_archive(b.id, archive("b's")).await.unwrap();
+    let passages = vec![passage(theirs.id, "t", &[], None)];
+    store.insert_passages(passages).await.unwrap();
+    store.attach_archive(a.id, theirs.id).await.unwrap();
+    store.delete_agent(b.id).await.unwrap();
+    assert_eq!(
+        counts(&*store, a.id).await.1,
+        5,
+        "an archive kept by its other agent"
+    );
+    store.delete_archive(own.id).await.unwrap();
+    assert_eq!(
+        counts(&*store, a.id).await.1,
+        4,
+        "a deleted archive's passages"
+    );
+}

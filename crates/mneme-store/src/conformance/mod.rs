@@ -59,6 +59,8 @@ macro_rules! conformance_suite {
                 blocks_of_agents_answers_each_agent_in_order,
                 agent_context_holds_what_a_prompt_is_compiled_from,
                 agent_frame_is_the_context_without_its_messages,
+                message_count_follows_every_write_of_messages,
+                passage_count_follows_every_write_of_passages,
             }
             blocks {
                 blocks_round_trip_every_field,
