@@ -184,11 +184,9 @@ fn commit_step(tx: &Connection, c: &StepCommit) -> Result<()> {
 fn write_step(tx: &Connection, c: &StepCommit, step: &Step) -> Result<()> {
     let id = step.id.to_string();
     let stored: Option<(String, String)> = tx
-        .query_row(
-            "SELECT run_id, data FROM steps WHERE id = ?1",
-            [&id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row("SELECT run_id, data FROM steps WHERE id = ?1", [&id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?;
     let data = to_json(step)?;
     let Some((run, old)) = stored else {
