@@ -753,3 +753,21 @@ async fn cancelling_a_pending_approval_denies_it_and_unblocks_the_agent() {
     assert_eq!(out.stop_reason, StopReason::EndTurn);
     assert_paired(&h.llm.requests()[1].messages);
 }
+
+#[tokio::test]
+async fn in_context_ids_naming_no_message_are_dropped_by_the_next_turn() {
+    let h = Harness::new().await;
+    let agent = h.agent(AgentSpec::default()).await;
+    let ghost = mneme_types::MessageId::new();
+    let edit = Box::new(move |a: &mut mneme_store::Agent| {
+        a.message_ids.push(ghost);
+        Ok(())
+    });
+    h.store.update_agent(agent, edit, None).await.unwrap();
+    h.llm.text("Hello.");
+    let out = h.run(h.input(agent, "hi").await).await;
+    assert_eq!(out.stop_reason, StopReason::EndTurn);
+    let stored = h.store.get_agent(agent).await.unwrap();
+    assert!(!stored.message_ids.contains(&ghost));
+    assert_eq!(stored.message_ids.len(), 3);
+}

@@ -113,7 +113,12 @@ impl Scheduler {
         else {
             return Ok(None);
         };
-        let message = self.store.get_message(*last).await?;
+        let message = match self.store.get_message(*last).await {
+            Ok(message) => message,
+            // An id naming no message holds no request; the turn drops it from the context.
+            Err(StoreError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
         let Some(request) = approval::pending_request(std::slice::from_ref(&message)) else {
             return Ok(None);
         };

@@ -414,6 +414,32 @@ async fn an_approval_whose_run_failed_refuses_nothing() {
 }
 
 #[tokio::test]
+async fn an_in_context_id_naming_no_message_refuses_nothing() {
+    let f = fixture(vec![Script::Reply]).await;
+    let edit = Box::new(|a: &mut mneme_store::Agent| {
+        a.message_ids.push(mneme_types::MessageId::new());
+        Ok(())
+    });
+    let agent = f.store.update_agent(f.agent, edit, None).await.unwrap();
+    assert!(
+        f.scheduler
+            .pending_approval(&agent)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let job = f.job(false).await;
+    let out = f
+        .scheduler
+        .start(job, NoSink)
+        .await
+        .unwrap()
+        .outcome()
+        .await;
+    assert_eq!(out.unwrap().stop_reason, StopReason::EndTurn);
+}
+
+#[tokio::test]
 async fn cancelling_a_pending_approval_denies_it_and_cancels_its_run() {
     let f = fixture(vec![]).await;
     assert_eq!(f.scheduler.cancel_approval(f.agent).await.unwrap(), None);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mneme_agent::TurnOutput;
 use mneme_scheduler::{Scheduler, TurnJob};
-use mneme_store::Store;
+use mneme_store::{Store, StoreError};
 use mneme_types::{AgentId, CancelledRuns, LettaRequest, Run, RunId, RunStatus, time};
 use tokio::sync::mpsc;
 
@@ -219,7 +219,11 @@ impl Service {
                 ))),
             };
         }
-        let waiting = self.approval_run(&agent).await?;
+        let all_active = targets.iter().all(|t| active.iter().any(|(r, _)| r == t));
+        let waiting = match all_active {
+            true => None,
+            false => self.approval_run(&agent).await?,
+        };
         let mut out: Vec<(RunId, RunStatus)> = Vec::with_capacity(targets.len());
         for id in targets {
             // A run listed twice is one key of the answer.
@@ -249,11 +253,13 @@ impl Service {
         let Some(last) = agent.message_ids.last() else {
             return Ok(None);
         };
-        let message = self.store.get_message(*last).await?;
-        Ok(
-            mneme_agent::approval::pending_request(std::slice::from_ref(&message))
-                .and_then(|request| request.run_id),
-        )
+        let message = match self.store.get_message(*last).await {
+            Ok(message) => message,
+            Err(StoreError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let request = mneme_agent::approval::pending_request(std::slice::from_ref(&message));
+        Ok(request.and_then(|r| r.run_id))
     }
 
     /// Marks runs a previous process left unfinished as failed, and prunes expired chunk logs.
