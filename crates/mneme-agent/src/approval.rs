@@ -1,13 +1,25 @@
 //! Human-in-the-loop approvals: a call to a tool with a `requires_approval` rule stops the turn
 //! with an approval request; the client's answer runs (or denies) the calls in a step of its
-//! own, without a model call, and the turn goes on.
+//! own, without a model call, and the turn goes on. A request nobody will answer (its run
+//! ended without waiting for the answer, or the client cancelled) is cleared by a denial.
 
-use mneme_store::{Message, Role, ToolCallRecord, ToolReturnRecord};
-use mneme_types::content_text;
+use chrono::{DateTime, Utc};
+use mneme_store::{Message, Role, Store, StoreError, ToolCallRecord, ToolReturnRecord};
+use mneme_types::{
+    AgentId, ApprovalItem, ApprovalResponseMessage, ApprovalReturn, RunId, RunStatus, content_text,
+};
 use serde_json::Value;
 
-use crate::step::pack_return;
+use crate::AgentError;
+use crate::step::{pack_return, tool_message};
 use crate::tools::ToolOutcome;
+
+/// Letta's reason for the calls of a request cancelled through `messages/cancel`, in its words
+/// (models and clients read it).
+pub const CANCEL_REASON: &str = "The user cancelled the request, so the tool call was denied.";
+
+/// The reason a new message gives when it clears an abandoned request.
+pub const ABANDONED_REASON: &str = "The request was abandoned before anyone answered it (its run ended), so the tool call was denied.";
 
 /// The client's decision on one pending call.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +97,81 @@ pub fn pending_request(context: &[Message]) -> Option<&Message> {
     context
         .last()
         .filter(|m| m.role == Role::Approval && !m.tool_calls.is_empty())
+}
+
+/// Whether a pending approval request was abandoned: the run that raised it ended failed or
+/// cancelled (a crash, a cancellation) rather than stopping to wait for the answer. A new
+/// message clears an abandoned request; a live one refuses it (Letta's 409
+/// `PENDING_APPROVAL`). A request of no known run counts as live.
+pub async fn is_abandoned(store: &dyn Store, request: &Message) -> Result<bool, StoreError> {
+    let Some(run) = request.run_id else {
+        return Ok(false);
+    };
+    match store.get_run(run).await {
+        Ok(run) => Ok(matches!(
+            run.status,
+            RunStatus::Failed | RunStatus::Cancelled
+        )),
+        Err(StoreError::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// `POST /v1/agents/{id}/messages/cancel` with an approval pending and no run active: every
+/// pending call is denied with Letta's cancellation reason and gets its error return, so the
+/// agent is not left blocked. Returns the request cleared and its run, or `None` when nothing
+/// was pending (Letta cancels runs: a request of no run is left alone). The caller holds the
+/// agent, so that no turn runs meanwhile.
+pub async fn cancel(
+    store: &dyn Store,
+    agent: AgentId,
+) -> Result<Option<(Message, RunId)>, AgentError> {
+    let mut ctx = store.agent_context(agent).await?;
+    let Some((request, run)) =
+        pending_request(&ctx.messages).and_then(|r| Some((r.clone(), r.run_id?)))
+    else {
+        return Ok(None);
+    };
+    let tail = crate::repair::Tail::Deny(CANCEL_REASON);
+    if let Some(repair) = crate::repair::plan(&ctx, tail, mneme_types::time::now()) {
+        crate::repair::apply(store, &mut ctx, repair, run).await?;
+    }
+    Ok(Some((request, run)))
+}
+
+/// The answer that clears a pending `request` nobody will answer: an approval response
+/// denying its calls with `reason`, and one tool message with Letta's denial return for every
+/// open call of its step (`calls`: the request's and those stored just before it), both
+/// stamped with the request's step and run, as Letta records a cancelled approval.
+pub(crate) fn denial(
+    request: &Message,
+    calls: &[&ToolCallRecord],
+    reason: &str,
+    now: DateTime<Utc>,
+) -> [Message; 2] {
+    let denials = request.tool_calls.iter().map(|c| {
+        ApprovalItem::Approval(ApprovalReturn {
+            tool_call_id: c.id.clone(),
+            approve: false,
+            reason: Some(reason.to_owned()),
+        })
+    });
+    let body = ApprovalResponseMessage {
+        approvals: Some(denials.collect()),
+        approve: None,
+        approval_request_id: Some(request.id.to_string()),
+        reason: None,
+    };
+    let mut answer = Message::new(request.agent_id, Role::Approval, "", now);
+    answer.content = serde_json::to_value(&body).ok();
+    let returns = calls.iter().map(|c| denied_return(&c.id, Some(reason)));
+    let name = calls.first().map(|c| c.name.clone());
+    let tool = tool_message(request.agent_id, now, name, returns.collect());
+    [answer, tool].map(|mut m| {
+        m.step_id = request.step_id;
+        m.run_id = request.run_id;
+        m
+    })
 }
 
 /// Calls of the request's step that needed no approval: Letta stores them in the assistant

@@ -71,4 +71,8 @@ impl ToolExecutor for ClientTools {
             call.tool.name
         ))
     }
+
+    fn durable_calls(&self) -> bool {
+        false
+    }
 }

@@ -26,6 +26,14 @@ pub trait ToolExecutor: Send + Sync {
     /// The call's outcome. Failures are outcomes with `ok: false` the model sees as an error
     /// return; nothing here fails the request.
     async fn execute(&self, call: Invocation<'_>) -> ToolOutcome;
+
+    /// Whether the model's answer is stored before calls of this executor run: true for code
+    /// that runs outside the process or may take long (a sandbox, an MCP server), so that a
+    /// crash meanwhile loses no acknowledged input and leaves a call the next turn can answer
+    /// with an error return. Quick in-process executors say false and keep one commit per step.
+    fn durable_calls(&self) -> bool {
+        true
+    }
 }
 
 /// The executors by `tool_type`, built once with the runtime.
@@ -38,6 +46,16 @@ impl ToolRegistry {
     /// Routes tools of `tool_type` to `executor` (replacing any executor registered before).
     pub(crate) fn register(&mut self, tool_type: &str, executor: Arc<dyn ToolExecutor>) {
         self.by_type.insert(tool_type.to_owned(), executor);
+    }
+
+    /// Whether a call of tool `name` runs on an executor whose calls are stored first
+    /// (`ToolExecutor::durable_calls`); a tool that cannot run answers at once.
+    pub(crate) fn durable(&self, ctx: &AgentContext, name: &str) -> bool {
+        ctx.tools
+            .iter()
+            .find(|t| t.name == name)
+            .and_then(|tool| self.by_type.get(&tool.tool_type))
+            .is_some_and(|executor| executor.durable_calls())
     }
 
     /// Runs the call `id` of tool `name` with the agent's attached tool of that name.

@@ -14,6 +14,7 @@ pub mod memory;
 mod parts;
 pub mod prompts;
 pub mod recall;
+mod repair;
 mod sandbox;
 mod step;
 pub mod system;

@@ -67,6 +67,9 @@ pub(crate) struct CallPlan {
     /// The assistant message; its stored tool calls are added by `conclude`.
     assistant: Message,
     pub calls: Vec<PlannedCall>,
+    /// The assistant message was stored before the calls ran (`answer`): `conclude` leaves it
+    /// out of the step's messages.
+    answered: bool,
 }
 
 /// One call, as decided before anything runs.
@@ -116,7 +119,30 @@ pub(crate) fn decide(view: &StepView<'_>, solver: &Solver, response: &ChatRespon
         step: view.step,
         assistant,
         calls: calls.iter().map(|c| plan_call(view, solver, c)).collect(),
+        answered: false,
     }))
+}
+
+impl CallPlan {
+    /// The assistant message with its calls, to store before they run (calls that may take
+    /// long, or run outside the process). A heartbeat agent's stored `request_heartbeat` then
+    /// says whether the turn goes on if the call succeeds, the only outcome known beforehand.
+    pub(crate) fn answer(&mut self) -> Message {
+        self.answered = true;
+        let mut assistant = self.assistant.clone();
+        assistant.tool_calls = self
+            .calls
+            .iter()
+            .map(|c| {
+                stored_call(
+                    self.flavor,
+                    c,
+                    c.continues(self.flavor, c.refused.is_none()),
+                )
+            })
+            .collect();
+        stamp(assistant, self.step)
+    }
 }
 
 /// The step's outcome once its calls ran: `outcomes[i]` is what `plan.calls[i]` returned (the
@@ -131,6 +157,7 @@ pub(crate) fn conclude(
         step,
         mut assistant,
         calls,
+        answered,
     } = plan;
     let mut out = StepOutcome::default();
     let mut tally = Tally::default();
@@ -142,12 +169,7 @@ pub(crate) fn conclude(
         }
         out.memory_changed |= outcome.memory_changed;
         out.passages.extend(outcome.passage.take());
-        let continues = match flavor {
-            // The contract (and original MemGPT): a failed tool wakes the agent again;
-            // rule violations and continue/child rules do too.
-            Flavor::Heartbeat => !call.terminal && (call.heartbeat || !outcome.ok || call.ruled_on),
-            Flavor::Native => !call.terminal,
-        };
+        let continues = call.continues(flavor, outcome.ok);
         tally.add(&call, continues);
         assistant
             .tool_calls
@@ -156,7 +178,9 @@ pub(crate) fn conclude(
     }
     let failed = returns.iter().any(|r| r.status == "error");
     let (agent, at) = (assistant.agent_id, assistant.created_at);
-    out.messages.push(stamp(assistant, step));
+    if !answered {
+        out.messages.push(stamp(assistant, step));
+    }
     let tool = tool_message(agent, at, first_name, returns);
     out.messages.push(stamp(tool, step));
     match after_calls(flavor, &tally, failed, &solver.uncalled_required()) {
@@ -359,6 +383,18 @@ fn plan_call(view: &StepView<'_>, solver: &Solver, call: &ToolCall) -> PlannedCa
         terminal: permitted && solver.is_terminal(&call.name),
         ruled_on: permitted && solver.continues_after(&call.name),
         limit: tool_limit(view.tools, &call.name),
+    }
+}
+
+impl PlannedCall {
+    /// Whether the turn goes on after this call, given whether it succeeded.
+    fn continues(&self, flavor: Flavor, ok: bool) -> bool {
+        match flavor {
+            // The contract (and original MemGPT): a failed tool wakes the agent again;
+            // rule violations and continue/child rules do too.
+            Flavor::Heartbeat => !self.terminal && (self.heartbeat || !ok || self.ruled_on),
+            Flavor::Native => !self.terminal,
+        }
     }
 }
 

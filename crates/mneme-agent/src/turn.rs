@@ -63,7 +63,9 @@ pub enum TurnEvent {
         message_id: MessageId,
         delta: ChatDelta,
     },
-    /// A step was committed; its new messages (not the request's inputs), in order.
+    /// A step was committed; its new messages (not the request's inputs), in order. A step
+    /// whose calls leave the process reports twice: its model answer, stored before the calls
+    /// run, then the rest.
     StepCommitted { messages: Vec<Message> },
 }
 
@@ -236,11 +238,11 @@ impl Runtime {
                 return Ok(Next::Failed(e));
             }
         };
-        let ids = (step_id, input.run_id, assistant_id);
-        let outcome = self.handle(turn, &allowed, ids, &response).await;
+        let ids = (step_id, assistant_id);
+        let outcome = self.handle(turn, input, &allowed, ids, &response).await?;
         self.commit(turn, input, step_id, &response, &outcome)
             .await?;
-        emit_step(input, &outcome);
+        emit_step(input, &outcome.messages);
         Ok(if outcome.continues {
             Next::Continue
         } else {
@@ -252,27 +254,45 @@ impl Runtime {
     async fn handle(
         &self,
         turn: &mut Turn,
+        input: &TurnInput,
         allowed: &Allowed,
-        (step_id, run_id, message_id): (StepId, RunId, MessageId),
+        (step_id, message_id): (StepId, MessageId),
         response: &ChatResponse,
-    ) -> StepOutcome {
+    ) -> Result<StepOutcome, AgentError> {
         let view = StepView {
             agent: turn.ctx.agent.id,
             flavor: turn.flavor,
             parallel: turn.ctx.agent.llm_config.parallel_tool_calls == Some(true),
             tools: &turn.ctx.tools,
             allowed,
-            step: (step_id, run_id),
+            step: (step_id, input.run_id),
             message_id,
             model: &turn.ctx.agent.llm_config.model,
         };
         match decide(&view, &turn.solver, response) {
-            StepPlan::Done(outcome) => outcome,
-            StepPlan::Run(plan) => {
+            StepPlan::Done(outcome) => Ok(outcome),
+            StepPlan::Run(mut plan) => {
+                if self.stores_answer_first(&plan, &turn.ctx) {
+                    let answer = plan.answer();
+                    let committed = [answer.clone()];
+                    self.commit_answer(turn, input, (step_id, response), answer)
+                        .await?;
+                    emit_step(input, &committed);
+                }
                 let outcomes = self.run_calls(&plan, &turn.ctx, &mut turn.memory).await;
-                conclude(*plan, &mut turn.solver, outcomes)
+                Ok(conclude(*plan, &mut turn.solver, outcomes))
             }
         }
+    }
+
+    /// Whether the model's answer is committed before its calls run: when one of them runs on
+    /// an executor that leaves the process or may take long, so that a crash meanwhile loses
+    /// neither the request's input nor the answer (the next turn answers the calls with error
+    /// returns). Built-ins alone keep one commit per step.
+    fn stores_answer_first(&self, plan: &CallPlan, ctx: &AgentContext) -> bool {
+        plan.calls
+            .iter()
+            .any(|call| call.refused.is_none() && self.tools.durable(ctx, &call.name))
     }
 
     /// Runs the planned calls in order; a refused call returns its refusal without running.
@@ -323,6 +343,15 @@ impl Runtime {
 
     async fn start(&self, input: &TurnInput) -> Result<Turn, AgentError> {
         let mut ctx = self.load_context(input.agent_id).await?;
+        // Self-healing: whatever a crash (or another cause) left that would fail this turn's
+        // model request is repaired, and stored, first.
+        crate::repair::heal(
+            &*self.store,
+            &mut ctx,
+            input.approval.is_some(),
+            input.run_id,
+        )
+        .await?;
         if let Some(config) = &input.llm_config {
             ctx.agent.llm_config = config.clone();
         }
@@ -383,11 +412,11 @@ fn llm_stop_reason(e: &LlmError) -> StopReason {
     }
 }
 
-/// Tells a streaming caller that a step was committed.
-fn emit_step(input: &TurnInput, outcome: &StepOutcome) {
+/// Tells a streaming caller that (part of) a step was committed with these new messages.
+fn emit_step(input: &TurnInput, messages: &[Message]) {
     if let Some(events) = &input.events {
         let _ = events.send(TurnEvent::StepCommitted {
-            messages: outcome.messages.clone(),
+            messages: messages.to_vec(),
         });
     }
 }

@@ -554,3 +554,287 @@ async fn turns_see_every_change_made_between_them() {
         "everything stored before this turn's answer"
     );
 }
+
+/// A tool that runs until released, as a long call outside the process would: the test sees
+/// when it started and decides when it ends (or drops the turn meanwhile, as a crash does).
+struct Blocking {
+    started: tokio::sync::Notify,
+    release: tokio::sync::Semaphore,
+}
+
+impl Default for Blocking {
+    fn default() -> Blocking {
+        Blocking {
+            started: tokio::sync::Notify::new(),
+            release: tokio::sync::Semaphore::new(0),
+        }
+    }
+}
+
+#[async_trait]
+impl ToolExecutor for Blocking {
+    async fn execute(&self, _: Invocation<'_>) -> ToolOutcome {
+        self.started.notify_one();
+        if let Ok(permit) = self.release.acquire().await {
+            permit.forget();
+        }
+        ToolOutcome::from_value(json!("rested"))
+    }
+}
+
+/// An agent with a `nap` tool run by a `Blocking` executor.
+async fn napping_agent(h: &mut Harness) -> (AgentId, Arc<Blocking>) {
+    let blocking = Arc::new(Blocking::default());
+    h.runtime = h.runtime.clone().with_executor("napping", blocking.clone());
+    let mut nap: Tool = crate::tools::builtin_tools().remove(0);
+    nap.name = "nap".into();
+    nap.tool_type = "napping".into();
+    h.store.upsert_tools(vec![nap]).await.unwrap();
+    let agent = h
+        .agent(AgentSpec {
+            tools: &["nap", "conversation_search"],
+            ..AgentSpec::default()
+        })
+        .await;
+    (agent, blocking)
+}
+
+/// Every tool call the model is sent is followed by the returns of all its calls, as
+/// providers require (OpenAI answers 400 otherwise).
+fn assert_paired(messages: &[ChatMessage]) {
+    for (i, m) in messages.iter().enumerate() {
+        let ChatMessage::Assistant { tool_calls, .. } = m else {
+            continue;
+        };
+        let mut asked: Vec<&str> = tool_calls.iter().map(|c| c.id.as_str()).collect();
+        let mut returned: Vec<&str> = messages[i + 1..]
+            .iter()
+            .map_while(|m| match m {
+                ChatMessage::Tool { tool_call_id, .. } => Some(tool_call_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        asked.sort_unstable();
+        returned.sort_unstable();
+        assert_eq!(asked, returned, "calls without their returns: {messages:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_model_answer_is_stored_before_a_long_tool_call_finishes() {
+    let mut h = Harness::new().await;
+    let (agent, blocking) = napping_agent(&mut h).await;
+    h.llm.call("nap", json!({}));
+    h.llm.text("Rested.");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut input = h.input(agent, "take a nap").await;
+    input.events = Some(tx);
+    let run = input.run_id;
+    let runtime = h.runtime.clone();
+    let turn = tokio::spawn(async move { runtime.run_turn(input).await });
+    blocking.started.notified().await;
+
+    // The call runs: the input and the model's answer are stored, its step pending.
+    use Role::{Assistant, Tool, User};
+    let stored = h.context(agent).await;
+    assert_eq!(roles(&stored), [User, Assistant]);
+    assert_eq!(stored[1].tool_calls[0].name, "nap");
+    let step = h.store.get_step(stored[1].step_id.unwrap()).await.unwrap();
+    assert!(step.is_pending(), "{}", step.status);
+    let Some(TurnEvent::StepCommitted { messages }) = rx.recv().await else {
+        panic!("the answer was not reported")
+    };
+    assert_eq!(messages[0].id, stored[1].id);
+
+    blocking.release.add_permits(1);
+    let out = turn.await.unwrap().unwrap();
+    assert_eq!(out.stop_reason, StopReason::EndTurn);
+    assert_eq!(roles(&out.messages), [Assistant, Tool, Assistant]);
+    assert_eq!(out.messages[0].id, stored[1].id);
+    assert_eq!(
+        roles(&h.context(agent).await),
+        [User, Assistant, Tool, Assistant]
+    );
+    let step = h.store.get_step(step.id).await.unwrap();
+    assert_eq!(step.status, "success");
+    let page = Page {
+        limit: 100,
+        ..Page::default()
+    };
+    assert_eq!(h.store.list_steps(run, &page).await.unwrap().len(), 2);
+    let usage = h.store.get_run(run).await.unwrap().data.usage;
+    assert_eq!(usage.step_count, 2, "the step is counted once");
+    let mut reports = 1;
+    while let Ok(TurnEvent::StepCommitted { .. }) = rx.try_recv() {
+        reports += 1;
+    }
+    assert_eq!(reports, 3, "answer, returns, then the text step");
+}
+
+#[tokio::test]
+async fn built_in_calls_commit_their_step_once() {
+    let h = Harness::new().await;
+    let agent = h.agent(AgentSpec::default()).await;
+    h.llm.call("conversation_search", json!({"query": "x"}));
+    h.llm.text("Nothing.");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut input = h.input(agent, "search").await;
+    input.events = Some(tx);
+    h.run(input).await;
+    let mut reports = Vec::new();
+    while let Ok(TurnEvent::StepCommitted { messages }) = rx.try_recv() {
+        reports.push(roles(&messages));
+    }
+    use Role::{Assistant, Tool};
+    assert_eq!(reports, [vec![Assistant, Tool], vec![Assistant]]);
+}
+
+#[tokio::test]
+async fn a_call_cut_off_by_a_crash_gets_an_error_return_and_the_next_turn_goes_on() {
+    let mut h = Harness::new().await;
+    let (agent, blocking) = napping_agent(&mut h).await;
+    h.llm.call("nap", json!({}));
+    let input = h.input(agent, "take a nap").await;
+    let runtime = h.runtime.clone();
+    let turn = tokio::spawn(async move { runtime.run_turn(input).await });
+    blocking.started.notified().await;
+    // The process dies while the tool runs: the turn is dropped where it stands.
+    turn.abort();
+    assert!(turn.await.unwrap_err().is_cancelled());
+    let cut = h.context(agent).await[1].clone();
+
+    h.llm.text("I am back.");
+    let out = h.run(h.input(agent, "still there?").await).await;
+    assert_eq!(out.stop_reason, StopReason::EndTurn);
+    let sent = &h.llm.requests()[1].messages;
+    assert_paired(sent);
+    let ChatMessage::Tool { content, .. } = &sent[2] else {
+        panic!("{sent:?}")
+    };
+    assert!(
+        content.text().contains("no result was recorded"),
+        "{content:?}"
+    );
+    use Role::{Assistant, Tool, User};
+    let stored = h.context(agent).await;
+    assert_eq!(roles(&stored), [User, Assistant, Tool, User, Assistant]);
+    let repaired = &stored[2];
+    assert_eq!(repaired.tool_returns[0].tool_call_id, cut.tool_calls[0].id);
+    assert_eq!(repaired.tool_returns[0].status, "error");
+    assert_eq!(
+        repaired.step_id, cut.step_id,
+        "the repair belongs to the cut step"
+    );
+    let step = h.store.get_step(cut.step_id.unwrap()).await.unwrap();
+    assert_eq!(
+        (step.status.as_str(), step.stop_reason),
+        ("failed", Some(StopReason::Error))
+    );
+    // The repair is stored once: the turn after sees the same history.
+    h.llm.text("Still here.");
+    h.run(h.input(agent, "good").await).await;
+    assert_paired(&h.llm.requests()[2].messages);
+    assert_eq!(h.context(agent).await.len(), 7);
+}
+
+/// Raises an approval request in a turn whose run then ends with `status`.
+async fn ask_and_end(h: &Harness, agent: AgentId, status: mneme_types::RunStatus) -> Message {
+    h.llm.call(
+        "memory_insert",
+        json!({"label": "human", "new_string": "Asked."}),
+    );
+    let input = h.input(agent, "note it").await;
+    let run = input.run_id;
+    assert_eq!(h.run(input).await.stop_reason, StopReason::RequiresApproval);
+    let edit = Box::new(move |r: &mut mneme_store::RunRecord| r.status = status);
+    h.store.update_run(run, edit).await.unwrap();
+    h.context(agent).await.pop().unwrap()
+}
+
+#[tokio::test]
+async fn new_input_clears_an_abandoned_approval_and_is_refused_by_a_live_one() {
+    use mneme_types::RunStatus;
+    let h = Harness::new().await;
+    let agent = approval_agent(&h).await;
+    ask_and_end(&h, agent, RunStatus::Completed).await;
+    let err = h
+        .runtime
+        .run_turn(h.input(agent, "hello?").await)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AgentError::BadRequest(_)), "{err:?}");
+
+    let h = Harness::new().await;
+    let agent = approval_agent(&h).await;
+    let request = ask_and_end(&h, agent, RunStatus::Failed).await;
+    h.llm.text("Never mind then.");
+    let out = h.run(h.input(agent, "hello?").await).await;
+    assert_eq!(out.stop_reason, StopReason::EndTurn);
+    assert_paired(&h.llm.requests()[1].messages);
+    use Role::{Approval, Assistant, Tool, User};
+    let stored = h.context(agent).await;
+    assert_eq!(
+        roles(&stored),
+        [User, Approval, Approval, Tool, User, Assistant]
+    );
+    let answer = stored[2].content.clone().unwrap();
+    assert_eq!(answer["approvals"][0]["approve"], false);
+    assert_eq!(answer["approval_request_id"], request.id.to_string());
+    assert_eq!(stored[3].tool_returns[0].status, "error");
+    assert!(
+        stored[3].tool_returns[0]
+            .func_response
+            .contains("abandoned")
+    );
+    assert_eq!(block(&h, agent, "human").await, "Name: Ada", "nothing ran");
+}
+
+#[tokio::test]
+async fn cancelling_a_pending_approval_denies_it_and_unblocks_the_agent() {
+    use mneme_types::RunStatus;
+    let h = Harness::new().await;
+    let agent = approval_agent(&h).await;
+    assert!(
+        crate::approval::cancel(&*h.store, agent)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let request = ask_and_end(&h, agent, RunStatus::Completed).await;
+    let (cleared, run) = crate::approval::cancel(&*h.store, agent)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((cleared.id, Some(run)), (request.id, request.run_id));
+    let stored = h.context(agent).await;
+    let denial = &stored[3].tool_returns[0];
+    assert!(
+        denial
+            .func_response
+            .contains(crate::approval::CANCEL_REASON),
+        "{denial:?}"
+    );
+    assert_eq!(stored[3].run_id, request.run_id);
+    h.llm.text("Cancelled, then.");
+    let out = h.run(h.input(agent, "hi").await).await;
+    assert_eq!(out.stop_reason, StopReason::EndTurn);
+    assert_paired(&h.llm.requests()[1].messages);
+}
+
+#[tokio::test]
+async fn in_context_ids_naming_no_message_are_dropped_by_the_next_turn() {
+    let h = Harness::new().await;
+    let agent = h.agent(AgentSpec::default()).await;
+    let ghost = mneme_types::MessageId::new();
+    let edit = Box::new(move |a: &mut mneme_store::Agent| {
+        a.message_ids.push(ghost);
+        Ok(())
+    });
+    h.store.update_agent(agent, edit, None).await.unwrap();
+    h.llm.text("Hello.");
+    let out = h.run(h.input(agent, "hi").await).await;
+    assert_eq!(out.stop_reason, StopReason::EndTurn);
+    let stored = h.store.get_agent(agent).await.unwrap();
+    assert!(!stored.message_ids.contains(&ghost));
+    assert_eq!(stored.message_ids.len(), 3);
+}

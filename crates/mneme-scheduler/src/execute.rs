@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use mneme_agent::{TurnInput, TurnOutput};
+use mneme_agent::{TurnInput, TurnOutput, approval};
 use mneme_store::{Agent, Message, Page, RunFilter, RunRecord, Store, StoreError};
 use mneme_types::{AgentId, RunId, RunStatus, StopReason, time};
 use tokio::sync::{mpsc, oneshot};
@@ -102,7 +102,9 @@ impl Scheduler {
         self.hub.of_agent(agent)
     }
 
-    /// The agent's approval request awaiting an answer, if any: its last in-context message.
+    /// The agent's approval request awaiting an answer, if any: its last in-context message,
+    /// unless the run that raised it ended without waiting for the answer (a crash, a
+    /// cancellation). Such an abandoned request refuses nothing: the next turn clears it.
     pub async fn pending_approval(&self, agent: &Agent) -> Result<Option<Message>, StoreError> {
         let Some(last) = agent
             .message_ids
@@ -111,8 +113,36 @@ impl Scheduler {
         else {
             return Ok(None);
         };
-        let message = self.store.get_message(*last).await?;
-        Ok(mneme_agent::approval::pending_request(std::slice::from_ref(&message)).cloned())
+        let message = match self.store.get_message(*last).await {
+            Ok(message) => message,
+            // An id naming no message holds no request; the turn drops it from the context.
+            Err(StoreError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(request) = approval::pending_request(std::slice::from_ref(&message)) else {
+            return Ok(None);
+        };
+        if approval::is_abandoned(&*self.store, request).await? {
+            return Ok(None);
+        }
+        Ok(Some(message))
+    }
+
+    /// Clears the agent's pending approval request as Letta's cancel does (every pending call
+    /// denied, with error returns), once no turn holds the agent, and records the run that
+    /// raised it as cancelled. That run, or `None` when nothing was pending.
+    pub async fn cancel_approval(&self, agent: AgentId) -> Result<Option<RunId>, SchedulerError> {
+        let _guard = self.locks.acquire(agent).await;
+        let Some((_, run)) = approval::cancel(&*self.store, agent).await? else {
+            return Ok(None);
+        };
+        let edit = Box::new(|r: &mut RunRecord| {
+            r.status = RunStatus::Cancelled;
+            r.stop_reason = Some(StopReason::Cancelled);
+            r.completed_at.get_or_insert_with(time::now);
+        });
+        self.store.finish_run(run, edit).await?;
+        Ok(Some(run))
     }
 
     /// Runs left `created` or `running` by a previous process that stopped mid-turn are marked

@@ -352,6 +352,129 @@ async fn runs_left_running_by_a_previous_process_are_failed() {
     }
 }
 
+impl Fixture {
+    /// Leaves an approval request raised by a run that ended with `status` (and the stop
+    /// reason that goes with it) as the agent's last in-context message.
+    async fn pending_request(&self, status: RunStatus, stop: StopReason) -> (Message, RunId) {
+        let run = self.job(false).await.run_id;
+        let edit = Box::new(move |r: &mut RunRecord| {
+            r.status = status;
+            r.stop_reason = Some(stop);
+            r.completed_at = Some(time::now());
+        });
+        self.store.finish_run(run, edit).await.unwrap();
+        let mut request = Message::new(self.agent, mneme_store::Role::Approval, "", time::now());
+        request.run_id = Some(run);
+        request.tool_calls = vec![ToolCallRecord {
+            id: "call-1".into(),
+            name: "dangerous".into(),
+            arguments: "{}".into(),
+        }];
+        self.store
+            .reset_messages(self.agent, vec![request.clone()])
+            .await
+            .unwrap();
+        (request, run)
+    }
+}
+
+#[tokio::test]
+async fn an_approval_whose_run_failed_refuses_nothing() {
+    let f = fixture(vec![Script::Reply]).await;
+    let (live, _) = f
+        .pending_request(RunStatus::Completed, StopReason::RequiresApproval)
+        .await;
+    let agent = f.store.get_agent(f.agent).await.unwrap();
+    let pending = f.scheduler.pending_approval(&agent).await.unwrap();
+    assert_eq!(pending.map(|m| m.id), Some(live.id));
+    let refused = f.scheduler.start(f.job(false).await, NoSink).await;
+    assert!(matches!(refused, Err(SchedulerError::PendingApproval(id)) if id == live.id));
+
+    // A crash ended the run that raised it: the request is abandoned, the job runs (the
+    // turn clears the request).
+    f.pending_request(RunStatus::Failed, StopReason::Error)
+        .await;
+    let agent = f.store.get_agent(f.agent).await.unwrap();
+    assert!(
+        f.scheduler
+            .pending_approval(&agent)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let job = f.job(false).await;
+    let out = f
+        .scheduler
+        .start(job, NoSink)
+        .await
+        .unwrap()
+        .outcome()
+        .await;
+    assert_eq!(out.unwrap().stop_reason, StopReason::EndTurn);
+}
+
+#[tokio::test]
+async fn an_in_context_id_naming_no_message_refuses_nothing() {
+    let f = fixture(vec![Script::Reply]).await;
+    let edit = Box::new(|a: &mut mneme_store::Agent| {
+        a.message_ids.push(mneme_types::MessageId::new());
+        Ok(())
+    });
+    let agent = f.store.update_agent(f.agent, edit, None).await.unwrap();
+    assert!(
+        f.scheduler
+            .pending_approval(&agent)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let job = f.job(false).await;
+    let out = f
+        .scheduler
+        .start(job, NoSink)
+        .await
+        .unwrap()
+        .outcome()
+        .await;
+    assert_eq!(out.unwrap().stop_reason, StopReason::EndTurn);
+}
+
+#[tokio::test]
+async fn cancelling_a_pending_approval_denies_it_and_cancels_its_run() {
+    let f = fixture(vec![]).await;
+    assert_eq!(f.scheduler.cancel_approval(f.agent).await.unwrap(), None);
+    let (request, run) = f
+        .pending_request(RunStatus::Completed, StopReason::RequiresApproval)
+        .await;
+    let cancelled = f.scheduler.cancel_approval(f.agent).await.unwrap();
+    assert_eq!(cancelled, Some(run));
+    let record = f.run_of(run).await;
+    assert_eq!(
+        (record.status, record.stop_reason),
+        (RunStatus::Cancelled, Some(StopReason::Cancelled))
+    );
+    let agent = f.store.get_agent(f.agent).await.unwrap();
+    assert_eq!(agent.last_stop_reason.as_deref(), Some("cancelled"));
+    assert!(
+        f.scheduler
+            .pending_approval(&agent)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let ctx = f.store.agent_context(f.agent).await.unwrap();
+    let tool = ctx.messages.last().unwrap();
+    assert_eq!(tool.tool_returns[0].tool_call_id, "call-1");
+    assert_eq!(tool.tool_returns[0].status, "error");
+    assert!(
+        tool.tool_returns[0]
+            .func_response
+            .contains(mneme_agent::approval::CANCEL_REASON)
+    );
+    assert_eq!(ctx.messages[ctx.messages.len() - 3].id, request.id);
+    assert_eq!(f.scheduler.cancel_approval(f.agent).await.unwrap(), None);
+}
+
 async fn wait_until(mut done: impl FnMut() -> bool) {
     for _ in 0..200 {
         if done() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mneme_agent::TurnOutput;
 use mneme_scheduler::{Scheduler, TurnJob};
-use mneme_store::Store;
+use mneme_store::{Store, StoreError};
 use mneme_types::{AgentId, CancelledRuns, LettaRequest, Run, RunId, RunStatus, time};
 use tokio::sync::mpsc;
 
@@ -197,23 +197,33 @@ impl Service {
     }
 
     /// `POST /v1/agents/{id}/messages/cancel`: cancels the agent's running runs (or those
-    /// listed); each stops at its next step boundary or model-call await.
+    /// listed); each stops at its next step boundary or model-call await. With no run active,
+    /// the run whose approval request the agent waits on is the one cancelled: as in Letta,
+    /// its pending calls are denied, so the agent is not left blocked.
     pub async fn cancel_runs(
         &self,
         agent_id: AgentId,
         run_ids: Option<Vec<RunId>>,
     ) -> Result<CancelledRuns> {
-        self.store.get_agent(agent_id).await?;
+        let agent = self.store.get_agent(agent_id).await?;
         let active = self.scheduler.active_runs(agent_id);
         let targets: Vec<RunId> = match run_ids {
             Some(ids) if !ids.is_empty() => ids,
             _ => active.iter().map(|(id, _)| *id).collect(),
         };
         if targets.is_empty() {
-            return Err(ServiceError::Conflict(format!(
-                "CONFLICT: No active runs to cancel for agent {agent_id}"
-            )));
+            return match self.scheduler.cancel_approval(agent_id).await? {
+                Some(run) => Ok(CancelledRuns(vec![(run, RunStatus::Cancelled)])),
+                None => Err(ServiceError::Conflict(format!(
+                    "CONFLICT: No active runs to cancel for agent {agent_id}"
+                ))),
+            };
         }
+        let all_active = targets.iter().all(|t| active.iter().any(|(r, _)| r == t));
+        let waiting = match all_active {
+            true => None,
+            false => self.approval_run(&agent).await?,
+        };
         let mut out: Vec<(RunId, RunStatus)> = Vec::with_capacity(targets.len());
         for id in targets {
             // A run listed twice is one key of the answer.
@@ -225,11 +235,31 @@ impl Service {
                     run.cancel.cancel();
                     RunStatus::Cancelled
                 }
+                None if waiting == Some(id) => {
+                    match self.scheduler.cancel_approval(agent_id).await? {
+                        Some(_) => RunStatus::Cancelled,
+                        None => RunStatus::Failed,
+                    }
+                }
                 None => RunStatus::Failed,
             };
             out.push((id, status));
         }
         Ok(CancelledRuns(out))
+    }
+
+    /// The run that raised the approval request the agent waits on (answerable or abandoned).
+    async fn approval_run(&self, agent: &mneme_store::Agent) -> Result<Option<RunId>> {
+        let Some(last) = agent.message_ids.last() else {
+            return Ok(None);
+        };
+        let message = match self.store.get_message(*last).await {
+            Ok(message) => message,
+            Err(StoreError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let request = mneme_agent::approval::pending_request(std::slice::from_ref(&message));
+        Ok(request.and_then(|r| r.run_id))
     }
 
     /// Marks runs a previous process left unfinished as failed, and prunes expired chunk logs.

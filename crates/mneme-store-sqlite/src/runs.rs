@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use mneme_types::{RunId, RunStatus, Step, StepId, StopReason};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, Row, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
 use crate::agents::{Where, attach, ensure_agent, order_limit, paginate};
 use crate::rows::{self, micros, placeholders, to_json};
@@ -169,18 +169,51 @@ fn commit_step(tx: &Connection, c: &StepCommit) -> Result<()> {
     for p in &c.passages {
         passages::insert_passage(tx, p)?;
     }
+    let Some(step) = &c.step else {
+        return Ok(());
+    };
+    write_step(tx, c, step)?;
+    if !step.is_pending() {
+        run.data.usage.add(&step_usage(step));
+        save_run(tx, &run)?;
+    }
+    Ok(())
+}
+
+/// Inserts the step record, or replaces the `pending` record of the same step and run.
+fn write_step(tx: &Connection, c: &StepCommit, step: &Step) -> Result<()> {
+    let id = step.id.to_string();
+    let stored: Option<(String, String)> = tx
+        .query_row("SELECT run_id, data FROM steps WHERE id = ?1", [&id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let data = to_json(step)?;
+    let Some((run, old)) = stored else {
+        tx.execute(
+            "INSERT INTO steps (id, run_id, agent_id, data, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![
+                id,
+                c.run_id.to_string(),
+                c.agent_id.to_string(),
+                data,
+                micros(&c.created_at),
+            ],
+        )?;
+        return Ok(());
+    };
+    let old: Step = rows::json(&old)?;
+    if run != c.run_id.to_string() || !old.is_pending() {
+        return Err(Error::Store(StoreError::Conflict(format!(
+            "Step {id} is stored already"
+        ))));
+    }
     tx.execute(
-        "INSERT INTO steps (id, run_id, agent_id, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        rusqlite::params![
-            c.step.id.to_string(),
-            c.run_id.to_string(),
-            agent.to_string(),
-            to_json(&c.step)?,
-            micros(&c.created_at),
-        ],
+        "UPDATE steps SET data = ?2 WHERE id = ?1",
+        rusqlite::params![id, data],
     )?;
-    run.data.usage.add(&step_usage(&c.step));
-    save_run(tx, &run)
+    Ok(())
 }
 
 /// Writes the step's in-context ids if the stored ones are still at the version the step read.

@@ -148,6 +148,10 @@ pub trait RunStore: Send + Sync {
     /// new passages, the step record and the run's usage. All or nothing: a stale
     /// `message_ids_version` or a block changed since the step read it (`BlockChange::Update`)
     /// is a `Conflict`, an unknown agent or run `NotFound`, and either writes nothing.
+    /// A step record whose id is stored already replaces that record if it is `pending` and of
+    /// the same run (the first half of a step whose tools ran between two commits); any other
+    /// stored id is a `Conflict`. The run's usage counts a step once, when a record that is not
+    /// `pending` is written. Without a step record (a repair) the run is only checked to exist.
     async fn commit_step(&self, commit: StepCommit) -> Result<()>;
     /// Appends stream chunks of a run (their `seq` must continue the run's log; a `seq` the
     /// log already holds is a `Conflict`).

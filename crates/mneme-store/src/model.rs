@@ -372,8 +372,10 @@ pub enum BlockChange {
 pub struct StepCommit {
     pub agent_id: AgentId,
     pub run_id: RunId,
-    /// The step record (`Step` as the API shows it).
-    pub step: mneme_types::Step,
+    /// The step record (`Step` as the API shows it). A step whose tools run between two
+    /// commits writes it `pending` first and its final record second; a repair of the context
+    /// writes none.
+    pub step: Option<mneme_types::Step>,
     /// New messages in order: the request's inputs on the first step, then the step's own.
     pub messages: Vec<Message>,
     /// The agent's in-context message ids after this step.

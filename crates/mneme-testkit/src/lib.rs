@@ -1,5 +1,6 @@
 //! Test support: `TestServer` starts the real `mneme` binary on 127.0.0.1 with a temporary data
-//! directory, learns its port from the "listening on" log line, and kills it on drop;
+//! directory, learns its port from the "listening on" log line, and kills it on drop (or when
+//! a test kills it, to crash it);
 //! `fake_llm::FakeLlm` is the scripted model server (OpenAI, Gemini, Ollama) tests point it at;
 //! `mcp` runs the Python MCP test server.
 //!
@@ -160,6 +161,12 @@ impl TestServer {
         }
         let exited = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
         assert!(exited.is_ok(), "mneme did not stop on SIGTERM");
+    }
+
+    /// Kills the process with SIGKILL, as a crash or an OOM killer would (nothing is flushed,
+    /// no handler runs), and waits for it to exit.
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("SIGKILL mneme");
     }
 
     pub async fn get(&self, path: &str) -> Resp {

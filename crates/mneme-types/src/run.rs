@@ -185,6 +185,17 @@ pub struct Step {
     pub request_id: Option<String>,
 }
 
+impl Step {
+    /// Letta's `StepStatus` while the step's tools still run (its model answer is stored).
+    pub const PENDING: &'static str = "pending";
+    pub const SUCCESS: &'static str = "success";
+    pub const FAILED: &'static str = "failed";
+
+    pub fn is_pending(&self) -> bool {
+        self.status == Step::PENDING
+    }
+}
+
 /// `POST /v1/agents/{id}/messages/cancel`: one key per run asked about, in order, with what
 /// became of it (`cancelled`, or `failed` for a run that was not active).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

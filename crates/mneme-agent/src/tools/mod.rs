@@ -91,6 +91,11 @@ impl ToolExecutor for BuiltinTools {
         )
         .await
     }
+
+    /// Built-ins run in the process and return quickly: one commit per step (the hot path).
+    fn durable_calls(&self) -> bool {
+        false
+    }
 }
 
 /// Runs built-in tool `name`. Errors become failed outcomes the model sees; nothing here fails

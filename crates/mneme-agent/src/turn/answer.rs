@@ -77,7 +77,7 @@ impl Runtime {
             .collect();
         self.commit(turn, input, step_id, &ChatResponse::default(), &outcome)
             .await?;
-        emit_step(input, &outcome);
+        emit_step(input, &outcome.messages);
         Ok(())
     }
 

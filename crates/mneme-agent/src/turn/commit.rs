@@ -1,9 +1,10 @@
 //! The end of a step: everything it produced written in one `commit_step`, and the turn's
-//! in-memory state moved on to match (context, version, memory, usage).
+//! in-memory state moved on to match (context, version, memory, usage). A step whose calls
+//! leave the process writes its model answer first (`commit_answer`) and the rest after.
 
 use chrono::Utc;
 use mneme_llm::ChatResponse;
-use mneme_store::{AgentContext, Message, StepCommit};
+use mneme_store::{AgentContext, Message, Passage, StepCommit};
 use mneme_types::{MessageId, Step, StepId, StopReason, UsageStatistics};
 
 use super::{AgentError, Runtime, Turn, TurnInput};
@@ -21,35 +22,77 @@ impl Runtime {
         response: &ChatResponse,
         outcome: &StepOutcome,
     ) -> Result<(), AgentError> {
+        let mut step = step_record(&turn.ctx, input, step_id, response);
+        step.stop_reason = outcome
+            .stop_reason
+            .or(Some(StopReason::EndTurn))
+            .filter(|_| !outcome.continues);
+        let write = Write {
+            messages: outcome.messages.clone(),
+            passages: outcome.passages.clone(),
+            memory_changed: outcome.memory_changed,
+            step,
+        };
+        self.write(turn, input, write).await?;
+        turn.produced.extend(outcome.messages.iter().cloned());
+        turn.usage.add(&step_usage(response));
+        Ok(())
+    }
+
+    /// The first half of a step whose calls are stored before they run: the inputs (first
+    /// step), the model's answer with its calls, the context, and the step record `pending`
+    /// (`commit` replaces it once the calls returned).
+    pub(super) async fn commit_answer(
+        &self,
+        turn: &mut Turn,
+        input: &TurnInput,
+        (step_id, response): (StepId, &ChatResponse),
+        answer: Message,
+    ) -> Result<(), AgentError> {
+        let mut step = step_record(&turn.ctx, input, step_id, response);
+        step.status = Step::PENDING.into();
+        let write = Write {
+            messages: vec![answer.clone()],
+            passages: Vec::new(),
+            memory_changed: false,
+            step,
+        };
+        self.write(turn, input, write).await?;
+        turn.produced.push(answer);
+        Ok(())
+    }
+
+    /// One transaction of a step: `w`'s messages after the request's inputs (on the turn's
+    /// first write), the context, memory changes and the system prompt; the turn's state
+    /// follows what was written.
+    async fn write(&self, turn: &mut Turn, input: &TurnInput, w: Write) -> Result<(), AgentError> {
         let now = mneme_types::time::now();
         let mut messages: Vec<Message> = turn.pending_inputs.drain(..).collect();
         for m in &mut messages {
-            m.step_id = Some(step_id);
+            m.step_id = Some(w.step.id);
             m.run_id = Some(input.run_id);
         }
-        messages.extend(outcome.messages.iter().cloned());
+        messages.extend(w.messages);
         let autoclear = turn.ctx.agent.settings.message_buffer_autoclear;
         let mut message_ids: Vec<MessageId> = turn.ctx.agent.message_ids.clone();
         if !autoclear {
             message_ids.extend(messages.iter().map(|m| m.id));
         }
         turn.messages_total += messages.len() as u64;
-        let passages: Vec<_> = outcome.passages.clone();
-        let system_text = outcome
+        let system_text = w
             .memory_changed
-            .then(|| recompiled_system(turn, message_ids.len(), passages.len()));
-        let step = step_record(&turn.ctx, input, step_id, response, outcome);
+            .then(|| recompiled_system(turn, message_ids.len(), w.passages.len()));
         self.store
             .commit_step(StepCommit {
                 agent_id: input.agent_id,
                 run_id: input.run_id,
-                step,
+                step: Some(w.step),
                 messages: messages.clone(),
                 message_ids: message_ids.clone(),
                 message_ids_version: turn.ctx.agent.message_ids_version,
                 block_changes: turn.memory.changes(),
                 system_text: system_text.clone(),
-                passages,
+                passages: w.passages,
                 created_at: now,
             })
             .await?;
@@ -63,15 +106,19 @@ impl Runtime {
         turn.ctx.blocks = turn.memory.blocks().to_vec();
         if !autoclear {
             turn.ctx.agent.message_ids = message_ids;
-            turn.ctx.messages.extend(messages);
-        } else {
-            // Autoclear agents still see this request's own steps.
-            turn.ctx.messages.extend(messages);
         }
-        turn.produced.extend(outcome.messages.iter().cloned());
-        turn.usage.add(&step_usage(response));
+        // Autoclear agents still see this request's own steps.
+        turn.ctx.messages.extend(messages);
         Ok(())
     }
+}
+
+/// What one transaction of a step writes besides the request's inputs.
+struct Write {
+    messages: Vec<Message>,
+    passages: Vec<Passage>,
+    memory_changed: bool,
+    step: Step,
 }
 
 /// The system message after a memory change, compiled from the working memory (the prompt
@@ -105,13 +152,7 @@ fn step_usage(response: &ChatResponse) -> UsageStatistics {
     }
 }
 
-fn step_record(
-    ctx: &AgentContext,
-    input: &TurnInput,
-    id: StepId,
-    response: &ChatResponse,
-    outcome: &StepOutcome,
-) -> Step {
+fn step_record(ctx: &AgentContext, input: &TurnInput, id: StepId, response: &ChatResponse) -> Step {
     let llm = &ctx.agent.llm_config;
     let u = response.usage;
     Step {
@@ -131,11 +172,8 @@ fn step_record(
         cached_input_tokens: u.cache_read_tokens,
         cache_write_tokens: u.cache_creation_tokens,
         reasoning_tokens: u.reasoning_tokens,
-        stop_reason: outcome
-            .stop_reason
-            .or(Some(StopReason::EndTurn))
-            .filter(|_| !outcome.continues),
-        status: "success".into(),
+        stop_reason: None,
+        status: Step::SUCCESS.into(),
         error_type: None,
         error_data: None,
         tags: Vec::new(),

@@ -330,7 +330,7 @@ pub async fn delete_agent_takes_its_own_rows_along(store: Arc<dyn Store>) {
     let m = message(a.id, Role::User, "hi");
     let run = run_for(&*store, a.id).await;
     let c = commit(&a, run, vec![m.clone()]);
-    let step = c.step.id;
+    let step = c.step.as_ref().unwrap().id;
     store.commit_step(c).await.unwrap();
     let chunk = crate::RunChunk {
         seq: 1,

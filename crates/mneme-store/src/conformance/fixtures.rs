@@ -124,7 +124,7 @@ pub fn commit(agent: &Agent, run: RunId, messages: Vec<Message>) -> StepCommit {
     StepCommit {
         agent_id: agent.id,
         run_id: run,
-        step: step(agent.id, run),
+        step: Some(step(agent.id, run)),
         messages,
         message_ids,
         message_ids_version: agent.message_ids_version,

@@ -101,6 +101,8 @@ macro_rules! conformance_suite {
                 sequential_steps_advance_the_context_version,
                 other_writers_of_message_ids_make_a_step_stale,
                 a_step_of_an_unknown_agent_is_not_found,
+                a_step_in_two_commits_replaces_its_pending_record,
+                a_commit_without_a_step_record_writes_only_messages_and_context,
             }
             tools {
                 upsert_keeps_ids_by_name,

@@ -158,8 +158,9 @@ pub async fn steps_are_stored_and_listed_per_run(store: Arc<dyn Store>) {
         let current = store.get_agent(a.id).await.unwrap();
         let mut c = commit(&current, run, vec![]);
         c.created_at = at(i as i64);
-        c.step.model = Some(format!("model {i}"));
-        steps.push((run, c.step.clone()));
+        let step = c.step.as_mut().unwrap();
+        step.model = Some(format!("model {i}"));
+        steps.push((run, step.clone()));
         store.commit_step(c).await.unwrap();
     }
     for (_, step) in &steps {

@@ -34,7 +34,7 @@ pub async fn a_step_commits_everything_or_nothing(store: Arc<dyn Store>) {
     };
     // The block changed since the step read it: the whole step is refused.
     let stale = step("something else");
-    let stale_step = stale.step.id;
+    let stale_step = stale.step.as_ref().unwrap().id;
     assert_conflict(store.commit_step(stale).await);
     assert_not_found(store.get_message(user.id).await);
     assert_not_found(store.get_step(stale_step).await);
@@ -135,7 +135,7 @@ pub async fn a_stale_context_version_is_refused_and_writes_nothing(store: Arc<dy
     }];
     stale.system_text = Some((a.message_ids[0], "stale system".into()));
     stale.passages = vec![passage(own.id, "stale", &[], None)];
-    let stale_step = stale.step.id;
+    let stale_step = stale.step.as_ref().unwrap().id;
     assert_conflict(store.commit_step(stale.clone()).await);
     assert_not_found(store.get_message(second.id).await);
     assert_not_found(store.get_step(stale_step).await);
@@ -247,4 +247,86 @@ pub async fn a_step_of_an_unknown_agent_is_not_found(store: Arc<dyn Store>) {
         (got.message_ids, got.message_ids_version),
         (a.message_ids, 0)
     );
+}
+
+pub async fn a_step_in_two_commits_replaces_its_pending_record(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    let run = run_for(&*store, a.id).await;
+    let page = crate::Page {
+        limit: 10,
+        ..crate::Page::default()
+    };
+    // The model's answer first, its step `pending` and not yet in the run's usage.
+    let answer = message(a.id, Role::Assistant, "calling");
+    let mut first = commit(&a, run, vec![answer.clone()]);
+    let step = first.step.as_mut().unwrap();
+    step.status = mneme_types::Step::PENDING.into();
+    let id = step.id;
+    store.commit_step(first).await.unwrap();
+    assert!(store.get_step(id).await.unwrap().is_pending());
+    assert_eq!(store.get_run(run).await.unwrap().data.usage.step_count, 0);
+
+    // The returns second, under the same step id: one record, counted once.
+    let read = store.get_agent(a.id).await.unwrap();
+    let tool = message(a.id, Role::Tool, "returned");
+    let mut second = commit(&read, run, vec![tool.clone()]);
+    second.step.as_mut().unwrap().id = id;
+    store.commit_step(second.clone()).await.unwrap();
+    assert_eq!(store.get_step(id).await.unwrap().status, "success");
+    assert_eq!(store.list_steps(run, &page).await.unwrap().len(), 1);
+    let usage = store.get_run(run).await.unwrap().data.usage;
+    assert_eq!((usage.step_count, usage.total_tokens), (1, 12));
+    let got = store.get_agent(a.id).await.unwrap();
+    assert_eq!(got.message_ids, [a.message_ids[0], answer.id, tool.id]);
+
+    // A finished step is never replaced, nor a pending one from another run.
+    let read = got.clone();
+    let late = message(a.id, Role::Tool, "late");
+    let mut again = commit(&read, run, vec![late.clone()]);
+    again.step.as_mut().unwrap().id = id;
+    assert_conflict(store.commit_step(again).await);
+    assert_not_found(store.get_message(late.id).await);
+    let mut pending = commit(&read, run, vec![]);
+    let step = pending.step.as_mut().unwrap();
+    step.status = mneme_types::Step::PENDING.into();
+    let pending_id = step.id;
+    store.commit_step(pending).await.unwrap();
+    let read = store.get_agent(a.id).await.unwrap();
+    let other = run_for(&*store, a.id).await;
+    let mut foreign = commit(&read, other, vec![message(a.id, Role::Tool, "x")]);
+    foreign.step.as_mut().unwrap().id = pending_id;
+    assert_conflict(store.commit_step(foreign).await);
+    assert!(store.list_steps(other, &page).await.unwrap().is_empty());
+    assert_eq!(store.get_run(run).await.unwrap().data.usage.step_count, 1);
+}
+
+pub async fn a_commit_without_a_step_record_writes_only_messages_and_context(
+    store: Arc<dyn Store>,
+) {
+    let a = agent(&*store, "a").await;
+    let run = run_for(&*store, a.id).await;
+    let fix = message(a.id, Role::Tool, "repaired");
+    let mut repair = commit(&a, run, vec![fix.clone()]);
+    repair.step = None;
+    store.commit_step(repair).await.unwrap();
+    assert_eq!(store.get_message(fix.id).await.unwrap().text, "repaired");
+    let got = store.get_agent(a.id).await.unwrap();
+    assert_eq!(got.message_ids, [a.message_ids[0], fix.id]);
+    assert_eq!(got.message_ids_version, 1);
+    let page = crate::Page {
+        limit: 10,
+        ..crate::Page::default()
+    };
+    assert!(store.list_steps(run, &page).await.unwrap().is_empty());
+    assert_eq!(store.get_run(run).await.unwrap().data.usage.step_count, 0);
+
+    // The run must still exist, and the context version still holds.
+    let lost = message(a.id, Role::Tool, "lost");
+    let mut unknown = commit(&got, RunId::new(), vec![lost.clone()]);
+    unknown.step = None;
+    assert_not_found(store.commit_step(unknown).await);
+    let mut stale = commit(&a, run, vec![lost.clone()]);
+    stale.step = None;
+    assert_conflict(store.commit_step(stale).await);
+    assert_not_found(store.get_message(lost.id).await);
 }

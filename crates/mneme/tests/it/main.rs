@@ -12,6 +12,7 @@ mod messages;
 mod model_settings;
 mod native_providers;
 mod providers;
+mod recovery;
 mod restart;
 mod search;
 mod streaming;
