@@ -3,8 +3,10 @@
 
 pub mod approval;
 mod client;
+pub mod compaction;
+#[cfg(test)]
+mod compaction_tests;
 mod context;
-mod eviction;
 mod executor;
 #[cfg(test)]
 mod features_tests;
@@ -18,6 +20,7 @@ mod step;
 pub mod system;
 #[cfg(test)]
 mod testing;
+mod tokens;
 pub mod tool_rules;
 pub mod tools;
 mod turn;
@@ -25,6 +28,9 @@ mod turn;
 mod turn_tests;
 
 pub use client::ClientTool;
+pub use compaction::{
+    Compacted, CompactionOptions, CompactionStart, DEFAULT_THRESHOLD, Trigger, default_prompt,
+};
 pub use context::Flavor;
 pub use executor::{Invocation, ToolExecutor};
 pub use mcp::McpTools;
@@ -34,4 +40,4 @@ pub use recall::{ArchivalQuery, Found, MemorySearch, RecallQuery, Relevance};
 pub use sandbox::LazySandbox;
 pub use step::pack_return;
 pub use system::{MemoryStats, compile_system_message};
-pub use turn::{AgentError, Runtime, TurnEvent, TurnInput, TurnOutput};
+pub use turn::{AgentError, Runtime, Summarized, TurnEvent, TurnInput, TurnOutput};

@@ -116,7 +116,9 @@ fn encoding_of(endpoint_type: &str, model: &str) -> (Encoding, bool) {
     let model = model.rsplit('/').next().unwrap_or(model);
     // GPT-4 before 4o (gpt-4, gpt-4-turbo, gpt-4-32k...) and GPT-3.5 use cl100k_base.
     let legacy = model.starts_with("gpt-3.5")
-        || (model.starts_with("gpt-4") && !model.starts_with("gpt-4o") && !model.starts_with("gpt-4."));
+        || (model.starts_with("gpt-4")
+            && !model.starts_with("gpt-4o")
+            && !model.starts_with("gpt-4."));
     let known = model.starts_with("gpt-") || model.starts_with("chatgpt-") || is_o_series(model);
     match (openai && known, legacy) {
         (true, true) => (Encoding::Cl100k, true),
@@ -199,12 +201,21 @@ mod tests {
 
     #[test]
     fn openai_models_get_their_own_encoding() {
-        assert_eq!(encoding_of("openai", "gpt-4o-mini"), (Encoding::O200k, true));
+        assert_eq!(
+            encoding_of("openai", "gpt-4o-mini"),
+            (Encoding::O200k, true)
+        );
         assert_eq!(encoding_of("openai", "gpt-5"), (Encoding::O200k, true));
         assert_eq!(encoding_of("openai", "o3-mini"), (Encoding::O200k, true));
         assert_eq!(encoding_of("openai", "gpt-4.1"), (Encoding::O200k, true));
-        assert_eq!(encoding_of("openai", "gpt-4-turbo"), (Encoding::Cl100k, true));
-        assert_eq!(encoding_of("openai", "gpt-3.5-turbo"), (Encoding::Cl100k, true));
+        assert_eq!(
+            encoding_of("openai", "gpt-4-turbo"),
+            (Encoding::Cl100k, true)
+        );
+        assert_eq!(
+            encoding_of("openai", "gpt-3.5-turbo"),
+            (Encoding::Cl100k, true)
+        );
         assert_eq!(
             encoding_of("anthropic", "claude-sonnet-4-5"),
             (Encoding::O200k, false)

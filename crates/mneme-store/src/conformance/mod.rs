@@ -79,6 +79,7 @@ macro_rules! conformance_suite {
                 message_pages_filter_by_run_and_refuse_unknown_cursors,
                 run_messages_page_in_storage_order,
                 reset_keeps_only_the_system_message,
+                a_compaction_replaces_the_context_and_keeps_what_left_it,
             }
             runs {
                 runs_round_trip_and_update,
