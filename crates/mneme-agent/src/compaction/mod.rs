@@ -111,6 +111,8 @@ pub(crate) struct Job<'a> {
     /// The request's inputs not stored yet (counted, kept).
     pub pending: &'a [Message],
     pub newest_turn: usize,
+    /// The smallest cut worth making (`PlanInput::min_cut`).
+    pub min_cut: usize,
     /// The model of the request: its window and tokenizer, and the `self_compact` writer.
     pub model: &'a LlmConfig,
     /// The writer of the other modes' summaries.
@@ -159,6 +161,7 @@ pub(crate) async fn summarize(
         fixed,
         window,
         newest_turn: job.newest_turn,
+        min_cut: job.min_cut,
     };
     let estimate = Estimate::new(&input);
     let all = Strategy::All {

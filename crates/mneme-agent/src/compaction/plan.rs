@@ -23,6 +23,9 @@ pub(crate) struct PlanInput<'a> {
     pub window: u64,
     /// Where the newest turn starts (`messages.len()` when it is not stored yet).
     pub newest_turn: usize,
+    /// The smallest cut worth making: 2 replaces one message by a summary (worth it for a
+    /// large one), 3 at least two (the summarize route, which must shrink the count).
+    pub min_cut: usize,
 }
 
 /// How to choose the cut.
@@ -46,7 +49,7 @@ pub(crate) fn plan(input: &PlanInput<'_>, strategy: Strategy) -> Option<usize> {
         .position(|m| !is_summary(m))
         .map_or(input.messages.len(), |i| i + 1);
     let mut cuts = valid_cuts(input.messages);
-    cuts.retain(|&c| c > first_new);
+    cuts.retain(|&c| c > first_new && c >= input.min_cut);
     let estimate = Estimate::new(input);
     let preferred: Vec<usize> = cuts
         .iter()

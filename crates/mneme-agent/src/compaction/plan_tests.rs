@@ -52,6 +52,7 @@ fn input<'a>(messages: &'a [Message], tokens: &'a [u64], newest_turn: usize) -> 
         fixed: 0,
         window: 1000,
         newest_turn,
+        min_cut: 2,
     }
 }
 
@@ -115,6 +116,11 @@ fn all_keeps_the_system_message_and_the_newest_turn() {
     assert_eq!(valid_cuts(two), [2]);
     assert_eq!(valid_cuts(&conversation()[..1]), Vec::<usize>::new());
     assert_eq!(plan(&input(&conversation()[..1], &[10], 1), all), None);
+    // A cut that must shrink the count replaces two messages at least.
+    let mut shrink = input(two, &[10, 10], 2);
+    assert_eq!(plan(&shrink, all), Some(2));
+    shrink.min_cut = 3;
+    assert_eq!(plan(&shrink, all), None);
 }
 
 #[test]

@@ -138,6 +138,7 @@ impl Runtime {
             tools,
             pending: &turn.pending_inputs,
             newest_turn: newest_turn(turn),
+            min_cut: 2,
             model: &model,
             summarizer,
             threshold: Some((self.threshold * window(turn) as f64) as u64),
@@ -242,6 +243,8 @@ impl Runtime {
             tools: &request.tools,
             pending: &[],
             newest_turn: last_input(&ctx),
+            // The count must shrink: two messages at least make way for the summary.
+            min_cut: 3,
             model: &model,
             summarizer: summarizer.as_ref().unwrap_or(&model),
             threshold: None,
@@ -252,10 +255,8 @@ impl Runtime {
                 Refusal::Model(e) => AgentError::Llm(e),
                 Refusal::Nothing | Refusal::Overflow => not_shrunk(),
             })?;
+        // The summary and the kept messages: `min_cut` 3 makes this at least one fewer.
         let after = before - summary.cut + 2;
-        if after >= before {
-            return Err(not_shrunk());
-        }
         let message = compaction::summary_message(&ctx.agent, &summary, None, true);
         let rebuild = Rebuild {
             agent: &ctx.agent,
