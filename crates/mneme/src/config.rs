@@ -377,6 +377,30 @@ mod tests {
         providers: ProviderArgs,
     }
 
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    fn threshold(extra: &[&str]) -> anyhow::Result<f64> {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_str().unwrap();
+        let args = [&["mneme", "--data-dir", data], extra].concat();
+        Config::resolve(Serve::try_parse_from(args).unwrap().args).map(|c| c.compaction_threshold)
+    }
+
+    #[test]
+    fn the_compaction_threshold_is_letta_s_unless_set_within_bounds() {
+        assert_eq!(threshold(&[]).unwrap(), 0.9);
+        assert_eq!(
+            threshold(&["--compaction-threshold", "0.75"]).unwrap(),
+            0.75
+        );
+        assert!(threshold(&["--compaction-threshold", "1.5"]).is_err());
+        assert!(threshold(&["--compaction-threshold", "0"]).is_err());
+    }
+
     #[test]
     fn provider_flags_are_the_registry_variables() {
         let args = [

@@ -5,6 +5,7 @@
 use mneme_testkit::{FakeLlm, Reply, Rule, TestServer};
 use serde_json::{Value, json};
 
+use crate::bin;
 use crate::messages::{agent, history, send, with_fake};
 use crate::streaming::{Event, read_events, stream};
 
@@ -414,4 +415,25 @@ fn text_chars(request: &Value) -> usize {
         }
     }
     chars(&request["messages"])
+}
+
+#[tokio::test]
+async fn the_threshold_is_configurable() {
+    let fake = FakeLlm::start().await;
+    let url = fake.base_url();
+    let env = [
+        ("OPENAI_BASE_URL", url.as_str()),
+        ("MNEME_COMPACTION_THRESHOLD", "0.5"),
+    ];
+    let srv = TestServer::start_with_env(bin(), &env).await;
+    let a = agent(&srv, json!({})).await;
+    summaries(&fake, "Half full.");
+    chat(&srv, &a, 3, "").await;
+    // 70,000 of 128,000 is under Letta's 90% but over the configured half.
+    fake.push(heavy("Over half.", 70_000));
+    let res = send(&srv, &a, "now").await;
+    assert_eq!(
+        kinds(&res["messages"]),
+        ["assistant_message", "user_message"]
+    );
 }
