@@ -145,11 +145,13 @@ pub(crate) enum Refusal {
 }
 
 /// Plans and writes the summary (a sliding window that cannot make room falls back to `all`,
-/// as does a result still over the threshold). Writes nothing.
+/// as does a result still over the threshold); `announce` runs once there is something to
+/// summarise, before the summarizer is asked. Stores nothing.
 pub(crate) async fn summarize(
     llm: &dyn LlmClient,
     tokens: &mut ContextTokens,
     job: &Job<'_>,
+    announce: impl FnOnce(),
 ) -> Result<Summary, Refusal> {
     let counter = TokenCounter::for_config(job.model);
     let counts = message_counts(tokens, &counter, job);
@@ -184,6 +186,7 @@ pub(crate) async fn summarize(
             plan::plan(&input, all).ok_or(Refusal::Nothing)?
         }
     };
+    announce();
     let mut summary = write(llm, job, cut, mode).await?;
     let mut after = estimate.after(cut) + tokens.text(&counter, &summary);
     if job.threshold.is_some_and(|t| after >= t) && mode.is_sliding() {

@@ -125,9 +125,11 @@ impl Runtime {
                 context_window: turn.ctx.agent.llm_config.context_window,
             },
         };
-        if input.compaction.include_messages {
-            emit(input, TurnEvent::CompactionStarted(start.clone()));
-        }
+        let announce = || {
+            if input.compaction.include_messages {
+                emit(input, TurnEvent::CompactionStarted(start.clone()));
+            }
+        };
         let model = turn.ctx.agent.llm_config.clone();
         let summarizer = input.compaction.summarizer.as_ref().unwrap_or(&model);
         let settings = settings_of(&turn.ctx);
@@ -143,17 +145,10 @@ impl Runtime {
             summarizer,
             threshold: Some((self.threshold * window(turn) as f64) as u64),
         };
-        let summary = match compaction::summarize(&*self.llm, &mut turn.tokens, &job).await {
+        let summarized = compaction::summarize(&*self.llm, &mut turn.tokens, &job, announce);
+        let summary = match summarized.await {
             Ok(summary) => summary,
-            Err(Refusal::Nothing) if size.is_some_and(|s| s >= window(turn)) => {
-                return Ok(overflow());
-            }
-            Err(Refusal::Nothing) => return Ok(Outcome::Unchanged),
-            Err(Refusal::Overflow) => return Ok(overflow()),
-            Err(Refusal::Model(e)) => {
-                tracing::warn!(error = %e, "the summarizer failed; nothing was compacted");
-                return Ok(Outcome::Stop(Next::Failed(e)));
-            }
+            Err(refusal) => return Ok(refused(refusal, size, window(turn))),
         };
         let done = self.store_compaction(turn, input, start, summary).await?;
         emit(input, TurnEvent::Compacted(Box::new(done.clone())));
@@ -249,7 +244,7 @@ impl Runtime {
             summarizer: summarizer.as_ref().unwrap_or(&model),
             threshold: None,
         };
-        let summary = compaction::summarize(&*self.llm, &mut ContextTokens::new(), &job)
+        let summary = compaction::summarize(&*self.llm, &mut ContextTokens::new(), &job, || {})
             .await
             .map_err(|refusal| match refusal {
                 Refusal::Model(e) => AgentError::Llm(e),
@@ -271,6 +266,20 @@ impl Runtime {
             messages_before: before,
             messages_after: after,
         })
+    }
+}
+
+/// How the turn goes on when nothing was compacted: as it was if the context fits the window,
+/// else it stops; a failing summarizer stops it with the model's error.
+fn refused(refusal: Refusal, size: Option<u64>, window: u64) -> Outcome {
+    match refusal {
+        Refusal::Nothing if size.is_some_and(|s| s >= window) => overflow(),
+        Refusal::Nothing => Outcome::Unchanged,
+        Refusal::Overflow => overflow(),
+        Refusal::Model(e) => {
+            tracing::warn!(error = %e, "the summarizer failed; nothing was compacted");
+            Outcome::Stop(Next::Failed(e))
+        }
     }
 }
 
