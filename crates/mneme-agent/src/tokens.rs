@@ -17,6 +17,35 @@ use mneme_types::MessageId;
 /// Texts other than messages remembered at most (system prompts, tool schemas); past it the
 /// cache starts again, which only costs recounting.
 const MAX_TEXTS: usize = 256;
+/// More tokens than any counter makes of a byte: a BPE token holds at least one byte, and the
+/// scaled estimates add 20% at most.
+const TOKENS_PER_BYTE_AT_MOST: u64 = 2;
+
+/// A bound no count of these messages exceeds, from their sizes alone: what lets a step skip
+/// counting while its context is far from full.
+pub(crate) fn upper_bound<'a>(messages: impl IntoIterator<Item = &'a Message>) -> u64 {
+    messages.into_iter().map(bytes_bound).sum()
+}
+
+/// The bound of one text (a system prompt, a tool schema).
+pub(crate) fn text_bound(text: &str) -> u64 {
+    text.len() as u64 * TOKENS_PER_BYTE_AT_MOST + MESSAGE_OVERHEAD
+}
+
+fn bytes_bound(m: &Message) -> u64 {
+    let calls = m
+        .tool_calls
+        .iter()
+        .map(|c| c.name.len() + c.arguments.len());
+    let returns = m.tool_returns.iter().map(|r| r.func_response.len());
+    let reasoning = m.reasoning.iter().map(|r| match r {
+        ReasoningRecord::Reasoning { text, .. } => text.len(),
+        ReasoningRecord::Redacted { data } => data.len(),
+    });
+    let bytes: usize = m.text.len() + calls.chain(returns).chain(reasoning).sum::<usize>();
+    let pieces = 1 + m.tool_calls.len() * 2 + m.tool_returns.len() + m.reasoning.len();
+    (bytes as u64 + pieces as u64) * TOKENS_PER_BYTE_AT_MOST + MESSAGE_OVERHEAD * pieces as u64
+}
 
 /// Tokens of one stored message as a provider receives it: its text (or each tool return,
 /// which providers get as separate messages), its tool calls, its reasoning, and the framing.
@@ -181,5 +210,37 @@ mod tests {
             exact.count(&m.text) + MESSAGE_OVERHEAD
         );
         assert_ne!(exact.count(&m.text), 100);
+    }
+
+    #[test]
+    fn the_bound_is_above_every_count() {
+        let config: mneme_types::LlmConfig = serde_json::from_value(serde_json::json!({
+            "model": "claude-sonnet-4-5", "model_endpoint_type": "anthropic", "context_window": 8192
+        }))
+        .unwrap();
+        let scaled = TokenCounter::for_config_blocking(&config);
+        let texts = [
+            "",
+            "a",
+            "hello world",
+            "東京の天気は晴れ",
+            "{\"a\": [1, 2, 3]}",
+            "🙂🙂🙂",
+        ];
+        for text in texts {
+            let mut m = msg(text);
+            m.tool_calls.push(ToolCallRecord {
+                id: "c".into(),
+                name: "f".into(),
+                arguments: text.into(),
+            });
+            for counter in [scaled, TokenCounter::estimate()] {
+                assert!(message_tokens(&counter, &m) <= upper_bound([&m]), "{text}");
+                assert!(
+                    counter.count(text) + MESSAGE_OVERHEAD <= text_bound(text),
+                    "{text}"
+                );
+            }
+        }
     }
 }

@@ -1,3 +1,5 @@
+//! The planner's promises: valid cuts, each mode, the sliding-window search, the estimate.
+
 use mneme_store::{ToolCallRecord, ToolReturnRecord};
 use mneme_types::{AgentId, StepId};
 

@@ -2,7 +2,7 @@
 //! step whose call did, when the provider refuses a call as too long), and the summarize
 //! route's compaction on demand. The work itself is `crate::compaction`'s.
 
-use mneme_llm::tokens::TokenCounter;
+use mneme_llm::tokens::{MESSAGE_OVERHEAD, TokenCounter};
 use mneme_llm::{ChatRequest, ChatResponse, ToolSchema};
 use mneme_store::AgentContext;
 use mneme_types::{
@@ -15,7 +15,7 @@ use crate::compaction::{
     self, Compacted, CompactionStart, Job, Rebuild, Refusal, Summary, Trigger, is_summary,
 };
 use crate::context::{Flavor, build_request};
-use crate::tokens::ContextTokens;
+use crate::tokens::{ContextTokens, text_bound, upper_bound};
 use crate::tool_rules::Solver;
 
 /// What a compaction attempt did to the turn.
@@ -47,8 +47,13 @@ impl Runtime {
         request: &ChatRequest,
         step_id: StepId,
     ) -> Result<Outcome, AgentError> {
+        let limit = self.threshold * window(turn) as f64;
+        // Far from full (by sizes alone): no need to count.
+        if request_bound(turn, request) as f64 <= limit {
+            return Ok(Outcome::Unchanged);
+        }
         let size = request_size(turn, request);
-        if size as f64 <= self.threshold * window(turn) as f64 {
+        if size as f64 <= limit {
             return Ok(Outcome::Unchanged);
         }
         let tools = request.tools.as_slice();
@@ -316,6 +321,20 @@ fn request_size(turn: &mut Turn, request: &ChatRequest) -> u64 {
         + t.tools(&counter, &request.tools)
         + t.messages(&counter, turn.ctx.messages.iter().skip(1))
         + t.messages(&counter, &turn.pending_inputs)
+}
+
+/// A bound on `request_size` from sizes alone.
+fn request_bound(turn: &Turn, request: &ChatRequest) -> u64 {
+    let system = request.system.as_deref().unwrap_or_default();
+    let tools: u64 = request
+        .tools
+        .iter()
+        .map(|t| text_bound(&serde_json::to_string(t).unwrap_or_default()) + MESSAGE_OVERHEAD)
+        .sum();
+    text_bound(system)
+        + tools
+        + upper_bound(turn.ctx.messages.iter().skip(1))
+        + upper_bound(&turn.pending_inputs)
 }
 
 /// Where this request's turn starts in the context: its first input once stored, else the
