@@ -358,6 +358,17 @@ class FakeLlm:
     def rule(self, when_last_user_contains: str, reply: dict) -> None:
         self._ok(self.http.post("/_fake/rules", json={"when_last_user_contains": when_last_user_contains, "reply": reply}))
 
+    def system_rule(self, when_system_contains: str, reply: dict, times: int | None = None) -> None:
+        """Answers requests whose system prompt contains the text, before the queue (a summarizer's calls)."""
+        rule: dict = {"when_system_contains": when_system_contains, "reply": reply}
+        if times is not None:
+            rule["times"] = times
+        self._ok(self.http.post("/_fake/rules", json=rule))
+
+    def context_limit(self, chars: int | None) -> None:
+        """Requests with more characters of text get the provider's context-length error."""
+        self._ok(self.http.post("/_fake/config", json={"context_limit_chars": chars}))
+
     def latency(self, ms: int) -> None:
         self._ok(self.http.post("/_fake/latency", json={"ms": ms}))
 

@@ -68,6 +68,20 @@ pub(crate) fn build_request(
     }
 }
 
+/// Stored messages as `config`'s model gets them (a compaction's request to the agent's own
+/// model).
+pub(crate) fn chat_history(
+    messages: &[Message],
+    config: &mneme_types::LlmConfig,
+) -> Vec<ChatMessage> {
+    let images = mneme_llm::accepts_images(config);
+    let mut out = Vec::with_capacity(messages.len());
+    for m in messages {
+        push_message(&mut out, m, &config.model, images);
+    }
+    out
+}
+
 /// The agent's response format. One stored before formats were checked, and does not parse,
 /// is free text.
 fn response_format(ctx: &AgentContext) -> Option<ResponseFormat> {

@@ -3,9 +3,11 @@
 
 pub mod approval;
 mod client;
+pub mod compaction;
+#[cfg(test)]
+mod compaction_tests;
 mod context;
 mod context_cache;
-mod eviction;
 mod executor;
 #[cfg(test)]
 mod features_tests;
@@ -20,6 +22,7 @@ mod step;
 pub mod system;
 #[cfg(test)]
 mod testing;
+mod tokens;
 pub mod tool_rules;
 pub mod tools;
 mod turn;
@@ -27,6 +30,9 @@ mod turn;
 mod turn_tests;
 
 pub use client::ClientTool;
+pub use compaction::{
+    Compacted, CompactionOptions, CompactionStart, DEFAULT_THRESHOLD, Trigger, default_prompt,
+};
 pub use context::Flavor;
 pub use executor::{Invocation, ToolExecutor};
 pub use mcp::McpTools;
@@ -36,4 +42,4 @@ pub use recall::{ArchivalQuery, Found, MemorySearch, RecallQuery, Relevance};
 pub use sandbox::LazySandbox;
 pub use step::pack_return;
 pub use system::{MemoryStats, compile_system_message};
-pub use turn::{AgentError, Runtime, TurnEvent, TurnInput, TurnOutput};
+pub use turn::{AgentError, Runtime, Summarized, TurnEvent, TurnInput, TurnOutput};

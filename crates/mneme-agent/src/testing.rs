@@ -272,6 +272,7 @@ impl Harness {
             approval: None,
             client_tools: Vec::new(),
             llm_config: None,
+            compaction: crate::CompactionOptions::default(),
         }
     }
 

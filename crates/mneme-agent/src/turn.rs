@@ -7,7 +7,7 @@ use crate::LazySandbox;
 use crate::mcp::McpTools;
 use crate::recall::MemorySearch;
 use chrono::Utc;
-use mneme_llm::{ChatDelta, ChatResponse, LlmClient, LlmError};
+use mneme_llm::{ChatDelta, ChatRequest, ChatResponse, LlmClient, LlmError};
 use mneme_store::{AgentContext, Message, Role, Store, StoreError};
 use mneme_types::{AgentId, MessageId, RunId, StepId, StopReason, UsageStatistics};
 use tokio::sync::mpsc::UnboundedSender;
@@ -15,20 +15,28 @@ use tokio_util::sync::CancellationToken;
 
 use crate::approval::ApprovalAnswer;
 use crate::client::{CLIENT_TOOL_TYPE, ClientTool, ClientTools, add_client_tools};
+use crate::compaction::{Compacted, CompactionOptions, CompactionStart, DEFAULT_THRESHOLD};
 use crate::context::{Flavor, build_request};
 use crate::context_cache::{CachedContext, ContextCache};
-use crate::eviction::{TARGET, TRIGGER, fit_context};
 use crate::executor::{ToolExecutor, ToolRegistry};
 use crate::mcp::{MCP_TOOL_TYPE, McpExecutor};
 use crate::sandbox::{PYTHON_TOOL_TYPE, PythonTools};
 use crate::step::{CallPlan, StepOutcome, StepPlan, StepView, conclude, decide};
 use crate::system::{MemoryStats, compile_system_message, memory_section};
+use crate::tokens::ContextTokens;
 use crate::tool_rules::{Allowed, Solver};
 use crate::tools::{BUILTIN_TOOL_TYPES, BuiltinTools, ToolOutcome, WorkingMemory};
 
 mod answer;
 mod commit;
+mod compact;
 mod model;
+
+pub use compact::Summarized;
+
+/// Compactions after a provider's "context length exceeded", each followed by another try of
+/// the step, before the step fails.
+const OVERFLOW_RETRIES: u32 = 2;
 
 /// What a turn needs to run.
 pub struct TurnInput {
@@ -51,6 +59,8 @@ pub struct TurnInput {
     pub client_tools: Vec<ClientTool>,
     /// The model of this request only (`override_model`), in place of the agent's.
     pub llm_config: Option<mneme_types::LlmConfig>,
+    /// The summarizer model and whether compactions are shown.
+    pub compaction: CompactionOptions,
 }
 
 /// Progress of a running turn.
@@ -67,13 +77,19 @@ pub enum TurnEvent {
     /// whose calls leave the process reports twice: its model answer, stored before the calls
     /// run, then the rest.
     StepCommitted { messages: Vec<Message> },
+    /// A compaction starts (Letta's `event_message`).
+    CompactionStarted(CompactionStart),
+    /// A compaction is stored: its summary message is in the context.
+    Compacted(Box<Compacted>),
 }
 
 /// What a turn did.
 #[derive(Debug)]
 pub struct TurnOutput {
-    /// Messages the agent produced (not the inputs), in order.
+    /// Messages the agent produced (not the inputs), in order; compaction summaries included.
     pub messages: Vec<Message>,
+    /// The compactions of the turn (their summaries are among `messages`).
+    pub compactions: Vec<Compacted>,
     pub stop_reason: StopReason,
     pub usage: UsageStatistics,
     /// The model error that ended the turn, when one did.
@@ -90,6 +106,9 @@ pub enum AgentError {
     /// or for other calls).
     #[error("{0}")]
     BadRequest(String),
+    /// A model call outside a turn failed (the summarizer of the summarize route).
+    #[error(transparent)]
+    Llm(LlmError),
 }
 
 /// Runs turns: holds the store, the model client and the tool executors.
@@ -99,6 +118,8 @@ pub struct Runtime {
     llm: Arc<dyn LlmClient>,
     tools: Arc<ToolRegistry>,
     contexts: Arc<ContextCache>,
+    /// Compact when a call's context passes this share of the window.
+    threshold: f64,
 }
 
 /// State carried from step to step within a turn.
@@ -114,8 +135,11 @@ struct Turn {
     produced: Vec<Message>,
     usage: UsageStatistics,
     messages_total: u64,
-    /// Retries after the provider said the context was too long.
-    overflow_retries: u32,
+    /// Token counts of the context, kept from step to step.
+    tokens: ContextTokens,
+    /// The first message of this request (where its turn starts in the context, once stored).
+    first_input: Option<MessageId>,
+    compactions: Vec<Compacted>,
 }
 
 /// How a step ended.
@@ -147,7 +171,14 @@ impl Runtime {
             llm,
             tools: Arc::new(tools),
             contexts: Arc::new(ContextCache::default()),
+            threshold: DEFAULT_THRESHOLD,
         }
+    }
+
+    /// Compacts when a call's context passes `threshold` of the window (Letta: 0.9).
+    pub fn with_compaction_threshold(mut self, threshold: f64) -> Runtime {
+        self.threshold = threshold;
+        self
     }
 
     /// Routes tools of `tool_type` to `executor`, replacing the one registered before.
@@ -167,6 +198,7 @@ impl Runtime {
         self.keep_context(&mut turn);
         Ok(TurnOutput {
             messages: turn.produced,
+            compactions: turn.compactions,
             stop_reason: stop,
             usage: turn.usage,
             error,
@@ -202,7 +234,8 @@ impl Runtime {
         Ok((stop.unwrap_or(StopReason::MaxSteps), error))
     }
 
-    /// One step: a model call, the decision on its answer, the calls, one commit.
+    /// One step: a model call, the decision on its answer, the calls, one commit; compactions
+    /// before the call, after the commit, or when the provider finds the context too long.
     #[tracing::instrument(skip_all, fields(agent_id = %input.agent_id, run_id = %input.run_id, step_id = %step_id))]
     async fn step(
         &self,
@@ -213,41 +246,84 @@ impl Runtime {
         let assistant_id = MessageId::new();
         let attached: Vec<String> = turn.ctx.tools.iter().map(|t| t.name.clone()).collect();
         let allowed = turn.solver.allowed(&attached);
-        let request = build_request(
-            &turn.ctx,
-            turn.flavor,
-            &turn.system_text,
-            &turn.pending_inputs,
-            (&turn.solver, &allowed),
-        );
-        let called = self
-            .call_model(turn, input, &request, (step_id, assistant_id))
-            .await;
-        let response = match called {
-            Ok(Some(r)) => r,
-            Ok(None) => return Ok(Next::Stop(StopReason::Cancelled)),
-            // The provider counts tokens better than we do: make room and try again.
-            Err(LlmError::ContextWindowExceeded(_)) if turn.overflow_retries < 2 => {
-                turn.overflow_retries += 1;
-                let share = TARGET / (2.0 * turn.overflow_retries as f64);
-                fit_context(&mut turn.ctx, &turn.pending_inputs, 0.0, share);
-                return Ok(Next::Continue);
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "model call failed");
-                return Ok(Next::Failed(e));
-            }
+        let answered = self
+            .answer(turn, input, &allowed, (step_id, assistant_id))
+            .await?;
+        let (request, response) = match answered {
+            Ok(answer) => answer,
+            Err(next) => return Ok(next),
         };
         let ids = (step_id, assistant_id);
         let outcome = self.handle(turn, input, &allowed, ids, &response).await?;
         self.commit(turn, input, step_id, &response, &outcome)
             .await?;
-        emit_step(input, &outcome.messages);
+        emit(
+            input,
+            TurnEvent::StepCommitted {
+                messages: outcome.messages.clone(),
+            },
+        );
+        if let Some(next) = self
+            .after_step(turn, input, &request, &response, step_id)
+            .await?
+        {
+            return Ok(next);
+        }
         Ok(if outcome.continues {
             Next::Continue
         } else {
             Next::Stop(outcome.stop_reason.unwrap_or(StopReason::EndTurn))
         })
+    }
+
+    /// The model's answer to the step's request (and the request), built again after each
+    /// compaction: one before the call when the context is over the threshold, one after each
+    /// "context length exceeded" (up to `OVERFLOW_RETRIES`). `Err` is how the step ends
+    /// instead, with nothing of it stored.
+    async fn answer(
+        &self,
+        turn: &mut Turn,
+        input: &TurnInput,
+        allowed: &Allowed,
+        (step_id, assistant_id): (StepId, MessageId),
+    ) -> Result<Result<(ChatRequest, ChatResponse), Next>, AgentError> {
+        let (mut checked, mut overflows) = (false, 0);
+        loop {
+            let request = build_request(
+                &turn.ctx,
+                turn.flavor,
+                &turn.system_text,
+                &turn.pending_inputs,
+                (&turn.solver, allowed),
+            );
+            if !std::mem::replace(&mut checked, true) {
+                match self.fit(turn, input, &request, step_id).await? {
+                    compact::Outcome::Done => continue,
+                    compact::Outcome::Unchanged => {}
+                    compact::Outcome::Stop(next) => return Ok(Err(next)),
+                }
+            }
+            let called = self
+                .call_model(turn, input, &request, (step_id, assistant_id))
+                .await;
+            match called {
+                Ok(Some(response)) => return Ok(Ok((request, response))),
+                Ok(None) => return Ok(Err(Next::Stop(StopReason::Cancelled))),
+                // The provider counts better than we do: make room and try again.
+                Err(LlmError::ContextWindowExceeded(why)) if overflows < OVERFLOW_RETRIES => {
+                    overflows += 1;
+                    tracing::info!(%why, "the provider found the context too long");
+                    let outcome = self.make_room(turn, input, &request, step_id).await?;
+                    if let compact::Outcome::Stop(next) = outcome {
+                        return Ok(Err(next));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "model call failed");
+                    return Ok(Err(Next::Failed(e)));
+                }
+            }
+        }
     }
 
     /// Decides what the answer does, runs the calls it asks for, and concludes.
@@ -277,7 +353,12 @@ impl Runtime {
                     let committed = [answer.clone()];
                     self.commit_answer(turn, input, (step_id, response), answer)
                         .await?;
-                    emit_step(input, &committed);
+                    emit(
+                        input,
+                        TurnEvent::StepCommitted {
+                            messages: committed.to_vec(),
+                        },
+                    );
                 }
                 let outcomes = self.run_calls(&plan, &turn.ctx, &mut turn.memory).await;
                 Ok(conclude(*plan, &mut turn.solver, outcomes))
@@ -378,7 +459,6 @@ impl Runtime {
             ctx.messages.truncate(1);
             ctx.agent.message_ids.truncate(1);
         }
-        fit_context(&mut ctx, &input.inputs, TRIGGER, TARGET);
         let mut rules = crate::system::tool_rules(&ctx.agent);
         add_client_tools(&mut ctx, &mut rules, &input.client_tools);
         Ok(Turn {
@@ -390,7 +470,13 @@ impl Runtime {
             produced: Vec::new(),
             usage: UsageStatistics::default(),
             messages_total: ctx.message_count,
-            overflow_retries: 0,
+            tokens: ContextTokens::new(),
+            first_input: input
+                .inputs
+                .first()
+                .or(input.approval.as_ref().map(|a| &a.message))
+                .map(|m| m.id),
+            compactions: Vec::new(),
             ctx,
         })
     }
@@ -412,11 +498,9 @@ fn llm_stop_reason(e: &LlmError) -> StopReason {
     }
 }
 
-/// Tells a streaming caller that (part of) a step was committed with these new messages.
-fn emit_step(input: &TurnInput, messages: &[Message]) {
+/// Tells a streaming caller how the turn goes.
+fn emit(input: &TurnInput, event: TurnEvent) {
     if let Some(events) = &input.events {
-        let _ = events.send(TurnEvent::StepCommitted {
-            messages: messages.to_vec(),
-        });
+        let _ = events.send(event);
     }
 }

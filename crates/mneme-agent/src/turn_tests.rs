@@ -351,19 +351,6 @@ async fn max_steps_ends_a_chain() {
 }
 
 #[tokio::test]
-async fn a_context_overflow_makes_room_and_retries() {
-    let h = Harness::new().await;
-    let agent = h.agent(AgentSpec::default()).await;
-    h.llm.push(Scripted::Fail(LlmError::ContextWindowExceeded(
-        "too long".into(),
-    )));
-    h.llm.text("Fits now.");
-    let out = h.run(h.input(agent, "hi").await).await;
-    assert_eq!(out.stop_reason, StopReason::EndTurn);
-    assert_eq!(h.llm.requests().len(), 2);
-}
-
-#[tokio::test]
 async fn cancellation_stops_before_and_during_a_model_call() {
     let h = Harness::new().await;
     let agent = h.agent(AgentSpec::default()).await;
@@ -414,6 +401,7 @@ async fn streamed_deltas_carry_the_stored_message_id() {
                 assert_eq!(messages[0].id, stored);
                 committed += 1;
             }
+            other => panic!("no compaction here: {other:?}"),
         }
     }
     assert_eq!((deltas, committed), (2, 1));

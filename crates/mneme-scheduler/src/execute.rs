@@ -255,6 +255,7 @@ impl Scheduler {
             stream_tokens: job.stream_tokens,
             client_tools: job.client_tools,
             llm_config: job.llm_config,
+            compaction: job.compaction,
         };
         let runner = self.runner.clone();
         let turn = tokio::spawn(async move { runner.run_turn(input).await });
@@ -298,6 +299,7 @@ impl Scheduler {
 fn cancelled() -> TurnOutput {
     TurnOutput {
         messages: Vec::new(),
+        compactions: Vec::new(),
         stop_reason: StopReason::Cancelled,
         usage: Default::default(),
         error: None,

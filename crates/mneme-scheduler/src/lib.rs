@@ -53,6 +53,8 @@ pub struct TurnJob {
     pub wants_events: bool,
     /// The model of this request only (`override_model`), in place of the agent's.
     pub llm_config: Option<mneme_types::LlmConfig>,
+    /// The summarizer model and whether compactions are shown.
+    pub compaction: mneme_agent::CompactionOptions,
 }
 
 /// Where a job reports. Every method has a default that ignores the report.

@@ -67,6 +67,7 @@ impl TurnRunner for ScriptedRunner {
         self.log.lock().unwrap().push((input.run_id, "end"));
         Ok(TurnOutput {
             messages: vec![],
+            compactions: vec![],
             stop_reason: stop,
             usage: Default::default(),
             error: None,
@@ -133,6 +134,7 @@ impl Fixture {
             queued,
             wants_events: true,
             llm_config: None,
+            compaction: Default::default(),
         }
     }
 

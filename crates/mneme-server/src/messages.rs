@@ -1,4 +1,5 @@
-//! `/v1/agents/{id}/messages...`, reset and context: a turn of the agent and its history.
+//! `/v1/agents/{id}/messages...`, reset, summarize and context: a turn of the agent and its
+//! history.
 
 use axum::Json;
 use axum::extract::State;
@@ -6,8 +7,9 @@ use axum::response::{IntoResponse, Response};
 use mneme_service::{ListMessages, RenderOverrides, Service};
 use mneme_store::Order;
 use mneme_types::{
-    AgentId, AgentState, CancelledRuns, ContextWindowOverview, LettaMessage, LettaRequest,
-    MessageId, MessageListResult, MessageUpdate, ResetMessages, Run, RunId,
+    AgentId, AgentState, CancelledRuns, CompactionResponse, ContextWindowOverview, LettaMessage,
+    LettaRequest, MessageId, MessageListResult, MessageUpdate, ResetMessages, Run, RunId,
+    SummarizeRequest,
 };
 use serde::Deserialize;
 
@@ -117,6 +119,15 @@ pub(crate) async fn reset(
     ApiJson(req): ApiJson<ResetMessages>,
 ) -> ApiResult<AgentState> {
     Ok(Json(app.reset_messages(id, req).await?))
+}
+
+/// `POST /v1/agents/{id}/summarize`: the body (and its settings) may be absent or `null`.
+pub(crate) async fn summarize(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<AgentId>,
+    ApiJson(req): ApiJson<Option<SummarizeRequest>>,
+) -> ApiResult<CompactionResponse> {
+    Ok(Json(app.summarize(id, req).await?))
 }
 
 pub(crate) async fn context(

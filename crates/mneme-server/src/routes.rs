@@ -70,6 +70,7 @@ pub fn router(service: Service) -> Router {
             "/v1/agents/{agent_id}/reset-messages",
             patch(messages::reset),
         ),
+        ("/v1/agents/{agent_id}/summarize", post(messages::summarize)),
         ("/v1/agents/{agent_id}/context", get(messages::context)),
         (
             "/v1/agents/{agent_id}/archival-memory",

@@ -306,7 +306,7 @@ impl Service {
                 response_format.as_ref(),
             )),
             llm_config: agent.llm_config,
-            compaction_settings: s.compaction_settings,
+            compaction_settings: Some(crate::compaction::shown(s.compaction_settings)),
             response_format,
             memory: Memory {
                 agent_type: Some(agent.agent_type),
@@ -554,7 +554,10 @@ fn apply_agent_update(
     set_opt(&mut a.last_run_duration_ms, req.last_run_duration_ms);
     set_opt(&mut a.last_stop_reason, req.last_stop_reason);
     let s = &mut a.settings;
-    set_opt(&mut s.compaction_settings, req.compaction_settings);
+    if let Some(patch) = req.compaction_settings {
+        let stored = s.compaction_settings.take();
+        s.compaction_settings = Some(crate::compaction::patched(stored, patch));
+    }
     set_opt(&mut s.timezone, req.timezone);
     set(
         &mut s.message_buffer_autoclear,
@@ -591,7 +594,10 @@ fn create_settings(req: &CreateAgent, format: FormatChange) -> AgentSettings {
     AgentSettings {
         // Derived from `llm_config` on every read; not stored.
         model_settings: None,
-        compaction_settings: req.compaction_settings.clone(),
+        compaction_settings: req
+            .compaction_settings
+            .clone()
+            .map(|patch| crate::compaction::patched(None, patch)),
         response_format: format_value(created_format(req, format)),
         timezone: req.timezone.clone(),
         message_buffer_autoclear: req.message_buffer_autoclear.unwrap_or(false),
@@ -653,6 +659,7 @@ fn dedup(tags: Vec<String>) -> Vec<String> {
 
 /// Options whose features do not exist yet are refused rather than silently dropped.
 fn reject_unsupported(req: &CreateAgent) -> Result<()> {
+    crate::compaction::check_patch(req.compaction_settings.as_ref())?;
     let unsupported = [
         ("folder_ids", non_empty(&req.folder_ids)),
         ("source_ids", non_empty(&req.source_ids)),
@@ -667,6 +674,7 @@ fn reject_unsupported(req: &CreateAgent) -> Result<()> {
 }
 
 fn reject_unsupported_update(req: &UpdateAgent) -> Result<()> {
+    crate::compaction::check_patch(req.compaction_settings.as_ref())?;
     let unsupported = [
         ("tool_ids", non_empty(&req.tool_ids)),
         ("folder_ids", non_empty(&req.folder_ids)),

@@ -13,8 +13,8 @@ use mneme_types::{
 use serde::Serialize;
 
 use crate::render::{
-    RenderOptions, assistant_body, delta_message, letta_messages, reasoning_body,
-    redacted_reasoning, signed_reasoning, text_body,
+    RenderOptions, assistant_body, compaction_event, compaction_summary, delta_message,
+    letta_messages, reasoning_body, redacted_reasoning, signed_reasoning, text_body,
 };
 
 /// One SSE event. Payloads stay typed until the wire: `frame` serializes them once.
@@ -112,6 +112,14 @@ impl Chunker {
                 .filter(|m| crate::messages::is_reply(m))
                 .filter(|m| !self.stream_tokens || m.role == Role::Tool)
                 .flat_map(|m| letta_messages(m, &self.opts))
+                .map(LettaStreamingResponse::Message)
+                .collect(),
+            TurnEvent::CompactionStarted(start) => compaction_event(&start, &self.opts)
+                .into_iter()
+                .map(LettaStreamingResponse::Message)
+                .collect(),
+            TurnEvent::Compacted(done) => compaction_summary(&done, &self.opts)
+                .into_iter()
                 .map(LettaStreamingResponse::Message)
                 .collect(),
             TurnEvent::Delta {

@@ -58,6 +58,7 @@ impl From<AgentError> for ServiceError {
         match e {
             AgentError::Store(s) => ServiceError::Store(s),
             AgentError::BadRequest(m) => ServiceError::BadRequest(m),
+            AgentError::Llm(e) => ServiceError::Llm(e),
             other => ServiceError::Internal(other.to_string()),
         }
     }

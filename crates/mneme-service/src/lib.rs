@@ -6,6 +6,7 @@ mod agents;
 mod archival;
 mod blocks;
 mod chunks;
+mod compaction;
 mod error;
 mod include;
 mod mcp;
@@ -53,6 +54,8 @@ pub struct ServiceConfig {
     pub default_embedding: Option<String>,
     /// How long the chunk log of a finished background run stays resumable.
     pub chunk_retention: std::time::Duration,
+    /// Compact an agent's context when a model call's passes this share of its window.
+    pub compaction_threshold: f64,
 }
 
 impl Default for ServiceConfig {
@@ -61,6 +64,7 @@ impl Default for ServiceConfig {
             default_model: None,
             default_embedding: None,
             chunk_retention: CHUNK_RETENTION,
+            compaction_threshold: mneme_agent::DEFAULT_THRESHOLD,
         }
     }
 }
@@ -72,6 +76,8 @@ pub struct Service {
     models: Arc<ModelCatalog>,
     config: Arc<ServiceConfig>,
     scheduler: Scheduler,
+    /// The runtime the scheduler runs turns on, for work outside turns (summarize).
+    runtime: Runtime,
     sandbox: Arc<mneme_agent::LazySandbox>,
     mcp: Arc<McpManager>,
     searcher: Arc<Searcher>,
@@ -108,13 +114,15 @@ impl Service {
             sandbox.clone(),
             mcp_runtime,
             searcher.clone(),
-        );
+        )
+        .with_compaction_threshold(config.compaction_threshold);
         Service {
             scheduler: Scheduler::new(
                 store.clone(),
-                Arc::new(runtime),
+                Arc::new(runtime.clone()),
                 Arc::new(LocalTurnLocks::default()),
             ),
+            runtime,
             sandbox,
             mcp,
             searcher,

@@ -11,7 +11,9 @@ use mneme_types::{
 };
 use serde_json::{Value, json};
 
-use crate::render::{RenderOptions, filter_types, letta_messages};
+use crate::render::{
+    RenderOptions, compaction_event, compaction_summary, filter_types, letta_messages,
+};
 use crate::{Include, Result, Service, ServiceError};
 
 /// Letta's default step budget per request.
@@ -53,10 +55,20 @@ impl Service {
         let messages: Vec<LettaMessage> = output
             .messages
             .iter()
-            // Heartbeats (and the caller's own approval answer) are stored, not shown as
-            // replies (nor streamed).
-            .filter(|m| is_reply(m))
-            .flat_map(|m| letta_messages(m, &opts))
+            .flat_map(|m| {
+                let compaction = output.compactions.iter().find(|c| c.summary.id == m.id);
+                match compaction {
+                    Some(done) => [
+                        compaction_event(&done.start, &opts),
+                        compaction_summary(done, &opts),
+                    ]
+                    .concat(),
+                    // Heartbeats (and the caller's own approval answer) are stored, not shown
+                    // as replies (nor streamed).
+                    None if is_reply(m) => letta_messages(m, &opts),
+                    None => Vec::new(),
+                }
+            })
             .collect();
         Ok(LettaResponse {
             messages: filter_types(messages, &types),
@@ -276,14 +288,16 @@ pub(crate) fn render_options(
     agent_type: &mneme_types::AgentType,
     req: &LettaRequest,
 ) -> RenderOptions {
-    overridden(
+    let mut opts = overridden(
         render_native(agent_type),
         Some(&RenderOverrides {
             use_assistant_message: req.use_assistant_message,
             tool_name: req.assistant_message_tool_name.clone(),
             tool_kwarg: req.assistant_message_tool_kwarg.clone(),
         }),
-    )
+    );
+    opts.compaction_messages = req.include_compaction_messages == Some(true);
+    opts
 }
 
 fn overridden(native: bool, o: Option<&RenderOverrides>) -> RenderOptions {

@@ -2,13 +2,14 @@
 //! become several API messages (reasoning, then text, then a tool call); they share its id.
 
 use mneme_agent::tools::Args;
+use mneme_agent::{Compacted, CompactionStart};
 use mneme_store::{Message, ReasoningRecord, Role};
 use mneme_types::{
-    ApprovalItem, ApprovalResponseMessage, AssistantMessage, HiddenReasoningMessage,
-    HiddenReasoningState, LettaMessage, LettaStreamingResponse, MessageBody, MessageContent,
-    MessageId, ReasoningMessage, ReasoningSource, RunId, StepId, SystemMessage, ToolCall,
-    ToolCallMessage, ToolCallOrDelta, ToolCalls, ToolReturn, ToolReturnMessage, ToolReturnStatus,
-    UserMessage,
+    ApprovalItem, ApprovalResponseMessage, AssistantMessage, EventData, EventMessage,
+    HiddenReasoningMessage, HiddenReasoningState, LettaMessage, LettaStreamingResponse,
+    MessageBody, MessageContent, MessageId, ReasoningMessage, ReasoningSource, RunId, StepId,
+    SummaryMessage, SystemMessage, ToolCall, ToolCallMessage, ToolCallOrDelta, ToolCalls,
+    ToolReturn, ToolReturnMessage, ToolReturnStatus, UserMessage,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -22,6 +23,9 @@ pub(crate) struct RenderOptions {
     pub tool_kwarg: String,
     /// Native-loop agents: assistant text is the reply, not inner thoughts.
     pub native: bool,
+    /// `include_compaction_messages`: compactions show as an `event_message` and a
+    /// `summary_message`; without it, the summary is the `user_message` Letta stores.
+    pub compaction_messages: bool,
 }
 
 impl RenderOptions {
@@ -31,8 +35,38 @@ impl RenderOptions {
             tool_name: "send_message".into(),
             tool_kwarg: "message".into(),
             native,
+            compaction_messages: false,
         }
     }
+}
+
+/// A compaction's announcement, when compactions are shown.
+pub(crate) fn compaction_event(start: &CompactionStart, opts: &RenderOptions) -> Vec<LettaMessage> {
+    if !opts.compaction_messages {
+        return Vec::new();
+    }
+    let body = MessageBody::Event(EventMessage {
+        event_type: "compaction".into(),
+        event_data: EventData::Compaction(start.data.clone()),
+    });
+    vec![LettaMessage {
+        step_id: Some(start.step_id),
+        run_id: Some(start.run_id),
+        ..LettaMessage::new(start.id, start.date, body)
+    }]
+}
+
+/// A stored compaction's summary: a `summary_message` with its stats when compactions are
+/// shown, else the packed `user_message`.
+pub(crate) fn compaction_summary(done: &Compacted, opts: &RenderOptions) -> Vec<LettaMessage> {
+    if !opts.compaction_messages {
+        return letta_messages(&done.summary, opts);
+    }
+    let body = MessageBody::Summary(SummaryMessage {
+        summary: done.summary_text.clone(),
+        compaction_stats: Some(done.stats.clone()),
+    });
+    vec![with_header(&done.summary, 0, body)]
 }
 
 /// Renders `m` into its API messages.

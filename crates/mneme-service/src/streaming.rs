@@ -123,6 +123,9 @@ impl Service {
             .create_run(crate::messages::new_run(agent_id, req, background, status))
             .await?;
         let stream_tokens = streaming && req.stream_tokens == Some(true);
+        let compaction = self
+            .compaction_options(&agent, req, llm_config.as_ref())
+            .await;
         let turn = TurnJob {
             agent_id,
             run_id: run.id,
@@ -135,6 +138,7 @@ impl Service {
             wants_events: streaming,
             client_tools: client_tools.clone(),
             llm_config,
+            compaction,
         };
         let job = Job {
             turn,

@@ -10,8 +10,8 @@ use crate::agents::{Where, ensure_agent, load_agent};
 use crate::rows::{self, micros, placeholders, to_json};
 use crate::{Error, Result, StoreResult};
 use mneme_store::{
-    Agent, Message, MessageEdit, MessageQuery, MessageStore, Order, Page, ReasoningRecord, Role,
-    StoreError,
+    Agent, CompactionCommit, Message, MessageEdit, MessageQuery, MessageStore, Order, Page,
+    ReasoningRecord, Role, StoreError,
 };
 
 pub(crate) const MESSAGE_COLUMNS: &str = "id, agent_id, role, text, content, reasoning, tool_calls, \
@@ -148,6 +148,23 @@ impl MessageStore for SqliteStore {
                 ],
             )?;
             Ok(a)
+        })
+        .await
+    }
+
+    async fn compact_context(&self, c: CompactionCommit) -> StoreResult<()> {
+        self.write(move |tx| {
+            // The context goes first, so that a stale one costs no other write.
+            let (ids, version) = (&c.message_ids, c.message_ids_version);
+            crate::runs::set_context(tx, c.agent_id, ids, version, &c.created_at)?;
+            insert_message(tx, &c.summary)?;
+            if let Some((id, text)) = &c.system_text {
+                tx.execute(
+                    "UPDATE messages SET text = ?2, updated_at = ?3 WHERE id = ?1",
+                    rusqlite::params![id.to_string(), text, micros(&c.created_at)],
+                )?;
+            }
+            Ok(())
         })
         .await
     }

@@ -152,7 +152,13 @@ impl RunStore for SqliteStore {
 /// Writes a whole step; the context goes first, so that a stale one costs no other write.
 fn commit_step(tx: &Connection, c: &StepCommit) -> Result<()> {
     let agent = c.agent_id;
-    set_context(tx, c)?;
+    set_context(
+        tx,
+        agent,
+        &c.message_ids,
+        c.message_ids_version,
+        &c.created_at,
+    )?;
     let mut run = load_run(tx, c.run_id)?;
     for m in &c.messages {
         messages::insert_message(tx, m)?;
@@ -216,24 +222,30 @@ fn write_step(tx: &Connection, c: &StepCommit, step: &Step) -> Result<()> {
     Ok(())
 }
 
-/// Writes the step's in-context ids if the stored ones are still at the version the step read.
-fn set_context(tx: &Connection, c: &StepCommit) -> Result<()> {
+/// Writes an agent's in-context ids if the stored ones are still at the version the writer
+/// read (a step, a compaction).
+pub(crate) fn set_context(
+    tx: &Connection,
+    agent: mneme_types::AgentId,
+    ids: &[mneme_types::MessageId],
+    version: u64,
+    at: &chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
     let n = tx.execute(
         "UPDATE agents SET message_ids = ?2, updated_at = ?3,
             message_ids_version = message_ids_version + 1
          WHERE id = ?1 AND message_ids_version = ?4",
         rusqlite::params![
-            c.agent_id.to_string(),
-            to_json(&c.message_ids)?,
-            micros(&c.created_at),
-            c.message_ids_version as i64,
+            agent.to_string(),
+            to_json(&ids)?,
+            micros(at),
+            version as i64
         ],
     )?;
     if n == 0 {
-        ensure_agent(tx, c.agent_id)?;
+        ensure_agent(tx, agent)?;
         return Err(Error::Store(StoreError::Conflict(format!(
-            "The in-context messages of agent {} were changed by another writer while the step ran",
-            c.agent_id
+            "The in-context messages of agent {agent} were changed by another writer meanwhile"
         ))));
     }
     Ok(())

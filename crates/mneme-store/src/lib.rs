@@ -24,10 +24,10 @@ use mneme_types::{
 pub use error::StoreError;
 pub use model::{
     Agent, AgentContext, AgentEdit, AgentFilter, AgentFrame, AgentSettings, Archive, ArchiveEdit,
-    ArchiveFilter, BlockChange, BlockEdit, BlockFilter, Message, MessageEdit, MessageFilter,
-    MessageQuery, NewAgent, Passage, PassageFilter, PassageList, ReasoningRecord, Role, RunChunk,
-    RunData, RunEdit, RunFilter, RunRecord, SearchChange, SearchKind, StepCommit, ToolCallRecord,
-    ToolEdit, ToolFilter, ToolReturnRecord,
+    ArchiveFilter, BlockChange, BlockEdit, BlockFilter, CompactionCommit, Message, MessageEdit,
+    MessageFilter, MessageQuery, NewAgent, Passage, PassageFilter, PassageList, ReasoningRecord,
+    Role, RunChunk, RunData, RunEdit, RunFilter, RunRecord, SearchChange, SearchKind, StepCommit,
+    ToolCallRecord, ToolEdit, ToolFilter, ToolReturnRecord,
 };
 pub use page::{Order, Page};
 
@@ -128,6 +128,10 @@ pub trait MessageStore: Send + Sync {
     /// makes `[system] + initial` the context, in one transaction. An overwrite by intent, so
     /// it takes no expected version; it bumps `message_ids_version`.
     async fn reset_messages(&self, agent: AgentId, initial: Vec<Message>) -> Result<Agent>;
+    /// Stores the summary, makes `message_ids` the context and writes the system text, in one
+    /// transaction. A stale `message_ids_version` is a `Conflict` and an unknown agent
+    /// `NotFound`; either writes nothing. Evicted messages stay stored.
+    async fn compact_context(&self, commit: CompactionCommit) -> Result<()>;
 }
 
 /// Runs and the steps they consist of.

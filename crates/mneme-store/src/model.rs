@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use mneme_types::{
-    AgentId, AgentType, ArchiveId, Block, BlockId, EmbeddingConfig, LlmConfig, MessageId,
-    PassageId, RunId, RunStatus, StepId, StopReason, ToolId, ToolRule, UsageStatistics,
+    AgentId, AgentType, ArchiveId, Block, BlockId, CompactionSettings, EmbeddingConfig, LlmConfig,
+    MessageId, PassageId, RunId, RunStatus, StepId, StopReason, ToolId, ToolRule, UsageStatistics,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -54,7 +54,10 @@ pub struct Agent {
 #[serde(default)]
 pub struct AgentSettings {
     pub model_settings: Option<Value>,
-    pub compaction_settings: Option<Value>,
+    /// `None`: Letta's defaults. Settings this version cannot read are dropped with a warning
+    /// rather than make the agent unreadable.
+    #[serde(deserialize_with = "lenient_compaction")]
+    pub compaction_settings: Option<CompactionSettings>,
     pub response_format: Option<Value>,
     pub timezone: Option<String>,
     pub message_buffer_autoclear: bool,
@@ -391,6 +394,22 @@ pub struct StepCommit {
     pub created_at: DateTime<Utc>,
 }
 
+/// A compaction: older messages leave the context for a summary, in one transaction.
+#[derive(Debug, Clone)]
+pub struct CompactionCommit {
+    pub agent_id: AgentId,
+    /// The new summary message (stored; in the new context right after the system message).
+    pub summary: Message,
+    /// The agent's in-context ids after the compaction: the system message, the summary, the
+    /// kept messages. The evicted ones stay stored (recall memory).
+    pub message_ids: Vec<MessageId>,
+    /// As `StepCommit::message_ids_version`: a stale version refuses the whole compaction.
+    pub message_ids_version: u64,
+    /// The recompiled system message (its counts changed).
+    pub system_text: Option<(MessageId, String)>,
+    pub created_at: DateTime<Utc>,
+}
+
 /// A named collection of passages; agents attached to it read it in archival memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Archive {
@@ -511,3 +530,34 @@ pub struct ToolFilter {
 
 /// A change to a stored tool, applied inside the write transaction; `Err` aborts it.
 pub type ToolEdit = Box<dyn FnOnce(&mut mneme_types::Tool) -> Result<(), StoreError> + Send>;
+
+/// Stored compaction settings, or `None` with a warning when this version cannot read them.
+fn lenient_compaction<'de, D>(d: D) -> Result<Option<CompactionSettings>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let value = Option::<Value>::deserialize(d)?;
+    Ok(value.and_then(|v| match CompactionSettings::deserialize(&v) {
+        Ok(settings) => Some(settings),
+        Err(e) => {
+            tracing::warn!(error = %e, "stored compaction settings are unreadable; defaults apply");
+            None
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_compaction_settings_read_as_defaults() {
+        let read = |v: Value| serde_json::from_value::<AgentSettings>(v).unwrap();
+        let good = read(serde_json::json!({"compaction_settings": {"mode": "all"}}));
+        let mode = good.compaction_settings.map(|s| s.mode);
+        assert_eq!(mode, Some(mneme_types::CompactionMode::All));
+        let bad = read(serde_json::json!({"compaction_settings": {"mode": "someday"}}));
+        assert!(bad.compaction_settings.is_none());
+        assert!(read(serde_json::json!({})).compaction_settings.is_none());
+    }
+}

@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 pub mod fake_llm;
 pub mod mcp;
 
-pub use fake_llm::{FakeLlm, Reply};
+pub use fake_llm::{FakeLlm, Reply, Rule};
 
 /// A running server process.
 pub struct TestServer {

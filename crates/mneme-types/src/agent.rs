@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::{
-    AgentId, Block, BlockId, CreateBlock, EmbeddingConfig, LettaMessage, LlmConfig, MessageId,
-    ModelSettings, ResponseFormat, ToolRule, time,
+    AgentId, Block, BlockId, CompactionSettings, CompactionSettingsPatch, CreateBlock,
+    EmbeddingConfig, LettaMessage, LlmConfig, MessageId, ModelSettings, ResponseFormat, ToolRule,
+    time,
 };
 
 /// The agent types Letta defines. `split_thread_agent` exists in the enum but creation rejects it.
@@ -70,7 +71,9 @@ pub struct AgentState {
     pub llm_config: LlmConfig,
     pub embedding_config: Option<EmbeddingConfig>,
     pub model_settings: Option<ModelSettings>,
-    pub compaction_settings: Option<Value>,
+    /// Complete: Letta's defaults for what the agent was not given, the mode's default prompt
+    /// shown when it has its own none (`model: null` is the agent's own model).
+    pub compaction_settings: Option<CompactionSettings>,
     pub response_format: Option<ResponseFormat>,
     pub memory: Memory,
     pub blocks: Vec<Block>,
@@ -127,7 +130,7 @@ pub struct CreateAgent {
     pub llm_config: Option<LlmConfig>,
     pub embedding_config: Option<EmbeddingConfig>,
     pub model_settings: Option<ModelSettings>,
-    pub compaction_settings: Option<Value>,
+    pub compaction_settings: Option<CompactionSettingsPatch>,
     pub context_window_limit: Option<u32>,
     pub max_tokens: Option<u32>,
     pub max_reasoning_tokens: Option<u32>,
@@ -174,7 +177,7 @@ pub struct UpdateAgent {
     pub llm_config: Option<LlmConfig>,
     pub embedding_config: Option<EmbeddingConfig>,
     pub model_settings: Option<ModelSettings>,
-    pub compaction_settings: Option<Value>,
+    pub compaction_settings: Option<CompactionSettingsPatch>,
     pub context_window_limit: Option<u32>,
     pub max_tokens: Option<u32>,
     pub reasoning: Option<bool>,

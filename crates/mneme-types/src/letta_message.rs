@@ -12,7 +12,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::{MessageId, RunId, StepId, time};
+use crate::{CompactionEventData, CompactionStats, MessageId, RunId, StepId, time};
 
 /// One member of the union: the common fields, then `body`.
 #[derive(Debug, Clone, PartialEq)]
@@ -296,19 +296,27 @@ impl<'de> Deserialize<'de> for ApprovalItem {
     }
 }
 
-/// `SummaryMessage`: a compaction summary.
+/// `SummaryMessage`: a compaction summary (the summarizer's text, not the packed message).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SummaryMessage {
     pub summary: String,
     #[serde(default)]
-    pub compaction_stats: Option<Value>,
+    pub compaction_stats: Option<CompactionStats>,
 }
 
-/// `EventMessage`: a compaction event.
+/// `EventMessage`: an event beside the conversation (a compaction starting).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventMessage {
     pub event_type: String,
-    pub event_data: Map<String, Value>,
+    pub event_data: EventData,
+}
+
+/// `event_data`: a compaction's, else any object (read back as it came).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum EventData {
+    Compaction(CompactionEventData),
+    Other(Map<String, Value>),
 }
 
 /// `string | [content parts]`: Letta sends a plain string for one text, a list of parts

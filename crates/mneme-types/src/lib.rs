@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod block;
 pub mod byok;
+pub mod compaction;
 pub mod context;
 pub mod ids;
 pub mod letta_message;
@@ -25,6 +26,10 @@ pub mod tool_rule;
 pub use agent::{AgentState, AgentType, CreateAgent, Memory, UpdateAgent};
 pub use block::{Block, BlockUpdate, CreateBlock, DEFAULT_BLOCK_LIMIT};
 pub use byok::{CheckProvider, CreateProvider, ProviderRecord, UpdateProvider};
+pub use compaction::{
+    CompactionEventData, CompactionMode, CompactionResponse, CompactionSettings,
+    CompactionSettingsPatch, CompactionStats, SummarizeRequest,
+};
 pub use context::{
     ChatToolCall, ContextWindowOverview, FunctionCall, FunctionKind, FunctionTool, InternalMessage,
     TextContent, TextKind,
@@ -35,10 +40,10 @@ pub use ids::{
 };
 pub use letta_message::{
     ApprovalItem, ApprovalRequestMessage, ApprovalResponseMessage, ApprovalReturn,
-    AssistantMessage, EventMessage, HiddenReasoningMessage, HiddenReasoningState, LettaMessage,
-    MessageBody, MessageContent, ReasoningMessage, ReasoningSource, SummaryMessage, SystemMessage,
-    ToolCall, ToolCallDelta, ToolCallMessage, ToolCallOrDelta, ToolCalls, ToolReturn,
-    ToolReturnMessage, ToolReturnStatus, UserMessage,
+    AssistantMessage, EventData, EventMessage, HiddenReasoningMessage, HiddenReasoningState,
+    LettaMessage, MessageBody, MessageContent, ReasoningMessage, ReasoningSource, SummaryMessage,
+    SystemMessage, ToolCall, ToolCallDelta, ToolCallMessage, ToolCallOrDelta, ToolCalls,
+    ToolReturn, ToolReturnMessage, ToolReturnStatus, UserMessage,
 };
 pub use letta_response::{
     LettaErrorMessage, LettaPing, LettaResponse, LettaStopReason, LettaStreamingResponse,

@@ -28,6 +28,9 @@ pub struct LettaRequest {
     pub callback_url: Option<String>,
     pub override_model: Option<String>,
     pub client_tools: Option<Vec<Value>>,
+    /// Compactions show as an `event_message` and a `summary_message` (with its stats), and
+    /// the summary is stored with role `summary`; without it, the summary is a `user_message`.
+    pub include_compaction_messages: Option<bool>,
 }
 
 /// `MessageCreate`: an input message.

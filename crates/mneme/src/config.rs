@@ -67,6 +67,10 @@ pub(crate) struct ServeArgs {
     /// Seconds a user tool may run before its process group is killed (default 180, Letta's).
     #[arg(long, env = "MNEME_TOOL_TIMEOUT_SECS")]
     tool_timeout_secs: Option<u64>,
+    /// Compact an agent's context when a model call's passes this share of the window
+    /// (default 0.9, Letta's; between 0.1 and 1).
+    #[arg(long, env = "MNEME_COMPACTION_THRESHOLD")]
+    compaction_threshold: Option<f64>,
     /// Directory of the local embedding model (config.json, tokenizer.json, model.safetensors).
     /// Default: ~/.cache/mneme/models/all-MiniLM-L6-v2, where `scripts/fetch-model` puts it (or
     /// <data dir>/models/all-MiniLM-L6-v2 when only that one holds it).
@@ -112,6 +116,7 @@ struct FileConfig {
     embedding_model_index: Option<String>,
     recall_embeddings: Option<bool>,
     tool_timeout_secs: Option<u64>,
+    compaction_threshold: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -211,6 +216,8 @@ pub(crate) struct Config {
     pub(crate) recall_embeddings: bool,
     /// Wall-clock limit of one user tool run.
     pub(crate) tool_timeout: std::time::Duration,
+    /// Share of a model's window past which an agent's context is compacted.
+    pub(crate) compaction_threshold: f64,
 }
 
 impl Config {
@@ -245,7 +252,15 @@ impl Config {
             ..ModelSource::default()
         });
         let providers = args.providers.0;
+        let compaction_threshold = args
+            .compaction_threshold
+            .or(file.compaction_threshold)
+            .unwrap_or(mneme_agent::DEFAULT_THRESHOLD);
+        if !(0.1..=1.0).contains(&compaction_threshold) {
+            bail!("--compaction-threshold must be between 0.1 and 1, got {compaction_threshold}");
+        }
         Ok(Config {
+            compaction_threshold,
             index_dir: data_dir.join("search"),
             data_dir: data_dir.clone(),
             embedding_model_dir,
@@ -360,6 +375,30 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         providers: ProviderArgs,
+    }
+
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    fn threshold(extra: &[&str]) -> anyhow::Result<f64> {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_str().unwrap();
+        let args = [&["mneme", "--data-dir", data], extra].concat();
+        Config::resolve(Serve::try_parse_from(args).unwrap().args).map(|c| c.compaction_threshold)
+    }
+
+    #[test]
+    fn the_compaction_threshold_is_letta_s_unless_set_within_bounds() {
+        assert_eq!(threshold(&[]).unwrap(), 0.9);
+        assert_eq!(
+            threshold(&["--compaction-threshold", "0.75"]).unwrap(),
+            0.75
+        );
+        assert!(threshold(&["--compaction-threshold", "1.5"]).is_err());
+        assert!(threshold(&["--compaction-threshold", "0"]).is_err());
     }
 
     #[test]

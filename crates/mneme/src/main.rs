@@ -120,6 +120,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             default_model: config.default_model.clone(),
             default_embedding,
             chunk_retention: config.stream_retention,
+            compaction_threshold: config.compaction_threshold,
         },
     );
     service.init().await.context("preparing the store")?;

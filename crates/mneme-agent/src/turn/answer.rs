@@ -5,7 +5,7 @@ use mneme_llm::ChatResponse;
 use mneme_store::{Message, ToolCallRecord, ToolReturnRecord};
 use mneme_types::StepId;
 
-use super::{AgentError, Runtime, Turn, TurnInput, emit_step};
+use super::{AgentError, Runtime, Turn, TurnEvent, TurnInput, emit};
 use crate::approval::{
     ApprovalAnswer, Decision, client_return, decisions_for, denied_return, pending_calls,
     pending_request,
@@ -77,7 +77,12 @@ impl Runtime {
             .collect();
         self.commit(turn, input, step_id, &ChatResponse::default(), &outcome)
             .await?;
-        emit_step(input, &outcome.messages);
+        emit(
+            input,
+            TurnEvent::StepCommitted {
+                messages: outcome.messages.clone(),
+            },
+        );
         Ok(())
     }
 

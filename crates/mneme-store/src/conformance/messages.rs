@@ -7,8 +7,8 @@ use serde_json::json;
 
 use super::fixtures::*;
 use crate::{
-    Message, MessageEdit, MessageQuery, Order, ReasoningRecord, Role, Store, ToolCallRecord,
-    ToolReturnRecord,
+    CompactionCommit, Message, MessageEdit, MessageQuery, Order, ReasoningRecord, Role, Store,
+    ToolCallRecord, ToolReturnRecord,
 };
 
 fn query(limit: u32, order: Order) -> MessageQuery {
@@ -346,4 +346,57 @@ pub async fn message_edits_bump_messages_edited(store: Arc<dyn Store>) {
         .await;
     assert!(refused.is_err());
     assert_eq!(store.get_agent(a.id).await.unwrap().messages_edited, 2);
+}
+
+pub async fn a_compaction_replaces_the_context_and_keeps_what_left_it(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    let old = message(a.id, Role::User, "old");
+    let kept = message(a.id, Role::Assistant, "kept");
+    let before = append(&*store, a.id, vec![old.clone(), kept.clone()]).await;
+    let system = a.message_ids[0];
+    let system_text = store.get_message(system).await.unwrap().text;
+    let summary = message(a.id, Role::Summary, "summary of old");
+    let compaction = |version: u64| CompactionCommit {
+        agent_id: a.id,
+        summary: summary.clone(),
+        message_ids: vec![system, summary.id, kept.id],
+        message_ids_version: version,
+        system_text: Some((system, "recompiled".into())),
+        created_at: at(100),
+    };
+    // A context changed since it was read refuses the whole compaction.
+    assert_conflict(
+        store
+            .compact_context(compaction(before.message_ids_version + 1))
+            .await,
+    );
+    assert_not_found(store.get_message(summary.id).await);
+    assert_eq!(store.get_message(system).await.unwrap().text, system_text);
+    assert_eq!(
+        store.get_agent(a.id).await.unwrap().message_ids,
+        before.message_ids
+    );
+    store
+        .compact_context(compaction(before.message_ids_version))
+        .await
+        .unwrap();
+    let got = store.get_agent(a.id).await.unwrap();
+    assert_eq!(got.message_ids, [system, summary.id, kept.id]);
+    assert_eq!(got.message_ids_version, before.message_ids_version + 1);
+    assert_eq!(store.get_message(system).await.unwrap().text, "recompiled");
+    assert_eq!(
+        store.get_message(summary.id).await.unwrap().role,
+        Role::Summary
+    );
+    // What left the context is still stored and listed, in storage order.
+    assert_eq!(
+        listed(&*store, a.id, &query(10, Order::Asc)).await,
+        [system, old.id, kept.id, summary.id]
+    );
+    let ctx = store.agent_context(a.id).await.unwrap();
+    assert_eq!((ctx.message_count, ctx.messages.len()), (4, 3));
+    let mut unknown = compaction(0);
+    unknown.agent_id = AgentId::new();
+    unknown.summary = message(unknown.agent_id, Role::Summary, "s");
+    assert_not_found(store.compact_context(unknown).await);
 }

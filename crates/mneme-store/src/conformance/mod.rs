@@ -84,6 +84,7 @@ macro_rules! conformance_suite {
                 reset_keeps_only_the_system_message,
                 messages_by_ids_answer_in_the_order_asked,
                 message_edits_bump_messages_edited,
+                a_compaction_replaces_the_context_and_keeps_what_left_it,
             }
             runs {
                 runs_round_trip_and_update,

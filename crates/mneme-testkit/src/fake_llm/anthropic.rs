@@ -30,7 +30,7 @@ pub(crate) async fn messages(
     }
     let (reply, latency, first_id) = {
         let mut script = script.lock().unwrap();
-        let reply = script.next_reply(&request);
+        let reply = script.next_reply(&request, &request);
         let first_id = script.next_id();
         for _ in 1..=reply.tool_calls.len() {
             script.next_id();
@@ -102,10 +102,12 @@ fn message(request: &Value, reply: &Reply, first_id: u64) -> Value {
         "stop_reason": stop_reason(reply),
         "stop_sequence": null,
         "usage": {
-            "input_tokens": estimate_tokens(input),
+            "input_tokens": reply.prompt_tokens.unwrap_or_else(|| estimate_tokens(input)),
             "cache_creation_input_tokens": reply.cache_creation_tokens.unwrap_or(0),
             "cache_read_input_tokens": reply.cache_read_tokens.unwrap_or(0),
-            "output_tokens": estimate_tokens(output_chars),
+            "output_tokens": reply
+                .completion_tokens
+                .unwrap_or_else(|| estimate_tokens(output_chars)),
         },
     })
 }

@@ -27,7 +27,7 @@ pub(crate) async fn chat_completions(
     }
     let (reply, latency, first_id) = {
         let mut script = script.lock().unwrap();
-        let reply = script.next_reply(&request);
+        let reply = script.next_reply(&request, &request);
         // Reserve one id for the completion and one per tool call.
         let first_id = script.next_id();
         for _ in 1..=reply.tool_calls.len() {
@@ -130,8 +130,12 @@ impl Answer {
             reasoning: reply.reasoning.clone(),
             tool_calls,
             finish_reason,
-            prompt_tokens: estimate_tokens(request["messages"].to_string().len()),
-            completion_tokens: estimate_tokens(completion_chars),
+            prompt_tokens: reply
+                .prompt_tokens
+                .unwrap_or_else(|| estimate_tokens(request["messages"].to_string().len())),
+            completion_tokens: reply
+                .completion_tokens
+                .unwrap_or_else(|| estimate_tokens(completion_chars)),
             cached_tokens: reply.cache_read_tokens,
             reasoning_tokens: reply.reasoning_tokens,
         }

@@ -61,6 +61,24 @@ pub(crate) async fn set_latency(State(script): State<Shared>, body: Bytes) -> Re
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FakeConfig {
+    /// Requests with more characters of text get a context-length error; `null`: no limit.
+    context_limit_chars: Option<usize>,
+}
+
+/// `POST /_fake/config`: `{"context_limit_chars": N | null}`.
+pub(crate) async fn set_config(State(script): State<Shared>, body: Bytes) -> Response {
+    match serde_json::from_slice::<FakeConfig>(&body) {
+        Ok(config) => {
+            script.lock().unwrap().context_limit = config.context_limit_chars;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => bad_request(e.to_string()),
+    }
+}
+
 /// `GET /_fake/requests`: the chat request bodies of every protocol, oldest first.
 pub(crate) async fn chat_requests(State(script): State<Shared>) -> Json<Vec<Value>> {
     Json(script.lock().unwrap().bodies_where(super::is_chat_path))
@@ -71,7 +89,8 @@ pub(crate) async fn recorded(State(script): State<Shared>) -> Json<Vec<RecordedR
     Json(script.lock().unwrap().recorded.clone())
 }
 
-/// `POST /_fake/reset`: back to an empty script with no latency and no recordings.
+/// `POST /_fake/reset`: back to an empty script with no latency, no context limit and no
+/// recordings.
 pub(crate) async fn reset(State(script): State<Shared>) -> StatusCode {
     script.lock().unwrap().reset();
     StatusCode::NO_CONTENT

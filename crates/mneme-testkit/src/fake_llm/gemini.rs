@@ -71,7 +71,7 @@ pub(crate) async fn model_method(
 async fn generate(script: &Shared, request: &Value, model: &str, stream: bool) -> Response {
     let (reply, latency, id) = {
         let mut script = script.lock().unwrap();
-        let reply = script.next_reply(&openai_view(request));
+        let reply = script.next_reply(&openai_view(request), request);
         (reply, script.latency, script.next_id())
     };
     let delay = latency + Duration::from_millis(reply.delay_ms.unwrap_or(0));
@@ -154,11 +154,16 @@ impl Answer {
             .iter()
             .map(|(n, a)| n.len() + a.to_string().len())
             .sum();
-        let candidates = estimate_tokens(chars(&reply.text) + call_chars);
+        let candidates = reply
+            .completion_tokens
+            .unwrap_or_else(|| estimate_tokens(chars(&reply.text) + call_chars));
         let thoughts = reply.reasoning.as_ref().map(|r| estimate_tokens(r.len()));
         let cached = reply.cache_read_tokens;
-        let prompt =
-            estimate_tokens(request["contents"].to_string().len()).max(cached.unwrap_or(0));
+        let estimate = || estimate_tokens(request["contents"].to_string().len());
+        let prompt = reply
+            .prompt_tokens
+            .unwrap_or_else(estimate)
+            .max(cached.unwrap_or(0));
         let mut usage = json!({
             "promptTokenCount": prompt,
             "candidatesTokenCount": candidates,

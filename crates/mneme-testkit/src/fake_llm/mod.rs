@@ -5,7 +5,9 @@
 //! (Anthropic's shape when the request carries `anthropic-version`); Gemini's
 //! `/v1beta/models/...` (generate, stream, embed, list); and Ollama's `/api/chat`, `/api/embed`,
 //! `/api/tags` and `/api/show`. Every chat route follows the same script. Tests script the next
-//! answers (text, tool calls, errors, delays) through
+//! answers (text, tool calls, errors, delays, reported usage), answers by system prompt (a
+//! summarizer's calls), and a context limit past which every protocol answers its
+//! context-length error, through
 //! the Rust handle `FakeLlm` or, from other languages, the control API under `/_fake/`; every
 //! request body is recorded so tests can assert what mneme sent. With nothing scripted it echoes
 //! the last user message, through `send_message` when the request offers that tool.
@@ -112,10 +114,18 @@ impl FakeLlm {
     /// Answers with `reply` whenever the queue is empty and the last user message contains
     /// `text`; earlier rules win.
     pub fn add_rule(&self, text: impl Into<String>, reply: Reply) {
-        self.lock().add_rule(Rule {
-            when_last_user_contains: text.into(),
-            reply,
-        });
+        self.lock().add_rule(Rule::on_user(text, reply));
+    }
+
+    /// Adds any rule (`Rule::on_system` answers before the queue).
+    pub fn add_rule_for(&self, rule: Rule) {
+        self.lock().add_rule(rule);
+    }
+
+    /// Answers requests with more than `chars` characters of text with the protocol's
+    /// context-length error (`None`: no limit), as a model with a small window does.
+    pub fn set_context_limit(&self, chars: Option<usize>) {
+        self.lock().context_limit = chars;
     }
 
     /// A delay before every response (chat, embeddings, models).
@@ -204,6 +214,7 @@ fn router(script: Shared) -> Router {
         )
         .route("/_fake/rules", post(control::add_rules))
         .route("/_fake/latency", post(control::set_latency))
+        .route("/_fake/config", post(control::set_config))
         .route("/_fake/requests", get(control::chat_requests))
         .route("/_fake/recorded", get(control::recorded))
         .route("/_fake/reset", post(control::reset))

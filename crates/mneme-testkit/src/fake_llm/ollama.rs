@@ -60,7 +60,7 @@ pub(crate) async fn chat(
     }
     let (reply, latency) = {
         let mut script = script.lock().unwrap();
-        (script.next_reply(&request), script.latency)
+        (script.next_reply(&request, &request), script.latency)
     };
     let delay = latency + Duration::from_millis(reply.delay_ms.unwrap_or(0));
     tokio::time::sleep(delay).await;
@@ -126,8 +126,9 @@ fn lines(request: &Value, reply: &Reply, model: &str) -> Vec<Value> {
         "message": {"role": "assistant", "content": ""},
         "done": true, "done_reason": done_reason,
         "total_duration": 1_000_000, "load_duration": 1000,
-        "prompt_eval_count": estimate_tokens(request["messages"].to_string().len()),
-        "eval_count": estimate_tokens(completion_chars),
+        "prompt_eval_count": reply.prompt_tokens
+            .unwrap_or_else(|| estimate_tokens(request["messages"].to_string().len())),
+        "eval_count": reply.completion_tokens.unwrap_or_else(|| estimate_tokens(completion_chars)),
     }));
     lines
 }

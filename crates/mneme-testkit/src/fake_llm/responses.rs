@@ -31,7 +31,7 @@ pub(crate) async fn responses(
     let (reply, latency, id) = {
         let mut script = script.lock().unwrap();
         (
-            script.next_reply(&as_chat_request(&request)),
+            script.next_reply(&as_chat_request(&request), &request),
             script.latency,
             script.next_id(),
         )
@@ -41,7 +41,7 @@ pub(crate) async fn responses(
         return error_response(error, Protocol::OpenAi);
     }
     let output = output_items(&reply, id);
-    let usage = usage(&request, &output);
+    let usage = usage(&request, &reply, &output);
     let status = match reply.finish_reason.as_deref() {
         Some("length") => json!({"status": "incomplete",
                                  "incomplete_details": {"reason": "max_output_tokens"}}),
@@ -108,9 +108,13 @@ fn output_items(reply: &Reply, id: u64) -> Vec<Value> {
     output
 }
 
-fn usage(request: &Value, output: &[Value]) -> Value {
-    let input = estimate_tokens(request["input"].to_string().len());
-    let out = estimate_tokens(Value::Array(output.to_vec()).to_string().len());
+fn usage(request: &Value, reply: &Reply, output: &[Value]) -> Value {
+    let input = reply
+        .prompt_tokens
+        .unwrap_or_else(|| estimate_tokens(request["input"].to_string().len()));
+    let out = reply
+        .completion_tokens
+        .unwrap_or_else(|| estimate_tokens(Value::Array(output.to_vec()).to_string().len()));
     json!({"input_tokens": input, "input_tokens_details": {"cached_tokens": 0},
            "output_tokens": out, "output_tokens_details": {"reasoning_tokens": 0},
            "total_tokens": input + out})

@@ -19,7 +19,8 @@ pub(crate) enum Protocol {
 ///
 /// JSON forms: `{"text": "hi"}`, `{"tool_calls": [{"name": "f", "arguments": {...}}]}` (with an
 /// optional `"text"` beside), `{"error": {"status": 429, "body": {...}}}`,
-/// `{"error": {"kind": "context_length_exceeded"}}`; any of them with `"delay_ms"`.
+/// `{"error": {"kind": "context_length_exceeded"}}`; any of them with `"delay_ms"`, and with
+/// `"prompt_tokens"` / `"completion_tokens"` to report that usage instead of the estimate.
 /// Unknown keys are refused so that a typo in a test script fails loudly.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -54,6 +55,13 @@ pub struct Reply {
     /// Reported as `usage.completion_tokens_details.reasoning_tokens`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_tokens: Option<u64>,
+    /// The prompt's token count reported in the usage (every protocol), instead of the
+    /// estimate from the request's size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<u64>,
+    /// The answer's token count reported in the usage, instead of the estimate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completion_tokens: Option<u64>,
     /// Extra delay for this reply, on top of the global latency.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
@@ -95,12 +103,56 @@ pub enum ErrorKind {
     ContextLengthExceeded,
 }
 
-/// When the queue is empty, the first rule whose text occurs in the last user message answers.
+/// A reply chosen by what the request says. A rule with `when_system_contains` answers
+/// requests whose system prompt contains that text (and whose last user message contains
+/// `when_last_user_contains`) before the queue, so that a summarizer's calls, say, get their
+/// own answers while the queue scripts the agent; other rules answer when the queue is empty,
+/// the first whose text occurs in the last user message. `times` limits how often a rule
+/// answers (then it is gone).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
+    #[serde(default)]
     pub when_last_user_contains: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when_system_contains: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u32>,
     pub reply: Reply,
+}
+
+impl Rule {
+    /// Answers with `reply` when the queue is empty and the last user message contains `text`.
+    pub fn on_user(text: impl Into<String>, reply: Reply) -> Rule {
+        Rule {
+            when_last_user_contains: text.into(),
+            when_system_contains: None,
+            times: None,
+            reply,
+        }
+    }
+
+    /// Answers with `reply`, before the queue, requests whose system prompt contains `text`.
+    pub fn on_system(text: impl Into<String>, reply: Reply) -> Rule {
+        Rule {
+            when_system_contains: Some(text.into()),
+            ..Rule::on_user("", reply)
+        }
+    }
+
+    /// Answers at most `n` times.
+    pub fn times(mut self, n: u32) -> Rule {
+        self.times = Some(n);
+        self
+    }
+
+    fn matches(&self, system: &str, last_user: &str) -> bool {
+        let system_ok = self
+            .when_system_contains
+            .as_deref()
+            .is_none_or(|text| system.contains(text));
+        system_ok && last_user.contains(&self.when_last_user_contains)
+    }
 }
 
 /// A request the fake received.
@@ -272,6 +324,9 @@ pub(crate) struct Script {
     queue: VecDeque<Reply>,
     rules: Vec<Rule>,
     pub(crate) latency: Duration,
+    /// Requests with more text than this (in characters) get the protocol's context-length
+    /// error, as a model with a small window answers.
+    pub(crate) context_limit: Option<usize>,
     pub(crate) recorded: Vec<RecordedRequest>,
     next_id: u64,
 }
@@ -310,20 +365,98 @@ impl Script {
         self.next_id
     }
 
-    /// The reply for this chat request: the queue first, then the rules, then the default echo.
-    pub(crate) fn next_reply(&mut self, request: &Value) -> Reply {
+    /// The reply for this chat request (`view` in the OpenAI chat shape the rules read, `raw`
+    /// as sent): a context-length error past the limit, then the system-prompt rules, the
+    /// queue, the other rules, and the default echo.
+    pub(crate) fn next_reply(&mut self, view: &Value, raw: &Value) -> Reply {
+        if self
+            .context_limit
+            .is_some_and(|limit| text_chars(raw, true) > limit)
+        {
+            return Reply::context_length_exceeded();
+        }
+        let last_user = last_user_text(view);
+        let system = system_text(raw);
+        if let Some(reply) = self.take_rule(true, &system, &last_user) {
+            return reply;
+        }
         if let Some(reply) = self.queue.pop_front() {
             return reply;
         }
-        let last_user = last_user_text(request);
-        let rule = self
-            .rules
-            .iter()
-            .find(|r| last_user.contains(&r.when_last_user_contains));
-        match rule {
-            Some(rule) => rule.reply.clone(),
-            None => default_reply(request, &last_user),
+        match self.take_rule(false, &system, &last_user) {
+            Some(reply) => reply,
+            None => default_reply(view, &last_user),
         }
+    }
+
+    /// The reply of the first matching rule of one kind (system rules or the others), used
+    /// up when its `times` run out.
+    fn take_rule(&mut self, on_system: bool, system: &str, last_user: &str) -> Option<Reply> {
+        let i = self.rules.iter().position(|r| {
+            r.when_system_contains.is_some() == on_system && r.matches(system, last_user)
+        })?;
+        let rule = &mut self.rules[i];
+        let reply = rule.reply.clone();
+        if let Some(left) = rule.times.as_mut() {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                self.rules.remove(i);
+            }
+        }
+        Some(reply)
+    }
+}
+
+/// The system prompt of a request in any protocol: Anthropic's `system`, Gemini's
+/// `systemInstruction`, the Responses API's `instructions`, or the `system`/`developer`
+/// messages of the others.
+pub(crate) fn system_text(raw: &Value) -> String {
+    let mut parts = Vec::new();
+    for field in [
+        &raw["system"],
+        &raw["systemInstruction"],
+        &raw["instructions"],
+    ] {
+        collect_text(field, &mut parts);
+    }
+    let messages = raw["messages"].as_array().into_iter().flatten();
+    let items = raw["input"].as_array().into_iter().flatten();
+    for m in messages.chain(items) {
+        if m["role"] == "system" || m["role"] == "developer" {
+            collect_text(&m["content"], &mut parts);
+        }
+    }
+    parts.join("\n")
+}
+
+/// The text of a string, a list of text parts, or `{parts: [...]}`.
+fn collect_text(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|i| collect_text(i, out)),
+        Value::Object(o) => {
+            for key in ["text", "parts", "content"] {
+                if let Some(inner) = o.get(key) {
+                    collect_text(inner, out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Characters of every string in a request, its tool schemas and model name left out (what a
+/// model's window holds of it, roughly).
+fn text_chars(v: &Value, top: bool) -> usize {
+    match v {
+        Value::String(s) => s.chars().count(),
+        Value::Array(items) => items.iter().map(|i| text_chars(i, false)).sum(),
+        Value::Object(o) => o
+            .iter()
+            .filter(|(k, _)| !top || !matches!(k.as_str(), "tools" | "model" | "tool_choice"))
+            .map(|(_, v)| text_chars(v, false))
+            .sum(),
+        _ => 0,
     }
 }
 
@@ -417,14 +550,11 @@ mod tests {
         let mut script = Script::default();
         let req = json!({"messages": [{"role": "user", "content": "hello there"}]});
         script.push(Reply::text("queued"));
-        script.add_rule(Rule {
-            when_last_user_contains: "hello".into(),
-            reply: Reply::text("ruled"),
-        });
-        assert_eq!(script.next_reply(&req), Reply::text("queued"));
-        assert_eq!(script.next_reply(&req), Reply::text("ruled"));
+        script.add_rule(Rule::on_user("hello", Reply::text("ruled")));
+        assert_eq!(script.next_reply(&req, &req), Reply::text("queued"));
+        assert_eq!(script.next_reply(&req, &req), Reply::text("ruled"));
         let other = json!({"messages": [{"role": "user", "content": "bye"}]});
-        assert_eq!(script.next_reply(&other), Reply::text("echo: bye"));
+        assert_eq!(script.next_reply(&other, &other), Reply::text("echo: bye"));
     }
 
     #[test]
@@ -434,11 +564,77 @@ mod tests {
             "messages": [{"role": "user", "content": "hi"}],
             "tools": [{"type": "function", "function": {"name": "send_message"}}],
         });
-        let reply = script.next_reply(&req);
+        let reply = script.next_reply(&req, &req);
         assert_eq!(reply.tool_calls[0].name, "send_message");
         assert_eq!(
             reply.tool_calls[0].arguments,
             json!({"message": "echo: hi"})
+        );
+    }
+
+    #[test]
+    fn system_rules_answer_before_the_queue_and_run_out() {
+        let mut script = Script::default();
+        script.push(Reply::text("for the agent"));
+        script.add_rule(Rule::on_system("Summarise", Reply::text("a summary")).times(1));
+        let summarizer = json!({"messages": [
+            {"role": "system", "content": "Summarise this."},
+            {"role": "user", "content": "transcript"},
+        ]});
+        let agent = json!({"messages": [
+            {"role": "system", "content": "You are an agent."},
+            {"role": "user", "content": "hi"},
+        ]});
+        assert_eq!(
+            script.next_reply(&agent, &agent),
+            Reply::text("for the agent")
+        );
+        assert_eq!(
+            script.next_reply(&summarizer, &summarizer),
+            Reply::text("a summary")
+        );
+        // Used up: the summarizer now gets the echo.
+        let echo = script.next_reply(&summarizer, &summarizer);
+        assert_eq!(echo, Reply::text("echo: transcript"));
+        // Anthropic's and Gemini's system prompts count too.
+        let anthropic = json!({"system": [{"type": "text", "text": "Summarise it"}]});
+        assert_eq!(system_text(&anthropic), "Summarise it");
+        let gemini = json!({"systemInstruction": {"parts": [{"text": "Summarise"}]}});
+        assert_eq!(system_text(&gemini), "Summarise");
+        let rule: Rule = serde_json::from_value(json!({
+            "when_system_contains": "x", "times": 2, "reply": {"text": "y"}
+        }))
+        .unwrap();
+        assert_eq!(rule.when_last_user_contains, "");
+    }
+
+    #[test]
+    fn past_the_context_limit_every_request_overflows() {
+        let mut script = Script {
+            context_limit: Some(10),
+            ..Script::default()
+        };
+        script.push(Reply::text("kept for later"));
+        let short = json!({"model": "a-long-model-name", "messages": [{"role": "user", "content": "hi"}],
+                           "tools": [{"function": {"description": "long long long long"}}]});
+        let long = json!({"messages": [{"role": "user", "content": "hello there, world"}]});
+        let error = script.next_reply(&long, &long).error.unwrap();
+        assert_eq!(error.kind, Some(ErrorKind::ContextLengthExceeded));
+        assert_eq!(
+            script.next_reply(&short, &short),
+            Reply::text("kept for later")
+        );
+    }
+
+    #[test]
+    fn scripted_usage_replaces_the_estimate() {
+        let r: Reply = serde_json::from_value(
+            json!({"text": "x", "prompt_tokens": 9000, "completion_tokens": 7}),
+        )
+        .unwrap();
+        assert_eq!(
+            (r.prompt_tokens, r.completion_tokens),
+            (Some(9000), Some(7))
         );
     }
 }

@@ -6,6 +6,7 @@ mod anthropic;
 mod approvals;
 mod archival;
 mod blocks;
+mod compaction;
 mod errors;
 mod mcp;
 mod messages;

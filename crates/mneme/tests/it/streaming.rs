@@ -24,17 +24,17 @@ async fn with_fake() -> (TestServer, FakeLlm, String) {
 
 /// One SSE event: its name (`None` for plain data) and data.
 #[derive(Debug, Clone)]
-struct Event {
+pub(crate) struct Event {
     name: Option<String>,
     data: String,
     at: Duration,
 }
 
 impl Event {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.data).unwrap_or(Value::Null)
     }
-    fn kind(&self) -> String {
+    pub(crate) fn kind(&self) -> String {
         if self.data == "[DONE]" {
             return "[DONE]".into();
         }
@@ -46,7 +46,7 @@ impl Event {
 }
 
 /// Reads a whole event stream (or the first `max` events), checking the framing as it goes.
-async fn read_events(res: reqwest::Response, max: usize) -> Vec<Event> {
+pub(crate) async fn read_events(res: reqwest::Response, max: usize) -> Vec<Event> {
     let start = Instant::now();
     assert_eq!(res.status(), 200);
     let ctype = res.headers()["content-type"].to_str().unwrap().to_owned();
@@ -92,7 +92,7 @@ async fn read_events(res: reqwest::Response, max: usize) -> Vec<Event> {
     out
 }
 
-async fn stream(srv: &TestServer, agent: &str, body: Value) -> reqwest::Response {
+pub(crate) async fn stream(srv: &TestServer, agent: &str, body: Value) -> reqwest::Response {
     srv.request(
         reqwest::Method::POST,
         &format!("/v1/agents/{agent}/messages/stream"),
