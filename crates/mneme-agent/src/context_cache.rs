@@ -16,6 +16,8 @@ use std::sync::Mutex;
 use mneme_store::{Agent, Message};
 use mneme_types::AgentId;
 
+use crate::tokens::ContextTokens;
+
 /// Default bound on the text held (about 64 MB).
 pub(crate) const DEFAULT_BUDGET_BYTES: usize = 64 << 20;
 
@@ -24,20 +26,29 @@ pub(crate) struct CachedContext {
     ids_version: u64,
     edits: u64,
     messages: Vec<Message>,
+    /// Their token counts, so that a turn counts only its new messages.
+    tokens: ContextTokens,
 }
 
 impl CachedContext {
-    /// What a turn leaves: its agent's state after its last commit.
-    pub(crate) fn new(agent: &Agent, messages: Vec<Message>) -> CachedContext {
+    /// What a turn leaves: its agent's state after its last commit, with the counts of its
+    /// messages (counts of messages no longer in context are dropped).
+    pub(crate) fn new(
+        agent: &Agent,
+        messages: Vec<Message>,
+        mut tokens: ContextTokens,
+    ) -> CachedContext {
+        tokens.retain(&agent.message_ids);
         CachedContext {
             ids_version: agent.message_ids_version,
             edits: agent.messages_edited,
             messages,
+            tokens,
         }
     }
 
-    /// The messages, if they are still what the store holds for `agent`.
-    pub(crate) fn valid_for(self, agent: &Agent) -> Option<Vec<Message>> {
+    /// The messages and their counts, if they are still what the store holds for `agent`.
+    pub(crate) fn valid_for(self, agent: &Agent) -> Option<(Vec<Message>, ContextTokens)> {
         let same = self.ids_version == agent.message_ids_version
             && self.edits == agent.messages_edited
             && self.messages.len() == agent.message_ids.len()
@@ -46,7 +57,7 @@ impl CachedContext {
                 .iter()
                 .zip(&agent.message_ids)
                 .all(|(m, id)| m.id == *id);
-        same.then_some(self.messages)
+        same.then_some((self.messages, self.tokens))
     }
 
     fn bytes(&self) -> usize {
@@ -168,8 +179,14 @@ mod tests {
         let id = AgentId::new();
         let messages = vec![msg(id, "system"), msg(id, "hi")];
         let mut agent = agent_with(&messages);
-        let fresh = || CachedContext::new(&agent_with(&messages), messages.clone());
-        assert_eq!(fresh().valid_for(&agent).map(|m| m.len()), Some(2));
+        let fresh = || {
+            CachedContext::new(
+                &agent_with(&messages),
+                messages.clone(),
+                ContextTokens::new(),
+            )
+        };
+        assert_eq!(fresh().valid_for(&agent).map(|(m, _)| m.len()), Some(2));
         agent.message_ids_version += 1;
         assert!(fresh().valid_for(&agent).is_none(), "ids rewritten");
         agent.message_ids_version -= 1;
@@ -185,7 +202,7 @@ mod tests {
         let (a, b, c) = (AgentId::new(), AgentId::new(), AgentId::new());
         let entry = |id| {
             let messages = vec![msg(id, &"x".repeat(1000))];
-            CachedContext::new(&agent_with(&messages), messages)
+            CachedContext::new(&agent_with(&messages), messages, ContextTokens::new())
         };
         let cache = ContextCache::new(3000);
         cache.put(a, entry(a));
@@ -196,7 +213,8 @@ mod tests {
         assert!(cache.take(c).is_some());
         assert!(cache.take(c).is_none(), "taking removes");
         let huge = vec![msg(a, &"x".repeat(4000))];
-        cache.put(a, CachedContext::new(&agent_with(&huge), huge));
+        let entry = CachedContext::new(&agent_with(&huge), huge, ContextTokens::new());
+        cache.put(a, entry);
         assert!(cache.take(a).is_none(), "larger than the budget: not kept");
     }
 }

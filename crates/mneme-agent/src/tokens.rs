@@ -129,6 +129,14 @@ impl ContextTokens {
             .sum()
     }
 
+    /// Keeps only the counts of these messages (those still in context).
+    pub(crate) fn retain(&mut self, ids: &[MessageId]) {
+        if self.messages.len() > ids.len() {
+            let keep: std::collections::HashSet<&MessageId> = ids.iter().collect();
+            self.messages.retain(|id, _| keep.contains(id));
+        }
+    }
+
     /// Forgets a message's count (its text changed in place).
     pub(crate) fn forget(&mut self, id: MessageId) {
         self.messages.remove(&id);

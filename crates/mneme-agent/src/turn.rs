@@ -398,32 +398,39 @@ impl Runtime {
 
     /// The agent's context: its frame from the store, its in-context messages from the cache
     /// when the store says they are unchanged, else from the store.
-    async fn load_context(&self, agent_id: AgentId) -> Result<AgentContext, AgentError> {
+    async fn load_context(
+        &self,
+        agent_id: AgentId,
+    ) -> Result<(AgentContext, ContextTokens), AgentError> {
         let frame = self.store.agent_frame(agent_id).await?;
         let cached = self
             .contexts
             .take(agent_id)
             .and_then(|c| c.valid_for(&frame.agent));
-        let messages = match cached {
-            Some(messages) => messages,
-            None => self.store.messages_by_ids(&frame.agent.message_ids).await?,
+        let (messages, tokens) = match cached {
+            Some(kept) => kept,
+            None => {
+                let messages = self.store.messages_by_ids(&frame.agent.message_ids).await?;
+                (messages, ContextTokens::new())
+            }
         };
-        Ok(frame.with_messages(messages))
+        Ok((frame.with_messages(messages), tokens))
     }
 
-    /// Keeps what the turn committed for the agent's next turn. Autoclear agents hold only
-    /// their system message in the store, not what the turn saw.
+    /// Keeps what the turn committed, with its token counts, for the agent's next turn.
+    /// Autoclear agents hold only their system message in the store, not what the turn saw.
     fn keep_context(&self, turn: &mut Turn) {
         if turn.ctx.agent.settings.message_buffer_autoclear {
             return;
         }
         let messages = std::mem::take(&mut turn.ctx.messages);
-        let entry = CachedContext::new(&turn.ctx.agent, messages);
+        let tokens = std::mem::take(&mut turn.tokens);
+        let entry = CachedContext::new(&turn.ctx.agent, messages, tokens);
         self.contexts.put(turn.ctx.agent.id, entry);
     }
 
     async fn start(&self, input: &TurnInput) -> Result<Turn, AgentError> {
-        let mut ctx = self.load_context(input.agent_id).await?;
+        let (mut ctx, tokens) = self.load_context(input.agent_id).await?;
         // Self-healing: whatever a crash (or another cause) left that would fail this turn's
         // model request is repaired, and stored, first.
         crate::repair::heal(
@@ -470,7 +477,7 @@ impl Runtime {
             produced: Vec::new(),
             usage: UsageStatistics::default(),
             messages_total: ctx.message_count,
-            tokens: ContextTokens::new(),
+            tokens,
             first_input: input
                 .inputs
                 .first()
