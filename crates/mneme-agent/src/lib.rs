@@ -13,6 +13,7 @@ mod executor;
 mod features_tests;
 pub mod mcp;
 pub mod memory;
+pub mod overview;
 mod parts;
 pub mod prompts;
 pub mod recall;

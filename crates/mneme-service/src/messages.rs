@@ -2,6 +2,7 @@
 
 use mneme_agent::Flavor;
 use mneme_agent::approval::{ApprovalAnswer, Decision};
+use mneme_llm::tokens::TokenCounter;
 use mneme_store::{Message, MessageQuery, Order, Role, RunData, RunRecord};
 use mneme_types::{
     AgentId, AgentState, ChatToolCall, ContextWindowOverview, FunctionCall, FunctionKind,
@@ -170,44 +171,50 @@ impl Service {
         self.get_agent(agent_id, Include::ALL).await
     }
 
-    /// `GET /v1/agents/{id}/context`: what the next model call would contain, with token
-    /// estimates (about four characters a token until a tokenizer is wired in).
+    /// `GET /v1/agents/{id}/context`: what the next model call would contain, each section
+    /// counted with the model's tokenizer (`mneme_agent::overview`).
     pub async fn context_window(&self, agent_id: AgentId) -> Result<ContextWindowOverview> {
         let ctx = self.store.agent_context(agent_id).await?;
-        let core =
-            mneme_agent::render_memory(ctx.agent.agent_type, &ctx.agent.llm_config, &ctx.blocks);
-        let metadata = memory_metadata(ctx.messages.first());
+        let config = ctx.agent.llm_config.clone();
+        let (ctx, o) = tokio::task::spawn_blocking(move || {
+            let counter = TokenCounter::for_config_blocking(&config);
+            let overview = mneme_agent::overview::context_overview(&ctx, &counter);
+            (ctx, overview)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("counting tokens: {e}")))?;
         let functions: Vec<FunctionTool> = ctx.tools.iter().map(function_tool).collect();
-        let history_tokens: u64 = ctx.messages.iter().skip(1).map(|m| tokens(&m.text)).sum();
-        let functions_tokens = tokens(&serde_json::to_string(&functions).unwrap_or_default());
-        let system_tokens = tokens(&ctx.agent.system);
-        let core_tokens = tokens(&core);
-        let metadata_tokens = tokens(&metadata);
-        let in_context = ctx.messages.len() as u64;
-        let total = system_tokens + core_tokens + metadata_tokens + functions_tokens;
+        let (summary_tokens, summary) = match o.summary.clone() {
+            Some(s) => (s.tokens, Some(s.text)),
+            None => (0, None),
+        };
+        let (rules_tokens, rules) = match o.tool_usage_rules.clone() {
+            Some(s) => (s.tokens, Some(s.text)),
+            None => (0, None),
+        };
         Ok(ContextWindowOverview {
             context_window_size_max: ctx.agent.llm_config.context_window,
-            context_window_size_current: total + history_tokens,
-            num_messages: in_context,
+            context_window_size_current: o.total(),
+            num_messages: ctx.messages.len() as u64,
             num_archival_memory: ctx.passage_count,
-            num_recall_memory: ctx.message_count.saturating_sub(in_context),
-            num_tokens_external_memory_summary: metadata_tokens,
-            external_memory_summary: metadata,
-            num_tokens_system: system_tokens,
-            system_prompt: ctx.agent.system.clone(),
-            num_tokens_core_memory: core_tokens,
-            core_memory: core,
+            num_recall_memory: ctx.message_count,
+            num_tokens_external_memory_summary: o.memory_metadata.tokens,
+            external_memory_summary: o.memory_metadata.text,
+            num_tokens_system: o.system_prompt.tokens,
+            system_prompt: o.system_prompt.text,
+            num_tokens_core_memory: o.core_memory.tokens,
+            core_memory: o.core_memory.text,
             num_tokens_memory_filesystem: 0,
             memory_filesystem: None,
-            num_tokens_tool_usage_rules: 0,
-            tool_usage_rules: None,
+            num_tokens_tool_usage_rules: rules_tokens,
+            tool_usage_rules: rules,
             num_tokens_directories: 0,
             directories: None,
-            num_tokens_summary_memory: 0,
-            summary_memory: None,
-            num_tokens_functions_definitions: functions_tokens,
+            num_tokens_summary_memory: summary_tokens,
+            summary_memory: summary,
+            num_tokens_functions_definitions: o.tools_tokens,
             functions_definitions: functions,
-            num_tokens_messages: history_tokens,
+            num_tokens_messages: o.messages_tokens,
             messages: ctx.messages.iter().map(internal_message).collect(),
         })
     }
@@ -218,22 +225,6 @@ pub(crate) fn usage_of(usage: &UsageStatistics) -> LettaUsageStatistics {
     let mut wire = LettaUsageStatistics::from(usage);
     wire.step_count = wire.step_count.max(1);
     wire
-}
-
-/// A rough token count: providers report exact usage per step; this is only for the overview.
-fn tokens(text: &str) -> u64 {
-    (text.chars().count() as u64).div_ceil(4)
-}
-
-/// The `<memory_metadata>` tail of the compiled system message (empty without one).
-fn memory_metadata(system: Option<&Message>) -> String {
-    system
-        .and_then(|m| {
-            m.text
-                .find("<memory_metadata>")
-                .map(|i| m.text[i..].to_owned())
-        })
-        .unwrap_or_default()
 }
 
 /// A tool as the model sees it in the overview.

@@ -89,6 +89,30 @@ async fn large_usage_compacts_and_evicted_messages_stay_findable() {
         "{second}"
     );
     assert!(ctx["num_messages"].as_u64().unwrap() < 15);
+    // The overview counts every stored message as recall memory, shows the summary apart
+    // from the messages, and the prompt's metadata agrees with it.
+    let (total, in_context) = (
+        ctx["num_recall_memory"].as_u64().unwrap(),
+        ctx["num_messages"].as_u64().unwrap(),
+    );
+    assert!(total > in_context, "{ctx}");
+    let summary = ctx["summary_memory"].as_str().unwrap();
+    assert!(summary.contains("marmalade and tea"), "{summary}");
+    assert!(ctx["num_tokens_summary_memory"].as_u64().unwrap() > 0);
+    let metadata = ctx["external_memory_summary"].as_str().unwrap();
+    let previous = format!("- {} previous messages", total - in_context);
+    assert!(metadata.contains(&previous), "{metadata} / {previous}");
+    let parts = [
+        "num_tokens_system",
+        "num_tokens_core_memory",
+        "num_tokens_tool_usage_rules",
+        "num_tokens_external_memory_summary",
+        "num_tokens_summary_memory",
+        "num_tokens_functions_definitions",
+        "num_tokens_messages",
+    ];
+    let sum: u64 = parts.iter().map(|k| ctx[*k].as_u64().unwrap()).sum();
+    assert_eq!(ctx["context_window_size_current"].as_u64().unwrap(), sum);
     fake.push(Reply::tool_call(
         "conversation_search",
         json!({"query": "marmalade"}),
