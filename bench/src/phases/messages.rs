@@ -134,7 +134,7 @@ pub(crate) async fn flat(ctx: &mut Ctx) -> Result<()> {
     ctx.figure(
         Figure::new(
             "flat_ratio",
-            &format!("last / first 100 of {n} messages (p50)"),
+            format!("last / first 100 of {n} messages (p50)"),
             "x",
             ratio,
         )
