@@ -12,7 +12,7 @@ use mneme_scheduler::{
 };
 use mneme_store::{Message, RunRecord, Store, ToolCallRecord};
 use mneme_store_sqlite::{Durability, SqliteStore};
-use mneme_types::{AgentId, RunId, RunStatus, StopReason, time};
+use mneme_types::{AgentId, MessageId, RunId, RunStatus, StopReason, time};
 
 /// What the scripted runner does for a turn.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -256,27 +256,14 @@ async fn a_job_queued_behind_a_turn_that_asks_for_approval_is_refused() {
 async fn a_job_that_answers_the_approval_is_admitted() {
     let f = fixture(vec![Script::AskApproval, Script::Reply]).await;
     let first = f.job(false).await;
-    f.scheduler
-        .start(first, NoSink)
-        .await
-        .unwrap()
-        .outcome()
-        .await
-        .unwrap();
+    f.run_to_end(first).await;
     let mut answer = f.job(false).await;
     answer.approval = Some(mneme_agent::approval::ApprovalAnswer {
         decisions: vec![],
         all: None,
         message: Message::new(f.agent, mneme_store::Role::Approval, "", time::now()),
     });
-    let out = f
-        .scheduler
-        .start(answer, NoSink)
-        .await
-        .unwrap()
-        .outcome()
-        .await;
-    assert_eq!(out.unwrap().stop_reason, StopReason::EndTurn);
+    assert_eq!(f.run_to_end(answer).await, StopReason::EndTurn);
 }
 
 #[tokio::test]
@@ -378,6 +365,19 @@ impl Fixture {
             .unwrap();
         (request, run)
     }
+
+    /// The approval request the scheduler finds pending on the agent as stored now.
+    async fn pending_approval(&self) -> Option<MessageId> {
+        let agent = self.store.get_agent(self.agent).await.unwrap();
+        let pending = self.scheduler.pending_approval(&agent).await.unwrap();
+        pending.map(|m| m.id)
+    }
+
+    /// Starts `job` and waits for its turn to end.
+    async fn run_to_end(&self, job: TurnJob) -> StopReason {
+        let running = self.scheduler.start(job, NoSink).await.unwrap();
+        running.outcome().await.unwrap().stop_reason
+    }
 }
 
 #[tokio::test]
@@ -386,9 +386,7 @@ async fn an_approval_whose_run_failed_refuses_nothing() {
     let (live, _) = f
         .pending_request(RunStatus::Completed, StopReason::RequiresApproval)
         .await;
-    let agent = f.store.get_agent(f.agent).await.unwrap();
-    let pending = f.scheduler.pending_approval(&agent).await.unwrap();
-    assert_eq!(pending.map(|m| m.id), Some(live.id));
+    assert_eq!(f.pending_approval().await, Some(live.id));
     let refused = f.scheduler.start(f.job(false).await, NoSink).await;
     assert!(matches!(refused, Err(SchedulerError::PendingApproval(id)) if id == live.id));
 
@@ -396,49 +394,20 @@ async fn an_approval_whose_run_failed_refuses_nothing() {
     // turn clears the request).
     f.pending_request(RunStatus::Failed, StopReason::Error)
         .await;
-    let agent = f.store.get_agent(f.agent).await.unwrap();
-    assert!(
-        f.scheduler
-            .pending_approval(&agent)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let job = f.job(false).await;
-    let out = f
-        .scheduler
-        .start(job, NoSink)
-        .await
-        .unwrap()
-        .outcome()
-        .await;
-    assert_eq!(out.unwrap().stop_reason, StopReason::EndTurn);
+    assert_eq!(f.pending_approval().await, None);
+    assert_eq!(f.run_to_end(f.job(false).await).await, StopReason::EndTurn);
 }
 
 #[tokio::test]
 async fn an_in_context_id_naming_no_message_refuses_nothing() {
     let f = fixture(vec![Script::Reply]).await;
     let edit = Box::new(|a: &mut mneme_store::Agent| {
-        a.message_ids.push(mneme_types::MessageId::new());
+        a.message_ids.push(MessageId::new());
         Ok(())
     });
-    let agent = f.store.update_agent(f.agent, edit, None).await.unwrap();
-    assert!(
-        f.scheduler
-            .pending_approval(&agent)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let job = f.job(false).await;
-    let out = f
-        .scheduler
-        .start(job, NoSink)
-        .await
-        .unwrap()
-        .outcome()
-        .await;
-    assert_eq!(out.unwrap().stop_reason, StopReason::EndTurn);
+    f.store.update_agent(f.agent, edit, None).await.unwrap();
+    assert_eq!(f.pending_approval().await, None);
+    assert_eq!(f.run_to_end(f.job(false).await).await, StopReason::EndTurn);
 }
 
 #[tokio::test]
@@ -457,13 +426,7 @@ async fn cancelling_a_pending_approval_denies_it_and_cancels_its_run() {
     );
     let agent = f.store.get_agent(f.agent).await.unwrap();
     assert_eq!(agent.last_stop_reason.as_deref(), Some("cancelled"));
-    assert!(
-        f.scheduler
-            .pending_approval(&agent)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert_eq!(f.pending_approval().await, None);
     let ctx = f.store.agent_context(f.agent).await.unwrap();
     let tool = ctx.messages.last().unwrap();
     assert_eq!(tool.tool_returns[0].tool_call_id, "call-1");
