@@ -68,7 +68,17 @@ async fn edit(h: &Harness, id: AgentId, f: impl FnOnce(&mut mneme_store::Agent) 
     h.store.update_agent(id, edit, None).await.unwrap();
 }
 
-async fn settings(h: &Harness, id: AgentId, s: CompactionSettings) {
+/// Compaction settings in `mode`, the others at their defaults.
+fn in_mode(mode: CompactionMode) -> CompactionSettings {
+    CompactionSettings {
+        mode,
+        ..CompactionSettings::default()
+    }
+}
+
+/// Gives the agent compaction settings in `mode`.
+async fn set_mode(h: &Harness, id: AgentId, mode: CompactionMode) {
+    let s = in_mode(mode);
     edit(h, id, move |a| a.settings.compaction_settings = Some(s)).await;
 }
 
@@ -376,15 +386,7 @@ async fn compaction_messages_are_announced_and_stored_as_summaries() {
 async fn a_second_compaction_summarises_the_first_summary_again() {
     let h = Harness::new().await;
     let id = agent(&h, 100_000).await;
-    settings(
-        &h,
-        id,
-        CompactionSettings {
-            mode: CompactionMode::All,
-            ..CompactionSettings::default()
-        },
-    )
-    .await;
+    set_mode(&h, id, CompactionMode::All).await;
     seed(&h, id, 3, 20).await;
     h.llm.push(using("One.", 95_000));
     h.llm.text("First summary.");
@@ -412,15 +414,7 @@ async fn a_second_compaction_summarises_the_first_summary_again() {
 async fn self_compaction_asks_the_agents_own_model_with_its_tools() {
     let h = Harness::new().await;
     let id = agent(&h, 100_000).await;
-    settings(
-        &h,
-        id,
-        CompactionSettings {
-            mode: CompactionMode::SelfCompactSlidingWindow,
-            ..CompactionSettings::default()
-        },
-    )
-    .await;
+    set_mode(&h, id, CompactionMode::SelfCompactSlidingWindow).await;
     seed(&h, id, 4, 20).await;
     h.llm.push(using("Sure.", 95_000));
     h.llm.text("I remember it all.");
@@ -454,10 +448,7 @@ async fn the_summarize_route_compacts_on_demand() {
 
     seed(&h, id, 5, 20).await;
     h.llm.text("On demand.");
-    let all = CompactionSettings {
-        mode: CompactionMode::All,
-        ..CompactionSettings::default()
-    };
+    let all = in_mode(CompactionMode::All);
     let done = h.runtime.summarize(id, &all, None).await.unwrap();
     assert_eq!(done.summary, "On demand.");
     assert_eq!(done.messages_before, 11);
