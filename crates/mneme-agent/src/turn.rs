@@ -263,10 +263,12 @@ impl Runtime {
                 messages: outcome.messages.clone(),
             },
         );
-        if let Some(next) = self
-            .after_step(turn, input, &request, &response, step_id)
-            .await?
-        {
+        let call = compact::Call {
+            input,
+            request: &request,
+            step_id,
+        };
+        if let Some(next) = self.after_step(turn, &call, &response).await? {
             return Ok(next);
         }
         Ok(if outcome.continues {
@@ -296,8 +298,13 @@ impl Runtime {
                 &turn.pending_inputs,
                 (&turn.solver, allowed),
             );
+            let call = compact::Call {
+                input,
+                request: &request,
+                step_id,
+            };
             if !std::mem::replace(&mut checked, true) {
-                match self.fit(turn, input, &request, step_id).await? {
+                match self.fit(turn, &call).await? {
                     compact::Outcome::Done => continue,
                     compact::Outcome::Unchanged => {}
                     compact::Outcome::Stop(next) => return Ok(Err(next)),
@@ -313,7 +320,7 @@ impl Runtime {
                 Err(LlmError::ContextWindowExceeded(why)) if overflows < OVERFLOW_RETRIES => {
                     overflows += 1;
                     tracing::info!(%why, "the provider found the context too long");
-                    let outcome = self.make_room(turn, input, &request, step_id).await?;
+                    let outcome = self.make_room(turn, &call).await?;
                     if let compact::Outcome::Stop(next) = outcome {
                         return Ok(Err(next));
                     }

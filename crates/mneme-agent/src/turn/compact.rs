@@ -3,7 +3,7 @@
 //! route's compaction on demand. The work itself is `crate::compaction`'s.
 
 use mneme_llm::tokens::{MESSAGE_OVERHEAD, TokenCounter};
-use mneme_llm::{ChatRequest, ChatResponse, ToolSchema};
+use mneme_llm::{ChatRequest, ChatResponse};
 use mneme_store::AgentContext;
 use mneme_types::{
     AgentId, CompactionEventData, CompactionSettings, CompactionStats, LlmConfig, MessageId,
@@ -37,44 +37,44 @@ pub struct Summarized {
     pub messages_after: usize,
 }
 
+/// The model call a compaction is made for: the turn's input, the request as built (its
+/// tools go to the summarizer in the `self_compact` modes), the step it belongs to.
+pub(super) struct Call<'a> {
+    pub input: &'a TurnInput,
+    pub request: &'a ChatRequest,
+    pub step_id: StepId,
+}
+
 impl Runtime {
     /// Before a model call: compacts when the local count of the request passes the
     /// threshold (Letta waits for the first call's usage; a large new input would fail it).
     pub(super) async fn fit(
         &self,
         turn: &mut Turn,
-        input: &TurnInput,
-        request: &ChatRequest,
-        step_id: StepId,
+        call: &Call<'_>,
     ) -> Result<Outcome, AgentError> {
         let limit = self.threshold * window(turn) as f64;
         // Far from full (by sizes alone): no need to count.
-        if request_bound(turn, request) as f64 <= limit {
+        if request_bound(turn, call.request) as f64 <= limit {
             return Ok(Outcome::Unchanged);
         }
-        let size = request_size(turn, request);
+        let size = request_size(turn, call.request);
         if size as f64 <= limit {
             return Ok(Outcome::Unchanged);
         }
-        let tools = request.tools.as_slice();
         let trigger = (Trigger::PreStep, Some(size));
-        self.compact(turn, input, trigger, tools, step_id).await
+        self.compact(turn, call, trigger).await
     }
 
     /// After the provider refused the call as too long: compacts whatever the count says.
     pub(super) async fn make_room(
         &self,
         turn: &mut Turn,
-        input: &TurnInput,
-        request: &ChatRequest,
-        step_id: StepId,
+        call: &Call<'_>,
     ) -> Result<Outcome, AgentError> {
-        let size = request_size(turn, request);
+        let size = request_size(turn, call.request);
         let trigger = (Trigger::ContextWindowExceeded, Some(size));
-        let outcome = self
-            .compact(turn, input, trigger, &request.tools, step_id)
-            .await?;
-        Ok(match outcome {
+        Ok(match self.compact(turn, call, trigger).await? {
             // Nothing could leave, and the provider says it does not fit.
             Outcome::Unchanged => overflow(),
             other => other,
@@ -86,20 +86,15 @@ impl Runtime {
     pub(super) async fn after_step(
         &self,
         turn: &mut Turn,
-        input: &TurnInput,
-        request: &ChatRequest,
+        call: &Call<'_>,
         response: &ChatResponse,
-        step_id: StepId,
     ) -> Result<Option<Next>, AgentError> {
         let used = response.usage.prompt_tokens + response.usage.completion_tokens;
         if used as f64 <= self.threshold * window(turn) as f64 {
             return Ok(None);
         }
         let trigger = (Trigger::PostStep, Some(used));
-        let outcome = self
-            .compact(turn, input, trigger, &request.tools, step_id)
-            .await?;
-        Ok(match outcome {
+        Ok(match self.compact(turn, call, trigger).await? {
             Outcome::Stop(next) => Some(next),
             Outcome::Done | Outcome::Unchanged => None,
         })
@@ -110,11 +105,10 @@ impl Runtime {
     async fn compact(
         &self,
         turn: &mut Turn,
-        input: &TurnInput,
+        call: &Call<'_>,
         (trigger, size): (Trigger, Option<u64>),
-        tools: &[ToolSchema],
-        step_id: StepId,
     ) -> Result<Outcome, AgentError> {
+        let (input, step_id) = (call.input, call.step_id);
         // Such agents forget their history after every turn; they are not compacted.
         if turn.ctx.agent.settings.message_buffer_autoclear {
             return Ok(Outcome::Unchanged);
@@ -142,7 +136,7 @@ impl Runtime {
             settings: &settings,
             messages: &turn.ctx.messages,
             system_text: &turn.system_text,
-            tools,
+            tools: &call.request.tools,
             pending: &turn.pending_inputs,
             newest_turn: newest_turn(turn),
             min_cut: 2,
