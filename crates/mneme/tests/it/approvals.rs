@@ -3,36 +3,30 @@
 use mneme_testkit::{FakeLlm, Reply, TestServer};
 use serde_json::{Value, json};
 
-use crate::{bin, id};
+use crate::id;
+use crate::messages::{send, with_fake};
 
 async fn setup() -> (TestServer, FakeLlm, String) {
-    let fake = FakeLlm::start().await;
-    let url = fake.base_url();
-    let srv = TestServer::start_with_env(bin(), &[("OPENAI_BASE_URL", url.as_str())]).await;
-    let a = id(&srv
-        .post(
-            "/v1/agents/",
-            json!({"model": "openai/gpt-4o-mini",
-                   "memory_blocks": [{"label": "human", "value": "Name: Ada"}],
-                   "tool_rules": [{"type": "requires_approval", "tool_name": "memory_insert"}]}),
-        )
-        .await
-        .ok());
+    let (srv, fake) = with_fake().await;
+    let a = approval_agent(&srv).await;
     (srv, fake, a)
 }
 
-async fn ask(srv: &TestServer, fake: &FakeLlm, a: &str) -> Value {
+/// An agent whose `memory_insert` calls wait for a human's approval.
+pub(crate) async fn approval_agent(srv: &TestServer) -> String {
+    let agent = json!({"model": "openai/gpt-4o-mini",
+        "memory_blocks": [{"label": "human", "value": "Name: Ada"}],
+        "tool_rules": [{"type": "requires_approval", "tool_name": "memory_insert"}]});
+    id(&srv.post("/v1/agents/", agent).await.ok())
+}
+
+/// Has agent `a` call `memory_insert`, and returns the approval request that ends the turn.
+pub(crate) async fn ask(srv: &TestServer, fake: &FakeLlm, a: &str) -> Value {
     fake.push(Reply::tool_call(
         "memory_insert",
         json!({"label": "human", "new_string": "Likes tea"}),
     ));
-    let res = srv
-        .post(
-            &format!("/v1/agents/{a}/messages"),
-            json!({"input": "remember tea"}),
-        )
-        .await
-        .ok();
+    let res = send(srv, a, "remember tea").await;
     assert_eq!(res["stop_reason"]["stop_reason"], "requires_approval");
     let request = res["messages"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(request["message_type"], "approval_request_message");

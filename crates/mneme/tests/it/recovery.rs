@@ -12,7 +12,8 @@ use mneme_testkit::{FakeLlm, Reply, TestServer};
 use mneme_types::{RunId, RunStatus, StopReason};
 use serde_json::{Value, json};
 
-use crate::{bin, id};
+use crate::messages::send;
+use crate::{approvals, bin, id};
 
 const NAP: &str = r#"
 def nap(seconds: int) -> str:
@@ -107,13 +108,7 @@ async fn a_kill_during_a_tool_call_leaves_an_agent_that_takes_its_next_message()
 
     let srv = start(dir.path(), &fake).await;
     fake.push_text("I am back.");
-    let res = srv
-        .post(
-            &format!("/v1/agents/{a}/messages"),
-            json!({"input": "still there?"}),
-        )
-        .await
-        .ok();
+    let res = send(&srv, &a, "still there?").await;
     assert_eq!(res["stop_reason"]["stop_reason"], "end_turn");
     assert_eq!(res["messages"][0]["content"], "I am back.");
     assert_paired(&fake);
@@ -152,24 +147,8 @@ async fn a_kill_during_a_tool_call_leaves_an_agent_that_takes_its_next_message()
 /// An agent whose `memory_insert` calls wait for approval; it asks for one, and the answer is
 /// the approval request.
 async fn ask_approval(srv: &TestServer, fake: &FakeLlm) -> (String, Value) {
-    let agent = json!({"model": "openai/gpt-4o-mini",
-        "memory_blocks": [{"label": "human", "value": "Name: Ada"}],
-        "tool_rules": [{"type": "requires_approval", "tool_name": "memory_insert"}]});
-    let a = id(&srv.post("/v1/agents/", agent).await.ok());
-    fake.push(Reply::tool_call(
-        "memory_insert",
-        json!({"label": "human", "new_string": "Likes tea"}),
-    ));
-    let res = srv
-        .post(
-            &format!("/v1/agents/{a}/messages"),
-            json!({"input": "remember tea"}),
-        )
-        .await
-        .ok();
-    assert_eq!(res["stop_reason"]["stop_reason"], "requires_approval");
-    let request = res["messages"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(request["message_type"], "approval_request_message");
+    let a = approvals::approval_agent(srv).await;
+    let request = approvals::ask(srv, fake, &a).await;
     (a, request)
 }
 
@@ -197,7 +176,7 @@ async fn new_input_clears_an_approval_whose_run_was_cut_off_but_not_a_live_one()
 
     let srv = start(dir.path(), &fake).await;
     fake.push_text("Never mind, then.");
-    let res = srv.post(&path, json!({"input": "hello?"})).await.ok();
+    let res = send(&srv, &a, "hello?").await;
     assert_eq!(res["stop_reason"]["stop_reason"], "end_turn");
     assert_paired(&fake);
     let messages = history(&srv, &a).await;
@@ -258,10 +237,7 @@ async fn cancel_clears_a_pending_approval_as_letta_does() {
 
     // The agent takes its next message; nothing is left to cancel.
     fake.push_text("Cancelled, then.");
-    let res = srv
-        .post(&format!("/v1/agents/{a}/messages"), json!({"input": "hi"}))
-        .await
-        .ok();
+    let res = send(&srv, &a, "hi").await;
     assert_eq!(res["stop_reason"]["stop_reason"], "end_turn");
     assert_paired(&fake);
     srv.post(&cancel, json!({})).await.err(409);
