@@ -52,6 +52,31 @@ async fn chat(srv: &TestServer, a: &str, n: usize, words: &str) {
     }
 }
 
+/// Sends `input` answered by `heavy_reply`, whose usage passes the threshold, and checks the
+/// turn compacted after its step: the answer, then the summary as the user message Letta
+/// shows without compaction messages.
+async fn compacting_turn(
+    (srv, fake): (&TestServer, &FakeLlm),
+    a: &str,
+    input: &str,
+    heavy_reply: Reply,
+) -> Value {
+    fake.push(heavy_reply);
+    let res = send(srv, a, input).await;
+    assert_eq!(
+        kinds(&res["messages"]),
+        ["assistant_message", "user_message"]
+    );
+    res
+}
+
+/// Whether a listed message is a summary, the user message holding Letta's packed alert.
+fn is_listed_summary(m: &Value) -> bool {
+    m["content"]
+        .as_str()
+        .is_some_and(|c| c.contains("system_alert"))
+}
+
 fn kinds(messages: &Value) -> Vec<&str> {
     let list = messages.as_array().unwrap();
     list.iter()
@@ -66,13 +91,7 @@ async fn large_usage_compacts_and_evicted_messages_stay_findable() {
     summaries(&fake, "Ada talked about marmalade and tea.");
     send(&srv, &a, "I keep a jar of marmalade").await;
     chat(&srv, &a, 5, "").await;
-    fake.push(heavy("Noted.", 120_000));
-    let res = send(&srv, &a, "one more").await;
-    // Without compaction messages, the summary is the user message Letta shows.
-    assert_eq!(
-        kinds(&res["messages"]),
-        ["assistant_message", "user_message"]
-    );
+    let res = compacting_turn((&srv, &fake), &a, "one more", heavy("Noted.", 120_000)).await;
     let packed: Value =
         serde_json::from_str(res["messages"][1]["content"].as_str().unwrap()).unwrap();
     assert_eq!(packed["type"], "system_alert");
@@ -249,12 +268,7 @@ async fn a_failing_summarizer_changes_nothing_and_the_next_message_works() {
     );
 
     // The model is back: the next message compacts and answers.
-    fake.push(heavy("Back.", 120_000));
-    let res = send(&srv, &a, "still there?").await;
-    assert_eq!(
-        kinds(&res["messages"]),
-        ["assistant_message", "user_message"]
-    );
+    compacting_turn((&srv, &fake), &a, "still there?", heavy("Back.", 120_000)).await;
     let ctx = context(&srv, &a).await;
     let second = ctx["messages"][1]["content"][0]["text"].as_str().unwrap();
     assert!(second.contains("Recovered summary."));
@@ -293,14 +307,7 @@ async fn the_summarize_route_compacts_on_demand() {
     // The summary is listed as Letta lists it, a user message with the packed alert; the
     // agent keeps its own settings (the request's mode was for that call only).
     let listed = history(&srv, &a).await;
-    let summary = listed
-        .iter()
-        .find(|m| {
-            m["content"]
-                .as_str()
-                .is_some_and(|c| c.contains("system_alert"))
-        })
-        .unwrap();
+    let summary = listed.iter().find(|m| is_listed_summary(m)).unwrap();
     assert_eq!(summary["message_type"], "user_message");
     let state = srv.get(&format!("/v1/agents/{a}")).await.ok();
     assert_eq!(state["compaction_settings"]["mode"], "sliding_window");
@@ -413,14 +420,7 @@ async fn a_small_window_is_compacted_before_calls_and_nothing_is_lost() {
         );
     }
     // Short summaries make room for several turns: no compaction at every step.
-    let summaries = listed
-        .iter()
-        .filter(|m| {
-            m["content"]
-                .as_str()
-                .is_some_and(|c| c.contains("system_alert"))
-        })
-        .count();
+    let summaries = listed.iter().filter(|m| is_listed_summary(m)).count();
     assert!((1..=6).contains(&summaries), "{summaries} compactions");
     // Every request to the agent's model fit its window (four characters a token, roughly).
     for r in agent_requests(&fake) {
@@ -454,10 +454,5 @@ async fn the_threshold_is_configurable() {
     summaries(&fake, "Half full.");
     chat(&srv, &a, 3, "").await;
     // 70,000 of 128,000 is under Letta's 90% but over the configured half.
-    fake.push(heavy("Over half.", 70_000));
-    let res = send(&srv, &a, "now").await;
-    assert_eq!(
-        kinds(&res["messages"]),
-        ["assistant_message", "user_message"]
-    );
+    compacting_turn((&srv, &fake), &a, "now", heavy("Over half.", 70_000)).await;
 }
