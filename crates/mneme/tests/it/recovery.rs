@@ -144,20 +144,20 @@ async fn a_kill_during_a_tool_call_leaves_an_agent_that_takes_its_next_message()
     srv.stop().await;
 }
 
-/// An agent whose `memory_insert` calls wait for approval; it asks for one, and the answer is
-/// the approval request.
-async fn ask_approval(srv: &TestServer, fake: &FakeLlm) -> (String, Value) {
-    let a = approvals::approval_agent(srv).await;
-    let request = approvals::ask(srv, fake, &a).await;
-    (a, request)
+/// A server over `dir` and an agent on it whose `memory_insert` calls wait for approval; it
+/// asks for one, and the approval request is returned with the server and the agent.
+async fn asking_approval(dir: &Path, fake: &FakeLlm) -> (TestServer, String, Value) {
+    let srv = start(dir, fake).await;
+    let a = approvals::approval_agent(&srv).await;
+    let request = approvals::ask(&srv, fake, &a).await;
+    (srv, a, request)
 }
 
 #[tokio::test]
 async fn new_input_clears_an_approval_whose_run_was_cut_off_but_not_a_live_one() {
     let fake = FakeLlm::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let srv = start(dir.path(), &fake).await;
-    let (a, request) = ask_approval(&srv, &fake).await;
+    let (srv, a, request) = asking_approval(dir.path(), &fake).await;
     let path = format!("/v1/agents/{a}/messages");
     let busy = srv.post(&path, json!({"input": "hello?"})).await.err(409);
     assert_eq!(busy["detail"]["code"], "PENDING_APPROVAL");
@@ -212,8 +212,7 @@ async fn new_input_clears_an_approval_whose_run_was_cut_off_but_not_a_live_one()
 async fn cancel_clears_a_pending_approval_as_letta_does() {
     let fake = FakeLlm::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let srv = start(dir.path(), &fake).await;
-    let (a, request) = ask_approval(&srv, &fake).await;
+    let (srv, a, request) = asking_approval(dir.path(), &fake).await;
     let run = request["run_id"].as_str().unwrap();
     let cancel = format!("/v1/agents/{a}/messages/cancel");
     let cancelled = srv.post(&cancel, json!({})).await.ok();
