@@ -162,7 +162,7 @@ fn run_batch(conn: &Connection, first: Box<dyn Job>, queue: &Receiver<Box<dyn Jo
             next = queue.try_recv().ok();
         }
     }
-    let committed = conn.execute_batch("COMMIT").map_err(|e| {
+    let committed = exec(conn, "COMMIT").map_err(|e| {
         rollback(conn);
         BatchFailed(format!("commit failed: {e}"))
     });
@@ -172,7 +172,7 @@ fn run_batch(conn: &Connection, first: Box<dyn Job>, queue: &Receiver<Box<dyn Jo
 fn begin(conn: &Connection) -> Result<(), BatchFailed> {
     // A transaction left open by a failed rollback would refuse every later BEGIN.
     rollback(conn);
-    conn.execute_batch("BEGIN IMMEDIATE")
+    exec(conn, "BEGIN IMMEDIATE")
         .map_err(|e| BatchFailed(format!("cannot begin a transaction: {e}")))
 }
 
@@ -180,18 +180,18 @@ fn begin(conn: &Connection) -> Result<(), BatchFailed> {
 /// transaction itself is lost (SQLite rolled it back, or a savepoint could not be undone), and
 /// with it the work of the jobs before this one.
 fn run_in_savepoint(conn: &Connection, job: &mut dyn Job) -> Result<(), BatchFailed> {
-    conn.execute_batch("SAVEPOINT job")
+    exec(conn, "SAVEPOINT job")
         .map_err(|e| BatchFailed(format!("cannot open a savepoint: {e}")))?;
     let kept = catch_unwind(AssertUnwindSafe(|| job.run(conn))).unwrap_or_else(|_| {
         tracing::error!("a write panicked; its changes are rolled back");
         false
     });
-    let end = if kept {
-        "RELEASE job"
+    let undone = if kept {
+        Ok(())
     } else {
-        "ROLLBACK TO job; RELEASE job"
+        exec(conn, "ROLLBACK TO job")
     };
-    let ended = conn.execute_batch(end);
+    let ended = undone.and_then(|()| exec(conn, "RELEASE job"));
     if conn.is_autocommit() {
         return Err(BatchFailed(
             "the transaction was rolled back by a write in it".into(),
@@ -202,10 +202,17 @@ fn run_in_savepoint(conn: &Connection, job: &mut dyn Job) -> Result<(), BatchFai
 
 fn rollback(conn: &Connection) {
     if !conn.is_autocommit()
-        && let Err(e) = conn.execute_batch("ROLLBACK")
+        && let Err(e) = exec(conn, "ROLLBACK")
     {
         tracing::error!(error = %e, "rolling back a failed write transaction");
     }
+}
+
+/// Runs one of the writer's fixed statements, prepared once per connection: parsing them
+/// again for every write showed in profiles.
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }
 
 fn answer_all(jobs: Vec<Box<dyn Job>>, batch: Result<(), BatchFailed>) {
