@@ -162,6 +162,12 @@ impl TestServer {
         assert!(exited.is_ok(), "mneme did not stop on SIGTERM");
     }
 
+    /// Kills the process with SIGKILL, as a crash would (no shutdown work), and waits for it.
+    pub async fn crash(mut self) {
+        let killed = tokio::time::timeout(Duration::from_secs(10), self.child.kill()).await;
+        assert!(matches!(killed, Ok(Ok(()))), "mneme could not be killed");
+    }
+
     pub async fn get(&self, path: &str) -> Resp {
         self.send(self.http.get(self.url(path))).await
     }
