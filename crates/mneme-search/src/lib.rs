@@ -3,14 +3,14 @@
 //!
 //! The database is the source of truth; this index is a per-process cache derived from it.
 //! The service feeds it every change (`apply`, with the outbox position it reached as the
-//! watermark, stored in tantivy's commit so that a restart replays only what is missing),
-//! loads an owner's vectors from the database the first time they are queried
-//! (`load_vectors`), and hydrates the returned keys from the database, which also drops
-//! anything deleted that the index has not seen yet.
+//! watermark), makes them durable in batches (`flush`: one tantivy commit carrying the
+//! watermark, so that a restart replays only what is missing), loads an owner's vectors from
+//! the database the first time they are queried (`load_vectors`), and hydrates the returned
+//! keys from the database, which also drops anything deleted that the index has not seen yet.
 //!
 //! Everything here is synchronous and may block (disk, a scan of 20k vectors): async callers
 //! use `spawn_blocking`. `SearchIndex` is `Send + Sync`; any number of threads may search
-//! while one applies changes.
+//! while others apply or flush changes.
 
 mod change;
 mod error;
@@ -21,7 +21,7 @@ mod text;
 mod vectors;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 pub use change::{Change, Doc};
@@ -30,13 +30,16 @@ pub use options::SearchOptions;
 pub use query::{Hit, Query};
 pub use vectors::VectorStats;
 
-use text::TextIndex;
+use text::{TextIndex, TierBound};
 use vectors::Collections;
 
 /// The search index of one process.
 pub struct SearchIndex {
     text: TextIndex,
     vectors: Collections,
+    /// Held by `apply` across both legs, so that concurrent `apply`s reach the text tier and
+    /// the vector collections in the same order.
+    order: Mutex<()>,
 }
 
 impl SearchIndex {
@@ -48,31 +51,59 @@ impl SearchIndex {
 
     /// `open` with explicit tuning.
     pub fn open_with(dir: Option<&Path>, options: SearchOptions) -> Result<SearchIndex> {
-        let text = TextIndex::open(dir, options.writer_heap_bytes)?;
+        let bound = TierBound {
+            entries: options.tier_max_changes,
+            bytes: options.tier_max_bytes,
+        };
+        let text = TextIndex::open(dir, options.writer_heap_bytes, bound)?;
         Ok(SearchIndex {
             text,
             vectors: Collections::new(Arc::new(options)),
+            order: Mutex::new(()),
         })
     }
 
-    /// The outbox position covered by the last commit: 0 for a new index. After a restart
-    /// the caller replays its outbox from here.
+    /// The outbox position covered by the last flush: 0 for a new index. Durable: after a
+    /// restart the caller replays its outbox from here, so it may forget only what is at or
+    /// below it.
     pub fn watermark(&self) -> u64 {
         self.text.watermark()
     }
 
-    /// Applies `changes` in order and records `watermark` (the watermark never goes down).
+    /// The highest watermark given to `apply`, flushed or not (at least `watermark()`).
+    pub fn applied_watermark(&self) -> u64 {
+        self.text.applied_watermark()
+    }
+
+    /// Applies `changes` in order and records `watermark` as applied (it never goes down).
     ///
-    /// The text side is one tantivy commit, visible to the next `search` on return; the
-    /// vector side updates the collections that are loaded. Applying a change twice is
-    /// harmless, so replaying an outbox from an older watermark is safe. On error nothing of
-    /// the batch is committed and the watermark is unchanged.
+    /// Both legs see the batch when this returns: the text side goes to the memory tier (no
+    /// disk write), the vector side updates the collections that are loaded. The batch
+    /// becomes durable with the next `flush`, which `apply` runs itself once the tier passes
+    /// its bound (`SearchOptions::tier_max_changes`, `tier_max_bytes`). Applying a change
+    /// twice is harmless, so replaying an outbox from an older watermark is safe.
+    ///
+    /// Errors: a text that cannot be analysed (nothing of the batch applied), or that bounded
+    /// flush failing (the batch is applied, searchable, and not durable; `watermark()` is
+    /// unchanged).
     pub fn apply(&self, changes: &[Change], watermark: u64) -> Result<()> {
-        // Holding the writer until the vectors are updated orders concurrent `apply`s the
-        // same way in both legs.
-        let _writer = self.text.apply(changes, watermark)?;
-        self.vectors.apply(changes);
+        {
+            let _order = self.order.lock().unwrap_or_else(PoisonError::into_inner);
+            self.text.apply(changes, watermark)?;
+            self.vectors.apply(changes);
+        }
+        if self.text.tier_is_full() {
+            self.text.flush()?;
+        }
         Ok(())
+    }
+
+    /// Makes everything applied durable: one tantivy commit of the memory tier that records
+    /// the applied watermark, after which `watermark()` is that watermark. Searches running
+    /// meanwhile see every document, from one tier or the other. On error nothing is
+    /// committed and everything stays applied.
+    pub fn flush(&self) -> Result<()> {
+        self.text.flush()
     }
 
     /// Searches `query.owner`'s documents: BM25 on `query.text`, nearest neighbours of
@@ -131,8 +162,9 @@ impl SearchIndex {
         self.vectors.wait_for_builds(timeout)
     }
 
-    /// Drops everything of `owner` (a deleted archive or agent): its documents, in a commit
-    /// that keeps the watermark, and its vector collection.
+    /// Drops everything of `owner` (a deleted archive or agent): its documents, committed
+    /// ones in a commit that keeps the watermark, pending ones at once, and its vector
+    /// collection.
     pub fn remove_owner(&self, owner: &str) -> Result<()> {
         self.text.remove_owner(owner)?;
         self.vectors.unload(owner);

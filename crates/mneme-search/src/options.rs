@@ -22,6 +22,11 @@ pub struct SearchOptions {
     /// Memory budget of the tantivy writer. Batches are small and committed at once, so a
     /// small heap suffices and keeps the per-process footprint low.
     pub writer_heap_bytes: usize,
+    /// `apply` flushes the memory tier (changes not yet committed to tantivy) once it holds
+    /// this many changes...
+    pub tier_max_changes: usize,
+    /// ... or about this many bytes, so that memory stays bounded when nothing else flushes.
+    pub tier_max_bytes: usize,
 }
 
 impl Default for SearchOptions {
@@ -34,6 +39,8 @@ impl Default for SearchOptions {
             build_threads: std::thread::available_parallelism().map_or(1, usize::from),
             search_slots: 64,
             writer_heap_bytes: 15 * 1024 * 1024,
+            tier_max_changes: 10_000,
+            tier_max_bytes: 32 * 1024 * 1024,
         }
     }
 }

@@ -147,9 +147,13 @@ impl Service {
         Ok(())
     }
 
-    /// Ends what outlives requests: MCP server connections (stdio children are reaped).
+    /// Ends what outlives requests: MCP server connections (stdio children are reaped), and
+    /// flushes the search index so that the next start need not replay the outbox.
     pub async fn shutdown(&self) {
         self.mcp.close_all().await;
+        if let Err(e) = self.searcher.flush().await {
+            tracing::warn!(error = %e, "search index flush at shutdown failed");
+        }
     }
 
     pub fn models(&self) -> &ModelCatalog {

@@ -2,17 +2,20 @@
 //!
 //! The database is the source of truth; the `mneme-search` index (BM25 + per-owner vector
 //! collections) is derived from it through the store's search outbox, which triggers fill in
-//! the same transaction as every change. `sync` applies the outbox after the index's watermark
-//! before each search (read-your-writes) and a background task keeps it current otherwise, so
-//! writes on the hot path never wait for the index. Results are hydrated from the database and
-//! re-checked there, so a deleted row is never returned whatever the index holds. Rows that
-//! commit out of seq order are handled by `outbox`.
+//! the same transaction as every change. `sync` applies the outbox after the index's position
+//! before each search (read-your-writes: into the index's memory tier, no disk write) and a
+//! background task keeps it current otherwise and flushes it to disk, so writes on the hot
+//! path never wait for the index. The outbox is pruned only up to what the index flushed, the
+//! position a restart replays from. Results are hydrated from the database and re-checked
+//! there, so a deleted row is never returned whatever the index holds. Rows that commit out of
+//! seq order are handled by `outbox`.
 
 mod outbox;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -32,7 +35,7 @@ use outbox::Outbox;
 const SYNC_BATCH: u32 = 1000;
 /// Candidates each leg contributes before fusion.
 const CANDIDATES: usize = 50;
-/// How long the background indexer lets writes accumulate before applying them.
+/// How long the background indexer lets writes accumulate before applying and flushing them.
 const INDEX_DELAY: Duration = Duration::from_secs(5);
 /// Messages embedded per background batch.
 const RECALL_BATCH: u32 = 64;
@@ -73,6 +76,8 @@ pub struct Searcher {
     embedders: Arc<EmbedderRouter>,
     /// Where the index stands in the outbox; one sync at a time, so it only moves forward.
     outbox: Mutex<Outbox>,
+    /// The outbox is pruned up to here (the index's durable watermark when it was last read).
+    pruned: AtomicU64,
     wake: Notify,
     recall_vectors: bool,
 }
@@ -97,6 +102,7 @@ impl Searcher {
         Ok(Arc::new(Searcher {
             store,
             outbox: Mutex::new(Outbox::new(index.watermark())),
+            pruned: AtomicU64::new(0),
             index: Arc::new(index),
             embedders,
             wake: Notify::new(),
@@ -113,11 +119,14 @@ impl Searcher {
             loop {
                 let Some(s) = me.upgrade() else { return };
                 s.wake.notified().await;
-                // Index a burst of writes together: each index commit writes and syncs files
-                // (and small segments cost merges), and a search syncs first anyway.
+                // Flush a burst of writes together: each flush is an index commit, which writes
+                // and syncs files (and small segments cost merges). A search syncs first anyway.
                 tokio::time::sleep(INDEX_DELAY).await;
                 if let Err(e) = s.sync().await {
                     tracing::warn!(error = %e, "search index sync failed");
+                }
+                if let Err(e) = s.flush().await {
+                    tracing::warn!(error = %e, "search index flush failed");
                 }
                 if s.recall_vectors
                     && let Err(e) = s.embed_recall_batch().await
@@ -133,9 +142,9 @@ impl Searcher {
         self.wake.notify_one();
     }
 
-    /// Applies the outbox rows that filled a gap, then every row after the last one applied,
-    /// and prunes the outbox up to the watermark (see `outbox`). The position moves only with
-    /// what the index committed: after a failure the next sync reads the same rows again.
+    /// Applies the outbox rows that filled a gap, then every row after the last one applied
+    /// (see `outbox`), to the index's memory tier. The position moves only with what the index
+    /// applied: after a failure the next sync reads the same rows again.
     pub async fn sync(&self) -> Result<()> {
         let mut outbox = self.outbox.lock().await;
         let mut pos = outbox.clone();
@@ -163,17 +172,32 @@ impl Searcher {
         }
     }
 
-    /// Applies `changes` to the index with `watermark`, then prunes the outbox up to it.
+    /// Applies `changes` to the index with `watermark`. The index flushes by itself when its
+    /// memory tier is full: then prune the outbox as far as that made durable.
     async fn apply(&self, changes: Vec<mneme_store::SearchChange>, watermark: u64) -> Result<()> {
-        let before = self.index.watermark();
-        if changes.is_empty() && watermark <= before {
+        if changes.is_empty() && watermark <= self.index.applied_watermark() {
             return Ok(());
         }
         let docs = self.documents(&changes).await?;
         let index = self.index.clone();
         blocking(move || index.apply(&docs, watermark)).await?;
-        if watermark > before {
-            self.store.prune_search_changes(watermark).await?;
+        self.prune().await
+    }
+
+    /// Writes what the index applied to disk, then prunes the outbox up to it.
+    pub async fn flush(&self) -> Result<()> {
+        let index = self.index.clone();
+        blocking(move || index.flush()).await?;
+        self.prune().await
+    }
+
+    /// Prunes the outbox up to the index's durable watermark, never further: a restart
+    /// replays the outbox from there, and rows applied but not flushed live only in memory.
+    async fn prune(&self) -> Result<()> {
+        let durable = self.index.watermark();
+        if durable > self.pruned.load(Ordering::Acquire) {
+            self.store.prune_search_changes(durable).await?;
+            self.pruned.fetch_max(durable, Ordering::AcqRel);
         }
         Ok(())
     }

@@ -131,6 +131,9 @@ fn searches_run_while_changes_are_applied() {
             });
         }
     });
+    assert_eq!((index.watermark(), index.applied_watermark()), (0, 20));
+    assert_eq!(search_keys(&index, &text_query("a", "shared")).len(), 10);
+    index.flush().expect("flush");
     assert_eq!(index.watermark(), 20);
     assert_eq!(search_keys(&index, &text_query("a", "shared")).len(), 10);
 }

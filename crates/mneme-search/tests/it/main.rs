@@ -5,9 +5,39 @@ mod hnsw;
 mod hybrid;
 mod persistence;
 mod text;
+mod tier;
 mod vectors;
 
 use mneme_search::{Change, Doc, Hit, Query, SearchIndex};
+
+/// Where a test's changes are when it searches: pending in the memory tier, flushed to
+/// tantivy, or a flushed first batch with later changes pending (which must hide it).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Tiers {
+    Memory,
+    Flushed,
+    Mixed,
+}
+
+impl Tiers {
+    pub(crate) const ALL: [Tiers; 3] = [Tiers::Memory, Tiers::Flushed, Tiers::Mixed];
+
+    /// Applies a test's first batch.
+    pub(crate) fn setup(self, index: &SearchIndex, changes: &[Change], watermark: u64) {
+        index.apply(changes, watermark).expect("apply");
+        if !matches!(self, Tiers::Memory) {
+            index.flush().expect("flush");
+        }
+    }
+
+    /// Applies a later change.
+    pub(crate) fn change(self, index: &SearchIndex, changes: &[Change], watermark: u64) {
+        index.apply(changes, watermark).expect("apply");
+        if matches!(self, Tiers::Flushed) {
+            index.flush().expect("flush");
+        }
+    }
+}
 
 /// An upsert with text only.
 pub(crate) fn text_doc(key: u64, owner: &str, text: &str) -> Change {

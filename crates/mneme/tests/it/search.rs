@@ -432,6 +432,48 @@ async fn the_index_survives_a_restart_and_rebuilds_when_lost() {
     srv.stop().await;
 }
 
+/// A search applies new rows to the index's memory only; the outbox keeps them until a flush
+/// writes them to disk, so a crash before that loses nothing.
+#[tokio::test]
+async fn a_crash_loses_no_change_the_index_held_only_in_memory() {
+    let fake = FakeLlm::start().await;
+    let url = fake.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("OPENAI_BASE_URL", url.as_str()),
+        ("MNEME_EMBEDDING_MODEL_DIR", "/nonexistent/mneme-model"),
+    ];
+    let srv = TestServer::start_in_with_env(bin(), dir.path(), &env).await;
+    let a = agent(&srv, None).await;
+    insert_corpus(&srv, &a).await;
+    assert_eq!(first(&search(&srv, &a, "recipe eggs").await), CORPUS[3].0);
+    // SIGTERM flushes: the index on disk now has a watermark past the corpus.
+    srv.stop().await;
+
+    let srv = TestServer::start_in_with_env(bin(), dir.path(), &env).await;
+    let lighthouse = "The lighthouse keeper logs every storm";
+    srv.post(
+        &format!("/v1/agents/{a}/archival-memory"),
+        json!({"text": lighthouse}),
+    )
+    .await
+    .ok();
+    assert_eq!(
+        first(&search(&srv, &a, "lighthouse storm").await),
+        lighthouse
+    );
+    // Killed before the background flush (5 s after start-up).
+    srv.kill().await;
+
+    let srv = TestServer::start_in_with_env(bin(), dir.path(), &env).await;
+    assert_eq!(
+        first(&search(&srv, &a, "lighthouse storm").await),
+        lighthouse
+    );
+    assert_eq!(first(&search(&srv, &a, "recipe eggs").await), CORPUS[3].0);
+    srv.stop().await;
+}
+
 #[tokio::test]
 async fn deleting_passages_never_touches_recall_and_the_reverse() {
     let (srv, fake) = setup(false).await;
