@@ -24,6 +24,8 @@ mod vision;
 
 pub use access::{AccessTable, Endpoint, ProviderAccess};
 pub use assemble::{ChatResponseBuilder, assemble, collect_stream};
+#[doc(hidden)]
+pub use openai::chat_completions_body;
 pub use openai::{OPENAI_BASE_URL, OpenAiClient, OpenAiOptions};
 pub use retry::RetryPolicy;
 pub use router::LlmRouter;

@@ -2,18 +2,22 @@
 //! (vLLM, Ollama, LM Studio, Together, Groq, DeepSeek, xAI, OpenRouter).
 
 pub(crate) mod error;
+#[cfg(test)]
+mod fixture;
 mod request;
 mod response;
 mod responses;
 mod responses_stream;
 mod stream;
+mod wire;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use mneme_types::{LlmConfig, ProviderKind};
-use serde_json::Value;
+use reqwest::header::CONTENT_TYPE;
 
 use crate::access::Endpoint;
 use crate::exchange;
@@ -50,6 +54,16 @@ impl Default for OpenAiOptions {
             connect_timeout: Duration::from_secs(10),
         }
     }
+}
+
+/// The Chat Completions body of `request` as the bytes sent, for the benchmark example.
+#[doc(hidden)]
+pub fn chat_completions_body(
+    config: &LlmConfig,
+    request: &ChatRequest,
+    stream: bool,
+) -> Result<Bytes, LlmError> {
+    request::body(config, request, stream)
 }
 
 /// The HTTP client every provider client shares: building one loads the system's CA roots,
@@ -119,14 +133,14 @@ impl OpenAiClient {
         request: &ChatRequest,
     ) -> Result<ChatResponse, LlmError> {
         if self.uses_responses(to, config) {
-            let body = responses::body(config, request, false);
+            let body = responses::body(config, request, false)?;
             let target = Target::new(to, config, Api::Responses);
             match self.complete(target, &body).await {
                 Err(error) if is_missing_endpoint(&error) => self.lacks_responses(to),
                 outcome => return outcome,
             }
         }
-        let body = request::body(config, request, false);
+        let body = request::body(config, request, false)?;
         self.complete(Target::new(to, config, Api::Chat), &body)
             .await
     }
@@ -139,14 +153,14 @@ impl OpenAiClient {
         request: &ChatRequest,
     ) -> Result<ChatStream, LlmError> {
         if self.uses_responses(to, config) {
-            let body = responses::body(config, request, true);
+            let body = responses::body(config, request, true)?;
             let target = Target::new(to, config, Api::Responses);
             match self.open_stream(target, &body).await {
                 Err(error) if is_missing_endpoint(&error) => self.lacks_responses(to),
                 outcome => return outcome,
             }
         }
-        let body = request::body(config, request, true);
+        let body = request::body(config, request, true)?;
         self.open_stream(Target::new(to, config, Api::Chat), &body)
             .await
     }
@@ -161,23 +175,23 @@ impl OpenAiClient {
     }
 
     #[tracing::instrument(skip_all, fields(provider = %to.config.model_endpoint_type, model = %to.config.model))]
-    async fn complete(&self, to: Target<'_>, body: &Value) -> Result<ChatResponse, LlmError> {
+    async fn complete(&self, to: Target<'_>, body: &Bytes) -> Result<ChatResponse, LlmError> {
         with_retries(&self.options.retry, || self.complete_once(to, body)).await
     }
 
-    async fn complete_once(&self, to: Target<'_>, body: &Value) -> Result<ChatResponse, LlmError> {
+    async fn complete_once(&self, to: Target<'_>, body: &Bytes) -> Result<ChatResponse, LlmError> {
         let timeout = self.options.request_timeout;
         let bytes = exchange::read(self.post(to, body), timeout, to.api.classify()).await?;
         to.api.parse(&bytes)
     }
 
     #[tracing::instrument(skip_all, fields(provider = %to.config.model_endpoint_type, model = %to.config.model))]
-    async fn open_stream(&self, to: Target<'_>, body: &Value) -> Result<ChatStream, LlmError> {
+    async fn open_stream(&self, to: Target<'_>, body: &Bytes) -> Result<ChatStream, LlmError> {
         let response =
             with_retries(&self.options.retry, || self.open_stream_once(to, body)).await?;
         let is_json = response
             .headers()
-            .get(reqwest::header::CONTENT_TYPE)
+            .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
         if is_json {
@@ -200,18 +214,23 @@ impl OpenAiClient {
     async fn open_stream_once(
         &self,
         to: Target<'_>,
-        body: &Value,
+        body: &Bytes,
     ) -> Result<reqwest::Response, LlmError> {
         let timeout = self.options.request_timeout;
         exchange::open(self.post(to, body), timeout, to.api.classify()).await
     }
 
-    fn post(&self, to: Target<'_>, body: &Value) -> reqwest::RequestBuilder {
+    fn post(&self, to: Target<'_>, body: &Bytes) -> reqwest::RequestBuilder {
         let url = match to.api {
             Api::Chat => chat_url(to.to, &to.config.model),
             Api::Responses => format!("{}/responses", to.to.base_url),
         };
-        let request = self.http.post(url).json(body);
+        // The bytes are shared, not copied, by each attempt.
+        let request = self
+            .http
+            .post(url)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.clone());
         authorized(request, to.to)
     }
 }

@@ -1,179 +1,395 @@
-//! Builds the Chat Completions request body from a provider-neutral `ChatRequest`.
+//! Builds the Chat Completions request body from a provider-neutral `ChatRequest`: wire types
+//! that borrow the request's text, encoded once straight to the bytes sent.
 
 use mneme_types::LlmConfig;
-use serde_json::{Map, Value, json};
+use serde::ser::SerializeSeq;
+use serde::{Serialize, Serializer};
+use serde_json::Value;
 
 use super::OPENAI_ENDPOINT_TYPE;
+use super::wire::{ImageUrl, JoinedText, Mapped, encode, is_false};
 use crate::{
-    ChatMessage, ChatRequest, Content, ContentPart, ResponseFormat, ToolCall, ToolChoice,
+    ChatMessage, ChatRequest, Content, ContentPart, LlmError, ResponseFormat, ToolCall, ToolChoice,
     ToolSchema,
 };
 
-/// The JSON body for `POST /chat/completions`.
-pub(crate) fn body(config: &LlmConfig, request: &ChatRequest, stream: bool) -> Value {
-    let mut body = Map::new();
-    body.insert("model".into(), json!(config.model));
-    // The system prompt is the first message; reasoning from earlier turns is not sent back
-    // (Chat Completions has no place for it).
-    let system = request.system.iter().map(|text| system_message(text));
-    let messages = system.chain(history(&request.messages)).collect();
-    body.insert("messages".into(), Value::Array(messages));
-    if !request.tools.is_empty() {
-        let tools = request.tools.iter().map(tool).collect();
-        body.insert("tools".into(), Value::Array(tools));
-        body.insert("tool_choice".into(), tool_choice(&request.tool_choice));
-        if let Some(parallel) = config.parallel_tool_calls {
-            body.insert("parallel_tool_calls".into(), json!(parallel));
-        }
-    }
-    let reasoning_model = is_openai_reasoning_model(config);
-    // OpenAI's reasoning models reject any temperature but the default.
-    if !reasoning_model {
-        body.insert("temperature".into(), json!(config.temperature));
-    }
-    if let Some(max_tokens) = config.max_tokens {
+/// The bytes of the JSON body for `POST /chat/completions`.
+pub(crate) fn body(
+    config: &LlmConfig,
+    request: &ChatRequest,
+    stream: bool,
+) -> Result<bytes::Bytes, LlmError> {
+    encode(&Body::new(config, request, stream))
+}
+
+/// The body; the fields' order is the order of the keys sent.
+#[derive(Serialize)]
+struct Body<'a> {
+    model: &'a str,
+    messages: Vec<Message<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<Mapped<'a, ToolSchema, Tool<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<Choice<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parallel_tool_calls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_effort: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<Format<'a>>,
+    #[serde(skip_serializing_if = "is_false")]
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+}
+
+impl<'a> Body<'a> {
+    fn new(config: &'a LlmConfig, request: &'a ChatRequest, stream: bool) -> Body<'a> {
+        let has_tools = !request.tools.is_empty();
+        let reasoning_model = is_openai_reasoning_model(config);
         // OpenAI deprecated `max_tokens` (its reasoning models refuse it); other servers
         // often know only `max_tokens`.
-        let key = if config.model_endpoint_type == OPENAI_ENDPOINT_TYPE {
-            "max_completion_tokens"
+        let openai = config.model_endpoint_type == OPENAI_ENDPOINT_TYPE;
+        Body {
+            model: &config.model,
+            messages: messages(request),
+            tools: has_tools.then(|| Mapped::new(&request.tools, Tool::of)),
+            tool_choice: has_tools.then(|| Choice::of(&request.tool_choice)),
+            parallel_tool_calls: config.parallel_tool_calls.filter(|_| has_tools),
+            // OpenAI's reasoning models reject any temperature but the default.
+            temperature: (!reasoning_model).then_some(config.temperature),
+            max_completion_tokens: config.max_tokens.filter(|_| openai),
+            max_tokens: config.max_tokens.filter(|_| !openai),
+            reasoning_effort: config
+                .reasoning_effort
+                .as_deref()
+                .filter(|_| reasoning_model),
+            response_format: request.response_format.as_ref().map(Format::of),
+            stream,
+            // Without this OpenAI sends no usage at all on a stream.
+            stream_options: stream.then_some(StreamOptions {
+                include_usage: true,
+            }),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+enum Message<'a> {
+    System {
+        content: &'a str,
+    },
+    User {
+        content: UserContent<'a>,
+    },
+    Assistant {
+        content: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tool_calls: Option<Mapped<'a, ToolCall, Call<'a>>>,
+    },
+    Tool {
+        tool_call_id: &'a str,
+        content: ToolText<'a>,
+    },
+}
+
+/// Plain text stays a string (what every server accepts); parts become OpenAI's content array.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum UserContent<'a> {
+    Text(&'a str),
+    Parts(Mapped<'a, ContentPart, Part<'a>>),
+    ToolImages(ToolImages<'a>),
+}
+
+/// The system prompt first, then the history. Reasoning from earlier turns is not sent back
+/// (Chat Completions has no place for it). Tool messages take text only, so the images of a
+/// run of tool results follow it as one user message that says which call they came from.
+fn messages(request: &ChatRequest) -> Vec<Message<'_>> {
+    let history = &request.messages;
+    let mut out = Vec::with_capacity(history.len() + 2);
+    out.extend(
+        request
+            .system
+            .as_deref()
+            .map(|content| Message::System { content }),
+    );
+    // Where the current run of tool results began, and whether any of them holds an image.
+    let (mut run_start, mut run_has_images) = (0, false);
+    for (i, m) in history.iter().enumerate() {
+        if matches!(m, ChatMessage::Tool { .. }) {
+            run_has_images |= has_image(m);
         } else {
-            "max_tokens"
-        };
-        body.insert(key.into(), json!(max_tokens));
-    }
-    if let (true, Some(effort)) = (reasoning_model, &config.reasoning_effort) {
-        body.insert("reasoning_effort".into(), json!(effort));
-    }
-    if let Some(format) = &request.response_format {
-        body.insert("response_format".into(), response_format(format));
-    }
-    if stream {
-        body.insert("stream".into(), json!(true));
-        // Without this OpenAI sends no usage at all on a stream.
-        body.insert("stream_options".into(), json!({ "include_usage": true }));
-    }
-    Value::Object(body)
-}
-
-fn response_format(format: &ResponseFormat) -> Value {
-    match format {
-        ResponseFormat::Text => json!({ "type": "text" }),
-        ResponseFormat::JsonObject => json!({ "type": "json_object" }),
-        ResponseFormat::JsonSchema {
-            name,
-            schema,
-            strict,
-        } => json!({
-            "type": "json_schema",
-            "json_schema": { "name": name, "schema": schema, "strict": strict },
-        }),
-    }
-}
-
-fn system_message(text: &str) -> Value {
-    json!({ "role": "system", "content": text })
-}
-
-/// The history as messages. Tool messages take text only, so images a tool returned follow the
-/// run of tool results as one user message that says which call they came from.
-fn history(messages: &[ChatMessage]) -> Vec<Value> {
-    let mut out = Vec::with_capacity(messages.len());
-    let mut images: Vec<Value> = Vec::new();
-    for m in messages {
-        if !matches!(m, ChatMessage::Tool { .. }) && !images.is_empty() {
-            out.push(json!({ "role": "user", "content": std::mem::take(&mut images) }));
-        }
-        out.push(message(m));
-        if let ChatMessage::Tool {
-            tool_call_id,
-            content: Content::Parts(parts),
-        } = m
-        {
-            let found = parts
-                .iter()
-                .filter(|p| matches!(p, ContentPart::Image { .. }));
-            let found: Vec<Value> = found.map(content_part).collect();
-            if !found.is_empty() {
-                let note = format!("Images returned by tool call {tool_call_id}:");
-                images.push(json!({ "type": "text", "text": note }));
-                images.extend(found);
+            if run_has_images {
+                out.push(ToolImages::message(&history[run_start..i]));
             }
+            (run_start, run_has_images) = (i + 1, false);
         }
+        out.push(Message::of(m));
     }
-    if !images.is_empty() {
-        out.push(json!({ "role": "user", "content": images }));
+    if run_has_images {
+        out.push(ToolImages::message(&history[run_start..]));
     }
     out
 }
 
-fn message(message: &ChatMessage) -> Value {
-    match message {
-        ChatMessage::System { content } => system_message(content),
-        ChatMessage::User { content } => {
-            json!({ "role": "user", "content": user_content(content) })
+fn has_image(message: &ChatMessage) -> bool {
+    let ChatMessage::Tool {
+        content: Content::Parts(parts),
+        ..
+    } = message
+    else {
+        return false;
+    };
+    parts.iter().any(|p| matches!(p, ContentPart::Image { .. }))
+}
+
+impl<'a> Message<'a> {
+    fn of(message: &'a ChatMessage) -> Message<'a> {
+        match message {
+            ChatMessage::System { content } => Message::System { content },
+            ChatMessage::User { content } => Message::User {
+                content: match content {
+                    Content::Text(text) => UserContent::Text(text),
+                    Content::Parts(parts) => UserContent::Parts(Mapped::new(parts, Part::of)),
+                },
+            },
+            ChatMessage::Assistant {
+                content,
+                tool_calls,
+                reasoning: _,
+            } => Message::Assistant {
+                content: content.as_deref(),
+                tool_calls: (!tool_calls.is_empty()).then(|| Mapped::new(tool_calls, Call::of)),
+            },
+            ChatMessage::Tool {
+                tool_call_id,
+                content,
+            } => Message::Tool {
+                tool_call_id,
+                content: ToolText(content),
+            },
         }
-        ChatMessage::Assistant {
-            content,
-            tool_calls,
-            reasoning: _,
-        } => {
-            let mut value = json!({ "role": "assistant", "content": content });
-            if !tool_calls.is_empty() {
-                value["tool_calls"] = tool_calls.iter().map(tool_call).collect();
+    }
+}
+
+/// A tool result's text, images left out.
+struct ToolText<'a>(&'a Content);
+
+impl Serialize for ToolText<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Content::Text(text) => serializer.serialize_str(text),
+            Content::Parts(parts) => JoinedText(parts).serialize(serializer),
+        }
+    }
+}
+
+/// The images of a run of tool results, each call's after a note naming it.
+struct ToolImages<'a>(&'a [ChatMessage]);
+
+impl<'a> ToolImages<'a> {
+    fn message(run: &'a [ChatMessage]) -> Message<'a> {
+        Message::User {
+            content: UserContent::ToolImages(ToolImages(run)),
+        }
+    }
+}
+
+impl Serialize for ToolImages<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(None)?;
+        for message in self.0 {
+            let ChatMessage::Tool {
+                tool_call_id,
+                content: Content::Parts(parts),
+            } = message
+            else {
+                continue;
+            };
+            let mut images = parts
+                .iter()
+                .filter(|p| matches!(p, ContentPart::Image { .. }))
+                .peekable();
+            if images.peek().is_some() {
+                seq.serialize_element(&Part::Note { text: tool_call_id })?;
             }
-            value
+            for image in images {
+                seq.serialize_element(&Part::of(image))?;
+            }
         }
-        ChatMessage::Tool {
-            tool_call_id,
-            content,
-        } => json!({
-            "role": "tool", "tool_call_id": tool_call_id, "content": content.text(),
-        }),
+        seq.end()
     }
 }
 
-/// Plain text stays a string (what every server accepts); parts become OpenAI's content array.
-fn user_content(content: &Content) -> Value {
-    match content {
-        Content::Text(text) => json!(text),
-        Content::Parts(parts) => parts.iter().map(content_part).collect(),
-    }
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Part<'a> {
+    Text {
+        text: &'a str,
+    },
+    ImageUrl {
+        image_url: Url<'a>,
+    },
+    /// Which call the images after it came from.
+    #[serde(rename = "text")]
+    Note {
+        #[serde(serialize_with = "images_note")]
+        text: &'a str,
+    },
 }
 
-fn content_part(part: &ContentPart) -> Value {
-    match part {
-        ContentPart::Text { text } => json!({ "type": "text", "text": text }),
-        ContentPart::Image { source } => {
-            json!({ "type": "image_url", "image_url": { "url": source.to_url() } })
+fn images_note<S: Serializer>(tool_call_id: &&str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&format_args!(
+        "Images returned by tool call {tool_call_id}:"
+    ))
+}
+
+impl<'a> Part<'a> {
+    fn of(part: &'a ContentPart) -> Part<'a> {
+        match part {
+            ContentPart::Text { text } => Part::Text { text },
+            ContentPart::Image { source } => Part::ImageUrl {
+                image_url: Url {
+                    url: ImageUrl(source),
+                },
+            },
         }
     }
 }
 
-fn tool_call(call: &ToolCall) -> Value {
-    json!({
-        "id": call.id,
-        "type": "function",
-        "function": { "name": call.name, "arguments": call.arguments },
-    })
+#[derive(Serialize)]
+struct Url<'a> {
+    url: ImageUrl<'a>,
 }
 
-fn tool(tool: &ToolSchema) -> Value {
-    json!({
-        "type": "function",
-        "function": {
-            "name": tool.name,
-            "description": tool.description,
-            "parameters": tool.parameters,
-        },
-    })
+#[derive(Serialize)]
+struct Call<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: CallFunction<'a>,
 }
 
-fn tool_choice(choice: &ToolChoice) -> Value {
-    match choice {
-        ToolChoice::Auto => json!("auto"),
-        ToolChoice::Required => json!("required"),
-        ToolChoice::None => json!("none"),
-        ToolChoice::Named(name) => json!({ "type": "function", "function": { "name": name } }),
+#[derive(Serialize)]
+struct CallFunction<'a> {
+    name: &'a str,
+    arguments: &'a str,
+}
+
+impl<'a> Call<'a> {
+    fn of(call: &'a ToolCall) -> Call<'a> {
+        Call {
+            id: &call.id,
+            kind: "function",
+            function: CallFunction {
+                name: &call.name,
+                arguments: &call.arguments,
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Tool<'a> {
+    Function { function: Function<'a> },
+}
+
+#[derive(Serialize)]
+struct Function<'a> {
+    name: &'a str,
+    description: &'a str,
+    parameters: &'a Value,
+}
+
+impl<'a> Tool<'a> {
+    fn of(tool: &'a ToolSchema) -> Tool<'a> {
+        Tool::Function {
+            function: Function {
+                name: &tool.name,
+                description: &tool.description,
+                parameters: &tool.parameters,
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Choice<'a> {
+    Mode(&'static str),
+    Named(NamedChoice<'a>),
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum NamedChoice<'a> {
+    Function { function: Name<'a> },
+}
+
+#[derive(Serialize)]
+struct Name<'a> {
+    name: &'a str,
+}
+
+impl<'a> Choice<'a> {
+    fn of(choice: &'a ToolChoice) -> Choice<'a> {
+        match choice {
+            ToolChoice::Auto => Choice::Mode("auto"),
+            ToolChoice::Required => Choice::Mode("required"),
+            ToolChoice::None => Choice::Mode("none"),
+            ToolChoice::Named(name) => Choice::Named(NamedChoice::Function {
+                function: Name { name },
+            }),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Format<'a> {
+    Text,
+    JsonObject,
+    JsonSchema { json_schema: Schema<'a> },
+}
+
+#[derive(Serialize)]
+struct Schema<'a> {
+    name: &'a str,
+    schema: &'a Value,
+    strict: bool,
+}
+
+impl<'a> Format<'a> {
+    fn of(format: &'a ResponseFormat) -> Format<'a> {
+        match format {
+            ResponseFormat::Text => Format::Text,
+            ResponseFormat::JsonObject => Format::JsonObject,
+            ResponseFormat::JsonSchema {
+                name,
+                schema,
+                strict,
+            } => Format::JsonSchema {
+                json_schema: Schema {
+                    name,
+                    schema,
+                    strict: *strict,
+                },
+            },
+        }
     }
 }
 
@@ -188,8 +404,16 @@ pub(crate) fn is_openai_reasoning_model(config: &LlmConfig) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::ImageSource;
+    use crate::openai::fixture::every_kind;
+
+    /// The body as the server reads it.
+    fn body(config: &LlmConfig, request: &ChatRequest, stream: bool) -> Value {
+        serde_json::from_slice(&super::body(config, request, stream).unwrap()).unwrap()
+    }
 
     fn config(endpoint_type: &str, model: &str) -> LlmConfig {
         serde_json::from_value(json!({
@@ -347,5 +571,140 @@ mod tests {
             ]})
         );
         assert_eq!(messages[5]["content"], "and now?");
+    }
+
+    /// The bytes sent, compared with what the `Value` tree built before typed wire structs
+    /// sent: same keys, same order, same values.
+    #[test]
+    fn a_request_of_every_kind_is_sent_exactly_as_before() {
+        let (config, request) = every_kind();
+        let sent = super::body(&config, &request, true).unwrap();
+        let expected = json!({
+            "model": "gpt-4o",
+            "messages": [
+                {"role": "system", "content": "You are \"helpful\".\nBe brief."},
+                {"role": "system", "content": "A note from the system"},
+                {"role": "user", "content": "hello ✓"},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "what are these?"},
+                        {
+                            "type": "image_url",
+                            "image_url": {"url": "https://example.com/cat.png"},
+                        },
+                        {
+                            "type": "image_url",
+                            "image_url": {"url": "data:image/png;base64,AAAA"},
+                        },
+                    ],
+                },
+                {
+                    "role": "assistant",
+                    "content": "Let me look.",
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "look", "arguments": "{\"at\": 1}"},
+                        },
+                        {
+                            "id": "call_2",
+                            "type": "function",
+                            "function": {"name": "look", "arguments": "{}"},
+                        },
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "call_1", "content": "a cat\non a mat"},
+                {"role": "tool", "tool_call_id": "call_2", "content": ""},
+                {"role": "tool", "tool_call_id": "call_3", "content": "plain"},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "Images returned by tool call call_1:"},
+                        {
+                            "type": "image_url",
+                            "image_url": {"url": "data:image/png;base64,BBBB"},
+                        },
+                        {"type": "text", "text": "Images returned by tool call call_2:"},
+                        {
+                            "type": "image_url",
+                            "image_url": {"url": "data:image/png;base64,CCCC"},
+                        },
+                        {
+                            "type": "image_url",
+                            "image_url": {"url": "data:image/png;base64,DDDD"},
+                        },
+                    ],
+                },
+                {"role": "assistant", "content": null},
+                {"role": "user", "content": "thanks"},
+                {"role": "tool", "tool_call_id": "call_4", "content": ""},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "Images returned by tool call call_4:"},
+                        {
+                            "type": "image_url",
+                            "image_url": {"url": "data:image/png;base64,EEEE"},
+                        },
+                    ],
+                },
+            ],
+            "tools": [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": "look",
+                        "description": "Looks at a thing.",
+                        "parameters": {
+                            "type": "object",
+                            "properties": {"at": {"type": "integer"}},
+                            "required": ["at"],
+                        },
+                    },
+                },
+            ],
+            "tool_choice": "required",
+            "parallel_tool_calls": false,
+            "temperature": 0.5,
+            "max_completion_tokens": 256,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "answer",
+                    "schema": {"type": "object", "properties": {"z": {}, "a": {}}},
+                    "strict": true,
+                },
+            },
+            "stream": true,
+            "stream_options": {"include_usage": true},
+        });
+        assert_eq!(std::str::from_utf8(&sent).unwrap(), expected.to_string());
+    }
+
+    #[test]
+    fn tool_choices_and_response_formats_take_openai_shapes() {
+        let (config, mut request) = every_kind();
+        let choices = [
+            (ToolChoice::Auto, json!("auto")),
+            (ToolChoice::None, json!("none")),
+            (
+                ToolChoice::Named("look".into()),
+                json!({"type": "function", "function": {"name": "look"}}),
+            ),
+        ];
+        for (choice, expected) in choices {
+            request.tool_choice = choice;
+            assert_eq!(body(&config, &request, false)["tool_choice"], expected);
+        }
+        let formats = [
+            (ResponseFormat::Text, json!({"type": "text"})),
+            (ResponseFormat::JsonObject, json!({"type": "json_object"})),
+        ];
+        for (format, expected) in formats {
+            request.response_format = Some(format);
+            assert_eq!(body(&config, &request, false)["response_format"], expected);
+        }
     }
 }
