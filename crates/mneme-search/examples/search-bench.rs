@@ -3,8 +3,9 @@
 //! For each size: short texts (10-39 words from a 50k-word Zipf vocabulary) with 384-dim
 //! unit vectors drawn from a mixture of 1,000 clusters in a 64-dim latent space projected to
 //! 384 dims (structured like real embeddings, so that an ANN has real work to do), all held
-//! by one owner. Measures ingest through `apply`, the HNSW build, hybrid / vector / text
-//! query latency and the vector leg's recall@10 against an exact scan, and prints markdown.
+//! by one owner. Measures ingest through `apply` + `flush`, the HNSW build, hybrid / vector /
+//! text query latency, the vector leg's recall@10 against an exact scan, and read-your-writes
+//! (a few documents applied to the memory tier, then a text query), and prints markdown.
 //!
 //! `cargo run --release -p mneme-search --example search-bench -- --sizes 10k,100k`
 #![allow(
@@ -29,6 +30,9 @@ const BATCH: usize = 1_000;
 const OWNER: &str = "archive-bench";
 /// Documents re-upserted into the loaded collection to measure online ingest.
 const ONLINE: usize = 10_000;
+/// Read-your-writes rounds, and documents applied per round (a turn's few new messages).
+const PENDING_ROUNDS: usize = 200;
+const PENDING_BATCH: usize = 5;
 
 struct Args {
     sizes: Vec<usize>,
@@ -40,10 +44,12 @@ fn main() {
     let args = parse_args();
     let mut ingest = Vec::new();
     let mut queries = Vec::new();
+    let mut pending = Vec::new();
     for &n in &args.sizes {
-        let (i, q) = run(n, &args);
+        let (i, q, p) = run(n, &args);
         ingest.push(i);
         queries.push(q);
+        pending.push(p);
     }
     println!(
         "\nmachine: {} threads available; HNSW threshold {}, ef_search {}, build threads {}\n",
@@ -64,6 +70,14 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|");
     for row in queries {
+        println!("{row}");
+    }
+    println!(
+        "\n| docs | apply {PENDING_BATCH} docs (memory tier) p50 / p95 | its CPU time, mean | text query right after p50 / p95 | flush of {} pending docs | same queries, all committed, p50 / p95 |",
+        PENDING_ROUNDS * PENDING_BATCH
+    );
+    println!("|---|---|---|---|---|---|");
+    for row in pending {
         println!("{row}");
     }
 }
@@ -117,7 +131,7 @@ impl Data {
     }
 }
 
-fn run(n: usize, args: &Args) -> (String, String) {
+fn run(n: usize, args: &Args) -> (String, String, String) {
     eprintln!("== {n} documents: generating");
     let load_before = load_average();
     let mut rng = StdRng::seed_from_u64(42);
@@ -143,6 +157,8 @@ fn run(n: usize, args: &Args) -> (String, String) {
     let recall = recall_at_10(&index, &data, &query_vectors);
     eprintln!("== {n}: online upserts");
     let online_rate = ingest(&index, &data, ONLINE.min(n), n / BATCH + 2);
+    eprintln!("== {n}: read-your-writes");
+    let pending = read_your_writes(&index, &corpus, &mut rng, n);
 
     let load = format!("{load_before} -> {}", load_average());
     let leg = if hnsw { "HNSW f16" } else { "exact f32" };
@@ -156,13 +172,14 @@ fn run(n: usize, args: &Args) -> (String, String) {
         rss_mb(),
     );
     let queries = format!("| {} | {leg} | {latencies} | {recall:.3} |", human(n));
-    eprintln!("{ingest}\n{queries}");
-    (ingest, queries)
+    let pending = format!("| {} | {pending} |", human(n));
+    eprintln!("{ingest}\n{queries}\n{pending}");
+    (ingest, queries, pending)
 }
 
-/// Applies the first `n` documents in batches (watermarks from `first_batch` on); documents
-/// per second. Before the collection is loaded this is the tantivy path; after, the graph is
-/// updated inline too.
+/// Applies the first `n` documents in batches, each flushed (one tantivy commit and reader
+/// reload), watermarks from `first_batch` on; documents per second. Before the collection is
+/// loaded this is the tantivy path; after, the graph is updated inline too.
 fn ingest(index: &SearchIndex, data: &Data, n: usize, first_batch: usize) -> f64 {
     let started = Instant::now();
     for (b, chunk) in (0..n).collect::<Vec<_>>().chunks(BATCH).enumerate() {
@@ -170,8 +187,98 @@ fn ingest(index: &SearchIndex, data: &Data, n: usize, first_batch: usize) -> f64
         index
             .apply(&changes, (first_batch + b) as u64)
             .expect("apply");
+        index.flush().expect("flush");
     }
     n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// A turn's read-your-writes: a few new documents (text only: recall vectors come later, in
+/// the background) applied to the memory tier, then a text query for words of the last one,
+/// which the tier and tantivy both answer; the pending documents accumulate over the rounds
+/// and are flushed at the end, and the same queries run again with everything committed.
+/// Then the CPU time of `apply` alone (this thread's, so preemption by other jobs on the
+/// machine does not count), over as many rounds again. Table cells: apply p50 / p95, its
+/// CPU time, query p50 / p95, flush, queries after the flush p50 / p95.
+fn read_your_writes(index: &SearchIndex, corpus: &Corpus, rng: &mut StdRng, n: usize) -> String {
+    let mut apply_us = Vec::with_capacity(PENDING_ROUNDS);
+    let mut query_us = Vec::with_capacity(PENDING_ROUNDS);
+    let mut queries = Vec::with_capacity(PENDING_ROUNDS);
+    let watermark = index.applied_watermark();
+    for round in 0..PENDING_ROUNDS {
+        let texts: Vec<String> = (0..PENDING_BATCH).map(|_| corpus.text(rng)).collect();
+        let changes: Vec<Change> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                Change::Upsert(Doc {
+                    key: (n + 1 + round * PENDING_BATCH + i) as u64,
+                    owner: OWNER.to_owned(),
+                    text: text.clone(),
+                    vector: None,
+                })
+            })
+            .collect();
+        let started = Instant::now();
+        index
+            .apply(&changes, watermark + 1 + round as u64)
+            .expect("apply");
+        apply_us.push(started.elapsed().as_secs_f64() * 1e6);
+        let words: Vec<&str> = texts[PENDING_BATCH - 1].split(' ').take(3).collect();
+        let query = Query {
+            text: Some(words.join(" ")),
+            ..Query::new(OWNER)
+        };
+        let started = Instant::now();
+        let hits = index.search(&query).expect("search");
+        query_us.push(started.elapsed().as_secs_f64() * 1e6);
+        assert!(!hits.is_empty());
+        queries.push(query);
+    }
+    let started = Instant::now();
+    index.flush().expect("flush");
+    let flush = started.elapsed().as_secs_f64() * 1e3;
+    let committed_us: Vec<f64> = queries
+        .iter()
+        .map(|query| {
+            let started = Instant::now();
+            index.search(query).expect("search");
+            started.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    let batches: Vec<Vec<Change>> = (0..PENDING_ROUNDS)
+        .map(|round| {
+            (0..PENDING_BATCH)
+                .map(|i| {
+                    Change::Upsert(Doc {
+                        key: (n + 1 + (PENDING_ROUNDS + round) * PENDING_BATCH + i) as u64,
+                        owner: OWNER.to_owned(),
+                        text: corpus.text(rng),
+                        vector: None,
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let cpu_before = thread_cpu_ns();
+    for (round, changes) in batches.iter().enumerate() {
+        let watermark = watermark + (PENDING_ROUNDS + round) as u64;
+        index.apply(changes, watermark).expect("apply");
+    }
+    let apply_cpu = (thread_cpu_ns() - cpu_before) / 1e3 / PENDING_ROUNDS as f64;
+    index.flush().expect("flush");
+    format!(
+        "{} µs | {apply_cpu:.0} µs | {} µs | {flush:.1} ms | {} µs",
+        p50_p95(apply_us),
+        p50_p95(query_us),
+        p50_p95(committed_us)
+    )
+}
+
+/// "p50 / p95" of samples.
+fn p50_p95(mut samples: Vec<f64>) -> String {
+    samples.sort_by(f64::total_cmp);
+    let at = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
+    format!("{:.0} / {:.0}", at(0.50), at(0.95))
 }
 
 /// Loads the collection as a start-up would and waits for its graph: what it cost, and
@@ -426,6 +533,14 @@ fn process_cpu_seconds() -> f64 {
     };
     // Linux reports in USER_HZ, 100 on every mainstream configuration.
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU nanoseconds this thread has run, from the scheduler (/proc/thread-self/schedstat).
+fn thread_cpu_ns() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// The 1-minute load average: the machine is shared, and wall times depend on it.
