@@ -252,13 +252,8 @@ impl Config {
             ..ModelSource::default()
         });
         let providers = args.providers.0;
-        let compaction_threshold = args
-            .compaction_threshold
-            .or(file.compaction_threshold)
-            .unwrap_or(mneme_agent::DEFAULT_THRESHOLD);
-        if !(0.1..=1.0).contains(&compaction_threshold) {
-            bail!("--compaction-threshold must be between 0.1 and 1, got {compaction_threshold}");
-        }
+        let compaction_threshold =
+            compaction_threshold(args.compaction_threshold.or(file.compaction_threshold))?;
         Ok(Config {
             compaction_threshold,
             index_dir: data_dir.join("search"),
@@ -304,6 +299,15 @@ impl Config {
             ),
         })
     }
+}
+
+/// The share of the window past which contexts are compacted (Letta's 0.9 by default).
+fn compaction_threshold(set: Option<f64>) -> anyhow::Result<f64> {
+    let threshold = set.unwrap_or(mneme_agent::DEFAULT_THRESHOLD);
+    if !(0.1..=1.0).contains(&threshold) {
+        bail!("--compaction-threshold must be between 0.1 and 1, got {threshold}");
+    }
+    Ok(threshold)
 }
 
 /// A secret setting; `Debug` shows only whether it is set.
