@@ -1,5 +1,6 @@
 //! `AgentStore` on SQLite.
 
+use crate::Cached;
 use async_trait::async_trait;
 use mneme_types::{AgentId, Block, BlockId};
 use rusqlite::types::Value as SqlValue;
@@ -26,7 +27,7 @@ impl AgentStore for SqliteStore {
                 attach(tx, new.agent.id, *block)?;
             }
             for (position, tool) in new.tools.iter().enumerate() {
-                tx.execute(
+                tx.execute_cached(
                     "INSERT OR IGNORE INTO agent_tools (agent_id, tool_id, position) VALUES (?1, ?2, ?3)",
                     rusqlite::params![new.agent.id.to_string(), tool.to_string(), position as i64],
                 )?;
@@ -66,7 +67,7 @@ impl AgentStore for SqliteStore {
         self.read(move |conn| {
             let q = filter_sql(&filter);
             let sql = format!("SELECT COUNT(*) FROM agents {}", q.where_clause());
-            let n: i64 = conn.query_row(&sql, params_from_iter(q.params), |r| r.get(0))?;
+            let n: i64 = conn.query_row_cached(&sql, params_from_iter(q.params), |r| r.get(0))?;
             Ok(n.max(0) as u64)
         })
         .await
@@ -87,7 +88,7 @@ impl AgentStore for SqliteStore {
             agent.message_ids_version = version + u64::from(agent.message_ids != ids);
             save_agent(tx, &agent)?;
             if let Some(blocks) = blocks {
-                tx.execute(
+                tx.execute_cached(
                     "DELETE FROM agent_blocks WHERE agent_id = ?1",
                     [id.to_string()],
                 )?;
@@ -103,13 +104,13 @@ impl AgentStore for SqliteStore {
     async fn delete_agent(&self, id: AgentId) -> StoreResult<()> {
         self.write(move |tx| {
             // The agent's own archives go with it unless another agent still reads them.
-            tx.execute(
+            tx.execute_cached(
                 "DELETE FROM archives WHERE owner_agent_id = ?1 AND NOT EXISTS
                     (SELECT 1 FROM agent_archives aa
                      WHERE aa.archive_id = archives.id AND aa.agent_id <> ?1)",
                 [id.to_string()],
             )?;
-            let n = tx.execute("DELETE FROM agents WHERE id = ?1", [id.to_string()])?;
+            let n = tx.execute_cached("DELETE FROM agents WHERE id = ?1", [id.to_string()])?;
             if n == 0 {
                 return Err(Error::not_found("Agent", id));
             }
@@ -129,7 +130,7 @@ impl AgentStore for SqliteStore {
     async fn detach_block(&self, agent: AgentId, block: BlockId) -> StoreResult<()> {
         self.write(move |tx| {
             ensure_agent(tx, agent)?;
-            let n = tx.execute(
+            let n = tx.execute_cached(
                 "DELETE FROM agent_blocks WHERE agent_id = ?1 AND block_id = ?2",
                 [agent.to_string(), block.to_string()],
             )?;
@@ -199,7 +200,7 @@ pub(crate) fn load_agent(conn: &Connection, id: AgentId) -> Result<Agent> {
 /// The agent's stored messages and the passages of its archives, as the count triggers keep
 /// them (migration 0007): no scan of its history.
 fn counts(conn: &Connection, id: AgentId) -> Result<(u64, u64)> {
-    let (messages, passages): (i64, i64) = conn.query_row(
+    let (messages, passages): (i64, i64) = conn.query_row_cached(
         "SELECT message_count,
             (SELECT COALESCE(SUM(ar.passage_count), 0)
              FROM agent_archives aa JOIN archives ar ON ar.id = aa.archive_id
@@ -246,7 +247,7 @@ pub(crate) fn fill_tags(conn: &Connection, agents: &mut [Agent]) -> Result<()> {
         placeholders(agents.len())
     );
     let ids: Vec<String> = agents.iter().map(|a| a.id.to_string()).collect();
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params_from_iter(ids.iter()))?;
     while let Some(row) = rows.next()? {
         let agent_id: String = row.get(0)?;
@@ -258,7 +259,7 @@ pub(crate) fn fill_tags(conn: &Connection, agents: &mut [Agent]) -> Result<()> {
 }
 
 fn insert_agent(conn: &Connection, a: &Agent) -> Result<()> {
-    conn.execute(
+    conn.execute_cached(
         &format!(
             "INSERT INTO agents ({AGENT_COLUMNS}) VALUES ({})",
             placeholders(21)
@@ -292,7 +293,7 @@ fn insert_agent(conn: &Connection, a: &Agent) -> Result<()> {
 }
 
 pub(crate) fn save_agent(conn: &Connection, a: &Agent) -> Result<()> {
-    conn.execute(
+    conn.execute_cached(
         "UPDATE agents SET name = ?2, agent_type = ?3, system = ?4, description = ?5,
             metadata = ?6, llm_config = ?7, embedding_config = ?8, tool_rules = ?9,
             message_ids = ?10, settings = ?11, project_id = ?12, template_id = ?13,
@@ -321,7 +322,7 @@ pub(crate) fn save_agent(conn: &Connection, a: &Agent) -> Result<()> {
             a.message_ids_version as i64,
         ],
     )?;
-    conn.execute(
+    conn.execute_cached(
         "DELETE FROM agent_tags WHERE agent_id = ?1",
         [a.id.to_string()],
     )?;
@@ -364,7 +365,7 @@ pub(crate) fn attach(conn: &Connection, agent: AgentId, block: BlockId) -> Resul
         }
         None => {}
     }
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO agent_blocks (agent_id, block_id, label, position)
          VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(position), -1) + 1 FROM agent_blocks WHERE agent_id = ?1))",
         [agent.to_string(), block.to_string(), label],
@@ -390,7 +391,7 @@ fn blocks_of_many(conn: &Connection, agents: &[AgentId]) -> Result<Vec<(AgentId,
         placeholders(agents.len())
     );
     let ids: Vec<String> = agents.iter().map(|a| a.to_string()).collect();
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params_from_iter(ids.iter()))?;
     while let Some(row) = rows.next()? {
         let agent_id: String = row.get(0)?;

@@ -1,5 +1,6 @@
 //! `BlockStore` on SQLite.
 
+use crate::Cached;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mneme_types::{AgentId, Block, BlockId};
@@ -42,7 +43,7 @@ impl BlockStore for SqliteStore {
                 q.where_clause(),
                 order_limit("created_at", &page)
             );
-            let mut stmt = conn.prepare(&sql)?;
+            let mut stmt = conn.prepare_cached(&sql)?;
             let mut rows = stmt.query(params_from_iter(q.params))?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
@@ -58,7 +59,7 @@ impl BlockStore for SqliteStore {
         self.read(move |conn| {
             let q = filter_sql(&filter);
             let sql = format!("SELECT COUNT(*) FROM blocks b {}", q.where_clause());
-            let n: i64 = conn.query_row(&sql, params_from_iter(q.params), |r| r.get(0))?;
+            let n: i64 = conn.query_row_cached(&sql, params_from_iter(q.params), |r| r.get(0))?;
             Ok(n.max(0) as u64)
         })
         .await
@@ -95,7 +96,7 @@ impl BlockStore for SqliteStore {
 
     async fn delete_block(&self, id: BlockId) -> StoreResult<()> {
         self.write(move |tx| {
-            let n = tx.execute("DELETE FROM blocks WHERE id = ?1", [id.to_string()])?;
+            let n = tx.execute_cached("DELETE FROM blocks WHERE id = ?1", [id.to_string()])?;
             if n == 0 {
                 return Err(Error::not_found("Block", id));
             }
@@ -138,7 +139,7 @@ pub(crate) fn load_block(conn: &Connection, id: BlockId) -> Result<Block> {
 }
 
 pub(crate) fn insert_block(conn: &Connection, b: &Block, now: &DateTime<Utc>) -> Result<()> {
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO blocks (id, label, value, value_limit, description, read_only, metadata, tags,
             hidden, is_template, template_name, template_id, base_template_id, deployment_id,
             entity_id, project_id, preserve_on_migration, created_by_id, last_updated_by_id,
@@ -188,12 +189,12 @@ pub(crate) fn save_block(conn: &Connection, block: &Block, old_label: Option<&st
     if block.label.as_deref() != old_label {
         let label = block.label.clone().unwrap_or_default();
         check_label_free(conn, id, &label)?;
-        conn.execute(
+        conn.execute_cached(
             "UPDATE agent_blocks SET label = ?2 WHERE block_id = ?1",
             [id.to_string(), label],
         )?;
     }
-    conn.execute(
+    conn.execute_cached(
         "UPDATE blocks SET label = ?2, value = ?3, value_limit = ?4, description = ?5,
             read_only = ?6, metadata = ?7, tags = ?8, hidden = ?9, is_template = ?10,
             template_name = ?11, template_id = ?12, base_template_id = ?13, deployment_id = ?14,

@@ -1,6 +1,7 @@
 //! `McpServerStore` on SQLite: servers as config documents beside their unique names, and the
 //! tools registered from them found through their metadata.
 
+use crate::Cached;
 use async_trait::async_trait;
 use mneme_types::{McpServer, McpServerConfig, McpServerId, Tool};
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -24,7 +25,7 @@ impl McpServerStore for SqliteStore {
         self.write(move |tx| {
             ensure_name_free(tx, &server.server_name, None)?;
             let now = micros(&mneme_types::time::now());
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO mcp_servers (id, name, server_type, config, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
                 rusqlite::params![
@@ -47,7 +48,7 @@ impl McpServerStore for SqliteStore {
     async fn mcp_server_by_name(&self, name: &str) -> StoreResult<McpServer> {
         let name = name.to_owned();
         self.read(move |conn| {
-            conn.query_row(
+            conn.query_row_cached(
                 &format!("SELECT {COLUMNS} FROM mcp_servers WHERE name = ?1"),
                 [&name],
                 server,
@@ -61,7 +62,7 @@ impl McpServerStore for SqliteStore {
 
     async fn list_mcp_servers(&self) -> StoreResult<Vec<McpServer>> {
         self.read(|conn| {
-            let mut stmt = conn.prepare(&format!(
+            let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM mcp_servers ORDER BY created_at, id"
             ))?;
             let rows = stmt.query_map([], server)?;
@@ -81,7 +82,7 @@ impl McpServerStore for SqliteStore {
             edit(&mut server)?;
             server.id = id;
             ensure_name_free(tx, &server.server_name, Some(id))?;
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE mcp_servers SET name = ?2, server_type = ?3, config = ?4, updated_at = ?5
                  WHERE id = ?1",
                 rusqlite::params![
@@ -107,9 +108,9 @@ impl McpServerStore for SqliteStore {
         self.write(move |tx| {
             load(tx, id)?;
             for tool in server_tools(tx, id)? {
-                tx.execute("DELETE FROM tools WHERE id = ?1", [tool.id.to_string()])?;
+                tx.execute_cached("DELETE FROM tools WHERE id = ?1", [tool.id.to_string()])?;
             }
-            tx.execute("DELETE FROM mcp_servers WHERE id = ?1", [id.to_string()])?;
+            tx.execute_cached("DELETE FROM mcp_servers WHERE id = ?1", [id.to_string()])?;
             Ok(())
         })
         .await
@@ -138,7 +139,7 @@ impl McpServerStore for SqliteStore {
                     .iter()
                     .filter(|o| tools.iter().all(|t| t.name != o.name))
                 {
-                    tx.execute("DELETE FROM tools WHERE id = ?1", [old.id.to_string()])?;
+                    tx.execute_cached("DELETE FROM tools WHERE id = ?1", [old.id.to_string()])?;
                     out.deleted.push(old.name.clone());
                 }
             }
@@ -190,7 +191,7 @@ fn label_mcp_tool(tool: &mut Tool, server: &McpServer) {
 }
 
 fn load(conn: &Connection, id: McpServerId) -> Result<McpServer> {
-    conn.query_row(
+    conn.query_row_cached(
         &format!("SELECT {COLUMNS} FROM mcp_servers WHERE id = ?1"),
         [id.to_string()],
         server,

@@ -1,5 +1,6 @@
 //! `MessageStore` on SQLite.
 
+use crate::Cached;
 use async_trait::async_trait;
 use mneme_types::{AgentId, MessageId, RunId};
 use rusqlite::types::Value as SqlValue;
@@ -29,7 +30,7 @@ impl MessageStore for SqliteStore {
 
     async fn set_message_text(&self, id: MessageId, text: String) -> StoreResult<()> {
         self.write(move |tx| {
-            let n = tx.execute(
+            let n = tx.execute_cached(
                 "UPDATE messages SET text = ?2, updated_at = ?3 WHERE id = ?1",
                 rusqlite::params![id.to_string(), text, micros(&mneme_types::time::now())],
             )?;
@@ -126,7 +127,7 @@ impl MessageStore for SqliteStore {
             let system = *a.message_ids.first().ok_or_else(|| {
                 StoreError::Corrupt(format!("agent {agent} has no system message"))
             })?;
-            tx.execute(
+            tx.execute_cached(
                 "DELETE FROM messages WHERE agent_id = ?1 AND id <> ?2",
                 [agent.to_string(), system.to_string()],
             )?;
@@ -137,7 +138,7 @@ impl MessageStore for SqliteStore {
             }
             a.updated_at = mneme_types::time::now();
             a.message_ids_version += 1;
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE agents SET message_ids = ?2, updated_at = ?3,
                     message_ids_version = message_ids_version + 1
                  WHERE id = ?1",
@@ -159,7 +160,7 @@ impl MessageStore for SqliteStore {
             crate::runs::set_context(tx, c.agent_id, ids, version, &c.created_at)?;
             insert_message(tx, &c.summary)?;
             if let Some((id, text)) = &c.system_text {
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE messages SET text = ?2, updated_at = ?3 WHERE id = ?1",
                     rusqlite::params![id.to_string(), text, micros(&c.created_at)],
                 )?;
@@ -171,7 +172,7 @@ impl MessageStore for SqliteStore {
 }
 
 fn seq_of(conn: &Connection, id: MessageId) -> Result<i64> {
-    conn.query_row(
+    conn.query_row_cached(
         "SELECT seq FROM messages WHERE id = ?1",
         [id.to_string()],
         |r| r.get(0),
@@ -212,7 +213,7 @@ pub(crate) fn insert_message(conn: &Connection, m: &Message) -> Result<()> {
 
 /// Writes every column of an existing message but its id, agent and position.
 pub(crate) fn save_message(conn: &Connection, m: &Message) -> Result<()> {
-    conn.execute(
+    conn.execute_cached(
         "UPDATE messages SET role = ?2, text = ?3, content = ?4, reasoning = ?5, tool_calls = ?6,
             tool_call_id = ?7, tool_returns = ?8, name = ?9, otid = ?10, sender_id = ?11,
             group_id = ?12, step_id = ?13, run_id = ?14, is_err = ?15, updated_at = ?16,
@@ -272,7 +273,7 @@ pub(crate) fn load_message(conn: &Connection, id: MessageId) -> Result<Message> 
 /// Messages by id, in the order asked; ids that do not resolve are skipped.
 /// Tells caches of the agent's in-context messages that one of its messages changed.
 fn bump_messages_edited(tx: &Connection, message: MessageId) -> Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "UPDATE agents SET messages_edited = messages_edited + 1
           WHERE id = (SELECT agent_id FROM messages WHERE id = ?1)",
         [message.to_string()],

@@ -1,6 +1,7 @@
 //! `ArchiveStore` and `PassageStore` on SQLite: archives, their attachment to agents, and
 //! passages with their embeddings. Search runs over the derived indices (see `search.rs`).
 
+use crate::Cached;
 use async_trait::async_trait;
 use mneme_types::{AgentId, ArchiveId, PassageId};
 use rusqlite::types::Value as SqlValue;
@@ -78,7 +79,7 @@ impl ArchiveStore for SqliteStore {
             edit(&mut a)?;
             a.id = id;
             a.updated_at = mneme_types::time::now();
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE archives SET name = ?2, description = ?3, embedding_config = ?4,
                     metadata = ?5, updated_at = ?6 WHERE id = ?1",
                 rusqlite::params![
@@ -97,7 +98,7 @@ impl ArchiveStore for SqliteStore {
 
     async fn delete_archive(&self, id: ArchiveId) -> StoreResult<()> {
         self.write(move |tx| {
-            let n = tx.execute("DELETE FROM archives WHERE id = ?1", [id.to_string()])?;
+            let n = tx.execute_cached("DELETE FROM archives WHERE id = ?1", [id.to_string()])?;
             if n == 0 {
                 return Err(Error::not_found("Archive", id));
             }
@@ -119,7 +120,7 @@ impl ArchiveStore for SqliteStore {
         self.write(move |tx| {
             ensure_agent(tx, agent)?;
             load_archive(tx, archive)?;
-            tx.execute(
+            tx.execute_cached(
                 "DELETE FROM agent_archives WHERE agent_id = ?1 AND archive_id = ?2",
                 [agent.to_string(), archive.to_string()],
             )?;
@@ -239,7 +240,7 @@ impl PassageStore for SqliteStore {
             let n = if archives.is_empty() {
                 0
             } else {
-                tx.execute(&sql, params_from_iter(params))?
+                tx.execute_cached(&sql, params_from_iter(params))?
             };
             if n == 0 {
                 return Err(Error::not_found("Passage", id));
@@ -251,7 +252,7 @@ impl PassageStore for SqliteStore {
 }
 
 fn insert_archive(conn: &Connection, a: &Archive, owner: Option<AgentId>) -> Result<()> {
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO archives (id, name, description, embedding_config, metadata, owner_agent_id,
             created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         rusqlite::params![
@@ -269,7 +270,7 @@ fn insert_archive(conn: &Connection, a: &Archive, owner: Option<AgentId>) -> Res
 }
 
 fn attach(conn: &Connection, agent: AgentId, archive: ArchiveId) -> Result<()> {
-    conn.execute(
+    conn.execute_cached(
         "INSERT OR IGNORE INTO agent_archives (agent_id, archive_id) VALUES (?1, ?2)",
         [agent.to_string(), archive.to_string()],
     )?;

@@ -1,5 +1,6 @@
 //! `ProviderStore` on SQLite: each provider as its JSON document beside its unique name.
 
+use crate::Cached;
 use async_trait::async_trait;
 use mneme_types::{ProviderId, ProviderRecord};
 use rusqlite::types::Value as SqlValue;
@@ -16,7 +17,7 @@ impl ProviderStore for SqliteStore {
     async fn create_provider(&self, provider: ProviderRecord) -> StoreResult<ProviderRecord> {
         self.write(move |tx| {
             ensure_name_free(tx, &provider.name, None)?;
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO providers (id, name, provider_type, data, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 rusqlite::params![
@@ -58,7 +59,7 @@ impl ProviderStore for SqliteStore {
                 w.where_clause(),
                 order_limit("created_at", &page)
             );
-            let mut stmt = conn.prepare(&sql)?;
+            let mut stmt = conn.prepare_cached(&sql)?;
             let data = stmt
                 .query_map(params_from_iter(w.params), |r| r.get::<_, String>(0))?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -80,7 +81,7 @@ impl ProviderStore for SqliteStore {
             provider.created_at = created_at;
             provider.updated_at = mneme_types::time::now();
             ensure_name_free(tx, &provider.name, Some(id))?;
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE providers SET name = ?2, provider_type = ?3, data = ?4, updated_at = ?5
                  WHERE id = ?1",
                 rusqlite::params![
@@ -98,7 +99,7 @@ impl ProviderStore for SqliteStore {
 
     async fn delete_provider(&self, id: ProviderId) -> StoreResult<()> {
         self.write(move |tx| {
-            let n = tx.execute("DELETE FROM providers WHERE id = ?1", [id.to_string()])?;
+            let n = tx.execute_cached("DELETE FROM providers WHERE id = ?1", [id.to_string()])?;
             if n == 0 {
                 return Err(Error::not_found("Provider", id));
             }
@@ -109,7 +110,7 @@ impl ProviderStore for SqliteStore {
 }
 
 fn ensure_name_free(conn: &Connection, name: &str, except: Option<ProviderId>) -> Result<()> {
-    let clash: bool = conn.query_row(
+    let clash: bool = conn.query_row_cached(
         "SELECT EXISTS (SELECT 1 FROM providers WHERE name = ?1 AND id <> ?2)",
         [
             name.to_owned(),

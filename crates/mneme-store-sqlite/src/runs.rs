@@ -1,5 +1,6 @@
 //! `RunStore` on SQLite: runs, steps, and the step commit that writes a whole step at once.
 
+use crate::Cached;
 use async_trait::async_trait;
 use mneme_types::{RunId, RunStatus, Step, StepId, StopReason};
 use rusqlite::types::Value as SqlValue;
@@ -20,7 +21,7 @@ const RUN_COLUMNS: &str =
 impl RunStore for SqliteStore {
     async fn create_run(&self, run: RunRecord) -> StoreResult<RunRecord> {
         self.write(move |tx| {
-            tx.execute(
+            tx.execute_cached(
                 &format!(
                     "INSERT INTO runs ({RUN_COLUMNS}) VALUES ({})",
                     placeholders(8)
@@ -55,7 +56,7 @@ impl RunStore for SqliteStore {
                 w.where_clause(),
                 order_limit("created_at", &page)
             );
-            let mut stmt = conn.prepare(&sql)?;
+            let mut stmt = conn.prepare_cached(&sql)?;
             let mut rows = stmt.query(params_from_iter(w.params))?;
             let mut out = Vec::new();
             while let Some(row) = rows.next()? {
@@ -82,7 +83,7 @@ impl RunStore for SqliteStore {
             edit(&mut r);
             save_run(tx, &r)?;
             let duration_ms = r.data.total_duration_ns.map(|ns| (ns / 1_000_000) as i64);
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE agents SET last_run_completion = ?2, last_run_duration_ms = ?3,
                     last_stop_reason = ?4
                  WHERE id = ?1",
@@ -114,7 +115,7 @@ impl RunStore for SqliteStore {
                 w.where_clause(),
                 order_limit("created_at", &page)
             );
-            let mut stmt = conn.prepare(&sql)?;
+            let mut stmt = conn.prepare_cached(&sql)?;
             let data = stmt
                 .query_map(params_from_iter(w.params), |r| r.get::<_, String>(0))?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -138,7 +139,7 @@ impl RunStore for SqliteStore {
 
     async fn prune_chunks(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
         self.write(move |tx| {
-            let n = tx.execute(
+            let n = tx.execute_cached(
                 "DELETE FROM run_chunks WHERE run_id IN
                    (SELECT id FROM runs WHERE completed_at IS NOT NULL AND completed_at < ?1)",
                 [micros(&before)],
@@ -167,7 +168,7 @@ fn commit_step(tx: &Connection, c: &StepCommit) -> Result<()> {
         apply_block_change(tx, agent, change)?;
     }
     if let Some((id, text)) = &c.system_text {
-        tx.execute(
+        tx.execute_cached(
             "UPDATE messages SET text = ?2, updated_at = ?3 WHERE id = ?1",
             rusqlite::params![id.to_string(), text, micros(&c.created_at)],
         )?;
@@ -196,7 +197,7 @@ fn write_step(tx: &Connection, c: &StepCommit, step: &Step) -> Result<()> {
         .optional()?;
     let data = to_json(step)?;
     let Some((run, old)) = stored else {
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO steps (id, run_id, agent_id, data, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             rusqlite::params![
@@ -215,7 +216,7 @@ fn write_step(tx: &Connection, c: &StepCommit, step: &Step) -> Result<()> {
             "Step {id} is stored already"
         ))));
     }
-    tx.execute(
+    tx.execute_cached(
         "UPDATE steps SET data = ?2 WHERE id = ?1",
         rusqlite::params![id, data],
     )?;
@@ -231,7 +232,7 @@ pub(crate) fn set_context(
     version: u64,
     at: &chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
-    let n = tx.execute(
+    let n = tx.execute_cached(
         "UPDATE agents SET message_ids = ?2, updated_at = ?3,
             message_ids_version = message_ids_version + 1
          WHERE id = ?1 AND message_ids_version = ?4",
@@ -327,7 +328,7 @@ fn apply_block_change(
             attach(conn, agent, block.id)
         }
         BlockChange::Detach { id } => {
-            conn.execute(
+            conn.execute_cached(
                 "DELETE FROM agent_blocks WHERE agent_id = ?1 AND block_id = ?2",
                 [agent.to_string(), id.to_string()],
             )?;
@@ -373,7 +374,7 @@ fn load_run(conn: &Connection, id: RunId) -> Result<RunRecord> {
 }
 
 fn save_run(conn: &Connection, r: &RunRecord) -> Result<()> {
-    conn.execute(
+    conn.execute_cached(
         "UPDATE runs SET status = ?2, stop_reason = ?3, data = ?4, completed_at = ?5 WHERE id = ?1",
         rusqlite::params![
             r.id.to_string(),

@@ -1,6 +1,7 @@
 //! `SearchStore` on SQLite: the search outbox the triggers of migration 0002 fill, and the
 //! row lookups by search key (`seq`) that ranking results are hydrated from.
 
+use crate::Cached;
 use async_trait::async_trait;
 use mneme_types::{AgentId, ArchiveId};
 use rusqlite::types::Value as SqlValue;
@@ -56,7 +57,7 @@ impl SearchStore for SqliteStore {
 
     async fn prune_search_changes(&self, upto: u64) -> StoreResult<()> {
         self.write(move |tx| {
-            tx.execute("DELETE FROM search_outbox WHERE seq <= ?1", [upto as i64])?;
+            tx.execute_cached("DELETE FROM search_outbox WHERE seq <= ?1", [upto as i64])?;
             Ok(())
         })
         .await
@@ -111,7 +112,7 @@ impl SearchStore for SqliteStore {
                      WHERE m.seq IN ({})",
                     placeholders(chunk.len())
                 );
-                let mut stmt = conn.prepare(&sql)?;
+                let mut stmt = conn.prepare_cached(&sql)?;
                 let mut rows = stmt.query(params_from_iter(ints(chunk)))?;
                 while let Some(r) = rows.next()? {
                     let key = r.get::<_, i64>(MESSAGE_COLUMN_COUNT)? as u64;
@@ -251,7 +252,7 @@ impl SearchStore for SqliteStore {
                     stmt.execute((*key as i64, agent.to_string(), vector_blob(v)))?;
                 }
             }
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO search_state (name, value) VALUES (?1, ?2)
                  ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 (cursor.0, cursor.1 as i64),
@@ -294,7 +295,7 @@ fn push_dates(
 }
 
 fn keys(conn: &rusqlite::Connection, sql: &str, w: Where) -> Result<Vec<u64>> {
-    let mut stmt = conn.prepare(sql)?;
+    let mut stmt = conn.prepare_cached(sql)?;
     let keys = stmt
         .query_map(params_from_iter(w.params), |r| r.get::<_, i64>(0))?
         .map(|k| k.map(|k| k as u64))

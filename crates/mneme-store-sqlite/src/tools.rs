@@ -1,5 +1,6 @@
 //! `ToolStore` on SQLite. A tool is stored as its JSON document beside its unique name.
 
+use crate::Cached;
 use async_trait::async_trait;
 use mneme_types::{AgentId, Tool, ToolId};
 use rusqlite::types::Value as SqlValue;
@@ -26,7 +27,7 @@ impl ToolStore for SqliteStore {
                 if let Some(id) = existing {
                     tool.id = rows::parse(&id)?;
                 }
-                tx.execute(
+                tx.execute_cached(
                     "INSERT INTO tools (id, name, tool_type, data, created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?5)
                      ON CONFLICT (id) DO UPDATE SET tool_type = ?3, data = ?4, updated_at = ?5",
@@ -55,7 +56,7 @@ impl ToolStore for SqliteStore {
                 "SELECT data FROM tools WHERE name IN ({})",
                 placeholders(names.len())
             );
-            let mut stmt = conn.prepare(&sql)?;
+            let mut stmt = conn.prepare_cached(&sql)?;
             let found = stmt
                 .query_map(params_from_iter(names.iter()), |r| r.get::<_, String>(0))?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -87,7 +88,7 @@ impl ToolStore for SqliteStore {
                 w.where_clause(),
                 order_limit("created_at", &page)
             );
-            let mut stmt = conn.prepare(&sql)?;
+            let mut stmt = conn.prepare_cached(&sql)?;
             let data = stmt
                 .query_map(params_from_iter(w.params), |r| r.get::<_, String>(0))?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -101,7 +102,7 @@ impl ToolStore for SqliteStore {
         self.read(move |conn| {
             let w = filter_sql(&filter);
             let sql = format!("SELECT COUNT(*) FROM tools {}", w.where_clause());
-            let n: i64 = conn.query_row(&sql, params_from_iter(w.params), |r| r.get(0))?;
+            let n: i64 = conn.query_row_cached(&sql, params_from_iter(w.params), |r| r.get(0))?;
             Ok(n.max(0) as u64)
         })
         .await
@@ -112,7 +113,7 @@ impl ToolStore for SqliteStore {
             let mut tool: Tool = rows::document(tx, "tools", "Tool", id)?;
             edit(&mut tool)?;
             tool.id = id;
-            let clash: bool = tx.query_row(
+            let clash: bool = tx.query_row_cached(
                 "SELECT EXISTS (SELECT 1 FROM tools WHERE name = ?1 AND id <> ?2)",
                 [tool.name.clone(), id.to_string()],
                 |r| r.get(0),
@@ -131,7 +132,7 @@ impl ToolStore for SqliteStore {
 
     async fn delete_tool(&self, id: ToolId) -> StoreResult<()> {
         self.write(move |tx| {
-            let n = tx.execute("DELETE FROM tools WHERE id = ?1", [id.to_string()])?;
+            let n = tx.execute_cached("DELETE FROM tools WHERE id = ?1", [id.to_string()])?;
             if n == 0 {
                 return Err(Error::not_found("Tool", id));
             }
@@ -144,7 +145,7 @@ impl ToolStore for SqliteStore {
         self.write(move |tx| {
             ensure_agent(tx, agent)?;
             ensure_tool(tx, tool)?;
-            tx.execute(
+            tx.execute_cached(
                 "INSERT OR IGNORE INTO agent_tools (agent_id, tool_id, position)
                  VALUES (?1, ?2, (SELECT COALESCE(MAX(position), -1) + 1 FROM agent_tools WHERE agent_id = ?1))",
                 [agent.to_string(), tool.to_string()],
@@ -158,7 +159,7 @@ impl ToolStore for SqliteStore {
         self.write(move |tx| {
             ensure_agent(tx, agent)?;
             ensure_tool(tx, tool)?;
-            tx.execute(
+            tx.execute_cached(
                 "DELETE FROM agent_tools WHERE agent_id = ?1 AND tool_id = ?2",
                 [agent.to_string(), tool.to_string()],
             )?;
@@ -197,7 +198,7 @@ fn ensure_tool(conn: &Connection, id: ToolId) -> Result<()> {
 /// Inserts or replaces a tool row by id.
 pub(crate) fn save_tool(conn: &Connection, tool: &Tool) -> Result<()> {
     let now = micros(&mneme_types::time::now());
-    conn.execute(
+    conn.execute_cached(
         "INSERT INTO tools (id, name, tool_type, data, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)
          ON CONFLICT (id) DO UPDATE SET name = ?2, tool_type = ?3, data = ?4, updated_at = ?5",
