@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use mneme_store::{Agent, Message};
 use mneme_types::AgentId;
 
-use crate::tokens::ContextTokens;
+use crate::tokens::{ContextTokens, content_bytes};
 
 /// Default bound on the text held (about 64 MB).
 pub(crate) const DEFAULT_BUDGET_BYTES: usize = 64 << 20;
@@ -65,15 +65,9 @@ impl CachedContext {
     }
 }
 
-/// A rough size of a message in memory (its texts).
+/// A rough size of a message in memory: its texts and the record around them.
 fn approx_bytes(m: &Message) -> usize {
-    let calls: usize = m
-        .tool_calls
-        .iter()
-        .map(|c| c.arguments.len() + c.name.len() + c.id.len())
-        .sum();
-    let returns: usize = m.tool_returns.iter().map(|r| r.func_response.len()).sum();
-    256 + m.text.len() + calls + returns
+    256 + content_bytes(m)
 }
 
 struct Slot {

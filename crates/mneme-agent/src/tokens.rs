@@ -32,7 +32,8 @@ pub(crate) fn text_bound(text: &str) -> u64 {
     text.len() as u64 * TOKENS_PER_BYTE_AT_MOST + MESSAGE_OVERHEAD
 }
 
-fn bytes_bound(m: &Message) -> u64 {
+/// The bytes of what a message holds as text: its text, tool calls, tool returns, reasoning.
+pub(crate) fn content_bytes(m: &Message) -> usize {
     let calls = m
         .tool_calls
         .iter()
@@ -42,7 +43,11 @@ fn bytes_bound(m: &Message) -> u64 {
         ReasoningRecord::Reasoning { text, .. } => text.len(),
         ReasoningRecord::Redacted { data } => data.len(),
     });
-    let bytes: usize = m.text.len() + calls.chain(returns).chain(reasoning).sum::<usize>();
+    m.text.len() + calls.chain(returns).chain(reasoning).sum::<usize>()
+}
+
+fn bytes_bound(m: &Message) -> u64 {
+    let bytes = content_bytes(m);
     let pieces = 1 + m.tool_calls.len() * 2 + m.tool_returns.len() + m.reasoning.len();
     (bytes as u64 + pieces as u64) * TOKENS_PER_BYTE_AT_MOST + MESSAGE_OVERHEAD * pieces as u64
 }
