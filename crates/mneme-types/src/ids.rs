@@ -131,6 +131,11 @@ typed_id!(
     ProviderId,
     "provider"
 );
+typed_id!(
+    /// `conv-<uuid>`
+    ConversationId,
+    "conv"
+);
 
 #[cfg(test)]
 mod tests {

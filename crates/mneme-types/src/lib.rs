@@ -9,6 +9,7 @@ pub mod block;
 pub mod byok;
 pub mod compaction;
 pub mod context;
+pub mod conversation;
 pub mod ids;
 pub mod letta_message;
 pub mod letta_response;
@@ -30,12 +31,16 @@ pub use compaction::{
     CompactionEventData, CompactionMode, CompactionResponse, CompactionSettings,
     CompactionSettingsPatch, CompactionStats, SummarizeRequest,
 };
+pub use conversation::{
+    ClientSkill, Conversation, ConversationOrderBy, CreateConversation, RetrieveStream,
+    UpdateConversation,
+};
 pub use context::{
     ChatToolCall, ContextWindowOverview, FunctionCall, FunctionKind, FunctionTool, InternalMessage,
     TextContent, TextKind,
 };
 pub use ids::{
-    AgentId, ArchiveId, BlockId, IdError, McpServerId, MessageId, PassageId, ProviderId, RunId,
+    AgentId, ArchiveId, BlockId, ConversationId, IdError, McpServerId, MessageId, PassageId, ProviderId, RunId,
     StepId, ToolId,
 };
 pub use letta_message::{

@@ -31,6 +31,12 @@ pub struct LettaRequest {
     /// Compactions show as an `event_message` and a `summary_message` (with its stats), and
     /// the summary is stored with role `summary`; without it, the summary is a `user_message`.
     pub include_compaction_messages: Option<bool>,
+    /// A system prompt for this request only, sent in place of the stored one.
+    pub override_system: Option<String>,
+    /// Skills the client has: listed in this request's system prompt only, never stored.
+    pub client_skills: Option<Vec<crate::ClientSkill>>,
+    /// `ConversationMessageRequest`: the agent of the `default` conversation.
+    pub agent_id: Option<AgentId>,
 }
 
 /// `MessageCreate`: an input message.
