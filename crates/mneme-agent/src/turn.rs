@@ -498,6 +498,7 @@ impl Runtime {
 
 fn stats(ctx: &AgentContext) -> MemoryStats {
     MemoryStats {
+        conversation: ctx.conversation,
         messages_total: ctx.message_count,
         in_context: ctx.agent.message_ids.len() as u64,
         passages: ctx.passage_count,

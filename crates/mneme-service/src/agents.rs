@@ -76,6 +76,7 @@ impl Service {
             messages_total: 1,
             in_context: 1,
             passages: 0,
+            conversation: None,
         };
         let mut system_message = Message::new(
             agent.id,
@@ -225,6 +226,7 @@ impl Service {
             messages_total: ctx.message_count,
             in_context: ctx.agent.message_ids.len() as u64,
             passages: ctx.passage_count,
+            conversation: ctx.conversation,
         };
         let text = compile_system_message(&ctx.agent, &ctx.blocks, stats, time::now());
         let system = ctx

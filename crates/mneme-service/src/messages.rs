@@ -93,6 +93,7 @@ impl Service {
             limit: q.limit,
             order: q.order,
             run_id: None,
+            conversation: None,
         };
         let stored = self.store.list_messages(agent_id, &query).await?;
         let opts = overridden(render_native(&agent.agent_type), q.render.as_ref());
@@ -333,6 +334,7 @@ pub(crate) fn new_run(
         },
         created_at: time::now(),
         completed_at: None,
+        conversation_id: None,
     }
 }
 

@@ -184,6 +184,7 @@ impl Runtime {
             blocks: turn.memory.blocks(),
             messages_total: turn.messages_total,
             passages: turn.ctx.passage_count,
+            conversation: turn.ctx.conversation,
         };
         let rebuilt = compaction::rebuild(&rebuild, &turn.ctx.messages, summary.cut, message);
         let summary_message = rebuilt.commit.summary.clone();
@@ -257,6 +258,7 @@ impl Runtime {
             blocks: &ctx.blocks,
             messages_total: ctx.message_count,
             passages: ctx.passage_count,
+            conversation: ctx.conversation,
         };
         let rebuilt = compaction::rebuild(&rebuild, &ctx.messages, summary.cut, message);
         self.store.compact_context(rebuilt.commit).await?;
