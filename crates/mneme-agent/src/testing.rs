@@ -290,6 +290,7 @@ impl Harness {
 /// A minimal agent context with no tools, blocks or messages (pure tests).
 pub(crate) fn context() -> AgentContext {
     AgentContext {
+        conversation: None,
         agent: agent(AgentType::LettaV1Agent),
         blocks: Vec::new(),
         tools: Vec::new(),
