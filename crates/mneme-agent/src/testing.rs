@@ -258,6 +258,7 @@ impl Harness {
         let run = self.store.create_run(run).await.unwrap();
         TurnInput {
             agent_id: agent,
+            conversation_id: None,
             run_id: run.id,
             inputs: vec![Message::new(
                 agent,

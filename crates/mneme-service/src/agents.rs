@@ -100,7 +100,7 @@ impl Service {
 
     pub async fn get_agent(&self, id: AgentId, include: Include) -> Result<AgentState> {
         let agent = self.store.get_agent(id).await?;
-        let pending = self.scheduler.pending_approval(&agent).await?;
+        let pending = self.scheduler.pending_approval(&agent.message_ids).await?;
         let blocks = match include.blocks {
             true => Some(self.store.agent_blocks(id).await?),
             false => None,

@@ -5,7 +5,7 @@ use mneme_agent::CompactionOptions;
 use mneme_store::Agent;
 use mneme_types::{
     AgentId, CompactionResponse, CompactionSettings, CompactionSettingsPatch, LettaRequest,
-    LlmConfig, SummarizeRequest,
+    LlmConfig, SummarizeRequest, Thread,
 };
 
 use crate::{Result, Service, ServiceError};
@@ -20,7 +20,7 @@ impl Service {
     ) -> Result<CompactionResponse> {
         let patch = req.and_then(|r| r.compaction_settings);
         check_patch(patch.as_ref())?;
-        let _turn = self.scheduler.exclusive(agent_id).await;
+        let _turn = self.scheduler.exclusive(Thread::default_of(agent_id)).await;
         let agent = self.store.get_agent(agent_id).await?;
         let stored = agent
             .settings
@@ -34,7 +34,7 @@ impl Service {
         let summarizer = self.summarizer(&agent, &settings, None).await;
         let done = self
             .runtime
-            .summarize(agent_id, &settings, summarizer)
+            .summarize(Thread::default_of(agent_id), &settings, summarizer)
             .await?;
         Ok(CompactionResponse {
             summary: done.summary,

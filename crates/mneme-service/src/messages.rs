@@ -155,7 +155,10 @@ impl Service {
         agent_id: AgentId,
         req: ResetMessages,
     ) -> Result<AgentState> {
-        let _turn = self.scheduler.exclusive(agent_id).await;
+        let _turn = self
+            .scheduler
+            .exclusive(mneme_types::Thread::default_of(agent_id))
+            .await;
         let agent = self.store.get_agent(agent_id).await?;
         let initial = if req.add_default_initial_messages && !render_native(&agent.agent_type) {
             vec![Message::new(

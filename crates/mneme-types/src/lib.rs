@@ -36,7 +36,7 @@ pub use context::{
     TextContent, TextKind,
 };
 pub use conversation::{
-    ClientSkill, Conversation, ConversationOrderBy, CreateConversation, RetrieveStream,
+    ClientSkill, Conversation, ConversationOrderBy, CreateConversation, RetrieveStream, Thread,
     UpdateConversation,
 };
 pub use ids::{
