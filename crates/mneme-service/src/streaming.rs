@@ -123,17 +123,8 @@ impl Service {
         Ok(running.outcome().await?)
     }
 
-    /// Validates a request and records its run; the job is ready to execute.
-    pub(crate) async fn prepare(
-        &self,
-        agent_id: AgentId,
-        req: &LettaRequest,
-        streaming: bool,
-    ) -> Result<(Job, bool)> {
-        self.prepare_as(Target::agent(agent_id), req, streaming, RunStatus::Running)
-            .await
-    }
-
+    /// Validates a request and records its run in the target's thread; the job is ready to
+    /// execute.
     pub(crate) async fn prepare_as(
         &self,
         target: Target,
