@@ -58,8 +58,9 @@ pub trait AgentStore: Send + Sync {
         edit: AgentEdit,
         blocks: Option<Vec<BlockId>>,
     ) -> Result<Agent>;
-    /// Deletes the agent with its messages, steps, runs, tags and attachments (not the blocks,
-    /// tools or archives it was attached to, except archives it owns that no other agent uses).
+    /// Deletes the agent with its messages, steps, runs, conversations (with their isolated
+    /// blocks), tags and attachments (not the blocks, tools or archives it was attached to,
+    /// except archives it owns that no other agent uses).
     async fn delete_agent(&self, id: AgentId) -> Result<()>;
     /// Attaches at the end of the agent's block order; a second block with the same label is a
     /// conflict. Attaching an attached block changes nothing.

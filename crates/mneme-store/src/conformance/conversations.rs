@@ -593,3 +593,27 @@ pub async fn delete_conversation_takes_its_own_rows_along(store: Arc<dyn Store>)
     assert_not_found(store.delete_conversation(c.id).await);
     assert_not_found(store.delete_conversation(ConversationId::new()).await);
 }
+
+pub async fn deleting_the_agent_deletes_its_conversations(store: Arc<dyn Store>) {
+    let new = new_agent("a", vec![block("human", "h")]);
+    let a = store.create_agent(new).await.unwrap();
+    let b = agent(&*store, "b").await;
+    let copy = block("human", "copy");
+    let new = new_conversation(a.id, vec![copy.clone()], vec![]);
+    let c = store.create_conversation(new).await.unwrap();
+    let m = said(a.id, &["c0"]);
+    say(&*store, c.id, m.clone()).await;
+    let of_c = with(|f: &mut crate::RunFilter| f.conversation = Some(c.id));
+    let run = store.list_runs(&of_c, &page(10, Order::Asc)).await.unwrap()[0].id;
+    let kept = conversation(&*store, b.id).await;
+    store.delete_agent(a.id).await.unwrap();
+    assert_not_found(store.get_conversation(c.id).await);
+    assert_not_found(store.get_block(copy.id).await);
+    assert_not_found(store.get_message(m[0].id).await);
+    assert_not_found(store.get_message(c.message_ids[0]).await);
+    assert_not_found(store.get_run(run).await);
+    let by_a = with(|f: &mut ConversationFilter| f.agent = Some(a.id));
+    let listed = store.list_conversations(&by_a, &page(10, Order::Asc)).await;
+    assert!(listed.unwrap().is_empty());
+    assert_eq!(store.get_conversation(kept.id).await.unwrap(), kept);
+}

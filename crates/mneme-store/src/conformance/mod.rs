@@ -86,6 +86,7 @@ macro_rules! conformance_suite {
                 conversation_pages_put_never_messaged_ones_last,
                 update_conversation_applies_the_edit_or_nothing,
                 delete_conversation_takes_its_own_rows_along,
+                deleting_the_agent_deletes_its_conversations,
             }
             messages {
                 messages_round_trip_every_field,
