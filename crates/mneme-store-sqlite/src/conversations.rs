@@ -204,20 +204,47 @@ fn save(tx: &Connection, c: &ConversationRecord) -> Result<()> {
 /// The conversation, its runs, its isolated blocks and its own messages but those a fork
 /// lists, which stay for the fork.
 fn delete(tx: &Connection, id: ConversationId) -> Result<()> {
-    ensure_conversation(tx, id)?;
+    let agent = load(tx, id)?.agent_id;
     let key = id.to_string();
     tx.execute_cached("DELETE FROM runs WHERE conversation_id = ?1", [&key])?;
-    tx.execute_cached(
-        "DELETE FROM messages WHERE conversation_id = ?1
-           AND id NOT IN (SELECT message_id FROM conversation_messages WHERE conversation_id <> ?1)",
-        [&key],
-    )?;
+    hand_over(tx, agent, Some(id), None)?;
+    tx.execute_cached("DELETE FROM messages WHERE conversation_id = ?1", [&key])?;
     tx.execute_cached(
         "DELETE FROM blocks WHERE id IN
            (SELECT block_id FROM conversation_blocks WHERE conversation_id = ?1)",
         [&key],
     )?;
     tx.execute_cached("DELETE FROM conversations WHERE id = ?1", [&key])?;
+    Ok(())
+}
+
+/// Gives the messages of a thread (`from`, or the agent's default one) that forks took over
+/// to one of those forks, before the thread lets go of its messages: they leave its listing,
+/// stay in the forks' and go with the last fork that lists them. `keep` stays where it is.
+pub(crate) fn hand_over(
+    tx: &Connection,
+    agent: AgentId,
+    from: Option<ConversationId>,
+    keep: Option<MessageId>,
+) -> Result<()> {
+    let owner = match from {
+        None => "agent_id = ?1 AND conversation_id IS NULL",
+        Some(_) => "conversation_id = ?2",
+    };
+    tx.execute_cached(
+        &format!(
+            "UPDATE messages SET conversation_id =
+                (SELECT MIN(cm.conversation_id) FROM conversation_messages cm
+                 WHERE cm.message_id = messages.id AND cm.conversation_id IS NOT ?2)
+             WHERE {owner} AND id IS NOT ?3 AND id IN
+                (SELECT message_id FROM conversation_messages WHERE conversation_id IS NOT ?2)"
+        ),
+        rusqlite::params![
+            agent.to_string(),
+            from.map(|c| c.to_string()),
+            keep.map(|m| m.to_string()),
+        ],
+    )?;
     Ok(())
 }
 

@@ -594,6 +594,33 @@ pub async fn delete_conversation_takes_its_own_rows_along(store: Arc<dyn Store>)
     assert_not_found(store.delete_conversation(ConversationId::new()).await);
 }
 
+pub async fn messages_a_fork_took_over_go_with_the_fork(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    let c = conversation(&*store, a.id).await;
+    let inherited = said(a.id, &["c0"]);
+    let c = say(&*store, c.id, inherited.clone()).await;
+    let fork = new_conversation(a.id, vec![], c.message_ids[1..].to_vec());
+    let f = store.create_conversation(fork).await.unwrap();
+    let second = new_conversation(a.id, vec![], c.message_ids[1..].to_vec());
+    let g = store.create_conversation(second).await.unwrap();
+    let count = || {
+        let store = store.clone();
+        async move { store.agent_frame(a.id).await.unwrap().message_count }
+    };
+    // Source, fork and second fork: three system messages, one shared message, one default.
+    assert_eq!(count().await, 5);
+    store.delete_conversation(c.id).await.unwrap();
+    assert_eq!(count().await, 4);
+    store.delete_conversation(f.id).await.unwrap();
+    assert_eq!(count().await, 3, "still listed by the second fork");
+    let asc = page(10, Order::Asc);
+    let listing = thread(&*store, a.id, Some(g.id), &asc).await;
+    assert_eq!(listing, [g.message_ids[0], inherited[0].id]);
+    store.delete_conversation(g.id).await.unwrap();
+    assert_not_found(store.get_message(inherited[0].id).await);
+    assert_eq!(count().await, 1, "no thread lists it any more");
+}
+
 pub async fn deleting_the_agent_deletes_its_conversations(store: Arc<dyn Store>) {
     let new = new_agent("a", vec![block("human", "h")]);
     let a = store.create_agent(new).await.unwrap();

@@ -459,3 +459,51 @@ pub async fn a_compaction_in_a_conversation_writes_its_context(store: Arc<dyn St
     assert_not_found(store.compact_context(unknown).await);
     assert_not_found(store.get_message(lost).await);
 }
+
+pub async fn reset_leaves_conversations_alone(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    let system = a.message_ids[0];
+    let (d0, d1) = (
+        message(a.id, Role::User, "d0"),
+        message(a.id, Role::User, "d1"),
+    );
+    append(&*store, a.id, vec![d0.clone(), d1.clone()]).await;
+    let c = conversation(&*store, a.id).await;
+    let c0 = message(a.id, Role::User, "c0");
+    let c = say(&*store, c.id, vec![c0.clone()]).await;
+    // A fork of the default thread: what it took over stays for it.
+    let fork = new_conversation(a.id, vec![], vec![d0.id]);
+    let f = store.create_conversation(fork).await.unwrap();
+    let fresh = message(a.id, Role::User, "fresh");
+    store
+        .reset_messages(a.id, vec![fresh.clone()])
+        .await
+        .unwrap();
+    let default = listed(&*store, a.id, &query(10, Order::Asc)).await;
+    assert_eq!(
+        default,
+        [system, fresh.id],
+        "the default thread holds only these"
+    );
+    let thread = store
+        .thread_messages(a.id, None, &page(10, Order::Asc))
+        .await
+        .unwrap();
+    assert_eq!(ids(&thread, |m| m.id), [system, fresh.id]);
+    assert_not_found(store.get_message(d1.id).await);
+    assert_eq!(store.get_conversation(c.id).await.unwrap(), c);
+    assert_eq!(store.get_conversation(f.id).await.unwrap(), f);
+    let in_c = MessageQuery {
+        conversation: Some(c.id),
+        ..query(10, Order::Asc)
+    };
+    assert_eq!(
+        listed(&*store, a.id, &in_c).await,
+        [c.message_ids[0], c0.id]
+    );
+    let of_fork = store
+        .thread_messages(a.id, Some(f.id), &page(10, Order::Asc))
+        .await
+        .unwrap();
+    assert_eq!(ids(&of_fork, |m| m.id), [f.message_ids[0], d0.id]);
+}

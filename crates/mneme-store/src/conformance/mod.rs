@@ -86,6 +86,7 @@ macro_rules! conformance_suite {
                 conversation_pages_put_never_messaged_ones_last,
                 update_conversation_applies_the_edit_or_nothing,
                 delete_conversation_takes_its_own_rows_along,
+                messages_a_fork_took_over_go_with_the_fork,
                 deleting_the_agent_deletes_its_conversations,
             }
             messages {
@@ -100,6 +101,7 @@ macro_rules! conformance_suite {
                 message_edits_bump_messages_edited,
                 a_compaction_replaces_the_context_and_keeps_what_left_it,
                 a_compaction_in_a_conversation_writes_its_context,
+                reset_leaves_conversations_alone,
             }
             runs {
                 runs_round_trip_and_update,
