@@ -9,7 +9,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
 use crate::agents::{Where, blocks_of, ensure_agent, frame_of};
-use crate::messages::{MESSAGE_COLUMNS, insert_message, query_messages, thread_where};
+use crate::messages::{MESSAGE_COLUMNS, insert_message, query_messages, seq_of, thread_where};
 use crate::rows::{self, micros, placeholders, to_json, to_json_opt};
 use crate::{Error, Result, SqliteStore, StoreResult, blocks};
 use mneme_store::{
@@ -377,9 +377,10 @@ fn conversation_frame(conn: &Connection, id: ConversationId) -> Result<AgentFram
     Ok(frame)
 }
 
-/// Where a message stands in its thread's history: the system message first (a fork's is
-/// stored after the messages it inherited), then storage order.
-const POSITION: &str = "(CASE WHEN role = 'system' THEN 0 ELSE 1 END), seq";
+/// Where a message stands in its thread's history: the thread's system message (the head of
+/// its context, bound to the `?`) first, since a fork's is stored after the messages it took
+/// over; then storage order, a `system` message a client sent included.
+const POSITION: &str = "(CASE WHEN id = ? THEN 0 ELSE 1 END), seq";
 
 /// A thread's history in listing order, cursors moving along it.
 fn thread_messages(
@@ -388,19 +389,21 @@ fn thread_messages(
     conversation: Option<ConversationId>,
     page: &Page,
 ) -> Result<Vec<Message>> {
-    match conversation {
-        Some(c) => ensure_conversation(conn, c)?,
-        None => ensure_agent(conn, agent)?,
-    }
+    let head = head_of(conn, agent, conversation)?;
     let mut w = thread_where(agent, conversation);
     let forward = page.order == Order::Asc;
     for (cursor, after) in [(&page.after, true), (&page.before, false)] {
         if let Some(cursor) = cursor {
-            let (rank, seq) = position_of(conn, rows::parse(cursor)?)?;
+            let id: MessageId = rows::parse(cursor)?;
+            let rank = i64::from(id.to_string() != head);
             let op = if after == forward { ">" } else { "<" };
             w.push(
                 format!("({POSITION}) {op} (?, ?)"),
-                [SqlValue::Integer(rank), SqlValue::Integer(seq)],
+                [
+                    SqlValue::Text(head.clone()),
+                    SqlValue::Integer(rank),
+                    SqlValue::Integer(seq_of(conn, id)?),
+                ],
             );
         }
     }
@@ -411,15 +414,29 @@ fn thread_messages(
         POSITION.replace(", seq", &format!(" {dir}, seq {dir}")),
         page.limit
     );
-    query_messages(conn, &sql, w.params)
+    let mut params = w.params;
+    params.push(SqlValue::Text(head));
+    query_messages(conn, &sql, params)
 }
 
-fn position_of(conn: &Connection, id: MessageId) -> Result<(i64, i64)> {
-    conn.query_row_cached(
-        &format!("SELECT {POSITION} FROM messages WHERE id = ?1"),
-        [id.to_string()],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
-    .optional()?
-    .ok_or_else(|| Error::not_found("Message", id))
+/// The id of the thread's system message, the first of its context (`NotFound` for an unknown
+/// conversation or agent).
+fn head_of(
+    conn: &Connection,
+    agent: AgentId,
+    conversation: Option<ConversationId>,
+) -> Result<String> {
+    let (table, kind, key) = match conversation {
+        Some(c) => ("conversations", "Conversation", c.to_string()),
+        None => ("agents", "Agent", agent.to_string()),
+    };
+    let head: Option<Option<String>> = conn
+        .query_row_cached(
+            &format!("SELECT json_extract(message_ids, '$[0]') FROM {table} WHERE id = ?1"),
+            [&key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let head = head.ok_or_else(|| Error::not_found(kind, key))?;
+    Ok(head.unwrap_or_default())
 }

@@ -194,7 +194,7 @@ pub(crate) fn thread_where(agent: AgentId, conversation: Option<ConversationId>)
     w
 }
 
-fn seq_of(conn: &Connection, id: MessageId) -> Result<i64> {
+pub(crate) fn seq_of(conn: &Connection, id: MessageId) -> Result<i64> {
     conn.query_row_cached(
         "SELECT seq FROM messages WHERE id = ?1",
         [id.to_string()],

@@ -168,7 +168,8 @@ pub trait ConversationStore: Send + Sync {
     /// The frame of a conversation's turn: its agent's frame with the conversation's context
     /// and isolated blocks in place of the agent's (`AgentFrame::conversation` set).
     async fn conversation_frame(&self, id: ConversationId) -> Result<AgentFrame>;
-    /// A thread's history in listing order: `page.order` `Desc` is newest first, and `page`
+    /// A thread's history in listing order, its system message (the head of its context) first
+    /// and then by storage sequence: `page.order` `Desc` is newest first, and `page`
     /// cursors (message ids of that thread; unknown ones are `NotFound`) move along that
     /// order. `conversation: None` is the agent's default conversation.
     async fn thread_messages(

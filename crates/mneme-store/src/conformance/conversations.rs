@@ -254,6 +254,33 @@ pub async fn thread_messages_follow_the_listing_order_both_ways(store: Arc<dyn S
     assert!(!default.iter().any(|id| m.contains(id) || *id == s));
 }
 
+pub async fn a_system_role_input_keeps_its_place_in_the_thread(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    let c = conversation(&*store, a.id).await;
+    // A client may send a `system` input; only the thread's system message heads its history.
+    let first = said(a.id, &["first"]);
+    let note = message(a.id, crate::Role::System, "a system note");
+    say(&*store, c.id, first.clone()).await;
+    say(&*store, c.id, vec![note.clone()]).await;
+    let expected = [c.message_ids[0], first[0].id, note.id];
+    let asc = page(10, Order::Asc);
+    assert_eq!(thread(&*store, a.id, Some(c.id), &asc).await, expected);
+    let desc = thread(&*store, a.id, Some(c.id), &page(10, Order::Desc)).await;
+    assert_eq!(desc, [note.id, first[0].id, c.message_ids[0]]);
+    let after_first = cursor(asc.clone(), first[0].id, true);
+    assert_eq!(
+        thread(&*store, a.id, Some(c.id), &after_first).await,
+        [note.id]
+    );
+    // The same in the default thread.
+    let d = said(a.id, &["d0"]);
+    append(&*store, a.id, d.clone()).await;
+    let default_note = message(a.id, crate::Role::System, "a default note");
+    append(&*store, a.id, vec![default_note.clone()]).await;
+    let default = thread(&*store, a.id, None, &asc).await;
+    assert_eq!(default, [a.message_ids[0], d[0].id, default_note.id]);
+}
+
 pub async fn forks_list_inherited_messages_then_their_own(store: Arc<dyn Store>) {
     let a = agent(&*store, "a").await;
     let d = said(a.id, &["d0", "d1"]);

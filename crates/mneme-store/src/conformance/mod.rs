@@ -80,6 +80,7 @@ macro_rules! conformance_suite {
                 a_failed_conversation_creation_writes_nothing,
                 isolated_blocks_stand_in_for_the_agents_only_in_their_conversation,
                 thread_messages_follow_the_listing_order_both_ways,
+                a_system_role_input_keeps_its_place_in_the_thread,
                 forks_list_inherited_messages_then_their_own,
                 conversation_lists_filter_by_agent_and_summary,
                 conversation_pages_follow_creation_time_both_ways,
