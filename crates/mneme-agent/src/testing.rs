@@ -90,6 +90,11 @@ impl LlmClient for ScriptedLlm {
         };
         Ok(Box::pin(futures_util::stream::iter(deltas)))
     }
+
+    /// The scripted model's wire form is the request itself.
+    fn request_body(&self, _: &LlmConfig, request: &ChatRequest) -> Result<Value, LlmError> {
+        serde_json::to_value(request).map_err(|e| LlmError::InvalidResponse(e.to_string()))
+    }
 }
 
 pub(crate) fn text_reply(text: &str) -> ChatResponse {
