@@ -278,6 +278,7 @@ impl Harness {
             client_tools: Vec::new(),
             llm_config: None,
             compaction: crate::CompactionOptions::default(),
+            system: crate::SystemOverrides::default(),
         }
     }
 
