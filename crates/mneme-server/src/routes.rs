@@ -63,6 +63,10 @@ pub fn router(service: Service) -> Router {
             post(messages::cancel),
         ),
         (
+            "/v1/agents/{agent_id}/messages/preview-raw-payload",
+            post(messages::preview),
+        ),
+        (
             "/v1/agents/{agent_id}/messages/{message_id}",
             patch(messages::modify),
         ),

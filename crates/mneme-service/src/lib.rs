@@ -13,6 +13,7 @@ mod mcp;
 mod messages;
 pub mod models;
 mod names;
+mod preview;
 mod providers;
 mod recall;
 mod render;
