@@ -115,6 +115,11 @@ impl LlmClient for ScriptedLlm {
         };
         Ok(Box::pin(futures_util::stream::iter(deltas)))
     }
+
+    /// The scripted model's wire form is the request itself.
+    fn request_body(&self, _: &LlmConfig, request: &ChatRequest) -> Result<Value, LlmError> {
+        serde_json::to_value(request).map_err(|e| LlmError::InvalidResponse(e.to_string()))
+    }
 }
 
 /// Another writer's change of a block's value.
@@ -308,6 +313,7 @@ impl Harness {
             client_tools: Vec::new(),
             llm_config: None,
             compaction: crate::CompactionOptions::default(),
+            system: crate::SystemOverrides::default(),
         }
     }
 

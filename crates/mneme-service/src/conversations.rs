@@ -211,6 +211,18 @@ impl Service {
         Ok(reply)
     }
 
+    /// `POST /v1/conversations/{id}/messages/preview-raw-payload`: the body the provider would
+    /// receive for the first model call of a send, with the conversation's history, model and
+    /// memory; nothing stored, nothing sent.
+    pub async fn preview_conversation_request(
+        &self,
+        conversation: ConversationRef,
+        req: LettaRequest,
+    ) -> Result<serde_json::Value> {
+        let target = self.conversation_target(conversation).await?;
+        self.preview_in(target, req).await
+    }
+
     /// `POST /v1/conversations/{id}/stream`: the stream of a background run of the thread,
     /// picked by `run_id`, by an input message's `otid`, or else its newest active run.
     pub async fn retrieve_conversation_stream(
