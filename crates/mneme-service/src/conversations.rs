@@ -193,10 +193,11 @@ impl Service {
         let target = self.conversation_target(conversation).await?;
         let streaming = req.streaming != Some(false);
         let otids = request_otids(&req);
-        if streaming && req.background == Some(true) {
-            if let Some(stream) = self.recover_request(&otids).await? {
-                return Ok(ConversationReply::Stream(stream));
-            }
+        if streaming
+            && req.background == Some(true)
+            && let Some(stream) = self.recover_request(&otids).await?
+        {
+            return Ok(ConversationReply::Stream(stream));
         }
         if let ConversationRef::Conversation(id) = conversation {
             self.touch_conversation(id).await?;
