@@ -97,6 +97,12 @@ impl Service {
         q: ListMessages,
     ) -> Result<Vec<LettaMessage>> {
         let agent = self.store.get_agent(agent_id).await?;
+        if let Some(c) = q.conversation {
+            let thread = self.thread(crate::ConversationRef::Conversation(c)).await?;
+            if thread.agent != agent_id {
+                return Err(mneme_store::StoreError::not_found("Conversation", c).into());
+            }
+        }
         let query = MessageQuery {
             before: q.before,
             after: q.after,
