@@ -147,9 +147,17 @@ impl Service {
         }
         // Answered early when the thread waits already, so that no run is recorded; the
         // scheduler checks again once the job holds the thread.
-        let (ids, version) = self.scheduler.context_ids(thread).await?;
+        // The default conversation's context is on the agent row read above: no second read.
+        let conversation;
+        let (ids, version) = match thread.conversation {
+            None => (&agent.message_ids, agent.message_ids_version),
+            Some(id) => {
+                conversation = self.store.get_conversation(id).await?;
+                (&conversation.message_ids, conversation.message_ids_version)
+            }
+        };
         if approval.is_none() {
-            self.refuse_while_pending(&ids).await?;
+            self.refuse_while_pending(ids).await?;
         }
         let background = streaming && req.background == Some(true);
         let mut record = crate::messages::new_run(agent_id, req, background, status);
