@@ -386,7 +386,6 @@ def test_delete_removes_the_conversation_and_nothing_else(client, http, fake, ag
     after = client.agents.retrieve(agent.id)
     assert after.message_ids == agent_before.message_ids
     assert {b.label: b.value for b in client.agents.blocks.list(agent.id)} == blocks_before
-    assert doomed_run != kept_run
 
     missing = random_id("conv")
     assert_not_found(http.delete(f"/v1/conversations/{missing}"), missing)
@@ -433,6 +432,28 @@ def test_fork_copies_the_history_and_is_independent_afterwards(client, http, fak
     with pytest.raises(letta_client.NotFoundError) as ei:
         client.conversations.fork(missing)
     assert_not_found(ei.value, missing)
+
+
+def test_deleting_the_source_keeps_what_a_fork_shares(client, http, fake, agent, uid):
+    source = client.conversations.create(agent_id=agent.id)
+    send(client, source.id, f"shared {uid}")
+    fork = client.conversations.fork(source.id)
+    send(client, source.id, f"source only {uid}")
+    shared = messages_of(client, fork.id)
+
+    r = http.delete(f"/v1/conversations/{source.id}")
+    assert r.status_code == 200, r.text
+
+    assert keys(messages_of(client, fork.id)) == keys(shared)
+    assert texts(shared) == [f"shared {uid}", f"echo: shared {uid}"]
+    for m in shared:
+        assert retrieve_message(http, m.id)["message_type"] == m.message_type
+    send(client, fork.id, "still whole?")
+    assert request_dialogue(fake.requests()[-1]) == [
+        ("user", f"shared {uid}"),
+        ("assistant", f"echo: shared {uid}"),
+        ("user", "still whole?"),
+    ]
 
 
 def test_fork_of_the_default_conversation(client, fake, agent, uid):
