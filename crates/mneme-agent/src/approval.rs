@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use mneme_store::{Message, Role, Store, StoreError, ToolCallRecord, ToolReturnRecord};
 use mneme_types::{
-    AgentId, ApprovalItem, ApprovalResponseMessage, ApprovalReturn, RunId, RunStatus, content_text,
+    ApprovalItem, ApprovalResponseMessage, ApprovalReturn, RunId, RunStatus, Thread, content_text,
 };
 use serde_json::Value;
 
@@ -124,9 +124,9 @@ pub async fn is_abandoned(store: &dyn Store, request: &Message) -> Result<bool, 
 /// agent, so that no turn runs meanwhile.
 pub async fn cancel(
     store: &dyn Store,
-    agent: AgentId,
+    thread: Thread,
 ) -> Result<Option<(Message, RunId)>, AgentError> {
-    let mut ctx = store.agent_context(agent).await?;
+    let mut ctx = crate::thread_context(store, thread).await?;
     let Some((request, run)) =
         pending_request(&ctx.messages).and_then(|r| Some((r.clone(), r.run_id?)))
     else {

@@ -436,7 +436,11 @@ async fn the_summarize_route_compacts_on_demand() {
     let id = agent(&h, 100_000).await;
     // Nothing but the system message: nothing to do, the same count before and after.
     let s = CompactionSettings::default();
-    let done = h.runtime.summarize(id, &s, None).await.unwrap();
+    let done = h
+        .runtime
+        .summarize(mneme_types::Thread::default_of(id), &s, None)
+        .await
+        .unwrap();
     assert_eq!(
         (
             done.messages_before,
@@ -449,7 +453,11 @@ async fn the_summarize_route_compacts_on_demand() {
     seed(&h, id, 5, 20).await;
     h.llm.text("On demand.");
     let all = in_mode(CompactionMode::All);
-    let done = h.runtime.summarize(id, &all, None).await.unwrap();
+    let done = h
+        .runtime
+        .summarize(mneme_types::Thread::default_of(id), &all, None)
+        .await
+        .unwrap();
     assert_eq!(done.summary, "On demand.");
     assert_eq!(done.messages_before, 11);
     // `all` keeps the last exchange (from the last user message).
@@ -465,10 +473,18 @@ async fn the_summarize_route_compacts_on_demand() {
 
     // Only the system message, the summary and one exchange: `all` still compacts it.
     h.llm.text("Again.");
-    let done = h.runtime.summarize(id, &all, None).await.unwrap();
+    let done = h
+        .runtime
+        .summarize(mneme_types::Thread::default_of(id), &all, None)
+        .await
+        .unwrap();
     assert_eq!((done.messages_before, done.messages_after), (4, 2));
     // Now only summaries: the existing one is answered, nothing changes.
-    let done = h.runtime.summarize(id, &all, None).await.unwrap();
+    let done = h
+        .runtime
+        .summarize(mneme_types::Thread::default_of(id), &all, None)
+        .await
+        .unwrap();
     assert_eq!((done.messages_before, done.messages_after), (2, 2));
     assert!(done.summary.ends_with(" Again."), "{}", done.summary);
 
@@ -476,7 +492,11 @@ async fn the_summarize_route_compacts_on_demand() {
     h.llm.text("x");
     h.run(h.input(id, "one more").await).await;
     h.llm.push(Scripted::Fail(LlmError::Timeout));
-    let err = h.runtime.summarize(id, &all, None).await.unwrap_err();
+    let err = h
+        .runtime
+        .summarize(mneme_types::Thread::default_of(id), &all, None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, AgentError::Llm(LlmError::Timeout)), "{err:?}");
     assert_eq!(h.store.agent_context(id).await.unwrap().messages.len(), 4);
 }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use mneme_store::{Agent, Message};
-use mneme_types::AgentId;
+use mneme_types::Thread;
 
 use crate::tokens::{ContextTokens, content_bytes};
 
@@ -78,7 +78,7 @@ struct Slot {
 
 #[derive(Default)]
 struct Slots {
-    by_agent: HashMap<AgentId, Slot>,
+    by_agent: HashMap<Thread, Slot>,
     bytes: usize,
     clock: u64,
 }
@@ -104,7 +104,7 @@ impl ContextCache {
     }
 
     /// Takes the agent's entry out (the caller checks it with `valid_for`).
-    pub(crate) fn take(&self, agent: AgentId) -> Option<CachedContext> {
+    pub(crate) fn take(&self, agent: Thread) -> Option<CachedContext> {
         let mut slots = self.lock();
         let slot = slots.by_agent.remove(&agent)?;
         slots.bytes -= slot.bytes;
@@ -113,7 +113,7 @@ impl ContextCache {
 
     /// Keeps `context` for the agent's next turn, dropping the least recently used entries
     /// past the budget (an entry larger than the budget is not kept).
-    pub(crate) fn put(&self, agent: AgentId, context: CachedContext) {
+    pub(crate) fn put(&self, agent: Thread, context: CachedContext) {
         let bytes = context.bytes();
         if bytes > self.budget {
             return;
@@ -156,6 +156,7 @@ impl ContextCache {
 mod tests {
     use super::*;
     use mneme_store::Role;
+    use mneme_types::AgentId;
     use mneme_types::MessageId;
 
     fn agent_with(messages: &[Message]) -> Agent {
@@ -199,16 +200,25 @@ mod tests {
             CachedContext::new(&agent_with(&messages), messages, ContextTokens::new())
         };
         let cache = ContextCache::new(3000);
-        cache.put(a, entry(a));
-        cache.put(b, entry(b));
-        cache.put(c, entry(c));
-        assert!(cache.take(a).is_none(), "the oldest went");
-        assert!(cache.take(b).is_some());
-        assert!(cache.take(c).is_some());
-        assert!(cache.take(c).is_none(), "taking removes");
+        cache.put(Thread::default_of(a), entry(a));
+        cache.put(Thread::default_of(b), entry(b));
+        cache.put(Thread::default_of(c), entry(c));
+        assert!(
+            cache.take(Thread::default_of(a)).is_none(),
+            "the oldest went"
+        );
+        assert!(cache.take(Thread::default_of(b)).is_some());
+        assert!(cache.take(Thread::default_of(c)).is_some());
+        assert!(
+            cache.take(Thread::default_of(c)).is_none(),
+            "taking removes"
+        );
         let huge = vec![msg(a, &"x".repeat(4000))];
         let entry = CachedContext::new(&agent_with(&huge), huge, ContextTokens::new());
-        cache.put(a, entry);
-        assert!(cache.take(a).is_none(), "larger than the budget: not kept");
+        cache.put(Thread::default_of(a), entry);
+        assert!(
+            cache.take(Thread::default_of(a)).is_none(),
+            "larger than the budget: not kept"
+        );
     }
 }

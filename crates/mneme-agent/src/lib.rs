@@ -23,6 +23,7 @@ mod step;
 pub mod system;
 #[cfg(test)]
 mod testing;
+mod thread;
 mod tokens;
 pub mod tool_rules;
 pub mod tools;
@@ -43,4 +44,5 @@ pub use recall::{ArchivalQuery, Found, MemorySearch, RecallQuery, Relevance};
 pub use sandbox::LazySandbox;
 pub use step::pack_return;
 pub use system::{MemoryStats, compile_system_message};
+pub use thread::{thread_context, thread_frame};
 pub use turn::{AgentError, Runtime, Summarized, TurnEvent, TurnInput, TurnOutput};

@@ -151,6 +151,7 @@ pub(crate) async fn apply(
     store
         .commit_step(StepCommit {
             agent_id: ctx.agent.id,
+            conversation_id: ctx.conversation,
             run_id: step.as_ref().and_then(|s| s.run_id).unwrap_or(run),
             step,
             messages: repair.added.clone(),
@@ -195,6 +196,7 @@ fn fresh_system(ctx: &AgentContext, now: DateTime<Utc>) -> Message {
         messages_total: ctx.message_count,
         in_context: ctx.messages.len() as u64 + 1,
         passages: ctx.passage_count,
+        conversation: ctx.conversation,
     };
     let text = compile_system_message(&ctx.agent, &ctx.blocks, stats, now);
     Message::new(ctx.agent.id, Role::System, text, now)

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use mneme_store::Agent;
-use mneme_types::{Block, ToolRule};
+use mneme_types::{Block, ConversationId, ToolRule};
 
 use crate::render_memory;
 use crate::tool_rules::Solver;
@@ -16,6 +16,8 @@ pub struct MemoryStats {
     pub in_context: u64,
     /// Archival passages.
     pub passages: u64,
+    /// The conversation the message is compiled for; `None` for the agent's default one.
+    pub conversation: Option<ConversationId>,
 }
 
 /// Compiles the system message text. `compiled_at` is the "last recompiled" time shown to the
@@ -55,10 +57,13 @@ pub fn tool_rules(agent: &Agent) -> Vec<ToolRule> {
 fn render_metadata(agent: &Agent, stats: MemoryStats, compiled_at: DateTime<Utc>) -> String {
     let recall = stats.messages_total as i64 - stats.in_context as i64;
     let mut out = format!(
-        "<memory_metadata>\n- AGENT_ID: {}\n- CONVERSATION_ID: default\n\
+        "<memory_metadata>\n- AGENT_ID: {}\n- CONVERSATION_ID: {}\n\
          - System prompt last recompiled: {}\n\
          - {recall} previous messages between you and the user are stored in recall memory\n",
         agent.id,
+        stats
+            .conversation
+            .map_or_else(|| "default".to_owned(), |c| c.to_string()),
         local_time(compiled_at),
     );
     if stats.passages > 0 {
@@ -99,6 +104,7 @@ mod tests {
             messages_total: 5,
             in_context: 2,
             passages: 0,
+            conversation: None,
         };
         let text = compile_system_message(&a, &[block("human", "Ada")], stats, at);
         assert!(text.starts_with("Base.\n\n<memory_blocks>\n"));

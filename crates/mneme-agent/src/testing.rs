@@ -258,6 +258,7 @@ impl Harness {
         let run = self.store.create_run(run).await.unwrap();
         TurnInput {
             agent_id: agent,
+            conversation_id: None,
             run_id: run.id,
             inputs: vec![Message::new(
                 agent,
@@ -290,6 +291,7 @@ impl Harness {
 /// A minimal agent context with no tools, blocks or messages (pure tests).
 pub(crate) fn context() -> AgentContext {
     AgentContext {
+        conversation: None,
         agent: agent(AgentType::LettaV1Agent),
         blocks: Vec::new(),
         tools: Vec::new(),

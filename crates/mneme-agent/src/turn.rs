@@ -9,7 +9,9 @@ use crate::recall::MemorySearch;
 use chrono::Utc;
 use mneme_llm::{ChatDelta, ChatRequest, ChatResponse, LlmClient, LlmError};
 use mneme_store::{AgentContext, Message, Role, Store, StoreError};
-use mneme_types::{AgentId, MessageId, RunId, StepId, StopReason, UsageStatistics};
+use mneme_types::{
+    AgentId, ConversationId, MessageId, RunId, StepId, StopReason, Thread, UsageStatistics,
+};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +43,8 @@ const OVERFLOW_RETRIES: u32 = 2;
 /// What a turn needs to run.
 pub struct TurnInput {
     pub agent_id: AgentId,
+    /// The conversation the turn runs in; `None` for the agent's default one.
+    pub conversation_id: Option<ConversationId>,
     pub run_id: RunId,
     /// The caller's messages, not stored yet: they are written with the first step.
     pub inputs: Vec<Message>,
@@ -407,12 +411,12 @@ impl Runtime {
     /// when the store says they are unchanged, else from the store.
     async fn load_context(
         &self,
-        agent_id: AgentId,
+        thread: Thread,
     ) -> Result<(AgentContext, ContextTokens), AgentError> {
-        let frame = self.store.agent_frame(agent_id).await?;
+        let frame = crate::thread_frame(&*self.store, thread).await?;
         let cached = self
             .contexts
-            .take(agent_id)
+            .take(thread)
             .and_then(|c| c.valid_for(&frame.agent));
         let (messages, tokens) = match cached {
             Some(kept) => kept,
@@ -433,11 +437,19 @@ impl Runtime {
         let messages = std::mem::take(&mut turn.ctx.messages);
         let tokens = std::mem::take(&mut turn.tokens);
         let entry = CachedContext::new(&turn.ctx.agent, messages, tokens);
-        self.contexts.put(turn.ctx.agent.id, entry);
+        let thread = Thread {
+            agent: turn.ctx.agent.id,
+            conversation: turn.ctx.conversation,
+        };
+        self.contexts.put(thread, entry);
     }
 
     async fn start(&self, input: &TurnInput) -> Result<Turn, AgentError> {
-        let (mut ctx, tokens) = self.load_context(input.agent_id).await?;
+        let thread = Thread {
+            agent: input.agent_id,
+            conversation: input.conversation_id,
+        };
+        let (mut ctx, tokens) = self.load_context(thread).await?;
         // Self-healing: whatever a crash (or another cause) left that would fail this turn's
         // model request is repaired, and stored, first.
         crate::repair::heal(
@@ -498,6 +510,7 @@ impl Runtime {
 
 fn stats(ctx: &AgentContext) -> MemoryStats {
     MemoryStats {
+        conversation: ctx.conversation,
         messages_total: ctx.message_count,
         in_context: ctx.agent.message_ids.len() as u64,
         passages: ctx.passage_count,

@@ -783,13 +783,13 @@ async fn cancelling_a_pending_approval_denies_it_and_unblocks_the_agent() {
     let h = Harness::new().await;
     let agent = approval_agent(&h).await;
     assert!(
-        crate::approval::cancel(&*h.store, agent)
+        crate::approval::cancel(&*h.store, mneme_types::Thread::default_of(agent))
             .await
             .unwrap()
             .is_none()
     );
     let request = ask_and_end(&h, agent, RunStatus::Completed).await;
-    let (cleared, run) = crate::approval::cancel(&*h.store, agent)
+    let (cleared, run) = crate::approval::cancel(&*h.store, mneme_types::Thread::default_of(agent))
         .await
         .unwrap()
         .unwrap();

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use mneme_agent::{TurnInput, TurnOutput, approval};
-use mneme_store::{Agent, Message, Page, RunFilter, RunRecord, Store, StoreError};
-use mneme_types::{AgentId, RunId, RunStatus, StopReason, time};
+use mneme_store::{Message, Page, RunFilter, RunRecord, Store, StoreError};
+use mneme_types::{MessageId, RunId, RunStatus, StopReason, Thread, time};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -87,9 +87,9 @@ impl Scheduler {
         tokio::spawn(self.clone().execute(job, Box::new(sink), None));
     }
 
-    /// Holds `agent` as a turn does, for other changes of its history (a reset).
-    pub async fn exclusive(&self, agent: AgentId) -> TurnGuard {
-        self.locks.acquire(agent).await
+    /// Holds `thread` as a turn does, for other changes of its history (a reset).
+    pub async fn exclusive(&self, thread: Thread) -> TurnGuard {
+        self.locks.acquire(thread).await
     }
 
     /// The run, if it executes in this process.
@@ -97,20 +97,24 @@ impl Scheduler {
         self.hub.get(run)
     }
 
-    /// The agent's runs executing in this process.
-    pub fn active_runs(&self, agent: AgentId) -> Vec<(RunId, ActiveRun)> {
+    /// The agent's runs executing in this process, in any of its threads.
+    pub fn active_runs(&self, agent: mneme_types::AgentId) -> Vec<(RunId, ActiveRun)> {
         self.hub.of_agent(agent)
+    }
+
+    /// The thread's runs executing in this process.
+    pub fn active_runs_of(&self, thread: Thread) -> Vec<(RunId, ActiveRun)> {
+        self.hub.of_thread(thread)
     }
 
     /// The agent's approval request awaiting an answer, if any: its last in-context message,
     /// unless the run that raised it ended without waiting for the answer (a crash, a
     /// cancellation). Such an abandoned request refuses nothing: the next turn clears it.
-    pub async fn pending_approval(&self, agent: &Agent) -> Result<Option<Message>, StoreError> {
-        let Some(last) = agent
-            .message_ids
-            .last()
-            .filter(|_| agent.message_ids.len() > 1)
-        else {
+    pub async fn pending_approval(
+        &self,
+        message_ids: &[MessageId],
+    ) -> Result<Option<Message>, StoreError> {
+        let Some(last) = message_ids.last().filter(|_| message_ids.len() > 1) else {
             return Ok(None);
         };
         let message = match self.store.get_message(*last).await {
@@ -131,9 +135,9 @@ impl Scheduler {
     /// Clears the agent's pending approval request as Letta's cancel does (every pending call
     /// denied, with error returns), once no turn holds the agent, and records the run that
     /// raised it as cancelled. That run, or `None` when nothing was pending.
-    pub async fn cancel_approval(&self, agent: AgentId) -> Result<Option<RunId>, SchedulerError> {
-        let _guard = self.locks.acquire(agent).await;
-        let Some((_, run)) = approval::cancel(&*self.store, agent).await? else {
+    pub async fn cancel_approval(&self, thread: Thread) -> Result<Option<RunId>, SchedulerError> {
+        let _guard = self.locks.acquire(thread).await;
+        let Some((_, run)) = approval::cancel(&*self.store, thread).await? else {
             return Ok(None);
         };
         let edit = Box::new(|r: &mut RunRecord| {
@@ -176,8 +180,8 @@ impl Scheduler {
         admitted: Option<oneshot::Sender<()>>,
     ) -> Outcome {
         let started = Instant::now();
-        let (run, agent) = (job.run_id, job.agent_id);
-        let active = self.hub.register(run, agent);
+        let run = job.run_id;
+        let active = self.hub.register(run, job.thread());
         sink.registered(&active).await;
         // The guard is held until the run's end is recorded, so the next turn of the agent
         // starts after it.
@@ -223,20 +227,53 @@ impl Scheduler {
         job: &TurnJob,
         active: &ActiveRun,
     ) -> Result<Option<TurnGuard>, SchedulerError> {
-        let guard = tokio::select! {
-            g = self.locks.acquire(job.agent_id) => g,
-            _ = active.cancel.cancelled() => return Ok(None),
+        let thread = job.thread();
+        let guard = if job.refuse_if_busy {
+            match self.locks.try_acquire(thread).await {
+                Some(guard) => guard,
+                None => return Err(self.busy(thread, job.run_id)),
+            }
+        } else {
+            tokio::select! {
+                g = self.locks.acquire(thread) => g,
+                _ = active.cancel.cancelled() => return Ok(None),
+            }
         };
         if job.approval.is_none() {
-            let agent = self.store.get_agent(job.agent_id).await?;
+            let (ids, version) = self.context_ids(thread).await?;
             // Whether an approval is pending depends on the in-context ids alone: unchanged
             // since the submitter's check, its answer holds.
-            let unchanged = job.checked_version == Some(agent.message_ids_version);
-            if !unchanged && let Some(request) = self.pending_approval(&agent).await? {
+            let unchanged = job.checked_version == Some(version);
+            if !unchanged && let Some(request) = self.pending_approval(&ids).await? {
                 return Err(SchedulerError::PendingApproval(request.id));
             }
         }
         Ok(Some(guard))
+    }
+
+    /// The thread's in-context ids and their version.
+    pub async fn context_ids(&self, thread: Thread) -> Result<(Vec<MessageId>, u64), StoreError> {
+        Ok(match thread.conversation {
+            None => {
+                let agent = self.store.get_agent(thread.agent).await?;
+                (agent.message_ids, agent.message_ids_version)
+            }
+            Some(c) => {
+                let conversation = self.store.get_conversation(c).await?;
+                (conversation.message_ids, conversation.message_ids_version)
+            }
+        })
+    }
+
+    /// The refusal of a job whose thread another turn holds, naming that turn's run.
+    fn busy(&self, thread: Thread, own: RunId) -> SchedulerError {
+        let run = self
+            .hub
+            .of_thread(thread)
+            .into_iter()
+            .map(|(id, _)| id)
+            .find(|id| *id != own);
+        SchedulerError::Busy { thread, run }
     }
 
     /// The turn itself, in a task of its own so that a panic in the step loop is an outcome.
@@ -246,6 +283,7 @@ impl Scheduler {
         let events = job.wants_events.then_some(tx);
         let input = TurnInput {
             agent_id: job.agent_id,
+            conversation_id: job.conversation_id,
             run_id: job.run_id,
             inputs: job.inputs,
             approval: job.approval,

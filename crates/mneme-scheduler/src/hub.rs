@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use mneme_types::{AgentId, RunId};
+use mneme_types::{AgentId, RunId, Thread};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -13,6 +13,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone)]
 pub struct ActiveRun {
     pub agent_id: AgentId,
+    /// The thread (default conversation or conversation) the run's turn is in.
+    pub thread: Thread,
     /// Stops the turn at its next step boundary or during its model call.
     pub cancel: CancellationToken,
     /// Woken when the run appends stream chunks, and when it ends.
@@ -25,9 +27,10 @@ pub(crate) struct RunHub {
 }
 
 impl RunHub {
-    pub(crate) fn register(&self, run: RunId, agent_id: AgentId) -> ActiveRun {
+    pub(crate) fn register(&self, run: RunId, thread: Thread) -> ActiveRun {
         let active = ActiveRun {
-            agent_id,
+            agent_id: thread.agent,
+            thread,
             cancel: CancellationToken::new(),
             appended: Arc::new(Notify::new()),
         };
@@ -50,6 +53,15 @@ impl RunHub {
         self.lock()
             .iter()
             .filter(|(_, a)| a.agent_id == agent)
+            .map(|(id, a)| (*id, a.clone()))
+            .collect()
+    }
+
+    /// The thread's runs that are still executing.
+    pub(crate) fn of_thread(&self, thread: Thread) -> Vec<(RunId, ActiveRun)> {
+        self.lock()
+            .iter()
+            .filter(|(_, a)| a.thread == thread)
             .map(|(id, a)| (*id, a.clone()))
             .collect()
     }

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use mneme_agent::approval::ApprovalAnswer;
 use mneme_agent::{AgentError, ClientTool, Runtime, TurnEvent, TurnInput, TurnOutput};
 use mneme_store::{Message, StoreError};
-use mneme_types::{AgentId, MessageId, RunId};
+use mneme_types::{AgentId, ConversationId, MessageId, RunId, Thread};
 
 pub use execute::{Running, Scheduler};
 pub use hub::ActiveRun;
@@ -35,13 +35,18 @@ impl TurnRunner for Runtime {
 /// A turn to run, for a run already recorded in the store.
 pub struct TurnJob {
     pub agent_id: AgentId,
+    /// The conversation the turn runs in; `None` for the agent's default one.
+    pub conversation_id: Option<ConversationId>,
+    /// When another turn holds the thread: `true` refuses the job (`SchedulerError::Busy`, as
+    /// Letta's conversation routes do), `false` waits for it (the agent routes).
+    pub refuse_if_busy: bool,
     pub run_id: RunId,
     /// The caller's messages, stored with the turn's first step.
     pub inputs: Vec<Message>,
     /// An answer to the agent's pending approval request; without one, a pending request
     /// refuses the job.
     pub approval: Option<ApprovalAnswer>,
-    /// The agent's `message_ids_version` when the submitter found no approval pending: the
+    /// The thread's `message_ids_version` when the submitter found no approval pending: the
     /// check under the lock then reads the last message again only if the context changed.
     pub checked_version: Option<u64>,
     pub max_steps: u32,
@@ -55,6 +60,16 @@ pub struct TurnJob {
     pub llm_config: Option<mneme_types::LlmConfig>,
     /// The summarizer model and whether compactions are shown.
     pub compaction: mneme_agent::CompactionOptions,
+}
+
+impl TurnJob {
+    /// The thread the job's turn runs in.
+    pub fn thread(&self) -> Thread {
+        Thread {
+            agent: self.agent_id,
+            conversation: self.conversation_id,
+        }
+    }
 }
 
 /// Where a job reports. Every method has a default that ignores the report.
@@ -85,6 +100,9 @@ pub enum SchedulerError {
     /// New input while the agent waits for a human to answer approval request `0`.
     #[error("the agent is waiting for an answer to approval request {0}")]
     PendingApproval(MessageId),
+    /// Another request's turn holds the thread (`run`, when it runs in this process).
+    #[error("another request is being processed in {thread}")]
+    Busy { thread: Thread, run: Option<RunId> },
     #[error(transparent)]
     Agent(#[from] AgentError),
     #[error(transparent)]

@@ -12,7 +12,7 @@ use mneme_scheduler::{
 };
 use mneme_store::{Message, RunRecord, Store, ToolCallRecord};
 use mneme_store_sqlite::{Durability, SqliteStore};
-use mneme_types::{AgentId, MessageId, RunId, RunStatus, StopReason, time};
+use mneme_types::{AgentId, MessageId, RunId, RunStatus, StopReason, Thread, time};
 
 /// What the scripted runner does for a turn.
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -123,6 +123,8 @@ impl Fixture {
         record.status = status;
         let run = self.store.create_run(record).await.unwrap();
         TurnJob {
+            conversation_id: None,
+            refuse_if_busy: false,
             agent_id: self.agent,
             run_id: run.id,
             inputs: vec![],
@@ -369,7 +371,11 @@ impl Fixture {
     /// The approval request the scheduler finds pending on the agent as stored now.
     async fn pending_approval(&self) -> Option<MessageId> {
         let agent = self.store.get_agent(self.agent).await.unwrap();
-        let pending = self.scheduler.pending_approval(&agent).await.unwrap();
+        let pending = self
+            .scheduler
+            .pending_approval(&agent.message_ids)
+            .await
+            .unwrap();
         pending.map(|m| m.id)
     }
 
@@ -413,11 +419,21 @@ async fn an_in_context_id_naming_no_message_refuses_nothing() {
 #[tokio::test]
 async fn cancelling_a_pending_approval_denies_it_and_cancels_its_run() {
     let f = fixture(vec![]).await;
-    assert_eq!(f.scheduler.cancel_approval(f.agent).await.unwrap(), None);
+    assert_eq!(
+        f.scheduler
+            .cancel_approval(Thread::default_of(f.agent))
+            .await
+            .unwrap(),
+        None
+    );
     let (request, run) = f
         .pending_request(RunStatus::Completed, StopReason::RequiresApproval)
         .await;
-    let cancelled = f.scheduler.cancel_approval(f.agent).await.unwrap();
+    let cancelled = f
+        .scheduler
+        .cancel_approval(Thread::default_of(f.agent))
+        .await
+        .unwrap();
     assert_eq!(cancelled, Some(run));
     let record = f.run_of(run).await;
     assert_eq!(
@@ -437,7 +453,13 @@ async fn cancelling_a_pending_approval_denies_it_and_cancels_its_run() {
             .contains(mneme_agent::approval::CANCEL_REASON)
     );
     assert_eq!(ctx.messages[ctx.messages.len() - 3].id, request.id);
-    assert_eq!(f.scheduler.cancel_approval(f.agent).await.unwrap(), None);
+    assert_eq!(
+        f.scheduler
+            .cancel_approval(Thread::default_of(f.agent))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn wait_until(mut done: impl FnMut() -> bool) {

@@ -43,6 +43,7 @@ impl IntoResponse for ApiError {
             ApiError::Service(S::Llm(e)) => return llm_error(&e),
             ApiError::Service(S::PendingApproval(id)) => return pending_approval(&id),
             ApiError::Service(S::McpConnection(m)) => return mcp_connection_error(&m),
+            ApiError::Service(e @ S::ConversationBusy { .. }) => return conversation_busy(&e),
             ApiError::Service(e) => {
                 let status = match &e {
                     S::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -56,7 +57,7 @@ impl IntoResponse for ApiError {
                     // Answered above, in Letta's shape for it.
                     S::McpConnection(_) => StatusCode::BAD_GATEWAY,
                     // Answered above, with the detail object clients key on.
-                    S::PendingApproval(_) => StatusCode::CONFLICT,
+                    S::PendingApproval(_) | S::ConversationBusy { .. } => StatusCode::CONFLICT,
                     S::Embedding(_) => StatusCode::SERVICE_UNAVAILABLE,
                     S::Store(D::Db(_) | D::Corrupt(_)) | S::Internal(_) => {
                         StatusCode::INTERNAL_SERVER_ERROR
@@ -115,6 +116,22 @@ fn pending_approval(id: &mneme_types::MessageId) -> Response {
     let body = json!({"detail": {
         "code": "PENDING_APPROVAL", "message": message, "pending_request_id": id.to_string(),
     }});
+    let mut res = (StatusCode::CONFLICT, Json(body)).into_response();
+    res.headers_mut().insert(
+        "x-should-retry",
+        axum::http::HeaderValue::from_static("false"),
+    );
+    res
+}
+
+/// Letta's 409 for input to a conversation whose turn is running, naming that turn's run.
+/// Not to be retried by the SDK: a resend would start a second turn after the first, which
+/// the caller did not ask for.
+fn conversation_busy(e: &ServiceError) -> Response {
+    let mut body = json!({ "detail": e.to_string() });
+    if let ServiceError::ConversationBusy { run: Some(run) } = e {
+        body["run_id"] = json!(run);
+    }
     let mut res = (StatusCode::CONFLICT, Json(body)).into_response();
     res.headers_mut().insert(
         "x-should-retry",

@@ -6,6 +6,7 @@ mod archival;
 mod archives;
 mod blocks;
 mod client;
+mod conversations;
 mod error;
 mod extract;
 mod health;

@@ -79,6 +79,7 @@ pub(crate) struct ListQuery {
     assistant_message_tool_kwarg: Option<String>,
     #[serde(default)]
     include_return_message_types: Vec<String>,
+    conversation_id: Option<mneme_types::ConversationId>,
 }
 
 pub(crate) async fn list(
@@ -101,8 +102,17 @@ pub(crate) async fn list(
             tool_kwarg: q.assistant_message_tool_kwarg,
         }),
         include_types: list_param(&q.include_return_message_types),
+        conversation: q.conversation_id,
     };
     Ok(Json(app.list_messages(id, list).await?))
+}
+
+/// `GET /v1/messages/{message_id}`: the stored message as the `LettaMessage`s it shows as.
+pub(crate) async fn retrieve(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<MessageId>,
+) -> ApiResult<Vec<LettaMessage>> {
+    Ok(Json(app.message_parts(id).await?))
 }
 
 pub(crate) async fn modify(

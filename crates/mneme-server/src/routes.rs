@@ -9,8 +9,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, panic_response};
 use crate::{
-    agents, archival, archives, blocks, health, mcp_servers, messages, models, providers, runs,
-    tools,
+    agents, archival, archives, blocks, conversations, health, mcp_servers, messages, models,
+    providers, runs, tools,
 };
 
 /// Builds the application. Collection roots answer with and without their trailing slash (the
@@ -207,6 +207,41 @@ pub fn router(service: Service) -> Router {
         ),
         ("/v1/passages/search", post(archives::search_passages)),
         ("/v1/messages/search", post(messages::search)),
+        ("/v1/messages/{message_id}", get(messages::retrieve)),
+        (
+            "/v1/conversations/",
+            get(conversations::list).post(conversations::create),
+        ),
+        (
+            "/v1/conversations/{conversation_id}",
+            get(conversations::retrieve)
+                .patch(conversations::update)
+                .delete(conversations::delete),
+        ),
+        (
+            "/v1/conversations/{conversation_id}/fork",
+            post(conversations::fork),
+        ),
+        (
+            "/v1/conversations/{conversation_id}/messages",
+            get(conversations::messages).post(conversations::send),
+        ),
+        (
+            "/v1/conversations/{conversation_id}/stream",
+            post(conversations::stream),
+        ),
+        (
+            "/v1/conversations/{conversation_id}/cancel",
+            post(conversations::cancel),
+        ),
+        (
+            "/v1/conversations/{conversation_id}/recompile",
+            post(conversations::recompile),
+        ),
+        (
+            "/v1/conversations/{conversation_id}/compact",
+            post(conversations::compact),
+        ),
     ];
     let mut app = Router::new();
     for (path, handler) in routes {

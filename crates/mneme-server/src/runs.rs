@@ -5,7 +5,8 @@ use axum::extract::State;
 use mneme_service::Service;
 use mneme_store::{Order, RunFilter};
 use mneme_types::{
-    AgentId, LettaMessage, LettaUsageStatistics, Run, RunId, RunStatus, Step, StepId, StopReason,
+    AgentId, ConversationId, LettaMessage, LettaUsageStatistics, Run, RunId, RunStatus, Step,
+    StepId, StopReason,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -26,6 +27,7 @@ pub(crate) struct FilterQuery {
     stop_reason: Option<StopReason>,
     #[serde(default)]
     active: bool,
+    conversation_id: Option<ConversationId>,
 }
 
 impl FilterQuery {
@@ -50,6 +52,7 @@ impl FilterQuery {
             background: self.background,
             stop_reason: self.stop_reason,
             active: self.active,
+            conversation: self.conversation_id,
         })
     }
 }

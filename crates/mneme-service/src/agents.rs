@@ -5,7 +5,8 @@ use mneme_agent::{MemoryStats, compile_system_message, default_system_prompt};
 use mneme_store::{Agent, AgentFilter, AgentSettings, Message, NewAgent, Page, Role};
 use mneme_types::{
     AgentId, AgentState, AgentType, Block, BlockId, BlockUpdate, CreateAgent, EmbeddingConfig,
-    FormatChange, LlmConfig, Memory, MessageId, ModelSettings, Tool, ToolRule, UpdateAgent, time,
+    FormatChange, LlmConfig, Memory, MessageId, ModelSettings, Thread, Tool, ToolRule, UpdateAgent,
+    time,
 };
 use serde_json::Value;
 
@@ -76,6 +77,7 @@ impl Service {
             messages_total: 1,
             in_context: 1,
             passages: 0,
+            conversation: None,
         };
         let mut system_message = Message::new(
             agent.id,
@@ -99,7 +101,7 @@ impl Service {
 
     pub async fn get_agent(&self, id: AgentId, include: Include) -> Result<AgentState> {
         let agent = self.store.get_agent(id).await?;
-        let pending = self.scheduler.pending_approval(&agent).await?;
+        let pending = self.scheduler.pending_approval(&agent.message_ids).await?;
         let blocks = match include.blocks {
             true => Some(self.store.agent_blocks(id).await?),
             false => None,
@@ -220,11 +222,17 @@ impl Service {
 
     /// Rewrites the agent's system message from its current state; returns the new text.
     pub async fn recompile(&self, id: AgentId) -> Result<String> {
-        let ctx = self.store.agent_context(id).await?;
+        self.recompile_thread(Thread::default_of(id), false).await
+    }
+
+    /// The thread's system message compiled from the current state, stored unless `dry_run`.
+    pub(crate) async fn recompile_thread(&self, thread: Thread, dry_run: bool) -> Result<String> {
+        let ctx = mneme_agent::thread_context(&*self.store, thread).await?;
         let stats = MemoryStats {
             messages_total: ctx.message_count,
             in_context: ctx.agent.message_ids.len() as u64,
             passages: ctx.passage_count,
+            conversation: ctx.conversation,
         };
         let text = compile_system_message(&ctx.agent, &ctx.blocks, stats, time::now());
         let system = ctx
@@ -232,7 +240,7 @@ impl Service {
             .into_iter()
             .next()
             .filter(|m| m.role == Role::System);
-        if let Some(message) = system.filter(|m| m.text != text) {
+        if let Some(message) = system.filter(|m| m.text != text && !dry_run) {
             self.store
                 .set_message_text(message.id, text.clone())
                 .await?;

@@ -5,7 +5,7 @@ use mneme_agent::CompactionOptions;
 use mneme_store::Agent;
 use mneme_types::{
     AgentId, CompactionResponse, CompactionSettings, CompactionSettingsPatch, LettaRequest,
-    LlmConfig, SummarizeRequest,
+    LlmConfig, SummarizeRequest, Thread,
 };
 
 use crate::{Result, Service, ServiceError};
@@ -18,10 +18,20 @@ impl Service {
         agent_id: AgentId,
         req: Option<SummarizeRequest>,
     ) -> Result<CompactionResponse> {
+        self.summarize_thread(Thread::default_of(agent_id), req)
+            .await
+    }
+
+    /// Compacts a thread's context now, holding the thread as a turn does.
+    pub(crate) async fn summarize_thread(
+        &self,
+        thread: Thread,
+        req: Option<SummarizeRequest>,
+    ) -> Result<CompactionResponse> {
         let patch = req.and_then(|r| r.compaction_settings);
         check_patch(patch.as_ref())?;
-        let _turn = self.scheduler.exclusive(agent_id).await;
-        let agent = self.store.get_agent(agent_id).await?;
+        let _turn = self.scheduler.exclusive(thread).await;
+        let agent = self.store.get_agent(thread.agent).await?;
         let stored = agent
             .settings
             .compaction_settings
@@ -34,7 +44,7 @@ impl Service {
         let summarizer = self.summarizer(&agent, &settings, None).await;
         let done = self
             .runtime
-            .summarize(agent_id, &settings, summarizer)
+            .summarize(thread, &settings, summarizer)
             .await?;
         Ok(CompactionResponse {
             summary: done.summary,

@@ -25,6 +25,13 @@ pub enum ServiceError {
         "CONFLICT: Cannot send a new message: the agent is waiting for an approval of request {0}; answer it with an approval first"
     )]
     PendingApproval(mneme_types::MessageId),
+    /// Another request's turn is running in the conversation (Letta's `CONVERSATION_BUSY`);
+    /// `run` is that turn's run when known.
+    #[error(
+        "CONFLICT: Cannot send a new message: Another request{} is currently being processed for this conversation. Please wait for it to complete.",
+        run.map(|r| format!(" (run_id={r})")).unwrap_or_default()
+    )]
+    ConversationBusy { run: Option<mneme_types::RunId> },
     /// What was asked for existed but is no longer kept (an old run's stream).
     #[error("{0}")]
     Expired(String),
@@ -68,6 +75,7 @@ impl From<SchedulerError> for ServiceError {
     fn from(e: SchedulerError) -> Self {
         match e {
             SchedulerError::PendingApproval(id) => ServiceError::PendingApproval(id),
+            SchedulerError::Busy { run, .. } => ServiceError::ConversationBusy { run },
             SchedulerError::Agent(e) => e.into(),
             SchedulerError::Store(e) => ServiceError::Store(e),
             SchedulerError::Aborted(m) => ServiceError::Internal(format!("turn task failed: {m}")),

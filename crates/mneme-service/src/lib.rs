@@ -7,6 +7,7 @@ mod archival;
 mod blocks;
 mod chunks;
 mod compaction;
+mod conversations;
 mod error;
 mod include;
 mod mcp;
@@ -34,6 +35,7 @@ use mneme_scheduler::{LocalTurnLocks, Scheduler};
 
 pub use archival::ArchivalSearch;
 pub use chunks::SseEvent;
+pub use conversations::{ConversationMessages, ConversationRef, ConversationReply};
 pub use error::ServiceError;
 pub use include::Include;
 pub use mcp_client::{McpManager, McpOptions};

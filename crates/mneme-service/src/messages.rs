@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::render::{
     RenderOptions, compaction_event, compaction_summary, filter_types, letta_messages,
 };
+use crate::streaming::Target;
 use crate::{Include, Result, Service, ServiceError};
 
 /// Letta's default step budget per request.
@@ -29,6 +30,8 @@ pub struct ListMessages {
     pub order: Order,
     pub render: Option<RenderOverrides>,
     pub include_types: Vec<String>,
+    /// A conversation's messages instead of the default conversation's.
+    pub conversation: Option<mneme_types::ConversationId>,
 }
 
 /// The `use_assistant_message` family of parameters.
@@ -46,7 +49,14 @@ impl Service {
         agent_id: AgentId,
         req: LettaRequest,
     ) -> Result<LettaResponse> {
-        let (job, _) = self.prepare(agent_id, &req, false).await?;
+        self.send_to(Target::agent(agent_id), req).await
+    }
+
+    /// A blocking request's turn in `target`, answered with its `LettaResponse`.
+    pub(crate) async fn send_to(&self, target: Target, req: LettaRequest) -> Result<LettaResponse> {
+        let (job, _) = self
+            .prepare_as(target, &req, false, RunStatus::Running)
+            .await?;
         let opts = job.opts.clone();
         let types = job.types.clone();
         let output = self.run_blocking(job).await?;
@@ -93,6 +103,7 @@ impl Service {
             limit: q.limit,
             order: q.order,
             run_id: None,
+            conversation: q.conversation,
         };
         let stored = self.store.list_messages(agent_id, &query).await?;
         let opts = overridden(render_native(&agent.agent_type), q.render.as_ref());
@@ -101,6 +112,14 @@ impl Service {
             .flat_map(|m| letta_messages(m, &opts))
             .collect();
         Ok(filter_types(rendered, &q.include_types))
+    }
+
+    /// `GET /v1/messages/{id}`: one stored message, as the `LettaMessage`s it shows as.
+    pub async fn message_parts(&self, id: MessageId) -> Result<Vec<LettaMessage>> {
+        let message = self.store.get_message(id).await?;
+        let agent = self.store.get_agent(message.agent_id).await?;
+        let opts = RenderOptions::new(render_native(&agent.agent_type));
+        Ok(letta_messages(&message, &opts))
     }
 
     /// `PATCH /v1/agents/{id}/messages/{message_id}`: replaces a message's text.
@@ -154,7 +173,10 @@ impl Service {
         agent_id: AgentId,
         req: ResetMessages,
     ) -> Result<AgentState> {
-        let _turn = self.scheduler.exclusive(agent_id).await;
+        let _turn = self
+            .scheduler
+            .exclusive(mneme_types::Thread::default_of(agent_id))
+            .await;
         let agent = self.store.get_agent(agent_id).await?;
         let initial = if req.add_default_initial_messages && !render_native(&agent.agent_type) {
             vec![Message::new(
@@ -271,7 +293,7 @@ fn login_event() -> String {
     .unwrap_or_default()
 }
 
-fn render_native(agent_type: &mneme_types::AgentType) -> bool {
+pub(crate) fn render_native(agent_type: &mneme_types::AgentType) -> bool {
     Flavor::of(*agent_type) == Flavor::Native
 }
 
@@ -333,6 +355,7 @@ pub(crate) fn new_run(
         },
         created_at: time::now(),
         completed_at: None,
+        conversation_id: None,
     }
 }
 

@@ -63,7 +63,7 @@ fn run(r: RunRecord) -> Run {
         background: Some(r.background),
         metadata: r.data.metadata,
         request_config: r.data.request_config,
-        conversation_id: None,
+        conversation_id: r.conversation_id.map(|c| c.to_string()),
         base_template_id: None,
         callback_url: r.data.callback_url,
         callback_sent_at: None,

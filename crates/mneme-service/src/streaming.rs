@@ -7,7 +7,9 @@ use std::time::Duration;
 use mneme_agent::TurnOutput;
 use mneme_scheduler::{Scheduler, TurnJob};
 use mneme_store::{Store, StoreError};
-use mneme_types::{AgentId, CancelledRuns, LettaRequest, Run, RunId, RunStatus, time};
+use mneme_types::{
+    AgentId, CancelledRuns, LettaRequest, LlmConfig, Run, RunId, RunStatus, Thread, time,
+};
 use tokio::sync::mpsc;
 
 use crate::chunks::{Chunker, SseEvent};
@@ -25,6 +27,27 @@ const PRUNE_EVERY: Duration = Duration::from_secs(600);
 pub struct MessageStream {
     pub run_id: RunId,
     pub events: mpsc::Receiver<SseEvent>,
+}
+
+/// Where a request's turn runs and how it enters: the agent routes wait for the thread, the
+/// conversation routes are refused while it is busy (as Letta's).
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub(crate) thread: Thread,
+    pub(crate) refuse_if_busy: bool,
+    /// The conversation's model, in place of the agent's unless the request overrides it.
+    pub(crate) model: Option<LlmConfig>,
+}
+
+impl Target {
+    /// An agent route's request: the default conversation, waiting for its turn.
+    pub(crate) fn agent(agent: AgentId) -> Target {
+        Target {
+            thread: Thread::default_of(agent),
+            refuse_if_busy: false,
+            model: None,
+        }
+    }
 }
 
 /// One turn to run, with how to report it.
@@ -46,7 +69,18 @@ impl Service {
         agent_id: AgentId,
         req: LettaRequest,
     ) -> Result<MessageStream> {
-        let (job, background) = self.prepare(agent_id, &req, true).await?;
+        self.stream_to(Target::agent(agent_id), req).await
+    }
+
+    /// A streamed request's turn in `target`.
+    pub(crate) async fn stream_to(
+        &self,
+        target: Target,
+        req: LettaRequest,
+    ) -> Result<MessageStream> {
+        let (job, background) = self
+            .prepare_as(target, &req, true, RunStatus::Running)
+            .await?;
         let run = job.turn.run_id;
         if background {
             let (turn, sink) = self.sink(job, Delivery::Log { seq: 0 });
@@ -65,7 +99,7 @@ impl Service {
     /// `POST /v1/agents/{id}/messages/async`: answers the run at once; the turn goes on.
     pub async fn send_message_async(&self, agent_id: AgentId, req: LettaRequest) -> Result<Run> {
         let (job, _) = self
-            .prepare_as(agent_id, &req, false, RunStatus::Created)
+            .prepare_as(Target::agent(agent_id), &req, false, RunStatus::Created)
             .await?;
         let run = self.get_run(job.turn.run_id).await?;
         let (turn, sink) = self.sink(job, Delivery::None);
@@ -89,48 +123,46 @@ impl Service {
         Ok(running.outcome().await?)
     }
 
-    /// Validates a request and records its run; the job is ready to execute.
-    pub(crate) async fn prepare(
+    /// Validates a request and records its run in the target's thread; the job is ready to
+    /// execute.
+    pub(crate) async fn prepare_as(
         &self,
-        agent_id: AgentId,
-        req: &LettaRequest,
-        streaming: bool,
-    ) -> Result<(Job, bool)> {
-        self.prepare_as(agent_id, req, streaming, RunStatus::Running)
-            .await
-    }
-
-    async fn prepare_as(
-        &self,
-        agent_id: AgentId,
+        target: Target,
         req: &LettaRequest,
         streaming: bool,
         status: RunStatus,
     ) -> Result<(Job, bool)> {
+        let thread = target.thread;
+        let agent_id = thread.agent;
         let inputs = crate::messages::input_messages(agent_id, req, streaming)?;
         let client_tools = crate::messages::client_tools(req)?;
         let approval = crate::messages::approval_answer(agent_id, req)?;
         let agent = self.store.get_agent(agent_id).await?;
-        let llm_config = self.override_config(req).await?;
-        // Answered early when the agent waits already, so that no run is recorded; the
-        // scheduler checks again once the job holds the agent.
+        let llm_config = self.override_config(req).await?.or(target.model);
+        if target.refuse_if_busy {
+            self.refuse_while_busy(thread)?;
+        }
+        // Answered early when the thread waits already, so that no run is recorded; the
+        // scheduler checks again once the job holds the thread.
+        let (ids, version) = self.scheduler.context_ids(thread).await?;
         if approval.is_none() {
-            self.refuse_while_pending(&agent).await?;
+            self.refuse_while_pending(&ids).await?;
         }
         let background = streaming && req.background == Some(true);
-        let run = self
-            .store
-            .create_run(crate::messages::new_run(agent_id, req, background, status))
-            .await?;
+        let mut record = crate::messages::new_run(agent_id, req, background, status);
+        record.conversation_id = thread.conversation;
+        let run = self.store.create_run(record).await?;
         let stream_tokens = streaming && req.stream_tokens == Some(true);
         let compaction = self
             .compaction_options(&agent, req, llm_config.as_ref())
             .await;
         let turn = TurnJob {
             agent_id,
+            conversation_id: thread.conversation,
+            refuse_if_busy: target.refuse_if_busy,
             run_id: run.id,
             inputs,
-            checked_version: approval.is_none().then_some(agent.message_ids_version),
+            checked_version: approval.is_none().then_some(version),
             approval,
             max_steps: req.max_steps.unwrap_or(crate::messages::DEFAULT_MAX_STEPS),
             stream_tokens,
@@ -168,9 +200,18 @@ impl Service {
         (job.turn, sink)
     }
 
-    /// New input while the agent waits for an approval is a 409, before any run starts.
-    async fn refuse_while_pending(&self, agent: &mneme_store::Agent) -> Result<()> {
-        match self.scheduler.pending_approval(agent).await? {
+    /// New input while another request's turn runs in the thread is a 409 (conversation
+    /// routes), before any run is recorded; the scheduler checks again at admission.
+    fn refuse_while_busy(&self, thread: Thread) -> Result<()> {
+        match self.scheduler.active_runs_of(thread).first() {
+            Some((run, _)) => Err(ServiceError::ConversationBusy { run: Some(*run) }),
+            None => Ok(()),
+        }
+    }
+
+    /// New input while the thread waits for an approval is a 409, before any run starts.
+    async fn refuse_while_pending(&self, ids: &[mneme_types::MessageId]) -> Result<()> {
+        match self.scheduler.pending_approval(ids).await? {
             Some(request) => Err(ServiceError::PendingApproval(request.id)),
             None => Ok(()),
         }
@@ -216,7 +257,11 @@ impl Service {
             _ => active.iter().map(|(id, _)| *id).collect(),
         };
         if targets.is_empty() {
-            return match self.scheduler.cancel_approval(agent_id).await? {
+            return match self
+                .scheduler
+                .cancel_approval(Thread::default_of(agent_id))
+                .await?
+            {
                 Some(run) => Ok(CancelledRuns(vec![(run, RunStatus::Cancelled)])),
                 None => Err(ServiceError::Conflict(format!(
                     "CONFLICT: No active runs to cancel for agent {agent_id}"
@@ -240,7 +285,11 @@ impl Service {
                     RunStatus::Cancelled
                 }
                 None if waiting == Some(id) => {
-                    match self.scheduler.cancel_approval(agent_id).await? {
+                    match self
+                        .scheduler
+                        .cancel_approval(Thread::default_of(agent_id))
+                        .await?
+                    {
                         Some(_) => RunStatus::Cancelled,
                         None => RunStatus::Failed,
                     }

@@ -33,7 +33,7 @@ impl AgentStore for SqliteStore {
                 )?;
             }
             for message in &new.messages {
-                messages::insert_message(tx, message)?;
+                messages::insert_message(tx, message, None)?;
             }
             load_agent(tx, new.agent.id)
         })
@@ -176,13 +176,14 @@ impl AgentStore for SqliteStore {
 }
 
 /// The agent with its blocks, tools and counts, without its messages.
-fn frame_of(conn: &Connection, id: AgentId) -> Result<AgentFrame> {
+pub(crate) fn frame_of(conn: &Connection, id: AgentId) -> Result<AgentFrame> {
     let agent = load_agent(conn, id)?;
     let blocks = blocks_of(conn, id)?;
     let tools = tools::tools_of(conn, id)?;
     let (message_count, passage_count) = counts(conn, id)?;
     Ok(AgentFrame {
         agent,
+        conversation: None,
         blocks,
         tools,
         message_count,

@@ -7,6 +7,7 @@
 
 mod agents;
 mod blocks;
+mod conversations;
 mod mcp;
 mod messages;
 mod migrate;

@@ -2,7 +2,7 @@
 
 use crate::Cached;
 use async_trait::async_trait;
-use mneme_types::{AgentId, MessageId, RunId};
+use mneme_types::{AgentId, ConversationId, MessageId, RunId};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
@@ -66,8 +66,7 @@ impl MessageStore for SqliteStore {
         let q = q.clone();
         self.read(move |conn| {
             ensure_agent(conn, agent)?;
-            let mut w = Where::default();
-            w.push("agent_id = ?", [SqlValue::Text(agent.to_string())]);
+            let mut w = thread_where(agent, q.conversation);
             if let Some(run) = q.run_id {
                 w.push("run_id = ?", [SqlValue::Text(run.to_string())]);
             }
@@ -128,12 +127,13 @@ impl MessageStore for SqliteStore {
                 StoreError::Corrupt(format!("agent {agent} has no system message"))
             })?;
             tx.execute_cached(
-                "DELETE FROM messages WHERE agent_id = ?1 AND id <> ?2",
+                "DELETE FROM messages WHERE agent_id = ?1 AND id <> ?2 AND conversation_id IS NULL
+                   AND id NOT IN (SELECT message_id FROM conversation_messages)",
                 [agent.to_string(), system.to_string()],
             )?;
             a.message_ids = vec![system];
             for m in &initial {
-                insert_message(tx, m)?;
+                insert_message(tx, m, None)?;
                 a.message_ids.push(m.id);
             }
             a.updated_at = mneme_types::time::now();
@@ -157,8 +157,12 @@ impl MessageStore for SqliteStore {
         self.write(move |tx| {
             // The context goes first, so that a stale one costs no other write.
             let (ids, version) = (&c.message_ids, c.message_ids_version);
-            crate::runs::set_context(tx, c.agent_id, ids, version, &c.created_at)?;
-            insert_message(tx, &c.summary)?;
+            let thread = crate::runs::Thread {
+                agent: c.agent_id,
+                conversation: c.conversation_id,
+            };
+            crate::runs::set_context(tx, thread, ids, version, &c.created_at)?;
+            insert_message(tx, &c.summary, c.conversation_id)?;
             if let Some((id, text)) = &c.system_text {
                 tx.execute_cached(
                     "UPDATE messages SET text = ?2, updated_at = ?3 WHERE id = ?1",
@@ -171,6 +175,24 @@ impl MessageStore for SqliteStore {
     }
 }
 
+/// The messages of a thread: a conversation's own and those it inherited when forked, or the
+/// agent's default conversation's.
+pub(crate) fn thread_where(agent: AgentId, conversation: Option<ConversationId>) -> Where {
+    let mut w = Where::default();
+    match conversation {
+        None => w.push(
+            "agent_id = ? AND conversation_id IS NULL",
+            [SqlValue::Text(agent.to_string())],
+        ),
+        Some(c) => w.push(
+            "(conversation_id = ? OR id IN
+                (SELECT message_id FROM conversation_messages WHERE conversation_id = ?))",
+            [SqlValue::Text(c.to_string()), SqlValue::Text(c.to_string())],
+        ),
+    }
+    w
+}
+
 fn seq_of(conn: &Connection, id: MessageId) -> Result<i64> {
     conn.query_row_cached(
         "SELECT seq FROM messages WHERE id = ?1",
@@ -181,10 +203,16 @@ fn seq_of(conn: &Connection, id: MessageId) -> Result<i64> {
     .ok_or_else(|| Error::not_found("Message", id))
 }
 
-pub(crate) fn insert_message(conn: &Connection, m: &Message) -> Result<()> {
+/// Stores a message in a thread: `conversation` names the conversation it is written in,
+/// `None` the agent's default one.
+pub(crate) fn insert_message(
+    conn: &Connection,
+    m: &Message,
+    conversation: Option<ConversationId>,
+) -> Result<()> {
     let mut stmt = conn.prepare_cached(&format!(
-        "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ({})",
-        placeholders(MESSAGE_COLUMN_COUNT)
+        "INSERT INTO messages ({MESSAGE_COLUMNS}, conversation_id) VALUES ({})",
+        placeholders(MESSAGE_COLUMN_COUNT + 1)
     ))?;
     stmt.execute(rusqlite::params![
         m.id.to_string(),
@@ -207,6 +235,7 @@ pub(crate) fn insert_message(conn: &Connection, m: &Message) -> Result<()> {
         micros(&m.updated_at),
         json_list(&m.reasoning)?,
         m.model,
+        conversation.map(|c| c.to_string()),
     ])?;
     Ok(())
 }

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_providers.sql")),
     (7, include_str!("../migrations/0007_counts.sql")),
     (8, include_str!("../migrations/0008_messages_edited.sql")),
+    (9, include_str!("../migrations/0009_conversations.sql")),
 ];
 
 /// Applies the migrations this database has not seen, each in its own transaction.

@@ -14,8 +14,8 @@ use mneme_store::{
     BlockChange, Page, RunChunk, RunEdit, RunFilter, RunRecord, RunStore, StepCommit, StoreError,
 };
 
-const RUN_COLUMNS: &str =
-    "id, agent_id, status, stop_reason, background, data, created_at, completed_at";
+const RUN_COLUMNS: &str = "id, agent_id, status, stop_reason, background, data, created_at, \
+    completed_at, conversation_id";
 
 #[async_trait]
 impl RunStore for SqliteStore {
@@ -24,7 +24,7 @@ impl RunStore for SqliteStore {
             tx.execute_cached(
                 &format!(
                     "INSERT INTO runs ({RUN_COLUMNS}) VALUES ({})",
-                    placeholders(8)
+                    placeholders(9)
                 ),
                 rusqlite::params![
                     run.id.to_string(),
@@ -35,6 +35,7 @@ impl RunStore for SqliteStore {
                     to_json(&run.data)?,
                     micros(&run.created_at),
                     run.completed_at.as_ref().map(micros),
+                    run.conversation_id.map(|c| c.to_string()),
                 ],
             )?;
             Ok(run)
@@ -128,6 +129,36 @@ impl RunStore for SqliteStore {
         self.write(move |tx| commit_step(tx, &c)).await
     }
 
+    async fn map_otids(&self, run: RunId, otids: Vec<String>) -> StoreResult<()> {
+        self.write(move |tx| {
+            let now = micros(&mneme_types::time::now());
+            for otid in &otids {
+                tx.execute_cached(
+                    "INSERT INTO run_otids (otid, run_id, created_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (otid) DO UPDATE SET run_id = ?2, created_at = ?3",
+                    rusqlite::params![otid, run.to_string(), now],
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn run_of_otid(&self, otid: &str) -> StoreResult<Option<RunId>> {
+        let otid = otid.to_owned();
+        self.read(move |conn| {
+            let run: Option<String> = conn
+                .query_row_cached(
+                    "SELECT run_id FROM run_otids WHERE otid = ?1",
+                    [otid],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            run.map(|r| rows::parse(&r)).transpose()
+        })
+        .await
+    }
+
     async fn append_chunks(&self, run: RunId, chunks: Vec<RunChunk>) -> StoreResult<()> {
         self.write(move |tx| append_chunks(tx, run, &chunks)).await
     }
@@ -153,16 +184,20 @@ impl RunStore for SqliteStore {
 /// Writes a whole step; the context goes first, so that a stale one costs no other write.
 fn commit_step(tx: &Connection, c: &StepCommit) -> Result<()> {
     let agent = c.agent_id;
+    let thread = Thread {
+        agent,
+        conversation: c.conversation_id,
+    };
     set_context(
         tx,
-        agent,
+        thread,
         &c.message_ids,
         c.message_ids_version,
         &c.created_at,
     )?;
     let mut run = load_run(tx, c.run_id)?;
     for m in &c.messages {
-        messages::insert_message(tx, m)?;
+        messages::insert_message(tx, m, c.conversation_id)?;
     }
     for change in &c.block_changes {
         apply_block_change(tx, agent, change)?;
@@ -225,28 +260,41 @@ fn write_step(tx: &Connection, c: &StepCommit, step: &Step) -> Result<()> {
 
 /// Writes an agent's in-context ids if the stored ones are still at the version the writer
 /// read (a step, a compaction).
+/// Whose context a write changes: an agent's default conversation or one of its conversations.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Thread {
+    pub agent: mneme_types::AgentId,
+    pub conversation: Option<mneme_types::ConversationId>,
+}
+
+/// Writes a thread's in-context ids if its version is still `version`, bumping it.
 pub(crate) fn set_context(
     tx: &Connection,
-    agent: mneme_types::AgentId,
+    thread: Thread,
     ids: &[mneme_types::MessageId],
     version: u64,
     at: &chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
-    let n = tx.execute_cached(
-        "UPDATE agents SET message_ids = ?2, updated_at = ?3,
+    let (table, key) = match thread.conversation {
+        None => ("agents", thread.agent.to_string()),
+        Some(c) => ("conversations", c.to_string()),
+    };
+    let sql = format!(
+        "UPDATE {table} SET message_ids = ?2, updated_at = ?3,
             message_ids_version = message_ids_version + 1
-         WHERE id = ?1 AND message_ids_version = ?4",
-        rusqlite::params![
-            agent.to_string(),
-            to_json(&ids)?,
-            micros(at),
-            version as i64
-        ],
+         WHERE id = ?1 AND message_ids_version = ?4"
+    );
+    let n = tx.execute_cached(
+        &sql,
+        rusqlite::params![key, to_json(&ids)?, micros(at), version as i64],
     )?;
     if n == 0 {
-        ensure_agent(tx, agent)?;
+        ensure_agent(tx, thread.agent)?;
+        if let Some(c) = thread.conversation {
+            crate::conversations::ensure_conversation(tx, c)?;
+        }
         return Err(Error::Store(StoreError::Conflict(format!(
-            "The in-context messages of agent {agent} were changed by another writer meanwhile"
+            "The in-context messages of {key} were changed by another writer meanwhile"
         ))));
     }
     Ok(())
@@ -360,6 +408,9 @@ fn filter_sql(f: &RunFilter) -> Where {
     if f.active {
         w.push("status IN ('created', 'running')", []);
     }
+    if let Some(c) = f.conversation {
+        w.push("conversation_id = ?", [SqlValue::Text(c.to_string())]);
+    }
     w
 }
 
@@ -399,6 +450,10 @@ fn run(row: &Row<'_>) -> Result<RunRecord> {
         data: rows::json(&row.get::<_, String>(5)?)?,
         created_at: rows::time(row.get(6)?),
         completed_at: row.get::<_, Option<i64>>(7)?.map(rows::time),
+        conversation_id: row
+            .get::<_, Option<String>>(8)?
+            .map(|c| rows::parse(&c))
+            .transpose()?,
     })
 }
 

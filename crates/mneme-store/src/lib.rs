@@ -17,16 +17,17 @@ mod page;
 
 use async_trait::async_trait;
 use mneme_types::{
-    AgentId, ArchiveId, Block, BlockId, McpServer, McpServerId, MessageId, PassageId, ProviderId,
-    ProviderRecord, RunId, Step, StepId, Tool, ToolId,
+    AgentId, ArchiveId, Block, BlockId, ConversationId, McpServer, McpServerId, MessageId,
+    PassageId, ProviderId, ProviderRecord, RunId, Step, StepId, Tool, ToolId,
 };
 
 pub use error::StoreError;
 pub use model::{
     Agent, AgentContext, AgentEdit, AgentFilter, AgentFrame, AgentSettings, Archive, ArchiveEdit,
-    ArchiveFilter, BlockChange, BlockEdit, BlockFilter, CompactionCommit, Message, MessageEdit,
-    MessageFilter, MessageQuery, NewAgent, Passage, PassageFilter, PassageList, ReasoningRecord,
-    Role, RunChunk, RunData, RunEdit, RunFilter, RunRecord, SearchChange, SearchKind, StepCommit,
+    ArchiveFilter, BlockChange, BlockEdit, BlockFilter, CompactionCommit, ConversationEdit,
+    ConversationFilter, ConversationRecord, Message, MessageEdit, MessageFilter, MessageQuery,
+    NewAgent, NewConversation, Passage, PassageFilter, PassageList, ReasoningRecord, Role,
+    RunChunk, RunData, RunEdit, RunFilter, RunRecord, SearchChange, SearchKind, StepCommit,
     ToolCallRecord, ToolEdit, ToolFilter, ToolReturnRecord,
 };
 pub use page::{Order, Page};
@@ -134,6 +135,48 @@ pub trait MessageStore: Send + Sync {
     async fn compact_context(&self, commit: CompactionCommit) -> Result<()>;
 }
 
+/// Conversations: threads of one agent with contexts of their own that share its memory. The
+/// agent row holds its default conversation's context; `StepCommit::conversation_id`,
+/// `CompactionCommit::conversation_id` and `MessageQuery::conversation` name the others.
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// Creates the conversation with its system message, isolated blocks and inherited
+    /// messages at once. An unknown agent is `NotFound`; an isolated block whose label no block
+    /// of the agent has, or an inherited message of another agent, is `Invalid`.
+    async fn create_conversation(&self, new: NewConversation) -> Result<ConversationRecord>;
+    async fn get_conversation(&self, id: ConversationId) -> Result<ConversationRecord>;
+    /// Ordered by `filter.order_by` in `page.order`, ties by id; `page.after` is a conversation
+    /// id (unknown: `NotFound`), the listing continuing after it. Conversations never messaged
+    /// sort last by `last_message_at` and `last_run_completion` in both orders.
+    async fn list_conversations(
+        &self,
+        filter: &ConversationFilter,
+        page: &Page,
+    ) -> Result<Vec<ConversationRecord>>;
+    /// Applies `edit` inside one write transaction; the id, agent, context and blocks stay.
+    async fn update_conversation(
+        &self,
+        id: ConversationId,
+        edit: ConversationEdit,
+    ) -> Result<ConversationRecord>;
+    /// Deletes the conversation, its runs, its isolated blocks and the messages stored in it
+    /// (but those a fork took over, which stay for the fork); nothing of the agent or of other
+    /// conversations.
+    async fn delete_conversation(&self, id: ConversationId) -> Result<()>;
+    /// The frame of a conversation's turn: its agent's frame with the conversation's context
+    /// and isolated blocks in place of the agent's (`AgentFrame::conversation` set).
+    async fn conversation_frame(&self, id: ConversationId) -> Result<AgentFrame>;
+    /// A thread's history in listing order: `page.order` `Desc` is newest first, and `page`
+    /// cursors (message ids of that thread; unknown ones are `NotFound`) move along that
+    /// order. `conversation: None` is the agent's default conversation.
+    async fn thread_messages(
+        &self,
+        agent: AgentId,
+        conversation: Option<ConversationId>,
+        page: &Page,
+    ) -> Result<Vec<Message>>;
+}
+
 /// Runs and the steps they consist of.
 #[async_trait]
 pub trait RunStore: Send + Sync {
@@ -157,6 +200,12 @@ pub trait RunStore: Send + Sync {
     /// stored id is a `Conflict`. The run's usage counts a step once, when a record that is not
     /// `pending` is written. Without a step record (a repair) the run is only checked to exist.
     async fn commit_step(&self, commit: StepCommit) -> Result<()>;
+    /// Records that the input messages with these `otid`s (and the token of them all) started
+    /// `run`, so that a retry of the same request finds it. An otid recorded already now names
+    /// `run`.
+    async fn map_otids(&self, run: RunId, otids: Vec<String>) -> Result<()>;
+    /// The run the input message with this `otid` (or this request token) started, if any.
+    async fn run_of_otid(&self, otid: &str) -> Result<Option<RunId>>;
     /// Appends stream chunks of a run (their `seq` must continue the run's log; a `seq` the
     /// log already holds is a `Conflict`).
     async fn append_chunks(&self, run: RunId, chunks: Vec<RunChunk>) -> Result<()>;
@@ -359,6 +408,7 @@ pub trait Store:
     AgentStore
     + BlockStore
     + MessageStore
+    + ConversationStore
     + RunStore
     + ToolStore
     + ArchiveStore
@@ -373,6 +423,7 @@ impl<T> Store for T where
     T: AgentStore
         + BlockStore
         + MessageStore
+        + ConversationStore
         + RunStore
         + ToolStore
         + ArchiveStore

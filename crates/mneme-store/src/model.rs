@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use mneme_types::{
-    AgentId, AgentType, ArchiveId, Block, BlockId, CompactionSettings, EmbeddingConfig, LlmConfig,
-    MessageId, PassageId, RunId, RunStatus, StepId, StopReason, ToolId, ToolRule, UsageStatistics,
+    AgentId, AgentType, ArchiveId, Block, BlockId, CompactionSettings, ConversationId,
+    ConversationOrderBy, EmbeddingConfig, LlmConfig, MessageId, PassageId, RunId, RunStatus,
+    StepId, StopReason, ToolId, ToolRule, UsageStatistics,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -219,6 +220,9 @@ pub struct MessageQuery {
     /// `Desc` takes the newest `limit` rows; the result is oldest-first either way.
     pub order: crate::Order,
     pub run_id: Option<RunId>,
+    /// Whose messages: `None` is the default conversation's (the agent's own thread), `Some`
+    /// a conversation's, those it took over from its source when forked included.
+    pub conversation: Option<ConversationId>,
 }
 
 /// Everything created with a new agent, in one transaction.
@@ -238,7 +242,11 @@ pub struct NewAgent {
 /// An agent with everything a step or a system-prompt compilation reads.
 #[derive(Debug, Clone)]
 pub struct AgentContext {
+    /// In a conversation, `agent.message_ids` and `agent.message_ids_version` are the
+    /// conversation's, and `blocks` hold its isolated copies in place of the agent's.
     pub agent: Agent,
+    /// The conversation this context is of; `None` for the default one.
+    pub conversation: Option<ConversationId>,
     pub blocks: Vec<Block>,
     pub tools: Vec<mneme_types::Tool>,
     /// The in-context messages, in `message_ids` order (the system message first). Ids that no
@@ -255,7 +263,9 @@ pub struct AgentContext {
 /// the messages are what grows.
 #[derive(Debug, Clone)]
 pub struct AgentFrame {
+    /// As `AgentContext::agent`: a conversation's context in place of the agent's own.
     pub agent: Agent,
+    pub conversation: Option<ConversationId>,
     pub blocks: Vec<Block>,
     pub tools: Vec<mneme_types::Tool>,
     pub message_count: u64,
@@ -267,6 +277,7 @@ impl AgentFrame {
     pub fn with_messages(self, messages: Vec<Message>) -> AgentContext {
         AgentContext {
             agent: self.agent,
+            conversation: self.conversation,
             blocks: self.blocks,
             tools: self.tools,
             messages,
@@ -324,6 +335,8 @@ pub struct RunRecord {
     pub data: RunData,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// The conversation the run's turn ran in; `None` for the default one.
+    pub conversation_id: Option<ConversationId>,
 }
 
 /// Run fields nothing filters on.
@@ -347,6 +360,8 @@ pub struct RunFilter {
     pub stop_reason: Option<StopReason>,
     /// Only runs that have not finished.
     pub active: bool,
+    /// Only runs of this conversation.
+    pub conversation: Option<ConversationId>,
 }
 
 /// A change to a stored run, applied inside the write transaction.
@@ -374,6 +389,9 @@ pub enum BlockChange {
 #[derive(Debug, Clone)]
 pub struct StepCommit {
     pub agent_id: AgentId,
+    /// The conversation whose context this step writes (its messages are stored in it);
+    /// `None` for the default one.
+    pub conversation_id: Option<ConversationId>,
     pub run_id: RunId,
     /// The step record (`Step` as the API shows it). A step whose tools run between two
     /// commits writes it `pending` first and its final record second; a repair of the context
@@ -398,6 +416,8 @@ pub struct StepCommit {
 #[derive(Debug, Clone)]
 pub struct CompactionCommit {
     pub agent_id: AgentId,
+    /// As `StepCommit::conversation_id`.
+    pub conversation_id: Option<ConversationId>,
     /// The new summary message (stored; in the new context right after the system message).
     pub summary: Message,
     /// The agent's in-context ids after the compaction: the system message, the summary, the
@@ -561,3 +581,51 @@ mod tests {
         assert!(read(serde_json::json!({})).compaction_settings.is_none());
     }
 }
+
+/// A conversation as stored: its own context (as the agent row holds the default one's) and
+/// its overrides of the agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationRecord {
+    pub id: ConversationId,
+    pub agent_id: AgentId,
+    pub summary: Option<String>,
+    /// A model handle in place of the agent's.
+    pub model: Option<String>,
+    pub model_settings: Option<Value>,
+    /// The in-context message ids, the system message first.
+    pub message_ids: Vec<MessageId>,
+    /// As `Agent::message_ids_version`, for this conversation's context.
+    pub message_ids_version: u64,
+    /// The conversation's copies of agent blocks, in creation order.
+    pub isolated_block_ids: Vec<BlockId>,
+    pub last_message_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Everything a new conversation starts with, written in one transaction.
+#[derive(Debug, Clone)]
+pub struct NewConversation {
+    /// `message_ids` must be `[system.id]` followed by `inherited`.
+    pub conversation: ConversationRecord,
+    /// Its system message, stored in the conversation.
+    pub system: Message,
+    /// Copies of agent blocks it holds apart (their labels must be labels of agent blocks).
+    pub isolated_blocks: Vec<Block>,
+    /// Messages of another thread of the same agent it starts from (a fork): listed in its
+    /// history as well, not copied.
+    pub inherited: Vec<MessageId>,
+}
+
+/// Filters of `GET /v1/conversations/`.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationFilter {
+    pub agent: Option<AgentId>,
+    /// Only conversations whose summary contains this text.
+    pub summary_search: Option<String>,
+    pub order_by: ConversationOrderBy,
+}
+
+/// A change to a stored conversation, applied inside the write transaction.
+pub type ConversationEdit =
+    Box<dyn FnOnce(&mut ConversationRecord) -> Result<(), StoreError> + Send>;

@@ -165,6 +165,9 @@ pub struct CompactionEventData {
 pub struct SummarizeRequest {
     #[serde(default)]
     pub compaction_settings: Option<CompactionSettingsPatch>,
+    /// `POST /v1/conversations/default/compact`: the agent whose default conversation.
+    #[serde(default)]
+    pub agent_id: Option<crate::AgentId>,
 }
 
 /// `CompactionResponse`.

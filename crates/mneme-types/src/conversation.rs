@@ -75,3 +75,30 @@ pub struct ClientSkill {
     pub description: Option<String>,
     pub location: Option<String>,
 }
+
+/// One message thread of an agent: its default conversation (`conversation: None`) or one of
+/// its conversations. Turns are serialized, and contexts cached, per thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Thread {
+    pub agent: AgentId,
+    pub conversation: Option<ConversationId>,
+}
+
+impl Thread {
+    /// The agent's default conversation.
+    pub fn default_of(agent: AgentId) -> Thread {
+        Thread {
+            agent,
+            conversation: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Thread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.conversation {
+            Some(c) => write!(f, "{c}"),
+            None => write!(f, "{}", self.agent),
+        }
+    }
+}

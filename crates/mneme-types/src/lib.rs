@@ -31,17 +31,17 @@ pub use compaction::{
     CompactionEventData, CompactionMode, CompactionResponse, CompactionSettings,
     CompactionSettingsPatch, CompactionStats, SummarizeRequest,
 };
-pub use conversation::{
-    ClientSkill, Conversation, ConversationOrderBy, CreateConversation, RetrieveStream,
-    UpdateConversation,
-};
 pub use context::{
     ChatToolCall, ContextWindowOverview, FunctionCall, FunctionKind, FunctionTool, InternalMessage,
     TextContent, TextKind,
 };
+pub use conversation::{
+    ClientSkill, Conversation, ConversationOrderBy, CreateConversation, RetrieveStream, Thread,
+    UpdateConversation,
+};
 pub use ids::{
-    AgentId, ArchiveId, BlockId, ConversationId, IdError, McpServerId, MessageId, PassageId, ProviderId, RunId,
-    StepId, ToolId,
+    AgentId, ArchiveId, BlockId, ConversationId, IdError, McpServerId, MessageId, PassageId,
+    ProviderId, RunId, StepId, ToolId,
 };
 pub use letta_message::{
     ApprovalItem, ApprovalRequestMessage, ApprovalResponseMessage, ApprovalReturn,

@@ -298,6 +298,7 @@ pub(crate) struct Rebuild<'a> {
     /// Every message of the agent stored before the compaction.
     pub messages_total: u64,
     pub passages: u64,
+    pub conversation: Option<mneme_types::ConversationId>,
 }
 
 /// A compaction ready to store, and the context after it.
@@ -322,6 +323,7 @@ pub(crate) fn rebuild(
         messages_total: r.messages_total + 1,
         in_context: 2 + kept.len() as u64,
         passages: r.passages,
+        conversation: r.conversation,
     };
     let system_text = compile_system_message(r.agent, r.blocks, stats, at);
     let mut system = messages[0].clone();
@@ -333,6 +335,7 @@ pub(crate) fn rebuild(
     Rebuilt {
         commit: CompactionCommit {
             agent_id: r.agent.id,
+            conversation_id: r.conversation,
             message_ids: context.iter().map(|m| m.id).collect(),
             message_ids_version: r.agent.message_ids_version,
             system_text: Some((messages[0].id, system_text.clone())),

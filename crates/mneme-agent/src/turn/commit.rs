@@ -85,6 +85,7 @@ impl Runtime {
         self.store
             .commit_step(StepCommit {
                 agent_id: input.agent_id,
+                conversation_id: turn.ctx.conversation,
                 run_id: input.run_id,
                 step: Some(w.step),
                 messages: messages.clone(),
@@ -133,6 +134,7 @@ fn recompiled_system(
         messages_total: turn.messages_total,
         in_context: in_context as u64,
         passages: turn.ctx.passage_count,
+        conversation: turn.ctx.conversation,
     };
     let text = compile_system_message(&turn.ctx.agent, turn.memory.blocks(), stats, Utc::now());
     (turn.ctx.agent.message_ids[0], text)

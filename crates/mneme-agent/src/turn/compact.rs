@@ -6,8 +6,8 @@ use mneme_llm::tokens::{MESSAGE_OVERHEAD, TokenCounter};
 use mneme_llm::{ChatRequest, ChatResponse};
 use mneme_store::AgentContext;
 use mneme_types::{
-    AgentId, CompactionEventData, CompactionSettings, CompactionStats, LlmConfig, MessageId,
-    StepId, StopReason,
+    CompactionEventData, CompactionSettings, CompactionStats, LlmConfig, MessageId, StepId,
+    StopReason, Thread,
 };
 
 use super::{AgentError, Next, Runtime, Turn, TurnEvent, TurnInput, emit};
@@ -184,6 +184,7 @@ impl Runtime {
             blocks: turn.memory.blocks(),
             messages_total: turn.messages_total,
             passages: turn.ctx.passage_count,
+            conversation: turn.ctx.conversation,
         };
         let rebuilt = compaction::rebuild(&rebuild, &turn.ctx.messages, summary.cut, message);
         let summary_message = rebuilt.commit.summary.clone();
@@ -215,11 +216,11 @@ impl Runtime {
     /// agent (no turn runs meanwhile).
     pub async fn summarize(
         &self,
-        agent_id: AgentId,
+        thread: Thread,
         settings: &CompactionSettings,
         summarizer: Option<LlmConfig>,
     ) -> Result<Summarized, AgentError> {
-        let ctx = self.store.agent_context(agent_id).await?;
+        let ctx = crate::thread_context(&*self.store, thread).await?;
         let before = ctx.messages.len();
         if ctx.messages.iter().skip(1).all(is_summary) {
             return Ok(Summarized {
@@ -257,6 +258,7 @@ impl Runtime {
             blocks: &ctx.blocks,
             messages_total: ctx.message_count,
             passages: ctx.passage_count,
+            conversation: ctx.conversation,
         };
         let rebuilt = compaction::rebuild(&rebuild, &ctx.messages, summary.cut, message);
         self.store.compact_context(rebuilt.commit).await?;

@@ -100,6 +100,7 @@ pub fn step(agent: AgentId, run: RunId) -> Step {
 /// A running run of `agent` created at `created_at`.
 pub fn run_record(agent: AgentId, created_at: DateTime<Utc>) -> RunRecord {
     RunRecord {
+        conversation_id: None,
         id: RunId::new(),
         agent_id: agent,
         status: RunStatus::Running,
@@ -122,6 +123,7 @@ pub fn commit(agent: &Agent, run: RunId, messages: Vec<Message>) -> StepCommit {
     let mut message_ids = agent.message_ids.clone();
     message_ids.extend(messages.iter().map(|m| m.id));
     StepCommit {
+        conversation_id: None,
         agent_id: agent.id,
         run_id: run,
         step: Some(step(agent.id, run)),

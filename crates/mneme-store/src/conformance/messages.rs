@@ -357,6 +357,7 @@ pub async fn a_compaction_replaces_the_context_and_keeps_what_left_it(store: Arc
     let system_text = store.get_message(system).await.unwrap().text;
     let summary = message(a.id, Role::Summary, "summary of old");
     let compaction = |version: u64| CompactionCommit {
+        conversation_id: None,
         agent_id: a.id,
         summary: summary.clone(),
         message_ids: vec![system, summary.id, kept.id],
