@@ -693,7 +693,8 @@ def test_recompile_with_and_without_dry_run(client, http, agent, uid):
     assert f"- CONVERSATION_ID: {conv.id}" in metadata_of(preview)
     assert marker not in text_of(messages_of(client, conv.id)[0]), "dry_run stored the new prompt"
 
-    compiled = client.conversations.recompile(conv.id)
+    # letta-client 1.12.1 returns this route's body as text: the JSON string, quotes included
+    compiled = json.loads(client.conversations.recompile(conv.id))
     assert isinstance(compiled, str) and marker in compiled
     # as in Letta, the system message is rewritten in place: same id, new content
     assert client.conversations.retrieve(conv.id).in_context_message_ids == [system_id]
