@@ -7,7 +7,8 @@
 //! ids bumps the first (steps, resets, compactions, PATCHes) and every other change to a
 //! stored message's content bumps the second (message edits, recompiles), both in the
 //! database, so a change made by any request or process is seen at the next turn. A turn takes
-//! its agent's entry out (turns of one agent are serialised) and puts back what it committed.
+//! its agent's entry out (turns of one agent are serialised) and puts back what it committed;
+//! a preview gives back what it took, unless a turn put an entry meanwhile.
 //! Entries beyond the byte budget are dropped, least recently used first.
 
 use std::collections::HashMap;
@@ -114,11 +115,24 @@ impl ContextCache {
     /// Keeps `context` for the agent's next turn, dropping the least recently used entries
     /// past the budget (an entry larger than the budget is not kept).
     pub(crate) fn put(&self, agent: Thread, context: CachedContext) {
+        self.insert(agent, context, true);
+    }
+
+    /// Gives back an entry taken by a reader that changed nothing (a preview), unless a turn
+    /// put one meanwhile, which is as new or newer.
+    pub(crate) fn restore(&self, agent: Thread, context: CachedContext) {
+        self.insert(agent, context, false);
+    }
+
+    fn insert(&self, agent: Thread, context: CachedContext, replace: bool) {
         let bytes = context.bytes();
         if bytes > self.budget {
             return;
         }
         let mut slots = self.lock();
+        if !replace && slots.by_agent.contains_key(&agent) {
+            return;
+        }
         slots.clock += 1;
         let used = slots.clock;
         if let Some(old) = slots.by_agent.insert(
@@ -220,5 +234,21 @@ mod tests {
             cache.take(Thread::default_of(a)).is_none(),
             "larger than the budget: not kept"
         );
+    }
+
+    #[test]
+    fn a_restored_entry_never_replaces_one_put_meanwhile() {
+        let id = AgentId::new();
+        let entry = |text: &str| {
+            let messages = vec![msg(id, text)];
+            CachedContext::new(&agent_with(&messages), messages, ContextTokens::new())
+        };
+        let cache = ContextCache::new(1 << 20);
+        let thread = Thread::default_of(id);
+        cache.restore(thread, entry("taken"));
+        assert_eq!(cache.take(thread).unwrap().messages[0].text, "taken");
+        cache.put(thread, entry("newer"));
+        cache.restore(thread, entry("taken"));
+        assert_eq!(cache.take(thread).unwrap().messages[0].text, "newer");
     }
 }

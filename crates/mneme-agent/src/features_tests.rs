@@ -318,3 +318,75 @@ async fn anthropic_agents_see_numbered_lines_and_cannot_write_them_back() {
     let system = h.llm.requests()[0].system.clone().unwrap();
     assert!(system.contains("<value>\nName: Ada\n</value>"), "{system}");
 }
+
+/// The agent's `human` block as stored.
+async fn human_block(h: &Harness, agent: mneme_types::AgentId) -> mneme_types::Block {
+    let blocks = h.store.agent_blocks(agent).await.unwrap();
+    blocks
+        .into_iter()
+        .find(|b| b.label.as_deref() == Some("human"))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_memory_edit_is_replayed_on_a_block_another_writer_changed_meanwhile() {
+    let h = Harness::new().await;
+    let agent = h.agent(AgentSpec::default()).await;
+    let human = human_block(&h, agent).await;
+    h.llm.push(Scripted::EditedMeanwhile {
+        store: h.store.clone(),
+        block: human.id,
+        value: "Name: Ada\nWorks at night.".into(),
+        reply: calls_reply(&[(
+            "memory_insert",
+            json!({"label": "human", "new_string": "Likes tea."}),
+        )]),
+    });
+    h.llm.text("Noted.");
+    let out = h.run(h.input(agent, "I like tea").await).await;
+    assert_eq!(out.stop_reason, StopReason::EndTurn);
+    // Both edits are kept: the other writer's, then this turn's.
+    let stored = human_block(&h, agent).await;
+    assert_eq!(stored.value, "Name: Ada\nWorks at night.\nLikes tea.");
+    let system = h
+        .store
+        .agent_context(agent)
+        .await
+        .unwrap()
+        .messages
+        .remove(0);
+    assert!(
+        system.text.contains("Works at night.\nLikes tea."),
+        "{}",
+        system.text
+    );
+}
+
+#[tokio::test]
+async fn edits_of_the_same_text_by_two_writers_refuse_the_later_step() {
+    let h = Harness::new().await;
+    let agent = h.agent(AgentSpec::default()).await;
+    let human = human_block(&h, agent).await;
+    h.llm.push(Scripted::EditedMeanwhile {
+        store: h.store.clone(),
+        block: human.id,
+        value: "Name: Grace".into(),
+        reply: calls_reply(&[(
+            "memory_replace",
+            json!({"label": "human", "old_string": "Ada", "new_string": "Ada L."}),
+        )]),
+    });
+    let input = h.input(agent, "my name").await;
+    let refused = h.runtime.run_turn(input).await;
+    assert!(
+        matches!(
+            refused,
+            Err(crate::AgentError::Store(mneme_store::StoreError::Conflict(
+                _
+            )))
+        ),
+        "{refused:?}"
+    );
+    // The other writer's value stands; nothing of the refused step was written.
+    assert_eq!(human_block(&h, agent).await.value, "Name: Grace");
+}

@@ -2,7 +2,8 @@
 //! is fixed at the start of every turn, before the first model call, in one transaction, so
 //! that no request (and no crash) leaves an agent that cannot take its next message. `plan`
 //! decides on the stored context alone (no IO, unit-tested below); `heal` reads what it needs
-//! besides (the run of a pending approval request) and `apply` writes the repair.
+//! besides (the run of a pending approval request) and `apply` writes the repair;
+//! `heal_in_memory` makes the same repair without writing it (a preview of a turn's request).
 //!
 //! The repairs, as DESIGN.md lists them: in-context ids that name no stored message leave the
 //! context; a context without its system message gets a freshly compiled one; tool calls
@@ -69,6 +70,32 @@ pub(crate) async fn heal(
     answering: bool,
     run: RunId,
 ) -> Result<(), AgentError> {
+    let Some(repair) = diagnose(store, ctx, answering).await? else {
+        return Ok(());
+    };
+    tracing::warn!(agent = %ctx.agent.id, fixes = ?repair.fixes, "repaired the agent's context");
+    apply(store, ctx, repair, run).await?;
+    Ok(())
+}
+
+/// Makes in `ctx` the repair that `heal` would store before a turn bringing new input, and
+/// stores nothing (a preview of the turn's request).
+pub(crate) async fn heal_in_memory(
+    store: &dyn Store,
+    ctx: &mut AgentContext,
+) -> Result<(), AgentError> {
+    if let Some(repair) = diagnose(store, ctx, false).await? {
+        adopt(ctx, repair);
+    }
+    Ok(())
+}
+
+/// The repair `ctx` needs before a turn, if any (see `heal`).
+async fn diagnose(
+    store: &dyn Store,
+    ctx: &AgentContext,
+    answering: bool,
+) -> Result<Option<Repair>, AgentError> {
     let tail = match pending_request(&ctx.messages) {
         Some(request) if !answering => {
             if !approval::is_abandoned(store, request).await? {
@@ -81,12 +108,7 @@ pub(crate) async fn heal(
         }
         _ => Tail::Keep,
     };
-    let Some(repair) = plan(ctx, tail, mneme_types::time::now()) else {
-        return Ok(());
-    };
-    tracing::warn!(agent = %ctx.agent.id, fixes = ?repair.fixes, "repaired the agent's context");
-    apply(store, ctx, repair, run).await?;
-    Ok(())
+    Ok(plan(ctx, tail, mneme_types::time::now()))
 }
 
 /// What `ctx` needs repaired, if anything.
@@ -155,7 +177,7 @@ pub(crate) async fn apply(
             run_id: step.as_ref().and_then(|s| s.run_id).unwrap_or(run),
             step,
             messages: repair.added.clone(),
-            message_ids: ids.clone(),
+            message_ids: ids,
             message_ids_version: ctx.agent.message_ids_version,
             block_changes: Vec::new(),
             system_text: None,
@@ -163,11 +185,16 @@ pub(crate) async fn apply(
             created_at: mneme_types::time::now(),
         })
         .await?;
-    ctx.agent.message_ids = ids;
     ctx.agent.message_ids_version += 1;
+    adopt(ctx, repair);
+    Ok(())
+}
+
+/// Moves `ctx` to the repaired context.
+fn adopt(ctx: &mut AgentContext, repair: Repair) {
+    ctx.agent.message_ids = repair.context.iter().map(|m| m.id).collect();
     ctx.message_count += repair.added.len() as u64;
     ctx.messages = repair.context;
-    Ok(())
 }
 
 /// The record of an interrupted step that a crash left `pending`, ended `failed`. Only an

@@ -26,6 +26,13 @@ pub(crate) enum Scripted {
     Deltas(Vec<Result<ChatDelta, LlmError>>),
     /// A call that never answers (cancellation tests).
     Hang,
+    /// Another writer sets a block's value while the model thinks, then this answer comes.
+    EditedMeanwhile {
+        store: Arc<dyn Store>,
+        block: mneme_types::BlockId,
+        value: String,
+        reply: ChatResponse,
+    },
 }
 
 /// An `LlmClient` answering from a queue and recording every request.
@@ -68,6 +75,15 @@ impl LlmClient for ScriptedLlm {
     async fn chat(&self, _: &LlmConfig, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         match self.next(request) {
             Scripted::Reply(r) => Ok(r),
+            Scripted::EditedMeanwhile {
+                store,
+                block,
+                value,
+                reply,
+            } => {
+                edit_block(&*store, block, value).await;
+                Ok(reply)
+            }
             Scripted::Fail(e) => Err(e),
             Scripted::Deltas(deltas) => {
                 let stream: ChatStream = Box::pin(futures_util::stream::iter(deltas));
@@ -87,9 +103,32 @@ impl LlmClient for ScriptedLlm {
             Scripted::Fail(e) => return Err(e),
             Scripted::Deltas(deltas) => deltas,
             Scripted::Hang => return Ok(Box::pin(futures_util::stream::pending())),
+            Scripted::EditedMeanwhile {
+                store,
+                block,
+                value,
+                reply,
+            } => {
+                edit_block(&*store, block, value).await;
+                deltas_of(reply).into_iter().map(Ok).collect()
+            }
         };
         Ok(Box::pin(futures_util::stream::iter(deltas)))
     }
+
+    /// The scripted model's wire form is the request itself.
+    fn request_body(&self, _: &LlmConfig, request: &ChatRequest) -> Result<Value, LlmError> {
+        serde_json::to_value(request).map_err(|e| LlmError::InvalidResponse(e.to_string()))
+    }
+}
+
+/// Another writer's change of a block's value.
+async fn edit_block(store: &dyn Store, block: mneme_types::BlockId, value: String) {
+    let edit = Box::new(move |b: &mut Block| {
+        b.value = value;
+        Ok(())
+    });
+    store.update_block(block, edit).await.unwrap();
 }
 
 pub(crate) fn text_reply(text: &str) -> ChatResponse {
@@ -274,6 +313,7 @@ impl Harness {
             client_tools: Vec::new(),
             llm_config: None,
             compaction: crate::CompactionOptions::default(),
+            system: crate::SystemOverrides::default(),
         }
     }
 

@@ -10,7 +10,8 @@ use chrono::Utc;
 use mneme_llm::{ChatDelta, ChatRequest, ChatResponse, LlmClient, LlmError};
 use mneme_store::{AgentContext, Message, Role, Store, StoreError};
 use mneme_types::{
-    AgentId, ConversationId, MessageId, RunId, StepId, StopReason, Thread, UsageStatistics,
+    AgentId, ConversationId, LlmConfig, MessageId, RunId, StepId, StopReason, Thread,
+    UsageStatistics,
 };
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +23,7 @@ use crate::context::{Flavor, build_request};
 use crate::context_cache::{CachedContext, ContextCache};
 use crate::executor::{ToolExecutor, ToolRegistry};
 use crate::mcp::{MCP_TOOL_TYPE, McpExecutor};
+use crate::overrides::SystemOverrides;
 use crate::sandbox::{PYTHON_TOOL_TYPE, PythonTools};
 use crate::step::{CallPlan, StepOutcome, StepPlan, StepView, conclude, decide};
 use crate::system::{MemoryStats, compile_system_message, memory_section};
@@ -33,8 +35,10 @@ mod answer;
 mod commit;
 mod compact;
 mod model;
+mod preview;
 
 pub use compact::Summarized;
+pub use preview::PreviewInput;
 
 /// Compactions after a provider's "context length exceeded", each followed by another try of
 /// the step, before the step fails.
@@ -65,6 +69,9 @@ pub struct TurnInput {
     pub llm_config: Option<mneme_types::LlmConfig>,
     /// The summarizer model and whether compactions are shown.
     pub compaction: CompactionOptions,
+    /// This request's changes to the system prompt it sends (`override_system`,
+    /// `client_skills`); never stored.
+    pub system: SystemOverrides,
 }
 
 /// Progress of a running turn.
@@ -132,7 +139,8 @@ struct Turn {
     flavor: Flavor,
     memory: WorkingMemory,
     solver: Solver,
-    /// The system prompt sent to the model, frozen for the whole request as in Letta, so that
+    /// The system prompt sent to the model: the stored one with the request's overrides,
+    /// frozen for the whole request (until a compaction rebuilds it) as in Letta, so that
     /// provider prompt caches stay warm; edits reach the model through tool returns.
     system_text: String,
     pending_inputs: Vec<Message>,
@@ -248,8 +256,7 @@ impl Runtime {
         step_id: StepId,
     ) -> Result<Next, AgentError> {
         let assistant_id = MessageId::new();
-        let attached: Vec<String> = turn.ctx.tools.iter().map(|t| t.name.clone()).collect();
-        let allowed = turn.solver.allowed(&attached);
+        let allowed = turn.allowed();
         let answered = self
             .answer(turn, input, &allowed, (step_id, assistant_id))
             .await?;
@@ -295,13 +302,7 @@ impl Runtime {
     ) -> Result<Result<(ChatRequest, ChatResponse), Next>, AgentError> {
         let (mut checked, mut overflows) = (false, 0);
         loop {
-            let request = build_request(
-                &turn.ctx,
-                turn.flavor,
-                &turn.system_text,
-                &turn.pending_inputs,
-                (&turn.solver, allowed),
-            );
+            let request = turn.request(allowed);
             let call = compact::Call {
                 input,
                 request: &request,
@@ -445,66 +446,145 @@ impl Runtime {
     }
 
     async fn start(&self, input: &TurnInput) -> Result<Turn, AgentError> {
-        let thread = Thread {
-            agent: input.agent_id,
-            conversation: input.conversation_id,
-        };
-        let (mut ctx, tokens) = self.load_context(thread).await?;
-        // Self-healing: whatever a crash (or another cause) left that would fail this turn's
-        // model request is repaired, and stored, first.
-        crate::repair::heal(
-            &*self.store,
-            &mut ctx,
-            input.approval.is_some(),
-            input.run_id,
-        )
-        .await?;
-        if let Some(config) = &input.llm_config {
-            ctx.agent.llm_config = config.clone();
-        }
-        let system = ctx
-            .messages
+        let first_input = input
+            .inputs
             .first()
-            .filter(|m| m.role == Role::System)
-            .cloned()
-            .ok_or(AgentError::NoSystemMessage(input.agent_id))?;
-        // Self-healing: a system message that no longer shows current memory (a crash between a
-        // block edit and its recompile, an edit by another writer) is rebuilt before the turn.
-        let mut system_text = system.text.clone();
-        if !system_text.contains(&memory_section(&ctx.agent, &ctx.blocks)) {
-            system_text = compile_system_message(&ctx.agent, &ctx.blocks, stats(&ctx), Utc::now());
-            self.store
-                .set_message_text(system.id, system_text.clone())
-                .await?;
-            ctx.agent.messages_edited += 1;
-            if let Some(first) = ctx.messages.first_mut() {
-                first.text = system_text.clone();
+            .or(input.approval.as_ref().map(|a| &a.message))
+            .map(|m| m.id);
+        let opening = Opening {
+            thread: Thread {
+                agent: input.agent_id,
+                conversation: input.conversation_id,
+            },
+            inputs: &input.inputs,
+            client_tools: &input.client_tools,
+            llm_config: input.llm_config.as_ref(),
+            system: &input.system,
+            first_input,
+            writes: Writes::Store {
+                run: input.run_id,
+                answering: input.approval.is_some(),
+            },
+        };
+        self.open(opening).await
+    }
+
+    /// A turn's state before its first model call: the agent's context, repaired, with its
+    /// system prompt and the tools the request offers. A turn stores what it repairs; a
+    /// preview keeps it in memory and changes nothing.
+    async fn open(&self, opening: Opening<'_>) -> Result<Turn, AgentError> {
+        let (mut ctx, mut tokens) = self.load_context(opening.thread).await?;
+        let store = &*self.store;
+        match opening.writes {
+            // Self-healing: whatever a crash (or another cause) left that would fail this
+            // turn's model request is repaired, and stored, first.
+            Writes::Store { run, answering } => {
+                crate::repair::heal(store, &mut ctx, answering, run).await?
+            }
+            Writes::InMemory => {
+                // What was taken from the cache goes back as it was (with its counts: a
+                // preview counts nothing).
+                let counts = std::mem::take(&mut tokens);
+                let kept = CachedContext::new(&ctx.agent, ctx.messages.clone(), counts);
+                self.contexts.restore(opening.thread, kept);
+                crate::repair::heal_in_memory(store, &mut ctx).await?
             }
         }
+        if let Some(config) = opening.llm_config {
+            ctx.agent.llm_config = config.clone();
+        }
+        let stored_system = self.system_text(&mut ctx, opening.writes).await?;
         if ctx.agent.settings.message_buffer_autoclear {
             ctx.messages.truncate(1);
             ctx.agent.message_ids.truncate(1);
         }
         let mut rules = crate::system::tool_rules(&ctx.agent);
-        add_client_tools(&mut ctx, &mut rules, &input.client_tools);
+        add_client_tools(&mut ctx, &mut rules, opening.client_tools);
         Ok(Turn {
             flavor: Flavor::of(ctx.agent.agent_type),
             memory: WorkingMemory::new(ctx.blocks.clone()),
             solver: Solver::new(rules),
-            system_text,
-            pending_inputs: input.inputs.clone(),
+            system_text: opening.system.request_text(&stored_system, &ctx.blocks),
+            pending_inputs: opening.inputs.to_vec(),
             produced: Vec::new(),
             usage: UsageStatistics::default(),
             messages_total: ctx.message_count,
             tokens,
-            first_input: input
-                .inputs
-                .first()
-                .or(input.approval.as_ref().map(|a| &a.message))
-                .map(|m| m.id),
+            first_input: opening.first_input,
             compactions: Vec::new(),
             ctx,
         })
+    }
+
+    /// The stored system message's text. One that no longer shows current memory (a crash
+    /// between a block edit and its recompile, an edit by another writer) is rebuilt first
+    /// (self-healing), and stored unless `writes` keeps it in memory.
+    async fn system_text(
+        &self,
+        ctx: &mut AgentContext,
+        writes: Writes,
+    ) -> Result<String, AgentError> {
+        let system = ctx
+            .messages
+            .first()
+            .filter(|m| m.role == Role::System)
+            .ok_or(AgentError::NoSystemMessage(ctx.agent.id))?;
+        if system
+            .text
+            .contains(&memory_section(&ctx.agent, &ctx.blocks))
+        {
+            return Ok(system.text.clone());
+        }
+        let id = system.id;
+        let text = compile_system_message(&ctx.agent, &ctx.blocks, stats(ctx), Utc::now());
+        if let Writes::Store { .. } = writes {
+            self.store.set_message_text(id, text.clone()).await?;
+            ctx.agent.messages_edited += 1;
+        }
+        if let Some(first) = ctx.messages.first_mut() {
+            first.text = text.clone();
+        }
+        Ok(text)
+    }
+}
+
+/// What a turn (or a preview of one) starts from besides the agent's stored state.
+struct Opening<'a> {
+    thread: Thread,
+    inputs: &'a [Message],
+    client_tools: &'a [ClientTool],
+    llm_config: Option<&'a LlmConfig>,
+    system: &'a SystemOverrides,
+    first_input: Option<MessageId>,
+    writes: Writes,
+}
+
+/// Whether opening a turn stores what it repairs.
+#[derive(Debug, Clone, Copy)]
+enum Writes {
+    /// A turn of `run`; `answering` when it brings the answer to a pending approval request.
+    Store { run: RunId, answering: bool },
+    /// A preview: repairs are made in memory only.
+    InMemory,
+}
+
+impl Turn {
+    /// The tools the rules allow for the next model call.
+    fn allowed(&self) -> Allowed {
+        let attached: Vec<String> = self.ctx.tools.iter().map(|t| t.name.clone()).collect();
+        self.solver.allowed(&attached)
+    }
+
+    /// The next model call's request: the frozen system prompt, the context, the request's
+    /// inputs not stored yet, and the tools `allowed`.
+    fn request(&self, allowed: &Allowed) -> ChatRequest {
+        build_request(
+            &self.ctx,
+            self.flavor,
+            &self.system_text,
+            &self.pending_inputs,
+            (&self.solver, allowed),
+        )
     }
 }
 

@@ -100,4 +100,13 @@ pub trait LlmClient: Send + Sync {
         config: &LlmConfig,
         request: &ChatRequest,
     ) -> Result<ChatStream, LlmError>;
+
+    /// The body `chat` would send for `request` now, as JSON, sent nowhere (Letta's
+    /// `preview-raw-payload`). Implementations build it with the code their `chat` uses, so
+    /// that a preview cannot differ from a call.
+    fn request_body(
+        &self,
+        config: &LlmConfig,
+        request: &ChatRequest,
+    ) -> Result<serde_json::Value, LlmError>;
 }

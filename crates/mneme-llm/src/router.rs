@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use mneme_types::{LlmConfig, Wire};
+use serde_json::Value;
 
 use crate::access::{AccessTable, Endpoint, ProviderAccess};
 use crate::anthropic::AnthropicClient;
@@ -124,6 +125,17 @@ impl LlmClient for LlmRouter {
             Some(Wire::Gemini) => self.gemini.chat_at(&endpoint, config, request).await,
             Some(Wire::Ollama) => self.ollama.chat_at(&endpoint, config, request).await,
             Some(Wire::Anthropic) => self.anthropic.chat_at(&endpoint, config, request).await,
+            _ => Err(LlmError::Unsupported(config.model_endpoint_type.clone())),
+        }
+    }
+
+    fn request_body(&self, config: &LlmConfig, request: &ChatRequest) -> Result<Value, LlmError> {
+        let endpoint = self.endpoint(config)?;
+        match endpoint.kind.spec().chat {
+            Some(Wire::OpenAi) => self.openai.request_body(&endpoint, config, request),
+            Some(Wire::Gemini) => Ok(self.gemini.request_body(config, request)),
+            Some(Wire::Ollama) => Ok(self.ollama.request_body(config, request)),
+            Some(Wire::Anthropic) => Ok(self.anthropic.request_body(config, request)),
             _ => Err(LlmError::Unsupported(config.model_endpoint_type.clone())),
         }
     }

@@ -294,6 +294,7 @@ impl Scheduler {
             client_tools: job.client_tools,
             llm_config: job.llm_config,
             compaction: job.compaction,
+            system: job.system,
         };
         let runner = self.runner.clone();
         let turn = tokio::spawn(async move { runner.run_turn(input).await });

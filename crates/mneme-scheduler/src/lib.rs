@@ -60,6 +60,8 @@ pub struct TurnJob {
     pub llm_config: Option<mneme_types::LlmConfig>,
     /// The summarizer model and whether compactions are shown.
     pub compaction: mneme_agent::CompactionOptions,
+    /// This request's changes to the system prompt it sends (never stored).
+    pub system: mneme_agent::SystemOverrides,
 }
 
 impl TurnJob {

@@ -137,6 +137,7 @@ impl Fixture {
             wants_events: true,
             llm_config: None,
             compaction: Default::default(),
+            system: Default::default(),
         }
     }
 

@@ -132,6 +132,18 @@ pub(crate) async fn send(
     )
 }
 
+/// `POST .../messages/preview-raw-payload`: the provider's request body, as JSON.
+pub(crate) async fn preview(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<LettaRequest>,
+) -> ApiResult<serde_json::Value> {
+    let conversation = ConversationRef::parse(&id, req.agent_id)?;
+    Ok(Json(
+        app.preview_conversation_request(conversation, req).await?,
+    ))
+}
+
 /// `POST .../stream`: the body may be absent.
 pub(crate) async fn stream(
     State(app): State<Service>,

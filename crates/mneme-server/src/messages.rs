@@ -55,6 +55,16 @@ pub(crate) async fn send_async(
     Ok(Json(app.send_message_async(id, req).await?))
 }
 
+/// `POST .../messages/preview-raw-payload`: the provider's request body of the turn's first
+/// model call, nothing stored or sent.
+pub(crate) async fn preview(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<AgentId>,
+    ApiJson(req): ApiJson<LettaRequest>,
+) -> ApiResult<serde_json::Value> {
+    Ok(Json(app.preview_request(id, req).await?))
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct CancelRequest {
     run_ids: Option<Vec<RunId>>,

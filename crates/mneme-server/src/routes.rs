@@ -63,6 +63,10 @@ pub fn router(service: Service) -> Router {
             post(messages::cancel),
         ),
         (
+            "/v1/agents/{agent_id}/messages/preview-raw-payload",
+            post(messages::preview),
+        ),
+        (
             "/v1/agents/{agent_id}/messages/{message_id}",
             patch(messages::modify),
         ),
@@ -225,6 +229,10 @@ pub fn router(service: Service) -> Router {
         (
             "/v1/conversations/{conversation_id}/messages",
             get(conversations::messages).post(conversations::send),
+        ),
+        (
+            "/v1/conversations/{conversation_id}/messages/preview-raw-payload",
+            post(conversations::preview),
         ),
         (
             "/v1/conversations/{conversation_id}/stream",

@@ -193,10 +193,11 @@ impl Service {
         let target = self.conversation_target(conversation).await?;
         let streaming = req.streaming != Some(false);
         let otids = request_otids(&req);
-        if streaming && req.background == Some(true) {
-            if let Some(stream) = self.recover_request(&otids).await? {
-                return Ok(ConversationReply::Stream(stream));
-            }
+        if streaming
+            && req.background == Some(true)
+            && let Some(stream) = self.recover_request(&otids).await?
+        {
+            return Ok(ConversationReply::Stream(stream));
         }
         if let ConversationRef::Conversation(id) = conversation {
             self.touch_conversation(id).await?;
@@ -209,6 +210,18 @@ impl Service {
             ConversationReply::Response(self.send_to(target, req).await?)
         };
         Ok(reply)
+    }
+
+    /// `POST /v1/conversations/{id}/messages/preview-raw-payload`: the body the provider would
+    /// receive for the first model call of a send, with the conversation's history, model and
+    /// memory; nothing stored, nothing sent.
+    pub async fn preview_conversation_request(
+        &self,
+        conversation: ConversationRef,
+        req: LettaRequest,
+    ) -> Result<serde_json::Value> {
+        let target = self.conversation_target(conversation).await?;
+        self.preview_in(target, req).await
     }
 
     /// `POST /v1/conversations/{id}/stream`: the stream of a background run of the thread,

@@ -14,6 +14,7 @@ mod mcp;
 mod messages;
 pub mod models;
 mod names;
+mod preview;
 mod providers;
 mod recall;
 mod render;

@@ -518,6 +518,15 @@ pub(crate) fn is_reply(m: &Message) -> bool {
     }
 }
 
+/// `override_system` and `client_skills`: what the request changes in the system prompt it
+/// sends, for itself only.
+pub(crate) fn system_overrides(req: &LettaRequest) -> mneme_agent::SystemOverrides {
+    mneme_agent::SystemOverrides {
+        system: req.override_system.clone(),
+        client_skills: req.client_skills.clone().unwrap_or_default(),
+    }
+}
+
 /// `client_tools`: `[{name, description?, parameters?}]`, validated here so that a bad schema
 /// is a 422 before anything runs.
 pub(crate) fn client_tools(req: &LettaRequest) -> Result<Vec<mneme_agent::ClientTool>> {

@@ -109,7 +109,10 @@ impl Service {
 
     /// `override_model`: this request's model in place of the agent's. An unknown handle is
     /// the same 404 as at agent creation, before any run is recorded.
-    async fn override_config(&self, req: &LettaRequest) -> Result<Option<mneme_types::LlmConfig>> {
+    pub(crate) async fn override_config(
+        &self,
+        req: &LettaRequest,
+    ) -> Result<Option<mneme_types::LlmConfig>> {
         match req.override_model.as_deref().filter(|h| !h.is_empty()) {
             Some(handle) => Ok(Some(self.models.resolve_llm(handle, None).await?)),
             None => Ok(None),
@@ -171,6 +174,7 @@ impl Service {
             client_tools: client_tools.clone(),
             llm_config,
             compaction,
+            system: crate::messages::system_overrides(req),
         };
         let job = Job {
             turn,
@@ -210,7 +214,7 @@ impl Service {
     }
 
     /// New input while the thread waits for an approval is a 409, before any run starts.
-    async fn refuse_while_pending(&self, ids: &[mneme_types::MessageId]) -> Result<()> {
+    pub(crate) async fn refuse_while_pending(&self, ids: &[mneme_types::MessageId]) -> Result<()> {
         match self.scheduler.pending_approval(ids).await? {
             Some(request) => Err(ServiceError::PendingApproval(request.id)),
             None => Ok(()),

@@ -110,6 +110,14 @@ impl AgentStore for SqliteStore {
                      WHERE aa.archive_id = archives.id AND aa.agent_id <> ?1)",
                 [id.to_string()],
             )?;
+            // Its conversations' isolated blocks are theirs alone; the cascade would only unpair
+            // them from the conversations and leave them behind.
+            tx.execute_cached(
+                "DELETE FROM blocks WHERE id IN
+                    (SELECT cb.block_id FROM conversation_blocks cb
+                     JOIN conversations c ON c.id = cb.conversation_id WHERE c.agent_id = ?1)",
+                [id.to_string()],
+            )?;
             let n = tx.execute_cached("DELETE FROM agents WHERE id = ?1", [id.to_string()])?;
             if n == 0 {
                 return Err(Error::not_found("Agent", id));

@@ -9,7 +9,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
 use crate::agents::{Where, blocks_of, ensure_agent, frame_of};
-use crate::messages::{MESSAGE_COLUMNS, insert_message, query_messages, thread_where};
+use crate::messages::{MESSAGE_COLUMNS, insert_message, query_messages, seq_of, thread_where};
 use crate::rows::{self, micros, placeholders, to_json, to_json_opt};
 use crate::{Error, Result, SqliteStore, StoreResult, blocks};
 use mneme_store::{
@@ -204,20 +204,47 @@ fn save(tx: &Connection, c: &ConversationRecord) -> Result<()> {
 /// The conversation, its runs, its isolated blocks and its own messages but those a fork
 /// lists, which stay for the fork.
 fn delete(tx: &Connection, id: ConversationId) -> Result<()> {
-    ensure_conversation(tx, id)?;
+    let agent = load(tx, id)?.agent_id;
     let key = id.to_string();
     tx.execute_cached("DELETE FROM runs WHERE conversation_id = ?1", [&key])?;
-    tx.execute_cached(
-        "DELETE FROM messages WHERE conversation_id = ?1
-           AND id NOT IN (SELECT message_id FROM conversation_messages WHERE conversation_id <> ?1)",
-        [&key],
-    )?;
+    hand_over(tx, agent, Some(id), None)?;
+    tx.execute_cached("DELETE FROM messages WHERE conversation_id = ?1", [&key])?;
     tx.execute_cached(
         "DELETE FROM blocks WHERE id IN
            (SELECT block_id FROM conversation_blocks WHERE conversation_id = ?1)",
         [&key],
     )?;
     tx.execute_cached("DELETE FROM conversations WHERE id = ?1", [&key])?;
+    Ok(())
+}
+
+/// Gives the messages of a thread (`from`, or the agent's default one) that forks took over
+/// to one of those forks, before the thread lets go of its messages: they leave its listing,
+/// stay in the forks' and go with the last fork that lists them. `keep` stays where it is.
+pub(crate) fn hand_over(
+    tx: &Connection,
+    agent: AgentId,
+    from: Option<ConversationId>,
+    keep: Option<MessageId>,
+) -> Result<()> {
+    let owner = match from {
+        None => "agent_id = ?1 AND conversation_id IS NULL",
+        Some(_) => "conversation_id = ?2",
+    };
+    tx.execute_cached(
+        &format!(
+            "UPDATE messages SET conversation_id =
+                (SELECT MIN(cm.conversation_id) FROM conversation_messages cm
+                 WHERE cm.message_id = messages.id AND cm.conversation_id IS NOT ?2)
+             WHERE {owner} AND id IS NOT ?3 AND id IN
+                (SELECT message_id FROM conversation_messages WHERE conversation_id IS NOT ?2)"
+        ),
+        rusqlite::params![
+            agent.to_string(),
+            from.map(|c| c.to_string()),
+            keep.map(|m| m.to_string()),
+        ],
+    )?;
     Ok(())
 }
 
@@ -350,9 +377,10 @@ fn conversation_frame(conn: &Connection, id: ConversationId) -> Result<AgentFram
     Ok(frame)
 }
 
-/// Where a message stands in its thread's history: the system message first (a fork's is
-/// stored after the messages it inherited), then storage order.
-const POSITION: &str = "(CASE WHEN role = 'system' THEN 0 ELSE 1 END), seq";
+/// Where a message stands in its thread's history: the thread's system message (the head of
+/// its context, bound to the `?`) first, since a fork's is stored after the messages it took
+/// over; then storage order, a `system` message a client sent included.
+const POSITION: &str = "(CASE WHEN id = ? THEN 0 ELSE 1 END), seq";
 
 /// A thread's history in listing order, cursors moving along it.
 fn thread_messages(
@@ -361,19 +389,21 @@ fn thread_messages(
     conversation: Option<ConversationId>,
     page: &Page,
 ) -> Result<Vec<Message>> {
-    match conversation {
-        Some(c) => ensure_conversation(conn, c)?,
-        None => ensure_agent(conn, agent)?,
-    }
+    let head = head_of(conn, agent, conversation)?;
     let mut w = thread_where(agent, conversation);
     let forward = page.order == Order::Asc;
     for (cursor, after) in [(&page.after, true), (&page.before, false)] {
         if let Some(cursor) = cursor {
-            let (rank, seq) = position_of(conn, rows::parse(cursor)?)?;
+            let id: MessageId = rows::parse(cursor)?;
+            let rank = i64::from(id.to_string() != head);
             let op = if after == forward { ">" } else { "<" };
             w.push(
                 format!("({POSITION}) {op} (?, ?)"),
-                [SqlValue::Integer(rank), SqlValue::Integer(seq)],
+                [
+                    SqlValue::Text(head.clone()),
+                    SqlValue::Integer(rank),
+                    SqlValue::Integer(seq_of(conn, id)?),
+                ],
             );
         }
     }
@@ -384,15 +414,29 @@ fn thread_messages(
         POSITION.replace(", seq", &format!(" {dir}, seq {dir}")),
         page.limit
     );
-    query_messages(conn, &sql, w.params)
+    let mut params = w.params;
+    params.push(SqlValue::Text(head));
+    query_messages(conn, &sql, params)
 }
 
-fn position_of(conn: &Connection, id: MessageId) -> Result<(i64, i64)> {
-    conn.query_row_cached(
-        &format!("SELECT {POSITION} FROM messages WHERE id = ?1"),
-        [id.to_string()],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
-    .optional()?
-    .ok_or_else(|| Error::not_found("Message", id))
+/// The id of the thread's system message, the first of its context (`NotFound` for an unknown
+/// conversation or agent).
+fn head_of(
+    conn: &Connection,
+    agent: AgentId,
+    conversation: Option<ConversationId>,
+) -> Result<String> {
+    let (table, kind, key) = match conversation {
+        Some(c) => ("conversations", "Conversation", c.to_string()),
+        None => ("agents", "Agent", agent.to_string()),
+    };
+    let head: Option<Option<String>> = conn
+        .query_row_cached(
+            &format!("SELECT json_extract(message_ids, '$[0]') FROM {table} WHERE id = ?1"),
+            [&key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let head = head.ok_or_else(|| Error::not_found(kind, key))?;
+    Ok(head.unwrap_or_default())
 }

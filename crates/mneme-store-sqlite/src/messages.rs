@@ -126,9 +126,10 @@ impl MessageStore for SqliteStore {
             let system = *a.message_ids.first().ok_or_else(|| {
                 StoreError::Corrupt(format!("agent {agent} has no system message"))
             })?;
+            // What forks took over stays for them, but leaves the default thread.
+            crate::conversations::hand_over(tx, agent, None, Some(system))?;
             tx.execute_cached(
-                "DELETE FROM messages WHERE agent_id = ?1 AND id <> ?2 AND conversation_id IS NULL
-                   AND id NOT IN (SELECT message_id FROM conversation_messages)",
+                "DELETE FROM messages WHERE agent_id = ?1 AND id <> ?2 AND conversation_id IS NULL",
                 [agent.to_string(), system.to_string()],
             )?;
             a.message_ids = vec![system];
@@ -193,7 +194,7 @@ pub(crate) fn thread_where(agent: AgentId, conversation: Option<ConversationId>)
     w
 }
 
-fn seq_of(conn: &Connection, id: MessageId) -> Result<i64> {
+pub(crate) fn seq_of(conn: &Connection, id: MessageId) -> Result<i64> {
     conn.query_row_cached(
         "SELECT seq FROM messages WHERE id = ?1",
         [id.to_string()],

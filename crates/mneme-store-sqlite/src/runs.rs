@@ -131,6 +131,8 @@ impl RunStore for SqliteStore {
 
     async fn map_otids(&self, run: RunId, otids: Vec<String>) -> StoreResult<()> {
         self.write(move |tx| {
+            // Checked first: the foreign key would refuse an unknown run as a conflict.
+            load_run(tx, run)?;
             let now = micros(&mneme_types::time::now());
             for otid in &otids {
                 tx.execute_cached(

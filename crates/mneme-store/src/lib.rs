@@ -58,8 +58,9 @@ pub trait AgentStore: Send + Sync {
         edit: AgentEdit,
         blocks: Option<Vec<BlockId>>,
     ) -> Result<Agent>;
-    /// Deletes the agent with its messages, steps, runs, tags and attachments (not the blocks,
-    /// tools or archives it was attached to, except archives it owns that no other agent uses).
+    /// Deletes the agent with its messages, steps, runs, conversations (with their isolated
+    /// blocks), tags and attachments (not the blocks, tools or archives it was attached to,
+    /// except archives it owns that no other agent uses).
     async fn delete_agent(&self, id: AgentId) -> Result<()>;
     /// Attaches at the end of the agent's block order; a second block with the same label is a
     /// conflict. Attaching an attached block changes nothing.
@@ -125,8 +126,9 @@ pub trait MessageStore: Send + Sync {
     /// A run's messages by storage sequence in `page.order` (`Desc`: newest first), `Page`
     /// cursors being message ids (unknown ones are `NotFound`) moving along that order.
     async fn run_messages(&self, run: RunId, page: &Page) -> Result<Vec<Message>>;
-    /// Deletes every message of the agent but its system message, then stores `initial` and
-    /// makes `[system] + initial` the context, in one transaction. An overwrite by intent, so
+    /// Deletes every message of the agent's default conversation but its system message (those
+    /// a fork took over leave it but stay for the fork; other conversations keep theirs), then
+    /// stores `initial` and makes `[system] + initial` the context, in one transaction. An overwrite by intent, so
     /// it takes no expected version; it bumps `message_ids_version`.
     async fn reset_messages(&self, agent: AgentId, initial: Vec<Message>) -> Result<Agent>;
     /// Stores the summary, makes `message_ids` the context and writes the system text, in one
@@ -160,13 +162,14 @@ pub trait ConversationStore: Send + Sync {
         edit: ConversationEdit,
     ) -> Result<ConversationRecord>;
     /// Deletes the conversation, its runs, its isolated blocks and the messages stored in it
-    /// (but those a fork took over, which stay for the fork); nothing of the agent or of other
-    /// conversations.
+    /// (but those a fork took over, which stay for the fork and go with the last fork that
+    /// lists them); nothing of the agent or of other conversations.
     async fn delete_conversation(&self, id: ConversationId) -> Result<()>;
     /// The frame of a conversation's turn: its agent's frame with the conversation's context
     /// and isolated blocks in place of the agent's (`AgentFrame::conversation` set).
     async fn conversation_frame(&self, id: ConversationId) -> Result<AgentFrame>;
-    /// A thread's history in listing order: `page.order` `Desc` is newest first, and `page`
+    /// A thread's history in listing order, its system message (the head of its context) first
+    /// and then by storage sequence: `page.order` `Desc` is newest first, and `page`
     /// cursors (message ids of that thread; unknown ones are `NotFound`) move along that
     /// order. `conversation: None` is the agent's default conversation.
     async fn thread_messages(

@@ -31,7 +31,9 @@ pub struct LettaRequest {
     /// Compactions show as an `event_message` and a `summary_message` (with its stats), and
     /// the summary is stored with role `summary`; without it, the summary is a `user_message`.
     pub include_compaction_messages: Option<bool>,
-    /// A system prompt for this request only, sent in place of the stored one.
+    /// A system prompt for this request only, sent in place of the stored one (Letta reads
+    /// it under `system` too).
+    #[serde(alias = "system")]
     pub override_system: Option<String>,
     /// Skills the client has: listed in this request's system prompt only, never stored.
     pub client_skills: Option<Vec<crate::ClientSkill>>,

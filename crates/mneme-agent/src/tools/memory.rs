@@ -62,6 +62,60 @@ impl WorkingMemory {
         out
     }
 
+    /// Blocks this request changed whose stored value the commit checks.
+    pub fn updated_ids(&self) -> Vec<BlockId> {
+        self.changes()
+            .iter()
+            .filter_map(|c| match c {
+                BlockChange::Update { block, .. } => Some(block.id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The stored blocks this memory holds (not those it created).
+    pub fn stored_ids(&self) -> Vec<BlockId> {
+        let ids = self.blocks.iter().map(|b| b.id);
+        ids.filter(|id| !self.created.contains(id)).collect()
+    }
+
+    /// Replays this request's uncommitted edits on the blocks as stored now (`current`: another
+    /// writer changed some meanwhile), so that the next commit expects those values; blocks it
+    /// did not edit take the stored value. `false` when no block it edited had changed, or an
+    /// edit has no unambiguous place in a changed value (a real conflict); the memory is then
+    /// left as it was.
+    pub fn rebase(&mut self, current: &[Block]) -> bool {
+        let edited = self.updated_ids();
+        let mut merged = Vec::new();
+        for stored in current {
+            let (Some(base), Some(ours)) = (
+                self.committed.get(&stored.id),
+                self.blocks.iter().find(|b| b.id == stored.id),
+            ) else {
+                continue;
+            };
+            if *base == stored.value {
+                continue;
+            }
+            match super::rebase::rebase_text(base, &ours.value, &stored.value) {
+                Some(value) if value.chars().count() <= ours.limit => {
+                    merged.push((stored.id, stored.value.clone(), value));
+                }
+                _ => return false,
+            }
+        }
+        if !merged.iter().any(|(id, _, _)| edited.contains(id)) {
+            return false;
+        }
+        for (id, stored, value) in merged {
+            self.committed.insert(id, stored);
+            if let Some(block) = self.blocks.iter_mut().find(|b| b.id == id) {
+                block.value = value;
+            }
+        }
+        true
+    }
+
     /// Records that the current changes were written.
     pub fn mark_committed(&mut self) {
         self.committed = self

@@ -3,6 +3,7 @@
 mod args;
 mod catalog;
 mod memory;
+mod rebase;
 mod search;
 
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use mneme_llm::ChatResponse;
-use mneme_store::{AgentContext, Message, Passage, StepCommit};
+use mneme_store::{AgentContext, Message, Passage, StepCommit, StoreError};
 use mneme_types::{MessageId, Step, StepId, StopReason, UsageStatistics};
 
 use super::{AgentError, Runtime, Turn, TurnInput};
@@ -79,24 +79,35 @@ impl Runtime {
             message_ids.extend(messages.iter().map(|m| m.id));
         }
         turn.messages_total += messages.len() as u64;
-        let system_text = w
-            .memory_changed
-            .then(|| recompiled_system(turn, message_ids.len(), w.passages.len()));
-        self.store
-            .commit_step(StepCommit {
+        let mut attempts = 0;
+        let system_text = loop {
+            let system_text = w
+                .memory_changed
+                .then(|| recompiled_system(turn, message_ids.len(), w.passages.len()));
+            let commit = StepCommit {
                 agent_id: input.agent_id,
                 conversation_id: turn.ctx.conversation,
                 run_id: input.run_id,
-                step: Some(w.step),
+                step: Some(w.step.clone()),
                 messages: messages.clone(),
                 message_ids: message_ids.clone(),
                 message_ids_version: turn.ctx.agent.message_ids_version,
                 block_changes: turn.memory.changes(),
                 system_text: system_text.clone(),
-                passages: w.passages,
+                passages: w.passages.clone(),
                 created_at: now,
-            })
-            .await?;
+            };
+            match self.store.commit_step(commit).await {
+                Ok(()) => break system_text,
+                Err(StoreError::Conflict(why)) if attempts < REBASE_ATTEMPTS => {
+                    attempts += 1;
+                    if !self.rebase_memory(turn).await? {
+                        return Err(StoreError::Conflict(why).into());
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         turn.memory.mark_committed();
         turn.ctx.agent.message_ids_version += 1;
         // The stored system message as of this commit (the request keeps sending its frozen
@@ -111,6 +122,26 @@ impl Runtime {
         // Autoclear agents still see this request's own steps.
         turn.ctx.messages.extend(messages);
         Ok(())
+    }
+}
+
+/// How many times a step's memory edits are replayed on blocks another writer changed.
+const REBASE_ATTEMPTS: u32 = 3;
+
+impl Runtime {
+    /// After a refused commit: replays the turn's memory edits on the blocks as stored now,
+    /// when another writer (a turn of another conversation of the agent) changed them. `false`
+    /// when that was not the cause, or the edits conflict with the other writer's.
+    async fn rebase_memory(&self, turn: &mut Turn) -> Result<bool, AgentError> {
+        if turn.memory.updated_ids().is_empty() {
+            return Ok(false);
+        }
+        let current = self.store.get_blocks(&turn.memory.stored_ids()).await?;
+        let rebased = turn.memory.rebase(&current);
+        if rebased {
+            tracing::info!("memory edits replayed on blocks another writer changed meanwhile");
+        }
+        Ok(rebased)
     }
 }
 

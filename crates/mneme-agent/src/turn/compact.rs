@@ -197,7 +197,10 @@ impl Runtime {
         turn.ctx.agent.message_ids = rebuilt.messages.iter().map(|m| m.id).collect();
         turn.ctx.agent.message_ids_version += 1;
         turn.ctx.messages = rebuilt.messages;
-        turn.system_text = rebuilt.system_text;
+        // The request's overrides apply to the rebuilt prompt too.
+        turn.system_text = input
+            .system
+            .request_text(&rebuilt.system_text, turn.memory.blocks());
         turn.messages_total += 1;
         turn.produced.push(summary_message.clone());
         Ok(Compacted {

@@ -16,6 +16,7 @@ use crate::{ChatRequest, ChatResponse, ChatStream, LlmError, RemoteModel};
 use mneme_types::LlmConfig;
 use request::Prepared;
 use reqwest::header::HeaderValue;
+use serde_json::Value;
 
 /// The API version every request names (the only one Anthropic has published).
 const API_VERSION: &str = "2023-06-01";
@@ -34,6 +35,11 @@ pub(crate) struct AnthropicClient {
 impl AnthropicClient {
     pub(crate) fn new(http: reqwest::Client, options: OpenAiOptions) -> AnthropicClient {
         AnthropicClient { http, options }
+    }
+
+    /// The body a non-streaming call would send, sent nowhere.
+    pub(crate) fn request_body(&self, config: &LlmConfig, request: &ChatRequest) -> Value {
+        request::prepare(config, request, false).body
     }
 
     pub(crate) async fn chat_at(

@@ -34,6 +34,11 @@ impl GeminiClient {
         GeminiClient { http, options }
     }
 
+    /// The body a call would send (both of Gemini's calls send the same), sent nowhere.
+    pub(crate) fn request_body(&self, config: &LlmConfig, request: &ChatRequest) -> Value {
+        request::body(config, request)
+    }
+
     pub(crate) async fn chat_at(
         &self,
         to: &Endpoint,

@@ -29,6 +29,11 @@ impl OllamaClient {
         OllamaClient { http, options }
     }
 
+    /// The body a non-streaming call would send, sent nowhere.
+    pub(crate) fn request_body(&self, config: &LlmConfig, request: &ChatRequest) -> Value {
+        request::body(config, request, false)
+    }
+
     pub(crate) async fn chat_at(
         &self,
         to: &Endpoint,

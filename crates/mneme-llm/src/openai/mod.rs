@@ -18,6 +18,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use mneme_types::{LlmConfig, ProviderKind};
 use reqwest::header::CONTENT_TYPE;
+use serde_json::Value;
 
 use crate::access::Endpoint;
 use crate::exchange;
@@ -125,6 +126,35 @@ impl OpenAiClient {
         }
     }
 
+    /// The API a call to `to` goes through and the body it sends, decided here for calls and
+    /// previews alike: OpenAI's reasoning models through the Responses API unless this server
+    /// was found without it, everything else through Chat Completions.
+    fn prepare(
+        &self,
+        to: &Endpoint,
+        config: &LlmConfig,
+        request: &ChatRequest,
+        stream: bool,
+    ) -> Result<(Api, Bytes), LlmError> {
+        match self.uses_responses(to, config) {
+            true => Ok((Api::Responses, responses::body(config, request, stream)?)),
+            false => Ok((Api::Chat, request::body(config, request, stream)?)),
+        }
+    }
+
+    /// The body a non-streaming call to `to` would send now, sent nowhere.
+    pub(crate) fn request_body(
+        &self,
+        to: &Endpoint,
+        config: &LlmConfig,
+        request: &ChatRequest,
+    ) -> Result<Value, LlmError> {
+        let (_, body) = self.prepare(to, config, request, false)?;
+        serde_json::from_slice(&body).map_err(|e| {
+            LlmError::InvalidResponse(format!("the request body built is not JSON: {e}"))
+        })
+    }
+
     /// A non-streaming call to `to` (the router resolved it from the config).
     pub(crate) async fn chat_at(
         &self,
@@ -132,17 +162,16 @@ impl OpenAiClient {
         config: &LlmConfig,
         request: &ChatRequest,
     ) -> Result<ChatResponse, LlmError> {
-        if self.uses_responses(to, config) {
-            let body = responses::body(config, request, false)?;
-            let target = Target::new(to, config, Api::Responses);
-            match self.complete(target, &body).await {
-                Err(error) if is_missing_endpoint(&error) => self.lacks_responses(to),
-                outcome => return outcome,
+        let (api, body) = self.prepare(to, config, request, false)?;
+        match self.complete(Target::new(to, config, api), &body).await {
+            Err(error) if api == Api::Responses && is_missing_endpoint(&error) => {
+                self.lacks_responses(to);
+                let body = request::body(config, request, false)?;
+                self.complete(Target::new(to, config, Api::Chat), &body)
+                    .await
             }
+            outcome => outcome,
         }
-        let body = request::body(config, request, false)?;
-        self.complete(Target::new(to, config, Api::Chat), &body)
-            .await
     }
 
     /// A streaming call to `to`.
@@ -152,17 +181,16 @@ impl OpenAiClient {
         config: &LlmConfig,
         request: &ChatRequest,
     ) -> Result<ChatStream, LlmError> {
-        if self.uses_responses(to, config) {
-            let body = responses::body(config, request, true)?;
-            let target = Target::new(to, config, Api::Responses);
-            match self.open_stream(target, &body).await {
-                Err(error) if is_missing_endpoint(&error) => self.lacks_responses(to),
-                outcome => return outcome,
+        let (api, body) = self.prepare(to, config, request, true)?;
+        match self.open_stream(Target::new(to, config, api), &body).await {
+            Err(error) if api == Api::Responses && is_missing_endpoint(&error) => {
+                self.lacks_responses(to);
+                let body = request::body(config, request, true)?;
+                self.open_stream(Target::new(to, config, Api::Chat), &body)
+                    .await
             }
+            outcome => outcome,
         }
-        let body = request::body(config, request, true)?;
-        self.open_stream(Target::new(to, config, Api::Chat), &body)
-            .await
     }
 
     /// `GET /models`: every id the server lists, as a chat model unless its name says it

@@ -321,3 +321,20 @@ async fn json_answers_and_model_lists() {
         Some(KEY)
     );
 }
+
+#[tokio::test]
+async fn a_preview_is_the_messages_body_sent() {
+    let fake = FakeLlm::start().await;
+    fake.push(Reply::text("ok"));
+    let config = config(
+        &fake,
+        json!({"enable_reasoner": true, "max_reasoning_tokens": 2048}),
+    );
+    let request = crate::with_history("next");
+    let body = crate::assert_preview_is_sent(&router(), &config, &request, &fake).await;
+    assert_eq!(fake.recorded()[0].path, "/v1/messages");
+    assert!(
+        body["system"].is_array() && body["tools"].is_array(),
+        "{body}"
+    );
+}

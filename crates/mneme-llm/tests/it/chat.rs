@@ -152,3 +152,17 @@ async fn router_reaches_the_fake_and_refuses_unknown_providers() {
     let error = router.chat(&config, &user("x")).await.unwrap_err();
     assert_eq!(error, mneme_llm::LlmError::Unsupported("bedrock".into()));
 }
+
+#[tokio::test]
+async fn a_preview_is_the_chat_completions_body_sent() {
+    let fake = FakeLlm::start().await;
+    fake.push_text("ok");
+    let mut config = config(&fake);
+    config.parallel_tool_calls = Some(true);
+    let body =
+        crate::assert_preview_is_sent(&client(), &config, &crate::with_history("next"), &fake)
+            .await;
+    assert_eq!(fake.recorded()[0].path, "/v1/chat/completions");
+    assert_eq!(body["messages"].as_array().unwrap().len(), 5);
+    assert!(body.get("stream").is_none());
+}

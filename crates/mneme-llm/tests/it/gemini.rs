@@ -292,3 +292,13 @@ async fn the_model_list_is_read_page_by_page() {
 fn google_error(code: u16, status: &str, message: &str) -> Value {
     json!({"error": {"code": code, "message": message, "status": status}})
 }
+
+#[tokio::test]
+async fn a_preview_is_the_generate_content_body_sent() {
+    let fake = FakeLlm::start().await;
+    fake.push(Reply::text("ok"));
+    let request = crate::with_history("next");
+    let config = config(&fake);
+    let body = crate::assert_preview_is_sent(&router(&fake), &config, &request, &fake).await;
+    assert!(body["contents"].is_array() && body["systemInstruction"].is_object());
+}

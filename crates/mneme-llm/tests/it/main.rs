@@ -15,8 +15,8 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use mneme_llm::{
-    AccessTable, ChatMessage, ChatRequest, LlmRouter, OpenAiOptions, ProviderAccess, RetryPolicy,
-    ToolChoice, ToolSchema,
+    AccessTable, ChatMessage, ChatRequest, LlmClient, LlmRouter, OpenAiOptions, ProviderAccess,
+    RetryPolicy, ToolChoice, ToolSchema,
 };
 use mneme_testkit::FakeLlm;
 use mneme_types::LlmConfig;
@@ -90,4 +90,41 @@ fn with_tools(mut request: ChatRequest, choice: ToolChoice) -> ChatRequest {
         .collect();
     request.tool_choice = choice;
     request
+}
+
+/// A request with a history: an earlier call of `send_message` and its return, then `text`.
+fn with_history(text: &str) -> ChatRequest {
+    let mut request = with_tools(user("first"), ToolChoice::Auto);
+    request.messages.push(ChatMessage::Assistant {
+        content: Some("Let me answer.".into()),
+        reasoning: vec![],
+        tool_calls: vec![mneme_llm::ToolCall {
+            id: "call_1".into(),
+            name: "send_message".into(),
+            arguments: r#"{"message":"hello"}"#.into(),
+        }],
+    });
+    request.messages.push(ChatMessage::Tool {
+        tool_call_id: "call_1".into(),
+        content: mneme_llm::Content::Text("sent".into()),
+    });
+    request.messages.push(ChatMessage::user(text));
+    request
+}
+
+/// `request_body` (a preview) is the body `chat` then sends, as the fake recorded it.
+async fn assert_preview_is_sent(
+    router: &LlmRouter,
+    config: &LlmConfig,
+    request: &ChatRequest,
+    fake: &FakeLlm,
+) -> serde_json::Value {
+    let preview = router.request_body(config, request).unwrap();
+    let before = fake.recorded().len();
+    router.chat(config, request).await.unwrap();
+    let recorded = fake.recorded();
+    assert_eq!(recorded.len(), before + 1, "previewing sent nothing");
+    let sent = recorded[before].body.clone();
+    assert_eq!(preview, sent);
+    preview
 }

@@ -200,3 +200,13 @@ async fn the_model_list_has_windows_and_embedders() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_preview_is_the_chat_body_sent() {
+    let fake = FakeLlm::start().await;
+    fake.push(Reply::text("ok"));
+    let request = crate::with_history("next");
+    let config = config(&fake);
+    let body = crate::assert_preview_is_sent(&router(&fake), &config, &request, &fake).await;
+    assert_eq!(body["stream"], false);
+}

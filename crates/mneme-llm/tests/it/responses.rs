@@ -159,3 +159,24 @@ async fn a_server_without_responses_is_asked_once_then_chat_completions_serves()
     assert_eq!(fake.responses_requests().len(), 1);
     assert_eq!(fake.requests().len(), 2);
 }
+
+#[tokio::test]
+async fn a_preview_follows_the_api_the_call_uses() {
+    let fake = FakeLlm::start().await;
+    fake.push_text("via responses");
+    let mut config = config(&fake);
+    config.model = "o4-mini".into();
+    let router = client();
+    let request = crate::with_history("next");
+    let body = crate::assert_preview_is_sent(&router, &config, &request, &fake).await;
+    assert!(body.get("input").is_some(), "{body}");
+    assert_eq!(fake.responses_requests().len(), 1);
+
+    // Once the server is known to lack /responses, previews show Chat Completions too.
+    fake.push_error(404, json!({"error": {"message": "Not found"}}));
+    fake.push_text("via chat");
+    router.chat(&config, &user("a")).await.unwrap();
+    fake.push_text("via chat again");
+    let body = crate::assert_preview_is_sent(&router, &config, &request, &fake).await;
+    assert!(body.get("messages").is_some(), "{body}");
+}

@@ -4,14 +4,14 @@ use std::fmt::Debug;
 
 use chrono::{DateTime, Duration, Utc};
 use mneme_types::{
-    AgentId, AgentType, ArchiveId, Block, BlockId, McpServer, McpServerId, MessageId, PassageId,
-    RunId, RunStatus, Step, StepId, Tool, ToolId,
+    AgentId, AgentType, ArchiveId, Block, BlockId, ConversationId, McpServer, McpServerId,
+    MessageId, PassageId, RunId, RunStatus, Step, StepId, Tool, ToolId,
 };
 use serde_json::json;
 
 use crate::{
-    Agent, AgentSettings, Archive, Message, NewAgent, Order, Page, Passage, Result, Role, RunData,
-    RunRecord, StepCommit, Store, StoreError,
+    Agent, AgentSettings, Archive, ConversationRecord, Message, NewAgent, NewConversation, Order,
+    Page, Passage, Result, Role, RunData, RunRecord, StepCommit, Store, StoreError,
 };
 
 /// A timestamp `seconds` after a fixed instant, for rows whose order must not depend on the
@@ -146,6 +146,74 @@ pub async fn append(store: &dyn Store, agent: AgentId, messages: Vec<Message>) -
         .await
         .unwrap();
     store.get_agent(agent).await.unwrap()
+}
+
+/// A new conversation of `agent`: its system message, the copies of agent blocks it isolates
+/// and the messages it inherits (a fork), its context `[system] + inherited`.
+pub fn new_conversation(
+    agent: AgentId,
+    isolated: Vec<Block>,
+    inherited: Vec<MessageId>,
+) -> NewConversation {
+    let now = mneme_types::time::now();
+    let system = message(agent, Role::System, "conversation system");
+    let mut message_ids = vec![system.id];
+    message_ids.extend(&inherited);
+    NewConversation {
+        conversation: ConversationRecord {
+            id: ConversationId::new(),
+            agent_id: agent,
+            summary: None,
+            model: None,
+            model_settings: None,
+            message_ids,
+            message_ids_version: 0,
+            isolated_block_ids: isolated.iter().map(|b| b.id).collect(),
+            last_message_at: None,
+            created_at: now,
+            updated_at: now,
+        },
+        system,
+        isolated_blocks: isolated,
+        inherited,
+    }
+}
+
+/// Creates a conversation of `agent` that isolates no block and inherits no message.
+pub async fn conversation(store: &dyn Store, agent: AgentId) -> ConversationRecord {
+    let new = new_conversation(agent, vec![], vec![]);
+    store.create_conversation(new).await.unwrap()
+}
+
+/// A step of a conversation's turn, in `run`, appending `messages` to the conversation's
+/// context as `frame` (its `conversation_frame`) read it.
+pub fn conversation_commit(
+    frame: &crate::AgentFrame,
+    run: RunId,
+    messages: Vec<Message>,
+) -> StepCommit {
+    StepCommit {
+        conversation_id: frame.conversation,
+        ..commit(&frame.agent, run, messages)
+    }
+}
+
+/// Commits a step appending `messages` to the conversation's stored context, in a run of the
+/// conversation; returns the conversation after.
+pub async fn say(
+    store: &dyn Store,
+    conversation: ConversationId,
+    messages: Vec<Message>,
+) -> ConversationRecord {
+    let frame = store.conversation_frame(conversation).await.unwrap();
+    let run = RunRecord {
+        conversation_id: Some(conversation),
+        ..run_record(frame.agent.id, mneme_types::time::now())
+    };
+    let run = store.create_run(run).await.unwrap().id;
+    let step = conversation_commit(&frame, run, messages);
+    store.commit_step(step).await.unwrap();
+    store.get_conversation(conversation).await.unwrap()
 }
 
 pub fn archive(name: &str) -> Archive {

@@ -401,3 +401,109 @@ pub async fn a_compaction_replaces_the_context_and_keeps_what_left_it(store: Arc
     unknown.summary = message(unknown.agent_id, Role::Summary, "s");
     assert_not_found(store.compact_context(unknown).await);
 }
+
+pub async fn a_compaction_in_a_conversation_writes_its_context(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    append(&*store, a.id, vec![message(a.id, Role::User, "d0")]).await;
+    let a = append(&*store, a.id, vec![message(a.id, Role::User, "d1")]).await;
+    let c = conversation(&*store, a.id).await;
+    let old = message(a.id, Role::User, "old");
+    let kept = message(a.id, Role::Assistant, "kept");
+    let c = say(&*store, c.id, vec![old.clone(), kept.clone()]).await;
+    let system = c.message_ids[0];
+    let summary = message(a.id, Role::Summary, "summary of old");
+    let compaction = |version: u64| CompactionCommit {
+        conversation_id: Some(c.id),
+        agent_id: a.id,
+        summary: summary.clone(),
+        message_ids: vec![system, summary.id, kept.id],
+        message_ids_version: version,
+        system_text: Some((system, "recompiled".into())),
+        created_at: at(100),
+    };
+    // The conversation's version counts, not the agent's.
+    assert_ne!(c.message_ids_version, a.message_ids_version);
+    assert_conflict(
+        store
+            .compact_context(compaction(a.message_ids_version))
+            .await,
+    );
+    assert_not_found(store.get_message(summary.id).await);
+    assert_eq!(store.get_conversation(c.id).await.unwrap(), c);
+    store
+        .compact_context(compaction(c.message_ids_version))
+        .await
+        .unwrap();
+    let got = store.get_conversation(c.id).await.unwrap();
+    assert_eq!(got.message_ids, [system, summary.id, kept.id]);
+    assert_eq!(got.message_ids_version, c.message_ids_version + 1);
+    assert_eq!(store.get_message(system).await.unwrap().text, "recompiled");
+    let agent_after = store.get_agent(a.id).await.unwrap();
+    assert_eq!(
+        (agent_after.message_ids, agent_after.message_ids_version),
+        (a.message_ids.clone(), a.message_ids_version)
+    );
+    // The summary is the conversation's; the default thread never sees it.
+    let in_c = MessageQuery {
+        conversation: Some(c.id),
+        ..query(10, Order::Asc)
+    };
+    let listed_c = listed(&*store, a.id, &in_c).await;
+    assert_eq!(listed_c, [system, old.id, kept.id, summary.id]);
+    let default = listed(&*store, a.id, &query(10, Order::Asc)).await;
+    assert_eq!(default, a.message_ids);
+    let mut unknown = compaction(got.message_ids_version);
+    unknown.conversation_id = Some(mneme_types::ConversationId::new());
+    unknown.summary = message(a.id, Role::Summary, "lost");
+    let lost = unknown.summary.id;
+    assert_not_found(store.compact_context(unknown).await);
+    assert_not_found(store.get_message(lost).await);
+}
+
+pub async fn reset_leaves_conversations_alone(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    let system = a.message_ids[0];
+    let (d0, d1) = (
+        message(a.id, Role::User, "d0"),
+        message(a.id, Role::User, "d1"),
+    );
+    append(&*store, a.id, vec![d0.clone(), d1.clone()]).await;
+    let c = conversation(&*store, a.id).await;
+    let c0 = message(a.id, Role::User, "c0");
+    let c = say(&*store, c.id, vec![c0.clone()]).await;
+    // A fork of the default thread: what it took over stays for it.
+    let fork = new_conversation(a.id, vec![], vec![d0.id]);
+    let f = store.create_conversation(fork).await.unwrap();
+    let fresh = message(a.id, Role::User, "fresh");
+    store
+        .reset_messages(a.id, vec![fresh.clone()])
+        .await
+        .unwrap();
+    let default = listed(&*store, a.id, &query(10, Order::Asc)).await;
+    assert_eq!(
+        default,
+        [system, fresh.id],
+        "the default thread holds only these"
+    );
+    let thread = store
+        .thread_messages(a.id, None, &page(10, Order::Asc))
+        .await
+        .unwrap();
+    assert_eq!(ids(&thread, |m| m.id), [system, fresh.id]);
+    assert_not_found(store.get_message(d1.id).await);
+    assert_eq!(store.get_conversation(c.id).await.unwrap(), c);
+    assert_eq!(store.get_conversation(f.id).await.unwrap(), f);
+    let in_c = MessageQuery {
+        conversation: Some(c.id),
+        ..query(10, Order::Asc)
+    };
+    assert_eq!(
+        listed(&*store, a.id, &in_c).await,
+        [c.message_ids[0], c0.id]
+    );
+    let of_fork = store
+        .thread_messages(a.id, Some(f.id), &page(10, Order::Asc))
+        .await
+        .unwrap();
+    assert_eq!(ids(&of_fork, |m| m.id), [f.message_ids[0], d0.id]);
+}

@@ -21,6 +21,7 @@ pub mod agent_blocks;
 pub mod agents;
 pub mod archives;
 pub mod blocks;
+pub mod conversations;
 pub mod mcp;
 pub mod messages;
 pub mod outbox;
@@ -74,6 +75,21 @@ macro_rules! conformance_suite {
                 delete_block_detaches_it_everywhere,
                 agents_of_block_page_like_agent_lists,
             }
+            conversations {
+                create_conversation_stores_its_system_message_and_context,
+                a_failed_conversation_creation_writes_nothing,
+                isolated_blocks_stand_in_for_the_agents_only_in_their_conversation,
+                thread_messages_follow_the_listing_order_both_ways,
+                a_system_role_input_keeps_its_place_in_the_thread,
+                forks_list_inherited_messages_then_their_own,
+                conversation_lists_filter_by_agent_and_summary,
+                conversation_pages_follow_creation_time_both_ways,
+                conversation_pages_put_never_messaged_ones_last,
+                update_conversation_applies_the_edit_or_nothing,
+                delete_conversation_takes_its_own_rows_along,
+                messages_a_fork_took_over_go_with_the_fork,
+                deleting_the_agent_deletes_its_conversations,
+            }
             messages {
                 messages_round_trip_every_field,
                 set_message_text_rewrites_in_place,
@@ -85,6 +101,8 @@ macro_rules! conformance_suite {
                 messages_by_ids_answer_in_the_order_asked,
                 message_edits_bump_messages_edited,
                 a_compaction_replaces_the_context_and_keeps_what_left_it,
+                a_compaction_in_a_conversation_writes_its_context,
+                reset_leaves_conversations_alone,
             }
             runs {
                 runs_round_trip_and_update,
@@ -94,6 +112,7 @@ macro_rules! conformance_suite {
                 steps_are_stored_and_listed_per_run,
                 chunks_append_in_order_and_read_after_a_seq,
                 pruning_chunks_spares_unfinished_and_recent_runs,
+                runs_remember_the_otids_that_started_them,
             }
             steps {
                 a_step_commits_everything_or_nothing,
@@ -104,6 +123,7 @@ macro_rules! conformance_suite {
                 a_step_of_an_unknown_agent_is_not_found,
                 a_step_in_two_commits_replaces_its_pending_record,
                 a_commit_without_a_step_record_writes_only_messages_and_context,
+                a_step_in_a_conversation_writes_its_context_not_the_agents,
             }
             tools {
                 upsert_keeps_ids_by_name,
@@ -185,6 +205,7 @@ mod tests {
         ("agents", include_str!("agents.rs")),
         ("archives", include_str!("archives.rs")),
         ("blocks", include_str!("blocks.rs")),
+        ("conversations", include_str!("conversations.rs")),
         ("mcp", include_str!("mcp.rs")),
         ("messages", include_str!("messages.rs")),
         ("outbox", include_str!("outbox.rs")),

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use mneme_types::{RunId, RunStatus, StepId, StopReason};
+use mneme_types::{ConversationId, RunId, RunStatus, StepId, StopReason};
 
 use super::fixtures::*;
 use crate::{Order, RunChunk, RunEdit, RunFilter, RunRecord, Store};
@@ -23,6 +23,7 @@ fn same_run(a: &RunRecord, b: &RunRecord) {
         (a.created_at, a.completed_at),
         (b.created_at, b.completed_at)
     );
+    assert_eq!(a.conversation_id, b.conversation_id);
     let json = |r: &RunRecord| serde_json::to_value(&r.data).unwrap();
     assert_eq!(json(a), json(b));
 }
@@ -74,18 +75,36 @@ pub async fn run_filters_select_runs(store: Arc<dyn Store>) {
         (run.status, run.stop_reason, run.background) = (status, stop, background);
         r.push(store.create_run(run).await.unwrap().id);
     }
+    let c = conversation(&*store, a.id).await;
+    let mut in_c = run_record(a.id, at(4));
+    in_c.conversation_id = Some(c.id);
+    same_run(&store.create_run(in_c.clone()).await.unwrap(), &in_c);
+    same_run(&store.get_run(in_c.id).await.unwrap(), &in_c);
+    r.push(in_c.id);
     let f = |g: &dyn Fn(&mut RunFilter)| with(g);
     let cases = [
-        (RunFilter::default(), vec![r[0], r[1], r[2], r[3]]),
-        (f(&|f| f.agent_ids = vec![a.id]), vec![r[0], r[1]]),
+        (RunFilter::default(), vec![r[0], r[1], r[2], r[3], r[4]]),
+        (f(&|f| f.agent_ids = vec![a.id]), vec![r[0], r[1], r[4]]),
         (
             f(&|f| f.statuses = vec![RunStatus::Completed, RunStatus::Failed]),
             vec![r[1], r[2]],
         ),
         (f(&|f| f.background = Some(true)), vec![r[1]]),
-        (f(&|f| f.background = Some(false)), vec![r[0], r[2], r[3]]),
+        (
+            f(&|f| f.background = Some(false)),
+            vec![r[0], r[2], r[3], r[4]],
+        ),
         (f(&|f| f.stop_reason = Some(StopReason::Error)), vec![r[2]]),
-        (f(&|f| f.active = true), vec![r[0], r[3]]),
+        (f(&|f| f.active = true), vec![r[0], r[3], r[4]]),
+        (f(&|f| f.conversation = Some(c.id)), vec![r[4]]),
+        (
+            f(&|f| {
+                f.conversation = Some(c.id);
+                f.agent_ids = vec![b.id];
+            }),
+            vec![],
+        ),
+        (f(&|f| f.conversation = Some(ConversationId::new())), vec![]),
     ];
     for (filter, expected) in cases {
         let got = store
@@ -254,4 +273,33 @@ pub async fn pruning_chunks_spares_unfinished_and_recent_runs(store: Arc<dyn Sto
     assert_eq!(store.read_chunks(runs[2], 0, 10).await.unwrap().len(), 2);
     assert_eq!(store.prune_chunks(at(500)).await.unwrap(), 0);
     store.get_run(runs[0]).await.unwrap();
+}
+
+pub async fn runs_remember_the_otids_that_started_them(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    let (first, second) = (run_for(&*store, a.id).await, run_for(&*store, a.id).await);
+    let otids = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    store
+        .map_otids(first, otids(&["o1", "o2", "token"]))
+        .await
+        .unwrap();
+    for otid in ["o1", "o2", "token"] {
+        assert_eq!(
+            store.run_of_otid(otid).await.unwrap(),
+            Some(first),
+            "{otid}"
+        );
+    }
+    assert_eq!(store.run_of_otid("unknown").await.unwrap(), None);
+    // A retry that started another run: the otids it names point there now.
+    store.map_otids(second, otids(&["o2"])).await.unwrap();
+    assert_eq!(store.run_of_otid("o2").await.unwrap(), Some(second));
+    assert_eq!(store.run_of_otid("o1").await.unwrap(), Some(first));
+    store.map_otids(second, vec![]).await.unwrap();
+    assert_not_found(store.map_otids(RunId::new(), otids(&["o3"])).await);
+    assert_eq!(store.run_of_otid("o3").await.unwrap(), None);
+    // A run that is gone started nothing any more.
+    store.delete_agent(a.id).await.unwrap();
+    assert_eq!(store.run_of_otid("o1").await.unwrap(), None);
+    assert_eq!(store.run_of_otid("o2").await.unwrap(), None);
 }

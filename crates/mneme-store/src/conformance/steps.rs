@@ -330,3 +330,78 @@ pub async fn a_commit_without_a_step_record_writes_only_messages_and_context(
     assert_conflict(store.commit_step(stale).await);
     assert_not_found(store.get_message(lost.id).await);
 }
+
+pub async fn a_step_in_a_conversation_writes_its_context_not_the_agents(store: Arc<dyn Store>) {
+    let new = new_agent("a", vec![block("human", "agent human")]);
+    let a = store.create_agent(new).await.unwrap();
+    let a = append(&*store, a.id, vec![message(a.id, Role::User, "d0")]).await;
+    let human = store.agent_blocks(a.id).await.unwrap().remove(0);
+    let copy = block("human", "conversation human");
+    let new = new_conversation(a.id, vec![copy.clone()], vec![]);
+    let c = store.create_conversation(new).await.unwrap();
+    let frame = store.conversation_frame(c.id).await.unwrap();
+    let run = run_for(&*store, a.id).await;
+    let user = message(a.id, Role::User, "hi");
+    let mut edited = copy.clone();
+    edited.value = "edited".into();
+    let step = |frame: &crate::AgentFrame| {
+        let mut s = conversation_commit(frame, run, vec![user.clone()]);
+        s.block_changes = vec![BlockChange::Update {
+            expected: "conversation human".into(),
+            block: edited.clone(),
+        }];
+        s.system_text = Some((c.message_ids[0], "recompiled".into()));
+        s
+    };
+    // A stale read of the conversation's context refuses the whole step.
+    let mut stale = step(&frame);
+    stale.message_ids_version += 1;
+    assert_conflict(store.commit_step(stale).await);
+    assert_not_found(store.get_message(user.id).await);
+    assert_eq!(
+        store.get_block(copy.id).await.unwrap().value,
+        "conversation human"
+    );
+    assert_eq!(store.get_conversation(c.id).await.unwrap(), c);
+
+    store.commit_step(step(&frame)).await.unwrap();
+    let got = store.get_conversation(c.id).await.unwrap();
+    assert_eq!(got.message_ids, [c.message_ids[0], user.id]);
+    assert_eq!(got.message_ids_version, 1);
+    assert_eq!(store.get_block(copy.id).await.unwrap().value, "edited");
+    let system = store.get_message(c.message_ids[0]).await.unwrap();
+    assert_eq!(system.text, "recompiled");
+    // The agent's own context and block are untouched, and its next step still goes through.
+    let agent_after = store.get_agent(a.id).await.unwrap();
+    assert_eq!(agent_after.message_ids, a.message_ids);
+    assert_eq!(agent_after.message_ids_version, a.message_ids_version);
+    assert_eq!(
+        store.get_block(human.id).await.unwrap().value,
+        "agent human"
+    );
+    append(&*store, a.id, vec![message(a.id, Role::User, "d1")]).await;
+    // The same read again is stale now; an unknown conversation is not found.
+    assert_conflict(store.commit_step(step(&frame)).await);
+    let mut unknown = conversation_commit(&frame, run, vec![message(a.id, Role::User, "x")]);
+    unknown.conversation_id = Some(mneme_types::ConversationId::new());
+    let lost = unknown.messages[0].id;
+    assert_not_found(store.commit_step(unknown).await);
+    assert_not_found(store.get_message(lost).await);
+    // Its messages are the conversation's: listed in its thread, not in the default one.
+    let q = |conversation| crate::MessageQuery {
+        limit: 10,
+        order: crate::Order::Asc,
+        conversation,
+        ..crate::MessageQuery::default()
+    };
+    let texts = |m: Vec<crate::Message>| ids(&m, |m| m.text.clone());
+    let of_c = store.list_messages(a.id, &q(Some(c.id))).await.unwrap();
+    assert_eq!(texts(of_c), ["recompiled", "hi"]);
+    let default = store.list_messages(a.id, &q(None)).await.unwrap();
+    assert_eq!(texts(default), ["compiled", "d0", "d1"]);
+    let asc = page(10, crate::Order::Asc);
+    let thread = store.thread_messages(a.id, Some(c.id), &asc).await.unwrap();
+    assert_eq!(texts(thread), ["recompiled", "hi"]);
+    let default = store.thread_messages(a.id, None, &asc).await.unwrap();
+    assert_eq!(texts(default), ["compiled", "d0", "d1"]);
+}

@@ -14,6 +14,7 @@ mod model_settings;
 mod native_providers;
 mod providers;
 mod recovery;
+mod request_overrides;
 mod restart;
 mod search;
 mod streaming;
