@@ -328,20 +328,29 @@ async fn human_block(h: &Harness, agent: mneme_types::AgentId) -> mneme_types::B
         .unwrap()
 }
 
-#[tokio::test]
-async fn a_memory_edit_is_replayed_on_a_block_another_writer_changed_meanwhile() {
+/// An agent whose model calls `tool` with `args` while another writer sets its `human` block to
+/// `meanwhile`.
+async fn edited_meanwhile(
+    meanwhile: &str,
+    tool: &str,
+    args: serde_json::Value,
+) -> (Harness, mneme_types::AgentId) {
     let h = Harness::new().await;
     let agent = h.agent(AgentSpec::default()).await;
     let human = human_block(&h, agent).await;
     h.llm.push(Scripted::EditedMeanwhile {
         store: h.store.clone(),
         block: human.id,
-        value: "Name: Ada\nWorks at night.".into(),
-        reply: calls_reply(&[(
-            "memory_insert",
-            json!({"label": "human", "new_string": "Likes tea."}),
-        )]),
+        value: meanwhile.into(),
+        reply: calls_reply(&[(tool, args)]),
     });
+    (h, agent)
+}
+
+#[tokio::test]
+async fn a_memory_edit_is_replayed_on_a_block_another_writer_changed_meanwhile() {
+    let args = json!({"label": "human", "new_string": "Likes tea."});
+    let (h, agent) = edited_meanwhile("Name: Ada\nWorks at night.", "memory_insert", args).await;
     h.llm.text("Noted.");
     let out = h.run(h.input(agent, "I like tea").await).await;
     assert_eq!(out.stop_reason, StopReason::EndTurn);
@@ -364,18 +373,8 @@ async fn a_memory_edit_is_replayed_on_a_block_another_writer_changed_meanwhile()
 
 #[tokio::test]
 async fn edits_of_the_same_text_by_two_writers_refuse_the_later_step() {
-    let h = Harness::new().await;
-    let agent = h.agent(AgentSpec::default()).await;
-    let human = human_block(&h, agent).await;
-    h.llm.push(Scripted::EditedMeanwhile {
-        store: h.store.clone(),
-        block: human.id,
-        value: "Name: Grace".into(),
-        reply: calls_reply(&[(
-            "memory_replace",
-            json!({"label": "human", "old_string": "Ada", "new_string": "Ada L."}),
-        )]),
-    });
+    let args = json!({"label": "human", "old_string": "Ada", "new_string": "Ada L."});
+    let (h, agent) = edited_meanwhile("Name: Grace", "memory_replace", args).await;
     let input = h.input(agent, "my name").await;
     let refused = h.runtime.run_turn(input).await;
     assert!(

@@ -73,17 +73,8 @@ impl ScriptedLlm {
 #[async_trait]
 impl LlmClient for ScriptedLlm {
     async fn chat(&self, _: &LlmConfig, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        match self.next(request) {
-            Scripted::Reply(r) => Ok(r),
-            Scripted::EditedMeanwhile {
-                store,
-                block,
-                value,
-                reply,
-            } => {
-                edit_block(&*store, block, value).await;
-                Ok(reply)
-            }
+        match self.answer(request).await {
+            Scripted::Reply(r) | Scripted::EditedMeanwhile { reply: r, .. } => Ok(r),
             Scripted::Fail(e) => Err(e),
             Scripted::Deltas(deltas) => {
                 let stream: ChatStream = Box::pin(futures_util::stream::iter(deltas));
@@ -98,20 +89,13 @@ impl LlmClient for ScriptedLlm {
         _: &LlmConfig,
         request: &ChatRequest,
     ) -> Result<ChatStream, LlmError> {
-        let deltas = match self.next(request) {
-            Scripted::Reply(r) => deltas_of(r).into_iter().map(Ok).collect(),
+        let deltas = match self.answer(request).await {
+            Scripted::Reply(r) | Scripted::EditedMeanwhile { reply: r, .. } => {
+                deltas_of(r).into_iter().map(Ok).collect()
+            }
             Scripted::Fail(e) => return Err(e),
             Scripted::Deltas(deltas) => deltas,
             Scripted::Hang => return Ok(Box::pin(futures_util::stream::pending())),
-            Scripted::EditedMeanwhile {
-                store,
-                block,
-                value,
-                reply,
-            } => {
-                edit_block(&*store, block, value).await;
-                deltas_of(reply).into_iter().map(Ok).collect()
-            }
         };
         Ok(Box::pin(futures_util::stream::iter(deltas)))
     }
@@ -122,13 +106,26 @@ impl LlmClient for ScriptedLlm {
     }
 }
 
-/// Another writer's change of a block's value.
-async fn edit_block(store: &dyn Store, block: mneme_types::BlockId, value: String) {
-    let edit = Box::new(move |b: &mut Block| {
-        b.value = value;
-        Ok(())
-    });
-    store.update_block(block, edit).await.unwrap();
+impl ScriptedLlm {
+    /// The next scripted answer, after the other writer's edit it may stand for.
+    async fn answer(&self, request: &ChatRequest) -> Scripted {
+        let next = self.next(request);
+        if let Scripted::EditedMeanwhile {
+            store,
+            block,
+            value,
+            ..
+        } = &next
+        {
+            let value = value.clone();
+            let edit = Box::new(move |b: &mut Block| {
+                b.value = value;
+                Ok(())
+            });
+            store.update_block(*block, edit).await.unwrap();
+        }
+        next
+    }
 }
 
 pub(crate) fn text_reply(text: &str) -> ChatResponse {

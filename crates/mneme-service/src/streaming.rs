@@ -142,23 +142,7 @@ impl Service {
         let approval = crate::messages::approval_answer(agent_id, req)?;
         let agent = self.store.get_agent(agent_id).await?;
         let llm_config = self.override_config(req).await?.or(target.model);
-        if target.refuse_if_busy {
-            self.refuse_while_busy(thread)?;
-        }
-        // Answered early when the thread waits already, so that no run is recorded; the
-        // scheduler checks again once the job holds the thread.
-        // The default conversation's context is on the agent row read above: no second read.
-        let conversation;
-        let (ids, version) = match thread.conversation {
-            None => (&agent.message_ids, agent.message_ids_version),
-            Some(id) => {
-                conversation = self.store.get_conversation(id).await?;
-                (&conversation.message_ids, conversation.message_ids_version)
-            }
-        };
-        if approval.is_none() {
-            self.refuse_while_pending(ids).await?;
-        }
+        let version = self.admissible(&target, &agent, approval.is_none()).await?;
         let background = streaming && req.background == Some(true);
         let mut record = crate::messages::new_run(agent_id, req, background, status);
         record.conversation_id = thread.conversation;
@@ -210,6 +194,33 @@ impl Service {
             },
         };
         (job.turn, sink)
+    }
+
+    /// Refuses early, so that no run is recorded, what the scheduler would refuse once the job
+    /// holds the thread (it checks again then): a busy conversation, a pending approval
+    /// (`new_input`). The version of the thread's context that was checked.
+    async fn admissible(
+        &self,
+        target: &Target,
+        agent: &mneme_store::Agent,
+        new_input: bool,
+    ) -> Result<u64> {
+        if target.refuse_if_busy {
+            self.refuse_while_busy(target.thread)?;
+        }
+        // The default conversation's context is on the agent row read already: no second read.
+        let conversation;
+        let (ids, version) = match target.thread.conversation {
+            None => (&agent.message_ids, agent.message_ids_version),
+            Some(id) => {
+                conversation = self.store.get_conversation(id).await?;
+                (&conversation.message_ids, conversation.message_ids_version)
+            }
+        };
+        if new_input {
+            self.refuse_while_pending(ids).await?;
+        }
+        Ok(version)
     }
 
     /// New input while another request's turn runs in the thread is a 409 (conversation
