@@ -141,8 +141,9 @@ impl Service {
         let client_tools = crate::messages::client_tools(req)?;
         let approval = crate::messages::approval_answer(agent_id, req)?;
         let agent = self.store.get_agent(agent_id).await?;
-        let llm_config = self.override_config(req).await?.or(target.model);
+        let llm_config = self.override_config(req).await?;
         let version = self.admissible(&target, &agent, approval.is_none()).await?;
+        let llm_config = llm_config.or(target.model);
         let background = streaming && req.background == Some(true);
         let mut record = crate::messages::new_run(agent_id, req, background, status);
         record.conversation_id = thread.conversation;
