@@ -948,3 +948,25 @@ def test_agent_direct_mode_acts_on_the_default_conversation(client, http, fake, 
     missing = random_id("agent")
     r = http.post("/v1/conversations/default/messages", json={"agent_id": missing, "messages": say("x")})
     assert_not_found(r, missing)
+
+
+def test_message_search_by_conversation_stays_in_that_thread(client, fake, agent, uid):
+    a = client.conversations.create(agent_id=agent.id)
+    b = client.conversations.create(agent_id=agent.id)
+    send(client, a.id, f"papaya in a {uid}")
+    send(client, b.id, f"papaya in b {uid}")
+    client.agents.messages.create(agent_id=agent.id, input=f"papaya by default {uid}")
+
+    def found(conversation_id=None) -> set[str]:
+        hits = client.messages.search(
+            query="papaya", agent_id=agent.id, conversation_id=conversation_id, search_mode="fts"
+        )
+        return {r.content for r in hits if r.message_type == "user_message"}
+
+    # Without a conversation the whole agent is searched: memory spans its conversations.
+    assert found() == {f"papaya in a {uid}", f"papaya in b {uid}", f"papaya by default {uid}"}
+    assert found(a.id) == {f"papaya in a {uid}"}
+    assert found("default") == {f"papaya by default {uid}"}
+    other = make_agent(client, f"other-{uid}")
+    with pytest.raises(letta_client.NotFoundError):
+        client.messages.search(query="papaya", agent_id=other.id, conversation_id=a.id)

@@ -192,11 +192,13 @@ impl Service {
         }
         let target = self.conversation_target(conversation).await?;
         let streaming = req.streaming != Some(false);
-        let otids = request_otids(&req);
-        if streaming
-            && req.background == Some(true)
-            && let Some(stream) = self.recover_request(&otids).await?
-        {
+        // Only a background run's stream can be read again: only those are found by `otid`.
+        let background = streaming && req.background == Some(true);
+        let otids = match background {
+            true => request_otids(&req),
+            false => Vec::new(),
+        };
+        if let Some(stream) = self.recover_request(&otids).await? {
             return Ok(ConversationReply::Stream(stream));
         }
         if let ConversationRef::Conversation(id) = conversation {

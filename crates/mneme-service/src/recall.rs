@@ -40,18 +40,41 @@ impl Service {
             ));
         }
         let a = self.store.get_agent(agent).await?;
+        let thread = match req.conversation_id.as_deref() {
+            None => None,
+            Some(c) => Some(self.search_thread(agent, c).await?),
+        };
         let filter = MessageFilter {
             roles: vec![Role::User, Role::Assistant],
             start: req.start_date,
             end: req.end_date,
             contains: None,
             newest: None,
+            thread,
         };
         let found = self
             .searcher
             .search_messages(&a, Some(&req.query), &filter, limit as usize, legs)
             .await?;
         Ok(found.iter().filter_map(|f| list_result(&f.item)).collect())
+    }
+}
+
+impl Service {
+    /// The thread a search's `conversation_id` names: `default`, or a conversation of `agent`.
+    async fn search_thread(
+        &self,
+        agent: mneme_types::AgentId,
+        conversation: &str,
+    ) -> Result<Option<mneme_types::ConversationId>> {
+        let named = crate::ConversationRef::parse(conversation, Some(agent))?;
+        let thread = self.thread(named).await?;
+        if thread.agent != agent {
+            return Err(ServiceError::NotFound(format!(
+                "Conversation {conversation} not found"
+            )));
+        }
+        Ok(thread.conversation)
     }
 }
 

@@ -660,6 +660,7 @@ fn indexes_exactly(filter: &MessageFilter) -> bool {
         && filter.end.is_none()
         && filter.contains.is_none()
         && filter.newest.is_none()
+        && filter.thread.is_none()
 }
 
 fn relevance(h: &Hit) -> Relevance {

@@ -167,8 +167,14 @@ impl SearchStore for SqliteStore {
     async fn message_keys(&self, agent: AgentId, filter: &MessageFilter) -> StoreResult<Vec<u64>> {
         let f = filter.clone();
         self.read(move |conn| {
-            let mut w = Where::default();
-            w.push("agent_id = ?", [SqlValue::Text(agent.to_string())]);
+            let mut w = match f.thread {
+                Some(conversation) => crate::messages::thread_where(agent, conversation),
+                None => {
+                    let mut w = Where::default();
+                    w.push("agent_id = ?", [SqlValue::Text(agent.to_string())]);
+                    w
+                }
+            };
             if !f.roles.is_empty() {
                 w.push(
                     format!("role IN ({})", placeholders(f.roles.len())),

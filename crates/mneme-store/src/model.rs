@@ -503,6 +503,9 @@ pub struct MessageFilter {
     pub contains: Option<String>,
     /// Only the newest this many (keys newest first); all of them, in storage order, without.
     pub newest: Option<u32>,
+    /// Only one thread's messages: `Some(None)` the agent's default conversation, `Some(Some(c))`
+    /// conversation `c` (with what it inherited when forked); `None` every message of the agent.
+    pub thread: Option<Option<ConversationId>>,
 }
 
 /// What kind of row a search key is.

@@ -47,6 +47,8 @@ pub(super) async fn conversation_search(
             end,
             contains: None,
             newest: None,
+            // Memory spans the agent's conversations, as in Letta.
+            thread: None,
         },
         // Over-fetch: entries without readable text are dropped after the query.
         limit: limit * 4,

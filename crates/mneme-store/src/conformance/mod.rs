@@ -156,6 +156,7 @@ macro_rules! conformance_suite {
                 rows_by_key_leave_missing_keys_out,
                 passage_keys_apply_tags_and_dates,
                 message_keys_apply_roles_dates_text_and_newest,
+                message_keys_keep_to_one_thread,
                 passage_vectors_load_per_archive,
                 message_vectors_load_per_agent,
                 messages_after_lists_user_and_assistant_messages,

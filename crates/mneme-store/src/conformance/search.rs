@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use mneme_types::{AgentId, ArchiveId, MessageId, PassageId};
+use mneme_types::{AgentId, ArchiveId, ConversationId, MessageId, PassageId};
 
 use super::fixtures::*;
 use crate::{
@@ -343,4 +343,36 @@ pub async fn recall_vectors_and_their_cursor_move_together(store: Arc<dyn Store>
         .unwrap();
     assert!(store.message_vectors(a.id).await.unwrap().is_empty());
     assert_eq!(store.search_cursor("c").await.unwrap(), key + 2);
+}
+
+pub async fn message_keys_keep_to_one_thread(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    let own = message(a.id, Role::User, "in the default conversation");
+    append(&*store, a.id, vec![own.clone()]).await;
+    let c = conversation(&*store, a.id).await;
+    let said = message(a.id, Role::User, "in a conversation");
+    say(&*store, c.id, vec![said.clone()]).await;
+    let fork = new_conversation(a.id, vec![], vec![said.id]);
+    let fork = store.create_conversation(fork).await.unwrap();
+    let mk = message_keys(&*store, a.id).await;
+    let thread = |t: Option<ConversationId>| MessageFilter {
+        roles: vec![Role::User],
+        thread: Some(t),
+        ..MessageFilter::default()
+    };
+    let all = MessageFilter {
+        roles: vec![Role::User],
+        ..MessageFilter::default()
+    };
+    let cases = [
+        (all, vec![mk[&own.id], mk[&said.id]]),
+        (thread(None), vec![mk[&own.id]]),
+        (thread(Some(c.id)), vec![mk[&said.id]]),
+        // A fork finds what it inherited.
+        (thread(Some(fork.id)), vec![mk[&said.id]]),
+    ];
+    for (filter, expected) in cases {
+        let got = store.message_keys(a.id, &filter).await.unwrap();
+        assert_eq!(set(got), set(expected), "{filter:?}");
+    }
 }
