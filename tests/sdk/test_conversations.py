@@ -970,3 +970,19 @@ def test_message_search_by_conversation_stays_in_that_thread(client, fake, agent
     other = make_agent(client, f"other-{uid}")
     with pytest.raises(letta_client.NotFoundError):
         client.messages.search(query="papaya", agent_id=other.id, conversation_id=a.id)
+
+
+def test_context_overview_of_a_conversation(client, http, fake, agent, uid):
+    c = client.conversations.create(agent_id=agent.id)
+    send(client, c.id, f"only here {uid}")
+    r = http.get(f"/v1/agents/{agent.id}/context", params={"conversation_id": c.id})
+    assert r.status_code == 200, r.text
+    overview = r.json()
+    in_context = client.conversations.retrieve(c.id).in_context_message_ids
+    assert overview["num_messages"] == len(in_context) == 3
+    assert f"- CONVERSATION_ID: {c.id}" in overview["system_prompt"] + overview["external_memory_summary"]
+    # The agent's own thread is untouched by the conversation's turn.
+    default = http.get(f"/v1/agents/{agent.id}/context").json()
+    assert default["num_messages"] == 1
+    other = make_agent(client, f"other-{uid}")
+    assert http.get(f"/v1/agents/{other.id}/context", params={"conversation_id": c.id}).status_code == 404

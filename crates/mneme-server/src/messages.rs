@@ -150,11 +150,18 @@ pub(crate) async fn summarize(
     Ok(Json(app.summarize(id, req).await?))
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ContextQuery {
+    conversation_id: Option<mneme_types::ConversationId>,
+}
+
+/// `GET /v1/agents/{id}/context`: of the default conversation, or of `conversation_id`.
 pub(crate) async fn context(
     State(app): State<Service>,
     ApiPath(id): ApiPath<AgentId>,
+    ApiQuery(q): ApiQuery<ContextQuery>,
 ) -> ApiResult<ContextWindowOverview> {
-    Ok(Json(app.context_window(id).await?))
+    Ok(Json(app.context_window(id, q.conversation_id).await?))
 }
 
 pub(crate) async fn search(

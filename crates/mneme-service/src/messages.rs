@@ -201,8 +201,16 @@ impl Service {
 
     /// `GET /v1/agents/{id}/context`: what the next model call would contain, each section
     /// counted with the model's tokenizer (`mneme_agent::overview`).
-    pub async fn context_window(&self, agent_id: AgentId) -> Result<ContextWindowOverview> {
-        let ctx = self.store.agent_context(agent_id).await?;
+    pub async fn context_window(
+        &self,
+        agent_id: AgentId,
+        conversation: Option<mneme_types::ConversationId>,
+    ) -> Result<ContextWindowOverview> {
+        let thread = mneme_types::Thread {
+            agent: agent_id,
+            conversation,
+        };
+        let ctx = mneme_agent::thread_context(&*self.store, thread).await?;
         let config = ctx.agent.llm_config.clone();
         let (ctx, o) = tokio::task::spawn_blocking(move || {
             let counter = TokenCounter::for_config_blocking(&config);
