@@ -269,7 +269,16 @@ impl Service {
             ConversationRef::Default(agent) => return self.cancel_runs(agent, None).await,
             ConversationRef::Conversation(_) => self.thread(conversation).await?,
         };
-        let active = self.scheduler.active_runs_of(thread);
+        let mut active = Vec::new();
+        for (run, handle) in self.scheduler.active_runs_of(thread) {
+            // A run stays registered for a moment after its end is stored (its stream is told
+            // last), and one cancelled already is on its way out: neither is there to cancel.
+            let going = !handle.cancel.is_cancelled()
+                && !self.store.get_run(run).await?.status.is_terminal();
+            if going {
+                active.push((run, handle));
+            }
+        }
         if active.is_empty() {
             return Err(ServiceError::Conflict(format!(
                 "CONFLICT: No active runs to cancel for conversation {thread}"
