@@ -212,8 +212,13 @@ impl Scheduler {
         };
         // The run's outcome is stored before the sink's last report, so that a reader that has
         // seen the end finds the run finished.
-        if let Err(e) = self.finish_run(run, stop, started).await {
-            tracing::error!(error = %e, %run, "cannot record the end of a run");
+        match self.finish_run(run, stop, started).await {
+            Ok(()) => {}
+            // Deleted under its turn, with its agent or conversation: nothing left to record.
+            Err(StoreError::NotFound { .. }) => {
+                tracing::debug!(%run, "the run was deleted before its end");
+            }
+            Err(e) => tracing::error!(error = %e, %run, "cannot record the end of a run"),
         }
         sink.finished(&active, &result).await;
         self.hub.finish(run);

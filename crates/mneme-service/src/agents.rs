@@ -173,8 +173,14 @@ impl Service {
         self.get_agent(id, Include::ALL).await
     }
 
+    /// Deletes the agent; its turns still running (in any conversation) are cancelled, so that
+    /// they stop at their next step instead of writing for an agent that is gone.
     pub async fn delete_agent(&self, id: AgentId) -> Result<()> {
-        Ok(self.store.delete_agent(id).await?)
+        self.store.delete_agent(id).await?;
+        for (_, run) in self.scheduler.active_runs(id) {
+            run.cancel.cancel();
+        }
+        Ok(())
     }
 
     pub async fn attach_block(&self, agent: AgentId, block: BlockId) -> Result<AgentState> {

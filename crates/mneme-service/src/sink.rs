@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use mneme_agent::{TurnEvent, TurnOutput};
 use mneme_llm::LlmError;
 use mneme_scheduler::{ActiveRun, SchedulerError, TurnSink};
-use mneme_store::{RunChunk, Store};
+use mneme_store::{RunChunk, Store, StoreError};
 use mneme_types::{LettaErrorMessage, LettaStopReason, LettaStreamingResponse, RunId, StopReason};
 use tokio::sync::mpsc;
 
@@ -98,7 +98,14 @@ impl RunSink {
             Delivery::Log { seq } => {
                 *seq += 1;
                 let chunk = log_chunk(*seq, run, event);
-                if let Err(e) = self.store.append_chunks(run, vec![chunk]).await {
+                let appended = self.store.append_chunks(run, vec![chunk]).await;
+                // A run deleted under its turn (with its agent or conversation) has no log left.
+                if let Err(e) = appended
+                    && !matches!(
+                        self.store.get_run(run).await,
+                        Err(StoreError::NotFound { .. })
+                    )
+                {
                     tracing::error!(error = %e, %run, "cannot store a stream chunk");
                 }
                 active.appended.notify_waiters();
