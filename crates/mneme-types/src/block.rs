@@ -35,7 +35,7 @@ pub struct Block {
 
 /// `CreateBlock`: `label` and `value` are required. Unknown keys are ignored (newer SDKs add
 /// fields; Letta's 422 for them helps nobody).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CreateBlock {
     pub label: String,
     pub value: String,

@@ -5,6 +5,7 @@
 //! spellings follow `shared/spec/letta-0.16.7-openapi.json` exactly, because SDK users compare them.
 
 pub mod agent;
+pub mod agent_file;
 pub mod block;
 pub mod byok;
 pub mod compaction;
@@ -25,6 +26,7 @@ pub mod tool;
 pub mod tool_rule;
 
 pub use agent::{AgentState, AgentType, CreateAgent, Memory, UpdateAgent};
+pub use agent_file::{AgentFile, AgentFileError, parse_agent_file};
 pub use block::{Block, BlockUpdate, CreateBlock, DEFAULT_BLOCK_LIMIT};
 pub use byok::{CheckProvider, CreateProvider, ProviderRecord, UpdateProvider};
 pub use compaction::{
