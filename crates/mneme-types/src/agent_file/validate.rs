@@ -17,6 +17,10 @@ pub enum AgentFileWarning {
     /// A tool rule names a tool the agent is not given in this file (it may be a built-in
     /// tool the importing server attaches).
     RuleForMissingTool { agent_id: String, tool_name: String },
+    /// An agent names a group the file does not hold: Letta exports a sleeptime agent's
+    /// `group_ids` without the group (agent-file collection's ezra.af), and its importer ignores
+    /// them.
+    GroupNotInFile { agent_id: String, group_id: String },
     /// A legacy file's `multi_agent_group` was set; groups of that layout are not imported.
     LegacyGroupDropped,
 }
@@ -96,6 +100,7 @@ pub(crate) fn validate(file: &AgentFile) -> Result<Vec<AgentFileWarning>, AgentF
                 });
             }
         }
+        warnings.extend(missing_groups(agent, &ids.groups));
         warnings.extend(rule_warnings(file, agent));
         warnings.extend(tool_return_warnings(agent));
     }
@@ -135,12 +140,6 @@ fn check_agent(a: usize, agent: &AgentSchema, ids: &FileIds<'_>) -> Result<(), A
         let path = |i| format!("agents[{a}].{field}[{i}]");
         check(set, kind, path, list.iter().flatten())?;
     }
-    check(
-        &ids.groups,
-        "group",
-        |i| format!("agents[{a}].group_ids[{i}]"),
-        &agent.group_ids,
-    )?;
     let messages: Ids<'_> = agent.messages.iter().map(|m| m.id.as_str()).collect();
     let path = |i| format!("agents[{a}].in_context_message_ids[{i}]");
     check(
@@ -156,6 +155,19 @@ fn check_agent(a: usize, agent: &AgentSchema, ids: &FileIds<'_>) -> Result<(), A
         check(&ids.sources, "source", at("source_id"), [&fa.source_id])?;
     }
     Ok(())
+}
+
+fn missing_groups(agent: &AgentSchema, groups: &Ids<'_>) -> Vec<AgentFileWarning> {
+    let missing = agent
+        .group_ids
+        .iter()
+        .filter(|g| !groups.contains(g.as_str()));
+    missing
+        .map(|g| AgentFileWarning::GroupNotInFile {
+            agent_id: agent.id.clone(),
+            group_id: g.clone(),
+        })
+        .collect()
 }
 
 fn rule_warnings(file: &AgentFile, agent: &AgentSchema) -> Vec<AgentFileWarning> {
