@@ -2,11 +2,12 @@
 //! references survive, a parsed file writes back what the spec's schema declares, and bad
 //! input is a named error, never a panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use mneme_types::agent_file::{
-    AgentFile, AgentFileError, AgentFileWarning, ContentPart, Generation, MessageRole,
-    read_agent_file,
+    AgentFileError, AgentFileWarning, ContentPart, Generation, MessageRole, read_agent_file,
 };
 use serde_json::{Map, Value};
 
@@ -318,4 +319,221 @@ fn written_files_have_the_spec_schema_property_names_and_types() {
         let written = serde_json::to_value(&f).unwrap();
         spec.check(&written, &root, &name);
     }
+}
+
+// ---- bad input ------------------------------------------------------------------------------
+
+fn test_agent() -> Value {
+    json(&std::fs::read(fixtures().join("test_agent.af")).unwrap())
+}
+
+fn err(doc: &Value) -> AgentFileError {
+    read_agent_file(&serde_json::to_vec(doc).unwrap()).unwrap_err()
+}
+
+#[test]
+fn empty_truncated_and_non_object_input_are_each_their_own_error() {
+    assert_eq!(read_agent_file(b""), Err(AgentFileError::Empty));
+    assert_eq!(read_agent_file(b" \n\t"), Err(AgentFileError::Empty));
+    let bytes = std::fs::read(fixtures().join("test_agent.af")).unwrap();
+    let cut = read_agent_file(&bytes[..bytes.len() / 2]).unwrap_err();
+    assert!(
+        matches!(cut, AgentFileError::Truncated { line, .. } if line > 1),
+        "{cut}"
+    );
+    let found = |b: &[u8]| match read_agent_file(b) {
+        Err(AgentFileError::NotAnObject { found }) => found,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(found(b"[{\"agents\": []}]"), "an array");
+    assert_eq!(found(b"42"), "a number");
+    assert_eq!(found(b"null"), "null");
+    assert_eq!(
+        found(serde_json::to_string("42").unwrap().as_bytes()),
+        "a number"
+    );
+    let mut deep = "\"x\"".to_owned();
+    for _ in 0..3 {
+        deep = serde_json::to_string(&deep).unwrap();
+    }
+    assert_eq!(found(deep.as_bytes()), "a string");
+    assert_eq!(read_agent_file(b"{}"), Err(AgentFileError::UnknownLayout));
+    let syntax = read_agent_file(b"{\n  \"agents\": [,]\n}").unwrap_err();
+    assert!(
+        matches!(
+            syntax,
+            AgentFileError::Syntax {
+                line: 2,
+                column: 14,
+                ..
+            }
+        ),
+        "{syntax}"
+    );
+    let trailing = read_agent_file(b"{\"agents\": []} x").unwrap_err();
+    assert!(
+        matches!(trailing, AgentFileError::Syntax { line: 1, .. }),
+        "{trailing}"
+    );
+}
+
+#[test]
+fn a_value_of_the_wrong_type_is_named_by_its_path() {
+    let mut doc = test_agent();
+    doc["agents"][0]["messages"][3]["role"] = Value::from(5);
+    let e = err(&doc);
+    let AgentFileError::Invalid { path, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(path, "agents[0].messages[3].role");
+    let mut doc = test_agent();
+    doc["blocks"][1]["limit"] = Value::from("big");
+    assert!(
+        err(&doc).to_string().starts_with("blocks[1].limit: "),
+        "{}",
+        err(&doc)
+    );
+}
+
+#[test]
+fn a_reference_to_an_id_the_file_does_not_define_is_an_error() {
+    type Edit = fn(&mut Value);
+    let cases: [(&str, Edit); 6] = [
+        ("agents[0].in_context_message_ids[0]", |d| {
+            d["agents"][0]["in_context_message_ids"][0] = "message-999".into()
+        }),
+        ("agents[0].block_ids[1]", |d| {
+            d["agents"][0]["block_ids"][1] = "block-99".into()
+        }),
+        ("agents[0].tool_ids[0]", |d| {
+            d["agents"][0]["tool_ids"][0] = "tool-99".into()
+        }),
+        ("groups[0].agent_ids[0]", |d| {
+            d["groups"] = serde_json::json!([{"id": "group-0", "description": "g",
+                "agent_ids": ["agent-7"]}])
+        }),
+        (
+            "files[0].source_id",
+            |d| d["files"] = serde_json::json!([{"id": "file-0", "source_id": "source-3"}]),
+        ),
+        ("blocks[1].id", |d| {
+            d["blocks"][1]["id"] = d["blocks"][0]["id"].clone()
+        }),
+    ];
+    for (want, edit) in cases {
+        let mut doc = test_agent();
+        edit(&mut doc);
+        let e = err(&doc);
+        let path = match &e {
+            AgentFileError::DanglingReference { path, .. }
+            | AgentFileError::DuplicateId { path, .. } => path,
+            _ => panic!("{want}: {e:?}"),
+        };
+        assert_eq!(path, want, "{e}");
+    }
+}
+
+#[test]
+fn a_tool_return_answering_no_call_is_a_warning_not_an_error() {
+    let mut doc = test_agent();
+    let messages = doc["agents"][0]["messages"].as_array_mut().unwrap();
+    let m = messages.iter_mut().find(|m| m["role"] == "tool").unwrap();
+    m["tool_call_id"] = "call-gone".into();
+    let parsed = read_agent_file(&serde_json::to_vec(&doc).unwrap()).unwrap();
+    assert!(parsed.warnings.iter().any(|w| matches!(w,
+        AgentFileWarning::UnansweredToolReturn { tool_call_id, .. } if tool_call_id == "call-gone")));
+}
+
+#[test]
+fn legacy_index_past_the_messages_is_an_error() {
+    let mut doc = json(&std::fs::read(fixtures().join("customer_service.af")).unwrap());
+    doc["in_context_message_indices"][1] = Value::from(40);
+    let e = err(&doc);
+    assert!(
+        e.to_string().starts_with("in_context_message_indices[1]: "),
+        "{e}"
+    );
+}
+
+/// Deterministic pseudo-random numbers (xorshift), so a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+#[test]
+fn truncated_or_damaged_real_files_are_errors_never_panics() {
+    let mut rng = Rng(0x5eed_af01);
+    for (name, bytes) in files() {
+        let end = bytes
+            .iter()
+            .rposition(|b| !b.is_ascii_whitespace())
+            .unwrap();
+        for _ in 0..40 {
+            let cut = rng.below(end);
+            assert!(
+                read_agent_file(&bytes[..cut]).is_err(),
+                "{name} cut at {cut}"
+            );
+            let mut damaged = bytes.clone();
+            let at = rng.below(damaged.len());
+            damaged[at] = b"{}[]\",:0an\\"[rng.below(11)];
+            let _ = read_agent_file(&damaged);
+        }
+    }
+}
+
+// ---- older message shapes -------------------------------------------------------------------
+
+#[test]
+fn old_message_shapes_are_upgraded_to_the_current_one() {
+    let mut doc = json(&std::fs::read(fixtures().join("customer_service.af")).unwrap());
+    doc["messages"] = serde_json::json!([
+        {"role": "system", "text": "You are helpful.", "user_id": "user-1",
+         "created_at": "2024-10-01T12:00:00"},
+        {"role": "user", "content": "hi", "created_at": "2024-10-01T12:00:01.250000"},
+        {"role": "assistant", "text": "thinking", "created_at": "2024-10-01T12:00:02+00:00",
+         "function_call": {"name": "send_message", "arguments": "{\"message\": \"hello\"}"}},
+        {"role": "function", "name": "send_message", "text": "{\"status\": \"OK\"}",
+         "created_at": "2024-10-01T12:00:03"},
+        {"role": "assistant", "content": [{"type": "text", "text": "again"}],
+         "tool_calls": [{"function": {"name": "archival_memory_search",
+                                      "arguments": {"query": "x"}}}],
+         "created_at": "2024-10-01T12:00:04"}
+    ]);
+    doc["in_context_message_indices"] = serde_json::json!([0, 1, 2, 3, 4]);
+    let f = read_agent_file(&serde_json::to_vec(&doc).unwrap())
+        .unwrap()
+        .file;
+    let m = &f.agents[0].messages;
+    assert_eq!(m[0].content, vec![ContentPart::text("You are helpful.")]);
+    assert_eq!(m[0].created_at.to_rfc3339(), "2024-10-01T12:00:00+00:00");
+    assert_eq!(m[1].content, vec![ContentPart::text("hi")]);
+    let call = &m[2].tool_calls.as_ref().unwrap()[0];
+    assert_eq!(call.id, "message-2-call-0");
+    assert_eq!(call.function.name, "send_message");
+    assert_eq!(m[3].role, MessageRole::Tool);
+    assert_eq!(m[3].tool_call_id.as_deref(), Some("message-2-call-0"));
+    let call = &m[4].tool_calls.as_ref().unwrap()[0];
+    assert_eq!(call.function.arguments, r#"{"query":"x"}"#);
+    let ids: Vec<&str> = m.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "message-0",
+            "message-1",
+            "message-2",
+            "message-3",
+            "message-4"
+        ]
+    );
+    assert_eq!(f.agents[0].id, "agent-0");
+    assert_eq!(f.blocks[0].id, "block-0");
+    assert_eq!(f.tools[0].id, "tool-0");
 }

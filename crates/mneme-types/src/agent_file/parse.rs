@@ -129,14 +129,17 @@ fn typed<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AgentFileError> {
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if inner.is_data() {
-            AgentFileError::Invalid {
-                path,
-                message: inner.to_string(),
-            }
-        } else {
-            json_error(inner)
+        if inner.is_eof() {
+            return json_error(inner);
         }
+        // The key scan has already read the whole document as JSON, so any other error is a
+        // value of the wrong kind: serde_json reports an enum given a number as a syntax error.
+        let message = if inner.is_data() {
+            inner.to_string()
+        } else {
+            format!("a value of the wrong type ({inner})")
+        };
+        AgentFileError::Invalid { path, message }
     })
 }
 
