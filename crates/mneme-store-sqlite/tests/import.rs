@@ -54,7 +54,7 @@ async fn a_hundred_thousand_messages_import_in_one_call() {
     let imported = store.import_agents(import).await;
     let took = started.elapsed();
     assert_eq!(imported.ok(), Some(vec![id]));
-    println!("imported {MESSAGES} messages in {took:?}");
+    eprintln!("imported {MESSAGES} messages in {took:?}");
 
     let ctx = store
         .agent_context(id)
