@@ -8,10 +8,11 @@ use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use crate::rows::{self, AGENT_COLUMNS, BLOCK_COLUMNS, micros, placeholders, to_json, to_json_opt};
 use crate::{Error, Result, StoreResult};
-use crate::{SqliteStore, blocks, messages, tools};
+use crate::{SqliteStore, blocks, imports, messages, tools};
 use mneme_store::StoreError;
 use mneme_store::{
-    Agent, AgentContext, AgentEdit, AgentFilter, AgentFrame, AgentStore, NewAgent, Order, Page,
+    Agent, AgentContext, AgentEdit, AgentFilter, AgentFrame, AgentImport, AgentStore, NewAgent,
+    Order, Page,
 };
 
 #[async_trait]
@@ -38,6 +39,10 @@ impl AgentStore for SqliteStore {
             load_agent(tx, new.agent.id)
         })
         .await
+    }
+
+    async fn import_agents(&self, import: AgentImport) -> StoreResult<Vec<AgentId>> {
+        self.write(move |tx| imports::import(tx, &import)).await
     }
 
     async fn get_agent(&self, id: AgentId) -> StoreResult<Agent> {
@@ -267,7 +272,7 @@ pub(crate) fn fill_tags(conn: &Connection, agents: &mut [Agent]) -> Result<()> {
     Ok(())
 }
 
-fn insert_agent(conn: &Connection, a: &Agent) -> Result<()> {
+pub(crate) fn insert_agent(conn: &Connection, a: &Agent) -> Result<()> {
     conn.execute_cached(
         &format!(
             "INSERT INTO agents ({AGENT_COLUMNS}) VALUES ({})",

@@ -1,6 +1,8 @@
 //! `MessageStore` on SQLite.
 
 use crate::Cached;
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use mneme_types::{AgentId, ConversationId, MessageId, RunId};
 use rusqlite::types::Value as SqlValue;
@@ -206,15 +208,41 @@ pub(crate) fn seq_of(conn: &Connection, id: MessageId) -> Result<i64> {
 
 /// Stores a message in a thread: `conversation` names the conversation it is written in,
 /// `None` the agent's default one.
+/// The INSERT of a message, its text built once: every write of messages binds it.
+static INSERT_MESSAGE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO messages ({MESSAGE_COLUMNS}, conversation_id) VALUES ({})",
+        placeholders(MESSAGE_COLUMN_COUNT + 1)
+    )
+});
+
 pub(crate) fn insert_message(
     conn: &Connection,
     m: &Message,
     conversation: Option<ConversationId>,
 ) -> Result<()> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "INSERT INTO messages ({MESSAGE_COLUMNS}, conversation_id) VALUES ({})",
-        placeholders(MESSAGE_COLUMN_COUNT + 1)
-    ))?;
+    insert_messages(conn, std::slice::from_ref(m), conversation)
+}
+
+/// Inserts `messages` in order through one prepared statement (an import writes 100,000).
+pub(crate) fn insert_messages(
+    conn: &Connection,
+    messages: &[Message],
+    conversation: Option<ConversationId>,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(&INSERT_MESSAGE)?;
+    let conversation = conversation.map(|c| c.to_string());
+    for m in messages {
+        bind_message(&mut stmt, m, conversation.as_deref())?;
+    }
+    Ok(())
+}
+
+fn bind_message(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    m: &Message,
+    conversation: Option<&str>,
+) -> Result<()> {
     stmt.execute(rusqlite::params![
         m.id.to_string(),
         m.agent_id.to_string(),
@@ -236,7 +264,7 @@ pub(crate) fn insert_message(
         micros(&m.updated_at),
         json_list(&m.reasoning)?,
         m.model,
-        conversation.map(|c| c.to_string()),
+        conversation,
     ])?;
     Ok(())
 }

@@ -251,6 +251,16 @@ impl PassageStore for SqliteStore {
     }
 }
 
+/// Creates `archive` owned by and attached to `agent` (its default archive).
+pub(crate) fn create_owned_archive(
+    conn: &Connection,
+    archive: &Archive,
+    agent: AgentId,
+) -> Result<()> {
+    insert_archive(conn, archive, Some(agent))?;
+    attach(conn, agent, archive.id)
+}
+
 fn insert_archive(conn: &Connection, a: &Archive, owner: Option<AgentId>) -> Result<()> {
     conn.execute_cached(
         "INSERT INTO archives (id, name, description, embedding_config, metadata, owner_agent_id,

@@ -195,6 +195,23 @@ fn ensure_tool(conn: &Connection, id: ToolId) -> Result<()> {
     found.ok_or_else(|| Error::not_found("Tool", id))
 }
 
+/// Inserts a new tool row; a taken id or name is a conflict.
+pub(crate) fn insert_tool(conn: &Connection, tool: &Tool) -> Result<()> {
+    let now = micros(&mneme_types::time::now());
+    conn.execute_cached(
+        "INSERT INTO tools (id, name, tool_type, data, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        rusqlite::params![
+            tool.id.to_string(),
+            tool.name,
+            tool.tool_type,
+            to_json(tool)?,
+            now
+        ],
+    )?;
+    Ok(())
+}
+
 /// Inserts or replaces a tool row by id.
 pub(crate) fn save_tool(conn: &Connection, tool: &Tool) -> Result<()> {
     let now = micros(&mneme_types::time::now());

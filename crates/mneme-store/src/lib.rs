@@ -23,12 +23,13 @@ use mneme_types::{
 
 pub use error::StoreError;
 pub use model::{
-    Agent, AgentContext, AgentEdit, AgentFilter, AgentFrame, AgentSettings, Archive, ArchiveEdit,
-    ArchiveFilter, BlockChange, BlockEdit, BlockFilter, CompactionCommit, ConversationEdit,
-    ConversationFilter, ConversationRecord, Message, MessageEdit, MessageFilter, MessageQuery,
-    NewAgent, NewConversation, Passage, PassageFilter, PassageList, ReasoningRecord, Role,
-    RunChunk, RunData, RunEdit, RunFilter, RunRecord, SearchChange, SearchKind, StepCommit,
-    ToolCallRecord, ToolEdit, ToolFilter, ToolReturnRecord,
+    Agent, AgentContext, AgentEdit, AgentFilter, AgentFrame, AgentImport, AgentSettings, Archive,
+    ArchiveEdit, ArchiveFilter, BlockChange, BlockEdit, BlockFilter, CompactionCommit,
+    ConversationEdit, ConversationFilter, ConversationRecord, ImportedAgent, Message, MessageEdit,
+    MessageFilter, MessageQuery, NewAgent, NewConversation, Passage, PassageFilter, PassageList,
+    ReasoningRecord, Role, RunChunk, RunData, RunEdit, RunFilter, RunRecord, SearchChange,
+    SearchKind, StepCommit, ToolCallRecord, ToolEdit, ToolFilter, ToolReturnRecord,
+    is_builtin_tool_type,
 };
 pub use page::{Order, Page};
 
@@ -41,6 +42,13 @@ pub trait AgentStore: Send + Sync {
     /// messages at once; any failure (an unknown block or tool, two blocks with one label, a
     /// taken id) writes nothing. The new agent's `message_ids_version` is 0 whatever was given.
     async fn create_agent(&self, new: NewAgent) -> Result<Agent>;
+    /// Writes a whole Agent File import at once (see `AgentImport`): its tools by name, its
+    /// new blocks, then each agent with its block and tool attachments, its messages and its
+    /// archive with the passages, as `create_agent` and `insert_passages` would. Any failure
+    /// writes nothing: a rule of `AgentImport::check` broken is `Invalid`; two blocks with one
+    /// label on an agent, or an id stored already, a `Conflict`; a block or tool name that
+    /// resolves to nothing `NotFound`. Returns the agents' ids in the order given.
+    async fn import_agents(&self, import: AgentImport) -> Result<Vec<AgentId>>;
     /// Unknown ids are `NotFound`: so for every method that reads or changes what an id names,
     /// unless it says otherwise. Listings of what belongs to an id (a run's steps, messages and
     /// chunks, an agent's tools, the ids of a block's agents) are empty for an unknown one.

@@ -239,6 +239,107 @@ pub struct NewAgent {
     pub messages: Vec<Message>,
 }
 
+/// Everything an Agent File import creates, written in one transaction: all of it, or nothing.
+/// Records come with their final ids (the caller remapped the file's); references between them
+/// are checked by the store (`AgentImport::check` for the ones that need no database).
+#[derive(Debug, Clone, Default)]
+pub struct AgentImport {
+    /// Tools the file brings, matched by name with the stored ones: a name not stored is
+    /// created with the record's id; a stored one is replaced by the file's copy (keeping its
+    /// id) when `replace_tools`, else kept. A built-in tool (`is_builtin_tool_type`) is never
+    /// replaced.
+    pub tools: Vec<mneme_types::Tool>,
+    pub replace_tools: bool,
+    /// New blocks; a block several imported agents share appears once.
+    pub blocks: Vec<Block>,
+    pub agents: Vec<ImportedAgent>,
+}
+
+/// One agent of an `AgentImport`.
+#[derive(Debug, Clone)]
+pub struct ImportedAgent {
+    /// `message_ids` are its in-context messages in order: ids of `messages`, the first a
+    /// system message. Its `message_ids_version` and `messages_edited` start at 0.
+    pub agent: Agent,
+    /// Blocks attached in this order: new ones of `AgentImport::blocks` or stored ones.
+    pub blocks: Vec<BlockId>,
+    /// Names of the tools attached, in order, resolved after the tools are written: the
+    /// file's or the stored ones.
+    pub tools: Vec<String>,
+    /// Its whole history in storage order, all of this agent, in its default conversation.
+    pub messages: Vec<Message>,
+    /// The agent's own archive (created, owned by it and attached, as `default_archive` makes
+    /// one), needed when it brings passages.
+    pub archive: Option<Archive>,
+    /// Archival passages, all in `archive`.
+    pub passages: Vec<Passage>,
+}
+
+/// Whether a tool of this `tool_type` is one the server provides (`letta_core`,
+/// `letta_memory_core`, `letta_sleeptime_core`, `letta_builtin`, `letta_files_core`, ...): an
+/// import never replaces it with a file's copy.
+pub fn is_builtin_tool_type(tool_type: &str) -> bool {
+    tool_type.starts_with("letta_")
+}
+
+impl AgentImport {
+    /// The rules an import must keep that need no database: blocks within their limits, and
+    /// for each agent its messages its own, its context made of them with a system message
+    /// first, and its passages in its archive. A breach is `Invalid`, naming it.
+    pub fn check(&self) -> Result<(), StoreError> {
+        for block in &self.blocks {
+            let len = block.value.chars().count();
+            if len > block.limit {
+                return Err(StoreError::Invalid(format!(
+                    "Block '{}' exceeds its {} character limit ({len})",
+                    block.label.as_deref().unwrap_or_default(),
+                    block.limit
+                )));
+            }
+        }
+        self.agents.iter().try_for_each(ImportedAgent::check)
+    }
+}
+
+impl ImportedAgent {
+    fn check(&self) -> Result<(), StoreError> {
+        let id = self.agent.id;
+        let invalid = |what: String| Err(StoreError::Invalid(format!("Agent {id}: {what}")));
+        if let Some(m) = self.messages.iter().find(|m| m.agent_id != id) {
+            return invalid(format!("message {} is of agent {}", m.id, m.agent_id));
+        }
+        let roles: std::collections::HashMap<MessageId, Role> =
+            self.messages.iter().map(|m| (m.id, m.role)).collect();
+        match self.agent.message_ids.first().map(|first| roles.get(first)) {
+            None => {
+                return invalid("no in-context messages (a system message must be first)".into());
+            }
+            Some(Some(Role::System)) => {}
+            Some(_) => {
+                return invalid("the first in-context message is not a system message".into());
+            }
+        }
+        if let Some(missing) = self
+            .agent
+            .message_ids
+            .iter()
+            .find(|m| !roles.contains_key(m))
+        {
+            return invalid(format!(
+                "in-context message {missing} is none of its messages"
+            ));
+        }
+        let archive = self.archive.as_ref().map(|a| a.id);
+        if let Some(p) = self.passages.iter().find(|p| Some(p.archive_id) != archive) {
+            return invalid(format!(
+                "passage {} is not in the agent's own archive",
+                p.id
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// An agent with everything a step or a system-prompt compilation reads.
 #[derive(Debug, Clone)]
 pub struct AgentContext {

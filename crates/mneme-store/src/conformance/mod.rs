@@ -22,6 +22,7 @@ pub mod agents;
 pub mod archives;
 pub mod blocks;
 pub mod conversations;
+pub mod imports;
 pub mod mcp;
 pub mod messages;
 pub mod outbox;
@@ -89,6 +90,16 @@ macro_rules! conformance_suite {
                 delete_conversation_takes_its_own_rows_along,
                 messages_a_fork_took_over_go_with_the_fork,
                 deleting_the_agent_deletes_its_conversations,
+            }
+            imports {
+                an_import_writes_everything_at_once,
+                a_refused_import_writes_nothing,
+                imported_tools_match_stored_ones_by_name,
+                shared_blocks_are_one_row_for_every_agent_holding_them,
+                imported_messages_are_listed_and_in_context_in_order,
+                imported_passages_are_in_the_agents_own_archive,
+                imports_are_counted_and_reach_the_outbox,
+                the_same_file_imported_twice_gives_two_independent_agents,
             }
             messages {
                 messages_round_trip_every_field,
@@ -207,6 +218,7 @@ mod tests {
         ("archives", include_str!("archives.rs")),
         ("blocks", include_str!("blocks.rs")),
         ("conversations", include_str!("conversations.rs")),
+        ("imports", include_str!("imports.rs")),
         ("mcp", include_str!("mcp.rs")),
         ("messages", include_str!("messages.rs")),
         ("outbox", include_str!("outbox.rs")),
