@@ -1,6 +1,7 @@
 //! The HTTP API: Letta's V1 routes over axum. Handlers extract, call one service function and
 //! wrap the result; status codes are decided in one place (`error.rs`).
 
+mod agent_files;
 mod agents;
 mod archival;
 mod archives;

@@ -9,8 +9,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, panic_response};
 use crate::{
-    agents, archival, archives, blocks, conversations, health, mcp_servers, messages, models,
-    providers, runs, tools,
+    agent_files, agents, archival, archives, blocks, conversations, health, mcp_servers, messages,
+    models, providers, runs, tools,
 };
 
 /// Builds the application. Collection roots answer with and without their trailing slash (the
@@ -22,6 +22,16 @@ pub fn router(service: Service) -> Router {
         ("/v1/models/embedding", get(models::list_embeddings)),
         ("/v1/agents/", get(agents::list).post(agents::create)),
         ("/v1/agents/count", get(agents::count)),
+        (
+            "/v1/agents/import",
+            post(agent_files::import).layer(axum::extract::DefaultBodyLimit::max(
+                agent_files::MAX_IMPORT_BYTES,
+            )),
+        ),
+        (
+            "/v1/agents/{agent_id}/export",
+            get(agent_files::export_get).post(agent_files::export_post),
+        ),
         (
             "/v1/agents/{agent_id}",
             get(agents::retrieve)

@@ -1,6 +1,7 @@
 //! Use cases: what the HTTP server (and later the CLI) asks of mneme. Each function validates its
 //! input, calls the store with complete, atomic changes and shapes the result in Letta's terms.
 
+mod agent_file;
 mod agent_model;
 mod agents;
 mod archival;
@@ -34,6 +35,7 @@ use mneme_store::Store;
 
 use mneme_scheduler::{LocalTurnLocks, Scheduler};
 
+pub use agent_file::{ExportOptions, ImportOptions, ImportedAgents};
 pub use archival::ArchivalSearch;
 pub use chunks::SseEvent;
 pub use conversations::{ConversationMessages, ConversationRef, ConversationReply};

@@ -1,4 +1,5 @@
-//! The `mneme` command: `mneme server` runs the API; `mneme config` prints the resolved config.
+//! The `mneme` command: `mneme server` runs the API; `mneme config` prints the resolved config;
+//! `mneme import` and `mneme export` move Agent Files in and out of the data directory offline.
 
 mod config;
 mod secret;
@@ -36,6 +37,56 @@ enum Command {
     Server(ServeArgs),
     /// Print the configuration the server would run with (secrets redacted).
     Config(ServeArgs),
+    /// Import an Agent File (.af) into the data directory, without a running server.
+    Import {
+        #[command(flatten)]
+        args: ImportArgs,
+        #[command(flatten)]
+        server: ServeArgs,
+    },
+    /// Export an agent as an Agent File, without a running server.
+    Export {
+        #[command(flatten)]
+        args: ExportArgs,
+        #[command(flatten)]
+        server: ServeArgs,
+    },
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The Agent File to import.
+    file: std::path::PathBuf,
+    /// The imported agent's name (else the file's, with `_copy` unless `--no-copy-suffix`).
+    #[arg(long)]
+    name: Option<String>,
+    /// Keep the file's agent names as they are.
+    #[arg(long)]
+    no_copy_suffix: bool,
+    /// Import only each agent's system message, not its history.
+    #[arg(long)]
+    strip_messages: bool,
+    /// Keep the server's tools of the same names instead of taking the file's.
+    #[arg(long)]
+    keep_existing_tools: bool,
+    /// Model handle for the imported agents instead of the file's.
+    #[arg(long)]
+    model: Option<String>,
+    /// Embedding handle for the imported agents instead of the file's.
+    #[arg(long)]
+    embedding: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// The agent to export (`agent-...`).
+    agent_id: mneme_types::AgentId,
+    /// Where to write the file (`-` for standard output).
+    #[arg(short, long)]
+    output: std::path::PathBuf,
+    /// Leave the agent's messages out.
+    #[arg(long)]
+    scrub_messages: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,6 +99,12 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?
                 .block_on(serve(config))
+        }
+        Command::Import { args, server } => {
+            offline(server, |service| async move { import(service, args).await })
+        }
+        Command::Export { args, server } => {
+            offline(server, |service| async move { export(service, args).await })
         }
         Command::Config(args) => {
             let config = Config::resolve(args)?;
@@ -62,6 +119,90 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let service = build_service(&config).await?;
+    let listener = TcpListener::bind((config.host.as_str(), config.port))
+        .await
+        .with_context(|| format!("binding {}:{}", config.host, config.port))?;
+    let addr = listener.local_addr()?;
+    tracing::info!("listening on {addr}");
+    mneme_server::serve(listener, service.clone(), shutdown_signal()).await?;
+    service.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Runs `work` on a service over the data directory, with no HTTP server.
+fn offline<F, Fut>(args: ServeArgs, work: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Service) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let config = Config::resolve(args)?;
+    init_tracing(config.log_format);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async move {
+            let service = build_service(&config).await?;
+            let done = work(service.clone()).await;
+            service.shutdown().await;
+            done
+        })
+}
+
+/// `mneme import`: the file read, parsed and written in one transaction, with progress in the
+/// log; the new agents' ids on standard output.
+async fn import(service: Service, args: ImportArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let bytes = tokio::fs::read(&args.file)
+        .await
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    tracing::info!(bytes = bytes.len(), file = %args.file.display(), "read the Agent File");
+    let opts = mneme_service::ImportOptions {
+        override_existing_tools: !args.keep_existing_tools,
+        strip_messages: args.strip_messages,
+        append_copy_suffix: !args.no_copy_suffix,
+        name: args.name,
+        model: args.model,
+        embedding: args.embedding,
+        ..Default::default()
+    };
+    let imported = service.import_agent_file(&bytes, opts).await?;
+    tracing::info!(
+        agents = imported.agent_ids.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "imported"
+    );
+    #[allow(clippy::print_stdout)]
+    for id in imported.agent_ids {
+        println!("{id}");
+    }
+    Ok(())
+}
+
+/// `mneme export`: the agent's Agent File, as the API's export writes it.
+async fn export(service: Service, args: ExportArgs) -> anyhow::Result<()> {
+    let opts = mneme_service::ExportOptions {
+        scrub_messages: args.scrub_messages,
+        conversation: None,
+    };
+    let text = service.export_agent_file(args.agent_id, opts).await?;
+    if args.output.as_os_str() == "-" {
+        #[allow(clippy::print_stdout)]
+        {
+            println!("{text}");
+        }
+        return Ok(());
+    }
+    tokio::fs::write(&args.output, text)
+        .await
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    tracing::info!(file = %args.output.display(), "exported");
+    Ok(())
+}
+
+/// The service over the configured store, with every part the server runs with.
+async fn build_service(config: &Config) -> anyhow::Result<Service> {
     let store = match &config.storage {
         Storage::Sqlite { path, durability } => {
             if let Some(dir) = path.parent() {
@@ -124,15 +265,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         },
     );
     service.init().await.context("preparing the store")?;
-    let listener = TcpListener::bind((config.host.as_str(), config.port))
-        .await
-        .with_context(|| format!("binding {}:{}", config.host, config.port))?;
-    let addr = listener.local_addr()?;
-    tracing::info!("listening on {addr}");
-    mneme_server::serve(listener, service.clone(), shutdown_signal()).await?;
-    service.shutdown().await;
-    tracing::info!("stopped");
-    Ok(())
+    Ok(service)
 }
 
 /// Whether the built-in embedding model can serve: its files are installed, or they will be

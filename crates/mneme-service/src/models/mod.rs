@@ -163,6 +163,37 @@ impl ModelCatalog {
         providers.iter().find(|p| p.name == name).cloned()
     }
 
+    /// A model config another server wrote (an Agent File) names its provider's public URL,
+    /// or none: where this server reaches that provider at a URL of its own (configured or
+    /// created), the config takes that URL. A config naming any other URL keeps it.
+    pub fn localize_llm(&self, config: &mut mneme_types::LlmConfig) {
+        if let Some(url) = self.local_url(
+            &config.model_endpoint_type,
+            config.model_endpoint.as_deref(),
+        ) {
+            config.model_endpoint = Some(url);
+        }
+    }
+
+    /// [`ModelCatalog::localize_llm`] for an embedding config.
+    pub fn localize_embedding(&self, config: &mut EmbeddingConfig) {
+        let stored = config.embedding_endpoint.as_deref();
+        if let Some(url) = self.local_url(&config.embedding_endpoint_type, stored) {
+            config.embedding_endpoint = Some(url);
+        }
+    }
+
+    /// This server's URL for the provider of `endpoint_type`, when `stored` is its public one.
+    fn local_url(&self, endpoint_type: &str, stored: Option<&str>) -> Option<String> {
+        let spec = mneme_types::provider::PROVIDERS
+            .iter()
+            .find(|p| p.endpoint_type == endpoint_type)?;
+        let provider = self.provider(spec.name)?;
+        let public = spec.default_base_url.map(|u| u.trim_end_matches('/'));
+        let stored = stored.map(|u| u.trim_end_matches('/'));
+        (stored.is_none() || stored == public).then_some(provider.base_url)
+    }
+
     pub fn providers(&self) -> Vec<Provider> {
         self.providers
             .read()

@@ -1,0 +1,264 @@
+//! An agent out of the store as an Agent File: its blocks, tools, the MCP servers its tools
+//! come from (without their secrets) and its whole history, under file-local ids.
+
+use std::collections::{BTreeMap, HashMap};
+
+use mneme_store::{Message, Order, Page};
+use mneme_types::agent_file::{
+    AgentFile, AgentSchema, BlockSchema, McpServerSchema, PackageRequirement, ToolSchema,
+};
+use mneme_types::{AgentId, Block, McpServerConfig, MessageId, Thread, Tool, time};
+use serde_json::{Map, Value};
+
+use super::messages::{file_id, schema};
+use super::options::ExportOptions;
+use crate::{Result, Service, ServiceError};
+
+/// How many messages a page of the history read holds.
+const PAGE: u32 = 5_000;
+
+impl Service {
+    /// `GET|POST /v1/agents/{id}/export` (and `mneme export`): the agent as an Agent File,
+    /// pretty-printed with two-space indents as Letta writes it.
+    pub async fn export_agent_file(
+        &self,
+        agent_id: AgentId,
+        opts: ExportOptions,
+    ) -> Result<String> {
+        let thread = Thread {
+            agent: agent_id,
+            conversation: opts.conversation,
+        };
+        let ctx = mneme_agent::thread_context(&*self.store, thread).await?;
+        let history = match opts.scrub_messages {
+            true => Vec::new(),
+            false => self.whole_history(thread).await?,
+        };
+        let mcp_servers = self.mcp_servers_of(&ctx.tools).await?;
+        let file = AgentFile {
+            agents: Vec::new(),
+            groups: Vec::new(),
+            blocks: ctx
+                .blocks
+                .iter()
+                .enumerate()
+                .map(|(i, b)| block_schema(b, i))
+                .collect(),
+            files: Vec::new(),
+            sources: Vec::new(),
+            tools: ctx
+                .tools
+                .iter()
+                .enumerate()
+                .map(|(i, t)| tool_schema(t, i, &mcp_servers))
+                .collect(),
+            mcp_servers: mcp_servers.iter().map(|(_, s)| s.clone()).collect(),
+            skills: Vec::new(),
+            metadata: BTreeMap::from([(
+                "revision_id".to_owned(),
+                format!("mneme-{}", env!("CARGO_PKG_VERSION")),
+            )]),
+            created_at: Some(time::now()),
+        };
+        let file = with_agent(file, &ctx, &history);
+        serde_json::to_string_pretty(&file)
+            .map_err(|e| ServiceError::Internal(format!("writing the agent file: {e}")))
+    }
+
+    /// Every message of the thread, oldest first.
+    async fn whole_history(&self, thread: Thread) -> Result<Vec<Message>> {
+        let mut out: Vec<Message> = Vec::new();
+        loop {
+            let page = Page {
+                after: out.last().map(|m| m.id.to_string()),
+                limit: PAGE,
+                order: Order::Asc,
+                ..Page::default()
+            };
+            let got = self
+                .store
+                .thread_messages(thread.agent, thread.conversation, &page)
+                .await?;
+            let done = got.len() < PAGE as usize;
+            out.extend(got);
+            if done {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// The MCP servers the tools were registered from, each with its file-local id.
+    async fn mcp_servers_of(&self, tools: &[Tool]) -> Result<Vec<(String, McpServerSchema)>> {
+        let mut out: Vec<(String, McpServerSchema)> = Vec::new();
+        for id in tools.iter().filter_map(Tool::mcp_server_id) {
+            let key = id.to_string();
+            if out.iter().any(|(k, _)| *k == key) {
+                continue;
+            }
+            let server = self.store.get_mcp_server(id).await?;
+            let schema = mcp_schema(&server, out.len());
+            out.push((key, schema));
+        }
+        Ok(out)
+    }
+}
+
+/// The agent and its messages added to a file whose blocks and tools are numbered in the
+/// context's order.
+fn with_agent(
+    mut file: AgentFile,
+    ctx: &mneme_store::AgentContext,
+    history: &[Message],
+) -> AgentFile {
+    let a = &ctx.agent;
+    let agent_id = "agent-0";
+    let ids: HashMap<MessageId, String> = history
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.id, file_id(i)))
+        .collect();
+    let mut schema_agent = AgentSchema::new(agent_id);
+    schema_agent.name = Some(a.name.clone());
+    schema_agent.agent_type = a.agent_type;
+    schema_agent.system = Some(a.system.clone());
+    schema_agent.description = a.description.clone();
+    schema_agent.metadata = a.metadata.clone();
+    schema_agent.llm_config = Some(a.llm_config.clone());
+    schema_agent.embedding_config = a.embedding_config.clone();
+    schema_agent.tool_rules = a.tool_rules.clone();
+    schema_agent.tags = Some(a.tags.clone());
+    schema_agent.include_base_tools = false;
+    schema_agent.block_ids = Some(
+        (0..file.blocks.len())
+            .map(|i| format!("block-{i}"))
+            .collect(),
+    );
+    schema_agent.tool_ids = Some((0..file.tools.len()).map(|i| format!("tool-{i}")).collect());
+    schema_agent.project_id = a.project_id.clone();
+    schema_agent.template_id = a.template_id.clone();
+    schema_agent.base_template_id = a.base_template_id.clone();
+    apply_settings(&mut schema_agent, &a.settings);
+    schema_agent.in_context_message_ids = a
+        .message_ids
+        .iter()
+        .filter_map(|id| ids.get(id).cloned())
+        .collect();
+    schema_agent.messages = history
+        .iter()
+        .map(|m| schema(m, ids[&m.id].clone(), agent_id))
+        .collect();
+    file.agents.push(schema_agent);
+    file
+}
+
+fn apply_settings(a: &mut AgentSchema, s: &mneme_store::AgentSettings) {
+    a.compaction_settings = s.compaction_settings.clone();
+    a.response_format = s
+        .response_format
+        .clone()
+        .and_then(|f| serde_json::from_value(f).ok());
+    a.timezone = s.timezone.clone();
+    a.message_buffer_autoclear = s.message_buffer_autoclear;
+    a.enable_sleeptime = s.enable_sleeptime;
+    a.max_files_open = s.max_files_open;
+    a.per_file_view_window_char_limit = s.per_file_view_window_char_limit;
+    a.hidden = s.hidden;
+    // Values of secrets are not exported: an import gives them (`secrets`), as in Letta.
+    a.secrets = s.secrets.as_ref().map(names_only);
+    a.tool_exec_environment_variables = s.tool_exec_environment_variables.as_ref().map(names_only);
+}
+
+/// The variables' names, their values emptied.
+fn names_only(vars: &Map<String, Value>) -> BTreeMap<String, String> {
+    vars.keys().map(|k| (k.clone(), String::new())).collect()
+}
+
+fn block_schema(b: &Block, i: usize) -> BlockSchema {
+    BlockSchema {
+        value: b.value.clone(),
+        limit: b.limit,
+        project_id: b.project_id.clone(),
+        template_name: b.template_name.clone(),
+        is_template: b.is_template,
+        template_id: b.template_id.clone(),
+        base_template_id: b.base_template_id.clone(),
+        deployment_id: b.deployment_id.clone(),
+        entity_id: b.entity_id.clone(),
+        preserve_on_migration: b.preserve_on_migration,
+        label: b.label.clone().unwrap_or_default(),
+        read_only: b.read_only,
+        description: b.description.clone(),
+        metadata: b.metadata.clone(),
+        hidden: b.hidden,
+        tags: b.tags.clone(),
+        id: format!("block-{i}"),
+    }
+}
+
+fn tool_schema(t: &Tool, i: usize, servers: &[(String, McpServerSchema)]) -> ToolSchema {
+    let requirements = |r: &Option<Vec<Value>>| {
+        r.as_ref().map(|list| {
+            list.iter()
+                .filter_map(|v| serde_json::from_value::<PackageRequirement>(v.clone()).ok())
+                .collect()
+        })
+    };
+    // An MCP tool names its server by the server's file-local id.
+    let mut metadata = t.metadata_.clone();
+    if let (Some(server), Some(meta)) = (t.mcp_server_id(), metadata.as_mut()) {
+        let local = servers.iter().find(|(k, _)| *k == server.to_string());
+        if let (Some((_, s)), Some(Value::Object(mcp))) = (local, meta.get_mut("mcp")) {
+            mcp.insert("server_id".into(), Value::String(s.id.clone()));
+        }
+    }
+    ToolSchema {
+        id: format!("tool-{i}"),
+        tool_type: t.tool_type.clone(),
+        description: t.description.clone(),
+        source_type: t.source_type.clone(),
+        name: Some(t.name.clone()),
+        tags: t.tags.clone(),
+        source_code: t.source_code.clone(),
+        json_schema: t.json_schema.as_ref().and_then(|v| v.as_object().cloned()),
+        args_json_schema: t
+            .args_json_schema
+            .as_ref()
+            .and_then(|v| v.as_object().cloned()),
+        return_char_limit: t.return_char_limit,
+        pip_requirements: requirements(&t.pip_requirements),
+        npm_requirements: requirements(&t.npm_requirements),
+        default_requires_approval: t.default_requires_approval,
+        enable_parallel_execution: t.enable_parallel_execution,
+        created_by_id: None,
+        last_updated_by_id: None,
+        metadata_: metadata,
+        project_id: t.project_id.clone(),
+    }
+}
+
+/// A server's config without its secrets: no auth header or token, no env values.
+fn mcp_schema(s: &mneme_types::McpServer, i: usize) -> McpServerSchema {
+    let (server_url, stdio_config) = match &s.config {
+        McpServerConfig::Stdio(c) => {
+            let env: Map<String, Value> = c
+                .env
+                .iter()
+                .flatten()
+                .map(|(k, _)| (k.clone(), Value::String(String::new())))
+                .collect();
+            let stdio = serde_json::json!({"command": c.command, "args": c.args, "env": env});
+            (None, stdio.as_object().cloned())
+        }
+        McpServerConfig::Sse(c) | McpServerConfig::StreamableHttp(c) => {
+            (Some(c.server_url.clone()), None)
+        }
+    };
+    McpServerSchema {
+        id: format!("mcp_server-{i}"),
+        server_type: s.config.server_type().as_str().to_owned(),
+        server_name: s.server_name.clone(),
+        server_url,
+        stdio_config,
+        metadata_: None,
+    }
+}

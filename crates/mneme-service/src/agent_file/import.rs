@@ -1,0 +1,425 @@
+//! An Agent File into the store: every file-local id mapped to a fresh one, every reference
+//! carried over, the whole file written by one `import_agents` (one transaction).
+
+use std::collections::HashMap;
+
+use mneme_agent::{MemoryStats, compile_system_message};
+use mneme_store::{Agent, AgentImport, AgentSettings, ImportedAgent, Message, Role};
+use mneme_types::agent_file::{AgentFile, AgentSchema, BlockSchema, ToolSchema, read_agent_file};
+use mneme_types::{
+    AgentId, Block, CreateBlock, EmbeddingConfig, LlmConfig, MessageId, Tool, ToolId, time,
+};
+use serde_json::{Map, Value};
+
+use super::messages::stored;
+use super::options::{ImportOptions, ImportedAgents};
+use crate::{Result, Service, ServiceError};
+
+/// The models the agents of a file run with, resolved before the plan is made.
+struct Models {
+    /// `model` (or the server's default) for agents whose file gives no `llm_config`, and
+    /// every agent's when the import overrides it.
+    llm: Option<LlmConfig>,
+    embedding: Option<EmbeddingConfig>,
+    overridden: bool,
+}
+
+impl Service {
+    /// `POST /v1/agents/import` (and `mneme import`): the file's agents, with their blocks,
+    /// tools and histories, created at once. A file that cannot be read, or whose content
+    /// breaks a rule (a block over its limit, a tool named nowhere), is a 4xx and writes
+    /// nothing.
+    pub async fn import_agent_file(
+        &self,
+        bytes: &[u8],
+        opts: ImportOptions,
+    ) -> Result<ImportedAgents> {
+        let parsed = read_agent_file(bytes)
+            .map_err(|e| ServiceError::bad(format!("Invalid agent file: {e}")))?;
+        for warning in &parsed.warnings {
+            tracing::warn!(?warning, "importing an agent file");
+        }
+        let mut file = parsed.file;
+        warn_unsupported(&file);
+        for agent in &mut file.agents {
+            if let Some(config) = agent.llm_config.as_mut() {
+                self.models.localize_llm(config);
+            }
+            if let Some(config) = agent.embedding_config.as_mut() {
+                self.models.localize_embedding(config);
+            }
+        }
+        let models = self.import_models(&file, &opts).await?;
+        let import = plan(&file, &opts, &models)?;
+        self.check_tool_names(&import).await?;
+        let agent_ids = self.store.import_agents(import).await?;
+        Ok(ImportedAgents { agent_ids })
+    }
+
+    /// The model overrides, and the model of agents whose file gives none.
+    async fn import_models(&self, file: &AgentFile, opts: &ImportOptions) -> Result<Models> {
+        let needs_default = file.agents.iter().any(|a| a.llm_config.is_none());
+        let handle = opts.model.clone().or_else(|| {
+            let from_file = file.agents.iter().find_map(|a| a.model.clone());
+            needs_default
+                .then(|| from_file.or_else(|| self.config.default_model.clone()))
+                .flatten()
+        });
+        let llm = match handle {
+            Some(h) => Some(self.models.resolve_llm(&h, None).await?),
+            None => None,
+        };
+        let embedding = match &opts.embedding {
+            Some(h) => Some(self.models.resolve_embedding(h)?),
+            None => None,
+        };
+        Ok(Models {
+            llm,
+            embedding,
+            overridden: opts.model.is_some(),
+        })
+    }
+
+    /// Every tool an agent names is in the file or on this server (a 400 naming it, rather
+    /// than the store's refusal).
+    async fn check_tool_names(&self, import: &AgentImport) -> Result<()> {
+        let mut wanted: Vec<String> = import
+            .agents
+            .iter()
+            .flat_map(|a| a.tools.iter().cloned())
+            .filter(|n| !import.tools.iter().any(|t| &t.name == n))
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        let found = self.store.tools_by_name(&wanted).await?;
+        match wanted.iter().find(|n| !found.iter().any(|t| &t.name == *n)) {
+            Some(missing) => Err(ServiceError::bad(format!(
+                "Invalid agent file: an agent uses the tool {missing:?}, which is neither in the file nor on this server"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What a file holds that this server does not import yet, said in the log.
+fn warn_unsupported(file: &AgentFile) {
+    let parts = [
+        ("groups", file.groups.len()),
+        ("files", file.files.len()),
+        ("sources", file.sources.len()),
+        ("mcp_servers", file.mcp_servers.len()),
+        ("skills", file.skills.len()),
+    ];
+    for (part, n) in parts.into_iter().filter(|(_, n)| *n > 0) {
+        tracing::warn!(
+            part,
+            count = n,
+            "an agent file part this server does not import yet"
+        );
+    }
+}
+
+/// The store records of a whole file.
+fn plan(file: &AgentFile, opts: &ImportOptions, models: &Models) -> Result<AgentImport> {
+    let tools: Vec<(String, Tool)> = file
+        .tools
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Ok((t.id.clone(), tool(t, i)?)))
+        .collect::<Result<_>>()?;
+    let blocks: Vec<(String, Block)> = file
+        .blocks
+        .iter()
+        .map(|b| Ok((b.id.clone(), block(b)?)))
+        .collect::<Result<_>>()?;
+    let ids = FileIds {
+        tools: tools
+            .iter()
+            .map(|(id, t)| (id.clone(), t.name.clone()))
+            .collect(),
+        blocks: blocks
+            .iter()
+            .map(|(id, b)| (id.clone(), b.clone()))
+            .collect(),
+    };
+    let mut new_blocks: Vec<Block> = blocks.into_iter().map(|(_, b)| b).collect();
+    let mut agents = Vec::with_capacity(file.agents.len());
+    for schema in &file.agents {
+        let (agent, own_blocks) = imported_agent(schema, opts, models, &ids)?;
+        new_blocks.extend(own_blocks);
+        agents.push(agent);
+    }
+    Ok(AgentImport {
+        tools: tools.into_iter().map(|(_, t)| t).collect(),
+        replace_tools: opts.override_existing_tools,
+        blocks: new_blocks,
+        agents,
+    })
+}
+
+/// File-local ids of tools (to names) and blocks (to their new records).
+struct FileIds {
+    tools: HashMap<String, String>,
+    blocks: HashMap<String, Block>,
+}
+
+fn tool(t: &ToolSchema, i: usize) -> Result<Tool> {
+    let name = t
+        .name
+        .clone()
+        .or_else(|| {
+            let from_schema = t.json_schema.as_ref()?.get("name")?.as_str()?;
+            Some(from_schema.to_owned())
+        })
+        .ok_or_else(|| ServiceError::bad(format!("Invalid agent file: tools[{i}] has no name")))?;
+    let requirements = |r: &Option<Vec<mneme_types::agent_file::PackageRequirement>>| {
+        r.as_ref().map(|list| {
+            list.iter()
+                .filter_map(|p| serde_json::to_value(p).ok())
+                .collect()
+        })
+    };
+    Ok(Tool {
+        id: ToolId::new(),
+        tool_type: t.tool_type.clone(),
+        name,
+        description: t.description.clone(),
+        source_type: t.source_type.clone(),
+        source_code: t.source_code.clone(),
+        json_schema: t.json_schema.clone().map(Value::Object),
+        args_json_schema: t.args_json_schema.clone().map(Value::Object),
+        tags: t.tags.clone(),
+        return_char_limit: t.return_char_limit,
+        pip_requirements: requirements(&t.pip_requirements),
+        npm_requirements: requirements(&t.npm_requirements),
+        default_requires_approval: t.default_requires_approval,
+        enable_parallel_execution: t.enable_parallel_execution,
+        created_by_id: None,
+        last_updated_by_id: None,
+        metadata_: t.metadata_.clone(),
+        project_id: t.project_id.clone(),
+    })
+}
+
+/// A file's block as a new block, checked as one created through the API.
+fn block(b: &BlockSchema) -> Result<Block> {
+    crate::blocks::new_block(CreateBlock {
+        label: b.label.clone(),
+        value: b.value.clone(),
+        limit: Some(b.limit),
+        description: b.description.clone(),
+        read_only: b.read_only,
+        metadata: b.metadata.clone(),
+        tags: b.tags.clone(),
+        hidden: b.hidden,
+        is_template: b.is_template,
+        template_name: b.template_name.clone(),
+        template_id: b.template_id.clone(),
+        base_template_id: b.base_template_id.clone(),
+        deployment_id: b.deployment_id.clone(),
+        entity_id: b.entity_id.clone(),
+        project_id: b.project_id.clone(),
+        preserve_on_migration: b.preserve_on_migration,
+    })
+    .map_err(|e| ServiceError::Unprocessable(format!("block {:?}: {e}", b.label)))
+}
+
+/// One agent's records, and the blocks it brings inline (`memory_blocks`).
+fn imported_agent(
+    schema: &AgentSchema,
+    opts: &ImportOptions,
+    models: &Models,
+    ids: &FileIds,
+) -> Result<(ImportedAgent, Vec<Block>)> {
+    let mut agent = agent_record(schema, opts, models)?;
+    let inline: Vec<Block> = schema
+        .memory_blocks
+        .iter()
+        .flatten()
+        .map(|b| crate::blocks::new_block(b.clone()))
+        .collect::<Result<_>>()?;
+    let mut blocks: Vec<Block> = schema
+        .block_ids
+        .iter()
+        .flatten()
+        .filter_map(|id| ids.blocks.get(id).cloned())
+        .collect();
+    blocks.extend(inline.iter().cloned());
+    let (messages, message_ids) = history(schema, opts, &agent, &blocks);
+    agent.message_ids = message_ids;
+    let imported = ImportedAgent {
+        agent,
+        blocks: blocks.iter().map(|b| b.id).collect(),
+        tools: tool_names(schema, ids),
+        messages,
+        archive: None,
+        passages: Vec::new(),
+    };
+    Ok((imported, inline))
+}
+
+/// The tools an agent uses, by name: those of `tool_ids`, then those of `tools`.
+fn tool_names(schema: &AgentSchema, ids: &FileIds) -> Vec<String> {
+    let mut names: Vec<String> = schema
+        .tool_ids
+        .iter()
+        .flatten()
+        .filter_map(|id| ids.tools.get(id).cloned())
+        .collect();
+    for name in schema.tools.iter().flatten() {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    names
+}
+
+/// The agent's stored history and in-context ids: the file's, mapped to fresh ids; only its
+/// system message with `strip_messages`; a system message compiled now when the file has none
+/// first in context.
+fn history(
+    schema: &AgentSchema,
+    opts: &ImportOptions,
+    agent: &Agent,
+    blocks: &[Block],
+) -> (Vec<Message>, Vec<MessageId>) {
+    let mut by_file_id: HashMap<&str, MessageId> = HashMap::with_capacity(schema.messages.len());
+    let mut messages: Vec<Message> = Vec::with_capacity(schema.messages.len());
+    for m in &schema.messages {
+        let message = stored(m, agent.id);
+        by_file_id.insert(m.id.as_str(), message.id);
+        messages.push(message);
+    }
+    let mut context: Vec<MessageId> = schema
+        .in_context_message_ids
+        .iter()
+        .filter_map(|id| by_file_id.get(id.as_str()).copied())
+        .collect();
+    let first_is_system = context
+        .first()
+        .and_then(|id| messages.iter().find(|m| m.id == *id))
+        .is_some_and(|m| m.role == Role::System);
+    if !first_is_system {
+        let system = fresh_system(agent, blocks, messages.len() as u64);
+        context.insert(0, system.id);
+        messages.insert(0, system);
+    }
+    if opts.strip_messages {
+        let system = context[0];
+        messages.retain(|m| m.id == system);
+        context.truncate(1);
+    }
+    (messages, context)
+}
+
+/// A system message compiled from the agent's base prompt and blocks.
+fn fresh_system(agent: &Agent, blocks: &[Block], messages_total: u64) -> Message {
+    let stats = MemoryStats {
+        messages_total: messages_total + 1,
+        in_context: 1,
+        passages: 0,
+        conversation: None,
+    };
+    let now = time::now();
+    let text = compile_system_message(agent, blocks, stats, now);
+    Message::new(agent.id, Role::System, text, now)
+}
+
+/// The agent row: the file's settings, the import's overrides.
+fn agent_record(schema: &AgentSchema, opts: &ImportOptions, models: &Models) -> Result<Agent> {
+    let id = AgentId::new();
+    let name = match (&opts.name, &schema.name) {
+        (Some(name), _) => name.clone(),
+        (None, Some(name)) if opts.append_copy_suffix => format!("{name}_copy"),
+        (None, Some(name)) => name.clone(),
+        (None, None) => crate::names::random_agent_name(),
+    };
+    let mut llm_config = match (&schema.llm_config, &models.llm) {
+        (_, Some(config)) if models.overridden => config.clone(),
+        (Some(config), _) => config.clone(),
+        (None, Some(config)) => config.clone(),
+        (None, None) => {
+            return Err(ServiceError::bad(format!(
+                "Invalid agent file: agent {:?} has no llm_config nor model, and this server has no default model",
+                schema.id
+            )));
+        }
+    };
+    if let Some(settings) = &schema.model_settings {
+        settings.apply(&mut llm_config);
+    }
+    if let Some(parallel) = schema.parallel_tool_calls {
+        llm_config.parallel_tool_calls = Some(parallel);
+    }
+    let now = time::now();
+    Ok(Agent {
+        id,
+        name,
+        agent_type: schema.agent_type,
+        system: schema.system.clone().unwrap_or_default(),
+        description: schema.description.clone(),
+        metadata: schema.metadata.clone(),
+        llm_config,
+        embedding_config: models.embedding.clone().or(schema.embedding_config.clone()),
+        tool_rules: schema.tool_rules.clone(),
+        message_ids: Vec::new(),
+        message_ids_version: 0,
+        messages_edited: 0,
+        tags: schema.tags.clone().unwrap_or_default(),
+        project_id: opts.project_id.clone().or(schema.project_id.clone()),
+        template_id: schema.template_id.clone(),
+        base_template_id: schema.base_template_id.clone(),
+        last_run_completion: None,
+        last_run_duration_ms: None,
+        last_stop_reason: None,
+        settings: settings(schema, opts),
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+fn settings(schema: &AgentSchema, opts: &ImportOptions) -> AgentSettings {
+    AgentSettings {
+        model_settings: None,
+        compaction_settings: schema.compaction_settings.clone(),
+        response_format: schema
+            .response_format
+            .as_ref()
+            .and_then(|f| serde_json::to_value(f).ok()),
+        timezone: schema.timezone.clone(),
+        message_buffer_autoclear: schema.message_buffer_autoclear,
+        enable_sleeptime: schema.enable_sleeptime,
+        max_files_open: schema.max_files_open,
+        per_file_view_window_char_limit: schema.per_file_view_window_char_limit,
+        hidden: schema.hidden,
+        deployment_id: None,
+        entity_id: None,
+        secrets: variables(schema.secrets.as_ref(), opts),
+        tool_exec_environment_variables: variables(
+            schema.tool_exec_environment_variables.as_ref(),
+            opts,
+        ),
+    }
+}
+
+/// The file's declared variables, valued from the import's `secrets` when it gives them
+/// (Letta's rule: a declared name the import does not give is empty).
+fn variables(
+    declared: Option<&std::collections::BTreeMap<String, String>>,
+    opts: &ImportOptions,
+) -> Option<Map<String, Value>> {
+    let declared = declared?;
+    let given = opts.env_vars.as_ref();
+    Some(
+        declared
+            .iter()
+            .map(|(k, v)| {
+                let value = match given {
+                    Some(env) => env.get(k).cloned().unwrap_or(Value::String(String::new())),
+                    None => Value::String(v.clone()),
+                };
+                (k.clone(), value)
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,9 @@
+//! Agent Files (`.af`): agents into and out of this server in Letta's format (the format itself
+//! is `mneme_types::agent_file`).
+
+mod export;
+mod import;
+mod messages;
+mod options;
+
+pub use options::{ExportOptions, ImportOptions, ImportedAgents};
