@@ -124,7 +124,9 @@ impl Service {
     pub async fn message_parts(&self, id: MessageId) -> Result<Vec<LettaMessage>> {
         let message = self.store.get_message(id).await?;
         let agent = self.store.get_agent(message.agent_id).await?;
-        let opts = RenderOptions::new(render_native(&agent.agent_type));
+        let mut opts = RenderOptions::new(render_native(&agent.agent_type));
+        // Asked for by id, a `send_message` return shows too (lists leave it out).
+        opts.use_assistant_message &= message.role != Role::Tool;
         Ok(letta_messages(&message, &opts))
     }
 

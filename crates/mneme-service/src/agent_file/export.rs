@@ -95,7 +95,12 @@ impl Service {
             if out.iter().any(|(k, _)| *k == key) {
                 continue;
             }
-            let server = self.store.get_mcp_server(id).await?;
+            // A tool imported from another server names a server this one does not have.
+            let server = match self.store.get_mcp_server(id).await {
+                Ok(server) => server,
+                Err(mneme_store::StoreError::NotFound { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            };
             let schema = mcp_schema(&server, out.len());
             out.push((key, schema));
         }
@@ -236,17 +241,11 @@ fn tool_schema(t: &Tool, i: usize, servers: &[(String, McpServerSchema)]) -> Too
     }
 }
 
-/// A server's config without its secrets: no auth header or token, no env values.
+/// A server's config without its secrets: no auth header or token, no environment.
 fn mcp_schema(s: &mneme_types::McpServer, i: usize) -> McpServerSchema {
     let (server_url, stdio_config) = match &s.config {
         McpServerConfig::Stdio(c) => {
-            let env: Map<String, Value> = c
-                .env
-                .iter()
-                .flatten()
-                .map(|(k, _)| (k.clone(), Value::String(String::new())))
-                .collect();
-            let stdio = serde_json::json!({"command": c.command, "args": c.args, "env": env});
+            let stdio = serde_json::json!({"command": c.command, "args": c.args});
             (None, stdio.as_object().cloned())
         }
         McpServerConfig::Sse(c) | McpServerConfig::StreamableHttp(c) => {

@@ -40,6 +40,7 @@ impl Service {
             tracing::warn!(?warning, "importing an agent file");
         }
         let mut file = parsed.file;
+        check_sizes(&file)?;
         warn_unsupported(&file);
         for agent in &mut file.agents {
             if let Some(config) = agent.llm_config.as_mut() {
@@ -98,6 +99,46 @@ impl Service {
             ))),
             None => Ok(()),
         }
+    }
+}
+
+/// The most text one field of an imported file may hold. A model's whole context window is far
+/// smaller (two million tokens are about eight megabytes), so a larger field is a broken file,
+/// not a memory.
+const MAX_FIELD_BYTES: usize = 8 * 1024 * 1024;
+
+/// Every large text of the file (system prompts, block values, message texts, tool sources)
+/// within [`MAX_FIELD_BYTES`].
+fn check_sizes(file: &AgentFile) -> Result<()> {
+    let mut fields: Vec<(String, usize)> = Vec::new();
+    for (i, a) in file.agents.iter().enumerate() {
+        fields.push((
+            format!("agents[{i}].system"),
+            a.system.as_ref().map_or(0, String::len),
+        ));
+        for (j, m) in a.messages.iter().enumerate() {
+            let len = m
+                .content
+                .iter()
+                .map(|p| serde_json::to_string(p).map_or(0, |s| s.len()))
+                .sum();
+            fields.push((format!("agents[{i}].messages[{j}].content"), len));
+        }
+    }
+    for (i, b) in file.blocks.iter().enumerate() {
+        fields.push((format!("blocks[{i}].value"), b.value.len()));
+    }
+    for (i, t) in file.tools.iter().enumerate() {
+        fields.push((
+            format!("tools[{i}].source_code"),
+            t.source_code.as_ref().map_or(0, String::len),
+        ));
+    }
+    match fields.into_iter().find(|(_, len)| *len > MAX_FIELD_BYTES) {
+        Some((path, len)) => Err(ServiceError::bad(format!(
+            "Invalid agent file: {path} is too large ({len} bytes; a field may hold {MAX_FIELD_BYTES})"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -201,9 +242,11 @@ fn tool(t: &ToolSchema, i: usize) -> Result<Tool> {
     })
 }
 
-/// A file's block as a new block, checked as one created through the API.
+/// A file's block as a new block, checked as one created through the API. A value over its
+/// limit gets a limit that fits it: Letta stopped enforcing limits, so real files hold such
+/// blocks, and an import must not lose or refuse them.
 fn block(b: &BlockSchema) -> Result<Block> {
-    crate::blocks::new_block(CreateBlock {
+    new_block(CreateBlock {
         label: b.label.clone(),
         value: b.value.clone(),
         limit: Some(b.limit),
@@ -221,7 +264,19 @@ fn block(b: &BlockSchema) -> Result<Block> {
         project_id: b.project_id.clone(),
         preserve_on_migration: b.preserve_on_migration,
     })
-    .map_err(|e| ServiceError::Unprocessable(format!("block {:?}: {e}", b.label)))
+}
+
+/// [`crate::blocks::new_block`], with the limit raised to fit the value (see [`block`]).
+fn new_block(mut b: CreateBlock) -> Result<Block> {
+    let len = b.value.chars().count();
+    let limit = b.limit.unwrap_or(mneme_types::DEFAULT_BLOCK_LIMIT);
+    if len > limit {
+        tracing::warn!(label = %b.label, len, limit, "an imported block over its limit; its limit is raised to fit");
+        b.limit = Some(len);
+    }
+    let label = b.label.clone();
+    crate::blocks::new_block(b)
+        .map_err(|e| ServiceError::Unprocessable(format!("block {label:?}: {e}")))
 }
 
 /// One agent's records, and the blocks it brings inline (`memory_blocks`).
@@ -236,7 +291,7 @@ fn imported_agent(
         .memory_blocks
         .iter()
         .flatten()
-        .map(|b| crate::blocks::new_block(b.clone()))
+        .map(|b| new_block(b.clone()))
         .collect::<Result<_>>()?;
     let mut blocks: Vec<Block> = schema
         .block_ids
