@@ -59,11 +59,8 @@ impl ImportOptions {
             "override_embedding_handle" => self.embedding = self.embedding.take().or_else(text),
             "project_id" => self.project_id = text(),
             "secrets" => self.env_vars = Some(env_vars(value)?),
-            "env_vars_json" => {
-                if self.env_vars.is_none() {
-                    self.env_vars = Some(env_vars(value)?);
-                }
-            }
+            // The deprecated name gives way to `secrets`, whichever part comes first.
+            "env_vars_json" if self.env_vars.is_none() => self.env_vars = Some(env_vars(value)?),
             _ => {}
         }
         Ok(())

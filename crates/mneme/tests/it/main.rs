@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `mneme` binary over HTTP on loopback, one server per test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agent_files;
 mod agents;
 mod anthropic;
 mod approvals;
