@@ -92,7 +92,7 @@ pub(crate) async fn import(
         msg: "Field required".into(),
         kind: "missing",
     })?;
-    Ok(Json(app.import_agent_file(&file, opts).await?))
+    Ok(Json(app.import_agent_file(file, opts).await?))
 }
 
 /// The form's parts: the file's bytes and the options.
@@ -102,7 +102,7 @@ async fn read_form(mut form: Multipart) -> Result<(Option<Vec<u8>>, ImportOption
     while let Some(field) = form.next_field().await.map_err(bad_form)? {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
-            file = Some(field.bytes().await.map_err(bad_form)?.to_vec());
+            file = Some(Vec::from(field.bytes().await.map_err(bad_form)?));
             continue;
         }
         let value = field.text().await.map_err(bad_form)?;

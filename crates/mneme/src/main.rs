@@ -167,7 +167,7 @@ async fn import(service: Service, args: ImportArgs) -> anyhow::Result<()> {
         embedding: args.embedding,
         ..Default::default()
     };
-    let imported = service.import_agent_file(&bytes, opts).await?;
+    let imported = service.import_agent_file(bytes, opts).await?;
     tracing::info!(
         agents = imported.agent_ids.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,

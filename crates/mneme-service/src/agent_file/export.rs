@@ -60,7 +60,7 @@ impl Service {
             )]),
             created_at: Some(time::now()),
         };
-        let file = with_agent(file, &ctx, &history);
+        let file = with_agent(file, &ctx, history);
         serde_json::to_string_pretty(&file)
             .map_err(|e| ServiceError::Internal(format!("writing the agent file: {e}")))
     }
@@ -113,7 +113,7 @@ impl Service {
 fn with_agent(
     mut file: AgentFile,
     ctx: &mneme_store::AgentContext,
-    history: &[Message],
+    history: Vec<Message>,
 ) -> AgentFile {
     let a = &ctx.agent;
     let agent_id = "agent-0";
@@ -149,8 +149,9 @@ fn with_agent(
         .filter_map(|id| ids.get(id).cloned())
         .collect();
     schema_agent.messages = history
-        .iter()
-        .map(|m| schema(m, ids[&m.id].clone(), agent_id))
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| schema(m, file_id(i), agent_id))
         .collect();
     file.agents.push(schema_agent);
     file

@@ -29,13 +29,23 @@ impl Service {
     /// tools and histories, created at once. A file that cannot be read, or whose content
     /// breaks a rule (a block over its limit, a tool named nowhere), is a 4xx and writes
     /// nothing.
+    /// The file's bytes are taken, and each stage's input let go once the next holds it, so a
+    /// large file is in memory about twice, not four times.
     pub async fn import_agent_file(
         &self,
-        bytes: &[u8],
+        bytes: Vec<u8>,
         opts: ImportOptions,
     ) -> Result<ImportedAgents> {
-        let parsed = read_agent_file(bytes)
+        let parsed = read_agent_file(&bytes)
             .map_err(|e| ServiceError::bad(format!("Invalid agent file: {e}")))?;
+        drop(bytes);
+        let messages: usize = parsed.file.agents.iter().map(|a| a.messages.len()).sum();
+        tracing::info!(
+            generation = ?parsed.generation,
+            agents = parsed.file.agents.len(),
+            messages,
+            "read the agent file"
+        );
         for warning in &parsed.warnings {
             tracing::warn!(?warning, "importing an agent file");
         }
@@ -52,6 +62,8 @@ impl Service {
         }
         let models = self.import_models(&file, &opts).await?;
         let import = plan(&file, &opts, &models)?;
+        drop(file);
+        tracing::info!("writing the import in one transaction");
         self.check_tool_names(&import).await?;
         let agent_ids = self.store.import_agents(import).await?;
         Ok(ImportedAgents { agent_ids })

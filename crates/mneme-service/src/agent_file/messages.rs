@@ -195,39 +195,42 @@ fn tool_item(r: &MessageToolReturn) -> Option<ApprovalItem> {
 }
 
 /// A stored message in a file's shape, under its file-local id (`message-N`).
-pub(crate) fn schema(m: &Message, id: String, agent: &str) -> MessageSchema {
+/// Takes the message, so that its texts move into the file rather than being copied (an
+/// export of a long history would otherwise hold it twice).
+pub(crate) fn schema(m: Message, id: String, agent: &str) -> MessageSchema {
     let mut content: Vec<ContentPart> = m.reasoning.iter().map(reasoning_part).collect();
-    match m
+    let approval_answer = m.role == Role::Approval && m.tool_calls.is_empty();
+    let parts = m
         .content
         .as_ref()
-        .and_then(|c| serde_json::from_value::<Vec<ContentPart>>(c.clone()).ok())
-    {
-        Some(parts) if m.role != Role::Approval => content.extend(parts),
-        _ if !m.text.is_empty() => content.push(ContentPart::text(m.text.clone())),
-        _ => {}
+        .filter(|_| m.role != Role::Approval)
+        .and_then(|c| serde_json::from_value::<Vec<ContentPart>>(c.clone()).ok());
+    match parts {
+        Some(parts) => content.extend(parts),
+        None if !m.text.is_empty() => content.push(ContentPart::text(m.text)),
+        None => {}
     }
-    let answer = (m.role == Role::Approval && m.tool_calls.is_empty())
+    let answer = approval_answer
         .then(|| {
             m.content
-                .clone()
                 .and_then(|c| serde_json::from_value::<ApprovalResponseMessage>(c).ok())
         })
         .flatten();
     MessageSchema {
         kind: Some(MessageKind::Message),
-        otid: m.otid.clone(),
-        group_id: m.group_id.clone(),
+        otid: m.otid,
+        group_id: m.group_id,
         role: role(m.role),
         content,
-        name: m.name.clone(),
-        sender_id: m.sender_id.clone(),
+        name: m.name,
+        sender_id: m.sender_id,
         batch_item_id: None,
         id,
-        model: m.model.clone(),
+        model: m.model,
         agent_id: Some(agent.to_owned()),
         tool_calls: (!m.tool_calls.is_empty())
             .then(|| m.tool_calls.iter().map(chat_call).collect()),
-        tool_call_id: m.tool_call_id.clone(),
+        tool_call_id: m.tool_call_id,
         tool_returns: (!m.tool_returns.is_empty())
             .then(|| m.tool_returns.iter().map(file_return).collect()),
         created_at: m.created_at,
