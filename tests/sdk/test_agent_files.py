@@ -375,6 +375,33 @@ def test_export_of_an_mcp_tool_carries_the_server_without_secrets(client, uid):
     assert "add" in {t["name"] for t in doc["tools"]}
 
 
+def test_import_brings_the_mcp_server_of_a_tool_or_uses_the_one_of_that_name(client, uid):
+    server = client.mcp_servers.create(
+        server_name=f"calc2-{uid}",
+        config={"mcp_server_type": "stdio", "command": sys.executable, "args": [SERVER_PY]},
+    )
+    add = next(t for t in client.mcp_servers.tools.list(server.id) if t.name == "add")
+    agent = make_agent(client, f"af-mcp2-{uid}")
+    client.agents.tools.attach(add.id, agent_id=agent.id)
+    doc = json.loads(client.agents.export_file(agent.id))
+
+    # The server of that name is here: the imported tool uses it.
+    (a,) = import_file(client, json.dumps(doc).encode())
+    tool = next(t for t in client.agents.tools.list(a) if t.name == "add")
+    assert tool.metadata_["mcp"]["server_id"] == server.id
+
+    # Renamed in the file, it is a server this one lacks: the import creates it (without
+    # secrets), and the tool names the new server.
+    doc["mcp_servers"][0]["server_name"] = f"calc3-{uid}"
+    (b,) = import_file(client, json.dumps(doc).encode())
+    created = next(s for s in client.mcp_servers.list() if s.server_name == f"calc3-{uid}")
+    assert created.id != server.id and created.command == sys.executable
+    # Tools are one per name: with `override_existing_tools` (the default) the file's copy,
+    # naming the created server, replaces the stored one.
+    tool = next(t for t in client.agents.tools.list(b) if t.name == "add")
+    assert tool.metadata_["mcp"]["server_id"] == created.id
+
+
 # -- independence ---------------------------------------------------------------------------------
 
 

@@ -13,6 +13,9 @@ use crate::{agents, blocks, messages, passages, tools};
 /// Writes `import`; any `Err` leaves the transaction to be rolled back whole.
 pub(crate) fn import(tx: &Connection, import: &AgentImport) -> Result<Vec<AgentId>> {
     import.check()?;
+    for server in &import.mcp_servers {
+        crate::mcp::insert_server(tx, server)?;
+    }
     write_tools(tx, &import.tools, import.replace_tools)?;
     let now = mneme_types::time::now();
     for block in &import.blocks {

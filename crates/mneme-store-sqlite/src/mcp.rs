@@ -23,19 +23,7 @@ const SERVER_TOOLS: &str = "SELECT data FROM tools WHERE tool_type = 'external_m
 impl McpServerStore for SqliteStore {
     async fn create_mcp_server(&self, server: McpServer) -> StoreResult<McpServer> {
         self.write(move |tx| {
-            ensure_name_free(tx, &server.server_name, None)?;
-            let now = micros(&mneme_types::time::now());
-            tx.execute_cached(
-                "INSERT INTO mcp_servers (id, name, server_type, config, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                rusqlite::params![
-                    server.id.to_string(),
-                    server.server_name,
-                    server.config.server_type().as_str(),
-                    to_json(&server.config)?,
-                    now
-                ],
-            )?;
+            insert_server(tx, &server)?;
             Ok(server)
         })
         .await
@@ -234,4 +222,22 @@ fn ensure_name_free(conn: &Connection, name: &str, except: Option<McpServerId>) 
         )),
         _ => Ok(()),
     }
+}
+
+/// Stores a new server; a name another server has is a `Conflict`.
+pub(crate) fn insert_server(tx: &Connection, server: &McpServer) -> Result<()> {
+    ensure_name_free(tx, &server.server_name, None)?;
+    let now = micros(&mneme_types::time::now());
+    tx.execute_cached(
+        "INSERT INTO mcp_servers (id, name, server_type, config, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+        rusqlite::params![
+            server.id.to_string(),
+            server.server_name,
+            server.config.server_type().as_str(),
+            to_json(&server.config)?,
+            now
+        ],
+    )?;
+    Ok(())
 }

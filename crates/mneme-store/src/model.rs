@@ -253,6 +253,9 @@ pub struct AgentImport {
     /// New blocks; a block several imported agents share appears once.
     pub blocks: Vec<Block>,
     pub agents: Vec<ImportedAgent>,
+    /// New MCP servers the file's tools come from (a name already stored is a `Conflict`:
+    /// the caller reuses a stored server of that name instead).
+    pub mcp_servers: Vec<mneme_types::McpServer>,
 }
 
 /// One agent of an `AgentImport`.

@@ -201,8 +201,8 @@ async fn export(service: Service, args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The service over the configured store, with every part the server runs with.
-async fn build_service(config: &Config) -> anyhow::Result<Service> {
+/// The configured store, its directory created if need be.
+fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
     let store = match &config.storage {
         Storage::Sqlite { path, durability } => {
             if let Some(dir) = path.parent() {
@@ -214,6 +214,12 @@ async fn build_service(config: &Config) -> anyhow::Result<Service> {
         }
     };
     tracing::info!(storage = ?config.storage, "store ready");
+    Ok(store)
+}
+
+/// The service over the configured store, with every part the server runs with.
+async fn build_service(config: &Config) -> anyhow::Result<Service> {
+    let store = open_store(config)?;
     let access = Arc::new(AccessTable::configured(&config.providers));
     let llm = Arc::new(LlmRouter::new(OpenAiOptions::default(), access.clone())?);
     let secret = secret::load_or_create(config.secret_key.0.as_deref(), &config.data_dir)?;

@@ -5,9 +5,12 @@ use std::collections::HashMap;
 
 use mneme_agent::{MemoryStats, compile_system_message};
 use mneme_store::{Agent, AgentImport, AgentSettings, ImportedAgent, Message, Role};
-use mneme_types::agent_file::{AgentFile, AgentSchema, BlockSchema, ToolSchema, read_agent_file};
+use mneme_types::agent_file::{
+    AgentFile, AgentSchema, BlockSchema, McpServerSchema, ToolSchema, read_agent_file,
+};
 use mneme_types::{
-    AgentId, Block, CreateBlock, EmbeddingConfig, LlmConfig, MessageId, Tool, ToolId, time,
+    AgentId, Block, CreateBlock, EmbeddingConfig, HttpServerConfig, LlmConfig, McpServer,
+    McpServerConfig, McpServerId, MessageId, StdioServerConfig, Tool, ToolId, time,
 };
 use serde_json::{Map, Value};
 
@@ -61,7 +64,9 @@ impl Service {
             }
         }
         let models = self.import_models(&file, &opts).await?;
-        let import = plan(&file, &opts, &models)?;
+        let (servers, server_ids) = self.import_mcp_servers(&file).await?;
+        let mut import = plan(&file, &opts, &models, &server_ids)?;
+        import.mcp_servers = servers;
         drop(file);
         tracing::info!("writing the import in one transaction");
         self.check_tool_names(&import).await?;
@@ -91,6 +96,35 @@ impl Service {
             embedding,
             overridden: opts.model.is_some(),
         })
+    }
+
+    /// The file's MCP servers: one of this server's by the same name is used as it is (its
+    /// secrets stay); another is created from the file's config (which carries none). The new
+    /// records, and the server id each file id stands for.
+    async fn import_mcp_servers(
+        &self,
+        file: &AgentFile,
+    ) -> Result<(Vec<McpServer>, HashMap<String, McpServerId>)> {
+        let mut new = Vec::new();
+        let mut ids = HashMap::new();
+        for (i, s) in file.mcp_servers.iter().enumerate() {
+            let id = match self.store.mcp_server_by_name(&s.server_name).await {
+                Ok(stored) => stored.id,
+                Err(mneme_store::StoreError::NotFound { .. }) => {
+                    let server = McpServer {
+                        config: mcp_config(s, i)?,
+                        id: McpServerId::new(),
+                        server_name: s.server_name.clone(),
+                    };
+                    let id = server.id;
+                    new.push(server);
+                    id
+                }
+                Err(e) => return Err(e.into()),
+            };
+            ids.insert(s.id.clone(), id);
+        }
+        Ok((new, ids))
     }
 
     /// Every tool an agent names is in the file or on this server (a 400 naming it, rather
@@ -160,7 +194,6 @@ fn warn_unsupported(file: &AgentFile) {
         ("groups", file.groups.len()),
         ("files", file.files.len()),
         ("sources", file.sources.len()),
-        ("mcp_servers", file.mcp_servers.len()),
         ("skills", file.skills.len()),
     ];
     for (part, n) in parts.into_iter().filter(|(_, n)| *n > 0) {
@@ -172,13 +205,65 @@ fn warn_unsupported(file: &AgentFile) {
     }
 }
 
+/// A file's server config as this server's (without secrets: a file carries none).
+fn mcp_config(s: &McpServerSchema, i: usize) -> Result<McpServerConfig> {
+    let bad = |what: &str| {
+        ServiceError::bad(format!(
+            "Invalid agent file: mcp_servers[{i}] ({}) {what}",
+            s.server_name
+        ))
+    };
+    let http = || -> Result<HttpServerConfig> {
+        let server_url = s
+            .server_url
+            .clone()
+            .ok_or_else(|| bad("has no server_url"))?;
+        Ok(HttpServerConfig {
+            server_url,
+            auth_header: None,
+            auth_token: None,
+            custom_headers: None,
+        })
+    };
+    match s.server_type.as_str() {
+        "stdio" => {
+            let stdio = s
+                .stdio_config
+                .as_ref()
+                .ok_or_else(|| bad("has no stdio_config"))?;
+            let command = stdio
+                .get("command")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad("has no command"))?;
+            let args = stdio
+                .get("args")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten();
+            Ok(McpServerConfig::Stdio(StdioServerConfig {
+                command: command.to_owned(),
+                args: args.filter_map(Value::as_str).map(str::to_owned).collect(),
+                env: None,
+            }))
+        }
+        "sse" => Ok(McpServerConfig::Sse(http()?)),
+        "streamable_http" => Ok(McpServerConfig::StreamableHttp(http()?)),
+        other => Err(bad(&format!("has an unknown server_type {other:?}"))),
+    }
+}
+
 /// The store records of a whole file.
-fn plan(file: &AgentFile, opts: &ImportOptions, models: &Models) -> Result<AgentImport> {
+fn plan(
+    file: &AgentFile,
+    opts: &ImportOptions,
+    models: &Models,
+    servers: &HashMap<String, McpServerId>,
+) -> Result<AgentImport> {
     let tools: Vec<(String, Tool)> = file
         .tools
         .iter()
         .enumerate()
-        .map(|(i, t)| Ok((t.id.clone(), tool(t, i)?)))
+        .map(|(i, t)| Ok((t.id.clone(), tool(t, i, servers)?)))
         .collect::<Result<_>>()?;
     let blocks: Vec<(String, Block)> = file
         .blocks
@@ -207,6 +292,7 @@ fn plan(file: &AgentFile, opts: &ImportOptions, models: &Models) -> Result<Agent
         replace_tools: opts.override_existing_tools,
         blocks: new_blocks,
         agents,
+        mcp_servers: Vec::new(),
     })
 }
 
@@ -216,7 +302,8 @@ struct FileIds {
     blocks: HashMap<String, Block>,
 }
 
-fn tool(t: &ToolSchema, i: usize) -> Result<Tool> {
+/// A file's tool as a new record; an MCP tool names its server by this server's id.
+fn tool(t: &ToolSchema, i: usize, servers: &HashMap<String, McpServerId>) -> Result<Tool> {
     let name = t
         .name
         .clone()
@@ -249,9 +336,26 @@ fn tool(t: &ToolSchema, i: usize) -> Result<Tool> {
         enable_parallel_execution: t.enable_parallel_execution,
         created_by_id: None,
         last_updated_by_id: None,
-        metadata_: t.metadata_.clone(),
+        metadata_: t.metadata_.clone().map(|m| with_server(m, servers)),
         project_id: t.project_id.clone(),
     })
+}
+
+/// `metadata_.mcp.server_id` of a file's MCP tool, from the file's id to this server's.
+fn with_server(
+    mut metadata: Map<String, Value>,
+    servers: &HashMap<String, McpServerId>,
+) -> Map<String, Value> {
+    if let Some(Value::Object(mcp)) = metadata.get_mut("mcp") {
+        let local = mcp
+            .get("server_id")
+            .and_then(Value::as_str)
+            .and_then(|id| servers.get(id));
+        if let Some(id) = local {
+            mcp.insert("server_id".into(), Value::String(id.to_string()));
+        }
+    }
+    metadata
 }
 
 /// A file's block as a new block, checked as one created through the API. A value over its

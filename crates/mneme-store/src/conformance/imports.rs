@@ -66,6 +66,7 @@ fn two_agent_file() -> AgentImport {
         replace_tools: false,
         blocks: vec![shared, human, persona],
         agents: vec![alice, bob],
+        mcp_servers: vec![],
     }
 }
 
@@ -318,6 +319,7 @@ fn tool_file(tools: Vec<Tool>, names: &[&str], replace_tools: bool) -> AgentImpo
         replace_tools,
         blocks: vec![],
         agents: vec![a],
+        mcp_servers: vec![],
     }
 }
 
@@ -556,4 +558,46 @@ pub async fn the_same_file_imported_twice_gives_two_independent_agents(store: Ar
     let copy = store.agent_context(second[0]).await.unwrap();
     assert_eq!((copy.message_count, copy.passage_count), (4, 2));
     assert_eq!(passages_of(&*store, second[0]).await.len(), 2);
+}
+
+pub async fn imported_mcp_servers_are_stored_with_the_rest(store: Arc<dyn Store>) {
+    let server = |name: &str| mneme_types::McpServer {
+        config: mneme_types::McpServerConfig::Stdio(mneme_types::StdioServerConfig {
+            command: "python".into(),
+            args: vec!["server.py".into()],
+            env: None,
+        }),
+        id: mneme_types::McpServerId::new(),
+        server_name: name.into(),
+    };
+    let first = server("imported-mcp");
+    let file = AgentImport {
+        agents: vec![imported("with-mcp", &[])],
+        mcp_servers: vec![first.clone()],
+        ..AgentImport::default()
+    };
+    store.import_agents(file).await.unwrap();
+    assert_eq!(
+        store.mcp_server_by_name("imported-mcp").await.unwrap(),
+        first
+    );
+    // A second server of that name refuses the whole import.
+    let agents_before = store
+        .list_agents(&Default::default(), &page(100, Order::Asc))
+        .await
+        .unwrap()
+        .len();
+    let again = AgentImport {
+        agents: vec![imported("with-mcp-2", &[])],
+        mcp_servers: vec![server("imported-mcp")],
+        ..AgentImport::default()
+    };
+    assert_conflict(store.import_agents(again).await);
+    let agents_after = store
+        .list_agents(&Default::default(), &page(100, Order::Asc))
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(agents_after, agents_before);
+    assert_eq!(store.list_mcp_servers().await.unwrap().len(), 1);
 }

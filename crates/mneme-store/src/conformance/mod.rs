@@ -100,6 +100,7 @@ macro_rules! conformance_suite {
                 imported_passages_are_in_the_agents_own_archive,
                 imports_are_counted_and_reach_the_outbox,
                 the_same_file_imported_twice_gives_two_independent_agents,
+                imported_mcp_servers_are_stored_with_the_rest,
             }
             messages {
                 messages_round_trip_every_field,

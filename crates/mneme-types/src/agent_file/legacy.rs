@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::{AgentType, EmbeddingConfig, LlmConfig, ToolRule};
 
 use super::agent::AgentSchema;
-use super::message::{RawMessage, link_function_results};
+use super::message::{MessageSchema, RawMessage, link_function_results};
 use super::schema::{BlockSchema, ToolSchema};
 use super::{AgentFile, AgentFileError, AgentFileWarning, timestamp};
 
@@ -120,7 +120,7 @@ impl LegacyAgent {
 
     /// The current layout holding this one agent.
     pub(crate) fn upgrade(
-        self,
+        mut self,
         warnings: &mut Vec<AgentFileWarning>,
     ) -> Result<AgentFile, AgentFileError> {
         if self.multi_agent_group.is_some() {
@@ -133,18 +133,7 @@ impl LegacyAgent {
             .map(block)
             .collect();
         let tools: Vec<ToolSchema> = self.tools.into_iter().enumerate().map(tool).collect();
-        let mut messages = Vec::with_capacity(self.messages.len());
-        for (i, m) in self.messages.into_iter().enumerate() {
-            let mut m = m.upgrade(Some(format!("message-{i}"))).map_err(|message| {
-                AgentFileError::Invalid {
-                    path: format!("messages[{i}]"),
-                    message,
-                }
-            })?;
-            m.agent_id.get_or_insert_with(|| AGENT_ID.to_owned());
-            messages.push(m);
-        }
-        link_function_results(&mut messages);
+        let messages = upgrade_messages(std::mem::take(&mut self.messages))?;
         let in_context = in_context_ids(&self.in_context_message_indices, messages.len())?;
         let mut agent = AgentSchema::new(AGENT_ID);
         agent.name = Some(self.name);
@@ -187,6 +176,24 @@ impl LegacyAgent {
             created_at: self.created_at,
         })
     }
+}
+
+/// The messages in the current shape, numbered `message-0`, ... in order, each function
+/// result linked to its call.
+fn upgrade_messages(raw: Vec<RawMessage>) -> Result<Vec<MessageSchema>, AgentFileError> {
+    let mut messages = Vec::with_capacity(raw.len());
+    for (i, m) in raw.into_iter().enumerate() {
+        let mut m =
+            m.upgrade(Some(format!("message-{i}")))
+                .map_err(|message| AgentFileError::Invalid {
+                    path: format!("messages[{i}]"),
+                    message,
+                })?;
+        m.agent_id.get_or_insert_with(|| AGENT_ID.to_owned());
+        messages.push(m);
+    }
+    link_function_results(&mut messages);
+    Ok(messages)
 }
 
 /// The in-context ids in the order of `indices`; an index past the messages is an error.
