@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -647,3 +648,31 @@ def test_the_fixture_directories_are_found():
     assert all(d.is_dir() for d in dirs), dirs
     assert any(not is_current(load_doc(p)) for p in FILES), "no legacy-layout file among the fixtures"
     assert os.path.getsize(FILES[0]) > 0
+
+
+def test_an_imported_history_is_soon_found_by_vector_search(client, uid):
+    """Recall vectors of a large import are computed back to back in the background, not one
+    small batch per wake-up (which took minutes for a few thousand messages)."""
+    doc = load_doc(fixture("test_basic_agent_with_blocks_tools_messages_v2.af"))
+    agent = doc["agents"][0]
+    agent["embedding_config"] = {
+        "embedding_endpoint_type": "openai",
+        "embedding_endpoint": "https://api.openai.com/v1",
+        "embedding_model": "text-embedding-3-small",
+        "embedding_dim": 1536,
+    }
+    template = next(m for m in agent["messages"] if m["role"] == "user")
+    for n in range(1500):
+        m = copy.deepcopy(template)
+        m["id"] = f"message-bulk-{n}"
+        m["content"] = [{"type": "text", "text": f"bulk note {n} {uid}"}]
+        agent["messages"].append(m)
+    last = f"bulk note 1499 {uid}"
+    (a,) = import_file(client, json.dumps(doc).encode())
+    deadline = time.monotonic() + 30
+    while True:
+        found = client.messages.search(query=last, agent_id=a, search_mode="vector", limit=1)
+        if (found and found[0].content == last) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert found and found[0].content == last, found

@@ -39,6 +39,9 @@ const CANDIDATES: usize = 50;
 const INDEX_DELAY: Duration = Duration::from_secs(5);
 /// Messages embedded per background batch.
 const RECALL_BATCH: u32 = 64;
+
+/// How many full recall batches one wake-up of the background task embeds back to back.
+const RECALL_BATCHES_PER_WAKE: usize = 32;
 const RECALL_CURSOR: &str = "recall_embedding";
 /// Passages and messages share one index, whose keys must be unique: message keys are offset
 /// past any passage sequence number.
@@ -128,10 +131,8 @@ impl Searcher {
                 if let Err(e) = s.flush().await {
                     tracing::warn!(error = %e, "search index flush failed");
                 }
-                if s.recall_vectors
-                    && let Err(e) = s.embed_recall_batch().await
-                {
-                    tracing::warn!(error = %e, "recall embedding failed");
+                if s.recall_vectors {
+                    s.embed_recall_backlog().await;
                 }
             }
         });
@@ -255,13 +256,30 @@ impl Searcher {
         Ok(out)
     }
 
+    /// Embeds batches back to back while they come full (a bulk import leaves thousands of
+    /// messages at once; one batch per wake-up would take hours over them), up to a bound so
+    /// that the index is synced and flushed in between; a full last batch wakes the loop again.
+    async fn embed_recall_backlog(&self) {
+        for _ in 0..RECALL_BATCHES_PER_WAKE {
+            match self.embed_recall_batch().await {
+                Ok(true) => continue,
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "recall embedding failed");
+                    return;
+                }
+            }
+        }
+    }
+
     /// Embeds the user and assistant messages written since the cursor, for the agents that
-    /// have an embedding model; the vectors reach the index through the outbox.
-    async fn embed_recall_batch(&self) -> Result<()> {
+    /// have an embedding model; the vectors reach the index through the outbox. Whether the
+    /// batch was full (more may be waiting).
+    async fn embed_recall_batch(&self) -> Result<bool> {
         let after = self.store.search_cursor(RECALL_CURSOR).await?;
         let batch = self.store.messages_after(after, RECALL_BATCH).await?;
         let Some(last) = batch.last().map(|(k, _)| *k) else {
-            return Ok(());
+            return Ok(false);
         };
         let mut by_agent: HashMap<AgentId, Vec<(u64, String)>> = HashMap::new();
         for (key, m) in &batch {
@@ -292,10 +310,11 @@ impl Searcher {
             .store_message_vectors(vectors, (RECALL_CURSOR, last))
             .await?;
         // New vectors to index, or a full batch: more may be waiting.
-        if stored || batch.len() == RECALL_BATCH as usize {
+        let full = batch.len() == RECALL_BATCH as usize;
+        if stored || full {
             self.changed();
         }
-        Ok(())
+        Ok(full)
     }
 
     fn embedder(&self, config: &EmbeddingConfig) -> Result<Arc<dyn Embedder>> {
