@@ -197,28 +197,26 @@ fn ensure_tool(conn: &Connection, id: ToolId) -> Result<()> {
 
 /// Inserts a new tool row; a taken id or name is a conflict.
 pub(crate) fn insert_tool(conn: &Connection, tool: &Tool) -> Result<()> {
-    let now = micros(&mneme_types::time::now());
-    conn.execute_cached(
-        "INSERT INTO tools (id, name, tool_type, data, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-        rusqlite::params![
-            tool.id.to_string(),
-            tool.name,
-            tool.tool_type,
-            to_json(tool)?,
-            now
-        ],
-    )?;
-    Ok(())
+    write_tool(conn, tool, "")
 }
 
 /// Inserts or replaces a tool row by id.
 pub(crate) fn save_tool(conn: &Connection, tool: &Tool) -> Result<()> {
+    write_tool(
+        conn,
+        tool,
+        "ON CONFLICT (id) DO UPDATE SET name = ?2, tool_type = ?3, data = ?4, updated_at = ?5",
+    )
+}
+
+/// Writes a tool row, `on_conflict` deciding what a taken id does.
+fn write_tool(conn: &Connection, tool: &Tool, on_conflict: &str) -> Result<()> {
     let now = micros(&mneme_types::time::now());
     conn.execute_cached(
-        "INSERT INTO tools (id, name, tool_type, data, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-         ON CONFLICT (id) DO UPDATE SET name = ?2, tool_type = ?3, data = ?4, updated_at = ?5",
+        &format!(
+            "INSERT INTO tools (id, name, tool_type, data, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5) {on_conflict}"
+        ),
         rusqlite::params![
             tool.id.to_string(),
             tool.name,

@@ -154,37 +154,53 @@ impl Service {
 const MAX_FIELD_BYTES: usize = 8 * 1024 * 1024;
 
 /// Every large text of the file (system prompts, block values, message texts, tool sources)
-/// within [`MAX_FIELD_BYTES`].
+/// within [`MAX_FIELD_BYTES`]; the path of the first that is not.
 fn check_sizes(file: &AgentFile) -> Result<()> {
-    let mut fields: Vec<(String, usize)> = Vec::new();
+    let len = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    let too_large = |path: String, len: usize| {
+        ServiceError::bad(format!(
+            "Invalid agent file: {path} is too large ({len} bytes; a field may hold {MAX_FIELD_BYTES})"
+        ))
+    };
     for (i, a) in file.agents.iter().enumerate() {
-        fields.push((
-            format!("agents[{i}].system"),
-            a.system.as_ref().map_or(0, String::len),
-        ));
+        if len(&a.system) > MAX_FIELD_BYTES {
+            return Err(too_large(format!("agents[{i}].system"), len(&a.system)));
+        }
         for (j, m) in a.messages.iter().enumerate() {
-            let len = m
-                .content
-                .iter()
-                .map(|p| serde_json::to_string(p).map_or(0, |s| s.len()))
-                .sum();
-            fields.push((format!("agents[{i}].messages[{j}].content"), len));
+            let size: usize = m.content.iter().map(part_len).sum();
+            if size > MAX_FIELD_BYTES {
+                return Err(too_large(
+                    format!("agents[{i}].messages[{j}].content"),
+                    size,
+                ));
+            }
         }
     }
-    for (i, b) in file.blocks.iter().enumerate() {
-        fields.push((format!("blocks[{i}].value"), b.value.len()));
+    let blocks = file.blocks.iter().map(|b| b.value.len());
+    let tools = file.tools.iter().map(|t| len(&t.source_code));
+    let named = blocks
+        .enumerate()
+        .map(|(i, n)| (format!("blocks[{i}].value"), n))
+        .chain(
+            tools
+                .enumerate()
+                .map(|(i, n)| (format!("tools[{i}].source_code"), n)),
+        );
+    for (path, n) in named {
+        if n > MAX_FIELD_BYTES {
+            return Err(too_large(path, n));
+        }
     }
-    for (i, t) in file.tools.iter().enumerate() {
-        fields.push((
-            format!("tools[{i}].source_code"),
-            t.source_code.as_ref().map_or(0, String::len),
-        ));
-    }
-    match fields.into_iter().find(|(_, len)| *len > MAX_FIELD_BYTES) {
-        Some((path, len)) => Err(ServiceError::bad(format!(
-            "Invalid agent file: {path} is too large ({len} bytes; a field may hold {MAX_FIELD_BYTES})"
-        ))),
-        None => Ok(()),
+    Ok(())
+}
+
+/// About how many bytes a content part holds: its text, or its JSON for the rarer kinds.
+fn part_len(p: &mneme_types::agent_file::ContentPart) -> usize {
+    use mneme_types::agent_file::ContentPart as P;
+    match p {
+        P::Text { text, .. } => text.len(),
+        P::Reasoning { reasoning, .. } => reasoning.len(),
+        other => serde_json::to_string(other).map_or(0, |s| s.len()),
     }
 }
 
