@@ -24,7 +24,6 @@ struct Models {
     /// every agent's when the import overrides it.
     llm: Option<LlmConfig>,
     embedding: Option<EmbeddingConfig>,
-    overridden: bool,
 }
 
 impl Service {
@@ -91,11 +90,7 @@ impl Service {
             Some(h) => Some(self.models.resolve_embedding(h)?),
             None => None,
         };
-        Ok(Models {
-            llm,
-            embedding,
-            overridden: opts.model.is_some(),
-        })
+        Ok(Models { llm, embedding })
     }
 
     /// The file's MCP servers: one of this server's by the same name is used as it is (its
@@ -522,7 +517,7 @@ fn agent_record(schema: &AgentSchema, opts: &ImportOptions, models: &Models) -> 
         (None, None) => crate::names::random_agent_name(),
     };
     let mut llm_config = match (&schema.llm_config, &models.llm) {
-        (_, Some(config)) if models.overridden => config.clone(),
+        (_, Some(config)) if opts.model.is_some() => config.clone(),
         (Some(config), _) => config.clone(),
         (None, Some(config)) => config.clone(),
         (None, None) => {
