@@ -311,6 +311,7 @@ impl Harness {
             llm_config: None,
             compaction: crate::CompactionOptions::default(),
             system: crate::SystemOverrides::default(),
+            group_id: None,
         }
     }
 

@@ -72,6 +72,9 @@ pub struct TurnInput {
     /// This request's changes to the system prompt it sends (`override_system`,
     /// `client_skills`); never stored.
     pub system: SystemOverrides,
+    /// The group the turn runs for (a group message, a sleep-time companion's run): every
+    /// message it stores names it.
+    pub group_id: Option<mneme_types::GroupId>,
 }
 
 /// Progress of a running turn.

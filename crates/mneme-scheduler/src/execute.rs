@@ -300,6 +300,7 @@ impl Scheduler {
             llm_config: job.llm_config,
             compaction: job.compaction,
             system: job.system,
+            group_id: job.group_id,
         };
         let runner = self.runner.clone();
         let turn = tokio::spawn(async move { runner.run_turn(input).await });

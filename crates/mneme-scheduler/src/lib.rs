@@ -62,6 +62,8 @@ pub struct TurnJob {
     pub compaction: mneme_agent::CompactionOptions,
     /// This request's changes to the system prompt it sends (never stored).
     pub system: mneme_agent::SystemOverrides,
+    /// The group the turn runs for: its messages name it.
+    pub group_id: Option<mneme_types::GroupId>,
 }
 
 impl TurnJob {

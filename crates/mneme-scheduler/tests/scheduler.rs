@@ -138,6 +138,7 @@ impl Fixture {
             llm_config: None,
             compaction: Default::default(),
             system: Default::default(),
+            group_id: None,
         }
     }
 

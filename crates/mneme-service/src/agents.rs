@@ -96,7 +96,8 @@ impl Service {
                 messages: vec![system_message],
             })
             .await?;
-        self.state(agent, Some(blocks), Some(tools), Include::ALL)
+        let state = self.state(agent, Some(blocks), Some(tools), Include::ALL)?;
+        self.with_group(state, Include::ALL).await
     }
 
     pub async fn get_agent(&self, id: AgentId, include: Include) -> Result<AgentState> {
@@ -117,6 +118,21 @@ impl Service {
                 .into_iter()
                 .find(|p| matches!(p.body, mneme_types::MessageBody::ApprovalRequest(_)))
         });
+        self.with_group(state, include).await
+    }
+
+    /// Fills `managed_group` (and its old name `multi_agent_group`) when asked.
+    async fn with_group(&self, mut state: AgentState, include: Include) -> Result<AgentState> {
+        if include.groups {
+            let group = self
+                .store
+                .managed_groups(state.id)
+                .await?
+                .into_iter()
+                .next();
+            state.multi_agent_group.clone_from(&group);
+            state.managed_group = group;
+        }
         Ok(state)
     }
 
@@ -275,14 +291,14 @@ impl Service {
             true => self.store.tools_of_agents(&ids).await?,
             false => Vec::new(),
         };
-        agents
-            .into_iter()
-            .map(|agent| {
-                let own_blocks = take_for(&mut blocks, agent.id);
-                let own_tools = take_for(&mut tools, agent.id);
-                self.state(agent, own_blocks, own_tools, include)
-            })
-            .collect()
+        let mut states = Vec::with_capacity(agents.len());
+        for agent in agents {
+            let own_blocks = take_for(&mut blocks, agent.id);
+            let own_tools = take_for(&mut tools, agent.id);
+            let state = self.state(agent, own_blocks, own_tools, include)?;
+            states.push(self.with_group(state, include).await?);
+        }
+        Ok(states)
     }
 
     /// Shapes a stored agent as `AgentState`; relationships not included are empty arrays.

@@ -361,6 +361,7 @@ impl Service {
             thread: thread_of(&c),
             refuse_if_busy: true,
             model,
+            group: None,
         })
     }
 

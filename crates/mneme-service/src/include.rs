@@ -8,6 +8,8 @@ pub struct Include {
     pub tags: bool,
     pub tools: bool,
     pub secrets: bool,
+    /// The group the agent manages (`managed_group`, and `multi_agent_group` its old name).
+    pub groups: bool,
 }
 
 impl Include {
@@ -16,12 +18,14 @@ impl Include {
         tags: true,
         tools: true,
         secrets: true,
+        groups: true,
     };
     pub const NONE: Include = Include {
         blocks: false,
         tags: false,
         tools: false,
         secrets: false,
+        groups: false,
     };
 
     /// Reads Letta's `include` values; unknown ones are ignored, as Letta does. `agent.blocks`
@@ -37,6 +41,7 @@ impl Include {
                 "agent.tags" | "tags" => inc.tags = true,
                 "agent.tools" | "tools" => inc.tools = true,
                 "agent.secrets" => inc.secrets = true,
+                "agent.managed_group" | "agent.multi_agent_group" => inc.groups = true,
                 _ => {}
             }
         }

@@ -37,6 +37,8 @@ pub(crate) struct Target {
     pub(crate) refuse_if_busy: bool,
     /// The conversation's model, in place of the agent's unless the request overrides it.
     pub(crate) model: Option<LlmConfig>,
+    /// The group the turn runs for (a group message, a sleep-time companion's run).
+    pub(crate) group: Option<mneme_types::GroupId>,
 }
 
 impl Target {
@@ -46,6 +48,7 @@ impl Target {
             thread: Thread::default_of(agent),
             refuse_if_busy: false,
             model: None,
+            group: None,
         }
     }
 }
@@ -168,6 +171,7 @@ impl Service {
             llm_config,
             compaction,
             system: crate::messages::system_overrides(req),
+            group_id: target.group,
         };
         let job = Job {
             turn,

@@ -18,27 +18,7 @@ use mneme_store::{
 #[async_trait]
 impl AgentStore for SqliteStore {
     async fn create_agent(&self, new: NewAgent) -> StoreResult<Agent> {
-        self.write(move |tx| {
-            insert_agent(tx, &new.agent)?;
-            for block in &new.new_blocks {
-                blocks::insert_block(tx, block, &new.agent.created_at)?;
-                attach(tx, new.agent.id, block.id)?;
-            }
-            for block in &new.existing_blocks {
-                attach(tx, new.agent.id, *block)?;
-            }
-            for (position, tool) in new.tools.iter().enumerate() {
-                tx.execute_cached(
-                    "INSERT OR IGNORE INTO agent_tools (agent_id, tool_id, position) VALUES (?1, ?2, ?3)",
-                    rusqlite::params![new.agent.id.to_string(), tool.to_string(), position as i64],
-                )?;
-            }
-            for message in &new.messages {
-                messages::insert_message(tx, message, None)?;
-            }
-            load_agent(tx, new.agent.id)
-        })
-        .await
+        self.write(move |tx| create_agent(tx, &new)).await
     }
 
     async fn import_agents(&self, import: AgentImport) -> StoreResult<Vec<AgentId>> {
@@ -107,29 +87,7 @@ impl AgentStore for SqliteStore {
     }
 
     async fn delete_agent(&self, id: AgentId) -> StoreResult<()> {
-        self.write(move |tx| {
-            // The agent's own archives go with it unless another agent still reads them.
-            tx.execute_cached(
-                "DELETE FROM archives WHERE owner_agent_id = ?1 AND NOT EXISTS
-                    (SELECT 1 FROM agent_archives aa
-                     WHERE aa.archive_id = archives.id AND aa.agent_id <> ?1)",
-                [id.to_string()],
-            )?;
-            // Its conversations' isolated blocks are theirs alone; the cascade would only unpair
-            // them from the conversations and leave them behind.
-            tx.execute_cached(
-                "DELETE FROM blocks WHERE id IN
-                    (SELECT cb.block_id FROM conversation_blocks cb
-                     JOIN conversations c ON c.id = cb.conversation_id WHERE c.agent_id = ?1)",
-                [id.to_string()],
-            )?;
-            let n = tx.execute_cached("DELETE FROM agents WHERE id = ?1", [id.to_string()])?;
-            if n == 0 {
-                return Err(Error::not_found("Agent", id));
-            }
-            Ok(())
-        })
-        .await
+        self.write(move |tx| delete_agent(tx, id)).await
     }
 
     async fn attach_block(&self, agent: AgentId, block: BlockId) -> StoreResult<()> {
@@ -189,6 +147,52 @@ impl AgentStore for SqliteStore {
 }
 
 /// The agent with its blocks, tools and counts, without its messages.
+/// Writes a new agent with its blocks, attachments, tools and messages (`create_agent`).
+pub(crate) fn create_agent(tx: &Connection, new: &NewAgent) -> Result<Agent> {
+    insert_agent(tx, &new.agent)?;
+    for block in &new.new_blocks {
+        blocks::insert_block(tx, block, &new.agent.created_at)?;
+        attach(tx, new.agent.id, block.id)?;
+    }
+    for block in &new.existing_blocks {
+        attach(tx, new.agent.id, *block)?;
+    }
+    for (position, tool) in new.tools.iter().enumerate() {
+        tx.execute_cached(
+            "INSERT OR IGNORE INTO agent_tools (agent_id, tool_id, position) VALUES (?1, ?2, ?3)",
+            rusqlite::params![new.agent.id.to_string(), tool.to_string(), position as i64],
+        )?;
+    }
+    for message in &new.messages {
+        messages::insert_message(tx, message, None)?;
+    }
+    load_agent(tx, new.agent.id)
+}
+
+/// Deletes an agent with what is its alone (`delete_agent`).
+pub(crate) fn delete_agent(tx: &Connection, id: AgentId) -> Result<()> {
+    // The agent's own archives go with it unless another agent still reads them.
+    tx.execute_cached(
+        "DELETE FROM archives WHERE owner_agent_id = ?1 AND NOT EXISTS
+            (SELECT 1 FROM agent_archives aa
+             WHERE aa.archive_id = archives.id AND aa.agent_id <> ?1)",
+        [id.to_string()],
+    )?;
+    // Its conversations' isolated blocks are theirs alone; the cascade would only unpair
+    // them from the conversations and leave them behind.
+    tx.execute_cached(
+        "DELETE FROM blocks WHERE id IN
+            (SELECT cb.block_id FROM conversation_blocks cb
+             JOIN conversations c ON c.id = cb.conversation_id WHERE c.agent_id = ?1)",
+        [id.to_string()],
+    )?;
+    let n = tx.execute_cached("DELETE FROM agents WHERE id = ?1", [id.to_string()])?;
+    if n == 0 {
+        return Err(Error::not_found("Agent", id));
+    }
+    Ok(())
+}
+
 pub(crate) fn frame_of(conn: &Connection, id: AgentId) -> Result<AgentFrame> {
     let agent = load_agent(conn, id)?;
     let blocks = blocks_of(conn, id)?;

@@ -17,19 +17,20 @@ mod page;
 
 use async_trait::async_trait;
 use mneme_types::{
-    AgentId, ArchiveId, Block, BlockId, ConversationId, McpServer, McpServerId, MessageId,
-    PassageId, ProviderId, ProviderRecord, RunId, Step, StepId, Tool, ToolId,
+    AgentId, ArchiveId, Block, BlockId, ConversationId, Group, GroupId, ManagerType, McpServer,
+    McpServerId, MessageId, PassageId, ProviderId, ProviderRecord, RunId, Step, StepId, Tool,
+    ToolId,
 };
 
 pub use error::StoreError;
 pub use model::{
     Agent, AgentContext, AgentEdit, AgentFilter, AgentFrame, AgentImport, AgentSettings, Archive,
     ArchiveEdit, ArchiveFilter, BlockChange, BlockEdit, BlockFilter, CompactionCommit,
-    ConversationEdit, ConversationFilter, ConversationRecord, ImportedAgent, Message, MessageEdit,
-    MessageFilter, MessageQuery, NewAgent, NewConversation, Passage, PassageFilter, PassageList,
-    ReasoningRecord, Role, RunChunk, RunData, RunEdit, RunFilter, RunRecord, SearchChange,
-    SearchKind, StepCommit, ToolCallRecord, ToolEdit, ToolFilter, ToolReturnRecord,
-    is_builtin_tool_type,
+    ConversationEdit, ConversationFilter, ConversationRecord, GroupEdit, GroupFilter,
+    ImportedAgent, Message, MessageEdit, MessageFilter, MessageQuery, NewAgent, NewConversation,
+    Passage, PassageFilter, PassageList, ReasoningRecord, Role, RunChunk, RunData, RunEdit,
+    RunFilter, RunRecord, SearchChange, SearchKind, StepCommit, ToolCallRecord, ToolEdit,
+    ToolFilter, ToolReturnRecord, is_builtin_tool_type,
 };
 pub use page::{Order, Page};
 
@@ -186,6 +187,44 @@ pub trait ConversationStore: Send + Sync {
         conversation: Option<ConversationId>,
         page: &Page,
     ) -> Result<Vec<Message>>;
+}
+
+/// Multi-agent groups: their members in order, their manager and their shared blocks.
+#[async_trait]
+pub trait GroupStore: Send + Sync {
+    /// Creates the agents of `new_agents` (as `create_agent` would: a sleep-time companion),
+    /// then the group with its members in the order given and its shared blocks, and attaches
+    /// every shared block to each member and to the manager. An unknown member, manager or
+    /// block is `NotFound`; a member already holding another block with a shared block's label
+    /// a `Conflict`; either writes nothing.
+    async fn create_group(&self, group: Group, new_agents: Vec<NewAgent>) -> Result<Group>;
+    async fn get_group(&self, id: GroupId) -> Result<Group>;
+    /// Oldest first unless `page` says otherwise; unknown cursors are `NotFound`.
+    async fn list_groups(&self, filter: &GroupFilter, page: &Page) -> Result<Vec<Group>>;
+    async fn count_groups(&self, filter: &GroupFilter) -> Result<u64>;
+    /// Applies `edit` inside one write transaction; the id and manager type stay. Changed
+    /// members replace the old ones (each must exist); shared blocks added are attached to
+    /// the members and the manager as at creation, shared blocks removed stay attached.
+    async fn update_group(&self, id: GroupId, edit: GroupEdit) -> Result<Group>;
+    /// Deletes the group, and with `with_members` its member agents too (as `delete_agent`
+    /// would: a sleep-time group's companions); never its manager or its blocks.
+    async fn delete_group(&self, id: GroupId, with_members: bool) -> Result<()>;
+    /// The groups `agent` is a member of (`agent_ids`), of one manager type if given, oldest
+    /// first; empty for an unknown agent.
+    async fn groups_of_agent(
+        &self,
+        agent: AgentId,
+        manager_type: Option<ManagerType>,
+    ) -> Result<Vec<Group>>;
+    /// The groups `agent` manages (`manager_agent_id`), oldest first; empty for an unknown
+    /// agent.
+    async fn managed_groups(&self, agent: AgentId) -> Result<Vec<Group>>;
+    /// Adds the block to the group's shared blocks and attaches it to every member and to the
+    /// manager (a clash of labels is a `Conflict` and writes nothing). Attaching it twice
+    /// changes nothing.
+    async fn attach_group_block(&self, group: GroupId, block: BlockId) -> Result<()>;
+    /// Removes the block from the group's shared blocks; the agents keep it attached.
+    async fn detach_group_block(&self, group: GroupId, block: BlockId) -> Result<()>;
 }
 
 /// Runs and the steps they consist of.
@@ -420,6 +459,7 @@ pub trait Store:
     + BlockStore
     + MessageStore
     + ConversationStore
+    + GroupStore
     + RunStore
     + ToolStore
     + ArchiveStore
@@ -435,6 +475,7 @@ impl<T> Store for T where
         + BlockStore
         + MessageStore
         + ConversationStore
+        + GroupStore
         + RunStore
         + ToolStore
         + ArchiveStore

@@ -736,3 +736,15 @@ pub struct ConversationFilter {
 /// A change to a stored conversation, applied inside the write transaction.
 pub type ConversationEdit =
     Box<dyn FnOnce(&mut ConversationRecord) -> Result<(), StoreError> + Send>;
+
+/// A change to a stored group, applied inside the write transaction.
+pub type GroupEdit = Box<dyn FnOnce(&mut mneme_types::Group) -> Result<(), StoreError> + Send>;
+
+/// Filters of `GET /v1/groups/` and `/count`.
+#[derive(Debug, Clone, Default)]
+pub struct GroupFilter {
+    pub manager_type: Option<mneme_types::ManagerType>,
+    pub project_id: Option<String>,
+    /// Whether groups marked `hidden` (sleep-time groups) are listed too.
+    pub show_hidden: bool,
+}

@@ -95,8 +95,8 @@ pub struct AgentState {
     pub pending_approval: Option<LettaMessage>,
     pub message_buffer_autoclear: bool,
     pub enable_sleeptime: Option<bool>,
-    pub multi_agent_group: Option<Value>,
-    pub managed_group: Option<Value>,
+    pub multi_agent_group: Option<crate::Group>,
+    pub managed_group: Option<crate::Group>,
     #[serde(serialize_with = "time::serialize_opt")]
     pub last_run_completion: Option<DateTime<Utc>>,
     pub last_run_duration_ms: Option<i64>,

@@ -136,6 +136,11 @@ typed_id!(
     ConversationId,
     "conv"
 );
+typed_id!(
+    /// `group-<uuid>`
+    GroupId,
+    "group"
+);
 
 #[cfg(test)]
 mod tests {

@@ -39,6 +39,10 @@ pub fn builtin_tools() -> Vec<Tool> {
 pub const BUILTIN_TOOL_TYPES: &[&str] =
     &["letta_core", "letta_memory_core", "letta_sleeptime_core"];
 
+/// The `tool_type` of the multi-agent tools, run by the executor the service registers (they
+/// run other agents' turns, which only the service can schedule).
+pub const MULTI_AGENT_TOOL_TYPE: &str = "letta_multi_agent_core";
+
 /// Letta's default cap on a tool's return, in characters.
 pub const DEFAULT_RETURN_CHAR_LIMIT: u32 = 50_000;
 
@@ -269,6 +273,69 @@ const BUILTINS: &[(&str, &str, &str, Params, bool)] = &[
         },
         false,
     ),
+    (
+        "send_message_to_agent_and_wait_for_reply",
+        "letta_multi_agent_core",
+        "Send a message to another agent and wait for its reply. The other agent learns that the \
+         message comes from you; its reply is returned to you.",
+        || {
+            object(
+                json!({
+                    "message": string("What to tell the other agent."),
+                    "other_agent_id": string("The id of the agent to message (agent-...)."),
+                }),
+                &["message", "other_agent_id"],
+            )
+        },
+        false,
+    ),
+    (
+        "send_message_to_agent_async",
+        "letta_multi_agent_core",
+        "Send a message to another agent without waiting for a reply (a notification). The other \
+         agent learns that the message comes from you.",
+        || {
+            object(
+                json!({
+                    "message": string("What to tell the other agent."),
+                    "other_agent_id": string("The id of the agent to message (agent-...)."),
+                }),
+                &["message", "other_agent_id"],
+            )
+        },
+        false,
+    ),
+    (
+        "send_message_to_agents_matching_tags",
+        "letta_multi_agent_core",
+        "Send a message to every other agent that has all of the tags in match_all and at least \
+         one of the tags in match_some, and collect their replies.",
+        || {
+            object(
+                json!({
+                    "message": string("What to tell the agents."),
+                    "match_all": {"type": "array", "items": {"type": "string"},
+                                  "description": "Tags an agent must all have."},
+                    "match_some": {"type": "array", "items": {"type": "string"},
+                                   "description": "Tags of which an agent must have at least one."},
+                }),
+                &["message", "match_all", "match_some"],
+            )
+        },
+        false,
+    ),
+    (
+        "send_message_to_all_agents_in_group",
+        "letta_multi_agent_core",
+        "Send a message to every agent of the group you supervise and collect their replies.",
+        || {
+            object(
+                json!({"message": string("What to tell the group's agents.")}),
+                &["message"],
+            )
+        },
+        false,
+    ),
 ];
 
 fn string(description: &str) -> Value {
@@ -300,8 +367,9 @@ mod tests {
     #[test]
     fn every_builtin_has_a_builtin_tool_type() {
         for tool in builtin_tools() {
+            let t = tool.tool_type.as_str();
             assert!(
-                BUILTIN_TOOL_TYPES.contains(&tool.tool_type.as_str()),
+                BUILTIN_TOOL_TYPES.contains(&t) || t == MULTI_AGENT_TOOL_TYPE,
                 "{}",
                 tool.name
             );

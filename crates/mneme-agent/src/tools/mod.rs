@@ -17,8 +17,8 @@ use crate::recall::MemorySearch;
 
 pub use args::Args;
 pub use catalog::{
-    BUILTIN_TOOL_TYPES, DEFAULT_RETURN_CHAR_LIMIT, base_tool_rules, builtin_tools,
-    default_tool_names,
+    BUILTIN_TOOL_TYPES, DEFAULT_RETURN_CHAR_LIMIT, MULTI_AGENT_TOOL_TYPE, base_tool_rules,
+    builtin_tools, default_tool_names,
 };
 pub use memory::WorkingMemory;
 pub use search::recall_text;

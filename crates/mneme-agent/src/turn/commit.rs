@@ -73,6 +73,11 @@ impl Runtime {
             m.run_id = Some(input.run_id);
         }
         messages.extend(w.messages);
+        if let Some(group) = input.group_id {
+            for m in &mut messages {
+                m.group_id.get_or_insert_with(|| group.to_string());
+            }
+        }
         let autoclear = turn.ctx.agent.settings.message_buffer_autoclear;
         let mut message_ids: Vec<MessageId> = turn.ctx.agent.message_ids.clone();
         if !autoclear {

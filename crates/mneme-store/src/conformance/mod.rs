@@ -22,6 +22,7 @@ pub mod agents;
 pub mod archives;
 pub mod blocks;
 pub mod conversations;
+pub mod groups;
 pub mod imports;
 pub mod mcp;
 pub mod messages;
@@ -90,6 +91,15 @@ macro_rules! conformance_suite {
                 delete_conversation_takes_its_own_rows_along,
                 messages_a_fork_took_over_go_with_the_fork,
                 deleting_the_agent_deletes_its_conversations,
+            }
+            groups {
+                create_group_keeps_members_in_order_and_shares_blocks,
+                a_failed_group_creation_writes_nothing,
+                a_group_created_with_new_agents_holds_them,
+                group_lists_filter_hide_and_page,
+                update_group_applies_the_edit_or_nothing,
+                deleting_agents_and_groups_keeps_the_rest,
+                group_blocks_attach_to_members_and_detach_from_the_group,
             }
             imports {
                 an_import_writes_everything_at_once,
