@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::agents::{Where, attach, create_agent, delete_agent, ensure_agent, order_limit};
 use crate::rows::{micros, parse, placeholders};
 use crate::{Cached, Error, Result, SqliteStore, StoreResult};
-use mneme_store::{GroupEdit, GroupFilter, GroupStore, NewAgent, Page, StoreError};
+use mneme_store::{
+    GroupEdit, GroupFilter, GroupStore, Message, MessageQuery, NewAgent, Page, StoreError,
+};
 
 const COLUMNS: &str = "id, manager_type, description, project_id, template_id, \
     base_template_id, deployment_id, manager_agent_id, config, hidden";
@@ -151,9 +153,35 @@ impl GroupStore for SqliteStore {
         })
         .await
     }
+
+    async fn group_messages(
+        &self,
+        group: GroupId,
+        query: &MessageQuery,
+    ) -> StoreResult<Vec<Message>> {
+        let query = query.clone();
+        self.read(move |conn| crate::group_messages::list(conn, group, &query))
+            .await
+    }
+
+    async fn deliver_group_messages(
+        &self,
+        group: GroupId,
+        messages: Vec<Message>,
+        into_context: &[AgentId],
+    ) -> StoreResult<()> {
+        let into_context = into_context.to_vec();
+        self.write(move |tx| crate::group_messages::deliver(tx, group, messages, &into_context))
+            .await
+    }
+
+    async fn reset_group_messages(&self, group: GroupId) -> StoreResult<u64> {
+        self.write(move |tx| crate::group_messages::reset(tx, group))
+            .await
+    }
 }
 
-fn ensure_group(conn: &Connection, id: GroupId) -> Result<()> {
+pub(crate) fn ensure_group(conn: &Connection, id: GroupId) -> Result<()> {
     let found = conn
         .query_row_cached(
             "SELECT 1 FROM groups WHERE id = ?1",

@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_messages_edited.sql")),
     (9, include_str!("../migrations/0009_conversations.sql")),
     (11, include_str!("../migrations/0011_groups.sql")),
+    (12, include_str!("../migrations/0012_group_messages.sql")),
 ];
 
 /// Applies the migrations this database has not seen, each in its own transaction.

@@ -225,6 +225,27 @@ pub trait GroupStore: Send + Sync {
     async fn attach_group_block(&self, group: GroupId, block: BlockId) -> Result<()>;
     /// Removes the block from the group's shared blocks; the agents keep it attached.
     async fn detach_group_block(&self, group: GroupId, block: BlockId) -> Result<()>;
+    /// The group's messages (those whose `group_id` names it, whichever agent and thread
+    /// holds them), paged as `list_messages` pages an agent's: cursors are message ids compared
+    /// by storage sequence (unknown ones `NotFound`), `Desc` takes the newest `limit` rows and
+    /// the page reads oldest first either way; `query.run_id` filters, `query.conversation`
+    /// is not used. An unknown group is `NotFound`.
+    async fn group_messages(&self, group: GroupId, query: &MessageQuery) -> Result<Vec<Message>>;
+    /// Stores `messages` in their agents' default conversations, stamped with the group, and
+    /// appends those of the agents in `into_context` to the end of that agent's in-context
+    /// messages (bumping `message_ids_version`), in one transaction. An unknown group or agent
+    /// is `NotFound` and writes nothing.
+    async fn deliver_group_messages(
+        &self,
+        group: GroupId,
+        messages: Vec<Message>,
+        into_context: &[AgentId],
+    ) -> Result<()>;
+    /// Deletes every message of the group and takes their ids out of every context naming
+    /// them (agents' and conversations', each bumping its version; a context's first message
+    /// stays), in one transaction; returns how many messages were deleted. An unknown group is
+    /// `NotFound`.
+    async fn reset_group_messages(&self, group: GroupId) -> Result<u64>;
 }
 
 /// Runs and the steps they consist of.

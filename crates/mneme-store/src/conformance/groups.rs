@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use mneme_types::{Group, ManagerConfig, ManagerType};
+use mneme_types::{AgentId, Group, ManagerConfig, ManagerType, MessageId};
 
 use super::fixtures::*;
-use crate::{GroupFilter, Order, Store};
+use crate::{GroupFilter, Message, MessageQuery, Order, Role, Store};
 
 fn round_robin(members: &[&crate::Agent]) -> Group {
     Group::new(
@@ -274,4 +274,158 @@ pub async fn group_blocks_attach_to_members_and_detach_from_the_group(store: Arc
     let missing = store.create_block(block("other", "o")).await.unwrap();
     store.delete_block(missing.id).await.unwrap();
     assert_not_found(store.attach_group_block(g.id, missing.id).await);
+}
+
+/// A message of `agent` stamped with `group`.
+fn said_in(group: mneme_types::GroupId, agent: AgentId, role: Role, text: &str) -> Message {
+    let mut m = message(agent, role, text);
+    m.group_id = Some(group.to_string());
+    m
+}
+
+fn messages_query(limit: u32, order: Order) -> MessageQuery {
+    MessageQuery {
+        limit,
+        order,
+        ..MessageQuery::default()
+    }
+}
+
+async fn group_listed(
+    store: &dyn Store,
+    group: mneme_types::GroupId,
+    q: &MessageQuery,
+) -> Vec<MessageId> {
+    ids(&store.group_messages(group, q).await.unwrap(), |m| m.id)
+}
+
+pub async fn group_messages_page_across_agents_in_storage_order(store: Arc<dyn Store>) {
+    let (a, b) = (agent(&*store, "a").await, agent(&*store, "b").await);
+    let g = store
+        .create_group(round_robin(&[&a, &b]), Vec::new())
+        .await
+        .unwrap();
+    let first = said_in(g.id, a.id, Role::User, "hello");
+    let outside = message(a.id, Role::User, "not in the group");
+    append(&*store, a.id, vec![first.clone(), outside]).await;
+    let run = run_for(&*store, b.id).await;
+    let mut second = said_in(g.id, b.id, Role::System, "a said hello");
+    let mut third = said_in(g.id, b.id, Role::Assistant, "hi");
+    second.run_id = Some(run);
+    third.run_id = Some(run);
+    let current = store.get_agent(b.id).await.unwrap();
+    let step = commit(&current, run, vec![second.clone(), third.clone()]);
+    store.commit_step(step).await.unwrap();
+
+    let all = [first.id, second.id, third.id];
+    let asc = messages_query(10, Order::Asc);
+    assert_eq!(group_listed(&*store, g.id, &asc).await, all);
+    // `Desc` takes the newest rows and reads them oldest first.
+    let newest = messages_query(2, Order::Desc);
+    assert_eq!(group_listed(&*store, g.id, &newest).await, all[1..]);
+    let after = MessageQuery {
+        after: Some(first.id),
+        ..asc.clone()
+    };
+    assert_eq!(group_listed(&*store, g.id, &after).await, all[1..]);
+    let before = MessageQuery {
+        before: Some(third.id),
+        ..asc.clone()
+    };
+    assert_eq!(group_listed(&*store, g.id, &before).await, all[..2]);
+    let of_run = MessageQuery {
+        run_id: Some(run),
+        ..asc.clone()
+    };
+    assert_eq!(group_listed(&*store, g.id, &of_run).await, all[1..]);
+
+    let unknown_cursor = MessageQuery {
+        after: Some(MessageId::new()),
+        ..asc.clone()
+    };
+    assert_not_found(store.group_messages(g.id, &unknown_cursor).await);
+    let other = mneme_types::GroupId::new();
+    assert_not_found(store.group_messages(other, &asc).await);
+}
+
+pub async fn delivered_group_messages_join_the_contexts_asked(store: Arc<dyn Store>) {
+    let (a, b) = (agent(&*store, "a").await, agent(&*store, "b").await);
+    let g = store
+        .create_group(round_robin(&[&a, &b]), Vec::new())
+        .await
+        .unwrap();
+    let for_a = message(a.id, Role::System, "b said hi");
+    let for_b = message(b.id, Role::System, "a said hi");
+    let delivery = vec![for_a.clone(), for_b.clone()];
+    store
+        .deliver_group_messages(g.id, delivery, &[a.id])
+        .await
+        .unwrap();
+
+    let after_a = store.get_agent(a.id).await.unwrap();
+    assert_eq!(after_a.message_ids, [a.message_ids[0], for_a.id]);
+    assert_eq!(after_a.message_ids_version, a.message_ids_version + 1);
+    let after_b = store.get_agent(b.id).await.unwrap();
+    assert_eq!(after_b.message_ids, b.message_ids, "stored, not in context");
+    assert_eq!(after_b.message_ids_version, b.message_ids_version);
+    let stored = store.get_message(for_b.id).await.unwrap();
+    assert_eq!(stored.group_id, Some(g.id.to_string()));
+    let asc = messages_query(10, Order::Asc);
+    assert_eq!(
+        group_listed(&*store, g.id, &asc).await,
+        [for_a.id, for_b.id]
+    );
+
+    // An unknown agent refuses the whole delivery.
+    let lost = message(AgentId::new(), Role::System, "nobody");
+    let kept_out = message(a.id, Role::System, "never");
+    let only_a = [a.id];
+    let refused = store.deliver_group_messages(g.id, vec![kept_out.clone(), lost], &only_a);
+    assert_not_found(refused.await);
+    assert_not_found(store.get_message(kept_out.id).await);
+    let unknown = mneme_types::GroupId::new();
+    let refused = store.deliver_group_messages(unknown, vec![kept_out], &[]);
+    assert_not_found(refused.await);
+}
+
+pub async fn resetting_group_messages_takes_them_out_of_every_context(store: Arc<dyn Store>) {
+    let (a, b) = (agent(&*store, "a").await, agent(&*store, "b").await);
+    let g = store
+        .create_group(round_robin(&[&a, &b]), Vec::new())
+        .await
+        .unwrap();
+    let asked = said_in(g.id, a.id, Role::User, "hello");
+    let mine = message(a.id, Role::User, "private");
+    let answer = said_in(g.id, a.id, Role::Assistant, "hi");
+    let before = append(
+        &*store,
+        a.id,
+        vec![asked.clone(), mine.clone(), answer.clone()],
+    )
+    .await;
+    let fork = new_conversation(a.id, vec![], vec![asked.id, mine.id]);
+    let fork = store.create_conversation(fork).await.unwrap();
+    store
+        .deliver_group_messages(g.id, vec![message(b.id, Role::System, "a: hi")], &[b.id])
+        .await
+        .unwrap();
+
+    assert_eq!(store.reset_group_messages(g.id).await.unwrap(), 3);
+    let after = store.get_agent(a.id).await.unwrap();
+    assert_eq!(after.message_ids, [a.message_ids[0], mine.id]);
+    assert_eq!(after.message_ids_version, before.message_ids_version + 1);
+    assert_eq!(
+        store.get_agent(b.id).await.unwrap().message_ids,
+        b.message_ids
+    );
+    let fork_after = store.get_conversation(fork.id).await.unwrap();
+    assert_eq!(fork_after.message_ids, [fork.message_ids[0], mine.id]);
+    assert_eq!(fork_after.message_ids_version, fork.message_ids_version + 1);
+    assert_not_found(store.get_message(answer.id).await);
+    store.get_message(mine.id).await.unwrap();
+    let asc = messages_query(10, Order::Asc);
+    assert!(group_listed(&*store, g.id, &asc).await.is_empty());
+    assert_eq!(store.reset_group_messages(g.id).await.unwrap(), 0);
+    let unknown = mneme_types::GroupId::new();
+    assert_not_found(store.reset_group_messages(unknown).await);
 }

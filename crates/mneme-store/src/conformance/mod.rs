@@ -100,6 +100,9 @@ macro_rules! conformance_suite {
                 update_group_applies_the_edit_or_nothing,
                 deleting_agents_and_groups_keeps_the_rest,
                 group_blocks_attach_to_members_and_detach_from_the_group,
+                group_messages_page_across_agents_in_storage_order,
+                delivered_group_messages_join_the_contexts_asked,
+                resetting_group_messages_takes_them_out_of_every_context,
             }
             imports {
                 an_import_writes_everything_at_once,
@@ -229,6 +232,7 @@ mod tests {
         ("archives", include_str!("archives.rs")),
         ("blocks", include_str!("blocks.rs")),
         ("conversations", include_str!("conversations.rs")),
+        ("groups", include_str!("groups.rs")),
         ("imports", include_str!("imports.rs")),
         ("mcp", include_str!("mcp.rs")),
         ("messages", include_str!("messages.rs")),
