@@ -44,6 +44,7 @@ impl IntoResponse for ApiError {
             ApiError::Service(S::PendingApproval(id)) => return pending_approval(&id),
             ApiError::Service(S::McpConnection(m)) => return mcp_connection_error(&m),
             ApiError::Service(e @ S::ConversationBusy { .. }) => return conversation_busy(&e),
+            ApiError::Service(S::NoSpeaker(m)) => return no_speaker(&m),
             ApiError::Service(e) => {
                 let status = match &e {
                     S::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -64,6 +65,8 @@ impl IntoResponse for ApiError {
                     }
                     // Answered above, with the provider's error shape.
                     S::Llm(_) => StatusCode::BAD_GATEWAY,
+                    // Answered above, not to be retried.
+                    S::NoSpeaker(_) => StatusCode::BAD_GATEWAY,
                 };
                 let detail = if status.is_server_error() && !matches!(e, S::Embedding(_)) {
                     // Logged once, here, where it is turned into a response.
@@ -133,6 +136,21 @@ fn conversation_busy(e: &ServiceError) -> Response {
         body["run_id"] = json!(run);
     }
     let mut res = (StatusCode::CONFLICT, Json(body)).into_response();
+    res.headers_mut().insert(
+        "x-should-retry",
+        axum::http::HeaderValue::from_static("false"),
+    );
+    res
+}
+
+/// A dynamic group's manager named no participant: the model's answer was unusable (502),
+/// shown in full; not to be retried by the SDK, since the exchange's earlier turns are stored.
+fn no_speaker(message: &str) -> Response {
+    let body = json!({
+        "error": {"type": "llm_invalid_response", "message": message, "detail": message},
+        "detail": message,
+    });
+    let mut res = (StatusCode::BAD_GATEWAY, Json(body)).into_response();
     res.headers_mut().insert(
         "x-should-retry",
         axum::http::HeaderValue::from_static("false"),

@@ -10,6 +10,7 @@ mod client;
 mod conversations;
 mod error;
 mod extract;
+mod groups;
 mod health;
 mod mcp_servers;
 mod messages;

@@ -9,8 +9,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, panic_response};
 use crate::{
-    agent_files, agents, archival, archives, blocks, conversations, health, mcp_servers, messages,
-    models, providers, runs, tools,
+    agent_files, agents, archival, archives, blocks, conversations, groups, health, mcp_servers,
+    messages, models, providers, runs, tools,
 };
 
 /// Builds the application. Collection roots answer with and without their trailing slash (the
@@ -260,6 +260,39 @@ pub fn router(service: Service) -> Router {
             "/v1/conversations/{conversation_id}/compact",
             post(conversations::compact),
         ),
+        ("/v1/groups/", get(groups::list).post(groups::create)),
+        ("/v1/groups/count", get(groups::count)),
+        (
+            "/v1/groups/{group_id}",
+            get(groups::retrieve)
+                .patch(groups::modify)
+                .delete(groups::delete),
+        ),
+        (
+            "/v1/groups/{group_id}/blocks/attach/{block_id}",
+            patch(groups::attach_block),
+        ),
+        (
+            "/v1/groups/{group_id}/blocks/detach/{block_id}",
+            patch(groups::detach_block),
+        ),
+        (
+            "/v1/groups/{group_id}/messages",
+            get(groups::messages).post(groups::send),
+        ),
+        (
+            "/v1/groups/{group_id}/messages/stream",
+            post(groups::stream),
+        ),
+        (
+            "/v1/groups/{group_id}/messages/{message_id}",
+            patch(groups::modify_message),
+        ),
+        (
+            "/v1/groups/{group_id}/reset-messages",
+            patch(groups::reset_messages),
+        ),
+        ("/v1/agents/{agent_id}/groups", get(groups::of_agent)),
     ];
     let mut app = Router::new();
     for (path, handler) in routes {

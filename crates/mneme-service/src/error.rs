@@ -52,6 +52,10 @@ pub enum ServiceError {
     /// The agent's stored state cannot run a turn.
     #[error("{0}")]
     Internal(String),
+    /// A dynamic group's manager answered without naming a participant; the turns before
+    /// stay stored.
+    #[error("{0}")]
+    NoSpeaker(String),
 }
 
 impl ServiceError {

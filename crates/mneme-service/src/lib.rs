@@ -10,6 +10,7 @@ mod chunks;
 mod compaction;
 mod conversations;
 mod error;
+mod groups;
 mod include;
 mod mcp;
 mod messages;
@@ -89,6 +90,8 @@ pub struct Service {
     /// The router's table: created providers are added to it, so their handles route.
     access: Arc<AccessTable>,
     secrets: SecretBox,
+    /// Group exchanges run one at a time per group.
+    group_locks: Arc<groups::GroupLocks>,
 }
 
 /// The model catalogue and what the service needs to manage providers: the access table the
@@ -136,6 +139,7 @@ impl Service {
             config: Arc::new(config),
             access: providers.access,
             secrets: providers.secrets,
+            group_locks: Arc::default(),
         }
     }
 

@@ -54,9 +54,19 @@ impl Service {
 
     /// A blocking request's turn in `target`, answered with its `LettaResponse`.
     pub(crate) async fn send_to(&self, target: Target, req: LettaRequest) -> Result<LettaResponse> {
+        Ok(self.send_to_run(target, req).await?.1)
+    }
+
+    /// `send_to`, with the run the turn ran as.
+    pub(crate) async fn send_to_run(
+        &self,
+        target: Target,
+        req: LettaRequest,
+    ) -> Result<(RunId, LettaResponse)> {
         let (job, _) = self
             .prepare_as(target, &req, false, RunStatus::Running)
             .await?;
+        let run = job.turn.run_id;
         let opts = job.opts.clone();
         let types = job.types.clone();
         let output = self.run_blocking(job).await?;
@@ -81,13 +91,14 @@ impl Service {
                 }
             })
             .collect();
-        Ok(LettaResponse {
+        let response = LettaResponse {
             messages: filter_types(messages, &types),
             stop_reason: LettaStopReason {
                 stop_reason: output.stop_reason,
             },
             usage: usage_of(&output.usage),
-        })
+        };
+        Ok((run, response))
     }
 
     /// `GET /v1/agents/{id}/messages`: pages of stored messages, oldest first, rendered.
@@ -329,7 +340,7 @@ pub(crate) fn render_options(
     opts
 }
 
-fn overridden(native: bool, o: Option<&RenderOverrides>) -> RenderOptions {
+pub(crate) fn overridden(native: bool, o: Option<&RenderOverrides>) -> RenderOptions {
     let mut opts = RenderOptions::new(native);
     if let Some(o) = o {
         if let Some(v) = o.use_assistant_message {
