@@ -365,6 +365,24 @@ def test_round_robin_max_turns_goes_around_again(http, fake, client, uid):
     assert dialogue(second)[-3:] == [("user", "go"), ("assistant", "a first"), ("system", "b once")]
 
 
+def test_an_exchange_stops_when_a_speaker_waits_for_approval(http, fake, client, uid):
+    a, b = member(client, uid, "a"), member(client, uid, "b")
+    fake.system_rule(marker(uid, "a"), {"tool_calls": [{"name": "ask_human", "arguments": {}}]})
+    fake.system_rule(marker(uid, "b"), {"text": "b speaks"})
+    group = create_group(http, [a.id, b.id])
+    tools = [{"name": "ask_human", "description": "Asks the human.",
+              "parameters": {"type": "object", "properties": {}}}]
+    out = send(http, group["id"], "hello", client_tools=tools)
+    assert out["stop_reason"]["stop_reason"] == "requires_approval"
+    assert [m["message_type"] for m in out["messages"]] == ["approval_request_message"]
+    assert requests_of(fake, marker(uid, "b")) == [], "the next speaker never ran"
+    # b is told what was said; a, waiting for its answer, is given nothing twice.
+    b_users = [m.content for m in history(client, b.id) if m.message_type == "user_message"]
+    assert b_users == ["hello"]
+    a_users = [m.content for m in history(client, a.id) if m.message_type == "user_message"]
+    assert a_users == ["hello"]
+
+
 def test_a_group_stream_carries_every_turn_and_one_ending(http, fake, client, uid):
     a, b = member(client, uid, "a"), member(client, uid, "b")
     fake.system_rule(marker(uid, "a"), {"text": "streamed a"})

@@ -233,9 +233,12 @@ impl Service {
     }
 
     /// `PATCH /v1/groups/{id}/reset-messages`: deletes the group's messages and takes them
-    /// out of the contexts that held them, while no turn of its agents runs.
+    /// out of the contexts that held them, while no exchange of the group and no turn of its
+    /// agents runs.
     pub async fn reset_group_messages(&self, id: GroupId) -> Result<()> {
         let group = self.store.get_group(id).await?;
+        let exchanges = self.group_locks.of(id);
+        let _exchange = exchanges.lock().await;
         let agents = agents_of(&group);
         let mut held = Vec::with_capacity(agents.len());
         for agent in &agents {

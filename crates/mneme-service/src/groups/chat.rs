@@ -23,7 +23,7 @@ pub(crate) enum Step {
     /// Ask the manager to name the next speaker, with this message.
     Ask {
         manager: AgentId,
-        message: MessageCreate,
+        message: Box<MessageCreate>,
     },
     /// Let participant `speaker` (an index into the members) speak, given these messages.
     Speak {
@@ -119,7 +119,7 @@ impl Chat {
             (Some(manager), None) => {
                 return Step::Ask {
                     manager: manager.id,
-                    message: self.ask(),
+                    message: Box::new(self.ask()),
                 };
             }
         };
@@ -172,6 +172,14 @@ impl Chat {
         self.turns += 1;
         self.last = Some(speaker);
         self.chosen = None;
+    }
+
+    /// Participant `speaker`'s turn stopped the exchange (it waits for an approval, it was
+    /// cancelled): what it was given is in its history already, so it is owed nothing more.
+    pub(crate) fn halted(&mut self, speaker: usize) {
+        self.seen[speaker] = self.history.len();
+        self.last = Some(speaker);
+        self.done = true;
     }
 
     /// Ends the exchange: per member that did not speak last, the lines it has not seen.
@@ -386,6 +394,26 @@ mod tests {
         let left = short.leftovers();
         let got: Vec<Vec<String>> = left.iter().map(|(_, m)| texts(m)).collect();
         assert_eq!(got, [vec!["hi", "r0"], vec!["hi", "r0"]]);
+    }
+
+    #[test]
+    fn a_halted_speaker_is_owed_nothing_and_the_others_are() {
+        let g = round_robin(None);
+        let mut chat = Chat::new(&g, members(&["a", "b", "c"]), None, input("hi"));
+        speak(chat.next());
+        chat.spoke(0, vec!["r0".into()]);
+        speak(chat.next());
+        chat.halted(1);
+        assert!(matches!(chat.next(), Step::Done));
+        let left = chat.leftovers();
+        let owed: Vec<(AgentId, Vec<String>)> =
+            left.into_iter().map(|(id, m)| (id, texts(&m))).collect();
+        assert_eq!(owed.len(), 1, "{owed:?}");
+        assert_eq!(
+            owed[0].1,
+            ["hi", "r0"],
+            "c heard nothing yet; a had said r0 itself"
+        );
     }
 
     #[test]

@@ -188,6 +188,9 @@ impl Service {
         tally: &Tally,
     ) -> Result<bool> {
         if tally.stop.is_some_and(ends_exchange) {
+            if let Some(speaker) = speaker {
+                chat.halted(*speaker);
+            }
             return Ok(false);
         }
         let run = *tally
@@ -449,7 +452,7 @@ fn next_turn(chat: &mut Chat) -> Option<Turn> {
         Step::Done => None,
         Step::Ask { manager, message } => Some(Turn {
             agent: manager,
-            inputs: vec![message],
+            inputs: vec![*message],
             speaker: None,
         }),
         Step::Speak { speaker, messages } => Some(Turn {
