@@ -16,9 +16,30 @@ use crate::names::random_agent_name;
 use crate::{Include, Result, Service, ServiceError};
 
 impl Service {
-    /// Creates an agent with its blocks and its compiled system message, all in one transaction.
+    /// Creates an agent with its blocks and its compiled system message, all in one transaction
+    /// (with its sleep-time companion and their group when `enable_sleeptime` is set).
     pub async fn create_agent(&self, req: CreateAgent) -> Result<AgentState> {
         reject_unsupported(&req)?;
+        let built = self.build_agent(&req, &[]).await?;
+        let (blocks, tools) = (built.blocks, built.tools);
+        let agent = if crate::sleeptime::wanted(&built.new.agent) {
+            let id = built.new.agent.id;
+            let (group, companion) = self.companion(&built.new.agent, &blocks).await?;
+            self.store
+                .create_group(group, vec![built.new, companion])
+                .await?;
+            self.store.get_agent(id).await?
+        } else {
+            self.store.create_agent(built.new).await?
+        };
+        let state = self.state(agent, Some(blocks), Some(tools), Include::ALL)?;
+        self.with_group(state, Include::ALL).await
+    }
+
+    /// The records of a new agent: the agent with its compiled system message, its new blocks
+    /// and attachments (`pending`: blocks being created in the same transaction, which
+    /// `block_ids` may name), its tools and rules.
+    pub(crate) async fn build_agent(&self, req: &CreateAgent, pending: &[Block]) -> Result<Built> {
         let agent_type = req.agent_type.unwrap_or(AgentType::LettaV1Agent);
         if agent_type == AgentType::SplitThreadAgent {
             return Err(ServiceError::bad(
@@ -29,8 +50,8 @@ impl Service {
             Some(name) => validate_name(name)?,
             None => random_agent_name(),
         };
-        let (llm_config, format) = self.create_llm_config(&req).await?;
-        let embedding_config = self.create_embedding_config(&req)?;
+        let (llm_config, format) = self.create_llm_config(req).await?;
+        let embedding_config = self.create_embedding_config(req)?;
         let new_blocks = req
             .memory_blocks
             .clone()
@@ -39,9 +60,9 @@ impl Service {
             .map(new_block)
             .collect::<Result<Vec<_>>>()?;
         let existing_ids = req.block_ids.clone().unwrap_or_default();
-        let existing = self.store.get_blocks(&existing_ids).await?;
-        let tools = self.initial_tools(agent_type, &req).await?;
-        let tool_rules = initial_rules(agent_type, &req, &tools);
+        let existing = self.existing_blocks(&existing_ids, pending).await?;
+        let tools = self.initial_tools(agent_type, req).await?;
+        let tool_rules = initial_rules(agent_type, req, &tools);
 
         let now = time::now();
         let system_id = MessageId::new();
@@ -68,7 +89,7 @@ impl Service {
             last_run_completion: None,
             last_run_duration_ms: None,
             last_stop_reason: None,
-            settings: create_settings(&req, format),
+            settings: create_settings(req, format),
             created_at: now,
             updated_at: now,
         };
@@ -86,18 +107,31 @@ impl Service {
             now,
         );
         system_message.id = system_id;
-        let agent = self
-            .store
-            .create_agent(NewAgent {
-                agent,
-                new_blocks,
-                existing_blocks: existing_ids,
-                tools: tools.iter().map(|t| t.id).collect(),
-                messages: vec![system_message],
+        let new = NewAgent {
+            agent,
+            new_blocks,
+            existing_blocks: existing_ids,
+            tools: tools.iter().map(|t| t.id).collect(),
+            messages: vec![system_message],
+        };
+        Ok(Built { new, blocks, tools })
+    }
+
+    /// Blocks named by `block_ids`: those of `pending` as they are, the others read.
+    async fn existing_blocks(&self, ids: &[BlockId], pending: &[Block]) -> Result<Vec<Block>> {
+        let stored: Vec<BlockId> = ids
+            .iter()
+            .filter(|id| !pending.iter().any(|b| b.id == **id))
+            .copied()
+            .collect();
+        let mut read = self.store.get_blocks(&stored).await?.into_iter();
+        Ok(ids
+            .iter()
+            .filter_map(|id| match pending.iter().find(|b| b.id == *id) {
+                Some(b) => Some(b.clone()),
+                None => read.next(),
             })
-            .await?;
-        let state = self.state(agent, Some(blocks), Some(tools), Include::ALL)?;
-        self.with_group(state, Include::ALL).await
+            .collect())
     }
 
     pub async fn get_agent(&self, id: AgentId, include: Include) -> Result<AgentState> {
@@ -175,6 +209,7 @@ impl Service {
             || llm_config.is_some()
             || req.tool_rules.is_some();
         let blocks = req.block_ids.clone();
+        let req_sleeptime = req.enable_sleeptime;
         let edit = Box::new(move |a: &mut Agent| {
             if let Some(format) = format {
                 a.settings.response_format = format_value(format);
@@ -182,9 +217,13 @@ impl Service {
             apply_agent_update(a, req, name, llm_config, embedding_config);
             Ok(())
         });
+        let sleeptime = req_sleeptime;
         self.store.update_agent(id, edit, blocks).await?;
         if recompile {
             self.recompile(id).await?;
+        }
+        if let Some(on) = sleeptime {
+            self.set_sleeptime(id, on).await?;
         }
         self.get_agent(id, Include::ALL).await
     }
@@ -192,6 +231,7 @@ impl Service {
     /// Deletes the agent; its turns still running (in any conversation) are cancelled, so that
     /// they stop at their next step instead of writing for an agent that is gone.
     pub async fn delete_agent(&self, id: AgentId) -> Result<()> {
+        self.delete_companions(id).await?;
         self.store.delete_agent(id).await?;
         for (_, run) in self.scheduler.active_runs(id) {
             run.cancel.cancel();
@@ -202,12 +242,14 @@ impl Service {
     pub async fn attach_block(&self, agent: AgentId, block: BlockId) -> Result<AgentState> {
         self.store.attach_block(agent, block).await?;
         self.recompile(agent).await?;
+        self.follow_blocks(agent, block, true).await;
         self.get_agent(agent, Include::ALL).await
     }
 
     pub async fn detach_block(&self, agent: AgentId, block: BlockId) -> Result<AgentState> {
         self.store.detach_block(agent, block).await?;
         self.recompile(agent).await?;
+        self.follow_blocks(agent, block, false).await;
         self.get_agent(agent, Include::ALL).await
     }
 
@@ -385,11 +427,11 @@ impl Service {
     async fn initial_tools(&self, agent_type: AgentType, req: &CreateAgent) -> Result<Vec<Tool>> {
         let mut names: Vec<String> = Vec::new();
         if req.include_base_tools.unwrap_or(true) {
-            names.extend(
-                default_tool_names(agent_type)
-                    .iter()
-                    .map(|n| (*n).to_owned()),
-            );
+            let defaults = match req.enable_sleeptime == Some(true) {
+                true => crate::sleeptime::primary_tool_names(agent_type),
+                false => default_tool_names(agent_type),
+            };
+            names.extend(defaults.iter().map(|n| (*n).to_owned()));
         }
         for name in req.tools.iter().flatten() {
             if !names.contains(name) {
@@ -663,6 +705,13 @@ fn initial_rules(agent_type: AgentType, req: &CreateAgent, tools: &[Tool]) -> Ve
     rules
 }
 
+/// A new agent's records, ready for the store, with its blocks and tools for the answer.
+pub(crate) struct Built {
+    pub(crate) new: NewAgent,
+    pub(crate) blocks: Vec<Block>,
+    pub(crate) tools: Vec<Tool>,
+}
+
 /// Letta allows letters, digits, spaces, `-`, `_` and `'` in agent names.
 fn validate_name(name: String) -> Result<String> {
     let ok = |c: char| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '\'');
@@ -698,7 +747,6 @@ fn reject_unsupported(req: &CreateAgent) -> Result<()> {
             "initial_message_sequence",
             non_empty(&req.initial_message_sequence),
         ),
-        ("enable_sleeptime", req.enable_sleeptime == Some(true)),
     ];
     refuse(&unsupported)
 }
@@ -710,7 +758,6 @@ fn reject_unsupported_update(req: &UpdateAgent) -> Result<()> {
         ("folder_ids", non_empty(&req.folder_ids)),
         ("source_ids", non_empty(&req.source_ids)),
         ("identity_ids", non_empty(&req.identity_ids)),
-        ("enable_sleeptime", req.enable_sleeptime == Some(true)),
     ];
     refuse(&unsupported)
 }

@@ -23,6 +23,7 @@ mod runs;
 mod search;
 mod secrets;
 mod sink;
+mod sleeptime;
 mod streaming;
 mod tools;
 
@@ -89,6 +90,8 @@ pub struct Service {
     /// The router's table: created providers are added to it, so their handles route.
     access: Arc<AccessTable>,
     secrets: SecretBox,
+    /// Sleep-time companions' runs waiting to execute.
+    companions: Arc<sleeptime::CompanionQueue>,
 }
 
 /// The model catalogue and what the service needs to manage providers: the access table the
@@ -121,12 +124,14 @@ impl Service {
             searcher.clone(),
         )
         .with_compaction_threshold(config.compaction_threshold);
+        let scheduler = Scheduler::new(
+            store.clone(),
+            Arc::new(runtime.clone()),
+            Arc::new(LocalTurnLocks::default()),
+        );
         Service {
-            scheduler: Scheduler::new(
-                store.clone(),
-                Arc::new(runtime.clone()),
-                Arc::new(LocalTurnLocks::default()),
-            ),
+            companions: sleeptime::CompanionQueue::new(scheduler.clone(), store.clone()),
+            scheduler,
             runtime,
             sandbox,
             mcp,
