@@ -256,6 +256,8 @@ pub struct AgentImport {
     /// New MCP servers the file's tools come from (a name already stored is a `Conflict`:
     /// the caller reuses a stored server of that name instead).
     pub mcp_servers: Vec<mneme_types::McpServer>,
+    /// Groups of the imported agents (written after them, as `create_group` would).
+    pub groups: Vec<mneme_types::Group>,
 }
 
 /// One agent of an `AgentImport`.
