@@ -202,3 +202,28 @@ def test_a_memgpt_primary_keeps_send_message_and_sends_a_bare_transcript(client,
     said = llm_text(llm_messages(read, "user")[-1])
     assert said.startswith("user: hello v2") and "assistant: Hi there" in said
     assert "<system-reminder>" not in said
+
+
+def test_the_group_route_changes_the_frequency(client, http, fake, uid):
+    """Letta's own sleep-time test: the frequency set through `PATCH /v1/groups/{id}` (not in
+    the 1.x SDK) applies from the next turn; every run is listed among the companion's."""
+    agent = sleeptime_agent(client, f"sleepy-group-{uid}")
+    group_id, companion_id = companion_of(client, agent)
+    r = http.patch(
+        f"/v1/groups/{group_id}",
+        json={"manager_config": {"manager_type": "sleeptime", "sleeptime_agent_frequency": 2}},
+    )
+    assert r.status_code == 200, r.text
+    group = r.json()
+    assert (group["manager_type"], group["sleeptime_agent_frequency"]) == ("sleeptime", 2)
+    assert group["agent_ids"] == [companion_id]
+
+    fake.system_rule(COMPANION, {"tool_calls": [{"name": "memory_finish_edits", "arguments": {}}]})
+    run_ids = []
+    for i in range(4):
+        res = client.agents.messages.create(agent_id=agent.id, input=f"turn {i}")
+        assert len(res.usage.run_ids or []) == (i + 1) % 2
+        run_ids.extend(res.usage.run_ids or [])
+        assert len(client.runs.list(agent_id=companion_id).items) == len(run_ids)
+    for run_id in run_ids:
+        assert wait_for_run(client, run_id).status == "completed"
