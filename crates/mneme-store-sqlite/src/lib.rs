@@ -8,6 +8,7 @@
 mod agents;
 mod blocks;
 mod conversations;
+mod identities;
 mod imports;
 mod mcp;
 mod messages;

@@ -136,6 +136,11 @@ typed_id!(
     ConversationId,
     "conv"
 );
+typed_id!(
+    /// `identity-<uuid>`
+    IdentityId,
+    "identity"
+);
 
 #[cfg(test)]
 mod tests {

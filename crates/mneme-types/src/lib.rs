@@ -11,6 +11,7 @@ pub mod byok;
 pub mod compaction;
 pub mod context;
 pub mod conversation;
+pub mod identity;
 pub mod ids;
 pub mod letta_message;
 pub mod letta_response;
@@ -41,9 +42,13 @@ pub use conversation::{
     ClientSkill, Conversation, ConversationOrderBy, CreateConversation, RetrieveStream, Thread,
     UpdateConversation,
 };
+pub use identity::{
+    Identity, IdentityCreate, IdentityProperty, IdentityPropertyType, IdentityType, IdentityUpdate,
+    IdentityUpsert, PropertyValue,
+};
 pub use ids::{
-    AgentId, ArchiveId, BlockId, ConversationId, IdError, McpServerId, MessageId, PassageId,
-    ProviderId, RunId, StepId, ToolId,
+    AgentId, ArchiveId, BlockId, ConversationId, IdError, IdentityId, McpServerId, MessageId,
+    PassageId, ProviderId, RunId, StepId, ToolId,
 };
 pub use letta_message::{
     ApprovalItem, ApprovalRequestMessage, ApprovalResponseMessage, ApprovalReturn,

@@ -22,6 +22,7 @@ pub mod agents;
 pub mod archives;
 pub mod blocks;
 pub mod conversations;
+pub mod identities;
 pub mod imports;
 pub mod mcp;
 pub mod messages;
@@ -90,6 +91,18 @@ macro_rules! conformance_suite {
                 delete_conversation_takes_its_own_rows_along,
                 messages_a_fork_took_over_go_with_the_fork,
                 deleting_the_agent_deletes_its_conversations,
+            }
+            identities {
+                identities_round_trip_with_their_links,
+                a_key_is_unique_within_its_project,
+                a_failed_identity_creation_writes_nothing,
+                upsert_edits_the_identity_of_its_key_or_creates_one,
+                identity_links_are_replaced_added_and_removed,
+                update_identity_applies_the_edit_or_nothing,
+                identity_lists_filter_and_page,
+                agents_carry_their_identity_ids,
+                agent_and_block_lists_filter_by_identity,
+                deleting_either_end_removes_only_the_links,
             }
             imports {
                 an_import_writes_everything_at_once,
@@ -219,6 +232,7 @@ mod tests {
         ("archives", include_str!("archives.rs")),
         ("blocks", include_str!("blocks.rs")),
         ("conversations", include_str!("conversations.rs")),
+        ("identities", include_str!("identities.rs")),
         ("imports", include_str!("imports.rs")),
         ("mcp", include_str!("mcp.rs")),
         ("messages", include_str!("messages.rs")),
