@@ -8,6 +8,8 @@ pub struct Include {
     pub tags: bool,
     pub tools: bool,
     pub secrets: bool,
+    /// `identity_ids` and `identities`, which Letta loads together.
+    pub identities: bool,
 }
 
 impl Include {
@@ -16,12 +18,14 @@ impl Include {
         tags: true,
         tools: true,
         secrets: true,
+        identities: true,
     };
     pub const NONE: Include = Include {
         blocks: false,
         tags: false,
         tools: false,
         secrets: false,
+        identities: false,
     };
 
     /// Reads Letta's `include` values; unknown ones are ignored, as Letta does. `agent.blocks`
@@ -37,6 +41,7 @@ impl Include {
                 "agent.tags" | "tags" => inc.tags = true,
                 "agent.tools" | "tools" => inc.tools = true,
                 "agent.secrets" => inc.secrets = true,
+                "agent.identities" | "identity_ids" => inc.identities = true,
                 _ => {}
             }
         }
