@@ -11,6 +11,7 @@ mod conversations;
 mod error;
 mod extract;
 mod health;
+mod identities;
 mod mcp_servers;
 mod messages;
 mod models;

@@ -2,15 +2,15 @@
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::{MethodRouter, get, patch, post};
+use axum::routing::{MethodRouter, get, patch, post, put};
 use mneme_service::Service;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, panic_response};
 use crate::{
-    agent_files, agents, archival, archives, blocks, conversations, health, mcp_servers, messages,
-    models, providers, runs, tools,
+    agent_files, agents, archival, archives, blocks, conversations, health, identities,
+    mcp_servers, messages, models, providers, runs, tools,
 };
 
 /// Builds the application. Collection roots answer with and without their trailing slash (the
@@ -259,6 +259,47 @@ pub fn router(service: Service) -> Router {
         (
             "/v1/conversations/{conversation_id}/compact",
             post(conversations::compact),
+        ),
+        (
+            "/v1/identities/",
+            get(identities::list)
+                .post(identities::create)
+                .put(identities::upsert),
+        ),
+        ("/v1/identities/count", get(identities::count)),
+        (
+            "/v1/identities/{identity_id}",
+            get(identities::retrieve)
+                .patch(identities::modify)
+                .delete(identities::delete),
+        ),
+        (
+            "/v1/identities/{identity_id}/properties",
+            put(identities::properties),
+        ),
+        (
+            "/v1/identities/{identity_id}/agents",
+            get(identities::agents),
+        ),
+        (
+            "/v1/identities/{identity_id}/blocks",
+            get(identities::blocks),
+        ),
+        (
+            "/v1/agents/{agent_id}/identities/attach/{identity_id}",
+            patch(identities::attach_to_agent),
+        ),
+        (
+            "/v1/agents/{agent_id}/identities/detach/{identity_id}",
+            patch(identities::detach_from_agent),
+        ),
+        (
+            "/v1/blocks/{block_id}/identities/attach/{identity_id}",
+            patch(identities::attach_to_block),
+        ),
+        (
+            "/v1/blocks/{block_id}/identities/detach/{identity_id}",
+            patch(identities::detach_from_block),
         ),
     ];
     let mut app = Router::new();

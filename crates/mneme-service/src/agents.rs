@@ -32,7 +32,9 @@ impl Service {
         } else {
             self.store.create_agent(built.new).await?
         };
-        let state = self.state(agent, Some(blocks), Some(tools), Include::ALL)?;
+        let mut state = self.state(agent, Some(blocks), Some(tools), Include::ALL)?;
+        self.fill_identities(std::slice::from_mut(&mut state))
+            .await?;
         self.with_group(state, Include::ALL).await
     }
 
@@ -83,6 +85,7 @@ impl Service {
             message_ids_version: 0,
             messages_edited: 0,
             tags: dedup(req.tags.clone().unwrap_or_default()),
+            identity_ids: dedup(req.identity_ids.clone().unwrap_or_default()),
             project_id: req.project_id.clone(),
             template_id: req.template_id.clone(),
             base_template_id: req.base_template_id.clone(),
@@ -147,6 +150,8 @@ impl Service {
         };
         let native = mneme_agent::Flavor::of(agent.agent_type) == mneme_agent::Flavor::Native;
         let mut state = self.state(agent, blocks, tools, include)?;
+        self.fill_identities(std::slice::from_mut(&mut state))
+            .await?;
         state.pending_approval = pending.and_then(|m| {
             crate::render::letta_messages(&m, &crate::render::RenderOptions::new(native))
                 .into_iter()
@@ -333,13 +338,20 @@ impl Service {
             true => self.store.tools_of_agents(&ids).await?,
             false => Vec::new(),
         };
-        let mut states = Vec::with_capacity(agents.len());
-        for agent in agents {
-            let own_blocks = take_for(&mut blocks, agent.id);
-            let own_tools = take_for(&mut tools, agent.id);
-            let state = self.state(agent, own_blocks, own_tools, include)?;
-            states.push(self.with_group(state, include).await?);
+        let mut states = agents
+            .into_iter()
+            .map(|agent| {
+                let own_blocks = take_for(&mut blocks, agent.id);
+                let own_tools = take_for(&mut tools, agent.id);
+                self.state(agent, own_blocks, own_tools, include)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.fill_identities(&mut states).await?;
+        let mut grouped = Vec::with_capacity(states.len());
+        for state in states {
+            grouped.push(self.with_group(state, include).await?);
         }
+        let states = grouped;
         Ok(states)
     }
 
@@ -396,7 +408,11 @@ impl Service {
             // One list in Letta, under its old and its new name.
             tool_exec_environment_variables: variables.clone(),
             secrets: variables,
-            identity_ids: Vec::new(),
+            identity_ids: match include.identities {
+                true => agent.identity_ids,
+                false => Vec::new(),
+            },
+            // Filled from `identity_ids` by `fill_identities`, which reads the store.
             identities: Vec::new(),
             project_id: agent.project_id,
             template_id: agent.template_id,
@@ -615,6 +631,7 @@ fn apply_agent_update(
     set_opt(&mut a.description, req.description);
     set_opt(&mut a.metadata, req.metadata);
     set(&mut a.tags, req.tags.map(dedup));
+    set(&mut a.identity_ids, req.identity_ids.map(dedup));
     set(&mut a.message_ids, req.message_ids);
     set(&mut a.llm_config, llm_config);
     set_opt(&mut a.embedding_config, embedding_config);
@@ -726,11 +743,11 @@ fn validate_name(name: String) -> Result<String> {
     Ok(name)
 }
 
-fn dedup(tags: Vec<String>) -> Vec<String> {
-    let mut seen = Vec::with_capacity(tags.len());
-    for tag in tags {
-        if !seen.contains(&tag) {
-            seen.push(tag);
+fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
+    let mut seen = Vec::with_capacity(items.len());
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
         }
     }
     seen
@@ -742,7 +759,6 @@ fn reject_unsupported(req: &CreateAgent) -> Result<()> {
     let unsupported = [
         ("folder_ids", non_empty(&req.folder_ids)),
         ("source_ids", non_empty(&req.source_ids)),
-        ("identity_ids", non_empty(&req.identity_ids)),
         (
             "initial_message_sequence",
             non_empty(&req.initial_message_sequence),
@@ -757,7 +773,6 @@ fn reject_unsupported_update(req: &UpdateAgent) -> Result<()> {
         ("tool_ids", non_empty(&req.tool_ids)),
         ("folder_ids", non_empty(&req.folder_ids)),
         ("source_ids", non_empty(&req.source_ids)),
-        ("identity_ids", non_empty(&req.identity_ids)),
     ];
     refuse(&unsupported)
 }

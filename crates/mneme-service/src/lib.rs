@@ -10,6 +10,7 @@ mod chunks;
 mod compaction;
 mod conversations;
 mod error;
+mod identities;
 mod include;
 mod mcp;
 mod messages;

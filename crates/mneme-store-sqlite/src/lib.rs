@@ -9,6 +9,7 @@ mod agents;
 mod blocks;
 mod conversations;
 mod groups;
+mod identities;
 mod imports;
 mod mcp;
 mod messages;

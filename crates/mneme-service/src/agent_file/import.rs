@@ -644,6 +644,7 @@ fn agent_record(schema: &AgentSchema, opts: &ImportOptions, models: &Models) -> 
         message_ids_version: 0,
         messages_edited: 0,
         tags: schema.tags.clone().unwrap_or_default(),
+        identity_ids: vec![],
         project_id: opts.project_id.clone().or(schema.project_id.clone()),
         template_id: schema.template_id.clone(),
         base_template_id: schema.base_template_id.clone(),

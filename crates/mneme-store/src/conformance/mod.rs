@@ -23,6 +23,7 @@ pub mod archives;
 pub mod blocks;
 pub mod conversations;
 pub mod groups;
+pub mod identities;
 pub mod imports;
 pub mod mcp;
 pub mod messages;
@@ -100,6 +101,18 @@ macro_rules! conformance_suite {
                 update_group_applies_the_edit_or_nothing,
                 deleting_agents_and_groups_keeps_the_rest,
                 group_blocks_attach_to_members_and_detach_from_the_group,
+            }
+            identities {
+                identities_round_trip_with_their_links,
+                a_key_is_unique_within_its_project,
+                a_failed_identity_creation_writes_nothing,
+                upsert_edits_the_identity_of_its_key_or_creates_one,
+                identity_links_are_replaced_added_and_removed,
+                update_identity_applies_the_edit_or_nothing,
+                identity_lists_filter_and_page,
+                agents_carry_their_identity_ids,
+                agent_and_block_lists_filter_by_identity,
+                deleting_either_end_removes_only_the_links,
             }
             imports {
                 an_import_writes_everything_at_once,
@@ -229,6 +242,8 @@ mod tests {
         ("archives", include_str!("archives.rs")),
         ("blocks", include_str!("blocks.rs")),
         ("conversations", include_str!("conversations.rs")),
+        ("groups", include_str!("groups.rs")),
+        ("identities", include_str!("identities.rs")),
         ("imports", include_str!("imports.rs")),
         ("mcp", include_str!("mcp.rs")),
         ("messages", include_str!("messages.rs")),
