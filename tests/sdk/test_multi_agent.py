@@ -132,6 +132,21 @@ def test_a_target_without_an_answer_replies_no_response(client, fake, uid):
     assert returned(tool_return_of(resp)) == f"{{'agent_id': '{target.id}', 'response': ['<no response>']}}"
 
 
+def test_a_heartbeat_target_replies_through_send_message(client, fake, uid):
+    sender = agent_with_persona(client, f"ma-s2-{uid}", f"asker-{uid}")
+    target = agent_with_persona(client, f"ma-t2-{uid}", f"oldschool-{uid}", agent_type="memgpt_v2_agent")
+    fake.system_rule(f"asker-{uid}", call(WAIT, message="status?", other_agent_id=target.id), times=1)
+    fake.system_rule(f"oldschool-{uid}", call("send_message", message="All systems nominal."), times=1)
+    fake.system_rule(f"asker-{uid}", {"text": "fine"}, times=1)
+
+    resp = client.agents.messages.create(agent_id=sender.id, input="check on it")
+
+    assert ast.literal_eval(returned(tool_return_of(resp))) == {
+        "agent_id": target.id,
+        "response": ["All systems nominal."],
+    }
+
+
 def test_an_unknown_target_is_a_tool_error_not_a_failed_request(client, fake, uid):
     sender = agent_with_persona(client, f"ma-lost-{uid}", f"lost-{uid}")
     nobody = random_id("agent")
