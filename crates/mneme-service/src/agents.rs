@@ -1,6 +1,6 @@
 //! Agent use cases: create, read, list, update, delete, and the agent's view of its blocks.
 
-use mneme_agent::tools::{base_tool_rules, default_tool_names};
+use mneme_agent::tools::{MULTI_AGENT_TOOL_NAMES, base_tool_rules, default_tool_names};
 use mneme_agent::{MemoryStats, compile_system_message, default_system_prompt};
 use mneme_store::{Agent, AgentFilter, AgentSettings, Message, NewAgent, Page, Role};
 use mneme_types::{
@@ -92,7 +92,7 @@ impl Service {
             last_run_completion: None,
             last_run_duration_ms: None,
             last_stop_reason: None,
-            settings: create_settings(req, format),
+            settings: create_settings(req, agent_type, format),
             created_at: now,
             updated_at: now,
         };
@@ -438,8 +438,8 @@ impl Service {
         })
     }
 
-    /// The type's default tools (unless `include_base_tools` is false), then those named in
-    /// `tools`, each once.
+    /// The type's default tools (unless `include_base_tools` is false), the multi-agent tools
+    /// with `include_multi_agent_tools`, then those named in `tools`, each once.
     async fn initial_tools(&self, agent_type: AgentType, req: &CreateAgent) -> Result<Vec<Tool>> {
         let mut names: Vec<String> = Vec::new();
         if req.include_base_tools.unwrap_or(true) {
@@ -448,6 +448,9 @@ impl Service {
                 false => default_tool_names(agent_type),
             };
             names.extend(defaults.iter().map(|n| (*n).to_owned()));
+        }
+        if req.include_multi_agent_tools == Some(true) {
+            names.extend(MULTI_AGENT_TOOL_NAMES.iter().map(|n| (*n).to_owned()));
         }
         for name in req.tools.iter().flatten() {
             if !names.contains(name) {
@@ -679,7 +682,11 @@ fn set_opt<T>(field: &mut Option<T>, value: Option<T>) {
     }
 }
 
-fn create_settings(req: &CreateAgent, format: FormatChange) -> AgentSettings {
+fn create_settings(
+    req: &CreateAgent,
+    agent_type: AgentType,
+    format: FormatChange,
+) -> AgentSettings {
     AgentSettings {
         // Derived from `llm_config` on every read; not stored.
         model_settings: None,
@@ -689,7 +696,10 @@ fn create_settings(req: &CreateAgent, format: FormatChange) -> AgentSettings {
             .map(|patch| crate::compaction::patched(None, patch)),
         response_format: format_value(created_format(req, format)),
         timezone: req.timezone.clone(),
-        message_buffer_autoclear: req.message_buffer_autoclear.unwrap_or(false),
+        // A workflow agent starts every request from its system message alone, whatever
+        // the request says (Letta forces it at creation).
+        message_buffer_autoclear: agent_type == AgentType::WorkflowAgent
+            || req.message_buffer_autoclear.unwrap_or(false),
         enable_sleeptime: req.enable_sleeptime,
         max_files_open: req.max_files_open,
         per_file_view_window_char_limit: req.per_file_view_window_char_limit,
