@@ -174,7 +174,8 @@ SERVED = {"openai", "anthropic", "google_ai"}
 
 
 def assert_answers(client, fake, agent_id: str, text: str) -> None:
-    """A turn goes through the fake LLM and ends without an error."""
+    """A turn goes through the fake LLM and ends without an error (and the sleep-time
+    companions it started, if the file gave it any, are done: they call the fake too)."""
     before = len(fake.requests())
     try:
         resp = client.agents.messages.create(agent_id=agent_id, input=text)
@@ -192,6 +193,18 @@ def assert_answers(client, fake, agent_id: str, text: str) -> None:
     seen = json.dumps(requests[0])
     assert text in seen, "the user's message did not reach the model"
     assert resp.messages, "the turn produced no messages"
+    for run_id in resp.usage.run_ids or []:
+        wait_for_run(client, run_id)
+
+
+def wait_for_run(client, run_id: str, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = client.runs.retrieve(run_id)
+        if run.status in ("completed", "failed", "cancelled"):
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} did not finish")
 
 
 def providers_of(doc: dict) -> set[str]:
@@ -676,3 +689,33 @@ def test_an_imported_history_is_soon_found_by_vector_search(client, uid):
             break
         time.sleep(0.2)
     assert found and found[0].content == last, found
+
+
+def test_a_sleeptime_companion_and_its_group_come_and_go_with_the_file(client, fake, uid):
+    """A file's sleep-time group (a real one: Letta's Evie) is imported with its companion, runs,
+    and is exported again with the primary."""
+    (evie_file,) = [p for p in FILES if p.name.endswith("evie_evie.af")]
+    ids = import_file(client, evie_file)
+    primary, companion = ids
+    agent = client.agents.retrieve(primary, include=["agent.managed_group"])
+    group = agent.managed_group
+    assert group is not None and group.manager_type == "sleeptime"
+    assert group.agent_ids == [companion] and group.sleeptime_agent_frequency == 5
+    assert agent.enable_sleeptime is True
+    assert client.agents.retrieve(companion).agent_type == "sleeptime_agent"
+
+    # The companion runs after the primary's first turn.
+    fake.text("Hello!")
+    res = client.agents.messages.create(agent_id=primary, input=f"hi evie {uid}")
+    assert res.usage.run_ids and len(res.usage.run_ids) == 1
+    assert client.runs.retrieve(res.usage.run_ids[0]).agent_id == companion
+    wait_for_run(client, res.usage.run_ids[0])
+
+    doc = json.loads(client.agents.export_file(primary, scrub_messages=True))
+    assert_valid_agent_file(doc)
+    assert [a["agent_type"] for a in doc["agents"]] == ["letta_v1_agent", "sleeptime_agent"]
+    (g,) = doc["groups"]
+    assert g["manager_config"] == {"manager_type": "sleeptime", "manager_agent_id": "agent-0", "sleeptime_agent_frequency": 5}
+    assert g["agent_ids"] == ["agent-1"]
+    again = import_file(client, json.dumps(doc).encode())
+    assert client.agents.retrieve(again[0], include=["agent.managed_group"]).managed_group.agent_ids == [again[1]]

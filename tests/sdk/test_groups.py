@@ -29,7 +29,7 @@ from _helpers import (
 # The supervisor's tool runs on the multi-agent executor of the `multiagent` branch; on this
 # branch its calls answer with an error. Set to True once both branches are merged (then the
 # strict xfail below would fail as a reminder).
-MULTIAGENT_EXECUTOR = False
+MULTIAGENT_EXECUTOR = True
 
 SPEC = "/work/shared/spec/letta-0.16.7-openapi.json"
 GROUP_FIELDS = [

@@ -7,16 +7,20 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use mneme_store::{Agent, AgentContext};
-use mneme_types::Tool;
+use mneme_types::{ConversationId, Tool};
 
 use crate::tools::{Args, ToolOutcome, WorkingMemory};
 
 /// One call as an executor sees it: the attached tool, its arguments (without
-/// `request_heartbeat` and `thinking`), the agent, and its memory as held during the request.
+/// `request_heartbeat` and `thinking`), the agent, the conversation the turn runs in, and its
+/// memory as held during the request.
 pub struct Invocation<'a> {
     pub tool: &'a Tool,
     pub args: &'a Args,
     pub agent: &'a Agent,
+    /// The turn's conversation (`None`: the agent's default one): the thread a call that
+    /// waits on another agent holds meanwhile.
+    pub conversation: Option<ConversationId>,
     pub memory: &'a mut WorkingMemory,
 }
 
@@ -85,6 +89,7 @@ impl ToolRegistry {
             tool,
             args,
             agent: &ctx.agent,
+            conversation: ctx.conversation,
             memory,
         };
         executor.execute(call).await

@@ -5,7 +5,8 @@ use axum::extract::State;
 use mneme_service::{Include, Service};
 use mneme_store::{AgentFilter, Order};
 use mneme_types::{
-    AgentId, AgentState, Block, BlockId, BlockUpdate, CreateAgent, Deleted, Memory, UpdateAgent,
+    AgentId, AgentState, Block, BlockId, BlockUpdate, CreateAgent, Deleted, IdentityId, Memory,
+    UpdateAgent,
 };
 use serde::Deserialize;
 
@@ -27,6 +28,9 @@ pub(crate) struct FilterQuery {
     template_id: Option<String>,
     base_template_id: Option<String>,
     last_stop_reason: Option<String>,
+    identity_id: Option<IdentityId>,
+    #[serde(default)]
+    identifier_keys: Vec<String>,
 }
 
 impl FilterQuery {
@@ -40,6 +44,8 @@ impl FilterQuery {
             template_id: self.template_id,
             base_template_id: self.base_template_id,
             last_stop_reason: self.last_stop_reason,
+            identity_id: self.identity_id,
+            identifier_keys: list_param(&self.identifier_keys),
         }
     }
 }

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use mneme_service::Service;
 use mneme_store::{BlockFilter, Order};
-use mneme_types::{AgentState, Block, BlockId, BlockUpdate, CreateBlock};
+use mneme_types::{AgentState, Block, BlockId, BlockUpdate, CreateBlock, IdentityId};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -33,6 +33,9 @@ pub(crate) struct FilterQuery {
     connected_to_agents_count_lt: Option<u64>,
     #[serde(default)]
     connected_to_agents_count_eq: Vec<u64>,
+    identity_id: Option<IdentityId>,
+    #[serde(default)]
+    identifier_keys: Vec<String>,
 }
 
 impl FilterQuery {
@@ -50,6 +53,8 @@ impl FilterQuery {
             agents_count_gt: self.connected_to_agents_count_gt,
             agents_count_lt: self.connected_to_agents_count_lt,
             agents_count_eq: self.connected_to_agents_count_eq,
+            identity_id: self.identity_id,
+            identifier_keys: list_param(&self.identifier_keys),
         }
     }
 }

@@ -12,6 +12,7 @@ mod error;
 mod extract;
 mod groups;
 mod health;
+mod identities;
 mod mcp_servers;
 mod messages;
 mod models;

@@ -2,15 +2,15 @@
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::{MethodRouter, get, patch, post};
+use axum::routing::{MethodRouter, get, patch, post, put};
 use mneme_service::Service;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, panic_response};
 use crate::{
-    agent_files, agents, archival, archives, blocks, conversations, groups, health, mcp_servers,
-    messages, models, providers, runs, tools,
+    agent_files, agents, archival, archives, blocks, conversations, groups, health, identities,
+    mcp_servers, messages, models, providers, runs, tools,
 };
 
 /// Builds the application. Collection roots answer with and without their trailing slash (the
@@ -293,6 +293,47 @@ pub fn router(service: Service) -> Router {
             patch(groups::reset_messages),
         ),
         ("/v1/agents/{agent_id}/groups", get(groups::of_agent)),
+        (
+            "/v1/identities/",
+            get(identities::list)
+                .post(identities::create)
+                .put(identities::upsert),
+        ),
+        ("/v1/identities/count", get(identities::count)),
+        (
+            "/v1/identities/{identity_id}",
+            get(identities::retrieve)
+                .patch(identities::modify)
+                .delete(identities::delete),
+        ),
+        (
+            "/v1/identities/{identity_id}/properties",
+            put(identities::properties),
+        ),
+        (
+            "/v1/identities/{identity_id}/agents",
+            get(identities::agents),
+        ),
+        (
+            "/v1/identities/{identity_id}/blocks",
+            get(identities::blocks),
+        ),
+        (
+            "/v1/agents/{agent_id}/identities/attach/{identity_id}",
+            patch(identities::attach_to_agent),
+        ),
+        (
+            "/v1/agents/{agent_id}/identities/detach/{identity_id}",
+            patch(identities::detach_from_agent),
+        ),
+        (
+            "/v1/blocks/{block_id}/identities/attach/{identity_id}",
+            patch(identities::attach_to_block),
+        ),
+        (
+            "/v1/blocks/{block_id}/identities/detach/{identity_id}",
+            patch(identities::detach_from_block),
+        ),
     ];
     let mut app = Router::new();
     for (path, handler) in routes {

@@ -1,6 +1,6 @@
 //! Agent use cases: create, read, list, update, delete, and the agent's view of its blocks.
 
-use mneme_agent::tools::{base_tool_rules, default_tool_names};
+use mneme_agent::tools::{MULTI_AGENT_TOOL_NAMES, base_tool_rules, default_tool_names};
 use mneme_agent::{MemoryStats, compile_system_message, default_system_prompt};
 use mneme_store::{Agent, AgentFilter, AgentSettings, Message, NewAgent, Page, Role};
 use mneme_types::{
@@ -16,9 +16,32 @@ use crate::names::random_agent_name;
 use crate::{Include, Result, Service, ServiceError};
 
 impl Service {
-    /// Creates an agent with its blocks and its compiled system message, all in one transaction.
+    /// Creates an agent with its blocks and its compiled system message, all in one transaction
+    /// (with its sleep-time companion and their group when `enable_sleeptime` is set).
     pub async fn create_agent(&self, req: CreateAgent) -> Result<AgentState> {
         reject_unsupported(&req)?;
+        let built = self.build_agent(&req, &[]).await?;
+        let (blocks, tools) = (built.blocks, built.tools);
+        let agent = if crate::sleeptime::wanted(&built.new.agent) {
+            let id = built.new.agent.id;
+            let (group, companion) = self.companion(&built.new.agent, &blocks).await?;
+            self.store
+                .create_group(group, vec![built.new, companion])
+                .await?;
+            self.store.get_agent(id).await?
+        } else {
+            self.store.create_agent(built.new).await?
+        };
+        let mut state = self.state(agent, Some(blocks), Some(tools), Include::ALL)?;
+        self.fill_identities(std::slice::from_mut(&mut state))
+            .await?;
+        self.with_group(state, Include::ALL).await
+    }
+
+    /// The records of a new agent: the agent with its compiled system message, its new blocks
+    /// and attachments (`pending`: blocks being created in the same transaction, which
+    /// `block_ids` may name), its tools and rules.
+    pub(crate) async fn build_agent(&self, req: &CreateAgent, pending: &[Block]) -> Result<Built> {
         let agent_type = req.agent_type.unwrap_or(AgentType::LettaV1Agent);
         if agent_type == AgentType::SplitThreadAgent {
             return Err(ServiceError::bad(
@@ -29,8 +52,8 @@ impl Service {
             Some(name) => validate_name(name)?,
             None => random_agent_name(),
         };
-        let (llm_config, format) = self.create_llm_config(&req).await?;
-        let embedding_config = self.create_embedding_config(&req)?;
+        let (llm_config, format) = self.create_llm_config(req).await?;
+        let embedding_config = self.create_embedding_config(req)?;
         let new_blocks = req
             .memory_blocks
             .clone()
@@ -39,9 +62,9 @@ impl Service {
             .map(new_block)
             .collect::<Result<Vec<_>>>()?;
         let existing_ids = req.block_ids.clone().unwrap_or_default();
-        let existing = self.store.get_blocks(&existing_ids).await?;
-        let tools = self.initial_tools(agent_type, &req).await?;
-        let tool_rules = initial_rules(agent_type, &req, &tools);
+        let existing = self.existing_blocks(&existing_ids, pending).await?;
+        let tools = self.initial_tools(agent_type, req).await?;
+        let tool_rules = initial_rules(agent_type, req, &tools);
 
         let now = time::now();
         let system_id = MessageId::new();
@@ -62,13 +85,14 @@ impl Service {
             message_ids_version: 0,
             messages_edited: 0,
             tags: dedup(req.tags.clone().unwrap_or_default()),
+            identity_ids: dedup(req.identity_ids.clone().unwrap_or_default()),
             project_id: req.project_id.clone(),
             template_id: req.template_id.clone(),
             base_template_id: req.base_template_id.clone(),
             last_run_completion: None,
             last_run_duration_ms: None,
             last_stop_reason: None,
-            settings: create_settings(&req, format),
+            settings: create_settings(req, agent_type, format),
             created_at: now,
             updated_at: now,
         };
@@ -86,18 +110,31 @@ impl Service {
             now,
         );
         system_message.id = system_id;
-        let agent = self
-            .store
-            .create_agent(NewAgent {
-                agent,
-                new_blocks,
-                existing_blocks: existing_ids,
-                tools: tools.iter().map(|t| t.id).collect(),
-                messages: vec![system_message],
+        let new = NewAgent {
+            agent,
+            new_blocks,
+            existing_blocks: existing_ids,
+            tools: tools.iter().map(|t| t.id).collect(),
+            messages: vec![system_message],
+        };
+        Ok(Built { new, blocks, tools })
+    }
+
+    /// Blocks named by `block_ids`: those of `pending` as they are, the others read.
+    async fn existing_blocks(&self, ids: &[BlockId], pending: &[Block]) -> Result<Vec<Block>> {
+        let stored: Vec<BlockId> = ids
+            .iter()
+            .filter(|id| !pending.iter().any(|b| b.id == **id))
+            .copied()
+            .collect();
+        let mut read = self.store.get_blocks(&stored).await?.into_iter();
+        Ok(ids
+            .iter()
+            .filter_map(|id| match pending.iter().find(|b| b.id == *id) {
+                Some(b) => Some(b.clone()),
+                None => read.next(),
             })
-            .await?;
-        let state = self.state(agent, Some(blocks), Some(tools), Include::ALL)?;
-        self.with_group(state, Include::ALL).await
+            .collect())
     }
 
     pub async fn get_agent(&self, id: AgentId, include: Include) -> Result<AgentState> {
@@ -113,6 +150,8 @@ impl Service {
         };
         let native = mneme_agent::Flavor::of(agent.agent_type) == mneme_agent::Flavor::Native;
         let mut state = self.state(agent, blocks, tools, include)?;
+        self.fill_identities(std::slice::from_mut(&mut state))
+            .await?;
         state.pending_approval = pending.and_then(|m| {
             crate::render::letta_messages(&m, &crate::render::RenderOptions::new(native))
                 .into_iter()
@@ -175,6 +214,7 @@ impl Service {
             || llm_config.is_some()
             || req.tool_rules.is_some();
         let blocks = req.block_ids.clone();
+        let req_sleeptime = req.enable_sleeptime;
         let edit = Box::new(move |a: &mut Agent| {
             if let Some(format) = format {
                 a.settings.response_format = format_value(format);
@@ -182,9 +222,13 @@ impl Service {
             apply_agent_update(a, req, name, llm_config, embedding_config);
             Ok(())
         });
+        let sleeptime = req_sleeptime;
         self.store.update_agent(id, edit, blocks).await?;
         if recompile {
             self.recompile(id).await?;
+        }
+        if let Some(on) = sleeptime {
+            self.set_sleeptime(id, on).await?;
         }
         self.get_agent(id, Include::ALL).await
     }
@@ -192,6 +236,7 @@ impl Service {
     /// Deletes the agent; its turns still running (in any conversation) are cancelled, so that
     /// they stop at their next step instead of writing for an agent that is gone.
     pub async fn delete_agent(&self, id: AgentId) -> Result<()> {
+        self.delete_companions(id).await?;
         self.store.delete_agent(id).await?;
         for (_, run) in self.scheduler.active_runs(id) {
             run.cancel.cancel();
@@ -202,12 +247,14 @@ impl Service {
     pub async fn attach_block(&self, agent: AgentId, block: BlockId) -> Result<AgentState> {
         self.store.attach_block(agent, block).await?;
         self.recompile(agent).await?;
+        self.follow_blocks(agent, block, true).await;
         self.get_agent(agent, Include::ALL).await
     }
 
     pub async fn detach_block(&self, agent: AgentId, block: BlockId) -> Result<AgentState> {
         self.store.detach_block(agent, block).await?;
         self.recompile(agent).await?;
+        self.follow_blocks(agent, block, false).await;
         self.get_agent(agent, Include::ALL).await
     }
 
@@ -291,13 +338,20 @@ impl Service {
             true => self.store.tools_of_agents(&ids).await?,
             false => Vec::new(),
         };
-        let mut states = Vec::with_capacity(agents.len());
-        for agent in agents {
-            let own_blocks = take_for(&mut blocks, agent.id);
-            let own_tools = take_for(&mut tools, agent.id);
-            let state = self.state(agent, own_blocks, own_tools, include)?;
-            states.push(self.with_group(state, include).await?);
+        let mut states = agents
+            .into_iter()
+            .map(|agent| {
+                let own_blocks = take_for(&mut blocks, agent.id);
+                let own_tools = take_for(&mut tools, agent.id);
+                self.state(agent, own_blocks, own_tools, include)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.fill_identities(&mut states).await?;
+        let mut grouped = Vec::with_capacity(states.len());
+        for state in states {
+            grouped.push(self.with_group(state, include).await?);
         }
+        let states = grouped;
         Ok(states)
     }
 
@@ -354,7 +408,11 @@ impl Service {
             // One list in Letta, under its old and its new name.
             tool_exec_environment_variables: variables.clone(),
             secrets: variables,
-            identity_ids: Vec::new(),
+            identity_ids: match include.identities {
+                true => agent.identity_ids,
+                false => Vec::new(),
+            },
+            // Filled from `identity_ids` by `fill_identities`, which reads the store.
             identities: Vec::new(),
             project_id: agent.project_id,
             template_id: agent.template_id,
@@ -380,16 +438,19 @@ impl Service {
         })
     }
 
-    /// The type's default tools (unless `include_base_tools` is false), then those named in
-    /// `tools`, each once.
+    /// The type's default tools (unless `include_base_tools` is false), the multi-agent tools
+    /// with `include_multi_agent_tools`, then those named in `tools`, each once.
     async fn initial_tools(&self, agent_type: AgentType, req: &CreateAgent) -> Result<Vec<Tool>> {
         let mut names: Vec<String> = Vec::new();
         if req.include_base_tools.unwrap_or(true) {
-            names.extend(
-                default_tool_names(agent_type)
-                    .iter()
-                    .map(|n| (*n).to_owned()),
-            );
+            let defaults = match req.enable_sleeptime == Some(true) {
+                true => crate::sleeptime::primary_tool_names(agent_type),
+                false => default_tool_names(agent_type),
+            };
+            names.extend(defaults.iter().map(|n| (*n).to_owned()));
+        }
+        if req.include_multi_agent_tools == Some(true) {
+            names.extend(MULTI_AGENT_TOOL_NAMES.iter().map(|n| (*n).to_owned()));
         }
         for name in req.tools.iter().flatten() {
             if !names.contains(name) {
@@ -573,6 +634,7 @@ fn apply_agent_update(
     set_opt(&mut a.description, req.description);
     set_opt(&mut a.metadata, req.metadata);
     set(&mut a.tags, req.tags.map(dedup));
+    set(&mut a.identity_ids, req.identity_ids.map(dedup));
     set(&mut a.message_ids, req.message_ids);
     set(&mut a.llm_config, llm_config);
     set_opt(&mut a.embedding_config, embedding_config);
@@ -620,7 +682,11 @@ fn set_opt<T>(field: &mut Option<T>, value: Option<T>) {
     }
 }
 
-fn create_settings(req: &CreateAgent, format: FormatChange) -> AgentSettings {
+fn create_settings(
+    req: &CreateAgent,
+    agent_type: AgentType,
+    format: FormatChange,
+) -> AgentSettings {
     AgentSettings {
         // Derived from `llm_config` on every read; not stored.
         model_settings: None,
@@ -630,7 +696,10 @@ fn create_settings(req: &CreateAgent, format: FormatChange) -> AgentSettings {
             .map(|patch| crate::compaction::patched(None, patch)),
         response_format: format_value(created_format(req, format)),
         timezone: req.timezone.clone(),
-        message_buffer_autoclear: req.message_buffer_autoclear.unwrap_or(false),
+        // A workflow agent starts every request from its system message alone, whatever
+        // the request says (Letta forces it at creation).
+        message_buffer_autoclear: agent_type == AgentType::WorkflowAgent
+            || req.message_buffer_autoclear.unwrap_or(false),
         enable_sleeptime: req.enable_sleeptime,
         max_files_open: req.max_files_open,
         per_file_view_window_char_limit: req.per_file_view_window_char_limit,
@@ -663,6 +732,13 @@ fn initial_rules(agent_type: AgentType, req: &CreateAgent, tools: &[Tool]) -> Ve
     rules
 }
 
+/// A new agent's records, ready for the store, with its blocks and tools for the answer.
+pub(crate) struct Built {
+    pub(crate) new: NewAgent,
+    pub(crate) blocks: Vec<Block>,
+    pub(crate) tools: Vec<Tool>,
+}
+
 /// Letta allows letters, digits, spaces, `-`, `_` and `'` in agent names.
 fn validate_name(name: String) -> Result<String> {
     let ok = |c: char| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '\'');
@@ -677,11 +753,11 @@ fn validate_name(name: String) -> Result<String> {
     Ok(name)
 }
 
-fn dedup(tags: Vec<String>) -> Vec<String> {
-    let mut seen = Vec::with_capacity(tags.len());
-    for tag in tags {
-        if !seen.contains(&tag) {
-            seen.push(tag);
+fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
+    let mut seen = Vec::with_capacity(items.len());
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
         }
     }
     seen
@@ -693,12 +769,10 @@ fn reject_unsupported(req: &CreateAgent) -> Result<()> {
     let unsupported = [
         ("folder_ids", non_empty(&req.folder_ids)),
         ("source_ids", non_empty(&req.source_ids)),
-        ("identity_ids", non_empty(&req.identity_ids)),
         (
             "initial_message_sequence",
             non_empty(&req.initial_message_sequence),
         ),
-        ("enable_sleeptime", req.enable_sleeptime == Some(true)),
     ];
     refuse(&unsupported)
 }
@@ -709,8 +783,6 @@ fn reject_unsupported_update(req: &UpdateAgent) -> Result<()> {
         ("tool_ids", non_empty(&req.tool_ids)),
         ("folder_ids", non_empty(&req.folder_ids)),
         ("source_ids", non_empty(&req.source_ids)),
-        ("identity_ids", non_empty(&req.identity_ids)),
-        ("enable_sleeptime", req.enable_sleeptime == Some(true)),
     ];
     refuse(&unsupported)
 }

@@ -412,4 +412,4 @@ fn archive(a: &Archive) -> mneme_types::Archive {
 }
 
 /// The one organization every resource of this server belongs to.
-const ORGANIZATION_ID: &str = "org-00000000-0000-4000-8000-000000000000";
+pub(crate) const ORGANIZATION_ID: &str = "org-00000000-0000-4000-8000-000000000000";

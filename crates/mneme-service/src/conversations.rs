@@ -362,6 +362,7 @@ impl Service {
             refuse_if_busy: true,
             model,
             group: None,
+            metadata: None,
         })
     }
 

@@ -10,6 +10,8 @@ pub struct Include {
     pub secrets: bool,
     /// The group the agent manages (`managed_group`, and `multi_agent_group` its old name).
     pub groups: bool,
+    /// `identity_ids` and `identities`, which Letta loads together.
+    pub identities: bool,
 }
 
 impl Include {
@@ -19,6 +21,7 @@ impl Include {
         tools: true,
         secrets: true,
         groups: true,
+        identities: true,
     };
     pub const NONE: Include = Include {
         blocks: false,
@@ -26,6 +29,7 @@ impl Include {
         tools: false,
         secrets: false,
         groups: false,
+        identities: false,
     };
 
     /// Reads Letta's `include` values; unknown ones are ignored, as Letta does. `agent.blocks`
@@ -42,6 +46,7 @@ impl Include {
                 "agent.tools" | "tools" => inc.tools = true,
                 "agent.secrets" => inc.secrets = true,
                 "agent.managed_group" | "agent.multi_agent_group" => inc.groups = true,
+                "agent.identities" | "identity_ids" => inc.identities = true,
                 _ => {}
             }
         }

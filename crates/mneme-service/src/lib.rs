@@ -11,9 +11,11 @@ mod compaction;
 mod conversations;
 mod error;
 mod groups;
+mod identities;
 mod include;
 mod mcp;
 mod messages;
+mod messenger;
 pub mod models;
 mod names;
 mod preview;
@@ -24,6 +26,7 @@ mod runs;
 mod search;
 mod secrets;
 mod sink;
+mod sleeptime;
 mod streaming;
 mod tools;
 
@@ -92,6 +95,10 @@ pub struct Service {
     secrets: SecretBox,
     /// Group exchanges run one at a time per group.
     group_locks: Arc<groups::GroupLocks>,
+    /// Sleep-time companions' runs waiting to execute.
+    companions: Arc<sleeptime::CompanionQueue>,
+    /// What the multi-agent tools send through; bound to this service, unbound at shutdown.
+    messenger: Arc<messenger::Messenger>,
 }
 
 /// The model catalogue and what the service needs to manage providers: the access table the
@@ -116,6 +123,7 @@ impl Service {
             store: store.clone(),
             manager: mcp.clone(),
         });
+        let messenger = Arc::new(messenger::Messenger::default());
         let runtime = Runtime::new(
             store.clone(),
             llm,
@@ -123,13 +131,19 @@ impl Service {
             mcp_runtime,
             searcher.clone(),
         )
-        .with_compaction_threshold(config.compaction_threshold);
-        Service {
-            scheduler: Scheduler::new(
-                store.clone(),
-                Arc::new(runtime.clone()),
-                Arc::new(LocalTurnLocks::default()),
-            ),
+        .with_compaction_threshold(config.compaction_threshold)
+        .with_executor(
+            mneme_agent::tools::MULTI_AGENT_TOOL_TYPE,
+            Arc::new(mneme_agent::tools::MultiAgentTools::new(messenger.clone())),
+        );
+        let scheduler = Scheduler::new(
+            store.clone(),
+            Arc::new(runtime.clone()),
+            Arc::new(LocalTurnLocks::default()),
+        );
+        let service = Service {
+            companions: sleeptime::CompanionQueue::new(scheduler.clone(), store.clone()),
+            scheduler,
             runtime,
             sandbox,
             mcp,
@@ -139,8 +153,11 @@ impl Service {
             config: Arc::new(config),
             access: providers.access,
             secrets: providers.secrets,
+            messenger: messenger.clone(),
             group_locks: Arc::default(),
-        }
+        };
+        messenger.bind(service.clone());
+        service
     }
 
     /// Start-up work: registers the built-in tools (keeping the ids of those already stored)
@@ -159,6 +176,7 @@ impl Service {
     /// Ends what outlives requests: MCP server connections (stdio children are reaped), and
     /// flushes the search index so that the next start need not replay the outbox.
     pub async fn shutdown(&self) {
+        self.messenger.unbind();
         self.mcp.close_all().await;
         if let Err(e) = self.searcher.flush().await {
             tracing::warn!(error = %e, "search index flush at shutdown failed");

@@ -69,6 +69,7 @@ impl Service {
         let run = job.turn.run_id;
         let opts = job.opts.clone();
         let types = job.types.clone();
+        let companions = job.companions.clone();
         let output = self.run_blocking(job).await?;
         if let Some(e) = output.error {
             return Err(ServiceError::Llm(e));
@@ -96,7 +97,10 @@ impl Service {
             stop_reason: LettaStopReason {
                 stop_reason: output.stop_reason,
             },
-            usage: usage_of(&output.usage),
+            usage: LettaUsageStatistics {
+                run_ids: crate::sleeptime::started(companions),
+                ..usage_of(&output.usage)
+            },
         };
         Ok((run, response))
     }

@@ -9,7 +9,10 @@ use mneme_agent::{TurnEvent, TurnOutput};
 use mneme_llm::LlmError;
 use mneme_scheduler::{ActiveRun, SchedulerError, TurnSink};
 use mneme_store::{RunChunk, Store, StoreError};
-use mneme_types::{LettaErrorMessage, LettaStopReason, LettaStreamingResponse, RunId, StopReason};
+use mneme_types::{
+    LettaErrorMessage, LettaStopReason, LettaStreamingResponse, LettaUsageStatistics, RunId,
+    StopReason,
+};
 use tokio::sync::mpsc;
 
 use crate::chunks::{Chunker, SseEvent, to_json};
@@ -41,6 +44,35 @@ pub(crate) struct RunSink {
     pub(crate) searcher: Arc<Searcher>,
     pub(crate) delivery: Delivery,
     pub(crate) presentation: Presentation,
+    /// A sleep-time primary's turn: its companions are due after it (`AfterTurn`).
+    pub(crate) after: Option<AfterTurn>,
+}
+
+/// What follows a sleep-time primary's turn: its companions' runs, queued before the turn's
+/// end is reported so that a blocking answer can name them (`usage.run_ids`).
+pub(crate) struct AfterTurn {
+    pub(crate) service: crate::Service,
+    pub(crate) thread: mneme_types::Thread,
+    pub(crate) runs: crate::sleeptime::RunSlot,
+}
+
+impl AfterTurn {
+    async fn follow(&self, output: &TurnOutput) {
+        // Letta skips a turn that produced nothing to read.
+        let Some(last) = output.messages.last() else {
+            return;
+        };
+        match self.service.trigger_companions(self.thread, last.id).await {
+            Ok(runs) => self
+                .runs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(runs),
+            Err(e) => {
+                tracing::warn!(error = %e, agent = %self.thread.agent, "sleep-time companions not started")
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -73,10 +105,15 @@ impl TurnSink for RunSink {
     async fn finished(&mut self, active: &ActiveRun, result: &Result<TurnOutput, SchedulerError>) {
         // New messages are searchable: index them soon, off this request's path.
         self.searcher.changed();
+        if let (Some(after), Ok(output)) = (&self.after, result) {
+            after.follow(output).await;
+        }
         if matches!(self.delivery, Delivery::None) {
             return;
         }
-        for event in closing_events(self.run, result) {
+        let companions = self.after.as_ref().map(|a| a.runs.clone());
+        let run_ids = crate::sleeptime::started(companions);
+        for event in closing_events(self.run, result, run_ids) {
             self.emit(active, event).await;
         }
     }
@@ -115,7 +152,12 @@ impl RunSink {
 }
 
 /// The end of a stream: stop reason and usage, or stop reason and an error event; `[DONE]`.
-fn closing_events(run: RunId, result: &Result<TurnOutput, SchedulerError>) -> Vec<SseEvent> {
+/// The end of a stream; `run_ids`: the sleep-time companions' runs the turn started.
+fn closing_events(
+    run: RunId,
+    result: &Result<TurnOutput, SchedulerError>,
+    run_ids: Option<Vec<String>>,
+) -> Vec<SseEvent> {
     let stop = |stop_reason: StopReason| {
         SseEvent::Data(LettaStreamingResponse::StopReason(LettaStopReason {
             stop_reason,
@@ -139,9 +181,10 @@ fn closing_events(run: RunId, result: &Result<TurnOutput, SchedulerError>) -> Ve
             ],
             None => vec![
                 stop(out.stop_reason),
-                SseEvent::Data(LettaStreamingResponse::Usage(crate::messages::usage_of(
-                    &out.usage,
-                ))),
+                SseEvent::Data(LettaStreamingResponse::Usage(LettaUsageStatistics {
+                    run_ids,
+                    ..crate::messages::usage_of(&out.usage)
+                })),
                 SseEvent::Done,
             ],
         },

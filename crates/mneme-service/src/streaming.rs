@@ -39,6 +39,8 @@ pub(crate) struct Target {
     pub(crate) model: Option<LlmConfig>,
     /// The group the turn runs for (a group message, a sleep-time companion's run).
     pub(crate) group: Option<mneme_types::GroupId>,
+    /// The run's `metadata`.
+    pub(crate) metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Target {
@@ -49,6 +51,7 @@ impl Target {
             refuse_if_busy: false,
             model: None,
             group: None,
+            metadata: None,
         }
     }
 }
@@ -61,6 +64,8 @@ pub(crate) struct Job {
     pub(crate) include_pings: bool,
     /// Tools whose calls wait for the client (rules and client tools), for token streams.
     pub(crate) approval_tools: Vec<String>,
+    /// A sleep-time primary's turn: where its companions' runs are left.
+    pub(crate) companions: Option<crate::sleeptime::RunSlot>,
 }
 
 impl Service {
@@ -150,6 +155,7 @@ impl Service {
         let background = streaming && req.background == Some(true);
         let mut record = crate::messages::new_run(agent_id, req, background, status);
         record.conversation_id = thread.conversation;
+        record.data.metadata = target.metadata;
         let run = self.store.create_run(record).await?;
         let stream_tokens = streaming && req.stream_tokens == Some(true);
         let compaction = self
@@ -179,15 +185,22 @@ impl Service {
             types: req.include_return_message_types.clone().unwrap_or_default(),
             include_pings: streaming && req.include_pings.unwrap_or(true),
             approval_tools: approval_tools(&agent, &client_tools),
+            companions: crate::sleeptime::wanted(&agent).then(Default::default),
         };
         Ok((job, background))
     }
 
     /// The scheduler's job and the sink that reports it as Letta's chunks.
-    fn sink(&self, job: Job, delivery: Delivery) -> (TurnJob, RunSink) {
+    pub(crate) fn sink(&self, job: Job, delivery: Delivery) -> (TurnJob, RunSink) {
         let run = job.turn.run_id;
         let chunker = Chunker::new(run, job.opts, job.turn.stream_tokens, job.approval_tools);
+        let after = job.companions.map(|runs| crate::sink::AfterTurn {
+            service: self.clone(),
+            thread: job.turn.thread(),
+            runs,
+        });
         let sink = RunSink {
+            after,
             run,
             store: self.store.clone(),
             searcher: self.searcher.clone(),

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use crate::rows::{self, AGENT_COLUMNS, BLOCK_COLUMNS, micros, placeholders, to_json, to_json_opt};
 use crate::{Error, Result, StoreResult};
-use crate::{SqliteStore, blocks, imports, messages, tools};
+use crate::{SqliteStore, blocks, identities, imports, messages, tools};
 use mneme_store::StoreError;
 use mneme_store::{
     Agent, AgentContext, AgentEdit, AgentFilter, AgentFrame, AgentImport, AgentStore, NewAgent,
@@ -42,6 +42,7 @@ impl AgentStore for SqliteStore {
             );
             let mut agents = query_agents(conn, &sql, q.params)?;
             fill_tags(conn, &mut agents)?;
+            identities::fill_agent_identities(conn, &mut agents)?;
             Ok(agents)
         })
         .await
@@ -67,11 +68,15 @@ impl AgentStore for SqliteStore {
         self.write(move |tx| {
             let mut agent = load_agent(tx, id)?;
             let (ids, version) = (agent.message_ids.clone(), agent.message_ids_version);
+            let linked = agent.identity_ids.clone();
             edit(&mut agent)?;
             agent.id = id;
             // The version counts writes of the ids; the edit cannot move it otherwise.
             agent.message_ids_version = version + u64::from(agent.message_ids != ids);
             save_agent(tx, &agent)?;
+            if agent.identity_ids != linked {
+                identities::set_agent_identities(tx, id, &agent.identity_ids)?;
+            }
             if let Some(blocks) = blocks {
                 tx.execute_cached(
                     "DELETE FROM agent_blocks WHERE agent_id = ?1",
@@ -212,6 +217,7 @@ pub(crate) fn load_agent(conn: &Connection, id: AgentId) -> Result<Agent> {
     let sql = format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1");
     let mut agents = query_agents(conn, &sql, vec![SqlValue::Text(id.to_string())])?;
     fill_tags(conn, &mut agents)?;
+    identities::fill_agent_identities(conn, &mut agents)?;
     agents.pop().ok_or_else(|| Error::not_found("Agent", id))
 }
 
@@ -307,7 +313,11 @@ pub(crate) fn insert_agent(conn: &Connection, a: &Agent) -> Result<()> {
             0_i64,
         ],
     )?;
-    write_tags(conn, a)
+    write_tags(conn, a)?;
+    if !a.identity_ids.is_empty() {
+        identities::set_agent_identities(conn, a.id, &a.identity_ids)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn save_agent(conn: &Connection, a: &Agent) -> Result<()> {
@@ -469,6 +479,14 @@ fn filter_sql(f: &AgentFilter) -> Where {
             q.push(format!("{col} = ?"), [text(v)]);
         }
     }
+    identity_terms(
+        &mut q,
+        "id",
+        "identities_agents",
+        "agent_id",
+        f.identity_id,
+        &f.identifier_keys,
+    );
     if !f.tags.is_empty() {
         let tags = f.tags.iter().map(|t| text(t));
         let list = placeholders(f.tags.len());
@@ -492,6 +510,34 @@ fn filter_sql(f: &AgentFilter) -> Where {
         }
     }
     q
+}
+
+/// Rows (`id_column` of agents or blocks) linked to `identity`, and to any identity whose key
+/// is in `keys`, through `links` (`identities_agents`, `identities_blocks`).
+pub(crate) fn identity_terms(
+    q: &mut Where,
+    id_column: &str,
+    links: &str,
+    link_column: &str,
+    identity: Option<mneme_types::IdentityId>,
+    keys: &[String],
+) {
+    if let Some(identity) = identity {
+        q.push(
+            format!("{id_column} IN (SELECT {link_column} FROM {links} WHERE identity_id = ?)"),
+            [SqlValue::Text(identity.to_string())],
+        );
+    }
+    if !keys.is_empty() {
+        q.push(
+            format!(
+                "{id_column} IN (SELECT l.{link_column} FROM {links} l
+                 JOIN identities i ON i.id = l.identity_id WHERE i.identifier_key IN ({}))",
+                placeholders(keys.len())
+            ),
+            keys.iter().map(|k| text(k)),
+        );
+    }
 }
 
 fn order_column(order_by: Option<&str>) -> &'static str {
@@ -527,6 +573,7 @@ pub(crate) fn paginate(
                 let kind = match table {
                     "blocks" => "Block",
                     "archives" => "Archive",
+                    "identities" => "Identity",
                     _ => "Agent",
                 };
                 return Err(Error::not_found(kind, cursor));
@@ -573,5 +620,6 @@ pub(crate) fn agents_joined(
     );
     let mut agents = query_agents(conn, &sql, q.params)?;
     fill_tags(conn, &mut agents)?;
+    identities::fill_agent_identities(conn, &mut agents)?;
     Ok(agents)
 }

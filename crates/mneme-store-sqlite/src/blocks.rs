@@ -8,7 +8,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use crate::SqliteStore;
-use crate::agents::{Where, agents_joined, ensure_agent, order_limit, paginate};
+use crate::agents::{Where, agents_joined, ensure_agent, identity_terms, order_limit, paginate};
 use crate::rows::{self, BLOCK_COLUMNS, micros, placeholders, to_json_opt};
 use crate::{Error, Result, StoreResult};
 use mneme_store::{Agent, BlockEdit, BlockFilter, BlockStore, Page, StoreError};
@@ -35,23 +35,7 @@ impl BlockStore for SqliteStore {
 
     async fn list_blocks(&self, filter: &BlockFilter, page: &Page) -> StoreResult<Vec<Block>> {
         let (filter, page) = (filter.clone(), page.clone());
-        self.read(move |conn| {
-            let mut q = filter_sql(&filter);
-            paginate(conn, &mut q, "blocks", "created_at", &page, true)?;
-            let sql = format!(
-                "SELECT {BLOCK_COLUMNS} FROM blocks b {} {}",
-                q.where_clause(),
-                order_limit("created_at", &page)
-            );
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query(params_from_iter(q.params))?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                out.push(rows::block(row, 0)?);
-            }
-            Ok(out)
-        })
-        .await
+        self.read(move |conn| list(conn, &filter, &page)).await
     }
 
     async fn count_blocks(&self, filter: &BlockFilter) -> StoreResult<u64> {
@@ -126,6 +110,24 @@ impl BlockStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Blocks that pass `filter`, by creation time in `page.order`; unknown cursors are `NotFound`.
+pub(crate) fn list(conn: &Connection, filter: &BlockFilter, page: &Page) -> Result<Vec<Block>> {
+    let mut q = filter_sql(filter);
+    paginate(conn, &mut q, "blocks", "created_at", page, true)?;
+    let sql = format!(
+        "SELECT {BLOCK_COLUMNS} FROM blocks b {} {}",
+        q.where_clause(),
+        order_limit("created_at", page)
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params_from_iter(q.params))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(rows::block(row, 0)?);
+    }
+    Ok(out)
 }
 
 pub(crate) fn load_block(conn: &Connection, id: BlockId) -> Result<Block> {
@@ -301,6 +303,15 @@ fn filter_sql(f: &BlockFilter) -> Where {
             );
         }
     }
+    let (identity, keys) = (f.identity_id, &f.identifier_keys);
+    identity_terms(
+        &mut q,
+        "b.id",
+        "identities_blocks",
+        "block_id",
+        identity,
+        keys,
+    );
     let count = "(SELECT COUNT(*) FROM agent_blocks ab WHERE ab.block_id = b.id)";
     if let Some(n) = f.agents_count_gt {
         q.push(format!("{count} > ?"), [SqlValue::Integer(n as i64)]);

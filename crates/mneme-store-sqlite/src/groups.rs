@@ -192,7 +192,7 @@ pub(crate) fn ensure_group(conn: &Connection, id: GroupId) -> Result<()> {
     found.ok_or_else(|| Error::not_found("Group", id))
 }
 
-fn insert(tx: &Connection, g: &Group) -> Result<()> {
+pub(crate) fn insert(tx: &Connection, g: &Group) -> Result<()> {
     if let Some(manager) = g.manager_agent_id {
         ensure_agent(tx, manager)?;
     }

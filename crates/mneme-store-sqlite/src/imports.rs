@@ -21,7 +21,15 @@ pub(crate) fn import(tx: &Connection, import: &AgentImport) -> Result<Vec<AgentI
     for block in &import.blocks {
         blocks::insert_block(tx, block, &now)?;
     }
-    import.agents.iter().map(|a| write_agent(tx, a)).collect()
+    let ids = import
+        .agents
+        .iter()
+        .map(|a| write_agent(tx, a))
+        .collect::<Result<Vec<_>>>()?;
+    for group in &import.groups {
+        crate::groups::insert(tx, group)?;
+    }
+    Ok(ids)
 }
 
 /// The file's tools by name: new names created with the record's id, stored ones replaced

@@ -10,6 +10,7 @@ mod blocks;
 mod conversations;
 mod group_messages;
 mod groups;
+mod identities;
 mod imports;
 mod mcp;
 mod messages;

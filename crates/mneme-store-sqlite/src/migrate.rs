@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_counts.sql")),
     (8, include_str!("../migrations/0008_messages_edited.sql")),
     (9, include_str!("../migrations/0009_conversations.sql")),
+    (10, include_str!("../migrations/0010_identities.sql")),
     (11, include_str!("../migrations/0011_groups.sql")),
     (12, include_str!("../migrations/0012_group_messages.sql")),
 ];

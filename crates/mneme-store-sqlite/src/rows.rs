@@ -19,7 +19,7 @@ pub(crate) const BLOCK_COLUMNS: &str = "b.id, b.label, b.value, b.value_limit, b
     b.base_template_id, b.deployment_id, b.entity_id, b.project_id, b.preserve_on_migration, \
     b.created_by_id, b.last_updated_by_id";
 
-/// Reads an agent (without tags) from a row selected with `AGENT_COLUMNS`.
+/// Reads an agent (without tags and identities) from a row selected with `AGENT_COLUMNS`.
 pub(crate) fn agent(row: &Row<'_>) -> Result<Agent> {
     let agent_type: String = row.get(2)?;
     Ok(Agent {
@@ -37,6 +37,7 @@ pub(crate) fn agent(row: &Row<'_>) -> Result<Agent> {
         message_ids_version: row.get::<_, i64>(19)?.max(0) as u64,
         messages_edited: row.get::<_, i64>(20)?.max(0) as u64,
         tags: Vec::new(),
+        identity_ids: Vec::new(),
         settings: json(&row.get::<_, String>(10)?)?,
         project_id: row.get(11)?,
         template_id: row.get(12)?,

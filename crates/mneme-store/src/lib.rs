@@ -12,17 +12,21 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
+mod identities;
 mod model;
 mod page;
 
 use async_trait::async_trait;
 use mneme_types::{
-    AgentId, ArchiveId, Block, BlockId, ConversationId, Group, GroupId, ManagerType, McpServer,
-    McpServerId, MessageId, PassageId, ProviderId, ProviderRecord, RunId, Step, StepId, Tool,
-    ToolId,
+    AgentId, ArchiveId, Block, BlockId, ConversationId, Group, GroupId, IdentityId, ManagerType,
+    McpServer, McpServerId, MessageId, PassageId, ProviderId, ProviderRecord, RunId, Step, StepId,
+    Tool, ToolId,
 };
 
 pub use error::StoreError;
+pub use identities::{
+    IdentityEdit, IdentityFilter, IdentityLinks, IdentityRecord, Links, NewIdentity,
+};
 pub use model::{
     Agent, AgentContext, AgentEdit, AgentFilter, AgentFrame, AgentImport, AgentSettings, Archive,
     ArchiveEdit, ArchiveFilter, BlockChange, BlockEdit, BlockFilter, CompactionCommit,
@@ -40,8 +44,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[async_trait]
 pub trait AgentStore: Send + Sync {
     /// Creates the agent, its new blocks, its block attachments, its tools and its initial
-    /// messages at once; any failure (an unknown block or tool, two blocks with one label, a
-    /// taken id) writes nothing. The new agent's `message_ids_version` is 0 whatever was given.
+    /// messages at once, and links it to its `identity_ids`; any failure (an unknown block,
+    /// tool or identity, two blocks with one label, a taken id) writes nothing. The new agent's `message_ids_version` is 0 whatever was given.
     async fn create_agent(&self, new: NewAgent) -> Result<Agent>;
     /// Writes a whole Agent File import at once (see `AgentImport`): its tools by name, its
     /// new blocks, then each agent with its block and tool attachments, its messages and its
@@ -60,7 +64,8 @@ pub trait AgentStore: Send + Sync {
     /// Applies `edit` to the stored agent and, when `blocks` is given, replaces its attached
     /// blocks with those (in that order), all in one write transaction; an `Err` from `edit`
     /// writes nothing. An edit that changes `message_ids` bumps `message_ids_version` (the
-    /// closure cannot set the version itself); the id is not editable.
+    /// closure cannot set the version itself); one that changes `identity_ids` replaces the
+    /// agent's identity links (an unknown identity is `NotFound`); the id is not editable.
     async fn update_agent(
         &self,
         id: AgentId,
@@ -68,8 +73,8 @@ pub trait AgentStore: Send + Sync {
         blocks: Option<Vec<BlockId>>,
     ) -> Result<Agent>;
     /// Deletes the agent with its messages, steps, runs, conversations (with their isolated
-    /// blocks), tags and attachments (not the blocks, tools or archives it was attached to,
-    /// except archives it owns that no other agent uses).
+    /// blocks), tags, attachments and identity links (not the blocks, tools, archives or
+    /// identities it was attached to, except archives it owns that no other agent uses).
     async fn delete_agent(&self, id: AgentId) -> Result<()>;
     /// Attaches at the end of the agent's block order; a second block with the same label is a
     /// conflict. Attaching an attached block changes nothing.
@@ -109,7 +114,7 @@ pub trait BlockStore: Send + Sync {
         label: &str,
         edit: BlockEdit,
     ) -> Result<Block>;
-    /// Deletes the block and detaches it from every agent.
+    /// Deletes the block and detaches it from every agent and identity.
     async fn delete_block(&self, id: BlockId) -> Result<()>;
     /// Agents the block is attached to, paginated like agent lists.
     async fn agents_of_block(&self, id: BlockId, page: &Page) -> Result<Vec<Agent>>;
@@ -474,6 +479,51 @@ pub struct ProviderFilter {
     pub provider_type: Option<String>,
 }
 
+/// Identities and their links to agents and blocks. An identity's `identifier_key` is unique
+/// within its project, identities without a project (or with an empty one) sharing one
+/// namespace; a write that would break this is a `Conflict` and writes nothing.
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// Creates the identity linked to its agents and blocks, all at once; a taken key is a
+    /// `Conflict`, an unknown agent or block `NotFound`, and either writes nothing.
+    async fn create_identity(&self, new: NewIdentity) -> Result<IdentityRecord>;
+    /// In one transaction: when an identity of `new`'s project has `new`'s key, applies
+    /// `edit` and `links` to it (as `update_identity`); otherwise creates `new` (as
+    /// `create_identity`). Two concurrent upserts of one key make one identity.
+    async fn upsert_identity(
+        &self,
+        new: NewIdentity,
+        edit: IdentityEdit,
+        links: IdentityLinks,
+    ) -> Result<IdentityRecord>;
+    async fn get_identity(&self, id: IdentityId) -> Result<IdentityRecord>;
+    /// Several identities by id, in the order asked; unknown ids are left out.
+    async fn get_identities(&self, ids: &[IdentityId]) -> Result<Vec<IdentityRecord>>;
+    /// By creation time in `page.order`, ties by id; unknown cursors are `NotFound`.
+    async fn list_identities(
+        &self,
+        filter: &IdentityFilter,
+        page: &Page,
+    ) -> Result<Vec<IdentityRecord>>;
+    async fn count_identities(&self) -> Result<u64>;
+    /// Applies `edit` and `links` inside one write transaction; an `Err` from `edit`, a taken
+    /// key or an unknown agent or block writes nothing. The id and `created_at` stay;
+    /// `updated_at` becomes now.
+    async fn update_identity(
+        &self,
+        id: IdentityId,
+        edit: IdentityEdit,
+        links: IdentityLinks,
+    ) -> Result<IdentityRecord>;
+    /// Deletes the identity and its links, never the agents or blocks it was linked to.
+    async fn delete_identity(&self, id: IdentityId) -> Result<()>;
+    /// Agents linked to the identity, paginated like agent lists.
+    async fn agents_of_identity(&self, id: IdentityId, page: &Page) -> Result<Vec<Agent>>;
+    /// Blocks linked to the identity, by creation time in `page.order` (unknown cursors are
+    /// `NotFound`, as for block lists).
+    async fn blocks_of_identity(&self, id: IdentityId, page: &Page) -> Result<Vec<Block>>;
+}
+
 /// Everything a backend provides; services hold an `Arc<dyn Store>`.
 pub trait Store:
     AgentStore
@@ -488,6 +538,7 @@ pub trait Store:
     + SearchStore
     + McpServerStore
     + ProviderStore
+    + IdentityStore
 {
 }
 
@@ -504,5 +555,6 @@ impl<T> Store for T where
         + SearchStore
         + McpServerStore
         + ProviderStore
+        + IdentityStore
 {
 }

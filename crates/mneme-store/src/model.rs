@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use mneme_types::{
     AgentId, AgentType, ArchiveId, Block, BlockId, CompactionSettings, ConversationId,
-    ConversationOrderBy, EmbeddingConfig, LlmConfig, MessageId, PassageId, RunId, RunStatus,
-    StepId, StopReason, ToolId, ToolRule, UsageStatistics,
+    ConversationOrderBy, EmbeddingConfig, IdentityId, LlmConfig, MessageId, PassageId, RunId,
+    RunStatus, StepId, StopReason, ToolId, ToolRule, UsageStatistics,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -38,6 +38,9 @@ pub struct Agent {
     /// it is stale. Only the store writes it. Not on the wire.
     pub messages_edited: u64,
     pub tags: Vec<String>,
+    /// The identities the agent belongs to, in the order they were linked. Written with the
+    /// agent by `create_agent` and `update_agent` (an unknown identity is `NotFound`).
+    pub identity_ids: Vec<IdentityId>,
     pub project_id: Option<String>,
     pub template_id: Option<String>,
     pub base_template_id: Option<String>,
@@ -256,6 +259,8 @@ pub struct AgentImport {
     /// New MCP servers the file's tools come from (a name already stored is a `Conflict`:
     /// the caller reuses a stored server of that name instead).
     pub mcp_servers: Vec<mneme_types::McpServer>,
+    /// Groups of the imported agents (written after them, as `create_group` would).
+    pub groups: Vec<mneme_types::Group>,
 }
 
 /// One agent of an `AgentImport`.
@@ -403,6 +408,10 @@ pub struct AgentFilter {
     pub template_id: Option<String>,
     pub base_template_id: Option<String>,
     pub last_stop_reason: Option<String>,
+    /// Agents linked to this identity.
+    pub identity_id: Option<IdentityId>,
+    /// Agents linked to any identity whose key is one of these (none given: no filter).
+    pub identifier_keys: Vec<String>,
 }
 
 /// Filters of `GET /v1/blocks/` and `/count`.
@@ -420,6 +429,10 @@ pub struct BlockFilter {
     pub agents_count_gt: Option<u64>,
     pub agents_count_lt: Option<u64>,
     pub agents_count_eq: Vec<u64>,
+    /// Blocks linked to this identity.
+    pub identity_id: Option<IdentityId>,
+    /// Blocks linked to any identity whose key is one of these (none given: no filter).
+    pub identifier_keys: Vec<String>,
 }
 
 /// A change to a stored agent, applied inside the write transaction.

@@ -6,8 +6,8 @@ use serde_json::{Map, Value};
 
 use crate::{
     AgentId, Block, BlockId, CompactionSettings, CompactionSettingsPatch, CreateBlock,
-    EmbeddingConfig, LettaMessage, LlmConfig, MessageId, ModelSettings, ResponseFormat, ToolRule,
-    time,
+    EmbeddingConfig, Identity, IdentityId, LettaMessage, LlmConfig, MessageId, ModelSettings,
+    ResponseFormat, ToolRule, time,
 };
 
 /// The agent types Letta defines. `split_thread_agent` exists in the enum but creation rejects it.
@@ -84,8 +84,8 @@ pub struct AgentState {
     pub message_ids: Option<Vec<MessageId>>,
     pub tool_exec_environment_variables: Vec<Value>,
     pub secrets: Vec<Value>,
-    pub identity_ids: Vec<String>,
-    pub identities: Vec<Value>,
+    pub identity_ids: Vec<IdentityId>,
+    pub identities: Vec<Identity>,
     pub project_id: Option<String>,
     pub template_id: Option<String>,
     pub base_template_id: Option<String>,
@@ -147,7 +147,7 @@ pub struct CreateAgent {
     pub include_base_tool_rules: Option<bool>,
     pub source_ids: Option<Vec<String>>,
     pub folder_ids: Option<Vec<String>>,
-    pub identity_ids: Option<Vec<String>>,
+    pub identity_ids: Option<Vec<IdentityId>>,
     pub initial_message_sequence: Option<Vec<Value>>,
     pub message_buffer_autoclear: Option<bool>,
     pub enable_sleeptime: Option<bool>,
@@ -187,7 +187,7 @@ pub struct UpdateAgent {
     pub tool_rules: Option<Vec<ToolRule>>,
     pub source_ids: Option<Vec<String>>,
     pub folder_ids: Option<Vec<String>>,
-    pub identity_ids: Option<Vec<String>>,
+    pub identity_ids: Option<Vec<IdentityId>>,
     pub message_buffer_autoclear: Option<bool>,
     pub enable_sleeptime: Option<bool>,
     pub timezone: Option<String>,

@@ -141,6 +141,11 @@ typed_id!(
     GroupId,
     "group"
 );
+typed_id!(
+    /// `identity-<uuid>`
+    IdentityId,
+    "identity"
+);
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,7 @@ pub mod compaction;
 pub mod context;
 pub mod conversation;
 pub mod group;
+pub mod identity;
 pub mod ids;
 pub mod letta_message;
 pub mod letta_response;
@@ -46,9 +47,13 @@ pub use group::{
     DEFAULT_TERMINATION_TOKEN, Group, GroupCreate, GroupUpdate, ManagerConfig, ManagerConfigUpdate,
     ManagerType,
 };
+pub use identity::{
+    Identity, IdentityCreate, IdentityProperty, IdentityPropertyType, IdentityType, IdentityUpdate,
+    IdentityUpsert, PropertyValue,
+};
 pub use ids::{
-    AgentId, ArchiveId, BlockId, ConversationId, GroupId, IdError, McpServerId, MessageId,
-    PassageId, ProviderId, RunId, StepId, ToolId,
+    AgentId, ArchiveId, BlockId, ConversationId, GroupId, IdError, IdentityId, McpServerId,
+    MessageId, PassageId, ProviderId, RunId, StepId, ToolId,
 };
 pub use letta_message::{
     ApprovalItem, ApprovalRequestMessage, ApprovalResponseMessage, ApprovalReturn,

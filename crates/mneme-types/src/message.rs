@@ -42,7 +42,7 @@ pub struct LettaRequest {
 }
 
 /// `MessageCreate`: an input message.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct MessageCreate {
     #[serde(rename = "type")]
     pub kind: Option<String>,

@@ -77,23 +77,34 @@ pub fn default_tool_names(agent_type: AgentType) -> &'static [&'static str] {
     }
 }
 
-/// Letta's base tool rules for an agent's attached built-in tools: the reply and
-/// finish tools end the turn, the other built-ins continue it.
+/// Letta's base tool rules for an agent's attached built-in tools: the reply, finish and
+/// one-way notification tools end the turn; the other built-ins continue it, but for the
+/// multi-agent tools that wait for replies, which get no rule (as in Letta).
 pub fn base_tool_rules(attached: &[String]) -> Vec<mneme_types::ToolRule> {
     use mneme_types::ToolRule;
     attached
         .iter()
-        .filter(|name| BUILTINS.iter().any(|b| b.0 == name.as_str()))
-        .map(|name| match name.as_str() {
-            "send_message" | "memory_finish_edits" => ToolRule::ExitLoop {
-                tool_name: name.clone(),
-            },
-            _ => ToolRule::ContinueLoop {
-                tool_name: name.clone(),
-            },
+        .filter_map(|name| {
+            let builtin = BUILTINS.iter().find(|b| b.0 == name.as_str())?;
+            let tool_name = name.clone();
+            match (name.as_str(), builtin.1) {
+                ("send_message" | "memory_finish_edits" | "send_message_to_agent_async", _) => {
+                    Some(ToolRule::ExitLoop { tool_name })
+                }
+                (_, MULTI_AGENT_TOOL_TYPE) => None,
+                _ => Some(ToolRule::ContinueLoop { tool_name }),
+            }
         })
         .collect()
 }
+
+/// The multi-agent tools `include_multi_agent_tools` attaches at creation, as Letta does
+/// outside its cloud (the supervisor's group tool comes with a supervisor group instead).
+pub const MULTI_AGENT_TOOL_NAMES: &[&str] = &[
+    "send_message_to_agent_and_wait_for_reply",
+    "send_message_to_agents_matching_tags",
+    "send_message_to_agent_async",
+];
 
 type Params = fn() -> Value;
 
@@ -373,6 +384,39 @@ mod tests {
                 "{}",
                 tool.name
             );
+        }
+    }
+
+    #[test]
+    fn base_rules_end_on_notifications_and_leave_waiting_calls_free() {
+        use mneme_types::ToolRule;
+        let names: Vec<String> = [
+            "send_message",
+            "conversation_search",
+            "send_message_to_agent_async",
+            "send_message_to_agent_and_wait_for_reply",
+            "send_message_to_agents_matching_tags",
+            "my_custom_tool",
+        ]
+        .map(String::from)
+        .to_vec();
+        let exit = |n: &str| ToolRule::ExitLoop {
+            tool_name: n.into(),
+        };
+        let cont = |n: &str| ToolRule::ContinueLoop {
+            tool_name: n.into(),
+        };
+        assert_eq!(
+            base_tool_rules(&names),
+            [
+                exit("send_message"),
+                cont("conversation_search"),
+                exit("send_message_to_agent_async")
+            ]
+        );
+        let names: Vec<String> = builtin_tools().into_iter().map(|t| t.name).collect();
+        for name in MULTI_AGENT_TOOL_NAMES {
+            assert!(names.iter().any(|n| n == name), "{name}");
         }
     }
 

@@ -3,6 +3,7 @@
 mod args;
 mod catalog;
 mod memory;
+mod multi_agent;
 mod rebase;
 mod search;
 
@@ -17,10 +18,11 @@ use crate::recall::MemorySearch;
 
 pub use args::Args;
 pub use catalog::{
-    BUILTIN_TOOL_TYPES, DEFAULT_RETURN_CHAR_LIMIT, MULTI_AGENT_TOOL_TYPE, base_tool_rules,
-    builtin_tools, default_tool_names,
+    BUILTIN_TOOL_TYPES, DEFAULT_RETURN_CHAR_LIMIT, MULTI_AGENT_TOOL_NAMES, MULTI_AGENT_TOOL_TYPE,
+    base_tool_rules, builtin_tools, default_tool_names,
 };
 pub use memory::WorkingMemory;
+pub use multi_agent::MultiAgentTools;
 pub use search::recall_text;
 
 /// What a tool call returned.

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use mneme_store::{Message, Order, Page};
 use mneme_types::agent_file::{
-    AgentFile, AgentSchema, BlockSchema, McpServerSchema, PackageRequirement, ToolSchema,
+    AgentFile, AgentSchema, BlockSchema, GroupSchema, ManagerConfig, McpServerSchema,
+    PackageRequirement, ToolSchema,
 };
 use mneme_types::{AgentId, Block, McpServerConfig, MessageId, Thread, Tool, time};
 use serde_json::{Map, Value};
@@ -19,7 +20,8 @@ const PAGE: u32 = 5_000;
 
 impl Service {
     /// `GET|POST /v1/agents/{id}/export` (and `mneme export`): the agent as an Agent File,
-    /// pretty-printed with two-space indents as Letta writes it.
+    /// pretty-printed with two-space indents as Letta writes it; with its sleep-time
+    /// companions and their group, when it has them.
     pub async fn export_agent_file(
         &self,
         agent_id: AgentId,
@@ -29,25 +31,26 @@ impl Service {
             agent: agent_id,
             conversation: opts.conversation,
         };
-        let ctx = mneme_agent::thread_context(&*self.store, thread).await?;
-        let history = match opts.scrub_messages {
-            true => Vec::new(),
-            false => self.whole_history(thread).await?,
-        };
-        let mcp_servers = self.mcp_servers_of(&ctx.tools).await?;
-        let file = AgentFile {
+        let mut members = vec![self.exported(thread, opts.scrub_messages).await?];
+        let groups = self.sleeptime_groups(agent_id).await?;
+        for companion in groups.iter().flat_map(|g| &g.agent_ids) {
+            let thread = Thread::default_of(*companion);
+            members.push(self.exported(thread, opts.scrub_messages).await?);
+        }
+        let tools = distinct(members.iter().flat_map(|(ctx, _)| &ctx.tools), |t| t.id);
+        let blocks = distinct(members.iter().flat_map(|(ctx, _)| &ctx.blocks), |b| b.id);
+        let mcp_servers = self.mcp_servers_of(&tools).await?;
+        let mut file = AgentFile {
             agents: Vec::new(),
             groups: Vec::new(),
-            blocks: ctx
-                .blocks
+            blocks: blocks
                 .iter()
                 .enumerate()
                 .map(|(i, b)| block_schema(b, i))
                 .collect(),
             files: Vec::new(),
             sources: Vec::new(),
-            tools: ctx
-                .tools
+            tools: tools
                 .iter()
                 .enumerate()
                 .map(|(i, t)| tool_schema(t, i, &mcp_servers))
@@ -60,9 +63,35 @@ impl Service {
             )]),
             created_at: Some(time::now()),
         };
-        let file = with_agent(file, &ctx, history);
+        let local = LocalIds::new(&members, &blocks, &tools);
+        let mut numbered = 0;
+        for (ctx, history) in members {
+            let count = history.len();
+            file.agents
+                .push(agent_schema(&ctx, history, &local, numbered));
+            numbered += count;
+        }
+        file.groups = groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| group_schema(g, i, &local))
+            .collect();
         serde_json::to_string_pretty(&file)
             .map_err(|e| ServiceError::Internal(format!("writing the agent file: {e}")))
+    }
+
+    /// A thread's context and (unless scrubbed) its whole history.
+    async fn exported(
+        &self,
+        thread: Thread,
+        scrub: bool,
+    ) -> Result<(mneme_store::AgentContext, Vec<Message>)> {
+        let ctx = mneme_agent::thread_context(&*self.store, thread).await?;
+        let history = match scrub {
+            true => Vec::new(),
+            false => self.whole_history(thread).await?,
+        };
+        Ok((ctx, history))
     }
 
     /// Every message of the thread, oldest first.
@@ -108,21 +137,68 @@ impl Service {
     }
 }
 
-/// The agent and its messages added to a file whose blocks and tools are numbered in the
-/// context's order.
-fn with_agent(
-    mut file: AgentFile,
+/// Each item once, in the order first met.
+fn distinct<'a, T: Clone + 'a, K: PartialEq>(
+    items: impl Iterator<Item = &'a T>,
+    key: impl Fn(&T) -> K,
+) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    for item in items {
+        if !out.iter().any(|o| key(o) == key(item)) {
+            out.push(item.clone());
+        }
+    }
+    out
+}
+
+/// File-local ids of the exported agents (`agent-<i>`), blocks and tools.
+struct LocalIds {
+    agents: HashMap<AgentId, String>,
+    blocks: HashMap<mneme_types::BlockId, String>,
+    tools: HashMap<mneme_types::ToolId, String>,
+}
+
+impl LocalIds {
+    fn new(
+        members: &[(mneme_store::AgentContext, Vec<Message>)],
+        blocks: &[Block],
+        tools: &[Tool],
+    ) -> LocalIds {
+        LocalIds {
+            agents: members
+                .iter()
+                .enumerate()
+                .map(|(i, (ctx, _))| (ctx.agent.id, format!("agent-{i}")))
+                .collect(),
+            blocks: blocks
+                .iter()
+                .enumerate()
+                .map(|(i, b)| (b.id, format!("block-{i}")))
+                .collect(),
+            tools: tools
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.id, format!("tool-{i}")))
+                .collect(),
+        }
+    }
+}
+
+/// An agent with its messages, numbered from `first` (message ids are unique in a file).
+fn agent_schema(
     ctx: &mneme_store::AgentContext,
     history: Vec<Message>,
-) -> AgentFile {
+    local: &LocalIds,
+    first: usize,
+) -> AgentSchema {
     let a = &ctx.agent;
-    let agent_id = "agent-0";
+    let agent_id = local.agents.get(&a.id).cloned().unwrap_or_default();
     let ids: HashMap<MessageId, String> = history
         .iter()
         .enumerate()
-        .map(|(i, m)| (m.id, file_id(i)))
+        .map(|(i, m)| (m.id, file_id(first + i)))
         .collect();
-    let mut schema_agent = AgentSchema::new(agent_id);
+    let mut schema_agent = AgentSchema::new(&agent_id);
     schema_agent.name = Some(a.name.clone());
     schema_agent.agent_type = a.agent_type;
     schema_agent.system = Some(a.system.clone());
@@ -133,12 +209,10 @@ fn with_agent(
     schema_agent.tool_rules = a.tool_rules.clone();
     schema_agent.tags = Some(a.tags.clone());
     schema_agent.include_base_tools = false;
-    schema_agent.block_ids = Some(
-        (0..file.blocks.len())
-            .map(|i| format!("block-{i}"))
-            .collect(),
-    );
-    schema_agent.tool_ids = Some((0..file.tools.len()).map(|i| format!("tool-{i}")).collect());
+    let block_ids = ctx.blocks.iter().filter_map(|b| local.blocks.get(&b.id));
+    schema_agent.block_ids = Some(block_ids.cloned().collect());
+    let tool_ids = ctx.tools.iter().filter_map(|t| local.tools.get(&t.id));
+    schema_agent.tool_ids = Some(tool_ids.cloned().collect());
     schema_agent.project_id = a.project_id.clone();
     schema_agent.template_id = a.template_id.clone();
     schema_agent.base_template_id = a.base_template_id.clone();
@@ -151,10 +225,30 @@ fn with_agent(
     schema_agent.messages = history
         .into_iter()
         .enumerate()
-        .map(|(i, m)| schema(m, file_id(i), agent_id))
+        .map(|(i, m)| schema(m, file_id(first + i), &agent_id))
         .collect();
-    file.agents.push(schema_agent);
-    file
+    schema_agent
+}
+
+/// A sleep-time group between exported agents.
+fn group_schema(g: &mneme_types::Group, i: usize, local: &LocalIds) -> GroupSchema {
+    let agent = |id: &AgentId| local.agents.get(id).cloned().unwrap_or_default();
+    GroupSchema {
+        agent_ids: g.agent_ids.iter().map(agent).collect(),
+        description: g.description.clone(),
+        manager_config: ManagerConfig::Sleeptime {
+            manager_agent_id: g.manager_agent_id.as_ref().map(agent).unwrap_or_default(),
+            sleeptime_agent_frequency: g.sleeptime_agent_frequency,
+        },
+        project_id: g.project_id.clone(),
+        shared_block_ids: g
+            .shared_block_ids
+            .iter()
+            .filter_map(|b| local.blocks.get(b).cloned())
+            .collect(),
+        hidden: g.hidden,
+        id: format!("group-{i}"),
+    }
 }
 
 fn apply_settings(a: &mut AgentSchema, s: &mneme_store::AgentSettings) {

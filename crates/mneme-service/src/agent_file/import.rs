@@ -6,11 +6,12 @@ use std::collections::HashMap;
 use mneme_agent::{MemoryStats, compile_system_message};
 use mneme_store::{Agent, AgentImport, AgentSettings, ImportedAgent, Message, Role};
 use mneme_types::agent_file::{
-    AgentFile, AgentSchema, BlockSchema, McpServerSchema, ToolSchema, read_agent_file,
+    AgentFile, AgentSchema, BlockSchema, GroupSchema, McpServerSchema, ToolSchema, read_agent_file,
 };
 use mneme_types::{
-    AgentId, Block, CreateBlock, EmbeddingConfig, HttpServerConfig, LlmConfig, McpServer,
-    McpServerConfig, McpServerId, MessageId, StdioServerConfig, Tool, ToolId, time,
+    AgentId, Block, CreateBlock, EmbeddingConfig, Group, HttpServerConfig, LlmConfig,
+    ManagerConfig, ManagerType, McpServer, McpServerConfig, McpServerId, MessageId,
+    StdioServerConfig, Tool, ToolId, time,
 };
 use serde_json::{Map, Value};
 
@@ -202,7 +203,6 @@ fn part_len(p: &mneme_types::agent_file::ContentPart) -> usize {
 /// What a file holds that this server does not import yet, said in the log.
 fn warn_unsupported(file: &AgentFile) {
     let parts = [
-        ("groups", file.groups.len()),
         ("files", file.files.len()),
         ("sources", file.sources.len()),
         ("skills", file.skills.len()),
@@ -298,13 +298,109 @@ fn plan(
         new_blocks.extend(own_blocks);
         agents.push(agent);
     }
+    let agent_ids: HashMap<&str, AgentId> = file
+        .agents
+        .iter()
+        .zip(&agents)
+        .map(|(schema, a)| (schema.id.as_str(), a.agent.id))
+        .collect();
+    let groups = file
+        .groups
+        .iter()
+        .map(|g| group(g, &agent_ids, &ids))
+        .collect::<Result<Vec<_>>>()?;
+    with_companions(&mut agents, &groups);
     Ok(AgentImport {
         tools: tools.into_iter().map(|(_, t)| t).collect(),
         replace_tools: opts.override_existing_tools,
         blocks: new_blocks,
         agents,
         mcp_servers: Vec::new(),
+        groups,
     })
+}
+
+/// A file's group with this server's ids.
+fn group(g: &GroupSchema, agents: &HashMap<&str, AgentId>, ids: &FileIds) -> Result<Group> {
+    let agent = |id: &str| {
+        agents.get(id).copied().ok_or_else(|| {
+            ServiceError::bad(format!(
+                "Invalid agent file: group {} names agent {id}, which the file does not hold",
+                g.id
+            ))
+        })
+    };
+    let manager = manager_config(&g.manager_config, &agent)?;
+    let members = g
+        .agent_ids
+        .iter()
+        .map(|id| agent(id))
+        .collect::<Result<Vec<_>>>()?;
+    let mut group = Group::new(members, g.description.clone(), &manager);
+    group.project_id.clone_from(&g.project_id);
+    group.hidden = g.hidden;
+    group.shared_block_ids = g
+        .shared_block_ids
+        .iter()
+        .filter_map(|id| ids.blocks.get(id).map(|b| b.id))
+        .collect();
+    Ok(group)
+}
+
+fn manager_config(
+    config: &mneme_types::agent_file::ManagerConfig,
+    agent: &dyn Fn(&str) -> Result<AgentId>,
+) -> Result<ManagerConfig> {
+    use mneme_types::agent_file::ManagerConfig as File;
+    Ok(match config {
+        File::RoundRobin { max_turns } => ManagerConfig::RoundRobin {
+            max_turns: *max_turns,
+        },
+        File::Supervisor { manager_agent_id } => ManagerConfig::Supervisor {
+            manager_agent_id: agent(manager_agent_id)?,
+        },
+        File::Dynamic {
+            manager_agent_id,
+            termination_token,
+            max_turns,
+        } => ManagerConfig::Dynamic {
+            manager_agent_id: agent(manager_agent_id)?,
+            termination_token: termination_token.clone(),
+            max_turns: *max_turns,
+        },
+        File::Sleeptime {
+            manager_agent_id,
+            sleeptime_agent_frequency,
+        } => ManagerConfig::Sleeptime {
+            manager_agent_id: agent(manager_agent_id)?,
+            sleeptime_agent_frequency: *sleeptime_agent_frequency,
+        },
+        File::VoiceSleeptime {
+            manager_agent_id,
+            max_message_buffer_length,
+            min_message_buffer_length,
+        } => ManagerConfig::VoiceSleeptime {
+            manager_agent_id: agent(manager_agent_id)?,
+            max_message_buffer_length: *max_message_buffer_length,
+            min_message_buffer_length: *min_message_buffer_length,
+        },
+    })
+}
+
+/// An agent the file gives a sleep-time companion (a `sleeptime` group it manages) has
+/// `enable_sleeptime` on, whatever the file says: the companion came with it to run.
+fn with_companions(agents: &mut [ImportedAgent], groups: &[Group]) {
+    for g in groups
+        .iter()
+        .filter(|g| g.manager_type == ManagerType::Sleeptime)
+    {
+        if let Some(a) = agents
+            .iter_mut()
+            .find(|a| Some(a.agent.id) == g.manager_agent_id)
+        {
+            a.agent.settings.enable_sleeptime = Some(true);
+        }
+    }
 }
 
 /// File-local ids of tools (to names) and blocks (to their new records).
@@ -548,6 +644,7 @@ fn agent_record(schema: &AgentSchema, opts: &ImportOptions, models: &Models) -> 
         message_ids_version: 0,
         messages_edited: 0,
         tags: schema.tags.clone().unwrap_or_default(),
+        identity_ids: vec![],
         project_id: opts.project_id.clone().or(schema.project_id.clone()),
         template_id: schema.template_id.clone(),
         base_template_id: schema.base_template_id.clone(),

@@ -56,6 +56,7 @@ pub fn new_agent(name: &str, blocks: Vec<Block>) -> NewAgent {
             message_ids_version: 0,
             messages_edited: 0,
             tags: vec!["t".into()],
+            identity_ids: vec![],
             project_id: None,
             template_id: None,
             base_template_id: None,

@@ -61,12 +61,22 @@ fn two_agent_file() -> AgentImport {
     let mut bob = imported("bob", &["yo"]);
     bob.blocks = vec![shared.id, persona.id];
     bob.tools = vec!["stored".into()];
+    // Bob is Alice's sleep-time companion.
+    let group = mneme_types::Group::new(
+        vec![bob.agent.id],
+        "companions".into(),
+        &mneme_types::ManagerConfig::Sleeptime {
+            manager_agent_id: alice.agent.id,
+            sleeptime_agent_frequency: Some(3),
+        },
+    );
     AgentImport {
         tools: vec![tool("lookup", "custom")],
         replace_tools: false,
         blocks: vec![shared, human, persona],
         agents: vec![alice, bob],
         mcp_servers: vec![],
+        groups: vec![group],
     }
 }
 
@@ -136,6 +146,8 @@ pub async fn an_import_writes_everything_at_once(store: Arc<dyn Store>) {
     assert!(store.agent_archives(bob.agent.id).await.unwrap().is_empty());
     let agents = store.count_agents(&AgentFilter::default()).await.unwrap();
     assert_eq!(agents, 2);
+    let groups = store.managed_groups(alice.agent.id).await.unwrap();
+    assert_eq!(groups, file.groups);
 }
 
 /// What a refused import must leave as it was.
@@ -226,6 +238,11 @@ pub async fn a_refused_import_writes_nothing(store: Arc<dyn Store>) {
             "an unknown block",
             not_found,
             broken(|f| f.agents[1].blocks.push(BlockId::new())),
+        ),
+        (
+            "a group of an unknown agent",
+            not_found,
+            broken(|f| f.groups[0].agent_ids.push(mneme_types::AgentId::new())),
         ),
         (
             "an unknown tool",
@@ -320,6 +337,7 @@ fn tool_file(tools: Vec<Tool>, names: &[&str], replace_tools: bool) -> AgentImpo
         blocks: vec![],
         agents: vec![a],
         mcp_servers: vec![],
+        groups: vec![],
     }
 }
 

@@ -23,6 +23,7 @@ pub mod archives;
 pub mod blocks;
 pub mod conversations;
 pub mod groups;
+pub mod identities;
 pub mod imports;
 pub mod mcp;
 pub mod messages;
@@ -103,6 +104,18 @@ macro_rules! conformance_suite {
                 group_messages_page_across_agents_in_storage_order,
                 delivered_group_messages_join_the_contexts_asked,
                 resetting_group_messages_takes_them_out_of_every_context,
+            }
+            identities {
+                identities_round_trip_with_their_links,
+                a_key_is_unique_within_its_project,
+                a_failed_identity_creation_writes_nothing,
+                upsert_edits_the_identity_of_its_key_or_creates_one,
+                identity_links_are_replaced_added_and_removed,
+                update_identity_applies_the_edit_or_nothing,
+                identity_lists_filter_and_page,
+                agents_carry_their_identity_ids,
+                agent_and_block_lists_filter_by_identity,
+                deleting_either_end_removes_only_the_links,
             }
             imports {
                 an_import_writes_everything_at_once,
@@ -233,6 +246,7 @@ mod tests {
         ("blocks", include_str!("blocks.rs")),
         ("conversations", include_str!("conversations.rs")),
         ("groups", include_str!("groups.rs")),
+        ("identities", include_str!("identities.rs")),
         ("imports", include_str!("imports.rs")),
         ("mcp", include_str!("mcp.rs")),
         ("messages", include_str!("messages.rs")),
