@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import Any
 
@@ -153,3 +154,14 @@ def create_tool(client: letta_client.Letta, name: str, params: str = "", body: s
 def tool_returns(resp) -> list:
     """The tool_return_message items of a response."""
     return of_type(resp.messages, "tool_return_message")
+
+
+def wait_for_run(client: letta_client.Letta, run_id: str, timeout: float = 20.0):
+    """The run once it has ended (completed, failed or cancelled); fails after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = client.runs.retrieve(run_id)
+        if run.status in ("completed", "failed", "cancelled"):
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} did not finish: {client.runs.retrieve(run_id)}")

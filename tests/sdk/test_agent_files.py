@@ -22,7 +22,7 @@ import jsonschema
 import letta_client
 import pytest
 
-from _helpers import MODEL, UUID4, count_agents, create_tool, history, make_agent, of_type, text_of
+from _helpers import MODEL, UUID4, count_agents, create_tool, history, make_agent, of_type, text_of, wait_for_run
 
 REPO = Path(__file__).resolve().parents[2]
 # AgentFileSchema and the schemas it references, copied unchanged from Letta 0.16.7's OpenAPI spec
@@ -195,16 +195,6 @@ def assert_answers(client, fake, agent_id: str, text: str) -> None:
     assert resp.messages, "the turn produced no messages"
     for run_id in resp.usage.run_ids or []:
         wait_for_run(client, run_id)
-
-
-def wait_for_run(client, run_id: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = client.runs.retrieve(run_id)
-        if run.status in ("completed", "failed", "cancelled"):
-            return run
-        time.sleep(0.05)
-    raise AssertionError(f"run {run_id} did not finish")
 
 
 def providers_of(doc: dict) -> set[str]:

@@ -8,12 +8,10 @@ which only the companion's system prompt holds.
 
 from __future__ import annotations
 
-import time
-
 import letta_client
 import pytest
 
-from _helpers import by_label, llm_messages, llm_text, make_agent
+from _helpers import by_label, llm_messages, llm_text, make_agent, wait_for_run
 
 # Text of the companion's `memory_persona` block (so in its system prompt only).
 COMPANION = "I manage the memory of another agent"
@@ -29,16 +27,6 @@ def companion_of(client, agent) -> tuple[str, str]:
     assert group is not None and group.manager_type == "sleeptime"
     assert group.manager_agent_id == agent.id and len(group.agent_ids) == 1
     return group.id, group.agent_ids[0]
-
-
-def wait_for_run(client, run_id: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = client.runs.retrieve(run_id)
-        if run.status in ("completed", "failed", "cancelled"):
-            return run
-        time.sleep(0.05)
-    raise AssertionError(f"run {run_id} did not finish: {client.runs.retrieve(run_id)}")
 
 
 def companion_edits(fake, label: str, text: str, delay_ms: int = 0) -> None:

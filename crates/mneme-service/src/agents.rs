@@ -68,34 +68,10 @@ impl Service {
 
         let now = time::now();
         let system_id = MessageId::new();
-        let agent = Agent {
-            id: AgentId::new(),
-            name,
-            agent_type,
-            system: req
-                .system
-                .clone()
-                .unwrap_or_else(|| default_system_prompt(agent_type).to_owned()),
-            description: req.description.clone(),
-            metadata: req.metadata.clone(),
-            llm_config,
-            embedding_config,
-            tool_rules: Some(tool_rules),
-            message_ids: vec![system_id],
-            message_ids_version: 0,
-            messages_edited: 0,
-            tags: dedup(req.tags.clone().unwrap_or_default()),
-            identity_ids: dedup(req.identity_ids.clone().unwrap_or_default()),
-            project_id: req.project_id.clone(),
-            template_id: req.template_id.clone(),
-            base_template_id: req.base_template_id.clone(),
-            last_run_completion: None,
-            last_run_duration_ms: None,
-            last_stop_reason: None,
-            settings: create_settings(req, agent_type, format),
-            created_at: now,
-            updated_at: now,
-        };
+        let mut agent = agent_record(req, name, agent_type, (llm_config, format), now);
+        agent.embedding_config = embedding_config;
+        agent.tool_rules = Some(tool_rules);
+        agent.message_ids = vec![system_id];
         let blocks: Vec<Block> = new_blocks.iter().chain(&existing).cloned().collect();
         let stats = MemoryStats {
             messages_total: 1,
@@ -679,6 +655,45 @@ fn set<T>(field: &mut T, value: Option<T>) {
 fn set_opt<T>(field: &mut Option<T>, value: Option<T>) {
     if value.is_some() {
         *field = value;
+    }
+}
+
+/// A new agent's record from its request; its embedding, rules and context are the caller's
+/// to fill.
+fn agent_record(
+    req: &CreateAgent,
+    name: String,
+    agent_type: AgentType,
+    (llm_config, format): (LlmConfig, FormatChange),
+    now: chrono::DateTime<chrono::Utc>,
+) -> Agent {
+    Agent {
+        id: AgentId::new(),
+        name,
+        agent_type,
+        system: req
+            .system
+            .clone()
+            .unwrap_or_else(|| default_system_prompt(agent_type).to_owned()),
+        description: req.description.clone(),
+        metadata: req.metadata.clone(),
+        llm_config,
+        embedding_config: None,
+        tool_rules: None,
+        message_ids: Vec::new(),
+        message_ids_version: 0,
+        messages_edited: 0,
+        tags: dedup(req.tags.clone().unwrap_or_default()),
+        identity_ids: dedup(req.identity_ids.clone().unwrap_or_default()),
+        project_id: req.project_id.clone(),
+        template_id: req.template_id.clone(),
+        base_template_id: req.base_template_id.clone(),
+        last_run_completion: None,
+        last_run_duration_ms: None,
+        last_stop_reason: None,
+        settings: create_settings(req, agent_type, format),
+        created_at: now,
+        updated_at: now,
     }
 }
 

@@ -8,7 +8,7 @@ mod messaging;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use mneme_store::{GroupFilter, MessageQuery, Page, StoreError};
+use mneme_store::{GroupFilter, Page, StoreError};
 use mneme_types::{
     AgentId, BlockId, Group, GroupCreate, GroupId, GroupUpdate, LettaMessage, ManagerConfig,
     ManagerConfigUpdate, ManagerType, MessageId, MessageUpdate, Thread,
@@ -190,14 +190,11 @@ impl Service {
         id: GroupId,
         q: ListMessages,
     ) -> Result<Vec<LettaMessage>> {
-        let query = MessageQuery {
-            before: q.before,
-            after: q.after,
-            limit: q.limit,
-            order: q.order,
-            run_id: None,
+        let query = ListMessages {
             conversation: None,
-        };
+            ..q.clone()
+        }
+        .query();
         let stored = self.store.group_messages(id, &query).await?;
         let mut native: HashMap<AgentId, bool> = HashMap::new();
         let mut out = Vec::with_capacity(stored.len());

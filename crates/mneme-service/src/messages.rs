@@ -34,6 +34,20 @@ pub struct ListMessages {
     pub conversation: Option<mneme_types::ConversationId>,
 }
 
+impl ListMessages {
+    /// The store's query for this page (of the conversation asked, if any).
+    pub(crate) fn query(&self) -> MessageQuery {
+        MessageQuery {
+            before: self.before,
+            after: self.after,
+            limit: self.limit,
+            order: self.order,
+            run_id: None,
+            conversation: self.conversation,
+        }
+    }
+}
+
 /// The `use_assistant_message` family of parameters.
 #[derive(Debug, Clone, Default)]
 pub struct RenderOverrides {
@@ -118,15 +132,7 @@ impl Service {
                 return Err(mneme_store::StoreError::not_found("Conversation", c).into());
             }
         }
-        let query = MessageQuery {
-            before: q.before,
-            after: q.after,
-            limit: q.limit,
-            order: q.order,
-            run_id: None,
-            conversation: q.conversation,
-        };
-        let stored = self.store.list_messages(agent_id, &query).await?;
+        let stored = self.store.list_messages(agent_id, &q.query()).await?;
         let opts = overridden(render_native(&agent.agent_type), q.render.as_ref());
         let rendered = stored
             .iter()

@@ -263,11 +263,26 @@ pub(crate) fn query_agents(
 
 /// Loads the tags of all `agents` with one query, in insertion order.
 pub(crate) fn fill_tags(conn: &Connection, agents: &mut [Agent]) -> Result<()> {
+    per_agent(conn, agents, "agent_tags", "tag", |a, row| {
+        a.tags.push(row.get(1)?);
+        Ok(())
+    })
+}
+
+/// Reads `column` of `table`'s rows of all `agents` with one query, in insertion order, and
+/// gives each row (`agent_id`, `column`) to `put` with its agent.
+pub(crate) fn per_agent(
+    conn: &Connection,
+    agents: &mut [Agent],
+    table: &str,
+    column: &str,
+    mut put: impl FnMut(&mut Agent, &rusqlite::Row<'_>) -> Result<()>,
+) -> Result<()> {
     if agents.is_empty() {
         return Ok(());
     }
     let sql = format!(
-        "SELECT agent_id, tag FROM agent_tags WHERE agent_id IN ({}) ORDER BY rowid",
+        "SELECT agent_id, {column} FROM {table} WHERE agent_id IN ({}) ORDER BY rowid",
         placeholders(agents.len())
     );
     let ids: Vec<String> = agents.iter().map(|a| a.id.to_string()).collect();
@@ -276,7 +291,7 @@ pub(crate) fn fill_tags(conn: &Connection, agents: &mut [Agent]) -> Result<()> {
     while let Some(row) = rows.next()? {
         let agent_id: String = row.get(0)?;
         if let Some(a) = agents.iter_mut().find(|a| a.id.to_string() == agent_id) {
-            a.tags.push(row.get(1)?);
+            put(a, row)?;
         }
     }
     Ok(())

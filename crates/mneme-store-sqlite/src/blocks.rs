@@ -281,6 +281,22 @@ fn filter_sql(f: &BlockFilter) -> Where {
             );
         }
     }
+    tag_terms(&mut q, f);
+    let (identity, keys) = (f.identity_id, &f.identifier_keys);
+    identity_terms(
+        &mut q,
+        "b.id",
+        "identities_blocks",
+        "block_id",
+        identity,
+        keys,
+    );
+    count_terms(&mut q, f);
+    q
+}
+
+/// Blocks with all (`match_all_tags`) or any of the filter's tags.
+fn tag_terms(q: &mut Where, f: &BlockFilter) {
     if !f.tags.is_empty() {
         let list = placeholders(f.tags.len());
         let tags = f.tags.iter().map(|t| like(t));
@@ -303,15 +319,10 @@ fn filter_sql(f: &BlockFilter) -> Where {
             );
         }
     }
-    let (identity, keys) = (f.identity_id, &f.identifier_keys);
-    identity_terms(
-        &mut q,
-        "b.id",
-        "identities_blocks",
-        "block_id",
-        identity,
-        keys,
-    );
+}
+
+/// Blocks by how many agents hold them.
+fn count_terms(q: &mut Where, f: &BlockFilter) {
     let count = "(SELECT COUNT(*) FROM agent_blocks ab WHERE ab.block_id = b.id)";
     if let Some(n) = f.agents_count_gt {
         q.push(format!("{count} > ?"), [SqlValue::Integer(n as i64)]);
@@ -327,5 +338,4 @@ fn filter_sql(f: &BlockFilter) -> Where {
                 .map(|n| SqlValue::Integer(*n as i64)),
         );
     }
-    q
 }

@@ -3,13 +3,13 @@
 
 use std::collections::HashSet;
 
-use mneme_store::{Message, MessageQuery, Order};
+use mneme_store::{Message, MessageQuery};
 use mneme_types::{AgentId, ConversationId, GroupId, MessageId};
 use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
 
 use crate::agents::{Where, ensure_agent, load_agent};
-use crate::messages::{MESSAGE_COLUMNS, insert_messages, query_messages, seq_of};
+use crate::messages::insert_messages;
 use crate::rows::parse;
 use crate::runs::{Thread, set_context};
 use crate::{Cached, Result};
@@ -19,27 +19,7 @@ pub(crate) fn list(conn: &Connection, group: GroupId, q: &MessageQuery) -> Resul
     crate::groups::ensure_group(conn, group)?;
     let mut w = Where::default();
     w.push("group_id = ?", [SqlValue::Text(group.to_string())]);
-    if let Some(run) = q.run_id {
-        w.push("run_id = ?", [SqlValue::Text(run.to_string())]);
-    }
-    for (cursor, op) in [(q.after, ">"), (q.before, "<")] {
-        if let Some(cursor) = cursor {
-            let seq = seq_of(conn, cursor)?;
-            w.push(format!("seq {op} ?"), [SqlValue::Integer(seq)]);
-        }
-    }
-    let dir = if q.order == Order::Asc { "ASC" } else { "DESC" };
-    let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages {} ORDER BY seq {dir} LIMIT {}",
-        w.where_clause(),
-        q.limit
-    );
-    let mut out = query_messages(conn, &sql, w.params)?;
-    // Whichever end the page was taken from, it reads oldest first, as an agent's do.
-    if q.order == Order::Desc {
-        out.reverse();
-    }
-    Ok(out)
+    crate::messages::page_messages(conn, w, q)
 }
 
 /// `GroupStore::deliver_group_messages`.

@@ -131,23 +131,16 @@ impl IdentityStore for SqliteStore {
 
 /// Loads the identity ids of all `agents` with one query, each agent's in the order linked.
 pub(crate) fn fill_agent_identities(conn: &Connection, agents: &mut [Agent]) -> Result<()> {
-    if agents.is_empty() {
-        return Ok(());
-    }
-    let sql = format!(
-        "SELECT agent_id, identity_id FROM identities_agents WHERE agent_id IN ({}) ORDER BY rowid",
-        placeholders(agents.len())
-    );
-    let ids: Vec<String> = agents.iter().map(|a| a.id.to_string()).collect();
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params_from_iter(ids.iter()))?;
-    while let Some(row) = rows.next()? {
-        let agent_id: String = row.get(0)?;
-        if let Some(a) = agents.iter_mut().find(|a| a.id.to_string() == agent_id) {
+    crate::agents::per_agent(
+        conn,
+        agents,
+        "identities_agents",
+        "identity_id",
+        |a, row| {
             a.identity_ids.push(rows::parse(&row.get::<_, String>(1)?)?);
-        }
-    }
-    Ok(())
+            Ok(())
+        },
+    )
 }
 
 /// Makes `identities` the agent's identity links, in that order; an unknown one is `NotFound`.

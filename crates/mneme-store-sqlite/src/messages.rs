@@ -68,28 +68,7 @@ impl MessageStore for SqliteStore {
         let q = q.clone();
         self.read(move |conn| {
             ensure_agent(conn, agent)?;
-            let mut w = thread_where(agent, q.conversation);
-            if let Some(run) = q.run_id {
-                w.push("run_id = ?", [SqlValue::Text(run.to_string())]);
-            }
-            for (cursor, op) in [(q.after, ">"), (q.before, "<")] {
-                if let Some(cursor) = cursor {
-                    let seq = seq_of(conn, cursor)?;
-                    w.push(format!("seq {op} ?"), [SqlValue::Integer(seq)]);
-                }
-            }
-            let dir = if q.order == Order::Asc { "ASC" } else { "DESC" };
-            let sql = format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages {} ORDER BY seq {dir} LIMIT {}",
-                w.where_clause(),
-                q.limit
-            );
-            let mut out = query_messages(conn, &sql, w.params)?;
-            // Whichever end the page was taken from, it reads oldest first, as in Letta.
-            if q.order == Order::Desc {
-                out.reverse();
-            }
-            Ok(out)
+            page_messages(conn, thread_where(agent, q.conversation), &q)
         })
         .await
     }
@@ -430,4 +409,33 @@ mod tests {
         let new = reasoning(Some("t".into()), Some(blocks.into())).unwrap();
         assert_eq!(new[1], ReasoningRecord::Redacted { data: "d".into() });
     }
+}
+
+/// A page of the messages `w` selects, by `q`'s run, cursors, order and limit, oldest first
+/// whichever end it was taken from (as Letta lists them).
+pub(crate) fn page_messages(
+    conn: &Connection,
+    mut w: Where,
+    q: &MessageQuery,
+) -> Result<Vec<Message>> {
+    if let Some(run) = q.run_id {
+        w.push("run_id = ?", [SqlValue::Text(run.to_string())]);
+    }
+    for (cursor, op) in [(q.after, ">"), (q.before, "<")] {
+        if let Some(cursor) = cursor {
+            let seq = seq_of(conn, cursor)?;
+            w.push(format!("seq {op} ?"), [SqlValue::Integer(seq)]);
+        }
+    }
+    let dir = if q.order == Order::Asc { "ASC" } else { "DESC" };
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages {} ORDER BY seq {dir} LIMIT {}",
+        w.where_clause(),
+        q.limit
+    );
+    let mut out = query_messages(conn, &sql, w.params)?;
+    if q.order == Order::Desc {
+        out.reverse();
+    }
+    Ok(out)
 }

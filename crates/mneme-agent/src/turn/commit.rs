@@ -67,17 +67,7 @@ impl Runtime {
     /// follows what was written.
     async fn write(&self, turn: &mut Turn, input: &TurnInput, w: Write) -> Result<(), AgentError> {
         let now = mneme_types::time::now();
-        let mut messages: Vec<Message> = turn.pending_inputs.drain(..).collect();
-        for m in &mut messages {
-            m.step_id = Some(w.step.id);
-            m.run_id = Some(input.run_id);
-        }
-        messages.extend(w.messages);
-        if let Some(group) = input.group_id {
-            for m in &mut messages {
-                m.group_id.get_or_insert_with(|| group.to_string());
-            }
-        }
+        let messages = step_messages(turn, input, &w.step, w.messages);
         let autoclear = turn.ctx.agent.settings.message_buffer_autoclear;
         let mut message_ids: Vec<MessageId> = turn.ctx.agent.message_ids.clone();
         if !autoclear {
@@ -128,6 +118,28 @@ impl Runtime {
         turn.ctx.messages.extend(messages);
         Ok(())
     }
+}
+
+/// The messages a step writes: the request's inputs on its first write (stamped with the
+/// step and run), then the step's own; all naming the turn's group, if it runs for one.
+fn step_messages(
+    turn: &mut Turn,
+    input: &TurnInput,
+    step: &Step,
+    own: Vec<Message>,
+) -> Vec<Message> {
+    let mut messages: Vec<Message> = turn.pending_inputs.drain(..).collect();
+    for m in &mut messages {
+        m.step_id = Some(step.id);
+        m.run_id = Some(input.run_id);
+    }
+    messages.extend(own);
+    if let Some(group) = input.group_id {
+        for m in &mut messages {
+            m.group_id.get_or_insert_with(|| group.to_string());
+        }
+    }
+    messages
 }
 
 /// How many times a step's memory edits are replayed on blocks another writer changed.
