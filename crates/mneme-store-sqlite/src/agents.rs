@@ -151,7 +151,6 @@ impl AgentStore for SqliteStore {
     }
 }
 
-/// The agent with its blocks, tools and counts, without its messages.
 /// Writes a new agent with its blocks, attachments, tools and messages (`create_agent`).
 pub(crate) fn create_agent(tx: &Connection, new: &NewAgent) -> Result<Agent> {
     insert_agent(tx, &new.agent)?;
@@ -198,6 +197,7 @@ pub(crate) fn delete_agent(tx: &Connection, id: AgentId) -> Result<()> {
     Ok(())
 }
 
+/// The agent with its blocks, tools and counts, without its messages.
 pub(crate) fn frame_of(conn: &Connection, id: AgentId) -> Result<AgentFrame> {
     let agent = load_agent(conn, id)?;
     let blocks = blocks_of(conn, id)?;
