@@ -386,31 +386,6 @@ pub(crate) fn message(row: &Row<'_>) -> Result<Message> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-
-    #[test]
-    fn rows_from_before_reasoning_blocks_read_as_one_unsigned_block() {
-        let old = reasoning(Some("because".into()), None).unwrap();
-        assert_eq!(
-            old,
-            [ReasoningRecord::Reasoning {
-                text: "because".into(),
-                signature: None
-            }]
-        );
-        assert!(reasoning(None, None).unwrap().is_empty());
-        assert!(reasoning(Some(String::new()), None).unwrap().is_empty());
-        let blocks =
-            r#"[{"type":"reasoning","text":"t","signature":"s"},{"type":"redacted","data":"d"}]"#;
-        let new = reasoning(Some("t".into()), Some(blocks.into())).unwrap();
-        assert_eq!(new[1], ReasoningRecord::Redacted { data: "d".into() });
-    }
-}
-
 /// A page of the messages `w` selects, by `q`'s run, cursors, order and limit, oldest first
 /// whichever end it was taken from (as Letta lists them).
 pub(crate) fn page_messages(
@@ -438,4 +413,29 @@ pub(crate) fn page_messages(
         out.reverse();
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn rows_from_before_reasoning_blocks_read_as_one_unsigned_block() {
+        let old = reasoning(Some("because".into()), None).unwrap();
+        assert_eq!(
+            old,
+            [ReasoningRecord::Reasoning {
+                text: "because".into(),
+                signature: None
+            }]
+        );
+        assert!(reasoning(None, None).unwrap().is_empty());
+        assert!(reasoning(Some(String::new()), None).unwrap().is_empty());
+        let blocks =
+            r#"[{"type":"reasoning","text":"t","signature":"s"},{"type":"redacted","data":"d"}]"#;
+        let new = reasoning(Some("t".into()), Some(blocks.into())).unwrap();
+        assert_eq!(new[1], ReasoningRecord::Redacted { data: "d".into() });
+    }
 }
