@@ -220,6 +220,7 @@ impl Scheduler {
             }
             Err(e) => tracing::error!(error = %e, %run, "cannot record the end of a run"),
         }
+        active.mark_ended();
         sink.finished(&active, &result).await;
         self.hub.finish(run);
         result
@@ -236,6 +237,11 @@ impl Scheduler {
         let guard = if job.refuse_if_busy {
             match self.locks.try_acquire(thread).await {
                 Some(guard) => guard,
+                // Held by a run whose end is stored (a client that saw it end may send at
+                // once) or by a history change: the thread is about to be free; wait.
+                None if !self.busy_elsewhere(thread, job.run_id) => {
+                    self.locks.acquire(thread).await
+                }
                 None => return Err(self.busy(thread, job.run_id)),
             }
         } else {
@@ -268,6 +274,11 @@ impl Scheduler {
                 (conversation.message_ids, conversation.message_ids_version)
             }
         })
+    }
+
+    /// Whether another run of the thread is still executing (its outcome not stored).
+    fn busy_elsewhere(&self, thread: Thread, own: RunId) -> bool {
+        self.hub.of_thread(thread).iter().any(|(id, _)| *id != own)
     }
 
     /// The refusal of a job whose thread another turn holds, naming that turn's run.

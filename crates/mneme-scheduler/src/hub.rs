@@ -3,6 +3,7 @@
 //! chunk log in the database is the source of truth and readers poll it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mneme_types::{AgentId, RunId, Thread};
@@ -19,6 +20,19 @@ pub struct ActiveRun {
     pub cancel: CancellationToken,
     /// Woken when the run appends stream chunks, and when it ends.
     pub appended: Arc<Notify>,
+    /// The run's outcome is stored: it only reports its end before it lets its thread go.
+    ended: Arc<AtomicBool>,
+}
+
+impl ActiveRun {
+    /// Whether the run's outcome is stored (it still holds its thread for a moment).
+    pub fn ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn mark_ended(&self) {
+        self.ended.store(true, Ordering::Release);
+    }
 }
 
 #[derive(Default)]
@@ -33,6 +47,7 @@ impl RunHub {
             thread,
             cancel: CancellationToken::new(),
             appended: Arc::new(Notify::new()),
+            ended: Arc::new(AtomicBool::new(false)),
         };
         self.lock().insert(run, active.clone());
         active
@@ -57,11 +72,11 @@ impl RunHub {
             .collect()
     }
 
-    /// The thread's runs that are still executing.
+    /// The thread's runs that are still executing (not those whose outcome is stored).
     pub(crate) fn of_thread(&self, thread: Thread) -> Vec<(RunId, ActiveRun)> {
         self.lock()
             .iter()
-            .filter(|(_, a)| a.thread == thread)
+            .filter(|(_, a)| a.thread == thread && !a.ended())
             .map(|(id, a)| (*id, a.clone()))
             .collect()
     }
