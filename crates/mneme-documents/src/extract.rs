@@ -85,14 +85,16 @@ fn join_hyphenated(text: &str) -> String {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
-        let joins = c == '-'
-            && chars.get(i + 1) == Some(&'\n')
-            && i > 0
-            && chars[i - 1].is_lowercase()
-            && chars.get(i + 2).is_some_and(|n| n.is_lowercase());
-        if joins {
-            i += 2;
-            continue;
+        if c == '-' && i > 0 && chars[i - 1].is_lowercase() && chars.get(i + 1) == Some(&'\n') {
+            // The next line may start with layout spaces (` tory`).
+            let mut next = i + 2;
+            while chars.get(next).is_some_and(|n| *n == ' ' || *n == '\t') {
+                next += 1;
+            }
+            if chars.get(next).is_some_and(|n| n.is_lowercase()) {
+                i = next;
+                continue;
+            }
         }
         out.push(c);
         i += 1;
@@ -157,10 +159,10 @@ mod tests {
 
     #[test]
     fn pdf_text_is_folded_dehyphenated_and_collapsed() {
-        let raw = "Large language models have revolution-\nized AI.\n\n\n\nThe \u{FB01}rst LLM-\nBased step,\n1-\n2  \n";
+        let raw = "Large language models have revolution-\nized AI, his-\n tory.\n\n\n\nThe \u{FB01}rst LLM-\nBased step,\n1-\n2  \n";
         assert_eq!(
             normalise_pdf_text(raw),
-            "Large language models have revolutionized AI.\n\nThe first LLM-\nBased step,\n1-\n2"
+            "Large language models have revolutionized AI, history.\n\nThe first LLM-\nBased step,\n1-\n2"
         );
     }
 

@@ -235,6 +235,14 @@ fn entity(name: &str) -> Option<char> {
         "euro" => '€',
         "pound" => '£',
         "sect" => '§',
+        "eacute" => 'é',
+        "egrave" => 'è',
+        "agrave" => 'à',
+        "ccedil" => 'ç',
+        "auml" => 'ä',
+        "ouml" => 'ö',
+        "uuml" => 'ü',
+        "szlig" => 'ß',
         _ => return None,
     };
     Some(c)
@@ -255,7 +263,7 @@ mod tests {
   <!-- a comment with <b>tags</b> -->
   <h1>Virtual   context</h1>
   <p>MemGPT pages data<br>between tiers &mdash; like an <a href="/os?a=1&amp;b=2" title="x > y">OS</a>.</p>
-  <ul><li>main context</li><li>external&#160;context &#x2014; &#233;t&eacute;</li></ul>
+  <ul><li>main context</li><li>external&#160;context &#x2014; &#233;t&eacute;&bogus;</li></ul>
   <pre>fn main() {
     paged();
 }</pre>
@@ -265,7 +273,7 @@ mod tests {
         assert_eq!(
             text,
             "Memory & Agents\n\nVirtual context\n\nMemGPT pages data\nbetween tiers — like an OS.\n\n\
-             - main context\n- external context — ét&eacute;\n\nfn main() {\n    paged();\n}\n\n\
+             - main context\n- external context — été&bogus;\n\nfn main() {\n    paged();\n}\n\n\
              3 < 4 and a < b"
         );
     }
