@@ -59,7 +59,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or(5);
     let opts = ChunkOptions::default();
-    println!("| input | bytes | text chars | passages | lines | extract ms/MB | chunk ms/MB | lines ms/MB |");
+    println!(
+        "| input | bytes | text chars | passages | lines | extract ms/MB | chunk ms/MB | lines ms/MB |"
+    );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for s in samples()? {
         let t = Instant::now();

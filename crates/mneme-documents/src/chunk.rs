@@ -76,9 +76,8 @@ fn passage_end(words: &[Word], first: usize, size: usize) -> usize {
 fn next_start(words: &[Word], first: usize, end: usize, size: usize, overlap: usize) -> usize {
     let stop = words[end].end_char;
     let reach = words[end + 1].end_char;
-    let candidates = (first + 1..=end).filter(|&j| {
-        stop - words[j].start_char <= overlap && reach - words[j].start_char <= size
-    });
+    let candidates = (first + 1..=end)
+        .filter(|&j| stop - words[j].start_char <= overlap && reach - words[j].start_char <= size);
     let band = candidates
         .clone()
         .filter(|&j| stop - words[j].start_char >= overlap / 2);
@@ -252,10 +251,7 @@ mod tests {
         let rows: String = (0..50).map(|i| format!("{i},name {i},x y z\n")).collect();
         for passage in texts(DocumentKind::Csv, &rows, 100, 0) {
             assert!(passage.chars().count() <= 100);
-            assert!(
-                passage.ends_with(",x y z"),
-                "{passage:?} ends mid-row"
-            );
+            assert!(passage.ends_with(",x y z"), "{passage:?} ends mid-row");
         }
     }
 

@@ -58,7 +58,9 @@ fn pdf(bytes: &[u8]) -> Result<Extracted, DocumentError> {
     .map_err(|_| DocumentError::Corrupt("the PDF parser failed on this file".into()))?
     .map_err(|e| DocumentError::Corrupt(format!("not a readable PDF: {e}")))?;
     if pages.is_empty() {
-        return Err(DocumentError::Corrupt("the PDF has no readable pages".into()));
+        return Err(DocumentError::Corrupt(
+            "the PDF has no readable pages".into(),
+        ));
     }
     let count = u32::try_from(pages.len()).unwrap_or(u32::MAX);
     Ok(Extracted {

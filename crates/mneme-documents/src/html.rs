@@ -9,14 +9,52 @@ const HIDDEN: &[&str] = &["script", "style", "noscript", "template", "svg", "ifr
 
 /// Elements that start and end a paragraph of their own.
 const PARAGRAPHS: &[&str] = &[
-    "p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "ul", "ol", "dl",
-    "figure", "hr", "title", "section", "article", "header", "footer", "main", "aside", "nav",
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "table",
+    "ul",
+    "ol",
+    "dl",
+    "figure",
+    "hr",
+    "title",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "main",
+    "aside",
+    "nav",
 ];
 
 /// Elements that sit on lines of their own.
 const LINES: &[&str] = &[
-    "br", "div", "li", "tr", "dt", "dd", "caption", "figcaption", "form", "address", "details",
-    "summary", "thead", "tbody", "tfoot", "option", "body", "html", "head",
+    "br",
+    "div",
+    "li",
+    "tr",
+    "dt",
+    "dd",
+    "caption",
+    "figcaption",
+    "form",
+    "address",
+    "details",
+    "summary",
+    "thead",
+    "tbody",
+    "tfoot",
+    "option",
+    "body",
+    "html",
+    "head",
 ];
 
 /// The readable text of `html`: hidden elements, comments and tags dropped, block elements

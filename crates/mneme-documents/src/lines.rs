@@ -116,7 +116,10 @@ pub fn view(
             );
             return Ok(numbered(header, shown, start));
         }
-        None => format!("[Viewing {unit} {} to end (out of {total} {unit})]", start + 1),
+        None => format!(
+            "[Viewing {unit} {} to end (out of {total} {unit})]",
+            start + 1
+        ),
     };
     Ok(numbered(header, &lines[start..], start))
 }
@@ -189,7 +192,10 @@ mod tests {
             lines(DocumentKind::Text, text),
             owned(&["first", "second", "third", "fourth"])
         );
-        assert_eq!(lines(DocumentKind::Csv, "a,b\n\n1,2\n"), owned(&["a,b", "1,2"]));
+        assert_eq!(
+            lines(DocumentKind::Csv, "a,b\n\n1,2\n"),
+            owned(&["a,b", "1,2"])
+        );
     }
 
     #[test]
@@ -203,7 +209,8 @@ mod tests {
 
     #[test]
     fn markdown_is_cut_into_sentences() {
-        let text = "# Title\n\nMemGPT pages   memory. It works!\nDoes it? yes. e.g. Not here.3 Then";
+        let text =
+            "# Title\n\nMemGPT pages   memory. It works!\nDoes it? yes. e.g. Not here.3 Then";
         assert_eq!(
             lines(DocumentKind::Markdown, text),
             owned(&[

@@ -32,8 +32,14 @@ fn check_passages(name: &str, text: &str, opts: &ChunkOptions) -> Vec<(usize, us
     for p in &passages {
         assert!(!p.text.trim().is_empty(), "{name}: empty passage");
         assert_eq!(p.text.trim(), p.text, "{name}: untrimmed passage");
-        assert!(p.text.chars().count() <= opts.size, "{name}: passage too long");
-        let at = from + text[from..].find(&p.text).unwrap_or_else(|| panic!("{name}: passage not in order"));
+        assert!(
+            p.text.chars().count() <= opts.size,
+            "{name}: passage too long"
+        );
+        let at = from
+            + text[from..]
+                .find(&p.text)
+                .unwrap_or_else(|| panic!("{name}: passage not in order"));
         if let Some(&(_, prev_end)) = spans.last() {
             assert!(at > spans[spans.len() - 1].0, "{name}: no progress");
             let shared = text[at..prev_end.max(at)].chars().count();
@@ -51,7 +57,10 @@ fn check_passages(name: &str, text: &str, opts: &ChunkOptions) -> Vec<(usize, us
         );
         covered_to = covered_to.max(end);
     }
-    assert!(text[covered_to..].trim().is_empty(), "{name}: the end is lost");
+    assert!(
+        text[covered_to..].trim().is_empty(),
+        "{name}: the end is lost"
+    );
     spans
 }
 
@@ -59,16 +68,29 @@ fn check_passages(name: &str, text: &str, opts: &ChunkOptions) -> Vec<(usize, us
 fn every_fixture_extracts_chunks_and_views() {
     let mut seen = 0;
     for entry in std::fs::read_dir(dir()).unwrap_or_else(|e| panic!("{e}")) {
-        let name = entry.map(|e| e.file_name().to_string_lossy().into_owned()).unwrap_or_default();
+        let name = entry
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .unwrap_or_default();
         let (kind, text, _) = text_of(&name);
         assert!(!text.trim().is_empty(), "{name}: no text");
         check_passages(&name, &text, &ChunkOptions::default());
-        check_passages(&name, &text, &ChunkOptions { size: 300, overlap: 60 });
+        check_passages(
+            &name,
+            &text,
+            &ChunkOptions {
+                size: 300,
+                overlap: 60,
+            },
+        );
         let ls = lines(kind, &text);
         let unit = LineUnit::of(kind).as_str();
         let whole = view(kind, &ls, None, None).unwrap_or_else(|e| panic!("{name}: {e}"));
         let header = format!("[Viewing file start (out of {} {unit})]", ls.len());
-        assert!(whole.starts_with(&header), "{name}: {}", &whole[..80.min(whole.len())]);
+        assert!(
+            whole.starts_with(&header),
+            "{name}: {}",
+            &whole[..80.min(whole.len())]
+        );
         assert_eq!(whole.lines().count(), ls.len() + 1, "{name}");
         seen += 1;
     }
@@ -90,7 +112,11 @@ fn the_pdf_reads_as_the_paper() {
     assert!((8000..10000).contains(&words), "{words} words");
     let passages = check_passages("memgpt_paper.pdf", &text, &ChunkOptions::default());
     let overlapping = passages.windows(2).filter(|w| w[1].0 < w[0].1).count();
-    assert!(overlapping * 10 >= passages.len() * 9, "{overlapping} of {} overlap", passages.len());
+    assert!(
+        overlapping * 10 >= passages.len() * 9,
+        "{overlapping} of {} overlap",
+        passages.len()
+    );
 }
 
 #[test]
@@ -106,11 +132,18 @@ fn structured_and_plain_fixtures_keep_their_content() {
     assert!(long.starts_with("Enrico Letta (Italian: [enˈriːko ˈlɛtta]"));
     // Each CSV row is one line of the file view, numbered after the header.
     let ls = lines(DocumentKind::Csv, &csv);
-    assert_eq!(ls.len(), csv.lines().filter(|l| !l.trim().is_empty()).count());
+    assert_eq!(
+        ls.len(),
+        csv.lines().filter(|l| !l.trim().is_empty()).count()
+    );
     let window = view(DocumentKind::Csv, &ls, Some(1), Some(1)).unwrap_or_default();
     assert_eq!(
         window,
-        format!("[Viewing lines 2 to 2 (out of {} lines)]\n2: {}", ls.len(), ls[1])
+        format!(
+            "[Viewing lines 2 to 2 (out of {} lines)]\n2: {}",
+            ls.len(),
+            ls[1]
+        )
     );
     assert!(ls[1].starts_with("1,Smart Fan Iron Cooker"));
 }
@@ -120,7 +153,10 @@ fn markdown_views_count_sentences() {
     let (kind, md, _) = text_of("test.md");
     let ls = lines(kind, &md);
     let whole = view(kind, &ls, None, None).unwrap_or_default();
-    assert!(whole.starts_with(&format!("[Viewing file start (out of {} sentences)]\n1: ", ls.len())));
+    assert!(whole.starts_with(&format!(
+        "[Viewing file start (out of {} sentences)]\n1: ",
+        ls.len()
+    )));
     assert!(ls.iter().any(|s| s.contains("h1 Heading")));
 }
 
@@ -134,7 +170,14 @@ fn the_html_sample_reads_as_text() {
     assert!(text.contains("Core < 8 KB"));
     assert!(text.contains("Café élève © 2026 & beyond."));
     assert!(text.contains("search(query=\"zebra migration\", top_k=3)\n    -> 3 passages"));
-    for hidden in ["analytics", "font-family", "navigation is markup", "hidden", "JavaScript", "<"] {
+    for hidden in [
+        "analytics",
+        "font-family",
+        "navigation is markup",
+        "hidden",
+        "JavaScript",
+        "<",
+    ] {
         if hidden == "<" {
             assert!(!text.contains("<p") && !text.contains("<a"), "tags left");
         } else {
@@ -157,7 +200,41 @@ fn broken_pdfs_are_corrupt_not_panics() {
     // The real header followed by noise, and noise alone.
     let mut noisy = pdf[..2048].to_vec();
     noisy.extend((0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8));
-    assert!(matches!(extract(DocumentKind::Pdf, &noisy), Err(DocumentError::Corrupt(_))));
-    assert!(matches!(extract(DocumentKind::Pdf, &noisy[2048..]), Err(DocumentError::Corrupt(_))));
-    assert!(matches!(extract(DocumentKind::Pdf, b""), Err(DocumentError::Corrupt(_))));
+    assert!(matches!(
+        extract(DocumentKind::Pdf, &noisy),
+        Err(DocumentError::Corrupt(_))
+    ));
+    assert!(matches!(
+        extract(DocumentKind::Pdf, &noisy[2048..]),
+        Err(DocumentError::Corrupt(_))
+    ));
+    assert!(matches!(
+        extract(DocumentKind::Pdf, b""),
+        Err(DocumentError::Corrupt(_))
+    ));
+}
+
+#[test]
+fn damaged_pdfs_give_text_or_corrupt_never_a_panic() {
+    let pdf = read("memgpt_paper.pdf");
+    // A fixed xorshift sequence: the same damage on every run.
+    let mut seed: u32 = 0x9E37_79B9;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed as usize
+    };
+    for round in 0..12 {
+        let mut damaged = pdf.clone();
+        for _ in 0..(8 << (round % 6)) {
+            let at = next() % damaged.len();
+            damaged[at] = next() as u8;
+        }
+        match extract(DocumentKind::Pdf, &damaged) {
+            Ok(got) => assert!(got.pages.is_some_and(|p| p >= 1), "round {round}"),
+            Err(DocumentError::Corrupt(_)) => {}
+            Err(e) => panic!("round {round}: {e}"),
+        }
+    }
 }
