@@ -115,10 +115,19 @@ impl Text {
         if let Some(body) = s.strip_prefix("<!--") {
             return body.find("-->").map_or("", |end| &body[end + 3..]);
         }
-        let Some(tag) = Tag::parse(s) else {
-            // A `<` that opens no tag (`a < b`) is text.
-            self.push_text("<");
-            return &s[1..];
+        let tag = match Tag::parse(s) {
+            Parsed::Tag(tag) => tag,
+            Parsed::Text => {
+                // A `<` that opens no tag (`a < b`) is text.
+                self.push_text("<");
+                return &s[1..];
+            }
+            Parsed::Unterminated => {
+                // No `>` closes it, so none closes any later tag either: the rest is text
+                // (and rescanning it from every later `<` would be quadratic).
+                self.push_text(s);
+                return "";
+            }
         };
         let after = &s[tag.len..];
         if !tag.closing && HIDDEN.contains(&tag.name.as_str()) {
@@ -150,6 +159,14 @@ impl Text {
     }
 }
 
+enum Parsed {
+    Tag(Tag),
+    /// Not markup: a lone `<`.
+    Text,
+    /// A tag that never ends.
+    Unterminated,
+}
+
 /// A start or end tag, or a declaration (`<!DOCTYPE …>`, `<?xml …?>`, with an empty name).
 struct Tag {
     name: String,
@@ -159,7 +176,7 @@ struct Tag {
 }
 
 impl Tag {
-    fn parse(s: &str) -> Option<Tag> {
+    fn parse(s: &str) -> Parsed {
         let inner = &s[1..];
         let declaration = inner.starts_with('!') || inner.starts_with('?');
         let closing = inner.starts_with('/');
@@ -171,13 +188,15 @@ impl Tag {
             .collect();
         let starts_with_letter = name.starts_with(|c: char| c.is_ascii_alphabetic());
         if !declaration && !starts_with_letter {
-            return None;
+            return Parsed::Text;
         }
-        let len = 1 + tag_end(inner)?;
-        Some(Tag {
+        let Some(end) = tag_end(inner) else {
+            return Parsed::Unterminated;
+        };
+        Parsed::Tag(Tag {
             name: if declaration { String::new() } else { name },
             closing,
-            len,
+            len: 1 + end,
         })
     }
 }
@@ -198,15 +217,21 @@ fn tag_end(inner: &str) -> Option<usize> {
 }
 
 /// What follows the end tag of a hidden element whose content starts `s`; the rest of the
-/// document when it is never closed.
+/// document when it is never closed. Scans only to that end tag (no lowercased copy of the
+/// rest), so a page of many scripts stays linear.
 fn skip_element<'a>(s: &'a str, name: &str) -> &'a str {
-    let close = format!("</{name}");
-    let lower = s.to_ascii_lowercase();
-    let Some(at) = lower.find(&close) else {
-        return "";
-    };
-    let tail = &s[at..];
-    tail.find('>').map_or("", |end| &tail[end + 1..])
+    let mut from = 0;
+    while let Some(at) = s[from..].find("</") {
+        let tag = &s[from + at..];
+        let matches = tag
+            .get(2..2 + name.len())
+            .is_some_and(|n| n.eq_ignore_ascii_case(name));
+        if matches {
+            return tag.find('>').map_or("", |end| &tag[end + 1..]);
+        }
+        from += at + 2;
+    }
+    ""
 }
 
 /// `&amp;`, `&#233;` and `&#xE9;` and the common named entities decoded; anything else is
@@ -320,6 +345,7 @@ mod tests {
     fn unclosed_markup_does_not_lose_or_loop() {
         assert_eq!(to_text("before <script>never closed"), "before");
         assert_eq!(to_text("text <b unterminated"), "text <b unterminated");
+        assert_eq!(to_text("x <a \"open quote <b>y"), "x <a \"open quote <b>y");
         assert_eq!(to_text("a <!-- open comment"), "a");
         assert_eq!(to_text("&unknown; & &#xZZ;"), "&unknown; & &#xZZ;");
     }
