@@ -1,8 +1,36 @@
 //! Documents as agents read them: the text of an uploaded file (`extract`), the passages it is
 //! embedded and searched as (`chunk`), and the numbered lines the file tools and file blocks
 //! show (`lines`, `view`). Pure functions over bytes and strings: callers do the IO, run
-//! `extract` off the async runtime (a PDF takes tens of milliseconds per page) and store what
+//! `extract` off the async runtime (a PDF takes a few milliseconds per page) and store what
 //! comes out.
+//!
+//! - **Extraction.** Text-like kinds (plain text, Markdown, CSV, JSON, code) are decoded as
+//!   UTF-8, invalid sequences replaced, a byte-order mark dropped and `\r\n` turned into `\n`.
+//!   HTML is reduced to its readable text by a small hand-written pass (no DOM crate: uploads
+//!   only need the words, and a tree builder would be the largest dependency here). PDFs go
+//!   through `pdf-extract`, then a normaliser: NFKC (ligatures such as `ﬁ` become `fi`), a word
+//!   hyphenated across a line break is joined when both sides are lowercase letters, and runs of
+//!   blank lines collapse to one. Inputs above [`MAX_DOCUMENT_BYTES`] are refused, and a parser
+//!   that panics on hostile input is caught: the result is [`DocumentError::Corrupt`], never a
+//!   panic in the caller.
+//! - **Passages.** [`chunk`] cuts text into passages of at most [`ChunkOptions::size`]
+//!   characters, preferring paragraph breaks, then sentence ends, then any space, with
+//!   consecutive passages repeating about [`ChunkOptions::overlap`] characters. The defaults,
+//!   1200 and 200 characters, stand for Letta's 300 tokens with 50 of overlap at about four
+//!   characters a token.
+//! - **Lines.** [`lines`] splits text the way Letta's line chunker does for the file tools
+//!   (Markdown into sentences, code keeping its indentation, everything else into stripped
+//!   lines; empty ones dropped), and [`view`] numbers a window of them under Letta's
+//!   `[Viewing …]` header.
+
+mod chunk;
+mod extract;
+mod html;
+mod lines;
+
+pub use chunk::chunk;
+pub use extract::{MAX_DOCUMENT_BYTES, extract};
+pub use lines::{LineUnit, ViewError, lines, view};
 
 /// What a file is, by its name (and MIME type when the upload gave one): it decides how the
 /// text is extracted and how it is cut into lines.
@@ -55,6 +83,8 @@ pub enum DocumentError {
     Unsupported(String),
     #[error("the file could not be read: {0}")]
     Corrupt(String),
+    #[error("the file is {size} bytes, more than the {limit} bytes this server reads")]
+    TooLarge { size: usize, limit: usize },
 }
 
 /// The text of a document.
@@ -65,23 +95,13 @@ pub struct Extracted {
     pub pages: Option<u32>,
 }
 
-/// The text of `bytes` read as `kind`.
-pub fn extract(kind: DocumentKind, bytes: &[u8]) -> Result<Extracted, DocumentError> {
-    match kind {
-        DocumentKind::Pdf => Err(DocumentError::Unsupported("pdf".into())),
-        _ => Ok(Extracted {
-            text: String::from_utf8_lossy(bytes).into_owned(),
-            pages: None,
-        }),
-    }
-}
-
 /// How documents are cut into passages for embedding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChunkOptions {
-    /// A passage's target size, in characters.
+    /// A passage's largest size, in characters (at least 1 is used).
     pub size: usize,
-    /// Characters the next passage repeats from the end of the one before.
+    /// Characters the next passage repeats from the end of the one before (at most half of
+    /// `size` is used, so every passage moves on).
     pub overlap: usize,
 }
 
@@ -101,26 +121,6 @@ pub struct Chunk {
     pub text: String,
 }
 
-/// The passages of `text`, in order: none empty, each at most `opts.size` characters.
-pub fn chunk(_kind: DocumentKind, text: &str, opts: &ChunkOptions) -> Vec<Chunk> {
-    let chars: Vec<char> = text.chars().collect();
-    let step = opts.size.saturating_sub(opts.overlap).max(1);
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < chars.len() {
-        let end = (start + opts.size).min(chars.len());
-        let piece: String = chars[start..end].iter().collect();
-        if !piece.trim().is_empty() {
-            out.push(Chunk { text: piece });
-        }
-        if end == chars.len() {
-            break;
-        }
-        start += step;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,14 +133,5 @@ mod tests {
             Some(DocumentKind::Text)
         );
         assert_eq!(DocumentKind::detect("x.bin", None), None);
-    }
-
-    #[test]
-    fn chunks_cover_the_text_with_overlap() {
-        let text = "a".repeat(2500);
-        let opts = ChunkOptions::default();
-        let chunks = chunk(DocumentKind::Text, &text, &opts);
-        assert_eq!(chunks.len(), 3);
-        assert!(chunks.iter().all(|c| c.text.chars().count() <= opts.size));
     }
 }
