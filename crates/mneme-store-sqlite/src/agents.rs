@@ -589,6 +589,9 @@ pub(crate) fn paginate(
                     "blocks" => "Block",
                     "archives" => "Archive",
                     "identities" => "Identity",
+                    "folders" => "Folder",
+                    "files" => "File",
+                    "jobs" => "Job",
                     _ => "Agent",
                 };
                 return Err(Error::not_found(kind, cursor));

@@ -10,6 +10,7 @@ mod blocks;
 mod conversations;
 mod group_messages;
 mod groups;
+mod folders;
 mod identities;
 mod imports;
 mod mcp;

@@ -261,7 +261,7 @@ pub(crate) fn create_owned_archive(
     attach(conn, agent, archive.id)
 }
 
-fn insert_archive(conn: &Connection, a: &Archive, owner: Option<AgentId>) -> Result<()> {
+pub(crate) fn insert_archive(conn: &Connection, a: &Archive, owner: Option<AgentId>) -> Result<()> {
     conn.execute_cached(
         "INSERT INTO archives (id, name, description, embedding_config, metadata, owner_agent_id,
             created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

@@ -12,6 +12,7 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
+mod folders;
 mod identities;
 mod model;
 mod page;
@@ -24,6 +25,10 @@ use mneme_types::{
 };
 
 pub use error::StoreError;
+pub use folders::{
+    CreatedFile, FileEdit, FolderEdit, FolderFilter, FolderRecord, FolderStore, JobEdit,
+    JobFilter, NewFile,
+};
 pub use identities::{
     IdentityEdit, IdentityFilter, IdentityLinks, IdentityRecord, Links, NewIdentity,
 };
@@ -539,6 +544,7 @@ pub trait Store:
     + McpServerStore
     + ProviderStore
     + IdentityStore
+    + FolderStore
 {
 }
 
@@ -556,5 +562,6 @@ impl<T> Store for T where
         + McpServerStore
         + ProviderStore
         + IdentityStore
+        + FolderStore
 {
 }
