@@ -8,9 +8,9 @@
 mod agents;
 mod blocks;
 mod conversations;
+mod folders;
 mod group_messages;
 mod groups;
-mod folders;
 mod identities;
 mod imports;
 mod mcp;

@@ -178,7 +178,12 @@ pub(super) fn update(tx: &Connection, id: FileId, edit: FileEdit) -> Result<File
     file.updated_at = mneme_types::time::now();
     save(tx, &file)?;
     if let Some(job) = job {
-        jobs::follow_file(tx, job, file.processing_status, file.error_message.as_deref())?;
+        jobs::follow_file(
+            tx,
+            job,
+            file.processing_status,
+            file.error_message.as_deref(),
+        )?;
     }
     Ok(file)
 }
