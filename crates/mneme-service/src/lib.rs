@@ -10,6 +10,7 @@ mod chunks;
 mod compaction;
 mod conversations;
 mod error;
+mod folders;
 mod groups;
 mod identities;
 mod include;
