@@ -1,14 +1,19 @@
 //! `/v1/folders/...` and its twin `/v1/sources/...` (the same handlers, the same data), an
 //! agent's folders (`/v1/agents/{id}/folders`, `/sources`), and `/v1/jobs/...`.
 
+use std::path::Path;
+
 use axum::Json;
-use axum::extract::State;
+use axum::extract::multipart::{Field, MultipartRejection};
+use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
-use mneme_service::Service;
-use mneme_store::{FolderFilter, JobFilter, Order};
+use axum::response::{IntoResponse, Response};
+use mneme_service::{Service, ServiceError, Upload, Uploaded};
+use tokio::io::AsyncWriteExt;
+use mneme_store::{FolderFilter, JobFilter, Order, PassageList};
 use mneme_types::{
-    AgentId, AgentState, FileId, FileMetadata, Folder, FolderCreate, FolderId, FolderUpdate, Job,
-    JobId, OrganizationSourcesStats,
+    AgentId, AgentState, DuplicateFileHandling, FileId, FileMetadata, Folder, FolderCreate, FolderId, FolderUpdate, Job,
+    JobId, OrganizationSourcesStats, Passage, PassageId,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -218,4 +223,111 @@ pub(crate) async fn delete_job(
     ApiPath(id): ApiPath<JobId>,
 ) -> ApiResult<Job> {
     Ok(Json(app.delete_job(id).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct UploadQuery {
+    #[serde(default)]
+    duplicate_handling: DuplicateFileHandling,
+    name: Option<String>,
+}
+
+/// `multipart/form-data` with the file in the `file` field, streamed to disk as it arrives
+/// (never whole in memory) and refused with a 413 past the server's limit. Answers the file,
+/// `pending` while it is processed in the background; a skipped duplicate is the file found,
+/// with `X-Upload-Result: skipped` as Letta marks it.
+pub(crate) async fn upload(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<FolderId>,
+    ApiQuery(q): ApiQuery<UploadQuery>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    app.get_folder(id).await?;
+    let mut multipart = multipart.map_err(|e| bad_form(&e.body_text()))?;
+    let field = loop {
+        match multipart.next_field().await.map_err(|e| bad_form(&e.body_text()))? {
+            Some(field) if field.name() == Some("file") => break field,
+            Some(_) => continue,
+            None => return Err(bad_form("the form has no `file` field")),
+        }
+    };
+    let name = q
+        .name
+        .or_else(|| field.file_name().map(base_name))
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| bad_form("the file has no name"))?;
+    let mime = field.content_type().map(str::to_owned);
+    app.check_upload(&name, mime.as_deref())?;
+    let (file, path) = app.upload_target().await?;
+    let size = match receive(field, &path, app.max_upload_bytes()).await {
+        Ok(size) => size,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(e);
+        }
+    };
+    let up = Upload {
+        folder: id,
+        name,
+        mime,
+        path,
+        size,
+        duplicate: q.duplicate_handling,
+    };
+    Ok(match app.upload_file(file, up).await? {
+        Uploaded::Stored(file) => Json(file).into_response(),
+        Uploaded::Skipped(file) => ([("x-upload-result", "skipped")], Json(file)).into_response(),
+    })
+}
+
+/// Writes the field's bytes to `path` as they arrive; answers their count, or a 413 as soon as
+/// they pass `max`.
+async fn receive(mut field: Field<'_>, path: &Path, max: u64) -> Result<u64, ApiError> {
+    let io = |e: std::io::Error| ApiError::Service(ServiceError::Internal(e.to_string()));
+    let mut out = tokio::fs::File::create(path).await.map_err(io)?;
+    let mut size = 0u64;
+    while let Some(bytes) = field.chunk().await.map_err(|e| bad_form(&e.body_text()))? {
+        size += bytes.len() as u64;
+        if size > max {
+            return Err(ApiError::Service(ServiceError::TooLarge(format!(
+                "File too large: the limit is {max} bytes"
+            ))));
+        }
+        out.write_all(&bytes).await.map_err(io)?;
+    }
+    out.flush().await.map_err(io)?;
+    Ok(size)
+}
+
+/// The last component of an uploaded file's name (browsers may send a path).
+fn base_name(name: &str) -> String {
+    name.rsplit(['/', '\\']).next().unwrap_or(name).trim().to_owned()
+}
+
+fn bad_form(msg: &str) -> ApiError {
+    ApiError::Service(ServiceError::BadRequest(format!("invalid upload: {msg}")))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PassagesQuery {
+    after: Option<PassageId>,
+    before: Option<PassageId>,
+    limit: Option<u32>,
+    order: Option<String>,
+}
+
+/// The passages of the folder's files, newest first unless `order=asc`.
+pub(crate) async fn passages(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<FolderId>,
+    ApiQuery(q): ApiQuery<PassagesQuery>,
+) -> ApiResult<Vec<Passage>> {
+    let query = PassageList {
+        after: q.after,
+        before: q.before,
+        limit: q.limit.unwrap_or(100).min(10_000),
+        ascending: q.order.as_deref() == Some("asc"),
+        search: None,
+    };
+    Ok(Json(app.folder_passages(id, &query).await?))
 }

@@ -375,6 +375,16 @@ fn folder_routes() -> Vec<(&'static str, MethodRouter<Service>)> {
                 .patch(folders::modify)
                 .delete(folders::delete),
         ),
+        (
+            "/v1/folders/{folder_id}/upload",
+            post(folders::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        ),
+        (
+            "/v1/sources/{source_id}/upload",
+            post(folders::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        ),
+        ("/v1/folders/{folder_id}/passages", get(folders::passages)),
+        ("/v1/sources/{source_id}/passages", get(folders::passages)),
         ("/v1/folders/{folder_id}/agents", get(folders::agents)),
         ("/v1/sources/{source_id}/agents", get(folders::agents)),
         ("/v1/folders/{folder_id}/files", get(folders::files)),

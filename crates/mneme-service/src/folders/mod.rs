@@ -3,6 +3,11 @@
 
 mod files;
 mod jobs;
+mod process;
+mod upload;
+
+pub(crate) use process::FileQueue;
+pub use upload::{Upload, Uploaded};
 
 use mneme_store::{Archive, FolderFilter, FolderRecord, Page};
 use mneme_types::{
@@ -163,5 +168,32 @@ fn shown(record: FolderRecord) -> Folder {
     Folder {
         organization_id: Some(ORGANIZATION_ID.to_owned()),
         ..record.folder
+    }
+}
+
+impl Service {
+    /// The passages cut from the folder's files, newest first unless `ascending`.
+    pub async fn folder_passages(
+        &self,
+        id: FolderId,
+        query: &mneme_store::PassageList,
+    ) -> Result<Vec<mneme_types::Passage>> {
+        let record = self.store.get_folder(id).await?;
+        let found = self
+            .store
+            .list_passages(&[record.archive_id], query)
+            .await?;
+        Ok(found
+            .iter()
+            .map(|p| {
+                let mut shown = crate::archival::passage(p);
+                let meta = p.metadata.as_ref();
+                let text = |k: &str| meta.and_then(|m| m.get(k)).and_then(|v| v.as_str());
+                shown.source_id = Some(id.to_string());
+                shown.file_id = text("file_id").map(str::to_owned);
+                shown.file_name = text("file_name").map(str::to_owned);
+                shown
+            })
+            .collect())
     }
 }
