@@ -198,3 +198,25 @@ def test_jobs_list_cancel_and_delete(client, http, uid):
     resp = http.delete(f"/v1/jobs/{job['id']}")
     assert resp.status_code == 200 and resp.json()["id"] == job["id"], resp.text
     assert_http_error(http.get(f"/v1/jobs/{job['id']}"), 404)
+
+
+def test_agents_are_created_and_updated_with_folders(client, http, uid):
+    one = make_folder(client, f"one-{uid}")
+    two = make_folder(client, f"two-{uid}")
+    agent = make_agent(client, f"with-folders-{uid}", folder_ids=[one.id], source_ids=[two.id])
+    assert [f.id for f in client.agents.folders.list(agent.id)] == [one.id, two.id]
+    client.agents.update(agent.id, folder_ids=[two.id])
+    assert [f.id for f in client.agents.folders.list(agent.id)] == [two.id]
+    resp = http.get(f"/v1/agents/{agent.id}/sources")
+    assert [f["id"] for f in resp.json()] == [two.id], resp.text
+    missing = "source-00000000-0000-4000-8000-000000000000"
+    with pytest.raises(letta_client.NotFoundError) as exc:
+        make_agent(client, f"broken-{uid}", folder_ids=[missing])
+    assert_error_body(exc.value, 404)
+    assert f"broken-{uid}" not in [a.name for a in client.agents.list(name=f"broken-{uid}")]
+    with pytest.raises(letta_client.NotFoundError):
+        client.agents.update(agent.id, folder_ids=[one.id, missing])
+    assert [f.id for f in client.agents.folders.list(agent.id)] == [two.id]
+    # Deleting an attached folder detaches it.
+    client.folders.delete(two.id)
+    assert list(client.agents.folders.list(agent.id)) == []

@@ -92,6 +92,7 @@ impl Service {
             existing_blocks: existing_ids,
             tools: tools.iter().map(|t| t.id).collect(),
             messages: vec![system_message],
+            folders: folder_ids(&req.folder_ids, &req.source_ids)?,
         };
         Ok(Built { new, blocks, tools })
     }
@@ -185,6 +186,7 @@ impl Service {
         if let Some(ids) = &req.message_ids {
             self.check_message_ids(id, ids).await?;
         }
+        let folders = self.updated_folders(&req).await?;
         let recompile = req.system.is_some()
             || req.block_ids.is_some()
             || llm_config.is_some()
@@ -200,6 +202,11 @@ impl Service {
         });
         let sleeptime = req_sleeptime;
         self.store.update_agent(id, edit, blocks).await?;
+        if let Some(folders) = folders {
+            // Its own transaction: the folders were checked above, so only a folder deleted
+            // in between can make it fail after the agent's edit was written.
+            self.store.set_agent_folders(id, folders).await?;
+        }
         if recompile {
             self.recompile(id).await?;
         }
@@ -207,6 +214,22 @@ impl Service {
             self.set_sleeptime(id, on).await?;
         }
         self.get_agent(id, Include::ALL).await
+    }
+
+    /// The folders an update replaces the agent's with (`folder_ids` and `source_ids`
+    /// together), each checked to exist; `None` when it names none.
+    async fn updated_folders(
+        &self,
+        req: &UpdateAgent,
+    ) -> Result<Option<Vec<mneme_types::FolderId>>> {
+        if req.folder_ids.is_none() && req.source_ids.is_none() {
+            return Ok(None);
+        }
+        let ids = folder_ids(&req.folder_ids, &req.source_ids)?;
+        for id in &ids {
+            self.store.get_folder(*id).await?;
+        }
+        Ok(Some(ids))
     }
 
     /// Deletes the agent; its turns still running (in any conversation) are cancelled, so that
@@ -782,8 +805,6 @@ fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
 fn reject_unsupported(req: &CreateAgent) -> Result<()> {
     crate::compaction::check_patch(req.compaction_settings.as_ref())?;
     let unsupported = [
-        ("folder_ids", non_empty(&req.folder_ids)),
-        ("source_ids", non_empty(&req.source_ids)),
         (
             "initial_message_sequence",
             non_empty(&req.initial_message_sequence),
@@ -796,10 +817,24 @@ fn reject_unsupported_update(req: &UpdateAgent) -> Result<()> {
     crate::compaction::check_patch(req.compaction_settings.as_ref())?;
     let unsupported = [
         ("tool_ids", non_empty(&req.tool_ids)),
-        ("folder_ids", non_empty(&req.folder_ids)),
-        ("source_ids", non_empty(&req.source_ids)),
     ];
     refuse(&unsupported)
+}
+
+/// The folders `folder_ids` and `source_ids` (its older name) name together, each once; an
+/// id that is not a folder's is a 404, as an unknown folder is.
+pub(crate) fn folder_ids(
+    folders: &Option<Vec<String>>,
+    sources: &Option<Vec<String>>,
+) -> Result<Vec<mneme_types::FolderId>> {
+    let named = folders.iter().chain(sources.iter()).flatten();
+    let ids = named
+        .map(|s| {
+            s.parse()
+                .map_err(|_| ServiceError::NotFound(format!("Folder {s} not found")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(dedup(ids))
 }
 
 fn refuse(options: &[(&str, bool)]) -> Result<()> {

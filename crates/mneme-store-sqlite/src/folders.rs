@@ -165,11 +165,21 @@ impl FolderStore for SqliteStore {
     async fn attach_folder(&self, agent: AgentId, folder: FolderId) -> StoreResult<()> {
         self.write(move |tx| {
             ensure_agent(tx, agent)?;
-            load(tx, folder)?;
+            attach(tx, agent, folder)
+        })
+        .await
+    }
+
+    async fn set_agent_folders(&self, agent: AgentId, folders: Vec<FolderId>) -> StoreResult<()> {
+        self.write(move |tx| {
+            ensure_agent(tx, agent)?;
             tx.execute_cached(
-                "INSERT OR IGNORE INTO agent_folders (agent_id, folder_id) VALUES (?1, ?2)",
-                [agent.to_string(), folder.to_string()],
+                "DELETE FROM agent_folders WHERE agent_id = ?1",
+                [agent.to_string()],
             )?;
+            for folder in folders {
+                attach(tx, agent, folder)?;
+            }
             Ok(())
         })
         .await
@@ -245,6 +255,17 @@ impl FolderStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Attaches the folder (which must exist) at the end of the agent's; attached already, it
+/// stays where it is.
+pub(crate) fn attach(tx: &Connection, agent: AgentId, folder: FolderId) -> Result<()> {
+    load(tx, folder)?;
+    tx.execute_cached(
+        "INSERT OR IGNORE INTO agent_folders (agent_id, folder_id) VALUES (?1, ?2)",
+        [agent.to_string(), folder.to_string()],
+    )?;
+    Ok(())
 }
 
 fn insert(conn: &Connection, f: &Folder, archive: ArchiveId) -> Result<()> {

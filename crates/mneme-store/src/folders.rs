@@ -108,6 +108,9 @@ pub trait FolderStore: Send + Sync {
 
     /// Attaching an attached folder changes nothing.
     async fn attach_folder(&self, agent: AgentId, folder: FolderId) -> Result<()>;
+    /// Replaces the agent's folders with these, in this order; an unknown one is `NotFound` and
+    /// changes nothing.
+    async fn set_agent_folders(&self, agent: AgentId, folders: Vec<FolderId>) -> Result<()>;
     /// Detaching a folder that is not attached changes nothing.
     async fn detach_folder(&self, agent: AgentId, folder: FolderId) -> Result<()>;
     /// The agent's folders in attachment order.

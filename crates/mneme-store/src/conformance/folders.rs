@@ -427,6 +427,27 @@ pub async fn folders_attach_to_agents_in_order(store: Arc<dyn Store>) {
     );
 }
 
+pub async fn agents_start_with_and_replace_their_folders(store: Arc<dyn Store>) {
+    let a = make(&*store, "a").await.folder.id;
+    let b = make(&*store, "b").await.folder.id;
+    let mut new = new_agent("reader", Vec::new());
+    new.folders = vec![b, a];
+    let agent = store.create_agent(new).await.unwrap();
+    let of = |list: Vec<FolderRecord>| list.into_iter().map(|r| r.folder.id).collect::<Vec<_>>();
+    assert_eq!(of(store.agent_folders(agent.id).await.unwrap()), [b, a]);
+    let mut broken = new_agent("broken", Vec::new());
+    broken.folders = vec![a, FolderId::new()];
+    let id = broken.agent.id;
+    assert_not_found(store.create_agent(broken).await);
+    assert_not_found(store.get_agent(id).await);
+    store.set_agent_folders(agent.id, vec![a]).await.unwrap();
+    assert_eq!(of(store.agent_folders(agent.id).await.unwrap()), [a]);
+    assert_not_found(store.set_agent_folders(agent.id, vec![b, FolderId::new()]).await);
+    assert_eq!(of(store.agent_folders(agent.id).await.unwrap()), [a]);
+    store.set_agent_folders(agent.id, Vec::new()).await.unwrap();
+    assert!(store.agent_folders(agent.id).await.unwrap().is_empty());
+}
+
 pub async fn jobs_list_update_and_delete(store: Arc<dyn Store>) {
     let one = make(&*store, "one").await.folder.id;
     let two = make(&*store, "two").await.folder.id;
