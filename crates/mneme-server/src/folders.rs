@@ -9,14 +9,14 @@ use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use mneme_service::{Service, ServiceError, Upload, Uploaded};
-use tokio::io::AsyncWriteExt;
 use mneme_store::{FolderFilter, JobFilter, Order, PassageList};
 use mneme_types::{
-    AgentId, AgentState, DuplicateFileHandling, FileId, FileMetadata, Folder, FolderCreate, FolderId, FolderUpdate, Job,
-    JobId, OrganizationSourcesStats, Passage, PassageId,
+    AgentId, AgentState, DuplicateFileHandling, FileId, FileMetadata, Folder, FolderCreate,
+    FolderId, FolderUpdate, Job, JobId, OrganizationSourcesStats, Passage, PassageId,
 };
 use serde::Deserialize;
 use serde_json::Value;
+use tokio::io::AsyncWriteExt;
 
 use crate::agents::IncludeQuery;
 use crate::client::Client;
@@ -245,7 +245,11 @@ pub(crate) async fn upload(
     app.get_folder(id).await?;
     let mut multipart = multipart.map_err(|e| bad_form(&e.body_text()))?;
     let field = loop {
-        match multipart.next_field().await.map_err(|e| bad_form(&e.body_text()))? {
+        match multipart
+            .next_field()
+            .await
+            .map_err(|e| bad_form(&e.body_text()))?
+        {
             Some(field) if field.name() == Some("file") => break field,
             Some(_) => continue,
             None => return Err(bad_form("the form has no `file` field")),
@@ -301,7 +305,11 @@ async fn receive(mut field: Field<'_>, path: &Path, max: u64) -> Result<u64, Api
 
 /// The last component of an uploaded file's name (browsers may send a path).
 fn base_name(name: &str) -> String {
-    name.rsplit(['/', '\\']).next().unwrap_or(name).trim().to_owned()
+    name.rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(name)
+        .trim()
+        .to_owned()
 }
 
 fn bad_form(msg: &str) -> ApiError {

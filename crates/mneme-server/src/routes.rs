@@ -8,11 +8,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, panic_response};
+use crate::folders;
 use crate::{
     agent_files, agents, archival, archives, blocks, conversations, groups, health, identities,
     mcp_servers, messages, models, providers, runs, tools,
 };
-use crate::folders;
 
 /// Builds the application. Collection roots answer with and without their trailing slash (the
 /// SDK calls `/v1/agents/`, people type `/v1/agents`), without Letta's redirect.
@@ -389,10 +389,22 @@ fn folder_routes() -> Vec<(&'static str, MethodRouter<Service>)> {
         ("/v1/sources/{source_id}/agents", get(folders::agents)),
         ("/v1/folders/{folder_id}/files", get(folders::files)),
         ("/v1/sources/{source_id}/files", get(folders::files)),
-        ("/v1/folders/{folder_id}/files/{file_id}", get(folders::file)),
-        ("/v1/sources/{source_id}/files/{file_id}", get(folders::file)),
-        ("/v1/folders/{folder_id}/{file_id}", delete(folders::delete_file)),
-        ("/v1/sources/{source_id}/{file_id}", delete(folders::delete_file)),
+        (
+            "/v1/folders/{folder_id}/files/{file_id}",
+            get(folders::file),
+        ),
+        (
+            "/v1/sources/{source_id}/files/{file_id}",
+            get(folders::file),
+        ),
+        (
+            "/v1/folders/{folder_id}/{file_id}",
+            delete(folders::delete_file),
+        ),
+        (
+            "/v1/sources/{source_id}/{file_id}",
+            delete(folders::delete_file),
+        ),
         ("/v1/agents/{agent_id}/folders", get(folders::of_agent)),
         ("/v1/agents/{agent_id}/sources", get(folders::of_agent)),
         (

@@ -804,20 +804,16 @@ fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
 /// Options whose features do not exist yet are refused rather than silently dropped.
 fn reject_unsupported(req: &CreateAgent) -> Result<()> {
     crate::compaction::check_patch(req.compaction_settings.as_ref())?;
-    let unsupported = [
-        (
-            "initial_message_sequence",
-            non_empty(&req.initial_message_sequence),
-        ),
-    ];
+    let unsupported = [(
+        "initial_message_sequence",
+        non_empty(&req.initial_message_sequence),
+    )];
     refuse(&unsupported)
 }
 
 fn reject_unsupported_update(req: &UpdateAgent) -> Result<()> {
     crate::compaction::check_patch(req.compaction_settings.as_ref())?;
-    let unsupported = [
-        ("tool_ids", non_empty(&req.tool_ids)),
-    ];
+    let unsupported = [("tool_ids", non_empty(&req.tool_ids))];
     refuse(&unsupported)
 }
 

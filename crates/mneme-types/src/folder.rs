@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{AgentId, EmbeddingConfig, FileId, FolderId, JobId, StopReason, VectorDbProvider, time};
+use crate::{
+    AgentId, EmbeddingConfig, FileId, FolderId, JobId, StopReason, VectorDbProvider, time,
+};
 
 /// `Folder` (and `Source`, the same object under its older route): a named set of files whose
 /// chunks are embedded with `embedding_config`.

@@ -25,7 +25,9 @@ impl Service {
         include_content: bool,
     ) -> Result<FileMetadata> {
         self.store.get_folder(folder).await?;
-        Ok(shown(self.store.get_file(folder, id, include_content).await?))
+        Ok(shown(
+            self.store.get_file(folder, id, include_content).await?,
+        ))
     }
 
     /// Deletes the file and its passages.

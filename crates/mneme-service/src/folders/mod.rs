@@ -38,7 +38,8 @@ impl Service {
                         )
                     })?;
                 let mut c = self.models.resolve_embedding(&handle)?;
-                c.embedding_chunk_size = Some(req.embedding_chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE));
+                c.embedding_chunk_size =
+                    Some(req.embedding_chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE));
                 c
             }
         };

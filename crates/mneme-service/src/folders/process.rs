@@ -24,7 +24,8 @@ const CONCURRENT: usize = 2;
 const BATCH: usize = 32;
 
 /// What start-up writes on files a stopped server left unfinished.
-pub(crate) const INTERRUPTED: &str = "processing was interrupted by a server restart; upload the file again";
+pub(crate) const INTERRUPTED: &str =
+    "processing was interrupted by a server restart; upload the file again";
 
 pub(crate) struct FileQueue {
     permits: Semaphore,
@@ -74,22 +75,28 @@ impl Service {
     async fn process_steps(&self, folder: FolderId, id: FileId, path: &Path) -> Result<(), Step> {
         let record = self.store.get_folder(folder).await.map_err(gone)?;
         let file = self
-            .set_file(id, Box::new(|f| {
-                f.processing_status = FileProcessingStatus::Parsing;
-                Ok(())
-            }))
+            .set_file(
+                id,
+                Box::new(|f| {
+                    f.processing_status = FileProcessingStatus::Parsing;
+                    Ok(())
+                }),
+            )
             .await?;
         let (kind, text) = read_text(&file, path).await?;
         let size = record.folder.embedding_config.embedding_chunk_size;
         let chunks = mneme_documents::chunk(kind, &text, &chunk_options(size));
         let total = chunks.len() as u64;
-        self.set_file(id, Box::new(move |f| {
-            f.content = Some(text);
-            f.processing_status = FileProcessingStatus::Embedding;
-            f.total_chunks = Some(total);
-            f.chunks_embedded = Some(0);
-            Ok(())
-        }))
+        self.set_file(
+            id,
+            Box::new(move |f| {
+                f.content = Some(text);
+                f.processing_status = FileProcessingStatus::Embedding;
+                f.total_chunks = Some(total);
+                f.chunks_embedded = Some(0);
+                Ok(())
+            }),
+        )
         .await?;
         let texts: Vec<String> = chunks.into_iter().map(|c| c.text).collect();
         let origin = origin(&file);
@@ -120,16 +127,22 @@ impl Service {
             self.store.insert_passages(passages).await.map_err(gone)?;
             self.searcher.changed();
             done += batch.len() as u64;
-            self.set_file(id, Box::new(move |f| {
-                f.chunks_embedded = Some(done);
-                Ok(())
-            }))
+            self.set_file(
+                id,
+                Box::new(move |f| {
+                    f.chunks_embedded = Some(done);
+                    Ok(())
+                }),
+            )
             .await?;
         }
-        self.set_file(id, Box::new(|f| {
-            f.processing_status = FileProcessingStatus::Completed;
-            Ok(())
-        }))
+        self.set_file(
+            id,
+            Box::new(|f| {
+                f.processing_status = FileProcessingStatus::Completed;
+                Ok(())
+            }),
+        )
         .await?;
         Ok(())
     }
@@ -154,7 +167,10 @@ impl Service {
     pub(crate) async fn fail_interrupted_files(&self) -> crate::Result<()> {
         let n = self.store.fail_unfinished_files(INTERRUPTED).await?;
         if n > 0 {
-            tracing::warn!(files = n, "files left unfinished by the last run marked as failed");
+            tracing::warn!(
+                files = n,
+                "files left unfinished by the last run marked as failed"
+            );
         }
         Ok(())
     }

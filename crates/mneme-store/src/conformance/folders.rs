@@ -442,7 +442,11 @@ pub async fn agents_start_with_and_replace_their_folders(store: Arc<dyn Store>) 
     assert_not_found(store.get_agent(id).await);
     store.set_agent_folders(agent.id, vec![a]).await.unwrap();
     assert_eq!(of(store.agent_folders(agent.id).await.unwrap()), [a]);
-    assert_not_found(store.set_agent_folders(agent.id, vec![b, FolderId::new()]).await);
+    assert_not_found(
+        store
+            .set_agent_folders(agent.id, vec![b, FolderId::new()])
+            .await,
+    );
     assert_eq!(of(store.agent_folders(agent.id).await.unwrap()), [a]);
     store.set_agent_folders(agent.id, Vec::new()).await.unwrap();
     assert!(store.agent_folders(agent.id).await.unwrap().is_empty());
