@@ -337,7 +337,9 @@ pub fn router(service: Service) -> Router {
         ),
     ];
     let mut app = Router::new();
-    let routes = routes.into_iter().chain(folder_routes());
+    let routes = (routes.into_iter())
+        .chain(folder_routes())
+        .chain(agent_folder_and_job_routes());
     for (path, handler) in routes {
         if let Some(bare) = path.strip_suffix('/') {
             app = app.route(bare, handler.clone());
@@ -405,6 +407,12 @@ fn folder_routes() -> Vec<(&'static str, MethodRouter<Service>)> {
             "/v1/sources/{source_id}/{file_id}",
             delete(folders::delete_file),
         ),
+    ]
+}
+
+/// An agent's folders, under both names, and the jobs of file processing.
+fn agent_folder_and_job_routes() -> Vec<(&'static str, MethodRouter<Service>)> {
+    vec![
         ("/v1/agents/{agent_id}/folders", get(folders::of_agent)),
         ("/v1/agents/{agent_id}/sources", get(folders::of_agent)),
         (

@@ -99,13 +99,33 @@ impl Service {
         )
         .await?;
         let texts: Vec<String> = chunks.into_iter().map(|c| c.text).collect();
-        let origin = origin(&file);
-        let config = record.folder.embedding_config;
+        self.embed_chunks(&record, &file, texts).await?;
+        self.set_file(
+            id,
+            Box::new(|f| {
+                f.processing_status = FileProcessingStatus::Completed;
+                Ok(())
+            }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Embeds the chunks in batches and stores each batch as passages of the folder's
+    /// archive, counting `chunks_embedded` up as they land.
+    async fn embed_chunks(
+        &self,
+        record: &mneme_store::FolderRecord,
+        file: &FileMetadata,
+        texts: Vec<String>,
+    ) -> Result<(), Step> {
+        let origin = origin(file);
+        let config = &record.folder.embedding_config;
         let mut done = 0u64;
         for batch in texts.chunks(BATCH) {
             let vectors = self
                 .searcher
-                .embed_for_storage(Some(&config), batch)
+                .embed_for_storage(Some(config), batch)
                 .await
                 .map_err(|e| Step::Failed(format!("embedding failed: {e}")))?;
             let mut vectors = vectors.map(Vec::into_iter);
@@ -128,7 +148,7 @@ impl Service {
             self.searcher.changed();
             done += batch.len() as u64;
             self.set_file(
-                id,
+                file.id,
                 Box::new(move |f| {
                     f.chunks_embedded = Some(done);
                     Ok(())
@@ -136,14 +156,6 @@ impl Service {
             )
             .await?;
         }
-        self.set_file(
-            id,
-            Box::new(|f| {
-                f.processing_status = FileProcessingStatus::Completed;
-                Ok(())
-            }),
-        )
-        .await?;
         Ok(())
     }
 
