@@ -53,6 +53,8 @@ impl ArchiveStore for SqliteStore {
         let (filter, page) = (filter.clone(), page.clone());
         self.read(move |conn| {
             let mut w = Where::default();
+            // A folder's archive is the folder's, listed as a folder only.
+            w.push("id NOT IN (SELECT archive_id FROM folders)", []);
             if let Some(name) = &filter.name {
                 w.push("name = ?", [SqlValue::Text(name.clone())]);
             }

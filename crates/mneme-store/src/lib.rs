@@ -330,7 +330,7 @@ pub trait ArchiveStore: Send + Sync {
     /// Creates the archive and, with `owner`, attaches it to that agent as its own.
     async fn create_archive(&self, archive: Archive, owner: Option<AgentId>) -> Result<Archive>;
     async fn get_archive(&self, id: ArchiveId) -> Result<Archive>;
-    /// Unknown cursors are `NotFound`.
+    /// Unknown cursors are `NotFound`. Folders' archives are not listed.
     async fn list_archives(&self, filter: &ArchiveFilter, page: &Page) -> Result<Vec<Archive>>;
     /// Applies `edit` inside one write transaction; an `Err` from it writes nothing. The id
     /// is not editable; `updated_at` becomes now.

@@ -128,11 +128,16 @@ pub async fn folders_round_trip_with_unique_names(store: Arc<dyn Store>) {
     assert_not_found(store.get_folder(FolderId::new()).await);
     assert_not_found(store.folder_by_name("nothing").await);
     assert_eq!(store.count_folders().await.unwrap(), 1);
-    // The archive that holds its passages exists.
+    // The archive that holds its passages exists, but is not listed among archives.
     assert_eq!(
         store.get_archive(made.archive_id).await.unwrap().id,
         made.archive_id
     );
+    let listed = store
+        .list_archives(&Default::default(), &page(10, Order::Asc))
+        .await
+        .unwrap();
+    assert!(listed.iter().all(|a| a.id != made.archive_id));
 }
 
 pub async fn folder_lists_filter_and_page(store: Arc<dyn Store>) {
