@@ -220,3 +220,24 @@ def test_agents_are_created_and_updated_with_folders(client, http, uid):
     # Deleting an attached folder detaches it.
     client.folders.delete(two.id)
     assert list(client.agents.folders.list(agent.id)) == []
+
+
+def test_files_a_stopped_server_left_unfinished_fail_at_start(server_factory, tmp_path, fake):
+    srv = server_factory(tmp_path / "restart")
+    client = letta_client.Letta(base_url=srv.base_url)
+    folder = make_folder(client, "interrupted")
+    fake.latency(3000)  # every embedding call takes 3 s: the file stays `embedding`
+    sent = upload(client, folder.id, "long_test.txt")
+    deadline = time.monotonic() + 10
+    while client.folders.files.retrieve(sent.id, folder_id=folder.id).processing_status != "embedding":
+        assert time.monotonic() < deadline, "the file never reached `embedding`"
+        time.sleep(0.05)
+    srv.stop()
+    fake.latency(0)
+    srv.start()
+    client = letta_client.Letta(base_url=srv.base_url)
+    f = client.folders.files.retrieve(sent.id, folder_id=folder.id)
+    assert f.processing_status == "error" and "restart" in f.error_message, f
+    # The folder still takes files.
+    again = upload(client, folder.id, "test.txt")
+    assert wait_for_file(client, folder.id, again.id).processing_status == "completed"
