@@ -238,6 +238,7 @@ def test_files_a_stopped_server_left_unfinished_fail_at_start(server_factory, tm
     client = letta_client.Letta(base_url=srv.base_url)
     f = client.folders.files.retrieve(sent.id, folder_id=folder.id)
     assert f.processing_status == "error" and "restart" in f.error_message, f
+    assert not (tmp_path / "restart" / "files").exists(), "the received bytes outlived the restart"
     # The folder still takes files.
     again = upload(client, folder.id, "test.txt")
     assert wait_for_file(client, folder.id, again.id).processing_status == "completed"

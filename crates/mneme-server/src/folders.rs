@@ -1,7 +1,7 @@
 //! `/v1/folders/...` and its twin `/v1/sources/...` (the same handlers, the same data), an
 //! agent's folders (`/v1/agents/{id}/folders`, `/sources`), and `/v1/jobs/...`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use axum::Json;
 use axum::extract::multipart::{Field, MultipartRejection};
@@ -263,18 +263,13 @@ pub(crate) async fn upload(
     let mime = field.content_type().map(str::to_owned);
     app.check_upload(&name, mime.as_deref())?;
     let (file, path) = app.upload_target().await?;
-    let size = match receive(field, &path, app.max_upload_bytes()).await {
-        Ok(size) => size,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&path).await;
-            return Err(e);
-        }
-    };
+    let partial = Partial(Some(path));
+    let size = receive(field, partial.path(), app.max_upload_bytes()).await?;
     let up = Upload {
         folder: id,
         name,
         mime,
-        path,
+        path: partial.keep(),
         size,
         duplicate: q.duplicate_handling,
     };
@@ -282,6 +277,29 @@ pub(crate) async fn upload(
         Uploaded::Stored(file) => Json(file).into_response(),
         Uploaded::Skipped(file) => ([("x-upload-result", "skipped")], Json(file)).into_response(),
     })
+}
+
+/// A file being received: removed unless kept, so that a refused upload, or one whose client
+/// went away midway (the handler is dropped), leaves nothing behind.
+struct Partial(Option<PathBuf>);
+
+impl Partial {
+    fn path(&self) -> &Path {
+        self.0.as_deref().unwrap_or(Path::new(""))
+    }
+
+    fn keep(mut self) -> PathBuf {
+        self.0.take().unwrap_or_default()
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            // A small synchronous unlink; the runtime may be the one dropping us.
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// Writes the field's bytes to `path` as they arrive; answers their count, or a 413 as soon as

@@ -175,8 +175,16 @@ impl Service {
         }
     }
 
-    /// Start-up: files a stopped server left unfinished fail (their bytes are gone with it).
+    /// Start-up: files a stopped server left unfinished fail, and the bytes it received are
+    /// dropped (they are kept only while a file is processed, which no restart resumes; an
+    /// upload cut off midway leaves its part there too).
     pub(crate) async fn fail_interrupted_files(&self) -> crate::Result<()> {
+        if let Some(dir) = &self.config.files_dir
+            && let Err(e) = tokio::fs::remove_dir_all(dir).await
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(error = %e, dir = %dir.display(), "old uploads were not removed");
+        }
         let n = self.store.fail_unfinished_files(INTERRUPTED).await?;
         if n > 0 {
             tracing::warn!(
