@@ -205,6 +205,10 @@ def test_agents_are_created_and_updated_with_folders(client, http, uid):
     two = make_folder(client, f"two-{uid}")
     agent = make_agent(client, f"with-folders-{uid}", folder_ids=[one.id], source_ids=[two.id])
     assert [f.id for f in client.agents.folders.list(agent.id)] == [one.id, two.id]
+    assert [s.id for s in agent.sources] == [one.id, two.id]
+    read = client.agents.retrieve(agent.id, include=["agent.sources"])
+    assert [s.id for s in read.sources] == [one.id, two.id]
+    assert client.agents.retrieve(agent.id).sources == []
     client.agents.update(agent.id, folder_ids=[two.id])
     assert [f.id for f in client.agents.folders.list(agent.id)] == [two.id]
     resp = http.get(f"/v1/agents/{agent.id}/sources")

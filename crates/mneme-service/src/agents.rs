@@ -35,6 +35,8 @@ impl Service {
         let mut state = self.state(agent, Some(blocks), Some(tools), Include::ALL)?;
         self.fill_identities(std::slice::from_mut(&mut state))
             .await?;
+        self.fill_sources(std::slice::from_mut(&mut state), Include::ALL)
+            .await?;
         self.with_group(state, Include::ALL).await
     }
 
@@ -128,6 +130,8 @@ impl Service {
         let native = mneme_agent::Flavor::of(agent.agent_type) == mneme_agent::Flavor::Native;
         let mut state = self.state(agent, blocks, tools, include)?;
         self.fill_identities(std::slice::from_mut(&mut state))
+            .await?;
+        self.fill_sources(std::slice::from_mut(&mut state), include)
             .await?;
         state.pending_approval = pending.and_then(|m| {
             crate::render::letta_messages(&m, &crate::render::RenderOptions::new(native))
@@ -346,6 +350,7 @@ impl Service {
             })
             .collect::<Result<Vec<_>>>()?;
         self.fill_identities(&mut states).await?;
+        self.fill_sources(&mut states, include).await?;
         let mut grouped = Vec::with_capacity(states.len());
         for state in states {
             grouped.push(self.with_group(state, include).await?);

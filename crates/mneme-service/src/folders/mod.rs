@@ -164,6 +164,28 @@ impl Service {
     }
 }
 
+impl Service {
+    /// Fills `sources` of agent states with their attached folders, when the read includes
+    /// them.
+    pub(crate) async fn fill_sources(
+        &self,
+        states: &mut [mneme_types::AgentState],
+        include: crate::Include,
+    ) -> Result<()> {
+        if !include.sources {
+            return Ok(());
+        }
+        for state in states {
+            let folders = self.store.agent_folders(state.id).await?;
+            state.sources = folders
+                .into_iter()
+                .map(|r| serde_json::to_value(shown(r)).unwrap_or_default())
+                .collect();
+        }
+        Ok(())
+    }
+}
+
 /// `Folder` as the API answers it: in the one built-in organization.
 fn shown(record: FolderRecord) -> Folder {
     Folder {
