@@ -282,6 +282,7 @@ impl Harness {
                 existing_blocks: Vec::new(),
                 tools: tools.iter().map(|t| t.id).collect(),
                 messages: vec![message],
+                folders: Vec::new(),
             })
             .await
             .unwrap();

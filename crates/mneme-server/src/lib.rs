@@ -10,6 +10,7 @@ mod client;
 mod conversations;
 mod error;
 mod extract;
+mod folders;
 mod groups;
 mod health;
 mod identities;

@@ -2,12 +2,13 @@
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::{MethodRouter, get, patch, post, put};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use mneme_service::Service;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, panic_response};
+use crate::folders;
 use crate::{
     agent_files, agents, archival, archives, blocks, conversations, groups, health, identities,
     mcp_servers, messages, models, providers, runs, tools,
@@ -336,6 +337,9 @@ pub fn router(service: Service) -> Router {
         ),
     ];
     let mut app = Router::new();
+    let routes = (routes.into_iter())
+        .chain(folder_routes())
+        .chain(agent_folder_and_job_routes());
     for (path, handler) in routes {
         if let Some(bare) = path.strip_suffix('/') {
             app = app.route(bare, handler.clone());
@@ -347,6 +351,94 @@ pub fn router(service: Service) -> Router {
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
         .with_state(service)
+}
+
+/// Folders under both their names (`folders`, and Letta's older `sources`): the same handlers
+/// on the same data, so either SDK generation reads what the other wrote. Then jobs.
+fn folder_routes() -> Vec<(&'static str, MethodRouter<Service>)> {
+    vec![
+        ("/v1/folders/", get(folders::list).post(folders::create)),
+        ("/v1/sources/", get(folders::list).post(folders::create)),
+        ("/v1/folders/count", get(folders::count)),
+        ("/v1/sources/count", get(folders::count)),
+        ("/v1/folders/metadata", get(folders::metadata)),
+        ("/v1/sources/metadata", get(folders::metadata)),
+        ("/v1/folders/name/{folder_name}", get(folders::id_by_name)),
+        ("/v1/sources/name/{source_name}", get(folders::id_by_name)),
+        (
+            "/v1/folders/{folder_id}",
+            get(folders::retrieve)
+                .patch(folders::modify)
+                .delete(folders::delete),
+        ),
+        (
+            "/v1/sources/{source_id}",
+            get(folders::retrieve)
+                .patch(folders::modify)
+                .delete(folders::delete),
+        ),
+        (
+            "/v1/folders/{folder_id}/upload",
+            post(folders::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        ),
+        (
+            "/v1/sources/{source_id}/upload",
+            post(folders::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        ),
+        ("/v1/folders/{folder_id}/passages", get(folders::passages)),
+        ("/v1/sources/{source_id}/passages", get(folders::passages)),
+        ("/v1/folders/{folder_id}/agents", get(folders::agents)),
+        ("/v1/sources/{source_id}/agents", get(folders::agents)),
+        ("/v1/folders/{folder_id}/files", get(folders::files)),
+        ("/v1/sources/{source_id}/files", get(folders::files)),
+        (
+            "/v1/folders/{folder_id}/files/{file_id}",
+            get(folders::file),
+        ),
+        (
+            "/v1/sources/{source_id}/files/{file_id}",
+            get(folders::file),
+        ),
+        (
+            "/v1/folders/{folder_id}/{file_id}",
+            delete(folders::delete_file),
+        ),
+        (
+            "/v1/sources/{source_id}/{file_id}",
+            delete(folders::delete_file),
+        ),
+    ]
+}
+
+/// An agent's folders, under both names, and the jobs of file processing.
+fn agent_folder_and_job_routes() -> Vec<(&'static str, MethodRouter<Service>)> {
+    vec![
+        ("/v1/agents/{agent_id}/folders", get(folders::of_agent)),
+        ("/v1/agents/{agent_id}/sources", get(folders::of_agent)),
+        (
+            "/v1/agents/{agent_id}/folders/attach/{folder_id}",
+            patch(folders::attach),
+        ),
+        (
+            "/v1/agents/{agent_id}/sources/attach/{source_id}",
+            patch(folders::attach),
+        ),
+        (
+            "/v1/agents/{agent_id}/folders/detach/{folder_id}",
+            patch(folders::detach),
+        ),
+        (
+            "/v1/agents/{agent_id}/sources/detach/{source_id}",
+            patch(folders::detach),
+        ),
+        ("/v1/jobs/", get(folders::jobs)),
+        ("/v1/jobs/active", get(folders::active_jobs)),
+        (
+            "/v1/jobs/{job_id}",
+            get(folders::job).delete(folders::delete_job),
+        ),
+        ("/v1/jobs/{job_id}/cancel", patch(folders::cancel_job)),
+    ]
 }
 
 async fn not_found() -> ApiError {

@@ -35,6 +35,8 @@ impl Service {
         let mut state = self.state(agent, Some(blocks), Some(tools), Include::ALL)?;
         self.fill_identities(std::slice::from_mut(&mut state))
             .await?;
+        self.fill_sources(std::slice::from_mut(&mut state), Include::ALL)
+            .await?;
         self.with_group(state, Include::ALL).await
     }
 
@@ -92,6 +94,7 @@ impl Service {
             existing_blocks: existing_ids,
             tools: tools.iter().map(|t| t.id).collect(),
             messages: vec![system_message],
+            folders: folder_ids(&req.folder_ids, &req.source_ids)?,
         };
         Ok(Built { new, blocks, tools })
     }
@@ -127,6 +130,8 @@ impl Service {
         let native = mneme_agent::Flavor::of(agent.agent_type) == mneme_agent::Flavor::Native;
         let mut state = self.state(agent, blocks, tools, include)?;
         self.fill_identities(std::slice::from_mut(&mut state))
+            .await?;
+        self.fill_sources(std::slice::from_mut(&mut state), include)
             .await?;
         state.pending_approval = pending.and_then(|m| {
             crate::render::letta_messages(&m, &crate::render::RenderOptions::new(native))
@@ -185,6 +190,7 @@ impl Service {
         if let Some(ids) = &req.message_ids {
             self.check_message_ids(id, ids).await?;
         }
+        let folders = self.updated_folders(&req).await?;
         let recompile = req.system.is_some()
             || req.block_ids.is_some()
             || llm_config.is_some()
@@ -200,6 +206,11 @@ impl Service {
         });
         let sleeptime = req_sleeptime;
         self.store.update_agent(id, edit, blocks).await?;
+        if let Some(folders) = folders {
+            // Its own transaction: the folders were checked above, so only a folder deleted
+            // in between can make it fail after the agent's edit was written.
+            self.store.set_agent_folders(id, folders).await?;
+        }
         if recompile {
             self.recompile(id).await?;
         }
@@ -207,6 +218,22 @@ impl Service {
             self.set_sleeptime(id, on).await?;
         }
         self.get_agent(id, Include::ALL).await
+    }
+
+    /// The folders an update replaces the agent's with (`folder_ids` and `source_ids`
+    /// together), each checked to exist; `None` when it names none.
+    async fn updated_folders(
+        &self,
+        req: &UpdateAgent,
+    ) -> Result<Option<Vec<mneme_types::FolderId>>> {
+        if req.folder_ids.is_none() && req.source_ids.is_none() {
+            return Ok(None);
+        }
+        let ids = folder_ids(&req.folder_ids, &req.source_ids)?;
+        for id in &ids {
+            self.store.get_folder(*id).await?;
+        }
+        Ok(Some(ids))
     }
 
     /// Deletes the agent; its turns still running (in any conversation) are cancelled, so that
@@ -323,6 +350,7 @@ impl Service {
             })
             .collect::<Result<Vec<_>>>()?;
         self.fill_identities(&mut states).await?;
+        self.fill_sources(&mut states, include).await?;
         let mut grouped = Vec::with_capacity(states.len());
         for state in states {
             grouped.push(self.with_group(state, include).await?);
@@ -781,25 +809,33 @@ fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
 /// Options whose features do not exist yet are refused rather than silently dropped.
 fn reject_unsupported(req: &CreateAgent) -> Result<()> {
     crate::compaction::check_patch(req.compaction_settings.as_ref())?;
-    let unsupported = [
-        ("folder_ids", non_empty(&req.folder_ids)),
-        ("source_ids", non_empty(&req.source_ids)),
-        (
-            "initial_message_sequence",
-            non_empty(&req.initial_message_sequence),
-        ),
-    ];
+    let unsupported = [(
+        "initial_message_sequence",
+        non_empty(&req.initial_message_sequence),
+    )];
     refuse(&unsupported)
 }
 
 fn reject_unsupported_update(req: &UpdateAgent) -> Result<()> {
     crate::compaction::check_patch(req.compaction_settings.as_ref())?;
-    let unsupported = [
-        ("tool_ids", non_empty(&req.tool_ids)),
-        ("folder_ids", non_empty(&req.folder_ids)),
-        ("source_ids", non_empty(&req.source_ids)),
-    ];
+    let unsupported = [("tool_ids", non_empty(&req.tool_ids))];
     refuse(&unsupported)
+}
+
+/// The folders `folder_ids` and `source_ids` (its older name) name together, each once; an
+/// id that is not a folder's is a 404, as an unknown folder is.
+pub(crate) fn folder_ids(
+    folders: &Option<Vec<String>>,
+    sources: &Option<Vec<String>>,
+) -> Result<Vec<mneme_types::FolderId>> {
+    let named = folders.iter().chain(sources.iter()).flatten();
+    let ids = named
+        .map(|s| {
+            s.parse()
+                .map_err(|_| ServiceError::NotFound(format!("Folder {s} not found")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(dedup(ids))
 }
 
 fn refuse(options: &[(&str, bool)]) -> Result<()> {

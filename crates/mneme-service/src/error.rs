@@ -32,6 +32,9 @@ pub enum ServiceError {
         run.map(|r| format!(" (run_id={r})")).unwrap_or_default()
     )]
     ConversationBusy { run: Option<mneme_types::RunId> },
+    /// The request body is larger than the server accepts (an upload over its limit).
+    #[error("{0}")]
+    TooLarge(String),
     /// What was asked for existed but is no longer kept (an old run's stream).
     #[error("{0}")]
     Expired(String),

@@ -12,6 +12,8 @@ pub struct Include {
     pub groups: bool,
     /// `identity_ids` and `identities`, which Letta loads together.
     pub identities: bool,
+    /// `sources`: the folders attached to the agent.
+    pub sources: bool,
 }
 
 impl Include {
@@ -22,6 +24,7 @@ impl Include {
         secrets: true,
         groups: true,
         identities: true,
+        sources: true,
     };
     pub const NONE: Include = Include {
         blocks: false,
@@ -30,6 +33,7 @@ impl Include {
         secrets: false,
         groups: false,
         identities: false,
+        sources: false,
     };
 
     /// Reads Letta's `include` values; unknown ones are ignored, as Letta does. `agent.blocks`
@@ -47,6 +51,7 @@ impl Include {
                 "agent.secrets" => inc.secrets = true,
                 "agent.managed_group" | "agent.multi_agent_group" => inc.groups = true,
                 "agent.identities" | "identity_ids" => inc.identities = true,
+                "agent.sources" | "sources" => inc.sources = true,
                 _ => {}
             }
         }

@@ -10,6 +10,7 @@ mod chunks;
 mod compaction;
 mod conversations;
 mod error;
+mod folders;
 mod groups;
 mod identities;
 mod include;
@@ -44,6 +45,7 @@ pub use archival::ArchivalSearch;
 pub use chunks::SseEvent;
 pub use conversations::{ConversationMessages, ConversationRef, ConversationReply};
 pub use error::ServiceError;
+pub use folders::{Upload, Uploaded};
 pub use include::Include;
 pub use mcp_client::{McpManager, McpOptions};
 pub use messages::{ListMessages, RenderOverrides};
@@ -65,6 +67,10 @@ pub struct ServiceConfig {
     pub chunk_retention: std::time::Duration,
     /// Compact an agent's context when a model call's passes this share of its window.
     pub compaction_threshold: f64,
+    /// Where uploaded files are kept while they are processed; `None` refuses uploads.
+    pub files_dir: Option<std::path::PathBuf>,
+    /// Largest file a folder upload accepts, in bytes.
+    pub max_upload_bytes: u64,
 }
 
 impl Default for ServiceConfig {
@@ -74,6 +80,8 @@ impl Default for ServiceConfig {
             default_embedding: None,
             chunk_retention: CHUNK_RETENTION,
             compaction_threshold: mneme_agent::DEFAULT_THRESHOLD,
+            files_dir: None,
+            max_upload_bytes: 50 * 1024 * 1024,
         }
     }
 }
@@ -99,6 +107,8 @@ pub struct Service {
     companions: Arc<sleeptime::CompanionQueue>,
     /// What the multi-agent tools send through; bound to this service, unbound at shutdown.
     messenger: Arc<messenger::Messenger>,
+    /// Uploaded files waiting to be processed.
+    files: Arc<folders::FileQueue>,
 }
 
 /// The model catalogue and what the service needs to manage providers: the access table the
@@ -155,6 +165,7 @@ impl Service {
             secrets: providers.secrets,
             messenger: messenger.clone(),
             group_locks: Arc::default(),
+            files: Arc::default(),
         };
         messenger.bind(service.clone());
         service
@@ -167,6 +178,7 @@ impl Service {
             .upsert_tools(mneme_agent::tools::builtin_tools())
             .await?;
         self.fail_orphaned_runs().await?;
+        self.fail_interrupted_files().await?;
         self.load_providers().await?;
         streaming::spawn_pruning(self.clone());
         self.searcher.spawn_background();

@@ -170,6 +170,9 @@ pub(crate) fn create_agent(tx: &Connection, new: &NewAgent) -> Result<Agent> {
     for message in &new.messages {
         messages::insert_message(tx, message, None)?;
     }
+    for folder in &new.folders {
+        crate::folders::attach(tx, new.agent.id, *folder)?;
+    }
     load_agent(tx, new.agent.id)
 }
 
@@ -589,6 +592,9 @@ pub(crate) fn paginate(
                     "blocks" => "Block",
                     "archives" => "Archive",
                     "identities" => "Identity",
+                    "folders" => "Folder",
+                    "files" => "File",
+                    "jobs" => "Job",
                     _ => "Agent",
                 };
                 return Err(Error::not_found(kind, cursor));

@@ -8,6 +8,7 @@
 mod agents;
 mod blocks;
 mod conversations;
+mod folders;
 mod group_messages;
 mod groups;
 mod identities;

@@ -53,6 +53,8 @@ impl ArchiveStore for SqliteStore {
         let (filter, page) = (filter.clone(), page.clone());
         self.read(move |conn| {
             let mut w = Where::default();
+            // A folder's archive is the folder's, listed as a folder only.
+            w.push("id NOT IN (SELECT archive_id FROM folders)", []);
             if let Some(name) = &filter.name {
                 w.push("name = ?", [SqlValue::Text(name.clone())]);
             }
@@ -261,7 +263,7 @@ pub(crate) fn create_owned_archive(
     attach(conn, agent, archive.id)
 }
 
-fn insert_archive(conn: &Connection, a: &Archive, owner: Option<AgentId>) -> Result<()> {
+pub(crate) fn insert_archive(conn: &Connection, a: &Archive, owner: Option<AgentId>) -> Result<()> {
     conn.execute_cached(
         "INSERT INTO archives (id, name, description, embedding_config, metadata, owner_agent_id,
             created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

@@ -95,6 +95,26 @@ pub(crate) fn document<T: DeserializeOwned>(
     json(&data.ok_or_else(|| StoreError::not_found(kind, id))?)
 }
 
+/// The JSON document in `column` of row `id` in `table`.
+pub(crate) fn document_in<T: DeserializeOwned>(
+    conn: &rusqlite::Connection,
+    table: &str,
+    column: &str,
+    kind: &'static str,
+    id: impl ToString,
+) -> Result<T> {
+    use rusqlite::OptionalExtension;
+    let id = id.to_string();
+    let data: Option<String> = conn
+        .query_row(
+            &format!("SELECT {column} FROM {table} WHERE id = ?1"),
+            [&id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    json(&data.ok_or_else(|| StoreError::not_found(kind, id))?)
+}
+
 pub(crate) fn parse<T: std::str::FromStr>(s: &str) -> Result<T> {
     s.parse()
         .map_err(|_| Error::Store(StoreError::Corrupt(format!("bad id {s}"))))

@@ -12,6 +12,7 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
+mod folders;
 mod identities;
 mod model;
 mod page;
@@ -24,6 +25,10 @@ use mneme_types::{
 };
 
 pub use error::StoreError;
+pub use folders::{
+    CreatedFile, FileEdit, FolderEdit, FolderFilter, FolderRecord, FolderStore, JobEdit, JobFilter,
+    NewFile,
+};
 pub use identities::{
     IdentityEdit, IdentityFilter, IdentityLinks, IdentityRecord, Links, NewIdentity,
 };
@@ -325,7 +330,7 @@ pub trait ArchiveStore: Send + Sync {
     /// Creates the archive and, with `owner`, attaches it to that agent as its own.
     async fn create_archive(&self, archive: Archive, owner: Option<AgentId>) -> Result<Archive>;
     async fn get_archive(&self, id: ArchiveId) -> Result<Archive>;
-    /// Unknown cursors are `NotFound`.
+    /// Unknown cursors are `NotFound`. Folders' archives are not listed.
     async fn list_archives(&self, filter: &ArchiveFilter, page: &Page) -> Result<Vec<Archive>>;
     /// Applies `edit` inside one write transaction; an `Err` from it writes nothing. The id
     /// is not editable; `updated_at` becomes now.
@@ -539,6 +544,7 @@ pub trait Store:
     + McpServerStore
     + ProviderStore
     + IdentityStore
+    + FolderStore
 {
 }
 
@@ -556,5 +562,6 @@ impl<T> Store for T where
         + McpServerStore
         + ProviderStore
         + IdentityStore
+        + FolderStore
 {
 }

@@ -240,6 +240,8 @@ pub struct NewAgent {
     /// Tools to attach, in order.
     pub tools: Vec<ToolId>,
     pub messages: Vec<Message>,
+    /// Folders to attach (`folder_ids`), in order; an unknown one is `NotFound`.
+    pub folders: Vec<mneme_types::FolderId>,
 }
 
 /// Everything an Agent File import creates, written in one transaction: all of it, or nothing.

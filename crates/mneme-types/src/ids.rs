@@ -146,6 +146,21 @@ typed_id!(
     IdentityId,
     "identity"
 );
+typed_id!(
+    /// `source-<uuid>`: a folder (Letta's older name for one is a source)
+    FolderId,
+    "source"
+);
+typed_id!(
+    /// `file-<uuid>`
+    FileId,
+    "file"
+);
+typed_id!(
+    /// `job-<uuid>`
+    JobId,
+    "job"
+);
 
 #[cfg(test)]
 mod tests {

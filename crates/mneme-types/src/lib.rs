@@ -11,6 +11,7 @@ pub mod byok;
 pub mod compaction;
 pub mod context;
 pub mod conversation;
+pub mod folder;
 pub mod group;
 pub mod identity;
 pub mod ids;
@@ -43,6 +44,10 @@ pub use conversation::{
     ClientSkill, Conversation, ConversationOrderBy, CreateConversation, RetrieveStream, Thread,
     UpdateConversation,
 };
+pub use folder::{
+    DuplicateFileHandling, FileMetadata, FileProcessingStatus, FileStats, Folder, FolderCreate,
+    FolderUpdate, Job, JobStatus, JobType, OrganizationSourcesStats, SourceStats,
+};
 pub use group::{
     DEFAULT_TERMINATION_TOKEN, Group, GroupCreate, GroupUpdate, ManagerConfig, ManagerConfigUpdate,
     ManagerType,
@@ -55,6 +60,7 @@ pub use ids::{
     AgentId, ArchiveId, BlockId, ConversationId, GroupId, IdError, IdentityId, McpServerId,
     MessageId, PassageId, ProviderId, RunId, StepId, ToolId,
 };
+pub use ids::{FileId, FolderId, JobId};
 pub use letta_message::{
     ApprovalItem, ApprovalRequestMessage, ApprovalResponseMessage, ApprovalReturn,
     AssistantMessage, EventData, EventMessage, HiddenReasoningMessage, HiddenReasoningState,

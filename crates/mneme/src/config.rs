@@ -85,6 +85,9 @@ pub(crate) struct ServeArgs {
     /// Embed conversation messages in the background for hybrid recall search (default true).
     #[arg(long, env = "MNEME_RECALL_EMBEDDINGS")]
     recall_embeddings: Option<bool>,
+    /// Largest file a folder upload accepts, in bytes (default 50 MiB); larger ones get a 413.
+    #[arg(long, env = "MNEME_MAX_UPLOAD_BYTES")]
+    max_upload_bytes: Option<u64>,
     /// The secret that seals provider API keys at rest (default: generated into
     /// <data dir>/secret.key on first start).
     #[arg(long, env = "MNEME_SECRET_KEY", hide_env_values = true)]
@@ -117,6 +120,7 @@ struct FileConfig {
     recall_embeddings: Option<bool>,
     tool_timeout_secs: Option<u64>,
     compaction_threshold: Option<f64>,
+    max_upload_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -218,6 +222,8 @@ pub(crate) struct Config {
     pub(crate) tool_timeout: std::time::Duration,
     /// Share of a model's window past which an agent's context is compacted.
     pub(crate) compaction_threshold: f64,
+    /// Largest file a folder upload accepts.
+    pub(crate) max_upload_bytes: u64,
 }
 
 impl Config {
@@ -256,6 +262,10 @@ impl Config {
             compaction_threshold(args.compaction_threshold.or(file.compaction_threshold))?;
         Ok(Config {
             compaction_threshold,
+            max_upload_bytes: args
+                .max_upload_bytes
+                .or(file.max_upload_bytes)
+                .unwrap_or(DEFAULT_MAX_UPLOAD_BYTES),
             index_dir: data_dir.join("search"),
             data_dir: data_dir.clone(),
             embedding_model_dir,
@@ -343,6 +353,9 @@ fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
 /// The model's home: `~/.cache/mneme/models/all-MiniLM-L6-v2`, where `scripts/fetch-model`
 /// installs it and where the server fetches it; a model an earlier version found under the
 /// data directory is still used from there. Without a home directory, the data directory.
+/// Letta's default upload limit.
+const DEFAULT_MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
+
 fn default_model_dir(data_dir: &Path, home: Option<PathBuf>) -> PathBuf {
     let in_data_dir = data_dir.join("models").join(LOCAL_EMBEDDING_MODEL);
     let Some(home) = home else {

@@ -268,6 +268,8 @@ async fn build_service(config: &Config) -> anyhow::Result<Service> {
             default_embedding,
             chunk_retention: config.stream_retention,
             compaction_threshold: config.compaction_threshold,
+            files_dir: Some(config.data_dir.join("files")),
+            max_upload_bytes: config.max_upload_bytes,
         },
     );
     service.init().await.context("preparing the store")?;

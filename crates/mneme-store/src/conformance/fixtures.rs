@@ -71,6 +71,7 @@ pub fn new_agent(name: &str, blocks: Vec<Block>) -> NewAgent {
         existing_blocks: vec![],
         tools: vec![],
         messages: vec![system],
+        folders: Vec::new(),
     }
 }
 

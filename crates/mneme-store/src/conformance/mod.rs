@@ -22,6 +22,7 @@ pub mod agents;
 pub mod archives;
 pub mod blocks;
 pub mod conversations;
+pub mod folders;
 pub mod groups;
 pub mod identities;
 pub mod imports;
@@ -104,6 +105,19 @@ macro_rules! conformance_suite {
                 group_messages_page_across_agents_in_storage_order,
                 delivered_group_messages_join_the_contexts_asked,
                 resetting_group_messages_takes_them_out_of_every_context,
+            }
+            folders {
+                folders_round_trip_with_unique_names,
+                folder_lists_filter_and_page,
+                update_folder_applies_the_edit_or_nothing,
+                duplicate_file_names_are_settled_as_asked,
+                file_updates_carry_content_and_move_the_job,
+                unfinished_files_fail_at_start_up,
+                deleting_files_and_folders_takes_their_passages,
+                folders_attach_to_agents_in_order,
+                agents_start_with_and_replace_their_folders,
+                jobs_list_update_and_delete,
+                folder_stats_count_files_and_sizes,
             }
             identities {
                 identities_round_trip_with_their_links,
@@ -245,6 +259,7 @@ mod tests {
         ("archives", include_str!("archives.rs")),
         ("blocks", include_str!("blocks.rs")),
         ("conversations", include_str!("conversations.rs")),
+        ("folders", include_str!("folders.rs")),
         ("groups", include_str!("groups.rs")),
         ("identities", include_str!("identities.rs")),
         ("imports", include_str!("imports.rs")),
@@ -292,8 +307,11 @@ mod tests {
     /// Every method of every storage trait is called by at least one case.
     #[test]
     fn every_trait_method_is_exercised() {
-        let traits = include_str!("../lib.rs");
-        let methods = fn_names(traits, "async fn ");
+        let traits = [include_str!("../lib.rs"), include_str!("../folders.rs")];
+        let methods: Vec<&str> = traits
+            .iter()
+            .flat_map(|t| fn_names(t, "async fn "))
+            .collect();
         assert!(methods.len() > 75, "only {} methods found", methods.len());
         for method in methods {
             let called = format!(".{method}(");

@@ -105,8 +105,8 @@ async fn bad_requests_name_the_problem() {
             json!({"model": "openai/gpt-4o-mini", "folder_ids": ["source-1"]}),
         )
         .await
-        .err(400);
-    assert!(e["detail"].as_str().unwrap().contains("folder_ids"));
+        .err(404);
+    assert!(e["detail"].as_str().unwrap().contains("source-1"), "{e}");
 }
 
 #[tokio::test]

@@ -1,0 +1,252 @@
+//! Processing uploaded files in the background: text extracted (off the async runtime),
+//! stored as the file's content, cut into chunks, embedded in batches with the folder's model
+//! and stored as passages of the folder's archive, each naming its file. The file's status
+//! (and its job) moves `pending` → `parsing` → `embedding` → `completed`, or to `error` with
+//! the reason. Files wait in a bounded queue and are processed a few at a time, so a large
+//! upload never holds up requests; a file that finds the queue full fails at once.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mneme_documents::{ChunkOptions, DocumentKind};
+use mneme_store::{FileEdit, Passage};
+use mneme_types::{FileId, FileMetadata, FileProcessingStatus, FolderId, PassageId, time};
+use serde_json::{Map, Value};
+use tokio::sync::Semaphore;
+
+use crate::{Service, ServiceError};
+
+/// Files waiting or in processing before new ones are refused.
+const CAPACITY: usize = 256;
+/// Files processed at once.
+const CONCURRENT: usize = 2;
+/// Chunks embedded (and stored) per batch: progress shows per batch.
+const BATCH: usize = 32;
+
+/// What start-up writes on files a stopped server left unfinished.
+pub(crate) const INTERRUPTED: &str =
+    "processing was interrupted by a server restart; upload the file again";
+
+pub(crate) struct FileQueue {
+    permits: Semaphore,
+    queued: AtomicUsize,
+}
+
+impl Default for FileQueue {
+    fn default() -> FileQueue {
+        FileQueue {
+            permits: Semaphore::new(CONCURRENT),
+            queued: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Service {
+    /// Queues the file's processing; a full queue fails the file at once.
+    pub(crate) fn process_later(&self, folder: FolderId, file: FileId, path: PathBuf) {
+        let service = self.clone();
+        tokio::spawn(async move {
+            let queue = service.files.clone();
+            if queue.queued.fetch_add(1, Ordering::SeqCst) >= CAPACITY {
+                queue.queued.fetch_sub(1, Ordering::SeqCst);
+                service
+                    .fail_file(file, "the server is busy processing other files".into())
+                    .await;
+                service.forget_bytes(&path).await;
+                return;
+            }
+            if let Ok(_permit) = queue.permits.acquire().await {
+                service.process(folder, file, &path).await;
+            }
+            queue.queued.fetch_sub(1, Ordering::SeqCst);
+            service.forget_bytes(&path).await;
+        });
+    }
+
+    async fn process(&self, folder: FolderId, file: FileId, path: &Path) {
+        if let Err(e) = self.process_steps(folder, file, path).await {
+            match e {
+                Step::Gone => tracing::debug!(%file, "file deleted while it was processed"),
+                Step::Failed(message) => self.fail_file(file, message).await,
+            }
+        }
+    }
+
+    async fn process_steps(&self, folder: FolderId, id: FileId, path: &Path) -> Result<(), Step> {
+        let record = self.store.get_folder(folder).await.map_err(gone)?;
+        let file = self
+            .set_file(
+                id,
+                Box::new(|f| {
+                    f.processing_status = FileProcessingStatus::Parsing;
+                    Ok(())
+                }),
+            )
+            .await?;
+        let (kind, text) = read_text(&file, path).await?;
+        let size = record.folder.embedding_config.embedding_chunk_size;
+        let chunks = mneme_documents::chunk(kind, &text, &chunk_options(size));
+        let total = chunks.len() as u64;
+        self.set_file(
+            id,
+            Box::new(move |f| {
+                f.content = Some(text);
+                f.processing_status = FileProcessingStatus::Embedding;
+                f.total_chunks = Some(total);
+                f.chunks_embedded = Some(0);
+                Ok(())
+            }),
+        )
+        .await?;
+        let texts: Vec<String> = chunks.into_iter().map(|c| c.text).collect();
+        self.embed_chunks(&record, &file, texts).await?;
+        self.set_file(
+            id,
+            Box::new(|f| {
+                f.processing_status = FileProcessingStatus::Completed;
+                Ok(())
+            }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Embeds the chunks in batches and stores each batch as passages of the folder's
+    /// archive, counting `chunks_embedded` up as they land.
+    async fn embed_chunks(
+        &self,
+        record: &mneme_store::FolderRecord,
+        file: &FileMetadata,
+        texts: Vec<String>,
+    ) -> Result<(), Step> {
+        let origin = origin(file);
+        let config = &record.folder.embedding_config;
+        let mut done = 0u64;
+        for batch in texts.chunks(BATCH) {
+            let vectors = self
+                .searcher
+                .embed_for_storage(Some(config), batch)
+                .await
+                .map_err(|e| Step::Failed(format!("embedding failed: {e}")))?;
+            let mut vectors = vectors.map(Vec::into_iter);
+            let now = time::now();
+            let passages = batch
+                .iter()
+                .map(|text| Passage {
+                    id: PassageId::new(),
+                    archive_id: record.archive_id,
+                    text: text.clone(),
+                    tags: Vec::new(),
+                    metadata: Some(origin.clone()),
+                    embedding: vectors.as_mut().and_then(Iterator::next),
+                    embedding_config: Some(config.clone()),
+                    created_at: now,
+                    updated_at: now,
+                })
+                .collect();
+            self.store.insert_passages(passages).await.map_err(gone)?;
+            self.searcher.changed();
+            done += batch.len() as u64;
+            self.set_file(
+                file.id,
+                Box::new(move |f| {
+                    f.chunks_embedded = Some(done);
+                    Ok(())
+                }),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn set_file(&self, id: FileId, edit: FileEdit) -> Result<FileMetadata, Step> {
+        self.store.update_file(id, edit).await.map_err(gone)
+    }
+
+    async fn fail_file(&self, id: FileId, message: String) {
+        tracing::info!(%id, %message, "a file could not be processed");
+        let edit: FileEdit = Box::new(move |f| {
+            f.processing_status = FileProcessingStatus::Error;
+            f.error_message = Some(message);
+            Ok(())
+        });
+        if let Err(e) = self.store.update_file(id, edit).await {
+            tracing::warn!(%id, error = %e, "a file's failure was not recorded");
+        }
+    }
+
+    /// Start-up: files a stopped server left unfinished fail, and the bytes it received are
+    /// dropped (they are kept only while a file is processed, which no restart resumes; an
+    /// upload cut off midway leaves its part there too).
+    pub(crate) async fn fail_interrupted_files(&self) -> crate::Result<()> {
+        if let Some(dir) = &self.config.files_dir
+            && let Err(e) = tokio::fs::remove_dir_all(dir).await
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(error = %e, dir = %dir.display(), "old uploads were not removed");
+        }
+        let n = self.store.fail_unfinished_files(INTERRUPTED).await?;
+        if n > 0 {
+            tracing::warn!(
+                files = n,
+                "files left unfinished by the last run marked as failed"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Why processing stopped early.
+enum Step {
+    /// The file or its folder was deleted meanwhile: nothing to report.
+    Gone,
+    Failed(String),
+}
+
+fn gone(e: mneme_store::StoreError) -> Step {
+    match e {
+        mneme_store::StoreError::NotFound { .. } => Step::Gone,
+        e => Step::Failed(ServiceError::from(e).to_string()),
+    }
+}
+
+/// The file's text, read and extracted on the blocking pool.
+async fn read_text(file: &FileMetadata, path: &Path) -> Result<(DocumentKind, String), Step> {
+    let name = file.original_file_name.clone().unwrap_or_default();
+    let kind = DocumentKind::detect(&name, file.file_type.as_deref())
+        .ok_or_else(|| Step::Failed(format!("unsupported file type: {name}")))?;
+    let bytes = tokio::fs::read(path)
+        .await
+        .map_err(|e| Step::Failed(format!("the uploaded file could not be read: {e}")))?;
+    let extracted = tokio::task::spawn_blocking(move || mneme_documents::extract(kind, &bytes))
+        .await
+        .map_err(|e| Step::Failed(format!("text extraction stopped: {e}")))?
+        .map_err(|e| Step::Failed(e.to_string()))?;
+    Ok((kind, extracted.text))
+}
+
+/// Chunks about as long as the folder's `embedding_chunk_size` tokens (four characters a
+/// token), overlapping by a sixth.
+fn chunk_options(tokens: Option<u32>) -> ChunkOptions {
+    match tokens {
+        Some(t) if t > 0 => {
+            let size = t as usize * 4;
+            ChunkOptions {
+                size,
+                overlap: size / 6,
+            }
+        }
+        _ => ChunkOptions::default(),
+    }
+}
+
+/// The metadata every passage of the file carries, so it can be found and deleted by file.
+fn origin(file: &FileMetadata) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("file_id".into(), Value::from(file.id.to_string()));
+    m.insert("source_id".into(), Value::from(file.source_id.to_string()));
+    if let Some(name) = &file.file_name {
+        m.insert("file_name".into(), Value::from(name.clone()));
+    }
+    m
+}

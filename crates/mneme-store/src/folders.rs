@@ -1,0 +1,127 @@
+//! Folders, their files and the jobs that track a file's processing: `FolderStore` and its
+//! records.
+
+use async_trait::async_trait;
+use mneme_types::{
+    AgentId, ArchiveId, DuplicateFileHandling, FileId, FileMetadata, Folder, FolderId, Job, JobId,
+    SourceStats,
+};
+
+use crate::{Archive, Page, Result, StoreError};
+
+/// A folder as stored: the wire `Folder` and the archive that holds its files' passages (each
+/// passage's metadata names its `file_id`), so the passage store and search index serve it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FolderRecord {
+    pub folder: Folder,
+    pub archive_id: ArchiveId,
+}
+
+/// A file to store in a folder, with the job that reports its processing, and what to do when
+/// the folder has a file of that name already.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub file: FileMetadata,
+    pub job: Option<Job>,
+    pub duplicate: DuplicateFileHandling,
+}
+
+/// What `create_file` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreatedFile {
+    /// Stored (under a suffixed name for `Suffix`; `replaced` names the file it took the place
+    /// of for `Replace`).
+    Created {
+        file: FileMetadata,
+        replaced: Option<FileId>,
+    },
+    /// `Skip` found a file of that name: it is answered and nothing is written.
+    Skipped(FileMetadata),
+}
+
+/// Which folders a listing returns; `None` matches all.
+#[derive(Debug, Clone, Default)]
+pub struct FolderFilter {
+    /// Exact name.
+    pub name: Option<String>,
+}
+
+/// Which jobs a listing returns.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    /// Only jobs whose metadata names this folder.
+    pub folder: Option<FolderId>,
+    /// Only created, pending or running jobs.
+    pub active: bool,
+}
+
+/// A change to a stored folder, applied inside the write transaction; `Err` aborts it.
+pub type FolderEdit = Box<dyn FnOnce(&mut Folder) -> Result<(), StoreError> + Send>;
+/// A change to a stored file (its `content` included), applied inside the write transaction.
+pub type FileEdit = Box<dyn FnOnce(&mut FileMetadata) -> Result<(), StoreError> + Send>;
+/// A change to a stored job, applied inside the write transaction.
+pub type JobEdit = Box<dyn FnOnce(&mut Job) -> Result<(), StoreError> + Send>;
+
+/// Folders, their files, their attachments to agents, and jobs. A folder's name is unique;
+/// so is a file's name within its folder.
+#[async_trait]
+pub trait FolderStore: Send + Sync {
+    /// Creates the folder and `archive` as its passage store; a taken name is a `Conflict`.
+    async fn create_folder(&self, folder: Folder, archive: Archive) -> Result<FolderRecord>;
+    async fn get_folder(&self, id: FolderId) -> Result<FolderRecord>;
+    async fn folder_by_name(&self, name: &str) -> Result<FolderRecord>;
+    /// By creation time in `page.order`, ties by id; unknown cursors are `NotFound`.
+    async fn list_folders(&self, filter: &FolderFilter, page: &Page) -> Result<Vec<FolderRecord>>;
+    async fn count_folders(&self) -> Result<u64>;
+    /// Applies `edit` inside one write transaction; an `Err` from it writes nothing. The id and
+    /// `created_at` stay, `updated_at` becomes now, and a taken name is a `Conflict`.
+    async fn update_folder(&self, id: FolderId, edit: FolderEdit) -> Result<FolderRecord>;
+    /// Deletes the folder with its files, their passages (its archive), its jobs and its
+    /// attachments to agents.
+    async fn delete_folder(&self, id: FolderId) -> Result<()>;
+    /// Every folder oldest first, with its files (oldest first) and their sizes.
+    async fn folder_stats(&self) -> Result<Vec<SourceStats>>;
+
+    /// Stores the file (and its job) in its folder (`file.source_id`, `NotFound` if unknown),
+    /// settling a name taken in that folder as `new.duplicate` says: `Error` is a `Conflict`;
+    /// `Suffix` stores it as `stem_(n).ext` with the lowest free `n`; `Replace` deletes the
+    /// other file and its passages first; `Skip` writes nothing.
+    async fn create_file(&self, new: NewFile) -> Result<CreatedFile>;
+    /// The file if it is in the folder (`NotFound` otherwise), its `content` only if asked.
+    async fn get_file(&self, folder: FolderId, id: FileId, content: bool) -> Result<FileMetadata>;
+    /// The folder's files by creation time in `page.order`; unknown cursors are `NotFound`.
+    async fn list_files(
+        &self,
+        folder: FolderId,
+        page: &Page,
+        content: bool,
+    ) -> Result<Vec<FileMetadata>>;
+    /// Applies `edit` to the file (read with its content); `updated_at` becomes now. The
+    /// file's job follows its status in the same transaction: `parsing` and `embedding` make it
+    /// `running`, `completed` `completed`, `error` `failed` (with `completed_at` set).
+    async fn update_file(&self, id: FileId, edit: FileEdit) -> Result<FileMetadata>;
+    /// Deletes the file in the folder (`NotFound` otherwise) and its passages.
+    async fn delete_file(&self, folder: FolderId, id: FileId) -> Result<()>;
+    /// Marks every file still `pending`, `parsing` or `embedding` as `error` with `message`
+    /// (their jobs `failed`), for start-up after a crash; returns how many.
+    async fn fail_unfinished_files(&self, message: &str) -> Result<u64>;
+
+    /// Attaching an attached folder changes nothing.
+    async fn attach_folder(&self, agent: AgentId, folder: FolderId) -> Result<()>;
+    /// Replaces the agent's folders with these, in this order; an unknown one is `NotFound` and
+    /// changes nothing.
+    async fn set_agent_folders(&self, agent: AgentId, folders: Vec<FolderId>) -> Result<()>;
+    /// Detaching a folder that is not attached changes nothing.
+    async fn detach_folder(&self, agent: AgentId, folder: FolderId) -> Result<()>;
+    /// The agent's folders in attachment order.
+    async fn agent_folders(&self, agent: AgentId) -> Result<Vec<FolderRecord>>;
+    /// Ids of the agents the folder is attached to, in attachment order.
+    async fn agents_of_folder(&self, folder: FolderId) -> Result<Vec<AgentId>>;
+
+    async fn get_job(&self, id: JobId) -> Result<Job>;
+    /// By creation time in `page.order`, ties by id; unknown cursors are `NotFound`.
+    async fn list_jobs(&self, filter: &JobFilter, page: &Page) -> Result<Vec<Job>>;
+    /// Applies `edit` inside one write transaction; `updated_at` becomes now.
+    async fn update_job(&self, id: JobId, edit: JobEdit) -> Result<Job>;
+    async fn delete_job(&self, id: JobId) -> Result<()>;
+}
