@@ -19,7 +19,13 @@ from _helpers import assert_error_body, assert_http_error, assert_id, make_agent
 
 EMBEDDING = "openai/text-embedding-3-small"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "documents"
-MIME = {"txt": "text/plain", "md": "text/markdown", "json": "application/json", "csv": "text/csv"}
+MIME = {
+    "txt": "text/plain",
+    "md": "text/markdown",
+    "json": "application/json",
+    "csv": "text/csv",
+    "pdf": "application/pdf",
+}
 
 
 def make_folder(client: letta_client.Letta, name: str):
@@ -246,3 +252,21 @@ def test_files_a_stopped_server_left_unfinished_fail_at_start(server_factory, tm
     # The folder still takes files.
     again = upload(client, folder.id, "test.txt")
     assert wait_for_file(client, folder.id, again.id).processing_status == "completed"
+
+
+def test_a_pdf_is_read_chunked_and_embedded_and_a_damaged_one_fails(client, http, uid):
+    folder = make_folder(client, f"papers-{uid}")
+    paper = wait_for_file(client, folder.id, upload(client, folder.id, "memgpt_paper.pdf").id, timeout=120)
+    assert paper.processing_status == "completed", paper.error_message
+    assert paper.total_chunks and paper.chunks_embedded == paper.total_chunks
+    full = client.folders.files.retrieve(paper.id, folder_id=folder.id, include_content=True)
+    assert "MemGPT: Towards LLMs as Operating Systems" in full.content
+    assert any("virtual context management" in p["text"].lower() for p in passages(http, folder.id))
+
+    # The same paper cut in half: an error with a message, and the folder goes on working.
+    half = (FIXTURES / "memgpt_paper.pdf").read_bytes()[: 300_000]
+    broken = upload(client, folder.id, "half.pdf", data=half)
+    broken = wait_for_file(client, folder.id, broken.id, timeout=120)
+    assert broken.processing_status == "error" and broken.error_message, broken
+    again = wait_for_file(client, folder.id, upload(client, folder.id, "test.md").id)
+    assert again.processing_status == "completed"
