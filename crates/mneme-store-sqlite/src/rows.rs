@@ -83,16 +83,7 @@ pub(crate) fn document<T: DeserializeOwned>(
     kind: &'static str,
     id: impl ToString,
 ) -> Result<T> {
-    use rusqlite::OptionalExtension;
-    let id = id.to_string();
-    let data: Option<String> = conn
-        .query_row(
-            &format!("SELECT data FROM {table} WHERE id = ?1"),
-            [&id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    json(&data.ok_or_else(|| StoreError::not_found(kind, id))?)
+    document_in(conn, table, "data", kind, id)
 }
 
 /// The JSON document in `column` of row `id` in `table`.
