@@ -165,3 +165,17 @@ def wait_for_run(client: letta_client.Letta, run_id: str, timeout: float = 20.0)
             return run
         time.sleep(0.05)
     raise AssertionError(f"run {run_id} did not finish: {client.runs.retrieve(run_id)}")
+
+
+def wait_model_called(fake, timeout: float = 10.0) -> None:
+    """Waits until the fake LLM has taken every scripted reply: the model call is under way.
+
+    A test that cancels a run "during the model call" must know the call started; otherwise the
+    cancel lands before it and the scripted reply stays queued for the next test step.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not fake.queued():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the model was not called: still queued {fake.queued()}")

@@ -33,6 +33,7 @@ from _helpers import (
     random_id,
     text_of,
     types,
+    wait_model_called,
 )
 
 TERMINAL = {"completed", "failed", "cancelled"}
@@ -814,6 +815,7 @@ def test_cancel_the_active_run_of_a_conversation(client, fake, agent):
     stream = client.conversations.messages.create(conv.id, messages=say("take your time"), background=True)
     run_id = next(iter(stream)).run_id
     stream.close()
+    wait_model_called(fake)
     answer = client.conversations.cancel(conv.id)
     assert answer == {run_id: "cancelled"}, answer
     run = wait_terminal(client, run_id)

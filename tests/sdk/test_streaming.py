@@ -25,6 +25,7 @@ from _helpers import (
     text_of,
     tool_call_of,
     types,
+    wait_model_called,
 )
 
 TERMINAL = {"completed", "failed", "cancelled"}
@@ -401,7 +402,7 @@ def test_cancel_an_async_run(client, fake, agent, uid):
 
     run = client.agents.messages.create_async(agent_id=agent.id, messages=say("take your time"))
     assert run.status in ("created", "running"), run.status
-    time.sleep(0.3)  # let the model call start
+    wait_model_called(fake)
     answer = client.agents.messages.cancel(agent.id, run_ids=[run.id])
     assert answer == {run.id: "cancelled"}, answer
 
@@ -427,7 +428,7 @@ def test_cancel_an_async_run(client, fake, agent, uid):
 def test_cancel_all_active_runs_of_the_agent(client, fake, agent):
     fake.push({"text": "never seen", "delay_ms": 3000})
     run = client.agents.messages.create_async(agent_id=agent.id, messages=say("slow"))
-    time.sleep(0.3)
+    wait_model_called(fake)
     answer = client.agents.messages.cancel(agent.id)
     assert answer == {run.id: "cancelled"}, answer
     done = wait_terminal(client, run.id)
