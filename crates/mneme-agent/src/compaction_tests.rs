@@ -52,7 +52,13 @@ async fn agent(h: &Harness, window: u32) -> AgentId {
     let ctx = h.store.agent_context(id).await.unwrap();
     // Counts are made with the tokenizer, not the estimate used while it loads.
     TokenCounter::for_config_blocking(&ctx.agent.llm_config);
-    let text = compile_system_message(&ctx.agent, &ctx.blocks, MemoryStats::default(), time::now());
+    let text = compile_system_message(
+        &ctx.agent,
+        &ctx.blocks,
+        &ctx.files,
+        MemoryStats::default(),
+        time::now(),
+    );
     h.store
         .set_message_text(ctx.agent.message_ids[0], text)
         .await

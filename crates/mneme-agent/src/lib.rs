@@ -11,6 +11,7 @@ mod context_cache;
 mod executor;
 #[cfg(test)]
 mod features_tests;
+pub mod files;
 pub mod mcp;
 pub mod memory;
 mod messenger;
@@ -41,6 +42,7 @@ pub use compaction::{
 };
 pub use context::Flavor;
 pub use executor::{Invocation, ToolExecutor};
+pub use files::{FileLimits, LineRange, OpenFiles, default_file_limits};
 pub use mcp::McpTools;
 pub use memory::render_memory;
 pub use messenger::{AgentMessenger, MessengerError, Sender};

@@ -182,6 +182,7 @@ pub(crate) async fn apply(
             block_changes: Vec::new(),
             system_text: None,
             passages: Vec::new(),
+            file_changes: Vec::new(),
             created_at: mneme_types::time::now(),
         })
         .await?;
@@ -225,7 +226,7 @@ fn fresh_system(ctx: &AgentContext, now: DateTime<Utc>) -> Message {
         passages: ctx.passage_count,
         conversation: ctx.conversation,
     };
-    let text = compile_system_message(&ctx.agent, &ctx.blocks, stats, now);
+    let text = compile_system_message(&ctx.agent, &ctx.blocks, &ctx.files, stats, now);
     Message::new(ctx.agent.id, Role::System, text, now)
 }
 

@@ -1,9 +1,10 @@
 //! The compiled system message: base prompt + core memory + memory metadata.
 
 use chrono::{DateTime, Utc};
-use mneme_store::Agent;
+use mneme_store::{Agent, AgentFiles};
 use mneme_types::{Block, ConversationId, ToolRule};
 
+use crate::files::{FileLimits, render_directories};
 use crate::render_memory;
 use crate::tool_rules::Solver;
 
@@ -25,10 +26,11 @@ pub struct MemoryStats {
 pub fn compile_system_message(
     agent: &Agent,
     blocks: &[Block],
+    files: &AgentFiles,
     stats: MemoryStats,
     compiled_at: DateTime<Utc>,
 ) -> String {
-    let memory = memory_section(agent, blocks);
+    let memory = memory_section(agent, blocks, files);
     let metadata = render_metadata(agent, stats, compiled_at);
     let compiled = format!("{memory}\n\n{metadata}");
     if agent.system.contains("{CORE_MEMORY}") {
@@ -38,15 +40,20 @@ pub fn compile_system_message(
     }
 }
 
-/// The part of a compiled system message that changes when memory or rules change (blocks,
-/// then the tool rules section), used to decide whether a stored system message is stale
-/// without comparing timestamps.
-pub fn memory_section(agent: &Agent, blocks: &[Block]) -> String {
-    let memory = render_memory(agent.agent_type, &agent.llm_config, blocks);
-    match Solver::new(tool_rules(agent)).render_prompt() {
-        Some(rules) => format!("{memory}\n\n{rules}"),
-        None => memory,
+/// The part of a compiled system message that changes when memory, rules or open files
+/// change (blocks, the tool rules section, the directories), used to decide whether a stored
+/// system message is stale without comparing timestamps.
+pub fn memory_section(agent: &Agent, blocks: &[Block], files: &AgentFiles) -> String {
+    let mut out = render_memory(agent.agent_type, &agent.llm_config, blocks);
+    let rules = Solver::new(tool_rules(agent)).render_prompt();
+    let directories = render_directories(agent.agent_type, files, FileLimits::of(agent));
+    for part in rules.into_iter().chain(Some(directories)) {
+        if !part.is_empty() {
+            out.push_str("\n\n");
+            out.push_str(&part);
+        }
     }
+    out
 }
 
 /// The agent's tool rules (the store skips stored rules it cannot read).
@@ -106,7 +113,13 @@ mod tests {
             passages: 0,
             conversation: None,
         };
-        let text = compile_system_message(&a, &[block("human", "Ada")], stats, at);
+        let text = compile_system_message(
+            &a,
+            &[block("human", "Ada")],
+            &AgentFiles::default(),
+            stats,
+            at,
+        );
         assert!(text.starts_with("Base.\n\n<memory_blocks>\n"));
         assert!(
             text.contains("- System prompt last recompiled: 2025-01-15 09:00:00 AM UTC+0000\n")
@@ -119,7 +132,13 @@ mod tests {
     #[test]
     fn core_memory_placeholder_is_replaced_in_place() {
         let a = agent("Start {CORE_MEMORY} End");
-        let text = compile_system_message(&a, &[], MemoryStats::default(), Utc::now());
+        let text = compile_system_message(
+            &a,
+            &[],
+            &AgentFiles::default(),
+            MemoryStats::default(),
+            Utc::now(),
+        );
         assert!(text.starts_with("Start \n\n<memory_metadata>"));
         assert!(text.ends_with("</memory_metadata> End"));
     }

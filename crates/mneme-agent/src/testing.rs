@@ -271,7 +271,13 @@ impl Harness {
         agent.tool_rules = Some(serde_json::from_value(spec.rules).unwrap());
         let blocks = vec![block("human", "Name: Ada"), block("persona", "I help.")];
         let stats = crate::MemoryStats::default();
-        let system = compile_system_message(&agent, &blocks, stats, chrono::Utc::now());
+        let system = compile_system_message(
+            &agent,
+            &blocks,
+            &Default::default(),
+            stats,
+            chrono::Utc::now(),
+        );
         let mut message = Message::new(agent.id, Role::System, system, agent.created_at);
         message.id = agent.message_ids[0];
         let id = agent.id;
@@ -337,6 +343,7 @@ pub(crate) fn context() -> AgentContext {
         messages: Vec::new(),
         message_count: 0,
         passage_count: 0,
+        files: Default::default(),
     }
 }
 

@@ -505,7 +505,7 @@ impl Runtime {
         add_client_tools(&mut ctx, &mut rules, opening.client_tools);
         Ok(Turn {
             flavor: Flavor::of(ctx.agent.agent_type),
-            memory: WorkingMemory::new(ctx.blocks.clone()),
+            memory: WorkingMemory::new(ctx.blocks.clone()).with_files(ctx.files.clone()),
             solver: Solver::new(rules),
             system_text: opening.system.request_text(&stored_system, &ctx.blocks),
             pending_inputs: opening.inputs.to_vec(),
@@ -534,12 +534,13 @@ impl Runtime {
             .ok_or(AgentError::NoSystemMessage(ctx.agent.id))?;
         if system
             .text
-            .contains(&memory_section(&ctx.agent, &ctx.blocks))
+            .contains(&memory_section(&ctx.agent, &ctx.blocks, &ctx.files))
         {
             return Ok(system.text.clone());
         }
         let id = system.id;
-        let text = compile_system_message(&ctx.agent, &ctx.blocks, stats(ctx), Utc::now());
+        let text =
+            compile_system_message(&ctx.agent, &ctx.blocks, &ctx.files, stats(ctx), Utc::now());
         if let Writes::Store { .. } = writes {
             self.store.set_message_text(id, text.clone()).await?;
             ctx.agent.messages_edited += 1;

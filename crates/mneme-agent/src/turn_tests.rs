@@ -518,6 +518,7 @@ async fn turns_see_every_change_made_between_them() {
     let system = crate::compile_system_message(
         &ctx.agent,
         &blocks,
+        &ctx.files,
         crate::MemoryStats::default(),
         chrono::Utc::now(),
     );

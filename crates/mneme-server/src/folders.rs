@@ -12,7 +12,8 @@ use mneme_service::{Service, ServiceError, Upload, Uploaded};
 use mneme_store::{FolderFilter, JobFilter, Order, PassageList};
 use mneme_types::{
     AgentId, AgentState, DuplicateFileHandling, FileId, FileMetadata, Folder, FolderCreate,
-    FolderId, FolderUpdate, Job, JobId, OrganizationSourcesStats, Passage, PassageId,
+    FolderId, FolderUpdate, Job, JobId, OrganizationSourcesStats, PaginatedAgentFiles, Passage,
+    PassageId,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -178,6 +179,53 @@ pub(crate) async fn detach(
 ) -> ApiResult<AgentState> {
     app.detach_folder(agent, id).await?;
     Ok(Json(app.get_agent(agent, include.resolve(client)).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct AgentFilesQuery {
+    is_open: Option<bool>,
+    /// The deprecated cursor: the same as `after`.
+    cursor: Option<String>,
+}
+
+/// The agent's files, open and closed, newest attachment first by default.
+pub(crate) async fn agent_files(
+    State(app): State<Service>,
+    ApiPath(agent): ApiPath<AgentId>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+    ApiQuery(q): ApiQuery<AgentFilesQuery>,
+) -> ApiResult<PaginatedAgentFiles> {
+    let mut page = page.page(100, Order::Desc)?;
+    if page.after.is_none() {
+        page.after = q.cursor;
+    }
+    Ok(Json(app.list_agent_files(agent, q.is_open, &page).await?))
+}
+
+/// Opens the whole file in the agent's context; answers the files closed to make room.
+pub(crate) async fn open_agent_file(
+    State(app): State<Service>,
+    ApiPath((agent, file)): ApiPath<(AgentId, FileId)>,
+) -> ApiResult<Vec<String>> {
+    Ok(Json(app.open_agent_file(agent, file).await?))
+}
+
+pub(crate) async fn close_agent_file(
+    State(app): State<Service>,
+    ApiPath((agent, file)): ApiPath<(AgentId, FileId)>,
+) -> ApiResult<Value> {
+    app.close_agent_file(agent, file).await?;
+    Ok(Json(
+        serde_json::json!({ "message": format!("File id={file} successfully closed") }),
+    ))
+}
+
+/// Closes every open file; answers their names.
+pub(crate) async fn close_all_agent_files(
+    State(app): State<Service>,
+    ApiPath(agent): ApiPath<AgentId>,
+) -> ApiResult<Vec<String>> {
+    Ok(Json(app.close_all_agent_files(agent).await?))
 }
 
 /// Newest first by default, as Letta lists jobs.

@@ -431,6 +431,19 @@ fn agent_folder_and_job_routes() -> Vec<(&'static str, MethodRouter<Service>)> {
             "/v1/agents/{agent_id}/sources/detach/{source_id}",
             patch(folders::detach),
         ),
+        ("/v1/agents/{agent_id}/files", get(folders::agent_files)),
+        (
+            "/v1/agents/{agent_id}/files/close-all",
+            patch(folders::close_all_agent_files),
+        ),
+        (
+            "/v1/agents/{agent_id}/files/{file_id}/open",
+            patch(folders::open_agent_file),
+        ),
+        (
+            "/v1/agents/{agent_id}/files/{file_id}/close",
+            patch(folders::close_agent_file),
+        ),
         ("/v1/jobs/", get(folders::jobs)),
         ("/v1/jobs/active", get(folders::active_jobs)),
         (

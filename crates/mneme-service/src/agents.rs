@@ -21,7 +21,8 @@ impl Service {
     pub async fn create_agent(&self, req: CreateAgent) -> Result<AgentState> {
         reject_unsupported(&req)?;
         let built = self.build_agent(&req, &[]).await?;
-        let (blocks, tools) = (built.blocks, built.tools);
+        let (blocks, mut tools) = (built.blocks, built.tools);
+        let has_folders = !built.new.folders.is_empty();
         let agent = if crate::sleeptime::wanted(&built.new.agent) {
             let id = built.new.agent.id;
             let (group, companion) = self.companion(&built.new.agent, &blocks).await?;
@@ -32,6 +33,10 @@ impl Service {
         } else {
             self.store.create_agent(built.new).await?
         };
+        if has_folders {
+            self.sync_agent_files(agent.id).await?;
+            tools = self.store.agent_tools(agent.id).await?;
+        }
         let mut state = self.state(agent, Some(blocks), Some(tools), Include::ALL)?;
         self.fill_identities(std::slice::from_mut(&mut state))
             .await?;
@@ -71,6 +76,12 @@ impl Service {
         let now = time::now();
         let system_id = MessageId::new();
         let mut agent = agent_record(req, name, agent_type, (llm_config, format), now);
+        let (max_open, chars) = mneme_agent::default_file_limits(agent.llm_config.context_window);
+        agent.settings.max_files_open.get_or_insert(max_open);
+        agent
+            .settings
+            .per_file_view_window_char_limit
+            .get_or_insert(chars);
         agent.embedding_config = embedding_config;
         agent.tool_rules = Some(tool_rules);
         agent.message_ids = vec![system_id];
@@ -84,7 +95,7 @@ impl Service {
         let mut system_message = Message::new(
             agent.id,
             Role::System,
-            compile_system_message(&agent, &blocks, stats, now),
+            compile_system_message(&agent, &blocks, &Default::default(), stats, now),
             now,
         );
         system_message.id = system_id;
@@ -210,6 +221,7 @@ impl Service {
             // Its own transaction: the folders were checked above, so only a folder deleted
             // in between can make it fail after the agent's edit was written.
             self.store.set_agent_folders(id, folders).await?;
+            self.sync_agent_files(id).await?;
         }
         if recompile {
             self.recompile(id).await?;
@@ -306,7 +318,7 @@ impl Service {
             passages: ctx.passage_count,
             conversation: ctx.conversation,
         };
-        let text = compile_system_message(&ctx.agent, &ctx.blocks, stats, time::now());
+        let text = compile_system_message(&ctx.agent, &ctx.blocks, &ctx.files, stats, time::now());
         let system = ctx
             .messages
             .into_iter()

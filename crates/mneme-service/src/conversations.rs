@@ -539,7 +539,7 @@ fn conversation_start(
         conversation: Some(record.id),
     };
     let now = time::now();
-    let text = compile_system_message(&frame.agent, &blocks, stats, now);
+    let text = compile_system_message(&frame.agent, &blocks, &frame.files, stats, now);
     let mut system = Message::new(frame.agent.id, Role::System, text, now);
     system.model = Some(frame.agent.llm_config.model.clone());
     record.message_ids = std::iter::once(system.id)

@@ -145,6 +145,15 @@ impl Service {
         .with_executor(
             mneme_agent::tools::MULTI_AGENT_TOOL_TYPE,
             Arc::new(mneme_agent::tools::MultiAgentTools::new(messenger.clone())),
+        )
+        .with_executor(
+            mneme_agent::tools::FILES_TOOL_TYPE,
+            Arc::new(mneme_agent::tools::FileTools::new(Arc::new(
+                folders::FolderReader {
+                    store: store.clone(),
+                    searcher: searcher.clone(),
+                },
+            ))),
         );
         let scheduler = Scheduler::new(
             store.clone(),

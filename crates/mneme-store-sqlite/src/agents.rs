@@ -206,6 +206,7 @@ pub(crate) fn frame_of(conn: &Connection, id: AgentId) -> Result<AgentFrame> {
     let blocks = blocks_of(conn, id)?;
     let tools = tools::tools_of(conn, id)?;
     let (message_count, passage_count) = counts(conn, id)?;
+    let files = crate::folders::agent_files::of_agent(conn, id)?;
     Ok(AgentFrame {
         agent,
         conversation: None,
@@ -213,6 +214,7 @@ pub(crate) fn frame_of(conn: &Connection, id: AgentId) -> Result<AgentFrame> {
         tools,
         message_count,
         passage_count,
+        files,
     })
 }
 

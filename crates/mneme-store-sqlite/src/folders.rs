@@ -18,6 +18,7 @@ use mneme_store::{
     JobFilter, NewFile, Page,
 };
 
+pub(crate) mod agent_files;
 mod files;
 mod jobs;
 
@@ -180,7 +181,7 @@ impl FolderStore for SqliteStore {
             for folder in folders {
                 attach(tx, agent, folder)?;
             }
-            Ok(())
+            agent_files::drop_detached(tx, agent)
         })
         .await
     }
@@ -193,7 +194,27 @@ impl FolderStore for SqliteStore {
                 "DELETE FROM agent_folders WHERE agent_id = ?1 AND folder_id = ?2",
                 [agent.to_string(), folder.to_string()],
             )?;
-            Ok(())
+            agent_files::drop_detached(tx, agent)
+        })
+        .await
+    }
+
+    async fn agent_files(&self, agent: AgentId) -> StoreResult<mneme_store::AgentFiles> {
+        self.read(move |conn| {
+            ensure_agent(conn, agent)?;
+            agent_files::of_agent(conn, agent)
+        })
+        .await
+    }
+
+    async fn save_agent_files(
+        &self,
+        agent: AgentId,
+        files: Vec<mneme_store::AgentFile>,
+    ) -> StoreResult<()> {
+        self.write(move |tx| {
+            ensure_agent(tx, agent)?;
+            agent_files::save(tx, agent, &files)
         })
         .await
     }

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../migrations/0011_groups.sql")),
     (12, include_str!("../migrations/0012_group_messages.sql")),
     (13, include_str!("../migrations/0013_folders.sql")),
+    (14, include_str!("../migrations/0014_agent_files.sql")),
 ];
 
 /// Applies the migrations this database has not seen, each in its own transaction.

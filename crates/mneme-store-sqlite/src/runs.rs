@@ -213,6 +213,7 @@ fn commit_step(tx: &Connection, c: &StepCommit) -> Result<()> {
     for p in &c.passages {
         passages::insert_passage(tx, p)?;
     }
+    crate::folders::agent_files::save(tx, agent, &c.file_changes)?;
     let Some(step) = &c.step else {
         return Ok(());
     };

@@ -2,9 +2,10 @@
 //! records.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use mneme_types::{
-    AgentId, ArchiveId, DuplicateFileHandling, FileId, FileMetadata, Folder, FolderId, Job, JobId,
-    SourceStats,
+    AgentId, ArchiveId, DuplicateFileHandling, FileAgentId, FileId, FileMetadata, Folder, FolderId,
+    Job, JobId, SourceStats,
 };
 
 use crate::{Archive, Page, Result, StoreError};
@@ -37,6 +38,44 @@ pub enum CreatedFile {
     },
     /// `Skip` found a file of that name: it is answered and nothing is written.
     Skipped(FileMetadata),
+}
+
+/// A file of an attached folder as the agent holds it (Letta's `files_agents` row): open with
+/// a view of some of its lines, or closed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentFile {
+    pub id: FileAgentId,
+    pub file_id: FileId,
+    pub folder_id: FolderId,
+    /// The file's unique name (`folder/name.ext`): the label the agent opens it by.
+    pub file_name: String,
+    pub is_open: bool,
+    /// The line-numbered view the agent sees while the file is open.
+    pub visible_content: Option<String>,
+    /// 1-based first line of the open range; `None` for the whole file.
+    pub start_line: Option<u32>,
+    /// Exclusive end of the open range; `None` to the end.
+    pub end_line: Option<u32>,
+    /// When the agent last opened or searched the file: the least recent open file is the
+    /// one closed when too many are open.
+    pub last_accessed_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An attached folder as the agent's context names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentDirectory {
+    pub id: FolderId,
+    pub name: String,
+    pub description: Option<String>,
+    pub instructions: Option<String>,
+}
+
+/// The agent's attached folders (in attachment order) and their files (by creation).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentFiles {
+    pub directories: Vec<AgentDirectory>,
+    pub files: Vec<AgentFile>,
 }
 
 /// Which folders a listing returns; `None` matches all.
@@ -111,8 +150,16 @@ pub trait FolderStore: Send + Sync {
     /// Replaces the agent's folders with these, in this order; an unknown one is `NotFound` and
     /// changes nothing.
     async fn set_agent_folders(&self, agent: AgentId, folders: Vec<FolderId>) -> Result<()>;
-    /// Detaching a folder that is not attached changes nothing.
+    /// Detaching a folder that is not attached changes nothing; the agent's files of that
+    /// folder go with it.
     async fn detach_folder(&self, agent: AgentId, folder: FolderId) -> Result<()>;
+    /// The agent's folders and files (`NotFound` for an unknown agent).
+    async fn agent_files(&self, agent: AgentId) -> Result<AgentFiles>;
+    /// Writes these rows of the agent's files: a row whose file is already the agent's is
+    /// updated in place (keeping its id and `created_at`), a new one inserted. Rows of files
+    /// or folders no longer attached are skipped, so a write racing a detach or a delete
+    /// brings nothing back.
+    async fn save_agent_files(&self, agent: AgentId, files: Vec<AgentFile>) -> Result<()>;
     /// The agent's folders in attachment order.
     async fn agent_folders(&self, agent: AgentId) -> Result<Vec<FolderRecord>>;
     /// Ids of the agents the folder is attached to, in attachment order.

@@ -26,8 +26,8 @@ use mneme_types::{
 
 pub use error::StoreError;
 pub use folders::{
-    CreatedFile, FileEdit, FolderEdit, FolderFilter, FolderRecord, FolderStore, JobEdit, JobFilter,
-    NewFile,
+    AgentDirectory, AgentFile, AgentFiles, CreatedFile, FileEdit, FolderEdit, FolderFilter,
+    FolderRecord, FolderStore, JobEdit, JobFilter, NewFile,
 };
 pub use identities::{
     IdentityEdit, IdentityFilter, IdentityLinks, IdentityRecord, Links, NewIdentity,

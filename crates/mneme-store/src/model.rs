@@ -367,6 +367,8 @@ pub struct AgentContext {
     pub message_count: u64,
     /// Passages in the archives attached to the agent.
     pub passage_count: u64,
+    /// The agent's folders and their files, open or closed.
+    pub files: crate::AgentFiles,
 }
 
 /// An `AgentContext` without its messages: what a caller that keeps the in-context messages
@@ -381,6 +383,7 @@ pub struct AgentFrame {
     pub tools: Vec<mneme_types::Tool>,
     pub message_count: u64,
     pub passage_count: u64,
+    pub files: crate::AgentFiles,
 }
 
 impl AgentFrame {
@@ -394,6 +397,7 @@ impl AgentFrame {
             messages,
             message_count: self.message_count,
             passage_count: self.passage_count,
+            files: self.files,
         }
     }
 }
@@ -528,6 +532,9 @@ pub struct StepCommit {
     /// New text of the system message when the step changed what it is compiled from.
     pub system_text: Option<(MessageId, String)>,
     pub passages: Vec<Passage>,
+    /// Files the step's tools opened, closed or touched (rows of the agent's files, written
+    /// as `FolderStore::save_agent_files` writes them).
+    pub file_changes: Vec<crate::AgentFile>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -51,7 +51,7 @@ pub struct Memory {
     pub agent_type: Option<AgentType>,
     pub git_enabled: bool,
     pub blocks: Vec<Block>,
-    pub file_blocks: Vec<Value>,
+    pub file_blocks: Vec<crate::FileBlock>,
     pub prompt_template: String,
 }
 

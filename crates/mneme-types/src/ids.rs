@@ -32,6 +32,12 @@ macro_rules! typed_id {
             pub fn uuid(&self) -> Uuid {
                 self.0
             }
+
+            /// The id of this kind with that uuid: one record shown under another kind's
+            /// prefix keeps a stable id.
+            pub fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
         }
 
         impl Default for $name {
@@ -160,6 +166,11 @@ typed_id!(
     /// `job-<uuid>`
     JobId,
     "job"
+);
+typed_id!(
+    /// `file_agent-<uuid>`: a file attached to an agent
+    FileAgentId,
+    "file_agent"
 );
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod byok;
 pub mod compaction;
 pub mod context;
 pub mod conversation;
+pub mod file_agent;
 pub mod folder;
 pub mod group;
 pub mod identity;
@@ -44,6 +45,7 @@ pub use conversation::{
     ClientSkill, Conversation, ConversationOrderBy, CreateConversation, RetrieveStream, Thread,
     UpdateConversation,
 };
+pub use file_agent::{AgentFileAttachment, FileBlock, PaginatedAgentFiles};
 pub use folder::{
     DuplicateFileHandling, FileMetadata, FileProcessingStatus, FileStats, Folder, FolderCreate,
     FolderUpdate, Job, JobStatus, JobType, OrganizationSourcesStats, SourceStats,
@@ -60,7 +62,7 @@ pub use ids::{
     AgentId, ArchiveId, BlockId, ConversationId, GroupId, IdError, IdentityId, McpServerId,
     MessageId, PassageId, ProviderId, RunId, StepId, ToolId,
 };
-pub use ids::{FileId, FolderId, JobId};
+pub use ids::{FileAgentId, FileId, FolderId, JobId};
 pub use letta_message::{
     ApprovalItem, ApprovalRequestMessage, ApprovalResponseMessage, ApprovalReturn,
     AssistantMessage, EventData, EventMessage, HiddenReasoningMessage, HiddenReasoningState,

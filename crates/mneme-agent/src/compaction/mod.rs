@@ -295,6 +295,7 @@ fn without_reasoning(config: &LlmConfig) -> LlmConfig {
 pub(crate) struct Rebuild<'a> {
     pub agent: &'a Agent,
     pub blocks: &'a [Block],
+    pub files: &'a mneme_store::AgentFiles,
     /// Every message of the agent stored before the compaction.
     pub messages_total: u64,
     pub passages: u64,
@@ -325,7 +326,7 @@ pub(crate) fn rebuild(
         passages: r.passages,
         conversation: r.conversation,
     };
-    let system_text = compile_system_message(r.agent, r.blocks, stats, at);
+    let system_text = compile_system_message(r.agent, r.blocks, r.files, stats, at);
     let mut system = messages[0].clone();
     system.text = system_text.clone();
     let mut context = Vec::with_capacity(kept.len() + 2);

@@ -91,7 +91,7 @@ pub fn base_tool_rules(attached: &[String]) -> Vec<mneme_types::ToolRule> {
                 ("send_message" | "memory_finish_edits" | "send_message_to_agent_async", _) => {
                     Some(ToolRule::ExitLoop { tool_name })
                 }
-                (_, MULTI_AGENT_TOOL_TYPE) => None,
+                (_, MULTI_AGENT_TOOL_TYPE | super::files::FILES_TOOL_TYPE) => None,
                 _ => Some(ToolRule::ContinueLoop { tool_name }),
             }
         })
@@ -347,6 +347,131 @@ const BUILTINS: &[(&str, &str, &str, Params, bool)] = &[
         },
         false,
     ),
+    (
+        "open_files",
+        "letta_files_core",
+        "Open one or more files of your folders and show their contents in the files section of \
+         your context (whole, or a window of lines). Opening more files than the limit closes \
+         those you used least recently. Give offset (0-based line) and length to see part of a \
+         long file.",
+        || {
+            object(
+                json!({
+                    "file_requests": {
+                        "type": "array",
+                        "description": "The files to open, each with an optional window of lines.",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "file_name": string("The file's name as listed in your directories, e.g. folder/notes.txt."),
+                                "offset": {"type": "integer", "description": "First line to show, counted from 0."},
+                                "length": {"type": "integer", "description": "How many lines to show."},
+                            },
+                            "required": ["file_name"],
+                        },
+                    },
+                    "close_all_others": {"type": "boolean", "description": "Close every other open file first (default false)."},
+                }),
+                &["file_requests"],
+            )
+        },
+        false,
+    ),
+    (
+        "grep_files",
+        "letta_files_core",
+        "Search the text of your files for a keyword or regular expression (case-insensitive). \
+         Shows 20 matches at a time with the lines around them; call again with the offset it \
+         gives to see more.",
+        || {
+            object(
+                json!({
+                    "pattern": string("The keyword or regular expression to look for."),
+                    "include": string("Only files whose names match this glob (e.g. *.md) or regular expression."),
+                    "context_lines": {"type": "integer", "description": "Lines shown before and after each match (default 1)."},
+                    "offset": {"type": "integer", "description": "How many matches to skip, for the next page."},
+                }),
+                &["pattern"],
+            )
+        },
+        false,
+    ),
+    (
+        "semantic_search_files",
+        "letta_files_core",
+        "Find the passages of your files closest in meaning to a query, when you do not know the \
+         exact words.",
+        || {
+            object(
+                json!({
+                    "query": string("What you are looking for, in your own words."),
+                    "limit": {"type": "integer", "description": "Most passages to return (default 5, at most 50)."},
+                }),
+                &["query"],
+            )
+        },
+        false,
+    ),
+    (
+        "open_file",
+        "letta_files_core",
+        "Open a file of your folders in your context (an older form of open_files).",
+        || {
+            object(
+                json!({
+                    "file_name": string("The file's name as listed in your directories."),
+                    "view_range": {"type": "array", "items": {"type": "integer"},
+                                   "description": "Optional [start, end) lines, counted from 0."},
+                }),
+                &["file_name"],
+            )
+        },
+        false,
+    ),
+    (
+        "close_file",
+        "letta_files_core",
+        "Close an open file so that it no longer takes room in your context.",
+        || {
+            object(
+                json!({"file_name": string("The file's name as listed in your directories.")}),
+                &["file_name"],
+            )
+        },
+        false,
+    ),
+    (
+        "grep",
+        "letta_files_core",
+        "Search the text of your files for a keyword or regular expression (an older form of \
+         grep_files).",
+        || {
+            object(
+                json!({
+                    "pattern": string("The keyword or regular expression to look for."),
+                    "include": string("Only files whose names match this glob or regular expression."),
+                }),
+                &["pattern"],
+            )
+        },
+        false,
+    ),
+    (
+        "search_files",
+        "letta_files_core",
+        "Find the passages of your files closest in meaning to a query (an older form of \
+         semantic_search_files).",
+        || {
+            object(
+                json!({
+                    "query": string("What you are looking for."),
+                    "limit": {"type": "integer", "description": "Most passages to return (default 10)."},
+                }),
+                &["query"],
+            )
+        },
+        false,
+    ),
 ];
 
 fn string(description: &str) -> Value {
@@ -380,7 +505,9 @@ mod tests {
         for tool in builtin_tools() {
             let t = tool.tool_type.as_str();
             assert!(
-                BUILTIN_TOOL_TYPES.contains(&t) || t == MULTI_AGENT_TOOL_TYPE,
+                BUILTIN_TOOL_TYPES.contains(&t)
+                    || t == MULTI_AGENT_TOOL_TYPE
+                    || t == super::super::files::FILES_TOOL_TYPE,
                 "{}",
                 tool.name
             );

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::args::Args;
+use crate::files::OpenFiles;
 use mneme_store::BlockChange;
 use mneme_types::{Block, BlockId, DEFAULT_BLOCK_LIMIT};
 
@@ -17,6 +18,8 @@ pub struct WorkingMemory {
     detached: Vec<Block>,
     /// Blocks whose label or description changed (their value may not have).
     renamed: Vec<BlockId>,
+    /// The agent's files: the file tools open and close them.
+    pub files: OpenFiles,
 }
 
 impl WorkingMemory {
@@ -28,7 +31,14 @@ impl WorkingMemory {
             created: Vec::new(),
             detached: Vec::new(),
             renamed: Vec::new(),
+            files: OpenFiles::default(),
         }
+    }
+
+    /// This memory holding the agent's files too.
+    pub fn with_files(mut self, files: mneme_store::AgentFiles) -> WorkingMemory {
+        self.files = OpenFiles::new(files);
+        self
     }
 
     pub fn blocks(&self) -> &[Block] {
@@ -126,6 +136,7 @@ impl WorkingMemory {
         self.created.clear();
         self.detached.clear();
         self.renamed.clear();
+        self.files.mark_committed();
     }
 
     fn find(&mut self, label: &str) -> Result<&mut Block, String> {

@@ -2,6 +2,7 @@
 
 mod args;
 mod catalog;
+pub mod files;
 mod memory;
 mod multi_agent;
 mod rebase;
@@ -21,6 +22,7 @@ pub use catalog::{
     BUILTIN_TOOL_TYPES, DEFAULT_RETURN_CHAR_LIMIT, MULTI_AGENT_TOOL_NAMES, MULTI_AGENT_TOOL_TYPE,
     base_tool_rules, builtin_tools, default_tool_names,
 };
+pub use files::{FILE_TOOL_NAMES, FILES_TOOL_TYPE, FilePassage, FileReader, FileText, FileTools};
 pub use memory::WorkingMemory;
 pub use multi_agent::MultiAgentTools;
 pub use search::recall_text;

@@ -90,6 +90,7 @@ impl Runtime {
                 block_changes: turn.memory.changes(),
                 system_text: system_text.clone(),
                 passages: w.passages.clone(),
+                file_changes: turn.memory.files.changes(),
                 created_at: now,
             };
             match self.store.commit_step(commit).await {
@@ -111,6 +112,7 @@ impl Runtime {
             first.text = text;
         }
         turn.ctx.blocks = turn.memory.blocks().to_vec();
+        turn.ctx.files = turn.memory.files.current().clone();
         if !autoclear {
             turn.ctx.agent.message_ids = message_ids;
         }
@@ -184,7 +186,13 @@ fn recompiled_system(
         passages: turn.ctx.passage_count,
         conversation: turn.ctx.conversation,
     };
-    let text = compile_system_message(&turn.ctx.agent, turn.memory.blocks(), stats, Utc::now());
+    let text = compile_system_message(
+        &turn.ctx.agent,
+        turn.memory.blocks(),
+        turn.memory.files.current(),
+        stats,
+        Utc::now(),
+    );
     (turn.ctx.agent.message_ids[0], text)
 }
 

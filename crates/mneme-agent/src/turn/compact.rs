@@ -182,6 +182,7 @@ impl Runtime {
         let rebuild = Rebuild {
             agent,
             blocks: turn.memory.blocks(),
+            files: turn.memory.files.current(),
             messages_total: turn.messages_total,
             passages: turn.ctx.passage_count,
             conversation: turn.ctx.conversation,
@@ -259,6 +260,7 @@ impl Runtime {
         let rebuild = Rebuild {
             agent: &ctx.agent,
             blocks: &ctx.blocks,
+            files: &ctx.files,
             messages_total: ctx.message_count,
             passages: ctx.passage_count,
             conversation: ctx.conversation,

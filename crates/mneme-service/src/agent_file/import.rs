@@ -599,7 +599,7 @@ fn fresh_system(agent: &Agent, blocks: &[Block], messages_total: u64) -> Message
         conversation: None,
     };
     let now = time::now();
-    let text = compile_system_message(agent, blocks, stats, now);
+    let text = compile_system_message(agent, blocks, &Default::default(), stats, now);
     Message::new(agent.id, Role::System, text, now)
 }
 

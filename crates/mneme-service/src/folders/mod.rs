@@ -1,11 +1,13 @@
 //! Folders (`/v1/folders`, and `/v1/sources` under Letta's older name): their CRUD, their
 //! files, their attachments to agents, and the jobs that report a file's processing.
 
+mod agent_files;
 mod files;
 mod jobs;
 mod process;
 mod upload;
 
+pub(crate) use agent_files::FolderReader;
 pub(crate) use process::FileQueue;
 pub use upload::{Upload, Uploaded};
 
@@ -121,8 +123,15 @@ impl Service {
 
     /// Deletes the folder with its files, their passages and its jobs, and detaches it.
     pub async fn delete_folder(&self, id: FolderId) -> Result<()> {
+        let agents = self.store.agents_of_folder(id).await?;
         self.store.delete_folder(id).await?;
         self.searcher.changed();
+        for agent in agents {
+            // The folder is gone either way; an agent deleted meanwhile has nothing to fix.
+            if let Err(e) = self.sync_agent_files(agent).await {
+                tracing::debug!(%agent, error = %e, "an agent's file tools were not updated");
+            }
+        }
         Ok(())
     }
 
@@ -146,12 +155,16 @@ impl Service {
         Ok(crate::agents::page_in_order(ids, page, |a| a.to_string()))
     }
 
+    /// Attaches the folder; the agent gets the file tools and the folder's files open.
     pub async fn attach_folder(&self, agent: AgentId, id: FolderId) -> Result<()> {
-        Ok(self.store.attach_folder(agent, id).await?)
+        self.store.attach_folder(agent, id).await?;
+        self.sync_agent_files(agent).await
     }
 
+    /// Detaches the folder with its files; the agent's last folder takes the file tools.
     pub async fn detach_folder(&self, agent: AgentId, id: FolderId) -> Result<()> {
-        Ok(self.store.detach_folder(agent, id).await?)
+        self.store.detach_folder(agent, id).await?;
+        self.sync_agent_files(agent).await
     }
 
     /// The agent's folders in attachment order, paged by folder id.
@@ -165,13 +178,18 @@ impl Service {
 }
 
 impl Service {
-    /// Fills `sources` of agent states with their attached folders, when the read includes
-    /// them.
+    /// Fills `sources` of agent states with their attached folders and `memory.file_blocks`
+    /// with their files, when the read includes them.
     pub(crate) async fn fill_sources(
         &self,
         states: &mut [mneme_types::AgentState],
         include: crate::Include,
     ) -> Result<()> {
+        if include.blocks {
+            for state in states.iter_mut() {
+                state.memory.file_blocks = self.file_blocks(state).await?;
+            }
+        }
         if !include.sources {
             return Ok(());
         }

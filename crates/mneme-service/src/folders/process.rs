@@ -99,6 +99,11 @@ impl Service {
         )
         .await?;
         let texts: Vec<String> = chunks.into_iter().map(|c| c.text).collect();
+        // Agents read the file while it is embedded, as in Letta.
+        let file = self.store.get_file(folder, id, true).await.map_err(gone)?;
+        if let Err(e) = self.open_in_agents(&file).await {
+            tracing::warn!(%id, error = %e, "a processed file was not opened in its agents");
+        }
         self.embed_chunks(&record, &file, texts).await?;
         self.set_file(
             id,

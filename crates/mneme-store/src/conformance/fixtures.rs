@@ -135,6 +135,7 @@ pub fn commit(agent: &Agent, run: RunId, messages: Vec<Message>) -> StepCommit {
         block_changes: vec![],
         system_text: None,
         passages: vec![],
+        file_changes: Vec::new(),
         created_at: mneme_types::time::now(),
     }
 }

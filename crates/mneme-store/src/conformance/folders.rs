@@ -530,3 +530,128 @@ pub async fn folder_stats_count_files_and_sizes(store: Arc<dyn Store>) {
     assert_eq!(stats[0].files.len(), 2);
     assert_eq!((stats[1].file_count, stats[1].total_size), (0, 0));
 }
+
+fn agent_file(agent_file_of: &FileMetadata, open: bool) -> crate::AgentFile {
+    let now = mneme_types::time::now();
+    crate::AgentFile {
+        id: mneme_types::FileAgentId::new(),
+        file_id: agent_file_of.id,
+        folder_id: agent_file_of.source_id,
+        file_name: String::new(),
+        is_open: open,
+        visible_content: open.then(|| "[Viewing file start (out of 1 lines)]\n1: hi".into()),
+        start_line: None,
+        end_line: None,
+        last_accessed_at: now,
+        created_at: now,
+    }
+}
+
+pub async fn agent_files_upsert_and_go_with_their_folder(store: Arc<dyn Store>) {
+    let a = make(&*store, "a").await;
+    let b = make(&*store, "b").await;
+    let agent = agent(&*store, "reader").await;
+    let fa = created(
+        upload(&*store, a.folder.id, "x.txt", DuplicateFileHandling::Error)
+            .await
+            .unwrap(),
+    );
+    let fb = created(
+        upload(&*store, b.folder.id, "y.txt", DuplicateFileHandling::Error)
+            .await
+            .unwrap(),
+    );
+    store.attach_folder(agent.id, a.folder.id).await.unwrap();
+    // b is not attached: its row is skipped
+    let first = agent_file(&fa, true);
+    store
+        .save_agent_files(agent.id, vec![first.clone(), agent_file(&fb, true)])
+        .await
+        .unwrap();
+    let held = store.agent_files(agent.id).await.unwrap();
+    assert_eq!(held.directories.len(), 1);
+    assert_eq!(held.directories[0].name, "a");
+    assert_eq!(held.files.len(), 1);
+    assert_eq!(held.files[0].id, first.id);
+    assert_eq!(held.files[0].file_name, "a/x.txt");
+    assert!(held.files[0].is_open);
+
+    // a second row for the same file updates the first in place
+    let mut closed = agent_file(&fa, false);
+    closed.start_line = Some(3);
+    store
+        .save_agent_files(agent.id, vec![closed])
+        .await
+        .unwrap();
+    let held = store.agent_files(agent.id).await.unwrap();
+    assert_eq!(held.files.len(), 1);
+    assert_eq!(held.files[0].id, first.id, "the row keeps its id");
+    assert!(!held.files[0].is_open);
+    assert_eq!(held.files[0].visible_content, None);
+    assert_eq!(held.files[0].start_line, Some(3));
+
+    store.detach_folder(agent.id, a.folder.id).await.unwrap();
+    let held = store.agent_files(agent.id).await.unwrap();
+    assert!(
+        held.directories.is_empty() && held.files.is_empty(),
+        "{held:?}"
+    );
+    assert_not_found(store.agent_files(mneme_types::AgentId::new()).await);
+}
+
+pub async fn agent_files_go_with_their_file_and_steps_write_them(store: Arc<dyn Store>) {
+    let a = make(&*store, "a").await;
+    let agent = agent(&*store, "reader").await;
+    let x = created(
+        upload(&*store, a.folder.id, "x.txt", DuplicateFileHandling::Error)
+            .await
+            .unwrap(),
+    );
+    let y = created(
+        upload(&*store, a.folder.id, "y.txt", DuplicateFileHandling::Error)
+            .await
+            .unwrap(),
+    );
+    store.attach_folder(agent.id, a.folder.id).await.unwrap();
+    store
+        .save_agent_files(agent.id, vec![agent_file(&x, true), agent_file(&y, false)])
+        .await
+        .unwrap();
+
+    // a step opening y and closing x writes both with its messages
+    let mut held = store.agent_files(agent.id).await.unwrap().files;
+    held[0].is_open = false;
+    held[0].visible_content = None;
+    held[1].is_open = true;
+    held[1].visible_content = Some("1: y".into());
+    let run = run_for(&*store, agent.id).await;
+    let mut commit = commit(&agent, run, Vec::new());
+    commit.file_changes = held;
+    store.commit_step(commit).await.unwrap();
+    let open: Vec<_> = store
+        .agent_files(agent.id)
+        .await
+        .unwrap()
+        .files
+        .into_iter()
+        .filter(|f| f.is_open)
+        .map(|f| f.file_name)
+        .collect();
+    assert_eq!(open, ["a/y.txt"]);
+
+    store.delete_file(a.folder.id, y.id).await.unwrap();
+    let names: Vec<_> = store
+        .agent_files(agent.id)
+        .await
+        .unwrap()
+        .files
+        .into_iter()
+        .map(|f| f.file_name)
+        .collect();
+    assert_eq!(names, ["a/x.txt"]);
+    store.delete_folder(a.folder.id).await.unwrap();
+    assert_eq!(
+        store.agent_files(agent.id).await.unwrap(),
+        crate::AgentFiles::default()
+    );
+}

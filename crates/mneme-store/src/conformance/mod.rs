@@ -115,6 +115,8 @@ macro_rules! conformance_suite {
                 unfinished_files_fail_at_start_up,
                 deleting_files_and_folders_takes_their_passages,
                 folders_attach_to_agents_in_order,
+                agent_files_upsert_and_go_with_their_folder,
+                agent_files_go_with_their_file_and_steps_write_them,
                 agents_start_with_and_replace_their_folders,
                 jobs_list_update_and_delete,
                 folder_stats_count_files_and_sizes,
