@@ -40,9 +40,26 @@ pub fn compile_system_message(
     }
 }
 
+/// Whether `text`, a stored system message, is what `compile_system_message` makes of this
+/// agent, blocks and files now, up to the metadata (whose counts and time move on their own):
+/// the base prompt and every section, matched at both ends, so that a section removed is
+/// seen as well as one changed.
+pub fn is_current(agent: &Agent, blocks: &[Block], files: &AgentFiles, text: &str) -> bool {
+    let memory = memory_section(agent, blocks, files);
+    let compiled = format!("{memory}\n\n<memory_metadata>");
+    match agent.system.split_once("{CORE_MEMORY}") {
+        Some((before, _)) => text
+            .strip_prefix(before)
+            .is_some_and(|rest| rest.starts_with(&compiled)),
+        None => text
+            .strip_prefix(agent.system.as_str())
+            .and_then(|rest| rest.strip_prefix("\n\n"))
+            .is_some_and(|rest| rest.starts_with(&compiled)),
+    }
+}
+
 /// The part of a compiled system message that changes when memory, rules or open files
-/// change (blocks, the tool rules section, the directories), used to decide whether a stored
-/// system message is stale without comparing timestamps.
+/// change (blocks, the tool rules section, the directories).
 pub fn memory_section(agent: &Agent, blocks: &[Block], files: &AgentFiles) -> String {
     let mut out = render_memory(agent.agent_type, &agent.llm_config, blocks);
     let rules = Solver::new(tool_rules(agent)).render_prompt();
@@ -127,6 +144,31 @@ mod tests {
         assert!(text.contains("- 3 previous messages between you and the user"));
         assert!(!text.contains("archival memory (use tools"));
         assert!(text.ends_with("</memory_metadata>"));
+    }
+
+    #[test]
+    fn a_removed_section_makes_the_stored_text_stale() {
+        let mut a = agent("Base.");
+        a.tool_rules = Some(vec![ToolRule::ExitLoop {
+            tool_name: "send_message".into(),
+        }]);
+        let files = AgentFiles::default();
+        let blocks = [block("human", "Ada")];
+        let text = compile_system_message(&a, &blocks, &files, MemoryStats::default(), Utc::now());
+        assert!(is_current(&a, &blocks, &files, &text));
+        a.tool_rules = None;
+        assert!(
+            !is_current(&a, &blocks, &files, &text),
+            "the rules section went away"
+        );
+        a.system = "Other base.".into();
+        let text = compile_system_message(&a, &blocks, &files, MemoryStats::default(), Utc::now());
+        assert!(is_current(&a, &blocks, &files, &text));
+        a.system = "Base.".into();
+        assert!(
+            !is_current(&a, &blocks, &files, &text),
+            "the base prompt changed"
+        );
     }
 
     #[test]

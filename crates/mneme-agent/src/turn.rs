@@ -26,7 +26,7 @@ use crate::mcp::{MCP_TOOL_TYPE, McpExecutor};
 use crate::overrides::SystemOverrides;
 use crate::sandbox::{PYTHON_TOOL_TYPE, PythonTools};
 use crate::step::{CallPlan, StepOutcome, StepPlan, StepView, conclude, decide};
-use crate::system::{MemoryStats, compile_system_message, memory_section};
+use crate::system::{MemoryStats, compile_system_message, is_current};
 use crate::tokens::ContextTokens;
 use crate::tool_rules::{Allowed, Solver};
 use crate::tools::{BUILTIN_TOOL_TYPES, BuiltinTools, ToolOutcome, WorkingMemory};
@@ -532,10 +532,7 @@ impl Runtime {
             .first()
             .filter(|m| m.role == Role::System)
             .ok_or(AgentError::NoSystemMessage(ctx.agent.id))?;
-        if system
-            .text
-            .contains(&memory_section(&ctx.agent, &ctx.blocks, &ctx.files))
-        {
+        if is_current(&ctx.agent, &ctx.blocks, &ctx.files, &system.text) {
             return Ok(system.text.clone());
         }
         let id = system.id;

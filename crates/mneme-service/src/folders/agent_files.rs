@@ -115,6 +115,14 @@ impl Service {
             .collect();
         let mut wider = page.clone();
         wider.limit = page.limit.saturating_add(1);
+        // The SDK documents the cursor as a file id; an attachment's id works too.
+        for cursor in [&mut wider.after, &mut wider.before] {
+            if let Some(id) = cursor.as_deref().and_then(|c| c.parse::<FileId>().ok())
+                && let Some(row) = held.files.iter().find(|f| f.file_id == id)
+            {
+                *cursor = Some(row.id.to_string());
+            }
+        }
         let mut shown = crate::agents::page_in_order(rows, &wider, |f| f.id.to_string());
         let has_more = shown.len() > page.limit as usize;
         shown.truncate(page.limit as usize);
