@@ -231,3 +231,26 @@ def test_agents_created_with_folders_hold_their_files(client, fake, uid):
     assert FILE_TOOLS <= {t.name for t in agent.tools}
     assert [f.file_name for f in agent_files(client, agent.id)] == [f"docs-{uid}/test.txt"]
     assert agent.max_files_open and agent.per_file_view_window_char_limit
+
+
+def test_the_older_file_tools_still_work(client, fake, uid):
+    folder = folder_with(client, uid, ["test.json"])
+    agent = make_agent(client, f"reader-{uid}", tools=["open_file", "close_file", "grep", "search_files"])
+    client.agents.folders.attach(folder.id, agent_id=agent.id)
+    label = f"docs-{uid}/test.json"
+    client.agents.files.close_all(agent.id)
+
+    opened = call(client, fake, agent.id, "open_file", {"file_name": label, "view_range": [1, 3]})
+    assert opened.status == "success", opened.text
+    assert opened.text == f"Successfully opened file {label}, lines 1 to 3 are now visible in memory block <{label}>"
+    [held] = agent_files(client, agent.id)
+    assert held.is_open and held.visible_content.startswith("[Viewing lines 2 to 3 (out of ")
+
+    closed = call(client, fake, agent.id, "close_file", {"file_name": label})
+    assert closed.text == f"Successfully closed file {label}, use function calls to re-open file"
+    assert agent_files(client, agent.id, is_open=True) == []
+
+    grep = call(client, fake, agent.id, "grep", {"pattern": "GlossTerm"})
+    assert f"=== {label}:" in grep.text and "Standard Generalized Markup Language" in grep.text
+    found = call(client, fake, agent.id, "search_files", {"query": "glossary"})
+    assert found.text.startswith("Found ") and label in found.text, found.text

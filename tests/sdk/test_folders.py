@@ -206,6 +206,30 @@ def test_jobs_list_cancel_and_delete(client, http, uid):
     assert_http_error(http.get(f"/v1/jobs/{job['id']}"), 404)
 
 
+def test_cancelling_a_job_stops_its_file_and_drops_its_passages(client, http, fake, uid):
+    folder = make_folder(client, f"cancel-{uid}")
+    fake.latency(700)  # each batch of embeddings takes this long
+    sent = upload(client, folder.id, "memgpt_paper.pdf")
+    job = job_of(http, sent.id)
+    deadline = time.monotonic() + 60
+    while client.folders.files.retrieve(sent.id, folder_id=folder.id).processing_status != "embedding":
+        assert time.monotonic() < deadline, "the file never reached embedding"
+        time.sleep(0.05)
+    resp = http.patch(f"/v1/jobs/{job['id']}/cancel")
+    assert resp.status_code == 200 and resp.json()["status"] == "cancelled", resp.text
+
+    done = wait_for_file(client, folder.id, sent.id, timeout=60)
+    assert done.processing_status == "error", done
+    assert done.error_message == "processing was cancelled"
+    assert done.chunks_embedded < done.total_chunks, done
+    assert http.get(f"/v1/jobs/{job['id']}").json()["status"] == "cancelled"
+    assert [p for p in passages(http, folder.id) if p.get("file_id") == sent.id] == []
+
+    fake.latency(0)
+    again = wait_for_file(client, folder.id, upload(client, folder.id, "test.txt").id)
+    assert again.processing_status == "completed", "the folder goes on after a cancel"
+
+
 def test_agents_are_created_and_updated_with_folders(client, http, uid):
     one = make_folder(client, f"one-{uid}")
     two = make_folder(client, f"two-{uid}")

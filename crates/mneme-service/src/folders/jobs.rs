@@ -18,7 +18,8 @@ impl Service {
     }
 
     /// Marks an active job cancelled; a finished one is answered as it is. The file's
-    /// processing runs to its end, but the job no longer follows it.
+    /// processing stops at its next step (between batches of chunks) and the file ends in
+    /// `error`, without the passages it had stored.
     pub async fn cancel_job(&self, id: JobId) -> Result<Job> {
         let job = self
             .store

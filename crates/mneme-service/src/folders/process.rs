@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mneme_documents::{ChunkOptions, DocumentKind};
 use mneme_store::{FileEdit, Passage};
-use mneme_types::{FileId, FileMetadata, FileProcessingStatus, FolderId, PassageId, time};
+use mneme_types::{
+    FileId, FileMetadata, FileProcessingStatus, FolderId, JobId, JobStatus, PassageId, time,
+};
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
@@ -43,7 +45,7 @@ impl Default for FileQueue {
 
 impl Service {
     /// Queues the file's processing; a full queue fails the file at once.
-    pub(crate) fn process_later(&self, folder: FolderId, file: FileId, path: PathBuf) {
+    pub(crate) fn process_later(&self, folder: FolderId, file: FileId, job: JobId, path: PathBuf) {
         let service = self.clone();
         tokio::spawn(async move {
             let queue = service.files.clone();
@@ -56,23 +58,27 @@ impl Service {
                 return;
             }
             if let Ok(_permit) = queue.permits.acquire().await {
-                service.process(folder, file, &path).await;
+                service.process(Work { folder, file, job }, &path).await;
             }
             queue.queued.fetch_sub(1, Ordering::SeqCst);
             service.forget_bytes(&path).await;
         });
     }
 
-    async fn process(&self, folder: FolderId, file: FileId, path: &Path) {
-        if let Err(e) = self.process_steps(folder, file, path).await {
+    async fn process(&self, work: Work, path: &Path) {
+        let file = work.file;
+        if let Err(e) = self.process_steps(work, path).await {
             match e {
                 Step::Gone => tracing::debug!(%file, "file deleted while it was processed"),
                 Step::Failed(message) => self.fail_file(file, message).await,
+                Step::Cancelled => self.fail_file(file, CANCELLED.into()).await,
             }
         }
     }
 
-    async fn process_steps(&self, folder: FolderId, id: FileId, path: &Path) -> Result<(), Step> {
+    async fn process_steps(&self, work: Work, path: &Path) -> Result<(), Step> {
+        let (folder, id) = (work.folder, work.file);
+        self.check_cancelled(work.job).await?;
         let record = self.store.get_folder(folder).await.map_err(gone)?;
         let file = self
             .set_file(
@@ -84,6 +90,7 @@ impl Service {
             )
             .await?;
         let (kind, text) = read_text(&file, path).await?;
+        self.check_cancelled(work.job).await?;
         let size = record.folder.embedding_config.embedding_chunk_size;
         let chunks = mneme_documents::chunk(kind, &text, &chunk_options(size));
         let total = chunks.len() as u64;
@@ -104,7 +111,7 @@ impl Service {
         if let Err(e) = self.open_in_agents(&file).await {
             tracing::warn!(%id, error = %e, "a processed file was not opened in its agents");
         }
-        self.embed_chunks(&record, &file, texts).await?;
+        self.embed_chunks(&record, &file, texts, work.job).await?;
         self.set_file(
             id,
             Box::new(|f| {
@@ -123,11 +130,37 @@ impl Service {
         record: &mneme_store::FolderRecord,
         file: &FileMetadata,
         texts: Vec<String>,
+        job: JobId,
+    ) -> Result<(), Step> {
+        let mut stored = Vec::new();
+        let result = self
+            .embed_batches(record, file, texts, job, &mut stored)
+            .await;
+        if matches!(result, Err(Step::Cancelled)) {
+            // A cancelled file leaves no half of itself to be found by search.
+            for id in stored {
+                if let Err(e) = self.store.delete_passage(&[record.archive_id], id).await {
+                    tracing::warn!(%id, error = %e, "a cancelled file's passage was not removed");
+                }
+            }
+            self.searcher.changed();
+        }
+        result
+    }
+
+    async fn embed_batches(
+        &self,
+        record: &mneme_store::FolderRecord,
+        file: &FileMetadata,
+        texts: Vec<String>,
+        job: JobId,
+        stored: &mut Vec<PassageId>,
     ) -> Result<(), Step> {
         let origin = origin(file);
         let config = &record.folder.embedding_config;
         let mut done = 0u64;
         for batch in texts.chunks(BATCH) {
+            self.check_cancelled(job).await?;
             let vectors = self
                 .searcher
                 .embed_for_storage(Some(config), batch)
@@ -148,7 +181,8 @@ impl Service {
                     created_at: now,
                     updated_at: now,
                 })
-                .collect();
+                .collect::<Vec<Passage>>();
+            stored.extend(passages.iter().map(|p| p.id));
             self.store.insert_passages(passages).await.map_err(gone)?;
             self.searcher.changed();
             done += batch.len() as u64;
@@ -162,6 +196,17 @@ impl Service {
             .await?;
         }
         Ok(())
+    }
+
+    /// Stops processing once the file's job was cancelled (`PATCH /v1/jobs/{id}/cancel`), read
+    /// from the store so that a cancel reaches the process doing the work.
+    async fn check_cancelled(&self, job: JobId) -> Result<(), Step> {
+        match self.store.get_job(job).await {
+            Ok(j) if j.status == JobStatus::Cancelled => Err(Step::Cancelled),
+            // A deleted job only stops reporting; the file goes on.
+            Ok(_) | Err(mneme_store::StoreError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(Step::Failed(ServiceError::from(e).to_string())),
+        }
     }
 
     async fn set_file(&self, id: FileId, edit: FileEdit) -> Result<FileMetadata, Step> {
@@ -206,6 +251,18 @@ enum Step {
     /// The file or its folder was deleted meanwhile: nothing to report.
     Gone,
     Failed(String),
+    /// Its job was cancelled: the file ends in error, its passages removed.
+    Cancelled,
+}
+
+/// What the file's error says after its job was cancelled.
+const CANCELLED: &str = "processing was cancelled";
+
+/// One file to process, with the job that reports it.
+struct Work {
+    folder: FolderId,
+    file: FileId,
+    job: JobId,
 }
 
 fn gone(e: mneme_store::StoreError) -> Step {

@@ -70,9 +70,11 @@ impl Service {
     /// Stores the received file and queues its processing. The bytes at `up.path` are the
     /// service's from here on: removed when nothing is stored, or once processed.
     pub async fn upload_file(&self, id: FileId, up: Upload) -> Result<Uploaded> {
+        let job = new_job(id, &up);
+        let job_id = job.id;
         let new = NewFile {
             file: new_file(id, &up),
-            job: Some(new_job(id, &up)),
+            job: Some(job),
             duplicate: up.duplicate,
         };
         let created = self.store.create_file(new).await;
@@ -82,7 +84,7 @@ impl Service {
                     self.searcher.changed();
                     self.forget_bytes(&self.bytes_path(old)).await;
                 }
-                self.process_later(file.source_id, file.id, up.path);
+                self.process_later(file.source_id, file.id, job_id, up.path);
                 Ok(Uploaded::Stored(shown(file)))
             }
             Ok(CreatedFile::Skipped(file)) => {
