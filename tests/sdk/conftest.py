@@ -16,8 +16,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "harness"))
 
 from mneme_harness import (  # noqa: E402,F401  (fixtures and the report hook, used by name)
-    FakeLlm,
-    FakeLlmProcess,
     MnemeServer,
     fake,
     fake_llm,
