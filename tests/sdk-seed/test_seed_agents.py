@@ -90,6 +90,23 @@ def test_a_message_gets_the_models_reply_and_is_stored(client, fake, agent):
     assert isinstance(history[2].date, dt.datetime)
 
 
+def test_history_is_paged_by_hand_with_cursors(client, fake, agent):
+    # Plain arrays: no auto-pagination, so seed-era code walks back with `before`.
+    for word in ("one", "two", "three"):
+        fake.text(f"ack {word}")
+        client.agents.messages.create(agent.id, messages=user(word))
+    everything = client.agents.messages.list(agent.id, limit=100)
+    texts = [text_of(m) for m in everything[1:]]
+    assert texts == ["one", "ack one", "two", "ack two", "three", "ack three"]
+    # The newest rows, oldest first; then the ones before them; then after a cursor.
+    newest = client.agents.messages.list(agent.id, limit=2)
+    assert [text_of(m) for m in newest] == ["three", "ack three"]
+    older = client.agents.messages.list(agent.id, limit=2, before=newest[0].id)
+    assert [text_of(m) for m in older] == ["two", "ack two"]
+    later = client.agents.messages.list(agent.id, after=everything[2].id)
+    assert [text_of(m) for m in later] == ["two", "ack two", "three", "ack three"]
+
+
 def test_a_streamed_message_yields_the_reply_then_the_stop_reason(client, fake, agent):
     fake.text("Streamed hello.")
     items = list(client.agents.messages.create_stream(agent.id, messages=user("stream please")))
@@ -114,6 +131,26 @@ def test_a_token_stream_adds_up_to_the_reply(client, fake, agent):
     assert len(parts) > 1, "the reply came in one piece"
     assert "".join(text_of(p) for p in parts) == "One two three four five."
     assert [i.stop_reason for i in items if i.message_type == "stop_reason"] == ["end_turn"]
+
+
+def test_a_model_failure_mid_stream_is_an_item_not_an_exception(client, fake, agent):
+    # The seed SDK does not look at SSE event names: `event: error` is one more item, and as no
+    # message class fits `error_message` it comes out as the union's first, SystemMessage.
+    for _ in range(4):  # the first call and the server's three retries all fail
+        fake.error(500)
+    items = list(client.agents.messages.create_stream(agent.id, messages=user("fail please")))
+    kinds = [i.message_type for i in items if i.message_type != "ping"]
+    assert kinds == ["stop_reason", "error_message"], items
+    assert items[-2].stop_reason == "llm_api_error"
+    error = items[-1]
+    assert error.error_type == "llm_error" and "500" in error.message, error
+    # A failure before a non-streamed reply is an ApiError with the status and the body.
+    fake.reset()
+    fake.error(401)
+    with pytest.raises(letta_client.core.ApiError) as exc:
+        client.agents.messages.create(agent.id, messages=user("fail again"))
+    assert exc.value.status_code == 401
+    assert exc.value.body["error"]["type"] == "llm_authentication", exc.value.body
 
 
 def test_agent_and_block_are_modified_then_the_agent_is_deleted(client, agent, uid):
