@@ -170,6 +170,7 @@ pub fn router(service: Service) -> Router {
             patch(providers::refresh),
         ),
         ("/v1/runs/", get(runs::list)),
+        ("/v1/runs/active", get(runs::active)),
         ("/v1/runs/{run_id}", get(runs::retrieve)),
         ("/v1/runs/{run_id}/messages", get(runs::messages)),
         ("/v1/runs/{run_id}/steps", get(runs::steps)),

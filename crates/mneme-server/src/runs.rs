@@ -66,6 +66,28 @@ pub(crate) async fn list(
     Ok(Json(app.list_runs(&filter.filter()?, &page).await?))
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ActiveQuery {
+    agent_id: Option<AgentId>,
+    background: Option<bool>,
+}
+
+/// `GET /v1/runs/active`: deprecated in Letta but what seed-era SDKs call to find the runs still
+/// going. Like Letta: `created` or `running`, at most 100, no other paging.
+pub(crate) async fn active(
+    State(app): State<Service>,
+    ApiQuery(q): ApiQuery<ActiveQuery>,
+) -> ApiResult<Vec<Run>> {
+    let filter = RunFilter {
+        agent_ids: q.agent_id.into_iter().collect(),
+        statuses: vec![RunStatus::Created, RunStatus::Running],
+        background: q.background,
+        ..RunFilter::default()
+    };
+    let page = PageQuery::default().page(100, Order::Desc)?;
+    Ok(Json(app.list_runs(&filter, &page).await?))
+}
+
 pub(crate) async fn retrieve(
     State(app): State<Service>,
     ApiPath(id): ApiPath<RunId>,
