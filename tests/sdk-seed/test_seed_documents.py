@@ -69,11 +69,15 @@ def test_documents_are_uploaded_processed_and_attached(client, fake, uid):
     sources = checked(client.agents.sources.with_raw_response.list(agent.id), list[letta_client.Source])
     assert [s.id for s in sources] == [source.id]
     assert client.sources.get_agents_for_source(source.id) == [agent.id]
-    # An agent with a source attached still answers. (What it is told about the files is not
-    # asserted: the agent's file tools and file blocks are not served yet; see README.)
+    # The agent got the file tools with the source, and the model reads the files with them.
+    assert {"open_files", "grep_files", "semantic_search_files"} <= {t.name for t in attached.tools}
+    fake.tool_call("grep_files", {"pattern": "glossary"})
     fake.text("I see your files.")
     resp = client.agents.messages.create(agent.id, messages=user("what do you have?"))
-    assert [text_of(m) for m in resp.messages] == ["I see your files."]
+    returns = [m for m in resp.messages if m.message_type == "tool_return_message"]
+    assert len(returns) == 1 and returns[0].status == "success", resp.messages
+    assert f"=== seed-docs-{uid}/test.json:" in returns[0].tool_return, returns[0].tool_return
+    assert text_of(resp.messages[-1]) == "I see your files."
 
     client.agents.sources.detach(agent.id, source.id)
     assert client.agents.sources.list(agent.id) == []
