@@ -259,6 +259,6 @@ fn per_file(matches: &[Match]) -> Vec<(String, usize)> {
             (f, n)
         })
         .collect();
-    out.sort_by(|a, b| b.1.cmp(&a.1));
+    out.sort_by_key(|f| std::cmp::Reverse(f.1));
     out
 }
