@@ -226,19 +226,25 @@ fn report(pattern: &str, include: Option<&str>, found: &Found, offset: usize) ->
         ));
     }
     out.push(String::new());
+    out.extend(next_page(pattern, end, total, capped));
+    out.join("\n")
+}
+
+/// How to see the next page, or that there is none.
+fn next_page(pattern: &str, end: usize, total: usize, capped: bool) -> Vec<String> {
     if end < total {
-        out.push(format!(
+        let mut out = vec![format!(
             "To see more matches, call: grep_files(pattern=\"{pattern}\", offset={end})"
-        ));
+        )];
         if capped {
             out.push(format!("Note: Only the first {MAX_COLLECTED} matches were collected. There may be more matches beyond this limit."));
         }
+        out
     } else if capped {
-        out.push("Showing last page of collected matches. There may be more matches beyond the collection limit.".into());
+        vec!["Showing last page of collected matches. There may be more matches beyond the collection limit.".into()]
     } else {
-        out.push("No more matches to show.".into());
+        vec!["No more matches to show.".into()]
     }
-    out.join("\n")
 }
 
 /// Matches per file, most first (ties in the order found).

@@ -61,7 +61,6 @@ pub(super) async fn open_files(
     for r in &requests {
         views.push(view_of(reader, files, r, limits).await?);
     }
-    let mut message = String::new();
     let mut notes = Vec::new();
     if args.flag("close_all_others") {
         let keep: Vec<String> = requests.iter().map(|r| r.name.clone()).collect();
@@ -84,15 +83,6 @@ pub(super) async fn open_files(
         evicted.extend(opened.closed);
         summaries.push(format!("{}{}", r.summary(), previously(opened.previous)));
     }
-    if summaries.len() == 1 {
-        message.push_str(&format!("* Opened {}", summaries[0]));
-    } else {
-        message.push_str(&format!(
-            "* Opened {} files: {}",
-            summaries.len(),
-            summaries.join(", ")
-        ));
-    }
     if !evicted.is_empty() {
         notes.push(format!(
             "Note: Closed {} least recently used file(s) due to open file limit: {}",
@@ -100,11 +90,24 @@ pub(super) async fn open_files(
             evicted.join(", ")
         ));
     }
+    Ok(opened_message(&summaries, &notes))
+}
+
+/// Letta's result: what was opened, then a note per kind of file closed.
+fn opened_message(summaries: &[String], notes: &[String]) -> String {
+    let mut message = match summaries {
+        [one] => format!("* Opened {one}"),
+        _ => format!(
+            "* Opened {} files: {}",
+            summaries.len(),
+            summaries.join(", ")
+        ),
+    };
     for note in notes {
         message.push('\n');
-        message.push_str(&note);
+        message.push_str(note);
     }
-    Ok(message)
+    message
 }
 
 /// `open_file(file_name, view_range?)`, Letta's older tool: `view_range` is `[start, end)` in
