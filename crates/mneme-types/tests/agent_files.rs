@@ -445,6 +445,15 @@ fn a_tool_return_answering_no_call_is_a_warning_not_an_error() {
 }
 
 #[test]
+fn a_source_id_the_file_does_not_hold_is_a_warning_not_an_error() {
+    let mut doc = test_agent();
+    doc["agents"][0]["source_ids"] = serde_json::json!(["source-7"]);
+    let parsed = read_agent_file(&serde_json::to_vec(&doc).unwrap()).unwrap();
+    assert!(parsed.warnings.iter().any(|w| matches!(w,
+        AgentFileWarning::SourceNotInFile { source_id, .. } if source_id == "source-7")));
+}
+
+#[test]
 fn legacy_index_past_the_messages_is_an_error() {
     let mut doc = json(&std::fs::read(fixtures().join("customer_service.af")).unwrap());
     doc["in_context_message_indices"][1] = Value::from(40);

@@ -21,6 +21,10 @@ pub enum AgentFileWarning {
     /// `group_ids` without the group (agent-file collection's ezra.af), and its importer ignores
     /// them.
     GroupNotInFile { agent_id: String, group_id: String },
+    /// An agent's `source_ids` (or `folder_ids`) names a source the file does not hold: Letta
+    /// exports only the sources of files an agent holds, so an attached folder without such
+    /// files is named but missing. The importer skips it.
+    SourceNotInFile { agent_id: String, source_id: String },
     /// A legacy file's `multi_agent_group` was set; groups of that layout are not imported.
     LegacyGroupDropped,
 }
@@ -101,6 +105,7 @@ pub(crate) fn validate(file: &AgentFile) -> Result<Vec<AgentFileWarning>, AgentF
             }
         }
         warnings.extend(missing_groups(agent, &ids.groups));
+        warnings.extend(missing_sources(agent, &ids.sources));
         warnings.extend(rule_warnings(file, agent));
         warnings.extend(tool_return_warnings(agent));
     }
@@ -130,11 +135,9 @@ fn check_groups(file: &AgentFile, ids: &FileIds<'_>) -> Result<(), AgentFileErro
 }
 
 fn check_agent(a: usize, agent: &AgentSchema, ids: &FileIds<'_>) -> Result<(), AgentFileError> {
-    let lists: [(&Ids<'_>, &'static str, &str, &Option<Vec<String>>); 4] = [
+    let lists: [(&Ids<'_>, &'static str, &str, &Option<Vec<String>>); 2] = [
         (&ids.blocks, "block", "block_ids", &agent.block_ids),
         (&ids.tools, "tool", "tool_ids", &agent.tool_ids),
-        (&ids.sources, "source", "source_ids", &agent.source_ids),
-        (&ids.sources, "source", "folder_ids", &agent.folder_ids),
     ];
     for (set, kind, field, list) in lists {
         let path = |i| format!("agents[{a}].{field}[{i}]");
@@ -166,6 +169,17 @@ fn missing_groups(agent: &AgentSchema, groups: &Ids<'_>) -> Vec<AgentFileWarning
         .map(|g| AgentFileWarning::GroupNotInFile {
             agent_id: agent.id.clone(),
             group_id: g.clone(),
+        })
+        .collect()
+}
+
+fn missing_sources(agent: &AgentSchema, sources: &Ids<'_>) -> Vec<AgentFileWarning> {
+    let named = agent.source_ids.iter().chain(&agent.folder_ids).flatten();
+    named
+        .filter(|s| !sources.contains(s.as_str()))
+        .map(|s| AgentFileWarning::SourceNotInFile {
+            agent_id: agent.id.clone(),
+            source_id: s.clone(),
         })
         .collect()
 }
