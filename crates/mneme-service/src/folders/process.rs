@@ -2,8 +2,10 @@
 //! stored as the file's content, cut into chunks, embedded in batches with the folder's model
 //! and stored as passages of the folder's archive, each naming its file. The file's status
 //! (and its job) moves `pending` → `parsing` → `embedding` → `completed`, or to `error` with
-//! the reason. Files wait in a bounded queue and are processed a few at a time, so a large
-//! upload never holds up requests; a file that finds the queue full fails at once.
+//! the reason. A file imported with its text (from an Agent File) skips the parsing: it is
+//! only chunked and embedded. Files wait in a bounded queue and are processed a few at a
+//! time, so a large upload never holds up requests; a file that finds the queue full fails at
+//! once.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -44,30 +46,45 @@ impl Default for FileQueue {
 }
 
 impl Service {
-    /// Queues the file's processing; a full queue fails the file at once.
-    pub(crate) fn process_later(&self, folder: FolderId, file: FileId, job: JobId, path: PathBuf) {
+    /// Queues the file's processing; a full queue fails the file at once. With `path`, the
+    /// bytes received there are parsed first; without, the file has its text already (an
+    /// imported one) and is only chunked and embedded.
+    pub(crate) fn process_later(&self, work: Work, path: Option<PathBuf>) {
         let service = self.clone();
         tokio::spawn(async move {
             let queue = service.files.clone();
             if queue.queued.fetch_add(1, Ordering::SeqCst) >= CAPACITY {
                 queue.queued.fetch_sub(1, Ordering::SeqCst);
                 service
-                    .fail_file(file, "the server is busy processing other files".into())
+                    .fail_file(
+                        work.file,
+                        "the server is busy processing other files".into(),
+                    )
                     .await;
-                service.forget_bytes(&path).await;
+                service.forget_upload(path.as_deref()).await;
                 return;
             }
             if let Ok(_permit) = queue.permits.acquire().await {
-                service.process(Work { folder, file, job }, &path).await;
+                service.process(work, path.as_deref()).await;
             }
             queue.queued.fetch_sub(1, Ordering::SeqCst);
-            service.forget_bytes(&path).await;
+            service.forget_upload(path.as_deref()).await;
         });
     }
 
-    async fn process(&self, work: Work, path: &Path) {
+    async fn forget_upload(&self, path: Option<&Path>) {
+        if let Some(path) = path {
+            self.forget_bytes(path).await;
+        }
+    }
+
+    async fn process(&self, work: Work, path: Option<&Path>) {
         let file = work.file;
-        if let Err(e) = self.process_steps(work, path).await {
+        let done = match path {
+            Some(path) => self.process_steps(work, path).await,
+            None => self.embed_stored_text(work).await,
+        };
+        if let Err(e) = done {
             match e {
                 Step::Gone => tracing::debug!(%file, "file deleted while it was processed"),
                 Step::Failed(message) => self.fail_file(file, message).await,
@@ -91,13 +108,53 @@ impl Service {
             .await?;
         let (kind, text) = read_text(&file, path).await?;
         self.check_cancelled(work.job).await?;
+        let texts = self.start_embedding(&record, id, kind, text, true).await?;
+        // Agents read the file while it is embedded, as in Letta.
+        let file = self.store.get_file(folder, id, true).await.map_err(gone)?;
+        if let Err(e) = self.open_in_agents(&file).await {
+            tracing::warn!(%id, error = %e, "a processed file was not opened in its agents");
+        }
+        self.embed_chunks(&record, &file, texts, work.job).await?;
+        self.finish_file(id).await
+    }
+
+    /// A file that came with its text (from an Agent File): chunked and embedded; the agents
+    /// that hold it keep their views of it.
+    async fn embed_stored_text(&self, work: Work) -> Result<(), Step> {
+        let (folder, id) = (work.folder, work.file);
+        let record = self.store.get_folder(folder).await.map_err(gone)?;
+        let file = self.store.get_file(folder, id, true).await.map_err(gone)?;
+        let name = file
+            .original_file_name
+            .as_deref()
+            .or(file.file_name.as_deref());
+        let kind = DocumentKind::detect(name.unwrap_or_default(), file.file_type.as_deref())
+            .unwrap_or(DocumentKind::Text);
+        let text = file.content.clone().unwrap_or_default();
+        let texts = self.start_embedding(&record, id, kind, text, false).await?;
+        self.embed_chunks(&record, &file, texts, work.job).await?;
+        self.finish_file(id).await
+    }
+
+    /// Cuts the text into chunks and marks the file `embedding` with their count (storing
+    /// the text as its content when `store_text`); the chunks' texts.
+    async fn start_embedding(
+        &self,
+        record: &mneme_store::FolderRecord,
+        id: FileId,
+        kind: DocumentKind,
+        text: String,
+        store_text: bool,
+    ) -> Result<Vec<String>, Step> {
         let size = record.folder.embedding_config.embedding_chunk_size;
         let chunks = mneme_documents::chunk(kind, &text, &chunk_options(size));
         let total = chunks.len() as u64;
         self.set_file(
             id,
             Box::new(move |f| {
-                f.content = Some(text);
+                if store_text {
+                    f.content = Some(text);
+                }
                 f.processing_status = FileProcessingStatus::Embedding;
                 f.total_chunks = Some(total);
                 f.chunks_embedded = Some(0);
@@ -105,13 +162,10 @@ impl Service {
             }),
         )
         .await?;
-        let texts: Vec<String> = chunks.into_iter().map(|c| c.text).collect();
-        // Agents read the file while it is embedded, as in Letta.
-        let file = self.store.get_file(folder, id, true).await.map_err(gone)?;
-        if let Err(e) = self.open_in_agents(&file).await {
-            tracing::warn!(%id, error = %e, "a processed file was not opened in its agents");
-        }
-        self.embed_chunks(&record, &file, texts, work.job).await?;
+        Ok(chunks.into_iter().map(|c| c.text).collect())
+    }
+
+    async fn finish_file(&self, id: FileId) -> Result<(), Step> {
         self.set_file(
             id,
             Box::new(|f| {
@@ -130,7 +184,7 @@ impl Service {
         record: &mneme_store::FolderRecord,
         file: &FileMetadata,
         texts: Vec<String>,
-        job: JobId,
+        job: Option<JobId>,
     ) -> Result<(), Step> {
         let mut stored = Vec::new();
         let result = self
@@ -153,7 +207,7 @@ impl Service {
         record: &mneme_store::FolderRecord,
         file: &FileMetadata,
         texts: Vec<String>,
-        job: JobId,
+        job: Option<JobId>,
         stored: &mut Vec<PassageId>,
     ) -> Result<(), Step> {
         let origin = origin(file);
@@ -200,7 +254,10 @@ impl Service {
 
     /// Stops processing once the file's job was cancelled (`PATCH /v1/jobs/{id}/cancel`), read
     /// from the store so that a cancel reaches the process doing the work.
-    async fn check_cancelled(&self, job: JobId) -> Result<(), Step> {
+    async fn check_cancelled(&self, job: Option<JobId>) -> Result<(), Step> {
+        let Some(job) = job else {
+            return Ok(());
+        };
         match self.store.get_job(job).await {
             Ok(j) if j.status == JobStatus::Cancelled => Err(Step::Cancelled),
             // A deleted job only stops reporting; the file goes on.
@@ -259,10 +316,11 @@ enum Step {
 const CANCELLED: &str = "processing was cancelled";
 
 /// One file to process, with the job that reports it.
-struct Work {
-    folder: FolderId,
-    file: FileId,
-    job: JobId,
+/// A file to process: its folder, and the job that reports it (an imported file has none).
+pub(crate) struct Work {
+    pub(crate) folder: FolderId,
+    pub(crate) file: FileId,
+    pub(crate) job: Option<JobId>,
 }
 
 fn gone(e: mneme_store::StoreError) -> Step {

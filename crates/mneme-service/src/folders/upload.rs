@@ -12,6 +12,7 @@ use mneme_types::{
 use serde_json::{Map, Value};
 
 use super::files::shown;
+use super::process::Work;
 use crate::{Result, Service, ServiceError};
 
 /// A file received into `path`, to store in `folder` under `name`.
@@ -84,7 +85,12 @@ impl Service {
                     self.searcher.changed();
                     self.forget_bytes(&self.bytes_path(old)).await;
                 }
-                self.process_later(file.source_id, file.id, job_id, up.path);
+                let work = Work {
+                    folder: file.source_id,
+                    file: file.id,
+                    job: Some(job_id),
+                };
+                self.process_later(work, Some(up.path));
                 Ok(Uploaded::Stored(shown(file)))
             }
             Ok(CreatedFile::Skipped(file)) => {
