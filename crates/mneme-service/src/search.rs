@@ -317,6 +317,11 @@ impl Searcher {
         Ok(full)
     }
 
+    /// Whether this server has an embedder for the config's provider.
+    pub fn can_embed(&self, config: &EmbeddingConfig) -> bool {
+        self.embedder(config).is_ok()
+    }
+
     fn embedder(&self, config: &EmbeddingConfig) -> Result<Arc<dyn Embedder>> {
         self.embedders
             .embedder_for(config)

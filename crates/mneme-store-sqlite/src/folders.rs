@@ -289,6 +289,16 @@ pub(crate) fn attach(tx: &Connection, agent: AgentId, folder: FolderId) -> Resul
     Ok(())
 }
 
+/// An imported folder: its archive, itself and its files (with their text, without jobs).
+pub(crate) fn insert_imported(tx: &Connection, f: &mneme_store::ImportedFolder) -> Result<()> {
+    crate::passages::insert_archive(tx, &f.archive, None)?;
+    insert(tx, &f.folder, f.archive.id)?;
+    for file in &f.files {
+        files::insert(tx, file, None)?;
+    }
+    Ok(())
+}
+
 fn insert(conn: &Connection, f: &Folder, archive: ArchiveId) -> Result<()> {
     conn.execute_cached(
         "INSERT INTO folders (id, name, description, instructions, metadata, embedding_config,

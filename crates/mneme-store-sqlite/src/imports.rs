@@ -17,6 +17,9 @@ pub(crate) fn import(tx: &Connection, import: &AgentImport) -> Result<Vec<AgentI
         crate::mcp::insert_server(tx, server)?;
     }
     write_tools(tx, &import.tools, import.replace_tools)?;
+    for folder in &import.folders {
+        crate::folders::insert_imported(tx, folder)?;
+    }
     let now = mneme_types::time::now();
     for block in &import.blocks {
         blocks::insert_block(tx, block, &now)?;
@@ -65,6 +68,10 @@ fn write_agent(tx: &Connection, a: &ImportedAgent) -> Result<AgentId> {
     }
     attach_tools(tx, id, &a.tools)?;
     messages::insert_messages(tx, &a.messages, None)?;
+    for folder in &a.folders {
+        crate::folders::attach(tx, id, *folder)?;
+    }
+    crate::folders::agent_files::save(tx, id, &a.files)?;
     if let Some(archive) = &a.archive {
         passages::create_owned_archive(tx, archive, id)?;
         for p in &a.passages {

@@ -35,6 +35,8 @@ fn large_agent() -> ImportedAgent {
         messages,
         archive: None,
         passages: vec![],
+        folders: vec![],
+        files: vec![],
     }
 }
 

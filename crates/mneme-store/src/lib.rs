@@ -36,9 +36,9 @@ pub use model::{
     Agent, AgentContext, AgentEdit, AgentFilter, AgentFrame, AgentImport, AgentSettings, Archive,
     ArchiveEdit, ArchiveFilter, BlockChange, BlockEdit, BlockFilter, CompactionCommit,
     ConversationEdit, ConversationFilter, ConversationRecord, GroupEdit, GroupFilter,
-    ImportedAgent, Message, MessageEdit, MessageFilter, MessageQuery, NewAgent, NewConversation,
-    Passage, PassageFilter, PassageList, ReasoningRecord, Role, RunChunk, RunData, RunEdit,
-    RunFilter, RunRecord, SearchChange, SearchKind, StepCommit, ToolCallRecord, ToolEdit,
+    ImportedAgent, ImportedFolder, Message, MessageEdit, MessageFilter, MessageQuery, NewAgent,
+    NewConversation, Passage, PassageFilter, PassageList, ReasoningRecord, Role, RunChunk, RunData,
+    RunEdit, RunFilter, RunRecord, SearchChange, SearchKind, StepCommit, ToolCallRecord, ToolEdit,
     ToolFilter, ToolReturnRecord, is_builtin_tool_type,
 };
 pub use page::{Order, Page};

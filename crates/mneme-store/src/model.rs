@@ -263,6 +263,19 @@ pub struct AgentImport {
     pub mcp_servers: Vec<mneme_types::McpServer>,
     /// Groups of the imported agents (written after them, as `create_group` would).
     pub groups: Vec<mneme_types::Group>,
+    /// New folders with their files (written before the agents that attach them; a name
+    /// already stored is a `Conflict`: the caller picks a free one).
+    pub folders: Vec<ImportedFolder>,
+}
+
+/// A folder of an `AgentImport`: the folder, the archive for its files' passages, and its
+/// files (each with the folder's id as `source_id`, its final `file_name`, and its text in
+/// `content`). No job is written: the caller processes the files after the import.
+#[derive(Debug, Clone)]
+pub struct ImportedFolder {
+    pub folder: mneme_types::Folder,
+    pub archive: Archive,
+    pub files: Vec<mneme_types::FileMetadata>,
 }
 
 /// One agent of an `AgentImport`.
@@ -283,6 +296,10 @@ pub struct ImportedAgent {
     pub archive: Option<Archive>,
     /// Archival passages, all in `archive`.
     pub passages: Vec<Passage>,
+    /// Folders attached in this order: new ones of `AgentImport::folders` or stored ones.
+    pub folders: Vec<mneme_types::FolderId>,
+    /// The agent's files (`files_agents`), each of a file of one of `folders`.
+    pub files: Vec<crate::AgentFile>,
 }
 
 /// Whether a tool of this `tool_type` is one the server provides (`letta_core`,

@@ -1,5 +1,6 @@
 //! An agent out of the store as an Agent File: its blocks, tools, the MCP servers its tools
-//! come from (without their secrets) and its whole history, under file-local ids.
+//! come from (without their secrets), its folders with the files it holds (their text and its
+//! views of them) and its whole history, under file-local ids.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,6 +12,7 @@ use mneme_types::agent_file::{
 use mneme_types::{AgentId, Block, McpServerConfig, MessageId, Thread, Tool, time};
 use serde_json::{Map, Value};
 
+use super::folders::ExportedFolders;
 use super::messages::{file_id, schema};
 use super::options::ExportOptions;
 use crate::{Result, Service, ServiceError};
@@ -40,6 +42,9 @@ impl Service {
         let tools = distinct(members.iter().flat_map(|(ctx, _)| &ctx.tools), |t| t.id);
         let blocks = distinct(members.iter().flat_map(|(ctx, _)| &ctx.blocks), |b| b.id);
         let mcp_servers = self.mcp_servers_of(&tools).await?;
+        let folders = self
+            .exported_folders(members.iter().map(|(c, _)| c.agent.id))
+            .await?;
         let mut file = AgentFile {
             agents: Vec::new(),
             groups: Vec::new(),
@@ -48,8 +53,8 @@ impl Service {
                 .enumerate()
                 .map(|(i, b)| block_schema(b, i))
                 .collect(),
-            files: Vec::new(),
-            sources: Vec::new(),
+            files: folders.files.clone(),
+            sources: folders.sources.clone(),
             tools: tools
                 .iter()
                 .enumerate()
@@ -64,13 +69,7 @@ impl Service {
             created_at: Some(time::now()),
         };
         let local = LocalIds::new(&members, &blocks, &tools);
-        let mut numbered = 0;
-        for (ctx, history) in members {
-            let count = history.len();
-            file.agents
-                .push(agent_schema(&ctx, history, &local, numbered));
-            numbered += count;
-        }
+        file.agents = agent_schemas(members, &local, &folders);
         file.groups = groups
             .iter()
             .enumerate()
@@ -182,6 +181,24 @@ impl LocalIds {
                 .collect(),
         }
     }
+}
+
+/// The agents with their messages (numbered through the file) and their files.
+fn agent_schemas(
+    members: Vec<(mneme_store::AgentContext, Vec<Message>)>,
+    local: &LocalIds,
+    folders: &ExportedFolders,
+) -> Vec<AgentSchema> {
+    let (mut numbered, mut rows) = (0, 0);
+    let mut out = Vec::with_capacity(members.len());
+    for (ctx, history) in members {
+        let count = history.len();
+        let mut schema = agent_schema(&ctx, history, local, numbered);
+        folders.fill(&mut schema, ctx.agent.id, &mut rows);
+        out.push(schema);
+        numbered += count;
+    }
+    out
 }
 
 /// An agent with its messages, numbered from `first` (message ids are unique in a file).

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use mneme_agent::tools::FILE_TOOL_NAMES;
 use mneme_agent::{MemoryStats, compile_system_message};
 use mneme_store::{Agent, AgentImport, AgentSettings, ImportedAgent, Message, Role};
 use mneme_types::agent_file::{
@@ -15,6 +16,7 @@ use mneme_types::{
 };
 use serde_json::{Map, Value};
 
+use super::folders::ImportedFolders;
 use super::messages::stored;
 use super::options::{ImportOptions, ImportedAgents};
 use crate::{Result, Service, ServiceError};
@@ -29,9 +31,9 @@ struct Models {
 
 impl Service {
     /// `POST /v1/agents/import` (and `mneme import`): the file's agents, with their blocks,
-    /// tools and histories, created at once. A file that cannot be read, or whose content
-    /// breaks a rule (a block over its limit, a tool named nowhere), is a 4xx and writes
-    /// nothing.
+    /// tools, histories, folders and files, created at once (the files' passages follow in
+    /// the background). A file that cannot be read, or whose content breaks a rule (a block
+    /// over its limit, a tool named nowhere), is a 4xx and writes nothing.
     /// The file's bytes are taken, and each stage's input let go once the next holds it, so a
     /// large file is in memory about twice, not four times.
     pub async fn import_agent_file(
@@ -65,13 +67,49 @@ impl Service {
         }
         let models = self.import_models(&file, &opts).await?;
         let (servers, server_ids) = self.import_mcp_servers(&file).await?;
-        let mut import = plan(&file, &opts, &models, &server_ids)?;
+        let folders = self
+            .import_folders(&file, models.embedding.as_ref())
+            .await?;
+        let mut import = plan(&file, &opts, &models, &server_ids, &folders)?;
         import.mcp_servers = servers;
+        let to_embed = folders.with_text();
+        import.folders = folders.records;
         drop(file);
         tracing::info!("writing the import in one transaction");
         self.check_tool_names(&import).await?;
+        let with_folders: Vec<AgentId> = import
+            .agents
+            .iter()
+            .filter(|a| !a.folders.is_empty())
+            .map(|a| a.agent.id)
+            .collect();
         let agent_ids = self.store.import_agents(import).await?;
+        self.settle_imported_files(to_embed, with_folders).await;
         Ok(ImportedAgents { agent_ids })
+    }
+
+    /// After the import is written: the files that came with text are chunked and embedded
+    /// in the background, and the agents with folders get the files of them they did not
+    /// hold opened (the file tools came with the import).
+    async fn settle_imported_files(
+        &self,
+        to_embed: Vec<(mneme_types::FolderId, mneme_types::FileId)>,
+        agents: Vec<AgentId>,
+    ) {
+        for (folder, file) in to_embed {
+            let work = crate::folders::Work {
+                folder,
+                file,
+                job: None,
+            };
+            self.process_later(work, None);
+        }
+        for agent in agents {
+            // The import is whole without this: the agent's own files are in place.
+            if let Err(e) = self.sync_agent_files(agent).await {
+                tracing::warn!(%agent, error = %e, "an imported agent's files were not synced");
+            }
+        }
     }
 
     /// The model overrides, and the model of agents whose file gives none.
@@ -174,6 +212,7 @@ fn check_sizes(file: &AgentFile) -> Result<()> {
     }
     let blocks = file.blocks.iter().map(|b| b.value.len());
     let tools = file.tools.iter().map(|t| len(&t.source_code));
+    let files = file.files.iter().map(|f| len(&f.content));
     let named = blocks
         .enumerate()
         .map(|(i, n)| (format!("blocks[{i}].value"), n))
@@ -181,6 +220,11 @@ fn check_sizes(file: &AgentFile) -> Result<()> {
             tools
                 .enumerate()
                 .map(|(i, n)| (format!("tools[{i}].source_code"), n)),
+        )
+        .chain(
+            files
+                .enumerate()
+                .map(|(i, n)| (format!("files[{i}].content"), n)),
         );
     for (path, n) in named {
         if n > MAX_FIELD_BYTES {
@@ -202,15 +246,10 @@ fn part_len(p: &mneme_types::agent_file::ContentPart) -> usize {
 
 /// What a file holds that this server does not import yet, said in the log.
 fn warn_unsupported(file: &AgentFile) {
-    let parts = [
-        ("files", file.files.len()),
-        ("sources", file.sources.len()),
-        ("skills", file.skills.len()),
-    ];
-    for (part, n) in parts.into_iter().filter(|(_, n)| *n > 0) {
+    if !file.skills.is_empty() {
         tracing::warn!(
-            part,
-            count = n,
+            part = "skills",
+            count = file.skills.len(),
             "an agent file part this server does not import yet"
         );
     }
@@ -269,6 +308,7 @@ fn plan(
     opts: &ImportOptions,
     models: &Models,
     servers: &HashMap<String, McpServerId>,
+    folders: &ImportedFolders,
 ) -> Result<AgentImport> {
     let tools: Vec<(String, Tool)> = file
         .tools
@@ -294,7 +334,8 @@ fn plan(
     let mut new_blocks: Vec<Block> = blocks.into_iter().map(|(_, b)| b).collect();
     let mut agents = Vec::with_capacity(file.agents.len());
     for schema in &file.agents {
-        let (agent, own_blocks) = imported_agent(schema, opts, models, &ids)?;
+        let (mut agent, own_blocks) = imported_agent(schema, opts, models, &ids)?;
+        with_files(&mut agent, schema, folders);
         new_blocks.extend(own_blocks);
         agents.push(agent);
     }
@@ -317,6 +358,7 @@ fn plan(
         agents,
         mcp_servers: Vec::new(),
         groups,
+        folders: Vec::new(),
     })
 }
 
@@ -532,8 +574,25 @@ fn imported_agent(
         messages,
         archive: None,
         passages: Vec::new(),
+        folders: Vec::new(),
+        files: Vec::new(),
     };
     Ok((imported, inline))
+}
+
+/// The agent's folders and its views of their files; with a folder come the file tools, as
+/// attaching one here gives them.
+fn with_files(agent: &mut ImportedAgent, schema: &AgentSchema, folders: &ImportedFolders) {
+    let (ids, files) = folders.of_agent(schema);
+    if !ids.is_empty() {
+        for name in FILE_TOOL_NAMES {
+            if !agent.tools.iter().any(|t| t == name) {
+                agent.tools.push((*name).to_owned());
+            }
+        }
+    }
+    agent.folders = ids;
+    agent.files = files;
 }
 
 /// The tools an agent uses, by name: those of `tool_ids`, then those of `tools`.

@@ -2,6 +2,7 @@
 //! is `mneme_types::agent_file`).
 
 mod export;
+mod folders;
 mod import;
 mod messages;
 mod options;

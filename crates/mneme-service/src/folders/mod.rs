@@ -8,7 +8,7 @@ mod process;
 mod upload;
 
 pub(crate) use agent_files::FolderReader;
-pub(crate) use process::FileQueue;
+pub(crate) use process::{FileQueue, Work};
 pub use upload::{Upload, Uploaded};
 
 use mneme_store::{Archive, FolderFilter, FolderRecord, Page};
@@ -21,7 +21,7 @@ use crate::archival::ORGANIZATION_ID;
 use crate::{Result, Service, ServiceError};
 
 /// The chunk size a folder's embedding config records when the request names none (Letta's).
-const DEFAULT_CHUNK_SIZE: u32 = 300;
+pub(crate) const DEFAULT_CHUNK_SIZE: u32 = 300;
 
 impl Service {
     pub async fn create_folder(&self, req: FolderCreate) -> Result<Folder> {

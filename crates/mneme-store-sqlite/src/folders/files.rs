@@ -99,7 +99,7 @@ fn same_original(conn: &Connection, folder: FolderId, original: &str) -> Result<
     Ok(out)
 }
 
-fn insert(conn: &Connection, f: &FileMetadata, job: Option<String>) -> Result<()> {
+pub(super) fn insert(conn: &Connection, f: &FileMetadata, job: Option<String>) -> Result<()> {
     conn.execute_cached(
         "INSERT INTO files (id, folder_id, file_name, original_file_name, file_path, file_type,
             file_size, file_creation_date, file_last_modified_date, processing_status,

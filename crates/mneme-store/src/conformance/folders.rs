@@ -531,7 +531,7 @@ pub async fn folder_stats_count_files_and_sizes(store: Arc<dyn Store>) {
     assert_eq!((stats[1].file_count, stats[1].total_size), (0, 0));
 }
 
-fn agent_file(agent_file_of: &FileMetadata, open: bool) -> crate::AgentFile {
+pub(super) fn agent_file(agent_file_of: &FileMetadata, open: bool) -> crate::AgentFile {
     let now = mneme_types::time::now();
     crate::AgentFile {
         id: mneme_types::FileAgentId::new(),

@@ -33,6 +33,8 @@ fn imported(name: &str, texts: &[&str]) -> ImportedAgent {
         messages,
         archive: None,
         passages: vec![],
+        folders: vec![],
+        files: vec![],
     }
 }
 
@@ -77,6 +79,7 @@ fn two_agent_file() -> AgentImport {
         agents: vec![alice, bob],
         mcp_servers: vec![],
         groups: vec![group],
+        folders: vec![],
     }
 }
 
@@ -338,6 +341,7 @@ fn tool_file(tools: Vec<Tool>, names: &[&str], replace_tools: bool) -> AgentImpo
         agents: vec![a],
         mcp_servers: vec![],
         groups: vec![],
+        folders: vec![],
     }
 }
 
@@ -618,4 +622,68 @@ pub async fn imported_mcp_servers_are_stored_with_the_rest(store: Arc<dyn Store>
         .len();
     assert_eq!(agents_after, agents_before);
     assert_eq!(store.list_mcp_servers().await.unwrap().len(), 1);
+}
+
+/// A folder with one file, its text in `content`, named as an import names it.
+fn imported_folder(name: &str) -> crate::ImportedFolder {
+    let folder = super::folders::folder(name);
+    let mut file = super::folders::file(folder.id, "notes.txt");
+    file.file_name = Some(format!("{name}/notes.txt"));
+    file.content = Some("hello from the file".into());
+    crate::ImportedFolder {
+        archive: archive(&format!("folder {name}")),
+        files: vec![file],
+        folder,
+    }
+}
+
+pub async fn imported_folders_and_agent_files_are_written_with_the_agents(store: Arc<dyn Store>) {
+    let docs = imported_folder("imported-docs");
+    let (folder, file) = (docs.folder.id, docs.files[0].clone());
+    let mut reader = imported("reader", &[]);
+    reader.folders = vec![folder];
+    let mut row = super::folders::agent_file(&file, true);
+    row.start_line = Some(1);
+    row.end_line = Some(2);
+    reader.files = vec![row.clone()];
+    let file_import = AgentImport {
+        agents: vec![reader],
+        folders: vec![docs],
+        ..AgentImport::default()
+    };
+    let [agent] = store.import_agents(file_import).await.unwrap()[..] else {
+        panic!("one agent imported")
+    };
+    let stored = store.get_file(folder, file.id, true).await.unwrap();
+    assert_eq!(stored.content.as_deref(), Some("hello from the file"));
+    assert_eq!(stored.file_name.as_deref(), Some("imported-docs/notes.txt"));
+    let held = store.agent_files(agent).await.unwrap();
+    assert_eq!(ids(&held.directories, |d| d.id), [folder]);
+    let [got] = &held.files[..] else {
+        panic!("one agent file: {:?}", held.files)
+    };
+    assert_eq!(got.file_name, "imported-docs/notes.txt");
+    assert_eq!(
+        (
+            got.is_open,
+            &got.visible_content,
+            got.start_line,
+            got.end_line
+        ),
+        (true, &row.visible_content, Some(1), Some(2))
+    );
+
+    // A folder whose name is taken refuses the whole import.
+    let agents_before = store.count_agents(&AgentFilter::default()).await.unwrap();
+    let again = AgentImport {
+        agents: vec![imported("reader-2", &[])],
+        folders: vec![imported_folder("imported-docs")],
+        ..AgentImport::default()
+    };
+    assert_conflict(store.import_agents(again).await);
+    assert_eq!(
+        store.count_agents(&AgentFilter::default()).await.unwrap(),
+        agents_before
+    );
+    assert_eq!(store.count_folders().await.unwrap(), 1);
 }

@@ -143,6 +143,7 @@ macro_rules! conformance_suite {
                 imports_are_counted_and_reach_the_outbox,
                 the_same_file_imported_twice_gives_two_independent_agents,
                 imported_mcp_servers_are_stored_with_the_rest,
+                imported_folders_and_agent_files_are_written_with_the_agents,
             }
             messages {
                 messages_round_trip_every_field,
