@@ -151,7 +151,7 @@ where
 }
 
 /// `mneme import`: the file read, parsed and written in one transaction, with progress in the
-/// log; the new agents' ids on standard output.
+/// log, and the files it brought embedded; the new agents' ids on standard output.
 async fn import(service: Service, args: ImportArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let bytes = tokio::fs::read(&args.file)
@@ -168,6 +168,9 @@ async fn import(service: Service, args: ImportArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let imported = service.import_agent_file(bytes, opts).await?;
+    // The files the agents brought are embedded in the background; they must be done before
+    // this process ends.
+    service.files_processed().await;
     tracing::info!(
         agents = imported.agent_ids.len(),
         elapsed_ms = started.elapsed().as_millis() as u64,

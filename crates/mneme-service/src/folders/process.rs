@@ -51,25 +51,27 @@ impl Service {
     /// imported one) and is only chunked and embedded.
     pub(crate) fn process_later(&self, work: Work, path: Option<PathBuf>) {
         let service = self.clone();
+        let queue = self.files.clone();
+        // Counted before the task starts, so `files_processed` never misses a queued file.
+        let admitted = queue.queued.fetch_add(1, Ordering::SeqCst) < CAPACITY;
         tokio::spawn(async move {
-            let queue = service.files.clone();
-            if queue.queued.fetch_add(1, Ordering::SeqCst) >= CAPACITY {
-                queue.queued.fetch_sub(1, Ordering::SeqCst);
-                service
-                    .fail_file(
-                        work.file,
-                        "the server is busy processing other files".into(),
-                    )
-                    .await;
-                service.forget_upload(path.as_deref()).await;
-                return;
-            }
-            if let Ok(_permit) = queue.permits.acquire().await {
+            if !admitted {
+                let busy = "the server is busy processing other files".to_owned();
+                service.fail_file(work.file, busy).await;
+            } else if let Ok(_permit) = queue.permits.acquire().await {
                 service.process(work, path.as_deref()).await;
             }
             queue.queued.fetch_sub(1, Ordering::SeqCst);
             service.forget_upload(path.as_deref()).await;
         });
+    }
+
+    /// Returns once no file is queued or in processing (`mneme import` waits for the files it
+    /// brought before the process ends; a later start would fail them as interrupted).
+    pub async fn files_processed(&self) {
+        while self.files.queued.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     async fn forget_upload(&self, path: Option<&Path>) {

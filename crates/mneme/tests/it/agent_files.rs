@@ -17,12 +17,17 @@ fn fixture(name: &str) -> PathBuf {
 
 /// Runs the binary offline on `dir`; its standard output.
 fn run(dir: &Path, args: &[&str]) -> String {
+    run_with_env(dir, args, &[])
+}
+
+fn run_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
     let out = Command::new(bin())
         .args(args)
         .arg("--data-dir")
         .arg(dir)
         .args(["--embedding-model-fetch", "false"])
         .env("OPENAI_API_KEY", "sk-test")
+        .envs(env.iter().copied())
         .output()
         .expect("run mneme");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -71,6 +76,48 @@ async fn import_then_export_offline_and_a_server_sees_the_agent() {
         .filter_map(|b| b["label"].as_str())
         .collect();
     assert_eq!(labels.len(), want_labels.len());
+    srv.stop().await;
+}
+
+// Two workers: the fake answers while this test's thread waits for the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_import_brings_the_folder_and_embeds_its_files_before_it_ends() {
+    let fake = mneme_testkit::fake_llm::FakeLlm::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = fixture("test_agent_with_files_and_sources.af");
+    let base = fake.base_url();
+    let env = [("OPENAI_BASE_URL", base.as_str())];
+    let printed = run_with_env(dir.path(), &["import", file.to_str().unwrap()], &env);
+    let agent = printed.trim().to_owned();
+
+    let srv = TestServer::start_in(bin(), dir.path()).await;
+    let folders = srv.get(&format!("/v1/agents/{agent}/folders")).await.ok();
+    assert_eq!(folders[0]["name"], "test_disk_export_source");
+    let folder = folders[0]["id"].as_str().unwrap();
+    let files = srv.get(&format!("/v1/folders/{folder}/files")).await.ok();
+    let statuses: Vec<&str> = files
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["processing_status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["completed", "completed"], "{files}");
+    let passages = srv
+        .get(&format!("/v1/folders/{folder}/passages"))
+        .await
+        .ok();
+    assert!(
+        passages.as_array().is_some_and(|p| !p.is_empty()),
+        "{passages}"
+    );
+    let held = srv.get(&format!("/v1/agents/{agent}/files")).await.ok();
+    let open: Vec<bool> = held["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["is_open"].as_bool())
+        .collect();
+    assert_eq!(open, [true, true], "{held}");
     srv.stop().await;
 }
 
