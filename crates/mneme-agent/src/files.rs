@@ -53,7 +53,8 @@ pub fn default_file_limits(context_window: u32) -> (u32, u32) {
     }
 }
 
-/// A range of lines as stored: 1-based first line, exclusive end; `None`s for the whole file.
+/// A range of lines as stored: 1-based first line, 1-based last line (the 0-based exclusive
+/// end); `None`s for the whole file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LineRange {
     pub start: Option<u32>,

@@ -180,17 +180,18 @@ impl Service {
         service
     }
 
-    /// Start-up work: registers the built-in tools (keeping the ids of those already stored)
-    /// and closes runs a previous process left unfinished.
+    /// Start-up work: registers the built-in tools (keeping the ids of those already stored),
+    /// closes runs a previous process left unfinished and resumes its unfinished files.
     pub async fn init(&self) -> Result<()> {
         self.store
             .upsert_tools(mneme_agent::tools::builtin_tools())
             .await?;
         self.fail_orphaned_runs().await?;
-        self.fail_interrupted_files().await?;
         self.load_providers().await?;
         streaming::spawn_pruning(self.clone());
         self.searcher.spawn_background();
+        // After the providers: resumed files are embedded with them.
+        self.resume_interrupted_files().await?;
         Ok(())
     }
 

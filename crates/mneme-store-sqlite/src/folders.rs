@@ -157,10 +157,8 @@ impl FolderStore for SqliteStore {
         .await
     }
 
-    async fn fail_unfinished_files(&self, message: &str) -> StoreResult<u64> {
-        let message = message.to_owned();
-        self.write(move |tx| files::fail_unfinished(tx, &message))
-            .await
+    async fn restart_unfinished_files(&self) -> StoreResult<Vec<mneme_store::UnfinishedFile>> {
+        self.write(files::restart_unfinished).await
     }
 
     async fn attach_folder(&self, agent: AgentId, folder: FolderId) -> StoreResult<()> {

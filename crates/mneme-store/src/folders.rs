@@ -54,7 +54,8 @@ pub struct AgentFile {
     pub visible_content: Option<String>,
     /// 1-based first line of the open range; `None` for the whole file.
     pub start_line: Option<u32>,
-    /// Exclusive end of the open range; `None` to the end.
+    /// Last line shown, 1-based (the 0-based end, exclusive, as Letta stores it); `None` to the
+    /// end.
     pub end_line: Option<u32>,
     /// When the agent last opened or searched the file: the least recent open file is the
     /// one closed when too many are open.
@@ -76,6 +77,16 @@ pub struct AgentDirectory {
 pub struct AgentFiles {
     pub directories: Vec<AgentDirectory>,
     pub files: Vec<AgentFile>,
+}
+
+/// A file whose processing a stopped server left unfinished.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnfinishedFile {
+    pub folder: FolderId,
+    pub file: FileId,
+    pub job: Option<JobId>,
+    /// Its text was read (and stored) already: only chunking and embedding are left.
+    pub has_text: bool,
 }
 
 /// Which folders a listing returns; `None` matches all.
@@ -141,9 +152,10 @@ pub trait FolderStore: Send + Sync {
     async fn update_file(&self, id: FileId, edit: FileEdit) -> Result<FileMetadata>;
     /// Deletes the file in the folder (`NotFound` otherwise) and its passages.
     async fn delete_file(&self, folder: FolderId, id: FileId) -> Result<()>;
-    /// Marks every file still `pending`, `parsing` or `embedding` as `error` with `message`
-    /// (their jobs `failed`), for start-up after a crash; returns how many.
-    async fn fail_unfinished_files(&self, message: &str) -> Result<u64>;
+    /// Start-up after a crash: every file still `pending`, `parsing` or `embedding` goes back
+    /// to `pending` (its job too, unless cancelled) without the passages it had stored, in one
+    /// transaction, so that processing can start it again; returns them, oldest first.
+    async fn restart_unfinished_files(&self) -> Result<Vec<UnfinishedFile>>;
 
     /// Attaching an attached folder changes nothing.
     async fn attach_folder(&self, agent: AgentId, folder: FolderId) -> Result<()>;

@@ -27,7 +27,7 @@ use mneme_types::{
 pub use error::StoreError;
 pub use folders::{
     AgentDirectory, AgentFile, AgentFiles, CreatedFile, FileEdit, FolderEdit, FolderFilter,
-    FolderRecord, FolderStore, JobEdit, JobFilter, NewFile,
+    FolderRecord, FolderStore, JobEdit, JobFilter, NewFile, UnfinishedFile,
 };
 pub use identities::{
     IdentityEdit, IdentityFilter, IdentityLinks, IdentityRecord, Links, NewIdentity,

@@ -21,7 +21,7 @@ pub struct AgentFileAttachment {
     pub visible_content: Option<String>,
     /// 1-based first line of the open range; `null` for the whole file.
     pub start_line: Option<u32>,
-    /// Exclusive end of the open range; `null` to the end.
+    /// Last line shown, 1-based (Letta calls it the exclusive 0-based end); `null` to the end.
     pub end_line: Option<u32>,
 }
 

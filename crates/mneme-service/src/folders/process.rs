@@ -29,7 +29,7 @@ const BATCH: usize = 32;
 
 /// What start-up writes on files a stopped server left unfinished.
 pub(crate) const INTERRUPTED: &str =
-    "processing was interrupted by a server restart; upload the file again";
+    "processing was interrupted by a server restart and the upload was lost; upload the file again";
 
 pub(crate) struct FileQueue {
     permits: Semaphore,
@@ -284,24 +284,53 @@ impl Service {
         }
     }
 
-    /// Start-up: files a stopped server left unfinished fail, and the bytes it received are
-    /// dropped (they are kept only while a file is processed, which no restart resumes; an
-    /// upload cut off midway leaves its part there too).
-    pub(crate) async fn fail_interrupted_files(&self) -> crate::Result<()> {
-        if let Some(dir) = &self.config.files_dir
-            && let Err(e) = tokio::fs::remove_dir_all(dir).await
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(error = %e, dir = %dir.display(), "old uploads were not removed");
+    /// Start-up: files a stopped server left unfinished start again (their partial passages
+    /// gone): from their stored text, else from the bytes still on disk; a file with neither
+    /// fails. Anything else in the files directory (an upload cut off midway) is removed.
+    pub(crate) async fn resume_interrupted_files(&self) -> crate::Result<()> {
+        let unfinished = self.store.restart_unfinished_files().await?;
+        let mut kept = std::collections::HashSet::new();
+        let (mut resumed, mut failed) = (0, 0);
+        for f in unfinished {
+            let work = Work {
+                folder: f.folder,
+                file: f.file,
+                job: f.job,
+            };
+            let path = self.bytes_path(f.file);
+            if f.has_text {
+                self.process_later(work, None);
+            } else if self.config.files_dir.is_some()
+                && tokio::fs::try_exists(&path).await.unwrap_or(false)
+            {
+                kept.insert(path.clone());
+                self.process_later(work, Some(path));
+            } else {
+                self.fail_file(f.file, INTERRUPTED.into()).await;
+                failed += 1;
+                continue;
+            }
+            resumed += 1;
         }
-        let n = self.store.fail_unfinished_files(INTERRUPTED).await?;
-        if n > 0 {
-            tracing::warn!(
-                files = n,
-                "files left unfinished by the last run marked as failed"
-            );
+        if resumed + failed > 0 {
+            tracing::warn!(resumed, failed, "files left unfinished by the last run");
         }
+        self.remove_stray_uploads(&kept).await;
         Ok(())
+    }
+
+    async fn remove_stray_uploads(&self, kept: &std::collections::HashSet<PathBuf>) {
+        let Some(dir) = &self.config.files_dir else {
+            return;
+        };
+        let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
+            return;
+        };
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            if !kept.contains(&entry.path()) {
+                self.forget_bytes(&entry.path()).await;
+            }
+        }
     }
 }
 

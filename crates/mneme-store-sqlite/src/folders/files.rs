@@ -221,26 +221,51 @@ pub(super) fn delete(tx: &Connection, archive: ArchiveId, id: FileId) -> Result<
     Ok(())
 }
 
-pub(super) fn fail_unfinished(tx: &Connection, message: &str) -> Result<u64> {
+/// Puts every unfinished file back to `pending` without its passages (`restart_unfinished_files`).
+pub(super) fn restart_unfinished(tx: &Connection) -> Result<Vec<mneme_store::UnfinishedFile>> {
     let mut stmt = tx.prepare_cached(
-        "SELECT id FROM files WHERE processing_status IN ('pending', 'parsing', 'embedding')",
+        "SELECT f.id, f.folder_id, f.job_id, f.content IS NOT NULL, d.archive_id
+         FROM files f JOIN folders d ON d.id = f.folder_id
+         WHERE f.processing_status IN ('pending', 'parsing', 'embedding')
+         ORDER BY f.created_at, f.id",
     )?;
-    let ids = stmt
-        .query_map([], |r| r.get::<_, String>(0))?
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, bool>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    for id in &ids {
-        let message = message.to_owned();
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, folder, job, has_text, archive) in rows {
+        tx.execute_cached(
+            "DELETE FROM passages WHERE archive_id = ?1
+                AND json_extract(metadata, '$.file_id') = ?2",
+            [&archive, &id],
+        )?;
+        let file: FileId = rows::parse(&id)?;
         update(
             tx,
-            rows::parse(id)?,
-            Box::new(move |f| {
-                f.processing_status = FileProcessingStatus::Error;
-                f.error_message = Some(message);
+            file,
+            Box::new(|f| {
+                f.processing_status = FileProcessingStatus::Pending;
+                f.total_chunks = None;
+                f.chunks_embedded = None;
                 Ok(())
             }),
         )?;
+        out.push(mneme_store::UnfinishedFile {
+            folder: rows::parse(&folder)?,
+            file,
+            job: job.as_deref().map(rows::parse).transpose()?,
+            has_text,
+        });
     }
-    Ok(ids.len() as u64)
+    Ok(out)
 }
 
 /// A row of `select`: the file and its job's id.

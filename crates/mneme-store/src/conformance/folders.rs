@@ -301,7 +301,7 @@ pub async fn file_updates_carry_content_and_move_the_job(store: Arc<dyn Store>) 
     );
 }
 
-pub async fn unfinished_files_fail_at_start_up(store: Arc<dyn Store>) {
+pub async fn unfinished_files_restart_without_their_passages(store: Arc<dyn Store>) {
     let folder = make(&*store, "docs").await.folder.id;
     let done = created(
         upload(&*store, folder, "a.txt", DuplicateFileHandling::Suffix)
@@ -323,23 +323,54 @@ pub async fn unfinished_files_fail_at_start_up(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    assert_eq!(store.fail_unfinished_files("interrupted").await.unwrap(), 1);
-    let busy = store.get_file(folder, busy.id, false).await.unwrap();
-    assert_eq!(busy.processing_status, FileProcessingStatus::Error);
-    assert_eq!(busy.error_message.as_deref(), Some("interrupted"));
+    store
+        .update_file(
+            busy.id,
+            Box::new(|f| {
+                f.processing_status = FileProcessingStatus::Embedding;
+                f.content = Some("text".into());
+                f.total_chunks = Some(2);
+                f.chunks_embedded = Some(1);
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap();
+    let record = store.get_folder(folder).await.unwrap();
+    let mut half = passage(record.archive_id, "half of b", &[], None);
+    half.metadata = Some(json!({"file_id": busy.id}).as_object().unwrap().clone());
+    store.insert_passages(vec![half]).await.unwrap();
+    let restarted = store.restart_unfinished_files().await.unwrap();
+    assert_eq!(restarted.len(), 1);
+    assert_eq!((restarted[0].file, restarted[0].folder), (busy.id, folder));
+    assert!(restarted[0].has_text && restarted[0].job.is_some());
+    let busy = store.get_file(folder, busy.id, true).await.unwrap();
+    assert_eq!(busy.processing_status, FileProcessingStatus::Pending);
+    assert_eq!((busy.total_chunks, busy.chunks_embedded), (None, None));
+    assert_eq!(busy.content.as_deref(), Some("text"), "the text read stays");
+    let left = store
+        .list_passages(
+            &[record.archive_id],
+            &crate::PassageList {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "the partial passages are gone: {left:?}");
     let done = store.get_file(folder, done.id, false).await.unwrap();
     assert_eq!(done.processing_status, FileProcessingStatus::Completed);
     let active = JobFilter {
         folder: Some(folder),
         active: true,
     };
-    assert!(
-        store
-            .list_jobs(&active, &page(10, Order::Asc))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let jobs = store
+        .list_jobs(&active, &page(10, Order::Asc))
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1, "the restarted file's job is pending again");
+    assert!(store.restart_unfinished_files().await.unwrap().len() == 1);
 }
 
 pub async fn deleting_files_and_folders_takes_their_passages(store: Arc<dyn Store>) {

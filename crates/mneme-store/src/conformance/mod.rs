@@ -112,7 +112,7 @@ macro_rules! conformance_suite {
                 update_folder_applies_the_edit_or_nothing,
                 duplicate_file_names_are_settled_as_asked,
                 file_updates_carry_content_and_move_the_job,
-                unfinished_files_fail_at_start_up,
+                unfinished_files_restart_without_their_passages,
                 deleting_files_and_folders_takes_their_passages,
                 folders_attach_to_agents_in_order,
                 agent_files_upsert_and_go_with_their_folder,
