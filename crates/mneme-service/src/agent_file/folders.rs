@@ -11,8 +11,8 @@ use mneme_types::agent_file::{
     FileSchema, SourceSchema,
 };
 use mneme_types::{
-    AgentId, ArchiveId, EmbeddingConfig, FileAgentId, FileId, FileMetadata, FileProcessingStatus,
-    Folder, FolderId, VectorDbProvider, time,
+    AgentId, EmbeddingConfig, FileAgentId, FileId, FileMetadata, FileProcessingStatus, Folder,
+    FolderId, time,
 };
 
 use crate::folders::DEFAULT_CHUNK_SIZE;
@@ -301,31 +301,15 @@ impl Service {
 }
 
 fn new_folder(s: &SourceSchema, name: String, config: EmbeddingConfig) -> (Folder, Archive) {
-    let now = time::now();
-    let folder = Folder {
-        name,
-        description: s.description.clone(),
-        instructions: s.instructions.clone(),
-        metadata: s.metadata.clone(),
-        id: FolderId::new(),
-        embedding_config: config,
-        organization_id: None,
-        vector_db_provider: VectorDbProvider::Native,
-        created_by_id: None,
-        last_updated_by_id: None,
-        created_at: now,
-        updated_at: now,
-    };
-    let archive = Archive {
-        id: ArchiveId::new(),
-        name: format!("folder {}", folder.id),
-        description: None,
-        embedding_config: Some(folder.embedding_config.clone()),
-        metadata: None,
-        created_at: now,
-        updated_at: now,
-    };
-    (folder, archive)
+    crate::folders::new_folder(
+        crate::folders::FolderText {
+            name,
+            description: s.description.clone(),
+            instructions: s.instructions.clone(),
+            metadata: s.metadata.clone(),
+        },
+        config,
+    )
 }
 
 /// A file of the import in its new folder, named `<folder>/<name>` as an upload is (its name

@@ -45,30 +45,15 @@ impl Service {
                 c
             }
         };
-        let now = time::now();
-        let folder = Folder {
-            name: req.name,
-            description: req.description,
-            instructions: req.instructions,
-            metadata: req.metadata,
-            id: FolderId::new(),
+        let (folder, archive) = new_folder(
+            FolderText {
+                name: req.name,
+                description: req.description,
+                instructions: req.instructions,
+                metadata: req.metadata,
+            },
             embedding_config,
-            organization_id: None,
-            vector_db_provider: VectorDbProvider::Native,
-            created_by_id: None,
-            last_updated_by_id: None,
-            created_at: now,
-            updated_at: now,
-        };
-        let archive = Archive {
-            id: ArchiveId::new(),
-            name: format!("folder {}", folder.id),
-            description: None,
-            embedding_config: Some(folder.embedding_config.clone()),
-            metadata: None,
-            created_at: now,
-            updated_at: now,
-        };
+        );
         Ok(shown(self.store.create_folder(folder, archive).await?))
     }
 
@@ -202,6 +187,46 @@ impl Service {
         }
         Ok(())
     }
+}
+
+/// What a new folder is called and says about itself.
+pub(crate) struct FolderText {
+    pub name: String,
+    pub description: Option<String>,
+    pub instructions: Option<String>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A new folder and the archive that holds its files' passages.
+pub(crate) fn new_folder(
+    text: FolderText,
+    config: mneme_types::EmbeddingConfig,
+) -> (Folder, Archive) {
+    let now = time::now();
+    let folder = Folder {
+        name: text.name,
+        description: text.description,
+        instructions: text.instructions,
+        metadata: text.metadata,
+        id: FolderId::new(),
+        embedding_config: config,
+        organization_id: None,
+        vector_db_provider: VectorDbProvider::Native,
+        created_by_id: None,
+        last_updated_by_id: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let archive = Archive {
+        id: ArchiveId::new(),
+        name: format!("folder {}", folder.id),
+        description: None,
+        embedding_config: Some(folder.embedding_config.clone()),
+        metadata: None,
+        created_at: now,
+        updated_at: now,
+    };
+    (folder, archive)
 }
 
 /// `Folder` as the API answers it: in the one built-in organization.
