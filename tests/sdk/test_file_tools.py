@@ -14,7 +14,7 @@ import letta_client
 import pytest
 
 from _helpers import llm_messages, llm_text, make_agent, tool_returns
-from test_folders import make_folder, upload, wait_for_file
+from test_folders import make_folder, passages, upload, wait_for_file
 
 # A word or phrase of each fixture document, and the line it is on once cut into lines.
 DOCUMENTS = {
@@ -100,7 +100,7 @@ def test_attaching_a_folder_gives_the_file_tools_and_opens_its_files(client, fak
 
 
 @pytest.mark.parametrize("name", list(DOCUMENTS))
-def test_the_model_greps_opens_and_searches_each_document(client, fake, uid, name):
+def test_the_model_greps_opens_and_searches_each_document(client, http, fake, uid, name):
     folder = folder_with(client, uid, [name])
     agent = make_agent(client, f"reader-{uid}")
     client.agents.folders.attach(folder.id, agent_id=agent.id)
@@ -132,6 +132,13 @@ def test_the_model_greps_opens_and_searches_each_document(client, fake, uid, nam
     assert found.text.startswith("Found "), found.text
     assert f"=== {label} (passage #1) ===" in found.text
     assert phrase.lower() in found.text.lower()
+
+    # detached, the agent has neither the tools nor the file; deleted, search finds nothing
+    client.agents.folders.detach(folder.id, agent_id=agent.id)
+    assert not FILE_TOOLS & tool_names(client, agent.id)
+    assert agent_files(client, agent.id) == []
+    client.folders.files.delete(held.file_id, folder_id=folder.id)
+    assert passages(http, folder.id) == []
 
 
 def test_bad_file_requests_are_errors_the_model_sees(client, fake, uid):
