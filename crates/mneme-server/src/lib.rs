@@ -21,6 +21,7 @@ mod providers;
 mod routes;
 mod runs;
 mod sse;
+mod steps;
 mod tools;
 
 use std::future::Future;

@@ -11,7 +11,7 @@ use crate::error::{ApiError, panic_response};
 use crate::folders;
 use crate::{
     agent_files, agents, archival, archives, blocks, conversations, groups, health, identities,
-    mcp_servers, messages, models, providers, runs, tools,
+    mcp_servers, messages, models, providers, runs, steps, tools,
 };
 
 /// Builds the application. Collection roots answer with and without their trailing slash (the
@@ -171,7 +171,11 @@ pub fn router(service: Service) -> Router {
         ),
         ("/v1/runs/", get(runs::list)),
         ("/v1/runs/active", get(runs::active)),
-        ("/v1/runs/{run_id}", get(runs::retrieve)),
+        (
+            "/v1/runs/{run_id}",
+            get(runs::retrieve).delete(runs::delete),
+        ),
+        ("/v1/runs/{run_id}/metrics", get(runs::metrics)),
         ("/v1/runs/{run_id}/messages", get(runs::messages)),
         ("/v1/runs/{run_id}/steps", get(runs::steps)),
         ("/v1/runs/{run_id}/usage", get(runs::usage)),
@@ -179,7 +183,12 @@ pub fn router(service: Service) -> Router {
             "/v1/runs/{run_id}/stream",
             post(runs::stream).get(runs::stream),
         ),
+        ("/v1/steps/", get(steps::list)),
         ("/v1/steps/{step_id}", get(runs::step)),
+        ("/v1/steps/{step_id}/feedback", patch(steps::feedback)),
+        ("/v1/steps/{step_id}/messages", get(steps::messages)),
+        ("/v1/steps/{step_id}/metrics", get(steps::metrics)),
+        ("/v1/tags/", get(steps::tags)),
         (
             "/v1/agents/{agent_id}/system-prompt/recompile",
             post(agents::recompile),

@@ -5,8 +5,8 @@ use axum::extract::State;
 use mneme_service::Service;
 use mneme_store::{Order, RunFilter};
 use mneme_types::{
-    AgentId, ConversationId, LettaMessage, LettaUsageStatistics, Run, RunId, RunStatus, Step,
-    StepId, StopReason,
+    AgentId, ConversationId, LettaMessage, LettaUsageStatistics, Run, RunId, RunMetrics, RunStatus,
+    Step, StepId, StopReason,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -118,6 +118,23 @@ pub(crate) async fn usage(
     ApiPath(id): ApiPath<RunId>,
 ) -> ApiResult<LettaUsageStatistics> {
     Ok(Json(app.run_usage(id).await?))
+}
+
+/// `GET /v1/runs/{id}/metrics`.
+pub(crate) async fn metrics(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<RunId>,
+) -> ApiResult<RunMetrics> {
+    Ok(Json(app.run_metrics(id).await?))
+}
+
+/// `DELETE /v1/runs/{id}`: answers null, as Letta's route does.
+pub(crate) async fn delete(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<RunId>,
+) -> ApiResult<Value> {
+    app.delete_run(id).await?;
+    Ok(Json(Value::Null))
 }
 
 pub(crate) async fn step(

@@ -28,6 +28,7 @@ mod search;
 mod secrets;
 mod sink;
 mod sleeptime;
+mod steps;
 mod streaming;
 mod tools;
 

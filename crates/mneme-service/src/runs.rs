@@ -1,10 +1,13 @@
 //! Runs and steps as the API shows them.
 
-use mneme_store::{Page, RunFilter, RunRecord};
-use mneme_types::{LettaMessage, LettaUsageStatistics, Run, RunId, Step, StepId};
+use mneme_store::{Order, Page, RunFilter, RunRecord, StepFilter};
+use mneme_types::{LettaMessage, LettaUsageStatistics, Run, RunId, RunMetrics, Step, StepId};
 
 use crate::render::{RenderOptions, letta_messages};
-use crate::{Result, Service};
+use crate::{Result, Service, ServiceError};
+
+/// How many of a run's messages `run_metrics` reads for the tools it called.
+const RUN_MESSAGES_SCANNED: u32 = 10_000;
 
 impl Service {
     pub async fn get_run(&self, id: RunId) -> Result<Run> {
@@ -40,7 +43,65 @@ impl Service {
 
     pub async fn run_steps(&self, id: RunId, page: &Page) -> Result<Vec<Step>> {
         self.store.get_run(id).await?;
-        Ok(self.store.list_steps(id, page).await?)
+        let filter = StepFilter {
+            run: Some(id),
+            ..StepFilter::default()
+        };
+        Ok(self.store.list_steps(&filter, page).await?)
+    }
+
+    /// When the run started, how long it took, its steps and the ids of the tools it called.
+    pub async fn run_metrics(&self, id: RunId) -> Result<RunMetrics> {
+        let r = self.store.get_run(id).await?;
+        let tools = self.run_tools(id).await?;
+        Ok(RunMetrics {
+            id: r.id,
+            organization_id: None,
+            agent_id: Some(r.agent_id),
+            project_id: None,
+            run_start_ns: r.created_at.timestamp_nanos_opt(),
+            run_ns: r.data.total_duration_ns.map(|ns| ns as i64),
+            num_steps: Some(r.data.usage.step_count),
+            tools_used: Some(tools),
+            template_id: None,
+            base_template_id: None,
+        })
+    }
+
+    /// Ids of the tools the run's messages called, in first-call order, each once.
+    async fn run_tools(&self, id: RunId) -> Result<Vec<String>> {
+        let page = Page {
+            limit: RUN_MESSAGES_SCANNED,
+            order: Order::Asc,
+            ..Page::default()
+        };
+        let mut names: Vec<String> = Vec::new();
+        for m in self.store.run_messages(id, &page).await? {
+            for call in m.tool_calls {
+                if !names.contains(&call.name) {
+                    names.push(call.name);
+                }
+            }
+        }
+        let tools = self.store.tools_by_name(&names).await?;
+        Ok(names
+            .iter()
+            .filter_map(|n| tools.iter().find(|t| &t.name == n))
+            .map(|t| t.id.to_string())
+            .collect())
+    }
+
+    /// Deletes a finished run with its steps; its messages stay. A run still going is refused:
+    /// its turn would otherwise write into a run that no longer exists.
+    pub async fn delete_run(&self, id: RunId) -> Result<()> {
+        let r = self.store.get_run(id).await?;
+        if !r.status.is_terminal() {
+            return Err(ServiceError::Conflict(format!(
+                "Run {id} is still {}; cancel it before deleting it",
+                r.status.as_str()
+            )));
+        }
+        Ok(self.store.delete_run(id).await?)
     }
 
     pub async fn run_usage(&self, id: RunId) -> Result<LettaUsageStatistics> {

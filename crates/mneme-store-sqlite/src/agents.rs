@@ -12,7 +12,7 @@ use crate::{SqliteStore, blocks, identities, imports, messages, tools};
 use mneme_store::StoreError;
 use mneme_store::{
     Agent, AgentContext, AgentEdit, AgentFilter, AgentFrame, AgentImport, AgentStore, NewAgent,
-    Order, Page,
+    Order, Page, TagQuery,
 };
 
 #[async_trait]
@@ -89,6 +89,12 @@ impl AgentStore for SqliteStore {
             Ok(agent)
         })
         .await
+    }
+
+    async fn list_tags(&self, query: &TagQuery) -> StoreResult<Vec<String>> {
+        let query = query.clone();
+        self.read(move |conn| crate::tags::list_tags(conn, &query))
+            .await
     }
 
     async fn delete_agent(&self, id: AgentId) -> StoreResult<()> {

@@ -21,6 +21,8 @@ mod providers;
 mod rows;
 mod runs;
 mod search;
+mod steps;
+mod tags;
 mod tools;
 mod writer;
 

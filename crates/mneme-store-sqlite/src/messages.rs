@@ -4,7 +4,7 @@ use crate::Cached;
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use mneme_types::{AgentId, ConversationId, MessageId, RunId};
+use mneme_types::{AgentId, ConversationId, MessageId, RunId, StepId};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
@@ -75,30 +75,14 @@ impl MessageStore for SqliteStore {
 
     async fn run_messages(&self, run: RunId, page: &Page) -> StoreResult<Vec<Message>> {
         let page = page.clone();
-        self.read(move |conn| {
-            let mut w = Where::default();
-            w.push("run_id = ?", [SqlValue::Text(run.to_string())]);
-            for (cursor, after) in [(&page.after, true), (&page.before, false)] {
-                if let Some(cursor) = cursor {
-                    let seq = seq_of(conn, rows::parse(cursor)?)?;
-                    let forward = page.order == Order::Asc;
-                    let op = if after == forward { ">" } else { "<" };
-                    w.push(format!("seq {op} ?"), [SqlValue::Integer(seq)]);
-                }
-            }
-            let dir = if page.order == Order::Asc {
-                "ASC"
-            } else {
-                "DESC"
-            };
-            let sql = format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages {} ORDER BY seq {dir} LIMIT {}",
-                w.where_clause(),
-                page.limit
-            );
-            query_messages(conn, &sql, w.params)
-        })
-        .await
+        self.read(move |conn| owned_messages(conn, "run_id", run.to_string(), &page))
+            .await
+    }
+
+    async fn step_messages(&self, step: StepId, page: &Page) -> StoreResult<Vec<Message>> {
+        let page = page.clone();
+        self.read(move |conn| owned_messages(conn, "step_id", step.to_string(), &page))
+            .await
     }
 
     async fn reset_messages(&self, agent: AgentId, initial: Vec<Message>) -> StoreResult<Agent> {
@@ -413,6 +397,37 @@ pub(crate) fn page_messages(
         out.reverse();
     }
     Ok(out)
+}
+
+/// The messages whose `column` (`run_id`, `step_id`) is `owner`, by storage sequence, paged by
+/// message-id cursors along `page.order`.
+fn owned_messages(
+    conn: &Connection,
+    column: &str,
+    owner: String,
+    page: &Page,
+) -> Result<Vec<Message>> {
+    let mut w = Where::default();
+    w.push(format!("{column} = ?"), [SqlValue::Text(owner)]);
+    for (cursor, after) in [(&page.after, true), (&page.before, false)] {
+        if let Some(cursor) = cursor {
+            let seq = seq_of(conn, rows::parse(cursor)?)?;
+            let forward = page.order == Order::Asc;
+            let op = if after == forward { ">" } else { "<" };
+            w.push(format!("seq {op} ?"), [SqlValue::Integer(seq)]);
+        }
+    }
+    let dir = if page.order == Order::Asc {
+        "ASC"
+    } else {
+        "DESC"
+    };
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages {} ORDER BY seq {dir} LIMIT {}",
+        w.where_clause(),
+        page.limit
+    );
+    query_messages(conn, &sql, w.params)
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ use crate::rows::{self, micros, placeholders, to_json};
 use crate::{Error, Result, StoreResult};
 use crate::{SqliteStore, blocks, messages, passages};
 use mneme_store::{
-    BlockChange, Page, RunChunk, RunEdit, RunFilter, RunRecord, RunStore, StepCommit, StoreError,
+    BlockChange, Page, RunChunk, RunEdit, RunFilter, RunRecord, RunStore, StepCommit, StepEdit,
+    StepFilter, StoreError,
 };
 
 const RUN_COLUMNS: &str = "id, agent_id, status, stop_reason, background, data, created_at, \
@@ -105,22 +106,24 @@ impl RunStore for SqliteStore {
             .await
     }
 
-    async fn list_steps(&self, run: RunId, page: &Page) -> StoreResult<Vec<Step>> {
-        let page = page.clone();
-        self.read(move |conn| {
-            let mut w = Where::default();
-            w.push("run_id = ?", [SqlValue::Text(run.to_string())]);
-            paginate(conn, &mut w, "steps", "created_at", &page, false)?;
-            let sql = format!(
-                "SELECT data FROM steps {} {}",
-                w.where_clause(),
-                order_limit("created_at", &page)
-            );
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let data = stmt
-                .query_map(params_from_iter(w.params), |r| r.get::<_, String>(0))?
-                .collect::<Result<Vec<_>, _>>()?;
-            data.iter().map(|d| rows::json(d)).collect()
+    async fn list_steps(&self, filter: &StepFilter, page: &Page) -> StoreResult<Vec<Step>> {
+        let (filter, page) = (filter.clone(), page.clone());
+        self.read(move |conn| crate::steps::list_steps(conn, &filter, &page))
+            .await
+    }
+
+    async fn update_step(&self, id: StepId, edit: StepEdit) -> StoreResult<Step> {
+        self.write(move |tx| crate::steps::update_step(tx, id, edit))
+            .await
+    }
+
+    async fn delete_run(&self, id: RunId) -> StoreResult<()> {
+        self.write(move |tx| {
+            load_run(tx, id)?;
+            // Steps, stream chunks and otids go with the run (foreign keys cascade); messages
+            // have no key on it and keep their `run_id`, as Letta's do.
+            tx.execute_cached("DELETE FROM runs WHERE id = ?1", [id.to_string()])?;
+            Ok(())
         })
         .await
     }

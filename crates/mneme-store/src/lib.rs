@@ -38,8 +38,8 @@ pub use model::{
     ConversationEdit, ConversationFilter, ConversationRecord, GroupEdit, GroupFilter,
     ImportedAgent, ImportedFolder, Message, MessageEdit, MessageFilter, MessageQuery, NewAgent,
     NewConversation, Passage, PassageFilter, PassageList, ReasoningRecord, Role, RunChunk, RunData,
-    RunEdit, RunFilter, RunRecord, SearchChange, SearchKind, StepCommit, ToolCallRecord, ToolEdit,
-    ToolFilter, ToolReturnRecord, is_builtin_tool_type,
+    RunEdit, RunFilter, RunRecord, SearchChange, SearchKind, StepCommit, StepEdit, StepFilter,
+    TagQuery, ToolCallRecord, ToolEdit, ToolFilter, ToolReturnRecord, is_builtin_tool_type,
 };
 pub use page::{Order, Page};
 
@@ -95,6 +95,8 @@ pub trait AgentStore: Send + Sync {
     async fn agent_context(&self, agent: AgentId) -> Result<AgentContext>;
     /// `agent_context` without the messages, read in one transaction.
     async fn agent_frame(&self, agent: AgentId) -> Result<AgentFrame>;
+    /// Distinct tags of all agents and blocks, sorted by name (`TagQuery`).
+    async fn list_tags(&self, query: &TagQuery) -> Result<Vec<String>>;
 }
 
 /// Blocks, shared between agents as single rows.
@@ -145,6 +147,8 @@ pub trait MessageStore: Send + Sync {
     /// A run's messages by storage sequence in `page.order` (`Desc`: newest first), `Page`
     /// cursors being message ids (unknown ones are `NotFound`) moving along that order.
     async fn run_messages(&self, run: RunId, page: &Page) -> Result<Vec<Message>>;
+    /// The messages a step wrote, paged like `run_messages`.
+    async fn step_messages(&self, step: StepId, page: &Page) -> Result<Vec<Message>>;
     /// Deletes every message of the agent's default conversation but its system message (those
     /// a fork took over leave it but stay for the fork; other conversations keep theirs), then
     /// stores `initial` and makes `[system] + initial` the context, in one transaction. An overwrite by intent, so
@@ -270,8 +274,12 @@ pub trait RunStore: Send + Sync {
     /// (`last_run_completion`, `last_run_duration_ms`, `last_stop_reason`), in one transaction.
     async fn finish_run(&self, id: RunId, edit: RunEdit) -> Result<RunRecord>;
     async fn get_step(&self, id: StepId) -> Result<Step>;
-    /// The run's steps by creation time (`Page`; unknown cursors are ignored).
-    async fn list_steps(&self, run: RunId, page: &Page) -> Result<Vec<Step>>;
+    /// Steps matching `filter` by creation time (`Page`; unknown cursors are ignored).
+    async fn list_steps(&self, filter: &StepFilter, page: &Page) -> Result<Vec<Step>>;
+    /// Applies `edit` to a stored step and returns it.
+    async fn update_step(&self, id: StepId, edit: StepEdit) -> Result<Step>;
+    /// Deletes a run with its steps and stream log; its messages stay, no longer tied to it.
+    async fn delete_run(&self, id: RunId) -> Result<()>;
     /// Writes one step: its messages, the agent's context, block changes, the system message,
     /// new passages, the step record and the run's usage. All or nothing: a stale
     /// `message_ids_version` or a block changed since the step read it (`BlockChange::Update`)

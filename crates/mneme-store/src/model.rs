@@ -507,6 +507,34 @@ pub struct RunFilter {
 /// A change to a stored run, applied inside the write transaction.
 pub type RunEdit = Box<dyn FnOnce(&mut RunRecord) + Send>;
 
+/// Filters of `GET /v1/steps/` (and of a run's steps). Dates bound `created_at` exclusively,
+/// as Letta's list helpers do.
+#[derive(Debug, Clone, Default)]
+pub struct StepFilter {
+    pub agent: Option<AgentId>,
+    pub run: Option<RunId>,
+    pub model: Option<String>,
+    pub trace_ids: Vec<String>,
+    pub feedback: Option<String>,
+    pub has_feedback: Option<bool>,
+    pub start_date: Option<DateTime<Utc>>,
+    pub end_date: Option<DateTime<Utc>>,
+}
+
+/// A change to a stored step (feedback), applied inside the write transaction.
+pub type StepEdit = Box<dyn FnOnce(&mut mneme_types::Step) + Send>;
+
+/// `GET /v1/tags/`: distinct tags of agents and blocks, by name. `after`/`before` are tags
+/// (further along / back in the listing direction); `text` matches a part, case-insensitively.
+#[derive(Debug, Clone, Default)]
+pub struct TagQuery {
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub text: Option<String>,
+    pub limit: u32,
+    pub descending: bool,
+}
+
 /// A change to one block made during a step, written with the step. `expected` is the value
 /// the step read: if another writer changed the block meanwhile, the step's commit fails rather
 /// than silently overwrite that change.

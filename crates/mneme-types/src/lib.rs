@@ -94,7 +94,10 @@ pub use provider::{
     AZURE_DEFAULT_API_VERSION, ConfiguredProviders, PROVIDERS, ProviderKind, ProviderSettings,
     ProviderSpec, Wire,
 };
-pub use run::{CancelledRuns, Run, RunStatus, Step, StopReason, UsageStatistics};
+pub use run::{
+    CancelledRuns, FeedbackType, ModifyFeedbackRequest, Run, RunMetrics, RunStatus, Step,
+    StepMetrics, StopReason, UsageStatistics,
+};
 pub use tool::{
     Tool, ToolCreate, ToolExecutionResult, ToolExecutionStatus, ToolRunFromSource, ToolUpdate,
 };

@@ -196,6 +196,67 @@ impl Step {
     }
 }
 
+/// `FeedbackType`: a user's verdict on one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedbackType {
+    Positive,
+    Negative,
+}
+
+impl FeedbackType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedbackType::Positive => "positive",
+            FeedbackType::Negative => "negative",
+        }
+    }
+}
+
+/// `ModifyFeedbackRequest` (`PATCH /v1/steps/{id}/feedback`): `feedback` replaces the step's
+/// (null clears it); `tags`, when given and not empty, replace its tags.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ModifyFeedbackRequest {
+    #[serde(default)]
+    pub feedback: Option<FeedbackType>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+}
+
+/// `StepMetrics`: the timings of one step. mneme records none per step yet, so the timings are
+/// null; the ids are the step's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepMetrics {
+    pub id: StepId,
+    pub organization_id: Option<String>,
+    pub provider_id: Option<String>,
+    pub run_id: Option<RunId>,
+    pub agent_id: Option<AgentId>,
+    pub step_start_ns: Option<i64>,
+    pub llm_request_start_ns: Option<i64>,
+    pub llm_request_ns: Option<i64>,
+    pub tool_execution_ns: Option<i64>,
+    pub step_ns: Option<i64>,
+    pub base_template_id: Option<String>,
+    pub template_id: Option<String>,
+    pub project_id: Option<String>,
+}
+
+/// `RunMetrics`: when a run started, how long it took, how many steps and which tools it used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunMetrics {
+    pub id: RunId,
+    pub organization_id: Option<String>,
+    pub agent_id: Option<AgentId>,
+    pub project_id: Option<String>,
+    pub run_start_ns: Option<i64>,
+    pub run_ns: Option<i64>,
+    pub num_steps: Option<u64>,
+    pub tools_used: Option<Vec<String>>,
+    pub template_id: Option<String>,
+    pub base_template_id: Option<String>,
+}
+
 /// `POST /v1/agents/{id}/messages/cancel`: one key per run asked about, in order, with what
 /// became of it (`cancelled`, or `failed` for a run that was not active).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -338,3 +338,11 @@ pub fn with<T: Default>(f: impl FnOnce(&mut T)) -> T {
     f(&mut value);
     value
 }
+
+/// The step filter of one run's steps.
+pub fn steps_of(run: RunId) -> crate::StepFilter {
+    crate::StepFilter {
+        run: Some(run),
+        ..crate::StepFilter::default()
+    }
+}

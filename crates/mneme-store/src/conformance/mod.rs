@@ -32,6 +32,7 @@ pub mod outbox;
 pub mod providers;
 pub mod runs;
 pub mod search;
+pub mod step_queries;
 pub mod steps;
 pub mod tools;
 
@@ -158,6 +159,13 @@ macro_rules! conformance_suite {
                 a_compaction_replaces_the_context_and_keeps_what_left_it,
                 a_compaction_in_a_conversation_writes_its_context,
                 reset_leaves_conversations_alone,
+            }
+            step_queries {
+                step_filters_select_steps,
+                a_step_edit_is_stored,
+                step_messages_are_the_ones_it_wrote,
+                deleting_a_run_takes_its_steps_and_keeps_its_messages,
+                tags_of_agents_and_blocks_list_once_by_name,
             }
             runs {
                 runs_round_trip_and_update,

@@ -194,7 +194,12 @@ pub async fn steps_are_stored_and_listed_per_run(store: Arc<dyn Store>) {
         .collect();
     let list = |page: crate::Page| {
         let store = store.clone();
-        async move { ids(&store.list_steps(run, &page).await.unwrap(), |s| s.id) }
+        async move {
+            ids(
+                &store.list_steps(&steps_of(run), &page).await.unwrap(),
+                |s| s.id,
+            )
+        }
     };
     assert_eq!(list(page(10, Order::Asc)).await, s);
     assert_eq!(list(page(10, Order::Desc)).await, [s[2], s[1], s[0]]);
@@ -207,7 +212,7 @@ pub async fn steps_are_stored_and_listed_per_run(store: Arc<dyn Store>) {
     assert_not_found(store.get_step(StepId::new()).await);
     assert!(
         store
-            .list_steps(RunId::new(), &page(10, Order::Asc))
+            .list_steps(&steps_of(RunId::new()), &page(10, Order::Asc))
             .await
             .unwrap()
             .is_empty()

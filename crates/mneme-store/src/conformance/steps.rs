@@ -273,7 +273,10 @@ pub async fn a_step_in_two_commits_replaces_its_pending_record(store: Arc<dyn St
     second.step.as_mut().unwrap().id = id;
     store.commit_step(second.clone()).await.unwrap();
     assert_eq!(store.get_step(id).await.unwrap().status, "success");
-    assert_eq!(store.list_steps(run, &page).await.unwrap().len(), 1);
+    assert_eq!(
+        store.list_steps(&steps_of(run), &page).await.unwrap().len(),
+        1
+    );
     let usage = store.get_run(run).await.unwrap().data.usage;
     assert_eq!((usage.step_count, usage.total_tokens), (1, 12));
     let got = store.get_agent(a.id).await.unwrap();
@@ -296,7 +299,13 @@ pub async fn a_step_in_two_commits_replaces_its_pending_record(store: Arc<dyn St
     let mut foreign = commit(&read, other, vec![message(a.id, Role::Tool, "x")]);
     foreign.step.as_mut().unwrap().id = pending_id;
     assert_conflict(store.commit_step(foreign).await);
-    assert!(store.list_steps(other, &page).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_steps(&steps_of(other), &page)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.get_run(run).await.unwrap().data.usage.step_count, 1);
 }
 
@@ -317,7 +326,13 @@ pub async fn a_commit_without_a_step_record_writes_only_messages_and_context(
         limit: 10,
         ..crate::Page::default()
     };
-    assert!(store.list_steps(run, &page).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_steps(&steps_of(run), &page)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.get_run(run).await.unwrap().data.usage.step_count, 0);
 
     // The run must still exist, and the context version still holds.
