@@ -97,24 +97,37 @@ pub(crate) async fn list(
     ApiPath(id): ApiPath<AgentId>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Vec<LettaMessage>> {
-    let order = match q.order.as_deref() {
-        Some("asc") => Order::Asc,
-        _ => Order::Desc,
-    };
-    let list = ListMessages {
-        before: q.before,
-        after: q.after,
-        limit: q.limit.unwrap_or(100).min(10_000),
-        order,
-        render: Some(RenderOverrides {
-            use_assistant_message: q.use_assistant_message,
-            tool_name: q.assistant_message_tool_name,
-            tool_kwarg: q.assistant_message_tool_kwarg,
-        }),
-        include_types: list_param(&q.include_return_message_types),
-        conversation: q.conversation_id,
-    };
-    Ok(Json(app.list_messages(id, list).await?))
+    Ok(Json(app.list_messages(id, q.list()).await?))
+}
+
+/// `GET /v1/messages/`: every agent's messages, paged as one agent's are.
+pub(crate) async fn list_all(
+    State(app): State<Service>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Vec<LettaMessage>> {
+    Ok(Json(app.list_all_messages(q.list()).await?))
+}
+
+impl ListQuery {
+    fn list(self) -> ListMessages {
+        let order = match self.order.as_deref() {
+            Some("asc") => Order::Asc,
+            _ => Order::Desc,
+        };
+        ListMessages {
+            before: self.before,
+            after: self.after,
+            limit: self.limit.unwrap_or(100).min(10_000),
+            order,
+            render: Some(RenderOverrides {
+                use_assistant_message: self.use_assistant_message,
+                tool_name: self.assistant_message_tool_name,
+                tool_kwarg: self.assistant_message_tool_kwarg,
+            }),
+            include_types: list_param(&self.include_return_message_types),
+            conversation: self.conversation_id,
+        }
+    }
 }
 
 /// `GET /v1/messages/{message_id}`: the stored message as the `LettaMessage`s it shows as.

@@ -19,6 +19,7 @@ use crate::{
 pub fn router(service: Service) -> Router {
     let routes: Vec<(&str, MethodRouter<Service>)> = vec![
         ("/v1/health/", get(health::health)),
+        ("/v1/ready/", get(health::ready)),
         ("/v1/models/", get(models::list_llms)),
         ("/v1/models/embedding", get(models::list_embeddings)),
         ("/v1/agents/", get(agents::list).post(agents::create)),
@@ -231,6 +232,7 @@ pub fn router(service: Service) -> Router {
             patch(archives::detach),
         ),
         ("/v1/passages/search", post(archives::search_passages)),
+        ("/v1/messages/", get(messages::list_all)),
         ("/v1/messages/search", post(messages::search)),
         ("/v1/messages/{message_id}", get(messages::retrieve)),
         (

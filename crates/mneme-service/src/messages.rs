@@ -141,6 +141,22 @@ impl Service {
         Ok(filter_types(rendered, &q.include_types))
     }
 
+    /// `GET /v1/messages/`: pages of every agent's messages (or one conversation's), oldest
+    /// first, rendered. Like Letta, every message renders as a native agent's would (text is
+    /// the assistant's message), whatever its agent's type.
+    pub async fn list_all_messages(&self, q: ListMessages) -> Result<Vec<LettaMessage>> {
+        if let Some(c) = q.conversation {
+            self.thread(crate::ConversationRef::Conversation(c)).await?;
+        }
+        let stored = self.store.all_messages(&q.query()).await?;
+        let opts = overridden(true, q.render.as_ref());
+        let rendered = stored
+            .iter()
+            .flat_map(|m| letta_messages(m, &opts))
+            .collect();
+        Ok(filter_types(rendered, &q.include_types))
+    }
+
     /// `GET /v1/messages/{id}`: one stored message, as the `LettaMessage`s it shows as.
     pub async fn message_parts(&self, id: MessageId) -> Result<Vec<LettaMessage>> {
         let message = self.store.get_message(id).await?;

@@ -73,6 +73,18 @@ impl MessageStore for SqliteStore {
         .await
     }
 
+    async fn all_messages(&self, q: &MessageQuery) -> StoreResult<Vec<Message>> {
+        let q = q.clone();
+        self.read(move |conn| {
+            let w = match q.conversation {
+                Some(c) => conversation_where(c),
+                None => Where::default(),
+            };
+            page_messages(conn, w, &q)
+        })
+        .await
+    }
+
     async fn run_messages(&self, run: RunId, page: &Page) -> StoreResult<Vec<Message>> {
         let page = page.clone();
         self.read(move |conn| owned_messages(conn, "run_id", run.to_string(), &page))
@@ -144,18 +156,25 @@ impl MessageStore for SqliteStore {
 /// The messages of a thread: a conversation's own and those it inherited when forked, or the
 /// agent's default conversation's.
 pub(crate) fn thread_where(agent: AgentId, conversation: Option<ConversationId>) -> Where {
-    let mut w = Where::default();
-    match conversation {
-        None => w.push(
-            "agent_id = ? AND conversation_id IS NULL",
-            [SqlValue::Text(agent.to_string())],
-        ),
-        Some(c) => w.push(
-            "(conversation_id = ? OR id IN
-                (SELECT message_id FROM conversation_messages WHERE conversation_id = ?))",
-            [SqlValue::Text(c.to_string()), SqlValue::Text(c.to_string())],
-        ),
+    if let Some(c) = conversation {
+        return conversation_where(c);
     }
+    let mut w = Where::default();
+    w.push(
+        "agent_id = ? AND conversation_id IS NULL",
+        [SqlValue::Text(agent.to_string())],
+    );
+    w
+}
+
+/// A conversation's messages, those it took over from its source when forked included.
+fn conversation_where(c: ConversationId) -> Where {
+    let mut w = Where::default();
+    w.push(
+        "(conversation_id = ? OR id IN
+            (SELECT message_id FROM conversation_messages WHERE conversation_id = ?))",
+        [SqlValue::Text(c.to_string()), SqlValue::Text(c.to_string())],
+    );
     w
 }
 

@@ -144,6 +144,9 @@ pub trait MessageStore: Send + Sync {
     async fn update_message(&self, id: MessageId, edit: MessageEdit) -> Result<Message>;
     /// An agent's messages, oldest first (see `MessageQuery`). Unknown cursors are `NotFound`.
     async fn list_messages(&self, agent: AgentId, query: &MessageQuery) -> Result<Vec<Message>>;
+    /// Messages of every agent, paged as `list_messages`; `query.conversation` narrows them to
+    /// one conversation's (`None`: every thread).
+    async fn all_messages(&self, query: &MessageQuery) -> Result<Vec<Message>>;
     /// A run's messages by storage sequence in `page.order` (`Desc`: newest first), `Page`
     /// cursors being message ids (unknown ones are `NotFound`) moving along that order.
     async fn run_messages(&self, run: RunId, page: &Page) -> Result<Vec<Message>>;

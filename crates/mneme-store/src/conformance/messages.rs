@@ -507,3 +507,37 @@ pub async fn reset_leaves_conversations_alone(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(ids(&of_fork, |m| m.id), [f.message_ids[0], d0.id]);
 }
+
+pub async fn all_messages_page_every_agent_in_storage_order(store: Arc<dyn Store>) {
+    let (a, b) = (agent(&*store, "a").await, agent(&*store, "b").await);
+    let run = run_for(&*store, a.id).await;
+    let ma = message(a.id, Role::User, "to a");
+    store
+        .commit_step(commit(&a, run, vec![ma.clone()]))
+        .await
+        .unwrap();
+    let run = run_for(&*store, b.id).await;
+    let mb = message(b.id, Role::User, "to b");
+    store
+        .commit_step(commit(&b, run, vec![mb.clone()]))
+        .await
+        .unwrap();
+    let all = |q: MessageQuery| {
+        let store = store.clone();
+        async move { ids(&store.all_messages(&q).await.unwrap(), |m| m.id) }
+    };
+    let expected = [a.message_ids[0], b.message_ids[0], ma.id, mb.id];
+    assert_eq!(all(query(10, Order::Asc)).await, expected);
+    // `Desc` takes the newest and answers them oldest first, as agent listings do.
+    assert_eq!(all(query(2, Order::Desc)).await, [ma.id, mb.id]);
+    let after = MessageQuery {
+        after: Some(b.message_ids[0]),
+        ..query(10, Order::Asc)
+    };
+    assert_eq!(all(after).await, [ma.id, mb.id]);
+    let before = MessageQuery {
+        before: Some(mb.id),
+        ..query(1, Order::Desc)
+    };
+    assert_eq!(all(before).await, [ma.id]);
+}

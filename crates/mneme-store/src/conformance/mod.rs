@@ -153,6 +153,7 @@ macro_rules! conformance_suite {
                 message_pages_follow_storage_order_not_timestamps,
                 message_pages_filter_by_run_and_refuse_unknown_cursors,
                 run_messages_page_in_storage_order,
+                all_messages_page_every_agent_in_storage_order,
                 reset_keeps_only_the_system_message,
                 messages_by_ids_answer_in_the_order_asked,
                 message_edits_bump_messages_edited,
