@@ -41,3 +41,31 @@ def test_an_async_turn_is_active_until_it_completes(client, fake, uid):
     assert client.runs.list_active(agent_id=agent.id) == []
     reply = client.agents.messages.list(agent.id, limit=100)[-1]
     assert text_of(reply) == "Done at last."
+
+
+def test_steps_feedback_tags_and_run_delete_parse_in_the_seed_sdk(client, fake, uid):
+    """What a seed-era dashboard calls after a turn: its steps with feedback, their metrics and
+    messages, the tag list, and deleting the run."""
+    agent = client.agents.create(name=f"seed-steps-{uid}", model=MODEL, tags=[f"seed-{uid}"])
+    resp = client.agents.messages.create(agent.id, messages=user("hello"))
+    answer = resp.messages[-1]
+    step_id, run_id = answer.step_id, answer.run_id
+
+    steps = checked(client.steps.with_raw_response.list(agent_id=agent.id), list[letta_client.Step])
+    assert [s.id for s in steps] == [step_id]
+    step = checked(
+        client.steps.feedback.with_raw_response.create(step_id, feedback="positive"), letta_client.Step
+    )
+    assert step.feedback == "positive"
+    assert [s.id for s in client.steps.list(agent_id=agent.id, feedback="positive")] == [step_id]
+    metrics = checked(client.steps.metrics.with_raw_response.retrieve(step_id), letta_client.StepMetrics)
+    assert (metrics.id, metrics.run_id, metrics.agent_id) == (step_id, run_id, agent.id)
+    messages = client.steps.messages.list(step_id)
+    assert [m.message_type for m in messages] == ["user_message", "assistant_message"]
+    assert text_of(messages[-1]) == text_of(answer)
+
+    assert checked(client.tags.with_raw_response.list(query_text=uid), list[str]) == [f"seed-{uid}"]
+
+    deleted = checked(client.runs.with_raw_response.delete(run_id), letta_client.Run)
+    assert (deleted.id, deleted.status) == (run_id, "completed")
+    assert client.steps.list(agent_id=agent.id) == []

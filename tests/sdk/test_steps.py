@@ -134,7 +134,7 @@ def test_delete_run_removes_it_with_its_steps_and_keeps_the_messages(client, htt
 
     r = http.delete(f"/v1/runs/{run_id}")
     assert r.status_code == 200, r.text
-    assert r.json() is None
+    assert (r.json()["id"], r.json()["status"]) == (run_id, "completed")
     with pytest.raises(letta_client.NotFoundError):
         client.runs.retrieve(run_id)
     with pytest.raises(letta_client.NotFoundError):

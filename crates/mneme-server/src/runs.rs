@@ -128,13 +128,13 @@ pub(crate) async fn metrics(
     Ok(Json(app.run_metrics(id).await?))
 }
 
-/// `DELETE /v1/runs/{id}`: answers null, as Letta's route does.
+/// `DELETE /v1/runs/{id}`: the deleted run, which the seed-era SDKs parse the answer as (the
+/// 0.16.7 schema leaves it open).
 pub(crate) async fn delete(
     State(app): State<Service>,
     ApiPath(id): ApiPath<RunId>,
-) -> ApiResult<Value> {
-    app.delete_run(id).await?;
-    Ok(Json(Value::Null))
+) -> ApiResult<Run> {
+    Ok(Json(app.delete_run(id).await?))
 }
 
 pub(crate) async fn step(

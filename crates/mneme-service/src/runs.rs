@@ -91,9 +91,9 @@ impl Service {
             .collect())
     }
 
-    /// Deletes a finished run with its steps; its messages stay. A run still going is refused:
-    /// its turn would otherwise write into a run that no longer exists.
-    pub async fn delete_run(&self, id: RunId) -> Result<()> {
+    /// Deletes a finished run with its steps and answers it as it was; its messages stay. A run
+    /// still going is refused: its turn would otherwise write into a run that no longer exists.
+    pub async fn delete_run(&self, id: RunId) -> Result<Run> {
         let r = self.store.get_run(id).await?;
         if !r.status.is_terminal() {
             return Err(ServiceError::Conflict(format!(
@@ -101,7 +101,8 @@ impl Service {
                 r.status.as_str()
             )));
         }
-        Ok(self.store.delete_run(id).await?)
+        self.store.delete_run(id).await?;
+        Ok(run(r))
     }
 
     pub async fn run_usage(&self, id: RunId) -> Result<LettaUsageStatistics> {
