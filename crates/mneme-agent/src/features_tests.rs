@@ -270,7 +270,17 @@ async fn cache_reads_and_writes_are_summed_over_the_turn_and_kept_per_step() {
         order: mneme_store::Order::Asc,
         ..mneme_store::Page::default()
     };
-    let steps = h.store.list_steps(run, &page).await.unwrap();
+    let steps = h
+        .store
+        .list_steps(
+            &mneme_store::StepFilter {
+                run: Some(run),
+                ..Default::default()
+            },
+            &page,
+        )
+        .await
+        .unwrap();
     let writes: Vec<_> = steps.iter().map(|s| s.cache_write_tokens).collect();
     assert_eq!(writes, [Some(80), Some(0)]);
 }

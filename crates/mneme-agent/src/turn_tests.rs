@@ -332,7 +332,20 @@ async fn a_model_error_stores_nothing_of_its_step() {
         limit: 100,
         ..Page::default()
     };
-    assert_eq!(h.store.list_steps(run, &page).await.unwrap().len(), 1);
+    assert_eq!(
+        h.store
+            .list_steps(
+                &mneme_store::StepFilter {
+                    run: Some(run),
+                    ..Default::default()
+                },
+                &page
+            )
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -650,7 +663,20 @@ async fn the_model_answer_is_stored_before_a_long_tool_call_finishes() {
         limit: 100,
         ..Page::default()
     };
-    assert_eq!(h.store.list_steps(run, &page).await.unwrap().len(), 2);
+    assert_eq!(
+        h.store
+            .list_steps(
+                &mneme_store::StepFilter {
+                    run: Some(run),
+                    ..Default::default()
+                },
+                &page
+            )
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     let usage = h.store.get_run(run).await.unwrap().data.usage;
     assert_eq!(usage.step_count, 2, "the step is counted once");
     let mut reports = 1;
