@@ -282,6 +282,7 @@ mod tests {
         ("runs", include_str!("runs.rs")),
         ("search", include_str!("search.rs")),
         ("steps", include_str!("steps.rs")),
+        ("step_queries", include_str!("step_queries.rs")),
         ("tools", include_str!("tools.rs")),
     ];
 
