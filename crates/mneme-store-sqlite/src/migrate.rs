@@ -1,6 +1,6 @@
 //! Schema migrations, embedded in the binary and applied in order at start-up.
 
-use crate::Result;
+use crate::{Error, Result};
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Every migration ever shipped, in order. Never edit one that has shipped; add a new one.
@@ -36,6 +36,7 @@ fn apply(conn: &mut Connection, migrations: &[(i64, &str)]) -> Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     )?;
+    refuse_newer(conn, migrations)?;
     for (version, sql) in migrations {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let done: bool = tx.query_row(
@@ -56,11 +57,65 @@ fn apply(conn: &mut Connection, migrations: &[(i64, &str)]) -> Result<()> {
     Ok(())
 }
 
+/// A database a newer mneme wrote may hold what this one cannot read or would damage: it is
+/// refused, untouched. An older one is migrated (the log says how far).
+fn refuse_newer(conn: &Connection, migrations: &[(i64, &str)]) -> Result<()> {
+    let stored: Option<i64> =
+        conn.query_row("SELECT MAX(version) FROM schema_migrations", [], |r| {
+            r.get(0)
+        })?;
+    let known = migrations.iter().map(|(v, _)| *v).max().unwrap_or(0);
+    match stored {
+        Some(v) if v > known => Err(Error::Store(mneme_store::StoreError::Invalid(format!(
+            "the database is at schema version {v}, newer than this mneme knows ({known}); \
+             run the mneme that wrote it, or a newer one"
+        )))),
+        Some(v) if v < known => {
+            tracing::info!(
+                from = v,
+                to = known,
+                "migrating the database (a copy of the data directory made before this start \
+                 is the way back)"
+            );
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn a_database_newer_than_the_binary_is_refused_untouched() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        run(&mut conn).unwrap();
+        let newest = MIGRATIONS.last().unwrap().0;
+        conn.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)",
+            [newest + 1],
+        )
+        .unwrap();
+        let err = run(&mut conn).unwrap_err();
+        let Error::Store(mneme_store::StoreError::Invalid(why)) = err else {
+            panic!("{err:?}");
+        };
+        assert!(
+            why.contains(&format!("schema version {}", newest + 1)),
+            "{why}"
+        );
+        // an older database migrates: the versions it lacks are applied
+        let mut old = Connection::open_in_memory().unwrap();
+        apply(&mut old, &MIGRATIONS[..3]).unwrap();
+        run(&mut old).unwrap();
+        let applied: i64 = old
+            .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(applied as usize, MIGRATIONS.len());
+    }
 
     /// Rows stored before the counts existed are counted when they arrive.
     #[test]
