@@ -115,7 +115,7 @@ impl OpenFiles {
         let index = self.files.files.iter().position(|f| f.file_name == name)?;
         let target = &self.files.files[index];
         let previous = (target.is_open && range_of(target) != range).then(|| range_of(target));
-        let closed = self.close_least_recent(max_open.saturating_sub(1), Some(index));
+        let closed = self.close_least_recent(max_open.saturating_sub(1), &[index]);
         let file = &mut self.files.files[index];
         file.is_open = true;
         file.visible_content = Some(view);
@@ -209,7 +209,7 @@ impl OpenFiles {
         let protected: Vec<usize> = (0..self.files.files.len())
             .filter(|&i| names.contains(&self.files.files[i].file_name))
             .collect();
-        closed.extend(self.close_least_recent_except(room, &protected));
+        closed.extend(self.close_least_recent(room, &protected));
         closed
     }
 
@@ -227,14 +227,9 @@ impl OpenFiles {
         self.changed.clear();
     }
 
-    /// Closes the least recently used open files other than `keep` until at most `room`
-    /// others are open.
-    fn close_least_recent(&mut self, room: usize, keep: Option<usize>) -> Vec<String> {
-        let keep: Vec<usize> = keep.into_iter().collect();
-        self.close_least_recent_except(room, &keep)
-    }
-
-    fn close_least_recent_except(&mut self, room: usize, keep: &[usize]) -> Vec<String> {
+    /// Closes the least recently used open files other than those at `keep` until at most
+    /// `room` others are open.
+    fn close_least_recent(&mut self, room: usize, keep: &[usize]) -> Vec<String> {
         let mut open: Vec<(DateTime<Utc>, FileAgentId)> = self
             .files
             .files

@@ -29,10 +29,15 @@ impl Service {
         let limits = FileLimits::of(&agent);
         let mut new = Vec::new();
         for dir in &held.directories {
-            let files = self.readable_files(dir.id).await?;
-            for file in files {
-                if !held.files.iter().any(|h| h.file_id == file.id) {
-                    new.push(opened_row(dir.id, &file, limits));
+            for id in self.files_not_held(dir.id, &held).await? {
+                // Text is read only for files the agent lacks: a detach or a repeated sync
+                // reads none.
+                match self.store.get_file(dir.id, id, true).await {
+                    Ok(file) if file.content.is_some() => {
+                        new.push(opened_row(dir.id, &file, limits));
+                    }
+                    Ok(_) | Err(mneme_store::StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
                 }
             }
         }
@@ -71,15 +76,19 @@ impl Service {
         Ok(())
     }
 
-    /// Every file of the folder whose text is read (parsed, embedding or done).
-    async fn readable_files(&self, folder: FolderId) -> Result<Vec<FileMetadata>> {
+    /// The folder's files the agent does not hold, oldest first (listed without their text).
+    async fn files_not_held(&self, folder: FolderId, held: &AgentFiles) -> Result<Vec<FileId>> {
         let page = Page {
             limit: u32::MAX,
             order: mneme_store::Order::Asc,
             ..Page::default()
         };
-        let files = self.store.list_files(folder, &page, true).await?;
-        Ok(files.into_iter().filter(|f| f.content.is_some()).collect())
+        let files = self.store.list_files(folder, &page, false).await?;
+        Ok(files
+            .into_iter()
+            .map(|f| f.id)
+            .filter(|id| !held.files.iter().any(|h| h.file_id == *id))
+            .collect())
     }
 
     /// A file whose text was just read opens in every agent of its folder.
@@ -226,7 +235,9 @@ fn full_view(file: &FileMetadata, limits: FileLimits) -> String {
     stored_view(view, limits)
 }
 
-fn text_of(file: &FileMetadata) -> FileText {
+/// A file's stored text and how to cut it, its kind told by its name and type (plain text
+/// when neither says).
+pub(crate) fn text_of(file: &FileMetadata) -> FileText {
     let name = file
         .original_file_name
         .as_deref()

@@ -126,14 +126,10 @@ impl Service {
         let (folder, id) = (work.folder, work.file);
         let record = self.store.get_folder(folder).await.map_err(gone)?;
         let file = self.store.get_file(folder, id, true).await.map_err(gone)?;
-        let name = file
-            .original_file_name
-            .as_deref()
-            .or(file.file_name.as_deref());
-        let kind = DocumentKind::detect(name.unwrap_or_default(), file.file_type.as_deref())
-            .unwrap_or(DocumentKind::Text);
-        let text = file.content.clone().unwrap_or_default();
-        let texts = self.start_embedding(&record, id, kind, text, false).await?;
+        let text = super::agent_files::text_of(&file);
+        let texts = self
+            .start_embedding(&record, id, text.kind, text.text, false)
+            .await?;
         self.embed_chunks(&record, &file, texts, work.job).await?;
         self.finish_file(id).await
     }
