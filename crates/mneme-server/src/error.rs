@@ -60,7 +60,9 @@ impl IntoResponse for ApiError {
                     S::McpConnection(_) => StatusCode::BAD_GATEWAY,
                     // Answered above, with the detail object clients key on.
                     S::PendingApproval(_) | S::ConversationBusy { .. } => StatusCode::CONFLICT,
-                    S::Embedding(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    S::Embedding(_) | S::Store(D::Unavailable(_)) => {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    }
                     S::Store(D::Db(_) | D::Corrupt(_)) | S::Internal(_) => {
                         StatusCode::INTERNAL_SERVER_ERROR
                     }
@@ -69,7 +71,9 @@ impl IntoResponse for ApiError {
                     // Answered above, not to be retried.
                     S::NoSpeaker(_) => StatusCode::BAD_GATEWAY,
                 };
-                let detail = if status.is_server_error() && !matches!(e, S::Embedding(_)) {
+                let detail = if status.is_server_error()
+                    && !matches!(e, S::Embedding(_) | S::Store(D::Unavailable(_)))
+                {
                     // Logged once, here, where it is turned into a response.
                     tracing::error!(error = %e, "request failed");
                     "An unknown error occurred".to_owned()

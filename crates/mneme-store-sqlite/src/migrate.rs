@@ -89,6 +89,13 @@ mod tests {
 
     use super::*;
 
+    /// Version N means the same tables in every backend: this one's list ends at the shared
+    /// number.
+    #[test]
+    fn the_newest_version_is_the_shared_schema_version() {
+        assert_eq!(MIGRATIONS.last().unwrap().0, mneme_store::SCHEMA_VERSION);
+    }
+
     #[test]
     fn a_database_newer_than_the_binary_is_refused_untouched() {
         let mut conn = Connection::open_in_memory().unwrap();

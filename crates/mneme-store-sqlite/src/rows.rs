@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use mneme_types::{AgentType, Block, ToolRule};
 use rusqlite::Row;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::{Error, Result};
 use mneme_store::{Agent, StoreError};
@@ -115,28 +115,8 @@ pub(crate) fn json<T: DeserializeOwned>(s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| Error::Store(StoreError::Corrupt(e.to_string())))
 }
 
-/// Stored tool rules. A rule this version cannot read (a type added later, a hand edit) is
-/// skipped with a warning rather than make the agent unreadable; the next write of the agent's
-/// rules drops it.
 fn tool_rules(text: Option<String>) -> Option<Vec<ToolRule>> {
-    let values: Vec<serde_json::Value> = match serde_json::from_str(&text?) {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::warn!(error = %e, "stored tool rules are not a JSON list; ignored");
-            return None;
-        }
-    };
-    let rules = values
-        .into_iter()
-        .filter_map(|v| match ToolRule::deserialize(&v) {
-            Ok(rule) => Some(rule),
-            Err(e) => {
-                tracing::warn!(error = %e, rule = %v, "skipping a stored tool rule");
-                None
-            }
-        })
-        .collect();
-    Some(rules)
+    mneme_store::codec::tool_rules(text)
 }
 
 pub(crate) fn json_opt<T: DeserializeOwned>(s: Option<String>) -> Result<Option<T>> {
@@ -164,35 +144,8 @@ pub(crate) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
-/// A vector as stored: little-endian f32s.
-pub(crate) fn vector_blob(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
+pub(crate) use mneme_store::codec::vector_bytes as vector_blob;
 
 pub(crate) fn blob_vector(b: &[u8]) -> Result<Vec<f32>> {
-    if !b.len().is_multiple_of(4) {
-        return Err(Error::Store(StoreError::Corrupt(format!(
-            "vector of {} bytes",
-            b.len()
-        ))));
-    }
-    Ok(b.chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unreadable_stored_tool_rules_are_skipped_not_fatal() {
-        let stored = r#"[{"type":"exit_loop","tool_name":"a"},{"type":"from_the_future","tool_name":"b"},
-            {"type":"max_count_per_step","tool_name":"c"},{"type":"requires_approval","tool_name":"d"}]"#;
-        let rules = tool_rules(Some(stored.to_owned())).unwrap();
-        let names: Vec<&str> = rules.iter().map(ToolRule::tool_name).collect();
-        assert_eq!(names, ["a", "d"]);
-        assert_eq!(tool_rules(Some("{not json".to_owned())), None);
-        assert_eq!(tool_rules(None), None);
-    }
+    Ok(mneme_store::codec::bytes_vector(b)?)
 }

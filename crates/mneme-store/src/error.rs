@@ -14,9 +14,13 @@ pub enum StoreError {
     /// An edit closure refused the change; nothing was written.
     #[error("{0}")]
     Invalid(String),
-    /// The database failed (connection, I/O, a statement); the backend's message.
+    /// The database failed (a statement, I/O); the backend's message.
     #[error("database error: {0}")]
     Db(String),
+    /// The database cannot be reached (connection refused or lost, no pooled connection in
+    /// time). Nothing was written; the same request may succeed once it is back.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }

@@ -9,6 +9,7 @@
 //! block, `BlockChange::Update`; the version of an agent's context, `StepCommit`) and is refused
 //! whole with `Conflict` when another writer changed it meanwhile.
 
+pub mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod error;
@@ -42,6 +43,11 @@ pub use model::{
     TagQuery, ToolCallRecord, ToolEdit, ToolFilter, ToolReturnRecord, is_builtin_tool_type,
 };
 pub use page::{Order, Page};
+
+/// The newest schema version: every backend's migrations end at it, under the same numbers,
+/// so that version N means the same tables and columns everywhere (`mneme migrate` copies rows
+/// between backends at one version).
+pub const SCHEMA_VERSION: i64 = 15;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
