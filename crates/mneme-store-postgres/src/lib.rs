@@ -136,10 +136,14 @@ impl PgStore {
         let connect = connect.disable_statement_logging();
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect)
-            .await
-            .map_err(from_sqlx)?;
+            .acquire_timeout(options.acquire_timeout);
+        let pool = match pool.clone().connect_with(connect.clone()).await {
+            Err(e) if is_missing_database(&e) => {
+                create_database(&connect).await?;
+                pool.connect_with(connect).await.map_err(from_sqlx)?
+            }
+            other => other.map_err(from_sqlx)?,
+        };
         migrate::run(&pool).await?;
         Ok(PgStore { pool })
     }
@@ -148,6 +152,28 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// PostgreSQL's "database does not exist".
+fn is_missing_database(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000"))
+}
+
+/// Creates the database `connect` names, through the server's `postgres` database with the same
+/// credentials: a new deployment needs no manual `createdb`.
+async fn create_database(connect: &PgConnectOptions) -> Result<()> {
+    let name = connect.get_database().unwrap_or("postgres").to_owned();
+    let mut admin = connect.clone().database("postgres").connect().await?;
+    // An identifier cannot be a bind parameter: quoted, with its quotes doubled.
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    let sql = format!("CREATE DATABASE {quoted}");
+    match sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await {
+        Ok(_) => tracing::info!(database = %name, "created the database"),
+        // Another replica created it meanwhile.
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P04") => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ pub(crate) async fn run(pool: &PgPool) -> Result<()> {
 }
 
 async fn apply(conn: &mut PgConnection, versions: &[(i64, &str)]) -> Result<()> {
+    refuse_foreign_schema(conn).await?;
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS schema_migrations \
          (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
@@ -64,6 +65,28 @@ async fn apply(conn: &mut PgConnection, versions: &[(i64, &str)]) -> Result<()> 
         tx.commit().await?;
     }
     Ok(())
+}
+
+/// A database with tables of its own but no schema versions of ours is someone else's, most
+/// likely Letta's own (same table names, other columns): refused untouched, with the way on.
+async fn refuse_foreign_schema(conn: &mut PgConnection) -> Result<()> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::TEXT FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+         ORDER BY table_name",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    if tables.is_empty() || tables.iter().any(|t| t == "schema_migrations") {
+        return Ok(());
+    }
+    let letta = tables.iter().any(|t| t == "alembic_version");
+    let whose = if letta { "Letta's" } else { "another application's" };
+    Err(Error::Store(StoreError::Invalid(format!(
+        "the database holds {whose} tables ({} of them) and none of mneme's; point mneme at an \
+         empty database (it is created if missing). Letta's data is moved with `mneme migrate`.",
+        tables.len()
+    ))))
 }
 
 /// A database a newer mneme wrote may hold what this one cannot read or would damage: it is

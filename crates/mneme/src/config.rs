@@ -92,12 +92,69 @@ pub(crate) struct ServeArgs {
     /// <data dir>/secret.key on first start).
     #[arg(long, env = "MNEME_SECRET_KEY", hide_env_values = true)]
     secret_key: Option<String>,
-    /// Letta's PostgreSQL URI. PostgreSQL support is not built yet; set, it stops start-up.
-    #[arg(long, env = "LETTA_PG_URI", hide_env_values = true)]
+    /// The PostgreSQL database to keep state in (`postgres://user:password@host:port/db`),
+    /// instead of the embedded SQLite file; several servers may share one. Created if missing.
+    #[arg(long, env = "MNEME_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// The most connections this server holds to PostgreSQL (`LETTA_PG_POOL_SIZE` is read too).
+    #[arg(long, env = "MNEME_DATABASE_POOL_SIZE")]
+    database_pool_size: Option<u32>,
+    // Letta's own variables for its PostgreSQL, so that a Letta deployment's environment starts
+    // mneme on the same server (the database must not hold Letta's tables: see `mneme migrate`).
+    #[arg(long, env = "LETTA_PG_URI", hide_env_values = true, hide = true)]
     pg_uri: Option<String>,
+    #[command(flatten)]
+    letta_pg: LettaPgArgs,
     // API keys and base URLs of the providers of the registry.
     #[command(flatten)]
     providers: ProviderArgs,
+}
+
+/// Letta's PostgreSQL settings in parts; used when all five are set, as Letta does.
+#[derive(Debug, Default, clap::Args)]
+struct LettaPgArgs {
+    #[arg(long, env = "LETTA_PG_USER", hide = true)]
+    pg_user: Option<String>,
+    #[arg(long, env = "LETTA_PG_PASSWORD", hide_env_values = true, hide = true)]
+    pg_password: Option<String>,
+    #[arg(long, env = "LETTA_PG_HOST", hide = true)]
+    pg_host: Option<String>,
+    #[arg(long, env = "LETTA_PG_PORT", hide = true)]
+    pg_port: Option<u16>,
+    #[arg(long, env = "LETTA_PG_DB", hide = true)]
+    pg_db: Option<String>,
+    #[arg(long, env = "LETTA_PG_POOL_SIZE", hide = true)]
+    pg_pool_size: Option<u32>,
+}
+
+impl LettaPgArgs {
+    fn url(&self) -> Option<String> {
+        let LettaPgArgs {
+            pg_user: Some(user),
+            pg_password: Some(password),
+            pg_host: Some(host),
+            pg_port: Some(port),
+            pg_db: Some(db),
+            ..
+        } = self
+        else {
+            return None;
+        };
+        Some(format!("postgres://{user}:{password}@{host}:{port}/{db}"))
+    }
+}
+
+/// A PostgreSQL URL as sqlx reads it: Letta's SQLAlchemy forms name a driver in the scheme
+/// (`postgresql+pg8000://`, `postgresql+asyncpg://`).
+fn normalize_database_url(url: &str) -> anyhow::Result<String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        bail!("the database URL must look like postgres://user:password@host:port/database");
+    };
+    let base = scheme.split('+').next().unwrap_or(scheme);
+    if base != "postgres" && base != "postgresql" {
+        bail!("the database URL must be a postgres:// URL, not {scheme}://");
+    }
+    Ok(format!("postgres://{rest}"))
 }
 
 /// The file form: the same settings, a typo is an error.
@@ -121,15 +178,57 @@ struct FileConfig {
     tool_timeout_secs: Option<u64>,
     compaction_threshold: Option<f64>,
     max_upload_bytes: Option<u64>,
+    database_url: Option<String>,
+    database_pool_size: Option<u32>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) enum Storage {
     Sqlite {
         path: PathBuf,
         durability: Durability,
     },
+    Postgres {
+        url: String,
+        pool_size: u32,
+    },
 }
+
+/// Logged at start-up: a database URL's password is not.
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Storage::Sqlite { path, durability } => f
+                .debug_struct("Sqlite")
+                .field("path", path)
+                .field("durability", durability)
+                .finish(),
+            Storage::Postgres { url, pool_size } => f
+                .debug_struct("Postgres")
+                .field("url", &redact_password(url))
+                .field("pool_size", pool_size)
+                .finish(),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` as `postgres://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Connections a server holds by default: enough for concurrent steps and background work,
+/// few enough that several replicas fit in PostgreSQL's default of 100.
+const DEFAULT_POOL_SIZE: u32 = 16;
 
 /// One flag and environment variable per setting of each provider of the registry, named
 /// after the variable: `--openai-api-key` / `OPENAI_API_KEY`, `--vllm-api-base` /
@@ -232,11 +331,6 @@ impl Config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
-        if args.pg_uri.is_some() {
-            bail!(
-                "LETTA_PG_URI is set, but this mneme build supports only the embedded SQLite store"
-            );
-        }
         let data_dir = match args.data_dir.or(file.data_dir) {
             Some(dir) => dir,
             None => default_data_dir()?,
@@ -285,10 +379,14 @@ impl Config {
                 .or(file.host)
                 .unwrap_or_else(|| "127.0.0.1".into()),
             port: args.port.or(file.port).unwrap_or(DEFAULT_PORT),
-            storage: Storage::Sqlite {
-                path: data_dir.join("mneme.db"),
+            storage: storage(
+                &args.database_url.or(file.database_url),
+                &args.pg_uri,
+                &args.letta_pg,
+                args.database_pool_size.or(file.database_pool_size),
+                &data_dir,
                 durability,
-            },
+            )?,
             log_format: args
                 .log_format
                 .or(file.log_format)
@@ -355,6 +453,32 @@ fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
 /// data directory is still used from there. Without a home directory, the data directory.
 /// Letta's default upload limit.
 const DEFAULT_MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
+
+/// PostgreSQL when a database URL is given (ours, then Letta's), else the SQLite file in the
+/// data directory.
+fn storage(
+    url: &Option<String>,
+    letta_uri: &Option<String>,
+    letta: &LettaPgArgs,
+    pool_size: Option<u32>,
+    data_dir: &Path,
+    durability: Durability,
+) -> anyhow::Result<Storage> {
+    let url = url.clone().or_else(|| letta_uri.clone()).or_else(|| letta.url());
+    Ok(match url {
+        Some(url) => Storage::Postgres {
+            url: normalize_database_url(&url)?,
+            pool_size: pool_size
+                .or(letta.pg_pool_size)
+                .unwrap_or(DEFAULT_POOL_SIZE)
+                .max(2),
+        },
+        None => Storage::Sqlite {
+            path: data_dir.join("mneme.db"),
+            durability,
+        },
+    })
+}
 
 fn default_model_dir(data_dir: &Path, home: Option<PathBuf>) -> PathBuf {
     let in_data_dir = data_dir.join("models").join(LOCAL_EMBEDDING_MODEL);

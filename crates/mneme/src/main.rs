@@ -14,6 +14,7 @@ use mneme_llm::{AccessTable, LlmRouter, OpenAiOptions};
 use mneme_service::{
     McpManager, ModelCatalog, ProviderSetup, Searcher, SecretBox, Service, ServiceConfig,
 };
+use mneme_store_postgres::{PgOptions, PgStore};
 use mneme_store_sqlite::SqliteStore;
 use mneme_tools::SandboxOptions;
 use tokio::net::TcpListener;
@@ -204,16 +205,27 @@ async fn export(service: Service, args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The configured store, its directory created if need be.
-fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
-    let store = match &config.storage {
+/// The configured store: the SQLite file (its directory created if need be) or PostgreSQL.
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn mneme_store::Store>> {
+    let store: Arc<dyn mneme_store::Store> = match &config.storage {
         Storage::Sqlite { path, durability } => {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("creating data directory {}", dir.display()))?;
             }
-            SqliteStore::open(path, *durability)
-                .with_context(|| format!("opening database {}", path.display()))?
+            let store = SqliteStore::open(path, *durability)
+                .with_context(|| format!("opening database {}", path.display()))?;
+            Arc::new(store)
+        }
+        Storage::Postgres { url, pool_size } => {
+            let options = PgOptions {
+                max_connections: *pool_size,
+                ..PgOptions::default()
+            };
+            let store = PgStore::connect(url, options)
+                .await
+                .context("opening the PostgreSQL database")?;
+            Arc::new(store)
         }
     };
     tracing::info!(storage = ?config.storage, "store ready");
@@ -222,7 +234,7 @@ fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
 
 /// The service over the configured store, with every part the server runs with.
 async fn build_service(config: &Config) -> anyhow::Result<Service> {
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let access = Arc::new(AccessTable::configured(&config.providers));
     let llm = Arc::new(LlmRouter::new(OpenAiOptions::default(), access.clone())?);
     let secret = secret::load_or_create(config.secret_key.0.as_deref(), &config.data_dir)?;
@@ -231,7 +243,6 @@ async fn build_service(config: &Config) -> anyhow::Result<Service> {
         ..SandboxOptions::default()
     });
     let mcp = McpManager::new(config.mcp.clone()).context("preparing the MCP client")?;
-    let store: Arc<dyn mneme_store::Store> = Arc::new(store);
     let embedders = EmbedderRouter::new(RouterConfig {
         providers: config.providers.clone(),
         local_model_dir: Some(config.embedding_model_dir.clone()),
