@@ -10,6 +10,12 @@ The server under test is the binary named by ``$MNEME_BIN``. It is started as
 
 and its address is taken from the first stderr line matching ``listening on <addr>``.
 
+With ``MNEME_TEST_BACKEND=postgres`` every server keeps its state in a PostgreSQL database of
+its own on ``$MNEME_TEST_DATABASE_URL``'s server (default
+``postgres://postgres@127.0.0.1:5432/postgres``), named after its data directory (so a restart
+finds it again; mneme creates it on first start); the databases are dropped when the session
+ends.
+
 Model calls go to the scripted fake LLM named by ``$MNEME_FAKE_LLM_BIN`` (one process for the
 whole session, started with ``--port 0``); every server the suite starts gets
 ``OPENAI_BASE_URL=http://<fake>/v1`` and ``OPENAI_API_KEY=sk-test``, the same fake as
@@ -56,6 +62,42 @@ def _kill_leftovers() -> None:
 
 
 atexit.register(_kill_leftovers)
+
+# -- backend ---------------------------------------------------------------------------------------
+
+_DEFAULT_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+_databases: "set[str]" = set()
+
+
+def postgres_backend() -> bool:
+    return os.environ.get("MNEME_TEST_BACKEND", "sqlite") == "postgres"
+
+
+def _admin_url() -> str:
+    return os.environ.get("MNEME_TEST_DATABASE_URL", _DEFAULT_ADMIN_URL)
+
+
+def database_url(data_dir: Path) -> str:
+    """The database of the server on ``data_dir``: one per data directory."""
+    name = "mneme_t_" + uuid.uuid5(uuid.NAMESPACE_URL, str(data_dir.resolve())).hex[:20]
+    _databases.add(name)
+    root = _admin_url().split("?")[0].rsplit("/", 1)[0]
+    return f"{root}/{name}"
+
+
+def _drop_databases() -> None:
+    """Drops the session's databases (psql; best effort: scripts/test drops leftovers)."""
+    for name in list(_databases):
+        subprocess.run(
+            ["psql", _admin_url(), "-qAtc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+    _databases.clear()
+
+
+atexit.register(_drop_databases)
 
 
 def fake_llm_bin() -> str:
@@ -108,6 +150,8 @@ class MnemeServer:
         env.setdefault(
             "MNEME_EMBEDDING_MODEL_DIR", str(self.data_dir / "models" / "all-MiniLM-L6-v2")
         )
+        if postgres_backend():
+            env["MNEME_DATABASE_URL"] = database_url(self.data_dir)
         env.update(self.extra_env)
         cmd = [
             self.binary,

@@ -470,7 +470,11 @@ def test_agent_variables_are_listed_with_include_secrets(client, uid):
 def test_tool_cannot_read_the_server_database(server_factory, fake, tmp_path, uid):
     data_dir = tmp_path / "data"
     srv = server_factory(data_dir)
-    db = data_dir / "mneme.db"
+    # The key that seals provider secrets is in the data directory on either backend; the
+    # database file too on SQLite.
+    targets = [data_dir / "secret.key"]
+    if os.environ.get("MNEME_TEST_BACKEND", "sqlite") != "postgres":
+        targets.append(data_dir / "mneme.db")
     with srv.client() as client:
         tool = create_tool(
             client,
@@ -479,13 +483,14 @@ def test_tool_cannot_read_the_server_database(server_factory, fake, tmp_path, ui
             'with open(path, "rb") as f:\n    return repr(f.read(64))',
         )
         agent = make_agent(client, f"reader-{uid}", tool_ids=[tool.id])
-        assert db.is_file(), f"the server's database is not at {db}: {sorted(os.listdir(data_dir))}"
+        for target in targets:
+            assert target.is_file(), f"{target.name} is not in {data_dir}: {sorted(os.listdir(data_dir))}"
 
-        ret = only_return(call_tool(client, fake, agent.id, tool.name, {"path": str(db)}))
+            ret = only_return(call_tool(client, fake, agent.id, tool.name, {"path": str(target)}))
 
-        assert ret.status == "error", ret.tool_return
-        assert "SQLite format" not in ret.tool_return
-        assert any(e in ret.tool_return for e in ("FileNotFoundError", "PermissionError")), ret.tool_return
+            assert ret.status == "error", ret.tool_return
+            assert "SQLite format" not in ret.tool_return
+            assert any(e in ret.tool_return for e in ("FileNotFoundError", "PermissionError")), ret.tool_return
         assert_healthy(client, fake, agent.id)
 
 

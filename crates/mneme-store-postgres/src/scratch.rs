@@ -58,26 +58,36 @@ impl ScratchDb {
 
 impl Drop for ScratchDb {
     fn drop(&mut self) {
-        let admin = admin_url();
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        // Drop may run inside or outside a runtime: a thread of its own with its own runtime.
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime to drop a scratch database");
-            rt.block_on(async {
-                let mut conn = PgConnection::connect(&admin).await?;
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut conn)
-                    .await?;
-                conn.close().await
-            })
+        drop_database(&self.name);
+    }
+}
+
+/// The URL of database `name` on the test server (which need not exist yet: mneme creates it).
+pub fn database_url(name: &str) -> String {
+    with_database(&admin_url(), name)
+}
+
+/// Drops database `name` on the test server, with any connection still on it. Callable inside
+/// or outside a runtime (it runs on a thread of its own); a failure is only reported.
+pub fn drop_database(name: &str) {
+    let admin = admin_url();
+    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    let dropped = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime to drop a scratch database");
+        rt.block_on(async {
+            let mut conn = PgConnection::connect(&admin).await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await?;
+            conn.close().await
         })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop scratch database {}", self.name);
-        }
+    })
+    .join();
+    if !matches!(dropped, Ok(Ok(()))) {
+        eprintln!("could not drop scratch database {name}");
     }
 }
 

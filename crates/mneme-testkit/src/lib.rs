@@ -4,6 +4,11 @@
 //! `fake_llm::FakeLlm` is the scripted model server (OpenAI, Gemini, Ollama) tests point it at;
 //! `mcp` runs the Python MCP test server.
 //!
+//! With `MNEME_TEST_BACKEND=postgres` each server keeps its state in a database of its own on
+//! the test PostgreSQL (`MNEME_TEST_DATABASE_URL`), named after its data directory so that a
+//! restart in the same directory finds it; a server on a temporary directory of its own drops
+//! its database with it.
+//!
 //! Test-only code: it panics with a clear message instead of returning errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,6 +20,8 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
+
+use mneme_store_postgres::scratch;
 
 pub mod fake_llm;
 pub mod mcp;
@@ -29,6 +36,86 @@ pub struct TestServer {
     data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
     http: reqwest::Client,
+}
+
+/// The store a server on `data_dir` keeps its state in, opened beside it (to set up what a crash
+/// would leave), on the backend tests run on.
+pub async fn store_of(data_dir: &Path) -> std::sync::Arc<dyn mneme_store::Store> {
+    match test_database(data_dir) {
+        Some(name) => {
+            let options = mneme_store_postgres::PgOptions {
+                max_connections: 2,
+                ..Default::default()
+            };
+            let store = mneme_store_postgres::PgStore::connect(&scratch::database_url(&name), options)
+                .await
+                .expect("opening the test server's database");
+            std::sync::Arc::new(store)
+        }
+        None => {
+            let path = data_dir.join("mneme.db");
+            let store = mneme_store_sqlite::SqliteStore::open(
+                &path,
+                mneme_store_sqlite::Durability::Normal,
+            )
+            .expect("opening the test server's database");
+            std::sync::Arc::new(store)
+        }
+    }
+}
+
+/// Every byte a stopped server on `data_dir` keeps at rest: the SQLite file and its log, or a
+/// dump of its PostgreSQL database's rows.
+pub fn stored_bytes(data_dir: &Path) -> Vec<u8> {
+    match test_database(data_dir) {
+        Some(name) => {
+            let out = std::process::Command::new("pg_dump")
+                .args(["--data-only", &scratch::database_url(&name)])
+                .output()
+                .expect("pg_dump (postgresql-client) for the test database");
+            assert!(out.status.success(), "pg_dump failed: {out:?}");
+            out.stdout
+        }
+        None => {
+            let mut bytes = std::fs::read(data_dir.join("mneme.db")).expect("the database file");
+            bytes.extend(std::fs::read(data_dir.join("mneme.db-wal")).unwrap_or_default());
+            bytes
+        }
+    }
+}
+
+/// The environment that points an offline command (`mneme import`, `mneme export`) on
+/// `data_dir` at the store a test server on that directory uses.
+pub fn store_env(data_dir: &Path) -> Vec<(&'static str, String)> {
+    test_database(data_dir)
+        .map(|name| ("MNEME_DATABASE_URL", scratch::database_url(&name)))
+        .into_iter()
+        .collect()
+}
+
+/// The database of the server on `data_dir` when tests run on PostgreSQL.
+fn test_database(data_dir: &Path) -> Option<String> {
+    use std::hash::{Hash, Hasher};
+    if !TestServer::on_postgres() {
+        return None;
+    }
+    // SipHash with fixed keys: the same directory always names the same database.
+    let mut h = std::hash::DefaultHasher::new();
+    data_dir.hash(&mut h);
+    Some(format!("mneme_t_{:016x}", h.finish()))
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // Only a server on a directory of its own owns its database; one on a caller's
+        // directory may be started again there (scripts/test drops what such tests leave).
+        if self._temp.is_some()
+            && let Some(name) = test_database(&self.data_dir)
+        {
+            let _ = self.child.start_kill();
+            scratch::drop_database(&name);
+        }
+    }
 }
 
 /// A response: status and parsed JSON body (`Value::Null` when the body is not JSON).
@@ -102,6 +189,7 @@ impl TestServer {
             .env("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
             .env("OPENAI_API_KEY", "sk-test");
         isolate_local_model(&mut command, data_dir);
+        command.envs(store_env(data_dir));
         let mut child = command
             .envs(env.iter().copied())
             .stdin(Stdio::null())
@@ -152,6 +240,11 @@ impl TestServer {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// True when test servers keep their state in PostgreSQL (`MNEME_TEST_BACKEND=postgres`).
+    pub fn on_postgres() -> bool {
+        std::env::var("MNEME_TEST_BACKEND").is_ok_and(|b| b == "postgres")
     }
 
     /// Stops the process with SIGTERM, as an operator would, and waits for it to exit.

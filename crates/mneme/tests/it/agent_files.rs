@@ -27,6 +27,7 @@ fn run_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
         .arg(dir)
         .args(["--embedding-model-fetch", "false"])
         .env("OPENAI_API_KEY", "sk-test")
+        .envs(mneme_testkit::store_env(dir))
         .envs(env.iter().copied())
         .output()
         .expect("run mneme");
@@ -130,6 +131,7 @@ async fn a_broken_file_fails_the_command_and_writes_nothing() {
         .args(["import", broken.to_str().unwrap(), "--data-dir"])
         .arg(dir.path())
         .args(["--embedding-model-fetch", "false"])
+        .envs(mneme_testkit::store_env(dir.path()))
         .output()
         .expect("run mneme");
     assert!(!out.status.success());

@@ -112,15 +112,12 @@ async fn a_byok_handle_answers_through_its_provider_with_its_key_after_a_restart
         "base_url": fake.base_url()});
     srv.post("/v1/providers/", body).await.ok();
     srv.stop().await;
-    let db = std::fs::read(dir.path().join("mneme.db")).unwrap();
-    let wal = std::fs::read(dir.path().join("mneme.db-wal")).unwrap_or_default();
+    let stored = mneme_testkit::stored_bytes(dir.path());
     let needle = KEY.as_bytes();
-    for bytes in [&db, &wal] {
-        assert!(
-            !bytes.windows(needle.len()).any(|w| w == needle),
-            "key stored in clear"
-        );
-    }
+    assert!(
+        !stored.windows(needle.len()).any(|w| w == needle),
+        "key stored in clear"
+    );
 
     let srv = TestServer::start_in(bin(), dir.path()).await;
     let agent = srv

@@ -7,7 +7,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use mneme_store::RunStore;
-use mneme_store_sqlite::{Durability, SqliteStore};
 use mneme_testkit::{FakeLlm, Reply, TestServer};
 use mneme_types::{RunId, RunStatus, StopReason};
 use serde_json::{Value, json};
@@ -166,7 +165,7 @@ async fn new_input_clears_an_approval_whose_run_was_cut_off_but_not_a_live_one()
     // What a crash between storing the request and ending its run leaves behind: the run
     // ended without waiting for the answer, failed.
     let run: RunId = request["run_id"].as_str().unwrap().parse().unwrap();
-    let store = SqliteStore::open(&dir.path().join("mneme.db"), Durability::Normal).unwrap();
+    let store = mneme_testkit::store_of(dir.path()).await;
     let edit = Box::new(|r: &mut mneme_store::RunRecord| {
         r.status = RunStatus::Failed;
         r.stop_reason = Some(StopReason::Error);
