@@ -449,3 +449,122 @@ async fn blocks_of_many(
     }
     Ok(out)
 }
+
+#[cfg(all(test, feature = "scratch"))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::blocks::tests::block;
+    use crate::scratch::ScratchDb;
+    use mneme_store::AgentSettings;
+    use mneme_store::BlockStore;
+    use mneme_types::AgentType;
+
+    /// An agent without messages, tools or folders, so that only this module's code runs.
+    async fn bare_agent(store: &PgStore) -> AgentId {
+        let now = mneme_types::time::now();
+        let agent = Agent {
+            id: AgentId::new(),
+            name: "a".into(),
+            agent_type: AgentType::LettaV1Agent,
+            system: "base".into(),
+            description: None,
+            metadata: None,
+            llm_config: serde_json::from_value(serde_json::json!({
+                "model": "m", "model_endpoint_type": "openai", "context_window": 1000
+            }))
+            .unwrap(),
+            embedding_config: None,
+            tool_rules: None,
+            message_ids: vec![],
+            message_ids_version: 0,
+            messages_edited: 0,
+            tags: vec![],
+            identity_ids: vec![],
+            project_id: None,
+            template_id: None,
+            base_template_id: None,
+            last_run_completion: None,
+            last_run_duration_ms: None,
+            last_stop_reason: None,
+            settings: AgentSettings::default(),
+            created_at: now,
+            updated_at: now,
+        };
+        let new = NewAgent {
+            agent,
+            new_blocks: vec![],
+            existing_blocks: vec![],
+            tools: vec![],
+            messages: vec![],
+            folders: vec![],
+        };
+        store.create_agent(new).await.unwrap().id
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_attaches_take_distinct_positions() {
+        let db = ScratchDb::create().await;
+        let store = db.store().await;
+        let agent = bare_agent(&store).await;
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let b = store.create_block(block(&format!("b{i}"), "")).await?;
+                store.attach_block(agent, b.id).await
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        let positions: Vec<i64> = sqlx::query_scalar(
+            "SELECT position FROM agent_blocks WHERE agent_id = $1 ORDER BY position",
+        )
+        .bind(agent.to_string())
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(positions, (0..8).collect::<Vec<i64>>());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_attaches_of_one_label_let_one_win() {
+        let db = ScratchDb::create().await;
+        let store = db.store().await;
+        let agent = bare_agent(&store).await;
+        let mut tasks = Vec::new();
+        for _ in 0..6 {
+            let store = store.clone();
+            let b = store.create_block(block("same", "")).await.unwrap();
+            tasks.push(tokio::spawn(async move {
+                store.attach_block(agent, b.id).await
+            }));
+        }
+        let mut won = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(()) => won += 1,
+                Err(e) => assert!(matches!(e, StoreError::Conflict(_)), "{e:?}"),
+            }
+        }
+        assert_eq!(won, 1);
+        assert_eq!(store.agent_blocks(agent).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn tags_keep_the_order_given() {
+        let db = ScratchDb::create().await;
+        let store = db.store().await;
+        let agent = bare_agent(&store).await;
+        let tags = vec!["zeta".to_owned(), "alpha".to_owned(), "mid".to_owned()];
+        let wanted = tags.clone();
+        let edit: AgentEdit = Box::new(move |a| {
+            a.tags = wanted;
+            Ok(())
+        });
+        store.update_agent(agent, edit, None).await.unwrap();
+        assert_eq!(store.get_agent(agent).await.unwrap().tags, tags);
+    }
+}

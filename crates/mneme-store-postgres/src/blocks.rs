@@ -370,3 +370,46 @@ pub(crate) async fn list(
     );
     fetch(conn, &sql, q.params, |r| rows::block(r, 0)).await
 }
+
+#[cfg(all(test, feature = "scratch"))]
+pub(crate) mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::scratch::ScratchDb;
+
+    /// A block with a label and a value, every other field empty.
+    pub(crate) fn block(label: &str, value: &str) -> Block {
+        serde_json::from_value(serde_json::json!({
+            "id": BlockId::new(), "label": label, "value": value, "limit": 100,
+            "description": null, "read_only": false, "metadata": {}, "tags": [], "hidden": null,
+            "is_template": false, "template_name": null, "template_id": null,
+            "base_template_id": null, "deployment_id": null, "entity_id": null,
+            "project_id": null, "preserve_on_migration": false, "created_by_id": null,
+            "last_updated_by_id": null
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_edits_of_a_block_lose_none() {
+        let db = ScratchDb::create().await;
+        let store = db.store().await;
+        let id = store.create_block(block("b", "")).await.unwrap().id;
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let edit: BlockEdit = Box::new(|b| {
+                    b.value.push('x');
+                    Ok(())
+                });
+                store.update_block(id, edit).await
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(store.get_block(id).await.unwrap().value, "xxxxxxxx");
+    }
+}
