@@ -50,7 +50,7 @@ impl BlockStore for PgStore {
 
     async fn update_block(&self, id: BlockId, edit: BlockEdit) -> StoreResult<Block> {
         let mut tx = self.pool.begin().await.map_err(Error::from)?;
-        let block = edit_block(&mut tx, id, edit).await?;
+        let block = edit_block(&mut tx, id, edit, None).await?;
         tx.commit().await.map_err(Error::from)?;
         Ok(block)
     }
@@ -63,7 +63,7 @@ impl BlockStore for PgStore {
     ) -> StoreResult<Block> {
         let mut tx = self.pool.begin().await.map_err(Error::from)?;
         let id = agent_block(&mut tx, agent, label).await?;
-        let block = edit_block(&mut tx, id, edit).await?;
+        let block = edit_block(&mut tx, id, edit, Some((agent, label))).await?;
         tx.commit().await.map_err(Error::from)?;
         Ok(block)
     }
@@ -102,26 +102,44 @@ impl BlockStore for PgStore {
     }
 }
 
-/// The block the agent holds under `label`.
+/// The block the agent holds under `label`, locked (as `edit_block` locks it: the block row
+/// first, in the order every block edit takes its locks).
 async fn agent_block(conn: &mut PgConnection, agent: AgentId, label: &str) -> Result<BlockId> {
     ensure_agent(conn, agent).await?;
-    let id: Option<String> =
-        sqlx::query_scalar("SELECT block_id FROM agent_blocks WHERE agent_id = $1 AND label = $2")
-            .bind(agent.to_string())
-            .bind(label)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let id = id.ok_or_else(|| StoreError::NotFound {
-        kind: "Block",
-        id: format!("with label '{label}' for agent {agent}"),
-    })?;
+    let id: Option<String> = sqlx::query_scalar(
+        "SELECT ab.block_id FROM agent_blocks ab JOIN blocks b ON b.id = ab.block_id
+         WHERE ab.agent_id = $1 AND ab.label = $2 FOR UPDATE OF b",
+    )
+    .bind(agent.to_string())
+    .bind(label)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let id = id.ok_or_else(|| label_not_found(agent, label))?;
     Ok(parse(&id)?)
 }
 
+fn label_not_found(agent: AgentId, label: &str) -> Error {
+    Error::Store(StoreError::NotFound {
+        kind: "Block",
+        id: format!("with label '{label}' for agent {agent}"),
+    })
+}
+
 /// Applies `edit` to block `id` and saves it. The block row is locked from the read to the
-/// write, so that a concurrent edit is applied after this one, not over it.
-async fn edit_block(conn: &mut PgConnection, id: BlockId, edit: BlockEdit) -> Result<Block> {
+/// write, so that a concurrent edit is applied after this one, not over it. With `label`, the
+/// block must still carry it once locked (a concurrent relabel may have won the lock first).
+async fn edit_block(
+    conn: &mut PgConnection,
+    id: BlockId,
+    edit: BlockEdit,
+    label: Option<(AgentId, &str)>,
+) -> Result<Block> {
     let mut block = load(conn, id, true).await?;
+    if let Some((agent, label)) = label
+        && block.label.as_deref().unwrap_or_default() != label
+    {
+        return Err(label_not_found(agent, label));
+    }
     let old_label = block.label.clone();
     edit(&mut block)?;
     block.id = id;

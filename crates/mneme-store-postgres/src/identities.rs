@@ -37,9 +37,11 @@ impl IdentityStore for PgStore {
     ) -> StoreResult<IdentityRecord> {
         let mut tx = self.pool.begin().await.map_err(Error::from)?;
         let r = &new.identity;
-        // A concurrent upsert of the same key that creates it first makes this create a
-        // conflict (the unique index), never a duplicate.
-        let record = match find_key(&mut tx, &r.identifier_key, r.project_id.as_deref()).await? {
+        let (key, project) = (&r.identifier_key, r.project_id.as_deref());
+        // Upserts of one key take turns, so that the second updates what the first created
+        // rather than fail on the unique index.
+        lock_key(&mut tx, key, project).await?;
+        let record = match find_key(&mut tx, key, project).await? {
             Some(id) => update(&mut tx, id, edit, &links).await?,
             None => create(&mut tx, &new).await?,
         };
@@ -309,6 +311,19 @@ async fn ensure_row(
     found.map(|_| ()).ok_or_else(|| Error::not_found(kind, id))
 }
 
+/// Holds, until the transaction ends, the lock of an identifier key in its project (a hash
+/// of both: an unrelated key sharing the hash only waits its turn).
+async fn lock_key(conn: &mut PgConnection, key: &str, project: Option<&str>) -> Result<()> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended(COALESCE($2, '') || chr(31) || $1, 0))",
+    )
+    .bind(key)
+    .bind(project)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// No project and an empty one are one namespace, as the unique index has it.
 async fn find_key(
     conn: &mut PgConnection,
@@ -387,4 +402,52 @@ fn record(row: &PgRow) -> Result<IdentityRecord> {
         created_at: time(row.try_get(6)?),
         updated_at: time(row.try_get(7)?),
     })
+}
+
+#[cfg(all(test, feature = "scratch"))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::scratch::ScratchDb;
+
+    fn new_identity(key: &str) -> NewIdentity {
+        let now = mneme_types::time::now();
+        NewIdentity {
+            identity: IdentityRecord {
+                id: IdentityId::new(),
+                identifier_key: key.into(),
+                name: "n".into(),
+                identity_type: IdentityType::User,
+                project_id: None,
+                properties: vec![],
+                created_at: now,
+                updated_at: now,
+            },
+            agents: vec![],
+            blocks: vec![],
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_upserts_of_one_key_make_one_identity() {
+        let db = ScratchDb::create().await;
+        let store = db.store().await;
+        let mut tasks = Vec::new();
+        for i in 0..6 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let edit: IdentityEdit = Box::new(move |r| {
+                    r.name = format!("n{i}");
+                    Ok(())
+                });
+                let links = IdentityLinks::default();
+                store.upsert_identity(new_identity("k"), edit, links).await
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(store.count_identities().await.unwrap(), 1);
+    }
 }
