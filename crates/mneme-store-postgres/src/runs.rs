@@ -229,6 +229,7 @@ async fn commit_step(tx: &mut PgConnection, c: &StepCommit) -> Result<()> {
     // Locked: the run's usage is read, then added to.
     let mut run = load_run(tx, c.run_id, true).await?;
     messages::insert_messages(tx, &c.messages, c.conversation_id).await?;
+    lock_blocks(tx, &c.block_changes).await?;
     for change in &c.block_changes {
         apply_block_change(tx, agent, change).await?;
     }
@@ -385,6 +386,27 @@ fn step_usage(step: &Step) -> mneme_types::UsageStatistics {
     }
 }
 
+/// Locks the blocks a step updates, in one statement and in id order, so that two steps
+/// updating the same blocks wait for each other instead of deadlocking.
+async fn lock_blocks(tx: &mut PgConnection, changes: &[BlockChange]) -> Result<()> {
+    let mut ids: Vec<String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            BlockChange::Update { block, .. } => Some(block.id.to_string()),
+            _ => None,
+        })
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ids.sort();
+    sqlx::query("SELECT 1 FROM blocks WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(ids)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 /// Applies one block change of a step; a block changed by someone else since the step read it
 /// is a conflict, and the whole step is rolled back.
 async fn apply_block_change(
@@ -394,11 +416,7 @@ async fn apply_block_change(
 ) -> Result<()> {
     match change {
         BlockChange::Update { expected, block } => {
-            // Locked: the value is checked, then overwritten.
-            sqlx::query("SELECT 1 FROM blocks WHERE id = $1 FOR UPDATE")
-                .bind(block.id.to_string())
-                .execute(&mut *conn)
-                .await?;
+            // Locked by `lock_blocks`: the value is checked, then overwritten.
             let current = blocks::load_block(conn, block.id).await?;
             if &current.value != expected {
                 return Err(Error::Store(StoreError::Conflict(format!(
@@ -492,4 +510,46 @@ fn run(row: &PgRow) -> Result<RunRecord> {
 fn enum_value<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
     serde_json::from_value(serde_json::Value::String(s.to_owned()))
         .map_err(|_| Error::Store(StoreError::Corrupt(format!("unknown value {s}"))))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use mneme_store::conformance::{commit, message, new_agent, run_for};
+    use mneme_store::{AgentStore, MessageStore, Role, RunStore, StoreError};
+
+    use crate::scratch::ScratchDb;
+
+    /// Two replicas (two pools) commit a step of one agent from the same context version at
+    /// once: one wins, the other is refused whole, round after round.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_steps_of_one_agent_commit_once() {
+        let db = ScratchDb::create().await;
+        let (one, two) = (db.store().await, db.store().await);
+        let a = one.create_agent(new_agent("a", vec![])).await.unwrap();
+        let run = run_for(&one, a.id).await;
+        for _ in 0..8 {
+            let a = one.get_agent(a.id).await.unwrap();
+            let (m1, m2) = (
+                message(a.id, Role::User, "one"),
+                message(a.id, Role::User, "two"),
+            );
+            let (c1, c2) = (
+                commit(&a, run, vec![m1.clone()]),
+                commit(&a, run, vec![m2.clone()]),
+            );
+            let (r1, r2) = tokio::join!(one.commit_step(c1), two.commit_step(c2));
+            let (won, lost, err) = match (r1, r2) {
+                (Ok(()), Err(e)) => (m1, m2, e),
+                (Err(e), Ok(())) => (m2, m1, e),
+                other => panic!("expected one success and one conflict: {other:?}"),
+            };
+            assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+            let after = one.get_agent(a.id).await.unwrap();
+            assert_eq!(after.message_ids_version, a.message_ids_version + 1);
+            assert_eq!(after.message_ids.last(), Some(&won.id));
+            assert!(one.get_message(lost.id).await.is_err());
+        }
+    }
 }
