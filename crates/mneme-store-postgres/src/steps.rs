@@ -1,0 +1,100 @@
+//! Step listing and editing on PostgreSQL, kept apart from the run operations for length.
+//! Steps are stored as JSON documents; the filters of `GET /v1/steps/` read their fields in
+//! place.
+
+use mneme_store::codec::{json, micros, to_json};
+use mneme_store::{Page, StepEdit, StepFilter};
+use mneme_types::{Step, StepId};
+use sqlx::{PgConnection, Row};
+
+use crate::query::{Arg, Where, fetch, order_limit, paginate};
+use crate::{Error, Result};
+
+pub(crate) async fn list_steps(
+    conn: &mut PgConnection,
+    f: &StepFilter,
+    page: &Page,
+) -> Result<Vec<Step>> {
+    let mut w = filter_sql(f);
+    paginate(conn, &mut w, "steps", "created_at", page, false).await?;
+    let sql = format!(
+        "SELECT data FROM steps {} {}",
+        w.where_clause(),
+        order_limit("created_at", page)
+    );
+    fetch(conn, &sql, w.params, |row| {
+        Ok(json(&row.try_get::<String, _>(0)?)?)
+    })
+    .await
+}
+
+/// One step; `lock` holds its row until the transaction ends.
+pub(crate) async fn load_step(conn: &mut PgConnection, id: StepId, lock: bool) -> Result<Step> {
+    let sql = if lock {
+        "SELECT data FROM steps WHERE id = $1 FOR UPDATE"
+    } else {
+        "SELECT data FROM steps WHERE id = $1"
+    };
+    let data: Option<String> = sqlx::query_scalar(sql)
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let data = data.ok_or_else(|| Error::not_found("Step", id))?;
+    Ok(json(&data)?)
+}
+
+pub(crate) async fn update_step(
+    conn: &mut PgConnection,
+    id: StepId,
+    edit: StepEdit,
+) -> Result<Step> {
+    // Locked: the document is read, edited and written back whole.
+    let mut step = load_step(conn, id, true).await?;
+    edit(&mut step);
+    step.id = id;
+    sqlx::query("UPDATE steps SET data = $2 WHERE id = $1")
+        .bind(id.to_string())
+        .bind(to_json(&step)?)
+        .execute(&mut *conn)
+        .await?;
+    Ok(step)
+}
+
+/// A field of the step document, as text (NULL when absent or JSON null).
+fn field(name: &str) -> String {
+    format!("((data::jsonb) ->> '{name}')")
+}
+
+fn filter_sql(f: &StepFilter) -> Where {
+    let mut w = Where::default();
+    if let Some(a) = f.agent {
+        w.push("agent_id = ?", [Arg::Text(a.to_string())]);
+    }
+    if let Some(r) = f.run {
+        w.push("run_id = ?", [Arg::Text(r.to_string())]);
+    }
+    if let Some(m) = &f.model {
+        w.push(format!("{} = ?", field("model")), [Arg::from(m)]);
+    }
+    if !f.trace_ids.is_empty() {
+        w.push(
+            format!("{} = ANY(?)", field("trace_id")),
+            [Arg::Texts(f.trace_ids.clone())],
+        );
+    }
+    if let Some(fb) = &f.feedback {
+        w.push(format!("{} = ?", field("feedback")), [Arg::from(fb)]);
+    }
+    match f.has_feedback {
+        Some(true) => w.push(format!("{} IS NOT NULL", field("feedback")), []),
+        Some(false) => w.push(format!("{} IS NULL", field("feedback")), []),
+        None => {}
+    }
+    if let Some(d) = &f.start_date {
+        w.push("created_at > ?", [Arg::Int(micros(d))]);
+    }
+    if let Some(d) = &f.end_date {
+        w.push("created_at < ?", [Arg::Int(micros(d))]);
+    }
+    w
+}
