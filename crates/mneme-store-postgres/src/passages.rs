@@ -2,8 +2,9 @@
 //! passages with their embeddings. Search runs over the derived indices (see `search.rs`).
 
 use async_trait::async_trait;
-use mneme_store::codec::{bytes_vector, json, json_opt, micros, parse, time, to_json, to_json_opt,
-    vector_bytes};
+use mneme_store::codec::{
+    bytes_vector, json, json_opt, micros, parse, time, to_json, to_json_opt, vector_bytes,
+};
 use mneme_store::{
     Agent, Archive, ArchiveEdit, ArchiveFilter, ArchiveStore, Page, Passage, PassageList,
     PassageStore,
