@@ -397,8 +397,11 @@ fn record(r: &PgRow) -> Result<FolderRecord> {
     })
 }
 
+/// A folder with one of its files, if it has any: folder id and name, file id, name and size.
+type StatsRow = (String, String, Option<String>, Option<String>, Option<i64>);
+
 async fn stats(conn: &mut PgConnection) -> Result<Vec<SourceStats>> {
-    let rows: Vec<(String, String, Option<String>, Option<String>, Option<i64>)> = sqlx::query_as(
+    let rows: Vec<StatsRow> = sqlx::query_as(
         "SELECT f.id, f.name, x.id, x.file_name, x.file_size FROM folders f
          LEFT JOIN files x ON x.folder_id = f.id
          ORDER BY f.created_at, f.id, x.created_at, x.id",
