@@ -180,7 +180,7 @@ impl FolderStore for PgStore {
     async fn set_agent_folders(&self, agent: AgentId, folders: Vec<FolderId>) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(Error::from)?;
         // The agent row is locked so that two concurrent replacements do not interleave.
-        lock_agent(&mut tx, agent).await?;
+        crate::passages::lock_agent(&mut tx, agent).await?;
         sqlx::query("DELETE FROM agent_folders WHERE agent_id = $1")
             .bind(agent.to_string())
             .execute(&mut *tx)
@@ -314,17 +314,6 @@ pub(crate) async fn insert_imported(conn: &mut PgConnection, f: &ImportedFolder)
         files::insert(conn, file, None).await?;
     }
     Ok(())
-}
-
-/// Not found unless the agent exists; locked until the transaction ends.
-async fn lock_agent(conn: &mut PgConnection, agent: AgentId) -> Result<()> {
-    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM agents WHERE id = $1 FOR UPDATE")
-        .bind(agent.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    found
-        .map(|_| ())
-        .ok_or_else(|| Error::not_found("Agent", agent))
 }
 
 async fn insert(conn: &mut PgConnection, f: &Folder, archive: ArchiveId) -> Result<()> {

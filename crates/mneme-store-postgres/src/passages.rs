@@ -283,7 +283,7 @@ async fn attach(conn: &mut PgConnection, agent: AgentId, archive: ArchiveId) -> 
 }
 
 /// Not found unless the agent exists; locked until the transaction ends.
-async fn lock_agent(conn: &mut PgConnection, agent: AgentId) -> Result<()> {
+pub(crate) async fn lock_agent(conn: &mut PgConnection, agent: AgentId) -> Result<()> {
     let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM agents WHERE id = $1 FOR UPDATE")
         .bind(agent.to_string())
         .fetch_optional(&mut *conn)
