@@ -124,13 +124,12 @@ async fn ensure_name_free(
     name: &str,
     except: Option<ProviderId>,
 ) -> Result<()> {
-    let clash: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM providers WHERE name = $1 AND id <> $2)",
-    )
-    .bind(name)
-    .bind(except.map(|e| e.to_string()).unwrap_or_default())
-    .fetch_one(&mut *conn)
-    .await?;
+    let clash: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM providers WHERE name = $1 AND id <> $2)")
+            .bind(name)
+            .bind(except.map(|e| e.to_string()).unwrap_or_default())
+            .fetch_one(&mut *conn)
+            .await?;
     if clash {
         return Err(Error::Store(StoreError::Conflict(format!(
             "A provider named '{name}' already exists"
