@@ -1,66 +1,311 @@
-//! TODO(pg): stub, to be replaced by the implementation.
-#![allow(unused_variables, unused_imports)]
+//! `ToolStore` on PostgreSQL. A tool is stored as its JSON document beside its unique name.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use mneme_store::*;
-use mneme_types::{
-    AgentId, ArchiveId, Block, BlockId, ConversationId, DuplicateFileHandling, FileAgentId, FileId,
-    FileMetadata, Folder, FolderId, Group, GroupId, IdentityId, Job, JobId, ManagerType, McpServer,
-    McpServerId, MessageId, PassageId, ProviderId, ProviderRecord, RunId, SourceStats, Step,
-    StepId, Tool, ToolId,
-};
+use mneme_store::codec::{json, micros, parse, to_json};
+use mneme_store::{Page, StoreError, ToolEdit, ToolFilter, ToolStore};
+use mneme_types::{AgentId, Tool, ToolId};
+use serde::de::DeserializeOwned;
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
 
-use crate::{PgStore, StoreResult as Result};
+use crate::query::{Arg, Where, ensure_agent, fetch, order_limit, paginate};
+use crate::{Error, PgStore, Result, StoreResult};
 
 #[async_trait]
 impl ToolStore for PgStore {
-    async fn upsert_tools(&self, tools: Vec<Tool>) -> Result<Vec<Tool>> {
-        unimplemented!("PgStore::upsert_tools")
+    async fn upsert_tools(&self, tools: Vec<Tool>) -> StoreResult<Vec<Tool>> {
+        Ok(upsert_tools(&self.pool, tools).await?)
     }
-    async fn tools_by_name(&self, names: &[String]) -> Result<Vec<Tool>> {
-        unimplemented!("PgStore::tools_by_name")
+
+    async fn tools_by_name(&self, names: &[String]) -> StoreResult<Vec<Tool>> {
+        Ok(tools_by_name(&self.pool, names).await?)
     }
-    async fn get_tool(&self, id: ToolId) -> Result<Tool> {
-        unimplemented!("PgStore::get_tool")
+
+    async fn get_tool(&self, id: ToolId) -> StoreResult<Tool> {
+        let mut conn = self.pool.acquire().await.map_err(Error::from)?;
+        Ok(document(&mut conn, "tools", "Tool", id, false).await?)
     }
-    async fn agent_tools(&self, agent: AgentId) -> Result<Vec<Tool>> {
-        unimplemented!("PgStore::agent_tools")
+
+    async fn agent_tools(&self, agent: AgentId) -> StoreResult<Vec<Tool>> {
+        let mut conn = self.pool.acquire().await.map_err(Error::from)?;
+        Ok(tools_of(&mut conn, agent).await?)
     }
-    async fn tools_of_agents(&self, agents: &[AgentId]) -> Result<Vec<(AgentId, Vec<Tool>)>> {
-        unimplemented!("PgStore::tools_of_agents")
+
+    async fn tools_of_agents(&self, agents: &[AgentId]) -> StoreResult<Vec<(AgentId, Vec<Tool>)>> {
+        Ok(tools_of_agents(&self.pool, agents).await?)
     }
-    async fn list_tools(&self, filter: &ToolFilter, page: &Page) -> Result<Vec<Tool>> {
-        unimplemented!("PgStore::list_tools")
+
+    async fn list_tools(&self, filter: &ToolFilter, page: &Page) -> StoreResult<Vec<Tool>> {
+        Ok(list_tools(&self.pool, filter, page).await?)
     }
-    async fn count_tools(&self, filter: &ToolFilter) -> Result<u64> {
-        unimplemented!("PgStore::count_tools")
+
+    async fn count_tools(&self, filter: &ToolFilter) -> StoreResult<u64> {
+        let w = filter_sql(filter);
+        let sql = format!("SELECT COUNT(*) FROM tools {}", w.where_clause());
+        let row = crate::query::query(&sql, w.params)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(Error::from)?;
+        let n: i64 = row.try_get(0).map_err(Error::from)?;
+        Ok(crate::rows::count(n))
     }
-    async fn update_tool(&self, id: ToolId, edit: ToolEdit) -> Result<Tool> {
-        unimplemented!("PgStore::update_tool")
+
+    async fn update_tool(&self, id: ToolId, edit: ToolEdit) -> StoreResult<Tool> {
+        Ok(update_tool(&self.pool, id, edit).await?)
     }
-    async fn delete_tool(&self, id: ToolId) -> Result<()> {
-        unimplemented!("PgStore::delete_tool")
+
+    async fn delete_tool(&self, id: ToolId) -> StoreResult<()> {
+        let n = sqlx::query("DELETE FROM tools WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(Error::from)?
+            .rows_affected();
+        if n == 0 {
+            return Err(Error::not_found("Tool", id).into());
+        }
+        Ok(())
     }
-    async fn attach_tool(&self, agent: AgentId, tool: ToolId) -> Result<()> {
-        unimplemented!("PgStore::attach_tool")
+
+    async fn attach_tool(&self, agent: AgentId, tool: ToolId) -> StoreResult<()> {
+        Ok(attach_tool(&self.pool, agent, tool).await?)
     }
-    async fn detach_tool(&self, agent: AgentId, tool: ToolId) -> Result<()> {
-        unimplemented!("PgStore::detach_tool")
+
+    async fn detach_tool(&self, agent: AgentId, tool: ToolId) -> StoreResult<()> {
+        Ok(detach_tool(&self.pool, agent, tool).await?)
     }
+}
+
+async fn upsert_tools(pool: &PgPool, tools: Vec<Tool>) -> Result<Vec<Tool>> {
+    let mut tx = pool.begin().await?;
+    let mut out = Vec::with_capacity(tools.len());
+    for mut tool in tools {
+        // The row of that name, locked, keeps its id; a name new to both this and a
+        // concurrent upsert lets the unique name decide (the loser is a conflict).
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT id FROM tools WHERE name = $1 FOR UPDATE")
+                .bind(&tool.name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(id) = existing {
+            tool.id = parse(&id)?;
+        }
+        save_tool(&mut tx, &tool).await?;
+        out.push(tool);
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn tools_by_name(pool: &PgPool, names: &[String]) -> Result<Vec<Tool>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let data: Vec<String> = sqlx::query_scalar("SELECT data FROM tools WHERE name = ANY($1)")
+        .bind(names.to_vec())
+        .fetch_all(pool)
+        .await?;
+    let tools = data
+        .iter()
+        .map(|d| json::<Tool>(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    // In the order asked.
+    Ok(names
+        .iter()
+        .filter_map(|n| tools.iter().find(|t| &t.name == n).cloned())
+        .collect())
+}
+
+async fn tools_of_agents(pool: &PgPool, agents: &[AgentId]) -> Result<Vec<(AgentId, Vec<Tool>)>> {
+    // One transaction, so that the agents' lists agree with each other.
+    let mut tx = pool.begin().await?;
+    let mut out = Vec::with_capacity(agents.len());
+    for agent in agents {
+        out.push((*agent, tools_of(&mut tx, *agent).await?));
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn list_tools(pool: &PgPool, filter: &ToolFilter, page: &Page) -> Result<Vec<Tool>> {
+    let mut tx = pool.begin().await?;
+    let mut w = filter_sql(filter);
+    paginate(&mut tx, &mut w, "tools", "created_at", page, false).await?;
+    let sql = format!(
+        "SELECT data FROM tools {} {}",
+        w.where_clause(),
+        order_limit("created_at", page)
+    );
+    let tools = fetch(&mut tx, &sql, w.params, |r| {
+        Ok(json::<Tool>(&r.try_get::<String, _>(0)?)?)
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(tools)
+}
+
+async fn update_tool(pool: &PgPool, id: ToolId, edit: ToolEdit) -> Result<Tool> {
+    let mut tx = pool.begin().await?;
+    let mut tool: Tool = document(&mut tx, "tools", "Tool", id, true).await?;
+    edit(&mut tool)?;
+    tool.id = id;
+    let clash: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tools WHERE name = $1 AND id <> $2)")
+            .bind(&tool.name)
+            .bind(id.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+    if clash {
+        return Err(Error::Store(StoreError::Conflict(format!(
+            "A tool named '{}' already exists",
+            tool.name
+        ))));
+    }
+    save_tool(&mut tx, &tool).await?;
+    tx.commit().await?;
+    Ok(tool)
+}
+
+async fn attach_tool(pool: &PgPool, agent: AgentId, tool: ToolId) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    // The agent row locked: the next position is computed from what it holds.
+    lock_agent(&mut tx, agent).await?;
+    ensure_tool(&mut tx, tool).await?;
+    sqlx::query(
+        "INSERT INTO agent_tools (agent_id, tool_id, position)
+         VALUES ($1, $2, (SELECT COALESCE(MAX(position), -1) + 1 FROM agent_tools
+                          WHERE agent_id = $1))
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(agent.to_string())
+    .bind(tool.to_string())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn detach_tool(pool: &PgPool, agent: AgentId, tool: ToolId) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    ensure_agent(&mut tx, agent).await?;
+    ensure_tool(&mut tx, tool).await?;
+    sqlx::query("DELETE FROM agent_tools WHERE agent_id = $1 AND tool_id = $2")
+        .bind(agent.to_string())
+        .bind(tool.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Locks the agent's row for the rest of the transaction; `NotFound` without it.
+async fn lock_agent(conn: &mut PgConnection, id: AgentId) -> Result<()> {
+    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM agents WHERE id = $1 FOR UPDATE")
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| Error::not_found("Agent", id))
+}
+
+async fn ensure_tool(conn: &mut PgConnection, id: ToolId) -> Result<()> {
+    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM tools WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| Error::not_found("Tool", id))
+}
+
+/// The JSON document (`data`) of row `id` in `table`, locked for update when `lock`; `NotFound`
+/// as `kind` without it. Shared by the modules whose records are one document.
+pub(crate) async fn document<T: DeserializeOwned>(
+    conn: &mut PgConnection,
+    table: &str,
+    kind: &'static str,
+    id: impl ToString,
+    lock: bool,
+) -> Result<T> {
+    let id = id.to_string();
+    let lock = if lock { "FOR UPDATE" } else { "" };
+    let sql = format!("SELECT data FROM {table} WHERE id = $1 {lock}");
+    let data: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(&id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let data = data.ok_or_else(|| Error::not_found(kind, id))?;
+    Ok(json(&data)?)
+}
+
+fn filter_sql(f: &ToolFilter) -> Where {
+    let mut w = Where::default();
+    if !f.names.is_empty() {
+        w.push("name = ANY(?)", [Arg::Texts(f.names.clone())]);
+    }
+    if !f.ids.is_empty() {
+        let ids = f.ids.iter().map(|i| i.to_string()).collect();
+        w.push("id = ANY(?)", [Arg::Texts(ids)]);
+    }
+    if let Some(q) = f.search.as_ref().filter(|q| !q.is_empty()) {
+        w.push("strpos(lower(name), lower(?)) > 0", [Arg::from(q)]);
+    }
+    if !f.tool_types.is_empty() {
+        w.push("tool_type = ANY(?)", [Arg::Texts(f.tool_types.clone())]);
+    }
+    if !f.exclude_tool_types.is_empty() {
+        w.push(
+            "NOT (tool_type = ANY(?))",
+            [Arg::Texts(f.exclude_tool_types.clone())],
+        );
+    }
+    w
 }
 
 // Shared with other modules (contract: same meaning as the SQLite backend's function of the
 // same name; `conn` may be a transaction).
-pub(crate) async fn tools_of(
-    conn: &mut sqlx::PgConnection,
-    agent: AgentId,
-) -> crate::Result<Vec<Tool>> {
-    unimplemented!("tools::tools_of")
+
+/// The agent's tools in attachment order.
+pub(crate) async fn tools_of(conn: &mut PgConnection, agent: AgentId) -> Result<Vec<Tool>> {
+    let data: Vec<String> = sqlx::query_scalar(
+        "SELECT t.data FROM agent_tools at JOIN tools t ON t.id = at.tool_id
+         WHERE at.agent_id = $1 ORDER BY at.position",
+    )
+    .bind(agent.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    data.iter().map(|d| Ok(json(d)?)).collect()
 }
-pub(crate) async fn insert_tool(conn: &mut sqlx::PgConnection, tool: &Tool) -> crate::Result<()> {
-    unimplemented!("tools::insert_tool")
+
+/// Inserts a new tool row; a taken id or name is a conflict.
+pub(crate) async fn insert_tool(conn: &mut PgConnection, tool: &Tool) -> Result<()> {
+    write_tool(conn, tool, "").await
 }
-pub(crate) async fn save_tool(conn: &mut sqlx::PgConnection, tool: &Tool) -> crate::Result<()> {
-    unimplemented!("tools::save_tool")
+
+/// Inserts or replaces a tool row by id.
+pub(crate) async fn save_tool(conn: &mut PgConnection, tool: &Tool) -> Result<()> {
+    write_tool(
+        conn,
+        tool,
+        "ON CONFLICT (id) DO UPDATE SET name = $2, tool_type = $3, data = $4, updated_at = $5",
+    )
+    .await
+}
+
+/// Writes a tool row, `on_conflict` deciding what a taken id does.
+async fn write_tool(conn: &mut PgConnection, tool: &Tool, on_conflict: &str) -> Result<()> {
+    let now = micros(&mneme_types::time::now());
+    let sql = format!(
+        "INSERT INTO tools (id, name, tool_type, data, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $5) {on_conflict}"
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(tool.id.to_string())
+        .bind(&tool.name)
+        .bind(&tool.tool_type)
+        .bind(to_json(tool)?)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
