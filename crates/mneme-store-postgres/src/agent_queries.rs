@@ -11,12 +11,11 @@ use crate::{Error, Result};
 use mneme_store::codec::parse;
 
 /// The agent's tags and identity links, aggregated in the agent's row (columns 21 and 22).
-/// Links have no order column of their own: the heap order of one agent's rows (`ctid`) is the
-/// order they were written in, as SQLite's `rowid` is.
+/// Links come in the order they were written (`seq`, as SQLite's `rowid`).
 const LINKS: &str = "\
-    COALESCE((SELECT array_agg(t.tag ORDER BY t.ctid) FROM agent_tags t
+    COALESCE((SELECT array_agg(t.tag ORDER BY t.seq) FROM agent_tags t
               WHERE t.agent_id = agents.id), '{}'::TEXT[]),
-    COALESCE((SELECT array_agg(l.identity_id ORDER BY l.ctid) FROM identities_agents l
+    COALESCE((SELECT array_agg(l.identity_id ORDER BY l.seq) FROM identities_agents l
               WHERE l.agent_id = agents.id), '{}'::TEXT[])";
 
 /// `SELECT` of agents with their links, for `FROM agents …`.

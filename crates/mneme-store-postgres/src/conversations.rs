@@ -329,11 +329,10 @@ async fn query(
         return Ok(out);
     }
     let keys: Vec<String> = out.iter().map(|c| c.id.to_string()).collect();
-    // No insertion counter in `conversation_blocks`: `ctid` follows insertion for rows never
-    // updated, which these are not.
+    // In the order they were written.
     let pairs: Vec<(String, String)> = sqlx::query_as(
         "SELECT conversation_id, block_id FROM conversation_blocks
-         WHERE conversation_id = ANY($1) ORDER BY ctid",
+         WHERE conversation_id = ANY($1) ORDER BY seq",
     )
     .bind(&keys)
     .fetch_all(&mut *conn)

@@ -89,6 +89,10 @@ fn from_sqlx(e: sqlx::Error) -> StoreError {
                 Some("23") => StoreError::Conflict(db.message().to_owned()),
                 // Serialization failure and deadlock: a concurrent writer won; nothing written.
                 Some("40") => StoreError::Conflict(db.message().to_owned()),
+                // Text PostgreSQL cannot hold (a NUL character): the input's fault.
+                Some("22") if code == "22021" || code == "22P05" => StoreError::Invalid(
+                    "text with a NUL character (\\u0000) cannot be stored".to_owned(),
+                ),
                 // Connection exceptions, and a server shutting down or starting up.
                 Some("08") | Some("57") => StoreError::Unavailable(db.message().to_owned()),
                 _ => StoreError::Db(db.to_string()),
@@ -167,7 +171,10 @@ async fn create_database(connect: &PgConnectOptions) -> Result<()> {
     // An identifier cannot be a bind parameter: quoted, with its quotes doubled.
     let quoted = format!("\"{}\"", name.replace('"', "\"\""));
     let sql = format!("CREATE DATABASE {quoted}");
-    match sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await {
+    match sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut admin)
+        .await
+    {
         Ok(_) => tracing::info!(database = %name, "created the database"),
         // Another replica created it meanwhile.
         Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P04") => {}

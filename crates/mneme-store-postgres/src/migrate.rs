@@ -81,7 +81,11 @@ async fn refuse_foreign_schema(conn: &mut PgConnection) -> Result<()> {
         return Ok(());
     }
     let letta = tables.iter().any(|t| t == "alembic_version");
-    let whose = if letta { "Letta's" } else { "another application's" };
+    let whose = if letta {
+        "Letta's"
+    } else {
+        "another application's"
+    };
     Err(Error::Store(StoreError::Invalid(format!(
         "the database holds {whose} tables ({} of them) and none of mneme's; point mneme at an \
          empty database (it is created if missing). Letta's data is moved with `mneme migrate`.",

@@ -14,7 +14,6 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
 use crate::query::{Arg, Where, ensure_agent, fetch, order_limit, paginate};
-use crate::rows::{AGENT_COLUMNS, agent};
 use crate::{Error, PgStore, Result, StoreResult};
 
 const ARCHIVE_COLUMNS: &str =
@@ -157,7 +156,14 @@ impl ArchiveStore for PgStore {
     async fn agents_of_archive(&self, archive: ArchiveId, page: &Page) -> StoreResult<Vec<Agent>> {
         let mut tx = self.pool.begin().await.map_err(Error::from)?;
         load_archive(&mut tx, archive).await?;
-        let agents = agents_joined(&mut tx, archive, page).await?;
+        let agents = crate::agents::agent_queries::agents_joined(
+            &mut tx,
+            "agent_archives",
+            "archive_id",
+            archive.to_string(),
+            page,
+        )
+        .await?;
         tx.commit().await.map_err(Error::from)?;
         Ok(agents)
     }
@@ -384,46 +390,4 @@ fn prefixed(columns: &str, table: &str) -> String {
         .map(|c| format!("{table}.{}", c.trim()))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Agents the archive is attached to, paginated like agent lists, with tags and identities.
-/// A local reader: the agents module shares no listing of joined agents.
-async fn agents_joined(
-    conn: &mut PgConnection,
-    archive: ArchiveId,
-    page: &Page,
-) -> Result<Vec<Agent>> {
-    let mut q = Where::default();
-    q.push(
-        "id IN (SELECT agent_id FROM agent_archives WHERE archive_id = ?)",
-        [Arg::Text(archive.to_string())],
-    );
-    paginate(conn, &mut q, "agents", "created_at", page, false).await?;
-    let sql = format!(
-        "SELECT {AGENT_COLUMNS} FROM agents {} {}",
-        q.where_clause(),
-        order_limit("created_at", page)
-    );
-    let mut agents = fetch(conn, &sql, q.params, agent).await?;
-    let ids: Vec<String> = agents.iter().map(|a| a.id.to_string()).collect();
-    for (table, column) in [("agent_tags", "tag"), ("identities_agents", "identity_id")] {
-        let sql = format!(
-            "SELECT agent_id, {column} FROM {table} WHERE agent_id = ANY($1) ORDER BY ctid"
-        );
-        let rows: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(&ids)
-            .fetch_all(&mut *conn)
-            .await?;
-        for (id, value) in rows {
-            let Some(a) = agents.iter_mut().find(|a| a.id.to_string() == id) else {
-                continue;
-            };
-            if table == "agent_tags" {
-                a.tags.push(value);
-            } else {
-                a.identity_ids.push(parse(&value)?);
-            }
-        }
-    }
-    Ok(agents)
 }

@@ -17,8 +17,6 @@ use crate::{Error, Result};
 pub(crate) enum Arg {
     Text(String),
     Int(i64),
-    Float(f64),
-    Bytes(Vec<u8>),
     /// A text array, for `= ANY(?)`.
     Texts(Vec<String>),
     NullText,
@@ -105,8 +103,6 @@ pub(crate) fn query(sql: &str, params: Vec<Arg>) -> Query<'static, Postgres, PgA
         q = match p {
             Arg::Text(s) => q.bind(s),
             Arg::Int(v) => q.bind(v),
-            Arg::Float(v) => q.bind(v),
-            Arg::Bytes(b) => q.bind(b),
             Arg::Texts(v) => q.bind(v),
             Arg::NullText => q.bind(None::<String>),
         };
