@@ -211,11 +211,7 @@ async fn update(
 ) -> Result<ConversationRecord> {
     let mut tx = pool.begin().await?;
     // Locked: the edit reads the record and writes it back.
-    sqlx::query("SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE")
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
-    let mut c = load(&mut tx, id).await?;
+    let mut c = load_with(&mut tx, id, "FOR UPDATE").await?;
     let before = c.clone();
     edit(&mut c)?;
     // What is not written must not be answered either.
@@ -312,7 +308,16 @@ pub(crate) async fn load(
     conn: &mut PgConnection,
     id: ConversationId,
 ) -> Result<ConversationRecord> {
-    let sql = format!("SELECT {COLUMNS} FROM conversations WHERE id = ?");
+    load_with(conn, id, "").await
+}
+
+/// One conversation, read with `lock` (`FOR UPDATE` or nothing).
+async fn load_with(
+    conn: &mut PgConnection,
+    id: ConversationId,
+    lock: &str,
+) -> Result<ConversationRecord> {
+    let sql = format!("SELECT {COLUMNS} FROM conversations WHERE id = ? {lock}");
     let mut found = query(conn, &sql, vec![Arg::Text(id.to_string())]).await?;
     found
         .pop()

@@ -208,12 +208,15 @@ fn dedup(mut otids: Vec<String>) -> Vec<String> {
     otids
 }
 
-/// Writes a whole step. The context goes first: its conditional UPDATE takes the thread's row
-/// lock (agent or conversation) and checks the version under it, so a concurrent commit of
-/// the same thread waits, then sees the new version and is refused before writing anything
-/// else; the lock is held to the end of the transaction.
+/// Writes a whole step. The run row is locked first (its usage is read, then added to), in
+/// the order `finish_run` locks run then agent, so the two cannot deadlock. Then the context:
+/// its conditional UPDATE takes the thread's row lock (agent or conversation) and checks the
+/// version under it, so a concurrent commit of the same thread waits, then sees the new
+/// version and is refused before writing anything else; locks are held to the end of the
+/// transaction.
 async fn commit_step(tx: &mut PgConnection, c: &StepCommit) -> Result<()> {
     let agent = c.agent_id;
+    let mut run = load_run(tx, c.run_id, true).await?;
     let thread = Thread {
         agent,
         conversation: c.conversation_id,
@@ -226,8 +229,6 @@ async fn commit_step(tx: &mut PgConnection, c: &StepCommit) -> Result<()> {
         &c.created_at,
     )
     .await?;
-    // Locked: the run's usage is read, then added to.
-    let mut run = load_run(tx, c.run_id, true).await?;
     messages::insert_messages(tx, &c.messages, c.conversation_id).await?;
     lock_blocks(tx, &c.block_changes).await?;
     for change in &c.block_changes {
@@ -516,8 +517,10 @@ fn enum_value<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use mneme_store::conformance::{commit, message, new_agent, run_for};
-    use mneme_store::{AgentStore, MessageStore, Role, RunStore, StoreError};
+    use mneme_store::conformance::{
+        commit, conversation, conversation_commit, message, new_agent, run_for,
+    };
+    use mneme_store::{AgentStore, ConversationStore, MessageStore, Role, RunStore, StoreError};
 
     use crate::scratch::ScratchDb;
 
@@ -551,5 +554,34 @@ mod tests {
             assert_eq!(after.message_ids.last(), Some(&won.id));
             assert!(one.get_message(lost.id).await.is_err());
         }
+    }
+
+    /// Steps of two conversations of one agent (two runs), committed at once by two replicas,
+    /// both land:
+    /// their contexts are apart, and the agent row they both touch (its message count) only
+    /// makes them wait.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_steps_of_two_conversations_both_commit() {
+        let db = ScratchDb::create().await;
+        let (one, two) = (db.store().await, db.store().await);
+        let a = one.create_agent(new_agent("a", vec![])).await.unwrap();
+        let (run1, run2) = (run_for(&one, a.id).await, run_for(&one, a.id).await);
+        let (c1, c2) = (
+            conversation(&one, a.id).await,
+            conversation(&one, a.id).await,
+        );
+        for _ in 0..4 {
+            let f1 = one.conversation_frame(c1.id).await.unwrap();
+            let f2 = two.conversation_frame(c2.id).await.unwrap();
+            let s1 = conversation_commit(&f1, run1, vec![message(a.id, Role::User, "one")]);
+            let s2 = conversation_commit(&f2, run2, vec![message(a.id, Role::User, "two")]);
+            let (r1, r2) = tokio::join!(one.commit_step(s1), two.commit_step(s2));
+            r1.unwrap();
+            r2.unwrap();
+        }
+        let got = one.get_conversation(c2.id).await.unwrap();
+        assert_eq!(got.message_ids_version, c2.message_ids_version + 4);
+        let usage = one.get_run(run2).await.unwrap().data.usage;
+        assert_eq!(usage.step_count, 4);
     }
 }
