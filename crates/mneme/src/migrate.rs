@@ -291,6 +291,9 @@ fn cell(kind: Kind, value: ValueRef<'_>) -> anyhow::Result<Cell> {
         (Kind::Int, ValueRef::Null) => Cell::Int(None),
         (Kind::Int, ValueRef::Integer(v)) => Cell::Int(Some(v)),
         (Kind::Text, ValueRef::Null) => Cell::Text(None),
+        // PostgreSQL text holds no NUL character: said here, with the row, rather than by the
+        // server about a whole batch.
+        (Kind::Text, ValueRef::Text(v)) if v.contains(&0) => bail!("text with a NUL character"),
         (Kind::Text, ValueRef::Text(v)) => Cell::Text(Some(
             String::from_utf8(v.to_vec()).context("text not UTF-8")?,
         )),
@@ -434,6 +437,7 @@ mod tests {
         ));
         assert!(cell(Kind::Int, ValueRef::Text(b"x")).is_err());
         assert!(cell(Kind::Text, ValueRef::Text(&[0xff])).is_err());
+        assert!(cell(Kind::Text, ValueRef::Text(b"a\0b")).is_err());
     }
 
     #[test]

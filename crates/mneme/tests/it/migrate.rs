@@ -426,3 +426,43 @@ async fn a_missing_source_is_refused() {
         stderr(&out)
     );
 }
+
+#[tokio::test]
+async fn an_older_source_is_brought_up_to_date_first() {
+    let dir = populated().await;
+    // Version 14: before migration 15, which added two indexes.
+    let conn = rusqlite::Connection::open(db_path(&dir)).unwrap();
+    conn.execute_batch(
+        "DELETE FROM schema_migrations WHERE version = 15;
+         DROP INDEX steps_by_agent; DROP INDEX messages_by_step;",
+    )
+    .unwrap();
+    drop(conn);
+    let db = ScratchDb::create().await;
+    let out = run_migrate(dir.path(), db.url()).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("migrating the database"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn a_source_table_without_a_counterpart_is_refused() {
+    let dir = populated().await;
+    let conn = rusqlite::Connection::open(db_path(&dir)).unwrap();
+    conn.execute_batch("CREATE TABLE extra (x INTEGER); INSERT INTO extra VALUES (1);")
+        .unwrap();
+    drop(conn);
+    let db = ScratchDb::create().await;
+    let out = run_migrate(dir.path(), db.url()).await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("table extra has no PostgreSQL"),
+        "{}",
+        stderr(&out)
+    );
+    let mut pg = PgConnection::connect(db.url()).await.unwrap();
+    assert_eq!(total_rows(&mut pg).await, 0);
+}
