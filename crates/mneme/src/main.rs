@@ -69,7 +69,7 @@ struct MigrateArgs {
     from: Option<String>,
     /// The PostgreSQL database (`postgres://user:password@host:port/database`); it must hold
     /// no rows. Its schema is created if need be.
-    #[arg(long, hide_env_values = true)]
+    #[arg(long)]
     to: String,
 }
 
