@@ -1,7 +1,9 @@
 //! The `mneme` command: `mneme server` runs the API; `mneme config` prints the resolved config;
-//! `mneme import` and `mneme export` move Agent Files in and out of the data directory offline.
+//! `mneme import` and `mneme export` move Agent Files in and out of the data directory offline;
+//! `mneme migrate` copies the data directory's database into PostgreSQL.
 
 mod config;
+mod migrate;
 mod secret;
 
 use std::sync::Arc;
@@ -52,6 +54,24 @@ enum Command {
         #[command(flatten)]
         server: ServeArgs,
     },
+    /// Copy the whole SQLite database into an empty PostgreSQL database, in one transaction.
+    Migrate {
+        #[command(flatten)]
+        args: MigrateArgs,
+        #[command(flatten)]
+        server: ServeArgs,
+    },
+}
+
+#[derive(clap::Args)]
+struct MigrateArgs {
+    /// The SQLite database (`sqlite://PATH` or a path; default: the data directory's).
+    #[arg(long)]
+    from: Option<String>,
+    /// The PostgreSQL database (`postgres://user:password@host:port/database`); it must hold
+    /// no rows. Its schema is created if need be.
+    #[arg(long)]
+    to: String,
 }
 
 #[derive(clap::Args)]
@@ -106,6 +126,20 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Export { args, server } => {
             offline(server, |service| async move { export(service, args).await })
+        }
+        Command::Migrate { args, server } => {
+            let config = Config::resolve(server)?;
+            init_tracing(config.log_format);
+            let source = match &args.from {
+                Some(from) => migrate::source_path(from),
+                None => match &config.storage {
+                    Storage::Sqlite { path, .. } => path.clone(),
+                },
+            };
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(migrate::run(&source, &args.to))
         }
         Command::Config(args) => {
             let config = Config::resolve(args)?;

@@ -11,6 +11,7 @@ mod compaction;
 mod errors;
 mod mcp;
 mod messages;
+mod migrate;
 mod model_settings;
 mod native_providers;
 mod providers;
