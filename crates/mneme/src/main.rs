@@ -68,10 +68,10 @@ struct MigrateArgs {
     /// The SQLite database (`sqlite://PATH` or a path; default: the data directory's).
     #[arg(long)]
     from: Option<String>,
-    /// The PostgreSQL database (`postgres://user:password@host:port/database`); it must hold
-    /// no rows. Its schema is created if need be.
+    /// The PostgreSQL database (`postgres://user:password@host:port/database`; default: the
+    /// configured `--database-url`); it must hold no rows. It is created if need be.
     #[arg(long)]
-    to: String,
+    to: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -132,14 +132,19 @@ fn main() -> anyhow::Result<()> {
             init_tracing(config.log_format);
             let source = match &args.from {
                 Some(from) => migrate::source_path(from),
-                None => match &config.storage {
-                    Storage::Sqlite { path, .. } => path.clone(),
-                },
+                None => config.data_dir.join("mneme.db"),
+            };
+            let target = match (&args.to, &config.storage) {
+                (Some(to), _) => to.clone(),
+                (None, Storage::Postgres { url, .. }) => url.clone(),
+                (None, Storage::Sqlite { .. }) => anyhow::bail!(
+                    "say where to copy to: --to postgres://… (or --database-url / MNEME_DATABASE_URL)"
+                ),
             };
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?
-                .block_on(migrate::run(&source, &args.to))
+                .block_on(migrate::run(&source, &target))
         }
         Command::Config(args) => {
             let config = Config::resolve(args)?;

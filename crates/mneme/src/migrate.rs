@@ -251,11 +251,36 @@ async fn set_triggers(conn: &mut PgConnection, tables: &[Table], on: bool) -> an
     Ok(())
 }
 
+/// The SELECT of a table's rows in SQLite, in write order, with the PostgreSQL columns in their
+/// order. An identity column SQLite lacks (a link table's `seq`, which keeps link order on
+/// PostgreSQL) is the row's `rowid`, SQLite's own record of that order.
+fn source_select(src: &Connection, t: &Table) -> anyhow::Result<String> {
+    let mut stmt = src.prepare(&format!("SELECT name FROM pragma_table_info('{}')", t.name))?;
+    let present: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut names = Vec::with_capacity(t.columns.len());
+    for c in &t.columns {
+        if present.contains(&c.name) {
+            names.push(ident(&c.name));
+        } else if c.identity {
+            names.push("rowid".to_owned());
+        } else {
+            bail!("{}.{} is not in the SQLite database", t.name, c.name);
+        }
+    }
+    let order = match src.prepare(&format!("SELECT rowid FROM {} LIMIT 0", ident(&t.name))) {
+        Ok(_) => " ORDER BY rowid",
+        // WITHOUT ROWID tables (run chunks) are read in key order.
+        Err(_) => "",
+    };
+    Ok(format!("SELECT {} FROM {}{order}", names.join(", "), ident(&t.name)))
+}
+
 /// Streams one table from SQLite into batched INSERTs; answers the rows copied.
 async fn copy_table(src: &Connection, conn: &mut PgConnection, t: &Table) -> anyhow::Result<u64> {
     let started = Instant::now();
-    let names: Vec<String> = t.columns.iter().map(|c| ident(&c.name)).collect();
-    let select = format!("SELECT {} FROM {}", names.join(", "), ident(&t.name));
+    let select = source_select(src, t)?;
     let mut stmt = src.prepare(&select)?;
     let mut rows = stmt.query([])?;
     let per_insert = ROWS_PER_INSERT.min(MAX_PARAMS / t.columns.len().max(1));
@@ -360,11 +385,14 @@ async fn set_sequences(
 
 /// The highest number SQLite gave in `table.column`, deleted rows included.
 fn last_number(src: &Connection, table: &str, column: &str) -> anyhow::Result<i64> {
-    let sql = format!(
-        "SELECT COALESCE(MAX({}), 0) FROM {}",
-        ident(column),
-        ident(table)
-    );
+    // A link table's `seq` was copied from SQLite's rowid (`source_select`).
+    let present: bool = src.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+        [table, column],
+        |r| r.get(0),
+    )?;
+    let column = if present { ident(column) } else { "rowid".to_owned() };
+    let sql = format!("SELECT COALESCE(MAX({column}), 0) FROM {}", ident(table));
     let max: i64 = src.query_row(&sql, [], |r| r.get(0))?;
     let has_sequences: bool = src.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence')",

@@ -196,7 +196,20 @@ fn column_list(columns: &[(String, String)]) -> String {
 
 /// Every row of `table`, sorted (sorting here, not in SQL: the collations differ).
 fn sqlite_rows(conn: &rusqlite::Connection, table: &str, columns: &[(String, String)]) -> Rows {
-    let sql = format!("SELECT {} FROM {table}", column_list(columns));
+    // A link table's `seq` exists only on PostgreSQL, where it keeps SQLite's rowid order.
+    let present = |c: &str| -> bool {
+        conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+            [table, c],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let names: Vec<String> = columns
+        .iter()
+        .map(|(c, _)| if present(c) { c.clone() } else { "rowid".to_owned() })
+        .collect();
+    let sql = format!("SELECT {} FROM {table}", names.join(", "));
     let mut stmt = conn.prepare(&sql).unwrap();
     let mut rows: Rows = stmt
         .query_map([], |r| {

@@ -6,7 +6,6 @@ use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
-use mneme_store::RunStore;
 use mneme_testkit::{FakeLlm, Reply, TestServer};
 use mneme_types::{RunId, RunStatus, StopReason};
 use serde_json::{Value, json};
