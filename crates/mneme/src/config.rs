@@ -464,7 +464,10 @@ fn storage(
     data_dir: &Path,
     durability: Durability,
 ) -> anyhow::Result<Storage> {
-    let url = url.clone().or_else(|| letta_uri.clone()).or_else(|| letta.url());
+    let url = url
+        .clone()
+        .or_else(|| letta_uri.clone())
+        .or_else(|| letta.url());
     Ok(match url {
         Some(url) => Storage::Postgres {
             url: normalize_database_url(&url)?,

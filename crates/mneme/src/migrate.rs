@@ -274,7 +274,11 @@ fn source_select(src: &Connection, t: &Table) -> anyhow::Result<String> {
         // WITHOUT ROWID tables (run chunks) are read in key order.
         Err(_) => "",
     };
-    Ok(format!("SELECT {} FROM {}{order}", names.join(", "), ident(&t.name)))
+    Ok(format!(
+        "SELECT {} FROM {}{order}",
+        names.join(", "),
+        ident(&t.name)
+    ))
 }
 
 /// Streams one table from SQLite into batched INSERTs; answers the rows copied.
@@ -391,7 +395,11 @@ fn last_number(src: &Connection, table: &str, column: &str) -> anyhow::Result<i6
         [table, column],
         |r| r.get(0),
     )?;
-    let column = if present { ident(column) } else { "rowid".to_owned() };
+    let column = if present {
+        ident(column)
+    } else {
+        "rowid".to_owned()
+    };
     let sql = format!("SELECT COALESCE(MAX({column}), 0) FROM {}", ident(table));
     let max: i64 = src.query_row(&sql, [], |r| r.get(0))?;
     let has_sequences: bool = src.query_row(

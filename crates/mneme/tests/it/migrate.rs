@@ -207,7 +207,13 @@ fn sqlite_rows(conn: &rusqlite::Connection, table: &str, columns: &[(String, Str
     };
     let names: Vec<String> = columns
         .iter()
-        .map(|(c, _)| if present(c) { c.clone() } else { "rowid".to_owned() })
+        .map(|(c, _)| {
+            if present(c) {
+                c.clone()
+            } else {
+                "rowid".to_owned()
+            }
+        })
         .collect();
     let sql = format!("SELECT {} FROM {table}", names.join(", "));
     let mut stmt = conn.prepare(&sql).unwrap();

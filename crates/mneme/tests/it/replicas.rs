@@ -1,0 +1,167 @@
+//! Two `mneme server` processes on one PostgreSQL database behave as one server. These tests
+//! always run on PostgreSQL (a scratch database of their own), whatever the suite's backend.
+
+use std::time::{Duration, Instant};
+
+use mneme_store_postgres::scratch::ScratchDb;
+use mneme_testkit::{FakeLlm, Reply, TestServer};
+use serde_json::{Value, json};
+
+use crate::streaming::{Event, read_events};
+use crate::{bin, id};
+
+/// Two replicas on one fresh database, both talking to `fake`.
+async fn two_replicas(
+    fake: &FakeLlm,
+    extra: &[(&str, &str)],
+) -> (ScratchDb, TestServer, TestServer) {
+    let db = ScratchDb::create().await;
+    let url = fake.base_url();
+    let mut env = vec![
+        ("MNEME_DATABASE_URL", db.url()),
+        ("OPENAI_BASE_URL", url.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    let a = TestServer::start_with_env(bin(), &env).await;
+    let b = TestServer::start_with_env(bin(), &env).await;
+    (db, a, b)
+}
+
+async fn agent(srv: &TestServer) -> String {
+    let body = json!({"model": "openai/gpt-4o-mini",
+        "memory_blocks": [{"label": "human", "value": "Name: Ada"}]});
+    id(&srv.post("/v1/agents/", body).await.ok())
+}
+
+async fn history(srv: &TestServer, a: &str) -> Vec<Value> {
+    let h = srv
+        .get(&format!("/v1/agents/{a}/messages?limit=1000"))
+        .await
+        .ok();
+    h.as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| {
+            matches!(
+                m["message_type"].as_str(),
+                Some("user_message" | "assistant_message")
+            )
+        })
+        .cloned()
+        .collect()
+}
+
+/// Polls `probe` every 100 ms until it answers, for at most `limit`.
+async fn within<T, F, Fut>(limit: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sends_through_two_replicas_never_interleave() {
+    let fake = FakeLlm::start().await;
+    fake.set_latency(Duration::from_millis(150));
+    let (_db, a, b) = two_replicas(&fake, &[]).await;
+    let agent = agent(&a).await;
+    let path = format!("/v1/agents/{agent}/messages");
+    let sends = (0..6).map(|i| {
+        let srv = if i % 2 == 0 { &a } else { &b };
+        srv.post(&path, json!({"input": format!("m{i}")}))
+    });
+    for r in futures_util::future::join_all(sends).await {
+        r.ok();
+    }
+    let h = history(&b, &agent).await;
+    assert_eq!(h.len(), 12, "{h:#?}");
+    for pair in h.chunks(2) {
+        let asked = pair[0]["content"].as_str().unwrap();
+        assert_eq!(pair[1]["content"], format!("echo: {asked}"), "{h:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_background_run_on_one_replica_streams_from_the_other() {
+    let fake = FakeLlm::start().await;
+    let (_db, a, b) = two_replicas(&fake, &[]).await;
+    let agent = agent(&a).await;
+    fake.push(Reply::tool_call(
+        "conversation_search",
+        json!({"query": "x"}),
+    ));
+    fake.push(Reply::text("finished").with_delay(Duration::from_millis(600)));
+    let res = a
+        .request(
+            reqwest::Method::POST,
+            &format!("/v1/agents/{agent}/messages/stream"),
+        )
+        .json(&json!({"input": "go", "background": true}))
+        .send()
+        .await
+        .unwrap();
+    let first = read_events(res, 2).await;
+    let run = first[0].json()["run_id"].as_str().unwrap().to_owned();
+
+    // B resumes while A still runs the second step: what follows, once each, in order.
+    let rest = b
+        .request(reqwest::Method::POST, &format!("/v1/runs/{run}/stream"))
+        .json(&json!({"starting_after": 2}))
+        .send()
+        .await
+        .unwrap();
+    let rest = read_events(rest, usize::MAX).await;
+    let kinds: Vec<String> = rest.iter().map(Event::kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "tool_return_message",
+            "assistant_message",
+            "stop_reason",
+            "usage_statistics",
+            "[DONE]"
+        ]
+    );
+    let seqs: Vec<u64> = rest[..2]
+        .iter()
+        .map(|e| e.json()["seq_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [3, 4]);
+    assert_eq!(rest[1].json()["content"], "finished");
+    let status = b.get(&format!("/v1/runs/{run}")).await.ok();
+    assert_eq!(status["status"], "completed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passage_inserted_on_one_replica_is_found_on_the_other_and_a_deleted_one_never() {
+    let fake = FakeLlm::start().await;
+    let (_db, a, b) = two_replicas(&fake, &[]).await;
+    let agent = agent(&a).await;
+    let path = format!("/v1/agents/{agent}/archival-memory");
+    let inserted = a
+        .post(&path, json!({"text": "Ada's cat is called Miso"}))
+        .await
+        .ok();
+    let passage = id(&inserted[0]);
+    let search = format!("{path}/search?query=miso");
+    let found = within(Duration::from_secs(10), || async {
+        let r = b.get(&search).await.ok();
+        (r["count"] == 1).then_some(r)
+    })
+    .await;
+    assert_eq!(found["results"][0]["content"], "Ada's cat is called Miso");
+
+    a.delete(&format!("{path}/{passage}")).await.ok();
+    // Results are read back from the database: B never answers the deleted passage, even
+    // before its index has heard of the delete.
+    let after = b.get(&search).await.ok();
+    assert_eq!(after["count"], 0, "{after}");
+}
