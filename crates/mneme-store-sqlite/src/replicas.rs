@@ -46,7 +46,7 @@ impl ReplicaStore for SqliteStore {
             let sql = format!(
                 "SELECT id FROM runs WHERE owner = ?1 AND cancel_requested <> 0 AND {ACTIVE}"
             );
-            run_ids(tx, &sql, &*me)
+            run_ids(tx, &sql, &me)
         })
         .await
     }
