@@ -274,6 +274,7 @@ pub trait GroupStore: Send + Sync {
 /// Runs and the steps they consist of.
 #[async_trait]
 pub trait RunStore: Send + Sync {
+    /// Records the run, owned by this handle's replica (`ReplicaStore`).
     async fn create_run(&self, run: RunRecord) -> Result<RunRecord>;
     async fn get_run(&self, id: RunId) -> Result<RunRecord>;
     /// Newest first by default (`Page`); unknown cursors are ignored.
