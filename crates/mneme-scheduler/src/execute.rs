@@ -19,7 +19,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::hub::RunHub;
-use crate::{ActiveRun, SchedulerError, TurnGuard, TurnJob, TurnLocks, TurnRunner, TurnSink};
+use crate::locks::Holder;
+use crate::replica::{Coordination, LeaseTurnLocks};
+use crate::{
+    ActiveRun, LocalTurnLocks, SchedulerError, TurnGuard, TurnJob, TurnLocks, TurnRunner, TurnSink,
+};
 
 type Outcome = Result<TurnOutput, SchedulerError>;
 
@@ -30,6 +34,7 @@ pub struct Scheduler {
     runner: Arc<dyn TurnRunner>,
     locks: Arc<dyn TurnLocks>,
     hub: Arc<RunHub>,
+    coordination: Coordination,
 }
 
 /// An admitted job whose turn is running.
@@ -56,7 +61,58 @@ impl Scheduler {
             runner,
             locks,
             hub: Arc::new(RunHub::default()),
+            coordination: Coordination::Local,
         }
+    }
+
+    /// A scheduler whose turn locks are those `coordination` calls for: in-process ones when
+    /// local, the database's leases under them when shared.
+    pub fn coordinated(
+        store: Arc<dyn Store>,
+        runner: Arc<dyn TurnRunner>,
+        coordination: Coordination,
+    ) -> Scheduler {
+        let locks: Arc<dyn TurnLocks> = match &coordination {
+            Coordination::Local => Arc::new(LocalTurnLocks::default()),
+            Coordination::Shared(config) => {
+                Arc::new(LeaseTurnLocks::new(store.clone(), config.clone()))
+            }
+        };
+        Scheduler {
+            coordination,
+            ..Scheduler::new(store, runner, locks)
+        }
+    }
+
+    pub fn coordination(&self) -> &Coordination {
+        &self.coordination
+    }
+
+    /// Start-up: closes the runs nothing will finish. Alone on its database, every active run
+    /// is a previous process's; shared, only the runs of replicas that stopped heart-beating
+    /// are (others are executing), and this replica starts heart-beating, first at once so
+    /// that the others count it alive. The heartbeat task's handle, when shared.
+    pub async fn start_up(&self) -> Result<Option<tokio::task::AbortHandle>, StoreError> {
+        let Some(config) = self.coordination.shared() else {
+            self.fail_orphaned_runs().await?;
+            return Ok(None);
+        };
+        self.store.heartbeat(config.lease_ttl).await?;
+        crate::replica::fail_dead_runs(&*self.store, config.dead_after).await;
+        Ok(Some(crate::replica::spawn_heartbeat(
+            self.store.clone(),
+            self.hub.clone(),
+            config.clone(),
+        )))
+    }
+
+    /// Asks the replica executing `run` to cancel it, when the run does not execute here and
+    /// other replicas share the database. Whether the run was active and is now asked to stop.
+    pub async fn cancel_elsewhere(&self, run: RunId) -> Result<bool, StoreError> {
+        if self.coordination.shared().is_none() || self.hub.get(run).is_some() {
+            return Ok(false);
+        }
+        self.store.request_cancel(run).await
     }
 
     /// Starts `job` and waits until it is admitted (it holds its agent and nothing refuses it),
@@ -235,14 +291,18 @@ impl Scheduler {
     ) -> Result<Option<TurnGuard>, SchedulerError> {
         let thread = job.thread();
         let guard = if job.refuse_if_busy {
-            match self.locks.try_acquire(thread).await {
-                Some(guard) => guard,
+            match self.locks.try_hold(thread).await {
+                Ok(guard) => guard,
                 // Held by a run whose end is stored (a client that saw it end may send at
                 // once) or by a history change: the thread is about to be free; wait.
-                None if !self.busy_elsewhere(thread, job.run_id) => {
+                Err(Holder::ThisProcess) if !self.busy_elsewhere(thread, job.run_id) => {
                     self.locks.acquire(thread).await
                 }
-                None => return Err(self.busy(thread, job.run_id)),
+                Err(Holder::ThisProcess) => return Err(self.busy(thread, job.run_id)),
+                // Another replica's turn: its run is not known here.
+                Err(Holder::OtherReplica) => {
+                    return Err(SchedulerError::Busy { thread, run: None });
+                }
             }
         } else {
             tokio::select! {

@@ -8,6 +8,7 @@
 mod execute;
 mod hub;
 mod locks;
+mod replica;
 
 use async_trait::async_trait;
 use mneme_agent::approval::ApprovalAnswer;
@@ -17,7 +18,8 @@ use mneme_types::{AgentId, ConversationId, MessageId, RunId, Thread};
 
 pub use execute::{Running, Scheduler};
 pub use hub::ActiveRun;
-pub use locks::{LocalTurnLocks, TurnGuard, TurnLocks};
+pub use locks::{Holder, LocalTurnLocks, TurnGuard, TurnLocks};
+pub use replica::{Coordination, LeaseTurnLocks, SharedConfig};
 
 /// Runs one turn to its end. The agent runtime implements it; tests substitute their own.
 #[async_trait]

@@ -1,6 +1,7 @@
-//! One turn per thread (an agent's default conversation, or one of its conversations) at a time. `TurnLocks` is the seam: in-process locks today
-//! (`LocalTurnLocks`); with several replicas on one PostgreSQL the same trait becomes a lease in
-//! the database that a crashed holder loses after a bounded time.
+//! One turn per thread (an agent's default conversation, or one of its conversations) at a
+//! time. `TurnLocks` is the seam: in-process locks for one server (`LocalTurnLocks`); with
+//! several replicas on one database, the local lock and then a lease in the database
+//! (`LeaseTurnLocks`, in `lease`), which a crashed holder loses after the lease's ttl.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -24,6 +25,15 @@ impl TurnGuard {
     }
 }
 
+/// Who holds a thread that `try_hold` could not take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// A turn (or a history change) in this process, or one waiting for it.
+    ThisProcess,
+    /// Another replica on the same database.
+    OtherReplica,
+}
+
 /// Serializes the turns of each thread. Waiters are served in arrival order.
 #[async_trait]
 pub trait TurnLocks: Send + Sync {
@@ -31,6 +41,11 @@ pub trait TurnLocks: Send + Sync {
     async fn acquire(&self, thread: Thread) -> TurnGuard;
     /// Holds `thread` if nobody holds it or waits for it; `None` when it is busy.
     async fn try_acquire(&self, thread: Thread) -> Option<TurnGuard>;
+    /// `try_acquire`, telling who holds a busy thread: a turn of this process may be about
+    /// to let it go (its end is stored), one of another replica is not known here.
+    async fn try_hold(&self, thread: Thread) -> Result<TurnGuard, Holder> {
+        self.try_acquire(thread).await.ok_or(Holder::ThisProcess)
+    }
 }
 
 /// Per-thread async mutexes in this process. Entries are weak so that idle threads cost nothing.

@@ -279,17 +279,44 @@ impl Service {
                 active.push((run, handle));
             }
         }
-        if active.is_empty() {
-            return Err(ServiceError::Conflict(format!(
-                "CONFLICT: No active runs to cancel for conversation {thread}"
-            )));
-        }
         let mut out = Vec::with_capacity(active.len());
         for (run, handle) in active {
             handle.cancel.cancel();
             out.push((run, RunStatus::Cancelled));
         }
+        if out.is_empty() {
+            out = self.cancel_conversation_elsewhere(thread).await?;
+        }
+        if out.is_empty() {
+            return Err(ServiceError::Conflict(format!(
+                "CONFLICT: No active runs to cancel for conversation {thread}"
+            )));
+        }
         Ok(CancelledRuns(out))
+    }
+
+    /// With other replicas on the database, the conversation's active runs that execute on
+    /// one of them, each asked to stop (its owner cancels it within a heartbeat).
+    async fn cancel_conversation_elsewhere(
+        &self,
+        thread: Thread,
+    ) -> Result<Vec<(RunId, RunStatus)>> {
+        if self.config.coordination.shared().is_none() {
+            return Ok(Vec::new());
+        }
+        let filter = mneme_store::RunFilter {
+            agent_ids: vec![thread.agent],
+            active: true,
+            conversation: thread.conversation,
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        for run in self.store.list_runs(&filter, &Page::default()).await? {
+            if self.cancel_remote(thread.agent, run.id).await? {
+                out.push((run.id, RunStatus::Cancelled));
+            }
+        }
+        Ok(out)
     }
 
     /// `POST /v1/conversations/{id}/recompile`: the thread's system message compiled from the

@@ -39,7 +39,8 @@ use mneme_llm::{AccessTable, LlmClient};
 use mneme_mcp as mcp_client;
 use mneme_store::Store;
 
-use mneme_scheduler::{LocalTurnLocks, Scheduler};
+use mneme_scheduler::Scheduler;
+pub use mneme_scheduler::{Coordination, SharedConfig};
 
 pub use agent_file::{ExportOptions, ImportOptions, ImportedAgents};
 pub use archival::ArchivalSearch;
@@ -72,6 +73,8 @@ pub struct ServiceConfig {
     pub files_dir: Option<std::path::PathBuf>,
     /// Largest file a folder upload accepts, in bytes.
     pub max_upload_bytes: u64,
+    /// Alone on the database (SQLite) or one of several replicas (PostgreSQL).
+    pub coordination: Coordination,
 }
 
 impl Default for ServiceConfig {
@@ -83,6 +86,7 @@ impl Default for ServiceConfig {
             compaction_threshold: mneme_agent::DEFAULT_THRESHOLD,
             files_dir: None,
             max_upload_bytes: 50 * 1024 * 1024,
+            coordination: Coordination::Local,
         }
     }
 }
@@ -110,6 +114,8 @@ pub struct Service {
     messenger: Arc<messenger::Messenger>,
     /// Uploaded files waiting to be processed.
     files: Arc<folders::FileQueue>,
+    /// The replica's heartbeat task (shared coordination), stopped at shutdown.
+    heartbeat: Arc<std::sync::Mutex<Option<tokio::task::AbortHandle>>>,
 }
 
 /// The model catalogue and what the service needs to manage providers: the access table the
@@ -156,11 +162,14 @@ impl Service {
                 },
             ))),
         );
-        let scheduler = Scheduler::new(
+        let scheduler = Scheduler::coordinated(
             store.clone(),
             Arc::new(runtime.clone()),
-            Arc::new(LocalTurnLocks::default()),
+            config.coordination.clone(),
         );
+        if let Some(shared) = config.coordination.shared() {
+            searcher.share(shared.clone());
+        }
         let service = Service {
             companions: sleeptime::CompanionQueue::new(scheduler.clone(), store.clone()),
             scheduler,
@@ -176,18 +185,20 @@ impl Service {
             messenger: messenger.clone(),
             group_locks: Arc::default(),
             files: Arc::default(),
+            heartbeat: Arc::default(),
         };
         messenger.bind(service.clone());
         service
     }
 
     /// Start-up work: registers the built-in tools (keeping the ids of those already stored),
-    /// closes runs a previous process left unfinished and resumes its unfinished files.
+    /// closes runs a previous process (or a dead replica) left unfinished, starts heart-beating
+    /// when shared, and resumes unfinished files.
     pub async fn init(&self) -> Result<()> {
         self.store
             .upsert_tools(mneme_agent::tools::builtin_tools())
             .await?;
-        self.fail_orphaned_runs().await?;
+        self.recover_runs().await?;
         self.load_providers().await?;
         streaming::spawn_pruning(self.clone());
         self.searcher.spawn_background();
@@ -200,6 +211,10 @@ impl Service {
     /// flushes the search index so that the next start need not replay the outbox.
     pub async fn shutdown(&self) {
         self.messenger.unbind();
+        // Other replicas then see this one silent and fail what it leaves running.
+        if let Some(task) = self.lock_heartbeat().take() {
+            task.abort();
+        }
         self.mcp.close_all().await;
         if let Err(e) = self.searcher.flush().await {
             tracing::warn!(error = %e, "search index flush at shutdown failed");
@@ -208,5 +223,9 @@ impl Service {
 
     pub fn models(&self) -> &ModelCatalog {
         &self.models
+    }
+
+    fn lock_heartbeat(&self) -> std::sync::MutexGuard<'_, Option<tokio::task::AbortHandle>> {
+        self.heartbeat.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -83,7 +83,13 @@ pub struct Searcher {
     pruned: AtomicU64,
     wake: Notify,
     recall_vectors: bool,
+    /// Set when other replicas share the database: pruning then waits for theirs, and only
+    /// the holder of the recall embedder's lease embeds.
+    shared: std::sync::OnceLock<mneme_scheduler::SharedConfig>,
 }
+
+/// The lease of the replica that computes recall vectors (one at a time, whichever).
+const RECALL_LEASE: &str = "job:recall-embedder";
 
 impl Searcher {
     /// Opens the index under `dir` (in memory without one) and queues everything stored when
@@ -110,6 +116,7 @@ impl Searcher {
             embedders,
             wake: Notify::new(),
             recall_vectors,
+            shared: std::sync::OnceLock::new(),
         }))
     }
 
@@ -136,6 +143,11 @@ impl Searcher {
                 }
             }
         });
+    }
+
+    /// Other replicas share the database (see `shared`).
+    pub fn share(&self, config: mneme_scheduler::SharedConfig) {
+        let _ = self.shared.set(config);
     }
 
     /// Something searchable was written: index it soon.
@@ -197,7 +209,20 @@ impl Searcher {
     async fn prune(&self) -> Result<()> {
         let durable = self.index.watermark();
         if durable > self.pruned.load(Ordering::Acquire) {
-            self.store.prune_search_changes(durable).await?;
+            match self.shared.get() {
+                // Every replica's index reads the one outbox: prune only what all applied.
+                Some(shared) => {
+                    let upto = self
+                        .store
+                        .prune_search_shared(durable, shared.dead_after)
+                        .await?;
+                    // Others may lag: ours is recorded, and the next prune tries again.
+                    if upto < durable {
+                        return Ok(());
+                    }
+                }
+                None => self.store.prune_search_changes(durable).await?,
+            }
             self.pruned.fetch_max(durable, Ordering::AcqRel);
         }
         Ok(())
@@ -260,6 +285,9 @@ impl Searcher {
     /// messages at once; one batch per wake-up would take hours over them), up to a bound so
     /// that the index is synced and flushed in between; a full last batch wakes the loop again.
     async fn embed_recall_backlog(&self) {
+        if !self.holds_recall_lease().await {
+            return;
+        }
         for _ in 0..RECALL_BATCHES_PER_WAKE {
             match self.embed_recall_batch().await {
                 Ok(true) => continue,
@@ -268,6 +296,26 @@ impl Searcher {
                     tracing::warn!(error = %e, "recall embedding failed");
                     return;
                 }
+            }
+        }
+    }
+
+    /// Whether this replica computes recall vectors: always when alone; when shared, if it
+    /// holds (or now takes) the lease, which its heartbeat keeps and its death frees.
+    async fn holds_recall_lease(&self) -> bool {
+        let Some(shared) = self.shared.get() else {
+            return true;
+        };
+        match self
+            .store
+            .acquire_lease(RECALL_LEASE, shared.lease_ttl)
+            .await
+        {
+            Ok(None) => true,
+            Ok(Some(_)) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the recall embedder's lease");
+                false
             }
         }
     }
@@ -657,6 +705,27 @@ impl Searcher {
 }
 
 /// The agent's default archive, created (with the agent's embedding model) on first use.
+/// With other replicas, this one's index also follows what they write (its searches sync
+/// first anyway): woken every `reap_every`, it applies the outbox, flushes and records its
+/// watermark, so that an idle replica does not hold the outbox's pruning back.
+pub(crate) fn spawn_shared_sync(
+    searcher: Arc<Searcher>,
+    coordination: &mneme_scheduler::Coordination,
+) {
+    let Some(shared) = coordination.shared() else {
+        return;
+    };
+    let every = shared.reap_every;
+    let searcher = Arc::downgrade(&searcher);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(s) = searcher.upgrade() else { return };
+            s.changed();
+        }
+    });
+}
+
 pub(crate) async fn default_archive(store: &dyn Store, agent: &Agent) -> Result<Archive> {
     let now = time::now();
     let make = Archive {

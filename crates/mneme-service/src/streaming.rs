@@ -295,7 +295,7 @@ impl Service {
         let active = self.scheduler.active_runs(agent_id);
         let targets: Vec<RunId> = match run_ids {
             Some(ids) if !ids.is_empty() => ids,
-            _ => active.iter().map(|(id, _)| *id).collect(),
+            _ => self.runs_to_cancel(agent_id, &active).await?,
         };
         if targets.is_empty() {
             return match self
@@ -335,11 +335,53 @@ impl Service {
                         None => RunStatus::Failed,
                     }
                 }
+                None if self.cancel_remote(agent_id, id).await? => RunStatus::Cancelled,
                 None => RunStatus::Failed,
             };
             out.push((id, status));
         }
         Ok(CancelledRuns(out))
+    }
+
+    /// The agent's runs a cancel without a list targets: those executing here and, with other
+    /// replicas on the database, its active runs wherever they execute.
+    async fn runs_to_cancel(
+        &self,
+        agent: AgentId,
+        here: &[(RunId, mneme_scheduler::ActiveRun)],
+    ) -> Result<Vec<RunId>> {
+        let mut ids: Vec<RunId> = here.iter().map(|(id, _)| *id).collect();
+        if self.config.coordination.shared().is_some() {
+            let filter = mneme_store::RunFilter {
+                agent_ids: vec![agent],
+                active: true,
+                ..Default::default()
+            };
+            let page = mneme_store::Page {
+                limit: 1000,
+                ..Default::default()
+            };
+            for run in self.store.list_runs(&filter, &page).await? {
+                if !ids.contains(&run.id) {
+                    ids.push(run.id);
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Asks the replica executing the agent's run `id` to cancel it (shared coordination; the
+    /// owner stops it within a heartbeat). Whether it was active; an unknown run, or one of
+    /// another agent, is not.
+    pub(crate) async fn cancel_remote(&self, agent: AgentId, id: RunId) -> Result<bool> {
+        if self.config.coordination.shared().is_none() {
+            return Ok(false);
+        }
+        match self.store.get_run(id).await {
+            Ok(run) if run.agent_id == agent => Ok(self.scheduler.cancel_elsewhere(id).await?),
+            Ok(_) | Err(StoreError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The run that raised the approval request the agent waits on (answerable or abandoned).
@@ -356,9 +398,15 @@ impl Service {
         Ok(request.and_then(|r| r.run_id))
     }
 
-    /// Marks runs a previous process left unfinished as failed, and prunes expired chunk logs.
-    pub(crate) async fn fail_orphaned_runs(&self) -> Result<()> {
-        self.scheduler.fail_orphaned_runs().await?;
+    /// Marks runs nothing will finish as failed (a previous process's; when shared, those of
+    /// replicas that stopped), starts heart-beating when shared, and prunes expired chunk logs.
+    pub(crate) async fn recover_runs(&self) -> Result<()> {
+        if let Some(task) = self.scheduler.start_up().await? {
+            if let Some(old) = self.lock_heartbeat().replace(task) {
+                old.abort();
+            }
+            crate::search::spawn_shared_sync(self.searcher.clone(), &self.config.coordination);
+        }
         self.prune_chunks().await
     }
 

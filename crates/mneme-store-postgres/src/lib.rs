@@ -21,6 +21,7 @@ mod migrate;
 mod passages;
 mod providers;
 mod query;
+mod replicas;
 mod rows;
 mod runs;
 #[cfg(feature = "scratch")]
@@ -127,6 +128,9 @@ impl Default for PgOptions {
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// This process's replica id; every connection of the pool carries it as `mneme.replica`,
+    /// the default of a new run's owner (`replicas`).
+    replica: std::sync::Arc<str>,
 }
 
 impl PgStore {
@@ -138,6 +142,8 @@ impl PgStore {
             .map_err(|e| StoreError::Invalid(format!("database url: {e}")))?;
         // Statements are logged by the store's own spans, not once more by the driver.
         let connect = connect.disable_statement_logging();
+        let replica: std::sync::Arc<str> = format!("replica-{}", uuid::Uuid::new_v4()).into();
+        let connect = connect.options([("mneme.replica", &*replica)]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout);
@@ -149,7 +155,7 @@ impl PgStore {
             other => other.map_err(from_sqlx)?,
         };
         migrate::run(&pool).await?;
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, replica })
     }
 
     /// The pool, for tools that work on the tables themselves (`mneme migrate`).

@@ -10,7 +10,10 @@ use crate::{Error, Result};
 use mneme_store::StoreError;
 
 /// Every version ever shipped for PostgreSQL, in order. Never edit one that has shipped.
-pub const SCHEMA_VERSIONS: &[(i64, &str)] = &[(15, include_str!("../migrations/0015_schema.sql"))];
+pub const SCHEMA_VERSIONS: &[(i64, &str)] = &[
+    (15, include_str!("../migrations/0015_schema.sql")),
+    (16, include_str!("../migrations/0016_replicas.sql")),
+];
 
 /// Held while migrating, so that replicas starting together apply each version once.
 const LOCK_KEY: i64 = 0x6d6e_656d_6500; // "mneme\0"

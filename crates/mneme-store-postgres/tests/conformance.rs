@@ -11,4 +11,9 @@ async fn fresh() -> (Arc<dyn Store>, ScratchDb) {
     (Arc::new(store), db)
 }
 
-mneme_store::conformance_suite!(fresh);
+/// Another pool on the case's database: a second replica.
+async fn reopen(db: &ScratchDb) -> Arc<dyn Store> {
+    Arc::new(db.store().await)
+}
+
+mneme_store::conformance_suite!(fresh, reopen);

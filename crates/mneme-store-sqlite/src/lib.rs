@@ -18,6 +18,7 @@ mod messages;
 mod migrate;
 mod passages;
 mod providers;
+mod replicas;
 mod rows;
 mod runs;
 mod search;
@@ -101,6 +102,8 @@ struct Db {
     durability: Durability,
     writer: writer::Writer,
     readers: Mutex<Vec<Connection>>,
+    /// This handle's replica id: every open is a replica of its own (`replicas`).
+    replica: Arc<str>,
 }
 
 /// Reader connections kept open between reads.
@@ -117,6 +120,7 @@ impl SqliteStore {
                 durability,
                 writer: writer::Writer::start(writer)?,
                 readers: Mutex::new(Vec::new()),
+                replica: format!("replica-{}", uuid::Uuid::new_v4()).into(),
             }),
         })
     }

@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../migrations/0013_folders.sql")),
     (14, include_str!("../migrations/0014_agent_files.sql")),
     (15, include_str!("../migrations/0015_step_lookups.sql")),
+    (16, include_str!("../migrations/0016_replicas.sql")),
 ];
 
 /// Applies the migrations this database has not seen, each in its own transaction.

@@ -21,11 +21,13 @@ const RUN_COLUMNS: &str = "id, agent_id, status, stop_reason, background, data, 
 #[async_trait]
 impl RunStore for SqliteStore {
     async fn create_run(&self, run: RunRecord) -> StoreResult<RunRecord> {
+        // The replica that executes the run owns it (`replicas`).
+        let owner = self.db.replica.clone();
         self.write(move |tx| {
             tx.execute_cached(
                 &format!(
-                    "INSERT INTO runs ({RUN_COLUMNS}) VALUES ({})",
-                    placeholders(9)
+                    "INSERT INTO runs ({RUN_COLUMNS}, owner) VALUES ({})",
+                    placeholders(10)
                 ),
                 rusqlite::params![
                     run.id.to_string(),
@@ -37,6 +39,7 @@ impl RunStore for SqliteStore {
                     micros(&run.created_at),
                     run.completed_at.as_ref().map(micros),
                     run.conversation_id.map(|c| c.to_string()),
+                    &*owner,
                 ],
             )?;
             Ok(run)

@@ -1,5 +1,5 @@
 //! The backend-generic storage contract (`mneme_store::conformance`), run on SQLite: each case
-//! on a fresh database file.
+//! on a fresh database file (a second handle on it is a second replica).
 
 use std::sync::Arc;
 
@@ -13,4 +13,11 @@ async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
     (Arc::new(store), dir)
 }
 
-mneme_store::conformance_suite!(sqlite);
+/// A second handle on the case's database file: another replica.
+async fn reopen(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+    let store = SqliteStore::open(&dir.path().join("t.db"), Durability::Normal)
+        .unwrap_or_else(|e| panic!("opening the database again: {e}"));
+    Arc::new(store)
+}
+
+mneme_store::conformance_suite!(sqlite, reopen);

@@ -47,7 +47,7 @@ pub use page::{Order, Page};
 /// The newest schema version: every backend's migrations end at it, under the same numbers,
 /// so that version N means the same tables and columns everywhere (`mneme migrate` copies rows
 /// between backends at one version).
-pub const SCHEMA_VERSION: i64 = 15;
+pub const SCHEMA_VERSION: i64 = 16;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -274,6 +274,7 @@ pub trait GroupStore: Send + Sync {
 /// Runs and the steps they consist of.
 #[async_trait]
 pub trait RunStore: Send + Sync {
+    /// Records the run, owned by this handle's replica (`ReplicaStore`).
     async fn create_run(&self, run: RunRecord) -> Result<RunRecord>;
     async fn get_run(&self, id: RunId) -> Result<RunRecord>;
     /// Newest first by default (`Page`); unknown cursors are ignored.
@@ -546,6 +547,43 @@ pub trait IdentityStore: Send + Sync {
     async fn blocks_of_identity(&self, id: IdentityId, page: &Page) -> Result<Vec<Block>>;
 }
 
+/// What several server processes (replicas) on one database coordinate through: liveness,
+/// leases, cancel requests across replicas and the runs of replicas that died. Every handle
+/// is one replica: it has an id of its own (fresh per process), which `create_run` records as
+/// the run's owner. Times are the database rows' own (`now` of the caller); a lease or a
+/// heartbeat older than its bound is as good as absent.
+#[async_trait]
+pub trait ReplicaStore: Send + Sync {
+    /// This handle's replica id (`replica-<uuid>`), fixed for its life.
+    fn replica_id(&self) -> &str;
+    /// One tick of liveness, in one transaction: records this replica alive now, extends every
+    /// lease it holds to now + `lease_ttl`, and answers its own active runs (`created` or
+    /// `running`) that another replica asked to cancel (`request_cancel`).
+    async fn heartbeat(&self, lease_ttl: std::time::Duration) -> Result<Vec<RunId>>;
+    /// Takes lease `key` for `ttl` if it is free, expired or ours already (then it is
+    /// extended). `None`: this replica holds it now; `Some(holder)`: another replica does.
+    async fn acquire_lease(&self, key: &str, ttl: std::time::Duration) -> Result<Option<String>>;
+    /// Gives lease `key` up if this replica holds it; otherwise changes nothing.
+    async fn release_lease(&self, key: &str) -> Result<()>;
+    /// Asks the replica executing `run` to cancel it (its next heartbeat answers the run).
+    /// Whether the run is active (`created` or `running`); an unknown run is `NotFound`.
+    async fn request_cancel(&self, run: RunId) -> Result<bool>;
+    /// Marks failed (stop reason `error`, completed now) the active runs whose owner is not a
+    /// replica that heart-beat within `dead_after` (a run without owner has none), never this
+    /// replica's own; forgets replicas silent for longer, with their leases and outbox
+    /// watermarks. Answers the runs it failed.
+    async fn fail_dead_runs(&self, dead_after: std::time::Duration) -> Result<Vec<RunId>>;
+    /// Records `applied` as this replica's search outbox watermark (`outbox:<replica id>` in
+    /// the search state) and prunes the outbox up to the lowest watermark of the replicas
+    /// alive within `dead_after` (this one included), so that no live replica loses rows it
+    /// has not applied. Answers the position pruned up to.
+    async fn prune_search_shared(
+        &self,
+        applied: u64,
+        dead_after: std::time::Duration,
+    ) -> Result<u64>;
+}
+
 /// Everything a backend provides; services hold an `Arc<dyn Store>`.
 pub trait Store:
     AgentStore
@@ -562,6 +600,7 @@ pub trait Store:
     + ProviderStore
     + IdentityStore
     + FolderStore
+    + ReplicaStore
 {
 }
 
@@ -580,5 +619,6 @@ impl<T> Store for T where
         + ProviderStore
         + IdentityStore
         + FolderStore
+        + ReplicaStore
 {
 }

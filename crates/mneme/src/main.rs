@@ -323,6 +323,8 @@ async fn build_service(config: &Config) -> anyhow::Result<Service> {
             compaction_threshold: config.compaction_threshold,
             files_dir: Some(config.data_dir.join("files")),
             max_upload_bytes: config.max_upload_bytes,
+            // SQLite is one process's database; PostgreSQL storage will choose `Shared`.
+            coordination: mneme_service::Coordination::Local,
         },
     );
     service.init().await.context("preparing the store")?;

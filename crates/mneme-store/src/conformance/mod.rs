@@ -30,6 +30,7 @@ pub mod mcp;
 pub mod messages;
 pub mod outbox;
 pub mod providers;
+pub mod replicas;
 pub mod runs;
 pub mod search;
 pub mod step_queries;
@@ -43,8 +44,26 @@ pub use fixtures::*;
 /// Expands, in a backend's test binary, to one `#[tokio::test]` per conformance case, grouped
 /// in one module per subject (as the case modules here). `$factory` names an `async fn()` in scope that returns a fresh
 /// store and whatever keeps it alive: `(Arc<dyn Store>, impl Sized)`.
+///
+/// With `$reopen` too (an `async fn(&Keep) -> Arc<dyn Store>` giving another handle on the
+/// database the factory made, as a second replica), the cases that need two handles run as well.
 #[macro_export]
 macro_rules! conformance_suite {
+    ($factory:ident, $reopen:ident) => {
+        $crate::conformance_suite!($factory);
+        $crate::__conformance_pairs! { $factory, $reopen;
+            replicas {
+                handles_are_replicas_of_their_own,
+                a_lease_has_one_holder_until_released,
+                an_expired_lease_is_taken_over,
+                heartbeats_extend_the_leases_held,
+                cancel_requests_reach_the_owner_by_heartbeat,
+                the_runs_of_dead_replicas_fail,
+                a_replica_never_fails_its_own_runs,
+                shared_pruning_waits_for_every_live_replica,
+            }
+        }
+    };
     ($factory:ident) => {
         $crate::__conformance_cases! { $factory;
             agents {
@@ -262,6 +281,27 @@ macro_rules! __conformance_cases {
     };
 }
 
+/// The expansion of the two-handle cases of [`conformance_suite!`](crate::conformance_suite);
+/// not for direct use.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_pairs {
+    ($factory:ident, $reopen:ident; $($module:ident { $($case:ident),* $(,)? })*) => {
+        $(
+            mod $module {
+                $(
+                    #[tokio::test]
+                    async fn $case() {
+                        let (store, keep) = super::$factory().await;
+                        let other = super::$reopen(&keep).await;
+                        $crate::conformance::$module::$case(store, other).await;
+                    }
+                )*
+            }
+        )*
+    };
+}
+
 #[cfg(test)]
 mod tests {
     /// The case modules, as their source, to check the suite against.
@@ -279,6 +319,7 @@ mod tests {
         ("messages", include_str!("messages.rs")),
         ("outbox", include_str!("outbox.rs")),
         ("providers", include_str!("providers.rs")),
+        ("replicas", include_str!("replicas.rs")),
         ("runs", include_str!("runs.rs")),
         ("search", include_str!("search.rs")),
         ("steps", include_str!("steps.rs")),
