@@ -66,6 +66,22 @@ impl Default for SharedConfig {
     }
 }
 
+impl SharedConfig {
+    /// The intervals for a replica declared dead after `dead_after` of silence: leases last
+    /// two thirds of it, heartbeats renew them ten times per lease, dead replicas are looked
+    /// for three times per timeout (15 s gives the defaults).
+    pub fn with_timeout(dead_after: Duration) -> SharedConfig {
+        let lease_ttl = dead_after * 2 / 3;
+        SharedConfig {
+            heartbeat_every: lease_ttl / 10,
+            lease_ttl,
+            dead_after,
+            reap_every: dead_after / 3,
+            ..SharedConfig::default()
+        }
+    }
+}
+
 /// The lease of a thread's turns.
 fn lease_key(thread: Thread) -> String {
     match thread.conversation {

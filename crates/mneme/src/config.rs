@@ -99,6 +99,10 @@ pub(crate) struct ServeArgs {
     /// The most connections this server holds to PostgreSQL (`LETTA_PG_POOL_SIZE` is read too).
     #[arg(long, env = "MNEME_DATABASE_POOL_SIZE")]
     database_pool_size: Option<u32>,
+    /// PostgreSQL only: a replica silent this long is dead (its runs are failed, the agents it
+    /// held are free); heartbeats and leases are scaled from it.
+    #[arg(long, env = "MNEME_REPLICA_TIMEOUT_SECS")]
+    replica_timeout_secs: Option<u64>,
     // Letta's own variables for its PostgreSQL, so that a Letta deployment's environment starts
     // mneme on the same server (the database must not hold Letta's tables: see `mneme migrate`).
     #[arg(long, env = "LETTA_PG_URI", hide_env_values = true, hide = true)]
@@ -180,6 +184,7 @@ struct FileConfig {
     max_upload_bytes: Option<u64>,
     database_url: Option<String>,
     database_pool_size: Option<u32>,
+    replica_timeout_secs: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -323,6 +328,8 @@ pub(crate) struct Config {
     pub(crate) compaction_threshold: f64,
     /// Largest file a folder upload accepts.
     pub(crate) max_upload_bytes: u64,
+    /// See `--replica-timeout-secs`.
+    pub(crate) replica_timeout: Duration,
 }
 
 impl Config {
@@ -356,6 +363,12 @@ impl Config {
             compaction_threshold(args.compaction_threshold.or(file.compaction_threshold))?;
         Ok(Config {
             compaction_threshold,
+            replica_timeout: Duration::from_secs(
+                args.replica_timeout_secs
+                    .or(file.replica_timeout_secs)
+                    .unwrap_or(15)
+                    .max(3),
+            ),
             max_upload_bytes: args
                 .max_upload_bytes
                 .or(file.max_upload_bytes)

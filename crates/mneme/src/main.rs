@@ -323,12 +323,21 @@ async fn build_service(config: &Config) -> anyhow::Result<Service> {
             compaction_threshold: config.compaction_threshold,
             files_dir: Some(config.data_dir.join("files")),
             max_upload_bytes: config.max_upload_bytes,
-            // SQLite is one process's database; PostgreSQL storage will choose `Shared`.
-            coordination: mneme_service::Coordination::Local,
+            coordination: coordination(config),
         },
     );
     service.init().await.context("preparing the store")?;
     Ok(service)
+}
+
+/// SQLite is one process's database; on PostgreSQL any number of replicas may share one.
+fn coordination(config: &Config) -> mneme_service::Coordination {
+    match config.storage {
+        Storage::Sqlite { .. } => mneme_service::Coordination::Local,
+        Storage::Postgres { .. } => mneme_service::Coordination::Shared(
+            mneme_service::SharedConfig::with_timeout(config.replica_timeout),
+        ),
+    }
 }
 
 /// Whether the built-in embedding model can serve: its files are installed, or they will be

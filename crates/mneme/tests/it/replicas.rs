@@ -165,3 +165,79 @@ async fn a_passage_inserted_on_one_replica_is_found_on_the_other_and_a_deleted_o
     let after = b.get(&search).await.ok();
     assert_eq!(after["count"], 0, "{after}");
 }
+
+/// Starts a turn on `srv` whose model call hangs for `delay`; its run id once the call is under
+/// way.
+async fn hanging_run(srv: &TestServer, fake: &FakeLlm, agent: &str, delay: Duration) -> String {
+    fake.push(Reply::text("too late").with_delay(delay));
+    let run = srv
+        .post(
+            &format!("/v1/agents/{agent}/messages/async"),
+            json!({"input": "slow"}),
+        )
+        .await
+        .ok();
+    within(Duration::from_secs(5), || async {
+        (!fake.requests().is_empty()).then_some(())
+    })
+    .await;
+    id(&run)
+}
+
+async fn status_of(srv: &TestServer, run: &str) -> Value {
+    srv.get(&format!("/v1/runs/{run}")).await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_replicas_run_fails_and_the_other_takes_the_agents_next_message() {
+    let fake = FakeLlm::start().await;
+    // Dead after 3 s of silence (leases 2 s): the test need not wait the default 15 s.
+    let (_db, a, b) = two_replicas(&fake, &[("MNEME_REPLICA_TIMEOUT_SECS", "3")]).await;
+    let agent = agent(&a).await;
+    let run = hanging_run(&a, &fake, &agent, Duration::from_secs(60)).await;
+    assert_eq!(status_of(&b, &run).await["status"], "running");
+    a.kill().await;
+
+    let failed = within(Duration::from_secs(15), || async {
+        let r = status_of(&b, &run).await;
+        (r["status"] != "running").then_some(r)
+    })
+    .await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    // The agent's lease lapsed with its holder: B takes the next message.
+    let res = b
+        .post(
+            &format!("/v1/agents/{agent}/messages"),
+            json!({"input": "again"}),
+        )
+        .await
+        .ok();
+    assert_eq!(res["messages"][0]["content"], "echo: again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_through_one_replica_stops_a_run_on_the_other() {
+    let fake = FakeLlm::start().await;
+    let (_db, a, b) = two_replicas(&fake, &[]).await;
+    let agent = agent(&a).await;
+    let run = hanging_run(&a, &fake, &agent, Duration::from_secs(30)).await;
+    let cancelled = b
+        .post(&format!("/v1/agents/{agent}/messages/cancel"), json!({}))
+        .await
+        .ok();
+    assert_eq!(cancelled[&run], "cancelled", "{cancelled}");
+    let ended = within(Duration::from_secs(5), || async {
+        let r = status_of(&a, &run).await;
+        (r["status"] != "running").then_some(r)
+    })
+    .await;
+    assert_eq!(ended["status"], "cancelled", "{ended}");
+    let res = b
+        .post(
+            &format!("/v1/agents/{agent}/messages"),
+            json!({"input": "again"}),
+        )
+        .await
+        .ok();
+    assert_eq!(res["messages"][0]["content"], "echo: again");
+}
