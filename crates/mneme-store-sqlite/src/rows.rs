@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use mneme_types::{AgentType, Block, ToolRule};
 use rusqlite::Row;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::{Error, Result};
 use mneme_store::{Agent, StoreError};

@@ -103,6 +103,9 @@ mod tests {
     fn vectors_round_trip_and_torn_ones_are_corrupt() {
         let v = [1.5f32, -0.25, 3.0];
         assert_eq!(bytes_vector(&vector_bytes(&v)).unwrap(), v);
-        assert!(matches!(bytes_vector(&[0, 1, 2]), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            bytes_vector(&[0, 1, 2]),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 }

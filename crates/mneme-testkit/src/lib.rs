@@ -47,9 +47,10 @@ pub async fn store_of(data_dir: &Path) -> std::sync::Arc<dyn mneme_store::Store>
                 max_connections: 2,
                 ..Default::default()
             };
-            let store = mneme_store_postgres::PgStore::connect(&scratch::database_url(&name), options)
-                .await
-                .expect("opening the test server's database");
+            let store =
+                mneme_store_postgres::PgStore::connect(&scratch::database_url(&name), options)
+                    .await
+                    .expect("opening the test server's database");
             std::sync::Arc::new(store)
         }
         None => {
