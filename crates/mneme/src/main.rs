@@ -244,8 +244,12 @@ async fn export(service: Service, args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The configured store: the SQLite file (its directory created if need be) or PostgreSQL.
+/// The configured store: the SQLite file or PostgreSQL. The data directory is created if need
+/// be on either: it holds the secret key, the search index and uploads too.
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn mneme_store::Store>> {
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating data directory {}", dir.display()))?;
     let store: Arc<dyn mneme_store::Store> = match &config.storage {
         Storage::Sqlite { path, durability } => {
             if let Some(dir) = path.parent() {

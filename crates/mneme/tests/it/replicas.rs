@@ -241,3 +241,14 @@ async fn a_cancel_through_one_replica_stops_a_run_on_the_other() {
         .ok();
     assert_eq!(res["messages"][0]["content"], "echo: again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_on_postgresql_creates_its_data_directory() {
+    let db = ScratchDb::create().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fresh").join("data");
+    let srv = TestServer::start_in_with_env(bin(), &dir, &[("MNEME_DATABASE_URL", db.url())]).await;
+    srv.get("/v1/agents/").await.ok();
+    // The key that seals provider secrets lives there on either backend.
+    assert!(dir.join("secret.key").is_file());
+}
