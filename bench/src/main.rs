@@ -272,30 +272,41 @@ async fn started(
     let servers = launch.start_replicas(args.replicas).await?;
     let pids = servers.iter().map(|m| m.pid().context("mneme exited"));
     let pids = pids.collect::<Result<Vec<u32>>>()?;
-    let databases: Vec<String> = servers.iter().filter_map(|m| m.database.clone()).collect();
-    let data_dirs: Vec<_> = servers.iter().map(|m| m.data_dir.clone()).collect();
-    report.target = json!({"kind": "mneme (started by the driver)",
-        "bin": launch.bin, "data_dir": data_dirs[0],
-        "sqlite_sync": args.sqlite_sync.as_deref().unwrap_or("full (default)")});
-    let Some(target) = report.target.as_object_mut() else {
-        bail!("the target is not an object");
-    };
-    let backend = if launch.postgres.is_some() {
-        "postgresql"
-    } else {
-        "sqlite"
-    };
-    target.insert("backend".into(), json!(backend));
-    target.insert("replicas".into(), json!(servers.len()));
-    if let Some(pg) = &launch.postgres {
-        target.insert("database_server".into(), json!(pg.display_url()));
-        target.insert("database".into(), json!(databases.first()));
-        target.insert("postgres_version".into(), json!(pg.version().await.ok()));
-        target.insert("data_dirs".into(), json!(data_dirs));
-    }
+    report.target = started_target(args, launch, &servers).await;
+    // Replicas share one database: watch its backends once.
+    let mut databases: Vec<String> = servers.iter().filter_map(|m| m.database.clone()).collect();
+    databases.dedup();
     let bases = servers.iter().map(|m| m.base.clone()).collect();
     let watch = Watch::new(pids).with_databases(databases);
     Ok((bases, watch, servers))
+}
+
+/// The report's target for mneme started here: binary, backend, replicas, where the data is.
+async fn started_target(args: &Args, launch: &Launch, servers: &[Mneme]) -> serde_json::Value {
+    let data_dirs: Vec<_> = servers.iter().map(|m| &m.data_dir).collect();
+    let backend = match launch.postgres {
+        Some(_) => "postgresql",
+        None => "sqlite",
+    };
+    let mut target = json!({"kind": "mneme (started by the driver)",
+        "bin": launch.bin, "data_dir": data_dirs.first(),
+        "sqlite_sync": sqlite_sync(args), "backend": backend, "replicas": servers.len()});
+    if let Some(pg) = &launch.postgres {
+        target["database_server"] = json!(pg.display_url());
+        target["database"] = json!(servers.first().and_then(|m| m.database.as_deref()));
+        target["postgres_version"] = json!(pg.version().await.ok());
+        target["data_dirs"] = json!(data_dirs);
+    }
+    target
+}
+
+/// The SQLite durability the started server runs with (none on PostgreSQL).
+fn sqlite_sync(args: &Args) -> Option<&str> {
+    match (&args.database_url, &args.sqlite_sync) {
+        (Some(_), _) => None,
+        (None, Some(sync)) => Some(sync),
+        (None, None) => Some("full (default)"),
+    }
 }
 
 /// What every target's report says about the agents and the fake.

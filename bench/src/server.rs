@@ -1,7 +1,7 @@
 //! Starting the mneme binary on a fresh temporary data directory (and, on PostgreSQL, a fresh
 //! database) and timing its cold start.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -77,29 +77,7 @@ impl Launch {
             // does) and then fails writing `secret.key` into it; SQLite runs stay as they were.
             std::fs::create_dir_all(&data_dir)?;
         }
-        let mut cmd = Command::new(&self.bin);
-        cmd.args(["server", "--host", "127.0.0.1", "--port", "0", "--data-dir"])
-            .arg(&data_dir)
-            .env("OPENAI_BASE_URL", &self.openai_base_url)
-            .env("OPENAI_API_KEY", "sk-bench")
-            .env("RUST_LOG", "info")
-            // The step loop is what is measured: no local embedding model (none is downloaded,
-            // and one the machine has cached is not used), as in earlier runs.
-            .env("MNEME_EMBEDDING_MODEL_FETCH", "false")
-            .env("MNEME_EMBEDDING_MODEL_DIR", data_dir.join("models"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        if let Some(sync) = &self.sqlite_sync {
-            cmd.args(["--sqlite-sync", sync]);
-        }
-        // The environment, not an argument, as a deployment would pass a URL that may hold a
-        // password; it also overrides one the bench itself was started with.
-        match &database {
-            Some((_, url)) => cmd.env("MNEME_DATABASE_URL", url),
-            None => cmd.env_remove("MNEME_DATABASE_URL"),
-        };
+        let mut cmd = self.command(&data_dir, database.as_ref().map(|(_, url)| url.as_str()));
         let start = Instant::now();
         let mut child = cmd
             .spawn()
@@ -116,6 +94,35 @@ impl Launch {
             _dir: dir,
         };
         Ok((mneme, elapsed))
+    }
+
+    /// `mneme server` on `data_dir` (and the database at `database_url`), on a free port, with
+    /// the fake LLM as its OpenAI endpoint.
+    fn command(&self, data_dir: &Path, database_url: Option<&str>) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(["server", "--host", "127.0.0.1", "--port", "0", "--data-dir"])
+            .arg(data_dir)
+            .env("OPENAI_BASE_URL", &self.openai_base_url)
+            .env("OPENAI_API_KEY", "sk-bench")
+            .env("RUST_LOG", "info")
+            // The step loop is what is measured: no local embedding model (none is downloaded,
+            // and one the machine has cached is not used), as in earlier runs.
+            .env("MNEME_EMBEDDING_MODEL_FETCH", "false")
+            .env("MNEME_EMBEDDING_MODEL_DIR", data_dir.join("models"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(sync) = &self.sqlite_sync {
+            cmd.args(["--sqlite-sync", sync]);
+        }
+        // The environment, not an argument, as a deployment would pass a URL that may hold a
+        // password; it also overrides one the bench itself was started with.
+        match database_url {
+            Some(url) => cmd.env("MNEME_DATABASE_URL", url),
+            None => cmd.env_remove("MNEME_DATABASE_URL"),
+        };
+        cmd
     }
 }
 
