@@ -1,15 +1,20 @@
 //! The few Letta V1 REST calls the benchmark makes, against any Letta-compatible server.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-/// A client for one server, with the agent settings every created agent gets.
+/// A client for one server (or one of several replicas), with the agent settings every created
+/// agent gets.
 #[derive(Clone)]
 pub(crate) struct Api {
     http: reqwest::Client,
+    /// Where requests go: one of `replicas`.
     base: String,
+    /// Every replica's base URL (one for a single server).
+    replicas: Arc<[String]>,
     model: String,
     embedding: Option<String>,
     agent_type: String,
@@ -29,17 +34,24 @@ pub(crate) struct StreamTiming {
 }
 
 impl Api {
+    /// A client of the first of `bases` (replicas of one server), which `on_replica` switches.
     pub(crate) fn new(
-        base: &str,
+        bases: &[String],
         model: &str,
         embedding: Option<&str>,
         agent_type: &str,
     ) -> Result<Api> {
         let http = client(true)?;
         let now = chrono::Utc::now().format("%H%M%S");
+        let replicas: Arc<[String]> = bases
+            .iter()
+            .map(|b| b.trim_end_matches('/').to_owned())
+            .collect();
+        let base = replicas.first().context("no server to measure")?.clone();
         Ok(Api {
             http,
-            base: base.trim_end_matches('/').to_owned(),
+            base,
+            replicas,
             model: model.to_owned(),
             embedding: embedding.map(str::to_owned),
             agent_type: agent_type.to_owned(),
@@ -55,14 +67,24 @@ impl Api {
         })
     }
 
-    pub(crate) fn base(&self) -> &str {
-        &self.base
+    /// The same API on replica `i` (modulo their number): one server answers requests of
+    /// client or request `i`, so that load spreads round-robin over the replicas.
+    pub(crate) fn on_replica(&self, i: usize) -> Api {
+        let base = self.replicas[i % self.replicas.len()].clone();
+        Api {
+            base,
+            ..self.clone()
+        }
     }
 
-    /// `GET /v1/health/`; Ok only on a 2xx.
-    pub(crate) async fn health(&self) -> Result<()> {
-        let res = self.http.get(self.url("/v1/health/")).send().await?;
-        check(res).await.map(drop)
+    /// `GET /v1/health/` on every replica; Ok only when each answers a 2xx.
+    pub(crate) async fn health_all(&self) -> Result<()> {
+        for base in self.replicas.iter() {
+            let url = format!("{base}/v1/health/");
+            let res = self.http.get(&url).send().await.context(url.clone())?;
+            check(res).await.context(url)?;
+        }
+        Ok(())
     }
 
     /// Creates an agent and returns its id.

@@ -4,6 +4,7 @@
 
 mod api;
 mod fake;
+mod pg;
 mod phases;
 mod procfs;
 mod report;
@@ -22,6 +23,7 @@ use serde_json::json;
 
 use crate::api::Api;
 use crate::fake::{Fake, Janitor};
+use crate::pg::Postgres;
 use crate::phases::{Ctx, Params, progress};
 use crate::procfs::Watch;
 use crate::report::{Figure, Machine, Report};
@@ -77,6 +79,14 @@ struct Args {
     /// mneme's --sqlite-sync (the server's default, full, when absent).
     #[arg(long)]
     sqlite_sync: Option<String>,
+    /// Run the started mneme on PostgreSQL: each server gets a fresh database on this server
+    /// (`postgres://user@host:port/any-existing-db`), dropped at the end. SQLite when absent.
+    #[arg(long, env = "MNEME_BENCH_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// mneme servers sharing the one database (needs --database-url); the send, chain and
+    /// throughput phases spread their requests over them.
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
     /// Parent directory of the temporary data directories (default: the system temp dir).
     #[arg(long)]
     data_parent: Option<PathBuf>,
@@ -147,7 +157,35 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
+/// Measures, then drops the databases created on PostgreSQL whether or not that succeeded.
 async fn run(args: &Args) -> Result<Report> {
+    check_args(args)?;
+    let postgres = match &args.database_url {
+        Some(url) => Some(Arc::new(Postgres::connect(url).await?)),
+        None => None,
+    };
+    let result = measure(args, postgres.clone()).await;
+    if let Some(pg) = postgres {
+        pg.drop_all().await;
+    }
+    result
+}
+
+/// Options that only make sense together.
+fn check_args(args: &Args) -> Result<()> {
+    if args.base_url.is_some() && (args.database_url.is_some() || args.replicas > 1) {
+        bail!("--database-url and --replicas are for the mneme the bench starts, not --base-url");
+    }
+    if args.replicas > 1 && args.database_url.is_none() {
+        bail!("--replicas needs --database-url: replicas share one PostgreSQL database");
+    }
+    if args.replicas == 0 {
+        bail!("--replicas must be at least 1");
+    }
+    Ok(())
+}
+
+async fn measure(args: &Args, postgres: Option<Arc<Postgres>>) -> Result<Report> {
     let params = params(args);
     let fake = Arc::new(match &args.fake_url {
         Some(url) => Fake::remote(url)?,
@@ -156,17 +194,28 @@ async fn run(args: &Args) -> Result<Report> {
     fake.check().await.context("the fake LLM does not answer")?;
     fake.reset(false).await?;
     let mut report = new_report(args, &params)?;
-    let (base, watch, server) = target(args, &fake, params.cold_starts, &mut report).await?;
+    let (bases, watch, servers) = match &args.base_url {
+        Some(_) => external(args, &mut report),
+        None => {
+            let launch = Launch {
+                bin: mneme_bin(args)?,
+                data_parent: args.data_parent.clone(),
+                openai_base_url: fake.openai_base_url(),
+                sqlite_sync: args.sqlite_sync.clone(),
+                postgres,
+            };
+            started(args, &launch, params.cold_starts, &mut report).await?
+        }
+    };
+    describe_target(args, &fake, &mut report);
     let api = Api::new(
-        &base,
+        &bases,
         &args.model,
         args.embedding.as_deref(),
         &args.agent_type,
     )?;
-    api.health()
-        .await
-        .with_context(|| format!("{base}/v1/health/"))?;
-    progress(&format!("measuring {}", api.base()));
+    api.health_all().await?;
+    progress(&format!("measuring {}", bases.join(", ")));
     idle_memory(&watch, &mut report).await;
     let janitor = Janitor::start(fake.clone());
     let mut ctx = Ctx {
@@ -184,7 +233,7 @@ async fn run(args: &Args) -> Result<Report> {
         ctx.detail("memory_end", memory);
     }
     ctx.report.machine.loadavg_end = report::loadavg();
-    if let Some(mneme) = server {
+    for mneme in servers {
         mneme.kill().await?;
     }
     Ok(ctx.report)
@@ -194,14 +243,7 @@ async fn run(args: &Args) -> Result<Report> {
 fn new_report(args: &Args, params: &Params) -> Result<Report> {
     Ok(Report {
         tool: format!("mneme-bench {}", env!("CARGO_PKG_VERSION")),
-        name: args.name.clone().unwrap_or_else(|| {
-            if args.base_url.is_some() {
-                "server"
-            } else {
-                "mneme"
-            }
-            .to_owned()
-        }),
+        name: args.name.clone().unwrap_or_else(|| default_name(args)),
         date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
         machine: Machine::probe(),
         target: json!({}),
@@ -211,46 +253,70 @@ fn new_report(args: &Args, params: &Params) -> Result<Report> {
     })
 }
 
-/// The measured server: the one at `--base-url`, else mneme started here (after its cold
-/// starts). Returns its base URL, the watch on its processes and the started mneme, if any;
-/// records the target in the report.
-async fn target(
+/// The server at `--base-url`, measured as it is; the watch covers the `--server-pid`s.
+fn external(args: &Args, report: &mut Report) -> (Vec<String>, Watch, Vec<Mneme>) {
+    let base = args.base_url.clone().unwrap_or_default();
+    report.target = json!({"kind": "external", "base_url": base, "pids": args.server_pids});
+    (vec![base], Watch::new(args.server_pids.clone()), Vec::new())
+}
+
+/// mneme started here, after its cold starts: `--replicas` servers on one database. Returns
+/// their base URLs, the watch on their processes (and PostgreSQL backends) and the servers.
+async fn started(
     args: &Args,
-    fake: &Fake,
+    launch: &Launch,
     cold_start_count: usize,
     report: &mut Report,
-) -> Result<(String, Watch, Option<Mneme>)> {
-    let mut server: Option<Mneme> = None;
-    let (base, watch) = match &args.base_url {
-        Some(base) => (base.clone(), Watch::new(args.server_pids.clone())),
-        None => {
-            let launch = Launch {
-                bin: mneme_bin(args)?,
-                data_parent: args.data_parent.clone(),
-                openai_base_url: fake.openai_base_url(),
-                sqlite_sync: args.sqlite_sync.clone(),
-            };
-            cold_starts(&launch, cold_start_count, report).await?;
-            let (mneme, _) = launch.start().await?;
-            let pid = mneme.pid().context("mneme exited")?;
-            report.target = json!({"kind": "mneme (started by the driver)",
-                "bin": launch.bin, "data_dir": mneme.data_dir,
-                "sqlite_sync": args.sqlite_sync.as_deref().unwrap_or("full (default)")});
-            let base = mneme.base.clone();
-            server = Some(mneme);
-            (base, Watch::new(vec![pid]))
-        }
+) -> Result<(Vec<String>, Watch, Vec<Mneme>)> {
+    cold_starts(launch, cold_start_count, report).await?;
+    let servers = launch.start_replicas(args.replicas).await?;
+    let pids = servers.iter().map(|m| m.pid().context("mneme exited"));
+    let pids = pids.collect::<Result<Vec<u32>>>()?;
+    report.target = started_target(args, launch, &servers).await;
+    // Replicas share one database: watch its backends once.
+    let mut databases: Vec<String> = servers.iter().filter_map(|m| m.database.clone()).collect();
+    databases.dedup();
+    let bases = servers.iter().map(|m| m.base.clone()).collect();
+    let watch = Watch::new(pids).with_databases(databases);
+    Ok((bases, watch, servers))
+}
+
+/// The report's target for mneme started here: binary, backend, replicas, where the data is.
+async fn started_target(args: &Args, launch: &Launch, servers: &[Mneme]) -> serde_json::Value {
+    let data_dirs: Vec<_> = servers.iter().map(|m| &m.data_dir).collect();
+    let backend = match launch.postgres {
+        Some(_) => "postgresql",
+        None => "sqlite",
     };
-    if args.base_url.is_some() {
-        report.target = json!({"kind": "external", "base_url": base, "pids": args.server_pids});
+    let mut target = json!({"kind": "mneme (started by the driver)",
+        "bin": launch.bin, "data_dir": data_dirs.first(),
+        "sqlite_sync": sqlite_sync(args), "backend": backend, "replicas": servers.len()});
+    if let Some(pg) = &launch.postgres {
+        target["database_server"] = json!(pg.display_url());
+        target["database"] = json!(servers.first().and_then(|m| m.database.as_deref()));
+        target["postgres_version"] = json!(pg.version().await.ok());
+        target["data_dirs"] = json!(data_dirs);
     }
+    target
+}
+
+/// The SQLite durability the started server runs with (none on PostgreSQL).
+fn sqlite_sync(args: &Args) -> Option<&str> {
+    match (&args.database_url, &args.sqlite_sync) {
+        (Some(_), _) => None,
+        (None, Some(sync)) => Some(sync),
+        (None, None) => Some("full (default)"),
+    }
+}
+
+/// What every target's report says about the agents and the fake.
+fn describe_target(args: &Args, fake: &Fake, report: &mut Report) {
     if let Some(target) = report.target.as_object_mut() {
         target.insert("model".into(), json!(args.model));
         target.insert("embedding".into(), json!(args.embedding));
         target.insert("agent_type".into(), json!(args.agent_type));
         target.insert("fake_llm".into(), json!(fake.openai_base_url()));
     }
-    Ok((base, watch, server))
 }
 
 /// The idle memory figure, when the server's processes can be read.
@@ -263,6 +329,17 @@ async fn idle_memory(watch: &Watch, report: &mut Report) {
                 .goal_max(30e6 / 1_048_576.0, "< 30 MB (28.6 MiB)"),
         );
         report.details.insert("memory_idle".into(), json!(memory));
+    }
+}
+
+/// "mneme" on SQLite (as before PostgreSQL), else with the backend and replica count, so that
+/// tables of different runs say what they measured.
+fn default_name(args: &Args) -> String {
+    match (&args.base_url, &args.database_url, args.replicas) {
+        (Some(_), _, _) => "server".to_owned(),
+        (None, None, _) => "mneme".to_owned(),
+        (None, Some(_), 1) => "mneme (postgresql)".to_owned(),
+        (None, Some(_), n) => format!("mneme (postgresql, {n} replicas)"),
     }
 }
 

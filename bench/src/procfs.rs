@@ -30,10 +30,13 @@ impl Memory {
     }
 }
 
-/// The server processes to watch: each root with its descendants.
+/// The server processes to watch: each root with its descendants, and the PostgreSQL backends
+/// serving its databases.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Watch {
     roots: Vec<u32>,
+    /// PostgreSQL databases whose backends' CPU `database_cpu` sums (none on SQLite).
+    databases: Vec<String>,
     /// Clock ticks per second of `/proc/PID/stat` times.
     ticks: f64,
 }
@@ -42,8 +45,28 @@ impl Watch {
     pub(crate) fn new(roots: Vec<u32>) -> Watch {
         Watch {
             roots,
+            databases: Vec::new(),
             ticks: clock_ticks(),
         }
+    }
+
+    /// Also watch the backends of these PostgreSQL databases (on this machine).
+    pub(crate) fn with_databases(mut self, databases: Vec<String>) -> Watch {
+        self.databases = databases;
+        self
+    }
+
+    /// User + system CPU time so far of the live PostgreSQL backends connected to the watched
+    /// databases; `None` without databases. mneme keeps a pool of connections, so its backends
+    /// live through a phase; one that ends in between takes its time with it (the postmaster
+    /// does not count reaped backends as its children's time).
+    pub(crate) fn database_cpu(&self) -> Option<Duration> {
+        if self.databases.is_empty() {
+            return None;
+        }
+        let pids = backends_of(&self.databases);
+        let ticks: u64 = pids.iter().filter_map(|&p| own_cpu_ticks(p)).sum();
+        Some(Duration::from_secs_f64(ticks as f64 / self.ticks))
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -126,6 +149,45 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     sum.sum()
 }
 
+/// utime + stime of the process itself.
+fn own_cpu_ticks(pid: u32) -> Option<u64> {
+    let fields = stat_fields(pid)?;
+    let sum = fields.get(11..13)?.iter().map(|f| f.parse::<u64>().ok());
+    sum.sum()
+}
+
+/// PostgreSQL backends connected to one of `databases`: their title is
+/// `postgres: [CLUSTER: ]USER DATABASE HOST(PORT) STATE` (the cluster with `cluster_name` set,
+/// as Debian does).
+fn backends_of(databases: &[String]) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let pids = entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok());
+    pids.filter(|&pid| {
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            return false;
+        };
+        // The title overwrites argv in place; what is left of the old argv follows as NULs.
+        let title = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        backend_database(&title).is_some_and(|db| databases.iter().any(|d| d == db))
+    })
+    .collect()
+}
+
+/// The database in a backend's process title, if it is one.
+fn backend_database(title: &str) -> Option<&str> {
+    let mut words = title
+        .strip_prefix("postgres: ")?
+        .split_whitespace()
+        .peekable();
+    if words.peek()?.ends_with(':') {
+        words.next();
+    }
+    let _user = words.next()?;
+    words.next()
+}
+
 /// pid -> parent pid for every process.
 fn parent_map() -> HashMap<u32, u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -161,5 +223,16 @@ mod tests {
         assert!(memory.processes >= 1);
         assert!(watch.cpu().is_some());
         assert_eq!(kib_line("VmRSS:\t  1234 kB\n", "VmRSS:"), Some(1234));
+    }
+
+    #[test]
+    fn reads_backend_titles() {
+        let title = "postgres: postgres mneme_bench_1f 127.0.0.1(50312) idle";
+        assert_eq!(backend_database(title), Some("mneme_bench_1f"));
+        assert_eq!(backend_database("postgres: checkpointer "), None);
+        let debian = "postgres: 15/main: postgres mneme_bench_2a [local] idle";
+        assert_eq!(backend_database(debian), Some("mneme_bench_2a"));
+        assert_eq!(backend_database("postgres: 15/main: checkpointer "), None);
+        assert_eq!(backend_database("/usr/bin/mneme server"), None);
     }
 }

@@ -1,13 +1,17 @@
-//! Starting the mneme binary on a fresh temporary data directory and timing its cold start.
+//! Starting the mneme binary on a fresh temporary data directory (and, on PostgreSQL, a fresh
+//! database) and timing its cold start.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
+
+use crate::pg::Postgres;
 
 /// How to start mneme.
 #[derive(Debug, Clone)]
@@ -19,6 +23,8 @@ pub(crate) struct Launch {
     pub(crate) openai_base_url: String,
     /// `--sqlite-sync`; the server's default (full) when `None`.
     pub(crate) sqlite_sync: Option<String>,
+    /// Put each server's data on a fresh database of this PostgreSQL server instead of SQLite.
+    pub(crate) postgres: Option<Arc<Postgres>>,
 }
 
 /// A running mneme process; killed when dropped.
@@ -26,13 +32,39 @@ pub(crate) struct Mneme {
     child: Child,
     pub(crate) base: String,
     pub(crate) data_dir: PathBuf,
+    /// The PostgreSQL database it runs on (SQLite in `data_dir` when `None`).
+    pub(crate) database: Option<String>,
     _dir: tempfile::TempDir,
 }
 
 impl Launch {
-    /// Spawns mneme and waits for its first 200 from `/v1/health/`; returns the process and the
-    /// time from spawn to that response.
+    /// Spawns mneme on a fresh database and waits for its first 200 from `/v1/health/`; returns
+    /// the process and the time from spawn to that response.
     pub(crate) async fn start(&self) -> Result<(Mneme, Duration)> {
+        let database = self.fresh_database().await?;
+        self.spawn(database).await
+    }
+
+    /// `n` servers on one fresh database (replicas; each with its own data directory), started
+    /// one after the other so that the first creates the schema alone.
+    pub(crate) async fn start_replicas(&self, n: usize) -> Result<Vec<Mneme>> {
+        let database = self.fresh_database().await?;
+        let mut servers = Vec::new();
+        for _ in 0..n.max(1) {
+            servers.push(self.spawn(database.clone()).await?.0);
+        }
+        Ok(servers)
+    }
+
+    /// A new database's name and URL on PostgreSQL; `None` on SQLite (the data directory's file).
+    async fn fresh_database(&self) -> Result<Option<(String, String)>> {
+        match &self.postgres {
+            Some(pg) => Ok(Some(pg.create().await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn spawn(&self, database: Option<(String, String)>) -> Result<(Mneme, Duration)> {
         let dir = match &self.data_parent {
             Some(parent) => tempfile::Builder::new()
                 .prefix("mneme-bench-")
@@ -40,9 +72,36 @@ impl Launch {
             None => tempfile::Builder::new().prefix("mneme-bench-").tempdir()?,
         };
         let data_dir = dir.path().join("data");
+        if database.is_some() {
+            // mneme on PostgreSQL does not create its data directory (only the SQLite path
+            // does) and then fails writing `secret.key` into it; SQLite runs stay as they were.
+            std::fs::create_dir_all(&data_dir)?;
+        }
+        let mut cmd = self.command(&data_dir, database.as_ref().map(|(_, url)| url.as_str()));
+        let start = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("spawning {}", self.bin.display()))?;
+        let addr = listening_addr(&mut child).await?;
+        let base = format!("http://{addr}");
+        wait_healthy(&base).await?;
+        let elapsed = start.elapsed();
+        let mneme = Mneme {
+            child,
+            base,
+            data_dir,
+            database: database.map(|(name, _)| name),
+            _dir: dir,
+        };
+        Ok((mneme, elapsed))
+    }
+
+    /// `mneme server` on `data_dir` (and the database at `database_url`), on a free port, with
+    /// the fake LLM as its OpenAI endpoint.
+    fn command(&self, data_dir: &Path, database_url: Option<&str>) -> Command {
         let mut cmd = Command::new(&self.bin);
         cmd.args(["server", "--host", "127.0.0.1", "--port", "0", "--data-dir"])
-            .arg(&data_dir)
+            .arg(data_dir)
             .env("OPENAI_BASE_URL", &self.openai_base_url)
             .env("OPENAI_API_KEY", "sk-bench")
             .env("RUST_LOG", "info")
@@ -57,21 +116,13 @@ impl Launch {
         if let Some(sync) = &self.sqlite_sync {
             cmd.args(["--sqlite-sync", sync]);
         }
-        let start = Instant::now();
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("spawning {}", self.bin.display()))?;
-        let addr = listening_addr(&mut child).await?;
-        let base = format!("http://{addr}");
-        wait_healthy(&base).await?;
-        let elapsed = start.elapsed();
-        let mneme = Mneme {
-            child,
-            base,
-            data_dir,
-            _dir: dir,
+        // The environment, not an argument, as a deployment would pass a URL that may hold a
+        // password; it also overrides one the bench itself was started with.
+        match database_url {
+            Some(url) => cmd.env("MNEME_DATABASE_URL", url),
+            None => cmd.env_remove("MNEME_DATABASE_URL"),
         };
-        Ok((mneme, elapsed))
+        cmd
     }
 }
 

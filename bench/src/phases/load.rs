@@ -14,7 +14,8 @@ use crate::stats::Samples;
 const GOAL_16_CLIENTS: f64 = 50.0 * 2.9;
 
 /// For each client count: that many agents, one client task each, sending one message after
-/// another for the configured duration.
+/// another for the configured duration. With replicas, client `i` talks to replica `i` modulo
+/// their number (as a load balancer with sticky sessions would send it).
 pub(crate) async fn throughput(ctx: &mut Ctx) -> Result<()> {
     let mut details = serde_json::Map::new();
     for clients in ctx.params.clients.clone() {
@@ -27,7 +28,7 @@ pub(crate) async fn throughput(ctx: &mut Ctx) -> Result<()> {
         // One untimed message each, so that every agent has left its first-turn path.
         let (api, warm) = (ctx.api.clone(), agents.clone());
         let warmed = spread(clients, clients, move |i| {
-            let (api, agent) = (api.clone(), warm[i].clone());
+            let (api, agent) = (api.on_replica(i), warm[i].clone());
             async move { api.send(&agent, "warm-up").await.map(drop) }
         })
         .await;
@@ -38,8 +39,8 @@ pub(crate) async fn throughput(ctx: &mut Ctx) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs_f64(secs);
         let start = Instant::now();
         let mut tasks = Vec::new();
-        for agent in agents {
-            let api = ctx.api.clone();
+        for (i, agent) in agents.into_iter().enumerate() {
+            let api = ctx.api.on_replica(i);
             tasks.push(tokio::spawn(async move {
                 let mut samples = Samples::default();
                 let mut i = 0;
@@ -64,6 +65,7 @@ pub(crate) async fn throughput(ctx: &mut Ctx) -> Result<()> {
         let wall = start.elapsed().as_secs_f64();
         let rate = samples.len() as f64 / wall;
         let cpu = meter.per(samples.len());
+        let database_cpu = meter.database_per(samples.len());
         let mut figure = Figure::new(
             &format!("throughput_{clients}"),
             format!("throughput, {clients} clients"),
@@ -82,11 +84,12 @@ pub(crate) async fn throughput(ctx: &mut Ctx) -> Result<()> {
             "ms",
             latency.p50_ms,
         ));
-        details.insert(
-            clients.to_string(),
-            json!({"messages": samples.len(), "wall_s": wall, "messages_per_s": rate,
-                   "latency": latency, "server_cpu_ms_per_message": cpu}),
-        );
+        let mut detail = json!({"messages": samples.len(), "wall_s": wall,
+            "messages_per_s": rate, "latency": latency, "server_cpu_ms_per_message": cpu});
+        if let Some(cpu) = database_cpu {
+            detail["database_cpu_ms_per_message"] = json!(cpu);
+        }
+        details.insert(clients.to_string(), detail);
     }
     ctx.detail("throughput", details);
     Ok(())

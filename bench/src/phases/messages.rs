@@ -23,7 +23,7 @@ pub(crate) async fn send(ctx: &mut Ctx) -> Result<()> {
     progress(&format!(
         "send-message round trip: {n} messages on one agent"
     ));
-    let (latency, cpu) = series(ctx, "send", 1, text).await?;
+    let (latency, cpu, database_cpu) = series(ctx, "send", 1, text).await?;
     ctx.figure(
         Figure::new(
             "send_p50_ms",
@@ -47,10 +47,17 @@ pub(crate) async fn send(ctx: &mut Ctx) -> Result<()> {
             cpu,
         ));
     }
-    ctx.detail(
-        "send",
-        json!({"latency": latency, "server_cpu_ms_per_message": cpu}),
-    );
+    let mut detail = json!({"latency": latency, "server_cpu_ms_per_message": cpu});
+    if let Some(cpu) = database_cpu {
+        ctx.figure(Figure::new(
+            "send_db_cpu_ms",
+            "PostgreSQL CPU per message (1 step)",
+            "ms",
+            cpu,
+        ));
+        detail["database_cpu_ms_per_message"] = json!(cpu);
+    }
+    ctx.detail("send", detail);
     Ok(())
 }
 
@@ -63,7 +70,7 @@ pub(crate) async fn chain(ctx: &mut Ctx) -> Result<()> {
     let result = series(ctx, "chain", 2, |i| format!("{CHAIN_MARKER} {i}")).await;
     ctx.fake.reset(false).await?;
     ctx.janitor.pause(false).await;
-    let (latency, cpu) = result?;
+    let (latency, cpu, database_cpu) = result?;
     ctx.figure(Figure::new(
         "chain_p50_ms",
         "heartbeat chain p50 (2 steps)",
@@ -95,10 +102,17 @@ pub(crate) async fn chain(ctx: &mut Ctx) -> Result<()> {
             cpu,
         ));
     }
-    ctx.detail(
-        "chain",
-        json!({"latency": latency, "server_cpu_ms_per_turn": cpu}),
-    );
+    let mut detail = json!({"latency": latency, "server_cpu_ms_per_turn": cpu});
+    if let Some(cpu) = database_cpu {
+        ctx.figure(Figure::new(
+            "chain_db_cpu_ms",
+            "PostgreSQL CPU per chain (2 steps)",
+            "ms",
+            cpu,
+        ));
+        detail["database_cpu_ms_per_turn"] = json!(cpu);
+    }
+    ctx.detail("chain", detail);
     Ok(())
 }
 
@@ -165,23 +179,27 @@ pub(crate) async fn flat(ctx: &mut Ctx) -> Result<()> {
 }
 
 /// Sends warm-up messages then `messages` timed ones to a new agent, one at a time; a turn
-/// counts only if it took `steps` steps. Returns the latency and the server CPU per turn.
+/// counts only if it took `steps` steps. With replicas, turn `i` goes to replica `i` modulo
+/// their number, so that each turn follows one another replica wrote. Returns the latency and
+/// the server's and PostgreSQL's CPU per turn.
 async fn series(
     ctx: &mut Ctx,
     name: &str,
     steps: u64,
     text: impl Fn(usize) -> String,
-) -> Result<(Latency, Option<f64>)> {
+) -> Result<(Latency, Option<f64>, Option<f64>)> {
     let agent = ctx.api.create_agent(name).await?;
     for i in 0..ctx.params.warmup {
-        let body = ctx.api.send(&agent, &text(i)).await?;
+        let body = ctx.api.on_replica(i).send(&agent, &text(i)).await?;
         check_steps(&body, steps)?;
     }
     let meter = ctx.cpu_meter();
     let mut samples = Samples::default();
     for i in 0..ctx.params.messages {
+        let turn = ctx.params.warmup + i;
+        let api = ctx.api.on_replica(turn);
         let start = Instant::now();
-        let sent = ctx.api.send(&agent, &text(ctx.params.warmup + i)).await;
+        let sent = api.send(&agent, &text(turn)).await;
         let elapsed = start.elapsed();
         match sent.and_then(|body| check_steps(&body, steps)) {
             Ok(()) => samples.push(elapsed),
@@ -192,12 +210,12 @@ async fn series(
             ctx.fake.reset(true).await?;
         }
     }
-    let cpu = meter.per(samples.len());
+    let (cpu, database_cpu) = (meter.per(samples.len()), meter.database_per(samples.len()));
     // The context grows with every turn, and so does the work per step: keep both ends.
     let n = samples.len();
     let ends = json!({"first_100": samples.window(0..100), "last_100": samples.window(n.saturating_sub(100)..n)});
     ctx.detail(&format!("{name}_ends"), ends);
-    Ok((samples.summary(), cpu))
+    Ok((samples.summary(), cpu, database_cpu))
 }
 
 /// Letta's `usage.step_count` says how many model calls the turn made.

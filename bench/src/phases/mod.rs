@@ -124,6 +124,7 @@ impl Ctx {
         CpuMeter {
             watch: self.watch.clone(),
             start: self.watch.cpu(),
+            database_start: self.watch.database_cpu(),
         }
     }
 }
@@ -132,15 +133,26 @@ impl Ctx {
 pub(crate) struct CpuMeter {
     watch: Watch,
     start: Option<Duration>,
+    database_start: Option<Duration>,
 }
 
 impl CpuMeter {
     /// Milliseconds of server CPU per operation since the meter started.
     pub(crate) fn per(&self, operations: usize) -> Option<f64> {
-        let (start, end) = (self.start?, self.watch.cpu()?);
-        let spent = end.saturating_sub(start).as_secs_f64() * 1e3;
-        (operations > 0).then(|| spent / operations as f64)
+        per(self.start, self.watch.cpu(), operations)
     }
+
+    /// Milliseconds of CPU per operation of the PostgreSQL backends serving the server, since
+    /// the meter started; `None` on SQLite, whose work is in the server's own CPU time.
+    pub(crate) fn database_per(&self, operations: usize) -> Option<f64> {
+        per(self.database_start, self.watch.database_cpu(), operations)
+    }
+}
+
+/// Milliseconds per operation between two CPU readings, when both exist.
+fn per(start: Option<Duration>, end: Option<Duration>, operations: usize) -> Option<f64> {
+    let spent = end?.saturating_sub(start?).as_secs_f64() * 1e3;
+    (operations > 0).then(|| spent / operations as f64)
 }
 
 /// Progress goes to stderr, stamped with the time since the run began.
