@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::Output;
+use std::time::Duration;
 
 use mneme_store::conformance as fixtures;
 use mneme_store::{Role, RunChunk, Store, ToolCallRecord, ToolReturnRecord};
@@ -58,6 +59,14 @@ async fn populated() -> TempDir {
         .await
         .unwrap();
     let bob = fixtures::agent(store, "bob").await;
+    // The replica that wrote it, with a lease it held: copied like any row (a PostgreSQL
+    // replica then finds it long silent and clears it).
+    store.heartbeat(Duration::from_secs(10)).await.unwrap();
+    let lease = store
+        .acquire_lease(&format!("turn:{}", ada.id), Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(lease, None);
     let after = fixtures::append(store, ada.id, turn(ada.id)).await;
     let run = fixtures::run_for(store, ada.id).await;
     store
@@ -449,11 +458,12 @@ async fn a_missing_source_is_refused() {
 #[tokio::test]
 async fn an_older_source_is_brought_up_to_date_first() {
     let dir = populated().await;
-    // Version 14: before migration 15, which added two indexes.
+    // Version 15: before migration 16, which added the replicas' tables and run columns.
     let conn = rusqlite::Connection::open(db_path(&dir)).unwrap();
     conn.execute_batch(
-        "DELETE FROM schema_migrations WHERE version = 15;
-         DROP INDEX steps_by_agent; DROP INDEX messages_by_step;",
+        "DELETE FROM schema_migrations WHERE version = 16;
+         DROP TABLE replicas; DROP TABLE leases; DROP INDEX runs_active_by_owner;
+         ALTER TABLE runs DROP COLUMN owner; ALTER TABLE runs DROP COLUMN cancel_requested;",
     )
     .unwrap();
     drop(conn);
