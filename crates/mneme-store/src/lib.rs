@@ -422,7 +422,9 @@ pub trait SearchStore: Send + Sync {
     /// Every vector of an archive (or an agent's recall), to load a vector collection.
     async fn passage_vectors(&self, archive: ArchiveId) -> Result<Vec<(u64, Vec<f32>)>>;
     async fn message_vectors(&self, agent: AgentId) -> Result<Vec<(u64, Vec<f32>)>>;
-    /// User and assistant messages with `seq > after`, oldest first, at most `limit`.
+    /// Messages with `seq > after`, oldest first, at most `limit`. Every role, though only user
+    /// and assistant messages are embedded: a seq missing from the answer must mean a row not
+    /// committed (yet), rolled back or deleted, for the reader that tracks such gaps.
     async fn messages_after(&self, after: u64, limit: u32) -> Result<Vec<(u64, Message)>>;
     /// Stores recall vectors and moves the named cursor to `cursor`, in one transaction.
     async fn store_message_vectors(

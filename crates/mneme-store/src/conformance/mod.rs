@@ -242,7 +242,7 @@ macro_rules! conformance_suite {
                 message_keys_keep_to_one_thread,
                 passage_vectors_load_per_archive,
                 message_vectors_load_per_agent,
-                messages_after_lists_user_and_assistant_messages,
+                messages_after_lists_every_message_in_seq_order,
                 recall_vectors_and_their_cursor_move_together,
             }
             mcp {
