@@ -61,6 +61,8 @@ macro_rules! conformance_suite {
                 the_runs_of_dead_replicas_fail,
                 a_replica_never_fails_its_own_runs,
                 shared_pruning_waits_for_every_live_replica,
+                the_unfinished_files_of_dead_replicas_fail,
+                orphaned_files_restart_as_the_restarting_replica_s,
             }
         }
     };
