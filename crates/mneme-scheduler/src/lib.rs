@@ -19,7 +19,7 @@ use mneme_types::{AgentId, ConversationId, MessageId, RunId, Thread};
 pub use execute::{Running, Scheduler};
 pub use hub::ActiveRun;
 pub use locks::{Holder, LocalTurnLocks, TurnGuard, TurnLocks};
-pub use replica::{Coordination, LeaseTurnLocks, SharedConfig};
+pub use replica::{Coordination, FILE_INTERRUPTED, LeaseTurnLocks, SharedConfig};
 
 /// Runs one turn to its end. The agent runtime implements it; tests substitute their own.
 #[async_trait]

@@ -183,8 +183,13 @@ impl Drop for LeaseRelease {
     }
 }
 
+/// What a file a stopped server (or a dead replica) left unfinished says: its uploaded bytes
+/// were on that server's disk, so no one can resume it.
+pub const FILE_INTERRUPTED: &str =
+    "processing was interrupted by a server restart and the upload was lost; upload the file again";
+
 /// The replica's background work: heartbeats (with the cancel requests they bring back) and
-/// the search for dead replicas' runs. Runs until aborted (tests) or the process ends.
+/// the search for dead replicas' runs and unfinished files. Runs until aborted (tests) or the process ends.
 pub(crate) fn spawn_heartbeat(
     store: Arc<dyn Store>,
     hub: Arc<RunHub>,
@@ -200,6 +205,7 @@ pub(crate) fn spawn_heartbeat(
             if reaped.elapsed() >= config.reap_every {
                 reaped = tokio::time::Instant::now();
                 fail_dead_runs(&*store, config.dead_after).await;
+                fail_dead_files(&*store, config.dead_after).await;
             }
         }
     });
@@ -218,6 +224,22 @@ async fn heartbeat(store: &dyn Store, hub: &RunHub, config: &SharedConfig) {
             }
         }
         Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+    }
+}
+
+/// Fails the unfinished files of replicas that stopped heart-beating: their bytes are on that
+/// replica's disk. (A replica starting on the same data directory resumes what is left.)
+async fn fail_dead_files(store: &dyn Store, dead_after: Duration) {
+    match store
+        .fail_dead_files(dead_after, FILE_INTERRUPTED.to_owned())
+        .await
+    {
+        Ok(files) => {
+            for file in files {
+                tracing::warn!(%file, "marked a file of a replica that stopped as failed");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot look for dead replicas' files"),
     }
 }
 

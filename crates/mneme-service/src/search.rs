@@ -8,9 +8,11 @@
 //! path never wait for the index. The outbox is pruned only up to what the index flushed, the
 //! position a restart replays from. Results are hydrated from the database and re-checked
 //! there, so a deleted row is never returned whatever the index holds. Rows that commit out of
-//! seq order are handled by `outbox`.
+//! seq order are handled by `seqs`.
 
-mod outbox;
+#[cfg(test)]
+mod recall_tests;
+mod seqs;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -29,7 +31,7 @@ use mneme_types::{AgentId, ArchiveId, EmbeddingConfig, PassageId, time};
 use tokio::sync::{Mutex, Notify};
 
 use crate::{Result, ServiceError};
-use outbox::Outbox;
+use seqs::SeqTracker;
 
 /// Outbox rows applied per batch.
 const SYNC_BATCH: u32 = 1000;
@@ -78,7 +80,11 @@ pub struct Searcher {
     index: Arc<SearchIndex>,
     embedders: Arc<EmbedderRouter>,
     /// Where the index stands in the outbox; one sync at a time, so it only moves forward.
-    outbox: Mutex<Outbox>,
+    outbox: Mutex<SeqTracker>,
+    /// Where the recall embedder stands in `messages` (see `seqs`); `None` until it first reads
+    /// its persisted cursor, and again while another replica holds the embedder's lease (that
+    /// one moves the cursor meanwhile).
+    recall: Mutex<Option<SeqTracker>>,
     /// The outbox is pruned up to here (the index's durable watermark when it was last read).
     pruned: AtomicU64,
     wake: Notify,
@@ -110,7 +116,8 @@ impl Searcher {
         }
         Ok(Arc::new(Searcher {
             store,
-            outbox: Mutex::new(Outbox::new(index.watermark())),
+            outbox: Mutex::new(SeqTracker::new(index.watermark())),
+            recall: Mutex::new(None),
             pruned: AtomicU64::new(0),
             index: Arc::new(index),
             embedders,
@@ -156,7 +163,7 @@ impl Searcher {
     }
 
     /// Applies the outbox rows that filled a gap, then every row after the last one applied
-    /// (see `outbox`), to the index's memory tier. The position moves only with what the index
+    /// (see `seqs`), to the index's memory tier. The position moves only with what the index
     /// applied: after a failure the next sync reads the same rows again.
     pub async fn sync(&self) -> Result<()> {
         let mut outbox = self.outbox.lock().await;
@@ -176,7 +183,7 @@ impl Searcher {
             let now = Instant::now();
             rows.retain(|c| pos.take_new(c.seq, now));
             changes.append(&mut rows);
-            let watermark = pos.settle(now, outbox::GRACE);
+            let watermark = pos.settle(now, seqs::GRACE);
             self.apply(std::mem::take(&mut changes), watermark).await?;
             *outbox = pos.clone();
             if !full {
@@ -286,6 +293,7 @@ impl Searcher {
     /// that the index is synced and flushed in between; a full last batch wakes the loop again.
     async fn embed_recall_backlog(&self) {
         if !self.holds_recall_lease().await {
+            *self.recall.lock().await = None;
             return;
         }
         for _ in 0..RECALL_BATCHES_PER_WAKE {
@@ -321,16 +329,63 @@ impl Searcher {
     }
 
     /// Embeds the user and assistant messages written since the cursor, for the agents that
-    /// have an embedding model; the vectors reach the index through the outbox. Whether the
-    /// batch was full (more may be waiting).
+    /// have an embedding model; the vectors reach the index through the outbox. Messages that
+    /// commit out of seq order are handled by `seqs`: the persisted cursor is the contiguous
+    /// watermark. Whether the batch was full (more may be waiting).
     async fn embed_recall_batch(&self) -> Result<bool> {
-        let after = self.store.search_cursor(RECALL_CURSOR).await?;
-        let batch = self.store.messages_after(after, RECALL_BATCH).await?;
-        let Some(last) = batch.last().map(|(k, _)| *k) else {
-            return Ok(false);
+        let mut recall = self.recall.lock().await;
+        let mut pos = match recall.as_ref() {
+            Some(pos) => pos.clone(),
+            None => SeqTracker::new(self.store.search_cursor(RECALL_CURSOR).await?),
         };
+        let persisted = pos.watermark();
+        let (batch, full) = self.recall_rows(&mut pos).await?;
+        let watermark = pos.settle(Instant::now(), seqs::GRACE);
+        if batch.is_empty() && watermark == persisted {
+            *recall = Some(pos);
+            return Ok(false);
+        }
+        let vectors = self.recall_vectors(&batch).await?;
+        let stored = !vectors.is_empty();
+        self.store
+            .store_message_vectors(vectors, (RECALL_CURSOR, watermark))
+            .await?;
+        // Only now: after a failure the next batch reads the same rows again.
+        *recall = Some(pos);
+        // New vectors to index, or a full batch: more may be waiting.
+        if stored || full {
+            self.changed();
+        }
+        Ok(full)
+    }
+
+    /// The messages to embed next: those that filled a gap, then the ones after the last read.
+    /// Whether the read of new ones came full.
+    async fn recall_rows(&self, pos: &mut SeqTracker) -> Result<(Vec<(u64, Message)>, bool)> {
+        let mut rows = Vec::new();
+        for (after, limit) in pos.gap_reads(RECALL_BATCH) {
+            let mut filled = self.store.messages_after(after, limit).await?;
+            filled.retain(|(key, _)| pos.take_filled(*key));
+            rows.append(&mut filled);
+        }
+        let mut new = self
+            .store
+            .messages_after(pos.read_after(), RECALL_BATCH)
+            .await?;
+        let full = new.len() == RECALL_BATCH as usize;
+        let now = Instant::now();
+        new.retain(|(key, _)| pos.take_new(*key, now));
+        rows.append(&mut new);
+        Ok((rows, full))
+    }
+
+    /// Recall vectors of the messages with text whose agent has a usable embedding model.
+    async fn recall_vectors(
+        &self,
+        batch: &[(u64, Message)],
+    ) -> Result<Vec<(u64, AgentId, Vec<f32>)>> {
         let mut by_agent: HashMap<AgentId, Vec<(u64, String)>> = HashMap::new();
-        for (key, m) in &batch {
+        for (key, m) in batch {
             let text = mneme_agent::tools::recall_text(m);
             if !text.is_empty() {
                 by_agent.entry(m.agent_id).or_default().push((*key, text));
@@ -353,16 +408,7 @@ impl Searcher {
                 Err(e) => tracing::warn!(%agent, error = %e, "recall embedding skipped"),
             }
         }
-        let stored = !vectors.is_empty();
-        self.store
-            .store_message_vectors(vectors, (RECALL_CURSOR, last))
-            .await?;
-        // New vectors to index, or a full batch: more may be waiting.
-        let full = batch.len() == RECALL_BATCH as usize;
-        if stored || full {
-            self.changed();
-        }
-        Ok(full)
+        Ok(vectors)
     }
 
     /// Whether this server has an embedder for the config's provider.

@@ -20,6 +20,7 @@ use crate::{Error, PgStore, Result, StoreResult};
 
 pub(crate) mod agent_files;
 mod files;
+pub(crate) use files::{fail_unfinished, restart_unfinished};
 mod jobs;
 
 const COLUMNS: &str = "id, name, description, instructions, metadata, embedding_config, \
@@ -164,7 +165,7 @@ impl FolderStore for PgStore {
 
     async fn restart_unfinished_files(&self) -> StoreResult<Vec<UnfinishedFile>> {
         let mut tx = self.pool.begin().await.map_err(Error::from)?;
-        let out = files::restart_unfinished(&mut tx).await?;
+        let out = files::restart_unfinished(&mut tx, &self.replica, None).await?;
         tx.commit().await.map_err(Error::from)?;
         Ok(out)
     }

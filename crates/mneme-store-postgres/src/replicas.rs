@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mneme_store::{ReplicaStore, StoreError};
-use mneme_types::RunId;
+use mneme_store::{ReplicaStore, StoreError, UnfinishedFile};
+use mneme_types::{FileId, RunId};
 use sqlx::{PgConnection, Row};
 
 use crate::{Error, PgStore, Result, StoreResult};
@@ -111,6 +111,31 @@ impl ReplicaStore for PgStore {
         let failed = fail_dead(&mut tx, &self.replica, dead_after).await?;
         tx.commit().await.map_err(Error::from)?;
         Ok(failed)
+    }
+
+    async fn restart_orphaned_files(
+        &self,
+        dead_after: Duration,
+    ) -> StoreResult<Vec<UnfinishedFile>> {
+        let live_since = now().saturating_sub(span(dead_after));
+        let mut tx = self.pool.begin().await.map_err(Error::from)?;
+        let out =
+            crate::folders::restart_unfinished(&mut tx, &self.replica, Some(live_since)).await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(out)
+    }
+
+    async fn fail_dead_files(
+        &self,
+        dead_after: Duration,
+        message: String,
+    ) -> StoreResult<Vec<FileId>> {
+        let live_since = now().saturating_sub(span(dead_after));
+        let mut tx = self.pool.begin().await.map_err(Error::from)?;
+        let out =
+            crate::folders::fail_unfinished(&mut tx, &self.replica, live_since, &message).await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(out)
     }
 
     async fn prune_search_shared(&self, applied: u64, dead_after: Duration) -> StoreResult<u64> {

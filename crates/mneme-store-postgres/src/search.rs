@@ -198,7 +198,7 @@ impl SearchStore for PgStore {
             .map_err(Error::from)?;
         let rows: Vec<(i64, String, Option<Vec<u8>>)> = sqlx::query_as(
             "SELECT seq, id, NULL::BYTEA FROM messages
-             WHERE seq > $1 AND role IN ('user', 'assistant') ORDER BY seq LIMIT $2",
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
         )
         .bind(key(after))
         .bind(i64::from(limit))

@@ -20,6 +20,7 @@ use mneme_store::{
 
 pub(crate) mod agent_files;
 mod files;
+pub(crate) use files::{fail_unfinished, restart_unfinished};
 mod jobs;
 
 const COLUMNS: &str = "id, name, description, instructions, metadata, embedding_config, \
@@ -113,7 +114,15 @@ impl FolderStore for SqliteStore {
     }
 
     async fn create_file(&self, new: NewFile) -> StoreResult<CreatedFile> {
-        self.write(move |tx| files::create(tx, new)).await
+        let me = self.db.replica.clone();
+        self.write(move |tx| {
+            let created = files::create(tx, new)?;
+            if let CreatedFile::Created { file, .. } = &created {
+                files::set_owner(tx, file.id, &me)?;
+            }
+            Ok(created)
+        })
+        .await
     }
 
     async fn get_file(
@@ -158,7 +167,9 @@ impl FolderStore for SqliteStore {
     }
 
     async fn restart_unfinished_files(&self) -> StoreResult<Vec<mneme_store::UnfinishedFile>> {
-        self.write(files::restart_unfinished).await
+        let me = self.db.replica.clone();
+        self.write(move |tx| files::restart_unfinished(tx, &me, None))
+            .await
     }
 
     async fn attach_folder(&self, agent: AgentId, folder: FolderId) -> StoreResult<()> {

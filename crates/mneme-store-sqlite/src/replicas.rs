@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mneme_store::ReplicaStore;
-use mneme_types::RunId;
+use mneme_store::{ReplicaStore, UnfinishedFile};
+use mneme_types::{FileId, RunId};
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::rows::micros;
@@ -120,6 +120,31 @@ impl ReplicaStore for SqliteStore {
             };
             forget_dead(tx, &me, cutoff)?;
             Ok(failed)
+        })
+        .await
+    }
+
+    async fn restart_orphaned_files(
+        &self,
+        dead_after: Duration,
+    ) -> StoreResult<Vec<UnfinishedFile>> {
+        let me = self.db.replica.clone();
+        self.write(move |tx| {
+            let live_since = now().saturating_sub(span(dead_after));
+            crate::folders::restart_unfinished(tx, &me, Some(live_since))
+        })
+        .await
+    }
+
+    async fn fail_dead_files(
+        &self,
+        dead_after: Duration,
+        message: String,
+    ) -> StoreResult<Vec<FileId>> {
+        let me = self.db.replica.clone();
+        self.write(move |tx| {
+            let live_since = now().saturating_sub(span(dead_after));
+            crate::folders::fail_unfinished(tx, &me, live_since, &message)
         })
         .await
     }

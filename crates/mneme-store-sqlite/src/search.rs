@@ -229,7 +229,7 @@ impl SearchStore for SqliteStore {
         self.read(move |conn| {
             let sql = format!(
                 "SELECT {MESSAGE_COLUMNS}, seq FROM messages
-                 WHERE seq > ?1 AND role IN ('user', 'assistant') ORDER BY seq LIMIT ?2"
+                 WHERE seq > ?1 ORDER BY seq LIMIT ?2"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
             let mut rows = stmt.query((after as i64, limit))?;

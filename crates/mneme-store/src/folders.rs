@@ -154,7 +154,8 @@ pub trait FolderStore: Send + Sync {
     async fn delete_file(&self, folder: FolderId, id: FileId) -> Result<()>;
     /// Start-up after a crash: every file still `pending`, `parsing` or `embedding` goes back
     /// to `pending` (its job too, unless cancelled) without the passages it had stored, in one
-    /// transaction, so that processing can start it again; returns them, oldest first.
+    /// transaction, so that processing can start it again; returns them, oldest first. They
+    /// become this replica's (`ReplicaStore`; a new file is its creator's).
     async fn restart_unfinished_files(&self) -> Result<Vec<UnfinishedFile>>;
 
     /// Attaching an attached folder changes nothing.

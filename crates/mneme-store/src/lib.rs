@@ -20,9 +20,9 @@ mod page;
 
 use async_trait::async_trait;
 use mneme_types::{
-    AgentId, ArchiveId, Block, BlockId, ConversationId, Group, GroupId, IdentityId, ManagerType,
-    McpServer, McpServerId, MessageId, PassageId, ProviderId, ProviderRecord, RunId, Step, StepId,
-    Tool, ToolId,
+    AgentId, ArchiveId, Block, BlockId, ConversationId, FileId, Group, GroupId, IdentityId,
+    ManagerType, McpServer, McpServerId, MessageId, PassageId, ProviderId, ProviderRecord, RunId,
+    Step, StepId, Tool, ToolId,
 };
 
 pub use error::StoreError;
@@ -47,7 +47,7 @@ pub use page::{Order, Page};
 /// The newest schema version: every backend's migrations end at it, under the same numbers,
 /// so that version N means the same tables and columns everywhere (`mneme migrate` copies rows
 /// between backends at one version).
-pub const SCHEMA_VERSION: i64 = 16;
+pub const SCHEMA_VERSION: i64 = 17;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -422,7 +422,9 @@ pub trait SearchStore: Send + Sync {
     /// Every vector of an archive (or an agent's recall), to load a vector collection.
     async fn passage_vectors(&self, archive: ArchiveId) -> Result<Vec<(u64, Vec<f32>)>>;
     async fn message_vectors(&self, agent: AgentId) -> Result<Vec<(u64, Vec<f32>)>>;
-    /// User and assistant messages with `seq > after`, oldest first, at most `limit`.
+    /// Messages with `seq > after`, oldest first, at most `limit`. Every role, though only user
+    /// and assistant messages are embedded: a seq missing from the answer must mean a row not
+    /// committed (yet), rolled back or deleted, for the reader that tracks such gaps.
     async fn messages_after(&self, after: u64, limit: u32) -> Result<Vec<(u64, Message)>>;
     /// Stores recall vectors and moves the named cursor to `cursor`, in one transaction.
     async fn store_message_vectors(
@@ -573,6 +575,22 @@ pub trait ReplicaStore: Send + Sync {
     /// replica's own; forgets replicas silent for longer, with their leases and outbox
     /// watermarks. Answers the runs it failed.
     async fn fail_dead_runs(&self, dead_after: std::time::Duration) -> Result<Vec<RunId>>;
+    /// Start-up of a shared replica: as `restart_unfinished_files`, but only the files whose
+    /// owner (the replica that created or last restarted them, whose disk has their bytes) is
+    /// not a replica that heart-beat within `dead_after` (a file without owner has none), never
+    /// this replica's own. They become this replica's.
+    async fn restart_orphaned_files(
+        &self,
+        dead_after: std::time::Duration,
+    ) -> Result<Vec<UnfinishedFile>>;
+    /// Fails (status `error` with `message`, their jobs `failed`) the unfinished files whose
+    /// owner is dead as for `restart_orphaned_files`: their bytes are on that replica's disk.
+    /// Answers them.
+    async fn fail_dead_files(
+        &self,
+        dead_after: std::time::Duration,
+        message: String,
+    ) -> Result<Vec<FileId>>;
     /// Records `applied` as this replica's search outbox watermark (`outbox:<replica id>` in
     /// the search state) and prunes the outbox up to the lowest watermark of the replicas
     /// alive within `dead_after` (this one included), so that no live replica loses rows it

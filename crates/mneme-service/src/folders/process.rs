@@ -27,9 +27,9 @@ const CONCURRENT: usize = 2;
 /// Chunks embedded (and stored) per batch: progress shows per batch.
 const BATCH: usize = 32;
 
-/// What start-up writes on files a stopped server left unfinished.
-pub(crate) const INTERRUPTED: &str =
-    "processing was interrupted by a server restart and the upload was lost; upload the file again";
+/// What start-up writes on files a stopped server left unfinished (the dead-replica check of
+/// the scheduler writes the same).
+pub(crate) const INTERRUPTED: &str = mneme_scheduler::FILE_INTERRUPTED;
 
 pub(crate) struct FileQueue {
     permits: Semaphore,
@@ -283,8 +283,13 @@ impl Service {
     /// Start-up: files a stopped server left unfinished start again (their partial passages
     /// gone): from their stored text, else from the bytes still on disk; a file with neither
     /// fails. Anything else in the files directory (an upload cut off midway) is removed.
+    /// Shared, only the files of replicas that are not alive: the others' are in progress
+    /// there, with their bytes on their disks.
     pub(crate) async fn resume_interrupted_files(&self) -> crate::Result<()> {
-        let unfinished = self.store.restart_unfinished_files().await?;
+        let unfinished = match self.config.coordination.shared() {
+            Some(shared) => self.store.restart_orphaned_files(shared.dead_after).await?,
+            None => self.store.restart_unfinished_files().await?,
+        };
         let mut kept = std::collections::HashSet::new();
         let (mut resumed, mut failed) = (0, 0);
         for f in unfinished {

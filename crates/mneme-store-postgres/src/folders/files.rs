@@ -239,27 +239,80 @@ pub(super) async fn delete(conn: &mut PgConnection, archive: ArchiveId, id: File
 }
 
 /// Puts every unfinished file back to `pending` without its passages (`restart_unfinished_files`).
-pub(super) async fn restart_unfinished(conn: &mut PgConnection) -> Result<Vec<UnfinishedFile>> {
-    // Locked, so that a pipeline finishing a file meanwhile waits or is waited for.
-    let rows: Vec<(String, String, Option<String>, bool, String)> = sqlx::query_as(
+/// An unfinished file as `restart_unfinished` and `fail_unfinished` find it: id, folder, job,
+/// whether it has its text, the folder's archive.
+type Unfinished = (String, String, Option<String>, bool, String);
+
+/// The unfinished files, oldest first, locked (so that a pipeline finishing one meanwhile waits
+/// or is waited for). With `live_since`, only those whose owner is not a replica that
+/// heart-beat since then (a file without owner has none), never `me`'s own.
+async fn unfinished(
+    conn: &mut PgConnection,
+    me: &str,
+    live_since: Option<i64>,
+) -> Result<Vec<Unfinished>> {
+    Ok(sqlx::query_as(
         "SELECT f.id, f.folder_id, f.job_id, f.content IS NOT NULL, d.archive_id
          FROM files f JOIN folders d ON d.id = f.folder_id
          WHERE f.processing_status IN ('pending', 'parsing', 'embedding')
+           AND ($2::BIGINT IS NULL OR f.owner IS NULL OR (f.owner <> $1 AND f.owner NOT IN
+               (SELECT id FROM replicas WHERE heartbeat_at >= $2)))
          ORDER BY f.created_at, f.id FOR UPDATE OF f",
     )
+    .bind(me)
+    .bind(live_since)
     .fetch_all(&mut *conn)
-    .await?;
+    .await?)
+}
+
+/// Puts the unfinished files (see `unfinished`) back to `pending` without their passages, as
+/// `me`'s: the replica that restarts a file is the one whose disk has its bytes.
+pub(crate) async fn restart_unfinished(
+    conn: &mut PgConnection,
+    me: &str,
+    live_since: Option<i64>,
+) -> Result<Vec<UnfinishedFile>> {
+    let rows = unfinished(conn, me, live_since).await?;
     let mut out = Vec::with_capacity(rows.len());
     for (id, folder, job, has_text, archive) in rows {
         delete_passages(conn, &archive, &id).await?;
         let file: FileId = parse(&id)?;
         update(conn, file, Box::new(restart)).await?;
+        sqlx::query("UPDATE files SET owner = $1 WHERE id = $2")
+            .bind(me)
+            .bind(&id)
+            .execute(&mut *conn)
+            .await?;
         out.push(UnfinishedFile {
             folder: parse(&folder)?,
             file,
             job: job.as_deref().map(parse).transpose()?,
             has_text,
         });
+    }
+    Ok(out)
+}
+
+/// Fails the unfinished files of dead replicas (see `unfinished`) with `message`, their jobs
+/// with them; answers them.
+pub(crate) async fn fail_unfinished(
+    conn: &mut PgConnection,
+    me: &str,
+    live_since: i64,
+    message: &str,
+) -> Result<Vec<FileId>> {
+    let rows = unfinished(conn, me, Some(live_since)).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, ..) in rows {
+        let file: FileId = parse(&id)?;
+        let message = message.to_owned();
+        let edit: FileEdit = Box::new(move |f| {
+            f.processing_status = FileProcessingStatus::Error;
+            f.error_message = Some(message);
+            Ok(())
+        });
+        update(conn, file, edit).await?;
+        out.push(file);
     }
     Ok(out)
 }

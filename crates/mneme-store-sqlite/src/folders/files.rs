@@ -221,27 +221,38 @@ pub(super) fn delete(tx: &Connection, archive: ArchiveId, id: FileId) -> Result<
     Ok(())
 }
 
-/// Puts every unfinished file back to `pending` without its passages (`restart_unfinished_files`).
-pub(super) fn restart_unfinished(tx: &Connection) -> Result<Vec<mneme_store::UnfinishedFile>> {
+/// An unfinished file as `restart_unfinished` and `fail_unfinished` find it: id, folder, job,
+/// whether it has its text, the folder's archive.
+type Unfinished = (String, String, Option<String>, bool, String);
+
+/// The unfinished files, oldest first. With `live_since`, only those whose owner is not a
+/// replica that heart-beat since then (a file without owner has none), never `me`'s own.
+fn unfinished(tx: &Connection, me: &str, live_since: Option<i64>) -> Result<Vec<Unfinished>> {
     let mut stmt = tx.prepare_cached(
         "SELECT f.id, f.folder_id, f.job_id, f.content IS NOT NULL, d.archive_id
          FROM files f JOIN folders d ON d.id = f.folder_id
          WHERE f.processing_status IN ('pending', 'parsing', 'embedding')
+           AND (?2 IS NULL OR f.owner IS NULL OR (f.owner <> ?1 AND f.owner NOT IN
+               (SELECT id FROM replicas WHERE heartbeat_at >= ?2)))
          ORDER BY f.created_at, f.id",
     )?;
     let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, bool>(3)?,
-                r.get::<_, String>(4)?,
-            ))
+        .query_map((me, live_since), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (id, folder, job, has_text, archive) in rows {
+        .collect::<rusqlite::Result<Vec<Unfinished>>>()?;
+    Ok(rows)
+}
+
+/// Puts the unfinished files (see `unfinished`) back to `pending` without their passages, as
+/// `me`'s: the replica that restarts a file is the one whose disk has its bytes.
+pub(crate) fn restart_unfinished(
+    tx: &Connection,
+    me: &str,
+    live_since: Option<i64>,
+) -> Result<Vec<mneme_store::UnfinishedFile>> {
+    let mut out = Vec::new();
+    for (id, folder, job, has_text, archive) in unfinished(tx, me, live_since)? {
         tx.execute_cached(
             "DELETE FROM passages WHERE archive_id = ?1
                 AND json_extract(metadata, '$.file_id') = ?2",
@@ -258,6 +269,7 @@ pub(super) fn restart_unfinished(tx: &Connection) -> Result<Vec<mneme_store::Unf
                 Ok(())
             }),
         )?;
+        set_owner(tx, file, me)?;
         out.push(mneme_store::UnfinishedFile {
             folder: rows::parse(&folder)?,
             file,
@@ -266,6 +278,38 @@ pub(super) fn restart_unfinished(tx: &Connection) -> Result<Vec<mneme_store::Unf
         });
     }
     Ok(out)
+}
+
+/// Fails the unfinished files of dead replicas (see `unfinished`) with `message`, their jobs
+/// with them; answers them.
+pub(crate) fn fail_unfinished(
+    tx: &Connection,
+    me: &str,
+    live_since: i64,
+    message: &str,
+) -> Result<Vec<FileId>> {
+    let mut out = Vec::new();
+    for (id, ..) in unfinished(tx, me, Some(live_since))? {
+        let file: FileId = rows::parse(&id)?;
+        let message = message.to_owned();
+        let edit: FileEdit = Box::new(move |f| {
+            f.processing_status = FileProcessingStatus::Error;
+            f.error_message = Some(message);
+            Ok(())
+        });
+        update(tx, file, edit)?;
+        out.push(file);
+    }
+    Ok(out)
+}
+
+/// Records `owner` as the replica processing the file (SQLite has no per-connection default).
+pub(crate) fn set_owner(tx: &Connection, file: FileId, owner: &str) -> Result<()> {
+    tx.execute_cached(
+        "UPDATE files SET owner = ?1 WHERE id = ?2",
+        (owner, file.to_string()),
+    )?;
+    Ok(())
 }
 
 /// A row of `select`: the file and its job's id.

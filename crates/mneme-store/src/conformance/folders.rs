@@ -34,7 +34,7 @@ pub fn folder(name: &str) -> Folder {
     }
 }
 
-async fn make(store: &dyn Store, name: &str) -> FolderRecord {
+pub(super) async fn make(store: &dyn Store, name: &str) -> FolderRecord {
     store
         .create_folder(folder(name), archive(&format!("folder {name}")))
         .await
@@ -89,7 +89,7 @@ pub fn file(folder: FolderId, name: &str) -> FileMetadata {
 }
 
 /// Uploads `name` into `folder` as `duplicate` says, with a job.
-async fn upload(
+pub(super) async fn upload(
     store: &dyn Store,
     folder: FolderId,
     name: &str,
@@ -104,7 +104,7 @@ async fn upload(
         .await
 }
 
-fn created(c: CreatedFile) -> FileMetadata {
+pub(super) fn created(c: CreatedFile) -> FileMetadata {
     match c {
         CreatedFile::Created { file, .. } => file,
         CreatedFile::Skipped(f) => panic!("skipped: {f:?}"),

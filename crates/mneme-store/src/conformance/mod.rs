@@ -61,6 +61,8 @@ macro_rules! conformance_suite {
                 the_runs_of_dead_replicas_fail,
                 a_replica_never_fails_its_own_runs,
                 shared_pruning_waits_for_every_live_replica,
+                the_unfinished_files_of_dead_replicas_fail,
+                orphaned_files_restart_as_the_restarting_replica_s,
             }
         }
     };
@@ -242,7 +244,7 @@ macro_rules! conformance_suite {
                 message_keys_keep_to_one_thread,
                 passage_vectors_load_per_archive,
                 message_vectors_load_per_agent,
-                messages_after_lists_user_and_assistant_messages,
+                messages_after_lists_every_message_in_seq_order,
                 recall_vectors_and_their_cursor_move_together,
             }
             mcp {

@@ -3,10 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mneme_types::{RunId, RunStatus, StopReason};
+use mneme_types::{
+    DuplicateFileHandling, FileId, FileProcessingStatus, FolderId, RunId, RunStatus, StopReason,
+};
 
 use super::fixtures::*;
-use crate::{RunEdit, Store};
+use super::folders::{created, make, upload};
+use crate::{JobFilter, Order, RunEdit, Store};
 
 const LONG: Duration = Duration::from_secs(60);
 const SHORT: Duration = Duration::from_millis(1);
@@ -150,4 +153,79 @@ async fn finish(store: &dyn Store, run: RunId) {
         r.completed_at = Some(mneme_types::time::now());
     });
     store.update_run(run, edit).await.unwrap();
+}
+
+/// A new folder with one file `store` created (so its replica owns it), `pending` with a job.
+async fn unfinished_file(store: &dyn Store, name: &str) -> (FolderId, FileId) {
+    let folder = make(store, name).await.folder.id;
+    let made = upload(store, folder, "f.txt", DuplicateFileHandling::Suffix).await;
+    (folder, created(made.unwrap()).id)
+}
+
+pub async fn the_unfinished_files_of_dead_replicas_fail(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    let (folder, dead) = unfinished_file(&*a, "a").await;
+    let (theirs, alive) = unfinished_file(&*b, "b").await;
+    a.heartbeat(LONG).await.unwrap();
+    expire().await;
+    b.heartbeat(LONG).await.unwrap();
+    let gone = || "gone".to_owned();
+    assert!(
+        a.fail_dead_files(LONG, gone()).await.unwrap().is_empty(),
+        "b lives"
+    );
+    let recent = Duration::from_millis(30);
+    assert_eq!(b.fail_dead_files(recent, gone()).await.unwrap(), vec![dead]);
+    let failed = b.get_file(folder, dead, false).await.unwrap();
+    assert_eq!(failed.processing_status, FileProcessingStatus::Error);
+    assert_eq!(failed.error_message.as_deref(), Some("gone"));
+    let active = JobFilter {
+        folder: Some(folder),
+        active: true,
+    };
+    let jobs = b.list_jobs(&active, &page(10, Order::Asc)).await.unwrap();
+    assert!(jobs.is_empty(), "its job failed with it: {jobs:?}");
+    let own = b.get_file(theirs, alive, false).await;
+    assert_eq!(
+        own.unwrap().processing_status,
+        FileProcessingStatus::Pending,
+        "its own"
+    );
+    assert!(
+        b.fail_dead_files(recent, gone()).await.unwrap().is_empty(),
+        "once"
+    );
+}
+
+pub async fn orphaned_files_restart_as_the_restarting_replica_s(
+    a: Arc<dyn Store>,
+    b: Arc<dyn Store>,
+) {
+    let (_, file) = unfinished_file(&*a, "a").await;
+    a.heartbeat(LONG).await.unwrap();
+    assert!(
+        b.restart_orphaned_files(LONG).await.unwrap().is_empty(),
+        "a lives"
+    );
+    expire().await;
+    b.heartbeat(LONG).await.unwrap();
+    let recent = Duration::from_millis(30);
+    let restarted = b.restart_orphaned_files(recent).await.unwrap();
+    assert_eq!(restarted.iter().map(|f| f.file).collect::<Vec<_>>(), [file]);
+    assert!(
+        b.restart_orphaned_files(SHORT).await.unwrap().is_empty(),
+        "b's now"
+    );
+    assert!(
+        a.fail_dead_files(LONG, "gone".into())
+            .await
+            .unwrap()
+            .is_empty(),
+        "b lives"
+    );
+    // A local restart takes every unfinished file, and makes it its own.
+    assert_eq!(a.restart_unfinished_files().await.unwrap().len(), 1);
+    assert_eq!(
+        b.fail_dead_files(recent, "gone".into()).await.unwrap(),
+        vec![file]
+    );
 }

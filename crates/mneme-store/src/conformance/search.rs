@@ -277,36 +277,40 @@ pub async fn message_vectors_load_per_agent(store: Arc<dyn Store>) {
     );
 }
 
-pub async fn messages_after_lists_user_and_assistant_messages(store: Arc<dyn Store>) {
+pub async fn messages_after_lists_every_message_in_seq_order(store: Arc<dyn Store>) {
     let (a, b) = (agent(&*store, "a").await, agent(&*store, "b").await);
+    let systems = store.messages_after(0, 10).await.unwrap();
+    assert_eq!(
+        ids(&systems, |(_, m)| m.id),
+        [a.message_ids[0], b.message_ids[0]],
+        "system messages too"
+    );
+    let start = systems[1].0;
     let u1 = message(a.id, Role::User, "u1");
+    let t1 = message(a.id, Role::Tool, "t");
     let a1 = message(a.id, Role::Assistant, "a1");
-    append(
-        &*store,
-        a.id,
-        vec![u1.clone(), message(a.id, Role::Tool, "t"), a1.clone()],
-    )
-    .await;
+    append(&*store, a.id, vec![u1.clone(), t1.clone(), a1.clone()]).await;
     let u2 = message(b.id, Role::User, "u2");
     append(&*store, b.id, vec![u2.clone()]).await;
-    let all = store.messages_after(0, 10).await.unwrap();
+    let all = store.messages_after(start, 10).await.unwrap();
     let listed: Vec<_> = all.iter().map(|(_, m)| m.clone()).collect();
     assert_eq!(
         listed,
-        [u1.clone(), a1.clone(), u2.clone()],
-        "user and assistant, in storage order"
+        [u1.clone(), t1.clone(), a1.clone(), u2.clone()],
+        "every role (the reader tracks seq gaps), in storage order"
     );
     let keys: Vec<u64> = all.iter().map(|(k, _)| *k).collect();
     assert!(keys.windows(2).all(|w| w[0] < w[1]));
     let by_key = store.messages_by_keys(&keys[..1]).await.unwrap();
     assert_eq!(by_key[0].1.id, u1.id, "keys are search keys");
     let after = store.messages_after(keys[0], 10).await.unwrap();
-    assert_eq!(ids(&after, |(_, m)| m.id), [a1.id, u2.id]);
+    assert_eq!(ids(&after, |(_, m)| m.id), [t1.id, a1.id, u2.id]);
     assert_eq!(
-        ids(&store.messages_after(0, 1).await.unwrap(), |(_, m)| m.id),
+        ids(&store.messages_after(start, 1).await.unwrap(), |(_, m)| m
+            .id),
         [u1.id]
     );
-    assert!(store.messages_after(keys[2], 10).await.unwrap().is_empty());
+    assert!(store.messages_after(keys[3], 10).await.unwrap().is_empty());
 }
 
 pub async fn recall_vectors_and_their_cursor_move_together(store: Arc<dyn Store>) {

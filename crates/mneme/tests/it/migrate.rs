@@ -458,10 +458,12 @@ async fn a_missing_source_is_refused() {
 #[tokio::test]
 async fn an_older_source_is_brought_up_to_date_first() {
     let dir = populated().await;
-    // Version 15: before migration 16, which added the replicas' tables and run columns.
+    // Version 15: before migrations 16 (the replicas' tables and run columns) and 17 (the
+    // owner of a file's processing).
     let conn = rusqlite::Connection::open(db_path(&dir)).unwrap();
     conn.execute_batch(
-        "DELETE FROM schema_migrations WHERE version = 16;
+        "DELETE FROM schema_migrations WHERE version IN (16, 17);
+         DROP INDEX files_unfinished_by_owner; ALTER TABLE files DROP COLUMN owner;
          DROP TABLE replicas; DROP TABLE leases; DROP INDEX runs_active_by_owner;
          ALTER TABLE runs DROP COLUMN owner; ALTER TABLE runs DROP COLUMN cancel_requested;",
     )

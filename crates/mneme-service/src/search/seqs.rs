@@ -1,14 +1,16 @@
-//! Where the index stands in the search outbox when rows may commit out of `seq` order.
+//! Where a reader stands in a `seq`-ordered table when rows may commit out of `seq` order: the
+//! index in the search outbox, the recall embedder in `messages`.
 //!
 //! With several writers (PostgreSQL), a transaction that took seq 10 can commit after one that
 //! took seq 11: a reader that moved its watermark to 11 would never see 10. So the watermark
-//! persisted with the index only moves over a contiguous run of seqs. Rows past a gap are
-//! applied at once (the index is fed the row's current state, so applying a change twice or
-//! late is harmless), each gap is read again on every sync until its rows appear, and a gap
-//! older than the grace period is given up (a rolled-back transaction leaves its seqs unused
-//! forever). The outbox is never pruned past the watermark. With SQLite's single writer there
-//! are no gaps, except below the first row a new index reads (pruned long ago): that one closes
-//! after the grace period.
+//! the reader persists only moves over a contiguous run of seqs. Rows past a gap are
+//! taken at once (the index is fed the row's current state and a recall vector is replaced, so
+//! taking a row twice or late is harmless), each gap is read again on every pass until its rows
+//! appear, and a gap older than the grace period is given up (a rolled-back transaction, or a
+//! deleted row, leaves its seqs unused forever). The outbox is never pruned past the index's
+//! watermark. With SQLite's single writer the outbox has no gaps, except below the first row a
+//! new index reads (pruned long ago): that one closes after the grace period; `messages` has
+//! gaps only where rows were deleted before the embedder read them.
 
 use std::time::{Duration, Instant};
 
@@ -24,10 +26,10 @@ struct Gap {
     since: Instant,
 }
 
-/// The reader's position: the persisted watermark, how far rows were applied past it, and the
-/// gaps in between.
+/// A reader's position: the persisted watermark, how far rows were taken past it, and the gaps
+/// in between.
 #[derive(Debug, Clone)]
-pub(super) struct Outbox {
+pub(super) struct SeqTracker {
     /// Every seq up to here is applied or given up on.
     watermark: u64,
     /// The highest seq applied; every seq in `(watermark, high]` is applied but the gaps.
@@ -36,14 +38,19 @@ pub(super) struct Outbox {
     gaps: Vec<Gap>,
 }
 
-impl Outbox {
+impl SeqTracker {
     /// Starts at the watermark the index persisted.
-    pub(super) fn new(watermark: u64) -> Outbox {
-        Outbox {
+    pub(super) fn new(watermark: u64) -> SeqTracker {
+        SeqTracker {
             watermark,
             high: watermark,
             gaps: Vec::new(),
         }
+    }
+
+    /// The watermark last returned by `settle` (or given to `new`).
+    pub(super) fn watermark(&self) -> u64 {
+        self.watermark
     }
 
     /// Where new rows start: they are read with `search_changes(read_after(), ..)`.
@@ -114,7 +121,7 @@ mod tests {
     const SECOND: Duration = Duration::from_secs(1);
 
     /// The seqs of a read after `read_after()` that are to be applied.
-    fn new(o: &mut Outbox, seqs: &[u64], now: Instant) -> Vec<u64> {
+    fn new(o: &mut SeqTracker, seqs: &[u64], now: Instant) -> Vec<u64> {
         seqs.iter()
             .copied()
             .filter(|s| o.take_new(*s, now))
@@ -122,13 +129,13 @@ mod tests {
     }
 
     /// The seqs of a gap read that are to be applied.
-    fn filled(o: &mut Outbox, seqs: &[u64]) -> Vec<u64> {
+    fn filled(o: &mut SeqTracker, seqs: &[u64]) -> Vec<u64> {
         seqs.iter().copied().filter(|s| o.take_filled(*s)).collect()
     }
 
     #[test]
     fn contiguous_rows_move_the_watermark() {
-        let mut o = Outbox::new(4);
+        let mut o = SeqTracker::new(4);
         assert_eq!(o.read_after(), 4);
         let now = Instant::now();
         assert_eq!(new(&mut o, &[5, 6, 7], now), [5, 6, 7]);
@@ -144,7 +151,7 @@ mod tests {
 
     #[test]
     fn rows_past_a_gap_are_applied_and_the_watermark_waits() {
-        let mut o = Outbox::new(9);
+        let mut o = SeqTracker::new(9);
         let now = Instant::now();
         // Seq 10 is a transaction still in flight; 11 and 12 committed.
         assert_eq!(new(&mut o, &[11, 12], now), [11, 12]);
@@ -166,7 +173,7 @@ mod tests {
 
     #[test]
     fn gaps_fill_piecewise_and_split() {
-        let mut o = Outbox::new(0);
+        let mut o = SeqTracker::new(0);
         let now = Instant::now();
         assert_eq!(new(&mut o, &[3, 9], now), [3, 9]);
         assert_eq!(o.gap_reads(100), [(0, 2), (3, 5)]);
@@ -184,7 +191,7 @@ mod tests {
 
     #[test]
     fn a_gap_older_than_the_grace_period_is_given_up() {
-        let mut o = Outbox::new(0);
+        let mut o = SeqTracker::new(0);
         let start = Instant::now();
         new(&mut o, &[2], start);
         let later = start + GRACE / 2;
@@ -201,7 +208,7 @@ mod tests {
 
     #[test]
     fn the_watermark_never_goes_down() {
-        let mut o = Outbox::new(50);
+        let mut o = SeqTracker::new(50);
         let now = Instant::now();
         assert_eq!(o.settle(now, GRACE), 50);
         new(&mut o, &[52], now);
