@@ -69,15 +69,7 @@ impl BlockStore for PgStore {
     }
 
     async fn delete_block(&self, id: BlockId) -> StoreResult<()> {
-        let done = sqlx::query("DELETE FROM blocks WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(Error::from)?;
-        if done.rows_affected() == 0 {
-            return Err(Error::not_found("Block", id).into());
-        }
-        Ok(())
+        Ok(crate::query::delete_by_id(&self.pool, "blocks", "Block", id).await?)
     }
 
     async fn agents_of_block(&self, id: BlockId, page: &Page) -> StoreResult<Vec<Agent>> {

@@ -275,16 +275,7 @@ impl FolderStore for PgStore {
     }
 
     async fn delete_job(&self, id: JobId) -> StoreResult<()> {
-        let n = sqlx::query("DELETE FROM jobs WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(Error::from)?
-            .rows_affected();
-        if n == 0 {
-            return Err(Error::not_found("Job", id).into());
-        }
-        Ok(())
+        Ok(crate::query::delete_by_id(&self.pool, "jobs", "Job", id).await?)
     }
 }
 

@@ -96,15 +96,7 @@ impl IdentityStore for PgStore {
     }
 
     async fn delete_identity(&self, id: IdentityId) -> StoreResult<()> {
-        let done = sqlx::query("DELETE FROM identities WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(Error::from)?;
-        if done.rows_affected() == 0 {
-            return Err(Error::not_found("Identity", id).into());
-        }
-        Ok(())
+        Ok(crate::query::delete_by_id(&self.pool, "identities", "Identity", id).await?)
     }
 
     async fn agents_of_identity(&self, id: IdentityId, page: &Page) -> StoreResult<Vec<Agent>> {

@@ -97,16 +97,7 @@ impl ArchiveStore for PgStore {
     }
 
     async fn delete_archive(&self, id: ArchiveId) -> StoreResult<()> {
-        let n = sqlx::query("DELETE FROM archives WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(Error::from)?
-            .rows_affected();
-        if n == 0 {
-            return Err(Error::not_found("Archive", id).into());
-        }
-        Ok(())
+        Ok(crate::query::delete_by_id(&self.pool, "archives", "Archive", id).await?)
     }
 
     async fn attach_archive(&self, agent: AgentId, archive: ArchiveId) -> StoreResult<()> {

@@ -38,16 +38,7 @@ impl ProviderStore for PgStore {
     }
 
     async fn delete_provider(&self, id: ProviderId) -> StoreResult<()> {
-        let n = sqlx::query("DELETE FROM providers WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(Error::from)?
-            .rows_affected();
-        if n == 0 {
-            return Err(Error::not_found("Provider", id).into());
-        }
-        Ok(())
+        Ok(crate::query::delete_by_id(&self.pool, "providers", "Provider", id).await?)
     }
 }
 

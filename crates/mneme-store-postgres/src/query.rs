@@ -188,6 +188,26 @@ pub(crate) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
+/// Deletes row `id` of `table` (its dependents go by their foreign keys); `NotFound` as `kind`
+/// when there is none.
+pub(crate) async fn delete_by_id(
+    pool: &sqlx::PgPool,
+    table: &'static str,
+    kind: &'static str,
+    id: impl ToString,
+) -> Result<()> {
+    let id = id.to_string();
+    let sql = format!("DELETE FROM {table} WHERE id = $1");
+    let done = sqlx::query(AssertSqlSafe(sql))
+        .bind(&id)
+        .execute(pool)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::not_found(kind, id));
+    }
+    Ok(())
+}
+
 /// Not found unless the agent exists.
 pub(crate) async fn ensure_agent(conn: &mut PgConnection, id: mneme_types::AgentId) -> Result<()> {
     let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM agents WHERE id = $1")

@@ -68,17 +68,7 @@ impl RunStore for PgStore {
     async fn delete_run(&self, id: RunId) -> StoreResult<()> {
         // Steps, stream chunks and otids go with the run (foreign keys cascade); messages have
         // no key on it and keep their `run_id`, as Letta's do.
-        let mut conn = self.pool.acquire().await.map_err(Error::from)?;
-        let n = sqlx::query("DELETE FROM runs WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(Error::from)?
-            .rows_affected();
-        if n == 0 {
-            return Err(Error::not_found("Run", id).into());
-        }
-        Ok(())
+        Ok(crate::query::delete_by_id(&self.pool, "runs", "Run", id).await?)
     }
 
     async fn commit_step(&self, c: StepCommit) -> StoreResult<()> {

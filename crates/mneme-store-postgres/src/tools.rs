@@ -54,16 +54,7 @@ impl ToolStore for PgStore {
     }
 
     async fn delete_tool(&self, id: ToolId) -> StoreResult<()> {
-        let n = sqlx::query("DELETE FROM tools WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(Error::from)?
-            .rows_affected();
-        if n == 0 {
-            return Err(Error::not_found("Tool", id).into());
-        }
-        Ok(())
+        Ok(crate::query::delete_by_id(&self.pool, "tools", "Tool", id).await?)
     }
 
     async fn attach_tool(&self, agent: AgentId, tool: ToolId) -> StoreResult<()> {
