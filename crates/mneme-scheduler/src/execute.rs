@@ -394,6 +394,12 @@ impl Scheduler {
         let now = time::now();
         let elapsed = started.elapsed();
         let edit = Box::new(move |r: &mut RunRecord| {
+            // Another replica found this one silent and failed the run meanwhile (a frozen
+            // process whose turn went on): readers were told so and the agent may have moved
+            // on, so the first recorded end stands.
+            if r.status == RunStatus::Failed && r.completed_at.is_some() {
+                return;
+            }
             r.status = stop.run_status();
             r.stop_reason = Some(stop);
             r.completed_at = Some(now);

@@ -214,6 +214,27 @@ async fn a_silent_replica_loses_its_lease_then_its_runs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_replicas_late_end_does_not_overwrite_its_failed_run() {
+    let p = pair(Some(Duration::from_millis(1500)), None).await;
+    let job = p.a.job(p.agent, false).await;
+    let run = job.run_id;
+    let turn = p.a.scheduler.start(job, NoSink).await.unwrap();
+    // `a` stops heart-beating but its turn goes on, as a frozen process's would.
+    p.a.heartbeat.abort();
+    within(Duration::from_secs(3), async {
+        while p.b.status(run).await != RunStatus::Failed {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let out = within(Duration::from_secs(3), turn.outcome()).await;
+    assert_eq!(out.unwrap().stop_reason, StopReason::EndTurn);
+    let stored = p.b.store.get_run(run).await.unwrap();
+    assert_eq!(stored.status, RunStatus::Failed);
+    assert_eq!(stored.stop_reason, Some(StopReason::Error));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_through_another_replica_stops_the_run() {
     let p = pair(None, None).await;
     let job = p.a.job(p.agent, false).await;
