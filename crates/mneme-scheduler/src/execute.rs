@@ -88,6 +88,19 @@ impl Scheduler {
         &self.coordination
     }
 
+    /// Makes `local` (a lock this process holds on something shared, a group's exchanges) hold
+    /// across replicas too: with shared coordination it waits for lease `key` and keeps it until
+    /// the guard drops; alone on its database the local lock is all there is.
+    pub async fn across_replicas(&self, key: String, local: TurnGuard) -> TurnGuard {
+        match &self.coordination {
+            Coordination::Local => local,
+            Coordination::Shared(config) => {
+                let leases = LeaseTurnLocks::new(self.store.clone(), config.clone());
+                leases.hold(key, local).await
+            }
+        }
+    }
+
     /// Start-up: closes the runs nothing will finish. Alone on its database, every active run
     /// is a previous process's; shared, only the runs of replicas that stopped heart-beating
     /// are (others are executing), and this replica starts heart-beating, first at once so

@@ -119,6 +119,23 @@ impl LeaseTurnLocks {
         }
     }
 
+    /// Waits, backing off, while another live replica holds lease `key`; then holds it.
+    async fn wait_for(&self, key: &str) {
+        let (first, longest) = self.config.backoff;
+        let mut wait = first;
+        while !self.take(key).await {
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(longest);
+        }
+    }
+
+    /// Holds lease `key` across replicas, under `local` (the caller's own lock of the same
+    /// thing in this process), until the guard drops; renewed by the heartbeat meanwhile.
+    pub async fn hold(&self, key: String, local: TurnGuard) -> TurnGuard {
+        self.wait_for(&key).await;
+        self.guard(local, key)
+    }
+
     /// The guard holding both: the lease is released before the local lock, so that the next
     /// local holder never finds the lease "ours" and then loses it to this release.
     fn guard(&self, local: TurnGuard, key: String) -> TurnGuard {
@@ -133,12 +150,7 @@ impl TurnLocks for LeaseTurnLocks {
     async fn acquire(&self, thread: Thread) -> TurnGuard {
         let local = self.local.acquire(thread).await;
         let key = lease_key(thread);
-        let (first, longest) = self.config.backoff;
-        let mut wait = first;
-        while !self.take(&key).await {
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(longest);
-        }
+        self.wait_for(&key).await;
         self.guard(local, key)
     }
 

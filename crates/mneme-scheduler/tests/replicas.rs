@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mneme_agent::{AgentError, TurnInput, TurnOutput};
 use mneme_scheduler::{
-    Coordination, NoSink, Scheduler, SchedulerError, SharedConfig, TurnJob, TurnRunner,
+    Coordination, NoSink, Scheduler, SchedulerError, SharedConfig, TurnGuard, TurnJob, TurnRunner,
 };
 use mneme_store::Store;
 use mneme_store_sqlite::{Durability, SqliteStore};
@@ -232,6 +232,23 @@ async fn a_frozen_replicas_late_end_does_not_overwrite_its_failed_run() {
     let stored = p.b.store.get_run(run).await.unwrap();
     assert_eq!(stored.status, RunStatus::Failed);
     assert_eq!(stored.stop_reason, Some(StopReason::Error));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_held_across_replicas_keeps_the_other_waiting_until_it_drops() {
+    let p = pair(None, None).await;
+    let key = || "group:g1".to_owned();
+    let local = || TurnGuard::new(());
+    let held = p.a.scheduler.across_replicas(key(), local()).await;
+    let waiting = tokio::spawn({
+        let b = p.b.scheduler.clone();
+        async move { b.across_replicas(key(), local()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "b got the lock a holds");
+    drop(held);
+    let second = within(Duration::from_secs(2), waiting).await.unwrap();
+    drop(second);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

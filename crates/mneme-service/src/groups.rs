@@ -8,6 +8,7 @@ mod messaging;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use mneme_scheduler::TurnGuard;
 use mneme_store::{GroupFilter, Page, StoreError};
 use mneme_types::{
     AgentId, BlockId, Group, GroupCreate, GroupId, GroupUpdate, LettaMessage, ManagerConfig,
@@ -22,7 +23,7 @@ use crate::{Result, Service, ServiceError};
 const SUPERVISOR_TOOL: &str = "send_message_to_all_agents_in_group";
 
 /// One lock per group: its exchanges run one at a time, so that two requests to a group do
-/// not interleave their speakers' turns.
+/// not interleave their speakers' turns (across replicas with `Service::group_exchange`).
 #[derive(Default)]
 pub(crate) struct GroupLocks(Mutex<HashMap<GroupId, Arc<tokio::sync::Mutex<()>>>>);
 
@@ -39,6 +40,15 @@ impl GroupLocks {
 }
 
 impl Service {
+    /// Holds group `id`'s exchanges, in this process and (on a shared database) across
+    /// replicas, until the guard drops: two requests to a group never interleave their turns.
+    pub(crate) async fn group_exchange(&self, id: GroupId) -> TurnGuard {
+        let local = self.group_locks.of(id).lock_owned().await;
+        self.scheduler
+            .across_replicas(format!("group:{id}"), TurnGuard::new(local))
+            .await
+    }
+
     /// `POST /v1/groups/`: checks the agents, manager and blocks named (404), then creates
     /// the group, sharing its blocks with every member and the manager.
     pub async fn create_group(&self, req: GroupCreate) -> Result<Group> {
@@ -234,8 +244,7 @@ impl Service {
     /// agents runs.
     pub async fn reset_group_messages(&self, id: GroupId) -> Result<()> {
         let group = self.store.get_group(id).await?;
-        let exchanges = self.group_locks.of(id);
-        let _exchange = exchanges.lock().await;
+        let _exchange = self.group_exchange(id).await;
         let agents = agents_of(&group);
         let mut held = Vec::with_capacity(agents.len());
         for agent in &agents {

@@ -11,13 +11,14 @@
 //! model never saw them. An agent waiting for an approval, or with
 //! `message_buffer_autoclear`, gets them stored but not in context.
 
+use mneme_scheduler::TurnGuard;
 use mneme_store::{Order, Page, Role, StoreError};
 use mneme_types::{
     AgentId, Group, GroupId, LettaErrorMessage, LettaRequest, LettaResponse, LettaStopReason,
     LettaStreamingResponse, LettaUsageStatistics, ManagerType, MessageBody, MessageContent,
     MessageCreate, RunId, StopReason, Thread,
 };
-use tokio::sync::{OwnedMutexGuard, mpsc};
+use tokio::sync::mpsc;
 
 use super::chat::{Chat, Member, Step};
 use crate::chunks::SseEvent;
@@ -65,7 +66,7 @@ impl Service {
             Route::Manager(agent) => return self.send_to(target(agent, id), req).await,
             Route::Chat => {}
         }
-        let _exchange = self.group_locks.of(id).lock_owned().await;
+        let _exchange = self.group_exchange(id).await;
         let (mut chat, template) = self.open_chat(&group, &req, false).await?;
         let mut tally = Tally::default();
         let mut messages = Vec::new();
@@ -110,7 +111,7 @@ impl Service {
                 "background is not supported for round robin and dynamic groups",
             ));
         }
-        let exchange = self.group_locks.of(id).lock_owned().await;
+        let exchange = self.group_exchange(id).await;
         let (mut chat, template) = self.open_chat(&group, &req, true).await?;
         let turn = next_turn(&mut chat)
             .ok_or_else(|| ServiceError::Internal(format!("group {id} has no turn to run")))?;
@@ -274,7 +275,7 @@ struct Exchange {
     chat: Chat,
     template: LettaRequest,
     tx: mpsc::Sender<SseEvent>,
-    _lock: OwnedMutexGuard<()>,
+    _lock: TurnGuard,
 }
 
 /// How a participant's stream ended.
