@@ -27,7 +27,13 @@ def nap(seconds: int) -> str:
 
 async fn start(dir: &Path, fake: &FakeLlm) -> TestServer {
     let url = fake.base_url();
-    TestServer::start_in_with_env(bin(), dir, &[("OPENAI_BASE_URL", url.as_str())]).await
+    // On PostgreSQL a killed server is a silent replica: its leases lapse and its runs are
+    // failed after this timeout (SQLite fails them at the next start). 3 s keeps tests short.
+    let env = [
+        ("OPENAI_BASE_URL", url.as_str()),
+        ("MNEME_REPLICA_TIMEOUT_SECS", "3"),
+    ];
+    TestServer::start_in_with_env(bin(), dir, &env).await
 }
 
 async fn history(srv: &TestServer, a: &str) -> Vec<Value> {
@@ -130,8 +136,13 @@ async fn a_kill_during_a_tool_call_leaves_an_agent_that_takes_its_next_message()
     assert!(text.contains("no result was recorded"), "{text}");
     assert_eq!(repaired["run_id"], run["id"]);
 
-    // The interrupted run is failed, and so is its half-done step.
-    let old = srv.get(&format!("/v1/runs/{}", id(&run))).await.ok();
+    // The interrupted run is failed (at once on SQLite, within the replica timeout on
+    // PostgreSQL), and so is its half-done step.
+    let old = wait_for(|| async {
+        let r = srv.get(&format!("/v1/runs/{}", id(&run))).await.ok();
+        (r["status"] != "running").then_some(r)
+    })
+    .await;
     assert_eq!(
         (&old["status"], &old["stop_reason"]),
         (&json!("failed"), &json!("error"))
