@@ -211,13 +211,19 @@ impl Service {
     /// flushes the search index so that the next start need not replay the outbox.
     pub async fn shutdown(&self) {
         self.messenger.unbind();
-        // Other replicas then see this one silent and fail what it leaves running.
-        if let Some(task) = self.lock_heartbeat().take() {
+        let heartbeat = self.lock_heartbeat().take();
+        let shared = heartbeat.is_some();
+        if let Some(task) = heartbeat {
             task.abort();
         }
         self.mcp.close_all().await;
         if let Err(e) = self.searcher.flush().await {
             tracing::warn!(error = %e, "search index flush at shutdown failed");
+        }
+        // Said rather than left to the timeout: the other replicas, or the next server on this
+        // data directory, take over its threads, runs and unfinished files at once.
+        if shared && let Err(e) = self.store.retire().await {
+            tracing::warn!(error = %e, "cannot retire this replica; the others wait for its timeout");
         }
     }
 

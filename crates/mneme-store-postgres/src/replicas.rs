@@ -82,6 +82,23 @@ impl ReplicaStore for PgStore {
         Ok(())
     }
 
+    async fn retire(&self) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(Error::from)?;
+        for sql in [
+            "DELETE FROM leases WHERE holder = $1",
+            "DELETE FROM search_state WHERE name = 'outbox:' || $1",
+            "DELETE FROM replicas WHERE id = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(&*self.replica)
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::from)?;
+        }
+        tx.commit().await.map_err(Error::from)?;
+        Ok(())
+    }
+
     async fn request_cancel(&self, run: RunId) -> StoreResult<bool> {
         let id = run.to_string();
         // One statement: whether the run exists, and whether it was active and is now flagged.

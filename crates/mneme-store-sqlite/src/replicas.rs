@@ -84,6 +84,20 @@ impl ReplicaStore for SqliteStore {
         .await
     }
 
+    async fn retire(&self) -> StoreResult<()> {
+        let me = self.db.replica.clone();
+        self.write(move |tx| {
+            tx.execute_cached("DELETE FROM leases WHERE holder = ?1", [&*me])?;
+            tx.execute_cached(
+                "DELETE FROM search_state WHERE name = 'outbox:' || ?1",
+                [&*me],
+            )?;
+            tx.execute_cached("DELETE FROM replicas WHERE id = ?1", [&*me])?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn request_cancel(&self, run: RunId) -> StoreResult<bool> {
         self.write(move |tx| {
             let id = run.to_string();

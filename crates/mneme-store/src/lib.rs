@@ -567,6 +567,10 @@ pub trait ReplicaStore: Send + Sync {
     async fn acquire_lease(&self, key: &str, ttl: std::time::Duration) -> Result<Option<String>>;
     /// Gives lease `key` up if this replica holds it; otherwise changes nothing.
     async fn release_lease(&self, key: &str) -> Result<()>;
+    /// This replica stops (a graceful shutdown): its row, its leases and its outbox watermark
+    /// go, so that the others, or its successor on the same data directory, take over its
+    /// threads, runs and files at once rather than after the timeout.
+    async fn retire(&self) -> Result<()>;
     /// Asks the replica executing `run` to cancel it (its next heartbeat answers the run).
     /// Whether the run is active (`created` or `running`); an unknown run is `NotFound`.
     async fn request_cancel(&self, run: RunId) -> Result<bool>;

@@ -60,6 +60,7 @@ macro_rules! conformance_suite {
                 cancel_requests_reach_the_owner_by_heartbeat,
                 the_runs_of_dead_replicas_fail,
                 a_replica_never_fails_its_own_runs,
+                a_retired_replicas_runs_and_leases_are_taken_over_at_once,
                 shared_pruning_waits_for_every_live_replica,
                 the_unfinished_files_of_dead_replicas_fail,
                 orphaned_files_restart_as_the_restarting_replica_s,

@@ -115,6 +115,22 @@ pub async fn the_runs_of_dead_replicas_fail(a: Arc<dyn Store>, b: Arc<dyn Store>
     );
 }
 
+pub async fn a_retired_replicas_runs_and_leases_are_taken_over_at_once(
+    a: Arc<dyn Store>,
+    b: Arc<dyn Store>,
+) {
+    let agent = agent(&*a, "a").await;
+    a.heartbeat(LONG).await.unwrap();
+    b.heartbeat(LONG).await.unwrap();
+    let run = run_for(&*a, agent.id).await;
+    assert_eq!(a.acquire_lease("turn:x", LONG).await.unwrap(), None);
+    assert!(b.fail_dead_runs(LONG).await.unwrap().is_empty(), "a lives");
+    a.retire().await.unwrap();
+    // No wait for the timeout: a said it is gone.
+    assert_eq!(b.acquire_lease("turn:x", LONG).await.unwrap(), None);
+    assert_eq!(b.fail_dead_runs(LONG).await.unwrap(), vec![run]);
+}
+
 pub async fn a_replica_never_fails_its_own_runs(a: Arc<dyn Store>, b: Arc<dyn Store>) {
     let agent = agent(&*a, "a").await;
     // Never heart-beat: dead to every other replica, not to itself.
