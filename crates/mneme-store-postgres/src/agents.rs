@@ -23,13 +23,14 @@ use agent_queries::{load_agent, select};
 
 /// The isolation of the reads of a step's context: one snapshot, so that the agent's
 /// `message_ids`, blocks and counts agree with each other.
-const SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+pub(crate) const SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
 
 #[async_trait]
 impl AgentStore for PgStore {
     async fn create_agent(&self, new: NewAgent) -> StoreResult<Agent> {
         let mut tx = self.pool.begin().await.map_err(Error::from)?;
-        let agent = create_agent(&mut tx, &new).await?;
+        write_new_agent(&mut tx, &new).await?;
+        let agent = load_agent(&mut tx, new.agent.id, false).await?;
         tx.commit().await.map_err(Error::from)?;
         Ok(agent)
     }
@@ -126,8 +127,9 @@ impl AgentStore for PgStore {
     }
 }
 
-/// Writes a new agent with its blocks, attachments, tools and messages (`create_agent`).
-async fn create_agent(conn: &mut PgConnection, new: &NewAgent) -> Result<Agent> {
+/// Writes a new agent with its blocks, attachments, tools and messages (`create_agent`, and
+/// the agents a group is created with).
+pub(crate) async fn write_new_agent(conn: &mut PgConnection, new: &NewAgent) -> Result<()> {
     let id = new.agent.id;
     insert_agent(conn, &new.agent).await?;
     for block in &new.new_blocks {
@@ -137,24 +139,23 @@ async fn create_agent(conn: &mut PgConnection, new: &NewAgent) -> Result<Agent> 
     for block in &new.existing_blocks {
         attach(conn, id, *block).await?;
     }
-    for (position, tool) in new.tools.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO agent_tools (agent_id, tool_id, position) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(id.to_string())
-        .bind(tool.to_string())
-        .bind(position as i64)
-        .execute(&mut *conn)
-        .await?;
-    }
-    for message in &new.messages {
-        messages::insert_message(conn, message, None).await?;
-    }
+    let tools: Vec<String> = new.tools.iter().map(|t| t.to_string()).collect();
+    // Positions in the order given; a repeated tool keeps its first position.
+    sqlx::query(
+        "INSERT INTO agent_tools (agent_id, tool_id, position)
+         SELECT $1, t.id, t.n - 1 FROM unnest($2::TEXT[]) WITH ORDINALITY AS t(id, n)
+         ORDER BY t.n
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(id.to_string())
+    .bind(tools)
+    .execute(&mut *conn)
+    .await?;
+    messages::insert_messages(conn, &new.messages, None).await?;
     for folder in &new.folders {
         folders::attach(conn, id, *folder).await?;
     }
-    load_agent(conn, id, false).await
+    Ok(())
 }
 
 /// Applies `edit` to the agent, locked while it is read and written, and replaces its blocks.
@@ -190,8 +191,9 @@ async fn update_agent(
     Ok(agent)
 }
 
-/// Deletes an agent with what is its alone (`delete_agent`).
-async fn delete_agent(conn: &mut PgConnection, id: AgentId) -> Result<()> {
+/// Deletes an agent with what is its alone (`delete_agent`, and a group's members deleted with
+/// it).
+pub(crate) async fn delete_agent(conn: &mut PgConnection, id: AgentId) -> Result<()> {
     // The agent's own archives go with it unless another agent still reads them.
     sqlx::query(
         "DELETE FROM archives WHERE owner_agent_id = $1 AND NOT EXISTS
@@ -223,7 +225,7 @@ async fn delete_agent(conn: &mut PgConnection, id: AgentId) -> Result<()> {
 
 /// The agent with its blocks, tools and counts, without its messages: the agent row with its
 /// links and counts in one query, then its blocks, tools and files.
-async fn frame_of(conn: &mut PgConnection, id: AgentId) -> Result<AgentFrame> {
+pub(crate) async fn frame_of(conn: &mut PgConnection, id: AgentId) -> Result<AgentFrame> {
     let sql = format!(
         "{}, message_count,
             (SELECT COALESCE(SUM(ar.passage_count), 0)::BIGINT
@@ -374,11 +376,7 @@ async fn write_tags(conn: &mut PgConnection, a: &Agent, replace: bool) -> Result
 /// block with the same label is a conflict. The agent row is locked: its block order and
 /// labels are checked, then written.
 pub(crate) async fn attach(conn: &mut PgConnection, agent: AgentId, block: BlockId) -> Result<()> {
-    let locked: Option<i32> = sqlx::query_scalar("SELECT 1 FROM agents WHERE id = $1 FOR UPDATE")
-        .bind(agent.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    locked.ok_or_else(|| Error::not_found("Agent", agent))?;
+    crate::query::lock_agent(conn, agent).await?;
     let label: Option<String> =
         sqlx::query_scalar("SELECT COALESCE(label, '') FROM blocks WHERE id = $1")
             .bind(block.to_string())

@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use mneme_store::codec::{json, json_opt, micros, parse, time, to_json, to_json_opt};
 use mneme_store::{
-    AgentFrame, AgentStore, ConversationEdit, ConversationFilter, ConversationRecord,
-    ConversationStore, Message, NewConversation, Order, Page, StoreError,
+    AgentFrame, ConversationEdit, ConversationFilter, ConversationRecord, ConversationStore,
+    Message, NewConversation, Order, Page, StoreError,
 };
 use mneme_types::{AgentId, Block, BlockId, ConversationId, ConversationOrderBy, MessageId};
 use sqlx::postgres::PgRow;
@@ -15,7 +15,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use crate::messages::{MESSAGE_COLUMNS, insert_message, message, seq_of, thread_where};
 use crate::query::{Arg, Where, ensure_agent, fetch};
 use crate::rows::count;
-use crate::{Error, PgStore, Result, StoreResult, blocks};
+use crate::{Error, PgStore, Result, StoreResult, agents, blocks};
 
 const COLUMNS: &str = "id, agent_id, summary, model, model_settings, message_ids, \
     message_ids_version, last_message_at, created_at, updated_at";
@@ -59,20 +59,25 @@ impl ConversationStore for PgStore {
     }
 
     async fn conversation_frame(&self, id: ConversationId) -> StoreResult<AgentFrame> {
-        let c = self.get_conversation(id).await?;
-        // The agent's frame as the agents module reads it, then the conversation's context
-        // and isolated blocks in its place.
-        let mut frame = AgentStore::agent_frame(self, c.agent_id).await?;
-        let mut conn = self.pool.acquire().await.map_err(Error::from)?;
+        // One snapshot, as the agent's frame: the conversation's context, the agent's frame and
+        // the isolated blocks that stand in for its blocks agree with each other.
+        let mut tx = self
+            .pool
+            .begin_with(agents::SNAPSHOT)
+            .await
+            .map_err(Error::from)?;
+        let c = load(&mut tx, id).await?;
+        let mut frame = agents::frame_of(&mut tx, c.agent_id).await?;
         frame.agent.message_ids = c.message_ids;
         frame.agent.message_ids_version = c.message_ids_version;
         for block_id in &c.isolated_block_ids {
-            let copy = blocks::load_block(&mut conn, *block_id).await?;
+            let copy = blocks::load_block(&mut tx, *block_id).await?;
             // A copy whose agent block was detached has nothing to stand in for.
             if let Some(slot) = frame.blocks.iter_mut().find(|b| b.label == copy.label) {
                 *slot = copy;
             }
         }
+        tx.commit().await.map_err(Error::from)?;
         frame.conversation = Some(id);
         Ok(frame)
     }
@@ -90,13 +95,7 @@ impl ConversationStore for PgStore {
 
 /// Not found unless the conversation exists.
 pub(crate) async fn ensure_conversation(conn: &mut PgConnection, id: ConversationId) -> Result<()> {
-    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM conversations WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    found
-        .map(|_| ())
-        .ok_or_else(|| Error::not_found("Conversation", id))
+    crate::query::ensure_row(conn, "conversations", "Conversation", id, false).await
 }
 
 async fn create(tx: &mut PgConnection, new: &NewConversation) -> Result<ConversationRecord> {

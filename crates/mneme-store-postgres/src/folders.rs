@@ -181,7 +181,7 @@ impl FolderStore for PgStore {
     async fn set_agent_folders(&self, agent: AgentId, folders: Vec<FolderId>) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(Error::from)?;
         // The agent row is locked so that two concurrent replacements do not interleave.
-        crate::passages::lock_agent(&mut tx, agent).await?;
+        crate::query::lock_agent(&mut tx, agent).await?;
         sqlx::query("DELETE FROM agent_folders WHERE agent_id = $1")
             .bind(agent.to_string())
             .execute(&mut *tx)

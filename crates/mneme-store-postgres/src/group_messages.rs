@@ -4,12 +4,13 @@
 
 use std::collections::HashSet;
 
-use mneme_store::codec::{json, micros, parse, to_json};
-use mneme_store::{Message, MessageQuery, Order, StoreError};
+use mneme_store::codec::{json, parse};
+use mneme_store::{Message, MessageQuery, Order};
 use mneme_types::{AgentId, GroupId, MessageId};
 use sqlx::{AssertSqlSafe, PgConnection, Row};
 
 use crate::query::{Arg, Where, ensure_agent, fetch};
+use crate::runs::{Thread, set_context};
 use crate::{Error, Result};
 
 /// `GroupStore::group_messages`: the page of ids by storage sequence, then the messages.
@@ -72,16 +73,20 @@ pub(super) async fn deliver(
         }
     }
     crate::messages::insert_messages(conn, &messages, None).await?;
+    let now = mneme_types::time::now();
     for agent in agents.iter().filter(|a| into_context.contains(a)) {
-        let key = agent.to_string();
-        let (mut ids, version) = context(conn, "agents", &key).await?;
+        let thread = Thread {
+            agent: *agent,
+            conversation: None,
+        };
+        let (mut ids, version) = context(conn, &thread).await?;
         ids.extend(
             messages
                 .iter()
                 .filter(|m| m.agent_id == *agent)
                 .map(|m| m.id),
         );
-        set_context(conn, "agents", &key, &ids, version).await?;
+        set_context(conn, thread, &ids, version, &now).await?;
     }
     Ok(())
 }
@@ -102,14 +107,32 @@ pub(super) async fn reset(conn: &mut PgConnection, group: GroupId) -> Result<u64
             .fetch_all(&mut *conn)
             .await?;
     for agent in agents {
-        forget(conn, "agents", &agent, &doomed).await?;
         let conversations: Vec<String> =
             sqlx::query_scalar("SELECT id FROM conversations WHERE agent_id = $1 ORDER BY id")
                 .bind(&agent)
                 .fetch_all(&mut *conn)
                 .await?;
+        let agent: AgentId = parse(&agent)?;
+        forget(
+            conn,
+            Thread {
+                agent,
+                conversation: None,
+            },
+            &doomed,
+        )
+        .await?;
         for c in conversations {
-            forget(conn, "conversations", &c, &doomed).await?;
+            let conversation = Some(parse(&c)?);
+            forget(
+                conn,
+                Thread {
+                    agent,
+                    conversation,
+                },
+                &doomed,
+            )
+            .await?;
         }
     }
     let n = sqlx::query("DELETE FROM messages WHERE group_id = $1")
@@ -120,67 +143,34 @@ pub(super) async fn reset(conn: &mut PgConnection, group: GroupId) -> Result<u64
     Ok(n)
 }
 
-/// Takes the doomed messages out of the context of row `key` of `table` (agents or
-/// conversations), if it names any.
+/// Takes the doomed messages out of the thread's context, if it names any.
 async fn forget(
     conn: &mut PgConnection,
-    table: &str,
-    key: &str,
+    thread: Thread,
     doomed: &HashSet<MessageId>,
 ) -> Result<()> {
-    let (ids, version) = context(conn, table, key).await?;
+    let (ids, version) = context(conn, &thread).await?;
     if let Some(ids) = without(&ids, doomed) {
-        set_context(conn, table, key, &ids, version).await?;
+        set_context(conn, thread, &ids, version, &mneme_types::time::now()).await?;
     }
     Ok(())
 }
 
-/// The in-context ids and their version of row `key` of `table`, the row locked for update.
-async fn context(conn: &mut PgConnection, table: &str, key: &str) -> Result<(Vec<MessageId>, i64)> {
-    let kind = if table == "agents" {
-        "Agent"
-    } else {
-        "Conversation"
+/// The thread's in-context ids and their version, its row locked for update.
+async fn context(conn: &mut PgConnection, thread: &Thread) -> Result<(Vec<MessageId>, u64)> {
+    let (table, kind, key) = match thread.conversation {
+        None => ("agents", "Agent", thread.agent.to_string()),
+        Some(c) => ("conversations", "Conversation", c.to_string()),
     };
     let sql =
         format!("SELECT message_ids, message_ids_version FROM {table} WHERE id = $1 FOR UPDATE");
     let row = sqlx::query(AssertSqlSafe(sql))
-        .bind(key)
+        .bind(&key)
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| Error::not_found(kind, key))?;
     let ids = json(&row.try_get::<String, _>(0)?)?;
-    Ok((ids, row.try_get(1)?))
-}
-
-/// Writes the in-context ids of row `key` of `table` if its version is still `version`,
-/// bumping it (the row is locked, so only a bug elsewhere makes this a conflict).
-async fn set_context(
-    conn: &mut PgConnection,
-    table: &str,
-    key: &str,
-    ids: &[MessageId],
-    version: i64,
-) -> Result<()> {
-    let sql = format!(
-        "UPDATE {table} SET message_ids = $2, updated_at = $3,
-            message_ids_version = message_ids_version + 1
-         WHERE id = $1 AND message_ids_version = $4"
-    );
-    let n = sqlx::query(AssertSqlSafe(sql))
-        .bind(key)
-        .bind(to_json(&ids)?)
-        .bind(micros(&mneme_types::time::now()))
-        .bind(version)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    if n == 0 {
-        return Err(Error::Store(StoreError::Conflict(format!(
-            "The in-context messages of {key} were changed by another writer meanwhile"
-        ))));
-    }
-    Ok(())
+    Ok((ids, crate::rows::count(row.try_get(1)?)))
 }
 
 /// `ids` without the doomed ones (the first, a system message, always stays), or `None` when

@@ -150,43 +150,12 @@ impl GroupStore for PgStore {
 async fn create(pool: &PgPool, group: Group, new_agents: Vec<NewAgent>) -> Result<Group> {
     let mut tx = pool.begin().await?;
     for new in &new_agents {
-        create_agent(&mut tx, new).await?;
+        crate::agents::write_new_agent(&mut tx, new).await?;
     }
     insert(&mut tx, &group).await?;
     let g = load(&mut tx, group.id, false).await?;
     tx.commit().await?;
     Ok(g)
-}
-
-/// Writes a new agent with everything created with it, as `AgentStore::create_agent` does
-/// (agents.rs shares no such function, so it is composed here from the shared row writers).
-async fn create_agent(conn: &mut PgConnection, new: &NewAgent) -> Result<()> {
-    let id = new.agent.id;
-    crate::agents::insert_agent(conn, &new.agent).await?;
-    for block in &new.new_blocks {
-        crate::blocks::insert_block(conn, block, &new.agent.created_at).await?;
-        crate::agents::attach(conn, id, block.id).await?;
-    }
-    for block in &new.existing_blocks {
-        crate::agents::attach(conn, id, *block).await?;
-    }
-    let tools: Vec<String> = new.tools.iter().map(|t| t.to_string()).collect();
-    // Positions in the order given; a repeated tool keeps its first position.
-    sqlx::query(
-        "INSERT INTO agent_tools (agent_id, tool_id, position)
-         SELECT $1, t.id, t.n - 1 FROM unnest($2::TEXT[]) WITH ORDINALITY AS t(id, n)
-         ORDER BY t.n
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(id.to_string())
-    .bind(tools)
-    .execute(&mut *conn)
-    .await?;
-    crate::messages::insert_messages(conn, &new.messages, None).await?;
-    for folder in &new.folders {
-        crate::folders::attach(conn, id, *folder).await?;
-    }
-    Ok(())
 }
 
 async fn delete(pool: &PgPool, id: GroupId, with_members: bool) -> Result<()> {
@@ -199,45 +168,11 @@ async fn delete(pool: &PgPool, id: GroupId, with_members: bool) -> Result<()> {
     if with_members {
         for agent in group.agent_ids {
             if Some(agent) != group.manager_agent_id {
-                delete_agent(&mut tx, agent).await?;
+                crate::agents::delete_agent(&mut tx, agent).await?;
             }
         }
     }
     tx.commit().await?;
-    Ok(())
-}
-
-/// Deletes a member agent with what is its alone, as `AgentStore::delete_agent` does (no
-/// shared function in agents.rs).
-async fn delete_agent(conn: &mut PgConnection, id: AgentId) -> Result<()> {
-    let key = id.to_string();
-    // The agent's own archives go with it unless another agent still reads them.
-    sqlx::query(
-        "DELETE FROM archives WHERE owner_agent_id = $1 AND NOT EXISTS
-            (SELECT 1 FROM agent_archives aa
-             WHERE aa.archive_id = archives.id AND aa.agent_id <> $1)",
-    )
-    .bind(&key)
-    .execute(&mut *conn)
-    .await?;
-    // Its conversations' isolated blocks are theirs alone; the cascade would only unpair
-    // them from the conversations and leave them behind.
-    sqlx::query(
-        "DELETE FROM blocks WHERE id IN
-            (SELECT cb.block_id FROM conversation_blocks cb
-             JOIN conversations c ON c.id = cb.conversation_id WHERE c.agent_id = $1)",
-    )
-    .bind(&key)
-    .execute(&mut *conn)
-    .await?;
-    let n = sqlx::query("DELETE FROM agents WHERE id = $1")
-        .bind(&key)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    if n == 0 {
-        return Err(Error::not_found("Agent", id));
-    }
     Ok(())
 }
 
@@ -308,13 +243,7 @@ pub(crate) async fn insert(conn: &mut PgConnection, g: &Group) -> Result<()> {
 }
 
 pub(crate) async fn ensure_group(conn: &mut PgConnection, id: GroupId) -> Result<()> {
-    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM groups WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    found
-        .map(|_| ())
-        .ok_or_else(|| Error::not_found("Group", id))
+    crate::query::ensure_row(conn, "groups", "Group", id, false).await
 }
 
 async fn update(conn: &mut PgConnection, id: GroupId, edit: GroupEdit) -> Result<Group> {
@@ -398,7 +327,7 @@ async fn write_blocks(conn: &mut PgConnection, g: &Group) -> Result<()> {
         .execute(&mut *conn)
         .await?;
     for (position, block) in g.shared_block_ids.iter().enumerate() {
-        ensure_block(conn, *block).await?;
+        crate::query::ensure_row(conn, "blocks", "Block", *block, false).await?;
         sqlx::query(
             "INSERT INTO group_blocks (group_id, block_id, position) VALUES ($1, $2, $3)
              ON CONFLICT DO NOTHING",
@@ -410,17 +339,6 @@ async fn write_blocks(conn: &mut PgConnection, g: &Group) -> Result<()> {
         .await?;
     }
     Ok(())
-}
-
-/// `NotFound` unless the block exists (its row is not decoded: only existence matters).
-async fn ensure_block(conn: &mut PgConnection, id: BlockId) -> Result<()> {
-    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM blocks WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    found
-        .map(|_| ())
-        .ok_or_else(|| Error::not_found("Block", id))
 }
 
 /// Attaches `blocks` to every member and to the manager.

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use mneme_store::codec::{json_opt, micros, parse, time, to_json, to_json_opt};
 use mneme_store::{
-    Agent, AgentStore, CompactionCommit, Message, MessageEdit, MessageQuery, MessageStore, Order,
-    Page, ReasoningRecord, Role, StoreError,
+    Agent, CompactionCommit, Message, MessageEdit, MessageQuery, MessageStore, Order, Page,
+    ReasoningRecord, Role, StoreError,
 };
 use mneme_types::{AgentId, ConversationId, MessageId, RunId, StepId};
 use sqlx::postgres::PgRow;
@@ -70,9 +70,7 @@ impl MessageStore for PgStore {
     }
 
     async fn reset_messages(&self, agent: AgentId, initial: Vec<Message>) -> StoreResult<Agent> {
-        reset_messages(&self.pool, agent, &initial).await?;
-        // The agent with its tags and identities, as the agents module reads it.
-        AgentStore::get_agent(self, agent).await
+        Ok(reset_messages(&self.pool, agent, &initial).await?)
     }
 
     async fn compact_context(&self, c: CompactionCommit) -> StoreResult<()> {
@@ -112,8 +110,9 @@ async fn update_message(pool: &PgPool, id: MessageId, edit: MessageEdit) -> Resu
     Ok(m)
 }
 
-/// Empties the default thread down to its system message and `initial`, bumping the version.
-async fn reset_messages(pool: &PgPool, agent: AgentId, initial: &[Message]) -> Result<()> {
+/// Empties the default thread down to its system message and `initial`, bumping the version;
+/// the agent as it is then.
+async fn reset_messages(pool: &PgPool, agent: AgentId, initial: &[Message]) -> Result<Agent> {
     let mut tx = pool.begin().await?;
     // The agent row is locked: the context is read, then rewritten.
     let ids: Option<String> =
@@ -148,8 +147,9 @@ async fn reset_messages(pool: &PgPool, agent: AgentId, initial: &[Message]) -> R
     .bind(micros(&mneme_types::time::now()))
     .execute(&mut *tx)
     .await?;
+    let reset = crate::agents::agent_queries::load_agent(&mut tx, agent, false).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(reset)
 }
 
 async fn compact_context(pool: &PgPool, c: &CompactionCommit) -> Result<()> {

@@ -13,7 +13,7 @@ use mneme_types::{AgentId, ArchiveId, PassageId};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
-use crate::query::{Arg, Where, ensure_agent, fetch, order_limit, paginate};
+use crate::query::{Arg, Where, ensure_agent, fetch, lock_agent, order_limit, paginate};
 use crate::{Error, PgStore, Result, StoreResult};
 
 const ARCHIVE_COLUMNS: &str =
@@ -277,17 +277,6 @@ async fn attach(conn: &mut PgConnection, agent: AgentId, archive: ArchiveId) -> 
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-/// Not found unless the agent exists; locked until the transaction ends.
-pub(crate) async fn lock_agent(conn: &mut PgConnection, agent: AgentId) -> Result<()> {
-    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM agents WHERE id = $1 FOR UPDATE")
-        .bind(agent.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    found
-        .map(|_| ())
-        .ok_or_else(|| Error::not_found("Agent", agent))
 }
 
 pub(crate) async fn archives_of(conn: &mut PgConnection, agent: AgentId) -> Result<Vec<Archive>> {

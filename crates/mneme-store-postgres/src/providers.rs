@@ -7,7 +7,7 @@ use mneme_types::{ProviderId, ProviderRecord};
 use sqlx::{PgConnection, PgPool, Row};
 
 use crate::query::{Arg, Where, fetch, order_limit, paginate};
-use crate::tools::document;
+use crate::rows::document;
 use crate::{Error, PgStore, Result, StoreResult};
 
 #[async_trait]

@@ -208,15 +208,33 @@ pub(crate) async fn delete_by_id(
     Ok(())
 }
 
-/// Not found unless the agent exists.
-pub(crate) async fn ensure_agent(conn: &mut PgConnection, id: mneme_types::AgentId) -> Result<()> {
-    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM agents WHERE id = $1")
-        .bind(id.to_string())
+/// `NotFound` as `kind` unless row `id` of `table` exists; with `lock`, the row stays locked
+/// (`FOR UPDATE`) until the transaction ends, for writes that check it first.
+pub(crate) async fn ensure_row(
+    conn: &mut PgConnection,
+    table: &'static str,
+    kind: &'static str,
+    id: impl ToString,
+    lock: bool,
+) -> Result<()> {
+    let id = id.to_string();
+    let lock = if lock { " FOR UPDATE" } else { "" };
+    let sql = format!("SELECT 1 FROM {table} WHERE id = $1{lock}");
+    let found: Option<i32> = sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(&id)
         .fetch_optional(&mut *conn)
         .await?;
-    found
-        .map(|_| ())
-        .ok_or_else(|| Error::not_found("Agent", id))
+    found.map(|_| ()).ok_or_else(|| Error::not_found(kind, id))
+}
+
+/// Not found unless the agent exists.
+pub(crate) async fn ensure_agent(conn: &mut PgConnection, id: mneme_types::AgentId) -> Result<()> {
+    ensure_row(conn, "agents", "Agent", id, false).await
+}
+
+/// Not found unless the agent exists; its row locked until the transaction ends.
+pub(crate) async fn lock_agent(conn: &mut PgConnection, id: mneme_types::AgentId) -> Result<()> {
+    ensure_row(conn, "agents", "Agent", id, true).await
 }
 
 #[cfg(test)]

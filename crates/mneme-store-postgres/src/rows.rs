@@ -92,3 +92,35 @@ pub(crate) fn to_flag(b: bool) -> i64 {
 pub(crate) fn count(v: i64) -> u64 {
     v.max(0) as u64
 }
+
+/// The JSON document in `column` of row `id` of `table` (tools, providers and steps are kept as
+/// one `data` document, jobs as `document`), locked for update when `lock`; `NotFound` as
+/// `kind` without it.
+pub(crate) async fn document_in<T: serde::de::DeserializeOwned>(
+    conn: &mut sqlx::PgConnection,
+    (table, column): (&'static str, &'static str),
+    kind: &'static str,
+    id: impl ToString,
+    lock: bool,
+) -> Result<T> {
+    let id = id.to_string();
+    let lock = if lock { " FOR UPDATE" } else { "" };
+    let sql = format!("SELECT {column} FROM {table} WHERE id = $1{lock}");
+    let data: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(&id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let data = data.ok_or_else(|| crate::Error::not_found(kind, id))?;
+    Ok(json(&data)?)
+}
+
+/// The `data` document of row `id` of `table` (see `document_in`).
+pub(crate) async fn document<T: serde::de::DeserializeOwned>(
+    conn: &mut sqlx::PgConnection,
+    table: &'static str,
+    kind: &'static str,
+    id: impl ToString,
+    lock: bool,
+) -> Result<T> {
+    document_in(conn, (table, "data"), kind, id, lock).await
+}

@@ -487,8 +487,10 @@ fn run(row: &PgRow) -> Result<RunRecord> {
     Ok(RunRecord {
         id: parse(&row.try_get::<String, _>(0)?)?,
         agent_id: parse(&row.try_get::<String, _>(1)?)?,
-        status: enum_value::<RunStatus>(&status)?,
-        stop_reason: stop.map(|s| enum_value::<StopReason>(&s)).transpose()?,
+        status: mneme_store::codec::enum_value::<RunStatus>(&status)?,
+        stop_reason: stop
+            .map(|s| mneme_store::codec::enum_value::<StopReason>(&s))
+            .transpose()?,
         background: flag(row.try_get(4)?),
         data: json(&row.try_get::<String, _>(5)?)?,
         created_at: time(row.try_get(6)?),
@@ -498,11 +500,6 @@ fn run(row: &PgRow) -> Result<RunRecord> {
 }
 
 /// A stored enum value (its serde name).
-fn enum_value<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned()))
-        .map_err(|_| Error::Store(StoreError::Corrupt(format!("unknown value {s}"))))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -7,8 +7,8 @@ use mneme_store::{Page, StepEdit, StepFilter};
 use mneme_types::{Step, StepId};
 use sqlx::{PgConnection, Row};
 
+use crate::Result;
 use crate::query::{Arg, Where, fetch, order_limit, paginate};
-use crate::{Error, Result};
 
 pub(crate) async fn list_steps(
     conn: &mut PgConnection,
@@ -30,17 +30,7 @@ pub(crate) async fn list_steps(
 
 /// One step; `lock` holds its row until the transaction ends.
 pub(crate) async fn load_step(conn: &mut PgConnection, id: StepId, lock: bool) -> Result<Step> {
-    let sql = if lock {
-        "SELECT data FROM steps WHERE id = $1 FOR UPDATE"
-    } else {
-        "SELECT data FROM steps WHERE id = $1"
-    };
-    let data: Option<String> = sqlx::query_scalar(sql)
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    let data = data.ok_or_else(|| Error::not_found("Step", id))?;
-    Ok(json(&data)?)
+    crate::rows::document(conn, "steps", "Step", id, lock).await
 }
 
 pub(crate) async fn update_step(

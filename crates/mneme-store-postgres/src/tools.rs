@@ -4,10 +4,12 @@ use async_trait::async_trait;
 use mneme_store::codec::{json, micros, parse, to_json};
 use mneme_store::{Page, StoreError, ToolEdit, ToolFilter, ToolStore};
 use mneme_types::{AgentId, Tool, ToolId};
-use serde::de::DeserializeOwned;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
 
-use crate::query::{Arg, Where, ensure_agent, fetch, order_limit, paginate};
+use crate::query::{
+    Arg, Where, ensure_agent, ensure_row, fetch, lock_agent, order_limit, paginate,
+};
+use crate::rows::document;
 use crate::{Error, PgStore, Result, StoreResult};
 
 #[async_trait]
@@ -160,7 +162,7 @@ async fn attach_tool(pool: &PgPool, agent: AgentId, tool: ToolId) -> Result<()> 
     let mut tx = pool.begin().await?;
     // The agent row locked: the next position is computed from what it holds.
     lock_agent(&mut tx, agent).await?;
-    ensure_tool(&mut tx, tool).await?;
+    ensure_row(&mut tx, "tools", "Tool", tool, false).await?;
     sqlx::query(
         "INSERT INTO agent_tools (agent_id, tool_id, position)
          VALUES ($1, $2, (SELECT COALESCE(MAX(position), -1) + 1 FROM agent_tools
@@ -178,7 +180,7 @@ async fn attach_tool(pool: &PgPool, agent: AgentId, tool: ToolId) -> Result<()> 
 async fn detach_tool(pool: &PgPool, agent: AgentId, tool: ToolId) -> Result<()> {
     let mut tx = pool.begin().await?;
     ensure_agent(&mut tx, agent).await?;
-    ensure_tool(&mut tx, tool).await?;
+    ensure_row(&mut tx, "tools", "Tool", tool, false).await?;
     sqlx::query("DELETE FROM agent_tools WHERE agent_id = $1 AND tool_id = $2")
         .bind(agent.to_string())
         .bind(tool.to_string())
@@ -186,47 +188,6 @@ async fn detach_tool(pool: &PgPool, agent: AgentId, tool: ToolId) -> Result<()> 
         .await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// Locks the agent's row for the rest of the transaction; `NotFound` without it.
-async fn lock_agent(conn: &mut PgConnection, id: AgentId) -> Result<()> {
-    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM agents WHERE id = $1 FOR UPDATE")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    found
-        .map(|_| ())
-        .ok_or_else(|| Error::not_found("Agent", id))
-}
-
-async fn ensure_tool(conn: &mut PgConnection, id: ToolId) -> Result<()> {
-    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM tools WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    found
-        .map(|_| ())
-        .ok_or_else(|| Error::not_found("Tool", id))
-}
-
-/// The JSON document (`data`) of row `id` in `table`, locked for update when `lock`; `NotFound`
-/// as `kind` without it. Shared by the modules whose records are one document.
-pub(crate) async fn document<T: DeserializeOwned>(
-    conn: &mut PgConnection,
-    table: &str,
-    kind: &'static str,
-    id: impl ToString,
-    lock: bool,
-) -> Result<T> {
-    let id = id.to_string();
-    let lock = if lock { "FOR UPDATE" } else { "" };
-    let sql = format!("SELECT data FROM {table} WHERE id = $1 {lock}");
-    let data: Option<String> = sqlx::query_scalar(AssertSqlSafe(sql))
-        .bind(&id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let data = data.ok_or_else(|| Error::not_found(kind, id))?;
-    Ok(json(&data)?)
 }
 
 fn filter_sql(f: &ToolFilter) -> Where {

@@ -453,8 +453,10 @@ fn run(row: &Row<'_>) -> Result<RunRecord> {
     Ok(RunRecord {
         id: rows::parse(&row.get::<_, String>(0)?)?,
         agent_id: rows::parse(&row.get::<_, String>(1)?)?,
-        status: enum_value::<RunStatus>(&status)?,
-        stop_reason: stop.map(|s| enum_value::<StopReason>(&s)).transpose()?,
+        status: mneme_store::codec::enum_value::<RunStatus>(&status)?,
+        stop_reason: stop
+            .map(|s| mneme_store::codec::enum_value::<StopReason>(&s))
+            .transpose()?,
         background: row.get(4)?,
         data: rows::json(&row.get::<_, String>(5)?)?,
         created_at: rows::time(row.get(6)?),
@@ -464,9 +466,4 @@ fn run(row: &Row<'_>) -> Result<RunRecord> {
             .map(|c| rows::parse(&c))
             .transpose()?,
     })
-}
-
-fn enum_value<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned()))
-        .map_err(|_| Error::Store(StoreError::Corrupt(format!("unknown value {s}"))))
 }

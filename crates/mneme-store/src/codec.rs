@@ -54,6 +54,12 @@ pub fn to_json_opt<T: Serialize>(v: &Option<T>) -> Result<Option<String>, StoreE
     v.as_ref().map(to_json).transpose()
 }
 
+/// A stored enum kept as its wire string (a run's status, a stop reason).
+pub fn enum_value<T: DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| StoreError::Corrupt(format!("unknown value {s}")))
+}
+
 /// A stored id.
 pub fn parse<T: std::str::FromStr>(s: &str) -> Result<T, StoreError> {
     s.parse()

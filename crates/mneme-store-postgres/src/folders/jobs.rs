@@ -28,18 +28,7 @@ pub(super) async fn insert(
 }
 
 pub(super) async fn load(conn: &mut PgConnection, id: JobId) -> Result<Job> {
-    load_with(conn, id, "").await
-}
-
-/// The job, with `lock` (empty or ` FOR UPDATE`) appended to its SELECT.
-async fn load_with(conn: &mut PgConnection, id: JobId, lock: &str) -> Result<Job> {
-    let sql = format!("SELECT document FROM jobs WHERE id = ?{lock}");
-    fetch(conn, &sql, vec![Arg::Text(id.to_string())], |r| {
-        Ok(json(&r.try_get::<String, _>(0)?)?)
-    })
-    .await?
-    .pop()
-    .ok_or_else(|| Error::not_found("Job", id))
+    crate::rows::document_in(conn, ("jobs", "document"), "Job", id, false).await
 }
 
 pub(super) async fn list(
@@ -68,7 +57,7 @@ pub(super) async fn list(
 
 pub(super) async fn update(conn: &mut PgConnection, id: JobId, edit: JobEdit) -> Result<Job> {
     // Locked, so that a concurrent edit of the document is not lost.
-    let mut job = load_with(conn, id, " FOR UPDATE").await?;
+    let mut job = crate::rows::document_in(conn, ("jobs", "document"), "Job", id, true).await?;
     edit(&mut job)?;
     job.id = id;
     job.updated_at = Some(mneme_types::time::now());
@@ -94,11 +83,12 @@ pub(super) async fn follow_file(
     status: FileProcessingStatus,
     error: Option<&str>,
 ) -> Result<()> {
-    let mut job = match load_with(conn, id, " FOR UPDATE").await {
-        Ok(job) => job,
-        Err(Error::Store(StoreError::NotFound { .. })) => return Ok(()),
-        Err(e) => return Err(e),
-    };
+    let mut job: Job =
+        match crate::rows::document_in(conn, ("jobs", "document"), "Job", id, true).await {
+            Ok(job) => job,
+            Err(Error::Store(StoreError::NotFound { .. })) => return Ok(()),
+            Err(e) => return Err(e),
+        };
     if job.status == JobStatus::Cancelled {
         return Ok(());
     }
