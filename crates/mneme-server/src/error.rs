@@ -22,6 +22,8 @@ pub(crate) enum ApiError {
     },
     /// A plain status with a fixed detail (unknown route, wrong method).
     Status(StatusCode, &'static str),
+    /// A Letta operation mneme does not serve, named in the detail.
+    NotImplemented(String),
 }
 
 impl From<ServiceError> for ApiError {
@@ -40,6 +42,7 @@ impl IntoResponse for ApiError {
                 json!([{ "loc": loc, "msg": msg, "type": kind }]),
             ),
             ApiError::Status(status, detail) => (status, json!(detail)),
+            ApiError::NotImplemented(detail) => (StatusCode::NOT_IMPLEMENTED, json!(detail)),
             ApiError::Service(S::Llm(e)) => return llm_error(&e),
             ApiError::Service(S::PendingApproval(id)) => return pending_approval(&id),
             ApiError::Service(S::McpConnection(m)) => return mcp_connection_error(&m),

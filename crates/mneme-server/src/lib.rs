@@ -23,6 +23,7 @@ mod runs;
 mod sse;
 mod steps;
 mod tools;
+mod unrouted;
 
 use std::future::Future;
 

@@ -1,18 +1,17 @@
 //! Every route mneme serves, in one table.
 
 use axum::Router;
-use axum::http::StatusCode;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use mneme_service::Service;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::error::{ApiError, panic_response};
-use crate::folders;
+use crate::error::panic_response;
 use crate::{
     agent_files, agents, archival, archives, blocks, conversations, groups, health, identities,
     mcp_servers, messages, models, providers, runs, steps, tools,
 };
+use crate::{folders, unrouted};
 
 /// Builds the application. Collection roots answer with and without their trailing slash (the
 /// SDK calls `/v1/agents/`, people type `/v1/agents`), without Letta's redirect.
@@ -358,8 +357,8 @@ pub fn router(service: Service) -> Router {
         }
         app = app.route(path, handler);
     }
-    app.fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+    app.fallback(unrouted::not_found)
+        .method_not_allowed_fallback(unrouted::method_not_allowed)
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
         .with_state(service)
@@ -464,12 +463,4 @@ fn agent_folder_and_job_routes() -> Vec<(&'static str, MethodRouter<Service>)> {
         ),
         ("/v1/jobs/{job_id}/cancel", patch(folders::cancel_job)),
     ]
-}
-
-async fn not_found() -> ApiError {
-    ApiError::Status(StatusCode::NOT_FOUND, "Not Found")
-}
-
-async fn method_not_allowed() -> ApiError {
-    ApiError::Status(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
 }
