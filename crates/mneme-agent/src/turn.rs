@@ -220,6 +220,16 @@ impl Runtime {
             .await)
     }
 
+    /// One model call outside any agent (`POST /v1/tools/generate-tool`), through the same
+    /// provider-neutral client turns use.
+    pub async fn complete(
+        &self,
+        config: &mneme_types::LlmConfig,
+        request: &ChatRequest,
+    ) -> Result<ChatResponse, LlmError> {
+        self.llm.chat(config, request).await
+    }
+
     /// Runs one turn to its stop reason. Model failures end the turn with a stop reason and the
     /// error; steps completed before stay committed. Only storage failures are errors here.
     pub async fn run_turn(&self, input: TurnInput) -> Result<TurnOutput, AgentError> {

@@ -6,9 +6,9 @@ use axum::routing::{MethodRouter, post};
 use mneme_service::Service;
 use mneme_store::{Order, ToolFilter};
 use mneme_types::{
-    AgentId, AgentState, CodeInput, LettaMessage, McpToolRun, Tool, ToolCreate,
-    ToolExecutionResult, ToolId, ToolRunFromSource, ToolSearchRequest, ToolSearchResult,
-    ToolUpdate,
+    AgentId, AgentState, CodeInput, GenerateToolInput, GenerateToolOutput, LettaMessage,
+    McpToolRun, Tool, ToolCreate, ToolExecutionResult, ToolId, ToolRunFromSource,
+    ToolSearchRequest, ToolSearchResult, ToolUpdate,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -24,6 +24,7 @@ pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<Service>)> {
         ("/v1/tools/search", post(search)),
         ("/v1/tools/add-base-tools", post(add_base_tools)),
         ("/v1/tools/generate-schema", post(generate_schema)),
+        ("/v1/tools/generate-tool", post(generate_tool)),
         (
             "/v1/agents/{agent_id}/tools/{tool_name}/run",
             post(run_for_agent),
@@ -47,6 +48,13 @@ pub(crate) async fn generate_schema(
     ApiJson(req): ApiJson<CodeInput>,
 ) -> ApiResult<Value> {
     Ok(Json(app.generate_schema(req).await?))
+}
+
+pub(crate) async fn generate_tool(
+    State(app): State<Service>,
+    ApiJson(req): ApiJson<GenerateToolInput>,
+) -> ApiResult<GenerateToolOutput> {
+    Ok(Json(app.generate_tool(req).await?))
 }
 
 /// An empty body means no arguments, as in Letta.

@@ -186,7 +186,10 @@ async fn a_scripted_model_searches_the_web_through_searxng() {
     assert_eq!(doc["results"][0]["title"], "The Rust Book");
     assert_eq!(doc["results"][0]["summary"], "Learn Rust.");
     let seen = fake.requests()[1].to_string();
-    assert!(seen.contains("The Rust Book"), "the model reads the results");
+    assert!(
+        seen.contains("The Rust Book"),
+        "the model reads the results"
+    );
     let searches = web.searches();
     assert_eq!(searches.len(), 1);
     let query = searches[0]["query"].as_str().unwrap();
@@ -282,4 +285,49 @@ async fn tool_routes_beside_the_registry() {
         .await
         .err(404);
     assert!(err["detail"].as_str().unwrap().contains("nope"));
+}
+
+#[tokio::test]
+async fn generate_tool_asks_the_model_and_derives_the_schema() {
+    let (srv, fake) = setup(&[]).await;
+    let source = "def shout(text: str) -> str:\n    \"\"\"Shout.\n\n    Args:\n        text: What to shout.\n    \"\"\"\n    return text.upper()\n";
+    fake.push(Reply::tool_call(
+        "generate_tool",
+        json!({
+            "raw_source_code": source,
+            "sample_args_json": "{\"text\": \"hi\"}",
+            "pip_requirements_json": "{\"requests\": \"2.32.0\", \"rich\": \"\"}"
+        }),
+    ));
+    let body = json!({
+        "tool_name": "shout", "prompt": "upper-case the text", "handle": "openai/gpt-4o-mini",
+        "validation_errors": ["missing docstring"]
+    });
+    let out = srv.post("/v1/tools/generate-tool", body).await.ok();
+    assert_eq!(out["tool"]["name"], "shout");
+    assert_eq!(out["tool"]["source_code"], source);
+    assert_eq!(
+        out["tool"]["json_schema"]["parameters"]["required"],
+        json!(["text"])
+    );
+    assert_eq!(
+        out["tool"]["pip_requirements"],
+        json!([{"name": "requests", "version": "2.32.0"}, {"name": "rich", "version": null}])
+    );
+    assert_eq!(out["sample_args"], json!({"text": "hi"}));
+    let asked = fake.requests()[0].to_string();
+    assert!(asked.contains("upper-case the text") && asked.contains("missing docstring"));
+    let listed = srv.get("/v1/tools/?name=shout").await.ok();
+    assert_eq!(listed, json!([]), "a generated tool is not stored");
+
+    fake.push_text("I would rather not.");
+    let body = json!({"tool_name": "shout", "prompt": "x", "handle": "openai/gpt-4o-mini",
+                      "validation_errors": []});
+    let err = srv.post("/v1/tools/generate-tool", body).await.err(502);
+    assert!(
+        err["detail"]
+            .as_str()
+            .unwrap()
+            .contains("did not call generate_tool")
+    );
 }
