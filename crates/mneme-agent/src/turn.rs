@@ -202,6 +202,34 @@ impl Runtime {
         self
     }
 
+    /// Runs the agent's attached tool `name` once, outside any turn (`POST
+    /// /v1/agents/{id}/tools/{name}/run`). Nothing is stored: the outcome says whether the
+    /// tool would have changed memory, and the caller decides what that means.
+    pub async fn run_tool(
+        &self,
+        agent: mneme_types::AgentId,
+        name: &str,
+        args: serde_json::Value,
+    ) -> Result<ToolOutcome, AgentError> {
+        let ctx = self.store.agent_context(agent).await?;
+        let mut memory = WorkingMemory::new(ctx.blocks.clone()).with_files(ctx.files.clone());
+        let args = crate::tools::Args::new(args);
+        Ok(self
+            .tools
+            .run(&ctx, &mut memory, ("direct-run", name), &args)
+            .await)
+    }
+
+    /// One model call outside any agent (`POST /v1/tools/generate-tool`), through the same
+    /// provider-neutral client turns use.
+    pub async fn complete(
+        &self,
+        config: &mneme_types::LlmConfig,
+        request: &ChatRequest,
+    ) -> Result<ChatResponse, LlmError> {
+        self.llm.chat(config, request).await
+    }
+
     /// Runs one turn to its stop reason. Model failures end the turn with a stop reason and the
     /// error; steps completed before stay committed. Only storage failures are errors here.
     pub async fn run_turn(&self, input: TurnInput) -> Result<TurnOutput, AgentError> {

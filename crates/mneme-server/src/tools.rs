@@ -2,10 +2,13 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::routing::{MethodRouter, post};
 use mneme_service::Service;
 use mneme_store::{Order, ToolFilter};
 use mneme_types::{
-    AgentId, AgentState, LettaMessage, Tool, ToolCreate, ToolId, ToolRunFromSource, ToolUpdate,
+    AgentId, AgentState, CodeInput, GenerateToolInput, GenerateToolOutput, LettaMessage,
+    McpToolRun, Tool, ToolCreate, ToolExecutionResult, ToolId, ToolRunFromSource,
+    ToolSearchRequest, ToolSearchResult, ToolUpdate,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -14,6 +17,54 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, PageQuery, list_param};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// The tool routes beyond the registry's own (those are in `routes.rs`).
+pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<Service>)> {
+    vec![
+        ("/v1/tools/search", post(search)),
+        ("/v1/tools/add-base-tools", post(add_base_tools)),
+        ("/v1/tools/generate-schema", post(generate_schema)),
+        ("/v1/tools/generate-tool", post(generate_tool)),
+        (
+            "/v1/agents/{agent_id}/tools/{tool_name}/run",
+            post(run_for_agent),
+        ),
+    ]
+}
+
+pub(crate) async fn search(
+    State(app): State<Service>,
+    ApiJson(req): ApiJson<ToolSearchRequest>,
+) -> ApiResult<Vec<ToolSearchResult>> {
+    Ok(Json(app.search_tools(req).await?))
+}
+
+pub(crate) async fn add_base_tools(State(app): State<Service>) -> ApiResult<Vec<Tool>> {
+    Ok(Json(app.add_base_tools().await?))
+}
+
+pub(crate) async fn generate_schema(
+    State(app): State<Service>,
+    ApiJson(req): ApiJson<CodeInput>,
+) -> ApiResult<Value> {
+    Ok(Json(app.generate_schema(req).await?))
+}
+
+pub(crate) async fn generate_tool(
+    State(app): State<Service>,
+    ApiJson(req): ApiJson<GenerateToolInput>,
+) -> ApiResult<GenerateToolOutput> {
+    Ok(Json(app.generate_tool(req).await?))
+}
+
+/// An empty body means no arguments, as in Letta.
+pub(crate) async fn run_for_agent(
+    State(app): State<Service>,
+    ApiPath((id, tool_name)): ApiPath<(AgentId, String)>,
+    ApiJson(req): ApiJson<McpToolRun>,
+) -> ApiResult<ToolExecutionResult> {
+    Ok(Json(app.run_agent_tool(id, &tool_name, req.args).await?))
+}
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct FilterQuery {

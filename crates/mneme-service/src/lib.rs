@@ -30,6 +30,7 @@ mod sink;
 mod sleeptime;
 mod steps;
 mod streaming;
+mod tool_actions;
 mod tools;
 
 use std::sync::Arc;
@@ -75,6 +76,8 @@ pub struct ServiceConfig {
     pub max_upload_bytes: u64,
     /// Alone on the database (SQLite) or one of several replicas (PostgreSQL).
     pub coordination: Coordination,
+    /// The web built-ins' search backend and fetch limits.
+    pub web: mneme_agent::tools::WebOptions,
 }
 
 impl Default for ServiceConfig {
@@ -87,6 +90,7 @@ impl Default for ServiceConfig {
             files_dir: None,
             max_upload_bytes: 50 * 1024 * 1024,
             coordination: Coordination::Local,
+            web: mneme_agent::tools::WebOptions::default(),
         }
     }
 }
@@ -152,6 +156,10 @@ impl Service {
         .with_executor(
             mneme_agent::tools::MULTI_AGENT_TOOL_TYPE,
             Arc::new(mneme_agent::tools::MultiAgentTools::new(messenger.clone())),
+        )
+        .with_executor(
+            mneme_agent::tools::WEB_TOOL_TYPE,
+            Arc::new(mneme_agent::tools::WebTools::new(config.web.clone())),
         )
         .with_executor(
             mneme_agent::tools::FILES_TOOL_TYPE,

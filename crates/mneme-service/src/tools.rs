@@ -238,7 +238,7 @@ impl Service {
         Ok(tool)
     }
 
-    async fn schema(&self, source: &str, name: Option<&str>) -> Result<Value> {
+    pub(crate) async fn schema(&self, source: &str, name: Option<&str>) -> Result<Value> {
         self.sandbox
             .get()
             .await
@@ -269,7 +269,7 @@ fn check_limit(limit: u32) -> Result<()> {
     }
 }
 
-fn tool_error(e: mneme_tools::ToolError) -> ServiceError {
+pub(crate) fn tool_error(e: mneme_tools::ToolError) -> ServiceError {
     match e {
         mneme_tools::ToolError::InvalidSource(m) | mneme_tools::ToolError::InvalidRequest(m) => {
             ServiceError::Unprocessable(m)

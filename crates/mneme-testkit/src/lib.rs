@@ -24,9 +24,11 @@ use tokio::sync::oneshot;
 use mneme_store_postgres::scratch;
 
 pub mod fake_llm;
+pub mod fake_web;
 pub mod mcp;
 
 pub use fake_llm::{FakeLlm, Reply, Rule};
+pub use fake_web::FakeWeb;
 
 /// A running server process.
 pub struct TestServer {

@@ -99,7 +99,8 @@ pub use run::{
     StepMetrics, StopReason, UsageStatistics,
 };
 pub use tool::{
-    Tool, ToolCreate, ToolExecutionResult, ToolExecutionStatus, ToolRunFromSource, ToolUpdate,
+    CodeInput, GenerateToolInput, GenerateToolOutput, Tool, ToolCreate, ToolExecutionResult,
+    ToolExecutionStatus, ToolRunFromSource, ToolSearchRequest, ToolSearchResult, ToolUpdate,
 };
 pub use tool_rule::{ChildArgNode, ToolRule};
 

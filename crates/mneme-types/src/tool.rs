@@ -105,3 +105,61 @@ pub enum ToolExecutionStatus {
     Success,
     Error,
 }
+
+/// `ToolSearchRequest` (`POST /v1/tools/search`). Unknown fields are refused, as Letta's
+/// model forbids extras.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolSearchRequest {
+    pub query: Option<String>,
+    #[serde(default = "default_search_mode")]
+    pub search_mode: String,
+    pub tool_types: Option<Vec<String>>,
+    pub tags: Option<Vec<String>>,
+    #[serde(default = "default_search_limit")]
+    pub limit: u32,
+}
+
+fn default_search_mode() -> String {
+    "hybrid".into()
+}
+
+fn default_search_limit() -> u32 {
+    50
+}
+
+/// `ToolSearchResult`: a tool and how it ranked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolSearchResult {
+    pub tool: Tool,
+    pub embedded_text: Option<String>,
+    pub fts_rank: Option<u32>,
+    pub vector_rank: Option<u32>,
+    pub combined_score: f64,
+}
+
+/// `CodeInput` (`POST /v1/tools/generate-schema`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CodeInput {
+    pub code: String,
+    pub source_type: Option<String>,
+}
+
+/// `GenerateToolInput` (`POST /v1/tools/generate-tool`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct GenerateToolInput {
+    pub tool_name: String,
+    pub prompt: String,
+    pub handle: Option<String>,
+    pub starter_code: Option<String>,
+    pub validation_errors: Vec<String>,
+}
+
+/// `GenerateToolOutput`: the written tool (not stored), arguments to try it with, and what the
+/// model said.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerateToolOutput {
+    pub tool: Tool,
+    pub sample_args: Map<String, Value>,
+    pub response: String,
+}

@@ -112,6 +112,56 @@ pub(crate) struct ServeArgs {
     // API keys and base URLs of the providers of the registry.
     #[command(flatten)]
     providers: ProviderArgs,
+    #[command(flatten)]
+    web: WebArgs,
+}
+
+/// The web built-ins: `web_search`'s backend (the first configured of Exa, Tavily, SearXNG)
+/// and `fetch_webpage`'s reach.
+#[derive(Debug, Default, clap::Args)]
+struct WebArgs {
+    /// Exa's API key (Letta's variable): web_search uses Exa.
+    #[arg(long, env = "EXA_API_KEY", hide_env_values = true)]
+    exa_api_key: Option<String>,
+    /// Exa's API address (default https://api.exa.ai).
+    #[arg(long, env = "MNEME_EXA_BASE_URL")]
+    exa_base_url: Option<String>,
+    /// Tavily's API key: web_search uses Tavily when no Exa key is set.
+    #[arg(long, env = "TAVILY_API_KEY", hide_env_values = true)]
+    tavily_api_key: Option<String>,
+    /// Tavily's API address (default https://api.tavily.com).
+    #[arg(long, env = "MNEME_TAVILY_BASE_URL")]
+    tavily_base_url: Option<String>,
+    /// A self-hosted SearXNG (with its JSON format enabled), used when no API key is set.
+    #[arg(long, env = "MNEME_SEARXNG_URL")]
+    searxng_url: Option<String>,
+    /// Let fetch_webpage reach loopback, private and link-local addresses (default false).
+    #[arg(long, env = "MNEME_FETCH_ALLOW_PRIVATE")]
+    fetch_allow_private: Option<bool>,
+}
+
+impl WebArgs {
+    fn options(self) -> mneme_agent::tools::WebOptions {
+        use mneme_agent::tools::SearchBackend;
+        let or = |url: Option<String>, default: &str| url.unwrap_or_else(|| default.to_owned());
+        let search = match (self.exa_api_key, self.tavily_api_key, self.searxng_url) {
+            (Some(api_key), _, _) => Some(SearchBackend::Exa {
+                api_key,
+                base_url: or(self.exa_base_url, "https://api.exa.ai"),
+            }),
+            (None, Some(api_key), _) => Some(SearchBackend::Tavily {
+                api_key,
+                base_url: or(self.tavily_base_url, "https://api.tavily.com"),
+            }),
+            (None, None, Some(base_url)) => Some(SearchBackend::Searxng { base_url }),
+            (None, None, None) => None,
+        };
+        mneme_agent::tools::WebOptions {
+            search,
+            fetch_private: self.fetch_allow_private.unwrap_or(false),
+            ..Default::default()
+        }
+    }
 }
 
 /// Letta's PostgreSQL settings in parts; used when all five are set, as Letta does.
@@ -330,6 +380,8 @@ pub(crate) struct Config {
     pub(crate) max_upload_bytes: u64,
     /// See `--replica-timeout-secs`.
     pub(crate) replica_timeout: Duration,
+    /// `web_search`'s backend and `fetch_webpage`'s reach; `Debug` redacts the keys.
+    pub(crate) web: mneme_agent::tools::WebOptions,
 }
 
 impl Config {
@@ -359,9 +411,11 @@ impl Config {
             ..ModelSource::default()
         });
         let providers = args.providers.0;
+        let web = args.web.options();
         let compaction_threshold =
             compaction_threshold(args.compaction_threshold.or(file.compaction_threshold))?;
         Ok(Config {
+            web,
             compaction_threshold,
             replica_timeout: Duration::from_secs(
                 args.replica_timeout_secs

@@ -328,6 +328,7 @@ async fn build_service(config: &Config) -> anyhow::Result<Service> {
             files_dir: Some(config.data_dir.join("files")),
             max_upload_bytes: config.max_upload_bytes,
             coordination: coordination(config),
+            web: config.web.clone(),
         },
     );
     service.init().await.context("preparing the store")?;

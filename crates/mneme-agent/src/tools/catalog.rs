@@ -91,7 +91,12 @@ pub fn base_tool_rules(attached: &[String]) -> Vec<mneme_types::ToolRule> {
                 ("send_message" | "memory_finish_edits" | "send_message_to_agent_async", _) => {
                     Some(ToolRule::ExitLoop { tool_name })
                 }
-                (_, MULTI_AGENT_TOOL_TYPE | super::files::FILES_TOOL_TYPE) => None,
+                (
+                    _,
+                    MULTI_AGENT_TOOL_TYPE
+                    | super::files::FILES_TOOL_TYPE
+                    | super::web::WEB_TOOL_TYPE,
+                ) => None,
                 _ => Some(ToolRule::ContinueLoop { tool_name }),
             }
         })
@@ -348,6 +353,42 @@ const BUILTINS: &[(&str, &str, &str, Params, bool)] = &[
         false,
     ),
     (
+        "web_search",
+        super::web::WEB_TOOL_TYPE,
+        "Search the web and return the most relevant pages as JSON: title, URL, publication \
+         date, author, short highlights and a summary of each, and the full text on request.",
+        || {
+            object(
+                json!({
+                    "query": string("What to search the web for."),
+                    "num_results": {"type": "integer", "description": "How many results to return, 1 to 100 (default 10)."},
+                    "category": {"type": "string", "enum": WEB_CATEGORIES,
+                                 "description": "Only results of this kind of content (default any)."},
+                    "include_text": {"type": "boolean", "description": "Also return each page's full text (default false; it can fill the context)."},
+                    "include_domains": {"type": "array", "items": {"type": "string"}, "description": "Only results from these domains."},
+                    "exclude_domains": {"type": "array", "items": {"type": "string"}, "description": "No results from these domains."},
+                    "start_published_date": string("Only pages published after this date (ISO 8601)."),
+                    "end_published_date": string("Only pages published before this date (ISO 8601)."),
+                    "user_location": string("Two-letter country code to localise results, e.g. \"US\"."),
+                }),
+                &["query"],
+            )
+        },
+        true,
+    ),
+    (
+        "fetch_webpage",
+        super::web::WEB_TOOL_TYPE,
+        "Fetch a web page and return its readable text.",
+        || {
+            object(
+                json!({"url": string("The http or https address of the page.")}),
+                &["url"],
+            )
+        },
+        true,
+    ),
+    (
         "open_files",
         "letta_files_core",
         "Open one or more files of your folders and show their contents in the files section of \
@@ -474,6 +515,19 @@ const BUILTINS: &[(&str, &str, &str, Params, bool)] = &[
     ),
 ];
 
+/// The content kinds `web_search` can be narrowed to (Exa's categories, as Letta lists them).
+const WEB_CATEGORIES: &[&str] = &[
+    "company",
+    "research paper",
+    "news",
+    "pdf",
+    "github",
+    "tweet",
+    "personal site",
+    "linkedin profile",
+    "financial report",
+];
+
 fn string(description: &str) -> Value {
     json!({"type": "string", "description": description})
 }
@@ -507,7 +561,8 @@ mod tests {
             assert!(
                 BUILTIN_TOOL_TYPES.contains(&t)
                     || t == MULTI_AGENT_TOOL_TYPE
-                    || t == super::super::files::FILES_TOOL_TYPE,
+                    || t == super::super::files::FILES_TOOL_TYPE
+                    || t == super::super::web::WEB_TOOL_TYPE,
                 "{}",
                 tool.name
             );

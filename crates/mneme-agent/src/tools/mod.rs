@@ -7,6 +7,7 @@ mod memory;
 mod multi_agent;
 mod rebase;
 mod search;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ pub use files::{FILE_TOOL_NAMES, FILES_TOOL_TYPE, FilePassage, FileReader, FileT
 pub use memory::WorkingMemory;
 pub use multi_agent::MultiAgentTools;
 pub use search::recall_text;
+pub use web::{SearchBackend, WEB_TOOL_TYPE, WebOptions, WebTools};
 
 /// What a tool call returned.
 #[derive(Debug, Clone, PartialEq)]

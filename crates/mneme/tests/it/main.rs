@@ -24,6 +24,7 @@ mod search;
 mod streaming;
 mod tool_rules;
 mod tools;
+mod web_tools;
 
 use std::path::Path;
 
