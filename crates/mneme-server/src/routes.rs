@@ -11,7 +11,7 @@ use crate::error::{ApiError, panic_response};
 use crate::folders;
 use crate::{
     agent_files, agents, archival, archives, blocks, conversations, groups, health, identities,
-    mcp_servers, messages, models, providers, runs, steps, tools,
+    mcp_legacy, mcp_servers, messages, models, providers, runs, steps, tools,
 };
 
 /// Builds the application. Collection roots answer with and without their trailing slash (the
@@ -351,7 +351,8 @@ pub fn router(service: Service) -> Router {
     let mut app = Router::new();
     let routes = (routes.into_iter())
         .chain(folder_routes())
-        .chain(agent_folder_and_job_routes());
+        .chain(agent_folder_and_job_routes())
+        .chain(mcp_legacy::routes());
     for (path, handler) in routes {
         if let Some(bare) = path.strip_suffix('/') {
             app = app.route(bare, handler.clone());

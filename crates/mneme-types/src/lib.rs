@@ -19,6 +19,7 @@ pub mod ids;
 pub mod letta_message;
 pub mod letta_response;
 pub mod mcp;
+pub mod mcp_legacy;
 pub mod message;
 pub mod model;
 pub mod model_settings;
@@ -73,6 +74,11 @@ pub use letta_message::{
 pub use letta_response::{
     LettaErrorMessage, LettaPing, LettaResponse, LettaStopReason, LettaStreamingResponse,
     LettaUsageStatistics,
+};
+pub use mcp_legacy::{
+    ListedMcpTool, McpConnectEvent, McpOAuthCallback, McpServerTestResult, McpToolDefinition,
+    McpToolExecution, McpToolHealth, NamedMcpServerConfig, NamedMcpServerConfigs,
+    NamedMcpServerUpdate,
 };
 pub use mcp::{
     CreateMcpServer, HttpServerConfig, HttpServerConfigUpdate, McpResyncResult, McpServer,
