@@ -1,11 +1,13 @@
 """A seed-era application manages MCP servers by name through ``client.tools``: add, list,
 list a server's tools, register one, update, test, connect and delete (``/v1/tools/mcp/...``).
-The MCP server is ``tests/mcp/server.py`` over stdio.
+The MCP server is ``tests/mcp/server.py`` over stdio, run by the 1.x suite's Python (this venv
+has no ``mcp`` package): ``$MNEME_TEST_PYTHON``, else the venv ``$MNEME_SDK_VENV``, as the HTTP
+suite finds it.
 """
 
 from __future__ import annotations
 
-import sys
+import os
 import typing
 from pathlib import Path
 
@@ -17,10 +19,13 @@ from letta_client.tools.types import ListMcpServersResponseValue
 from _seed import assert_api_error, checked
 
 SERVER_PY = str(Path(__file__).resolve().parent.parent / "mcp" / "server.py")
+PYTHON = os.environ.get("MNEME_TEST_PYTHON") or str(
+    Path(os.environ.get("MNEME_SDK_VENV", Path.home() / ".cache" / "mneme" / "sdk-venv")) / "bin" / "python"
+)
 
 
 def stdio(name: str, **env: str) -> StdioServerConfig:
-    return StdioServerConfig(server_name=name, command=sys.executable, args=[SERVER_PY], env=env or None)
+    return StdioServerConfig(server_name=name, command=PYTHON, args=[SERVER_PY], env=env or None)
 
 
 def test_mcp_servers_are_managed_by_name(client: letta_client.Letta, uid):
@@ -30,9 +35,11 @@ def test_mcp_servers_are_managed_by_name(client: letta_client.Letta, uid):
     servers = checked(
         client.tools.with_raw_response.list_mcp_servers(), typing.Dict[str, ListMcpServersResponseValue]
     )
-    assert servers[name].command == sys.executable and servers[name].type == "stdio"
+    assert servers[name].command == PYTHON and servers[name].type == "stdio"
 
-    tools = checked(client.tools.with_raw_response.list_mcp_tools_by_server(mcp_server_name=name), list[McpTool])
+    # Not `checked`: pydantic alone does not know the SDK's `inputSchema` alias.
+    tools = client.tools.list_mcp_tools_by_server(mcp_server_name=name)
+    assert all(isinstance(t, McpTool) for t in tools)
     add = {t.name: t for t in tools}["add"]
     assert add.input_schema["required"] == ["a", "b"]
     assert add.health.status == "STRICT_COMPLIANT"

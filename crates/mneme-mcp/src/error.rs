@@ -44,9 +44,14 @@ impl McpError {
     /// reads it there, as Letta does.
     pub fn needs_authorization(&self) -> bool {
         match self {
-            McpError::Connect { message, .. } | McpError::Closed { message, .. } => {
-                message.contains("401") || message.contains("Unauthorized")
-            }
+            McpError::Connect { message, .. } | McpError::Closed { message, .. } => [
+                "401",
+                "Unauthorized",
+                "Auth required",
+                "authorization required",
+            ]
+            .iter()
+            .any(|sign| message.contains(sign)),
             _ => false,
         }
     }

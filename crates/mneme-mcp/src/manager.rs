@@ -153,11 +153,10 @@ impl McpManager {
         let listed = self
             .timed(config, "listing tools", session.peer().list_all_tools())
             .await;
-        let generation = 0;
         shut(Live {
             config: config.clone(),
             session,
-            generation,
+            generation: 0,
         })
         .await;
         let tools = listed?.map_err(|e| service_error(config, e))?;

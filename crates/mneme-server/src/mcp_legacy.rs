@@ -149,7 +149,9 @@ async fn execute(
     ApiPath((name, tool)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<McpToolRun>,
 ) -> ApiResult<McpToolExecution> {
-    Ok(Json(app.execute_named_mcp_tool(&name, &tool, req.args).await?))
+    Ok(Json(
+        app.execute_named_mcp_tool(&name, &tool, req.args).await?,
+    ))
 }
 
 async fn test(

@@ -13,9 +13,9 @@ use mneme_mcp::schema::{SchemaHealth, letta_schema, listed_schema};
 use mneme_mcp::{McpError, McpManager, McpTool};
 use mneme_store::StoreError;
 use mneme_types::{
-    CreateMcpServer, ListedMcpTool, McpConnectEvent, McpOAuthCallback, McpResyncResult, McpServer, McpServerId,
-    McpServerTestResult, McpToolDefinition, McpToolExecution, McpToolHealth, NamedMcpServerConfig,
-    NamedMcpServerConfigs, NamedMcpServerUpdate, Tool,
+    CreateMcpServer, ListedMcpTool, McpConnectEvent, McpOAuthCallback, McpResyncResult, McpServer,
+    McpServerId, McpServerTestResult, McpToolDefinition, McpToolExecution, McpToolHealth,
+    NamedMcpServerConfig, NamedMcpServerConfigs, NamedMcpServerUpdate, Tool,
 };
 use serde_json::{Map, Value};
 
@@ -32,7 +32,9 @@ impl Service {
     /// `GET /v1/tools/mcp/servers`: every server, oldest first, keyed by name.
     pub async fn list_named_mcp_servers(&self) -> Result<NamedMcpServerConfigs> {
         let servers = self.store.list_mcp_servers().await?;
-        Ok(NamedMcpServerConfigs(servers.into_iter().map(named).collect()))
+        Ok(NamedMcpServerConfigs(
+            servers.into_iter().map(named).collect(),
+        ))
     }
 
     /// `PUT /v1/tools/mcp/servers`: creates the server (registering its tools if it answers)

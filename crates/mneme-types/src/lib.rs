@@ -75,15 +75,15 @@ pub use letta_response::{
     LettaErrorMessage, LettaPing, LettaResponse, LettaStopReason, LettaStreamingResponse,
     LettaUsageStatistics,
 };
-pub use mcp_legacy::{
-    ListedMcpTool, McpConnectEvent, McpOAuthCallback, McpServerTestResult, McpToolDefinition,
-    McpToolExecution, McpToolHealth, NamedMcpServerConfig, NamedMcpServerConfigs,
-    NamedMcpServerUpdate,
-};
 pub use mcp::{
     CreateMcpServer, HttpServerConfig, HttpServerConfigUpdate, McpResyncResult, McpServer,
     McpServerConfig, McpServerConfigUpdate, McpServerType, McpToolRun, StdioServerConfig,
     UpdateMcpServer,
+};
+pub use mcp_legacy::{
+    ListedMcpTool, McpConnectEvent, McpOAuthCallback, McpServerTestResult, McpToolDefinition,
+    McpToolExecution, McpToolHealth, NamedMcpServerConfig, NamedMcpServerConfigs,
+    NamedMcpServerUpdate,
 };
 pub use message::{
     LettaRequest, MessageCreate, MessageListResult, MessageListType, MessageUpdate, ResetMessages,

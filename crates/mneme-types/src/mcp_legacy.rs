@@ -12,7 +12,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::{HttpServerConfig, McpServerConfig, McpServerType, StdioServerConfig};
+use crate::{McpServerConfig, McpServerType};
 
 /// A server as Letta's config types show it: `{"server_name", "type", ...fields}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,20 +34,18 @@ impl Serialize for NamedMcpServerConfig {
         let name = &self.server_name;
         let kind = self.config.server_type();
         match &self.config {
-            McpServerConfig::Stdio(c) => Wire::<StdioServerConfig> {
+            McpServerConfig::Stdio(c) => Wire {
                 server_name: name,
                 kind,
                 config: c,
             }
             .serialize(s),
-            McpServerConfig::Sse(c) | McpServerConfig::StreamableHttp(c) => {
-                Wire::<HttpServerConfig> {
-                    server_name: name,
-                    kind,
-                    config: c,
-                }
-                .serialize(s)
+            McpServerConfig::Sse(c) | McpServerConfig::StreamableHttp(c) => Wire {
+                server_name: name,
+                kind,
+                config: c,
             }
+            .serialize(s),
         }
     }
 }
@@ -67,7 +65,10 @@ impl<'de> Deserialize<'de> for NamedMcpServerConfig {
             Some(Value::Null) | None => McpServerType::Sse,
             Some(kind) => McpServerType::deserialize(kind).map_err(D::Error::custom)?,
         };
-        map.insert("mcp_server_type".into(), Value::String(kind.as_str().into()));
+        map.insert(
+            "mcp_server_type".into(),
+            Value::String(kind.as_str().into()),
+        );
         let config = McpServerConfig::deserialize(Value::Object(map)).map_err(D::Error::custom)?;
         Ok(NamedMcpServerConfig {
             server_name,
@@ -267,6 +268,7 @@ pub struct McpOAuthCallback {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{HttpServerConfig, StdioServerConfig};
     use serde_json::json;
 
     #[test]
@@ -300,8 +302,7 @@ mod tests {
                 .unwrap();
         assert_eq!(stdio.config.server_type(), McpServerType::Stdio);
         let url: NamedMcpServerConfig =
-            serde_json::from_value(json!({"server_name": "u", "server_url": "http://h/"}))
-                .unwrap();
+            serde_json::from_value(json!({"server_name": "u", "server_url": "http://h/"})).unwrap();
         assert_eq!(url.config.server_type(), McpServerType::Sse);
         let bad = serde_json::from_value::<NamedMcpServerConfig>(
             json!({"server_name": "u", "type": "stdio", "server_url": "http://h/"}),

@@ -14,7 +14,12 @@ fn config(name: &str) -> Value {
 }
 
 /// The `data:` payloads of an SSE response, after checking its content type.
-async fn sse_events(srv: &TestServer, method: Method, path: &str, body: Option<Value>) -> Vec<Value> {
+async fn sse_events(
+    srv: &TestServer,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Vec<Value> {
     let mut req = srv.request(method, path);
     if let Some(body) = body {
         req = req.json(&body);
@@ -34,7 +39,9 @@ async fn sse_events(srv: &TestServer, method: Method, path: &str, body: Option<V
 async fn servers_added_by_name_are_served_by_id_and_back() {
     let srv = server().await;
     let name = unique("legacy");
-    let added = srv.request(Method::PUT, "/v1/tools/mcp/servers").json(&config(&name));
+    let added = srv
+        .request(Method::PUT, "/v1/tools/mcp/servers")
+        .json(&config(&name));
     let added = srv.send(added).await.ok();
     let mut want = config_fields(&name);
     want.insert("env".into(), Value::Null);
@@ -46,7 +53,13 @@ async fn servers_added_by_name_are_served_by_id_and_back() {
     let sid = id(&by_id[0]);
     assert_eq!(by_id[0]["server_name"], name.as_str());
     let registered = srv.get(&format!("/v1/mcp-servers/{sid}/tools")).await.ok();
-    assert!(registered.as_array().unwrap().iter().any(|t| t["name"] == "add"));
+    assert!(
+        registered
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "add")
+    );
 
     let run = srv
         .post(
@@ -56,15 +69,28 @@ async fn servers_added_by_name_are_served_by_id_and_back() {
         .await
         .ok();
     assert_eq!(run, json!({"result": "42", "success": true}));
-    let tools = srv.get(&format!("/v1/tools/mcp/servers/{name}/tools")).await.ok();
-    let add = tools.as_array().unwrap().iter().find(|t| t["name"] == "add").unwrap();
+    let tools = srv
+        .get(&format!("/v1/tools/mcp/servers/{name}/tools"))
+        .await
+        .ok();
+    let add = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "add")
+        .unwrap();
     assert_eq!(add["health"]["status"], "STRICT_COMPLIANT");
     assert_eq!(add["inputSchema"]["additionalProperties"], false);
 
-    let left = srv.delete(&format!("/v1/tools/mcp/servers/{name}")).await.ok();
+    let left = srv
+        .delete(&format!("/v1/tools/mcp/servers/{name}"))
+        .await
+        .ok();
     assert_eq!(left, json!([]));
     srv.get(&format!("/v1/mcp-servers/{sid}")).await.err(404);
-    srv.get(&format!("/v1/tools/mcp/servers/{name}/tools")).await.err(404);
+    srv.get(&format!("/v1/tools/mcp/servers/{name}/tools"))
+        .await
+        .err(404);
 }
 
 /// `config(name)`'s fields, for comparing whole answers.
@@ -79,16 +105,37 @@ fn config_fields(name: &str) -> serde_json::Map<String, Value> {
 async fn connect_streams_the_attempt_then_the_outcome() {
     let srv = server().await;
     let name = unique("probe");
-    let events = sse_events(&srv, Method::POST, "/v1/tools/mcp/servers/connect", Some(config(&name))).await;
+    let events = sse_events(
+        &srv,
+        Method::POST,
+        "/v1/tools/mcp/servers/connect",
+        Some(config(&name)),
+    )
+    .await;
     assert_eq!(events.len(), 2, "{events:?}");
-    assert_eq!(events[0], json!({"event": "connection_attempt", "server_name": name}));
+    assert_eq!(
+        events[0],
+        json!({"event": "connection_attempt", "server_name": name})
+    );
     assert_eq!(events[1]["event"], "success");
-    assert!(events[1]["tools"].as_array().unwrap().iter().any(|t| t["name"] == "echo"));
+    assert!(
+        events[1]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "echo")
+    );
     // Nothing was stored.
     assert_eq!(srv.get("/v1/tools/mcp/servers").await.ok(), json!({}));
 
     let gone = json!({"server_name": name, "type": "streamable_http", "server_url": "http://127.0.0.1:9/mcp"});
-    let events = sse_events(&srv, Method::POST, "/v1/tools/mcp/servers/connect", Some(gone)).await;
+    let events = sse_events(
+        &srv,
+        Method::POST,
+        "/v1/tools/mcp/servers/connect",
+        Some(gone),
+    )
+    .await;
     assert_eq!(events[1]["event"], "error", "{events:?}");
 
     let (command, args) = stdio_command();
@@ -104,6 +151,12 @@ async fn connect_streams_the_attempt_then_the_outcome() {
     assert_eq!(events[0]["server_name"], name.as_str());
     assert_eq!(events[1]["event"], "success");
 
-    let callback = srv.get("/v1/tools/mcp/oauth/callback?code=c&state=s").await.err(400);
-    assert!(callback["detail"].as_str().unwrap().contains("OAuth"), "{callback}");
+    let callback = srv
+        .get("/v1/tools/mcp/oauth/callback?code=c&state=s")
+        .await
+        .err(400);
+    assert!(
+        callback["detail"].as_str().unwrap().contains("OAuth"),
+        "{callback}"
+    );
 }
