@@ -71,12 +71,13 @@ pub fn letta_schema(tool: &McpTool) -> (Value, SchemaHealth) {
     (schema, health)
 }
 
+/// Letta's verdict on a schema and its reasons.
+pub type HealthVerdict = (SchemaHealth, Vec<String>);
+
 /// An `inputSchema` as Letta shows it when listing a server's tools: repaired by
 /// `normalize_mcp_schema`, with the verdict and its reasons. An empty schema is shown as it is,
 /// without a verdict (Letta checks only schemas that have something in them).
-pub fn listed_schema(
-    input: &Map<String, Value>,
-) -> (Map<String, Value>, Option<(SchemaHealth, Vec<String>)>) {
+pub fn listed_schema(input: &Map<String, Value>) -> (Map<String, Value>, Option<HealthVerdict>) {
     if input.is_empty() {
         return (Map::new(), None);
     }
