@@ -39,6 +39,23 @@ impl McpError {
         )
     }
 
+    /// The server refused the connection for want of authorization (HTTP 401): it expects an
+    /// OAuth flow or a token. The transports report the status only in their message, so this
+    /// reads it there, as Letta does.
+    pub fn needs_authorization(&self) -> bool {
+        match self {
+            McpError::Connect { message, .. } | McpError::Closed { message, .. } => [
+                "401",
+                "Unauthorized",
+                "Auth required",
+                "authorization required",
+            ]
+            .iter()
+            .any(|sign| message.contains(sign)),
+            _ => false,
+        }
+    }
+
     pub fn is_timeout(&self) -> bool {
         matches!(self, McpError::Timeout { .. })
     }

@@ -43,12 +43,18 @@ impl Default for McpOptions {
     }
 }
 
-/// A tool a server offers.
-#[derive(Debug, Clone, PartialEq)]
+/// A tool a server offers. Besides what registering it needs (name, description, input
+/// schema), the rest of its MCP definition as the server sent it, for the routes that show it.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct McpTool {
     pub name: String,
     pub description: Option<String>,
     pub input_schema: Map<String, Value>,
+    pub title: Option<String>,
+    pub output_schema: Option<Map<String, Value>>,
+    pub icons: Option<Value>,
+    pub annotations: Option<Value>,
+    pub meta: Option<Map<String, Value>>,
 }
 
 /// What a tool call returned. `is_error` is the tool's own failure (`isError: true`), which the
@@ -127,14 +133,34 @@ impl McpManager {
                 |peer| async move { peer.list_all_tools().await },
             )
             .await?;
-        Ok(tools
-            .into_iter()
-            .map(|t| McpTool {
-                name: t.name.into_owned(),
-                description: t.description.map(|d| d.into_owned()),
-                input_schema: t.input_schema.as_ref().clone(),
-            })
-            .collect())
+        Ok(tools.into_iter().map(mcp_tool).collect())
+    }
+
+    /// Connects to a server that is not (or not yet) registered, lists its tools and
+    /// disconnects: the connection test of a config. Bounded by the connect and call timeouts.
+    pub async fn probe(&self, config: &McpServerConfig) -> Result<Vec<McpTool>, McpError> {
+        let after = self.options.connect_timeout;
+        let session = tokio::time::timeout(
+            after,
+            transport::connect(config, &self.options, self.http()?),
+        )
+        .await
+        .map_err(|_| McpError::Timeout {
+            target: transport::target(config),
+            what: "connecting".into(),
+            after,
+        })??;
+        let listed = self
+            .timed(config, "listing tools", session.peer().list_all_tools())
+            .await;
+        shut(Live {
+            config: config.clone(),
+            session,
+            generation: 0,
+        })
+        .await;
+        let tools = listed?.map_err(|e| service_error(config, e))?;
+        Ok(tools.into_iter().map(mcp_tool).collect())
     }
 
     /// Calls tool `name`. A tool that fails answers `Ok` with `is_error`; `Err` means the
@@ -311,6 +337,21 @@ fn service_error(config: &McpServerConfig, e: ServiceError) -> McpError {
             target,
             message: other.to_string(),
         },
+    }
+}
+
+fn mcp_tool(t: rmcp::model::Tool) -> McpTool {
+    // These parts are only shown, never interpreted: kept as the JSON the server sent.
+    let json = |v: serde_json::Result<Value>| v.ok().filter(|v| !v.is_null());
+    McpTool {
+        name: t.name.into_owned(),
+        description: t.description.map(|d| d.into_owned()),
+        input_schema: t.input_schema.as_ref().clone(),
+        title: t.title,
+        output_schema: t.output_schema.map(|s| s.as_ref().clone()),
+        icons: t.icons.and_then(|i| json(serde_json::to_value(i))),
+        annotations: t.annotations.and_then(|a| json(serde_json::to_value(a))),
+        meta: t.meta.map(|m| m.0),
     }
 }
 

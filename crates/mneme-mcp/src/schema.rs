@@ -71,6 +71,26 @@ pub fn letta_schema(tool: &McpTool) -> (Value, SchemaHealth) {
     (schema, health)
 }
 
+/// Letta's verdict on a schema and its reasons.
+pub type HealthVerdict = (SchemaHealth, Vec<String>);
+
+/// An `inputSchema` as Letta shows it when listing a server's tools: repaired by
+/// `normalize_mcp_schema`, with the verdict and its reasons. An empty schema is shown as it is,
+/// without a verdict (Letta checks only schemas that have something in them).
+pub fn listed_schema(input: &Map<String, Value>) -> (Map<String, Value>, Option<HealthVerdict>) {
+    if input.is_empty() {
+        return (Map::new(), None);
+    }
+    let mut schema = Value::Object(input.clone());
+    normalize(&mut schema);
+    let verdict = check(&schema);
+    match schema {
+        Value::Object(map) => (map, Some(verdict)),
+        // `normalize` keeps an object an object.
+        _ => (input.clone(), Some(verdict)),
+    }
+}
+
 /// Letta's `normalize_mcp_schema`: definitions first, then the schema itself.
 fn normalize(schema: &mut Value) {
     let defs = schema.get("$defs").cloned().unwrap_or(Value::Null);
@@ -400,6 +420,7 @@ mod tests {
             name: "t".into(),
             description: Some("does t".into()),
             input_schema: schema.as_object().unwrap().clone(),
+            ..McpTool::default()
         }
     }
 

@@ -14,6 +14,7 @@ mod folders;
 mod groups;
 mod health;
 mod identities;
+mod mcp_legacy;
 mod mcp_servers;
 mod messages;
 mod models;

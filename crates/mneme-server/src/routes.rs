@@ -9,7 +9,7 @@ use tower_http::trace::TraceLayer;
 use crate::error::panic_response;
 use crate::{
     agent_files, agents, archival, archives, blocks, conversations, groups, health, identities,
-    mcp_servers, messages, models, providers, runs, steps, tools,
+    mcp_legacy, mcp_servers, messages, models, providers, runs, steps, tools,
 };
 use crate::{folders, unrouted};
 
@@ -351,7 +351,8 @@ pub fn router(service: Service) -> Router {
     let routes = (routes.into_iter())
         .chain(folder_routes())
         .chain(tools::routes())
-        .chain(agent_folder_and_job_routes());
+        .chain(agent_folder_and_job_routes())
+        .chain(mcp_legacy::routes());
     for (path, handler) in routes {
         if let Some(bare) = path.strip_suffix('/') {
             app = app.route(bare, handler.clone());

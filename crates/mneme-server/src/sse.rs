@@ -40,7 +40,12 @@ pub(crate) fn sse_response(stream: MessageStream, pings: bool) -> Response {
             Some((Ok::<_, Infallible>(Bytes::from(frame)), (rx, done, idle)))
         },
     );
-    let mut res = Body::from_stream(body).into_response();
+    event_stream(Body::from_stream(body))
+}
+
+/// `body` as an SSE response, unbuffered by proxies.
+pub(crate) fn event_stream(body: Body) -> Response {
+    let mut res = body.into_response();
     let headers = res.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

@@ -10,7 +10,7 @@ use mneme_mcp::schema::{SchemaHealth, letta_schema};
 use mneme_mcp::{McpError, McpManager, McpTool};
 use mneme_store::{McpToolSync, Store, StoreError};
 use mneme_types::{
-    CreateMcpServer, McpResyncResult, McpServer, McpServerId, McpToolRun, Tool,
+    CreateMcpServer, McpResyncResult, McpServer, McpServerConfig, McpServerId, McpToolRun, Tool,
     ToolExecutionResult, ToolExecutionStatus, ToolId, UpdateMcpServer,
 };
 use serde_json::{Map, Value};
@@ -50,12 +50,23 @@ impl Service {
         id: McpServerId,
         req: UpdateMcpServer,
     ) -> Result<McpServer> {
-        let name = req.server_name.as_deref().map(check_name).transpose()?;
         let current = self.store.get_mcp_server(id).await?;
         let config = req
             .config
             .apply(&current.config)
             .map_err(ServiceError::Unprocessable)?;
+        self.write_mcp_server(id, req.server_name, config).await
+    }
+
+    /// Stores a server's new config (and name, if given), then closes its connection, which
+    /// was made for the old config.
+    pub(crate) async fn write_mcp_server(
+        &self,
+        id: McpServerId,
+        name: Option<String>,
+        config: McpServerConfig,
+    ) -> Result<McpServer> {
+        let name = name.as_deref().map(check_name).transpose()?;
         mneme_mcp::check_config(&config).map_err(mcp_error)?;
         let edit = Box::new(move |s: &mut McpServer| {
             s.config = config;
@@ -205,7 +216,7 @@ impl McpTools for McpRuntime {
     }
 }
 
-fn registered_tool(t: &McpTool, schema: Value) -> Tool {
+pub(crate) fn registered_tool(t: &McpTool, schema: Value) -> Tool {
     Tool {
         id: ToolId::new(),
         tool_type: "external_mcp".into(),

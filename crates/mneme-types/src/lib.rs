@@ -19,6 +19,7 @@ pub mod ids;
 pub mod letta_message;
 pub mod letta_response;
 pub mod mcp;
+pub mod mcp_legacy;
 pub mod message;
 pub mod model;
 pub mod model_settings;
@@ -78,6 +79,11 @@ pub use mcp::{
     CreateMcpServer, HttpServerConfig, HttpServerConfigUpdate, McpResyncResult, McpServer,
     McpServerConfig, McpServerConfigUpdate, McpServerType, McpToolRun, StdioServerConfig,
     UpdateMcpServer,
+};
+pub use mcp_legacy::{
+    ListedMcpTool, McpConnectEvent, McpOAuthCallback, McpServerTestResult, McpToolDefinition,
+    McpToolExecution, McpToolHealth, NamedMcpServerConfig, NamedMcpServerConfigs,
+    NamedMcpServerUpdate,
 };
 pub use message::{
     LettaRequest, MessageCreate, MessageListResult, MessageListType, MessageUpdate, ResetMessages,

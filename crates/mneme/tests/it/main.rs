@@ -11,6 +11,7 @@ mod compaction;
 mod db_loss;
 mod errors;
 mod mcp;
+mod mcp_legacy;
 mod messages;
 mod migrate;
 mod model_settings;
