@@ -7,6 +7,7 @@ mod anthropic;
 mod approvals;
 mod archival;
 mod blocks;
+mod census;
 mod compaction;
 mod db_loss;
 mod errors;
