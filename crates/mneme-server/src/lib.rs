@@ -17,6 +17,7 @@ mod identities;
 mod mcp_servers;
 mod messages;
 mod models;
+mod openapi;
 mod providers;
 mod routes;
 mod runs;

@@ -15,7 +15,7 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery, PageQuery, list_param};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct FilterQuery {
     name: Option<String>,
     #[serde(default)]
@@ -121,7 +121,7 @@ pub(crate) async fn detach(
     Ok(Json(app.detach_tool(id, tool).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct ApprovalQuery {
     requires_approval: Option<bool>,
 }
