@@ -111,8 +111,7 @@ class _Checker:
 
     def validator(self, key: tuple, schema: dict) -> jsonschema.Draft202012Validator:
         if key not in self.validators:
-            root = dict(schema)
-            root["components"] = self.doc["components"]
+            root = {"allOf": [schema], "components": self.doc["components"]}
             self.validators[key] = jsonschema.Draft202012Validator(root)
         return self.validators[key]
 

@@ -211,9 +211,17 @@ fn responses(
     }
     out.insert(status.into(), ok);
     if takes_input {
+        // The list form when the request cannot be read, a message when it is refused.
+        let either = json!({ "anyOf": [
+            { "$ref": format!("{REF_PREFIX}HTTPValidationError") },
+            { "$ref": format!("{REF_PREFIX}ErrorResponse") },
+        ] });
         out.insert(
             "422".into(),
-            error_response("The request could not be read", "HTTPValidationError"),
+            json!({
+                "description": "The request could not be read, or was refused",
+                "content": { "application/json": { "schema": either } },
+            }),
         );
     }
     out.insert(
