@@ -119,6 +119,9 @@ class _Checker:
         where = f"{rec.method.upper()} {rec.path} -> {rec.response.status_code}"
         found = self.operation(rec.method, rec.path)
         if found is None:
+            # The fallback's answer to a route no one serves (tests ask for one on purpose).
+            if rec.response.status_code == 404 and rec.response.json().get("detail") == "Not Found":
+                return []
             return [f"{where}: no such operation in /openapi.json"]
         template, op = found
         status = rec.response.status_code

@@ -173,7 +173,10 @@ impl JsonSchema for LettaPing {
     }
 
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        let properties = common_fields(generator, "ping");
+        let mut properties = common_fields(generator, "ping");
+        // A ping is no stored message: its id is its own.
+        let id = json_schema!({ "type": "string", "pattern": "^ping-[0-9a-f-]{36}$" });
+        properties.insert("id".to_owned(), id.to_value());
         json_schema!({
             "type": "object",
             "properties": properties,
