@@ -12,6 +12,7 @@ from pathlib import Path
 
 import letta_client
 import pytest
+import response_check
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "harness"))
 
@@ -46,3 +47,19 @@ def client(server: SdkServer) -> letta_client.Letta:
     c = server.client()
     yield c
     c.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    response_check.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fails the run if any response the suite received does not match /openapi.json."""
+    checked, problems = response_check.mismatches()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"openapi: {checked} responses checked, {len(problems)} mismatches")
+        for problem in problems:
+            reporter.write_line(f"  {problem}")
+    if problems:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -14,7 +14,7 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 /// The largest Agent File `POST /v1/agents/import` takes.
 pub(crate) const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct ExportQuery {
     #[serde(default)]
     scrub_messages: bool,
@@ -24,7 +24,7 @@ pub(crate) struct ExportQuery {
 }
 
 /// `ExportAgentRequest`; `skills` are accepted and not exported yet.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct ExportBody {
     #[serde(default)]
     scrub_messages: bool,

@@ -16,7 +16,7 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery, PageQuery, list_param};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct FilterQuery {
     name: Option<String>,
     #[serde(default)]
@@ -50,7 +50,7 @@ impl FilterQuery {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct IncludeQuery {
     #[serde(default)]
     include: Vec<String>,

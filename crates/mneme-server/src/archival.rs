@@ -15,7 +15,7 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery, list_param};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct ListQuery {
     after: Option<PassageId>,
     before: Option<PassageId>,
@@ -47,7 +47,7 @@ pub(crate) async fn create(
     Ok(Json(app.insert_passage(id, req).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct SearchQuery {
     query: Option<String>,
     #[serde(default)]

@@ -27,7 +27,7 @@ pub(crate) async fn create(
     Ok(Json(app.create_archive(req).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct FilterQuery {
     name: Option<String>,
     agent_id: Option<AgentId>,

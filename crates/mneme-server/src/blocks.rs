@@ -15,7 +15,7 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery, PageQuery, list_param};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct FilterQuery {
     label: Option<String>,
     #[serde(default)]

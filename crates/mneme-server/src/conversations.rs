@@ -20,19 +20,19 @@ use crate::sse::sse_response;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct AgentQuery {
     agent_id: Option<AgentId>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct ListQuery {
     agent_id: Option<AgentId>,
     summary_search: Option<String>,
     order_by: Option<ConversationOrderBy>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct CreateQuery {
     agent_id: AgentId,
 }
@@ -93,7 +93,7 @@ pub(crate) async fn fork(
     Ok(Json(app.fork_conversation(source).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct MessagesQuery {
     agent_id: Option<AgentId>,
     #[serde(default)]
@@ -166,7 +166,7 @@ pub(crate) async fn cancel(
     Ok(Json(app.cancel_conversation(conversation).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct RecompileQuery {
     #[serde(default)]
     dry_run: bool,

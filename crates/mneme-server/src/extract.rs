@@ -95,7 +95,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 }
 
 /// Letta's pagination parameters, including the deprecated `ascending`/`sort_by` twins.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct PageQuery {
     before: Option<String>,
     after: Option<String>,

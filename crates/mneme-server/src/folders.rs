@@ -26,24 +26,24 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery, PageQuery};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct NameQuery {
     name: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct ContentQuery {
     #[serde(default)]
     include_content: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct MetadataQuery {
     #[serde(default)]
     include_detailed_per_source_metadata: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct JobQuery {
     source_id: Option<FolderId>,
     #[serde(default)]
@@ -181,7 +181,7 @@ pub(crate) async fn detach(
     Ok(Json(app.get_agent(agent, include.resolve(client)).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct AgentFilesQuery {
     is_open: Option<bool>,
     /// The deprecated cursor: the same as `after`.
@@ -273,7 +273,7 @@ pub(crate) async fn delete_job(
     Ok(Json(app.delete_job(id).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct UploadQuery {
     #[serde(default)]
     duplicate_handling: DuplicateFileHandling,
@@ -382,7 +382,7 @@ fn bad_form(msg: &str) -> ApiError {
     ApiError::Service(ServiceError::BadRequest(format!("invalid upload: {msg}")))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct PassagesQuery {
     after: Option<PassageId>,
     before: Option<PassageId>,

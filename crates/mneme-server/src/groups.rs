@@ -18,7 +18,7 @@ use crate::sse::sse_response;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct FilterQuery {
     manager_type: Option<ManagerType>,
     project_id: Option<String>,
@@ -91,7 +91,7 @@ pub(crate) async fn detach_block(
     Ok(Json(app.detach_group_block(id, block).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct AgentGroupsQuery {
     manager_type: Option<String>,
 }
@@ -108,7 +108,7 @@ pub(crate) async fn of_agent(
     Ok(Json(app.groups_of_agent(id, kind, &page).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct MessagesQuery {
     before: Option<MessageId>,
     after: Option<MessageId>,
@@ -122,7 +122,7 @@ pub(crate) struct MessagesQuery {
 }
 
 /// `order` as the route takes it: anything else is a 422.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 enum Direction {
     Asc,

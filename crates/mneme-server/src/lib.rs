@@ -18,6 +18,7 @@ mod mcp_legacy;
 mod mcp_servers;
 mod messages;
 mod models;
+mod openapi;
 mod providers;
 mod routes;
 mod runs;

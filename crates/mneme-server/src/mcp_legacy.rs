@@ -11,64 +11,90 @@ use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::{MethodRouter, delete, get, post};
 use futures_util::{FutureExt, StreamExt, stream};
 use mneme_service::{McpConnect, Service};
 use mneme_types::{
-    ListedMcpTool, McpOAuthCallback, McpResyncResult, McpServerId, McpServerTestResult,
-    McpToolExecution, McpToolRun, NamedMcpServerConfig, NamedMcpServerConfigs,
+    ListedMcpTool, McpConnectEvent, McpOAuthCallback, McpResyncResult, McpServerId,
+    McpServerTestResult, McpToolExecution, McpToolRun, NamedMcpServerConfig, NamedMcpServerConfigs,
     NamedMcpServerUpdate, Tool,
 };
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::openapi::{Route, op, route};
 use crate::sse::event_stream;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
-pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<Service>)> {
+pub(crate) fn routes() -> Vec<Route> {
     vec![
-        ("/v1/tools/mcp/servers", get(list).put(add)),
-        (
-            "/v1/tools/mcp/servers/test",
-            post(test)
-                .patch(|s: State<Service>, b: ApiJson<NamedMcpServerUpdate>| {
+        route("/v1/tools/mcp/servers")
+            .get(list, op("list_mcp_servers", "List MCP servers by name"))
+            .put(add, op("add_mcp_server", "Add an MCP server")),
+        // A server named like a fixed route (`test`, `connect`) is still modified and deleted
+        // by name, as under Letta's fall-through router; those methods are the by-name ones.
+        route("/v1/tools/mcp/servers/test")
+            .post(
+                test,
+                op("test_mcp_server", "Test an MCP server configuration"),
+            )
+            .with(|r| {
+                r.patch(|s: State<Service>, b: ApiJson<NamedMcpServerUpdate>| {
                     update_fixed("test", s, b)
                 })
-                .delete(|s: State<Service>| remove_fixed("test", s)),
-        ),
-        (
-            "/v1/tools/mcp/servers/connect",
-            post(connect)
-                .patch(|s: State<Service>, b: ApiJson<NamedMcpServerUpdate>| {
+                .delete(|s: State<Service>| remove_fixed("test", s))
+            }),
+        route("/v1/tools/mcp/servers/connect")
+            .post(
+                connect,
+                op(
+                    "connect_mcp_server",
+                    "Connect to an MCP server configuration",
+                )
+                .sse_of::<McpConnectEvent>(),
+            )
+            .with(|r| {
+                r.patch(|s: State<Service>, b: ApiJson<NamedMcpServerUpdate>| {
                     update_fixed("connect", s, b)
                 })
-                .delete(|s: State<Service>| remove_fixed("connect", s)),
+                .delete(|s: State<Service>| remove_fixed("connect", s))
+            }),
+        route("/v1/tools/mcp/servers/{mcp_server_name}")
+            .delete(
+                remove,
+                op("delete_mcp_server", "Delete an MCP server by name"),
+            )
+            .patch(
+                update,
+                op("update_mcp_server", "Modify an MCP server by name"),
+            ),
+        route("/v1/tools/mcp/servers/{mcp_server_name}/tools")
+            .get(
+                tools,
+                op("list_mcp_tools_by_server", "List an MCP server's tools"),
+            )
+            .with(|r| r.post(add_tool_named_tools)),
+        route("/v1/tools/mcp/servers/{mcp_server_name}/resync").post(
+            resync,
+            op("resync_mcp_server_tools", "Resync an MCP server's tools"),
         ),
-        (
-            "/v1/tools/mcp/servers/{mcp_server_name}",
-            delete(remove).patch(update),
+        route("/v1/tools/mcp/servers/{mcp_server_name}/{mcp_tool_name}").post(
+            add_tool,
+            op("add_mcp_tool", "Register an MCP tool as a tool"),
         ),
-        (
-            "/v1/tools/mcp/servers/{mcp_server_name}/tools",
-            get(tools).post(add_tool_named_tools),
+        route("/v1/tools/mcp/servers/{mcp_server_name}/tools/{tool_name}/execute")
+            .post(execute, op("execute_mcp_tool", "Execute an MCP tool")),
+        route("/v1/tools/mcp/oauth/callback").get(
+            oauth_callback,
+            op(
+                "mcp_oauth_callback",
+                "MCP OAuth callback (refused: no OAuth flow)",
+            ),
         ),
-        (
-            "/v1/tools/mcp/servers/{mcp_server_name}/resync",
-            post(resync),
-        ),
-        (
-            "/v1/tools/mcp/servers/{mcp_server_name}/{mcp_tool_name}",
-            post(add_tool),
-        ),
-        (
-            "/v1/tools/mcp/servers/{mcp_server_name}/tools/{tool_name}/execute",
-            post(execute),
-        ),
-        ("/v1/tools/mcp/oauth/callback", get(oauth_callback)),
-        (
-            "/v1/mcp-servers/connect/{mcp_server_id}",
-            get(connect_stored),
+        route("/v1/mcp-servers/connect/{mcp_server_id}").get(
+            connect_stored,
+            op("mcp_connect_mcp_server", "Connect to a stored MCP server")
+                .sse_of::<McpConnectEvent>(),
         ),
     ]
 }

@@ -65,7 +65,7 @@ pub(crate) async fn preview(
     Ok(Json(app.preview_request(id, req).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct CancelRequest {
     run_ids: Option<Vec<RunId>>,
 }
@@ -78,7 +78,7 @@ pub(crate) async fn cancel(
     Ok(Json(app.cancel_runs(id, req.run_ids).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct ListQuery {
     before: Option<MessageId>,
     after: Option<MessageId>,
@@ -163,7 +163,7 @@ pub(crate) async fn summarize(
     Ok(Json(app.summarize(id, req).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct ContextQuery {
     conversation_id: Option<mneme_types::ConversationId>,
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, list_param};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct ModelQuery {
     #[serde(default)]
     provider_category: Vec<String>,

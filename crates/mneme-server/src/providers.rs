@@ -13,7 +13,7 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery, PageQuery};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct FilterQuery {
     name: Option<String>,
     provider_type: Option<String>,

@@ -16,7 +16,7 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery, PageQuery, list_param};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct FilterQuery {
     agent_id: Option<AgentId>,
     #[serde(default)]
@@ -66,7 +66,7 @@ pub(crate) async fn list(
     Ok(Json(app.list_runs(&filter.filter()?, &page).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct ActiveQuery {
     agent_id: Option<AgentId>,
     background: Option<bool>,
@@ -146,7 +146,7 @@ pub(crate) async fn step(
 
 /// `RetrieveStreamRequest`; `agent_id`, `run_id`, `otid`, `poll_interval` and `batch_size` are
 /// accepted and unused.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct StreamRequest {
     starting_after: Option<u64>,
     include_pings: Option<bool>,

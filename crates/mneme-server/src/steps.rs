@@ -17,7 +17,7 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 
 /// The filters of `list_steps`. `tags`, `project_id` and the `X-Project` header are accepted
 /// and unused: Letta ignores `tags` too, and projects are a cloud notion.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct StepQuery {
     agent_id: Option<AgentId>,
     run_id: Option<RunId>,
@@ -81,7 +81,7 @@ pub(crate) async fn metrics(
 }
 
 /// `list_tags`: `name` and the older `query_text` both filter by a part of the tag.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct TagsQuery {
     before: Option<String>,
     after: Option<String>,

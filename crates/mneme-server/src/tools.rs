@@ -2,7 +2,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::routing::{MethodRouter, post};
 use mneme_service::Service;
 use mneme_store::{Order, ToolFilter};
 use mneme_types::{
@@ -15,19 +14,30 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, PageQuery, list_param};
+use crate::openapi::{Route, op, route};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
 /// The tool routes beyond the registry's own (those are in `routes.rs`).
-pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<Service>)> {
+pub(crate) fn routes() -> Vec<Route> {
     vec![
-        ("/v1/tools/search", post(search)),
-        ("/v1/tools/add-base-tools", post(add_base_tools)),
-        ("/v1/tools/generate-schema", post(generate_schema)),
-        ("/v1/tools/generate-tool", post(generate_tool)),
-        (
-            "/v1/agents/{agent_id}/tools/{tool_name}/run",
-            post(run_for_agent),
+        route("/v1/tools/search").post(search, op("search_tools", "Search tools")),
+        route("/v1/tools/add-base-tools")
+            .post(add_base_tools, op("add_base_tools", "Add base tools")),
+        route("/v1/tools/generate-schema").post(
+            generate_schema,
+            op(
+                "generate_json_schema",
+                "Generate a tool's JSON schema from its source",
+            ),
+        ),
+        route("/v1/tools/generate-tool").post(
+            generate_tool,
+            op("generate_tool", "Generate a tool with the model"),
+        ),
+        route("/v1/agents/{agent_id}/tools/{tool_name}/run").post(
+            run_for_agent,
+            op("run_tool_for_agent", "Run one of an agent's tools"),
         ),
     ]
 }
@@ -66,7 +76,7 @@ pub(crate) async fn run_for_agent(
     Ok(Json(app.run_agent_tool(id, &tool_name, req.args).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct FilterQuery {
     name: Option<String>,
     #[serde(default)]
@@ -172,7 +182,7 @@ pub(crate) async fn detach(
     Ok(Json(app.detach_tool(id, tool).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub(crate) struct ApprovalQuery {
     requires_approval: Option<bool>,
 }

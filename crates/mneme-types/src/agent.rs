@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// The agent types Letta defines. `split_thread_agent` exists in the enum but creation rejects it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AgentType {
     MemgptAgent,
@@ -46,7 +46,7 @@ impl AgentType {
 }
 
 /// `Memory`: the agent's core memory as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Memory {
     pub agent_type: Option<AgentType>,
     pub git_enabled: bool,
@@ -58,7 +58,7 @@ pub struct Memory {
 /// `AgentState`, the agent as every agent route returns it. All declared fields are emitted;
 /// relationships not loaded for this request are empty arrays (`blocks`, `tools`, ...), never
 /// absent, because the SDK's models treat them as required.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AgentState {
     pub id: AgentId,
     pub name: String,
@@ -115,7 +115,7 @@ pub struct AgentState {
 
 /// `CreateAgentRequest`. No field is required. Unknown keys are ignored, as Letta does for
 /// agent requests.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct CreateAgent {
     pub name: Option<String>,
     pub agent_type: Option<AgentType>,
@@ -163,7 +163,7 @@ pub struct CreateAgent {
 }
 
 /// `UpdateAgent` (PATCH): present, non-null keys change; `null` means unchanged, as in Letta.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct UpdateAgent {
     pub name: Option<String>,
     pub system: Option<String>,

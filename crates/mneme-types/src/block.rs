@@ -10,7 +10,7 @@ pub const DEFAULT_BLOCK_LIMIT: usize = 100_000;
 
 /// A block as the API returns it (`BlockResponse`). Every declared field is present; unset
 /// optionals are `null`, as Letta emits them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Block {
     pub id: BlockId,
     pub label: Option<String>,
@@ -35,7 +35,7 @@ pub struct Block {
 
 /// `CreateBlock`: `label` and `value` are required. Unknown keys are ignored (newer SDKs add
 /// fields; Letta's 422 for them helps nobody).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CreateBlock {
     pub label: String,
     pub value: String,
@@ -60,7 +60,7 @@ pub struct CreateBlock {
 /// `BlockUpdate`: only keys that are present and non-null change anything. The spec's
 /// defaults (`read_only: false`, `metadata: {}`) must not be applied to absent keys, so every
 /// field is an `Option` and `null` reads as "unchanged", as in Letta.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct BlockUpdate {
     pub label: Option<String>,
     pub value: Option<String>,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::ProviderId;
 
 /// A created provider as stored.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProviderRecord {
     pub id: ProviderId,
     /// Unique; the handle prefix of its models (`<name>/<model>`).
@@ -42,7 +42,7 @@ impl std::fmt::Debug for ProviderRecord {
 
 /// `ProviderCreate`. Unknown keys are ignored, as in every request type (newer SDKs add
 /// fields).
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 pub struct CreateProvider {
     pub name: String,
     pub provider_type: String,
@@ -58,7 +58,7 @@ pub struct CreateProvider {
 }
 
 /// `ProviderUpdate`: the key is required, as in Letta; the other fields change when present.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 pub struct UpdateProvider {
     pub api_key: String,
     #[serde(default)]
@@ -72,7 +72,7 @@ pub struct UpdateProvider {
 }
 
 /// `ProviderCheck`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
 pub struct CheckProvider {
     pub provider_type: String,
     pub api_key: String,

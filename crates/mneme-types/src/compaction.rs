@@ -13,7 +13,9 @@ pub const DEFAULT_CLIP_CHARS: u32 = 50_000;
 pub const DEFAULT_SLIDING_WINDOW_PERCENTAGE: f64 = 0.3;
 
 /// How a compaction picks what to summarise and who writes the summary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CompactionMode {
     /// Everything after the system message (the newest turn stays when it fits).
@@ -47,7 +49,7 @@ impl CompactionMode {
 
 /// `CompactionSettings`, complete: what an agent has (Letta's defaults for what it was not
 /// given). `model: None` is the agent's own model; `prompt: None` the mode's default prompt.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CompactionSettings {
     #[serde(default)]
     pub model: Option<String>,
@@ -83,7 +85,7 @@ impl Default for CompactionSettings {
 /// `compaction_settings` as requests send it (agent create and modify, the summarize route):
 /// only the fields given change anything, and an explicit `null` is a value (no clipping, the
 /// agent's own model, the mode's default prompt), as Letta reads `model_fields_set`.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, schemars::JsonSchema)]
 pub struct CompactionSettingsPatch {
     #[serde(default, deserialize_with = "given")]
     pub model: Option<Option<String>>,
@@ -136,7 +138,7 @@ impl CompactionSettingsPatch {
 }
 
 /// `CompactionStats`: what a compaction the loop ran did (absent for the summarize route).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CompactionStats {
     /// `post_step_context_check`, `context_window_exceeded` (or mneme's `pre_step_context_check`).
     pub trigger: String,
@@ -152,7 +154,7 @@ pub struct CompactionStats {
 }
 
 /// The data of a compaction `event_message`, sent before the compaction runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CompactionEventData {
     pub trigger: String,
     /// The context size that triggered it, in tokens (provider-reported or local).
@@ -161,7 +163,7 @@ pub struct CompactionEventData {
 }
 
 /// The body of `POST /v1/agents/{id}/summarize` (Letta's `CompactionRequest`).
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, schemars::JsonSchema)]
 pub struct SummarizeRequest {
     #[serde(default)]
     pub compaction_settings: Option<CompactionSettingsPatch>,
@@ -171,7 +173,7 @@ pub struct SummarizeRequest {
 }
 
 /// `CompactionResponse`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CompactionResponse {
     pub summary: String,
     pub num_messages_before: u32,

@@ -9,7 +9,7 @@ use crate::{AgentId, MessageId, RunId, StepId, time};
 
 /// What the next model call would contain, part by part, with token estimates. The parts this
 /// server does not have (file memory, rule prompts, directories, summaries) count zero tokens.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ContextWindowOverview {
     pub context_window_size_max: u32,
     pub context_window_size_current: u64,
@@ -37,7 +37,7 @@ pub struct ContextWindowOverview {
 }
 
 /// `FunctionTool`: a tool as the model sees it; `function` is the tool's JSON schema.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FunctionTool {
     #[serde(rename = "type")]
     pub kind: FunctionKind,
@@ -45,7 +45,9 @@ pub struct FunctionTool {
 }
 
 /// The one `type` a function tool or tool call has.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FunctionKind {
     #[default]
@@ -54,7 +56,7 @@ pub enum FunctionKind {
 
 /// Letta's internal `Message`, the fields this server keeps: the text as one text part, the
 /// model's tool calls in OpenAI's shape.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InternalMessage {
     pub id: MessageId,
     pub agent_id: AgentId,
@@ -70,7 +72,7 @@ pub struct InternalMessage {
 }
 
 /// `TextContent`: `{"type": "text", "text": ...}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TextContent {
     #[serde(rename = "type")]
     pub kind: TextKind,
@@ -78,7 +80,9 @@ pub struct TextContent {
 }
 
 /// The one `type` a text part has.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TextKind {
     #[default]
@@ -95,7 +99,7 @@ impl TextContent {
 }
 
 /// `ChatCompletionMessageFunctionToolCall`: a tool call in OpenAI's shape.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChatToolCall {
     pub id: String,
     #[serde(rename = "type")]
@@ -104,7 +108,7 @@ pub struct ChatToolCall {
 }
 
 /// The called function: its name and its arguments as the model wrote them (a JSON string).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FunctionCall {
     pub name: String,
     pub arguments: String,

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::{AgentId, BlockId, ConversationId, MessageId, RunId, time};
 
 /// `Conversation`, in Letta's field order.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Conversation {
     pub created_by_id: Option<String>,
     pub last_updated_by_id: Option<String>,
@@ -27,7 +27,7 @@ pub struct Conversation {
 }
 
 /// `CreateConversation`. Unknown keys are ignored.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct CreateConversation {
     pub summary: Option<String>,
     /// Labels of the agent's blocks this conversation gets a copy of, edited apart from the
@@ -38,7 +38,7 @@ pub struct CreateConversation {
 }
 
 /// `UpdateConversation`: absent and `null` both leave a field unchanged, as in Letta.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct UpdateConversation {
     pub summary: Option<String>,
     pub model: Option<String>,
@@ -47,7 +47,7 @@ pub struct UpdateConversation {
 }
 
 /// What `GET /v1/conversations/` sorts by.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationOrderBy {
     #[default]
@@ -57,7 +57,7 @@ pub enum ConversationOrderBy {
 }
 
 /// `RetrieveStreamRequest` (`POST /v1/conversations/{id}/stream`, `POST /v1/runs/{id}/stream`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct RetrieveStream {
     pub agent_id: Option<AgentId>,
     pub run_id: Option<RunId>,
@@ -69,7 +69,7 @@ pub struct RetrieveStream {
 }
 
 /// `ClientSkillSchema`: a skill the client offers, listed in the request's system prompt.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct ClientSkill {
     pub name: String,
     pub description: Option<String>,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Block, FileAgentId, FileId, FolderId, time};
 
 /// `AgentFileAttachment`: one file of a folder attached to the agent, open or closed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AgentFileAttachment {
     pub id: FileAgentId,
     pub file_id: FileId,
@@ -26,7 +26,7 @@ pub struct AgentFileAttachment {
 }
 
 /// `PaginatedAgentFiles`: a page of the agent's files; `next_cursor` is the last one's id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PaginatedAgentFiles {
     pub files: Vec<AgentFileAttachment>,
     pub next_cursor: Option<FileAgentId>,
@@ -35,7 +35,7 @@ pub struct PaginatedAgentFiles {
 
 /// `FileBlock`: a read-only block labelled with the file's name whose value is the open view
 /// (empty when closed), cut to the agent's per-file limit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FileBlock {
     #[serde(flatten)]
     pub block: Block,

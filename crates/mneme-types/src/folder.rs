@@ -13,7 +13,7 @@ use crate::{
 
 /// `Folder` (and `Source`, the same object under its older route): a named set of files whose
 /// chunks are embedded with `embedding_config`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Folder {
     pub name: String,
     pub description: Option<String>,
@@ -33,7 +33,7 @@ pub struct Folder {
 
 /// `SourceCreate`: an embedding handle (`embedding`) or a full `embedding_config`; neither
 /// means the server's default model.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct FolderCreate {
     pub name: String,
     #[serde(default)]
@@ -51,7 +51,7 @@ pub struct FolderCreate {
 }
 
 /// `SourceUpdate` (PATCH): absent and `null` both leave a field as it is.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct FolderUpdate {
     #[serde(default)]
     pub name: Option<String>,
@@ -67,7 +67,9 @@ pub struct FolderUpdate {
 
 /// `FileProcessingStatus`: a file moves `pending` → `parsing` → `embedding` → `completed`, or
 /// to `error` from any of the first three.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum FileProcessingStatus {
     #[default]
@@ -104,7 +106,7 @@ impl FileProcessingStatus {
 
 /// `FileMetadata`. `content` is only filled when a route is asked for it
 /// (`include_content`); `file_size` is in bytes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FileMetadata {
     pub source_id: FolderId,
     pub file_name: Option<String>,
@@ -128,7 +130,9 @@ pub struct FileMetadata {
 }
 
 /// `DuplicateFileHandling`: what an upload does when the folder has a file of that name.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DuplicateFileHandling {
     /// Answers the existing file and stores nothing.
@@ -143,7 +147,9 @@ pub enum DuplicateFileHandling {
 }
 
 /// `JobStatus`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     #[default]
@@ -183,7 +189,9 @@ impl JobStatus {
 }
 
 /// `JobType`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum JobType {
     #[default]
@@ -194,7 +202,7 @@ pub enum JobType {
 
 /// `Job`: here, the processing of one uploaded file (its `metadata` names the file and the
 /// folder), kept for SDKs that poll a job rather than the file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Job {
     pub created_by_id: Option<String>,
     pub last_updated_by_id: Option<String>,
@@ -222,7 +230,7 @@ pub struct Job {
 }
 
 /// `FileStats`: one file in `SourceStats`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FileStats {
     pub file_id: FileId,
     pub file_name: String,
@@ -230,7 +238,7 @@ pub struct FileStats {
 }
 
 /// `SourceStats`: one folder in `OrganizationSourcesStats`; `files` only when asked for detail.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SourceStats {
     pub source_id: FolderId,
     pub source_name: String,
@@ -240,7 +248,7 @@ pub struct SourceStats {
 }
 
 /// `OrganizationSourcesStats` (`GET /v1/folders/metadata`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OrganizationSourcesStats {
     pub total_sources: u64,
     pub total_files: u64,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::{AgentId, BlockId, GroupId, MessageId};
 
 /// How a group's agents take turns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ManagerType {
     RoundRobin,
@@ -40,7 +40,7 @@ impl std::str::FromStr for ManagerType {
 }
 
 /// `Group`, in Letta's field order; stored and wire shapes are the same.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Group {
     pub id: GroupId,
     pub manager_type: ManagerType,
@@ -105,7 +105,7 @@ fn default_termination_token() -> Option<String> {
 }
 
 /// `GroupCreate.manager_config`: one variant per `manager_type`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "manager_type", rename_all = "snake_case")]
 pub enum ManagerConfig {
     RoundRobin {
@@ -187,7 +187,7 @@ impl ManagerConfig {
 
 /// `GroupUpdate.manager_config`: the fields to change of a group's own kind (absent and `null`
 /// leave a field as it is, as in Letta).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "manager_type", rename_all = "snake_case")]
 pub enum ManagerConfigUpdate {
     RoundRobin {
@@ -269,7 +269,7 @@ impl ManagerConfigUpdate {
 }
 
 /// `GroupCreate`. Unknown keys are ignored.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct GroupCreate {
     pub agent_ids: Vec<AgentId>,
     pub description: String,
@@ -282,7 +282,7 @@ pub struct GroupCreate {
 }
 
 /// `GroupUpdate`: absent and `null` both leave a field unchanged.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct GroupUpdate {
     pub agent_ids: Option<Vec<AgentId>>,
     pub description: Option<String>,

@@ -8,7 +8,7 @@ use serde_json::{Map, Number, Value};
 use crate::{AgentId, BlockId, IdentityId};
 
 /// `IdentityType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum IdentityType {
     Org,
@@ -31,7 +31,7 @@ impl IdentityType {
 }
 
 /// `IdentityPropertyType`: what a property's `value` must be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum IdentityPropertyType {
     String,
@@ -42,7 +42,7 @@ pub enum IdentityPropertyType {
 
 /// A property's value; its variant is its `type`, so a property whose value does not match
 /// its declared type cannot be built (nor read from a request: a 422).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum PropertyValue {
     String(String),
@@ -120,7 +120,7 @@ impl TryFrom<WireProperty> for IdentityProperty {
 /// `Identity` as the API returns it. `agent_ids` and `block_ids` are always empty, as Letta
 /// 0.16.7 answers them (it stopped loading them; `/v1/identities/{id}/agents` and `/blocks`
 /// list the links); `organization_id` is the one built-in organization's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Identity {
     pub id: IdentityId,
     pub identifier_key: String,
@@ -135,7 +135,7 @@ pub struct Identity {
 
 /// `IdentityCreate` (and `IdentityUpsert`, the same fields). Unknown keys are ignored, as for
 /// every request here (newer SDKs add fields).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 pub struct IdentityCreate {
     pub identifier_key: String,
     pub name: String,
@@ -150,7 +150,7 @@ pub struct IdentityCreate {
 pub type IdentityUpsert = IdentityCreate;
 
 /// `IdentityUpdate` (PATCH): absent and `null` both leave a field as it is.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 pub struct IdentityUpdate {
     pub identifier_key: Option<String>,
     pub name: Option<String>,

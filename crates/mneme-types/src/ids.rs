@@ -78,6 +78,21 @@ macro_rules! typed_id {
             }
         }
 
+        /// A string with the kind's prefix and a canonical UUID, as `FromStr` reads it.
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "pattern": concat!("^", $prefix, "-[0-9a-f-]{36}$"),
+                    "examples": [concat!($prefix, "-123e4567-e89b-42d3-a456-426614174000")],
+                })
+            }
+        }
+
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let s = String::deserialize(d)?;

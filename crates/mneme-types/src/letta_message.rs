@@ -58,7 +58,7 @@ impl LettaMessage {
 /// The member-specific part of a `LettaMessage`, discriminated by `message_type`. Serialized
 /// alone it carries its `message_type`; inside a `LettaMessage` that field sits among the common
 /// ones, where Letta puts it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "message_type")]
 pub enum MessageBody {
     #[serde(rename = "system_message")]
@@ -105,25 +105,25 @@ impl MessageBody {
 }
 
 /// `SystemMessage`: the compiled system prompt (message lists only).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SystemMessage {
     pub content: String,
 }
 
 /// `UserMessage`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserMessage {
     pub content: MessageContent,
 }
 
 /// `AssistantMessage`: the agent's reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AssistantMessage {
     pub content: MessageContent,
 }
 
 /// `ReasoningMessage`: native reasoning, or the inner thoughts of heartbeat agents.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReasoningMessage {
     pub reasoning: String,
     #[serde(default)]
@@ -132,7 +132,9 @@ pub struct ReasoningMessage {
 }
 
 /// Where a `ReasoningMessage` came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ReasoningSource {
     /// The provider's own reasoning output.
@@ -143,13 +145,13 @@ pub enum ReasoningSource {
 }
 
 /// `HiddenReasoningMessage`: reasoning the provider withheld.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HiddenReasoningMessage {
     pub state: HiddenReasoningState,
     pub hidden_reasoning: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HiddenReasoningState {
     Redacted,
@@ -158,7 +160,7 @@ pub enum HiddenReasoningState {
 
 /// `ToolCallMessage`, and `ApprovalRequestMessage`, which has the same fields. Whole messages
 /// carry `ToolCall`s; token streams carry `ToolCallDelta`s in both fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ToolCallMessage {
     /// Deprecated by Letta in favour of `tool_calls`: the first call.
     pub tool_call: ToolCallOrDelta,
@@ -169,7 +171,7 @@ pub struct ToolCallMessage {
 pub type ApprovalRequestMessage = ToolCallMessage;
 
 /// `ToolCall`: a complete call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ToolCall {
     pub name: String,
     /// The arguments as the model wrote them: JSON text.
@@ -178,7 +180,7 @@ pub struct ToolCall {
 }
 
 /// `ToolCallDelta`: a fragment of a call in a token stream; `name` is often only in the first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ToolCallDelta {
     pub name: Option<String>,
     pub arguments: Option<String>,
@@ -186,7 +188,7 @@ pub struct ToolCallDelta {
 }
 
 /// `tool_call`: `ToolCall | ToolCallDelta`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum ToolCallOrDelta {
     Call(ToolCall),
@@ -194,7 +196,7 @@ pub enum ToolCallOrDelta {
 }
 
 /// `tool_calls`: `[ToolCall] | ToolCallDelta`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum ToolCalls {
     List(Vec<ToolCall>),
@@ -203,7 +205,7 @@ pub enum ToolCalls {
 
 /// `ToolReturnMessage`. The single-return fields repeat the first of `tool_returns` (Letta
 /// deprecated them but still sends them).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ToolReturnMessage {
     pub tool_return: String,
     pub status: ToolReturnStatus,
@@ -213,7 +215,7 @@ pub struct ToolReturnMessage {
     pub tool_returns: Option<Vec<ToolReturn>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ToolReturnStatus {
     Success,
@@ -231,7 +233,7 @@ impl ToolReturnStatus {
 }
 
 /// `ToolReturn` (`type: "tool"`): one tool's result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename = "tool")]
 pub struct ToolReturn {
     pub tool_call_id: String,
@@ -244,7 +246,7 @@ pub struct ToolReturn {
 }
 
 /// `ApprovalResponseMessage`: a human's answer to an approval request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ApprovalResponseMessage {
     pub approvals: Option<Vec<ApprovalItem>>,
     /// Deprecated single-decision form.
@@ -261,7 +263,7 @@ pub enum ApprovalItem {
 }
 
 /// `ApprovalReturn` (`type: "approval"`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename = "approval")]
 pub struct ApprovalReturn {
     pub tool_call_id: String,
@@ -297,7 +299,7 @@ impl<'de> Deserialize<'de> for ApprovalItem {
 }
 
 /// `SummaryMessage`: a compaction summary (the summarizer's text, not the packed message).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SummaryMessage {
     pub summary: String,
     #[serde(default)]
@@ -305,14 +307,14 @@ pub struct SummaryMessage {
 }
 
 /// `EventMessage`: an event beside the conversation (a compaction starting).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EventMessage {
     pub event_type: String,
     pub event_data: EventData,
 }
 
 /// `event_data`: a compaction's, else any object (read back as it came).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum EventData {
     Compaction(CompactionEventData),
@@ -321,7 +323,7 @@ pub enum EventData {
 
 /// `string | [content parts]`: Letta sends a plain string for one text, a list of parts
 /// (`TextContent`, `ImageContent`, ... kept as sent) for anything else.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum MessageContent {
     Text(String),

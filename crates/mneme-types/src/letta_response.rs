@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::{LettaMessage, RunId, StopReason, UsageStatistics, time};
 
 /// `LettaResponse`: the answer of `POST /v1/agents/{id}/messages`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LettaResponse {
     pub messages: Vec<LettaMessage>,
     pub stop_reason: LettaStopReason,
@@ -19,14 +19,14 @@ pub struct LettaResponse {
 }
 
 /// `LettaStopReason`: `{"message_type": "stop_reason", "stop_reason": ...}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "message_type", rename = "stop_reason")]
 pub struct LettaStopReason {
     pub stop_reason: StopReason,
 }
 
 /// `LettaUsageStatistics` (`message_type: "usage_statistics"`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "message_type", rename = "usage_statistics")]
 pub struct LettaUsageStatistics {
     #[serde(default)]
@@ -110,7 +110,7 @@ impl Serialize for LettaPing {
 }
 
 /// `LettaErrorMessage`: the payload of a stream's `event: error` frame, which the SDKs raise.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "message_type", rename = "error_message")]
 pub struct LettaErrorMessage {
     pub run_id: RunId,

@@ -26,6 +26,7 @@ pub mod model_settings;
 pub mod passage;
 pub mod provider;
 pub mod run;
+mod schema;
 pub mod time;
 pub mod tool;
 pub mod tool_rule;
@@ -111,14 +112,16 @@ pub use tool::{
 pub use tool_rule::{ChildArgNode, ToolRule};
 
 /// `GET /v1/health/`: both fields are required by the SDK's `Health` model.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Health {
     pub version: String,
     pub status: String,
 }
 
 /// `{"message": "... successfully deleted"}`, what Letta answers to some deletes.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Deleted {
     pub message: String,
 }

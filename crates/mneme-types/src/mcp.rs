@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::McpServerId;
 
 /// `MCPServerType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum McpServerType {
     Stdio,
@@ -38,7 +38,7 @@ impl fmt::Display for McpServerType {
 }
 
 /// How to reach a server: a command to spawn, or a URL.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "mcp_server_type", rename_all = "snake_case")]
 pub enum McpServerConfig {
     Stdio(StdioServerConfig),
@@ -59,7 +59,7 @@ impl McpServerConfig {
 }
 
 /// `CreateStdioMCPServer` without its tag: a local process speaking MCP on stdin/stdout.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StdioServerConfig {
     pub command: String,
     pub args: Vec<String>,
@@ -69,7 +69,7 @@ pub struct StdioServerConfig {
 }
 
 /// `CreateSSEMCPServer` / `CreateStreamableHTTPMCPServer` without their tag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HttpServerConfig {
     pub server_url: String,
     /// The header that carries `auth_token` (e.g. `Authorization`).
@@ -83,7 +83,7 @@ pub struct HttpServerConfig {
 }
 
 /// `StdioMCPServer | SSEMCPServer | StreamableHTTPMCPServer`, as the API returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct McpServer {
     #[serde(flatten)]
     pub config: McpServerConfig,
@@ -92,21 +92,21 @@ pub struct McpServer {
 }
 
 /// `CreateMCPServerRequest`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct CreateMcpServer {
     pub server_name: String,
     pub config: McpServerConfig,
 }
 
 /// `ToolExecuteRequest` of `POST /v1/mcp-servers/{id}/tools/{tool_id}/run`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct McpToolRun {
     #[serde(default)]
     pub args: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `UpdateMCPServerRequest`: present, non-null fields change.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct UpdateMcpServer {
     #[serde(default)]
     pub server_name: Option<String>,
@@ -114,7 +114,7 @@ pub struct UpdateMcpServer {
 }
 
 /// `UpdateStdioMCPServer | UpdateSSEMCPServer | UpdateStreamableHTTPMCPServer`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "mcp_server_type", rename_all = "snake_case")]
 pub enum McpServerConfigUpdate {
     Stdio {
@@ -130,7 +130,7 @@ pub enum McpServerConfigUpdate {
 }
 
 /// The URL servers' update fields.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct HttpServerConfigUpdate {
     #[serde(default)]
     pub server_url: Option<String>,
@@ -275,7 +275,7 @@ mod tests {
 
 /// `PATCH /v1/mcp-servers/{id}/refresh` (Letta's `MCPServerResyncResult`): the tools, by name,
 /// deleted because the server no longer lists them, updated, and added.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct McpResyncResult {
     pub deleted: Vec<String>,
     pub updated: Vec<String>,

@@ -108,7 +108,7 @@ impl<'de> Deserialize<'de> for NamedMcpServerConfigs {
 /// UpdateStreamableHTTPMCPServer` read as one body. A stdio server changes through a whole
 /// `stdio_config`; a URL server through its fields, `token` being the bearer token of SSE
 /// updates (sent as `Authorization: Bearer <token>`). Present, non-null fields change.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct NamedMcpServerUpdate {
     #[serde(default)]
     pub server_name: Option<String>,
@@ -179,7 +179,7 @@ impl NamedMcpServerUpdate {
 }
 
 /// An MCP tool as its server lists it (MCP's `Tool`, in MCP's camelCase keys).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct McpToolDefinition {
     pub name: String,
     #[serde(default)]
@@ -199,7 +199,7 @@ pub struct McpToolDefinition {
 }
 
 /// `MCPToolHealth`: whether OpenAI's strict mode takes the tool's schema, and why not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct McpToolHealth {
     /// `STRICT_COMPLIANT`, `NON_STRICT_ONLY` or `INVALID`.
     pub status: String,
@@ -209,7 +209,7 @@ pub struct McpToolHealth {
 
 /// `MCPTool` of `GET /v1/tools/mcp/servers/{name}/tools`: the definition, its input schema
 /// repaired as Letta repairs it, and the schema's health (`null` for an empty schema).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ListedMcpTool {
     #[serde(flatten)]
     pub tool: McpToolDefinition,
@@ -219,7 +219,7 @@ pub struct ListedMcpTool {
 
 /// `POST /v1/tools/mcp/servers/test`: `{"status": "success", "tools": [...]}` (a failure is
 /// an error response, not a status).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct McpServerTestResult {
     pub status: String,
     pub tools: Vec<McpToolDefinition>,
@@ -227,7 +227,7 @@ pub struct McpServerTestResult {
 
 /// `POST /v1/tools/mcp/servers/{name}/tools/{tool}/execute`: the tool's text and whether it
 /// succeeded (`false` for the tool's own error or the server refusing the call).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct McpToolExecution {
     pub result: String,
     pub success: bool,
@@ -236,7 +236,7 @@ pub struct McpToolExecution {
 /// One event of the connect streams (`POST /v1/tools/mcp/servers/connect`,
 /// `GET /v1/mcp-servers/connect/{id}`), each an unnamed SSE `data:` frame. mneme runs no OAuth
 /// flow, so Letta's `oauth_required`, `authorization_url` and `waiting_for_auth` never occur.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum McpConnectEvent {
     ConnectionAttempt { server_name: String },
@@ -253,7 +253,7 @@ impl McpConnectEvent {
 }
 
 /// The query of `GET /v1/tools/mcp/oauth/callback`, as an authorization server sends it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct McpOAuthCallback {
     #[serde(default)]
     pub code: Option<String>,
@@ -341,5 +341,34 @@ mod tests {
         }
         .frame();
         assert_eq!(frame, "data: {\"event\":\"error\",\"message\":\"no\"}\n\n");
+    }
+}
+
+/// `{"server_name", "type", ...}` and the fields of the server's type (hand-written serde).
+impl schemars::JsonSchema for NamedMcpServerConfig {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NamedMcpServerConfig".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let kind = generator.subschema_for::<McpServerType>();
+        schemars::json_schema!({
+            "type": "object",
+            "description": "A server's config under its name: `server_name`, `type` and the fields of that type (`command`, `args`, `env` for stdio; `server_url`, `auth_header`, `auth_token`, `custom_headers` for SSE and streamable HTTP).",
+            "properties": { "server_name": { "type": "string" }, "type": kind },
+            "required": ["server_name"],
+        })
+    }
+}
+
+/// Every server's config keyed by its name.
+impl schemars::JsonSchema for NamedMcpServerConfigs {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NamedMcpServerConfigs".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let config = generator.subschema_for::<NamedMcpServerConfig>();
+        schemars::json_schema!({ "type": "object", "additionalProperties": config })
     }
 }

@@ -9,7 +9,7 @@ use crate::{AgentId, MessageId, time};
 
 /// `LettaRequest` / `LettaStreamingRequest` / `LettaAsyncRequest`: one shape, since the routes
 /// differ only in which flags they accept. Unknown keys are ignored.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct LettaRequest {
     pub messages: Option<Vec<MessageCreate>>,
     /// Shorthand for one user message: a string or content parts.
@@ -42,7 +42,7 @@ pub struct LettaRequest {
 }
 
 /// `MessageCreate`: an input message.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct MessageCreate {
     #[serde(rename = "type")]
     pub kind: Option<String>,
@@ -76,7 +76,7 @@ impl MessageCreate {
 
 /// The body of `PATCH /v1/agents/{id}/messages/{message_id}`: `UpdateSystemMessage`,
 /// `UpdateUserMessage`, `UpdateAssistantMessage` or `UpdateReasoningMessage`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct MessageUpdate {
     pub message_type: Option<String>,
     pub content: Option<Value>,
@@ -84,7 +84,7 @@ pub struct MessageUpdate {
 }
 
 /// `ResetMessagesRequest`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct ResetMessages {
     #[serde(default)]
     pub add_default_initial_messages: bool,
@@ -107,7 +107,7 @@ pub fn content_text(content: &Value) -> Option<String> {
 }
 
 /// `SearchAllMessagesRequest` (`POST /v1/messages/search`).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
 pub struct SearchAllMessages {
     pub query: String,
     /// `vector`, `fts` or `hybrid` (the default).
@@ -127,7 +127,7 @@ pub struct SearchAllMessages {
 
 /// One result of `POST /v1/messages/search` (`UserMessageListResult` or
 /// `AssistantMessageListResult`): the message's readable text with its agent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MessageListResult {
     pub message_type: MessageListType,
     pub content: String,
@@ -139,7 +139,7 @@ pub struct MessageListResult {
 }
 
 /// The kinds of message a search returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageListType {
     UserMessage,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// `LLMConfig`: `model`, `model_endpoint_type` and `context_window` are required.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LlmConfig {
     pub model: String,
     pub model_endpoint_type: String,
@@ -39,7 +39,7 @@ pub struct LlmConfig {
 }
 
 /// `EmbeddingConfig`: `embedding_endpoint_type`, `embedding_model`, `embedding_dim` required.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EmbeddingConfig {
     pub embedding_endpoint_type: String,
     #[serde(default)]

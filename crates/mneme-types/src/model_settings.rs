@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::LlmConfig;
 
 /// Letta's `ResponseFormatUnion`: what the model's final answer must look like.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ResponseFormat {
     Text,
@@ -25,7 +25,7 @@ pub enum ResponseFormat {
 
 /// `model_settings`: one shape per provider type, or the generic shape Letta shows for
 /// endpoint types it has no settings class for (no `provider_type`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum ModelSettings {
     Provider(ProviderSettings),
@@ -51,7 +51,7 @@ impl<'de> Deserialize<'de> for ModelSettings {
 }
 
 /// The settings classes, by `provider_type`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "provider_type")]
 pub enum ProviderSettings {
     #[serde(rename = "openai")]
@@ -88,7 +88,7 @@ pub enum ProviderSettings {
 
 /// `ModelSettings` (the base class). Unknown keys are refused so that a misspelt
 /// `provider_type` is an error, not silently this shape.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GenericSettings {
     /// `None` when a request left it out: the config's `max_tokens` is then kept, as in Letta.
@@ -99,7 +99,7 @@ pub struct GenericSettings {
 }
 
 /// `OpenAIModelSettings`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OpenAiSettings {
     #[serde(default)]
     pub max_output_tokens: Option<u32>,
@@ -116,7 +116,7 @@ pub struct OpenAiSettings {
 }
 
 /// `SGLangModelSettings`: OpenAI's, with the server's tool call parser.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SgLangSettings {
     #[serde(flatten)]
     pub openai: OpenAiSettings,
@@ -125,14 +125,14 @@ pub struct SgLangSettings {
 }
 
 /// `OpenAIReasoning` / `ChatGPTOAuthReasoning`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OpenAiReasoning {
     #[serde(default = "minimal")]
     pub reasoning_effort: String,
 }
 
 /// `AnthropicModelSettings`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AnthropicSettings {
     #[serde(default)]
     pub max_output_tokens: Option<u32>,
@@ -153,7 +153,7 @@ pub struct AnthropicSettings {
 }
 
 /// `AnthropicThinking`: `type` is `enabled` or `disabled`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AnthropicThinking {
     #[serde(rename = "type", default = "enabled")]
     pub kind: String,
@@ -171,7 +171,7 @@ impl Default for AnthropicThinking {
 }
 
 /// `GoogleAIModelSettings` / `GoogleVertexModelSettings`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GoogleSettings {
     #[serde(default)]
     pub max_output_tokens: Option<u32>,
@@ -186,7 +186,7 @@ pub struct GoogleSettings {
 }
 
 /// `GeminiThinkingConfig`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GeminiThinkingConfig {
     #[serde(default = "yes")]
     pub include_thoughts: bool,
@@ -205,7 +205,7 @@ impl Default for GeminiThinkingConfig {
 
 /// The OpenAI-compatible providers' settings (Azure, xAI, Groq, DeepSeek, Together, Bedrock,
 /// OpenRouter): no reasoning options.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CompatibleSettings {
     #[serde(default)]
     pub max_output_tokens: Option<u32>,
@@ -218,7 +218,7 @@ pub struct CompatibleSettings {
 }
 
 /// `ZAIModelSettings`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ZaiSettings {
     #[serde(flatten)]
     pub base: CompatibleSettings,
@@ -227,7 +227,7 @@ pub struct ZaiSettings {
 }
 
 /// `ZAIThinking`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ZaiThinking {
     #[serde(rename = "type", default = "enabled")]
     pub kind: String,
@@ -245,7 +245,7 @@ impl Default for ZaiThinking {
 }
 
 /// `BasetenModelSettings`: no response format.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BasetenSettings {
     #[serde(default)]
     pub max_output_tokens: Option<u32>,
@@ -256,7 +256,7 @@ pub struct BasetenSettings {
 }
 
 /// `ChatGPTOAuthModelSettings`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChatGptOauthSettings {
     #[serde(default)]
     pub max_output_tokens: Option<u32>,

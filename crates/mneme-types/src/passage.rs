@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::{ArchiveId, EmbeddingConfig, PassageId, time};
 
 /// `CreateArchivalMemory`: `text` is required.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct CreateArchivalMemory {
     pub text: String,
     pub tags: Option<Vec<String>>,
@@ -16,7 +16,7 @@ pub struct CreateArchivalMemory {
 }
 
 /// `ArchiveCreateRequest`: an embedding handle (`embedding`) or a full `embedding_config`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct ArchiveCreate {
     pub name: String,
     #[serde(default)]
@@ -28,7 +28,7 @@ pub struct ArchiveCreate {
 }
 
 /// `ArchiveUpdateRequest`: absent or null fields stay as they are.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct ArchiveUpdate {
     #[serde(default)]
     pub name: Option<String>,
@@ -37,7 +37,7 @@ pub struct ArchiveUpdate {
 }
 
 /// `PassageCreateRequest` (`/v1/archives/{id}/passages`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct PassageCreate {
     pub text: String,
     #[serde(default)]
@@ -49,13 +49,13 @@ pub struct PassageCreate {
 }
 
 /// `PassageBatchCreateRequest`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct PassageBatchCreate {
     pub passages: Vec<PassageCreate>,
 }
 
 /// `PassageSearchRequest` (`POST /v1/passages/search`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct PassageSearchRequest {
     #[serde(default)]
     pub query: Option<String>,
@@ -77,7 +77,7 @@ pub struct PassageSearchRequest {
 
 /// `Passage` as the API returns it. Fields this server has no use for (files, organizations,
 /// authors) are always `null`; `metadata` is `{}` when the passage has none.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Passage {
     pub id: PassageId,
     pub text: String,
@@ -110,7 +110,7 @@ fn wide_floats<S: Serializer>(v: &Option<Vec<f32>>, s: S) -> Result<S::Ok, S::Er
 
 /// How a search found an item: its fused score and its rank in each leg, only the keys that
 /// have a value, then the mode (`hybrid`, `vector`, `full_text` or `recent`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SearchRelevance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rrf_score: Option<f64>,
@@ -122,14 +122,14 @@ pub struct SearchRelevance {
 }
 
 /// `ArchivalMemorySearchResponse` (`GET /v1/agents/{id}/archival-memory/search`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ArchivalMemorySearchResponse {
     pub count: usize,
     pub results: Vec<ArchivalMemorySearchResult>,
 }
 
 /// `ArchivalMemorySearchResult`, with how it was found (`relevance`, not in Letta's schema).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ArchivalMemorySearchResult {
     pub id: PassageId,
     #[serde(serialize_with = "time::serialize_resource")]
@@ -140,7 +140,7 @@ pub struct ArchivalMemorySearchResult {
 }
 
 /// `PassageSearchResult` (`POST /v1/passages/search`): `metadata` says how it was found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PassageSearchResult {
     pub passage: Passage,
     pub score: f64,
@@ -148,7 +148,7 @@ pub struct PassageSearchResult {
 }
 
 /// `Archive` as the API returns it; every archive lives in the one built-in organization.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Archive {
     pub id: ArchiveId,
     pub name: String,
@@ -166,7 +166,9 @@ pub struct Archive {
 }
 
 /// `VectorDBProvider`: where an archive's vectors live.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum VectorDbProvider {
     #[default]

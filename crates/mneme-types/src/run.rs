@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::{AgentId, RunId, StepId, time};
 
 /// `StopReasonType`, spelled exactly as Letta spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
     EndTurn,
@@ -59,7 +59,7 @@ impl StopReason {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Created,
@@ -89,7 +89,9 @@ impl RunStatus {
 }
 
 /// Token usage of a step or of a whole run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct UsageStatistics {
     pub completion_tokens: u64,
     pub prompt_tokens: u64,
@@ -128,7 +130,7 @@ fn sum_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 }
 
 /// `Run`: one request's execution.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Run {
     pub id: RunId,
     pub agent_id: AgentId,
@@ -155,7 +157,7 @@ pub struct Run {
 }
 
 /// `Step`: one model call and what came of it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Step {
     pub id: StepId,
     pub run_id: Option<RunId>,
@@ -197,7 +199,7 @@ impl Step {
 }
 
 /// `FeedbackType`: a user's verdict on one step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FeedbackType {
     Positive,
@@ -215,7 +217,7 @@ impl FeedbackType {
 
 /// `ModifyFeedbackRequest` (`PATCH /v1/steps/{id}/feedback`): `feedback` replaces the step's
 /// (null clears it); `tags`, when given and not empty, replace its tags.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct ModifyFeedbackRequest {
     #[serde(default)]
     pub feedback: Option<FeedbackType>,
@@ -225,7 +227,7 @@ pub struct ModifyFeedbackRequest {
 
 /// `StepMetrics`: the timings of one step. mneme records none per step yet, so the timings are
 /// null; the ids are the step's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StepMetrics {
     pub id: StepId,
     pub organization_id: Option<String>,
@@ -243,7 +245,7 @@ pub struct StepMetrics {
 }
 
 /// `RunMetrics`: when a run started, how long it took, how many steps and which tools it used.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunMetrics {
     pub id: RunId,
     pub organization_id: Option<String>,

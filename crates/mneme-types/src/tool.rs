@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use crate::ToolId;
 
 /// `Tool`. Built-in tools have `tool_type` values such as `letta_core` and no source code.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Tool {
     pub id: ToolId,
     pub tool_type: String,
@@ -43,7 +43,7 @@ impl Tool {
 }
 
 /// `ToolCreate` (POST and PUT `/v1/tools/`): `source_code` is required.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct ToolCreate {
     pub source_code: String,
     pub source_type: Option<String>,
@@ -60,7 +60,7 @@ pub struct ToolCreate {
 }
 
 /// `ToolUpdate` (PATCH): present, non-null fields change.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct ToolUpdate {
     pub source_code: Option<String>,
     pub source_type: Option<String>,
@@ -77,7 +77,7 @@ pub struct ToolUpdate {
 }
 
 /// `ToolRunFromSource` (`POST /v1/tools/run`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct ToolRunFromSource {
     pub source_code: String,
     pub args: Map<String, Value>,
@@ -88,7 +88,7 @@ pub struct ToolRunFromSource {
 
 /// `ToolExecutionResult`: what running one tool outside a turn gave. `func_return` is whatever
 /// the tool returned; `agent_state` is never sent back by this server (always `null`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ToolExecutionResult {
     pub status: ToolExecutionStatus,
     pub func_return: Value,
@@ -99,7 +99,7 @@ pub struct ToolExecutionResult {
 }
 
 /// Whether the tool succeeded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ToolExecutionStatus {
     Success,
@@ -108,7 +108,7 @@ pub enum ToolExecutionStatus {
 
 /// `ToolSearchRequest` (`POST /v1/tools/search`). Unknown fields are refused, as Letta's
 /// model forbids extras.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ToolSearchRequest {
     pub query: Option<String>,
@@ -129,7 +129,7 @@ fn default_search_limit() -> u32 {
 }
 
 /// `ToolSearchResult`: a tool and how it ranked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ToolSearchResult {
     pub tool: Tool,
     pub embedded_text: Option<String>,
@@ -139,14 +139,14 @@ pub struct ToolSearchResult {
 }
 
 /// `CodeInput` (`POST /v1/tools/generate-schema`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct CodeInput {
     pub code: String,
     pub source_type: Option<String>,
 }
 
 /// `GenerateToolInput` (`POST /v1/tools/generate-tool`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct GenerateToolInput {
     pub tool_name: String,
     pub prompt: String,
@@ -157,7 +157,7 @@ pub struct GenerateToolInput {
 
 /// `GenerateToolOutput`: the written tool (not stored), arguments to try it with, and what the
 /// model said.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GenerateToolOutput {
     pub tool: Tool,
     pub sample_args: Map<String, Value>,

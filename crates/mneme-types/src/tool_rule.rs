@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 /// One rule, discriminated by `type` as Letta spells it: the form requests send, the store
 /// keeps and `AgentState.tool_rules` shows. `prompt_template` and other unknown keys are
 /// accepted and ignored (not kept).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ToolRule {
     /// The first call of a request must be one of the `run_first` tools.
@@ -52,7 +52,7 @@ pub enum ToolRule {
 }
 
 /// Prefilled arguments for one child of a `constrain_child_tools` rule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChildArgNode {
     pub name: String,
     #[serde(default)]

@@ -95,7 +95,7 @@ pub struct ExportOptions {
 }
 
 /// `ImportedAgentsResponse`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ImportedAgents {
     pub agent_ids: Vec<mneme_types::AgentId>,
 }

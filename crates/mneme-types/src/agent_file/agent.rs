@@ -16,7 +16,7 @@ use super::message::{ContentPart, MessageKind, MessageSchema};
 use super::schema::{FileAgentSchema, default_true};
 
 /// One agent; every id in it is file-local.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AgentSchema {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -188,7 +188,7 @@ impl AgentSchema {
 }
 
 /// `MessageCreate` in `initial_message_sequence` (Letta's exporter always writes `null`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InitialMessage {
     #[serde(default, rename = "type")]
     pub kind: Option<MessageKind>,
@@ -207,7 +207,7 @@ pub struct InitialMessage {
 }
 
 /// A `MessageCreate`'s content: a string or content parts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum InitialContent {
     Text(String),

@@ -46,7 +46,9 @@ pub struct MessageSchema {
 }
 
 /// The one value of a message's `type`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     #[default]
@@ -54,7 +56,7 @@ pub enum MessageKind {
 }
 
 /// `MessageRole`. `function` is only read: it is upgraded to `tool`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageRole {
     Assistant,
@@ -68,7 +70,7 @@ pub enum MessageRole {
 
 /// One part of a message's content (`LettaMessageContentUnion`, plus the summarized reasoning
 /// Letta stores for OpenAI's Responses API).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ContentPart {
     Text {
@@ -123,14 +125,14 @@ impl ContentPart {
 }
 
 /// One summary of a `summarized_reasoning` part.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SummaryPart {
     pub index: u32,
     pub text: String,
 }
 
 /// Where an image part's data is: a URL, inline base64, or a file Letta stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ImageSource {
     Url {
@@ -155,7 +157,7 @@ pub enum ImageSource {
 
 /// `ToolReturn` as messages store it (`letta.schemas.message.ToolReturn`): the outcome of one
 /// call. Older files have neither `tool_call_id` nor `func_response`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MessageToolReturn {
     #[serde(default)]
     pub tool_call_id: Option<String>,
@@ -169,7 +171,7 @@ pub struct MessageToolReturn {
 }
 
 /// A tool's response: text, or text and image parts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum FuncResponse {
     Text(String),
@@ -177,7 +179,7 @@ pub enum FuncResponse {
 }
 
 /// One element of `approvals`: a decision (`type: "approval"`) or a tool's result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum FileApproval {
     Approval(ApprovalReturn),

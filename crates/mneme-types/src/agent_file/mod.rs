@@ -43,7 +43,7 @@ pub use schema::{
 pub use validate::AgentFileWarning;
 
 /// `AgentFileSchema`: the whole document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AgentFile {
     pub agents: Vec<AgentSchema>,
     #[serde(default)]
@@ -64,5 +64,6 @@ pub struct AgentFile {
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
     #[serde(default, with = "timestamp::opt")]
+    #[schemars(with = "Option<DateTime<Utc>>")]
     pub created_at: Option<DateTime<Utc>>,
 }

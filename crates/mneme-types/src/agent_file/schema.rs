@@ -14,7 +14,7 @@ use crate::{DEFAULT_BLOCK_LIMIT, EmbeddingConfig};
 use super::timestamp;
 
 /// `BlockSchema`: a memory block. `label` and `value` are required.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BlockSchema {
     pub value: String,
     #[serde(default = "default_block_limit")]
@@ -51,7 +51,7 @@ pub struct BlockSchema {
 
 /// `ToolSchema`: a tool with its source and JSON schema. Built-in tools (`tool_type` other
 /// than `custom`) carry no source code; the importer resolves them by name.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ToolSchema {
     pub id: String,
     #[serde(default = "default_tool_type")]
@@ -91,7 +91,7 @@ pub struct ToolSchema {
 }
 
 /// `PipRequirement` / `NpmRequirement`: a package and an optional version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PackageRequirement {
     pub name: String,
     #[serde(default)]
@@ -99,7 +99,7 @@ pub struct PackageRequirement {
 }
 
 /// `GroupSchema`: a multi-agent group over agents of the same file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GroupSchema {
     pub agent_ids: Vec<String>,
     #[serde(default)]
@@ -116,7 +116,7 @@ pub struct GroupSchema {
 }
 
 /// The group's manager, by `manager_type`; manager ids are file-local agent ids.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "manager_type", rename_all = "snake_case")]
 pub enum ManagerConfig {
     RoundRobin {
@@ -173,7 +173,7 @@ impl ManagerConfig {
 }
 
 /// `FileSchema`: a file's metadata and, where exported, its text.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FileSchema {
     pub source_id: String,
     #[serde(default)]
@@ -204,7 +204,9 @@ pub struct FileSchema {
 }
 
 /// `FileProcessingStatus`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FileProcessingStatus {
     #[default]
@@ -216,7 +218,7 @@ pub enum FileProcessingStatus {
 }
 
 /// `SourceSchema`: a folder (source) of files.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SourceSchema {
     pub name: String,
     #[serde(default)]
@@ -235,7 +237,7 @@ pub struct SourceSchema {
 }
 
 /// `FileAgentSchema`: a file attached to an agent, open or closed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FileAgentSchema {
     pub agent_id: String,
     pub file_id: String,
@@ -246,6 +248,7 @@ pub struct FileAgentSchema {
     #[serde(default)]
     pub visible_content: Option<String>,
     #[serde(default, with = "timestamp::opt")]
+    #[schemars(with = "Option<DateTime<Utc>>")]
     pub last_accessed_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub start_line: Option<i64>,
@@ -255,7 +258,7 @@ pub struct FileAgentSchema {
 }
 
 /// `MCPServerSchema`: an MCP server's config without its secrets (no token, headers or env).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct McpServerSchema {
     pub id: String,
     pub server_type: String,
@@ -269,7 +272,7 @@ pub struct McpServerSchema {
 }
 
 /// `SkillSchema`: inline skill files (path -> content, with `SKILL.md`) and/or a source URL.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SkillSchema {
     pub name: String,
     #[serde(default)]

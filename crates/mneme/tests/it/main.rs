@@ -17,6 +17,7 @@ mod messages;
 mod migrate;
 mod model_settings;
 mod native_providers;
+mod openapi;
 mod providers;
 mod recovery;
 mod replicas;
