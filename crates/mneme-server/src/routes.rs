@@ -13,6 +13,7 @@ use crate::{
     agent_files, agents, archival, archives, blocks, conversations, groups, health, identities,
     mcp_servers, messages, models, providers, runs, steps, tools,
 };
+use crate::{completions, legacy};
 
 /// Builds the application. Collection roots answer with and without their trailing slash (the
 /// SDK calls `/v1/agents/`, people type `/v1/agents`), without Letta's redirect.
@@ -351,7 +352,8 @@ pub fn router(service: Service) -> Router {
     let mut app = Router::new();
     let routes = (routes.into_iter())
         .chain(folder_routes())
-        .chain(agent_folder_and_job_routes());
+        .chain(agent_folder_and_job_routes())
+        .chain(completions::routes().into_iter().chain(legacy::routes()));
     for (path, handler) in routes {
         if let Some(bare) = path.strip_suffix('/') {
             app = app.route(bare, handler.clone());

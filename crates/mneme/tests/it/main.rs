@@ -8,6 +8,7 @@ mod approvals;
 mod archival;
 mod blocks;
 mod compaction;
+mod completions;
 mod db_loss;
 mod errors;
 mod mcp;

@@ -1,0 +1,167 @@
+//! Routes outside the agent and message groups that SDK clients (older and newer than the
+//! 0.16.7 API) call: `POST /v1/auth`, embeddings' storage size, cross-agent message search,
+//! agent search and its count, template memory variables, and `GET /v1/models/embeddings`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::{MethodRouter, get, patch, post};
+use mneme_service::Service;
+use mneme_types::{
+    AgentId, AgentSearch, AgentSearchCount, AgentSearchResponse, AgentSearchTerm, AuthRequest,
+    AuthResponse, MemoryVariables, MessageSearchRequest, MessageSearchResult, Passage, PassageId,
+    PassageUpdate,
+};
+use serde_json::{Map, Value, json};
+
+use crate::client::Client;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::models;
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+pub(crate) fn routes() -> Vec<(&'static str, MethodRouter<Service>)> {
+    vec![
+        ("/v1/auth", post(auth)),
+        ("/v1/embeddings/total_storage_size", get(storage_size)),
+        ("/v1/agents/messages/search", post(search_messages)),
+        ("/v1/agents/search", post(search_agents)),
+        ("/v1/agents/search/count", get(count_agents)),
+        (
+            "/v1/agents/{agent_id}/core-memory/variables",
+            get(memory_variables),
+        ),
+        ("/v1/models/embeddings", get(models::list_embeddings)),
+        (
+            "/v1/agents/{agent_id}/archival-memory/{memory_id}",
+            patch(modify_passage),
+        ),
+    ]
+}
+
+async fn auth(
+    State(app): State<Service>,
+    ApiJson(req): ApiJson<AuthRequest>,
+) -> Json<AuthResponse> {
+    Json(app.authenticate(req))
+}
+
+/// The unit comes in the `storage-unit` header (`GB` when absent).
+async fn storage_size(State(app): State<Service>, headers: HeaderMap) -> ApiResult<f64> {
+    let unit = headers.get("storage-unit").map(|v| v.to_str());
+    let unit = match unit {
+        None => "GB",
+        Some(Ok(unit)) => unit,
+        Some(Err(_)) => return Err(malformed_header("storage-unit")),
+    };
+    Ok(Json(app.embeddings_storage_size(unit).await?))
+}
+
+async fn search_messages(
+    State(app): State<Service>,
+    ApiJson(req): ApiJson<MessageSearchRequest>,
+) -> ApiResult<Vec<MessageSearchResult>> {
+    Ok(Json(app.search_agent_messages(req).await?))
+}
+
+async fn search_agents(
+    State(app): State<Service>,
+    client: Client,
+    ApiJson(req): ApiJson<AgentSearch>,
+) -> ApiResult<AgentSearchResponse> {
+    Ok(Json(app.search_agents(req, client.include(&[])).await?))
+}
+
+/// The terms come as a form-encoded list of objects (`search[field]=name&search[operator]=eq
+/// &search[value]=x`, a term per `search[field]`), or as one JSON list in `search`.
+async fn count_agents(
+    State(app): State<Service>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+) -> ApiResult<AgentSearchCount> {
+    let terms = search_terms(&pairs)?;
+    let project = pairs.iter().find(|(k, _)| k == "project_id");
+    let project = project.map(|(_, v)| v.clone());
+    let count = app.count_searched_agents(&terms, project).await?;
+    Ok(Json(AgentSearchCount { count }))
+}
+
+async fn memory_variables(
+    State(app): State<Service>,
+    ApiPath(id): ApiPath<AgentId>,
+) -> ApiResult<MemoryVariables> {
+    Ok(Json(app.memory_variables(id).await?))
+}
+
+/// Older SDKs send no body at all: nothing changes then.
+async fn modify_passage(
+    State(app): State<Service>,
+    ApiPath((agent, id)): ApiPath<(AgentId, PassageId)>,
+    ApiJson(req): ApiJson<Option<PassageUpdate>>,
+) -> ApiResult<Vec<Passage>> {
+    let req = req.unwrap_or_default();
+    Ok(Json(app.update_passage(agent, id, req).await?))
+}
+
+/// The count route's search terms, read from its query pairs.
+fn search_terms(pairs: &[(String, String)]) -> Result<Vec<AgentSearchTerm>, ApiError> {
+    let mut objects: Vec<Map<String, Value>> = Vec::new();
+    for (key, value) in pairs {
+        if key == "search" {
+            let list: Vec<Map<String, Value>> =
+                serde_json::from_str(value).map_err(|e| malformed_search(e.to_string()))?;
+            objects.extend(list);
+            continue;
+        }
+        let Some(field) = key
+            .strip_prefix("search[")
+            .and_then(|k| k.strip_suffix(']'))
+        else {
+            continue;
+        };
+        if field == "field" || objects.is_empty() {
+            objects.push(Map::new());
+        }
+        if let Some(term) = objects.last_mut() {
+            add_value(term, field, value);
+        }
+    }
+    objects
+        .into_iter()
+        .map(|o| {
+            serde_json::from_value(Value::Object(o)).map_err(|e| malformed_search(e.to_string()))
+        })
+        .collect()
+}
+
+/// A repeated `value` (a tags term's list) becomes a list.
+fn add_value(term: &mut Map<String, Value>, field: &str, value: &str) {
+    let value = Value::String(value.to_owned());
+    let is_list = field == "value" && term.get("field") == Some(&json!("tags"));
+    match term.get_mut(field) {
+        Some(Value::Array(list)) => list.push(value),
+        Some(first) => *first = json!([first.take(), value]),
+        None if is_list => {
+            term.insert(field.to_owned(), json!([value]));
+        }
+        None => {
+            term.insert(field.to_owned(), value);
+        }
+    }
+}
+
+fn malformed_search(msg: String) -> ApiError {
+    ApiError::Malformed {
+        loc: vec![json!("query"), json!("search")],
+        msg,
+        kind: "value_error",
+    }
+}
+
+fn malformed_header(name: &str) -> ApiError {
+    ApiError::Malformed {
+        loc: vec![json!("header"), json!(name)],
+        msg: "not a valid header value".into(),
+        kind: "value_error",
+    }
+}
