@@ -45,8 +45,9 @@ impl Service {
     }
 
     /// `POST /v1/agents/messages/search`: the same search, answered with each stored message,
-    /// the text it was found by and its ranks. Projects and templates are not kept: a filter
-    /// on one finds nothing.
+    /// the text it was found by and its ranks; without `agent_id`, across every agent (older
+    /// SDKs cannot name one). Projects and templates are not kept: a filter on one finds
+    /// nothing.
     pub async fn search_agent_messages(
         &self,
         req: MessageSearchRequest,
@@ -56,19 +57,61 @@ impl Service {
         if roles.is_empty() || req.project_id.is_some() || req.template_id.is_some() {
             return Ok(Vec::new());
         }
-        let found = self
-            .recall(RecallQuery {
-                agent: req.agent_id,
-                query: req.query,
-                search_mode: req.search_mode,
-                roles,
-                conversation: req.conversation_id,
-                limit: req.limit,
-                start: req.start_date,
-                end: req.end_date,
-            })
-            .await?;
+        let agents = match req.agent_id {
+            Some(a) => vec![a],
+            None => self.all_agent_ids().await?,
+        };
+        if agents.is_empty() {
+            return Err(ServiceError::bad(
+                "No agents found in organization to derive embedding configuration from",
+            ));
+        }
+        let limit = req.limit.unwrap_or(50) as usize;
+        let mut found = Vec::new();
+        for agent in agents {
+            let mut hits = self
+                .recall(RecallQuery {
+                    agent: Some(agent),
+                    query: req.query.clone(),
+                    search_mode: req.search_mode.clone(),
+                    roles: roles.clone(),
+                    conversation: req.conversation_id.clone(),
+                    limit: req.limit,
+                    start: req.start_date,
+                    end: req.end_date,
+                })
+                .await?;
+            found.append(&mut hits);
+        }
+        // Each agent's hits are ranked on their own: merged by score, the newest first among
+        // equals (a search without a query scores nothing and lists the newest).
+        found.sort_by(|a, b| {
+            let score = |f: &Found<Message>| f.relevance.rrf_score.unwrap_or(0.0);
+            (score(b).total_cmp(&score(a))).then(b.item.created_at.cmp(&a.item.created_at))
+        });
+        found.truncate(limit);
         Ok(found.iter().filter_map(search_result).collect())
+    }
+
+    /// Every agent's id, for a search across agents.
+    async fn all_agent_ids(&self) -> Result<Vec<AgentId>> {
+        let mut ids: Vec<AgentId> = Vec::new();
+        loop {
+            let page = mneme_store::Page {
+                after: ids.last().map(ToString::to_string),
+                limit: 1000,
+                order: mneme_store::Order::Asc,
+                ..mneme_store::Page::default()
+            };
+            let got = (self.store)
+                .list_agents(&mneme_store::AgentFilter::default(), &page)
+                .await?;
+            let full = got.len() == page.limit as usize;
+            ids.extend(got.iter().map(|a| a.id));
+            if !full {
+                return Ok(ids);
+            }
+        }
     }
 
     async fn recall(&self, req: RecallQuery) -> Result<Vec<Found<Message>>> {
