@@ -106,32 +106,65 @@ async fn modify_passage(
 /// The count route's search terms, read from its query pairs.
 fn search_terms(pairs: &[(String, String)]) -> Result<Vec<AgentSearchTerm>, ApiError> {
     let mut objects: Vec<Map<String, Value>> = Vec::new();
+    let mut bracketed: Vec<(&str, &str)> = Vec::new();
     for (key, value) in pairs {
         if key == "search" {
             let list: Vec<Map<String, Value>> =
                 serde_json::from_str(value).map_err(|e| malformed_search(e.to_string()))?;
             objects.extend(list);
-            continue;
-        }
-        let Some(field) = key
+        } else if let Some(field) = key
             .strip_prefix("search[")
             .and_then(|k| k.strip_suffix(']'))
-        else {
-            continue;
-        };
-        if field == "field" || objects.is_empty() {
-            objects.push(Map::new());
-        }
-        if let Some(term) = objects.last_mut() {
-            add_value(term, field, value);
+        {
+            bracketed.push((field, value));
         }
     }
+    objects.extend(bracketed_terms(&bracketed));
     objects
         .into_iter()
         .map(|o| {
             serde_json::from_value(Value::Object(o)).map_err(|e| malformed_search(e.to_string()))
         })
         .collect()
+}
+
+/// Terms from `search[key]=value` pairs. Clients send them term by term (a new term at each
+/// `field`), or grouped by key (every `field`, then every `operator`, ...: httpx's encoding),
+/// where the i-th of each key belongs to the i-th term.
+fn bracketed_terms(pairs: &[(&str, &str)]) -> Vec<Map<String, Value>> {
+    let fields = pairs.iter().filter(|(k, _)| *k == "field").count();
+    let leading = pairs.iter().take_while(|(k, _)| *k == "field").count();
+    let mut terms: Vec<Map<String, Value>> = Vec::new();
+    if fields > 1 && leading == fields {
+        terms.resize(fields, Map::new());
+        let mut seen: Vec<(&str, usize)> = Vec::new();
+        for (key, value) in pairs {
+            let n = match seen.iter_mut().find(|(k, _)| k == key) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    seen.push((key, 0));
+                    0
+                }
+            };
+            // Extra values (a tags term's list) stay with the last term.
+            if let Some(term) = terms.get_mut(n.min(fields - 1)) {
+                add_value(term, key, value);
+            }
+        }
+        return terms;
+    }
+    for (key, value) in pairs {
+        if *key == "field" || terms.is_empty() {
+            terms.push(Map::new());
+        }
+        if let Some(term) = terms.last_mut() {
+            add_value(term, key, value);
+        }
+    }
+    terms
 }
 
 /// A repeated `value` (a tags term's list) becomes a list.
