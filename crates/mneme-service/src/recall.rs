@@ -155,10 +155,9 @@ impl Service {
             newest: None,
             thread,
         };
-        Ok(self
-            .searcher
+        self.searcher
             .search_messages(&a, req.query.as_deref(), &filter, limit as usize, legs)
-            .await?)
+            .await
     }
 }
 
