@@ -36,6 +36,7 @@ pub(crate) struct FilterQuery {
 impl FilterQuery {
     fn filter(self) -> AgentFilter {
         AgentFilter {
+            id: None,
             name: self.name,
             tags: list_param(&self.tags),
             match_all_tags: self.match_all_tags,

@@ -71,12 +71,15 @@ impl IntoResponse for ApiError {
                     }
                     // Answered above, with the provider's error shape.
                     S::Llm(_) => StatusCode::BAD_GATEWAY,
+                    S::Generation(_) => StatusCode::BAD_GATEWAY,
                     // Answered above, not to be retried.
                     S::NoSpeaker(_) => StatusCode::BAD_GATEWAY,
                 };
                 let detail = if status.is_server_error()
-                    && !matches!(e, S::Embedding(_) | S::Store(D::Unavailable(_)))
-                {
+                    && !matches!(
+                        e,
+                        S::Embedding(_) | S::Store(D::Unavailable(_)) | S::Generation(_)
+                    ) {
                     // Logged once, here, where it is turned into a response.
                     tracing::error!(error = %e, "request failed");
                     "An unknown error occurred".to_owned()

@@ -12,7 +12,7 @@ use crate::{
     agent_files, agents, archival, archives, blocks, conversations, groups, health, identities,
     mcp_legacy, mcp_servers, messages, models, providers, runs, steps, tools,
 };
-use crate::{folders, unrouted};
+use crate::{completions, folders, legacy, unrouted};
 use mneme_types::{AgentFile, FileMetadata, LettaResponse};
 
 /// Builds the application. Collection roots answer with and without their trailing slash (the
@@ -122,6 +122,10 @@ pub fn router(service: Service) -> Router {
             op("search_archival_memory", "Search archival memory"),
         ),
         route("/v1/agents/{agent_id}/archival-memory/{memory_id}")
+            .patch(
+                legacy::modify_passage,
+                op("modify_passage", "Modify passage (older SDKs)"),
+            )
             .delete(archival::delete, op("delete_passage", "Delete passage")),
         route("/v1/agents/{agent_id}/tools").get(
             tools::of_agent,
@@ -492,6 +496,8 @@ pub fn router(service: Service) -> Router {
         .chain(agent_folder_and_job_routes())
         .chain(tools::routes())
         .chain(mcp_legacy::routes())
+        .chain(completions::routes())
+        .chain(legacy::routes())
         .collect();
     let mut app = Router::new();
     let mut operations = Vec::new();

@@ -4,11 +4,12 @@
 
 use chrono::{DateTime, Utc};
 use mneme_agent::{Found, Relevance};
-use mneme_store::{Archive, ArchiveFilter, Page, Passage, PassageFilter, PassageList};
+use mneme_store::{Archive, ArchiveFilter, Page, Passage, PassageEdit, PassageFilter, PassageList};
 use mneme_types::{
     AgentId, ArchivalMemorySearchResponse, ArchivalMemorySearchResult, ArchiveCreate, ArchiveId,
     ArchiveUpdate, CreateArchivalMemory, Deleted, EmbeddingConfig, PassageCreate, PassageId,
-    PassageSearchRequest, PassageSearchResult, SearchRelevance, VectorDbProvider, time,
+    PassageSearchRequest, PassageSearchResult, PassageUpdate, SearchRelevance, VectorDbProvider,
+    time,
 };
 
 use crate::search::default_archive;
@@ -100,6 +101,69 @@ impl Service {
         Ok(Deleted {
             message: format!("Memory id={id} successfully deleted"),
         })
+    }
+
+    /// `PATCH /v1/agents/{id}/archival-memory/{memory_id}` (older SDKs): a new text is
+    /// embedded again with its archive's model before the passage is written; tags and
+    /// metadata are replaced when given. Answered as a list, as Letta declared it.
+    pub async fn update_passage(
+        &self,
+        agent: AgentId,
+        id: PassageId,
+        req: PassageUpdate,
+    ) -> Result<Vec<mneme_types::Passage>> {
+        let archives = self.store.agent_archives(agent).await?;
+        if req.text.as_ref().is_some_and(|t| t.trim().is_empty()) {
+            return Err(ServiceError::Unprocessable("text must not be empty".into()));
+        }
+        let text = req.text;
+        let vectors = match &text {
+            Some(t) => self.embed_per_archive(&archives, t).await?,
+            None => Vec::new(),
+        };
+        let ids: Vec<ArchiveId> = archives.iter().map(|a| a.id).collect();
+        let (tags, metadata) = (req.tags, req.metadata);
+        let edit: PassageEdit = Box::new(move |p| {
+            if let Some(text) = text {
+                p.text = text;
+                p.embedding = (vectors.into_iter())
+                    .find(|(archive, _)| *archive == p.archive_id)
+                    .and_then(|(_, v)| v);
+            }
+            p.tags = tags.unwrap_or(std::mem::take(&mut p.tags));
+            p.metadata = metadata.or(p.metadata.take());
+            Ok(())
+        });
+        let updated = self.store.update_passage(&ids, id, edit).await?;
+        self.searcher.changed();
+        Ok(vec![passage(&updated)])
+    }
+
+    /// `text`'s vector for each archive, with the archive's model (one call per model).
+    async fn embed_per_archive(
+        &self,
+        archives: &[Archive],
+        text: &str,
+    ) -> Result<Vec<(ArchiveId, Option<Vec<f32>>)>> {
+        let mut done: Vec<(Option<EmbeddingConfig>, Option<Vec<f32>>)> = Vec::new();
+        let mut out = Vec::new();
+        for a in archives {
+            let known = done.iter().find(|(c, _)| *c == a.embedding_config);
+            let vector = match known {
+                Some((_, v)) => v.clone(),
+                None => {
+                    let texts = [text.to_owned()];
+                    let got = (self.searcher)
+                        .embed_for_storage(a.embedding_config.as_ref(), &texts)
+                        .await?;
+                    let v = got.and_then(|vs| vs.into_iter().next());
+                    done.push((a.embedding_config.clone(), v.clone()));
+                    v
+                }
+            };
+            out.push((a.id, vector));
+        }
+        Ok(out)
     }
 
     async fn archive_ids(&self, agent: AgentId) -> Result<Vec<ArchiveId>> {

@@ -30,6 +30,10 @@ pub enum SseEvent {
     Error(LettaErrorMessage),
     /// A chunk read back from a run's log, already serialized; `event` names non-data events.
     Logged { event: Option<String>, data: String },
+    /// `data: <json>`: a chat completion chunk (`POST /v1/chat/completions`).
+    ChatChunk(mneme_types::ChatCompletionChunk),
+    /// `data: <json>`: an error inside a chat completion stream, in OpenAI's shape.
+    ChatError(mneme_types::ChatCompletionError),
     /// `data: [DONE]`
     Done,
 }
@@ -45,6 +49,8 @@ impl SseEvent {
                 data,
             } => format!("event: {event}\ndata: {data}\n\n"),
             SseEvent::Logged { event: None, data } => format!("data: {data}\n\n"),
+            SseEvent::ChatChunk(chunk) => format!("data: {}\n\n", to_json(chunk)),
+            SseEvent::ChatError(e) => format!("data: {}\n\n", to_json(e)),
             SseEvent::Done => "data: [DONE]\n\n".into(),
         }
     }

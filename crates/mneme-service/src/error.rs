@@ -43,6 +43,9 @@ pub enum ServiceError {
     /// The model provider failed; the turn stopped and the run is marked failed.
     #[error(transparent)]
     Llm(LlmError),
+    /// A direct model call (`generate`) failed: Letta answers 502 whatever the provider said.
+    #[error("LLM provider error: {0}")]
+    Generation(LlmError),
     /// An MCP server could not be reached or broke the connection (Letta's 502).
     #[error("{0}")]
     McpConnection(String),

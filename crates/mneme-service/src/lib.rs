@@ -8,12 +8,14 @@ mod archival;
 mod blocks;
 mod chunks;
 mod compaction;
+mod completions;
 mod conversations;
 mod error;
 mod folders;
 mod groups;
 mod identities;
 mod include;
+mod legacy;
 mod mcp;
 mod mcp_legacy;
 mod messages;
@@ -101,6 +103,8 @@ impl Default for ServiceConfig {
 #[derive(Clone)]
 pub struct Service {
     store: Arc<dyn Store>,
+    /// The model client, for calls outside turns (`generate`).
+    llm: Arc<dyn LlmClient>,
     models: Arc<ModelCatalog>,
     config: Arc<ServiceConfig>,
     scheduler: Scheduler,
@@ -149,7 +153,7 @@ impl Service {
         let messenger = Arc::new(messenger::Messenger::default());
         let runtime = Runtime::new(
             store.clone(),
-            llm,
+            llm.clone(),
             sandbox.clone(),
             mcp_runtime,
             searcher.clone(),
@@ -188,6 +192,7 @@ impl Service {
             mcp,
             searcher,
             store,
+            llm,
             models: Arc::new(providers.models),
             config: Arc::new(config),
             access: providers.access,

@@ -227,6 +227,9 @@ fn log_chunk(seq: u64, run: RunId, event: SseEvent) -> RunChunk {
         }
         SseEvent::Error(e) => (Some("error".to_owned()), to_json(&e)),
         SseEvent::Logged { event, data } => (event, data),
+        // Made from a turn's chunks after they are logged; logged as framed, should one come.
+        SseEvent::ChatChunk(c) => (None, to_json(&c)),
+        SseEvent::ChatError(e) => (None, to_json(&e)),
         SseEvent::Done => (None, "[DONE]".to_owned()),
     };
     RunChunk { seq, event, data }

@@ -97,6 +97,9 @@ pub(crate) async fn agents_joined(
 
 fn filter_sql(f: &AgentFilter) -> Where {
     let mut q = Where::default();
+    if let Some(id) = f.id {
+        q.push("id = ?", [Arg::Text(id.to_string())]);
+    }
     if let Some(name) = &f.name {
         q.push("name = ?", [Arg::from(name)]);
     }

@@ -6,8 +6,8 @@ use mneme_store::codec::{
     bytes_vector, json, json_opt, micros, parse, time, to_json, to_json_opt, vector_bytes,
 };
 use mneme_store::{
-    Agent, Archive, ArchiveEdit, ArchiveFilter, ArchiveStore, Page, Passage, PassageList,
-    PassageStore,
+    Agent, Archive, ArchiveEdit, ArchiveFilter, ArchiveStore, Page, Passage, PassageEdit,
+    PassageList, PassageStore,
 };
 use mneme_types::{AgentId, ArchiveId, PassageId};
 use sqlx::postgres::PgRow;
@@ -196,6 +196,33 @@ impl PassageStore for PgStore {
         Ok(rows.into_iter().map(|(_, p)| p).collect())
     }
 
+    async fn update_passage(
+        &self,
+        archives: &[ArchiveId],
+        id: PassageId,
+        edit: PassageEdit,
+    ) -> StoreResult<Passage> {
+        let mut tx = self.pool.begin().await.map_err(Error::from)?;
+        let mut w = in_archives(archives);
+        w.push("id = ?", [Arg::Text(id.to_string())]);
+        // Locked, so that a concurrent edit does not overwrite this one's fields.
+        let sql = format!(
+            "SELECT {PASSAGE_COLUMNS} FROM passages {} FOR UPDATE",
+            w.where_clause()
+        );
+        let found = fetch(&mut tx, &sql, w.params, keyed_passage).await?;
+        let Some((_, before)) = found.into_iter().next() else {
+            return Err(Error::not_found("Passage", id).into());
+        };
+        let mut p = before.clone();
+        edit(&mut p)?;
+        (p.id, p.archive_id, p.created_at) = (before.id, before.archive_id, before.created_at);
+        p.updated_at = mneme_types::time::now();
+        write_passage_content(&mut tx, &p).await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(p)
+    }
+
     async fn delete_passage(&self, archives: &[ArchiveId], id: PassageId) -> StoreResult<()> {
         let n = if archives.is_empty() {
             0
@@ -346,6 +373,24 @@ pub(crate) async fn insert_passage(conn: &mut PgConnection, p: &Passage) -> Resu
     .bind(p.embedding.as_deref().map(vector_bytes))
     .bind(to_json_opt(&p.embedding_config)?)
     .bind(micros(&p.created_at))
+    .bind(micros(&p.updated_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes a passage's content columns (`update_passage`).
+async fn write_passage_content(conn: &mut PgConnection, p: &Passage) -> Result<()> {
+    sqlx::query(
+        "UPDATE passages SET text = $2, tags = $3, metadata = $4, embedding = $5,
+            embedding_config = $6, updated_at = $7 WHERE id = $1",
+    )
+    .bind(p.id.to_string())
+    .bind(&p.text)
+    .bind(to_json(&p.tags)?)
+    .bind(to_json_opt(&p.metadata)?)
+    .bind(p.embedding.as_deref().map(vector_bytes))
+    .bind(to_json_opt(&p.embedding_config)?)
     .bind(micros(&p.updated_at))
     .execute(&mut *conn)
     .await?;

@@ -489,6 +489,9 @@ fn text(s: &str) -> SqlValue {
 
 fn filter_sql(f: &AgentFilter) -> Where {
     let mut q = Where::default();
+    if let Some(id) = f.id {
+        q.push("id = ?", [SqlValue::Text(id.to_string())]);
+    }
     if let Some(name) = &f.name {
         q.push("name = ?", [text(name)]);
     }

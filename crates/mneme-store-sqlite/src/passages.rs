@@ -12,8 +12,8 @@ use crate::agents::{Where, agents_joined, ensure_agent, order_limit, paginate};
 use crate::rows::{self, blob_vector, micros, placeholders, to_json, to_json_opt, vector_blob};
 use crate::{Error, Result, StoreResult};
 use mneme_store::{
-    Agent, Archive, ArchiveEdit, ArchiveFilter, ArchiveStore, Page, Passage, PassageList,
-    PassageStore, StoreError,
+    Agent, Archive, ArchiveEdit, ArchiveFilter, ArchiveStore, Page, Passage, PassageEdit,
+    PassageList, PassageStore, StoreError,
 };
 
 const ARCHIVE_COLUMNS: &str =
@@ -230,6 +230,17 @@ impl PassageStore for SqliteStore {
         .await
     }
 
+    async fn update_passage(
+        &self,
+        archives: &[ArchiveId],
+        id: PassageId,
+        edit: PassageEdit,
+    ) -> StoreResult<Passage> {
+        let archives = archives.to_vec();
+        self.write(move |tx| update_passage(tx, &archives, id, edit))
+            .await
+    }
+
     async fn delete_passage(&self, archives: &[ArchiveId], id: PassageId) -> StoreResult<()> {
         let archives = archives.to_vec();
         self.write(move |tx| {
@@ -251,6 +262,45 @@ impl PassageStore for SqliteStore {
         })
         .await
     }
+}
+
+/// `update_passage` in the write transaction: the passage read in the archives, edited, its
+/// content columns written back.
+fn update_passage(
+    tx: &Connection,
+    archives: &[ArchiveId],
+    id: PassageId,
+    edit: PassageEdit,
+) -> Result<Passage> {
+    if archives.is_empty() {
+        return Err(Error::not_found("Passage", id));
+    }
+    let mut w = in_archives(archives);
+    w.push("id = ?", [SqlValue::Text(id.to_string())]);
+    let sql = format!(
+        "SELECT {PASSAGE_COLUMNS} FROM passages {}",
+        w.where_clause()
+    );
+    let (_, before) = (query_passages(tx, &sql, w.params)?.into_iter().next())
+        .ok_or_else(|| Error::not_found("Passage", id))?;
+    let mut p = before.clone();
+    edit(&mut p)?;
+    (p.id, p.archive_id, p.created_at) = (before.id, before.archive_id, before.created_at);
+    p.updated_at = mneme_types::time::now();
+    tx.execute_cached(
+        "UPDATE passages SET text = ?2, tags = ?3, metadata = ?4, embedding = ?5,
+            embedding_config = ?6, updated_at = ?7 WHERE id = ?1",
+        rusqlite::params![
+            id.to_string(),
+            p.text,
+            to_json(&p.tags)?,
+            to_json_opt(&p.metadata)?,
+            p.embedding.as_deref().map(vector_blob),
+            to_json_opt(&p.embedding_config)?,
+            micros(&p.updated_at),
+        ],
+    )?;
+    Ok(p)
 }
 
 /// Creates `archive` owned by and attached to `agent` (its default archive).

@@ -38,9 +38,10 @@ pub use model::{
     ArchiveEdit, ArchiveFilter, BlockChange, BlockEdit, BlockFilter, CompactionCommit,
     ConversationEdit, ConversationFilter, ConversationRecord, GroupEdit, GroupFilter,
     ImportedAgent, ImportedFolder, Message, MessageEdit, MessageFilter, MessageQuery, NewAgent,
-    NewConversation, Passage, PassageFilter, PassageList, ReasoningRecord, Role, RunChunk, RunData,
-    RunEdit, RunFilter, RunRecord, SearchChange, SearchKind, StepCommit, StepEdit, StepFilter,
-    TagQuery, ToolCallRecord, ToolEdit, ToolFilter, ToolReturnRecord, is_builtin_tool_type,
+    NewConversation, Passage, PassageEdit, PassageFilter, PassageList, ReasoningRecord, Role,
+    RunChunk, RunData, RunEdit, RunFilter, RunRecord, SearchChange, SearchKind, StepCommit,
+    StepEdit, StepFilter, TagQuery, ToolCallRecord, ToolEdit, ToolFilter, ToolReturnRecord,
+    is_builtin_tool_type,
 };
 pub use page::{Order, Page};
 
@@ -383,6 +384,15 @@ pub trait PassageStore: Send + Sync {
     ) -> Result<Vec<Passage>>;
     /// Deletes the passage if it is in one of the archives; otherwise `NotFound`.
     async fn delete_passage(&self, archives: &[ArchiveId], id: PassageId) -> Result<()>;
+    /// Applies `edit` to the passage if it is in one of the archives (otherwise `NotFound`)
+    /// inside one write transaction; an `Err` from it writes nothing. Its id, archive and
+    /// creation time are not editable; `updated_at` becomes now. The outbox hears of it.
+    async fn update_passage(
+        &self,
+        archives: &[ArchiveId],
+        id: PassageId,
+        edit: PassageEdit,
+    ) -> Result<Passage>;
 }
 
 /// What the search indices are derived from: the outbox of changes, and rows by search key.

@@ -422,6 +422,8 @@ impl AgentFrame {
 /// Filters of `GET /v1/agents/` and `/count`.
 #[derive(Debug, Clone, Default)]
 pub struct AgentFilter {
+    /// Only this agent (agent search's `agentId` term).
+    pub id: Option<AgentId>,
     pub name: Option<String>,
     pub tags: Vec<String>,
     pub match_all_tags: bool,
@@ -463,6 +465,9 @@ pub type AgentEdit = Box<dyn FnOnce(&mut Agent) -> Result<(), StoreError> + Send
 
 /// A change to a stored block, applied inside the write transaction; `Err` aborts it.
 pub type BlockEdit = Box<dyn FnOnce(&mut Block) -> Result<(), StoreError> + Send>;
+
+/// A change to a stored passage (text with its new embedding, tags), applied in its transaction.
+pub type PassageEdit = Box<dyn FnOnce(&mut Passage) -> Result<(), StoreError> + Send>;
 
 /// A run as stored.
 #[derive(Debug, Clone)]

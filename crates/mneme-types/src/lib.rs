@@ -9,8 +9,10 @@ pub mod agent_file;
 pub mod block;
 pub mod byok;
 pub mod compaction;
+pub mod completion;
 pub mod context;
 pub mod conversation;
+pub mod extras;
 pub mod file_agent;
 pub mod folder;
 pub mod group;
@@ -39,6 +41,11 @@ pub use compaction::{
     CompactionEventData, CompactionMode, CompactionResponse, CompactionSettings,
     CompactionSettingsPatch, CompactionStats, SummarizeRequest,
 };
+pub use completion::{
+    ChatCompletionChunk, ChatCompletionError, ChatCompletionErrorBody, ChatCompletionMessage,
+    ChatCompletionRequest, ChoiceDelta, ChunkChoice, ChunkObject, GenerateRequest,
+    GenerateResponse,
+};
 pub use context::{
     ChatToolCall, ContextWindowOverview, FunctionCall, FunctionKind, FunctionTool, InternalMessage,
     TextContent, TextKind,
@@ -46,6 +53,10 @@ pub use context::{
 pub use conversation::{
     ClientSkill, Conversation, ConversationOrderBy, CreateConversation, RetrieveStream, Thread,
     UpdateConversation,
+};
+pub use extras::{
+    AgentSearch, AgentSearchCount, AgentSearchResponse, AgentSearchTerm, AgentSortBy, AuthRequest,
+    AuthResponse, MemoryVariables, MessageSearchRequest, MessageSearchResult,
 };
 pub use file_agent::{AgentFileAttachment, FileBlock, PaginatedAgentFiles};
 pub use folder::{
@@ -95,7 +106,7 @@ pub use model_settings::{FormatChange, ModelSettings, ResponseFormat};
 pub use passage::{
     ArchivalMemorySearchResponse, ArchivalMemorySearchResult, Archive, ArchiveCreate,
     ArchiveUpdate, CreateArchivalMemory, Passage, PassageBatchCreate, PassageCreate,
-    PassageSearchRequest, PassageSearchResult, SearchRelevance, VectorDbProvider,
+    PassageSearchRequest, PassageSearchResult, PassageUpdate, SearchRelevance, VectorDbProvider,
 };
 pub use provider::{
     AZURE_DEFAULT_API_VERSION, ConfiguredProviders, PROVIDERS, ProviderKind, ProviderSettings,

@@ -15,6 +15,20 @@ pub struct CreateArchivalMemory {
     pub created_at: Option<DateTime<Utc>>,
 }
 
+/// `PassageUpdate` (`PATCH /v1/agents/{id}/archival-memory/{memory_id}`, older SDKs): what is
+/// given changes; `id` repeats the path's and is not read.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+pub struct PassageUpdate {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
 /// `ArchiveCreateRequest`: an embedding handle (`embedding`) or a full `embedding_config`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct ArchiveCreate {

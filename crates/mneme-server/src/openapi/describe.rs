@@ -128,6 +128,13 @@ impl ReplyDoc for Response {
     }
 }
 
+/// A handler that only ever fails (a retired route).
+impl ReplyDoc for ApiError {
+    fn reply() -> Reply {
+        Reply::Opaque
+    }
+}
+
 impl<T: ReplyDoc> ReplyDoc for Result<T, ApiError> {
     fn reply() -> Reply {
         T::reply()

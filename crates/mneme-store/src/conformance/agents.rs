@@ -239,6 +239,21 @@ pub async fn agent_filters_and_counts_agree(store: Arc<dyn Store>) {
         let count = store.count_agents(&filter).await.unwrap();
         assert_eq!(count, expected.len() as u64, "count of {filter:?}");
     }
+    let by_id = AgentFilter {
+        id: Some(a2),
+        ..AgentFilter::default()
+    };
+    assert_eq!(
+        listed(&*store, &by_id, &page(10, Order::Asc)).await,
+        vec![a2]
+    );
+    assert_eq!(store.count_agents(&by_id).await.unwrap(), 1);
+    let other = AgentFilter {
+        id: Some(a2),
+        name: Some("alpha".into()),
+        ..AgentFilter::default()
+    };
+    assert_eq!(store.count_agents(&other).await.unwrap(), 0);
 }
 
 pub async fn update_agent_applies_the_edit_or_nothing(store: Arc<dyn Store>) {

@@ -333,6 +333,38 @@ pub async fn passage_pages_follow_creation_time(store: Arc<dyn Store>) {
     assert_not_found(store.list_passages(&both, &unknown).await);
 }
 
+pub async fn passages_are_updated_only_in_the_given_archives(store: Arc<dyn Store>) {
+    let (a, b, p) = four_passages(&*store).await;
+    let change = || -> crate::PassageEdit {
+        Box::new(|p| {
+            p.text = "pear".into();
+            p.tags = vec!["fruit".into()];
+            p.embedding = Some(vec![0.8, 0.6]);
+            p.archive_id = ArchiveId::new();
+            Ok(())
+        })
+    };
+    assert_not_found(store.update_passage(&[b], p[0].id, change()).await);
+    assert_not_found(store.update_passage(&[], p[0].id, change()).await);
+    let refused: crate::PassageEdit = Box::new(|p| {
+        p.text = "lost".into();
+        Err(crate::StoreError::Invalid("no".into()))
+    });
+    assert!(store.update_passage(&[a], p[0].id, refused).await.is_err());
+    let mark = store.search_changes(0, 1000).await.unwrap().len();
+    let updated = store
+        .update_passage(&[b, a], p[0].id, change())
+        .await
+        .unwrap();
+    assert!(store.search_changes(0, 1000).await.unwrap().len() > mark);
+    assert_eq!((updated.text.as_str(), updated.archive_id), ("pear", a));
+    assert_eq!(updated.created_at, p[0].created_at);
+    assert!(updated.updated_at > p[0].updated_at);
+    let all = store.list_passages(&[a, b], &all_passages()).await.unwrap();
+    assert_eq!(all, [p[1].clone(), p[2].clone(), updated, p[3].clone()]);
+    assert_not_found(store.update_passage(&[a], PassageId::new(), change()).await);
+}
+
 pub async fn passages_are_deleted_only_from_the_given_archives(store: Arc<dyn Store>) {
     let (a, b, p) = four_passages(&*store).await;
     assert_not_found(store.delete_passage(&[b], p[0].id).await);

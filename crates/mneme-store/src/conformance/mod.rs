@@ -230,6 +230,7 @@ macro_rules! conformance_suite {
                 passages_insert_all_or_nothing,
                 passage_pages_follow_creation_time,
                 passages_are_deleted_only_from_the_given_archives,
+                passages_are_updated_only_in_the_given_archives,
             }
             outbox {
                 passage_changes_reach_the_outbox,

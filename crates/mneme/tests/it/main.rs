@@ -9,6 +9,7 @@ mod archival;
 mod blocks;
 mod census;
 mod compaction;
+mod completions;
 mod db_loss;
 mod errors;
 mod mcp;

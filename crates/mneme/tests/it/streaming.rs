@@ -25,8 +25,8 @@ async fn with_fake() -> (TestServer, FakeLlm, String) {
 /// One SSE event: its name (`None` for plain data) and data.
 #[derive(Debug, Clone)]
 pub(crate) struct Event {
-    name: Option<String>,
-    data: String,
+    pub(crate) name: Option<String>,
+    pub(crate) data: String,
     at: Duration,
 }
 
