@@ -351,6 +351,7 @@ pub fn router(service: Service) -> Router {
     let mut app = Router::new();
     let routes = (routes.into_iter())
         .chain(folder_routes())
+        .chain(crate::batches::routes())
         .chain(agent_folder_and_job_routes());
     for (path, handler) in routes {
         if let Some(bare) = path.strip_suffix('/') {

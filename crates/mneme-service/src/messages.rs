@@ -311,7 +311,7 @@ fn function_tool(t: &mneme_types::Tool) -> FunctionTool {
 }
 
 /// Letta's internal `Message` shape, which the context overview lists.
-fn internal_message(m: &Message) -> InternalMessage {
+pub(crate) fn internal_message(m: &Message) -> InternalMessage {
     InternalMessage {
         id: m.id,
         agent_id: m.agent_id,

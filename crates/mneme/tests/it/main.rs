@@ -5,6 +5,7 @@ mod agent_files;
 mod agents;
 mod anthropic;
 mod approvals;
+mod batches;
 mod archival;
 mod blocks;
 mod compaction;
