@@ -57,16 +57,38 @@ impl Service {
             runs.push(run);
         }
         let batch = self.store.create_batch(job, runs).await?;
-        for turn in jobs {
-            let (turn, inner) = self.sink(turn, Delivery::None);
-            let sink = BatchSink {
-                inner,
-                service: self.clone(),
-                batch: batch.job.id,
-            };
-            self.scheduler.spawn(turn, sink);
-        }
+        self.start_batch(batch.job.id, jobs);
         Ok(wire(batch))
+    }
+
+    /// Starts the batch's jobs: the agents' in parallel, each agent's in request order (a job
+    /// is started once the one before it was admitted, so it queues behind it).
+    fn start_batch(&self, batch: JobId, jobs: Vec<crate::streaming::Job>) {
+        let mut by_agent: Vec<(AgentId, Vec<crate::streaming::Job>)> = Vec::new();
+        for job in jobs {
+            let agent = job.turn.agent_id;
+            match by_agent.iter_mut().find(|(a, _)| *a == agent) {
+                Some((_, queue)) => queue.push(job),
+                None => by_agent.push((agent, vec![job])),
+            }
+        }
+        for (_, queue) in by_agent {
+            let service = self.clone();
+            tokio::spawn(async move {
+                for job in queue {
+                    let (turn, inner) = service.sink(job, Delivery::None);
+                    let sink = BatchSink {
+                        inner,
+                        service: service.clone(),
+                        batch,
+                    };
+                    // A refusal is recorded on the run; the next request still runs.
+                    if let Err(e) = service.scheduler.start(turn, sink).await {
+                        tracing::warn!(%batch, error = %e, "a batch request was refused");
+                    }
+                }
+            });
+        }
     }
 
     pub async fn get_batch(&self, id: JobId) -> Result<BatchJob> {
