@@ -43,10 +43,7 @@ async fn list(
     Ok(Json(app.list_batches(&page).await?))
 }
 
-async fn retrieve(
-    State(app): State<Service>,
-    ApiPath(id): ApiPath<JobId>,
-) -> ApiResult<BatchJob> {
+async fn retrieve(State(app): State<Service>, ApiPath(id): ApiPath<JobId>) -> ApiResult<BatchJob> {
     Ok(Json(app.get_batch(id).await?))
 }
 

@@ -331,5 +331,7 @@ async fn post(url: &str, body: &BatchCallback) -> Result<u16, String> {
         .build()
         .map_err(|e| e.to_string())?;
     let answer = client.post(url).json(body).send().await;
-    answer.map(|r| r.status().as_u16()).map_err(|e| e.to_string())
+    answer
+        .map(|r| r.status().as_u16())
+        .map_err(|e| e.to_string())
 }

@@ -168,7 +168,10 @@ fn settle(tx: &Connection) -> Result<Vec<Job>> {
     let mut found = stmt.query([])?;
     let mut done = Vec::new();
     while let Some(r) = found.next()? {
-        done.push((rows::parse::<JobId>(&r.get::<_, String>(0)?)?, r.get::<_, bool>(1)?));
+        done.push((
+            rows::parse::<JobId>(&r.get::<_, String>(0)?)?,
+            r.get::<_, bool>(1)?,
+        ));
     }
     let mut ended = Vec::new();
     for (id, failed) in done {

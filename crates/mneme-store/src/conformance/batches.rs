@@ -89,7 +89,10 @@ pub async fn a_batch_settles_once_when_its_last_run_ends(store: Arc<dyn Store>) 
     let mut ended = store.settle_batches().await.unwrap();
     ended.sort_by_key(|j| j.created_at);
     assert_eq!(ids(&ended, |j| j.id), vec![ok.job.id, mixed.job.id]);
-    assert_eq!(ids(&ended, |j| j.status), [JobStatus::Completed, JobStatus::Failed]);
+    assert_eq!(
+        ids(&ended, |j| j.status),
+        [JobStatus::Completed, JobStatus::Failed]
+    );
     assert!(ended.iter().all(|j| j.completed_at.is_some()));
     assert!(store.settle_batches().await.unwrap().is_empty());
 
@@ -100,9 +103,7 @@ pub async fn a_batch_settles_once_when_its_last_run_ends(store: Arc<dyn Store>) 
     assert_eq!(statuses, [RunStatus::Completed, RunStatus::Failed]);
 }
 
-pub async fn an_edited_batch_keeps_its_id_and_a_cancelled_one_never_settles(
-    store: Arc<dyn Store>,
-) {
+pub async fn an_edited_batch_keeps_its_id_and_a_cancelled_one_never_settles(store: Arc<dyn Store>) {
     let a = agent(&*store, "a").await;
     let batch = batch_of(&*store, &[a.id], at(0)).await;
     let edited = store
@@ -147,9 +148,15 @@ pub async fn batch_lists_page_by_creation_and_keep_to_active_ones(store: Arc<dyn
     for i in 0..3 {
         made.push(batch_of(&*store, &[a.id], at(i)).await.job.id);
     }
-    let asc = store.list_batches(false, &page(10, Order::Asc)).await.unwrap();
+    let asc = store
+        .list_batches(false, &page(10, Order::Asc))
+        .await
+        .unwrap();
     assert_eq!(ids(&asc, |b| b.job.id), made);
-    let desc = store.list_batches(false, &page(2, Order::Desc)).await.unwrap();
+    let desc = store
+        .list_batches(false, &page(2, Order::Desc))
+        .await
+        .unwrap();
     assert_eq!(ids(&desc, |b| b.job.id), vec![made[2], made[1]]);
     let next = cursor(page(10, Order::Desc), made[1], true);
     let after = store.list_batches(false, &next).await.unwrap();
@@ -160,7 +167,10 @@ pub async fn batch_lists_page_by_creation_and_keep_to_active_ones(store: Arc<dyn
     let first = store.get_batch(made[0]).await.unwrap();
     end_run(&*store, first.runs[0].run_id, RunStatus::Completed).await;
     store.settle_batches().await.unwrap();
-    let active = store.list_batches(true, &page(10, Order::Asc)).await.unwrap();
+    let active = store
+        .list_batches(true, &page(10, Order::Asc))
+        .await
+        .unwrap();
     assert_eq!(ids(&active, |b| b.job.id), vec![made[1], made[2]]);
 }
 
@@ -173,7 +183,10 @@ pub async fn batch_messages_are_those_its_runs_stored(store: Arc<dyn Store>) {
         let mut m = message(agent.id, Role::User, "hi");
         m.run_id = Some(run);
         said.push(m.id);
-        store.commit_step(commit(&current, run, vec![m])).await.unwrap();
+        store
+            .commit_step(commit(&current, run, vec![m]))
+            .await
+            .unwrap();
     }
     // Another run's message is not the batch's.
     append(&*store, a.id, vec![message(a.id, Role::User, "elsewhere")]).await;
@@ -189,7 +202,10 @@ pub async fn batch_messages_are_those_its_runs_stored(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(ids(&desc, |m| m.id), vec![said[1], said[0]]);
     let next = cursor(page(10, Order::Desc), said[1], true);
-    let after = store.batch_messages(batch.job.id, None, &next).await.unwrap();
+    let after = store
+        .batch_messages(batch.job.id, None, &next)
+        .await
+        .unwrap();
     assert_eq!(ids(&after, |m| m.id), vec![said[0]]);
     let of_b = store
         .batch_messages(batch.job.id, Some(b.id), &page(10, Order::Asc))

@@ -107,7 +107,10 @@ async fn a_batch_runs_every_request_and_shows_its_progress() {
         .iter()
         .map(|m| m["content"][0]["text"].as_str().unwrap())
         .collect();
-    assert!(texts.contains(&"to a") && texts.contains(&"to b"), "{texts:?}");
+    assert!(
+        texts.contains(&"to a") && texts.contains(&"to b"),
+        "{texts:?}"
+    );
     let of_b = srv.get(&format!("{path}?agent_id={b}")).await.ok();
     let of_b = of_b["messages"].as_array().unwrap();
     assert!(!of_b.is_empty());
@@ -217,7 +220,11 @@ async fn callback_endpoint() -> (String, mpsc::Receiver<Value>) {
                 if let Some((head, body)) = text.split_once("\r\n\r\n") {
                     let length = head
                         .lines()
-                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(str::to_owned))
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length: ")
+                                .map(str::to_owned)
+                        })
                         .and_then(|v| v.trim().parse::<usize>().ok())
                         .unwrap_or(0);
                     if body.len() >= length {
