@@ -171,6 +171,9 @@ fn write_the_rest(path: &Path, agent: &str, archive: &str) {
            VALUES ('fa-1', '{agent}', 'file-1', 'source-1', 1, 'hello', 3, 1);
          INSERT INTO jobs (id, folder_id, status, document, created_at)
            VALUES ('job-1', 'source-1', 'completed', '{{}}', 1);
+         INSERT INTO batches (id, status, document, created_at)
+           VALUES ('job-b1', 'running', '{{}}', 1);
+         INSERT INTO batch_runs SELECT 'job-b1', 0, id FROM runs LIMIT 1;
          INSERT INTO messages (id, agent_id, role, text, created_at, updated_at)
            VALUES ('message-gone', '{agent}', 'user', 'x', 1, 1);
          DELETE FROM messages WHERE id = 'message-gone';"
