@@ -462,10 +462,11 @@ async fn a_missing_source_is_refused() {
 async fn an_older_source_is_brought_up_to_date_first() {
     let dir = populated().await;
     // Version 15: before migrations 16 (the replicas' tables and run columns) and 17 (the
-    // owner of a file's processing).
+    // owner of a file's processing) and 19 (message batches).
     let conn = rusqlite::Connection::open(db_path(&dir)).unwrap();
     conn.execute_batch(
-        "DELETE FROM schema_migrations WHERE version IN (16, 17);
+        "DELETE FROM schema_migrations WHERE version IN (16, 17, 19);
+         DROP TABLE batch_runs; DROP TABLE batches;
          DROP INDEX files_unfinished_by_owner; ALTER TABLE files DROP COLUMN owner;
          DROP TABLE replicas; DROP TABLE leases; DROP INDEX runs_active_by_owner;
          ALTER TABLE runs DROP COLUMN owner; ALTER TABLE runs DROP COLUMN cancel_requested;",
