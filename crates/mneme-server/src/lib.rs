@@ -5,6 +5,7 @@ mod agent_files;
 mod agents;
 mod archival;
 mod archives;
+mod batches;
 mod blocks;
 mod client;
 mod completions;

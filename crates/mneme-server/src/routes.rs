@@ -498,6 +498,7 @@ pub fn router(service: Service) -> Router {
         .chain(mcp_legacy::routes())
         .chain(completions::routes())
         .chain(legacy::routes())
+        .chain(crate::batches::routes())
         .collect();
     let mut app = Router::new();
     let mut operations = Vec::new();

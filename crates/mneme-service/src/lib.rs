@@ -5,6 +5,7 @@ mod agent_file;
 mod agent_model;
 mod agents;
 mod archival;
+mod batches;
 mod blocks;
 mod chunks;
 mod compaction;
@@ -216,6 +217,7 @@ impl Service {
         self.recover_runs().await?;
         self.load_providers().await?;
         streaming::spawn_pruning(self.clone());
+        batches::spawn_sweep(self.clone());
         self.searcher.spawn_background();
         // After the providers: resumed files are embedded with them.
         self.resume_interrupted_files().await?;

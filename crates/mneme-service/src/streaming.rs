@@ -143,6 +143,20 @@ impl Service {
         streaming: bool,
         status: RunStatus,
     ) -> Result<(Job, bool)> {
+        let (job, background, record) = self.plan(target, req, streaming, status).await?;
+        self.store.create_run(record).await?;
+        Ok((job, background))
+    }
+
+    /// Validates a request and builds its job with the run to record before it executes
+    /// (`prepare_as` records it alone, a batch with the others).
+    pub(crate) async fn plan(
+        &self,
+        target: Target,
+        req: &LettaRequest,
+        streaming: bool,
+        status: RunStatus,
+    ) -> Result<(Job, bool, mneme_store::RunRecord)> {
         let thread = target.thread;
         let agent_id = thread.agent;
         let inputs = crate::messages::input_messages(agent_id, req, streaming)?;
@@ -156,7 +170,6 @@ impl Service {
         let mut record = crate::messages::new_run(agent_id, req, background, status);
         record.conversation_id = thread.conversation;
         record.data.metadata = target.metadata;
-        let run = self.store.create_run(record).await?;
         let stream_tokens = streaming && req.stream_tokens == Some(true);
         let compaction = self
             .compaction_options(&agent, req, llm_config.as_ref())
@@ -165,7 +178,7 @@ impl Service {
             agent_id,
             conversation_id: thread.conversation,
             refuse_if_busy: target.refuse_if_busy,
-            run_id: run.id,
+            run_id: record.id,
             inputs,
             checked_version: approval.is_none().then_some(version),
             approval,
@@ -187,7 +200,7 @@ impl Service {
             approval_tools: approval_tools(&agent, &client_tools),
             companions: crate::sleeptime::wanted(&agent).then(Default::default),
         };
-        Ok((job, background))
+        Ok((job, background, record))
     }
 
     /// The scheduler's job and the sink that reports it as Letta's chunks.

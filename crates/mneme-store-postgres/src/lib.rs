@@ -9,6 +9,7 @@
 //! that `mneme migrate` copies rows unchanged.
 
 mod agents;
+mod batches;
 mod blocks;
 mod conversations;
 mod folders;

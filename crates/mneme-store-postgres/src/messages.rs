@@ -505,6 +505,16 @@ async fn owned_messages(
 ) -> Result<Vec<Message>> {
     let mut w = Where::default();
     w.push(format!("{column} = ?"), [Arg::Text(owner)]);
+    paged_messages(conn, w, page).await
+}
+
+/// The messages `w` selects, by storage sequence in `page.order`, cursors being message ids
+/// moving along it.
+pub(crate) async fn paged_messages(
+    conn: &mut PgConnection,
+    mut w: Where,
+    page: &Page,
+) -> Result<Vec<Message>> {
     let forward = page.order == Order::Asc;
     for (cursor, after) in [(&page.after, true), (&page.before, false)] {
         if let Some(cursor) = cursor {

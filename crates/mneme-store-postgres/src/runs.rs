@@ -116,7 +116,7 @@ impl RunStore for PgStore {
     }
 }
 
-async fn insert_run(conn: &mut PgConnection, run: &RunRecord) -> Result<()> {
+pub(crate) async fn insert_run(conn: &mut PgConnection, run: &RunRecord) -> Result<()> {
     sqlx::query(
         "INSERT INTO runs (id, agent_id, status, stop_reason, background, data, created_at,
             completed_at, conversation_id)

@@ -6,6 +6,7 @@
 //! on tokio's blocking pool.
 
 mod agents;
+mod batches;
 mod blocks;
 mod conversations;
 mod folders;

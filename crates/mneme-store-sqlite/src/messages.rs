@@ -428,6 +428,12 @@ fn owned_messages(
 ) -> Result<Vec<Message>> {
     let mut w = Where::default();
     w.push(format!("{column} = ?"), [SqlValue::Text(owner)]);
+    paged_messages(conn, w, page)
+}
+
+/// The messages `w` selects, by storage sequence in `page.order`, cursors being message ids
+/// moving along it.
+pub(crate) fn paged_messages(conn: &Connection, mut w: Where, page: &Page) -> Result<Vec<Message>> {
     for (cursor, after) in [(&page.after, true), (&page.before, false)] {
         if let Some(cursor) = cursor {
             let seq = seq_of(conn, rows::parse(cursor)?)?;

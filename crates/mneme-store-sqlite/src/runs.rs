@@ -24,24 +24,7 @@ impl RunStore for SqliteStore {
         // The replica that executes the run owns it (`replicas`).
         let owner = self.db.replica.clone();
         self.write(move |tx| {
-            tx.execute_cached(
-                &format!(
-                    "INSERT INTO runs ({RUN_COLUMNS}, owner) VALUES ({})",
-                    placeholders(10)
-                ),
-                rusqlite::params![
-                    run.id.to_string(),
-                    run.agent_id.to_string(),
-                    run.status.as_str(),
-                    run.stop_reason.map(|s| s.as_str()),
-                    run.background,
-                    to_json(&run.data)?,
-                    micros(&run.created_at),
-                    run.completed_at.as_ref().map(micros),
-                    run.conversation_id.map(|c| c.to_string()),
-                    &*owner,
-                ],
-            )?;
+            insert_run(tx, &run, &owner)?;
             Ok(run)
         })
         .await
@@ -421,6 +404,29 @@ fn filter_sql(f: &RunFilter) -> Where {
         w.push("conversation_id = ?", [SqlValue::Text(c.to_string())]);
     }
     w
+}
+
+/// Stores a new run owned by replica `owner`.
+pub(crate) fn insert_run(conn: &Connection, run: &RunRecord, owner: &str) -> Result<()> {
+    conn.execute_cached(
+        &format!(
+            "INSERT INTO runs ({RUN_COLUMNS}, owner) VALUES ({})",
+            placeholders(10)
+        ),
+        rusqlite::params![
+            run.id.to_string(),
+            run.agent_id.to_string(),
+            run.status.as_str(),
+            run.stop_reason.map(|s| s.as_str()),
+            run.background,
+            to_json(&run.data)?,
+            micros(&run.created_at),
+            run.completed_at.as_ref().map(micros),
+            run.conversation_id.map(|c| c.to_string()),
+            owner,
+        ],
+    )?;
+    Ok(())
 }
 
 fn load_run(conn: &Connection, id: RunId) -> Result<RunRecord> {

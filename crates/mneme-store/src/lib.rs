@@ -9,6 +9,7 @@
 //! block, `BlockChange::Update`; the version of an agent's context, `StepCommit`) and is refused
 //! whole with `Conflict` when another writer changed it meanwhile.
 
+mod batches;
 pub mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -25,6 +26,7 @@ use mneme_types::{
     Step, StepId, Tool, ToolId,
 };
 
+pub use batches::{BatchEdit, BatchRecord, BatchRun, BatchStore};
 pub use error::StoreError;
 pub use folders::{
     AgentDirectory, AgentFile, AgentFiles, CreatedFile, FileEdit, FolderEdit, FolderFilter,
@@ -48,7 +50,7 @@ pub use page::{Order, Page};
 /// The newest schema version: every backend's migrations end at it, under the same numbers,
 /// so that version N means the same tables and columns everywhere (`mneme migrate` copies rows
 /// between backends at one version).
-pub const SCHEMA_VERSION: i64 = 17;
+pub const SCHEMA_VERSION: i64 = 19;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -632,6 +634,7 @@ pub trait Store:
     + ProviderStore
     + IdentityStore
     + FolderStore
+    + BatchStore
     + ReplicaStore
 {
 }
@@ -651,6 +654,7 @@ impl<T> Store for T where
         + ProviderStore
         + IdentityStore
         + FolderStore
+        + BatchStore
         + ReplicaStore
 {
 }

@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod agent_file;
+pub mod batch;
 pub mod block;
 pub mod byok;
 pub mod compaction;
@@ -35,6 +36,10 @@ pub mod tool_rule;
 
 pub use agent::{AgentState, AgentType, CreateAgent, Memory, UpdateAgent};
 pub use agent_file::{AgentFile, AgentFileError, parse_agent_file};
+pub use batch::{
+    BatchCallback, BatchJob, BatchProgress, BatchRequestState, CreateBatch, LettaBatchMessages,
+    LettaBatchRequest,
+};
 pub use block::{Block, BlockUpdate, CreateBlock, DEFAULT_BLOCK_LIMIT};
 pub use byok::{CheckProvider, CreateProvider, ProviderRecord, UpdateProvider};
 pub use compaction::{

@@ -20,6 +20,7 @@
 pub mod agent_blocks;
 pub mod agents;
 pub mod archives;
+pub mod batches;
 pub mod blocks;
 pub mod conversations;
 pub mod folders;
@@ -143,6 +144,13 @@ macro_rules! conformance_suite {
                 agents_start_with_and_replace_their_folders,
                 jobs_list_update_and_delete,
                 folder_stats_count_files_and_sizes,
+            }
+            batches {
+                a_batch_is_stored_with_its_runs_at_once,
+                a_batch_settles_once_when_its_last_run_ends,
+                an_edited_batch_keeps_its_id_and_a_cancelled_one_never_settles,
+                batch_lists_page_by_creation_and_keep_to_active_ones,
+                batch_messages_are_those_its_runs_stored,
             }
             identities {
                 identities_round_trip_with_their_links,
@@ -313,6 +321,7 @@ mod tests {
         ("agent_blocks", include_str!("agent_blocks.rs")),
         ("agents", include_str!("agents.rs")),
         ("archives", include_str!("archives.rs")),
+        ("batches", include_str!("batches.rs")),
         ("blocks", include_str!("blocks.rs")),
         ("conversations", include_str!("conversations.rs")),
         ("folders", include_str!("folders.rs")),
@@ -365,7 +374,11 @@ mod tests {
     /// Every method of every storage trait is called by at least one case.
     #[test]
     fn every_trait_method_is_exercised() {
-        let traits = [include_str!("../lib.rs"), include_str!("../folders.rs")];
+        let traits = [
+            include_str!("../lib.rs"),
+            include_str!("../folders.rs"),
+            include_str!("../batches.rs"),
+        ];
         let methods: Vec<&str> = traits
             .iter()
             .flat_map(|t| fn_names(t, "async fn "))

@@ -171,6 +171,9 @@ fn write_the_rest(path: &Path, agent: &str, archive: &str) {
            VALUES ('fa-1', '{agent}', 'file-1', 'source-1', 1, 'hello', 3, 1);
          INSERT INTO jobs (id, folder_id, status, document, created_at)
            VALUES ('job-1', 'source-1', 'completed', '{{}}', 1);
+         INSERT INTO batches (id, status, document, created_at)
+           VALUES ('job-b1', 'running', '{{}}', 1);
+         INSERT INTO batch_runs SELECT 'job-b1', 0, id FROM runs LIMIT 1;
          INSERT INTO messages (id, agent_id, role, text, created_at, updated_at)
            VALUES ('message-gone', '{agent}', 'user', 'x', 1, 1);
          DELETE FROM messages WHERE id = 'message-gone';"
@@ -459,10 +462,11 @@ async fn a_missing_source_is_refused() {
 async fn an_older_source_is_brought_up_to_date_first() {
     let dir = populated().await;
     // Version 15: before migrations 16 (the replicas' tables and run columns) and 17 (the
-    // owner of a file's processing).
+    // owner of a file's processing) and 19 (message batches).
     let conn = rusqlite::Connection::open(db_path(&dir)).unwrap();
     conn.execute_batch(
-        "DELETE FROM schema_migrations WHERE version IN (16, 17);
+        "DELETE FROM schema_migrations WHERE version IN (16, 17, 19);
+         DROP TABLE batch_runs; DROP TABLE batches;
          DROP INDEX files_unfinished_by_owner; ALTER TABLE files DROP COLUMN owner;
          DROP TABLE replicas; DROP TABLE leases; DROP INDEX runs_active_by_owner;
          ALTER TABLE runs DROP COLUMN owner; ALTER TABLE runs DROP COLUMN cancel_requested;",
