@@ -22,6 +22,7 @@ mod routes;
 mod runs;
 mod sse;
 mod steps;
+mod telemetry;
 mod tools;
 
 use std::future::Future;

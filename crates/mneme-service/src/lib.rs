@@ -54,6 +54,7 @@ pub use messages::{ListMessages, RenderOverrides};
 pub use models::{ModelCatalog, ModelFilter, ModelLister, Provider, ProviderKind};
 pub use search::{Legs, Searcher};
 pub use secrets::SecretBox;
+pub use steps::TRACE_RETENTION;
 pub use streaming::{CHUNK_RETENTION, MessageStream};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
@@ -75,6 +76,10 @@ pub struct ServiceConfig {
     pub max_upload_bytes: u64,
     /// Alone on the database (SQLite) or one of several replicas (PostgreSQL).
     pub coordination: Coordination,
+    /// Whether each step's provider request and response are stored (telemetry).
+    pub traces: bool,
+    /// How long a step's provider trace is kept.
+    pub trace_retention: std::time::Duration,
 }
 
 impl Default for ServiceConfig {
@@ -87,6 +92,8 @@ impl Default for ServiceConfig {
             files_dir: None,
             max_upload_bytes: 50 * 1024 * 1024,
             coordination: Coordination::Local,
+            traces: true,
+            trace_retention: TRACE_RETENTION,
         }
     }
 }
@@ -149,6 +156,7 @@ impl Service {
             searcher.clone(),
         )
         .with_compaction_threshold(config.compaction_threshold)
+        .with_traces(config.traces)
         .with_executor(
             mneme_agent::tools::MULTI_AGENT_TOOL_TYPE,
             Arc::new(mneme_agent::tools::MultiAgentTools::new(messenger.clone())),

@@ -416,7 +416,7 @@ impl Service {
         if pruned > 0 {
             tracing::debug!(pruned, "deleted expired stream chunks");
         }
-        Ok(())
+        self.prune_traces().await
     }
 }
 

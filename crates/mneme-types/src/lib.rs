@@ -25,6 +25,7 @@ pub mod model_settings;
 pub mod passage;
 pub mod provider;
 pub mod run;
+pub mod telemetry;
 pub mod time;
 pub mod tool;
 pub mod tool_rule;
@@ -60,7 +61,7 @@ pub use identity::{
 };
 pub use ids::{
     AgentId, ArchiveId, BlockId, ConversationId, GroupId, IdError, IdentityId, McpServerId,
-    MessageId, PassageId, ProviderId, RunId, StepId, ToolId,
+    MessageId, PassageId, ProviderId, ProviderTraceId, RunId, StepId, ToolId,
 };
 pub use ids::{FileAgentId, FileId, FolderId, JobId};
 pub use letta_message::{
@@ -98,6 +99,7 @@ pub use run::{
     CancelledRuns, FeedbackType, ModifyFeedbackRequest, Run, RunMetrics, RunStatus, Step,
     StepMetrics, StopReason, UsageStatistics,
 };
+pub use telemetry::{ProviderTrace, TraceSpan};
 pub use tool::{
     Tool, ToolCreate, ToolExecutionResult, ToolExecutionStatus, ToolRunFromSource, ToolUpdate,
 };

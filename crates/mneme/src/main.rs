@@ -328,6 +328,8 @@ async fn build_service(config: &Config) -> anyhow::Result<Service> {
             files_dir: Some(config.data_dir.join("files")),
             max_upload_bytes: config.max_upload_bytes,
             coordination: coordination(config),
+            traces: config.provider_traces,
+            trace_retention: config.provider_trace_retention,
         },
     );
     service.init().await.context("preparing the store")?;
