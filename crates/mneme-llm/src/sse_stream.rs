@@ -57,8 +57,8 @@ struct Recording {
 impl Recording {
     fn push(&mut self, event: &SseEvent) {
         let data = event.data.trim();
-        // `[DONE]` and keep-alives carry no JSON.
-        if !(data.starts_with('{') || data.starts_with('[')) {
+        // OpenAI's closing `[DONE]` and keep-alives carry no JSON.
+        if data == "[DONE]" || !(data.starts_with('{') || data.starts_with('[')) {
             return;
         }
         if !std::mem::take(&mut self.empty) {

@@ -121,7 +121,9 @@ async fn a_streamed_step_s_trace_holds_the_provider_s_events() {
     let trace = srv.get(&format!("/v1/steps/{step}/trace")).await.ok();
     assert_eq!(trace["request_json"], fake.requests()[0]);
     assert_eq!(trace["request_json"]["stream"], true);
-    let chunks = trace["response_json"]["stream"].as_array().unwrap();
+    let chunks = trace["response_json"]["stream"]
+        .as_array()
+        .expect(&trace.to_string());
     let text: String = chunks
         .iter()
         .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
