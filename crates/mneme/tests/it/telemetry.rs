@@ -123,7 +123,7 @@ async fn a_streamed_step_s_trace_holds_the_provider_s_events() {
     assert_eq!(trace["request_json"]["stream"], true);
     let chunks = trace["response_json"]["stream"]
         .as_array()
-        .expect(&trace.to_string());
+        .unwrap_or_else(|| panic!("{trace}"));
     let text: String = chunks
         .iter()
         .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
