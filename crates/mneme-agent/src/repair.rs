@@ -183,6 +183,7 @@ pub(crate) async fn apply(
             system_text: None,
             passages: Vec::new(),
             file_changes: Vec::new(),
+            trace: None,
             created_at: mneme_types::time::now(),
         })
         .await?;

@@ -134,6 +134,8 @@ pub struct Runtime {
     contexts: Arc<ContextCache>,
     /// Compact when a call's context passes this share of the window.
     threshold: f64,
+    /// Store each step's provider exchange with it (telemetry).
+    traces: bool,
 }
 
 /// State carried from step to step within a turn.
@@ -187,7 +189,14 @@ impl Runtime {
             tools: Arc::new(tools),
             contexts: Arc::new(ContextCache::default()),
             threshold: DEFAULT_THRESHOLD,
+            traces: true,
         }
+    }
+
+    /// Whether each step's provider request and response are stored with it (default: yes).
+    pub fn with_traces(mut self, traces: bool) -> Runtime {
+        self.traces = traces;
+        self
     }
 
     /// Compacts when a call's context passes `threshold` of the window (Letta: 0.9).

@@ -22,6 +22,7 @@ pub struct ChatResponseBuilder {
     tool_calls: BTreeMap<usize, PartialToolCall>,
     finish_reason: Option<FinishReason>,
     usage: Usage,
+    exchange: Option<crate::Exchange>,
     done: bool,
 }
 
@@ -68,6 +69,7 @@ impl ChatResponseBuilder {
                 }
                 call.arguments.push_str(&arguments);
             }
+            ChatDelta::Exchange(exchange) => self.exchange = Some(exchange),
             ChatDelta::Done {
                 finish_reason,
                 usage,
@@ -113,6 +115,7 @@ impl ChatResponseBuilder {
             tool_calls,
             finish_reason: self.finish_reason,
             usage: self.usage,
+            exchange: self.exchange,
         }
     }
 }

@@ -30,9 +30,9 @@ pub use openai::{OPENAI_BASE_URL, OpenAiClient, OpenAiOptions};
 pub use retry::RetryPolicy;
 pub use router::LlmRouter;
 pub use types::{
-    ChatDelta, ChatMessage, ChatRequest, ChatResponse, Content, ContentPart, FinishReason,
-    ImageSource, ModelKind, ReasoningBlock, RemoteModel, ResponseFormat, ToolCall, ToolChoice,
-    ToolSchema, Usage,
+    ChatDelta, ChatMessage, ChatRequest, ChatResponse, Content, ContentPart, Exchange,
+    FinishReason, ImageSource, ModelKind, ReasoningBlock, RemoteModel, ResponseFormat, ToolCall,
+    ToolChoice, ToolSchema, Usage,
 };
 pub use vision::{IMAGE_PLACEHOLDER, accepts_images, without_images};
 

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use crate::framed::{self, Decoder, cut_short};
 use crate::sse::{SseEvent, SseParser};
-use crate::{ChatDelta, ChatStream, LlmError};
+use bytes::Bytes;
+
+use crate::{ChatDelta, ChatStream, Exchange, LlmError};
 
 /// A protocol's reading of its events.
 pub(crate) trait SseDecoder: Send + 'static {
@@ -27,12 +29,61 @@ pub(crate) fn decoded<D: SseDecoder>(
     framed::stream(response, idle, events(decoder))
 }
 
+/// As `decoded`, also keeping the body's events: the `Done` is preceded by the call's
+/// `Exchange` (`request` as sent, the events' data as received).
+pub(crate) fn recorded<D: SseDecoder>(
+    response: reqwest::Response,
+    idle: Duration,
+    decoder: D,
+    request: Bytes,
+) -> ChatStream {
+    let mut events = events(decoder);
+    events.recording = Some(Recording {
+        request,
+        response: b"{\"stream\":[".to_vec(),
+        empty: true,
+    });
+    framed::stream(response, idle, events)
+}
+
+/// The events of a stream, appended as they are read: each event's data is JSON already, so
+/// the response is assembled by concatenation, never parsed and rendered again.
+struct Recording {
+    request: Bytes,
+    response: Vec<u8>,
+    empty: bool,
+}
+
+impl Recording {
+    fn push(&mut self, event: &SseEvent) {
+        let data = event.data.trim();
+        // OpenAI's closing `[DONE]` and keep-alives carry no JSON.
+        if data == "[DONE]" || !(data.starts_with('{') || data.starts_with('[')) {
+            return;
+        }
+        if !std::mem::take(&mut self.empty) {
+            self.response.push(b',');
+        }
+        self.response.extend_from_slice(data.as_bytes());
+    }
+
+    fn finish(self) -> ChatDelta {
+        let mut response = self.response;
+        response.extend_from_slice(b"]}");
+        ChatDelta::Exchange(Exchange {
+            request: self.request,
+            response: response.into(),
+        })
+    }
+}
+
 /// The shared driver's reading of an SSE body through `decoder`.
 pub(crate) fn events<D: SseDecoder>(decoder: D) -> Events<D> {
     Events {
         parser: SseParser::default(),
         decoder,
         ended: false,
+        recording: None,
     }
 }
 
@@ -41,6 +92,7 @@ pub(crate) struct Events<D> {
     decoder: D,
     /// An ending event or an error was passed on: nothing after it counts.
     ended: bool,
+    recording: Option<Recording>,
 }
 
 impl<D: SseDecoder> Events<D> {
@@ -50,12 +102,15 @@ impl<D: SseDecoder> Events<D> {
             if self.ended {
                 break;
             }
+            if let Some(recording) = &mut self.recording {
+                recording.push(&event);
+            }
             let mut out = Vec::new();
             let outcome = self.decoder.event(&event, &mut out);
             items.extend(out.into_iter().map(Ok));
             match outcome {
                 Ok(false) => {}
-                Ok(true) => items.push(self.close(true)),
+                Ok(true) => self.close(true, &mut items),
                 Err(error) => {
                     self.ended = true;
                     items.push(Err(error));
@@ -65,9 +120,17 @@ impl<D: SseDecoder> Events<D> {
         items
     }
 
-    fn close(&mut self, explicit: bool) -> Result<ChatDelta, LlmError> {
+    /// Ends the response: its `Exchange` when recorded, then its `Done` (or the error of a
+    /// response cut short).
+    fn close(&mut self, explicit: bool, items: &mut Vec<Result<ChatDelta, LlmError>>) {
         self.ended = true;
-        self.decoder.finish(explicit).ok_or_else(cut_short)
+        match self.decoder.finish(explicit) {
+            Some(done) => {
+                items.extend(self.recording.take().map(|r| Ok(r.finish())));
+                items.push(Ok(done));
+            }
+            None => items.push(Err(cut_short())),
+        }
     }
 }
 
@@ -81,7 +144,7 @@ impl<D: SseDecoder> Decoder for Events<D> {
         let last: Vec<SseEvent> = self.parser.finish().into_iter().collect();
         let mut items = self.read(last);
         if !self.ended {
-            items.push(self.close(false));
+            self.close(false, &mut items);
         }
         items
     }

@@ -196,6 +196,19 @@ pub struct ChatResponse {
     pub tool_calls: Vec<ToolCall>,
     pub finish_reason: Option<FinishReason>,
     pub usage: Usage,
+    /// The bodies exchanged with the provider, for telemetry (the client that made the call
+    /// fills it; no headers, no URL).
+    #[serde(skip)]
+    pub exchange: Option<Exchange>,
+}
+
+/// One model call's bodies as they went over the wire: the request as sent and the response
+/// as received. A streamed response is `{"stream": [<event>, ...]}`, each event's JSON data as
+/// the provider sent it. Both share the client's buffers (no copy, no re-rendering).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Exchange {
+    pub request: bytes::Bytes,
+    pub response: bytes::Bytes,
 }
 
 impl ChatResponse {
@@ -249,6 +262,9 @@ pub enum ChatDelta {
         name: Option<String>,
         arguments: String,
     },
+    /// The bodies of the call (telemetry), just before `Done`; never on the wire.
+    #[serde(skip)]
+    Exchange(Exchange),
     /// The end of the stream, with what the provider reported.
     Done {
         finish_reason: Option<FinishReason>,

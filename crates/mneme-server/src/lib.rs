@@ -27,6 +27,7 @@ mod routes;
 mod runs;
 mod sse;
 mod steps;
+mod telemetry;
 mod tools;
 mod unrouted;
 

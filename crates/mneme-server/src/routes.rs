@@ -499,6 +499,7 @@ pub fn router(service: Service) -> Router {
         .chain(completions::routes())
         .chain(legacy::routes())
         .chain(crate::batches::routes())
+        .chain(crate::telemetry::routes())
         .collect();
     let mut app = Router::new();
     let mut operations = Vec::new();

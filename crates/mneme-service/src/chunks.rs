@@ -161,7 +161,7 @@ impl Chunker {
                 signed_reasoning(String::new(), Some(signature))
             }
             ChatDelta::RedactedReasoning(data) => redacted_reasoning(data),
-            ChatDelta::Done { .. } => return None,
+            ChatDelta::Done { .. } | ChatDelta::Exchange(_) => return None,
         };
         Some(self.chunk(step, id, body))
     }

@@ -60,6 +60,7 @@ pub use messages::{ListMessages, RenderOverrides};
 pub use models::{ModelCatalog, ModelFilter, ModelLister, Provider, ProviderKind};
 pub use search::{Legs, Searcher};
 pub use secrets::SecretBox;
+pub use steps::TRACE_RETENTION;
 pub use streaming::{CHUNK_RETENTION, MessageStream};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
@@ -83,6 +84,10 @@ pub struct ServiceConfig {
     pub coordination: Coordination,
     /// The web built-ins' search backend and fetch limits.
     pub web: mneme_agent::tools::WebOptions,
+    /// Whether each step's provider request and response are stored (telemetry).
+    pub traces: bool,
+    /// How long a step's provider trace is kept.
+    pub trace_retention: std::time::Duration,
 }
 
 impl Default for ServiceConfig {
@@ -96,6 +101,8 @@ impl Default for ServiceConfig {
             max_upload_bytes: 50 * 1024 * 1024,
             coordination: Coordination::Local,
             web: mneme_agent::tools::WebOptions::default(),
+            traces: true,
+            trace_retention: TRACE_RETENTION,
         }
     }
 }
@@ -160,6 +167,7 @@ impl Service {
             searcher.clone(),
         )
         .with_compaction_threshold(config.compaction_threshold)
+        .with_traces(config.traces)
         .with_executor(
             mneme_agent::tools::MULTI_AGENT_TOOL_TYPE,
             Arc::new(mneme_agent::tools::MultiAgentTools::new(messenger.clone())),

@@ -429,7 +429,7 @@ impl Service {
         if pruned > 0 {
             tracing::debug!(pruned, "deleted expired stream chunks");
         }
-        Ok(())
+        self.prune_traces().await
     }
 }
 

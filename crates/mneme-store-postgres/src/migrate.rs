@@ -15,6 +15,7 @@ pub const SCHEMA_VERSIONS: &[(i64, &str)] = &[
     (16, include_str!("../migrations/0016_replicas.sql")),
     (17, include_str!("../migrations/0017_file_owner.sql")),
     (19, include_str!("../migrations/0019_batches.sql")),
+    (20, include_str!("../migrations/0020_provider_traces.sql")),
 ];
 
 /// Held while migrating, so that replicas starting together apply each version once.

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use mneme_store::codec::{json, micros, parse, time, to_json};
 use mneme_store::{
     BlockChange, Page, RunChunk, RunEdit, RunFilter, RunRecord, RunStore, StepCommit, StepEdit,
-    StepFilter, StoreError,
+    StepFilter, StepTrace, StoreError,
 };
 use mneme_types::{AgentId, ConversationId, MessageId, RunId, RunStatus, Step, StepId, StopReason};
 use sqlx::postgres::PgRow;
@@ -114,6 +114,56 @@ impl RunStore for PgStore {
         .rows_affected();
         Ok(n)
     }
+
+    async fn step_trace(&self, step: StepId) -> StoreResult<Option<StepTrace>> {
+        let row = sqlx::query(
+            "SELECT run_id, agent_id, request, response, created_at
+             FROM provider_traces WHERE step_id = $1",
+        )
+        .bind(step.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(Error::from)?;
+        Ok(row.map(|r| trace(step, &r)).transpose()?)
+    }
+
+    async fn prune_traces(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
+        let n = sqlx::query("DELETE FROM provider_traces WHERE created_at < $1")
+            .bind(micros(&before))
+            .execute(&self.pool)
+            .await
+            .map_err(Error::from)?
+            .rows_affected();
+        Ok(n)
+    }
+}
+
+fn trace(step: StepId, r: &PgRow) -> Result<StepTrace> {
+    Ok(StepTrace {
+        step_id: step,
+        run_id: parse(&r.try_get::<String, _>("run_id")?)?,
+        agent_id: parse(&r.try_get::<String, _>("agent_id")?)?,
+        request: r.try_get::<Vec<u8>, _>("request")?.into(),
+        response: r.try_get::<Vec<u8>, _>("response")?.into(),
+        created_at: time(r.try_get("created_at")?),
+    })
+}
+
+/// Stores a step's trace; the second commit of a step keeps the one its first wrote.
+async fn write_trace(tx: &mut PgConnection, t: &StepTrace) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO provider_traces (step_id, run_id, agent_id, request, response, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (step_id) DO NOTHING",
+    )
+    .bind(t.step_id.to_string())
+    .bind(t.run_id.to_string())
+    .bind(t.agent_id.to_string())
+    .bind(&t.request[..])
+    .bind(&t.response[..])
+    .bind(micros(&t.created_at))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 pub(crate) async fn insert_run(conn: &mut PgConnection, run: &RunRecord) -> Result<()> {
@@ -237,6 +287,9 @@ async fn commit_step(tx: &mut PgConnection, c: &StepCommit) -> Result<()> {
         return Ok(());
     };
     write_step(tx, c, step).await?;
+    if let Some(trace) = &c.trace {
+        write_trace(tx, trace).await?;
+    }
     if !step.is_pending() {
         run.data.usage.add(&step_usage(step));
         save_run(tx, &run).await?;

@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (16, include_str!("../migrations/0016_replicas.sql")),
     (17, include_str!("../migrations/0017_file_owner.sql")),
     (19, include_str!("../migrations/0019_batches.sql")),
+    (20, include_str!("../migrations/0020_provider_traces.sql")),
 ];
 
 /// Applies the migrations this database has not seen, each in its own transaction.

@@ -12,7 +12,7 @@ use crate::{Error, Result, StoreResult};
 use crate::{SqliteStore, blocks, messages, passages};
 use mneme_store::{
     BlockChange, Page, RunChunk, RunEdit, RunFilter, RunRecord, RunStore, StepCommit, StepEdit,
-    StepFilter, StoreError,
+    StepFilter, StepTrace, StoreError,
 };
 
 const RUN_COLUMNS: &str = "id, agent_id, status, stop_reason, background, data, created_at, \
@@ -170,6 +170,67 @@ impl RunStore for SqliteStore {
         })
         .await
     }
+
+    async fn step_trace(&self, step: StepId) -> StoreResult<Option<StepTrace>> {
+        self.read(move |conn| read_trace(conn, step)).await
+    }
+
+    async fn prune_traces(&self, before: chrono::DateTime<chrono::Utc>) -> StoreResult<u64> {
+        self.write(move |tx| {
+            let n = tx.execute_cached(
+                "DELETE FROM provider_traces WHERE created_at < ?1",
+                [micros(&before)],
+            )?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}
+
+/// Stores a step's trace; the second commit of a step keeps the one its first wrote.
+fn write_trace(tx: &Connection, t: &StepTrace) -> Result<()> {
+    tx.execute_cached(
+        "INSERT INTO provider_traces (step_id, run_id, agent_id, request, response, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (step_id) DO NOTHING",
+        rusqlite::params![
+            t.step_id.to_string(),
+            t.run_id.to_string(),
+            t.agent_id.to_string(),
+            &t.request[..],
+            &t.response[..],
+            micros(&t.created_at),
+        ],
+    )?;
+    Ok(())
+}
+
+fn read_trace(conn: &Connection, step: StepId) -> Result<Option<StepTrace>> {
+    conn.query_row_cached(
+        "SELECT run_id, agent_id, request, response, created_at
+         FROM provider_traces WHERE step_id = ?1",
+        [step.to_string()],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        },
+    )
+    .optional()?
+    .map(|(run, agent, request, response, created_at)| {
+        Ok(StepTrace {
+            step_id: step,
+            agent_id: rows::parse(&agent)?,
+            run_id: rows::parse(&run)?,
+            request: request.into(),
+            response: response.into(),
+            created_at: rows::time(created_at),
+        })
+    })
+    .transpose()
 }
 
 /// Writes a whole step; the context goes first, so that a stale one costs no other write.
@@ -207,6 +268,9 @@ fn commit_step(tx: &Connection, c: &StepCommit) -> Result<()> {
         return Ok(());
     };
     write_step(tx, c, step)?;
+    if let Some(trace) = &c.trace {
+        write_trace(tx, trace)?;
+    }
     if !step.is_pending() {
         run.data.usage.add(&step_usage(step));
         save_run(tx, &run)?;

@@ -42,15 +42,15 @@ pub use model::{
     ImportedAgent, ImportedFolder, Message, MessageEdit, MessageFilter, MessageQuery, NewAgent,
     NewConversation, Passage, PassageEdit, PassageFilter, PassageList, ReasoningRecord, Role,
     RunChunk, RunData, RunEdit, RunFilter, RunRecord, SearchChange, SearchKind, StepCommit,
-    StepEdit, StepFilter, TagQuery, ToolCallRecord, ToolEdit, ToolFilter, ToolReturnRecord,
-    is_builtin_tool_type,
+    StepEdit, StepFilter, StepTrace, TagQuery, ToolCallRecord, ToolEdit, ToolFilter,
+    ToolReturnRecord, is_builtin_tool_type,
 };
 pub use page::{Order, Page};
 
 /// The newest schema version: every backend's migrations end at it, under the same numbers,
 /// so that version N means the same tables and columns everywhere (`mneme migrate` copies rows
 /// between backends at one version).
-pub const SCHEMA_VERSION: i64 = 19;
+pub const SCHEMA_VERSION: i64 = 20;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -316,6 +316,10 @@ pub trait RunStore: Send + Sync {
     /// Deletes the chunk logs of runs that completed before `before` (never of unfinished
     /// runs); returns how many chunks.
     async fn prune_chunks(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64>;
+    /// The provider trace stored with a step, if any (none for an unknown step).
+    async fn step_trace(&self, step: StepId) -> Result<Option<StepTrace>>;
+    /// Deletes the provider traces written before `before`; returns how many.
+    async fn prune_traces(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64>;
 }
 
 /// Tools and their attachment to agents.

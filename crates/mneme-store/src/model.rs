@@ -585,6 +585,22 @@ pub struct StepCommit {
     /// Files the step's tools opened, closed or touched (rows of the agent's files, written
     /// as `FolderStore::save_agent_files` writes them).
     pub file_changes: Vec<crate::AgentFile>,
+    /// The provider exchange of the step's model call (telemetry), stored with the step; a
+    /// trace of a step already traced (the second commit of a step) is kept as first written.
+    pub trace: Option<StepTrace>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a step's model call sent the provider and what it answered: the bodies as exchanged
+/// (JSON), taken from the provider layer without rendering them again; no headers or URL, so
+/// no key. Kept until `RunStore::prune_traces`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepTrace {
+    pub step_id: StepId,
+    pub agent_id: AgentId,
+    pub run_id: RunId,
+    pub request: bytes::Bytes,
+    pub response: bytes::Bytes,
     pub created_at: DateTime<Utc>,
 }
 

@@ -133,6 +133,12 @@ typed_id!(
     "tool"
 );
 typed_id!(
+    /// `provider_trace-<uuid>`: a step's provider trace, shown with its step's uuid (one
+    /// trace per step).
+    ProviderTraceId,
+    "provider_trace"
+);
+typed_id!(
     /// `passage-<uuid>`
     PassageId,
     "passage"

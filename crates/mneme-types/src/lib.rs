@@ -30,6 +30,7 @@ pub mod passage;
 pub mod provider;
 pub mod run;
 mod schema;
+pub mod telemetry;
 pub mod time;
 pub mod tool;
 pub mod tool_rule;
@@ -78,7 +79,7 @@ pub use identity::{
 };
 pub use ids::{
     AgentId, ArchiveId, BlockId, ConversationId, GroupId, IdError, IdentityId, McpServerId,
-    MessageId, PassageId, ProviderId, RunId, StepId, ToolId,
+    MessageId, PassageId, ProviderId, ProviderTraceId, RunId, StepId, ToolId,
 };
 pub use ids::{FileAgentId, FileId, FolderId, JobId};
 pub use letta_message::{
@@ -121,6 +122,7 @@ pub use run::{
     CancelledRuns, FeedbackType, ModifyFeedbackRequest, Run, RunMetrics, RunStatus, Step,
     StepMetrics, StopReason, UsageStatistics,
 };
+pub use telemetry::{ProviderTrace, TraceSpan};
 pub use tool::{
     CodeInput, GenerateToolInput, GenerateToolOutput, Tool, ToolCreate, ToolExecutionResult,
     ToolExecutionStatus, ToolRunFromSource, ToolSearchRequest, ToolSearchResult, ToolUpdate,

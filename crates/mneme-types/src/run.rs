@@ -183,6 +183,10 @@ pub struct Step {
     pub messages: Vec<Value>,
     pub feedback: Option<String>,
     pub project_id: Option<String>,
+    /// The transaction that processed the step (`PATCH /v1/steps/{id}/transaction/{tid}`);
+    /// stored steps written before it existed read as `None`.
+    #[serde(default)]
+    pub tid: Option<String>,
     pub trace_id: Option<String>,
     pub request_id: Option<String>,
 }

@@ -58,6 +58,13 @@ pub(crate) struct ServeArgs {
     /// Seconds a finished background run's stream stays resumable (default 10800).
     #[arg(long, env = "MNEME_STREAM_RETENTION_SECS")]
     stream_retention_secs: Option<u64>,
+    /// Store each step's provider request and response, for `GET /v1/steps/{id}/trace`
+    /// (default true; Letta's `track_provider_trace`).
+    #[arg(long, env = "MNEME_PROVIDER_TRACES")]
+    provider_traces: Option<bool>,
+    /// Seconds a step's provider trace is kept (default 604800, a week).
+    #[arg(long, env = "MNEME_PROVIDER_TRACE_RETENTION_SECS")]
+    provider_trace_retention_secs: Option<u64>,
     /// Seconds to start or reach an MCP server and finish its handshake (default 30).
     #[arg(long, env = "MNEME_MCP_CONNECT_TIMEOUT_SECS")]
     mcp_connect_timeout_secs: Option<u64>,
@@ -223,6 +230,8 @@ struct FileConfig {
     default_model: Option<String>,
     default_embedding: Option<String>,
     stream_retention_secs: Option<u64>,
+    provider_traces: Option<bool>,
+    provider_trace_retention_secs: Option<u64>,
     mcp_connect_timeout_secs: Option<u64>,
     mcp_call_timeout_secs: Option<u64>,
     embedding_model_dir: Option<PathBuf>,
@@ -360,6 +369,9 @@ pub(crate) struct Config {
     pub(crate) default_model: Option<String>,
     pub(crate) default_embedding: Option<String>,
     pub(crate) stream_retention: std::time::Duration,
+    /// Whether steps' provider traces are stored, and for how long.
+    pub(crate) provider_traces: bool,
+    pub(crate) provider_trace_retention: std::time::Duration,
     pub(crate) data_dir: PathBuf,
     /// `--secret-key`; `Debug` shows only whether it is set.
     pub(crate) secret_key: Redacted,
@@ -465,6 +477,15 @@ impl Config {
                 .or(file.stream_retention_secs)
                 .map(std::time::Duration::from_secs)
                 .unwrap_or(mneme_service::CHUNK_RETENTION),
+            provider_traces: args
+                .provider_traces
+                .or(file.provider_traces)
+                .unwrap_or(true),
+            provider_trace_retention: args
+                .provider_trace_retention_secs
+                .or(file.provider_trace_retention_secs)
+                .map(std::time::Duration::from_secs)
+                .unwrap_or(mneme_service::TRACE_RETENTION),
             secret_key: Redacted(args.secret_key),
             providers,
             mcp: mcp_options(

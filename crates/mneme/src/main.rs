@@ -329,6 +329,8 @@ async fn build_service(config: &Config) -> anyhow::Result<Service> {
             max_upload_bytes: config.max_upload_bytes,
             coordination: coordination(config),
             web: config.web.clone(),
+            traces: config.provider_traces,
+            trace_retention: config.provider_trace_retention,
         },
     );
     service.init().await.context("preparing the store")?;

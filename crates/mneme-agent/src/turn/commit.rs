@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use mneme_llm::ChatResponse;
-use mneme_store::{AgentContext, Message, Passage, StepCommit, StoreError};
+use mneme_store::{AgentContext, Message, Passage, StepCommit, StepTrace, StoreError};
 use mneme_types::{MessageId, Step, StepId, StopReason, UsageStatistics};
 
 use super::{AgentError, Runtime, Turn, TurnInput};
@@ -31,6 +31,7 @@ impl Runtime {
             messages: outcome.messages.clone(),
             passages: outcome.passages.clone(),
             memory_changed: outcome.memory_changed,
+            trace: self.trace(input, &step, response),
             step,
         };
         self.write(turn, input, write).await?;
@@ -55,11 +56,26 @@ impl Runtime {
             messages: vec![answer.clone()],
             passages: Vec::new(),
             memory_changed: false,
+            trace: self.trace(input, &step, response),
             step,
         };
         self.write(turn, input, write).await?;
         turn.produced.push(answer);
         Ok(())
+    }
+
+    /// The step's provider exchange to store with it, when traces are kept and the client
+    /// recorded one (the bodies are shared, not copied).
+    fn trace(&self, input: &TurnInput, step: &Step, response: &ChatResponse) -> Option<StepTrace> {
+        let exchange = response.exchange.as_ref().filter(|_| self.traces)?;
+        Some(StepTrace {
+            step_id: step.id,
+            agent_id: input.agent_id,
+            run_id: input.run_id,
+            request: exchange.request.clone(),
+            response: exchange.response.clone(),
+            created_at: mneme_types::time::now(),
+        })
     }
 
     /// One transaction of a step: `w`'s messages after the request's inputs (on the turn's
@@ -91,6 +107,7 @@ impl Runtime {
                 system_text: system_text.clone(),
                 passages: w.passages.clone(),
                 file_changes: turn.memory.files.changes(),
+                trace: w.trace.clone(),
                 created_at: now,
             };
             match self.store.commit_step(commit).await {
@@ -169,6 +186,7 @@ struct Write {
     messages: Vec<Message>,
     passages: Vec<Passage>,
     memory_changed: bool,
+    trace: Option<StepTrace>,
     step: Step,
 }
 
@@ -238,6 +256,7 @@ fn step_record(ctx: &AgentContext, input: &TurnInput, id: StepId, response: &Cha
         messages: Vec::new(),
         feedback: None,
         project_id: ctx.agent.project_id.clone(),
+        tid: None,
         trace_id: None,
         request_id: None,
     }

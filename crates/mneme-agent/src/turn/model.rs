@@ -1,7 +1,7 @@
 //! One model call of a step, blocking or streamed token by token, abandoned on cancellation.
 
 use futures_util::StreamExt;
-use mneme_llm::{ChatRequest, ChatResponse, ChatResponseBuilder, LlmError};
+use mneme_llm::{ChatDelta, ChatRequest, ChatResponse, ChatResponseBuilder, LlmError};
 use mneme_types::{MessageId, StepId};
 
 use super::{Runtime, Turn, TurnEvent, TurnInput};
@@ -38,11 +38,14 @@ impl Runtime {
             };
             let Some(delta) = next else { break };
             let delta = delta?;
-            let _ = events.send(TurnEvent::Delta {
-                step_id,
-                message_id,
-                delta: delta.clone(),
-            });
+            // The call's bodies are for the step's trace, not for clients.
+            if !matches!(delta, ChatDelta::Exchange(_)) {
+                let _ = events.send(TurnEvent::Delta {
+                    step_id,
+                    message_id,
+                    delta: delta.clone(),
+                });
+            }
             builder.push(delta);
         }
         Ok(Some(builder.finish()))

@@ -210,7 +210,12 @@ impl OpenAiClient {
     async fn complete_once(&self, to: Target<'_>, body: &Bytes) -> Result<ChatResponse, LlmError> {
         let timeout = self.options.request_timeout;
         let bytes = exchange::read(self.post(to, body), timeout, to.api.classify()).await?;
-        to.api.parse(&bytes)
+        let mut response = to.api.parse(&bytes)?;
+        response.exchange = Some(crate::Exchange {
+            request: body.clone(),
+            response: bytes,
+        });
+        Ok(response)
     }
 
     #[tracing::instrument(skip_all, fields(provider = %to.config.model_endpoint_type, model = %to.config.model))]
@@ -228,12 +233,18 @@ impl OpenAiClient {
                 .bytes()
                 .await
                 .map_err(|e| error::from_reqwest(&e))?;
-            return Ok(deltas_of(to.api.parse(&bytes)?));
+            let mut whole = to.api.parse(&bytes)?;
+            whole.exchange = Some(crate::Exchange {
+                request: body.clone(),
+                response: bytes,
+            });
+            return Ok(deltas_of(whole));
         }
         let idle = self.options.request_timeout;
+        let request = body.clone();
         Ok(match to.api {
-            Api::Chat => stream::deltas(response, idle),
-            Api::Responses => responses_stream::deltas(response, idle),
+            Api::Chat => stream::deltas(response, idle, request),
+            Api::Responses => responses_stream::deltas(response, idle, request),
         })
     }
 
@@ -419,6 +430,7 @@ pub(crate) fn deltas_of(response: ChatResponse) -> ChatStream {
             arguments: call.arguments,
         });
     }
+    deltas.extend(response.exchange.map(ChatDelta::Exchange));
     deltas.push(ChatDelta::Done {
         finish_reason: response.finish_reason,
         usage: response.usage,

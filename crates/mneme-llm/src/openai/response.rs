@@ -39,6 +39,7 @@ pub(crate) fn parse_completion(body: &[u8]) -> Result<ChatResponse, LlmError> {
         tool_calls,
         finish_reason: choice["finish_reason"].as_str().map(finish_reason),
         usage: usage(&json["usage"]),
+        exchange: None,
     })
 }
 

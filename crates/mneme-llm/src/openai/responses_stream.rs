@@ -10,8 +10,12 @@ use crate::sse::SseEvent;
 use crate::sse_stream::{self, SseDecoder};
 use crate::{ChatDelta, ChatStream, FinishReason, LlmError, ReasoningBlock, Usage};
 
-pub(crate) fn deltas(response: reqwest::Response, idle: Duration) -> ChatStream {
-    sse_stream::decoded(response, idle, EventDecoder::default())
+pub(crate) fn deltas(
+    response: reqwest::Response,
+    idle: Duration,
+    request: bytes::Bytes,
+) -> ChatStream {
+    sse_stream::recorded(response, idle, EventDecoder::default(), request)
 }
 
 #[derive(Debug, Default)]

@@ -15,8 +15,12 @@ use crate::sse_stream::{self, SseDecoder};
 use crate::{ChatDelta, ChatStream, FinishReason, LlmError, Usage};
 
 /// The deltas of a streaming response; `idle` bounds the wait for each network read.
-pub(crate) fn deltas(response: reqwest::Response, idle: Duration) -> ChatStream {
-    sse_stream::decoded(response, idle, ChunkDecoder::default())
+pub(crate) fn deltas(
+    response: reqwest::Response,
+    idle: Duration,
+    request: bytes::Bytes,
+) -> ChatStream {
+    sse_stream::recorded(response, idle, ChunkDecoder::default(), request)
 }
 
 impl SseDecoder for ChunkDecoder {

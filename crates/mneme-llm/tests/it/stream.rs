@@ -24,12 +24,22 @@ async fn streamed_text_equals_the_plain_answer() {
         .with_reasoning("Some reasoning first.");
     fake.push(reply.clone());
     fake.push(reply);
-    let plain = client().chat(&config(&fake), &user("hi")).await.unwrap();
+    let mut plain = client().chat(&config(&fake), &user("hi")).await.unwrap();
     let deltas = stream_deltas(&fake, &user("hi")).await;
     let contents = deltas.iter().filter(|d| matches!(d, ChatDelta::Content(_)));
     assert!(contents.count() > 1, "{deltas:?}");
     assert!(matches!(deltas.last(), Some(ChatDelta::Done { .. })));
-    assert_eq!(assemble(deltas), plain);
+    let mut streamed = assemble(deltas);
+    // The bodies exchanged differ (a stream's request asks for one); the answers do not.
+    let (plain_bodies, streamed_bodies) = (plain.exchange.take(), streamed.exchange.take());
+    assert_eq!(streamed, plain);
+    let requests = fake.requests();
+    let as_json = |b: &bytes::Bytes| serde_json::from_slice::<serde_json::Value>(b).unwrap();
+    assert_eq!(as_json(&plain_bodies.unwrap().request), requests[0]);
+    let streamed_bodies = streamed_bodies.unwrap();
+    assert_eq!(as_json(&streamed_bodies.request), requests[1]);
+    let events = as_json(&streamed_bodies.response)["stream"].clone();
+    assert!(events.as_array().unwrap().len() > 2, "{events}");
 
     let sent = fake.requests().pop().unwrap();
     assert_eq!(sent["stream"], true);
@@ -67,6 +77,7 @@ async fn streamed_tool_calls_equal_the_plain_answer() {
         assert!(call.id.starts_with("call_"));
         call.id.clear();
     }
+    assert!(plain.exchange.take().is_some() && streamed.exchange.take().is_some());
     assert_eq!(streamed, plain);
     assert_eq!(streamed.tool_calls.len(), 2);
     assert!(streamed.usage.total_tokens > 0);

@@ -136,6 +136,7 @@ pub fn commit(agent: &Agent, run: RunId, messages: Vec<Message>) -> StepCommit {
         system_text: None,
         passages: vec![],
         file_changes: Vec::new(),
+        trace: None,
         created_at: mneme_types::time::now(),
     }
 }

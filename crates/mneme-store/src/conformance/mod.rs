@@ -206,6 +206,7 @@ macro_rules! conformance_suite {
                 steps_are_stored_and_listed_per_run,
                 chunks_append_in_order_and_read_after_a_seq,
                 pruning_chunks_spares_unfinished_and_recent_runs,
+                a_step_keeps_its_first_trace_until_pruned,
                 runs_remember_the_otids_that_started_them,
             }
             steps {

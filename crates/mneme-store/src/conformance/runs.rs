@@ -280,6 +280,62 @@ pub async fn pruning_chunks_spares_unfinished_and_recent_runs(store: Arc<dyn Sto
     store.get_run(runs[0]).await.unwrap();
 }
 
+fn trace_of(commit: &crate::StepCommit, request: &str, created_at: i64) -> crate::StepTrace {
+    let step = commit.step.as_ref().unwrap();
+    crate::StepTrace {
+        step_id: step.id,
+        agent_id: commit.agent_id,
+        run_id: commit.run_id,
+        request: bytes::Bytes::copy_from_slice(request.as_bytes()),
+        response: bytes::Bytes::from_static(br#"{"choices":[]}"#),
+        created_at: at(created_at),
+    }
+}
+
+pub async fn a_step_keeps_its_first_trace_until_pruned(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    let run = run_for(&*store, a.id).await;
+    let mut first = commit(&a, run, vec![]);
+    first.step.as_mut().unwrap().status = mneme_types::Step::PENDING.into();
+    let trace = trace_of(&first, r#"{"model":"m","n":1}"#, 10);
+    first.trace = Some(trace.clone());
+    let step_id = trace.step_id;
+    store.commit_step(first.clone()).await.unwrap();
+    assert_eq!(
+        store.step_trace(step_id).await.unwrap(),
+        Some(trace.clone())
+    );
+
+    // The second commit of the same step brings its trace again: the first stays.
+    let a = store.get_agent(a.id).await.unwrap();
+    let mut second = commit(&a, run, vec![]);
+    second.step = first.step.clone().map(|mut s| {
+        s.status = mneme_types::Step::SUCCESS.into();
+        s
+    });
+    second.trace = Some(trace_of(&second, r#"{"other":true}"#, 20));
+    store.commit_step(second).await.unwrap();
+    assert_eq!(store.step_trace(step_id).await.unwrap(), Some(trace));
+
+    // A refused step writes no trace.
+    let mut stale = commit(&a, run, vec![]);
+    stale.trace = Some(trace_of(&stale, "{}", 10));
+    let stale_id = stale.trace.as_ref().unwrap().step_id;
+    assert!(store.commit_step(stale).await.is_err());
+    assert_eq!(store.step_trace(stale_id).await.unwrap(), None);
+
+    let a = store.get_agent(a.id).await.unwrap();
+    let mut later = commit(&a, run, vec![]);
+    later.trace = Some(trace_of(&later, "{}", 1000));
+    let later_id = later.trace.as_ref().unwrap().step_id;
+    store.commit_step(later).await.unwrap();
+    assert_eq!(store.prune_traces(at(500)).await.unwrap(), 1);
+    assert_eq!(store.step_trace(step_id).await.unwrap(), None);
+    assert!(store.step_trace(later_id).await.unwrap().is_some());
+    assert_eq!(store.prune_traces(at(500)).await.unwrap(), 0);
+    assert_eq!(store.step_trace(StepId::new()).await.unwrap(), None);
+}
+
 pub async fn runs_remember_the_otids_that_started_them(store: Arc<dyn Store>) {
     let a = agent(&*store, "a").await;
     let (first, second) = (run_for(&*store, a.id).await, run_for(&*store, a.id).await);

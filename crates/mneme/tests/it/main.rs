@@ -27,6 +27,7 @@ mod request_overrides;
 mod restart;
 mod search;
 mod streaming;
+mod telemetry;
 mod tool_rules;
 mod tools;
 mod web_tools;

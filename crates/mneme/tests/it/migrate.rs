@@ -118,6 +118,19 @@ async fn populated() -> TempDir {
         .await
         .unwrap();
     write_the_rest(&db_path(&dir), &ada.id.to_string(), &archive.id.to_string());
+    // A step with its provider trace.
+    let current = store.get_agent(bob.id).await.unwrap();
+    let traced_run = fixtures::run_for(store, bob.id).await;
+    let mut traced = fixtures::commit(&current, traced_run, vec![]);
+    traced.trace = Some(mneme_store::StepTrace {
+        step_id: traced.step.as_ref().unwrap().id,
+        agent_id: bob.id,
+        run_id: traced_run,
+        request: br#"{"model":"m","messages":[]}"#.to_vec().into(),
+        response: br#"{"choices":[]}"#.to_vec().into(),
+        created_at: mneme_types::time::now(),
+    });
+    store.commit_step(traced).await.unwrap();
     dir
 }
 
@@ -461,12 +474,12 @@ async fn a_missing_source_is_refused() {
 #[tokio::test]
 async fn an_older_source_is_brought_up_to_date_first() {
     let dir = populated().await;
-    // Version 15: before migrations 16 (the replicas' tables and run columns) and 17 (the
-    // owner of a file's processing) and 19 (message batches).
+    // Version 15: before migrations 16 (the replicas' tables and run columns), 17 (the
+    // owner of a file's processing), 19 (message batches) and 20 (provider traces).
     let conn = rusqlite::Connection::open(db_path(&dir)).unwrap();
     conn.execute_batch(
-        "DELETE FROM schema_migrations WHERE version IN (16, 17, 19);
-         DROP TABLE batch_runs; DROP TABLE batches;
+        "DELETE FROM schema_migrations WHERE version IN (16, 17, 19, 20);
+         DROP TABLE batch_runs; DROP TABLE batches; DROP TABLE provider_traces;
          DROP INDEX files_unfinished_by_owner; ALTER TABLE files DROP COLUMN owner;
          DROP TABLE replicas; DROP TABLE leases; DROP INDEX runs_active_by_owner;
          ALTER TABLE runs DROP COLUMN owner; ALTER TABLE runs DROP COLUMN cancel_requested;",
