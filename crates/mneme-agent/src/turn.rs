@@ -24,7 +24,8 @@ use crate::context_cache::{CachedContext, ContextCache};
 use crate::executor::{ToolExecutor, ToolRegistry};
 use crate::mcp::{MCP_TOOL_TYPE, McpExecutor};
 use crate::overrides::SystemOverrides;
-use crate::sandbox::{PYTHON_TOOL_TYPE, PythonTools};
+use crate::run_code::{RUN_CODE_TOOL_TYPE, RunCode};
+use crate::sandbox::{PYTHON_TOOL_TYPE, PythonTools, SandboxConfigs};
 use crate::step::{CallPlan, StepOutcome, StepPlan, StepView, conclude, decide};
 use crate::system::{MemoryStats, compile_system_message, is_current};
 use crate::tokens::ContextTokens;
@@ -178,7 +179,11 @@ impl Runtime {
         for tool_type in BUILTIN_TOOL_TYPES {
             tools.register(tool_type, builtin.clone());
         }
-        tools.register(PYTHON_TOOL_TYPE, Arc::new(PythonTools::new(sandbox)));
+        tools.register(
+            PYTHON_TOOL_TYPE,
+            Arc::new(PythonTools::new(sandbox.clone(), None)),
+        );
+        tools.register(RUN_CODE_TOOL_TYPE, Arc::new(RunCode::new(sandbox, None)));
         tools.register(MCP_TOOL_TYPE, Arc::new(McpExecutor::new(mcp)));
         tools.register(CLIENT_TOOL_TYPE, Arc::new(ClientTools));
         Runtime {
@@ -194,6 +199,18 @@ impl Runtime {
     pub fn with_compaction_threshold(mut self, threshold: f64) -> Runtime {
         self.threshold = threshold;
         self
+    }
+
+    /// Runs users' Python tools and `run_code` under the server's sandbox configurations.
+    pub fn with_sandbox_configs(
+        self,
+        sandbox: Arc<LazySandbox>,
+        configs: Arc<dyn SandboxConfigs>,
+    ) -> Runtime {
+        let python = PythonTools::new(sandbox.clone(), Some(configs.clone()));
+        let run_code = RunCode::new(sandbox, Some(configs));
+        self.with_executor(PYTHON_TOOL_TYPE, Arc::new(python))
+            .with_executor(RUN_CODE_TOOL_TYPE, Arc::new(run_code))
     }
 
     /// Routes tools of `tool_type` to `executor`, replacing the one registered before.

@@ -20,6 +20,7 @@ mod models;
 mod providers;
 mod routes;
 mod runs;
+mod sandbox_config;
 mod sse;
 mod steps;
 mod tools;

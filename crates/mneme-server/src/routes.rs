@@ -9,6 +9,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, panic_response};
 use crate::folders;
+use crate::sandbox_config;
 use crate::{
     agent_files, agents, archival, archives, blocks, conversations, groups, health, identities,
     mcp_servers, messages, models, providers, runs, steps, tools,
@@ -351,7 +352,8 @@ pub fn router(service: Service) -> Router {
     let mut app = Router::new();
     let routes = (routes.into_iter())
         .chain(folder_routes())
-        .chain(agent_folder_and_job_routes());
+        .chain(agent_folder_and_job_routes())
+        .chain(sandbox_config::routes());
     for (path, handler) in routes {
         if let Some(bare) = path.strip_suffix('/') {
             app = app.route(bare, handler.clone());

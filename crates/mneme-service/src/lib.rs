@@ -24,6 +24,7 @@ mod providers;
 mod recall;
 mod render;
 mod runs;
+mod sandbox_config;
 mod search;
 mod secrets;
 mod sink;
@@ -75,6 +76,9 @@ pub struct ServiceConfig {
     pub max_upload_bytes: u64,
     /// Alone on the database (SQLite) or one of several replicas (PostgreSQL).
     pub coordination: Coordination,
+    /// The local sandbox's directory when its configuration names none (Letta's
+    /// `~/.letta/tool_execution_dir`).
+    pub tool_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServiceConfig {
@@ -87,6 +91,7 @@ impl Default for ServiceConfig {
             files_dir: None,
             max_upload_bytes: 50 * 1024 * 1024,
             coordination: Coordination::Local,
+            tool_dir: None,
         }
     }
 }
@@ -101,6 +106,8 @@ pub struct Service {
     /// The runtime the scheduler runs turns on, for work outside turns (summarize).
     runtime: Runtime,
     sandbox: Arc<mneme_agent::LazySandbox>,
+    /// The sandbox configurations as tool runs apply them.
+    tool_sandboxes: Arc<sandbox_config::ToolSandboxes>,
     mcp: Arc<McpManager>,
     searcher: Arc<Searcher>,
     /// The router's table: created providers are added to it, so their handles route.
@@ -141,6 +148,13 @@ impl Service {
             manager: mcp.clone(),
         });
         let messenger = Arc::new(messenger::Messenger::default());
+        let tool_sandboxes = Arc::new(sandbox_config::ToolSandboxes {
+            store: store.clone(),
+            secrets: providers.secrets.clone(),
+            sandbox: sandbox.clone(),
+            default_dir: config.tool_dir.clone(),
+            venv_lock: tokio::sync::Mutex::default(),
+        });
         let runtime = Runtime::new(
             store.clone(),
             llm,
@@ -149,6 +163,7 @@ impl Service {
             searcher.clone(),
         )
         .with_compaction_threshold(config.compaction_threshold)
+        .with_sandbox_configs(sandbox.clone(), tool_sandboxes.clone())
         .with_executor(
             mneme_agent::tools::MULTI_AGENT_TOOL_TYPE,
             Arc::new(mneme_agent::tools::MultiAgentTools::new(messenger.clone())),
@@ -175,6 +190,7 @@ impl Service {
             scheduler,
             runtime,
             sandbox,
+            tool_sandboxes,
             mcp,
             searcher,
             store,

@@ -21,6 +21,7 @@ mod providers;
 mod replicas;
 mod rows;
 mod runs;
+mod sandbox;
 mod search;
 mod steps;
 mod tags;

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("../migrations/0015_step_lookups.sql")),
     (16, include_str!("../migrations/0016_replicas.sql")),
     (17, include_str!("../migrations/0017_file_owner.sql")),
+    (18, include_str!("../migrations/0018_sandbox_configs.sql")),
 ];
 
 /// Applies the migrations this database has not seen, each in its own transaction.

@@ -25,6 +25,7 @@ pub mod model_settings;
 pub mod passage;
 pub mod provider;
 pub mod run;
+pub mod sandbox;
 pub mod time;
 pub mod tool;
 pub mod tool_rule;
@@ -62,7 +63,7 @@ pub use ids::{
     AgentId, ArchiveId, BlockId, ConversationId, GroupId, IdError, IdentityId, McpServerId,
     MessageId, PassageId, ProviderId, RunId, StepId, ToolId,
 };
-pub use ids::{FileAgentId, FileId, FolderId, JobId};
+pub use ids::{FileAgentId, FileId, FolderId, JobId, SandboxConfigId, SandboxEnvVarId};
 pub use letta_message::{
     ApprovalItem, ApprovalRequestMessage, ApprovalResponseMessage, ApprovalReturn,
     AssistantMessage, EventData, EventMessage, HiddenReasoningMessage, HiddenReasoningState,
@@ -97,6 +98,12 @@ pub use provider::{
 pub use run::{
     CancelledRuns, FeedbackType, ModifyFeedbackRequest, Run, RunMetrics, RunStatus, Step,
     StepMetrics, StopReason, UsageStatistics,
+};
+pub use sandbox::{
+    E2bSandboxConfig, LocalSandboxConfig, ModalLanguage, ModalSandboxConfig, PipRequirement,
+    SandboxConfig, SandboxConfigCreate, SandboxConfigUpdate, SandboxEnvironmentVariable,
+    SandboxEnvironmentVariableCreate, SandboxEnvironmentVariableUpdate, SandboxSettings,
+    SandboxType,
 };
 pub use tool::{
     Tool, ToolCreate, ToolExecutionResult, ToolExecutionStatus, ToolRunFromSource, ToolUpdate,

@@ -43,6 +43,9 @@ pub const BUILTIN_TOOL_TYPES: &[&str] =
 /// run other agents' turns, which only the service can schedule).
 pub const MULTI_AGENT_TOOL_TYPE: &str = "letta_multi_agent_core";
 
+/// The `tool_type` of Letta's server-side built-ins (`run_code`), run by their own executor.
+pub const SERVER_TOOL_TYPE: &str = "letta_builtin";
+
 /// Letta's default cap on a tool's return, in characters.
 pub const DEFAULT_RETURN_CHAR_LIMIT: u32 = 50_000;
 
@@ -91,7 +94,9 @@ pub fn base_tool_rules(attached: &[String]) -> Vec<mneme_types::ToolRule> {
                 ("send_message" | "memory_finish_edits" | "send_message_to_agent_async", _) => {
                     Some(ToolRule::ExitLoop { tool_name })
                 }
-                (_, MULTI_AGENT_TOOL_TYPE | super::files::FILES_TOOL_TYPE) => None,
+                (_, MULTI_AGENT_TOOL_TYPE | super::files::FILES_TOOL_TYPE | SERVER_TOOL_TYPE) => {
+                    None
+                }
                 _ => Some(ToolRule::ContinueLoop { tool_name }),
             }
         })
@@ -472,6 +477,27 @@ const BUILTINS: &[(&str, &str, &str, Params, bool)] = &[
         },
         false,
     ),
+    (
+        "run_code",
+        SERVER_TOOL_TYPE,
+        "Run a piece of code in an isolated sandbox and see its results, printed output and \
+         errors. Python always works; JavaScript (js), TypeScript (ts), R (r) and Java (java) \
+         work when this server has their interpreter.",
+        || {
+            object(
+                json!({
+                    "code": string("The code to run."),
+                    "language": {
+                        "type": "string",
+                        "enum": ["python", "js", "ts", "r", "java"],
+                        "description": "The language the code is written in.",
+                    },
+                }),
+                &["code", "language"],
+            )
+        },
+        false,
+    ),
 ];
 
 fn string(description: &str) -> Value {
@@ -507,6 +533,7 @@ mod tests {
             assert!(
                 BUILTIN_TOOL_TYPES.contains(&t)
                     || t == MULTI_AGENT_TOOL_TYPE
+                    || t == SERVER_TOOL_TYPE
                     || t == super::super::files::FILES_TOOL_TYPE,
                 "{}",
                 tool.name
