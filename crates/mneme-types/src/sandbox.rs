@@ -182,10 +182,11 @@ impl SandboxSettings {
 
     /// The kind a request's untyped `config` is, as Letta's union decides it: of the kinds
     /// the object is valid for, the one that knows most of its keys; ties go to the first
-    /// (so `{}` is a local configuration).
+    /// (so `{}` is a local configuration). Unlike Letta, an object whose keys only a kind it
+    /// is invalid for knows is that kind's error, not another kind that ignores them.
     pub fn classify(object: Map<String, Value>) -> Result<SandboxSettings, serde_json::Error> {
         let mut best: Option<(usize, SandboxSettings)> = None;
-        let mut first_error = None;
+        let mut error: Option<(usize, serde_json::Error)> = None;
         for (kind, keys) in KINDS {
             let known = keys.iter().filter(|k| object.contains_key(**k)).count();
             match SandboxSettings::read(kind, Value::Object(object.clone())) {
@@ -193,14 +194,16 @@ impl SandboxSettings {
                     best = Some((known, settings));
                 }
                 Ok(_) => {}
-                Err(e) => {
-                    first_error.get_or_insert(e);
+                Err(e) if error.as_ref().is_none_or(|(n, _)| known > *n) => {
+                    error = Some((known, e));
                 }
+                Err(_) => {}
             }
         }
-        match (best, first_error) {
+        match (best, error) {
+            (Some((n, _)), Some((m, e))) if m > n => Err(e),
             (Some((_, settings)), _) => Ok(settings),
-            (None, Some(e)) => Err(e),
+            (None, Some((_, e))) => Err(e),
             (None, None) => Err(serde::de::Error::custom("no sandbox configuration matches")),
         }
     }
