@@ -89,7 +89,7 @@ def test_a_configuration_is_patched_with_settings_of_its_type(sdk, web):
     assert patched["created_at"] == local["created_at"]
 
     wrong = web.patch(f"/v1/sandbox-config/{local['id']}", json={"config": {"timeout": 30}})
-    assert_http_error(wrong, 400)
+    assert_http_error(wrong, 422)
     assert "Mismatched type" in wrong.json()["detail"]
     bad = web.post("/v1/sandbox-config/", json={"config": {"use_venv": "maybe"}})
     assert_http_error(bad, 422)
@@ -178,4 +178,4 @@ def test_recreate_venv_installs_the_requirements_tools_then_import(sdk, fake, tm
     resp = sdk.agents.messages.create(agent_id=agent.id, input="probe")
     (ret,) = tool_returns(resp)
     assert ret.status == "success", ret.tool_return
-    assert ret.tool_return == f"installed-offline from {sandbox_dir / 'venv'}"
+    assert f"installed-offline from {sandbox_dir / 'venv'}" in ret.tool_return
