@@ -37,6 +37,12 @@ fn text(ret: &Value) -> &str {
     ret["tool_return"].as_str().unwrap()
 }
 
+/// run_code's own answer, inside the packed return.
+fn run_code_answer(ret: &Value) -> Value {
+    let packed: Value = serde_json::from_str(text(ret)).unwrap();
+    serde_json::from_str(packed["message"].as_str().unwrap()).unwrap()
+}
+
 #[tokio::test]
 async fn local_sandbox_variables_and_directory_reach_tool_runs() {
     let fake = FakeLlm::start().await;
@@ -74,14 +80,14 @@ async fn local_sandbox_variables_and_directory_reach_tool_runs() {
 
     let only = call(&srv, &fake, &a, "read_env", json!({"name": "ONLY_SANDBOX"})).await;
     assert_eq!(only["status"], "success", "{only}");
-    assert!(text(&only).starts_with("s3cr3t-value in "), "{only}");
+    assert!(text(&only).contains("s3cr3t-value in "), "{only}");
     assert!(
         text(&only).contains(runs_dir),
         "runs are made in sandbox_dir: {only}"
     );
     // The agent's own variable wins over the sandbox's, as in Letta.
     let shared = call(&srv, &fake, &a, "read_env", json!({"name": "SHARED"})).await;
-    assert!(text(&shared).starts_with("from-agent in "), "{shared}");
+    assert!(text(&shared).contains("from-agent in "), "{shared}");
 
     // A deleted variable is gone from the next run.
     let vars = srv
@@ -101,7 +107,7 @@ async fn local_sandbox_variables_and_directory_reach_tool_runs() {
     .await
     .ok();
     let gone = call(&srv, &fake, &a, "read_env", json!({"name": "ONLY_SANDBOX"})).await;
-    assert!(text(&gone).starts_with("<unset> in "), "{gone}");
+    assert!(text(&gone).contains("<unset> in "), "{gone}");
 
     // Values are sealed at rest.
     srv.stop().await;
@@ -155,14 +161,14 @@ async fn run_code_runs_python_and_names_missing_interpreters() {
     )
     .await;
     assert_eq!(ret["status"], "success", "{ret}");
-    let answer: Value = serde_json::from_str(text(&ret)).unwrap();
+    let answer = run_code_answer(&ret);
     assert_eq!(answer["results"], json!(["42"]));
     assert_eq!(answer["logs"]["stdout"], json!(["hello\n"]));
     assert!(answer.get("error").is_none(), "{answer}");
 
     let failing = json!({"code": "1/0", "language": "python"});
     let ret = call(&srv, &fake, &a, "run_code", failing).await;
-    let answer: Value = serde_json::from_str(text(&ret)).unwrap();
+    let answer = run_code_answer(&ret);
     assert_eq!(answer["error"]["name"], "ZeroDivisionError", "{answer}");
 
     // The fake model offers the tool with Letta's parameters.
