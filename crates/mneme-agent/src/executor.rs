@@ -40,10 +40,13 @@ pub trait ToolExecutor: Send + Sync {
     }
 }
 
-/// The executors by `tool_type`, built once with the runtime.
+/// The executors by `tool_type`, built once with the runtime; a type whose tools run on
+/// different executors (Letta's `letta_builtin`: the web tools, `run_code`) has them by name.
 #[derive(Clone, Default)]
 pub(crate) struct ToolRegistry {
     by_type: HashMap<String, Arc<dyn ToolExecutor>>,
+    /// Tool name -> its type and executor.
+    by_name: HashMap<String, (String, Arc<dyn ToolExecutor>)>,
 }
 
 impl ToolRegistry {
@@ -52,13 +55,30 @@ impl ToolRegistry {
         self.by_type.insert(tool_type.to_owned(), executor);
     }
 
+    /// Routes the tool `name` of `tool_type` to `executor`, before the type's own executor.
+    pub(crate) fn register_named(
+        &mut self,
+        tool_type: &str,
+        name: &str,
+        executor: Arc<dyn ToolExecutor>,
+    ) {
+        let entry = (tool_type.to_owned(), executor);
+        self.by_name.insert(name.to_owned(), entry);
+    }
+
+    fn executor(&self, tool: &Tool) -> Option<&Arc<dyn ToolExecutor>> {
+        let named = self.by_name.get(&tool.name);
+        let named = named.filter(|(tool_type, _)| *tool_type == tool.tool_type);
+        (named.map(|(_, executor)| executor)).or_else(|| self.by_type.get(&tool.tool_type))
+    }
+
     /// Whether a call of tool `name` runs on an executor whose calls are stored first
     /// (`ToolExecutor::durable_calls`); a tool that cannot run answers at once.
     pub(crate) fn durable(&self, ctx: &AgentContext, name: &str) -> bool {
         ctx.tools
             .iter()
             .find(|t| t.name == name)
-            .and_then(|tool| self.by_type.get(&tool.tool_type))
+            .and_then(|tool| self.executor(tool))
             .is_some_and(|executor| executor.durable_calls())
     }
 
@@ -79,7 +99,7 @@ impl ToolRegistry {
                 available.join(", ")
             ));
         };
-        let Some(executor) = self.by_type.get(&tool.tool_type) else {
+        let Some(executor) = self.executor(tool) else {
             tracing::debug!(tool_type = %tool.tool_type, "no executor for this tool type");
             return ToolOutcome::failed(format!(
                 "Error: tool '{name}' is not available on this server"

@@ -23,6 +23,7 @@ pub mod recall;
 mod repair;
 #[cfg(test)]
 mod request_tests;
+mod run_code;
 mod sandbox;
 mod step;
 pub mod system;
@@ -49,7 +50,7 @@ pub use messenger::{AgentMessenger, MessengerError, Sender};
 pub use overrides::SystemOverrides;
 pub use prompts::default_system_prompt;
 pub use recall::{ArchivalQuery, Found, MemorySearch, RecallQuery, Relevance};
-pub use sandbox::LazySandbox;
+pub use sandbox::{LazySandbox, LocalSandbox, SandboxConfigs};
 pub use step::pack_return;
 pub use system::{MemoryStats, compile_system_message};
 pub use thread::{thread_context, thread_frame};

@@ -24,7 +24,8 @@ use crate::context_cache::{CachedContext, ContextCache};
 use crate::executor::{ToolExecutor, ToolRegistry};
 use crate::mcp::{MCP_TOOL_TYPE, McpExecutor};
 use crate::overrides::SystemOverrides;
-use crate::sandbox::{PYTHON_TOOL_TYPE, PythonTools};
+use crate::run_code::{RUN_CODE, RUN_CODE_TOOL_TYPE, RunCode};
+use crate::sandbox::{PYTHON_TOOL_TYPE, PythonTools, SandboxConfigs};
 use crate::step::{CallPlan, StepOutcome, StepPlan, StepView, conclude, decide};
 use crate::system::{MemoryStats, compile_system_message, is_current};
 use crate::tokens::ContextTokens;
@@ -180,7 +181,12 @@ impl Runtime {
         for tool_type in BUILTIN_TOOL_TYPES {
             tools.register(tool_type, builtin.clone());
         }
-        tools.register(PYTHON_TOOL_TYPE, Arc::new(PythonTools::new(sandbox)));
+        tools.register(
+            PYTHON_TOOL_TYPE,
+            Arc::new(PythonTools::new(sandbox.clone(), None)),
+        );
+        let run_code = Arc::new(RunCode::new(sandbox, None));
+        tools.register_named(RUN_CODE_TOOL_TYPE, RUN_CODE, run_code);
         tools.register(MCP_TOOL_TYPE, Arc::new(McpExecutor::new(mcp)));
         tools.register(CLIENT_TOOL_TYPE, Arc::new(ClientTools));
         Runtime {
@@ -202,6 +208,30 @@ impl Runtime {
     /// Compacts when a call's context passes `threshold` of the window (Letta: 0.9).
     pub fn with_compaction_threshold(mut self, threshold: f64) -> Runtime {
         self.threshold = threshold;
+        self
+    }
+
+    /// Runs users' Python tools and `run_code` under the server's sandbox configurations.
+    pub fn with_sandbox_configs(
+        self,
+        sandbox: Arc<LazySandbox>,
+        configs: Arc<dyn SandboxConfigs>,
+    ) -> Runtime {
+        let python = PythonTools::new(sandbox.clone(), Some(configs.clone()));
+        let run_code = RunCode::new(sandbox, Some(configs));
+        self.with_executor(PYTHON_TOOL_TYPE, Arc::new(python))
+            .with_named_executor(RUN_CODE_TOOL_TYPE, RUN_CODE, Arc::new(run_code))
+    }
+
+    /// Routes the tool `name` of `tool_type` to `executor`, before the type's own executor
+    /// (tools of one type that run on different executors).
+    pub fn with_named_executor(
+        mut self,
+        tool_type: &str,
+        name: &str,
+        executor: Arc<dyn ToolExecutor>,
+    ) -> Runtime {
+        Arc::make_mut(&mut self.tools).register_named(tool_type, name, executor);
         self
     }
 

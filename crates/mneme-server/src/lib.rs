@@ -25,6 +25,7 @@ mod openapi;
 mod providers;
 mod routes;
 mod runs;
+mod sandbox_config;
 mod sse;
 mod steps;
 mod telemetry;

@@ -500,6 +500,7 @@ pub fn router(service: Service) -> Router {
         .chain(legacy::routes())
         .chain(crate::batches::routes())
         .chain(crate::telemetry::routes())
+        .chain(crate::sandbox_config::routes())
         .collect();
     let mut app = Router::new();
     let mut operations = Vec::new();

@@ -28,6 +28,7 @@ mod providers;
 mod recall;
 mod render;
 mod runs;
+mod sandbox_config;
 mod search;
 mod secrets;
 mod sink;
@@ -88,6 +89,9 @@ pub struct ServiceConfig {
     pub traces: bool,
     /// How long a step's provider trace is kept.
     pub trace_retention: std::time::Duration,
+    /// The local sandbox's directory when its configuration names none (Letta's
+    /// `~/.letta/tool_execution_dir`).
+    pub tool_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServiceConfig {
@@ -103,6 +107,7 @@ impl Default for ServiceConfig {
             web: mneme_agent::tools::WebOptions::default(),
             traces: true,
             trace_retention: TRACE_RETENTION,
+            tool_dir: None,
         }
     }
 }
@@ -119,6 +124,8 @@ pub struct Service {
     /// The runtime the scheduler runs turns on, for work outside turns (summarize).
     runtime: Runtime,
     sandbox: Arc<mneme_agent::LazySandbox>,
+    /// The sandbox configurations as tool runs apply them.
+    tool_sandboxes: Arc<sandbox_config::ToolSandboxes>,
     mcp: Arc<McpManager>,
     searcher: Arc<Searcher>,
     /// The router's table: created providers are added to it, so their handles route.
@@ -159,6 +166,13 @@ impl Service {
             manager: mcp.clone(),
         });
         let messenger = Arc::new(messenger::Messenger::default());
+        let tool_sandboxes = Arc::new(sandbox_config::ToolSandboxes {
+            store: store.clone(),
+            secrets: providers.secrets.clone(),
+            sandbox: sandbox.clone(),
+            default_dir: config.tool_dir.clone(),
+            venv_lock: tokio::sync::Mutex::default(),
+        });
         let runtime = Runtime::new(
             store.clone(),
             llm.clone(),
@@ -168,6 +182,7 @@ impl Service {
         )
         .with_compaction_threshold(config.compaction_threshold)
         .with_traces(config.traces)
+        .with_sandbox_configs(sandbox.clone(), tool_sandboxes.clone())
         .with_executor(
             mneme_agent::tools::MULTI_AGENT_TOOL_TYPE,
             Arc::new(mneme_agent::tools::MultiAgentTools::new(messenger.clone())),
@@ -198,6 +213,7 @@ impl Service {
             scheduler,
             runtime,
             sandbox,
+            tool_sandboxes,
             mcp,
             searcher,
             store,

@@ -25,6 +25,7 @@ mod query;
 mod replicas;
 mod rows;
 mod runs;
+mod sandbox;
 #[cfg(feature = "scratch")]
 pub mod scratch;
 mod search;

@@ -14,6 +14,7 @@ pub const SCHEMA_VERSIONS: &[(i64, &str)] = &[
     (15, include_str!("../migrations/0015_schema.sql")),
     (16, include_str!("../migrations/0016_replicas.sql")),
     (17, include_str!("../migrations/0017_file_owner.sql")),
+    (18, include_str!("../migrations/0018_sandbox_configs.sql")),
     (19, include_str!("../migrations/0019_batches.sql")),
     (20, include_str!("../migrations/0020_provider_traces.sql")),
 ];

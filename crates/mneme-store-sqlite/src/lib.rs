@@ -22,6 +22,7 @@ mod providers;
 mod replicas;
 mod rows;
 mod runs;
+mod sandbox;
 mod search;
 mod steps;
 mod tags;

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("../migrations/0015_step_lookups.sql")),
     (16, include_str!("../migrations/0016_replicas.sql")),
     (17, include_str!("../migrations/0017_file_owner.sql")),
+    (18, include_str!("../migrations/0018_sandbox_configs.sql")),
     (19, include_str!("../migrations/0019_batches.sql")),
     (20, include_str!("../migrations/0020_provider_traces.sql")),
 ];

@@ -18,6 +18,7 @@ mod folders;
 mod identities;
 mod model;
 mod page;
+mod sandbox;
 
 use async_trait::async_trait;
 use mneme_types::{
@@ -46,6 +47,7 @@ pub use model::{
     ToolReturnRecord, is_builtin_tool_type,
 };
 pub use page::{Order, Page};
+pub use sandbox::{SandboxConfigEdit, SandboxEnvVarEdit, SandboxEnvVarRecord};
 
 /// The newest schema version: every backend's migrations end at it, under the same numbers,
 /// so that version N means the same tables and columns everywhere (`mneme migrate` copies rows
@@ -520,6 +522,59 @@ pub struct ProviderFilter {
     pub provider_type: Option<String>,
 }
 
+/// Sandbox configurations, at most one of each `type`, and their environment variables, whose
+/// keys are unique within their configuration and whose values arrive sealed.
+#[async_trait]
+pub trait SandboxStore: Send + Sync {
+    /// In one transaction: when a configuration of `config.kind` exists, replaces its `config`
+    /// if `replace` (keeping its id and `created_at`; `updated_at` becomes now, unless nothing
+    /// changed) or leaves it as it is; otherwise stores `config`. Answers what is stored.
+    async fn put_sandbox_config(
+        &self,
+        config: mneme_types::SandboxConfig,
+        replace: bool,
+    ) -> Result<mneme_types::SandboxConfig>;
+    async fn get_sandbox_config(
+        &self,
+        id: mneme_types::SandboxConfigId,
+    ) -> Result<mneme_types::SandboxConfig>;
+    /// By creation time in `page.order`, of one `kind` or all; unknown cursors are ignored.
+    async fn list_sandbox_configs(
+        &self,
+        kind: Option<mneme_types::SandboxType>,
+        page: &Page,
+    ) -> Result<Vec<mneme_types::SandboxConfig>>;
+    /// Applies `edit` inside one write transaction; an `Err` from it writes nothing. The id,
+    /// `type` and `created_at` stay; `updated_at` becomes now.
+    async fn update_sandbox_config(
+        &self,
+        id: mneme_types::SandboxConfigId,
+        edit: SandboxConfigEdit,
+    ) -> Result<mneme_types::SandboxConfig>;
+    /// Deletes the configuration with its variables.
+    async fn delete_sandbox_config(&self, id: mneme_types::SandboxConfigId) -> Result<()>;
+    /// In one transaction: when `var`'s configuration has a variable of `var.key`, gives it
+    /// `var`'s sealed value, and its description when `var` has one (keeping its id and
+    /// `created_at`); otherwise stores `var`. An unknown configuration is `NotFound`.
+    async fn put_sandbox_env_var(&self, var: SandboxEnvVarRecord) -> Result<SandboxEnvVarRecord>;
+    /// The configuration's variables by creation time in `page.order` (unknown cursors are
+    /// ignored); an unknown configuration is `NotFound`.
+    async fn list_sandbox_env_vars(
+        &self,
+        config: mneme_types::SandboxConfigId,
+        page: &Page,
+    ) -> Result<Vec<SandboxEnvVarRecord>>;
+    /// Applies `edit` inside one write transaction; an `Err` from it or a key another variable
+    /// of the configuration has (`Conflict`) writes nothing. The id, configuration and
+    /// `created_at` stay; `updated_at` becomes now.
+    async fn update_sandbox_env_var(
+        &self,
+        id: mneme_types::SandboxEnvVarId,
+        edit: SandboxEnvVarEdit,
+    ) -> Result<SandboxEnvVarRecord>;
+    async fn delete_sandbox_env_var(&self, id: mneme_types::SandboxEnvVarId) -> Result<()>;
+}
+
 /// Identities and their links to agents and blocks. An identity's `identifier_key` is unique
 /// within its project, identities without a project (or with an empty one) sharing one
 /// namespace; a write that would break this is a `Conflict` and writes nothing.
@@ -637,6 +692,7 @@ pub trait Store:
     + McpServerStore
     + ProviderStore
     + IdentityStore
+    + SandboxStore
     + FolderStore
     + BatchStore
     + ReplicaStore
@@ -657,6 +713,7 @@ impl<T> Store for T where
         + McpServerStore
         + ProviderStore
         + IdentityStore
+        + SandboxStore
         + FolderStore
         + BatchStore
         + ReplicaStore

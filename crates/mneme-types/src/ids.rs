@@ -193,6 +193,16 @@ typed_id!(
     FileAgentId,
     "file_agent"
 );
+typed_id!(
+    /// `sandbox-<uuid>`: a sandbox configuration
+    SandboxConfigId,
+    "sandbox"
+);
+typed_id!(
+    /// `sandbox-env-<uuid>`: a sandbox configuration's environment variable
+    SandboxEnvVarId,
+    "sandbox-env"
+);
 
 #[cfg(test)]
 mod tests {

@@ -29,6 +29,7 @@ pub mod model_settings;
 pub mod passage;
 pub mod provider;
 pub mod run;
+pub mod sandbox;
 mod schema;
 pub mod telemetry;
 pub mod time;
@@ -81,7 +82,7 @@ pub use ids::{
     AgentId, ArchiveId, BlockId, ConversationId, GroupId, IdError, IdentityId, McpServerId,
     MessageId, PassageId, ProviderId, ProviderTraceId, RunId, StepId, ToolId,
 };
-pub use ids::{FileAgentId, FileId, FolderId, JobId};
+pub use ids::{FileAgentId, FileId, FolderId, JobId, SandboxConfigId, SandboxEnvVarId};
 pub use letta_message::{
     ApprovalItem, ApprovalRequestMessage, ApprovalResponseMessage, ApprovalReturn,
     AssistantMessage, EventData, EventMessage, HiddenReasoningMessage, HiddenReasoningState,
@@ -121,6 +122,12 @@ pub use provider::{
 pub use run::{
     CancelledRuns, FeedbackType, ModifyFeedbackRequest, Run, RunMetrics, RunStatus, Step,
     StepMetrics, StopReason, UsageStatistics,
+};
+pub use sandbox::{
+    E2bSandboxConfig, LocalSandboxConfig, ModalLanguage, ModalSandboxConfig, PipRequirement,
+    SandboxConfig, SandboxConfigCreate, SandboxConfigUpdate, SandboxEnvironmentVariable,
+    SandboxEnvironmentVariableCreate, SandboxEnvironmentVariableUpdate, SandboxSettings,
+    SandboxType,
 };
 pub use telemetry::{ProviderTrace, TraceSpan};
 pub use tool::{

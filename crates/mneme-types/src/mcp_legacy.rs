@@ -265,6 +265,35 @@ pub struct McpOAuthCallback {
     pub error_description: Option<String>,
 }
 
+/// `{"server_name", "type", ...}` and the fields of the server's type (hand-written serde).
+impl schemars::JsonSchema for NamedMcpServerConfig {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NamedMcpServerConfig".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let kind = generator.subschema_for::<McpServerType>();
+        schemars::json_schema!({
+            "type": "object",
+            "description": "A server's config under its name: `server_name`, `type` and the fields of that type (`command`, `args`, `env` for stdio; `server_url`, `auth_header`, `auth_token`, `custom_headers` for SSE and streamable HTTP).",
+            "properties": { "server_name": { "type": "string" }, "type": kind },
+            "required": ["server_name"],
+        })
+    }
+}
+
+/// Every server's config keyed by its name.
+impl schemars::JsonSchema for NamedMcpServerConfigs {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NamedMcpServerConfigs".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let config = generator.subschema_for::<NamedMcpServerConfig>();
+        schemars::json_schema!({ "type": "object", "additionalProperties": config })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,34 +370,5 @@ mod tests {
         }
         .frame();
         assert_eq!(frame, "data: {\"event\":\"error\",\"message\":\"no\"}\n\n");
-    }
-}
-
-/// `{"server_name", "type", ...}` and the fields of the server's type (hand-written serde).
-impl schemars::JsonSchema for NamedMcpServerConfig {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "NamedMcpServerConfig".into()
-    }
-
-    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let kind = generator.subschema_for::<McpServerType>();
-        schemars::json_schema!({
-            "type": "object",
-            "description": "A server's config under its name: `server_name`, `type` and the fields of that type (`command`, `args`, `env` for stdio; `server_url`, `auth_header`, `auth_token`, `custom_headers` for SSE and streamable HTTP).",
-            "properties": { "server_name": { "type": "string" }, "type": kind },
-            "required": ["server_name"],
-        })
-    }
-}
-
-/// Every server's config keyed by its name.
-impl schemars::JsonSchema for NamedMcpServerConfigs {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "NamedMcpServerConfigs".into()
-    }
-
-    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let config = generator.subschema_for::<NamedMcpServerConfig>();
-        schemars::json_schema!({ "type": "object", "additionalProperties": config })
     }
 }

@@ -326,6 +326,7 @@ async fn build_service(config: &Config) -> anyhow::Result<Service> {
             chunk_retention: config.stream_retention,
             compaction_threshold: config.compaction_threshold,
             files_dir: Some(config.data_dir.join("files")),
+            tool_dir: Some(config.data_dir.join("tool_execution_dir")),
             max_upload_bytes: config.max_upload_bytes,
             coordination: coordination(config),
             web: config.web.clone(),

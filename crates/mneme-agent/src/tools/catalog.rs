@@ -43,6 +43,10 @@ pub const BUILTIN_TOOL_TYPES: &[&str] =
 /// run other agents' turns, which only the service can schedule).
 pub const MULTI_AGENT_TOOL_TYPE: &str = "letta_multi_agent_core";
 
+/// The `tool_type` of Letta's server-side built-ins (`web_search`, `fetch_webpage`,
+/// `run_code`), each run by the executor registered for its name or the type.
+pub const SERVER_TOOL_TYPE: &str = "letta_builtin";
+
 /// Letta's default cap on a tool's return, in characters.
 pub const DEFAULT_RETURN_CHAR_LIMIT: u32 = 50_000;
 
@@ -509,6 +513,27 @@ const BUILTINS: &[(&str, &str, &str, Params, bool)] = &[
                     "limit": {"type": "integer", "description": "Most passages to return (default 10)."},
                 }),
                 &["query"],
+            )
+        },
+        false,
+    ),
+    (
+        "run_code",
+        SERVER_TOOL_TYPE,
+        "Run a piece of code in an isolated sandbox and see its results, printed output and \
+         errors. Python always works; JavaScript (js), TypeScript (ts), R (r) and Java (java) \
+         work when this server has their interpreter.",
+        || {
+            object(
+                json!({
+                    "code": string("The code to run."),
+                    "language": {
+                        "type": "string",
+                        "enum": ["python", "js", "ts", "r", "java"],
+                        "description": "The language the code is written in.",
+                    },
+                }),
+                &["code", "language"],
             )
         },
         false,

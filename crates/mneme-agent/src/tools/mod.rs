@@ -21,7 +21,7 @@ use crate::recall::MemorySearch;
 pub use args::Args;
 pub use catalog::{
     BUILTIN_TOOL_TYPES, DEFAULT_RETURN_CHAR_LIMIT, MULTI_AGENT_TOOL_NAMES, MULTI_AGENT_TOOL_TYPE,
-    base_tool_rules, builtin_tools, default_tool_names,
+    SERVER_TOOL_TYPE, base_tool_rules, builtin_tools, default_tool_names,
 };
 pub use files::{FILE_TOOL_NAMES, FILES_TOOL_TYPE, FilePassage, FileReader, FileText, FileTools};
 pub use memory::WorkingMemory;

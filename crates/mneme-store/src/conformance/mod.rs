@@ -33,6 +33,7 @@ pub mod outbox;
 pub mod providers;
 pub mod replicas;
 pub mod runs;
+pub mod sandbox;
 pub mod search;
 pub mod step_queries;
 pub mod steps;
@@ -271,6 +272,12 @@ macro_rules! conformance_suite {
                 update_provider_applies_the_edit_or_nothing,
                 deleted_providers_are_gone_and_free_their_name,
             }
+            sandbox {
+                one_sandbox_config_per_kind,
+                sandbox_config_edits_apply_or_write_nothing,
+                sandbox_env_vars_are_unique_per_key,
+                deleting_a_sandbox_config_deletes_its_variables,
+            }
         }
     };
 }
@@ -335,6 +342,7 @@ mod tests {
         ("providers", include_str!("providers.rs")),
         ("replicas", include_str!("replicas.rs")),
         ("runs", include_str!("runs.rs")),
+        ("sandbox", include_str!("sandbox.rs")),
         ("search", include_str!("search.rs")),
         ("steps", include_str!("steps.rs")),
         ("step_queries", include_str!("step_queries.rs")),

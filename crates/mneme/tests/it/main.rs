@@ -25,6 +25,7 @@ mod recovery;
 mod replicas;
 mod request_overrides;
 mod restart;
+mod sandbox;
 mod search;
 mod streaming;
 mod telemetry;

@@ -18,8 +18,9 @@ use crate::tools::ToolOutcome;
 
 pub use fetch::is_public;
 
-/// Letta's `tool_type` of the web tools (and of `run_code`, which another executor may add).
-pub const WEB_TOOL_TYPE: &str = "letta_builtin";
+/// Letta's `tool_type` of the web tools: that of every server-side built-in (`run_code` has
+/// the same type and its own executor, registered by name).
+pub const WEB_TOOL_TYPE: &str = super::SERVER_TOOL_TYPE;
 
 /// Where `web_search` sends its queries. Base URLs are settings so that a deployment can use a
 /// proxy and tests a scripted server.
