@@ -156,7 +156,8 @@ fn turn(agent: mneme_types::AgentId) -> Vec<mneme_store::Message> {
     vec![user, call, ret]
 }
 
-/// Providers, identities, groups, folders, files and jobs as their stores write them; and a
+/// Providers, identities, groups, folders, files, jobs, batches and sandbox configurations as
+/// their stores write them; and a
 /// message written then deleted, so that SQLite's sequence is past the highest row.
 fn write_the_rest(path: &Path, agent: &str, archive: &str) {
     let conn = rusqlite::Connection::open(path).unwrap();
@@ -187,6 +188,10 @@ fn write_the_rest(path: &Path, agent: &str, archive: &str) {
          INSERT INTO batches (id, status, document, created_at)
            VALUES ('job-b1', 'running', '{{}}', 1);
          INSERT INTO batch_runs SELECT 'job-b1', 0, id FROM runs LIMIT 1;
+         INSERT INTO sandbox_configs (id, kind, data, created_at, updated_at)
+           VALUES ('sandbox-1', 'local', '{{}}', 1, 2);
+         INSERT INTO sandbox_env_vars (id, sandbox_config_id, key, data, created_at, updated_at)
+           VALUES ('sandbox-env-1', 'sandbox-1', 'K', '{{}}', 1, 2);
          INSERT INTO messages (id, agent_id, role, text, created_at, updated_at)
            VALUES ('message-gone', '{agent}', 'user', 'x', 1, 1);
          DELETE FROM messages WHERE id = 'message-gone';"
@@ -475,10 +480,12 @@ async fn a_missing_source_is_refused() {
 async fn an_older_source_is_brought_up_to_date_first() {
     let dir = populated().await;
     // Version 15: before migrations 16 (the replicas' tables and run columns), 17 (the
-    // owner of a file's processing), 19 (message batches) and 20 (provider traces).
+    // owner of a file's processing), 18 (sandbox configurations), 19 (message batches) and
+    // 20 (provider traces).
     let conn = rusqlite::Connection::open(db_path(&dir)).unwrap();
     conn.execute_batch(
-        "DELETE FROM schema_migrations WHERE version IN (16, 17, 19, 20);
+        "DELETE FROM schema_migrations WHERE version IN (16, 17, 18, 19, 20);
+         DROP TABLE sandbox_env_vars; DROP TABLE sandbox_configs;
          DROP TABLE batch_runs; DROP TABLE batches; DROP TABLE provider_traces;
          DROP INDEX files_unfinished_by_owner; ALTER TABLE files DROP COLUMN owner;
          DROP TABLE replicas; DROP TABLE leases; DROP INDEX runs_active_by_owner;
