@@ -139,17 +139,7 @@ impl McpManager {
     /// Connects to a server that is not (or not yet) registered, lists its tools and
     /// disconnects: the connection test of a config. Bounded by the connect and call timeouts.
     pub async fn probe(&self, config: &McpServerConfig) -> Result<Vec<McpTool>, McpError> {
-        let after = self.options.connect_timeout;
-        let session = tokio::time::timeout(
-            after,
-            transport::connect(config, &self.options, self.http()?),
-        )
-        .await
-        .map_err(|_| McpError::Timeout {
-            target: transport::target(config),
-            what: "connecting".into(),
-            after,
-        })??;
+        let session = self.connect(config).await?;
         let listed = self
             .timed(config, "listing tools", session.peer().list_all_tools())
             .await;
@@ -266,17 +256,7 @@ impl McpManager {
         if let Some(old) = live.take() {
             shut(old).await;
         }
-        let after = self.options.connect_timeout;
-        let session = tokio::time::timeout(
-            after,
-            transport::connect(config, &self.options, self.http()?),
-        )
-        .await
-        .map_err(|_| McpError::Timeout {
-            target: transport::target(config),
-            what: "connecting".into(),
-            after,
-        })??;
+        let session = self.connect(config).await?;
         let peer = session.peer().clone();
         *live = Some(Live {
             config: config.clone(),
@@ -284,6 +264,19 @@ impl McpManager {
             generation,
         });
         Ok((peer, generation))
+    }
+
+    /// A new session with the server, bounded by the connect timeout.
+    async fn connect(&self, config: &McpServerConfig) -> Result<Session, McpError> {
+        let after = self.options.connect_timeout;
+        let connecting = transport::connect(config, &self.options, self.http()?);
+        tokio::time::timeout(after, connecting)
+            .await
+            .map_err(|_| McpError::Timeout {
+                target: transport::target(config),
+                what: "connecting".into(),
+                after,
+            })?
     }
 
     /// Drops the connection of `generation`, unless another request already replaced it.
