@@ -92,7 +92,14 @@ pub struct Searcher {
     /// Set when other replicas share the database: pruning then waits for theirs, and only
     /// the holder of the recall embedder's lease embeds.
     shared: std::sync::OnceLock<mneme_scheduler::SharedConfig>,
+    /// Recent query vectors by model and text: a search across agents asks each agent's
+    /// history with one query, which is embedded once per model, not once per agent.
+    query_vectors: std::sync::Mutex<HashMap<(String, String), Vec<f32>>>,
 }
+
+/// Query vectors kept; the cache starts over when full (queries rarely repeat beyond a
+/// search across agents).
+const QUERY_VECTORS: usize = 64;
 
 /// The lease of the replica that computes recall vectors (one at a time, whichever).
 const RECALL_LEASE: &str = "job:recall-embedder";
@@ -124,6 +131,7 @@ impl Searcher {
             wake: Notify::new(),
             recall_vectors,
             shared: std::sync::OnceLock::new(),
+            query_vectors: std::sync::Mutex::default(),
         }))
     }
 
@@ -443,17 +451,39 @@ impl Searcher {
     /// The query's vector, or `None` (full text only) without a model or when it fails.
     async fn embed_query(&self, config: Option<&EmbeddingConfig>, text: &str) -> Option<Vec<f32>> {
         let config = config?;
+        let key = (model_key(config), text.to_owned());
+        if let Some(v) = self.cached_query(|c| c.get(&key).cloned()) {
+            return Some(v);
+        }
         let result = match self.embedder(config) {
             Ok(e) => e.embed(&[text.to_owned()]).await.map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         match result {
-            Ok(mut v) => v.pop(),
+            Ok(mut v) => {
+                let vector = v.pop()?;
+                self.cached_query(|c| {
+                    if c.len() >= QUERY_VECTORS {
+                        c.clear();
+                    }
+                    c.insert(key, vector.clone())
+                });
+                Some(vector)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "query embedding failed; searching by full text");
                 None
             }
         }
+    }
+
+    /// Runs `f` on the query-vector cache (a poisoned lock only loses the cache).
+    fn cached_query<T>(
+        &self,
+        f: impl FnOnce(&mut HashMap<(String, String), Vec<f32>>) -> Option<T>,
+    ) -> Option<T> {
+        let mut cache = self.query_vectors.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut cache)
     }
 
     /// Ranks the archives' passages for `text`, `filter` applied before the limit.
@@ -800,6 +830,15 @@ fn indexes_exactly(filter: &MessageFilter) -> bool {
         && filter.contains.is_none()
         && filter.newest.is_none()
         && filter.thread.is_none()
+}
+
+/// What a query vector depends on besides its text: the model and where it runs.
+fn model_key(config: &EmbeddingConfig) -> String {
+    let endpoint = config.embedding_endpoint.as_deref().unwrap_or_default();
+    format!(
+        "{}|{endpoint}|{}|{}",
+        config.embedding_endpoint_type, config.embedding_model, config.embedding_dim
+    )
 }
 
 fn relevance(h: &Hit) -> Relevance {

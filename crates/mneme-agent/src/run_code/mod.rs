@@ -38,13 +38,8 @@ impl RunCode {
 
 #[async_trait]
 impl ToolExecutor for RunCode {
+    /// Registered for the tool `run_code` by name, so every call is one of it.
     async fn execute(&self, call: Invocation<'_>) -> ToolOutcome {
-        let name = &call.tool.name;
-        if name != RUN_CODE {
-            return ToolOutcome::failed(format!(
-                "Error: tool '{name}' is not available on this server"
-            ));
-        }
         match self.run(call).await {
             Ok(text) => ToolOutcome::from_value(Value::String(text)),
             Err(e) => ToolOutcome::failed(format!("Error executing function {RUN_CODE}: {e}")),
