@@ -31,6 +31,7 @@ mod steps;
 mod telemetry;
 mod tools;
 mod unrouted;
+mod web;
 
 use std::future::Future;
 

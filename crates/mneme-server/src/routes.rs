@@ -520,7 +520,8 @@ pub fn router(service: Service) -> Router {
         }
         app = app.route(path, handler);
     }
-    app.fallback(unrouted::not_found)
+    app.merge(crate::web::router())
+        .fallback(unrouted::not_found)
         .method_not_allowed_fallback(unrouted::method_not_allowed)
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())

@@ -32,6 +32,7 @@ mod telemetry;
 mod tool_rules;
 mod tools;
 mod web_tools;
+mod web_ui;
 
 use std::path::Path;
 
