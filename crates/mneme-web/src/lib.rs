@@ -68,7 +68,11 @@ mod tests {
     fn the_index_and_the_vendored_modules_are_embedded_with_their_types() {
         let index = index().expect("index.html");
         assert_eq!(index.content_type, "text/html; charset=utf-8");
-        assert!(std::str::from_utf8(index.bytes).expect("utf-8").contains("/ui/app.js"));
+        assert!(
+            std::str::from_utf8(index.bytes)
+                .expect("utf-8")
+                .contains("/ui/app.js")
+        );
         let preact = asset("vendor/preact.mjs").expect("preact");
         assert_eq!(preact.content_type, "text/javascript; charset=utf-8");
         assert!(asset("missing.js").is_none());

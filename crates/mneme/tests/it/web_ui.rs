@@ -18,16 +18,30 @@ async fn root_serves_the_page_and_its_modules_without_the_network() {
     let srv = server().await;
     let resp = get(format!("{}/", srv.base), None).await;
     assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
-    let csp = resp.headers()["content-security-policy"].to_str().unwrap().to_owned();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-eval"), "{csp}");
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
     let page = resp.text().await.unwrap();
     assert!(page.contains(r#"src="/ui/app.js""#));
     // No CDN: every script and stylesheet is the server's own.
     for attr in ["src=\"", "href=\""] {
         for (i, _) in page.match_indices(attr) {
             let target = &page[i + attr.len()..];
-            assert!(target.starts_with('/') || target.starts_with("data:"), "{target:.40}");
+            assert!(
+                target.starts_with('/') || target.starts_with("data:"),
+                "{target:.40}"
+            );
         }
     }
 
@@ -61,7 +75,12 @@ async fn a_file_the_browser_holds_is_not_sent_again() {
 #[tokio::test]
 async fn a_missing_file_is_a_json_404_and_paths_cannot_climb_out() {
     let srv = server().await;
-    for path in ["/ui/nope.js", "/ui/../Cargo.toml", "/ui/%2e%2e/build.rs", "/ui/"] {
+    for path in [
+        "/ui/nope.js",
+        "/ui/../Cargo.toml",
+        "/ui/%2e%2e/build.rs",
+        "/ui/",
+    ] {
         let resp = get(format!("{}{path}", srv.base), None).await;
         assert_eq!(resp.status(), 404, "{path}");
         let body: serde_json::Value = resp.json().await.unwrap();
