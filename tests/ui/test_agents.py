@@ -52,6 +52,7 @@ def test_create_an_agent_through_the_form(page, ui_url, http, uid, shot):
     page.get_by_label("Block 3 label").fill("week")
     page.get_by_label("Block 3 value").fill("Monday: dentist")
     page.get_by_label("Block 3 limit").fill("500")
+    page.get_by_role("checkbox", name="fetch_webpage").check()
     shot(page, "create-agent")
     page.get_by_role("button", name="Create agent").click()
 
@@ -68,7 +69,8 @@ def test_create_an_agent_through_the_form(page, ui_url, http, uid, shot):
     assert blocks["persona"]["value"] == "I am a terse planning assistant."
     assert blocks["week"]["value"] == "Monday: dentist" and blocks["week"]["limit"] == 500
     # include_base_tools was on: the agent has the memory tools.
-    assert {"memory_replace", "conversation_search"} <= {t["name"] for t in agent["tools"]}
+    # The chosen tool came along with them.
+    assert {"memory_replace", "conversation_search", "fetch_webpage"} <= {t["name"] for t in agent["tools"]}
 
 
 def test_a_refused_agent_shows_the_server_detail(page, ui_url, http, uid):
