@@ -1,6 +1,8 @@
 """The agent's runs tab: its runs with their status, one bar per step in the latency and token
 charts, and a run's steps with their messages and trace, as the API reports them."""
 
+import re
+
 from playwright.sync_api import expect
 
 MODEL = "openai/gpt-4o-mini"
@@ -98,3 +100,24 @@ def test_runs_refresh_shows_a_new_run(page, ui_url, http, uid, fake):
     expect(page.locator('[data-chart="tokens"] svg rect')).to_have_count(
         len(http.get("/v1/steps/", params={"agent_id": aid}).json())
     )
+
+
+def test_runs_refresh_by_themselves_while_one_is_running(page, ui_url, http, uid, fake):
+    agent = make_agent(http, f"runs-live-{uid}")
+    aid = agent["id"]
+    fake.push({"text": f"slow answer {uid}", "delay_ms": 4000})
+    r = http.post(
+        f"/v1/agents/{aid}/messages/async",
+        json={"messages": [{"role": "user", "content": f"take your time {uid}"}]},
+    )
+    assert r.status_code == 200, r.text
+    run_id = r.json()["id"]
+    page.goto(ui_url + f"#/agents/{aid}/runs")
+    row = page.get_by_role("table", name="Runs").locator(f'tr[data-run-id="{run_id}"]')
+    expect(row.locator(".status")).to_have_text(re.compile("^(created|running)$"))
+    live = page.get_by_text("a run is active: refreshing every 5 s")
+    expect(live).to_be_visible()
+    # No click: the page polls while the run is active, then stops.
+    expect(row.locator(".status")).to_have_text("completed", timeout=15_000)
+    expect(live).to_have_count(0)
+    assert http.get(f"/v1/runs/{run_id}").json()["status"] == "completed"
