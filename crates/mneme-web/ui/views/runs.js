@@ -195,8 +195,7 @@ function RunDetail({ run, metrics, onClose }) {
     </div>
     <${Loaded} state=${state}>
       ${({ steps, messages }) => html`
-        <h4>Messages outside any step</h4>
-        <${MessageList} messages=${messages.filter((m) => !m.step_id)} empty="None." />
+        <${Unstepped} messages=${messages.filter((m) => !m.step_id)} />
         <h4>Steps (${steps.length})</h4>
         ${steps.length ? null : html`<div class="muted small">No steps.</div>`}
         <ol class="steps">
@@ -208,6 +207,12 @@ function RunDetail({ run, metrics, onClose }) {
       `}
     <//>
   </section>`;
+}
+
+/** The run's messages no step claims (a server may not stamp its input with a step). */
+function Unstepped({ messages }) {
+  if (!messages.length) return null;
+  return html`<h4>Messages outside any step</h4><${MessageList} messages=${messages} />`;
 }
 
 function StepItem({ step: s, index, run, stepsInRun, metrics, messages }) {
