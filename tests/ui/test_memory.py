@@ -79,3 +79,15 @@ def test_the_servers_refusal_is_shown(page, ui_url, http, uid):
     expect(alert).to_contain_text("12")
     expect(page.locator(".notice.error")).to_be_visible()
     assert block_value(http, agent["id"], "human") == "Name: Ada"
+
+
+def test_a_read_only_block_has_no_edit_button(page, ui_url, http, uid):
+    block = {"label": "policy", "value": "Never share secrets.", "limit": 500, "read_only": True}
+    agent = make_agent(http, f"ro-{uid}", memory_blocks=[block])
+    page.goto(f"{ui_url}#/agents/{agent['id']}/chat")
+    policy = page.locator("[data-block-label=policy]")
+    expect(policy.locator(".block-value")).to_have_text("Never share secrets.")
+    expect(policy.locator(".read-only")).to_have_text("read-only")
+    expect(policy.get_by_role("button", name="Edit")).to_have_count(0)
+    r = http.get(f"/v1/agents/{agent['id']}/core-memory/blocks/policy")
+    assert r.json()["read_only"] is True

@@ -58,50 +58,15 @@ function reverseRows(list) {
 
 export function Chat({ agent, conversationId }) {
   const r = routes(agent, conversationId);
-  const [items, setItemsState] = useState([]);
-  const itemsRef = useRef([]);
-  const [history, setHistory] = useState({ loading: true, error: null, cursor: null, more: false });
-  const [busy, setBusy] = useState(false);
+  const [items, itemsRef, setItems] = useItems();
   const [memoryKey, setMemoryKey] = useState(0);
   const [showSystem, setShowSystem] = useState(false);
-  const abortRef = useRef(null);
-  const runRef = useRef(null);
   const scroller = useRef(null);
-  const stick = useRef(true);
+  const stick = useRef(true); // follow the conversation's end unless the reader scrolled up
+  const history = useHistory(r, setItems, stick);
+  const onMemoryChange = useCallback(() => setMemoryKey((k) => k + 1), []);
+  const turn = useTurn(r, itemsRef, setItems, onMemoryChange, stick);
 
-  // The transcript lives in a ref too, so stream callbacks fold into the latest one.
-  const setItems = useCallback((next) => {
-    itemsRef.current = typeof next === "function" ? next(itemsRef.current) : next;
-    setItemsState(itemsRef.current);
-  }, []);
-
-  // `cursor`: the oldest message shown. The agent's system message is its history's first:
-  // once it is shown there is nothing older (otherwise an empty page says so).
-  const loadPage = useCallback(
-    async (cursor) => {
-      setHistory((h) => ({ ...h, loading: true }));
-      try {
-        const page = await api.get(r.list, { limit: PAGE, order: "desc", ...(cursor ? r.olderThan(cursor) : {}) });
-        const list = r.oldestFirst(Array.isArray(page) ? page : page?.data || []);
-        const older = fromHistory(list);
-        if (cursor) stick.current = false;
-        setItems((cur) => (cursor ? [...older, ...cur] : older));
-        const oldest = list[0];
-        setHistory({ loading: false, error: null, cursor: oldest?.id, more: !!oldest && oldest.message_type !== "system_message" });
-      } catch (error) {
-        setHistory((h) => ({ ...h, loading: false, error }));
-        notifyError(error);
-      }
-    },
-    [r.list],
-  );
-
-  useEffect(() => {
-    loadPage();
-    return () => abortRef.current?.abort();
-  }, [loadPage]);
-
-  // Follow the conversation's end unless the reader scrolled up.
   useEffect(() => {
     const el = scroller.current;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
@@ -110,6 +75,89 @@ export function Chat({ agent, conversationId }) {
     const el = scroller.current;
     stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
   };
+
+  const decide = (item, approve) =>
+    turn.send([{ type: "approval", approvals: [{ type: "approval", tool_call_id: item.callId, approve }] }], null);
+  // Only the latest approval request can still be answered.
+  const lastApproval = items.findLastIndex((it) => it.kind === "approval" && !it.ret);
+  const empty = history.loaded && !history.error && !items.some((it) => it.kind !== "system");
+
+  return html`<div class="chat">
+    <section class="chat-main" aria-label="Conversation">
+      <div class="chat-tools row small muted">
+        ${history.more &&
+        html`<button class="link" disabled=${history.loading} onClick=${history.loadOlder}>Load older</button>`}
+        <span class="grow"></span>
+        <label class="inline"><input type="checkbox" checked=${showSystem}
+          onChange=${(e) => setShowSystem(e.currentTarget.checked)} /> show system</label>
+      </div>
+      <div class="transcript" ref=${scroller} onScroll=${onScroll} aria-live="polite">
+        ${!history.loaded && html`<${Spinner} label="Loading messages" />`}
+        <${ErrorBox} error=${history.error} />
+        ${empty && html`<div class="empty">No messages yet. Say hello to ${agent.name}.</div>`}
+        ${items.map(
+          (it, i) => html`<${Item} key=${it.key} item=${it} showSystem=${showSystem}
+            pending=${!turn.busy && i === lastApproval} onDecide=${decide} />`,
+        )}
+        ${turn.busy && html`<div class="typing muted small" aria-label="Agent is working">${agent.name} is working…</div>`}
+      </div>
+      <${Composer} busy=${turn.busy || !history.loaded} onSend=${(text) => turn.send([{ role: "user", content: text }], text)}
+        onStop=${turn.busy ? turn.stop : null} />
+    </section>
+    <${MemoryPanel} agent=${agent} refreshKey=${memoryKey} />
+  </div>`;
+}
+
+/** The transcript's items, in state and in a ref too, so stream callbacks fold into the latest. */
+function useItems() {
+  const [items, setState] = useState([]);
+  const ref = useRef([]);
+  const setItems = useCallback((next) => {
+    ref.current = typeof next === "function" ? next(ref.current) : next;
+    setState(ref.current);
+  }, []);
+  return [items, ref, setItems];
+}
+
+/**
+ * The history: the newest page on mount, older ones on demand. The agent's system message is
+ * its history's first: once it is shown there is nothing older (else an empty page says so).
+ */
+function useHistory(r, setItems, stick) {
+  const [h, setH] = useState({ loaded: false, loading: true, error: null, cursor: null, more: false });
+  const load = useCallback(
+    async (cursor) => {
+      setH((s) => ({ ...s, loading: true }));
+      try {
+        const page = await api.get(r.list, { limit: PAGE, order: "desc", ...(cursor ? r.olderThan(cursor) : {}) });
+        const list = r.oldestFirst(Array.isArray(page) ? page : page?.data || []);
+        const older = fromHistory(list);
+        if (cursor) stick.current = false;
+        setItems((cur) => (cursor ? [...older, ...cur] : older));
+        const oldest = list[0];
+        setH({ loaded: true, loading: false, error: null, cursor: oldest?.id, more: !!oldest && oldest.message_type !== "system_message" });
+      } catch (error) {
+        setH((s) => ({ ...s, loaded: true, loading: false, error }));
+        notifyError(error);
+      }
+    },
+    [r.list],
+  );
+  useEffect(() => {
+    load();
+  }, [load]);
+  return { ...h, loadOlder: () => load(h.cursor) };
+}
+
+/**
+ * One turn at a time: `send(messages, echo)` shows `echo` as the user's bubble, streams the
+ * reply into the transcript and ends with the run's summary; `stop()` cancels the run.
+ */
+function useTurn(r, itemsRef, setItems, onMemoryChange, stick) {
+  const [busy, setBusy] = useState(false);
+  const abortRef = useRef(null);
+  const runRef = useRef(null);
+  useEffect(() => () => abortRef.current?.abort(), []);
 
   const send = async (messages, echo) => {
     const ctrl = new AbortController();
@@ -121,17 +169,15 @@ export function Chat({ agent, conversationId }) {
     const started = performance.now();
     const run = { stop: null, usage: null };
     const onEvent = (m) => {
-      if (m.message_type === "ping") runRef.current = m.run_id || runRef.current;
-      else if (m.message_type === "stop_reason") run.stop = m.stop_reason;
-      else if (m.message_type === "usage_statistics") run.usage = m;
-      runRef.current = runRef.current || m.run_id || null;
+      if (m.run_id && !runRef.current) runRef.current = m.run_id; // the first ping carries it
+      if (m.message_type === "stop_reason") run.stop = m.stop_reason;
+      if (m.message_type === "usage_statistics") run.usage = m;
       const before = itemsRef.current;
       setItems(applyMessage(before, m, "append"));
-      if (returnedToolNames(before, m).some(editsMemory)) setMemoryKey((k) => k + 1);
+      if (returnedToolNames(before, m).some(editsMemory)) onMemoryChange();
     };
-    const body = { messages, stream_tokens: true, include_pings: true };
     try {
-      await stream(r.send, body, onEvent, ctrl.signal);
+      await stream(r.send, { messages, stream_tokens: true, include_pings: true }, onEvent, ctrl.signal);
     } catch (err) {
       if (err?.name === "AbortError") run.stop = run.stop || "cancelled";
       else {
@@ -142,15 +188,14 @@ export function Chat({ agent, conversationId }) {
       abortRef.current = null;
       const ms = performance.now() - started;
       setItems((cur) => [...cur, localItem("run", { stop: run.stop, usage: run.usage, ms })]);
-      setMemoryKey((k) => k + 1);
+      onMemoryChange();
       setBusy(false);
     }
   };
 
   const stop = async () => {
-    const runId = runRef.current;
     try {
-      await r.cancel(runId);
+      await r.cancel(runRef.current);
     } catch (err) {
       // The run may have ended between the click and the request: nothing left to cancel.
       if (err?.status === 409) notify("The run had already ended.");
@@ -159,36 +204,7 @@ export function Chat({ agent, conversationId }) {
     abortRef.current?.abort();
   };
 
-  const decide = (item, approve) =>
-    send([{ type: "approval", approvals: [{ type: "approval", tool_call_id: item.callId, approve }] }], null);
-
-  // Only the latest approval request can still be answered.
-  const lastApproval = items.findLastIndex((it) => it.kind === "approval" && !it.ret);
-
-  return html`<div class="chat">
-    <section class="chat-main" aria-label="Conversation">
-      <div class="chat-tools row small muted">
-        ${history.more &&
-        html`<button class="link" disabled=${history.loading} onClick=${() => loadPage(history.cursor)}>Load older</button>`}
-        <span class="grow"></span>
-        <label class="inline"><input type="checkbox" checked=${showSystem}
-          onChange=${(e) => setShowSystem(e.currentTarget.checked)} /> show system</label>
-      </div>
-      <div class="transcript" ref=${scroller} onScroll=${onScroll} aria-live="polite">
-        ${history.loading && !items.length && html`<${Spinner} label="Loading messages" />`}
-        <${ErrorBox} error=${history.error} />
-        ${!history.loading && !items.some((it) => it.kind !== "system") && !history.error &&
-        html`<div class="empty">No messages yet. Say hello to ${agent.name}.</div>`}
-        ${items.map(
-          (it, i) => html`<${Item} key=${it.key} item=${it} showSystem=${showSystem}
-            pending=${!busy && i === lastApproval} onDecide=${decide} />`,
-        )}
-        ${busy && html`<div class="typing muted small" aria-label="Agent is working">${agent.name} is working…</div>`}
-      </div>
-      <${Composer} busy=${busy} onSend=${(text) => send([{ role: "user", content: text }], text)} onStop=${stop} />
-    </section>
-    <${MemoryPanel} agent=${agent} refreshKey=${memoryKey} />
-  </div>`;
+  return { busy, send, stop };
 }
 
 function Composer({ busy, onSend, onStop }) {
@@ -212,7 +228,7 @@ function Composer({ busy, onSend, onStop }) {
   return html`<div class="composer">
     <textarea ref=${input} rows="2" aria-label="Message" placeholder="Message (Enter sends, Shift+Enter: new line)"
       value=${text} disabled=${busy} onInput=${(e) => setText(e.currentTarget.value)} onKeyDown=${onKey}></textarea>
-    ${busy
+    ${onStop
       ? html`<button class="danger" onClick=${onStop}>Stop</button>`
       : html`<button class="primary" disabled=${!text.trim()} onClick=${submit}>Send</button>`}
   </div>`;

@@ -146,7 +146,7 @@ function applyApprovalResponse(items, m) {
   return next;
 }
 
-/** The name of the tool whose return `m` is (for the memory panel's refresh). */
+/** The names of the tools whose returns `m` carries (for the memory panel's refresh). */
 export function returnedToolNames(items, m) {
   if (m.message_type !== "tool_return_message") return [];
   return returnsOf(m).map((r) => items.find((it) => it.key === `call:${r.tool_call_id}`)?.name || m.name || "");
