@@ -9,6 +9,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::Shared;
@@ -43,7 +44,8 @@ pub(crate) async fn chat_completions(
     let answer = Answer::new(&request, &reply, first_id);
     if request["stream"] == true {
         let include_usage = request["stream_options"]["include_usage"] == true;
-        sse_response(answer.chunks(include_usage))
+        let pause = Duration::from_millis(reply.chunk_delay_ms.unwrap_or(0));
+        sse_response(answer.chunks(include_usage), pause)
     } else {
         Json(answer.completion()).into_response()
     }
@@ -223,14 +225,21 @@ impl Answer {
     }
 }
 
-/// SSE framing: one `data:` line and a blank line per chunk, then `data: [DONE]`.
-fn sse_response(chunks: Vec<Value>) -> Response {
+/// SSE framing: one `data:` line and a blank line per chunk, then `data: [DONE]`; `pause`
+/// between two frames.
+fn sse_response(chunks: Vec<Value>, pause: Duration) -> Response {
     let frames = chunks
         .into_iter()
         .map(|chunk| format!("data: {chunk}\n\n"))
         .chain(std::iter::once("data: [DONE]\n\n".to_owned()))
-        .map(Ok::<_, Infallible>);
-    let body = Body::from_stream(futures_util::stream::iter(frames));
+        .enumerate();
+    let paced = futures_util::stream::iter(frames).then(move |(i, frame)| async move {
+        if i > 0 && !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+        Ok::<_, Infallible>(frame)
+    });
+    let body = Body::from_stream(paced);
     let headers = [
         (header::CONTENT_TYPE, "text/event-stream"),
         (header::CACHE_CONTROL, "no-cache"),
@@ -289,5 +298,21 @@ mod tests {
         assert_eq!(last["usage"], answer.completion()["usage"]);
         let finish = &chunks[chunks.len() - 2];
         assert_eq!(finish["choices"][0]["finish_reason"], "tool_calls");
+    }
+
+    #[tokio::test]
+    async fn the_chunk_delay_paces_the_frames() {
+        let chunks = vec![json!({"n": 1}), json!({"n": 2})];
+        let started = std::time::Instant::now();
+        let response = sse_response(chunks, Duration::from_millis(30));
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        // Three frames (two chunks and [DONE]): two pauses between them.
+        assert!(started.elapsed() >= Duration::from_millis(60));
+        assert_eq!(
+            std::str::from_utf8(&body).unwrap(),
+            "data: {\"n\":1}\n\ndata: {\"n\":2}\n\ndata: [DONE]\n\n"
+        );
     }
 }

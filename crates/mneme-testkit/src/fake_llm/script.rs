@@ -19,7 +19,8 @@ pub(crate) enum Protocol {
 ///
 /// JSON forms: `{"text": "hi"}`, `{"tool_calls": [{"name": "f", "arguments": {...}}]}` (with an
 /// optional `"text"` beside), `{"error": {"status": 429, "body": {...}}}`,
-/// `{"error": {"kind": "context_length_exceeded"}}`; any of them with `"delay_ms"`, and with
+/// `{"error": {"kind": "context_length_exceeded"}}`; any of them with `"delay_ms"` (and
+/// `"chunk_delay_ms"` between streamed chunks), and with
 /// `"prompt_tokens"` / `"completion_tokens"` to report that usage instead of the estimate.
 /// Unknown keys are refused so that a typo in a test script fails loudly.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -65,6 +66,10 @@ pub struct Reply {
     /// Extra delay for this reply, on top of the global latency.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
+    /// Streamed answers (OpenAI route): the pause between two chunks, so that a client can
+    /// be seen showing a reply while it arrives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunk_delay_ms: Option<u64>,
 }
 
 /// A tool call to answer with. `arguments` is sent as its JSON text, or verbatim when it is a
