@@ -4,7 +4,9 @@
 //! The sections are cut from the stored system message as Letta's context calculator cuts
 //! them: the base prompt is what precedes the first section tag, then `<memory_blocks>`,
 //! `<tool_usage_rules>` and `<memory_metadata>`; a compaction summary at index 1 is its own
-//! section and not among the messages.
+//! section and not among the messages. A section tag counts only on a line of its own, as the
+//! compiler writes it: prompts name `<memory_blocks>` in their prose (mneme's own do), and
+//! that mention must not cut the base prompt short.
 
 use mneme_llm::tokens::{MESSAGE_OVERHEAD, TokenCounter};
 use mneme_store::{AgentContext, Message};
@@ -93,17 +95,27 @@ pub fn context_overview(ctx: &AgentContext, counter: &TokenCounter) -> ContextOv
 fn base_prompt(system: &str) -> Option<String> {
     let first = SECTION_TAGS
         .iter()
-        .filter_map(|tag| system.find(&format!("<{tag}>")))
+        .filter_map(|tag| open_tag(system, tag))
         .min()
         .unwrap_or(system.len());
     let base = system[..first].trim();
     (!base.is_empty()).then(|| base.to_owned())
 }
 
+/// Where `<tag>` opens a section: at the start of `text` or of a line, alone on its line.
+fn open_tag(text: &str, tag: &str) -> Option<usize> {
+    let open = format!("<{tag}>");
+    text.match_indices(&open).map(|(i, _)| i).find(|&i| {
+        let line_start = i == 0 || text[..i].ends_with('\n');
+        let rest = &text[i + open.len()..];
+        line_start && (rest.is_empty() || rest.starts_with('\n'))
+    })
+}
+
 /// `<tag>...</tag>` as it appears in `text`, tags included.
 fn tagged(text: &str, tag: &str) -> Option<String> {
-    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
-    let start = text.find(&open)?;
+    let close = format!("</{tag}>");
+    let start = open_tag(text, tag)?;
     let end = text[start..].find(&close)? + start + close.len();
     Some(text[start..end].to_owned())
 }
@@ -127,6 +139,20 @@ mod tests {
                 .unwrap()
                 .contains("3 previous")
         );
-        assert_eq!(base_prompt("<memory_blocks></memory_blocks>"), None);
+        assert_eq!(base_prompt("<memory_blocks>\n</memory_blocks>"), None);
+    }
+
+    #[test]
+    fn a_tag_named_in_the_prose_does_not_cut_the_base_prompt() {
+        let system = "Memory is shown inside <memory_blocks>. Use it.\n\n<memory_blocks>\n\
+                      <human>Ada</human>\n</memory_blocks>";
+        assert_eq!(
+            base_prompt(system).as_deref(),
+            Some("Memory is shown inside <memory_blocks>. Use it.")
+        );
+        assert_eq!(
+            tagged(system, "memory_blocks").as_deref(),
+            Some("<memory_blocks>\n<human>Ada</human>\n</memory_blocks>")
+        );
     }
 }
