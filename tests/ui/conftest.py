@@ -26,6 +26,7 @@ from mneme_harness import (  # noqa: E402,F401  (fixtures and the report hook, u
     http,
     pytest_runtest_makereport,
     server,
+    server_class,
     server_factory,
     uid,
 )
