@@ -1,6 +1,7 @@
 //! The `mneme` command: `mneme server` runs the API; `mneme config` prints the resolved config;
 //! `mneme import` and `mneme export` move Agent Files in and out of the data directory offline;
-//! `mneme migrate` copies the data directory's database into PostgreSQL.
+//! `mneme migrate` copies the data directory's database into PostgreSQL; `mneme chat` talks to
+//! an agent of a running server (this one or any Letta server) in the terminal.
 
 mod config;
 mod migrate;
@@ -61,6 +62,8 @@ enum Command {
         #[command(flatten)]
         server: ServeArgs,
     },
+    /// Chat with an agent of a running server in the terminal (any Letta-compatible server).
+    Chat(mneme_chat::ChatArgs),
 }
 
 #[derive(clap::Args)]
@@ -145,6 +148,15 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?
                 .block_on(migrate::run(&source, &target))
+        }
+        Command::Chat(args) => {
+            // A chat that cannot start (no server, an unknown agent) is said in one line, with
+            // no backtrace: the reader is a user at a terminal, not a log.
+            if let Err(e) = mneme_chat::run(args) {
+                eprintln!("mneme chat: {e}");
+                std::process::exit(1);
+            }
+            Ok(())
         }
         Command::Config(args) => {
             let config = Config::resolve(args)?;
