@@ -30,20 +30,22 @@ def test_conversations_create_list_and_delete(page, ui_url, http, uid, fake, sho
     form.get_by_role("button", name="New conversation").click()
     # The new conversation opens.
     opened = page.locator(".open-conversation")
-    expect(opened.get_by_role("heading")).to_contain_text(f"trip plans {uid}")
+    expect(opened.get_by_role("heading", level=3)).to_contain_text(f"trip plans {uid}")
     listed = http.get("/v1/conversations/", params={"agent_id": aid}).json()
     assert [c["summary"] for c in listed] == [f"trip plans {uid}"]
     cid = listed[0]["id"]
     expect(opened).to_have_attribute("data-conversation-id", cid)
 
-    # A message sent to it (through the API) shows as its last message in the list.
-    r = http.post(
-        f"/v1/conversations/{cid}/messages",
-        json={"messages": [{"role": "user", "content": f"hi {uid}"}], "streaming": False},
-    )
-    assert r.status_code == 200, r.text
+    # A message typed in the conversation's chat is answered there and kept in the
+    # conversation, not in the agent's default history.
+    box = opened.get_by_role("textbox", name="Message")
+    box.fill(f"hi {uid}")
+    box.press("Enter")
+    expect(opened.get_by_role("region", name="Conversation")).to_contain_text(f"echo: hi {uid}")
     msgs = http.get(f"/v1/conversations/{cid}/messages").json()
     assert any(f"hi {uid}" in str(m.get("content")) for m in msgs)
+    default = http.get(f"/v1/agents/{aid}/messages", params={"limit": 100}).json()
+    assert not any(f"hi {uid}" in str(m.get("content")) for m in default)
     page.get_by_role("button", name="← All conversations").click()
     table = page.get_by_role("table", name="Conversations")
     row = table.locator(f'tr[data-conversation-id="{cid}"]')
