@@ -29,8 +29,7 @@ export function StackedBar({ parts, total, unit = "tokens", label }) {
         ${parts.map(
           (p, i) => html`<li key=${p.label} data-part=${p.label}>
             <span class="swatch" style=${`background:${p.color || PALETTE[i % PALETTE.length]}`}></span>
-            ${p.label} <b>${fmtNumber(p.value)}</b>
-            <span class="muted">${((100 * (p.value || 0)) / whole).toFixed(1)}%</span>
+            ${p.label} <b>${fmtNumber(p.value)}</b>${" "}<span class="muted">${((100 * (p.value || 0)) / whole).toFixed(1)}%</span>
           </li>`,
         )}
       </ul>
