@@ -97,12 +97,27 @@ def test_step_messages_are_the_messages_the_step_wrote(client, fake, uid):
     assert_error_body(ei.value, 404)
 
 
-def test_step_metrics_name_the_step_run_and_agent(client, fake, uid):
+def test_step_metrics_time_the_step_and_name_its_run_and_agent(client, fake, uid):
     agent = make_agent(client, f"stepmetrics-{uid}")
-    resp = client.agents.messages.create(agent_id=agent.id, input="hello")
+    fake.latency(50)
+    before = time.time_ns()
+    resp = two_step_turn(client, fake, agent.id)
+    after = time.time_ns()
     msg = resp.messages[-1]
+    first, second = list(dict.fromkeys(m.step_id for m in resp.messages))
     metrics = client.steps.metrics.retrieve(msg.step_id)
     assert (metrics.id, metrics.run_id, metrics.agent_id) == (msg.step_id, msg.run_id, agent.id)
+
+    # The search step ran a tool; the answer's did not. Each model call took the latency.
+    call, answer = client.steps.metrics.retrieve(first), client.steps.metrics.retrieve(second)
+    assert call.tool_execution_ns > 0 and answer.tool_execution_ns is None
+    for m in (call, answer):
+        assert before <= m.step_start_ns <= m.llm_request_start_ns <= after
+        assert m.llm_request_ns >= 50_000_000
+        assert m.step_ns >= m.llm_request_ns + (m.tool_execution_ns or 0)
+    assert call.step_start_ns + call.step_ns <= answer.step_start_ns
+    run = client.runs.retrieve(msg.run_id)
+    assert 50_000_000 <= run.ttft_ns <= run.total_duration_ns
 
     with pytest.raises(letta_client.NotFoundError) as ei:
         client.steps.metrics.retrieve(random_id("step"))

@@ -1,6 +1,7 @@
 """The agent's runs tab: its runs with their status, one bar per step in the latency and token
 charts, and a run's steps with their messages and trace, as the API reports them."""
 
+import math
 import re
 
 from playwright.sync_api import expect
@@ -21,6 +22,12 @@ def send(http, agent_id: str, text: str) -> dict:
     )
     assert r.status_code == 200, r.text
     return r.json()
+
+
+def fmt_ms(ns: int) -> str:
+    """A duration as the page writes it (components.js `fmtMs`; JavaScript rounds halves up)."""
+    ms = ns / 1e6
+    return f"{math.floor(ms + 0.5)} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
 
 
 def bar_heights(chart) -> list[float]:
@@ -121,3 +128,44 @@ def test_runs_refresh_by_themselves_while_one_is_running(page, ui_url, http, uid
     expect(row.locator(".status")).to_have_text("completed", timeout=15_000)
     expect(live).to_have_count(0)
     assert http.get(f"/v1/runs/{run_id}").json()["status"] == "completed"
+
+
+def test_runs_latency_bars_come_from_each_steps_metrics(page, ui_url, http, uid, fake, shot):
+    agent = make_agent(http, f"runs-timed-{uid}")
+    aid = agent["id"]
+    fake.latency(120)
+    fake.tool_call("conversation_search", {"query": f"nothing {uid}"})
+    fake.text(f"found nothing {uid}")
+    run_id = send(http, aid, f"search {uid}")["messages"][0]["run_id"]
+    steps = http.get(f"/v1/runs/{run_id}/steps", params={"order": "asc"}).json()
+    assert len(steps) == 2
+    metrics = [http.get(f"/v1/steps/{s['id']}/metrics").json() for s in steps]
+    assert all(m["step_ns"] >= m["llm_request_ns"] >= 120_000_000 for m in metrics), metrics
+    run = http.get(f"/v1/runs/{run_id}").json()
+    assert 120_000_000 <= run["ttft_ns"] <= run["total_duration_ns"]
+
+    # A run of two steps: each bar is its own step's time, none borrowed from the run.
+    page.goto(ui_url + f"#/agents/{aid}/runs")
+    latency = page.locator('[data-chart="latency"]')
+    expect(latency.locator("svg rect")).to_have_count(2)
+    expect(latency).to_contain_text("Timings: 2 from the step's metrics.")
+    assert all(h > 0 for h in bar_heights(latency))
+    titles = latency.locator("svg rect title").all_text_contents()
+    for title, m in zip(titles, metrics):
+        assert title.endswith(f" {math.floor(m['step_ns'] / 1e6 + 0.5)} ms"), (title, m)
+        assert f"model {fmt_ms(m['llm_request_ns'])}" in title
+
+    # The run's steps: how long each took, its model call and its tools; the first token.
+    page.get_by_role("table", name="Runs").get_by_role("button", name=run_id).click()
+    detail = page.get_by_role("region", name=f"Run {run_id}")
+    expect(detail).to_contain_text(f"first token after {fmt_ms(run['ttft_ns'])}")
+    items = detail.locator(".step")
+    expect(items).to_have_count(2)
+    call, answer = metrics
+    expect(items.nth(0).locator(".step-latency")).to_have_text(
+        f"{fmt_ms(call['step_ns'])} (model {fmt_ms(call['llm_request_ns'])}, tools {fmt_ms(call['tool_execution_ns'])})"
+    )
+    expect(items.nth(1).locator(".step-latency")).to_have_text(
+        f"{fmt_ms(answer['step_ns'])} (model {fmt_ms(answer['llm_request_ns'])})"
+    )
+    shot(page, "runs-step-timings")

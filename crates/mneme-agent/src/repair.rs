@@ -176,6 +176,7 @@ pub(crate) async fn apply(
             conversation_id: ctx.conversation,
             run_id: step.as_ref().and_then(|s| s.run_id).unwrap_or(run),
             step,
+            timings: None,
             messages: repair.added.clone(),
             message_ids: ids,
             message_ids_version: ctx.agent.message_ids_version,

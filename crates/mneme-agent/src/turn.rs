@@ -2,6 +2,7 @@
 //! it asked for, and commits everything it produced in one transaction before the next step.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::LazySandbox;
 use crate::mcp::McpTools;
@@ -31,8 +32,10 @@ use crate::system::{MemoryStats, compile_system_message, is_current};
 use crate::tokens::ContextTokens;
 use crate::tool_rules::{Allowed, Solver};
 use crate::tools::{BUILTIN_TOOL_TYPES, BuiltinTools, ToolOutcome, WorkingMemory};
+use clock::StepClock;
 
 mod answer;
+mod clock;
 mod commit;
 mod compact;
 mod model;
@@ -109,6 +112,9 @@ pub struct TurnOutput {
     pub usage: UsageStatistics,
     /// The model error that ended the turn, when one did.
     pub error: Option<LlmError>,
+    /// When the turn's first model answer began to arrive (its first streamed chunk, else the
+    /// whole answer): the run's time to first token counts to it. `None` without an answer.
+    pub first_chunk_at: Option<Instant>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +164,8 @@ struct Turn {
     /// The first message of this request (where its turn starts in the context, once stored).
     first_input: Option<MessageId>,
     compactions: Vec<Compacted>,
+    /// When the first model answer of the turn began to arrive.
+    first_chunk_at: Option<Instant>,
 }
 
 /// How a step ended.
@@ -284,6 +292,7 @@ impl Runtime {
             stop_reason: stop,
             usage: turn.usage,
             error,
+            first_chunk_at: turn.first_chunk_at,
         })
     }
 
@@ -325,18 +334,20 @@ impl Runtime {
         input: &TurnInput,
         step_id: StepId,
     ) -> Result<Next, AgentError> {
+        let mut clock = StepClock::start();
         let assistant_id = MessageId::new();
         let allowed = turn.allowed();
-        let answered = self
-            .answer(turn, input, &allowed, (step_id, assistant_id))
-            .await?;
+        let ids = (step_id, assistant_id);
+        let answered = self.answer(turn, input, &allowed, ids, &mut clock).await?;
         let (request, response) = match answered {
             Ok(answer) => answer,
             Err(next) => return Ok(next),
         };
-        let ids = (step_id, assistant_id);
-        let outcome = self.handle(turn, input, &allowed, ids, &response).await?;
-        self.commit(turn, input, step_id, &response, &outcome)
+        let outcome = self
+            .handle(turn, input, (&allowed, ids), &response, &mut clock)
+            .await?;
+        let timings = clock.timings(true);
+        self.commit(turn, input, (step_id, &response), &outcome, timings)
             .await?;
         emit(
             input,
@@ -369,6 +380,7 @@ impl Runtime {
         input: &TurnInput,
         allowed: &Allowed,
         (step_id, assistant_id): (StepId, MessageId),
+        clock: &mut StepClock,
     ) -> Result<Result<(ChatRequest, ChatResponse), Next>, AgentError> {
         let (mut checked, mut overflows) = (false, 0);
         loop {
@@ -385,11 +397,16 @@ impl Runtime {
                     compact::Outcome::Stop(next) => return Ok(Err(next)),
                 }
             }
+            let started = Instant::now();
             let called = self
                 .call_model(turn, input, &request, (step_id, assistant_id))
                 .await;
             match called {
-                Ok(Some(response)) => return Ok(Ok((request, response))),
+                Ok(Some(answered)) => {
+                    clock.model_answered(started);
+                    turn.first_chunk_at.get_or_insert(answered.first_chunk_at);
+                    return Ok(Ok((request, answered.response)));
+                }
                 Ok(None) => return Ok(Err(Next::Stop(StopReason::Cancelled))),
                 // The provider counts better than we do: make room and try again.
                 Err(LlmError::ContextWindowExceeded(why)) if overflows < OVERFLOW_RETRIES => {
@@ -408,14 +425,15 @@ impl Runtime {
         }
     }
 
-    /// Decides what the answer does, runs the calls it asks for, and concludes.
+    /// Decides what the answer does, runs the calls it asks for (timed on `clock`), and
+    /// concludes.
     async fn handle(
         &self,
         turn: &mut Turn,
         input: &TurnInput,
-        allowed: &Allowed,
-        (step_id, message_id): (StepId, MessageId),
+        (allowed, (step_id, message_id)): (&Allowed, (StepId, MessageId)),
         response: &ChatResponse,
+        clock: &mut StepClock,
     ) -> Result<StepOutcome, AgentError> {
         let view = StepView {
             agent: turn.ctx.agent.id,
@@ -433,7 +451,8 @@ impl Runtime {
                 if self.stores_answer_first(&plan, &turn.ctx) {
                     let answer = plan.answer();
                     let committed = [answer.clone()];
-                    self.commit_answer(turn, input, (step_id, response), answer)
+                    let timings = clock.timings(false);
+                    self.commit_answer(turn, input, (step_id, response), answer, timings)
                         .await?;
                     emit(
                         input,
@@ -442,7 +461,9 @@ impl Runtime {
                         },
                     );
                 }
+                let started = Instant::now();
                 let outcomes = self.run_calls(&plan, &turn.ctx, &mut turn.memory).await;
+                clock.tools_ran(started);
                 Ok(conclude(*plan, &mut turn.solver, outcomes))
             }
         }
@@ -582,6 +603,7 @@ impl Runtime {
             tokens,
             first_input: opening.first_input,
             compactions: Vec::new(),
+            first_chunk_at: None,
             ctx,
         })
     }

@@ -275,13 +275,17 @@ impl Scheduler {
             }
             Err(e) => (None, Err(e)),
         };
-        let stop = match &result {
-            Ok(out) => out.stop_reason,
-            Err(_) => StopReason::Error,
+        let (stop, first_chunk_at) = match &result {
+            Ok(out) => (out.stop_reason, out.first_chunk_at),
+            Err(_) => (StopReason::Error, None),
+        };
+        let timing = RunTiming {
+            started,
+            first_chunk_at,
         };
         // The run's outcome is stored before the sink's last report, so that a reader that has
         // seen the end finds the run finished.
-        match self.finish_run(run, stop, started).await {
+        match self.finish_run(run, stop, timing).await {
             Ok(()) => {}
             // Deleted under its turn, with its agent or conversation: nothing left to record.
             Err(StoreError::NotFound { .. }) => {
@@ -402,10 +406,15 @@ impl Scheduler {
         &self,
         run: RunId,
         stop: StopReason,
-        started: Instant,
+        timing: RunTiming,
     ) -> Result<(), StoreError> {
         let now = time::now();
-        let elapsed = started.elapsed();
+        let elapsed = timing.started.elapsed();
+        // Both durations count from the job's start, so the first token never comes after the
+        // end (Letta counts from the request's start too).
+        let ttft = timing
+            .first_chunk_at
+            .map(|at| at.saturating_duration_since(timing.started).as_nanos() as u64);
         let edit = Box::new(move |r: &mut RunRecord| {
             // Another replica found this one silent and failed the run meanwhile (a frozen
             // process whose turn went on): readers were told so and the agent may have moved
@@ -417,6 +426,9 @@ impl Scheduler {
             r.stop_reason = Some(stop);
             r.completed_at = Some(now);
             r.data.total_duration_ns = Some(elapsed.as_nanos() as u64);
+            if ttft.is_some() {
+                r.data.ttft_ns = ttft;
+            }
         });
         self.store.finish_run(run, edit).await?;
         Ok(())
@@ -430,6 +442,12 @@ impl Scheduler {
     }
 }
 
+/// When a job started and when its turn's first model answer began to arrive.
+struct RunTiming {
+    started: Instant,
+    first_chunk_at: Option<Instant>,
+}
+
 /// The outcome of a job cancelled before its turn started.
 fn cancelled() -> TurnOutput {
     TurnOutput {
@@ -438,6 +456,7 @@ fn cancelled() -> TurnOutput {
         stop_reason: StopReason::Cancelled,
         usage: Default::default(),
         error: None,
+        first_chunk_at: None,
     }
 }
 

@@ -45,6 +45,7 @@ impl TurnRunner for Runner {
             stop_reason: stop,
             usage: Default::default(),
             error: None,
+            first_chunk_at: None,
         })
     }
 }

@@ -71,6 +71,7 @@ impl TurnRunner for ScriptedRunner {
             stop_reason: stop,
             usage: Default::default(),
             error: None,
+            first_chunk_at: None,
         })
     }
 }

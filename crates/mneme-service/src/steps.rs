@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use mneme_store::{Page, StepEdit, StepFilter, StepTrace, TagQuery};
+use mneme_store::{Page, StepEdit, StepFilter, StepRecord, StepTrace, TagQuery};
 use mneme_types::{
     LettaMessage, ModifyFeedbackRequest, ProviderTrace, ProviderTraceId, RunId, Step, StepId,
     StepMetrics, TraceSpan, time,
@@ -48,20 +48,22 @@ impl Service {
             .collect())
     }
 
-    /// A step's metrics: mneme keeps no per-step timings, so only the ids are filled.
+    /// A step's metrics: its ids and the timings stored with it (null for steps stored before
+    /// mneme kept them, and a pending step's `step_ns`).
     pub async fn step_metrics(&self, id: StepId) -> Result<StepMetrics> {
-        let step = self.store.get_step(id).await?;
+        let StepRecord { step, timings } = self.store.get_step_record(id).await?;
+        let t = timings.unwrap_or_default();
         Ok(StepMetrics {
             id: step.id,
             organization_id: None,
             provider_id: None,
             run_id: step.run_id,
             agent_id: step.agent_id,
-            step_start_ns: None,
-            llm_request_start_ns: None,
-            llm_request_ns: None,
-            tool_execution_ns: None,
-            step_ns: None,
+            step_start_ns: timings.map(|t| t.step_start_ns),
+            llm_request_start_ns: t.llm_request_start_ns,
+            llm_request_ns: t.llm_request_ns,
+            tool_execution_ns: t.tool_execution_ns,
+            step_ns: t.step_ns,
             base_template_id: None,
             template_id: None,
             project_id: step.project_id,

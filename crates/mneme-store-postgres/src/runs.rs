@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use mneme_store::codec::{json, micros, parse, time, to_json};
 use mneme_store::{
     BlockChange, Page, RunChunk, RunEdit, RunFilter, RunRecord, RunStore, StepCommit, StepEdit,
-    StepFilter, StepTrace, StoreError,
+    StepFilter, StepRecord, StepTrace, StoreError,
 };
 use mneme_types::{AgentId, ConversationId, MessageId, RunId, RunStatus, Step, StepId, StopReason};
 use sqlx::postgres::PgRow;
@@ -49,6 +49,11 @@ impl RunStore for PgStore {
     }
 
     async fn get_step(&self, id: StepId) -> StoreResult<Step> {
+        let mut conn = self.pool.acquire().await.map_err(Error::from)?;
+        Ok(steps::load_step(&mut conn, id, false).await?)
+    }
+
+    async fn get_step_record(&self, id: StepId) -> StoreResult<StepRecord> {
         let mut conn = self.pool.acquire().await.map_err(Error::from)?;
         Ok(steps::load_step(&mut conn, id, false).await?)
     }
@@ -308,7 +313,10 @@ async fn write_step(tx: &mut PgConnection, c: &StepCommit, step: &Step) -> Resul
     .bind(step.id.to_string())
     .bind(c.run_id.to_string())
     .bind(c.agent_id.to_string())
-    .bind(to_json(step)?)
+    .bind(to_json(&StepRecord {
+        step: step.clone(),
+        timings: c.timings,
+    })?)
     .bind(micros(&c.created_at))
     .bind(Step::PENDING)
     .execute(&mut *tx)

@@ -3,8 +3,9 @@
 //! place.
 
 use mneme_store::codec::{json, micros, to_json};
-use mneme_store::{Page, StepEdit, StepFilter};
+use mneme_store::{Page, StepEdit, StepFilter, StepRecord};
 use mneme_types::{Step, StepId};
+use serde::de::DeserializeOwned;
 use sqlx::{PgConnection, Row};
 
 use crate::Result;
@@ -28,26 +29,32 @@ pub(crate) async fn list_steps(
     .await
 }
 
-/// One step; `lock` holds its row until the transaction ends.
-pub(crate) async fn load_step(conn: &mut PgConnection, id: StepId, lock: bool) -> Result<Step> {
+/// One step as stored: a `Step`, or the `StepRecord` with its timings; `lock` holds its row
+/// until the transaction ends.
+pub(crate) async fn load_step<T: DeserializeOwned>(
+    conn: &mut PgConnection,
+    id: StepId,
+    lock: bool,
+) -> Result<T> {
     crate::rows::document(conn, "steps", "Step", id, lock).await
 }
 
+/// Edits the step of the stored record; its timings stay as they were.
 pub(crate) async fn update_step(
     conn: &mut PgConnection,
     id: StepId,
     edit: StepEdit,
 ) -> Result<Step> {
     // Locked: the document is read, edited and written back whole.
-    let mut step = load_step(conn, id, true).await?;
-    edit(&mut step);
-    step.id = id;
+    let mut record: StepRecord = load_step(conn, id, true).await?;
+    edit(&mut record.step);
+    record.step.id = id;
     sqlx::query("UPDATE steps SET data = $2 WHERE id = $1")
         .bind(id.to_string())
-        .bind(to_json(&step)?)
+        .bind(to_json(&record)?)
         .execute(&mut *conn)
         .await?;
-    Ok(step)
+    Ok(record.step)
 }
 
 /// A field of the step document, as text (NULL when absent or JSON null).

@@ -12,7 +12,7 @@ use crate::{Error, Result, StoreResult};
 use crate::{SqliteStore, blocks, messages, passages};
 use mneme_store::{
     BlockChange, Page, RunChunk, RunEdit, RunFilter, RunRecord, RunStore, StepCommit, StepEdit,
-    StepFilter, StepTrace, StoreError,
+    StepFilter, StepRecord, StepTrace, StoreError,
 };
 
 const RUN_COLUMNS: &str = "id, agent_id, status, stop_reason, background, data, created_at, \
@@ -88,6 +88,11 @@ impl RunStore for SqliteStore {
     }
 
     async fn get_step(&self, id: StepId) -> StoreResult<Step> {
+        self.read(move |conn| rows::document(conn, "steps", "Step", id))
+            .await
+    }
+
+    async fn get_step_record(&self, id: StepId) -> StoreResult<StepRecord> {
         self.read(move |conn| rows::document(conn, "steps", "Step", id))
             .await
     }
@@ -286,7 +291,10 @@ fn write_step(tx: &Connection, c: &StepCommit, step: &Step) -> Result<()> {
             Ok((r.get(0)?, r.get(1)?))
         })
         .optional()?;
-    let data = to_json(step)?;
+    let data = to_json(&StepRecord {
+        step: step.clone(),
+        timings: c.timings,
+    })?;
     let Some((run, old)) = stored else {
         tx.execute_cached(
             "INSERT INTO steps (id, run_id, agent_id, data, created_at)

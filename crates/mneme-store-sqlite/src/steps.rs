@@ -1,7 +1,7 @@
 //! Step listing and editing on SQLite, kept apart from the run operations for length. Steps
 //! are stored as JSON documents; the filters of `GET /v1/steps/` read their fields in place.
 
-use mneme_store::{Page, StepEdit, StepFilter};
+use mneme_store::{Page, StepEdit, StepFilter, StepRecord};
 use mneme_types::{Step, StepId};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params_from_iter};
@@ -25,15 +25,16 @@ pub(crate) fn list_steps(conn: &Connection, f: &StepFilter, page: &Page) -> Resu
     data.iter().map(|d| rows::json(d)).collect()
 }
 
+/// Edits the step of the stored record; its timings stay as they were.
 pub(crate) fn update_step(conn: &Connection, id: StepId, edit: StepEdit) -> Result<Step> {
-    let mut step: Step = rows::document(conn, "steps", "Step", id)?;
-    edit(&mut step);
-    step.id = id;
+    let mut record: StepRecord = rows::document(conn, "steps", "Step", id)?;
+    edit(&mut record.step);
+    record.step.id = id;
     conn.execute(
         "UPDATE steps SET data = ?2 WHERE id = ?1",
-        rusqlite::params![id.to_string(), to_json(&step)?],
+        rusqlite::params![id.to_string(), to_json(&record)?],
     )?;
-    Ok(step)
+    Ok(record.step)
 }
 
 fn text(s: &str) -> SqlValue {

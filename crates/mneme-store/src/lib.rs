@@ -43,8 +43,8 @@ pub use model::{
     ImportedAgent, ImportedFolder, Message, MessageEdit, MessageFilter, MessageQuery, NewAgent,
     NewConversation, Passage, PassageEdit, PassageFilter, PassageList, ReasoningRecord, Role,
     RunChunk, RunData, RunEdit, RunFilter, RunRecord, SearchChange, SearchKind, StepCommit,
-    StepEdit, StepFilter, StepTrace, TagQuery, ToolCallRecord, ToolEdit, ToolFilter,
-    ToolReturnRecord, is_builtin_tool_type,
+    StepEdit, StepFilter, StepRecord, StepTimings, StepTrace, TagQuery, ToolCallRecord, ToolEdit,
+    ToolFilter, ToolReturnRecord, is_builtin_tool_type,
 };
 pub use page::{Order, Page};
 pub use sandbox::{SandboxConfigEdit, SandboxEnvVarEdit, SandboxEnvVarRecord};
@@ -289,6 +289,8 @@ pub trait RunStore: Send + Sync {
     /// (`last_run_completion`, `last_run_duration_ms`, `last_stop_reason`), in one transaction.
     async fn finish_run(&self, id: RunId, edit: RunEdit) -> Result<RunRecord>;
     async fn get_step(&self, id: StepId) -> Result<Step>;
+    /// The step with its timings (`StepRecord`).
+    async fn get_step_record(&self, id: StepId) -> Result<StepRecord>;
     /// Steps matching `filter` by creation time (`Page`; unknown cursors are ignored).
     async fn list_steps(&self, filter: &StepFilter, page: &Page) -> Result<Vec<Step>>;
     /// Applies `edit` to a stored step and returns it.

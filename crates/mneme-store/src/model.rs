@@ -529,6 +529,37 @@ pub struct StepFilter {
 /// A change to a stored step (feedback), applied inside the write transaction.
 pub type StepEdit = Box<dyn FnOnce(&mut mneme_types::Step) + Send>;
 
+/// A step as stored: Letta's `Step` and the timings `GET /v1/steps/{id}/metrics` reports, in
+/// one JSON document, the timings under a key of their own beside the step's fields. Keeping
+/// them out of the wire `Step` leaves `GET /v1/steps/{id}` in Letta's shape (the step is read
+/// as `Step`, which ignores the key); keeping them in the document commits them in the step's
+/// own transaction with no column and no migration. Steps stored before timings read `None`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepRecord {
+    #[serde(flatten)]
+    pub step: mneme_types::Step,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings: Option<StepTimings>,
+}
+
+/// How long a step took, in nanoseconds (Letta's `StepMetrics`); the instants are since the
+/// Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StepTimings {
+    pub step_start_ns: i64,
+    /// The start of the model call whose answer the step kept; `None` without a model call
+    /// (the step answering an approval request).
+    pub llm_request_start_ns: Option<i64>,
+    /// That call's wall time, a streamed answer until its last chunk.
+    pub llm_request_ns: Option<i64>,
+    /// The step's tool calls together; `None` when it ran none.
+    pub tool_execution_ns: Option<i64>,
+    /// The whole step up to its commit; `None` while the step is `pending` (its model answer
+    /// stored, its calls still running).
+    pub step_ns: Option<i64>,
+}
+
 /// `GET /v1/tags/`: distinct tags of agents and blocks, by name. `after`/`before` are tags
 /// (further along / back in the listing direction); `text` matches a part, case-insensitively.
 #[derive(Debug, Clone, Default)]
@@ -570,6 +601,8 @@ pub struct StepCommit {
     /// commits writes it `pending` first and its final record second; a repair of the context
     /// writes none.
     pub step: Option<mneme_types::Step>,
+    /// The timings of `step`, stored with it (nothing is stored without a step).
+    pub timings: Option<StepTimings>,
     /// New messages in order: the request's inputs on the first step, then the step's own.
     pub messages: Vec<Message>,
     /// The agent's in-context message ids after this step.

@@ -229,8 +229,8 @@ pub struct ModifyFeedbackRequest {
     pub tags: Option<Vec<String>>,
 }
 
-/// `StepMetrics`: the timings of one step. mneme records none per step yet, so the timings are
-/// null; the ids are the step's.
+/// `StepMetrics`: the timings of one step, in nanoseconds (instants since the Unix epoch); the
+/// ids are the step's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StepMetrics {
     pub id: StepId,

@@ -1,10 +1,13 @@
 //! The answer to a pending approval request: its calls run (or are denied, or take the
 //! client's return) in a step of their own, without a model call.
 
+use std::time::Instant;
+
 use mneme_llm::ChatResponse;
 use mneme_store::{Message, ToolCallRecord, ToolReturnRecord};
 use mneme_types::StepId;
 
+use super::clock::StepClock;
 use super::{AgentError, Runtime, Turn, TurnEvent, TurnInput, emit};
 use crate::approval::{
     ApprovalAnswer, Decision, client_return, decisions_for, denied_return, pending_calls,
@@ -43,6 +46,7 @@ impl Runtime {
         (free, decided): (&[ToolCallRecord], Vec<(&ToolCallRecord, Decision)>),
         answer: Message,
     ) -> Result<(), AgentError> {
+        let mut clock = StepClock::start();
         let mut outcome = StepOutcome {
             continues: true,
             ..StepOutcome::default()
@@ -52,6 +56,7 @@ impl Runtime {
             .or(decided.first().map(|(call, _)| *call))
             .map(|call| call.name.clone());
         let mut returns = Vec::with_capacity(free.len() + decided.len());
+        let started = Instant::now();
         // The calls that needed no approval come first, as they do in the history.
         for call in free {
             returns.push(self.run_approved(turn, call, &mut outcome).await);
@@ -68,6 +73,7 @@ impl Runtime {
                 } => client_return(&call.id, &status, tool_return, parts),
             });
         }
+        clock.tools_ran(started);
         let tool = tool_message(input.agent_id, mneme_types::time::now(), name, returns);
         let step = (step_id, input.run_id);
         outcome.messages = [answer, tool]
@@ -75,7 +81,9 @@ impl Runtime {
             .chain(turn.pending_inputs.drain(..))
             .map(|m| stamp(m, step))
             .collect();
-        self.commit(turn, input, step_id, &ChatResponse::default(), &outcome)
+        let response = ChatResponse::default();
+        let timings = clock.timings(true);
+        self.commit(turn, input, (step_id, &response), &outcome, timings)
             .await?;
         emit(
             input,

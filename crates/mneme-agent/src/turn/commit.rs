@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use mneme_llm::ChatResponse;
-use mneme_store::{AgentContext, Message, Passage, StepCommit, StepTrace, StoreError};
+use mneme_store::{AgentContext, Message, Passage, StepCommit, StepTimings, StepTrace, StoreError};
 use mneme_types::{MessageId, Step, StepId, StopReason, UsageStatistics};
 
 use super::{AgentError, Runtime, Turn, TurnInput};
@@ -18,9 +18,9 @@ impl Runtime {
         &self,
         turn: &mut Turn,
         input: &TurnInput,
-        step_id: StepId,
-        response: &ChatResponse,
+        (step_id, response): (StepId, &ChatResponse),
         outcome: &StepOutcome,
+        timings: StepTimings,
     ) -> Result<(), AgentError> {
         let mut step = step_record(&turn.ctx, input, step_id, response);
         step.stop_reason = outcome
@@ -33,6 +33,7 @@ impl Runtime {
             memory_changed: outcome.memory_changed,
             trace: self.trace(input, &step, response),
             step,
+            timings,
         };
         self.write(turn, input, write).await?;
         turn.produced.extend(outcome.messages.iter().cloned());
@@ -49,6 +50,7 @@ impl Runtime {
         input: &TurnInput,
         (step_id, response): (StepId, &ChatResponse),
         answer: Message,
+        timings: StepTimings,
     ) -> Result<(), AgentError> {
         let mut step = step_record(&turn.ctx, input, step_id, response);
         step.status = Step::PENDING.into();
@@ -58,6 +60,7 @@ impl Runtime {
             memory_changed: false,
             trace: self.trace(input, &step, response),
             step,
+            timings,
         };
         self.write(turn, input, write).await?;
         turn.produced.push(answer);
@@ -100,6 +103,7 @@ impl Runtime {
                 conversation_id: turn.ctx.conversation,
                 run_id: input.run_id,
                 step: Some(w.step.clone()),
+                timings: Some(w.timings),
                 messages: messages.clone(),
                 message_ids: message_ids.clone(),
                 message_ids_version: turn.ctx.agent.message_ids_version,
@@ -188,6 +192,8 @@ struct Write {
     memory_changed: bool,
     trace: Option<StepTrace>,
     step: Step,
+    /// The step's timings so far, stored with its record.
+    timings: StepTimings,
 }
 
 /// The system message after a memory change, compiled from the working memory (the prompt

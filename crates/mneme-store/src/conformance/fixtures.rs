@@ -129,6 +129,7 @@ pub fn commit(agent: &Agent, run: RunId, messages: Vec<Message>) -> StepCommit {
         agent_id: agent.id,
         run_id: run,
         step: Some(step(agent.id, run)),
+        timings: None,
         messages,
         message_ids,
         message_ids_version: agent.message_ids_version,

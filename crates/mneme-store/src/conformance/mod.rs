@@ -195,6 +195,7 @@ macro_rules! conformance_suite {
             step_queries {
                 step_filters_select_steps,
                 a_step_edit_is_stored,
+                a_step_keeps_its_timings_beside_its_record,
                 step_messages_are_the_ones_it_wrote,
                 deleting_a_run_takes_its_steps_and_keeps_its_messages,
                 tags_of_agents_and_blocks_list_once_by_name,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use mneme_types::{RunId, StepId};
 
 use super::fixtures::*;
-use crate::{Order, Role, StepEdit, StepFilter, Store, TagQuery};
+use crate::{Order, Role, StepEdit, StepFilter, StepTimings, Store, TagQuery};
 
 /// Commits one step of `agent` in `run` at second `t` with `model`; returns its id.
 async fn step_at(
@@ -100,6 +100,55 @@ pub async fn a_step_edit_is_stored(store: Arc<dyn Store>) {
     );
     assert_eq!(got.model, edited.model);
     assert_not_found(store.update_step(StepId::new(), feedback("positive")).await);
+}
+
+pub async fn a_step_keeps_its_timings_beside_its_record(store: Arc<dyn Store>) {
+    let a = agent(&*store, "a").await;
+    let run = run_for(&*store, a.id).await;
+    let timings = StepTimings {
+        step_start_ns: 1_700_000_000_000_000_000,
+        llm_request_start_ns: Some(1_700_000_000_000_001_000),
+        llm_request_ns: Some(5_000_000),
+        tool_execution_ns: None,
+        step_ns: None,
+    };
+    // Written pending with the model call's timings, then final with the whole step's.
+    let mut first = commit(&a, run, vec![]);
+    first.timings = Some(timings);
+    let step = first.step.as_mut().unwrap();
+    step.status = mneme_types::Step::PENDING.into();
+    let id = step.id;
+    store.commit_step(first).await.unwrap();
+    let record = store.get_step_record(id).await.unwrap();
+    assert_eq!(record.timings, Some(timings));
+    let done = StepTimings {
+        tool_execution_ns: Some(2_000_000),
+        step_ns: Some(8_000_000),
+        ..timings
+    };
+    let read = store.get_agent(a.id).await.unwrap();
+    let mut second = commit(&read, run, vec![]);
+    second.step.as_mut().unwrap().id = id;
+    second.timings = Some(done);
+    store.commit_step(second).await.unwrap();
+
+    // The wire step is Letta's, without them; an edit keeps them.
+    let step = store.get_step(id).await.unwrap();
+    let keys = serde_json::to_value(&step).unwrap();
+    assert!(keys.get("timings").is_none(), "{keys}");
+    let listed = store
+        .list_steps(&steps_of(run), &page(10, Order::Asc))
+        .await;
+    assert_eq!(ids(&listed.unwrap(), |s| s.id), [id]);
+    store.update_step(id, feedback("positive")).await.unwrap();
+    let record = store.get_step_record(id).await.unwrap();
+    assert_eq!(record.timings, Some(done));
+    assert_eq!(record.step.feedback.as_deref(), Some("positive"));
+
+    // A step stored without timings reads none; an unknown one is not found.
+    let other = step_at(&*store, a.id, run, 1, "m").await;
+    assert_eq!(store.get_step_record(other).await.unwrap().timings, None);
+    assert_not_found(store.get_step_record(StepId::new()).await);
 }
 
 pub async fn step_messages_are_the_ones_it_wrote(store: Arc<dyn Store>) {

@@ -115,9 +115,11 @@ function StepCharts({ data, metrics }) {
   const counts = perRun(steps);
   const sources = { step: 0, run: 0, none: 0 };
   const latency = steps.map((s, i) => {
-    const l = stepLatency(metrics.get(s.id), runsById.get(s.run_id), counts.get(s.run_id)?.steps);
+    const metric = metrics.get(s.id);
+    const l = stepLatency(metric, runsById.get(s.run_id), counts.get(s.run_id)?.steps);
     sources[l.from] += 1;
-    const how = l.from === "run" ? " (the run's duration)" : l.from === "none" ? " (no timing)" : "";
+    const parts = timingParts(metric);
+    const how = l.from === "run" ? " (the run's duration)" : l.from === "none" ? " (no timing)" : parts ? ` (${parts})` : "";
     return { t: i, y: l.ms || 0, title: `step ${i + 1}, ${s.model || ""}${how}:` };
   });
   const tokens = steps.map((s, i) => ({
@@ -135,6 +137,14 @@ function StepCharts({ data, metrics }) {
       <div class="muted small">The newest ${steps.length} step${steps.length === 1 ? "" : "s"}, oldest first.</div>
     </div>
   </div>`;
+}
+
+/** Where a step's time went, from its metrics ("model 151 ms, tools 253 ms"), or null. */
+function timingParts(metric) {
+  const parts = [];
+  if (metric?.llm_request_ns != null) parts.push(`model ${fmtMs(metric.llm_request_ns / 1e6)}`);
+  if (metric?.tool_execution_ns != null) parts.push(`tools ${fmtMs(metric.tool_execution_ns / 1e6)}`);
+  return parts.length ? parts.join(", ") : null;
 }
 
 function timingNote({ step, run, none }) {
@@ -216,7 +226,9 @@ function Unstepped({ messages }) {
 }
 
 function StepItem({ step: s, index, run, stepsInRun, metrics, messages }) {
-  const lat = stepLatency(metrics.get(s.id), run, stepsInRun);
+  const metric = metrics.get(s.id);
+  const lat = stepLatency(metric, run, stepsInRun);
+  const parts = lat.from === "step" ? timingParts(metric) : null;
   return html`<li class="step" data-step-id=${s.id}>
     <div class="step-head">
       <b>Step ${index + 1}</b>
@@ -224,7 +236,7 @@ function StepItem({ step: s, index, run, stepsInRun, metrics, messages }) {
       <span class="status status-${s.status}">${s.status}</span>
       <span>stop: ${s.stop_reason || "–"}</span>
       <span title="prompt + completion">${fmtNumber(s.prompt_tokens)} + ${fmtNumber(s.completion_tokens)} = ${fmtNumber(s.total_tokens)} tokens</span>
-      <span title=${lat.from === "run" ? "the run's duration (one step)" : ""}>${fmtMs(lat.ms)}</span>
+      <span class="step-latency" title=${lat.from === "run" ? "the run's duration (one step)" : ""}>${fmtMs(lat.ms)}${parts ? ` (${parts})` : ""}</span>
     </div>
     <details class="expandable step-messages">
       <summary>Messages (${messages.length})</summary>

@@ -1,12 +1,14 @@
 //! Telemetry: each step's provider trace (what the model was sent and answered), its pruning,
-//! the trace routes and a step's transaction id.
+//! the trace routes, a step's transaction id, and the timings of steps and runs.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mneme_testkit::{FakeLlm, TestServer};
 use serde_json::{Value, json};
 
-use crate::bin;
 use crate::messages::{agent, send};
 use crate::streaming::{read_events, stream};
+use crate::{bin, id};
 
 const KEY: &str = "sk-telemetry-secret-key";
 
@@ -232,5 +234,181 @@ async fn a_step_records_the_transaction_that_processed_it() {
     srv.patch("/v1/steps/bad/transaction/t", json!({}))
         .await
         .err(422);
+    srv.stop().await;
+}
+
+/// The model's scripted latency and the tool's nap in the timing tests.
+const LATENCY: Duration = Duration::from_millis(150);
+const NAP: Duration = Duration::from_millis(250);
+
+const NAP_TOOL: &str = r#"
+import time
+
+def nap(seconds: float) -> str:
+    """Rest for a while.
+
+    Args:
+        seconds: How long.
+    """
+    time.sleep(seconds)
+    return "rested"
+"#;
+
+/// Letta 0.16.7's `Step` properties: the wire step gains no key for the timings.
+const STEP_KEYS: [&str; 31] = [
+    "id",
+    "origin",
+    "organization_id",
+    "provider_id",
+    "run_id",
+    "agent_id",
+    "provider_name",
+    "provider_category",
+    "model",
+    "model_handle",
+    "model_endpoint",
+    "context_window_limit",
+    "completion_tokens",
+    "prompt_tokens",
+    "total_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "completion_tokens_details",
+    "prompt_tokens_details",
+    "stop_reason",
+    "tags",
+    "tid",
+    "trace_id",
+    "request_id",
+    "messages",
+    "feedback",
+    "project_id",
+    "error_type",
+    "error_data",
+    "status",
+];
+
+fn now_ns() -> i64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    i64::try_from(since.as_nanos()).unwrap()
+}
+
+fn ns(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap()
+}
+
+/// A step's metrics, after checking that they name the step and its run.
+async fn metrics(srv: &TestServer, step: &str, run: &str) -> Value {
+    let m = srv.get(&format!("/v1/steps/{step}/metrics")).await.ok();
+    assert_eq!(
+        (m["id"].as_str(), m["run_id"].as_str()),
+        (Some(step), Some(run))
+    );
+    m
+}
+
+fn field(m: &Value, key: &str) -> i64 {
+    m[key].as_i64().unwrap_or_else(|| panic!("{key} in {m}"))
+}
+
+/// The run's time to first token and total duration, in ns.
+async fn run_timings(srv: &TestServer, run: &str) -> (i64, i64) {
+    let r = srv.get(&format!("/v1/runs/{run}")).await.ok();
+    (field(&r, "ttft_ns"), field(&r, "total_duration_ns"))
+}
+
+#[tokio::test]
+async fn a_step_s_metrics_time_its_model_call_and_its_tools() {
+    let fake = FakeLlm::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let srv = with_key(&fake, dir.path(), &[]).await;
+    let tool = srv
+        .post("/v1/tools/", json!({"source_code": NAP_TOOL}))
+        .await
+        .ok();
+    let a = agent(&srv, json!({"tool_ids": [id(&tool)]})).await;
+    fake.set_latency(LATENCY);
+    fake.push_tool_call("nap", json!({"seconds": NAP.as_secs_f64()}));
+    fake.push_text("rested");
+    let before = now_ns();
+    let res = send(&srv, &a, "take a nap").await;
+    let after = now_ns();
+    let steps = step_ids(&res);
+    assert_eq!(steps.len(), 2, "{res}");
+    let run = res["messages"][0]["run_id"].as_str().unwrap();
+
+    // The tool step: its model call, then the tool, inside the step, inside the request.
+    let m = metrics(&srv, &steps[0], run).await;
+    let (start, step) = (field(&m, "step_start_ns"), field(&m, "step_ns"));
+    let (llm_start, llm) = (
+        field(&m, "llm_request_start_ns"),
+        field(&m, "llm_request_ns"),
+    );
+    let tools = field(&m, "tool_execution_ns");
+    assert!(before <= start && start + step <= after, "{m}");
+    assert!(llm >= ns(LATENCY) && tools >= ns(NAP), "{m}");
+    assert!(step >= llm + tools, "{m}");
+    assert!(start <= llm_start && llm_start + llm <= start + step, "{m}");
+
+    // The answer's step: a model call and no tool, after the first step.
+    let m2 = metrics(&srv, &steps[1], run).await;
+    let (start2, step2) = (field(&m2, "step_start_ns"), field(&m2, "step_ns"));
+    assert!(start + step <= start2 && start2 + step2 <= after, "{m2}");
+    assert!(field(&m2, "llm_request_ns") >= ns(LATENCY), "{m2}");
+    assert!(step2 >= field(&m2, "llm_request_ns"), "{m2}");
+    assert_eq!(m2["tool_execution_ns"], Value::Null, "{m2}");
+
+    // The wire step stays Letta's.
+    for step in &steps {
+        let wire = srv.get(&format!("/v1/steps/{step}")).await.ok();
+        let extra: Vec<&String> = wire
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| !STEP_KEYS.contains(&k.as_str()))
+            .collect();
+        assert!(extra.is_empty(), "{extra:?} in {wire}");
+    }
+
+    // The first token came with the first model answer, before the nap and the second call.
+    let (ttft, total) = run_timings(&srv, run).await;
+    assert!(ttft >= ns(LATENCY), "ttft {ttft}");
+    assert!(
+        ttft + ns(NAP) + ns(LATENCY) <= total,
+        "ttft {ttft}, total {total}"
+    );
+    assert!(total <= after - before, "total {total}");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn a_streamed_run_s_first_token_and_its_step_s_model_call_are_timed() {
+    let fake = FakeLlm::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let srv = with_key(&fake, dir.path(), &[]).await;
+    let a = agent(&srv, json!({})).await;
+    fake.set_latency(LATENCY);
+    fake.push_text("streamed tea");
+    let res = stream(&srv, &a, json!({"input": "hi", "stream_tokens": true})).await;
+    let events = read_events(res, usize::MAX).await;
+    let ids = |key: &str| {
+        events
+            .iter()
+            .find_map(|e| e.json()[key].as_str().map(str::to_owned))
+            .unwrap()
+    };
+    let (step, run) = (ids("step_id"), ids("run_id"));
+
+    let m = metrics(&srv, &step, &run).await;
+    let llm = field(&m, "llm_request_ns");
+    assert!(llm >= ns(LATENCY), "{m}");
+    assert!(field(&m, "step_ns") >= llm, "{m}");
+    assert_eq!(m["tool_execution_ns"], Value::Null, "{m}");
+    let (ttft, total) = run_timings(&srv, &run).await;
+    assert!(
+        ns(LATENCY) <= ttft && ttft <= total,
+        "ttft {ttft}, total {total}"
+    );
     srv.stop().await;
 }
