@@ -1,81 +1,10 @@
-//! The message stream's wire: server-sent-event frames cut from the body's bytes, and each
-//! frame's `data` decoded into a [`StreamEvent`].
+//! The message stream's frames (cut from the body by mneme-types' SSE parser, the one the model
+//! clients use), each frame's `data` decoded into a [`StreamEvent`].
 
 use mneme_types::{LettaErrorMessage, LettaMessage, LettaStreamingResponse, LettaUsageStatistics};
 use serde_json::Value;
 
-/// One event: its `event:` name (Letta names only errors) and its `data:` lines joined.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SseFrame {
-    pub(crate) event: Option<String>,
-    pub(crate) data: String,
-}
-
-/// Cuts frames out of a body that arrives in pieces of any size: a piece may end inside a
-/// line, even inside a UTF-8 character, so bytes wait here until their line is complete.
-#[derive(Debug, Default)]
-pub(crate) struct SseParser {
-    pending: Vec<u8>,
-    event: Option<String>,
-    data: Vec<String>,
-}
-
-impl SseParser {
-    /// The frames completed by `bytes`.
-    pub(crate) fn push(&mut self, bytes: &[u8]) -> Vec<SseFrame> {
-        self.pending.extend_from_slice(bytes);
-        let mut frames = Vec::new();
-        while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.pending.drain(..=end).collect();
-            let line = String::from_utf8_lossy(&line[..end]);
-            let line = line.strip_suffix('\r').unwrap_or(&line);
-            if let Some(frame) = self.line(line) {
-                frames.push(frame);
-            }
-        }
-        frames
-    }
-
-    /// The last frame of a body that ended without the blank line closing it.
-    pub(crate) fn finish(&mut self) -> Option<SseFrame> {
-        let rest = String::from_utf8_lossy(&std::mem::take(&mut self.pending)).into_owned();
-        if !rest.is_empty() {
-            // The frame's last line has no newline: it is still one of its lines.
-            let _ = self.line(&rest);
-        }
-        self.dispatch()
-    }
-
-    fn line(&mut self, line: &str) -> Option<SseFrame> {
-        if line.is_empty() {
-            return self.dispatch();
-        }
-        // Comments (`: keepalive`) keep proxies from closing an idle stream; they carry nothing.
-        if line.starts_with(':') {
-            return None;
-        }
-        let (field, value) = match line.split_once(':') {
-            Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
-            None => (line, ""),
-        };
-        match field {
-            "data" => self.data.push(value.to_owned()),
-            "event" => self.event = Some(value.to_owned()),
-            // `id` and `retry` matter to reconnecting clients; this one does not reconnect.
-            _ => {}
-        }
-        None
-    }
-
-    fn dispatch(&mut self) -> Option<SseFrame> {
-        let event = self.event.take();
-        if self.data.is_empty() {
-            return None;
-        }
-        let data = std::mem::take(&mut self.data).join("\n");
-        Some(SseFrame { event, data })
-    }
-}
+pub(crate) use mneme_types::sse::{SseEvent, SseParser};
 
 /// What one frame says, in the terms the chat renders.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,7 +28,7 @@ pub(crate) enum StreamEvent {
 
 /// Decodes a frame: the typed union first; a frame it refuses is read as plain JSON, so an
 /// error or stop reason from a server newer (or looser) than these types still shows.
-pub(crate) fn decode(frame: &SseFrame) -> StreamEvent {
+pub(crate) fn decode(frame: &SseEvent) -> StreamEvent {
     if frame.data.trim() == "[DONE]" {
         return StreamEvent::Done;
     }
@@ -179,56 +108,11 @@ mod tests {
     use super::*;
     use mneme_types::MessageBody;
 
-    fn frames(body: &str) -> Vec<SseFrame> {
-        let mut p = SseParser::default();
-        let mut out = p.push(body.as_bytes());
-        out.extend(p.finish());
-        out
-    }
-
-    fn data(d: &str) -> SseFrame {
-        SseFrame {
+    fn data(d: &str) -> SseEvent {
+        SseEvent {
             event: None,
             data: d.into(),
         }
-    }
-
-    #[test]
-    fn frames_are_cut_at_blank_lines_and_comments_are_skipped() {
-        let body =
-            ": keepalive\n\ndata: {\"a\":1}\n\nevent: error\ndata: {\"b\":2}\n\ndata: [DONE]\n\n";
-        let got = frames(body);
-        assert_eq!(
-            got,
-            vec![
-                data("{\"a\":1}"),
-                SseFrame {
-                    event: Some("error".into()),
-                    data: "{\"b\":2}".into()
-                },
-                data("[DONE]"),
-            ]
-        );
-    }
-
-    #[test]
-    fn pieces_may_split_lines_and_characters() {
-        let body = "data: {\"t\":\"héllo\"}\r\n\r\ndata: x\n\n".as_bytes();
-        let mut p = SseParser::default();
-        let mut got = Vec::new();
-        for piece in body.chunks(3) {
-            got.extend(p.push(piece));
-        }
-        assert_eq!(got, vec![data("{\"t\":\"héllo\"}"), data("x")]);
-        assert_eq!(p.finish(), None);
-    }
-
-    #[test]
-    fn multi_line_data_is_joined_and_an_unterminated_last_frame_counts() {
-        assert_eq!(
-            frames("data:one\ndata: two\n\ndata: last"),
-            vec![data("one\ntwo"), data("last")]
-        );
     }
 
     #[test]
@@ -267,7 +151,7 @@ mod tests {
 
     #[test]
     fn errors_read_from_error_events_and_loose_payloads() {
-        let typed = SseFrame {
+        let typed = SseEvent {
             event: Some("error".into()),
             data: r#"{"message_type":"error_message","run_id":"run-6a3e4d4e-1f0b-4a55-9d0e-2b7b1c3c9a11","error_type":"llm_error","message":"model failed","detail":"429 rate limited"}"#.into(),
         };
@@ -279,7 +163,7 @@ mod tests {
         assert_eq!(decode(&loose), StreamEvent::Error("boom".into()));
         let openai = data(r#"{"error":{"message":"bad key"}}"#);
         assert_eq!(decode(&openai), StreamEvent::Error("bad key".into()));
-        let text = SseFrame {
+        let text = SseEvent {
             event: Some("error".into()),
             data: "plain words".into(),
         };

@@ -16,7 +16,6 @@ mod ollama;
 mod openai;
 mod retry;
 mod router;
-mod sse;
 mod sse_stream;
 pub mod tokens;
 mod types;

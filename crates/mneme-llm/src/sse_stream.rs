@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use crate::framed::{self, Decoder, cut_short};
-use crate::sse::{SseEvent, SseParser};
 use bytes::Bytes;
+use mneme_types::sse::{SseEvent, SseParser};
 
 use crate::{ChatDelta, ChatStream, Exchange, LlmError};
 

@@ -31,6 +31,7 @@ pub mod provider;
 pub mod run;
 pub mod sandbox;
 mod schema;
+pub mod sse;
 pub mod telemetry;
 pub mod time;
 pub mod tool;

@@ -11,9 +11,9 @@ use serde_json::Value;
 use super::error::from_stream_error;
 use super::request::ANSWER_TOOL;
 use super::response::{add_usage, finish_reason};
-use crate::sse::SseEvent;
 use crate::sse_stream::{self, SseDecoder};
 use crate::{ChatDelta, ChatStream, LlmError, Usage};
+use mneme_types::sse::SseEvent;
 
 /// The deltas of a streaming response; `idle` bounds the wait for each network read.
 pub(crate) fn deltas(response: reqwest::Response, idle: Duration, answer_tool: bool) -> ChatStream {

@@ -4,9 +4,9 @@
 use serde_json::Value;
 
 use super::response::ChunkDecoder;
-use crate::sse::SseEvent;
 use crate::sse_stream::SseDecoder;
 use crate::{ChatDelta, LlmError};
+use mneme_types::sse::SseEvent;
 
 /// Each event is one chunk; only the end of the body ends the response.
 impl SseDecoder for ChunkDecoder {

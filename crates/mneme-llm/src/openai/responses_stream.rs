@@ -6,9 +6,9 @@ use serde_json::Value;
 
 use super::error::from_stream_error;
 use super::responses::{finish_reason, reasoning_block, usage};
-use crate::sse::SseEvent;
 use crate::sse_stream::{self, SseDecoder};
 use crate::{ChatDelta, ChatStream, FinishReason, LlmError, ReasoningBlock, Usage};
+use mneme_types::sse::SseEvent;
 
 pub(crate) fn deltas(
     response: reqwest::Response,

@@ -10,9 +10,9 @@ use serde_json::Value;
 
 use super::error::from_stream_error;
 use super::response::{arguments, finish_reason, reasoning, text, usage};
-use crate::sse::SseEvent;
 use crate::sse_stream::{self, SseDecoder};
 use crate::{ChatDelta, ChatStream, FinishReason, LlmError, Usage};
+use mneme_types::sse::SseEvent;
 
 /// The deltas of a streaming response; `idle` bounds the wait for each network read.
 pub(crate) fn deltas(

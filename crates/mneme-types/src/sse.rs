@@ -1,19 +1,21 @@
 //! A server-sent-events parser fed with network reads: events may be split across reads, lines
 //! may end in `\n`, `\r\n` or `\r`, comments (`: keep-alive`) are skipped, and the `data:`
-//! lines of one event are joined with `\n`, as the SSE specification says.
+//! lines of one event are joined with `\n`, as the SSE specification says. Pure bytes in,
+//! events out (no IO): the model clients read providers' streams with it, the terminal chat
+//! reads Letta's message stream.
 
 /// One dispatched event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SseEvent {
+pub struct SseEvent {
     /// The `event:` field; `None` means the default "message".
-    pub(crate) event: Option<String>,
-    pub(crate) data: String,
+    pub event: Option<String>,
+    pub data: String,
 }
 
 /// Incremental parser state: bytes of an unfinished line and fields of an unfinished event
 /// (`data` holds each `data:` line followed by `\n`).
 #[derive(Debug, Default)]
-pub(crate) struct SseParser {
+pub struct SseParser {
     pending: Vec<u8>,
     event: Option<String>,
     data: Option<String>,
@@ -21,7 +23,7 @@ pub(crate) struct SseParser {
 
 impl SseParser {
     /// Feeds one network read and returns the events it completed.
-    pub(crate) fn push(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
         self.pending.extend_from_slice(bytes);
         let mut events = Vec::new();
         let mut start = 0;
@@ -45,7 +47,7 @@ impl SseParser {
 
     /// The end of the body: a last event without its blank line is still dispatched, since
     /// some servers close the connection right after the final `data:` line.
-    pub(crate) fn finish(&mut self) -> Option<SseEvent> {
+    pub fn finish(&mut self) -> Option<SseEvent> {
         let rest = std::mem::take(&mut self.pending);
         let rest = String::from_utf8_lossy(&rest);
         let rest = rest.trim_end_matches(['\r', '\n']);
@@ -74,7 +76,7 @@ impl SseParser {
                 data.push('\n');
             }
             "event" => self.event = Some(value.to_owned()),
-            // `id` and `retry` matter for reconnecting, which a model call never does.
+            // `id` and `retry` matter for reconnecting, which neither reader does.
             _ => {}
         }
         None
