@@ -1,8 +1,10 @@
 //! The `mneme` command: `mneme server` runs the API; `mneme config` prints the resolved config;
 //! `mneme import` and `mneme export` move Agent Files in and out of the data directory offline;
 //! `mneme migrate` copies the data directory's database into PostgreSQL; `mneme chat` talks to
-//! an agent of a running server (this one or any Letta server) in the terminal.
+//! an agent of a running server (this one or any Letta server) in the terminal; `mneme backup`
+//! and `mneme restore` copy the SQLite database (and its key) out and back, while it serves.
 
+mod backup;
 mod config;
 mod migrate;
 mod secret;
@@ -59,6 +61,27 @@ enum Command {
     Migrate {
         #[command(flatten)]
         args: MigrateArgs,
+        #[command(flatten)]
+        server: ServeArgs,
+    },
+    /// Write a consistent backup of the SQLite database and its secret key to one file, while
+    /// the server runs (on PostgreSQL, use pg_dump).
+    Backup {
+        /// The backup file to write (it must not exist).
+        #[arg(long)]
+        to: std::path::PathBuf,
+        #[command(flatten)]
+        server: ServeArgs,
+    },
+    /// Restore a backup written by `mneme backup` into an empty data directory.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// Replace the data directory's database, secret key and search index (stop its
+        /// server first).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         server: ServeArgs,
     },
@@ -149,6 +172,20 @@ fn main() -> anyhow::Result<()> {
                 .build()?
                 .block_on(migrate::run(&source, &target))
         }
+        Command::Backup { to, server } => {
+            let config = Config::resolve(server)?;
+            init_tracing(config.log_format);
+            backup::backup(sqlite_path(&config)?, &config.data_dir, &to)
+        }
+        Command::Restore {
+            from,
+            force,
+            server,
+        } => {
+            let config = Config::resolve(server)?;
+            init_tracing(config.log_format);
+            backup::restore(&from, sqlite_path(&config)?, &config.data_dir, force)
+        }
         Command::Chat(args) => {
             // A chat that cannot start (no server, an unknown agent) is said in one line, with
             // no backtrace: the reader is a user at a terminal, not a log.
@@ -167,6 +204,17 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// The SQLite database `mneme backup` and `mneme restore` work on; PostgreSQL has its own tools.
+fn sqlite_path(config: &Config) -> anyhow::Result<&std::path::Path> {
+    match &config.storage {
+        Storage::Sqlite { path, .. } => Ok(path),
+        Storage::Postgres { .. } => anyhow::bail!(
+            "the server stores its data in PostgreSQL: back it up with pg_dump and restore it \
+             with pg_restore (keep the data directory's secret.key with the dump)"
+        ),
     }
 }
 

@@ -6,6 +6,7 @@ mod agents;
 mod anthropic;
 mod approvals;
 mod archival;
+mod backup;
 mod batches;
 mod blocks;
 mod census;
