@@ -27,6 +27,7 @@ mod replicas;
 mod request_overrides;
 mod restart;
 mod sandbox;
+mod schema_versions;
 mod search;
 mod streaming;
 mod telemetry;
