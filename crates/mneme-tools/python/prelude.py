@@ -59,3 +59,93 @@ def _mneme_finish(path, doc):
     # Skip interpreter shutdown: atexit hooks and non-daemon threads of the tool must not
     # delay or change the outcome once the result is written.
     os._exit(0)
+
+
+# Landlock (Linux >= 5.13), through raw syscalls: the workspace forbids `unsafe` Rust, so the
+# runner confines itself before any tool code runs, as it does for rlimits.
+_LL_CREATE, _LL_ADD_RULE, _LL_RESTRICT = 444, 445, 446
+_LL_VERSION = 1
+_LL_PATH_BENEATH = 1
+_PR_SET_NO_NEW_PRIVS = 38
+_CLONE_NEWUSER, _CLONE_NEWNET = 0x10000000, 0x40000000
+# Filesystem rights by the ABI that introduced them: 1 has bits 0-12, 2 adds REFER, 3 TRUNCATE,
+# 5 IOCTL_DEV. Rights a file (not a directory) may carry: EXECUTE, WRITE, READ, TRUNCATE, IOCTL.
+_LL_FS_BY_ABI = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 5: (1 << 16) - 1}
+_LL_FILE_RIGHTS = 1 | 2 | 4 | (1 << 14) | (1 << 15)
+_LL_READ = 1 | 4 | 8  # execute, read file, read directory
+
+
+def _mneme_libc():
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return ctypes, libc
+
+
+def _mneme_check(ctypes, ret, what):
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+    return ret
+
+
+def _mneme_landlock_abi():
+    ctypes, libc = _mneme_libc()
+    return libc.syscall(_LL_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(_LL_VERSION))
+
+
+def _mneme_confine(spec):
+    """Applies spec = {"read": [...], "write": [...], "network": "allow"|"namespace"|"landlock"}.
+
+    Returns what is in force. Raises if any part cannot be applied: the caller then reports
+    the failure and never runs the tool.
+    """
+    ctypes, libc = _mneme_libc()
+    abi = _mneme_landlock_abi()
+    if abi < 1:
+        raise OSError(ctypes.get_errno(), "Landlock is not available in this kernel")
+    handled_fs = _LL_FS_BY_ABI[max(k for k in _LL_FS_BY_ABI if k <= abi)]
+    network = spec["network"]
+    handled_net = 0
+    if network == "landlock":
+        if abi < 4:
+            raise OSError(0, f"Landlock ABI {abi} cannot deny TCP (needs 4)")
+        handled_net = 1 | 2  # BIND_TCP, CONNECT_TCP, with no rule allowing any port
+    # Abstract unix sockets and signals to processes outside the sandbox (ABI 6).
+    scoped = 1 | 2 if abi >= 6 else 0
+    _mneme_check(ctypes, libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    if network == "namespace":
+        # A user namespace makes a private network namespace (only a down loopback) permitted
+        # without privileges, where the host allows unprivileged user namespaces.
+        _mneme_check(ctypes, libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET), "unshare")
+
+    class Ruleset(ctypes.Structure):
+        _fields_ = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+
+    class PathBeneath(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed", ctypes.c_uint64), ("fd", ctypes.c_int32)]
+
+    attr = Ruleset(handled_fs, handled_net, scoped)
+    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
+    ruleset = _mneme_check(ctypes, libc.syscall(_LL_CREATE, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0)), "landlock_create_ruleset")
+    try:
+        for paths, rights in ((spec["read"], _LL_READ), (spec["write"], handled_fs)):
+            for path in paths:
+                try:
+                    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+                except FileNotFoundError:
+                    continue
+                try:
+                    allowed = rights & handled_fs
+                    if not os.path.isdir(path):
+                        allowed &= _LL_FILE_RIGHTS
+                    rule = PathBeneath(allowed, fd)
+                    _mneme_check(ctypes, libc.syscall(_LL_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(_LL_PATH_BENEATH), ctypes.byref(rule), ctypes.c_uint32(0)), f"landlock rule for {path}")
+                finally:
+                    os.close(fd)
+        _mneme_check(ctypes, libc.syscall(_LL_RESTRICT, ctypes.c_int(ruleset), ctypes.c_uint32(0)), "landlock_restrict_self")
+    finally:
+        os.close(ruleset)
+    return {"abi": abi, "network": network}

@@ -26,6 +26,7 @@ mod replicas;
 mod request_overrides;
 mod restart;
 mod sandbox;
+mod sandbox_escapes;
 mod search;
 mod streaming;
 mod telemetry;
