@@ -67,7 +67,8 @@ _LL_CREATE, _LL_ADD_RULE, _LL_RESTRICT = 444, 445, 446
 _LL_VERSION = 1
 _LL_PATH_BENEATH = 1
 _PR_SET_NO_NEW_PRIVS = 38
-_CLONE_NEWUSER, _CLONE_NEWNET = 0x10000000, 0x40000000
+_CLONE_NEWUSER, _CLONE_NEWPID, _CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+_PR_SET_PDEATHSIG = 1
 # Filesystem rights by the ABI that introduced them: 1 has bits 0-12, 2 adds REFER, 3 TRUNCATE,
 # 5 IOCTL_DEV. Rights a file (not a directory) may carry: EXECUTE, WRITE, READ, TRUNCATE, IOCTL.
 _LL_FS_BY_ABI = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 5: (1 << 16) - 1}
@@ -116,9 +117,10 @@ def _mneme_confine(spec):
     scoped = 1 | 2 if abi >= 6 else 0
     _mneme_check(ctypes, libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     if network == "namespace":
-        # A user namespace makes a private network namespace (only a down loopback) permitted
-        # without privileges, where the host allows unprivileged user namespaces.
-        _mneme_check(ctypes, libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET), "unshare")
+        # A user namespace makes a private network namespace (only a down loopback) and a PID
+        # namespace permitted without privileges, where the host allows user namespaces.
+        flags = _CLONE_NEWUSER | _CLONE_NEWNET | _CLONE_NEWPID
+        _mneme_check(ctypes, libc.unshare(flags), "unshare")
 
     class Ruleset(ctypes.Structure):
         _fields_ = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
@@ -148,4 +150,47 @@ def _mneme_confine(spec):
         _mneme_check(ctypes, libc.syscall(_LL_RESTRICT, ctypes.c_int(ruleset), ctypes.c_uint32(0)), "landlock_restrict_self")
     finally:
         os.close(ruleset)
+    if network == "namespace":
+        _mneme_enter_pid_namespace(ctypes, libc)
     return {"abi": abi, "network": network}
+
+
+def _mneme_enter_pid_namespace(ctypes, libc):
+    """Continues in a child that is PID 1 of the new PID namespace; this process only waits.
+
+    When PID 1 ends, the kernel kills everything else in the namespace, and PID 1 dies with
+    this process (killed by the server's timeout): a tool's process that left the process group
+    (setsid) cannot outlive the run.
+    """
+    import select
+    import signal
+
+    # PID 1 ignores signals it has no handler for, SIGXCPU from the CPU limit included: the
+    # child turns it into an exit status that the parent turns back into the signal.
+    xcpu_status = 128 + signal.SIGXCPU
+    # The parent holds the write end: EOF on the read end means it is gone already (its PID
+    # cannot be seen from inside the namespace).
+    alive_r, alive_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(alive_w)
+        _mneme_check(ctypes, libc.prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0), "pdeathsig")
+        if select.select([alive_r], [], [], 0)[0]:
+            os._exit(1)
+        os.close(alive_r)
+        signal.signal(signal.SIGXCPU, lambda *_: os._exit(xcpu_status))
+        return
+    os.close(alive_r)
+    # This process never returns: whatever happens here, it ends as the child did.
+    try:
+        _, status = os.waitpid(child, 0)
+        code = os.waitstatus_to_exitcode(status)
+        # The server reads the signal (SIGXCPU means the CPU limit) from our own end.
+        sig = -code if code < 0 else signal.SIGXCPU if code == xcpu_status else 0
+        if sig:
+            if sig != signal.SIGKILL:
+                signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), sig)
+        os._exit(code)
+    finally:
+        os._exit(1)

@@ -12,6 +12,7 @@ mod census;
 mod compaction;
 mod completions;
 mod db_loss;
+mod doctor;
 mod errors;
 mod mcp;
 mod mcp_legacy;

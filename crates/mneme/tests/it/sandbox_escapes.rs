@@ -49,13 +49,14 @@ def connect(port: int) -> str:
 import os, time
 
 def fork_storm(marker: str) -> str:
-    """Start many sleeping processes, then wait forever.
+    """Start many sleeping processes out of the process group, then wait forever.
 
     Args:
         marker: Seconds for sleep(1), unique to the test, to find them afterwards.
     """
     for _ in range(50):
         if os.fork() == 0:
+            os.setsid()
             os.execv("/bin/sleep", ["sleep", marker])
     while True:
         time.sleep(1)
