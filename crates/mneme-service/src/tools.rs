@@ -274,7 +274,7 @@ pub(crate) fn tool_error(e: mneme_tools::ToolError) -> ServiceError {
         mneme_tools::ToolError::InvalidSource(m) | mneme_tools::ToolError::InvalidRequest(m) => {
             ServiceError::Unprocessable(m)
         }
-        mneme_tools::ToolError::Unavailable(m) => {
+        mneme_tools::ToolError::Unavailable(m) | mneme_tools::ToolError::Unconfined(m) => {
             ServiceError::bad(format!("Python tools are unavailable here: {m}"))
         }
         other => ServiceError::Internal(other.to_string()),

@@ -78,6 +78,14 @@ def _mneme_call(request):
 def _mneme_main():
     request = _mneme_read_request()
     _mneme_set_limits(request["limits"])
+    confine = request.get("confine")
+    if confine:
+        try:
+            _mneme_confine(confine)
+        except Exception as exc:
+            # The probe succeeded, so this is unexpected; the tool never runs unconfined.
+            doc = {"status": "error", "error": f"SandboxError: cannot confine the tool: {exc}"}
+            _mneme_finish(request["result_path"], doc)
     doc = _mneme_call(request)
     _mneme_finish(request["result_path"], doc)
 

@@ -61,14 +61,7 @@ impl Bubblewrap {
         network: bool,
     ) -> Result<Bubblewrap, String> {
         let version = version(program).await?;
-        let (links, mut ro_binds) = top_level();
-        let etc = ETC
-            .iter()
-            .chain(if network { &NETWORK_ETC[..] } else { &[] });
-        ro_binds.extend(etc.map(PathBuf::from).filter(|p| p.exists()));
-        for path in &python.paths {
-            add_root(&mut ro_binds, path);
-        }
+        let (links, ro_binds) = system_paths(python, network);
         Ok(Bubblewrap {
             program: program.to_path_buf(),
             version,
@@ -135,6 +128,24 @@ async fn version(program: &Path) -> Result<String, String> {
             output.status
         ))
     }
+}
+
+/// What the interpreter needs to read: `/usr`, the top-level directories that are real ones
+/// (the others come back as `(target, link)` pairs), parts of `/etc`, and the interpreter's own
+/// directories. Shared by the bubblewrap and Landlock tiers.
+pub(crate) fn system_paths(
+    python: &Python,
+    network: bool,
+) -> (Vec<(PathBuf, PathBuf)>, Vec<PathBuf>) {
+    let (links, mut paths) = top_level();
+    let etc = ETC
+        .iter()
+        .chain(if network { &NETWORK_ETC[..] } else { &[] });
+    paths.extend(etc.map(PathBuf::from).filter(|p| p.exists()));
+    for path in &python.paths {
+        add_root(&mut paths, path);
+    }
+    (links, paths)
 }
 
 /// `/usr` plus the top-level directories, as symlinks or binds like on the host.

@@ -14,6 +14,9 @@ pub enum ToolError {
     /// No usable Python interpreter: tools cannot run on this host.
     #[error("{0}")]
     Unavailable(String),
+    /// No mechanism confines tools here and the operator did not allow unconfined runs.
+    #[error("{0}")]
+    Unconfined(String),
     /// The sandbox itself failed (temporary directory, spawning, the helper's protocol).
     #[error("{0}")]
     Io(String),

@@ -9,9 +9,11 @@
 //! Isolation, layered and probed once at construction ([`Sandbox::isolation`] says what is in
 //! force): a fresh temporary directory per run; a cleared environment; rlimits (address space,
 //! CPU, file size, processes, core) set by the Python runner itself before any tool code runs;
-//! a wall-clock timeout that kills the tool's whole process group; capped stdout/stderr; and,
-//! where bubblewrap works, private namespaces with no network and a read-only view of the
-//! system directories only.
+//! a wall-clock timeout that kills the tool's whole process group; capped stdout/stderr; and a
+//! confinement tier: bubblewrap where it works (private namespaces, no network, a read-only
+//! view of the system directories only), else Landlock rules and a private network namespace
+//! that the runner applies to itself. With neither, runs are refused unless the options say
+//! `unsafe_tools`.
 //!
 //! # Decisions
 //! - Schemas come from the sandbox's own interpreter running an embedded helper on Python's
@@ -26,10 +28,12 @@
 //!   whatever a tool prints cannot be taken for its result.
 //! - bubblewrap is optional at run time (Debian package `bubblewrap`): blocked user namespaces
 //!   (Ubuntu 24.04+, default Docker) must degrade to the plain subprocess, never break tools.
-//!   Landlock and seccomp tiers are left for later.
+//!   Landlock is then the fallback: it needs no binary and no privilege, and the runner applies
+//!   it with ctypes before tool code, as it does rlimits. A seccomp tier is left for later.
 
 mod bubblewrap;
 mod error;
+mod landlock;
 mod options;
 mod output;
 mod process;
@@ -39,6 +43,6 @@ mod sandbox;
 mod schema;
 
 pub use error::ToolError;
-pub use options::SandboxOptions;
+pub use options::{Mechanism, SandboxOptions};
 pub use run::{RunOutcome, RunRequest, RunStatus};
 pub use sandbox::Sandbox;

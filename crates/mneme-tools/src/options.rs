@@ -3,7 +3,21 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// How tools run. `Default` gives Letta's timeout and conservative limits.
+/// Which isolation mechanism confines tool processes (`MNEME_TOOL_SANDBOX`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mechanism {
+    /// bubblewrap when it works here, else Landlock, else nothing.
+    #[default]
+    Auto,
+    /// bubblewrap only.
+    Bubblewrap,
+    /// Landlock (and a network denial) applied by the Python runner itself.
+    Landlock,
+    /// No confinement: rlimits, a cleared environment and the timeout only.
+    None,
+}
+
+/// How tools run. `Default` gives conservative limits and a 60 s timeout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxOptions {
     /// The interpreter; a bare name is looked up on `PATH` once, at construction, and resolved
@@ -11,10 +25,16 @@ pub struct SandboxOptions {
     pub python: PathBuf,
     /// The bubblewrap binary, used when it works on this host; `None` never uses it.
     pub bubblewrap: Option<PathBuf>,
-    /// Whether tools under bubblewrap may use the host's network (many Letta tools call HTTP
-    /// APIs). Off by default; without bubblewrap tools always have the network.
+    /// Which mechanism confines tools; `Auto` picks the first that works.
+    pub mechanism: Mechanism,
+    /// Run user tools even when no mechanism confines them (`--unsafe-tools`); otherwise such
+    /// runs are refused.
+    pub unsafe_tools: bool,
+    /// Whether confined tools may use the host's network (many Letta tools call HTTP APIs).
+    /// Off by default; unconfined tools always have the network.
     pub network: bool,
-    /// Wall-clock limit per run (Letta: 180 s); the whole process group is killed after it.
+    /// Wall-clock limit per run (Letta: 180 s, ours 60 s); the whole process group is killed
+    /// after it.
     pub timeout: Duration,
     /// `RLIMIT_AS` of the interpreter.
     pub memory_bytes: u64,
@@ -37,8 +57,10 @@ impl Default for SandboxOptions {
         SandboxOptions {
             python: PathBuf::from("python3"),
             bubblewrap: Some(PathBuf::from("bwrap")),
+            mechanism: Mechanism::Auto,
+            unsafe_tools: false,
             network: false,
-            timeout: Duration::from_secs(180),
+            timeout: Duration::from_secs(60),
             memory_bytes: 512 * MIB,
             cpu_seconds: 180,
             file_size_bytes: 64 * MIB,

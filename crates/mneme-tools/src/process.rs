@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::bubblewrap::Bubblewrap;
+use crate::landlock::Landlock;
 use crate::output::{Captured, read_capped, render};
 use crate::python::FLAGS;
 use crate::{SandboxOptions, ToolError};
@@ -30,6 +31,8 @@ const DRAIN_GRACE: Duration = Duration::from_secs(2);
 pub(crate) struct Launcher<'a> {
     pub(crate) python: &'a Path,
     pub(crate) bubblewrap: Option<&'a Bubblewrap>,
+    /// Rules the runner applies to itself (never together with bubblewrap).
+    pub(crate) landlock: Option<&'a Landlock>,
     pub(crate) options: &'a SandboxOptions,
 }
 
@@ -67,6 +70,10 @@ impl Launcher<'_> {
         };
         inv.request.insert("result_path".into(), json!(result_name));
         inv.request.insert("limits".into(), self.limits());
+        if let Some(landlock) = self.landlock {
+            inv.request
+                .insert("confine".into(), landlock.spec(dir.path()));
+        }
         let finished = self.supervise(&inv, dir.path(), &work, &result_path).await;
         if let Err(e) = dir.close() {
             tracing::warn!(error = %e, "could not delete a tool run directory");

@@ -22,8 +22,8 @@ pub(crate) const SCHEMA_SCRIPT: &str = concat!(
 /// Checks that a sandbox can start the interpreter and hand back a result.
 pub(crate) const PROBE_SCRIPT: &str = concat!(
     include_str!("../python/prelude.py"),
-    "\n_r = _mneme_read_request()\n_mneme_set_limits(_r['limits'])\n",
-    "_mneme_finish(_r['result_path'], {'status': 'success'})\n"
+    "\n_r = _mneme_read_request()\n_mneme_set_limits(_r['limits'])\n_c = _r.get('confine') and _mneme_confine(_r['confine'])\n",
+    "_mneme_finish(_r['result_path'], {'status': 'success', 'confined': _c})\n"
 );
 
 /// Interpreter flags for every run: isolated mode (no `PYTHON*` variables, no user

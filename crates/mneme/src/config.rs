@@ -31,6 +31,29 @@ pub(crate) enum SqliteSync {
     Normal,
 }
 
+/// `--tool-sandbox`: which mechanism confines user tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ToolSandbox {
+    /// bubblewrap when it works, else Landlock, else none.
+    Auto,
+    Bubblewrap,
+    Landlock,
+    /// No confinement: user tools are refused unless `--unsafe-tools`.
+    None,
+}
+
+impl From<ToolSandbox> for mneme_tools::Mechanism {
+    fn from(choice: ToolSandbox) -> Self {
+        match choice {
+            ToolSandbox::Auto => mneme_tools::Mechanism::Auto,
+            ToolSandbox::Bubblewrap => mneme_tools::Mechanism::Bubblewrap,
+            ToolSandbox::Landlock => mneme_tools::Mechanism::Landlock,
+            ToolSandbox::None => mneme_tools::Mechanism::None,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     /// Address to listen on.
@@ -71,9 +94,15 @@ pub(crate) struct ServeArgs {
     /// Seconds an MCP tool call (or tool listing) may take (default 60).
     #[arg(long, env = "MNEME_MCP_CALL_TIMEOUT_SECS")]
     mcp_call_timeout_secs: Option<u64>,
-    /// Seconds a user tool may run before its process group is killed (default 180, Letta's).
+    /// Seconds a user tool may run before its process group is killed (default 60).
     #[arg(long, env = "MNEME_TOOL_TIMEOUT_SECS")]
     tool_timeout_secs: Option<u64>,
+    /// What confines user tools (default auto: bubblewrap, else Landlock, else none).
+    #[arg(long, env = "MNEME_TOOL_SANDBOX", value_enum)]
+    tool_sandbox: Option<ToolSandbox>,
+    /// Run user tools even when nothing confines them (default false: they are refused).
+    #[arg(long, env = "MNEME_UNSAFE_TOOLS", num_args = 0..=1, default_missing_value = "true")]
+    unsafe_tools: Option<bool>,
     /// Compact an agent's context when a model call's passes this share of the window
     /// (default 0.9, Letta's; between 0.1 and 1).
     #[arg(long, env = "MNEME_COMPACTION_THRESHOLD")]
@@ -239,6 +268,8 @@ struct FileConfig {
     embedding_model_index: Option<String>,
     recall_embeddings: Option<bool>,
     tool_timeout_secs: Option<u64>,
+    tool_sandbox: Option<ToolSandbox>,
+    unsafe_tools: Option<bool>,
     compaction_threshold: Option<f64>,
     max_upload_bytes: Option<u64>,
     database_url: Option<String>,
@@ -386,6 +417,9 @@ pub(crate) struct Config {
     pub(crate) recall_embeddings: bool,
     /// Wall-clock limit of one user tool run.
     pub(crate) tool_timeout: std::time::Duration,
+    /// What confines user tools, and whether they run when nothing does.
+    pub(crate) tool_sandbox: ToolSandbox,
+    pub(crate) unsafe_tools: bool,
     /// Share of a model's window past which an agent's context is compacted.
     pub(crate) compaction_threshold: f64,
     /// Largest file a folder upload accepts.
@@ -450,9 +484,14 @@ impl Config {
             tool_timeout: std::time::Duration::from_secs(
                 args.tool_timeout_secs
                     .or(file.tool_timeout_secs)
-                    .unwrap_or(180)
+                    .unwrap_or(60)
                     .max(1),
             ),
+            tool_sandbox: args
+                .tool_sandbox
+                .or(file.tool_sandbox)
+                .unwrap_or(ToolSandbox::Auto),
+            unsafe_tools: args.unsafe_tools.or(file.unsafe_tools).unwrap_or(false),
             host: args
                 .host
                 .or(file.host)

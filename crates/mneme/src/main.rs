@@ -2,10 +2,12 @@
 //! `mneme import` and `mneme export` move Agent Files in and out of the data directory offline;
 //! `mneme migrate` copies the data directory's database into PostgreSQL; `mneme chat` talks to
 //! an agent of a running server (this one or any Letta server) in the terminal; `mneme backup`
-//! and `mneme restore` copy the SQLite database (and its key) out and back, while it serves.
+//! and `mneme restore` copy the SQLite database (and its key) out and back, while it serves;
+//! `mneme doctor` says what is in force (tool sandbox, storage, embedding model, providers).
 
 mod backup;
 mod config;
+mod doctor;
 mod migrate;
 mod secret;
 
@@ -87,6 +89,9 @@ enum Command {
     },
     /// Chat with an agent of a running server in the terminal (any Letta-compatible server).
     Chat(mneme_chat::ChatArgs),
+    /// Print what is in force: tool sandbox and its rules, data directory, database, embedding
+    /// model, providers.
+    Doctor(ServeArgs),
 }
 
 #[derive(clap::Args)]
@@ -192,6 +197,19 @@ fn main() -> anyhow::Result<()> {
             if let Err(e) = mneme_chat::run(args) {
                 eprintln!("mneme chat: {e}");
                 std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Doctor(args) => {
+            let config = Config::resolve(args)?;
+            let report = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(doctor::report(&config, sandbox_options(&config)));
+            // The user asked for this text.
+            #[allow(clippy::print_stdout)]
+            {
+                print!("{report}");
             }
             Ok(())
         }
@@ -304,6 +322,16 @@ async fn export(service: Service, args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The tool sandbox's options from the configuration.
+fn sandbox_options(config: &Config) -> SandboxOptions {
+    SandboxOptions {
+        timeout: config.tool_timeout,
+        mechanism: config.tool_sandbox.into(),
+        unsafe_tools: config.unsafe_tools,
+        ..SandboxOptions::default()
+    }
+}
+
 /// The configured store: the SQLite file or PostgreSQL. The data directory is created if need
 /// be on either: it holds the secret key, the search index and uploads too.
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn mneme_store::Store>> {
@@ -341,9 +369,14 @@ async fn build_service(config: &Config) -> anyhow::Result<Service> {
     let access = Arc::new(AccessTable::configured(&config.providers));
     let llm = Arc::new(LlmRouter::new(OpenAiOptions::default(), access.clone())?);
     let secret = secret::load_or_create(config.secret_key.0.as_deref(), &config.data_dir)?;
-    let sandbox = LazySandbox::new(SandboxOptions {
-        timeout: config.tool_timeout,
-        ..SandboxOptions::default()
+    let sandbox = Arc::new(LazySandbox::new(sandbox_options(config)));
+    // Probed in the background, so that the start-up log says what confines tools without
+    // delaying the listener.
+    tokio::spawn({
+        let sandbox = sandbox.clone();
+        async move {
+            sandbox.get().await;
+        }
     });
     let mcp = McpManager::new(config.mcp.clone()).context("preparing the MCP client")?;
     let embedders = EmbedderRouter::new(RouterConfig {
@@ -372,7 +405,7 @@ async fn build_service(config: &Config) -> anyhow::Result<Service> {
     let service = Service::new(
         store,
         llm,
-        Arc::new(sandbox),
+        sandbox,
         Arc::new(mcp),
         searcher,
         ProviderSetup {

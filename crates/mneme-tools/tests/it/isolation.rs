@@ -1,6 +1,6 @@
 //! What a tool can reach: environment, files, network.
 
-use mneme_tools::{RunRequest, RunStatus, Sandbox};
+use mneme_tools::{Mechanism, RunRequest, RunStatus, Sandbox, ToolError};
 use serde_json::json;
 
 use crate::{call, sandbox, sandbox_with};
@@ -30,7 +30,12 @@ async fn tools_never_see_the_servers_environment() {
         assert!(stdout.contains("1 passed"), "{stdout}");
         return;
     }
-    for sandbox in [sandbox().await, sandbox_with(|o| o.bubblewrap = None).await] {
+    let unconfined = sandbox_with(|o| {
+        o.mechanism = Mechanism::None;
+        o.unsafe_tools = true;
+    });
+    let landlock = sandbox_with(|o| o.mechanism = Mechanism::Landlock);
+    for sandbox in [sandbox().await, landlock.await, unconfined.await] {
         let request = RunRequest {
             source: "import os\ndef env():\n    return dict(os.environ)\n".into(),
             function: "env".into(),
@@ -102,34 +107,33 @@ fn canary_file() -> (tempfile::TempDir, String) {
     (dir, path)
 }
 
-fn assert_says_unprotected(sandbox: &Sandbox) {
-    let lines = sandbox.isolation();
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("bubblewrap not available")),
-        "{lines:?}"
-    );
+#[tokio::test]
+async fn files_outside_the_run_directory_are_out_of_reach_under_bubblewrap() {
+    let sandbox = sandbox_with(|o| o.mechanism = Mechanism::Bubblewrap).await;
+    assert_eq!(sandbox.mechanism(), "bubblewrap");
+    files_are_out_of_reach(&sandbox, "FileNotFoundError").await;
 }
 
 #[tokio::test]
-async fn files_outside_the_run_directory_are_out_of_reach() {
-    let sandbox = sandbox().await;
-    if !sandbox.uses_bubblewrap() {
-        return assert_says_unprotected(&sandbox);
-    }
+async fn files_outside_the_run_directory_are_out_of_reach_under_landlock() {
+    let sandbox = sandbox_with(|o| o.mechanism = Mechanism::Landlock).await;
+    assert_eq!(sandbox.mechanism(), "landlock");
+    files_are_out_of_reach(&sandbox, "PermissionError").await;
+}
+
+async fn files_are_out_of_reach(sandbox: &Sandbox, error: &str) {
     let (dir, db) = canary_file();
     let read = call(
-        &sandbox,
+        sandbox,
         "def read(path: str):\n    return open(path).read()\n",
         "read",
         json!({"path": db}),
     )
     .await;
     assert_eq!(read.status, RunStatus::Error);
-    assert!(read.error.unwrap().starts_with("FileNotFoundError"));
+    assert!(read.error.unwrap().starts_with(error));
     let passwd = call(
-        &sandbox,
+        sandbox,
         "def read():\n    return open('/etc/passwd').read()\n",
         "read",
         json!({}),
@@ -145,7 +149,7 @@ async fn files_outside_the_run_directory_are_out_of_reach() {
         "/usr/escape.txt",
         db.as_str(),
     ] {
-        let write = call(&sandbox, write_source, "write", json!({"path": target})).await;
+        let write = call(sandbox, write_source, "write", json!({"path": target})).await;
         assert_eq!(write.status, RunStatus::Error, "wrote {target}");
     }
     assert!(!escape.exists());
@@ -155,10 +159,8 @@ async fn files_outside_the_run_directory_are_out_of_reach() {
 
 #[tokio::test]
 async fn network_is_out_of_reach() {
-    let sandbox = sandbox().await;
-    if !sandbox.uses_bubblewrap() {
-        return assert_says_unprotected(&sandbox);
-    }
+    let sandbox = sandbox_with(|o| o.mechanism = Mechanism::Bubblewrap).await;
+    assert!(sandbox.uses_bubblewrap());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let source = "import socket\ndef connect(port: int):\n    socket.create_connection(('127.0.0.1', port), timeout=5).close()\n    return 'connected'\n";
@@ -166,9 +168,22 @@ async fn network_is_out_of_reach() {
     assert_eq!(outcome.status, RunStatus::Error, "{outcome:?}");
     assert!(outcome.error.unwrap().starts_with("ConnectionRefusedError"));
 
-    // The same call does connect without bubblewrap, or with the network allowed: the test
-    // can tell the difference.
-    let plain = sandbox_with(|o| o.bubblewrap = None).await;
+    let landlock = sandbox_with(|o| o.mechanism = Mechanism::Landlock).await;
+    let summary = landlock.summary();
+    assert!(
+        summary.starts_with("landlock ABI ") && summary.ends_with(", network denied"),
+        "{summary}"
+    );
+    let outcome = call(&landlock, source, "connect", json!({"port": port})).await;
+    assert_eq!(outcome.status, RunStatus::Error, "{outcome:?}");
+
+    // The same call does connect unconfined, or with the network allowed: the test can tell
+    // the difference.
+    let plain = sandbox_with(|o| {
+        o.mechanism = Mechanism::None;
+        o.unsafe_tools = true;
+    })
+    .await;
     let outcome = call(&plain, source, "connect", json!({"port": port})).await;
     assert_eq!(outcome.result, json!("connected"), "{outcome:?}");
     let networked = sandbox_with(|o| o.network = true).await;
@@ -176,6 +191,44 @@ async fn network_is_out_of_reach() {
     assert!(networked.isolation()[1].contains("the host's network"));
     let outcome = call(&networked, source, "connect", json!({"port": port})).await;
     assert_eq!(outcome.result, json!("connected"), "{outcome:?}");
+    let networked = sandbox_with(|o| {
+        o.mechanism = Mechanism::Landlock;
+        o.network = true;
+    })
+    .await;
+    assert!(networked.summary().ends_with("network allowed"));
+    let outcome = call(&networked, source, "connect", json!({"port": port})).await;
+    assert_eq!(outcome.result, json!("connected"), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn unconfined_runs_are_refused_unless_unsafe() {
+    let refused = sandbox_with(|o| o.mechanism = Mechanism::None).await;
+    assert_eq!(refused.summary(), "none, refusing user tools");
+    let request = RunRequest {
+        source: "def f():\n    return 1\n".into(),
+        function: "f".into(),
+        ..RunRequest::default()
+    };
+    match refused.run(request.clone()).await {
+        Err(ToolError::Unconfined(message)) => {
+            assert!(message.contains("--unsafe-tools"), "{message}")
+        }
+        other => panic!("not refused: {other:?}"),
+    }
+    // Schemas never execute the source: they are still derived.
+    let schema = refused
+        .schema_from_source("def f():\n    \"\"\"F.\"\"\"\n", None)
+        .await;
+    assert_eq!(schema.unwrap()["name"], "f");
+
+    let allowed = sandbox_with(|o| {
+        o.mechanism = Mechanism::None;
+        o.unsafe_tools = true;
+    })
+    .await;
+    assert_eq!(allowed.summary(), "rlimits only");
+    assert_eq!(allowed.run(request).await.unwrap().result, json!(1));
 }
 
 #[tokio::test]
@@ -194,10 +247,21 @@ async fn isolation_reports_what_is_in_force() {
     }
     let plain = sandbox_with(|o| o.bubblewrap = None).await;
     assert!(!plain.uses_bubblewrap());
+    assert_eq!(plain.mechanism(), "landlock", "auto falls back to Landlock");
     assert!(
-        plain
-            .isolation()
-            .iter()
-            .any(|l| l.starts_with("bubblewrap not available (disabled by configuration)"))
+        plain.isolation()[1].starts_with("landlock ABI "),
+        "{:?}",
+        plain.isolation()
+    );
+    assert!(
+        plain.isolation()[2].starts_with("landlock filesystem: read-only /usr"),
+        "{:?}",
+        plain.isolation()
+    );
+    let none = sandbox_with(|o| o.mechanism = Mechanism::None).await;
+    assert!(
+        none.isolation()[1].starts_with("no confinement (disabled by configuration)"),
+        "{:?}",
+        none.isolation()
     );
 }
