@@ -88,7 +88,12 @@ fn counters(out: &mut String, name: &str, help: &str, family: &Family<Counter>) 
     header(out, name, help, "counter");
     let names = family.label_names();
     for (values, counter) in family.members() {
-        let _ = writeln!(out, "{name}{} {}", labels(names, &values, None), counter.get());
+        let _ = writeln!(
+            out,
+            "{name}{} {}",
+            labels(names, &values, None),
+            counter.get()
+        );
     }
 }
 

@@ -171,6 +171,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    mneme_metrics::set_enabled(config.metrics);
     let service = build_service(&config).await?;
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await
