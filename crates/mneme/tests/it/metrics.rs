@@ -37,7 +37,10 @@ fn parse(text: &str) -> HashMap<String, f64> {
         }
         let family = family_of(name, &typed);
         assert!(helped.contains(family), "no HELP before {line}");
-        assert!(series.insert(key.to_string(), value).is_none(), "twice: {line}");
+        assert!(
+            series.insert(key.to_string(), value).is_none(),
+            "twice: {line}"
+        );
     }
     series
 }
