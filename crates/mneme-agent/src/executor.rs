@@ -112,7 +112,10 @@ impl ToolRegistry {
             conversation: ctx.conversation,
             memory,
         };
-        executor.execute(call).await
+        let started = std::time::Instant::now();
+        let outcome = executor.execute(call).await;
+        mneme_metrics::tool(&tool.tool_type, started.elapsed());
+        outcome
     }
 }
 

@@ -404,6 +404,7 @@ impl Runtime {
             match called {
                 Ok(Some(answered)) => {
                     clock.model_answered(started);
+                    record_model_call(turn, started, &answered.response);
                     turn.first_chunk_at.get_or_insert(answered.first_chunk_at);
                     return Ok(Ok((request, answered.response)));
                 }
@@ -700,4 +701,14 @@ fn emit(input: &TurnInput, event: TurnEvent) {
     if let Some(events) = &input.events {
         let _ = events.send(event);
     }
+}
+
+/// The model call's latency and tokens, under the agent's model handle (its model name when
+/// it has none): a bounded label, the configured models.
+fn record_model_call(turn: &Turn, started: Instant, response: &ChatResponse) {
+    let llm = &turn.ctx.agent.llm_config;
+    let model = llm.handle.as_deref().unwrap_or(&llm.model);
+    let u = response.usage;
+    let tokens = (u.prompt_tokens, u.completion_tokens);
+    mneme_metrics::model_call(model, started.elapsed(), tokens);
 }

@@ -214,6 +214,10 @@ impl Scheduler {
             r.stop_reason = Some(StopReason::Cancelled);
             r.completed_at.get_or_insert_with(time::now);
         });
+        mneme_metrics::run_finished(
+            RunStatus::Cancelled.as_str(),
+            StopReason::Cancelled.as_str(),
+        );
         self.store.finish_run(run, edit).await?;
         Ok(Some(run))
     }
@@ -285,6 +289,7 @@ impl Scheduler {
         };
         // The run's outcome is stored before the sink's last report, so that a reader that has
         // seen the end finds the run finished.
+        mneme_metrics::run_finished(stop.run_status().as_str(), stop.as_str());
         match self.finish_run(run, stop, timing).await {
             Ok(()) => {}
             // Deleted under its turn, with its agent or conversation: nothing left to record.

@@ -20,6 +20,7 @@ mod legacy;
 mod mcp_legacy;
 mod mcp_servers;
 mod messages;
+mod metrics;
 mod models;
 mod openapi;
 mod providers;

@@ -521,9 +521,12 @@ pub fn router(service: Service) -> Router {
         app = app.route(path, handler);
     }
     app.merge(crate::web::router())
+        .merge(crate::metrics::router())
         .fallback(unrouted::not_found)
         .method_not_allowed_fallback(unrouted::method_not_allowed)
         .layer(CatchPanicLayer::custom(panic_response))
+        // Outside the panic layer, so that a panic counts as the 500 it answers.
+        .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(service)
 }

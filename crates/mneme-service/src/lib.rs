@@ -272,6 +272,11 @@ impl Service {
         &self.models
     }
 
+    /// The database's connection pool now (`None` for SQLite), for `/metrics`.
+    pub fn pool_state(&self) -> Option<mneme_store::PoolState> {
+        self.store.pool_state()
+    }
+
     fn lock_heartbeat(&self) -> std::sync::MutexGuard<'_, Option<tokio::task::AbortHandle>> {
         self.heartbeat.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mneme_store::{ReplicaStore, StoreError, UnfinishedFile};
+use mneme_store::{PoolState, ReplicaStore, StoreError, UnfinishedFile};
 use mneme_types::{FileId, RunId};
 use sqlx::{PgConnection, Row};
 
@@ -36,6 +36,15 @@ fn run_ids(ids: Vec<String>) -> Result<Vec<RunId>> {
 impl ReplicaStore for PgStore {
     fn replica_id(&self) -> &str {
         &self.replica
+    }
+
+    fn pool_state(&self) -> Option<PoolState> {
+        let pool = self.pool();
+        Some(PoolState {
+            size: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        })
     }
 
     async fn heartbeat(&self, lease_ttl: Duration) -> StoreResult<Vec<RunId>> {

@@ -41,8 +41,8 @@ pub use model::{
     ArchiveEdit, ArchiveFilter, BlockChange, BlockEdit, BlockFilter, CompactionCommit,
     ConversationEdit, ConversationFilter, ConversationRecord, GroupEdit, GroupFilter,
     ImportedAgent, ImportedFolder, Message, MessageEdit, MessageFilter, MessageQuery, NewAgent,
-    NewConversation, Passage, PassageEdit, PassageFilter, PassageList, ReasoningRecord, Role,
-    RunChunk, RunData, RunEdit, RunFilter, RunRecord, SearchChange, SearchKind, StepCommit,
+    NewConversation, Passage, PassageEdit, PassageFilter, PassageList, PoolState, ReasoningRecord,
+    Role, RunChunk, RunData, RunEdit, RunFilter, RunRecord, SearchChange, SearchKind, StepCommit,
     StepEdit, StepFilter, StepRecord, StepTimings, StepTrace, TagQuery, ToolCallRecord, ToolEdit,
     ToolFilter, ToolReturnRecord, is_builtin_tool_type,
 };
@@ -631,6 +631,10 @@ pub trait IdentityStore: Send + Sync {
 pub trait ReplicaStore: Send + Sync {
     /// This handle's replica id (`replica-<uuid>`), fixed for its life.
     fn replica_id(&self) -> &str;
+    /// The connection pool's state now, for metrics; `None` for a backend without a pool.
+    fn pool_state(&self) -> Option<PoolState> {
+        None
+    }
     /// One tick of liveness, in one transaction: records this replica alive now, extends every
     /// lease it holds to now + `lease_ttl`, and answers its own active runs (`created` or
     /// `running`) that another replica asked to cancel (`request_cancel`).

@@ -869,3 +869,13 @@ pub struct GroupFilter {
     /// Whether groups marked `hidden` (sleep-time groups) are listed too.
     pub show_hidden: bool,
 }
+
+/// A connection pool at one instant (`ReplicaStore::pool_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    /// Connections open, in use or idle.
+    pub size: u32,
+    pub idle: u32,
+    /// The most it opens.
+    pub max: u32,
+}

@@ -85,6 +85,9 @@ pub(crate) struct ServeArgs {
     /// (default true; Letta's `track_provider_trace`).
     #[arg(long, env = "MNEME_PROVIDER_TRACES")]
     provider_traces: Option<bool>,
+    /// Serve Prometheus metrics at `GET /metrics` and record them (default true).
+    #[arg(long, env = "MNEME_METRICS")]
+    metrics: Option<bool>,
     /// Seconds a step's provider trace is kept (default 604800, a week).
     #[arg(long, env = "MNEME_PROVIDER_TRACE_RETENTION_SECS")]
     provider_trace_retention_secs: Option<u64>,
@@ -260,6 +263,7 @@ struct FileConfig {
     default_embedding: Option<String>,
     stream_retention_secs: Option<u64>,
     provider_traces: Option<bool>,
+    metrics: Option<bool>,
     provider_trace_retention_secs: Option<u64>,
     mcp_connect_timeout_secs: Option<u64>,
     mcp_call_timeout_secs: Option<u64>,
@@ -402,6 +406,8 @@ pub(crate) struct Config {
     pub(crate) stream_retention: std::time::Duration,
     /// Whether steps' provider traces are stored, and for how long.
     pub(crate) provider_traces: bool,
+    /// Whether `/metrics` is served and metrics recorded.
+    pub(crate) metrics: bool,
     pub(crate) provider_trace_retention: std::time::Duration,
     pub(crate) data_dir: PathBuf,
     /// `--secret-key`; `Debug` shows only whether it is set.
@@ -520,6 +526,7 @@ impl Config {
                 .provider_traces
                 .or(file.provider_traces)
                 .unwrap_or(true),
+            metrics: args.metrics.or(file.metrics).unwrap_or(true),
             provider_trace_retention: args
                 .provider_trace_retention_secs
                 .or(file.provider_trace_retention_secs)

@@ -237,6 +237,7 @@ fn sqlite_path(config: &Config) -> anyhow::Result<&std::path::Path> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    mneme_metrics::set_enabled(config.metrics);
     let service = build_service(&config).await?;
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await

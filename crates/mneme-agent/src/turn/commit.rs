@@ -2,6 +2,8 @@
 //! in-memory state moved on to match (context, version, memory, usage). A step whose calls
 //! leave the process writes its model answer first (`commit_answer`) and the rest after.
 
+use std::time::Duration;
+
 use chrono::Utc;
 use mneme_llm::ChatResponse;
 use mneme_store::{AgentContext, Message, Passage, StepCommit, StepTimings, StepTrace, StoreError};
@@ -36,6 +38,9 @@ impl Runtime {
             timings,
         };
         self.write(turn, input, write).await?;
+        if let Some(ns) = timings.step_ns {
+            mneme_metrics::step(Duration::from_nanos(u64::try_from(ns).unwrap_or(0)));
+        }
         turn.produced.extend(outcome.messages.iter().cloned());
         turn.usage.add(&step_usage(response));
         Ok(())

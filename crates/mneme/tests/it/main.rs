@@ -18,6 +18,7 @@ mod errors;
 mod mcp;
 mod mcp_legacy;
 mod messages;
+mod metrics;
 mod migrate;
 mod model_settings;
 mod native_providers;
