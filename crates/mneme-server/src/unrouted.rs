@@ -39,14 +39,22 @@ fn parse_line(line: &'static str) -> Option<LettaOperation> {
 
 /// The Letta operation `method path` names, if any. Where several templates match, the one with
 /// the most literal segments wins (`/v1/sources/{id}/files` over `/v1/sources/{id}/{file_id}`).
+/// A template whose parameter only captured a literal segment of a more specific path (`PATCH
+/// /v1/agents/import` against `PATCH /v1/agents/{agent_id}`, where Letta has `POST
+/// /v1/agents/import`) names nothing: that request is a wrong method on a known path, a 405,
+/// not an operation mneme lacks.
 pub(crate) fn letta_operation(method: &Method, path: &str) -> Option<LettaOperation> {
     let wanted: Vec<&str> = segments(path).collect();
-    operations()
-        .iter()
-        .filter(|op| op.method == method.as_str())
-        .filter_map(|op| literal_matches(op.path, &wanted).map(|literals| (literals, *op)))
-        .max_by_key(|(literals, _)| *literals)
-        .map(|(_, op)| op)
+    let matching = || {
+        operations()
+            .iter()
+            .filter_map(|op| literal_matches(op.path, &wanted).map(|literals| (literals, *op)))
+    };
+    let (literals, op) = matching()
+        .filter(|(_, op)| op.method == method.as_str())
+        .max_by_key(|(literals, _)| *literals)?;
+    let most_specific = matching().map(|(l, _)| l).max().unwrap_or(literals);
+    (literals == most_specific).then_some(op)
 }
 
 fn segments(path: &str) -> impl Iterator<Item = &str> {
@@ -119,5 +127,13 @@ mod tests {
         assert_eq!(letta_operation(&Method::GET, "/v1/agentz/"), None);
         assert_eq!(letta_operation(&Method::GET, "/v1/agents/a/b/c/d/e"), None);
         assert_eq!(letta_operation(&Method::GET, "/v1/blocks//agents"), None);
+    }
+
+    #[test]
+    fn a_parameter_capturing_a_literal_path_names_no_operation() {
+        // Letta has POST /v1/agents/import: a PATCH there is a wrong method, not modify_agent.
+        assert_eq!(letta_operation(&Method::PATCH, "/v1/agents/import"), None);
+        let op = letta_operation(&Method::PATCH, "/v1/agents/agent-1").map(|op| op.operation_id);
+        assert_eq!(op, Some("modify_agent"));
     }
 }

@@ -13,6 +13,7 @@ mod compaction;
 mod completions;
 mod db_loss;
 mod errors;
+mod fuzz_findings;
 mod mcp;
 mod mcp_legacy;
 mod messages;
