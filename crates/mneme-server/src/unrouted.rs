@@ -4,6 +4,7 @@
 
 use std::sync::OnceLock;
 
+use axum::extract::MatchedPath;
 use axum::http::{Method, StatusCode, Uri};
 
 use crate::error::ApiError;
@@ -100,11 +101,33 @@ pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
     }
 }
 
-pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    match letta_operation(&method, uri.path()) {
+/// A path mneme routes, with a method it does not serve there. The 501 is only for a Letta
+/// operation on the very route that matched (same template): `PATCH
+/// /v1/groups/{id}/messages/stream` matched mneme's `.../messages/stream`, so Letta's `PATCH
+/// .../messages/{message_id}` is not what was asked and the answer is 405.
+pub(crate) async fn method_not_allowed(
+    method: Method,
+    matched: Option<MatchedPath>,
+    uri: Uri,
+) -> ApiError {
+    let op = letta_operation(&method, uri.path()).filter(|op| {
+        matched
+            .as_ref()
+            .is_none_or(|m| same_template(m.as_str(), op.path))
+    });
+    match op {
         Some(op) => not_implemented(op),
         None => ApiError::Status(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"),
     }
+}
+
+/// Whether two route templates match the same paths (parameter names aside).
+fn same_template(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<&str>, Vec<&str>) = (segments(a).collect(), segments(b).collect());
+    a.len() == b.len()
+        && a.iter()
+            .zip(&b)
+            .all(|(x, y)| x == y || (x.starts_with('{') && y.starts_with('{')))
 }
 
 #[cfg(test)]
@@ -135,5 +158,15 @@ mod tests {
         assert_eq!(letta_operation(&Method::PATCH, "/v1/agents/import"), None);
         let op = letta_operation(&Method::PATCH, "/v1/agents/agent-1").map(|op| op.operation_id);
         assert_eq!(op, Some("modify_agent"));
+    }
+
+    #[test]
+    fn templates_compare_by_shape() {
+        assert!(same_template("/v1/admin/orgs", "/v1/admin/orgs/"));
+        assert!(same_template("/v1/a/{id}/b", "/v1/a/{agent_id}/b"));
+        assert!(!same_template(
+            "/v1/g/{id}/messages/stream",
+            "/v1/g/{id}/messages/{m}"
+        ));
     }
 }

@@ -15,6 +15,10 @@ async fn a_wrong_method_on_a_served_literal_path_is_405_not_501() {
         (Method::PATCH, "/v1/agents/import"),
         (Method::GET, "/v1/messages/search"),
         (Method::DELETE, "/v1/runs/active"),
+        (
+            Method::PATCH,
+            "/v1/groups/group-00000000-0000-4000-8000-000000000000/messages/stream",
+        ),
     ] {
         let res = srv.send(srv.request(method.clone(), path)).await;
         assert_eq!(res.status, 405, "{method} {path}: {}", res.body);
