@@ -4,6 +4,7 @@
 
 use std::sync::OnceLock;
 
+use axum::extract::MatchedPath;
 use axum::http::{Method, StatusCode, Uri};
 
 use crate::error::ApiError;
@@ -39,14 +40,22 @@ fn parse_line(line: &'static str) -> Option<LettaOperation> {
 
 /// The Letta operation `method path` names, if any. Where several templates match, the one with
 /// the most literal segments wins (`/v1/sources/{id}/files` over `/v1/sources/{id}/{file_id}`).
+/// A template whose parameter only captured a literal segment of a more specific path (`PATCH
+/// /v1/agents/import` against `PATCH /v1/agents/{agent_id}`, where Letta has `POST
+/// /v1/agents/import`) names nothing: that request is a wrong method on a known path, a 405,
+/// not an operation mneme lacks.
 pub(crate) fn letta_operation(method: &Method, path: &str) -> Option<LettaOperation> {
     let wanted: Vec<&str> = segments(path).collect();
-    operations()
-        .iter()
-        .filter(|op| op.method == method.as_str())
-        .filter_map(|op| literal_matches(op.path, &wanted).map(|literals| (literals, *op)))
-        .max_by_key(|(literals, _)| *literals)
-        .map(|(_, op)| op)
+    let matching = || {
+        operations()
+            .iter()
+            .filter_map(|op| literal_matches(op.path, &wanted).map(|literals| (literals, *op)))
+    };
+    let (literals, op) = matching()
+        .filter(|(_, op)| op.method == method.as_str())
+        .max_by_key(|(literals, _)| *literals)?;
+    let most_specific = matching().map(|(l, _)| l).max().unwrap_or(literals);
+    (literals == most_specific).then_some(op)
 }
 
 fn segments(path: &str) -> impl Iterator<Item = &str> {
@@ -92,11 +101,33 @@ pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
     }
 }
 
-pub(crate) async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    match letta_operation(&method, uri.path()) {
+/// A path mneme routes, with a method it does not serve there. The 501 is only for a Letta
+/// operation on the very route that matched (same template): `PATCH
+/// /v1/groups/{id}/messages/stream` matched mneme's `.../messages/stream`, so Letta's `PATCH
+/// .../messages/{message_id}` is not what was asked and the answer is 405.
+pub(crate) async fn method_not_allowed(
+    method: Method,
+    matched: Option<MatchedPath>,
+    uri: Uri,
+) -> ApiError {
+    let op = letta_operation(&method, uri.path()).filter(|op| {
+        matched
+            .as_ref()
+            .is_none_or(|m| same_template(m.as_str(), op.path))
+    });
+    match op {
         Some(op) => not_implemented(op),
         None => ApiError::Status(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"),
     }
+}
+
+/// Whether two route templates match the same paths (parameter names aside).
+fn same_template(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<&str>, Vec<&str>) = (segments(a).collect(), segments(b).collect());
+    a.len() == b.len()
+        && a.iter()
+            .zip(&b)
+            .all(|(x, y)| x == y || (x.starts_with('{') && y.starts_with('{')))
 }
 
 #[cfg(test)]
@@ -119,5 +150,23 @@ mod tests {
         assert_eq!(letta_operation(&Method::GET, "/v1/agentz/"), None);
         assert_eq!(letta_operation(&Method::GET, "/v1/agents/a/b/c/d/e"), None);
         assert_eq!(letta_operation(&Method::GET, "/v1/blocks//agents"), None);
+    }
+
+    #[test]
+    fn a_parameter_capturing_a_literal_path_names_no_operation() {
+        // Letta has POST /v1/agents/import: a PATCH there is a wrong method, not modify_agent.
+        assert_eq!(letta_operation(&Method::PATCH, "/v1/agents/import"), None);
+        let op = letta_operation(&Method::PATCH, "/v1/agents/agent-1").map(|op| op.operation_id);
+        assert_eq!(op, Some("modify_agent"));
+    }
+
+    #[test]
+    fn templates_compare_by_shape() {
+        assert!(same_template("/v1/admin/orgs", "/v1/admin/orgs/"));
+        assert!(same_template("/v1/a/{id}/b", "/v1/a/{agent_id}/b"));
+        assert!(!same_template(
+            "/v1/g/{id}/messages/stream",
+            "/v1/g/{id}/messages/{m}"
+        ));
     }
 }

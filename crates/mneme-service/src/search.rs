@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use mneme_agent::{ArchivalQuery, Found, MemorySearch, RecallQuery, Relevance};
-use mneme_embed::{Embedder, EmbedderRouter};
+use mneme_embed::{EmbedError, Embedder, EmbedderRouter};
 use mneme_search::{Change, Doc, Hit, Query, SearchIndex};
 use mneme_store::{
     Agent, Archive, Message, MessageFilter, Passage, PassageFilter, Role, SearchKind, Store,
@@ -425,9 +425,14 @@ impl Searcher {
     }
 
     fn embedder(&self, config: &EmbeddingConfig) -> Result<Arc<dyn Embedder>> {
-        self.embedders
-            .embedder_for(config)
-            .map_err(|e| ServiceError::Embedding(e.to_string()))
+        self.embedders.embedder_for(config).map_err(|e| match e {
+            // The config the user gave names no provider or model that exists: their input,
+            // a 422, not a server out of order (the API fuzz found this answered 503).
+            EmbedError::UnknownEndpointType(_) | EmbedError::UnknownModel(_) => {
+                ServiceError::Unprocessable(format!("embedding_config: {e}"))
+            }
+            _ => ServiceError::Embedding(e.to_string()),
+        })
     }
 
     /// Vectors for texts to store, or `None` without an embedding model. A failing model is an

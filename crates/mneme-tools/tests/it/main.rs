@@ -4,6 +4,7 @@
 mod execution;
 mod isolation;
 mod schema;
+mod schema_properties;
 
 use std::time::Duration;
 

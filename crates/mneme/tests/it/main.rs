@@ -15,6 +15,7 @@ mod completions;
 mod db_loss;
 mod doctor;
 mod errors;
+mod fuzz_findings;
 mod mcp;
 mod mcp_legacy;
 mod messages;
