@@ -34,11 +34,6 @@ pub fn asset(path: &str) -> Option<Asset> {
     })
 }
 
-/// Every embedded path, sorted.
-pub fn paths() -> impl Iterator<Item = &'static str> {
-    ASSETS.iter().map(|(name, _, _)| *name)
-}
-
 fn content_type(name: &str) -> &'static str {
     match name.rsplit_once('.').map(|(_, ext)| ext) {
         Some("html") => "text/html; charset=utf-8",
@@ -55,6 +50,10 @@ fn content_type(name: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn paths() -> impl Iterator<Item = &'static str> {
+        ASSETS.iter().map(|(name, _, _)| *name)
+    }
 
     #[test]
     fn the_table_is_sorted_so_lookups_find_every_file() {
