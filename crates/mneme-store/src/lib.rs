@@ -19,6 +19,7 @@ mod identities;
 mod model;
 mod page;
 mod sandbox;
+mod tenancy;
 
 use async_trait::async_trait;
 use mneme_types::{
@@ -48,6 +49,7 @@ pub use model::{
 };
 pub use page::{Order, Page};
 pub use sandbox::{SandboxConfigEdit, SandboxEnvVarEdit, SandboxEnvVarRecord};
+pub use tenancy::{ApiKeyRecord, AuditFilter, NewAuditEntry, TenancyStore};
 
 /// The newest schema version: every backend's migrations end at it, under the same numbers,
 /// so that version N means the same tables and columns everywhere (`mneme migrate` copies rows

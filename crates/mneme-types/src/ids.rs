@@ -38,6 +38,11 @@ macro_rules! typed_id {
             pub fn from_uuid(uuid: Uuid) -> Self {
                 Self(uuid)
             }
+
+            /// The id with that uuid as a number, for well-known ids.
+            pub const fn from_u128(v: u128) -> Self {
+                Self(Uuid::from_u128(v))
+            }
         }
 
         impl Default for $name {
@@ -223,3 +228,18 @@ mod tests {
         assert_eq!(json, format!("\"{text}\""));
     }
 }
+typed_id!(
+    /// `org-<uuid>`: an organization, the unit of tenancy.
+    OrgId,
+    "org"
+);
+typed_id!(
+    /// `user-<uuid>`
+    UserId,
+    "user"
+);
+typed_id!(
+    /// `apikey-<uuid>`: an API key's id (never the key itself).
+    ApiKeyId,
+    "apikey"
+);

@@ -33,6 +33,7 @@ pub mod sandbox;
 mod schema;
 pub mod sse;
 pub mod telemetry;
+pub mod tenancy;
 pub mod time;
 pub mod tool;
 pub mod tool_rule;
@@ -83,6 +84,7 @@ pub use ids::{
     AgentId, ArchiveId, BlockId, ConversationId, GroupId, IdError, IdentityId, McpServerId,
     MessageId, PassageId, ProviderId, ProviderTraceId, RunId, StepId, ToolId,
 };
+pub use ids::{ApiKeyId, OrgId, UserId};
 pub use ids::{FileAgentId, FileId, FolderId, JobId, SandboxConfigId, SandboxEnvVarId};
 pub use letta_message::{
     ApprovalItem, ApprovalRequestMessage, ApprovalResponseMessage, ApprovalReturn,
@@ -131,6 +133,10 @@ pub use sandbox::{
     SandboxType,
 };
 pub use telemetry::{ProviderTrace, TraceSpan};
+pub use tenancy::{
+    ApiKey, AuditEntry, DEFAULT_ORG_ID, DEFAULT_USER_ID, KeyRole, Organization, OrganizationCreate,
+    OrganizationUpdate, User, UserCreate, UserUpdate,
+};
 pub use tool::{
     CodeInput, GenerateToolInput, GenerateToolOutput, Tool, ToolCreate, ToolExecutionResult,
     ToolExecutionStatus, ToolRunFromSource, ToolSearchRequest, ToolSearchResult, ToolUpdate,
