@@ -29,6 +29,7 @@ mod sandbox;
 #[cfg(feature = "scratch")]
 pub mod scratch;
 mod search;
+mod tenancy;
 mod tools;
 
 use std::time::Duration;

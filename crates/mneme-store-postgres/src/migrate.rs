@@ -17,6 +17,7 @@ pub const SCHEMA_VERSIONS: &[(i64, &str)] = &[
     (18, include_str!("../migrations/0018_sandbox_configs.sql")),
     (19, include_str!("../migrations/0019_batches.sql")),
     (20, include_str!("../migrations/0020_provider_traces.sql")),
+    (21, include_str!("../migrations/0021_tenancy.sql")),
 ];
 
 /// Held while migrating, so that replicas starting together apply each version once.

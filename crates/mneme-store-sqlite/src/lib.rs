@@ -26,6 +26,7 @@ mod sandbox;
 mod search;
 mod steps;
 mod tags;
+mod tenancy;
 mod tools;
 mod writer;
 

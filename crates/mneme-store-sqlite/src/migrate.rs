@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("../migrations/0018_sandbox_configs.sql")),
     (19, include_str!("../migrations/0019_batches.sql")),
     (20, include_str!("../migrations/0020_provider_traces.sql")),
+    (21, include_str!("../migrations/0021_tenancy.sql")),
 ];
 
 /// Applies the migrations this database has not seen, each in its own transaction.

@@ -54,7 +54,7 @@ pub use tenancy::{ApiKeyRecord, AuditFilter, NewAuditEntry, TenancyStore};
 /// The newest schema version: every backend's migrations end at it, under the same numbers,
 /// so that version N means the same tables and columns everywhere (`mneme migrate` copies rows
 /// between backends at one version).
-pub const SCHEMA_VERSION: i64 = 20;
+pub const SCHEMA_VERSION: i64 = 21;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -704,6 +704,7 @@ pub trait Store:
     + FolderStore
     + BatchStore
     + ReplicaStore
+    + TenancyStore
 {
 }
 
@@ -725,5 +726,6 @@ impl<T> Store for T where
         + FolderStore
         + BatchStore
         + ReplicaStore
+        + TenancyStore
 {
 }

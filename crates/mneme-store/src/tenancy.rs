@@ -63,20 +63,22 @@ pub trait TenancyStore: Send + Sync {
     async fn create_user(&self, user: &User) -> Result<()>;
     /// An unknown id is `NotFound` (kind `User`).
     async fn get_user(&self, id: UserId) -> Result<User>;
-    /// By creation time then id, ascending, after the cursor; `org` narrows to one
-    /// organization's users.
+    /// By creation time then id, ascending, after the cursor (an unknown cursor is `NotFound`);
+    /// `org` narrows to one organization's users.
     async fn list_users(
         &self,
         org: Option<OrgId>,
         after: Option<UserId>,
         limit: usize,
     ) -> Result<Vec<User>>;
-    /// The fields given change, `updated_at` becomes now; a new organization must exist.
+    /// The fields given change, `updated_at` becomes now; a new organization must exist, and
+    /// the user's keys move to it with the user (a key is of its user's organization).
     async fn update_user(&self, edit: UserUpdate) -> Result<User>;
     /// Deletes the user with its keys. Answers what was deleted.
     async fn delete_user(&self, id: UserId) -> Result<User>;
 
-    /// Its user must exist (`NotFound`, kind `User`); a taken hash is `Conflict`.
+    /// Its user must exist (`NotFound`, kind `User`) and be of the key's organization
+    /// (`Invalid`); a taken id or hash is `Conflict`.
     async fn create_key(&self, key: &ApiKeyRecord) -> Result<()>;
     /// The unrevoked key with this hash, if any.
     async fn find_key(&self, hash: &str) -> Result<Option<ApiKeyRecord>>;

@@ -37,6 +37,7 @@ pub mod sandbox;
 pub mod search;
 pub mod step_queries;
 pub mod steps;
+pub mod tenancy;
 pub mod tools;
 
 mod fixtures;
@@ -279,6 +280,15 @@ macro_rules! conformance_suite {
                 sandbox_env_vars_are_unique_per_key,
                 deleting_a_sandbox_config_deletes_its_variables,
             }
+            tenancy {
+                the_default_organization_and_user_exist,
+                organizations_round_trip_and_update,
+                organization_pages_follow_creation_time,
+                users_belong_to_an_existing_organization,
+                keys_are_found_by_hash_until_revoked,
+                deleting_an_organization_takes_its_users_and_keys,
+                audit_entries_list_in_order_with_filters_and_bounds,
+            }
         }
     };
 }
@@ -347,6 +357,7 @@ mod tests {
         ("search", include_str!("search.rs")),
         ("steps", include_str!("steps.rs")),
         ("step_queries", include_str!("step_queries.rs")),
+        ("tenancy", include_str!("tenancy.rs")),
         ("tools", include_str!("tools.rs")),
     ];
 
@@ -388,6 +399,7 @@ mod tests {
             include_str!("../lib.rs"),
             include_str!("../folders.rs"),
             include_str!("../batches.rs"),
+            include_str!("../tenancy.rs"),
         ];
         let methods: Vec<&str> = traits
             .iter()
