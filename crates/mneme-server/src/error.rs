@@ -57,6 +57,8 @@ impl IntoResponse for ApiError {
                     S::Store(D::NotFound { .. }) | S::NotFound(_) => StatusCode::NOT_FOUND,
                     S::Store(D::Conflict(_)) | S::Conflict(_) => StatusCode::CONFLICT,
                     S::Expired(_) => StatusCode::GONE,
+                    S::Unauthorized => StatusCode::UNAUTHORIZED,
+                    S::Forbidden(_) => StatusCode::FORBIDDEN,
                     S::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
                     S::McpTimeout(_) => StatusCode::REQUEST_TIMEOUT,
                     // Answered above, in Letta's shape for it.

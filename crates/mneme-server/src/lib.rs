@@ -1,10 +1,12 @@
 //! The HTTP API: Letta's V1 routes over axum. Handlers extract, call one service function and
 //! wrap the result; status codes are decided in one place (`error.rs`).
 
+mod admin;
 mod agent_files;
 mod agents;
 mod archival;
 mod archives;
+mod audit;
 mod batches;
 mod blocks;
 mod client;
@@ -13,6 +15,7 @@ mod conversations;
 mod error;
 mod extract;
 mod folders;
+mod gateway;
 mod groups;
 mod health;
 mod identities;
@@ -37,15 +40,17 @@ mod web;
 use std::future::Future;
 
 use axum::serve::ListenerExt;
-use mneme_service::Service;
+use mneme_service::Tenancy;
 use tokio::net::TcpListener;
 
+pub use gateway::gateway_router;
 pub use routes::router;
 
-/// Serves the API on `listener` until `shutdown` resolves, then drains open requests.
+/// Serves the API, behind authentication, on `listener` until `shutdown` resolves, then
+/// drains open requests.
 pub async fn serve(
     listener: TcpListener,
-    service: Service,
+    tenancy: Tenancy,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // Small SSE frames must not wait for the previous one's ACK (Nagle's algorithm would hold
@@ -55,7 +60,7 @@ pub async fn serve(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router(service))
+    axum::serve(listener, gateway_router(tenancy))
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -501,6 +501,7 @@ pub fn router(service: Service) -> Router {
         .chain(crate::batches::routes())
         .chain(crate::telemetry::routes())
         .chain(crate::sandbox_config::routes())
+        .chain(crate::admin::routes())
         .collect();
     let mut app = Router::new();
     let mut operations = Vec::new();
@@ -525,6 +526,8 @@ pub fn router(service: Service) -> Router {
         .fallback(unrouted::not_found)
         .method_not_allowed_fallback(unrouted::method_not_allowed)
         .layer(CatchPanicLayer::custom(panic_response))
+        // Outside the panic layer, so that a panic is recorded as the 500 it answers.
+        .layer(axum::middleware::from_fn(crate::audit::record))
         // Outside the panic layer, so that a panic counts as the 500 it answers.
         .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(TraceLayer::new_for_http())

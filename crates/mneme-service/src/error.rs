@@ -62,6 +62,13 @@ pub enum ServiceError {
     /// stay stored.
     #[error("{0}")]
     NoSpeaker(String),
+    /// No credentials, or none this server knows (Letta's 401 `Unauthorized`).
+    #[error("Unauthorized")]
+    Unauthorized,
+    /// The caller is known but may not do this (a member key on an admin route, a key acting
+    /// as another organization's user).
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl ServiceError {

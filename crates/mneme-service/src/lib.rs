@@ -35,6 +35,7 @@ mod sink;
 mod sleeptime;
 mod steps;
 mod streaming;
+mod tenancy;
 mod tool_actions;
 mod tools;
 
@@ -63,6 +64,9 @@ pub use search::{Legs, Searcher};
 pub use secrets::SecretBox;
 pub use steps::TRACE_RETENTION;
 pub use streaming::{CHUNK_RETENTION, MessageStream};
+pub use tenancy::{
+    AuthMode, Caller, Credentials, NewKey, OpenError, Tenancy, TenantOpener, issue_key,
+};
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
 

@@ -9,7 +9,7 @@
 //! op("delete_x", "Delete an x"))`, with Letta's operationId where Letta has the route; a
 //! handler answering a raw `Response` adds `.response::<T>()` (or `.sse()`) to its `Op`.
 
-mod describe;
+pub(crate) mod describe;
 mod document;
 
 use std::sync::{Arc, OnceLock};
