@@ -116,6 +116,9 @@ pub struct PgOptions {
     pub max_connections: u32,
     /// How long a request waits for a free or new connection before it fails as unavailable.
     pub acquire_timeout: Duration,
+    /// The schema the tables live in (created if missing), instead of the connection's
+    /// default (`public`): one database holds one organization per schema.
+    pub schema: Option<String>,
 }
 
 impl Default for PgOptions {
@@ -123,6 +126,7 @@ impl Default for PgOptions {
         PgOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
+            schema: None,
         }
     }
 }
@@ -147,6 +151,10 @@ impl PgStore {
         let connect = connect.disable_statement_logging();
         let replica: std::sync::Arc<str> = format!("replica-{}", uuid::Uuid::new_v4()).into();
         let connect = connect.options([("mneme.replica", &*replica)]);
+        let connect = match &options.schema {
+            Some(schema) => connect.options([("search_path", schema.as_str())]),
+            None => connect,
+        };
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout);
@@ -157,13 +165,47 @@ impl PgStore {
             }
             other => other.map_err(from_sqlx)?,
         };
+        if let Some(schema) = &options.schema {
+            create_schema(&pool, schema).await?;
+        }
         migrate::run(&pool).await?;
         Ok(PgStore { pool, replica })
+    }
+
+    /// Drops `schema` with everything in it (a deleted organization's tables), connecting
+    /// to `url` once.
+    pub async fn drop_schema(url: &str, schema: &str) -> StoreResult<()> {
+        let connect: PgConnectOptions = url
+            .parse()
+            .map_err(|e| StoreError::Invalid(format!("database url: {e}")))?;
+        let mut conn = connect.connect().await.map_err(from_sqlx)?;
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_ident(schema));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .map_err(from_sqlx)?;
+        Ok(())
     }
 
     /// The pool, for tools that work on the tables themselves (`mneme migrate`).
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+}
+
+/// An identifier cannot be a bind parameter: quoted, with its quotes doubled.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Creates the schema the pool's `search_path` names, before the migrations fill it.
+async fn create_schema(pool: &PgPool, schema: &str) -> StoreResult<()> {
+    let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema));
+    match sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(pool).await {
+        Ok(_) => Ok(()),
+        // Another replica created it at the same moment.
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("23505") => Ok(()),
+        Err(e) => Err(from_sqlx(e)),
     }
 }
 

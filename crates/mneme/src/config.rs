@@ -153,6 +153,27 @@ pub(crate) struct ServeArgs {
     providers: ProviderArgs,
     #[command(flatten)]
     web: WebArgs,
+    #[command(flatten)]
+    auth: AuthArgs,
+}
+
+/// Who may call the API: API keys, Letta's secure mode, and when neither is needed.
+#[derive(Debug, Default, clap::Args)]
+struct AuthArgs {
+    /// Serve on a non-loopback address without requiring API keys (default false: such a
+    /// server refuses to start until a key exists, `mneme keys create --admin`).
+    #[arg(long, env = "MNEME_INSECURE", num_args = 0..=1, default_missing_value = "true")]
+    insecure: Option<bool>,
+    /// Require an API key (or the server password) on every request, on loopback too.
+    #[arg(long, env = "MNEME_REQUIRE_AUTH", num_args = 0..=1, default_missing_value = "true")]
+    require_auth: Option<bool>,
+    /// Letta's secure mode: every request needs the server password (as
+    /// `Authorization: Bearer <password>` or `X-BARE-PASSWORD: password <password>`) or a key.
+    #[arg(long, env = "LETTA_SERVER_SECURE", num_args = 0..=1, default_missing_value = "true")]
+    secure: Option<bool>,
+    /// The password of secure mode (generated and printed at start when unset).
+    #[arg(long, env = "LETTA_SERVER_PASSWORD", hide_env_values = true)]
+    server_password: Option<String>,
 }
 
 /// The web built-ins: `web_search`'s backend (the first configured of Exa, Tavily, SearXNG)
@@ -290,6 +311,8 @@ pub(crate) enum Storage {
     Postgres {
         url: String,
         pool_size: u32,
+        /// An organization's own schema; `None`: the connection's default (the main one).
+        schema: Option<String>,
     },
 }
 
@@ -302,10 +325,15 @@ impl std::fmt::Debug for Storage {
                 .field("path", path)
                 .field("durability", durability)
                 .finish(),
-            Storage::Postgres { url, pool_size } => f
+            Storage::Postgres {
+                url,
+                pool_size,
+                schema,
+            } => f
                 .debug_struct("Postgres")
                 .field("url", &redact_password(url))
                 .field("pool_size", pool_size)
+                .field("schema", schema)
                 .finish(),
         }
     }
@@ -434,6 +462,19 @@ pub(crate) struct Config {
     pub(crate) replica_timeout: Duration,
     /// `web_search`'s backend and `fetch_webpage`'s reach; `Debug` redacts the keys.
     pub(crate) web: mneme_agent::tools::WebOptions,
+    pub(crate) auth: AuthSettings,
+}
+
+/// How requests are authenticated (`mneme_service::AuthMode` once the listener's address is
+/// known).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AuthSettings {
+    pub(crate) insecure: bool,
+    pub(crate) require_auth: bool,
+    /// Letta's secure mode.
+    pub(crate) secure: bool,
+    /// Its password, when configured; `Debug` shows only whether it is set.
+    pub(crate) password: Redacted,
 }
 
 impl Config {
@@ -533,6 +574,12 @@ impl Config {
                 .map(std::time::Duration::from_secs)
                 .unwrap_or(mneme_service::TRACE_RETENTION),
             secret_key: Redacted(args.secret_key),
+            auth: AuthSettings {
+                insecure: args.auth.insecure.unwrap_or(false),
+                require_auth: args.auth.require_auth.unwrap_or(false),
+                secure: args.auth.secure.unwrap_or(false),
+                password: Redacted(args.auth.server_password.filter(|p| !p.is_empty())),
+            },
             providers,
             mcp: mcp_options(
                 args.mcp_connect_timeout_secs
@@ -609,6 +656,7 @@ fn storage(
                 .or(letta.pg_pool_size)
                 .unwrap_or(DEFAULT_POOL_SIZE)
                 .max(2),
+            schema: None,
         },
         None => Storage::Sqlite {
             path: data_dir.join("mneme.db"),

@@ -10,6 +10,7 @@ mod config;
 mod doctor;
 mod migrate;
 mod secret;
+mod tenants;
 
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use mneme_agent::LazySandbox;
 use mneme_embed::{EmbedderRouter, RouterConfig};
 use mneme_llm::{AccessTable, LlmRouter, OpenAiOptions};
 use mneme_service::{
-    McpManager, ModelCatalog, ProviderSetup, Searcher, SecretBox, Service, ServiceConfig,
+    McpManager, ModelCatalog, ProviderSetup, Searcher, SecretBox, Service, ServiceConfig, Tenancy,
 };
 use mneme_store_postgres::{PgOptions, PgStore};
 use mneme_store_sqlite::SqliteStore;
@@ -87,6 +88,9 @@ enum Command {
         #[command(flatten)]
         server: ServeArgs,
     },
+    /// API keys: create (printed once), list, revoke.
+    #[command(subcommand)]
+    Keys(tenants::KeysCommand),
     /// Chat with an agent of a running server in the terminal (any Letta-compatible server).
     Chat(mneme_chat::ChatArgs),
     /// Print what is in force: tool sandbox and its rules, data directory, database, embedding
@@ -191,6 +195,21 @@ fn main() -> anyhow::Result<()> {
             init_tracing(config.log_format);
             backup::restore(&from, sqlite_path(&config)?, &config.data_dir, force)
         }
+        Command::Keys(command) => {
+            let (server, action) = command.split();
+            let config = Config::resolve(server)?;
+            init_tracing(config.log_format);
+            let out = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(tenants::keys(action, &config))?;
+            // The user asked for this text (a new key is shown this once).
+            #[allow(clippy::print_stdout)]
+            {
+                print!("{out}");
+            }
+            Ok(())
+        }
         Command::Chat(args) => {
             // A chat that cannot start (no server, an unknown agent) is said in one line, with
             // no backtrace: the reader is a user at a terminal, not a log.
@@ -238,13 +257,21 @@ fn sqlite_path(config: &Config) -> anyhow::Result<&std::path::Path> {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     mneme_metrics::set_enabled(config.metrics);
-    let service = build_service(&config).await?;
+    let store = open_store(&config).await?;
+    let control: Arc<dyn mneme_store::TenancyStore> = store.clone();
+    let mode = tenants::auth_mode(&config, control.as_ref()).await?;
+    let secret = secret::load_or_create(config.secret_key.0.as_deref(), &config.data_dir)?;
+    let service = build_service(&config, store).await?;
+    let opener = Arc::new(tenants::Opener::new(config.clone(), secret));
+    let tenancy = Tenancy::new(control, service.clone(), Some(opener), mode);
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await
         .with_context(|| format!("binding {}:{}", config.host, config.port))?;
     let addr = listener.local_addr()?;
     tracing::info!("listening on {addr}");
-    mneme_server::serve(listener, service.clone(), shutdown_signal()).await?;
+    tenancy.open_all();
+    mneme_server::serve(listener, tenancy.clone(), shutdown_signal()).await?;
+    tenancy.shutdown().await;
     service.shutdown().await;
     tracing::info!("stopped");
     Ok(())
@@ -262,7 +289,8 @@ where
         .enable_all()
         .build()?
         .block_on(async move {
-            let service = build_service(&config).await?;
+            let store = open_store(&config).await?;
+            let service = build_service(&config, store).await?;
             let done = work(service.clone()).await;
             service.shutdown().await;
             done
@@ -335,7 +363,7 @@ fn sandbox_options(config: &Config) -> SandboxOptions {
 
 /// The configured store: the SQLite file or PostgreSQL. The data directory is created if need
 /// be on either: it holds the secret key, the search index and uploads too.
-async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn mneme_store::Store>> {
+pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn mneme_store::Store>> {
     let dir = &config.data_dir;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating data directory {}", dir.display()))?;
@@ -349,9 +377,14 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn mneme_store::Stor
                 .with_context(|| format!("opening database {}", path.display()))?;
             Arc::new(store)
         }
-        Storage::Postgres { url, pool_size } => {
+        Storage::Postgres {
+            url,
+            pool_size,
+            schema,
+        } => {
             let options = PgOptions {
                 max_connections: *pool_size,
+                schema: schema.clone(),
                 ..PgOptions::default()
             };
             let store = PgStore::connect(url, options)
@@ -364,9 +397,11 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn mneme_store::Stor
     Ok(store)
 }
 
-/// The service over the configured store, with every part the server runs with.
-async fn build_service(config: &Config) -> anyhow::Result<Service> {
-    let store = open_store(config).await?;
+/// The service over `store`, with every part the server runs with.
+pub(crate) async fn build_service(
+    config: &Config,
+    store: Arc<dyn mneme_store::Store>,
+) -> anyhow::Result<Service> {
     let access = Arc::new(AccessTable::configured(&config.providers));
     let llm = Arc::new(LlmRouter::new(OpenAiOptions::default(), access.clone())?);
     let secret = secret::load_or_create(config.secret_key.0.as_deref(), &config.data_dir)?;

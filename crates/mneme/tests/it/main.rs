@@ -35,6 +35,7 @@ mod schema_versions;
 mod search;
 mod streaming;
 mod telemetry;
+mod tenancy;
 mod tool_rules;
 mod tools;
 mod web_tools;
