@@ -9,6 +9,11 @@
 //! derived, and a restored data directory has none, so the server rebuilds it from the
 //! database on its first start (`Searcher::open` queues everything when the index is new).
 //!
+//! Organizations other than the default one have databases of their own
+//! (`tenants/<org id>/mneme.db`): each is snapshotted the same way (each consistent in
+//! itself) and carried whole in the backup's `backup_tenants` table, one row per organization,
+//! then written back to its place on restore.
+//!
 //! Both commands write under a temporary name, sync, and rename: a crash or a refused input
 //! leaves no partial file where the real one goes.
 
@@ -23,6 +28,12 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 const META: &str = "backup_meta";
 /// The key file's name in the data directory (as `secret.rs` reads it).
 const KEY_FILE: &str = "secret.key";
+/// The table carrying the organizations' databases.
+const TENANTS: &str = "backup_tenants";
+/// Where the organizations' directories are, in the data directory (as `tenants.rs` puts them).
+const TENANTS_DIR: &str = "tenants";
+/// An organization's database file in its directory.
+const TENANT_DB: &str = "mneme.db";
 
 /// Writes a consistent copy of the SQLite database at `db`, with the data directory's key,
 /// to `to` (which must not exist).
@@ -98,7 +109,54 @@ fn snapshot(db: &Path, out: &Path, secret: Option<&str>) -> anyhow::Result<i64> 
     if let Some(secret) = secret {
         insert.execute(["secret_key", secret])?;
     }
+    drop(insert);
+    copy_tenants_in(db, &copy, out)?;
     Ok(version)
+}
+
+/// Every organization's database beside `db`, snapshotted and stored in the backup.
+fn copy_tenants_in(db: &Path, copy: &Connection, out: &Path) -> anyhow::Result<()> {
+    copy.execute_batch(&format!(
+        "CREATE TABLE {TENANTS} (org_id TEXT PRIMARY KEY, db BLOB NOT NULL);"
+    ))?;
+    let Some(dir) = db.parent().map(|d| d.join(TENANTS_DIR)) else {
+        return Ok(());
+    };
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let org = entry.file_name().to_string_lossy().into_owned();
+        let tenant_db = entry.path().join(TENANT_DB);
+        if org.parse::<mneme_types::OrgId>().is_err() || !tenant_db.is_file() {
+            continue;
+        }
+        let staged = out.with_extension(format!("{org}.partial"));
+        let bytes = snapshot_bytes(&tenant_db, &staged);
+        let _ = std::fs::remove_file(&staged);
+        let bytes = bytes.with_context(|| format!("backing up organization {org}"))?;
+        copy.execute(
+            &format!("INSERT INTO {TENANTS} (org_id, db) VALUES (?1, ?2)"),
+            rusqlite::params![org, bytes],
+        )?;
+    }
+    Ok(())
+}
+
+/// A consistent copy of the database at `db`, through the file `staged`, as bytes.
+fn snapshot_bytes(db: &Path, staged: &Path) -> anyhow::Result<Vec<u8>> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let src = Connection::open_with_flags(db, flags)?;
+    src.busy_timeout(std::time::Duration::from_secs(5))?;
+    let path = staged
+        .to_str()
+        .with_context(|| format!("{} is not a UTF-8 path", staged.display()))?;
+    src.execute("VACUUM INTO ?1", [path])?;
+    drop(src);
+    Ok(std::fs::read(staged)?)
 }
 
 /// Restores the backup `from` into the data directory (`db` is where its database goes),
@@ -119,6 +177,10 @@ pub(crate) fn restore(from: &Path, db: &Path, data_dir: &Path, force: bool) -> a
     }
     if force {
         clear_old(db, data_dir)?;
+    }
+    if let Err(e) = restore_tenants(&partial, data_dir) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e).context("restoring the organizations' databases");
     }
     if let Some(secret) = &meta.secret {
         let key = data_dir.join(KEY_FILE);
@@ -182,6 +244,42 @@ fn check_backup(from: &Path) -> anyhow::Result<Meta> {
     Ok(Meta { version, secret })
 }
 
+/// Writes each organization's database the backup carries to its place, then drops the table
+/// from the restored main database. An older backup has no such table.
+fn restore_tenants(partial: &Path, data_dir: &Path) -> anyhow::Result<()> {
+    let conn = Connection::open(partial)?;
+    let carried: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [TENANTS],
+        |r| r.get(0),
+    )?;
+    if !carried {
+        return Ok(());
+    }
+    let mut rows = conn.prepare(&format!("SELECT org_id, db FROM {TENANTS}"))?;
+    let tenants = rows.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    for tenant in tenants {
+        let (org, bytes) = tenant?;
+        // The directory name comes from the file: only an organization id is a path here.
+        if org.parse::<mneme_types::OrgId>().is_err() {
+            bail!("the backup names an organization '{org}' that is not an org id");
+        }
+        let dir = data_dir.join(TENANTS_DIR).join(&org);
+        std::fs::create_dir_all(&dir)?;
+        let target = dir.join(TENANT_DB);
+        let staged = partial_path(&target);
+        std::fs::write(&staged, &bytes)?;
+        sync_file(&staged)?;
+        std::fs::rename(&staged, &target)?;
+        sync_parent(&target)?;
+    }
+    drop(rows);
+    conn.execute_batch(&format!("DROP TABLE {TENANTS};"))?;
+    Ok(())
+}
+
 /// Copies the backup to `partial`, drops its meta table (the key goes to its own file), syncs.
 fn stage(from: &Path, partial: &Path) -> anyhow::Result<()> {
     std::fs::copy(from, partial)
@@ -204,6 +302,12 @@ fn clear_old(db: &Path, data_dir: &Path) -> anyhow::Result<()> {
     if index.exists() {
         std::fs::remove_dir_all(&index)
             .with_context(|| format!("removing the old search index {}", index.display()))?;
+    }
+    // The organizations come back from the backup, with no index: it is rebuilt.
+    let tenants = data_dir.join(TENANTS_DIR);
+    if tenants.exists() {
+        std::fs::remove_dir_all(&tenants)
+            .with_context(|| format!("removing the old organizations {}", tenants.display()))?;
     }
     Ok(())
 }

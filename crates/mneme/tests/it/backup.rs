@@ -294,3 +294,58 @@ async fn backup_on_postgresql_points_at_pg_dump() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("pg_dump"), "{}", stderr(&out));
 }
+
+#[tokio::test]
+async fn sqlite_only_a_backup_carries_every_organization() {
+    if TestServer::on_postgres() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start_in(bin(), dir.path()).await;
+    let org = srv
+        .post("/v1/admin/orgs/", json!({"name": "kept"}))
+        .await
+        .ok();
+    let user = srv
+        .post(
+            "/v1/admin/users/",
+            json!({"name": "u", "organization_id": org["id"]}),
+        )
+        .await
+        .ok();
+    let key = srv
+        .post(
+            "/v1/admin/keys/",
+            json!({"name": "k", "user_id": user["id"]}),
+        )
+        .await
+        .ok();
+    let key = key["api_key"].as_str().unwrap().to_owned();
+    let made = srv
+        .request(reqwest::Method::POST, "/v1/blocks/")
+        .bearer_auth(&key)
+        .json(&json!({"label": "kept", "value": "in its organization"}));
+    let block = srv.send(made).await.ok();
+    let file = dir.path().join("with-tenants.backup");
+    let out = mneme(&["backup", "--to", file.to_str().unwrap()], dir.path()).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    srv.stop().await;
+
+    let restored = tempfile::tempdir().unwrap();
+    let target = restored.path().join("data");
+    let out = mneme(&["restore", "--from", file.to_str().unwrap()], &target).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let srv = TestServer::start_in(bin(), &target).await;
+    let read = srv
+        .request(
+            reqwest::Method::GET,
+            &format!("/v1/blocks/{}", crate::id(&block)),
+        )
+        .bearer_auth(&key);
+    let back = srv.send(read).await.ok();
+    assert_eq!(back["value"], "in its organization");
+    // Still that organization's alone.
+    srv.get(&format!("/v1/blocks/{}", crate::id(&block)))
+        .await
+        .err(404);
+}
