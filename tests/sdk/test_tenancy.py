@@ -80,11 +80,16 @@ def test_messages_runs_and_passages_stay_in_their_organization(tenants, fake, ui
     not_found(lambda: b.agents.passages.search(agent.id, query="vault code"))
     not_found(lambda: b.runs.retrieve(runs[0]))
     assert not [r for r in b.runs.list() if r.id in runs]
-    # Searches across agents find only the caller's own.
+    # Searches name an agent or archive of the caller's own; A's are not found.
+    not_found(lambda: b.passages.search(agent_id=agent.id, query="vault code"))
     theirs = make_agent(b, f"b-agent-{uid}", embedding=EMBEDDING)
     b.agents.passages.create(theirs.id, text="nothing to see")
-    found = b.passages.search(query="vault code")
+    found = b.passages.search(agent_id=theirs.id, query="vault code")
     assert all(uid not in r.passage.text for r in found)
+    # Message search across agents sees only the caller's organization.
+    assert not [m for m in b.messages.list() if uid in str(m)]
+    not_found(lambda: b.messages.search(query=f"secret-{uid}", agent_id=agent.id))
+    assert [m for m in a.messages.list() if f"secret-{uid}" in str(m)]
     assert passage.id in [p.id for p in a.agents.passages.list(agent.id)]
 
 

@@ -261,8 +261,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let control: Arc<dyn mneme_store::TenancyStore> = store.clone();
     let mode = tenants::auth_mode(&config, control.as_ref()).await?;
     let secret = secret::load_or_create(config.secret_key.0.as_deref(), &config.data_dir)?;
-    let service = build_service(&config, store).await?;
-    let opener = Arc::new(tenants::Opener::new(config.clone(), secret));
+    let shared = Shared::new(&config);
+    let service = build_service(&config, store, &shared).await?;
+    let opener = Arc::new(tenants::Opener::new(config.clone(), secret, shared));
     let tenancy = Tenancy::new(control, service.clone(), Some(opener), mode);
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await
@@ -290,7 +291,7 @@ where
         .build()?
         .block_on(async move {
             let store = open_store(&config).await?;
-            let service = build_service(&config, store).await?;
+            let service = build_service(&config, store, &Shared::new(&config)).await?;
             let done = work(service.clone()).await;
             service.shutdown().await;
             done
@@ -397,31 +398,53 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn mneme_
     Ok(store)
 }
 
+/// What every organization's service shares: one tool sandbox (probed once) and one set of
+/// embedders (the local model is loaded once, not per organization).
+#[derive(Clone)]
+pub(crate) struct Shared {
+    sandbox: Arc<LazySandbox>,
+    embedders: Arc<EmbedderRouter>,
+    /// Whether the local embedding model can serve.
+    local_model: bool,
+}
+
+impl Shared {
+    pub(crate) fn new(config: &Config) -> Shared {
+        let sandbox = Arc::new(LazySandbox::new(sandbox_options(config)));
+        // Probed in the background, so that the start-up log says what confines tools without
+        // delaying the listener.
+        tokio::spawn({
+            let sandbox = sandbox.clone();
+            async move {
+                sandbox.get().await;
+            }
+        });
+        let embedders = EmbedderRouter::new(RouterConfig {
+            providers: config.providers.clone(),
+            local_model_dir: Some(config.embedding_model_dir.clone()),
+            local_model_fetch: config.embedding_model_fetch.clone(),
+            ..RouterConfig::default()
+        });
+        let local_model = prepare_local_model(&embedders);
+        Shared {
+            sandbox,
+            embedders: Arc::new(embedders),
+            local_model,
+        }
+    }
+}
+
 /// The service over `store`, with every part the server runs with.
 pub(crate) async fn build_service(
     config: &Config,
     store: Arc<dyn mneme_store::Store>,
+    shared: &Shared,
 ) -> anyhow::Result<Service> {
     let access = Arc::new(AccessTable::configured(&config.providers));
     let llm = Arc::new(LlmRouter::new(OpenAiOptions::default(), access.clone())?);
     let secret = secret::load_or_create(config.secret_key.0.as_deref(), &config.data_dir)?;
-    let sandbox = Arc::new(LazySandbox::new(sandbox_options(config)));
-    // Probed in the background, so that the start-up log says what confines tools without
-    // delaying the listener.
-    tokio::spawn({
-        let sandbox = sandbox.clone();
-        async move {
-            sandbox.get().await;
-        }
-    });
     let mcp = McpManager::new(config.mcp.clone()).context("preparing the MCP client")?;
-    let embedders = EmbedderRouter::new(RouterConfig {
-        providers: config.providers.clone(),
-        local_model_dir: Some(config.embedding_model_dir.clone()),
-        local_model_fetch: config.embedding_model_fetch.clone(),
-        ..RouterConfig::default()
-    });
-    let local_model = prepare_local_model(&embedders);
+    let local_model = shared.local_model;
     let mut models = ModelCatalog::configured(&config.providers).with_lister(llm.clone());
     models.set_local_embedding(local_model.then(mneme_embed::local_embedding_config));
     // Without a configured default, agents get the built-in model when it is installed, so
@@ -433,7 +456,7 @@ pub(crate) async fn build_service(
     let searcher = Searcher::open(
         store.clone(),
         Some(&config.index_dir),
-        Arc::new(embedders),
+        shared.embedders.clone(),
         config.recall_embeddings,
     )
     .await
@@ -441,7 +464,7 @@ pub(crate) async fn build_service(
     let service = Service::new(
         store,
         llm,
-        sandbox,
+        shared.sandbox.clone(),
         Arc::new(mcp),
         searcher,
         ProviderSetup {

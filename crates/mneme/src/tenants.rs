@@ -24,11 +24,16 @@ pub(crate) struct Opener {
     root: Config,
     /// The server secret: one for every organization, from the main data directory.
     secret: String,
+    shared: crate::Shared,
 }
 
 impl Opener {
-    pub(crate) fn new(root: Config, secret: String) -> Opener {
-        Opener { root, secret }
+    pub(crate) fn new(root: Config, secret: String, shared: crate::Shared) -> Opener {
+        Opener {
+            root,
+            secret,
+            shared,
+        }
     }
 
     /// The configuration of `org`'s service: the root's, over the organization's own
@@ -60,7 +65,7 @@ impl TenantOpener for Opener {
     async fn open(&self, org: OrgId) -> Result<Service, OpenError> {
         let config = self.config(org);
         let store = crate::open_store(&config).await?;
-        let service = crate::build_service(&config, store).await?;
+        let service = crate::build_service(&config, store, &self.shared).await?;
         tracing::info!(%org, "opened the organization's store");
         Ok(service)
     }
