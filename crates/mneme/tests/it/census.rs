@@ -1,5 +1,5 @@
 //! The route census: every operation of Letta 0.16.7's self-hosted API (outside its internal
-//! and admin routes) is served, and any Letta operation mneme does not serve answers 501
+//! routes) is served, and any Letta operation mneme does not serve answers 501
 //! naming it, not the 404 of a mistyped URL.
 
 use std::time::Duration;
@@ -48,14 +48,14 @@ fn concrete(template: &str) -> String {
     parts.collect::<Vec<_>>().join("/")
 }
 
-/// The self-hosted operations this issue serves: not `/v1/_internal_*` nor `/v1/admin/`
-/// (tenancy, answered 501 until then).
+/// The self-hosted operations mneme serves: all but `/v1/_internal_*` (Letta Cloud's
+/// template service calls them).
 fn served_operations() -> impl Iterator<Item = (Method, &'static str, &'static str)> {
     LETTA_ROUTES.lines().filter_map(|line| {
         let [method, path, op, source] = line.split_whitespace().collect::<Vec<_>>()[..] else {
             return None;
         };
-        let internal = path.starts_with("/v1/_internal_") || path.starts_with("/v1/admin/");
+        let internal = path.starts_with("/v1/_internal_");
         let method = Method::from_bytes(method.as_bytes()).ok()?;
         (source == "0.16.7" && !internal).then_some((method, path, op))
     })
@@ -92,22 +92,21 @@ async fn every_self_hosted_letta_operation_is_served() {
 #[tokio::test]
 async fn unserved_letta_operations_answer_501_naming_them() {
     let srv = server().await;
-    let admin = srv.get("/v1/admin/users/").await.err(501);
-    let detail = admin["detail"].as_str().unwrap();
-    assert!(
-        detail.contains("GET /v1/admin/users/ (list_users)"),
-        "{detail}"
-    );
+    let internal = srv.get("/v1/_internal_runs/").await.err(501);
+    let detail = internal["detail"].as_str().unwrap();
+    assert!(detail.contains("GET /v1/_internal_runs/"), "{detail}");
     let cloud = srv.get("/v1/templates").await.err(501);
     assert!(
         cloud["detail"].as_str().unwrap().contains("Letta Cloud"),
         "{cloud}"
     );
-    // A method Letta has on a path mneme serves with other methods.
-    let put = srv
-        .send(srv.request(Method::DELETE, "/v1/admin/orgs"))
+    let delete = srv
+        .send(srv.request(
+            Method::DELETE,
+            &format!("/v1/_internal_blocks/{}", mneme_types::BlockId::new()),
+        ))
         .await;
-    put.err(501);
+    delete.err(501);
     // Not Letta's: the plain answers of an unknown route or method.
     srv.get("/v1/agentz/").await.err(404);
     srv.send(srv.request(Method::PUT, "/v1/agents/"))
