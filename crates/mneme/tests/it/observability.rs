@@ -23,15 +23,31 @@ const KEY_SHAPED_ID: &str = "sk-ant-api03-ClientChoseAKeyAsItsId";
 
 /// A server logging JSON at debug level, its standard error kept line by line.
 struct Logged {
-    _child: Child,
+    child: Child,
     base: String,
     lines: Arc<Mutex<Vec<String>>>,
+    /// The server's database on PostgreSQL, dropped with it.
+    database: Option<String>,
     _dir: tempfile::TempDir,
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        if let Some(name) = &self.database {
+            mneme_store_postgres::scratch::drop_database(name);
+        }
+    }
 }
 
 impl Logged {
     async fn start(fake: &FakeLlm) -> Logged {
         let dir = tempfile::tempdir().unwrap();
+        let store = mneme_testkit::store_env(dir.path());
+        let database = store
+            .first()
+            .and_then(|(_, url)| url.rsplit('/').next())
+            .map(str::to_owned);
         let mut child = Command::new(bin())
             .args([
                 "server",
@@ -50,7 +66,7 @@ impl Logged {
             .env("LETTA_SERVER_PASSWORD", SERVER_PASSWORD)
             .env("MNEME_EMBEDDING_MODEL_FETCH", "false")
             .env("MNEME_EMBEDDING_MODEL_DIR", dir.path().join("none"))
-            .envs(mneme_testkit::store_env(dir.path()))
+            .envs(store)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -69,9 +85,10 @@ impl Logged {
             .await
             .expect("the server did not start");
         Logged {
-            _child: child,
+            child,
             base,
             lines,
+            database,
             _dir: dir,
         }
     }
