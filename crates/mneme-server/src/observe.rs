@@ -8,6 +8,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use std::time::Duration;
 use tracing::Span;
 
 /// The header a request id is read from and echoed in.
@@ -74,7 +75,16 @@ pub(crate) fn request_span<B>(request: &axum::http::Request<B>) -> Span {
         route,
         request_id = id,
         traceparent,
+        status = tracing::field::Empty,
     )
+}
+
+/// The answer's status on the request's span (for traces), and tower-http's debug line.
+pub(crate) fn finished(response: &Response, latency: Duration, span: &Span) {
+    let status = response.status().as_u16();
+    span.record("status", status);
+    let latency_ms = latency.as_millis() as u64;
+    tracing::debug!(status, latency_ms, "finished processing request");
 }
 
 /// `00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero (W3C Trace Context, version 00).

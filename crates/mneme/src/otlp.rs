@@ -321,7 +321,20 @@ fn span_json(span: &Finished) -> Value {
         "startTimeUnixNano": unix_nanos(d.start),
         "endTimeUnixNano": unix_nanos(span.end.max(d.start)),
         "attributes": attributes,
+        "status": {"code": status_code(d)},
     })
+}
+
+/// STATUS_CODE_ERROR for a request answered with a 5xx, else STATUS_CODE_UNSET.
+fn status_code(d: &SpanData) -> u8 {
+    let failed = d.attributes.iter().any(|(key, value)| {
+        *key == "status"
+            && value["intValue"]
+                .as_str()
+                .and_then(|s| s.parse::<u16>().ok())
+                .is_some_and(|s| s >= 500)
+    });
+    if failed { 2 } else { 0 }
 }
 
 /// Nanoseconds since the epoch, as a string (OTLP/JSON's form of a 64-bit integer).

@@ -334,6 +334,10 @@ async fn traces_follow_a_message_from_the_request_to_its_model_and_tool_calls() 
         Some("/v1/agents/{agent_id}/messages")
     );
     assert_eq!(attr(request, "method"), Some("POST"));
+    let attributes = request["attributes"].as_array().unwrap();
+    let status = attributes.iter().find(|a| a["key"] == "status").unwrap();
+    assert_eq!(status["value"]["intValue"], "200");
+    assert_eq!(request["status"]["code"], 0);
 
     let child_of = |parent: &Value, name: &str| -> Vec<Value> {
         named(&spans, name)
