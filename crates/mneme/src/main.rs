@@ -531,5 +531,15 @@ fn init_tracing(config: &Config) -> Option<otlp::Exporter> {
         .with(logs.with_filter(filter))
         .with(traces)
         .init();
+    // A panic's message goes through the log as well (redacted; a JSON line in JSON mode),
+    // not straight to standard error.
+    std::panic::set_hook(Box::new(|info| {
+        use std::backtrace::{Backtrace, BacktraceStatus};
+        let backtrace = Backtrace::capture();
+        match backtrace.status() {
+            BacktraceStatus::Captured => tracing::error!(%info, %backtrace, "panic"),
+            _ => tracing::error!(%info, "panic"),
+        }
+    }));
     exporter
 }
