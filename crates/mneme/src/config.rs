@@ -12,7 +12,7 @@ use mneme_store_sqlite::Durability;
 use mneme_types::{ConfiguredProviders, PROVIDERS, ProviderSettings};
 use serde::Deserialize;
 
-use crate::otlp::OtlpSettings;
+use crate::otlp::{Headers, OtlpSettings};
 
 /// Letta's port.
 const DEFAULT_PORT: u16 = 8283;
@@ -81,6 +81,9 @@ pub(crate) struct ServeArgs {
     /// The service name exported traces carry (default mneme).
     #[arg(long, env = "OTEL_SERVICE_NAME")]
     otel_service_name: Option<String>,
+    /// Headers of each trace export, `name=value,...` (a hosted collector's key).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_HEADERS", hide_env_values = true)]
+    otlp_headers: Option<String>,
     #[arg(long, env = "MNEME_SQLITE_SYNC", value_enum)]
     sqlite_sync: Option<SqliteSync>,
     /// Model handle for agents created without one (e.g. openai/gpt-4o-mini).
@@ -271,6 +274,7 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     otlp_endpoint: Option<String>,
     otel_service_name: Option<String>,
+    otlp_headers: Option<String>,
     sqlite_sync: Option<SqliteSync>,
     default_model: Option<String>,
     default_embedding: Option<String>,
@@ -527,7 +531,12 @@ impl Config {
                 durability,
             )?,
             traces: args.otlp_endpoint.or(file.otlp_endpoint).map(|endpoint| {
-                OtlpSettings::new(&endpoint, args.otel_service_name.or(file.otel_service_name))
+                let headers = args.otlp_headers.or(file.otlp_headers);
+                OtlpSettings::new(
+                    &endpoint,
+                    args.otel_service_name.or(file.otel_service_name),
+                    Headers::parse(headers.as_deref().unwrap_or_default()),
+                )
             }),
             log_format: args
                 .log_format
@@ -563,7 +572,8 @@ impl Config {
 
 impl Config {
     /// Every secret the configuration holds, for the log's redactor: provider and web search
-    /// keys, the secret key, the database password, and Letta's server password.
+    /// keys, the trace collector's headers, the secret key, the database password, and Letta's
+    /// server password.
     pub(crate) fn secrets(&self) -> Vec<String> {
         let providers = self.providers.iter().filter_map(|(_, s)| s.api_key.clone());
         let web = match &self.web.search {
@@ -580,7 +590,9 @@ impl Config {
         // Read here, where the environment is read, even before the server uses it: a secret
         // in the environment must not reach the log through any path.
         let password = std::env::var("LETTA_SERVER_PASSWORD").ok();
+        let collector = self.traces.iter().flat_map(|t| t.headers.0.iter());
         providers
+            .chain(collector.map(|(_, value)| value.clone()))
             .chain(web)
             .chain(self.secret_key.0.clone())
             .chain(database)

@@ -33,12 +33,43 @@ pub(crate) struct OtlpSettings {
     /// The collector's traces URL (`…/v1/traces`).
     pub(crate) url: String,
     pub(crate) service_name: String,
+    /// Headers every export carries (a hosted collector's key); `Debug` shows their names only.
+    pub(crate) headers: Headers,
+}
+
+/// `OTEL_EXPORTER_OTLP_HEADERS`: `name=value` pairs, comma-separated.
+#[derive(Clone, Default, PartialEq)]
+pub(crate) struct Headers(pub(crate) Vec<(String, String)>);
+
+impl Headers {
+    /// The pairs of `a=1,b=2` (values percent-decoded no further: keys rarely need it); a
+    /// pair without `=` is ignored.
+    pub(crate) fn parse(text: &str) -> Headers {
+        let pairs = text.split(',').filter_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            let name = name.trim();
+            (!name.is_empty()).then(|| (name.to_owned(), value.trim().to_owned()))
+        });
+        Headers(pairs.collect())
+    }
+}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| name))
+            .finish()
+    }
 }
 
 impl OtlpSettings {
     /// From the standard variables' values: the endpoint is the collector's base address
     /// (`/v1/traces` is added) unless it names the traces path already.
-    pub(crate) fn new(endpoint: &str, service_name: Option<String>) -> OtlpSettings {
+    pub(crate) fn new(
+        endpoint: &str,
+        service_name: Option<String>,
+        headers: Headers,
+    ) -> OtlpSettings {
         let base = endpoint.trim_end_matches('/');
         let url = if base.ends_with("/v1/traces") {
             base.to_owned()
@@ -48,6 +79,7 @@ impl OtlpSettings {
         OtlpSettings {
             url,
             service_name: service_name.unwrap_or_else(|| "mneme".to_owned()),
+            headers,
         }
     }
 }
@@ -242,7 +274,11 @@ fn export_loop(settings: &OtlpSettings, rx: Receiver<Msg>) {
         let (batch, flushed) = collect(first, &rx);
         if !batch.is_empty() {
             let body = document(settings, &batch);
-            let sent = runtime.block_on(client.post(&settings.url).json(&body).send());
+            let mut request = client.post(&settings.url).json(&body);
+            for (name, value) in &settings.headers.0 {
+                request = request.header(name, value);
+            }
+            let sent = runtime.block_on(request.send());
             let ok = sent.as_ref().is_ok_and(|r| r.status().is_success());
             // Said once per outage, not once per batch.
             if !ok && !failing {
@@ -350,12 +386,20 @@ mod tests {
 
     #[test]
     fn the_endpoint_is_a_base_unless_it_names_the_traces_path() {
-        let s = OtlpSettings::new("http://c:4318/", None);
+        let s = OtlpSettings::new("http://c:4318/", None, Headers::default());
         assert_eq!(s.url, "http://c:4318/v1/traces");
         assert_eq!(s.service_name, "mneme");
-        let s = OtlpSettings::new("http://c:4318/v1/traces", Some("api".into()));
+        let headers = Headers::parse("x-honeycomb-team=abc, Authorization=Basic x=y,bad");
+        let s = OtlpSettings::new("http://c:4318/v1/traces", Some("api".into()), headers);
         assert_eq!(s.url, "http://c:4318/v1/traces");
         assert_eq!(s.service_name, "api");
+        let pairs = [("x-honeycomb-team", "abc"), ("Authorization", "Basic x=y")];
+        let pairs = pairs.map(|(n, v)| (n.to_owned(), v.to_owned()));
+        assert_eq!(s.headers.0, pairs);
+        assert_eq!(
+            format!("{:?}", s.headers),
+            r#"["x-honeycomb-team", "Authorization"]"#
+        );
     }
 
     #[test]

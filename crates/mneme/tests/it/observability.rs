@@ -242,8 +242,12 @@ impl Collector {
         type Received = Arc<Mutex<Vec<Value>>>;
         async fn traces(
             State(kept): State<Received>,
-            axum::Json(doc): axum::Json<Value>,
+            headers: axum::http::HeaderMap,
+            axum::Json(mut doc): axum::Json<Value>,
         ) -> &'static str {
+            // Kept beside the document, for the test to see the configured header arrive.
+            let key = headers.get("x-collector-key").and_then(|v| v.to_str().ok());
+            doc["_key"] = json!(key);
             kept.lock().unwrap().push(doc);
             "{}"
         }
@@ -255,6 +259,15 @@ impl Collector {
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
         Collector { url, received }
+    }
+
+    /// Whether every document came with `key` in its `x-collector-key` header.
+    fn all_keyed(&self, key: &str) -> bool {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|d| d["_key"] == key)
     }
 
     /// The spans of trace `trace` received so far, with the resource's service name.
@@ -298,6 +311,7 @@ async fn traces_follow_a_message_from_the_request_to_its_model_and_tool_calls() 
         ("OPENAI_BASE_URL", url.as_str()),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url.as_str()),
         ("OTEL_SERVICE_NAME", "mneme-under-test"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "x-collector-key=k-123"),
     ];
     let srv = TestServer::start_with_env(bin(), &env).await;
     let a = agent(&srv, json!({})).await;
@@ -321,6 +335,7 @@ async fn traces_follow_a_message_from_the_request_to_its_model_and_tool_calls() 
         waited += Duration::from_millis(100);
     };
     assert_eq!(service.as_deref(), Some("mneme-under-test"));
+    assert!(collector.all_keyed("k-123"));
     let request = named(&spans, "request");
     assert_eq!(request.len(), 1, "{spans:#?}");
     let request = request[0];
