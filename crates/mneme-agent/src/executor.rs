@@ -83,7 +83,7 @@ impl ToolRegistry {
     }
 
     /// Runs the call `id` of tool `name` with the agent's attached tool of that name.
-    #[tracing::instrument(skip_all, fields(tool = %name, tool_call_id = %id))]
+    #[tracing::instrument(name = "tool_call", skip_all, fields(tool = %name, tool_call_id = %id))]
     pub(crate) async fn run(
         &self,
         ctx: &AgentContext,

@@ -17,6 +17,7 @@ use mneme_store::{Message, Page, RunFilter, RunRecord, Store, StoreError};
 use mneme_types::{MessageId, RunId, RunStatus, StopReason, Thread, time};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::hub::RunHub;
 use crate::locks::Holder;
@@ -137,7 +138,12 @@ impl Scheduler {
     ) -> Result<Running, SchedulerError> {
         let run_id = job.run_id;
         let (admitted, on_admission) = oneshot::channel();
-        let task = tokio::spawn(self.clone().execute(job, Box::new(sink), Some(admitted)));
+        let span = turn_span(&job);
+        let task = tokio::spawn(
+            self.clone()
+                .execute(job, Box::new(sink), Some(admitted))
+                .instrument(span),
+        );
         match on_admission.await {
             Ok(()) => Ok(Running { run_id, task }),
             // Not admitted: the task ended with the reason.
@@ -153,7 +159,12 @@ impl Scheduler {
     /// Starts `job` without waiting: its run was answered already (async requests). A refusal
     /// is recorded on the run.
     pub fn spawn(&self, job: TurnJob, sink: impl TurnSink) {
-        tokio::spawn(self.clone().execute(job, Box::new(sink), None));
+        let span = turn_span(&job);
+        tokio::spawn(
+            self.clone()
+                .execute(job, Box::new(sink), None)
+                .instrument(span),
+        );
     }
 
     /// Holds `thread` as a turn does, for other changes of its history (a reset).
@@ -268,6 +279,7 @@ impl Scheduler {
                     let _ = tx.send(());
                 }
                 sink.admitted(&active).await;
+                tracing::debug!("turn admitted");
                 (Some(guard), self.run(job, &active, sink.as_mut()).await)
             }
             Ok(None) => {
@@ -290,6 +302,7 @@ impl Scheduler {
         // The run's outcome is stored before the sink's last report, so that a reader that has
         // seen the end finds the run finished.
         mneme_metrics::run_finished(stop.run_status().as_str(), stop.as_str());
+        tracing::debug!(stop_reason = stop.as_str(), "turn ended");
         match self.finish_run(run, stop, timing).await {
             Ok(()) => {}
             // Deleted under its turn, with its agent or conversation: nothing left to record.
@@ -396,7 +409,7 @@ impl Scheduler {
             group_id: job.group_id,
         };
         let runner = self.runner.clone();
-        let turn = tokio::spawn(async move { runner.run_turn(input).await });
+        let turn = tokio::spawn(async move { runner.run_turn(input).await }.in_current_span());
         while let Some(event) = rx.recv().await {
             sink.event(active, event).await;
         }
@@ -463,6 +476,13 @@ fn cancelled() -> TurnOutput {
         error: None,
         first_chunk_at: None,
     }
+}
+
+/// The span of a job's turn: a child of the span it was submitted in (the request's, when a
+/// request submitted it), so that the turn's logs and traces join the request's although the
+/// turn runs in a task of its own.
+fn turn_span(job: &TurnJob) -> tracing::Span {
+    tracing::info_span!("turn", run_id = %job.run_id, agent_id = %job.agent_id)
 }
 
 async fn join(task: JoinHandle<Outcome>) -> Outcome {

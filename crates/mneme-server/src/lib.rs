@@ -25,6 +25,7 @@ mod mcp_servers;
 mod messages;
 mod metrics;
 mod models;
+mod observe;
 mod openapi;
 mod providers;
 mod routes;

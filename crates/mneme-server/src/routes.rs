@@ -530,7 +530,13 @@ pub fn router(service: Service) -> Router {
         .layer(axum::middleware::from_fn(crate::audit::record))
         // Outside the panic layer, so that a panic counts as the 500 it answers.
         .layer(axum::middleware::from_fn(crate::metrics::track))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(crate::observe::request_span)
+                .on_response(crate::observe::finished),
+        )
+        // Outside the trace layer, so that its span carries the id.
+        .layer(axum::middleware::from_fn(crate::observe::request_id))
         .with_state(service)
 }
 

@@ -12,6 +12,8 @@ use mneme_store_sqlite::Durability;
 use mneme_types::{ConfiguredProviders, PROVIDERS, ProviderSettings};
 use serde::Deserialize;
 
+use crate::otlp::{Headers, OtlpSettings};
+
 /// Letta's port.
 const DEFAULT_PORT: u16 = 8283;
 
@@ -68,8 +70,20 @@ pub(crate) struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, env = "MNEME_CONFIG")]
     config: Option<PathBuf>,
+    /// Log lines as text (`pretty`, the default) or one JSON object per line (`json`), with
+    /// the request's and run's ids; secrets are masked in both.
     #[arg(long, env = "MNEME_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormat>,
+    /// Export traces over OTLP/HTTP to this collector (e.g. http://127.0.0.1:4318; `/v1/traces`
+    /// is added); off when unset.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
+    /// The service name exported traces carry (default mneme).
+    #[arg(long, env = "OTEL_SERVICE_NAME")]
+    otel_service_name: Option<String>,
+    /// Headers of each trace export, `name=value,...` (a hosted collector's key).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_HEADERS", hide_env_values = true)]
+    otlp_headers: Option<String>,
     #[arg(long, env = "MNEME_SQLITE_SYNC", value_enum)]
     sqlite_sync: Option<SqliteSync>,
     /// Model handle for agents created without one (e.g. openai/gpt-4o-mini).
@@ -279,6 +293,9 @@ struct FileConfig {
     port: Option<u16>,
     data_dir: Option<PathBuf>,
     log_format: Option<LogFormat>,
+    otlp_endpoint: Option<String>,
+    otel_service_name: Option<String>,
+    otlp_headers: Option<String>,
     sqlite_sync: Option<SqliteSync>,
     default_model: Option<String>,
     default_embedding: Option<String>,
@@ -429,6 +446,8 @@ pub(crate) struct Config {
     pub(crate) port: u16,
     pub(crate) storage: Storage,
     pub(crate) log_format: LogFormat,
+    /// Where traces are exported, when they are.
+    pub(crate) traces: Option<OtlpSettings>,
     pub(crate) default_model: Option<String>,
     pub(crate) default_embedding: Option<String>,
     pub(crate) stream_retention: std::time::Duration,
@@ -552,6 +571,14 @@ impl Config {
                 &data_dir,
                 durability,
             )?,
+            traces: args.otlp_endpoint.or(file.otlp_endpoint).map(|endpoint| {
+                let headers = args.otlp_headers.or(file.otlp_headers);
+                OtlpSettings::new(
+                    &endpoint,
+                    args.otel_service_name.or(file.otel_service_name),
+                    Headers::parse(headers.as_deref().unwrap_or_default()),
+                )
+            }),
             log_format: args
                 .log_format
                 .or(file.log_format)
@@ -588,6 +615,43 @@ impl Config {
             ),
         })
     }
+}
+
+impl Config {
+    /// Every secret the configuration holds, for the log's redactor: provider and web search
+    /// keys, the trace collector's headers, the secret key, the database password, and Letta's
+    /// server password.
+    pub(crate) fn secrets(&self) -> Vec<String> {
+        let providers = self.providers.iter().filter_map(|(_, s)| s.api_key.clone());
+        let web = match &self.web.search {
+            Some(
+                mneme_agent::tools::SearchBackend::Exa { api_key, .. }
+                | mneme_agent::tools::SearchBackend::Tavily { api_key, .. },
+            ) => Some(api_key.clone()),
+            _ => None,
+        };
+        let database = match &self.storage {
+            Storage::Postgres { url, .. } => url_password(url),
+            Storage::Sqlite { .. } => None,
+        };
+        let password = self.auth.password.0.clone();
+        let collector = self.traces.iter().flat_map(|t| t.headers.0.iter());
+        providers
+            .chain(collector.map(|(_, value)| value.clone()))
+            .chain(web)
+            .chain(self.secret_key.0.clone())
+            .chain(database)
+            .chain(password)
+            .collect()
+    }
+}
+
+/// The password of `scheme://user:password@host/…`.
+fn url_password(url: &str) -> Option<String> {
+    let (_, rest) = url.split_once("://")?;
+    let (userinfo, _) = rest.split_once('@')?;
+    let (_, password) = userinfo.split_once(':')?;
+    Some(password.to_owned())
 }
 
 /// The share of the window past which contexts are compacted (Letta's 0.9 by default).

@@ -9,6 +9,8 @@ mod backup;
 mod config;
 mod doctor;
 mod migrate;
+mod otlp;
+mod redact;
 mod secret;
 mod tenants;
 
@@ -28,6 +30,7 @@ use mneme_tools::SandboxOptions;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, LogFormat, ServeArgs, Storage};
+use crate::redact::{RedactingStderr, Redactor};
 
 #[derive(Parser)]
 #[command(
@@ -150,7 +153,8 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Server(args) => {
             let config = Config::resolve(args)?;
-            init_tracing(config.log_format);
+            // Dropped after the server stopped: the last spans leave first.
+            let _traces = init_tracing(&config);
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?
@@ -164,7 +168,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Migrate { args, server } => {
             let config = Config::resolve(server)?;
-            init_tracing(config.log_format);
+            let _traces = init_tracing(&config);
             let source = match &args.from {
                 Some(from) => migrate::source_path(from),
                 None => config.data_dir.join("mneme.db"),
@@ -183,7 +187,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Backup { to, server } => {
             let config = Config::resolve(server)?;
-            init_tracing(config.log_format);
+            let _traces = init_tracing(&config);
             backup::backup(sqlite_path(&config)?, &config.data_dir, &to)
         }
         Command::Restore {
@@ -192,13 +196,13 @@ fn main() -> anyhow::Result<()> {
             server,
         } => {
             let config = Config::resolve(server)?;
-            init_tracing(config.log_format);
+            let _traces = init_tracing(&config);
             backup::restore(&from, sqlite_path(&config)?, &config.data_dir, force)
         }
         Command::Keys(command) => {
             let (server, action) = command.split();
             let config = Config::resolve(server)?;
-            init_tracing(config.log_format);
+            init_tracing(&config);
             let out = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?
@@ -285,7 +289,7 @@ where
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
     let config = Config::resolve(args)?;
-    init_tracing(config.log_format);
+    let _traces = init_tracing(&config);
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
@@ -551,14 +555,49 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-fn init_tracing(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
+/// Logs to standard error, through the redactor, in the configured format (JSON lines carry
+/// the current span's and its parents' fields: request id, run id); and traces to the OTLP
+/// collector when one is configured (the exporter it returns flushes when dropped).
+fn init_tracing(config: &Config) -> Option<otlp::Exporter> {
+    use tracing_subscriber::filter::{EnvFilter, Targets};
+    use tracing_subscriber::prelude::*;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Pretty => builder.with_ansi(false).init(),
-    }
+    let writer = RedactingStderr(Redactor::new(config.secrets()));
+    let logs = match config.log_format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_writer(writer)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(writer)
+            .boxed(),
+    };
+    let (traces, exporter) = match config.traces.clone() {
+        Some(settings) => {
+            let (layer, exporter) = otlp::start(settings);
+            // mneme's own spans (request, turn, step, model and tool calls, provider calls),
+            // whatever the log's level.
+            let spans = Targets::new().with_target("mneme", tracing::Level::INFO);
+            (Some(layer.with_filter(spans)), Some(exporter))
+        }
+        None => (None, None),
+    };
+    tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .with(traces)
+        .init();
+    // A panic's message goes through the log as well (redacted; a JSON line in JSON mode),
+    // not straight to standard error.
+    std::panic::set_hook(Box::new(|info| {
+        use std::backtrace::{Backtrace, BacktraceStatus};
+        let backtrace = Backtrace::capture();
+        match backtrace.status() {
+            BacktraceStatus::Captured => tracing::error!(%info, %backtrace, "panic"),
+            _ => tracing::error!(%info, "panic"),
+        }
+    }));
+    exporter
 }

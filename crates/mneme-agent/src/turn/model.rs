@@ -19,6 +19,11 @@ pub(super) struct Answered {
 impl Runtime {
     /// One model call; `Ok(None)` when the turn was cancelled meanwhile. Token streaming
     /// forwards every delta as it arrives.
+    #[tracing::instrument(
+        name = "model_call",
+        skip_all,
+        fields(model = %turn.ctx.agent.llm_config.model, streamed = input.stream_tokens)
+    )]
     pub(super) async fn call_model(
         &self,
         turn: &Turn,

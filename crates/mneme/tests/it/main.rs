@@ -23,6 +23,7 @@ mod metrics;
 mod migrate;
 mod model_settings;
 mod native_providers;
+mod observability;
 mod openapi;
 mod providers;
 mod recovery;
