@@ -5,6 +5,7 @@ mod agent_file;
 mod agent_model;
 mod agents;
 mod archival;
+mod audit;
 mod batches;
 mod blocks;
 mod chunks;
@@ -51,6 +52,7 @@ pub use mneme_scheduler::{Coordination, SharedConfig};
 
 pub use agent_file::{ExportOptions, ImportOptions, ImportedAgents};
 pub use archival::ArchivalSearch;
+pub use audit::AuditLog;
 pub use chunks::SseEvent;
 pub use conversations::{ConversationMessages, ConversationRef, ConversationReply};
 pub use error::ServiceError;

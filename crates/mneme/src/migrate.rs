@@ -9,6 +9,9 @@
 //! are copied as they are, and the outbox is not copied but filled again with every passage and
 //! every non-system message (as `reindex_search` does), numbered after the SQLite outbox's
 //! last number, so that any replica's index, new or carried over, indexes all of it.
+//!
+//! "Empty" allows the rows every database is created with (the default organization and user):
+//! they are replaced by the source's.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -29,6 +32,16 @@ const MAX_PARAMS: usize = 65_535;
 const OUTBOX: &str = "search_outbox";
 /// The migration runner's own table: each side keeps its own.
 const MIGRATIONS: &str = "schema_migrations";
+
+/// The rows every database is created with (Letta's default organization and user), by table:
+/// not the target's own data, so they do not make it non-empty, and the source's own copies
+/// replace them.
+fn seeded() -> [(&'static str, String); 2] {
+    [
+        ("users", mneme_types::DEFAULT_USER_ID.to_string()),
+        ("organizations", mneme_types::DEFAULT_ORG_ID.to_string()),
+    ]
+}
 
 /// The value kinds of the PostgreSQL schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +93,7 @@ pub(crate) async fn run(source: &Path, target: &str) -> anyhow::Result<()> {
     let tables = tables(&mut tx).await?;
     refuse_unknown_tables(&src, &tables)?;
     refuse_non_empty(&mut tx, &tables).await?;
+    clear_seeded(&mut tx).await?;
     // One snapshot of the source, even if a server still writes to it.
     src.execute_batch("BEGIN")?;
     set_triggers(&mut tx, &tables, false).await?;
@@ -221,11 +235,19 @@ fn refuse_unknown_tables(src: &Connection, tables: &[Table]) -> anyhow::Result<(
 
 /// Copies go into an empty database only: merging two deployments is not a copy.
 async fn refuse_non_empty(conn: &mut PgConnection, tables: &[Table]) -> anyhow::Result<()> {
+    let seeded = seeded();
     for t in tables {
-        let sql = format!("SELECT EXISTS (SELECT 1 FROM {})", ident(&t.name));
-        let any: bool = sqlx::query_scalar(AssertSqlSafe(sql))
-            .fetch_one(&mut *conn)
-            .await?;
+        let seed = seeded.iter().find(|(table, _)| *table == t.name);
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM {} WHERE {})",
+            ident(&t.name),
+            if seed.is_some() { "id <> $1" } else { "TRUE" }
+        );
+        let mut query = sqlx::query_scalar(AssertSqlSafe(sql));
+        if let Some((_, id)) = seed {
+            query = query.bind(id);
+        }
+        let any: bool = query.fetch_one(&mut *conn).await?;
         if any {
             bail!(
                 "the target database is not empty (table {} has rows); mneme migrate copies \
@@ -233,6 +255,18 @@ async fn refuse_non_empty(conn: &mut PgConnection, tables: &[Table]) -> anyhow::
                 t.name
             );
         }
+    }
+    Ok(())
+}
+
+/// Deletes the target's seeded rows (see `seeded`); the copy brings the source's.
+async fn clear_seeded(conn: &mut PgConnection) -> anyhow::Result<()> {
+    for (table, id) in seeded() {
+        let sql = format!("DELETE FROM {} WHERE id = $1", ident(table));
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }

@@ -238,6 +238,12 @@ pub async fn keys_are_found_by_hash_until_revoked(store: Arc<dyn Store>) {
     same_hash.hash = first.hash.clone();
     assert_conflict(store.create_key(&same_hash).await);
     assert_not_found(store.create_key(&key(&user(acme.id, "x", 1), "x", 1)).await);
+    let mut elsewhere = key(&ann, "elsewhere", 3);
+    elsewhere.key.organization_id = DEFAULT_ORG_ID;
+    assert_invalid(store.create_key(&elsewhere).await);
+    let mut same_id = key(&ann, "same-id", 3);
+    same_id.key.id = first.key.id;
+    assert_conflict(store.create_key(&same_id).await);
 
     let listed = store.list_keys(None).await.unwrap();
     assert_eq!(listed, [admin.key.clone(), first.key.clone()]);

@@ -156,9 +156,10 @@ fn turn(agent: mneme_types::AgentId) -> Vec<mneme_store::Message> {
     vec![user, call, ret]
 }
 
-/// Providers, identities, groups, folders, files, jobs, batches and sandbox configurations as
-/// their stores write them; and a
-/// message written then deleted, so that SQLite's sequence is past the highest row.
+/// Providers, identities, groups, folders, files, jobs, batches, sandbox configurations and
+/// the control plane (the default organization renamed, so that the copy is seen to replace
+/// the target's) as their stores write them; and a message and an audit entry written then
+/// deleted, so that SQLite's sequences are past the highest rows.
 fn write_the_rest(path: &Path, agent: &str, archive: &str) {
     let conn = rusqlite::Connection::open(path).unwrap();
     let sql = format!(
@@ -194,7 +195,24 @@ fn write_the_rest(path: &Path, agent: &str, archive: &str) {
            VALUES ('sandbox-env-1', 'sandbox-1', 'K', '{{}}', 1, 2);
          INSERT INTO messages (id, agent_id, role, text, created_at, updated_at)
            VALUES ('message-gone', '{agent}', 'user', 'x', 1, 1);
-         DELETE FROM messages WHERE id = 'message-gone';"
+         DELETE FROM messages WHERE id = 'message-gone';
+         UPDATE organizations SET name = 'renamed_default_org';
+         INSERT INTO organizations (id, name, privileged_tools, created_at)
+           VALUES ('org-1', 'acme', 1, 1);
+         INSERT INTO users (id, organization_id, name, created_at, updated_at)
+           VALUES ('user-1', 'org-1', 'ann', 1, 2);
+         INSERT INTO api_keys (id, name, organization_id, user_id, role, prefix, hash,
+           created_at, revoked_at)
+           VALUES ('apikey-1', 'ci', 'org-1', 'user-1', 'member', 'sk-1', 'h1', 1, NULL),
+                  ('apikey-2', 'old', 'org-1', 'user-1', 'admin', 'sk-2', 'h2', 1, 5);
+         INSERT INTO audit_log (at, organization_id, user_id, key_id, method, route, path,
+           status, request_id)
+           VALUES (1, 'org-1', 'user-1', 'apikey-1', 'POST', '/v1/agents', '/v1/agents', 200,
+                   'req-1'),
+                  (2, 'org-1', 'user-1', NULL, 'DELETE', '/v1/agents/{{agent_id}}', '/v1/x',
+                   404, NULL),
+                  (3, 'org-1', 'user-1', NULL, 'GET', '/gone', '/gone', 200, NULL);
+         DELETE FROM audit_log WHERE path = '/gone';"
     );
     conn.execute_batch(&sql).unwrap();
 }
@@ -371,8 +389,10 @@ async fn outbox_is_requeued(src: &rusqlite::Connection, pg: &mut PgConnection) {
     assert_eq!(got, expected);
 }
 
-/// A new message gets the number after the highest SQLite ever gave, deleted rows included.
+/// A new message, or audit entry, gets the number after the highest SQLite ever gave, deleted
+/// rows included.
 async fn sequences_continue(src: &rusqlite::Connection, pg: &mut PgConnection) {
+    audit_sequence_continues(src, pg).await;
     let last: i64 = src
         .query_row(
             "SELECT seq FROM sqlite_sequence WHERE name = 'messages'",
@@ -403,6 +423,27 @@ async fn sequences_continue(src: &rusqlite::Connection, pg: &mut PgConnection) {
     assert_eq!(queued, 1);
 }
 
+async fn audit_sequence_continues(src: &rusqlite::Connection, pg: &mut PgConnection) {
+    let last: i64 = src
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let next: i64 = sqlx::query_scalar(
+        "INSERT INTO audit_log (at, organization_id, user_id, method, route, path, status)
+         VALUES (4, 'org-1', 'user-1', 'POST', '/v1/agents', '/v1/agents', 200) RETURNING seq",
+    )
+    .fetch_one(&mut *pg)
+    .await
+    .unwrap();
+    assert_eq!(next, last + 1);
+}
+
+/// Rows every database is created with: the default organization and user.
+const CREATED_WITH: i64 = 2;
+
 #[tokio::test]
 async fn a_non_empty_target_is_refused_untouched() {
     let dir = populated().await;
@@ -423,7 +464,7 @@ async fn a_non_empty_target_is_refused_untouched() {
         stderr(&out)
     );
     let mut pg = PgConnection::connect(db.url()).await.unwrap();
-    assert_eq!(total_rows(&mut pg).await, 1);
+    assert_eq!(total_rows(&mut pg).await, CREATED_WITH + 1);
 }
 
 #[tokio::test]
@@ -444,7 +485,7 @@ async fn a_failure_mid_copy_leaves_the_target_empty() {
     assert!(err.contains("tools row 1, column created_at"), "{err}");
     assert!(err.contains("copied table=messages"), "{err}");
     let mut pg = PgConnection::connect(db.url()).await.unwrap();
-    assert_eq!(total_rows(&mut pg).await, 0);
+    assert_eq!(total_rows(&mut pg).await, CREATED_WITH);
     let disabled: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM pg_trigger WHERE NOT tgisinternal AND tgenabled = 'D'",
     )
@@ -480,11 +521,12 @@ async fn a_missing_source_is_refused() {
 async fn an_older_source_is_brought_up_to_date_first() {
     let dir = populated().await;
     // Version 15: before migrations 16 (the replicas' tables and run columns), 17 (the
-    // owner of a file's processing), 18 (sandbox configurations), 19 (message batches) and
-    // 20 (provider traces).
+    // owner of a file's processing), 18 (sandbox configurations), 19 (message batches), 20
+    // (provider traces) and 21 (the control plane).
     let conn = rusqlite::Connection::open(db_path(&dir)).unwrap();
     conn.execute_batch(
-        "DELETE FROM schema_migrations WHERE version IN (16, 17, 18, 19, 20);
+        "DELETE FROM schema_migrations WHERE version IN (16, 17, 18, 19, 20, 21);
+         DROP TABLE audit_log; DROP TABLE api_keys; DROP TABLE users; DROP TABLE organizations;
          DROP TABLE sandbox_env_vars; DROP TABLE sandbox_configs;
          DROP TABLE batch_runs; DROP TABLE batches; DROP TABLE provider_traces;
          DROP INDEX files_unfinished_by_owner; ALTER TABLE files DROP COLUMN owner;
@@ -519,5 +561,5 @@ async fn a_source_table_without_a_counterpart_is_refused() {
         stderr(&out)
     );
     let mut pg = PgConnection::connect(db.url()).await.unwrap();
-    assert_eq!(total_rows(&mut pg).await, 0);
+    assert_eq!(total_rows(&mut pg).await, CREATED_WITH);
 }
