@@ -76,14 +76,53 @@ pub(crate) fn source_path(from: &str) -> PathBuf {
     PathBuf::from(from.strip_prefix("sqlite://").unwrap_or(from))
 }
 
-/// Copies the SQLite database at `source` into the (empty) PostgreSQL database at `target`.
+/// Copies the SQLite database at `source`, and the databases of the organizations beside it
+/// (`tenants/<org id>/mneme.db`), each into its schema, into the (empty) PostgreSQL database
+/// at `target`. Each database is one transaction; the main one goes first.
 pub(crate) async fn run(source: &Path, target: &str) -> anyhow::Result<()> {
+    copy_database(source, target, None).await?;
+    for (org, db) in tenant_databases(source)? {
+        let schema = crate::tenants::schema_of(org);
+        copy_database(&db, target, Some(schema))
+            .await
+            .with_context(|| format!("copying organization {org}"))?;
+    }
+    Ok(())
+}
+
+/// The organizations' databases beside the main one, by organization.
+fn tenant_databases(source: &Path) -> anyhow::Result<Vec<(mneme_types::OrgId, PathBuf)>> {
+    let Some(dir) = source.parent().map(|d| d.join("tenants")) else {
+        return Ok(Vec::new());
+    };
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let db = entry.path().join("mneme.db");
+        if let Ok(org) = entry.file_name().to_string_lossy().parse()
+            && db.is_file()
+        {
+            found.push((org, db));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Copies one SQLite database into `schema` (the connection's default when `None`).
+async fn copy_database(source: &Path, target: &str, schema: Option<String>) -> anyhow::Result<()> {
     let started = Instant::now();
     let src = open_source(source)?;
     let store = PgStore::connect(
         target,
         PgOptions {
             max_connections: 2,
+            schema,
             ..PgOptions::default()
         },
     )

@@ -87,7 +87,7 @@ fn tenant_dir(root: &Config, org: OrgId) -> PathBuf {
 }
 
 /// A schema name is an identifier: the uuid's hex, no dashes.
-fn schema_of(org: OrgId) -> String {
+pub(crate) fn schema_of(org: OrgId) -> String {
     format!("tenant_{}", org.uuid().simple())
 }
 

@@ -170,7 +170,7 @@ impl Tenancy {
             limit: page_size(Some(filter.limit)),
             ..filter
         };
-        Ok(self.inner.control.list_audit(&filter).await?)
+        self.inner.audit.list(&filter).await
     }
 }
 

@@ -40,7 +40,8 @@ pub trait TenantOpener: Send + Sync {
 /// One organization's service, opened once (concurrent first requests wait for the same open).
 type Slot = Arc<OnceCell<Service>>;
 
-/// The control plane and the services of the organizations. Cheap to clone.
+/// The control plane and the services of the organizations. Cheap to clone; must be made
+/// inside a tokio runtime (the audit log's writer starts with it).
 #[derive(Clone)]
 pub struct Tenancy {
     inner: Arc<Inner>,
@@ -52,6 +53,7 @@ struct Inner {
     opener: Option<Arc<dyn TenantOpener>>,
     tenants: Mutex<HashMap<OrgId, Slot>>,
     auth: auth::Authenticator,
+    audit: crate::AuditLog,
 }
 
 impl Tenancy {
@@ -66,6 +68,7 @@ impl Tenancy {
         Tenancy {
             inner: Arc::new(Inner {
                 auth: auth::Authenticator::new(control.clone(), mode),
+                audit: crate::AuditLog::start(control.clone()),
                 control,
                 root,
                 opener,
@@ -76,12 +79,7 @@ impl Tenancy {
 
     /// Records a mutation in the audit log, without waiting for the write.
     pub fn record(&self, entry: mneme_store::NewAuditEntry) {
-        let control = self.inner.control.clone();
-        tokio::spawn(async move {
-            if let Err(e) = control.append_audit(&[entry]).await {
-                tracing::warn!(error = %e, "an audit entry was not recorded");
-            }
-        });
+        self.inner.audit.record(entry);
     }
 
     /// The default organization's service.
@@ -150,8 +148,10 @@ impl Tenancy {
         });
     }
 
-    /// Shuts every opened organization's service down (the default one is the caller's).
+    /// Shuts every opened organization's service down (the default one is the caller's), and
+    /// writes what the audit log still holds.
     pub async fn shutdown(&self) {
+        self.inner.audit.flush().await;
         let slots: Vec<Slot> = self.lock().drain().map(|(_, slot)| slot).collect();
         for slot in slots {
             if let Some(service) = slot.get() {

@@ -563,3 +563,44 @@ async fn a_source_table_without_a_counterpart_is_refused() {
     let mut pg = PgConnection::connect(db.url()).await.unwrap();
     assert_eq!(total_rows(&mut pg).await, CREATED_WITH);
 }
+
+#[tokio::test]
+async fn each_organization_is_copied_into_its_own_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(&db_path(&dir), Durability::Normal).unwrap());
+    let org = mneme_types::OrgId::new();
+    let tenant_db = dir
+        .path()
+        .join("tenants")
+        .join(org.to_string())
+        .join("mneme.db");
+    std::fs::create_dir_all(tenant_db.parent().unwrap()).unwrap();
+    let tenant = SqliteStore::open(&tenant_db, Durability::Normal).unwrap();
+    let store: &dyn Store = &tenant;
+    let agent = store
+        .create_agent(fixtures::new_agent("tenant-agent", vec![]))
+        .await
+        .unwrap();
+    drop(tenant);
+
+    let db = ScratchDb::create().await;
+    let out = run_migrate(dir.path(), db.url()).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut pg = PgConnection::connect(db.url()).await.unwrap();
+    let schema = format!("tenant_{}", org.uuid().simple());
+    let in_schema: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT id FROM \"{schema}\".agents"
+    )))
+    .fetch_all(&mut pg)
+    .await
+    .unwrap();
+    assert_eq!(in_schema, vec![agent.id.to_string()]);
+    let in_main: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM public.agents")
+        .fetch_one(&mut pg)
+        .await
+        .unwrap();
+    assert_eq!(
+        in_main, 0,
+        "the organization's agent stays out of the main schema"
+    );
+}
