@@ -17,6 +17,7 @@ mod groups;
 mod health;
 mod identities;
 mod legacy;
+mod limits;
 mod mcp_legacy;
 mod mcp_servers;
 mod messages;
@@ -35,17 +36,21 @@ mod unrouted;
 mod web;
 
 use std::future::Future;
+use std::net::SocketAddr;
 
 use axum::serve::ListenerExt;
 use mneme_service::Service;
 use tokio::net::TcpListener;
 
+pub use limits::{DEFAULT_MAX_BODY_BYTES, Limits, RateLimit};
 pub use routes::router;
 
-/// Serves the API on `listener` until `shutdown` resolves, then drains open requests.
+/// Serves the API on `listener`, within `limits`, until `shutdown` resolves, then drains open
+/// requests.
 pub async fn serve(
     listener: TcpListener,
     service: Service,
+    limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // Small SSE frames must not wait for the previous one's ACK (Nagle's algorithm would hold
@@ -55,7 +60,12 @@ pub async fn serve(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router(service))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer's address is the rate limit's key for callers without a key.
+    let app = limits::apply(router(service), &limits);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -244,7 +244,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}:{}", config.host, config.port))?;
     let addr = listener.local_addr()?;
     tracing::info!("listening on {addr}");
-    mneme_server::serve(listener, service.clone(), shutdown_signal()).await?;
+    let limits = config.limits.clone();
+    mneme_server::serve(listener, service.clone(), limits, shutdown_signal()).await?;
     service.shutdown().await;
     tracing::info!("stopped");
     Ok(())
@@ -426,6 +427,7 @@ async fn build_service(config: &Config) -> anyhow::Result<Service> {
             web: config.web.clone(),
             traces: config.provider_traces,
             trace_retention: config.provider_trace_retention,
+            quotas: config.quotas,
         },
     );
     service.init().await.context("preparing the store")?;
