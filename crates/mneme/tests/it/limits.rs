@@ -247,3 +247,49 @@ async fn a_tool_s_own_timeout_cuts_it_off_before_the_server_s() {
     let text = ret["tool_return"].as_str().unwrap();
     assert!(text.contains("timed out after 1.0 seconds"), "{text}");
 }
+
+#[tokio::test]
+async fn a_file_whose_chunks_pass_the_passage_quota_fails_naming_it() {
+    let fake = FakeLlm::start().await;
+    let url = fake.base_url();
+    let env = [
+        ("MNEME_MAX_PASSAGES", "1"),
+        ("OPENAI_BASE_URL", url.as_str()),
+    ];
+    let srv = TestServer::start_with_env(bin(), &env).await;
+    let folder = srv
+        .post(
+            "/v1/folders/",
+            json!({"name": unique("quota"), "embedding": "openai/text-embedding-3-small"}),
+        )
+        .await
+        .ok();
+    let boundary = "mneme-limits-upload";
+    let text = "A paragraph about cats. ".repeat(400);
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cats.txt\"\r\n\
+         Content-Type: text/plain\r\n\r\n{text}\r\n--{boundary}--\r\n"
+    );
+    let req = srv
+        .request(Method::POST, &format!("/v1/folders/{}/upload", id(&folder)))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body);
+    let file = srv.send(req).await.ok();
+    let path = format!("/v1/folders/{}/files/{}", id(&folder), id(&file));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let file = loop {
+        let file = srv.get(&path).await.ok();
+        let status = file["processing_status"].as_str().unwrap().to_owned();
+        if status == "error" || status == "completed" {
+            break file;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{file}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(file["processing_status"], "error", "{file}");
+    let message = file["error_message"].as_str().unwrap();
+    assert!(message.contains("--max-passages"), "{message}");
+}
