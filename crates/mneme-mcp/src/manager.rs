@@ -112,6 +112,11 @@ impl McpManager {
         let client = reqwest::Client::builder()
             // No redirects: a config's headers (tokens) must not follow one to another host.
             .redirect(reqwest::redirect::Policy::none())
+            // Connecting is bounded here too, not only by the caller's timeout around the
+            // session: a transport may open connections in the background (a POST of the
+            // legacy SSE transport). No overall timeout on the client: event streams are
+            // long-lived; each call is bounded by the call timeout instead.
+            .connect_timeout(self.options.connect_timeout)
             .build()
             .map_err(|e| McpError::Config(format!("cannot build the HTTP client: {e}")))?;
         // A concurrent first use may have won; either client is fine.

@@ -3,6 +3,7 @@
 //! then `POST` every client message to that endpoint while the stream carries the answers.
 
 use std::future::Future;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
@@ -23,6 +24,8 @@ pub(crate) struct SseTransport {
     client: Client,
     endpoint: Url,
     headers: HeaderMap,
+    /// Bounds each POST: it runs in the transport's own task, outside the call's timeout.
+    post_timeout: Duration,
     incoming: mpsc::Receiver<RxJsonRpcMessage<RoleClient>>,
     reader: JoinHandle<()>,
 }
@@ -33,6 +36,7 @@ impl SseTransport {
         client: Client,
         url: Url,
         headers: HeaderMap,
+        post_timeout: Duration,
     ) -> Result<SseTransport, McpError> {
         let failed = |message: String| McpError::Connect {
             target: url.to_string(),
@@ -85,6 +89,7 @@ impl SseTransport {
             client,
             endpoint,
             headers,
+            post_timeout,
             incoming,
             reader,
         })
@@ -102,6 +107,7 @@ impl Transport<RoleClient> for SseTransport {
             .client
             .post(self.endpoint.clone())
             .headers(self.headers.clone())
+            .timeout(self.post_timeout)
             .json(&item);
         async move {
             request

@@ -69,7 +69,9 @@ pub(crate) async fn connect(
             client().serve(transport).await.map_err(failed)
         }
         McpServerConfig::Sse(c) => {
-            let transport = SseTransport::connect(http.clone(), url(c)?, headers(c)?).await?;
+            let (url, headers) = (url(c)?, headers(c)?);
+            let transport =
+                SseTransport::connect(http.clone(), url, headers, options.call_timeout).await?;
             client().serve(transport).await.map_err(failed)
         }
     }

@@ -30,6 +30,8 @@ pub struct Metrics {
     pub tokens: Family<Counter>,
     /// Finished runs by status and stop reason.
     pub runs: Family<Counter>,
+    /// Requests refused by the per-caller rate limit (answered 429).
+    pub rate_limited: Counter,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
@@ -40,6 +42,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
     tools: Family::new(&["tool_type"]),
     tokens: Family::new(&["model", "kind"]),
     runs: Family::new(&["status", "stop_reason"]),
+    rate_limited: Counter::default(),
 });
 
 /// Off (`--metrics false`): nothing is recorded and `/metrics` is not served.
@@ -120,6 +123,13 @@ pub fn tool(tool_type: &str, took: Duration) {
 pub fn run_finished(status: &str, stop_reason: &str) {
     if let Some(m) = on() {
         m.runs.with(&[status, stop_reason]).add(1);
+    }
+}
+
+/// A request refused by the rate limit.
+pub fn rate_limited() {
+    if let Some(m) = on() {
+        m.rate_limited.add(1);
     }
 }
 

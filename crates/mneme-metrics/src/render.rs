@@ -67,6 +67,17 @@ pub(crate) fn render(m: &Metrics, extra: &[Gauge]) -> String {
         "Runs ended, by status and stop reason.",
         &m.runs,
     );
+    header(
+        &mut out,
+        "mneme_http_rate_limited_total",
+        "Requests refused by the per-caller rate limit (429).",
+        "counter",
+    );
+    let _ = writeln!(
+        out,
+        "mneme_http_rate_limited_total {}",
+        m.rate_limited.get()
+    );
     for g in extra {
         gauge(&mut out, g.name, g.help, g.value);
     }

@@ -24,6 +24,12 @@ pub(crate) enum ApiError {
     Status(StatusCode, &'static str),
     /// A Letta operation mneme does not serve, named in the detail.
     NotImplemented(String),
+    /// The caller's rate limit is spent: 429 with `Retry-After` (whole seconds). The SDKs
+    /// retry a 429 after that long, which is what the caller should do.
+    RateLimited {
+        retry_after: u64,
+        per_minute: u32,
+    },
 }
 
 impl From<ServiceError> for ApiError {
@@ -43,6 +49,10 @@ impl IntoResponse for ApiError {
             ),
             ApiError::Status(status, detail) => (status, json!(detail)),
             ApiError::NotImplemented(detail) => (StatusCode::NOT_IMPLEMENTED, json!(detail)),
+            ApiError::RateLimited {
+                retry_after,
+                per_minute,
+            } => return rate_limited(retry_after, per_minute),
             ApiError::Service(S::Llm(e)) => return llm_error(&e),
             ApiError::Service(S::PendingApproval(id)) => return pending_approval(&id),
             ApiError::Service(S::McpConnection(m)) => return mcp_connection_error(&m),
@@ -60,6 +70,10 @@ impl IntoResponse for ApiError {
                     S::Unauthorized => StatusCode::UNAUTHORIZED,
                     S::Forbidden(_) => StatusCode::FORBIDDEN,
                     S::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                    // Letta has no quotas to copy. 403, not 429: the SDKs retry a 429 (and a
+                    // 409) on their own, and a quota does not lift by waiting; 403 surfaces as
+                    // a permission error at once, with the limit named in the detail.
+                    S::QuotaExceeded(_) => StatusCode::FORBIDDEN,
                     S::McpTimeout(_) => StatusCode::REQUEST_TIMEOUT,
                     // Answered above, in Letta's shape for it.
                     S::McpConnection(_) => StatusCode::BAD_GATEWAY,
@@ -122,6 +136,21 @@ fn llm_error(e: &LlmError) -> Response {
         "x-should-retry",
         axum::http::HeaderValue::from_static("false"),
     );
+    res
+}
+
+/// Too many requests from one caller; `Retry-After` says when a request will pass.
+fn rate_limited(retry_after: u64, per_minute: u32) -> Response {
+    let detail = format!(
+        "Rate limit exceeded: at most {per_minute} requests per minute; retry in {retry_after} s"
+    );
+    let mut res = (
+        StatusCode::TOO_MANY_REQUESTS,
+        Json(json!({ "detail": detail })),
+    )
+        .into_response();
+    res.headers_mut()
+        .insert(axum::http::header::RETRY_AFTER, retry_after.into());
     res
 }
 

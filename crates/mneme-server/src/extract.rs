@@ -1,7 +1,9 @@
 //! Our own extractors: malformed input becomes Letta's 422 JSON, never axum's plain text.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use mneme_store::{Order, Page};
 use serde::Deserialize;
@@ -10,6 +12,8 @@ use serde_json::json;
 use serde_path_to_error::Segment;
 
 use crate::error::ApiError;
+use crate::limits::MaxBody;
+use mneme_service::ServiceError;
 
 /// A JSON body. An empty body reads as `{}`, since every create/update body here is optional
 /// field by field.
@@ -19,13 +23,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let limit = req.extensions().get::<MaxBody>().copied();
         let bytes = Bytes::from_request(req, state)
             .await
-            .map_err(|e| ApiError::Malformed {
-                loc: vec![json!("body")],
-                msg: e.body_text(),
-                kind: "value_error",
-            })?;
+            .map_err(|e| body_rejection(&e, limit))?;
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
@@ -55,6 +56,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                     kind,
                 }
             })
+    }
+}
+
+/// A body over the limit is a 413 naming the limit (never axum's plain text); anything
+/// else that stops the body being read is Letta's 422.
+fn body_rejection(e: &BytesRejection, limit: Option<MaxBody>) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        let limit = limit.map_or_else(String::new, |MaxBody(n)| format!(" ({n} bytes)"));
+        return ApiError::Service(ServiceError::TooLarge(format!(
+            "The request body is larger than this server accepts{limit}"
+        )));
+    }
+    ApiError::Malformed {
+        loc: vec![json!("body")],
+        msg: e.body_text(),
+        kind: "value_error",
     }
 }
 

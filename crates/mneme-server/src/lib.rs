@@ -20,6 +20,7 @@ mod groups;
 mod health;
 mod identities;
 mod legacy;
+mod limits;
 mod mcp_legacy;
 mod mcp_servers;
 mod messages;
@@ -39,19 +40,22 @@ mod unrouted;
 mod web;
 
 use std::future::Future;
+use std::net::SocketAddr;
 
 use axum::serve::ListenerExt;
 use mneme_service::Tenancy;
 use tokio::net::TcpListener;
 
 pub use gateway::gateway_router;
+pub use limits::{DEFAULT_MAX_BODY_BYTES, Limits, RateLimit};
 pub use routes::router;
 
-/// Serves the API, behind authentication, on `listener` until `shutdown` resolves, then
-/// drains open requests.
+/// Serves the API, behind authentication and within `limits`, on `listener` until `shutdown`
+/// resolves, then drains open requests.
 pub async fn serve(
     listener: TcpListener,
     tenancy: Tenancy,
+    limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // Small SSE frames must not wait for the previous one's ACK (Nagle's algorithm would hold
@@ -61,7 +65,12 @@ pub async fn serve(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, gateway_router(tenancy))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer's address is the rate limit's key for callers without a key.
+    let app = limits::apply(gateway_router(tenancy), &limits);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -24,6 +24,7 @@ impl Service {
         let (blocks, mut tools) = (built.blocks, built.tools);
         let has_folders = !built.new.folders.is_empty();
         let agent = if crate::sleeptime::wanted(&built.new.agent) {
+            self.check_agent_quota(2).await?;
             let id = built.new.agent.id;
             let (group, companion) = self.companion(&built.new.agent, &blocks).await?;
             self.store
@@ -31,6 +32,7 @@ impl Service {
                 .await?;
             self.store.get_agent(id).await?
         } else {
+            self.check_agent_quota(1).await?;
             self.store.create_agent(built.new).await?
         };
         if has_folders {

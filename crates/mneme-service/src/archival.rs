@@ -220,6 +220,7 @@ impl Service {
                 }
             })
             .collect();
+        self.check_passage_quota(passages.len()).await?;
         self.store.insert_passages(passages.clone()).await?;
         self.searcher.changed();
         Ok(passages)

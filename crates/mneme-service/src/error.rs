@@ -35,6 +35,10 @@ pub enum ServiceError {
     /// The request body is larger than the server accepts (an upload over its limit).
     #[error("{0}")]
     TooLarge(String),
+    /// A quota of the store (`--max-agents`, `--max-passages`) would be passed; the message
+    /// names it.
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// What was asked for existed but is no longer kept (an old run's stream).
     #[error("{0}")]
     Expired(String),

@@ -26,6 +26,7 @@ pub mod models;
 mod names;
 mod preview;
 mod providers;
+mod quotas;
 mod recall;
 mod render;
 mod runs;
@@ -62,6 +63,7 @@ pub use mcp_client::{McpManager, McpOptions};
 pub use mcp_legacy::McpConnect;
 pub use messages::{ListMessages, RenderOverrides};
 pub use models::{ModelCatalog, ModelFilter, ModelLister, Provider, ProviderKind};
+pub use quotas::Quotas;
 pub use search::{Legs, Searcher};
 pub use secrets::SecretBox;
 pub use steps::TRACE_RETENTION;
@@ -98,6 +100,8 @@ pub struct ServiceConfig {
     /// The local sandbox's directory when its configuration names none (Letta's
     /// `~/.letta/tool_execution_dir`).
     pub tool_dir: Option<std::path::PathBuf>,
+    /// The most agents and passages this store may hold.
+    pub quotas: Quotas,
 }
 
 impl Default for ServiceConfig {
@@ -114,6 +118,7 @@ impl Default for ServiceConfig {
             traces: true,
             trace_retention: TRACE_RETENTION,
             tool_dir: None,
+            quotas: Quotas::default(),
         }
     }
 }
@@ -214,6 +219,7 @@ impl Service {
         if let Some(shared) = config.coordination.shared() {
             searcher.share(shared.clone());
         }
+        searcher.limit_passages(config.quotas.max_passages);
         let service = Service {
             companions: sleeptime::CompanionQueue::new(scheduler.clone(), store.clone()),
             scheduler,

@@ -95,6 +95,8 @@ pub struct Searcher {
     /// Recent query vectors by model and text: a search across agents asks each agent's
     /// history with one query, which is embedded once per model, not once per agent.
     query_vectors: std::sync::Mutex<HashMap<(String, String), Vec<f32>>>,
+    /// The passage quota agents' own inserts respect; 0: none.
+    max_passages: AtomicU64,
 }
 
 /// Query vectors kept; the cache starts over when full (queries rarely repeat beyond a
@@ -132,6 +134,7 @@ impl Searcher {
             recall_vectors,
             shared: std::sync::OnceLock::new(),
             query_vectors: std::sync::Mutex::default(),
+            max_passages: AtomicU64::new(0),
         }))
     }
 
@@ -163,6 +166,12 @@ impl Searcher {
     /// Other replicas share the database (see `shared`).
     pub fn share(&self, config: mneme_scheduler::SharedConfig) {
         let _ = self.shared.set(config);
+    }
+
+    /// The passage quota (`None`: none) for `archival_memory_insert`.
+    pub fn limit_passages(&self, max: Option<u64>) {
+        self.max_passages
+            .store(max.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Something searchable was written: index it soon.
@@ -764,6 +773,8 @@ impl Searcher {
         text: String,
         tags: Vec<String>,
     ) -> Result<Passage> {
+        let max = self.max_passages.load(std::sync::atomic::Ordering::Relaxed);
+        crate::quotas::passage_quota(self.store.as_ref(), (max > 0).then_some(max), 1).await?;
         let archive = default_archive(self.store.as_ref(), agent).await?;
         let config = archive.embedding_config.clone();
         let embedding = self

@@ -49,6 +49,8 @@ impl Service {
         if let Some(limit) = u.return_char_limit {
             check_limit(limit)?;
         }
+        mneme_types::tool::timeout_seconds(u.metadata_.as_ref())
+            .map_err(ServiceError::Unprocessable)?;
         let edit = Box::new(move |t: &mut Tool| {
             if let Some(schema) = schema {
                 apply_schema(t, schema);

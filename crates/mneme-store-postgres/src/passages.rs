@@ -162,6 +162,14 @@ impl ArchiveStore for PgStore {
 
 #[async_trait]
 impl PassageStore for PgStore {
+    async fn count_passages(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM passages")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(Error::from)?;
+        Ok(n.max(0) as u64)
+    }
+
     async fn insert_passages(&self, passages: Vec<Passage>) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(Error::from)?;
         for p in &passages {

@@ -181,6 +181,15 @@ impl PassageStore for SqliteStore {
         .await
     }
 
+    async fn count_passages(&self) -> StoreResult<u64> {
+        self.read(|conn| {
+            let n: i64 =
+                conn.query_row_cached("SELECT COUNT(*) FROM passages", [], |r| r.get(0))?;
+            Ok(n.max(0) as u64)
+        })
+        .await
+    }
+
     async fn list_passages(
         &self,
         archives: &[ArchiveId],

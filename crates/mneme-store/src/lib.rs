@@ -386,6 +386,8 @@ pub trait ArchiveStore: Send + Sync {
 pub trait PassageStore: Send + Sync {
     /// Inserts into existing archives, all or nothing (an unknown archive is `NotFound`).
     async fn insert_passages(&self, passages: Vec<Passage>) -> Result<()>;
+    /// Every passage stored, archival and folder files' alike (for the passage quota).
+    async fn count_passages(&self) -> Result<u64>;
     /// Passages of the archives in creation order (`ascending`) or newest first, after/before a
     /// passage id (unknown ones are `NotFound`), optionally only those containing `search`
     /// (case-insensitive). No archives, no passages.

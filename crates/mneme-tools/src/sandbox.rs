@@ -132,8 +132,18 @@ impl Sandbox {
 
     /// Calls `req.function` from `req.source` with `req.args`. Exceptions, timeouts and limits
     /// are outcomes with status `Error`; `Err` means the sandbox itself failed.
-    #[tracing::instrument(skip_all, fields(tool = %req.function))]
     pub async fn run(&self, req: RunRequest) -> Result<RunOutcome, ToolError> {
+        self.run_for(req, self.options.timeout).await
+    }
+
+    /// `run` with its own wall-clock limit instead of the configured one (a tool's own
+    /// timeout).
+    #[tracing::instrument(skip_all, fields(tool = %req.function))]
+    pub async fn run_for(
+        &self,
+        req: RunRequest,
+        timeout: Duration,
+    ) -> Result<RunOutcome, ToolError> {
         run::check_env(&req.env)?;
         self.check_confined()?;
         let mut request = Map::new();
@@ -144,11 +154,11 @@ impl Sandbox {
             script: RUNNER_SCRIPT,
             request,
             env: &req.env,
-            timeout: self.options.timeout,
+            timeout,
         };
         let finished = self.launcher()?.execute(invocation).await?;
         let limits = run::Limits {
-            timeout: self.options.timeout,
+            timeout,
             cpu_seconds: self.options.cpu_seconds,
         };
         let outcome = run::outcome(finished, &req.function, limits);

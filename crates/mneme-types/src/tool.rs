@@ -28,7 +28,19 @@ pub struct Tool {
     pub project_id: Option<String>,
 }
 
+/// The longest a tool's own timeout may be: a tool may outlast the server's default, not hold
+/// its agent indefinitely.
+pub const MAX_TOOL_TIMEOUT_SECS: f64 = 900.0;
+
 impl Tool {
+    /// The tool's own wall-clock limit in seconds, `metadata_.timeout_seconds` (Letta's Tool has
+    /// no timeout field; its metadata is free-form and round-trips through the SDKs). `None`:
+    /// unset, so the server's `--tool-timeout` applies; `Err`: not a number of seconds in
+    /// (0, 900].
+    pub fn timeout_seconds(&self) -> Result<Option<f64>, String> {
+        timeout_seconds(self.metadata_.as_ref())
+    }
+
     /// The MCP server an `external_mcp` tool was registered from (`metadata_.mcp.server_id`,
     /// where Letta keeps it).
     pub fn mcp_server_id(&self) -> Option<crate::McpServerId> {
@@ -39,6 +51,22 @@ impl Tool {
             .as_str()?
             .parse()
             .ok()
+    }
+}
+
+/// `metadata_.timeout_seconds` checked: a positive number of seconds, at most
+/// `MAX_TOOL_TIMEOUT_SECS`.
+pub fn timeout_seconds(metadata: Option<&Map<String, Value>>) -> Result<Option<f64>, String> {
+    let Some(value) = metadata.and_then(|m| m.get("timeout_seconds")) else {
+        return Ok(None);
+    };
+    match value.as_f64() {
+        _ if value.is_null() => Ok(None),
+        Some(secs) if secs > 0.0 && secs <= MAX_TOOL_TIMEOUT_SECS => Ok(Some(secs)),
+        _ => Err(format!(
+            "metadata_.timeout_seconds must be a number of seconds above 0 and at most \
+             {MAX_TOOL_TIMEOUT_SECS}, got {value}"
+        )),
     }
 }
 

@@ -141,6 +141,23 @@ pub(crate) struct ServeArgs {
     /// Largest file a folder upload accepts, in bytes (default 50 MiB); larger ones get a 413.
     #[arg(long, env = "MNEME_MAX_UPLOAD_BYTES")]
     max_upload_bytes: Option<u64>,
+    /// Largest request body, in bytes (default 64 MiB); larger ones get a 413. Agent File
+    /// imports and folder uploads have their own limits.
+    #[arg(long, env = "MNEME_MAX_BODY_BYTES")]
+    max_body_bytes: Option<u64>,
+    /// Requests a minute each caller (API key, else password header, else address) may make;
+    /// more get a 429 with `Retry-After` (default 0: unlimited). Health and metrics are exempt.
+    #[arg(long, env = "MNEME_RATE_LIMIT")]
+    rate_limit: Option<u32>,
+    /// Requests a caller may make at once before the rate applies (default: a minute's worth).
+    #[arg(long, env = "MNEME_RATE_LIMIT_BURST")]
+    rate_limit_burst: Option<u32>,
+    /// Most agents the server holds (default 0: unlimited); creating more is refused (403).
+    #[arg(long, env = "MNEME_MAX_AGENTS")]
+    max_agents: Option<u64>,
+    /// Most archival and file passages the server holds (default 0: unlimited).
+    #[arg(long, env = "MNEME_MAX_PASSAGES")]
+    max_passages: Option<u64>,
     /// The secret that seals provider API keys at rest (default: generated into
     /// <data dir>/secret.key on first start).
     #[arg(long, env = "MNEME_SECRET_KEY", hide_env_values = true)]
@@ -314,6 +331,11 @@ struct FileConfig {
     unsafe_tools: Option<bool>,
     compaction_threshold: Option<f64>,
     max_upload_bytes: Option<u64>,
+    max_body_bytes: Option<u64>,
+    rate_limit: Option<u32>,
+    rate_limit_burst: Option<u32>,
+    max_agents: Option<u64>,
+    max_passages: Option<u64>,
     database_url: Option<String>,
     database_pool_size: Option<u32>,
     replica_timeout_secs: Option<u64>,
@@ -477,6 +499,10 @@ pub(crate) struct Config {
     pub(crate) compaction_threshold: f64,
     /// Largest file a folder upload accepts.
     pub(crate) max_upload_bytes: u64,
+    /// The HTTP edge's limits: body size and per-caller rate.
+    pub(crate) limits: mneme_server::Limits,
+    /// Most agents and passages the store holds; `None`: unlimited.
+    pub(crate) quotas: mneme_service::Quotas,
     /// See `--replica-timeout-secs`.
     pub(crate) replica_timeout: Duration,
     /// `web_search`'s backend and `fetch_webpage`'s reach; `Debug` redacts the keys.
@@ -526,7 +552,25 @@ impl Config {
         let web = args.web.options();
         let compaction_threshold =
             compaction_threshold(args.compaction_threshold.or(file.compaction_threshold))?;
+        let limits = mneme_server::Limits {
+            max_body_bytes: args
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .map_or(mneme_server::DEFAULT_MAX_BODY_BYTES, |n| {
+                    usize::try_from(n).unwrap_or(usize::MAX)
+                }),
+            rate: rate_limit(
+                args.rate_limit.or(file.rate_limit),
+                args.rate_limit_burst.or(file.rate_limit_burst),
+            ),
+        };
+        let quotas = mneme_service::Quotas {
+            max_agents: args.max_agents.or(file.max_agents).filter(|&n| n > 0),
+            max_passages: args.max_passages.or(file.max_passages).filter(|&n| n > 0),
+        };
         Ok(Config {
+            limits,
+            quotas,
             web,
             compaction_threshold,
             replica_timeout: Duration::from_secs(
@@ -663,6 +707,16 @@ fn compaction_threshold(set: Option<f64>) -> anyhow::Result<f64> {
     Ok(threshold)
 }
 
+/// The per-caller rate limit; 0 (the default) is none. The burst defaults to a minute's
+/// worth, so that a client's bursts within its rate are not refused.
+fn rate_limit(per_minute: Option<u32>, burst: Option<u32>) -> Option<mneme_server::RateLimit> {
+    let per_minute = per_minute.filter(|&n| n > 0)?;
+    Some(mneme_server::RateLimit {
+        per_minute,
+        burst: burst.filter(|&n| n > 0).unwrap_or(per_minute),
+    })
+}
+
 /// A secret setting; `Debug` shows only whether it is set.
 #[derive(Clone, Default)]
 pub(crate) struct Redacted(pub(crate) Option<String>);
@@ -789,6 +843,15 @@ mod tests {
         );
         assert!(threshold(&["--compaction-threshold", "1.5"]).is_err());
         assert!(threshold(&["--compaction-threshold", "0"]).is_err());
+    }
+
+    #[test]
+    fn the_rate_limit_is_off_by_default_and_bursts_a_minute_s_worth() {
+        assert_eq!(rate_limit(None, Some(5)), None);
+        assert_eq!(rate_limit(Some(0), None), None);
+        let rate = rate_limit(Some(120), None).unwrap();
+        assert_eq!((rate.per_minute, rate.burst), (120, 120));
+        assert_eq!(rate_limit(Some(120), Some(10)).unwrap().burst, 10);
     }
 
     #[test]

@@ -275,7 +275,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!("listening on {addr}");
     tenancy.open_all();
-    mneme_server::serve(listener, tenancy.clone(), shutdown_signal()).await?;
+    let limits = config.limits.clone();
+    mneme_server::serve(listener, tenancy.clone(), limits, shutdown_signal()).await?;
     tenancy.shutdown().await;
     service.shutdown().await;
     tracing::info!("stopped");
@@ -488,6 +489,7 @@ pub(crate) async fn build_service(
             web: config.web.clone(),
             traces: config.provider_traces,
             trace_retention: config.provider_trace_retention,
+            quotas: config.quotas,
         },
     );
     service.init().await.context("preparing the store")?;

@@ -83,6 +83,9 @@ impl Service {
             .filter(|a| !a.folders.is_empty())
             .map(|a| a.agent.id)
             .collect();
+        self.check_agent_quota(import.agents.len()).await?;
+        let passages = import.agents.iter().map(|a| a.passages.len()).sum();
+        self.check_passage_quota(passages).await?;
         let agent_ids = self.store.import_agents(import).await?;
         self.settle_imported_files(to_embed, with_folders).await;
         Ok(ImportedAgents { agent_ids })

@@ -234,6 +234,9 @@ impl Service {
                     updated_at: now,
                 })
                 .collect::<Vec<Passage>>();
+            self.check_passage_quota(passages.len())
+                .await
+                .map_err(|e| Step::Failed(e.to_string()))?;
             stored.extend(passages.iter().map(|p| p.id));
             self.store.insert_passages(passages).await.map_err(gone)?;
             self.searcher.changed();

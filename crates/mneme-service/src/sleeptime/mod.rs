@@ -114,6 +114,7 @@ impl Service {
         if on && groups.is_empty() && can_have_companion(agent.agent_type) {
             let blocks = self.store.agent_blocks(id).await?;
             let (group, companion) = self.companion(&agent, &blocks).await?;
+            self.check_agent_quota(1).await?;
             self.store.create_group(group, vec![companion]).await?;
         } else if !on {
             self.delete_companions(id).await?;

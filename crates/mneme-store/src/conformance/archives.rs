@@ -172,6 +172,11 @@ pub async fn detaching_and_deleting_archives(store: Arc<dyn Store>) {
     store.attach_archive(a.id, shared.id).await.unwrap();
     let p = passage(shared.id, "kept while detached", &[], None);
     store.insert_passages(vec![p.clone()]).await.unwrap();
+    assert_eq!(
+        store.count_passages().await.unwrap(),
+        1,
+        "the quota's count"
+    );
     store.detach_archive(a.id, shared.id).await.unwrap();
     store.detach_archive(a.id, shared.id).await.unwrap();
     assert_eq!(archive_ids(&*store, a.id).await, [own.id]);
@@ -185,6 +190,7 @@ pub async fn detaching_and_deleting_archives(store: Arc<dyn Store>) {
     );
 
     store.delete_archive(shared.id).await.unwrap();
+    assert_eq!(store.count_passages().await.unwrap(), 0);
     assert_not_found(store.get_archive(shared.id).await);
     assert!(
         passage_ids(&*store, &[shared.id], &all_passages())

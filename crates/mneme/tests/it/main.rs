@@ -16,6 +16,7 @@ mod db_loss;
 mod doctor;
 mod errors;
 mod fuzz_findings;
+mod limits;
 mod mcp;
 mod mcp_legacy;
 mod messages;
