@@ -49,5 +49,10 @@ pub(crate) async fn report(config: &Config, options: SandboxOptions) -> String {
         providers.join(", ")
     };
     let _ = writeln!(out, "providers: {providers}");
+    let _ = writeln!(
+        out,
+        "authentication: {}",
+        crate::tenants::describe_auth(config)
+    );
     out
 }

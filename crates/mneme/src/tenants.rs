@@ -126,6 +126,31 @@ pub(crate) async fn auth_mode(
     Ok(AuthMode::Required { password })
 }
 
+/// What `auth_mode` will decide, in words, without opening the database (`mneme doctor`).
+pub(crate) fn describe_auth(config: &Config) -> String {
+    let auth = &config.auth;
+    let exposed = !is_loopback(&config.host);
+    if auth.secure {
+        return "required: Letta's secure mode (the server password, or an API key)".to_owned();
+    }
+    if auth.require_auth || (exposed && !auth.insecure) {
+        let why = if auth.require_auth {
+            "--require-auth"
+        } else {
+            "a non-loopback address"
+        };
+        return format!("required ({why}): an API key on every request (`mneme keys create`)");
+    }
+    if exposed {
+        return format!(
+            "OFF on {} (--insecure): anyone who reaches it is the operator",
+            config.host
+        );
+    }
+    "open on loopback, as Letta's: API keys select their organization, no key is the default user"
+        .to_owned()
+}
+
 /// Letta prints the password it generates for secure mode; so does mneme, on the terminal
 /// rather than in the log.
 fn generated_password() -> String {

@@ -45,6 +45,15 @@ fn doctor_says_what_is_in_force() {
     );
     assert!(landlock.contains("providers: openai"), "{landlock}");
     assert!(!landlock.contains("sk-doctor"), "a key in the report");
+    assert!(
+        landlock.contains("authentication: open on loopback"),
+        "{landlock}"
+    );
+    let exposed = doctor(dir.path(), &[("MNEME_HOST", "0.0.0.0")]);
+    assert!(
+        exposed.contains("authentication: required (a non-loopback address)"),
+        "{exposed}"
+    );
 
     let bwrap = doctor(dir.path(), &[("MNEME_TOOL_SANDBOX", "bubblewrap")]);
     assert!(bwrap.starts_with("tool sandbox: bubblewrap\n"), "{bwrap}");
