@@ -105,6 +105,7 @@ pub(crate) async fn auth_mode(
     };
     let exposed = !is_loopback(&config.host);
     let required = auth.secure || auth.require_auth || (exposed && !auth.insecure);
+    tracing::info!(authentication = %describe_auth(config), "authentication");
     if !required {
         if exposed {
             tracing::warn!(host = %config.host, "serving beyond loopback without authentication (--insecure)");
@@ -122,7 +123,6 @@ pub(crate) async fn auth_mode(
             }
         );
     }
-    tracing::info!("every request needs an API key or the server password");
     Ok(AuthMode::Required { password })
 }
 
