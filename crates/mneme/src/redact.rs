@@ -165,6 +165,10 @@ fn url_password(b: &[u8], i: usize) -> Option<(usize, usize)> {
 /// `api_key=…`, `"password": "…"`, `authorization: Basic …` (escaped quotes too, as a JSON
 /// line holds them): the value, to its closing quote or the end of its token.
 fn keyed_value(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    // A module path's last segment (`mneme::secret: generated …`) is a log target, not a key.
+    if i >= 2 && &b[i - 2..i] == b"::" {
+        return None;
+    }
     KEY_NAMES.iter().find_map(|name| {
         let word = b.get(i..i + name.len())?;
         if !word.eq_ignore_ascii_case(name.as_bytes()) {
@@ -263,6 +267,11 @@ mod tests {
     #[test]
     fn configured_secrets_are_masked_and_short_ones_ignored() {
         assert_eq!(redact("key configured-secret-1 used"), "key *** used");
+        assert_eq!(
+            redact("INFO mneme::secret: generated the key"),
+            "INFO mneme::secret: generated the key",
+            "a log target is not a key"
+        );
         assert_eq!(redact("x marks"), "x marks");
     }
 
