@@ -121,3 +121,28 @@ def test_an_unknown_key_is_the_default_user_on_an_open_server(server, tenants, u
         assert agent.id not in [x.id for x in stranger.agents.list()]
     finally:
         stranger.close()
+
+
+def test_the_sdk_project_names_the_project_of_what_it_creates(server, http, uid):
+    """`Letta(project_id=...)` sends `X-Project-Id`: agents and identities created without a
+    project get it, and identity lists are narrowed to it, as in Letta."""
+    project = f"proj-{uid}"
+    scoped = server.client(project_id=project)
+    try:
+        agent = make_agent(scoped, f"agent-{uid}")
+        assert agent.project_id == project
+        other = make_agent(scoped, f"other-{uid}", project_id=f"mine-{uid}")
+        assert other.project_id == f"mine-{uid}", "the body's project wins"
+        listed = [a.id for a in scoped.agents.list(project_id=project)]
+        assert agent.id in listed and other.id not in listed
+    finally:
+        scoped.close()
+    made = http.post(
+        "/v1/identities/",
+        json={"identifier_key": f"k-{uid}", "name": "n", "identity_type": "user"},
+        headers={"X-Project-Id": project},
+    )
+    assert made.status_code == 200, made.text
+    assert made.json()["project_id"] == project
+    narrowed = http.get("/v1/identities/", headers={"X-Project-Id": project})
+    assert [i["id"] for i in narrowed.json()] == [made.json()["id"]]

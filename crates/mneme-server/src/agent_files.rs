@@ -9,7 +9,7 @@ use mneme_types::{AgentId, ConversationId};
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Project};
 
 /// The largest Agent File `POST /v1/agents/import` takes.
 pub(crate) const MAX_IMPORT_BYTES: usize = 512 * 1024 * 1024;
@@ -76,10 +76,15 @@ async fn export(app: Service, id: AgentId, opts: ExportOptions) -> Result<Respon
 /// `Body_import_agent`).
 pub(crate) async fn import(
     State(app): State<Service>,
+    Project(project): Project,
     headers: HeaderMap,
     multipart: Multipart,
 ) -> Result<Json<ImportedAgents>, ApiError> {
     let (file, mut opts) = read_form(multipart).await?;
+    // The header wins over the form's field, as in Letta.
+    if project.is_some() {
+        opts.project_id = project;
+    }
     if let Some(handle) = headers
         .get("x-override-embedding-model")
         .and_then(|v| v.to_str().ok())

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::client::Client;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, ApiQuery, PageQuery, list_param};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, PageQuery, Project, list_param};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
@@ -72,8 +72,12 @@ impl IncludeQuery {
 
 pub(crate) async fn create(
     State(app): State<Service>,
-    ApiJson(req): ApiJson<CreateAgent>,
+    Project(project): Project,
+    ApiJson(mut req): ApiJson<CreateAgent>,
 ) -> ApiResult<AgentState> {
+    if req.project_id.is_none() {
+        req.project_id = project;
+    }
     Ok(Json(app.create_agent(req).await?))
 }
 

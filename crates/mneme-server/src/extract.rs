@@ -163,3 +163,22 @@ pub(crate) fn list_param(values: &[String]) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// The project the SDK names in `X-Project-Id` (its `project_id` client option): the project
+/// of what is created without one, and a filter where Letta reads it (identities).
+pub(crate) struct Project(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Project {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let project = parts
+            .headers
+            .get("x-project-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned);
+        Ok(Project(project))
+    }
+}

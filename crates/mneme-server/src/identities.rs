@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::agents::IncludeQuery;
 use crate::client::Client;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, ApiQuery, PageQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, PageQuery, Project};
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
@@ -40,24 +40,37 @@ impl FilterQuery {
 
 pub(crate) async fn list(
     State(app): State<Service>,
+    Project(project): Project,
     ApiQuery(page): ApiQuery<PageQuery>,
-    ApiQuery(filter): ApiQuery<FilterQuery>,
+    ApiQuery(mut filter): ApiQuery<FilterQuery>,
 ) -> ApiResult<Vec<Identity>> {
     let page = page.page(50, Order::Desc)?;
+    // Letta's header, over the query parameter it deprecates.
+    if project.is_some() {
+        filter.project_id = project;
+    }
     Ok(Json(app.list_identities(&filter.filter(), &page).await?))
 }
 
 pub(crate) async fn create(
     State(app): State<Service>,
-    ApiJson(req): ApiJson<IdentityCreate>,
+    Project(project): Project,
+    ApiJson(mut req): ApiJson<IdentityCreate>,
 ) -> ApiResult<Identity> {
+    if req.project_id.is_none() {
+        req.project_id = project;
+    }
     Ok(Json(app.create_identity(req).await?))
 }
 
 pub(crate) async fn upsert(
     State(app): State<Service>,
-    ApiJson(req): ApiJson<IdentityUpsert>,
+    Project(project): Project,
+    ApiJson(mut req): ApiJson<IdentityUpsert>,
 ) -> ApiResult<Identity> {
+    if req.project_id.is_none() {
+        req.project_id = project;
+    }
     Ok(Json(app.upsert_identity(req).await?))
 }
 

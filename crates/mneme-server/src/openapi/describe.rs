@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use super::{SchemaFn, schema_of};
 use crate::client::Client;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Project};
 
 /// A request body.
 #[derive(Clone, Copy)]
@@ -63,6 +63,7 @@ pub(crate) trait ArgDoc {
 impl<S> ArgDoc for State<S> {}
 impl ArgDoc for Client {}
 impl ArgDoc for HeaderMap {}
+impl ArgDoc for Project {}
 
 impl ArgDoc for Multipart {
     fn describe(parts: &mut Parts) {
