@@ -11,6 +11,7 @@ mod admin;
 mod auth;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -54,7 +55,12 @@ struct Inner {
     tenants: Mutex<HashMap<OrgId, Slot>>,
     auth: auth::Authenticator,
     audit: crate::AuditLog,
+    /// Set at shutdown: the background reconciliation stops opening services.
+    closed: AtomicBool,
 }
+
+/// How often the organizations open here are compared with those the control plane lists.
+const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Tenancy {
     /// `root` serves the default organization and `control` is its store's control plane;
@@ -69,6 +75,7 @@ impl Tenancy {
             inner: Arc::new(Inner {
                 auth: auth::Authenticator::new(control.clone(), mode),
                 audit: crate::AuditLog::start(control.clone()),
+                closed: AtomicBool::new(false),
                 control,
                 root,
                 opener,
@@ -122,35 +129,54 @@ impl Tenancy {
     }
 
     /// Opens every organization's service in the background, so that what they left
-    /// unfinished (runs, files, batches) is recovered without waiting for their first request.
+    /// unfinished (runs, files, batches) is recovered without waiting for their first request;
+    /// then, every minute, opens those another replica created and closes those another
+    /// replica deleted (their stores are gone).
     pub fn open_all(&self) {
         let this = self.clone();
         tokio::spawn(async move {
-            let mut after = None;
-            loop {
-                let page = match this.inner.control.list_orgs(after, 100).await {
-                    Ok(page) => page,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot list organizations to open");
-                        return;
-                    }
-                };
-                let Some(last) = page.last().map(|o| o.id) else {
-                    return;
-                };
-                for org in page {
-                    if let Err(e) = this.service(org.id).await {
-                        tracing::warn!(org = %org.id, error = %e, "cannot open organization");
-                    }
+            while !this.inner.closed.load(Ordering::Relaxed) {
+                if let Err(e) = this.reconcile().await {
+                    tracing::warn!(error = %e, "cannot list the organizations");
                 }
-                after = Some(last);
+                tokio::time::sleep(RECONCILE_EVERY).await;
             }
         });
+    }
+
+    async fn reconcile(&self) -> Result<()> {
+        let mut known = std::collections::HashSet::new();
+        let mut after = None;
+        loop {
+            let page = self.inner.control.list_orgs(after, 100).await?;
+            let Some(last) = page.last().map(|o| o.id) else {
+                break;
+            };
+            known.extend(page.iter().map(|o| o.id));
+            after = Some(last);
+        }
+        for &org in &known {
+            if let Err(e) = self.service(org).await {
+                tracing::warn!(%org, error = %e, "cannot open organization");
+            }
+        }
+        let gone: Vec<OrgId> = self
+            .lock()
+            .keys()
+            .filter(|org| !known.contains(org))
+            .copied()
+            .collect();
+        for org in gone {
+            tracing::info!(%org, "the organization was deleted elsewhere; closing it");
+            self.close(org).await;
+        }
+        Ok(())
     }
 
     /// Shuts every opened organization's service down (the default one is the caller's), and
     /// writes what the audit log still holds.
     pub async fn shutdown(&self) {
+        self.inner.closed.store(true, Ordering::Relaxed);
         self.inner.audit.flush().await;
         let slots: Vec<Slot> = self.lock().drain().map(|(_, slot)| slot).collect();
         for slot in slots {
