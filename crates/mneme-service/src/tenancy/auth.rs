@@ -190,13 +190,29 @@ impl Authenticator {
 }
 
 fn presents_password(creds: &Credentials, password: &str) -> bool {
-    let bearer = creds.bearer.as_deref() == Some(password);
+    let bearer = creds
+        .bearer
+        .as_deref()
+        .is_some_and(|given| same_secret(given, password));
     let bare = creds
         .bare_password
         .as_deref()
         .and_then(|v| v.strip_prefix("password "))
-        == Some(password);
+        .is_some_and(|given| same_secret(given, password));
     bearer || bare
+}
+
+/// Compares the digests of two secrets in time independent of where they differ, so that
+/// answer times do not reveal the password a byte at a time.
+fn same_secret(given: &str, expected: &str) -> bool {
+    let (a, b) = (
+        Sha256::digest(given.as_bytes()),
+        Sha256::digest(expected.as_bytes()),
+    );
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 fn not_yours(id: UserId) -> ServiceError {
