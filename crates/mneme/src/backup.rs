@@ -30,10 +30,6 @@ const META: &str = "backup_meta";
 const KEY_FILE: &str = "secret.key";
 /// The table carrying the organizations' databases.
 const TENANTS: &str = "backup_tenants";
-/// Where the organizations' directories are, in the data directory (as `tenants.rs` puts them).
-const TENANTS_DIR: &str = "tenants";
-/// An organization's database file in its directory.
-const TENANT_DB: &str = "mneme.db";
 
 /// Writes a consistent copy of the SQLite database at `db`, with the data directory's key,
 /// to `to` (which must not exist).
@@ -81,16 +77,7 @@ pub(crate) fn backup(db: &Path, data_dir: &Path, to: &Path) -> anyhow::Result<()
 
 /// `VACUUM INTO` the file `out`, then the meta table; answers the schema version.
 fn snapshot(db: &Path, out: &Path, secret: Option<&str>) -> anyhow::Result<i64> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let src = Connection::open_with_flags(db, flags)
-        .with_context(|| format!("opening {} read-only", db.display()))?;
-    src.busy_timeout(std::time::Duration::from_secs(5))?;
-    let out_str = out
-        .to_str()
-        .with_context(|| format!("{} is not a UTF-8 path", out.display()))?;
-    src.execute("VACUUM INTO ?1", [out_str])
-        .context("copying the database (VACUUM INTO)")?;
-    drop(src);
+    vacuum_into(db, out)?;
     set_private(out)?;
     let copy = Connection::open(out)?;
     let version = schema_version(&copy)?;
@@ -119,44 +106,33 @@ fn copy_tenants_in(db: &Path, copy: &Connection, out: &Path) -> anyhow::Result<(
     copy.execute_batch(&format!(
         "CREATE TABLE {TENANTS} (org_id TEXT PRIMARY KEY, db BLOB NOT NULL);"
     ))?;
-    let Some(dir) = db.parent().map(|d| d.join(TENANTS_DIR)) else {
-        return Ok(());
-    };
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
-    };
-    for entry in entries {
-        let entry = entry?;
-        let org = entry.file_name().to_string_lossy().into_owned();
-        let tenant_db = entry.path().join(TENANT_DB);
-        if org.parse::<mneme_types::OrgId>().is_err() || !tenant_db.is_file() {
-            continue;
-        }
+    let data_dir = db.parent().unwrap_or(Path::new("."));
+    for (org, tenant_db) in crate::tenants::databases(data_dir)? {
         let staged = out.with_extension(format!("{org}.partial"));
-        let bytes = snapshot_bytes(&tenant_db, &staged);
+        let bytes = vacuum_into(&tenant_db, &staged).and_then(|()| Ok(std::fs::read(&staged)?));
         let _ = std::fs::remove_file(&staged);
         let bytes = bytes.with_context(|| format!("backing up organization {org}"))?;
         copy.execute(
             &format!("INSERT INTO {TENANTS} (org_id, db) VALUES (?1, ?2)"),
-            rusqlite::params![org, bytes],
+            rusqlite::params![org.to_string(), bytes],
         )?;
     }
     Ok(())
 }
 
-/// A consistent copy of the database at `db`, through the file `staged`, as bytes.
-fn snapshot_bytes(db: &Path, staged: &Path) -> anyhow::Result<Vec<u8>> {
+/// A consistent copy of the database at `db` in the new file `out`: `VACUUM INTO` from a
+/// read-only connection, inside one read transaction (WAL writers are not blocked).
+fn vacuum_into(db: &Path, out: &Path) -> anyhow::Result<()> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let src = Connection::open_with_flags(db, flags)?;
+    let src = Connection::open_with_flags(db, flags)
+        .with_context(|| format!("opening {} read-only", db.display()))?;
     src.busy_timeout(std::time::Duration::from_secs(5))?;
-    let path = staged
+    let out_str = out
         .to_str()
-        .with_context(|| format!("{} is not a UTF-8 path", staged.display()))?;
-    src.execute("VACUUM INTO ?1", [path])?;
-    drop(src);
-    Ok(std::fs::read(staged)?)
+        .with_context(|| format!("{} is not a UTF-8 path", out.display()))?;
+    src.execute("VACUUM INTO ?1", [out_str])
+        .context("copying the database (VACUUM INTO)")?;
+    Ok(())
 }
 
 /// Restores the backup `from` into the data directory (`db` is where its database goes),
@@ -263,12 +239,11 @@ fn restore_tenants(partial: &Path, data_dir: &Path) -> anyhow::Result<()> {
     for tenant in tenants {
         let (org, bytes) = tenant?;
         // The directory name comes from the file: only an organization id is a path here.
-        if org.parse::<mneme_types::OrgId>().is_err() {
+        let Ok(org) = org.parse::<mneme_types::OrgId>() else {
             bail!("the backup names an organization '{org}' that is not an org id");
-        }
-        let dir = data_dir.join(TENANTS_DIR).join(&org);
-        std::fs::create_dir_all(&dir)?;
-        let target = dir.join(TENANT_DB);
+        };
+        let target = crate::tenants::database(data_dir, org);
+        std::fs::create_dir_all(crate::tenants::directory(data_dir, org))?;
         let staged = partial_path(&target);
         std::fs::write(&staged, &bytes)?;
         sync_file(&staged)?;
@@ -304,7 +279,7 @@ fn clear_old(db: &Path, data_dir: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("removing the old search index {}", index.display()))?;
     }
     // The organizations come back from the backup, with no index: it is rebuilt.
-    let tenants = data_dir.join(TENANTS_DIR);
+    let tenants = data_dir.join(crate::tenants::TENANTS_DIR);
     if tenants.exists() {
         std::fs::remove_dir_all(&tenants)
             .with_context(|| format!("removing the old organizations {}", tenants.display()))?;

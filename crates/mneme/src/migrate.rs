@@ -81,37 +81,14 @@ pub(crate) fn source_path(from: &str) -> PathBuf {
 /// at `target`. Each database is one transaction; the main one goes first.
 pub(crate) async fn run(source: &Path, target: &str) -> anyhow::Result<()> {
     copy_database(source, target, None).await?;
-    for (org, db) in tenant_databases(source)? {
+    let data_dir = source.parent().unwrap_or(Path::new("."));
+    for (org, db) in crate::tenants::databases(data_dir)? {
         let schema = crate::tenants::schema_of(org);
         copy_database(&db, target, Some(schema))
             .await
             .with_context(|| format!("copying organization {org}"))?;
     }
     Ok(())
-}
-
-/// The organizations' databases beside the main one, by organization.
-fn tenant_databases(source: &Path) -> anyhow::Result<Vec<(mneme_types::OrgId, PathBuf)>> {
-    let Some(dir) = source.parent().map(|d| d.join("tenants")) else {
-        return Ok(Vec::new());
-    };
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
-    };
-    let mut found = Vec::new();
-    for entry in entries {
-        let entry = entry?;
-        let db = entry.path().join("mneme.db");
-        if let Ok(org) = entry.file_name().to_string_lossy().parse()
-            && db.is_file()
-        {
-            found.push((org, db));
-        }
-    }
-    found.sort();
-    Ok(found)
 }
 
 /// Copies one SQLite database into `schema` (the connection's default when `None`).

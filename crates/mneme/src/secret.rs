@@ -21,12 +21,17 @@ pub(crate) fn load_or_create(configured: Option<&str>, data_dir: &Path) -> anyho
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
-    let bytes: [u8; 32] = rand::random();
-    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let secret = random_hex::<32>();
     write_durably(&path, &secret)
         .with_context(|| format!("creating the secret key file {}", path.display()))?;
     tracing::info!(path = %path.display(), "generated the server secret key for provider keys");
     Ok(secret)
+}
+
+/// `N` random bytes as lowercase hex (secrets, generated passwords).
+pub(crate) fn random_hex<const N: usize>() -> String {
+    let bytes: [u8; N] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Writes the key under a temporary name, syncs it, renames it into place and syncs the

@@ -6,7 +6,7 @@
 //! same database (`tenant_<uuid>`), so that replicas share it.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -39,11 +39,11 @@ impl Opener {
     /// The configuration of `org`'s service: the root's, over the organization's own
     /// directory and database.
     fn config(&self, org: OrgId) -> Config {
-        let dir = tenant_dir(&self.root, org);
+        let dir = directory(&self.root.data_dir, org);
         let mut config = self.root.clone();
         config.storage = match &self.root.storage {
             Storage::Sqlite { durability, .. } => Storage::Sqlite {
-                path: dir.join("mneme.db"),
+                path: database(&self.root.data_dir, org),
                 durability: *durability,
             },
             Storage::Postgres { url, pool_size, .. } => Storage::Postgres {
@@ -74,7 +74,7 @@ impl TenantOpener for Opener {
         if let Storage::Postgres { url, .. } = &self.root.storage {
             PgStore::drop_schema(url, &schema_of(org)).await?;
         }
-        let dir = tenant_dir(&self.root, org);
+        let dir = directory(&self.root.data_dir, org);
         match tokio::fs::remove_dir_all(&dir).await {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),
@@ -82,8 +82,43 @@ impl TenantOpener for Opener {
     }
 }
 
-fn tenant_dir(root: &Config, org: OrgId) -> PathBuf {
-    root.data_dir.join("tenants").join(org.to_string())
+/// Where the organizations' directories are, in the data directory.
+pub(crate) const TENANTS_DIR: &str = "tenants";
+/// An organization's SQLite file in its directory.
+const TENANT_DB: &str = "mneme.db";
+
+/// `org`'s directory under the data directory `data_dir`.
+pub(crate) fn directory(data_dir: &Path, org: OrgId) -> PathBuf {
+    data_dir.join(TENANTS_DIR).join(org.to_string())
+}
+
+/// `org`'s SQLite file under the data directory `data_dir`.
+pub(crate) fn database(data_dir: &Path, org: OrgId) -> PathBuf {
+    directory(data_dir, org).join(TENANT_DB)
+}
+
+/// The organizations' SQLite files under the data directory `data_dir`, by organization
+/// (directories not named by an org id, or without a database, are not organizations').
+pub(crate) fn databases(data_dir: &Path) -> anyhow::Result<Vec<(OrgId, PathBuf)>> {
+    let dir = data_dir.join(TENANTS_DIR);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let Ok(org) = entry.file_name().to_string_lossy().parse::<OrgId>() else {
+            continue;
+        };
+        let db = database(data_dir, org);
+        if db.is_file() {
+            found.push((org, db));
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 /// A schema name is an identifier: the uuid's hex, no dashes.
@@ -154,8 +189,7 @@ pub(crate) fn describe_auth(config: &Config) -> String {
 /// Letta prints the password it generates for secure mode; so does mneme, on the terminal
 /// rather than in the log.
 fn generated_password() -> String {
-    let bytes: [u8; 16] = rand::random();
-    let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let password = crate::secret::random_hex::<16>();
     #[allow(clippy::print_stderr)]
     {
         eprintln!("secure mode with the generated password: {password}");

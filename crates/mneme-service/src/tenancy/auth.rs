@@ -221,15 +221,17 @@ fn not_yours(id: UserId) -> ServiceError {
 
 /// How a key is stored and looked up: the lowercase hex SHA-256 of the whole key.
 pub(crate) fn hash_key(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(key.as_bytes()))
 }
 
 /// A new key: a fixed prefix that secret scanners recognise, then 192 random bits.
 pub(crate) fn generate_key() -> String {
     let bytes: [u8; 24] = rand::random();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sk-mneme-{hex}")
+    format!("sk-mneme-{}", hex(&bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
