@@ -102,6 +102,16 @@ fn is_public(path: &str) -> bool {
     ) || path.starts_with("/ui/")
 }
 
+/// The token of `Authorization: Bearer <token>` (the scheme in any case), as the SDKs send it.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 fn credentials(headers: &HeaderMap) -> Credentials {
     let text = |name: &str| {
         headers
@@ -111,14 +121,10 @@ fn credentials(headers: &HeaderMap) -> Credentials {
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
     };
-    let bearer = text("authorization").and_then(|v| {
-        let (scheme, token) = v.split_once(' ')?;
-        scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_owned())
-    });
     Credentials {
-        bearer,
+        bearer: bearer_token(headers)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned),
         bare_password: text("x-bare-password"),
         user_id: text("user_id"),
     }

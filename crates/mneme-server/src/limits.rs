@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
-use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
@@ -102,10 +101,7 @@ fn retry_after_secs(wait: Duration) -> u64 {
 fn caller(req: &Request) -> [u8; 32] {
     let headers = req.headers();
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    let bearer = text(header::AUTHORIZATION.as_str()).and_then(|v| {
-        let (scheme, token) = v.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-    });
+    let bearer = crate::gateway::bearer_token(headers);
     let mut hash = Sha256::new();
     if let Some(token) = bearer {
         hash.update(b"bearer:");
