@@ -348,7 +348,7 @@ fn recall_at_10(index: &SearchIndex, data: &Data, queries: &[Vec<f32>]) -> f64 {
         let query = Query {
             vector: Some(q.clone()),
             limit: 10,
-            candidates: 10,
+            candidates: Some(10),
             ..Query::new(OWNER)
         };
         let got: HashSet<u64> = index

@@ -17,6 +17,7 @@ mod error;
 mod fusion;
 mod options;
 mod query;
+mod ranking;
 mod text;
 mod vectors;
 
@@ -28,6 +29,7 @@ pub use change::{Change, Doc};
 pub use error::{Result, SearchError};
 pub use options::SearchOptions;
 pub use query::{Hit, Query};
+pub use ranking::{Fusion, Ranking, RankingParseError};
 pub use vectors::VectorStats;
 
 use text::{TextIndex, TierBound};
@@ -37,6 +39,7 @@ use vectors::Collections;
 pub struct SearchIndex {
     text: TextIndex,
     vectors: Collections,
+    ranking: Ranking,
     /// Held by `apply` across both legs, so that concurrent `apply`s reach the text tier and
     /// the vector collections in the same order.
     order: Mutex<()>,
@@ -58,6 +61,7 @@ impl SearchIndex {
         let text = TextIndex::open(dir, options.writer_heap_bytes, bound)?;
         Ok(SearchIndex {
             text,
+            ranking: options.ranking,
             vectors: Collections::new(Arc::new(options)),
             order: Mutex::new(()),
         })
@@ -107,8 +111,8 @@ impl SearchIndex {
     }
 
     /// Searches `query.owner`'s documents: BM25 on `query.text`, nearest neighbours of
-    /// `query.vector`, fused. A query with neither (or with text that has no words) finds
-    /// nothing.
+    /// `query.vector`, fused as `SearchOptions::ranking` says. A query with neither (or with
+    /// text that has no words) finds nothing.
     ///
     /// Errors: a vector query for an owner whose vectors are not loaded
     /// (`SearchError::VectorsNotLoaded`), or of another dimension than its collection's
@@ -117,21 +121,72 @@ impl SearchIndex {
         if query.limit == 0 {
             return Ok(Vec::new());
         }
-        let per_leg = query.candidates.max(query.limit);
+        // Over-fetch: hydration from the database drops candidates deleted since the index
+        // saw them.
+        let per_leg = query
+            .candidates
+            .unwrap_or(self.ranking.candidates)
+            .max(query.limit);
         let allowed = query.allowed.as_ref();
         let text = match query.text.as_deref() {
-            Some(text) => self.text.search(&query.owner, text, per_leg, allowed)?,
+            Some(text) => self.text.search(
+                &query.owner,
+                text,
+                per_leg,
+                allowed,
+                self.ranking.query_stopwords,
+            )?,
             None => Vec::new(),
         };
-        let vector = match query.vector.as_deref() {
-            Some(vector) => {
-                let allowed = allowed.map(|a| &**a);
-                self.vectors
-                    .search(&query.owner, vector, per_leg, allowed)?
+        let Some(vector) = query.vector.as_deref() else {
+            return Ok(fusion::fuse(&text, &[], &self.ranking.fusion, query.limit));
+        };
+        let vectors = self.vector_leg(&query.owner, vector, per_leg, allowed)?;
+        let fused = fusion::fuse(&text, &vectors, &self.ranking.fusion, per_leg);
+        let fused = match self.feedback_vector(&query.owner, vector, &fused) {
+            Some(moved) => {
+                let vectors = self.vector_leg(&query.owner, &moved, per_leg, allowed)?;
+                fusion::fuse(&text, &vectors, &self.ranking.fusion, query.limit)
             }
-            None => Vec::new(),
+            None => fused,
         };
-        Ok(fusion::reciprocal_rank_fusion(&text, &vector, query.limit))
+        Ok(fused.into_iter().take(query.limit).collect())
+    }
+
+    fn vector_leg(
+        &self,
+        owner: &str,
+        vector: &[f32],
+        n: usize,
+        allowed: Option<&Arc<std::collections::HashSet<u64>>>,
+    ) -> Result<Vec<(u64, f32)>> {
+        self.vectors.search(owner, vector, n, allowed.map(|a| &**a))
+    }
+
+    /// Rocchio's pseudo-relevance feedback: the query vector moved towards the mean of the
+    /// first fused hits, normalised; `None` when feedback is off or there is nothing to move
+    /// towards.
+    fn feedback_vector(&self, owner: &str, vector: &[f32], fused: &[Hit]) -> Option<Vec<f32>> {
+        let beta = self.ranking.vector_feedback;
+        if beta <= 0.0 || fused.is_empty() {
+            return None;
+        }
+        let keys: Vec<u64> = fused
+            .iter()
+            .take(self.ranking.feedback_docs)
+            .map(|h| h.key)
+            .collect();
+        let mean = self.vectors.mean_of(owner, &keys)?;
+        let mut moved: Vec<f32> = vector
+            .iter()
+            .zip(&mean)
+            .map(|(q, m)| q + beta * m)
+            .collect();
+        let norm = moved.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if norm > f32::EPSILON {
+            moved.iter_mut().for_each(|v| *v /= norm);
+        }
+        Some(moved)
     }
 
     /// Whether `owner`'s vector collection is in memory.

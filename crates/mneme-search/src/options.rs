@@ -1,5 +1,7 @@
 //! `SearchOptions`: the index's tuning knobs, with the defaults the storage study measured.
 
+use crate::ranking::Ranking;
+
 /// Tuning of a `SearchIndex`. `SearchOptions::default()` is what production uses.
 #[derive(Clone, Debug)]
 pub struct SearchOptions {
@@ -27,6 +29,9 @@ pub struct SearchOptions {
     pub tier_max_changes: usize,
     /// ... or about this many bytes, so that memory stays bounded when nothing else flushes.
     pub tier_max_bytes: usize,
+    /// How the legs' candidates are fused and the queries refined (`Ranking::default()`: what
+    /// the retrieval evaluation measured best).
+    pub ranking: Ranking,
 }
 
 impl Default for SearchOptions {
@@ -41,6 +46,7 @@ impl Default for SearchOptions {
             writer_heap_bytes: 15 * 1024 * 1024,
             tier_max_changes: 10_000,
             tier_max_bytes: 32 * 1024 * 1024,
+            ranking: Ranking::default(),
         }
     }
 }

@@ -14,16 +14,16 @@ pub struct Query {
     pub vector: Option<Vec<f32>>,
     /// How many fused hits to return.
     pub limit: usize,
-    /// How many candidates each leg contributes to the fusion (at least `limit`). Over-fetch:
-    /// hydration from the database drops candidates deleted since the index saw them.
-    pub candidates: usize,
+    /// How many candidates each leg contributes to the fusion (at least `limit`); `None`: the
+    /// index's `Ranking::candidates`.
+    pub candidates: Option<usize>,
     /// When set, only these keys may be returned (the caller's tag and date filters),
     /// applied inside each leg so that filtered-out keys do not use up candidates.
     pub allowed: Option<Arc<HashSet<u64>>>,
 }
 
 impl Query {
-    /// A query in `owner`'s documents with the default limit (10) and candidates (50).
+    /// A query in `owner`'s documents with the default limit (10).
     pub fn new(owner: impl Into<String>) -> Query {
         Query {
             owner: owner.into(),
@@ -39,7 +39,7 @@ impl Default for Query {
             text: None,
             vector: None,
             limit: 10,
-            candidates: 50,
+            candidates: None,
             allowed: None,
         }
     }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use mneme_agent::{ArchivalQuery, Found, MemorySearch, RecallQuery, Relevance};
 use mneme_embed::{EmbedError, Embedder, EmbedderRouter};
-use mneme_search::{Change, Doc, Hit, Query, SearchIndex};
+use mneme_search::{Change, Doc, Hit, Query, Ranking, SearchIndex, SearchOptions};
 use mneme_store::{
     Agent, Archive, Message, MessageFilter, Passage, PassageFilter, Role, SearchKind, Store,
 };
@@ -35,8 +35,6 @@ use seqs::SeqTracker;
 
 /// Outbox rows applied per batch.
 const SYNC_BATCH: u32 = 1000;
-/// Candidates each leg contributes before fusion.
-const CANDIDATES: usize = 50;
 /// How long the background indexer lets writes accumulate before applying and flushing them.
 const INDEX_DELAY: Duration = Duration::from_secs(5);
 /// Messages embedded per background batch.
@@ -107,19 +105,25 @@ const QUERY_VECTORS: usize = 64;
 const RECALL_LEASE: &str = "job:recall-embedder";
 
 impl Searcher {
-    /// Opens the index under `dir` (in memory without one) and queues everything stored when
-    /// the index is new.
+    /// Opens the index under `dir` (in memory without one), ranking as `ranking` says, and
+    /// queues everything stored when the index is new.
     pub async fn open(
         store: Arc<dyn Store>,
         dir: Option<&Path>,
         embedders: Arc<EmbedderRouter>,
         recall_vectors: bool,
+        ranking: Ranking,
     ) -> Result<Arc<Searcher>> {
         let dir = dir.map(Path::to_owned);
-        let index = tokio::task::spawn_blocking(move || SearchIndex::open(dir.as_deref()))
-            .await
-            .map_err(|e| ServiceError::Internal(e.to_string()))?
-            .map_err(|e| ServiceError::Internal(format!("opening the search index: {e}")))?;
+        let options = SearchOptions {
+            ranking,
+            ..SearchOptions::default()
+        };
+        let index =
+            tokio::task::spawn_blocking(move || SearchIndex::open_with(dir.as_deref(), options))
+                .await
+                .map_err(|e| ServiceError::Internal(e.to_string()))?
+                .map_err(|e| ServiceError::Internal(format!("opening the search index: {e}")))?;
         if index.watermark() == 0 {
             store.reindex_search().await?;
         }
@@ -708,7 +712,7 @@ impl Searcher {
             text: text.map(str::to_owned),
             vector,
             limit,
-            candidates: CANDIDATES.max(limit),
+            candidates: None,
             allowed,
         };
         let index = self.index.clone();

@@ -138,6 +138,10 @@ pub(crate) struct ServeArgs {
     /// Embed conversation messages in the background for hybrid recall search (default true).
     #[arg(long, env = "MNEME_RECALL_EMBEDDINGS")]
     recall_embeddings: Option<bool>,
+    /// How hybrid search fuses and refines, as `key=value` pairs (default: the settings
+    /// bench/retrieval measured best), e.g. `fusion=rrf,text_weight=1,vector_weight=1`.
+    #[arg(long, env = "MNEME_SEARCH_RANKING")]
+    search_ranking: Option<String>,
     /// Largest file a folder upload accepts, in bytes (default 50 MiB); larger ones get a 413.
     #[arg(long, env = "MNEME_MAX_UPLOAD_BYTES")]
     max_upload_bytes: Option<u64>,
@@ -326,6 +330,7 @@ struct FileConfig {
     embedding_model_fetch: Option<bool>,
     embedding_model_index: Option<String>,
     recall_embeddings: Option<bool>,
+    search_ranking: Option<String>,
     tool_timeout_secs: Option<u64>,
     tool_sandbox: Option<ToolSandbox>,
     unsafe_tools: Option<bool>,
@@ -490,6 +495,7 @@ pub(crate) struct Config {
     /// Where the local model is fetched from when absent; `None`: never fetched.
     pub(crate) embedding_model_fetch: Option<ModelSource>,
     pub(crate) recall_embeddings: bool,
+    pub(crate) search_ranking: mneme_search::Ranking,
     /// Wall-clock limit of one user tool run.
     pub(crate) tool_timeout: std::time::Duration,
     /// What confines user tools, and whether they run when nothing does.
@@ -552,6 +558,10 @@ impl Config {
         let web = args.web.options();
         let compaction_threshold =
             compaction_threshold(args.compaction_threshold.or(file.compaction_threshold))?;
+        let search_ranking = match args.search_ranking.or(file.search_ranking) {
+            Some(text) => text.parse()?,
+            None => mneme_search::Ranking::default(),
+        };
         let limits = mneme_server::Limits {
             max_body_bytes: args
                 .max_body_bytes
@@ -591,6 +601,7 @@ impl Config {
                 .recall_embeddings
                 .or(file.recall_embeddings)
                 .unwrap_or(true),
+            search_ranking,
             tool_timeout: std::time::Duration::from_secs(
                 args.tool_timeout_secs
                     .or(file.tool_timeout_secs)
@@ -827,11 +838,25 @@ mod tests {
         args: ServeArgs,
     }
 
-    fn threshold(extra: &[&str]) -> anyhow::Result<f64> {
+    fn resolve(extra: &[&str]) -> anyhow::Result<Config> {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().to_str().unwrap();
         let args = [&["mneme", "--data-dir", data], extra].concat();
-        Config::resolve(Serve::try_parse_from(args).unwrap().args).map(|c| c.compaction_threshold)
+        Config::resolve(Serve::try_parse_from(args).unwrap().args)
+    }
+
+    fn threshold(extra: &[&str]) -> anyhow::Result<f64> {
+        resolve(extra).map(|c| c.compaction_threshold)
+    }
+
+    #[test]
+    fn the_search_ranking_is_the_measured_default_unless_set() {
+        let ranking = |extra: &[&str]| resolve(extra).map(|c| c.search_ranking);
+        assert_eq!(ranking(&[]).unwrap(), mneme_search::Ranking::default());
+        let set = ranking(&["--search-ranking", "fusion=convex,alpha=0.3"]).unwrap();
+        assert_eq!(set.fusion, mneme_search::Fusion::Convex { alpha: 0.3 });
+        let refused = ranking(&["--search-ranking", "fusion=best"]).unwrap_err();
+        assert!(refused.to_string().contains("fusion=best"), "{refused}");
     }
 
     #[test]

@@ -463,6 +463,7 @@ pub(crate) async fn build_service(
         Some(&config.index_dir),
         shared.embedders.clone(),
         config.recall_embeddings,
+        config.search_ranking,
     )
     .await
     .context("opening the search index")?;

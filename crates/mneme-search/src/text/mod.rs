@@ -61,6 +61,8 @@ pub(crate) struct TextIndex {
     /// so every search sees each document in exactly one of the two.
     tier: RwLock<Tier>,
     bound: TierBound,
+    /// The analysed stop words (`search.rs`), made on first use.
+    stopwords: std::sync::OnceLock<std::collections::HashSet<String>>,
 }
 
 #[derive(Clone, Copy)]
@@ -106,6 +108,7 @@ impl TextIndex {
             durable: AtomicU64::new(durable),
             tier: RwLock::new(Tier::new(durable)),
             bound,
+            stopwords: std::sync::OnceLock::new(),
         };
         if stored.is_none() && me.reader.searcher().num_docs() > 0 {
             // Written by another version: start over (the caller replays from watermark 0).

@@ -27,27 +27,34 @@ const MAX_QUERY_TERMS: usize = 128;
 type Scored = (f32, u64);
 
 impl TextIndex {
-    /// The BM25 top `limit` keys of `owner` for `text`, best first, restricted to `allowed`.
+    /// The BM25 top `limit` keys of `owner` for `text` with their scores, best first,
+    /// restricted to `allowed`. With `stopwords`, function words leave the query unless
+    /// nothing else is left.
     pub(crate) fn search(
         &self,
         owner: &str,
         text: &str,
         limit: usize,
         allowed: Option<&Arc<HashSet<u64>>>,
-    ) -> Result<Vec<u64>> {
-        let ranked = self.ranked(owner, text, limit, allowed)?;
-        Ok(ranked.into_iter().map(|(_, key)| key).collect())
+        stopwords: bool,
+    ) -> Result<Vec<(u64, f32)>> {
+        let ranked = self.ranked(owner, text, limit, allowed, stopwords)?;
+        Ok(ranked
+            .into_iter()
+            .map(|(score, key)| (key, score))
+            .collect())
     }
 
-    /// `search` with the BM25 scores.
+    /// `search` as (score, key) pairs.
     fn ranked(
         &self,
         owner: &str,
         text: &str,
         limit: usize,
         allowed: Option<&Arc<HashSet<u64>>>,
+        stopwords: bool,
     ) -> Result<Vec<Scored>> {
-        let terms = self.terms(owner, text)?;
+        let terms = self.terms(owner, text, stopwords)?;
         if terms.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
@@ -77,21 +84,27 @@ impl TextIndex {
     /// The distinct analysed terms of a query text. Parsing is ours, not tantivy's query
     /// language: quotes, `:`, `AND` or a lone `-` are just characters between words, so no
     /// user input is a syntax error.
-    fn terms(&self, owner: &str, text: &str) -> Result<Vec<Term>> {
+    fn terms(&self, owner: &str, text: &str, stopwords: bool) -> Result<Vec<Term>> {
         let mut analyzer = self.analyzer()?;
         let mut stream = analyzer.token_stream(text);
         let mut seen = HashSet::new();
-        let mut terms = Vec::new();
+        let mut words = Vec::new();
         while stream.advance() {
             let word = &stream.token().text;
-            if terms.len() < MAX_QUERY_TERMS && seen.insert(word.clone()) {
-                terms.push(Term::from_field_text(
-                    self.fields.text,
-                    &scoped(owner, word),
-                ));
+            if words.len() < MAX_QUERY_TERMS && seen.insert(word.clone()) {
+                words.push(word.clone());
             }
         }
-        Ok(terms)
+        if stopwords {
+            let stop = self.stopwords()?;
+            if words.iter().any(|w| !stop.contains(w)) {
+                words.retain(|w| !stop.contains(w));
+            }
+        }
+        Ok(words
+            .iter()
+            .map(|word| Term::from_field_text(self.fields.text, &scoped(owner, word)))
+            .collect())
     }
 
     /// tantivy's top `limit` of `owner`, minus the keys the tier supersedes. Those can only
@@ -164,6 +177,165 @@ impl TextIndex {
             }
         }
         Ok(scored)
+    }
+}
+
+/// English function words, dropped from queries when the ranking asks for it. Question words
+/// are among them: "when did she move" should rank by "move", and the turn that answers it
+/// rarely says "when".
+const STOPWORDS: &[&str] = &[
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "against",
+    "all",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "below",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "down",
+    "during",
+    "each",
+    "ever",
+    "few",
+    "for",
+    "from",
+    "further",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "itself",
+    "just",
+    "me",
+    "more",
+    "most",
+    "my",
+    "myself",
+    "no",
+    "nor",
+    "not",
+    "now",
+    "of",
+    "off",
+    "on",
+    "once",
+    "only",
+    "or",
+    "other",
+    "our",
+    "ours",
+    "ourselves",
+    "out",
+    "over",
+    "own",
+    "same",
+    "she",
+    "should",
+    "so",
+    "some",
+    "such",
+    "than",
+    "that",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "themselves",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "under",
+    "until",
+    "up",
+    "very",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
+    "s",
+    "t",
+    "ve",
+    "ll",
+    "re",
+    "d",
+    "m",
+];
+
+impl TextIndex {
+    /// `STOPWORDS` as the analyzer makes them (lower case, stemmed: "because" is "becaus"),
+    /// computed once.
+    fn stopwords(&self) -> Result<&HashSet<String>> {
+        if let Some(set) = self.stopwords.get() {
+            return Ok(set);
+        }
+        let mut analyzer = self.analyzer()?;
+        let mut set = HashSet::new();
+        for word in STOPWORDS {
+            let mut stream = analyzer.token_stream(word);
+            while stream.advance() {
+                set.insert(stream.token().text.clone());
+            }
+        }
+        Ok(self.stopwords.get_or_init(|| set))
     }
 }
 
@@ -283,7 +455,7 @@ mod tests {
     }
 
     fn ranked(index: &TextIndex, text: &str) -> Vec<Scored> {
-        index.ranked("a", text, 100, None).expect("search")
+        index.ranked("a", text, 100, None, false).expect("search")
     }
 
     /// The same keys with the same scores, within float error: a sum over several terms may

@@ -107,6 +107,11 @@ impl Collection {
         }
     }
 
+    /// The vector stored for `key`, if any.
+    pub(crate) fn vector(&self, key: u64) -> Option<&[f32]> {
+        self.slab.as_ref()?.get(key)
+    }
+
     /// The top `n` keys by similarity with `query`, best first.
     pub(crate) fn search(
         &self,

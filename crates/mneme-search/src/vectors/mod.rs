@@ -120,13 +120,30 @@ impl Collections {
         query: &[f32],
         n: usize,
         allowed: Option<&HashSet<u64>>,
-    ) -> Result<Vec<u64>> {
+    ) -> Result<Vec<(u64, f32)>> {
         let shared = read(&self.loaded)
             .get(owner)
             .cloned()
             .ok_or_else(|| SearchError::VectorsNotLoaded(owner.to_owned()))?;
         let hits = read(&shared).search(owner, query, n, allowed)?;
-        Ok(hits.into_iter().map(|(key, _)| key).collect())
+        Ok(hits)
+    }
+
+    /// The mean of the vectors `owner` holds for `keys` (those it has), or `None` when it has
+    /// none of them.
+    pub(crate) fn mean_of(&self, owner: &str, keys: &[u64]) -> Option<Vec<f32>> {
+        let shared = read(&self.loaded).get(owner).cloned()?;
+        let collection = read(&shared);
+        let mut sum: Option<Vec<f32>> = None;
+        let mut n = 0usize;
+        for vector in keys.iter().filter_map(|k| collection.vector(*k)) {
+            let acc = sum.get_or_insert_with(|| vec![0.0; vector.len()]);
+            acc.iter_mut().zip(vector).for_each(|(a, v)| *a += v);
+            n += 1;
+        }
+        let mut mean = sum?;
+        mean.iter_mut().for_each(|a| *a /= n as f32);
+        Some(mean)
     }
 
     pub(crate) fn stats(&self, owner: &str) -> Option<VectorStats> {

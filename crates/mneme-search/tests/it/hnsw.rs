@@ -61,7 +61,7 @@ fn a_large_collection_gets_a_graph_with_good_recall_and_honest_removes() {
         for q in &queries {
             let query = Query {
                 limit: 10,
-                candidates: 10,
+                candidates: Some(10),
                 ..vector_query("big", q.clone())
             };
             let got: HashSet<u64> = search_keys(index, &query).into_iter().collect();

@@ -88,7 +88,7 @@ fn limit_cuts_the_fused_list() {
         text: Some("common".into()),
         vector: Some(axis(DIMS, 3, 0, 0.2)),
         limit: 7,
-        candidates: 5,
+        candidates: Some(5),
         ..Query::new("a")
     };
     // Fewer candidates than the limit: each leg still brings `limit` of them.

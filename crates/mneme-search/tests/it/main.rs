@@ -4,6 +4,7 @@
 mod hnsw;
 mod hybrid;
 mod persistence;
+mod ranking;
 mod text;
 mod tier;
 mod vectors;

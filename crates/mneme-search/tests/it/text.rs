@@ -125,7 +125,7 @@ fn allowed_filters_inside_the_leg_not_after_it() {
         let allowed: HashSet<u64> = (1..=100).filter(|k| k % 5 == 0).collect();
         let query = Query {
             limit: 10,
-            candidates: 10,
+            candidates: Some(10),
             allowed: Some(Arc::new(allowed.clone())),
             ..text_query("a", "apple")
         };

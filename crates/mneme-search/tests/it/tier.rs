@@ -45,7 +45,7 @@ fn a_key_moved_to_another_owner_leaves_the_old_owner() {
     // for is the next one.
     let query = Query {
         limit: 1,
-        candidates: 1,
+        candidates: Some(1),
         ..text_query("a", "apple")
     };
     assert_eq!(search_keys(&index, &query), vec![2]);
@@ -145,7 +145,7 @@ fn searches_during_flushes_never_miss_a_document() {
             scope.spawn(|| {
                 let query = Query {
                     limit: 200,
-                    candidates: 200,
+                    candidates: Some(200),
                     ..text_query("a", "common stable")
                 };
                 let mut searches = 0;

@@ -79,7 +79,7 @@ fn allowed_filters_the_vector_leg() {
     let index = loaded();
     let query = Query {
         limit: 1,
-        candidates: 1,
+        candidates: Some(1),
         allowed: Some(Arc::new(HashSet::from([1, 4]))),
         ..vector_query("a", axis(DIMS, 2, 3, 0.5))
     };

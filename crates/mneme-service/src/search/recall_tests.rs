@@ -35,7 +35,7 @@ async fn a_message_committed_after_a_later_one_was_embedded_still_gets_its_vecto
     let late_agent = embedded_agent(&*store, &fake, "late").await;
     let early_agent = embedded_agent(&*store, &fake, "early").await;
     let router = Arc::new(EmbedderRouter::new(RouterConfig::default()));
-    let searcher = Searcher::open(store.clone(), None, router, true)
+    let searcher = Searcher::open(store.clone(), None, router, true, Default::default())
         .await
         .unwrap();
 
