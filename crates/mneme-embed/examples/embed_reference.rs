@@ -13,10 +13,13 @@ use mneme_embed::{Embedder, LocalEmbedder};
 
 #[tokio::main]
 async fn main() {
-    let dir = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").expect("HOME"))
-            .join(".cache/mneme/models/all-MiniLM-L6-v2")
-    });
+    let dir = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+                .join(".cache/mneme/models/all-MiniLM-L6-v2")
+        });
     let texts: Vec<String> = serde_json::from_str(include_str!("../tests/it/reference_texts.json"))
         .expect("reference_texts.json");
     let embedder = LocalEmbedder::new(dir);
