@@ -4,11 +4,15 @@
 //! (cargo feature `local`, on by default); `EmbedderRouter` picks one for an `EmbeddingConfig`.
 //! Every vector leaves this crate L2-normalised, so downstream cosine similarity is a dot product.
 
+#[cfg(feature = "local")]
+mod bert;
 mod error;
 mod fetch;
 mod gemini;
 mod http;
 mod install;
+#[cfg(feature = "local")]
+mod kernel;
 #[cfg(feature = "local")]
 mod local;
 mod ollama;

@@ -1,24 +1,27 @@
-//! `LocalEmbedder`: all-MiniLM-L6-v2 in process with candle, matching sentence-transformers
-//! (BERT, mean pooling over real tokens, L2 normalisation, at most 256 tokens per text).
+//! `LocalEmbedder`: all-MiniLM-L6-v2 in process, matching sentence-transformers (BERT, mean
+//! pooling over the tokens, L2 normalisation, at most 256 tokens per text), on the hand-written
+//! forward pass of `bert.rs`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{Tokenizer, TruncationParams};
 use tokio::sync::OnceCell;
 
+use crate::bert::{Bert, Config, WeightsError};
 use crate::fetch::{ModelSource, fetch_model};
 use crate::install::{MODEL_FILES, MODEL_WEIGHTS_BYTES};
 use crate::{EmbedError, Embedder, normalize};
 
-/// Texts per forward pass: enough to amortise the call, few enough that padding to the longest
-/// text of a batch (they are sorted by length first) wastes little.
-const BATCH_SIZE: usize = 32;
+/// Tokens per forward pass: bounds the scratch matrices (the widest, the feed-forward's, holds
+/// 1536 floats a token: 25 MB at this size) while amortising the weights' trips through cache.
+const TOKENS_PER_PASS: usize = 4096;
+
+/// From how many tokens a pass is split across two threads: below, starting a thread (tens of
+/// microseconds) costs more than it saves.
+const PARALLEL_TOKENS: usize = 64;
 
 /// sentence-transformers' `max_seq_length` for this model; the shipped `tokenizer.json` says
 /// 128, which would give different vectors for long texts.
@@ -124,8 +127,8 @@ impl Embedder for LocalEmbedder {
         }
         let model = self.model().await?;
         let texts = texts.to_vec();
-        // Compute-bound (~10 ms per short text, ~0.3 s per 256-token text on two cores): it must
-        // not run on an async worker thread.
+        // Compute-bound (~2 ms per short text, ~0.1 s per 256-token text): it must not run on
+        // an async worker thread.
         tokio::task::spawn_blocking(move || model.embed(&texts))
             .await
             .map_err(|e| EmbedError::Model(format!("the embedding task failed: {e}")))?
@@ -138,9 +141,8 @@ impl Embedder for LocalEmbedder {
 
 /// The loaded network and tokenizer.
 struct Model {
-    bert: BertModel,
+    bert: Bert,
     tokenizer: Tokenizer,
-    device: Device,
 }
 
 impl Model {
@@ -152,8 +154,7 @@ impl Model {
             std::fs::read(&path)
                 .map_err(|e| EmbedError::Model(format!("cannot read {}: {e}", path.display())))
         };
-        let config: Config = serde_json::from_slice(&read("config.json")?)
-            .map_err(|e| EmbedError::Model(format!("config.json: {e}")))?;
+        let config = Config::parse(&read("config.json")?).map_err(model_error)?;
         let weights = read("model.safetensors")?;
         if weights.len() as u64 != MODEL_WEIGHTS_BYTES {
             return Err(EmbedError::Model(format!(
@@ -163,91 +164,107 @@ impl Model {
                 weights.len()
             )));
         }
-        let device = Device::Cpu;
-        // The buffered loader rather than the mmap one: mapping a file is `unsafe` in candle
-        // (another process could change it under us) and the workspace forbids unsafe code. The
-        // buffer is dropped once the tensors are built from it.
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
-            .map_err(|e| EmbedError::Model(format!("model.safetensors: {e}")))?;
-        let bert = BertModel::load(vb, &config)
-            .map_err(|e| EmbedError::Model(format!("model.safetensors: {e}")))?;
+        if config.max_positions() < MAX_TOKENS {
+            return Err(EmbedError::Model(format!(
+                "config.json: {} positions, fewer than the {MAX_TOKENS} tokens a text may have",
+                config.max_positions()
+            )));
+        }
+        // The file's bytes are dropped once the weights are packed from them.
+        let bert = Bert::load(config, &weights).map_err(model_error)?;
         let tokenizer = load_tokenizer(&dir.join("tokenizer.json"))?;
         tracing::info!(
             dir = %dir.display(),
             elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "local embedding model loaded"
         );
-        Ok(Model {
-            bert,
-            tokenizer,
-            device,
-        })
+        Ok(Model { bert, tokenizer })
     }
 
-    /// Vectors in input order; the texts are embedded in batches of similar length.
+    /// Vectors in input order. Texts are cut into passes of at most `TOKENS_PER_PASS` tokens
+    /// (bounding the scratch memory), and each pass split across two threads when it is big
+    /// enough to pay for one.
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| texts[i].len());
-        let mut vectors = vec![Vec::new(); texts.len()];
-        for batch in order.chunks(BATCH_SIZE) {
-            let inputs: Vec<&str> = batch.iter().map(|&i| texts[i].as_str()).collect();
-            let embedded = self
-                .embed_batch(inputs)
-                .map_err(|e| EmbedError::Model(e.to_string()))?;
-            for (&i, vector) in batch.iter().zip(embedded) {
-                vectors[i] = vector;
-            }
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.iter().map(String::as_str).collect(), true)
+            .map_err(|e| EmbedError::Model(format!("tokenizer: {e}")))?;
+        let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
+        // The tokenizer adds [CLS] and [SEP], so no text is empty; a vocabulary that did not
+        // would make mean pooling divide by zero.
+        if ids.iter().any(|t| t.is_empty()) {
+            return Err(EmbedError::Model("the tokenizer produced no tokens".into()));
         }
-        Ok(vectors)
-    }
-
-    fn embed_batch(&self, texts: Vec<&str>) -> Result<Vec<Vec<f32>>, BatchError> {
-        let encodings = self.tokenizer.encode_batch(texts, true)?;
-        let rows = |field: fn(&tokenizers::Encoding) -> &[u32]| {
-            let rows = encodings
-                .iter()
-                .map(|e| Tensor::new(field(e), &self.device))
-                .collect::<Result<Vec<_>, _>>()?;
-            Tensor::stack(&rows, 0)
-        };
-        let ids = rows(tokenizers::Encoding::get_ids)?;
-        let mask = rows(tokenizers::Encoding::get_attention_mask)?;
-        // A single segment: every token type is 0.
-        let type_ids = ids.zeros_like()?;
-        let hidden = self.bert.forward(&ids, &type_ids, Some(&mask))?; // (n, tokens, 384)
-        // Mean over the real tokens only: padding positions have mask 0.
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?; // (n, tokens, 1)
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?; // (n, 384)
-        let counts = mask.sum(1)?; // (n, 1), at least 2: [CLS] and [SEP]
-        let mut vectors = summed.broadcast_div(&counts)?.to_vec2::<f32>()?;
+        let mut vectors = Vec::with_capacity(texts.len());
+        for pass in passes(&ids, TOKENS_PER_PASS) {
+            vectors.extend(self.embed_pass(pass));
+        }
         vectors.iter_mut().for_each(|v| normalize(v));
         Ok(vectors)
     }
+
+    /// Two halves of about equal token counts on two threads when the pass is large; one text
+    /// never is split, so threading does not change any vector.
+    fn embed_pass(&self, texts: &[&[u32]]) -> Vec<Vec<f32>> {
+        let tokens: usize = texts.iter().map(|t| t.len()).sum();
+        if texts.len() < 2 || tokens < PARALLEL_TOKENS {
+            return self.bert.mean_pooled(texts);
+        }
+        let mut seen = 0;
+        let split = texts
+            .iter()
+            .position(|t| {
+                seen += t.len();
+                2 * seen >= tokens
+            })
+            .map_or(texts.len() / 2, |i| (i + 1).min(texts.len() - 1));
+        let (first, second) = texts.split_at(split);
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| self.bert.mean_pooled(second));
+            let mut vectors = self.bert.mean_pooled(first);
+            // A panic in the forward pass is a bug; re-raising it keeps its message.
+            match other.join() {
+                Ok(rest) => vectors.extend(rest),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+            vectors
+        })
+    }
 }
 
-/// The errors of one forward pass, turned into `EmbedError::Model` by the caller.
-#[derive(Debug, thiserror::Error)]
-enum BatchError {
-    #[error("tokenizer: {0}")]
-    Tokenizer(#[from] tokenizers::Error),
-    #[error("model: {0}")]
-    Candle(#[from] candle_core::Error),
+/// Consecutive runs of texts holding at most `budget` tokens each (a longer text alone).
+fn passes<'a, 'b>(texts: &'b [&'a [u32]], budget: usize) -> Vec<&'b [&'a [u32]]> {
+    let mut passes = Vec::new();
+    let mut start = 0;
+    let mut tokens = 0;
+    for (i, text) in texts.iter().enumerate() {
+        if i > start && tokens + text.len() > budget {
+            passes.push(&texts[start..i]);
+            start = i;
+            tokens = 0;
+        }
+        tokens += text.len();
+    }
+    if start < texts.len() {
+        passes.push(&texts[start..]);
+    }
+    passes
 }
 
-/// The shipped tokenizer with sentence-transformers' settings: pad each batch to its longest
-/// text (not to a fixed 128) and truncate at 256 tokens (not 128).
+fn model_error(error: WeightsError) -> EmbedError {
+    EmbedError::Model(error.to_string())
+}
+
+/// The shipped tokenizer with sentence-transformers' settings: no padding (the forward pass
+/// takes texts of different lengths side by side) and truncation at 256 tokens (not 128).
 fn load_tokenizer(path: &Path) -> Result<Tokenizer, EmbedError> {
     let mut tokenizer = Tokenizer::from_file(path)
         .map_err(|e| EmbedError::Model(format!("tokenizer.json: {e}")))?;
-    let padding = PaddingParams {
-        strategy: PaddingStrategy::BatchLongest,
-        ..tokenizer.get_padding().cloned().unwrap_or_default()
-    };
     let truncation = TruncationParams {
         max_length: MAX_TOKENS,
         ..tokenizer.get_truncation().cloned().unwrap_or_default()
     };
-    tokenizer.with_padding(Some(padding));
+    tokenizer.with_padding(None);
     tokenizer
         .with_truncation(Some(truncation))
         .map_err(|e| EmbedError::Model(format!("tokenizer.json: {e}")))?;

@@ -213,3 +213,36 @@ async fn a_truncated_weights_file_is_a_model_error() {
         .unwrap_err();
     assert!(matches!(error, EmbedError::Model(_)), "{error:?}");
 }
+
+/// Twenty texts (empty, short, long, unicode, code, one past 256 tokens) and the vectors the
+/// candle implementation gave them one at a time (examples/embed_reference.rs, rounded to 1e-6):
+/// the hand-written forward pass must give the same directions.
+#[tokio::test]
+async fn vectors_match_the_reference_implementation() {
+    let texts: Vec<String> = serde_json::from_str(include_str!("reference_texts.json")).unwrap();
+    let reference: Vec<Vec<f32>> =
+        serde_json::from_str(include_str!("reference_vectors.json")).unwrap();
+    assert_eq!(texts.len(), reference.len());
+    let vectors = embedder().embed(&texts).await.unwrap();
+    for ((text, vector), expected) in texts.iter().zip(&vectors).zip(&reference) {
+        let cosine = dot(vector, expected) / norm(expected);
+        assert!(cosine >= 0.9995, "cosine {cosine} for {text:?}");
+    }
+}
+
+/// A text's vector is the same bits alone and within a batch of any composition (texts are not
+/// padded, and each one's rows are computed independently of the others').
+#[tokio::test]
+async fn a_text_gets_the_same_bits_alone_and_in_any_batch() {
+    let texts: Vec<String> = serde_json::from_str(include_str!("reference_texts.json")).unwrap();
+    let together = embedder().embed(&texts).await.unwrap();
+    let mut reversed = texts.clone();
+    reversed.reverse();
+    let mut backwards = embedder().embed(&reversed).await.unwrap();
+    backwards.reverse();
+    assert_eq!(together, backwards);
+    for (text, vector) in texts.iter().zip(&together).step_by(3) {
+        let alone = embedder().embed(std::slice::from_ref(text)).await.unwrap();
+        assert_eq!(&alone[0], vector, "{text:?}");
+    }
+}
