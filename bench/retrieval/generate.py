@@ -411,7 +411,7 @@ def fact_pet(c, p, used):
 
 def fact_job(c, p, used):
     rng = c.rng
-    (role1, doing1, _), (role2, doing2, place2) = rng.sample(
+    (role1, doing1, _), (role2, doing2, _) = rng.sample(
         [j for j in JOBS if j[0] not in used.setdefault("roles", set())], 2)
     used["roles"].update([role1, role2])
     comp1, comp2 = rng.sample([x for x in COMPANIES if x not in used.setdefault("comp", set())], 2)
@@ -436,8 +436,8 @@ def fact_job(c, p, used):
         (o, rng.choice(["Whoa, a whole career switch? Brave.", "Congrats!! You deserve it.",
                         "That's huge. Are you nervous?"]), None),
     ])
-    if rng.random() < 0.7:
-        s3 = rng.randrange(s2, c.n)
+    if rng.random() < 0.7 and s2 + 1 < c.n:
+        s3 = rng.randrange(s2 + 1, c.n)
         c.add(s3, [(p, rng.choice([
             f"First weeks at the new place: mostly {doing2}. I love it.",
             f"The new gig is intense, lots of {doing2}, but the team is great.",
@@ -447,7 +447,7 @@ def fact_job(c, p, used):
     c.ask("single_hop", f"Which employer did {p} leave?", comp1, ["job_change"])
     c.ask("single_hop", f"What role did {p} take on at {comp2}?", role2, ["job_change"])
     c.ask("temporal", f"When did {p} switch jobs?", f"in {month(c.date(s2))}", ["job_change"])
-    c.ask("multi_hop", f"What did {p} spend their days doing before the new {place2} job?",
+    c.ask("multi_hop", f"What did {p} spend their days doing before becoming a {role2}?",
           f"{doing1} at {comp1}", ["job_first", "job_change"])
 
 
@@ -471,8 +471,8 @@ def fact_home(c, p, used):
         "You're moving?! I'll miss having you close.", "A fresh start, I love it.",
         "Wow, that's far. Promise you'll visit.",
     ]), None)])
-    if rng.random() < 0.5:
-        s3 = rng.randrange(s2, c.n)
+    if rng.random() < 0.5 and s2 + 1 < c.n:
+        s3 = rng.randrange(s2 + 1, c.n)
         c.add(s3, [(p, rng.choice([
             "Unpacked the last box today. The new place finally feels like home.",
             "Found a coffee shop around the corner from the new flat, already a regular.",
