@@ -477,7 +477,8 @@ def fact_home(c, p, used):
             "Unpacked the last box today. The new place finally feels like home.",
             "Found a coffee shop around the corner from the new flat, already a regular.",
         ]), "home_settled"), (o, c.reaction(), None)])
-    c.ask("open_domain", f"Which city did {p} move to?", city2, ["home_move"])
+    c.ask("open_domain", f"What is the name of the town {p} now calls home?", city2,
+          ["home_move"])
     c.ask("temporal", f"Where did {p} live before relocating?", city1, ["home_first", "home_move"])
     c.ask("temporal", f"In which month did {p} say they were moving?", month(c.date(s2)),
           ["home_move"])
@@ -500,7 +501,7 @@ def fact_trip(c, p, used):
                             "my luggage arrived four days late"])
     c.add(s2, [(o, "You're back! How was the trip?", None),
                (p, f"Incredible, though {highlight}. Already want to go back.", "trip_back")])
-    c.ask("open_domain", f"Where did {p} travel on vacation?", place, ["trip_plan"])
+    c.ask("open_domain", f"Which destination did {p} fly off to?", place, ["trip_plan"])
     c.ask("multi_hop", f"What went wrong or stood out on {p}'s trip to {place}?", highlight,
           ["trip_back", "trip_plan"])
     c.ask("temporal", f"When did {p} come back from {place}?",
@@ -562,7 +563,7 @@ def fact_race(c, p, used):
     c.add(s1, [(p, f"I did it, {said}!", "race"), (o, "So proud of you! Medal pic?", None)])
     c.add(s2, [(p, f"Bad luck this week: {said_injury}.", "injury"),
                (o, "Oh no, please rest and don't push it.", None)])
-    c.ask("open_domain", f"How far did {p} run in the race?", distance, ["race"])
+    c.ask("open_domain", f"What distance did {p} cover in that event?", distance, ["race"])
     c.ask("single_hop", f"What injury did {p} suffer?", injury, ["injury"])
     c.ask("temporal", f"Did {p} get hurt before or after the race?", "after", ["race", "injury"])
 
@@ -598,7 +599,7 @@ def fact_book(c, p, used):
     s = rng.randrange(c.n)
     c.add(s, [(o, "Reading anything good?", None),
               (p, f"Finally finished {desc}. Took me all winter.", "book")])
-    c.ask("open_domain", f"Which classic novel did {p} finish reading?", title, ["book"])
+    c.ask("open_domain", f"Which classic novel has {p} completed?", title, ["book"])
 
 
 def fact_car(c, p, used):

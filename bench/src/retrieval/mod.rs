@@ -161,13 +161,14 @@ pub(crate) async fn evaluate(
     Ok(header)
 }
 
-/// A hybrid search that answered from full text alone has no query vector: say so loudly,
-/// since the figures then measure BM25, not what was asked.
+/// A search of an agent with a model whose results all came from the full-text leg most
+/// likely had no query vector (the server falls back silently): say so loudly, since the
+/// figures then measure BM25, not what was asked.
 fn check_modes(plan: &Plan, report: &RetrievalReport) {
-    let full_text = report.search_modes.get("full_text").copied().unwrap_or(0);
-    if plan.embedding.is_some() && full_text > 0 {
+    let n = report.latency.searches_text_only;
+    if plan.embedding.is_some() && n > 0 {
         progress(&format!(
-            "WARNING: {full_text} results came from full text only: the query was not embedded \
+            "WARNING: {n} searches found nothing by vector: was the query embedded? \
              (is the model installed? see the server's log)"
         ));
     }
@@ -198,6 +199,8 @@ struct Run {
     batch_seconds: f64,
     batch_error: Option<String>,
     unembedded: usize,
+    /// Searches whose every result came from the full-text leg alone.
+    text_only: usize,
     modes: BTreeMap<String, usize>,
     results: Vec<QuestionResult>,
 }
@@ -240,6 +243,8 @@ impl Run {
                     Vec::new()
                 }
             };
+            let by_vector = hits.iter().any(|h| h.mode.as_deref() != Some("full_text"));
+            self.text_only += usize::from(!hits.is_empty() && !by_vector);
             let mut turns = Vec::with_capacity(hits.len());
             for h in hits {
                 *self.modes.entry(h.mode.unwrap_or_default()).or_default() += 1;
@@ -335,6 +340,7 @@ impl Run {
             batch_passages: self.batch_passages,
             batch_size,
             batch_error: self.batch_error.clone(),
+            searches_text_only: self.text_only,
         }
     }
 }

@@ -24,7 +24,7 @@ pub(crate) struct RetrievalReport {
     /// Per question type, and `overall`.
     pub(crate) scores: BTreeMap<String, Summary>,
     pub(crate) latency: Latencies,
-    /// How many results each search mode produced (`hybrid`, `full_text`, ...).
+    /// How many results each leg found: `hybrid` (both), `vector`, `full_text` (alone).
     pub(crate) search_modes: BTreeMap<String, usize>,
     pub(crate) questions: Vec<QuestionResult>,
 }
@@ -39,6 +39,10 @@ pub(crate) struct Latencies {
     pub(crate) batch_passages_per_s: Option<f64>,
     pub(crate) batch_passages: usize,
     pub(crate) batch_size: usize,
+    /// Searches whose every result came from the full-text leg alone (with a model: most
+    /// likely the query was not embedded).
+    #[serde(default)]
+    pub(crate) searches_text_only: usize,
     /// Why the batch endpoint was not used, when it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) batch_error: Option<String>,
