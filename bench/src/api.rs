@@ -195,7 +195,7 @@ impl Api {
 }
 
 /// Connections are kept alive and reused (as the SDKs do) unless `keep_alive` is false.
-fn client(keep_alive: bool) -> Result<reqwest::Client> {
+pub(crate) fn client(keep_alive: bool) -> Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         // A generic client name: the benchmark reads no agents back, so the relationship
         // defaults servers choose by client do not matter.
@@ -214,7 +214,7 @@ fn user_message(text: &str) -> Value {
 }
 
 /// The body of a 2xx response as JSON, or an error naming the status and the body's start.
-async fn check(res: reqwest::Response) -> Result<Value> {
+pub(crate) async fn check(res: reqwest::Response) -> Result<Value> {
     if !res.status().is_success() {
         return Err(failure(res).await);
     }

@@ -8,6 +8,7 @@ mod pg;
 mod phases;
 mod procfs;
 mod report;
+mod retrieval;
 mod server;
 mod stats;
 
@@ -18,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
 use crate::api::Api;
@@ -33,31 +34,34 @@ use crate::server::{Launch, Mneme};
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Args {
+    /// Another measurement than the default run.
+    #[command(subcommand)]
+    command: Option<Command>,
     /// The mneme binary to start (default: `mneme` next to this binary).
-    #[arg(long)]
+    #[arg(long, global = true)]
     mneme_bin: Option<PathBuf>,
     /// Measure the server at this URL instead of starting mneme (no cold start; memory and
     /// CPU only with --server-pid).
-    #[arg(long)]
+    #[arg(long, global = true)]
     base_url: Option<String>,
     /// Fewer of everything (a couple of minutes against mneme).
-    #[arg(long)]
+    #[arg(long, global = true)]
     quick: bool,
     /// Also write the report as JSON to this file.
-    #[arg(long)]
+    #[arg(long, global = true)]
     json: Option<PathBuf>,
     /// A previous report (JSON) to print beside this run's figures, with the ratio.
-    #[arg(long)]
+    #[arg(long, global = true)]
     compare: Option<PathBuf>,
     /// Print this report (JSON) instead of measuring (with --compare: side by side).
-    #[arg(long)]
+    #[arg(long, global = true)]
     load: Option<PathBuf>,
     /// Name of the measured server in the table ("mneme" when started here).
-    #[arg(long)]
+    #[arg(long, global = true)]
     name: Option<String>,
     /// Model handle for the created agents (Letta with a custom OPENAI_BASE_URL:
     /// `openai-proxy/gpt-4o-mini`).
-    #[arg(long, default_value = "openai/gpt-4o-mini")]
+    #[arg(long, global = true, default_value = "openai/gpt-4o-mini")]
     model: String,
     /// Embedding handle for the created agents (Letta needs one).
     #[arg(long)]
@@ -77,18 +81,23 @@ struct Args {
     #[arg(long = "server-pid")]
     server_pids: Vec<u32>,
     /// mneme's --sqlite-sync (the server's default, full, when absent).
-    #[arg(long)]
+    #[arg(long, global = true)]
     sqlite_sync: Option<String>,
     /// Run the started mneme on PostgreSQL: each server gets a fresh database on this server
     /// (`postgres://user@host:port/any-existing-db`), dropped at the end. SQLite when absent.
-    #[arg(long, env = "MNEME_BENCH_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "MNEME_BENCH_DATABASE_URL",
+        hide_env_values = true
+    )]
     database_url: Option<String>,
     /// mneme servers sharing the one database (needs --database-url); the send, chain and
     /// throughput phases spread their requests over them.
     #[arg(long, default_value_t = 1)]
     replicas: usize,
     /// Parent directory of the temporary data directories (default: the system temp dir).
-    #[arg(long)]
+    #[arg(long, global = true)]
     data_parent: Option<PathBuf>,
     /// Phases to skip.
     #[arg(long, value_delimiter = ',')]
@@ -127,6 +136,14 @@ struct Args {
     flat_window: Option<usize>,
 }
 
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Search quality and latency on the labelled conversations of bench/retrieval (turn
+    /// recall@k, session hit@k, MRR per question type), through the HTTP API with the
+    /// built-in embedding model. See bench/retrieval/README.md.
+    Retrieval(retrieval::RetrievalArgs),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Phase {
     Agents,
@@ -142,6 +159,9 @@ enum Phase {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(Command::Retrieval(r)) = &args.command {
+        return retrieval::command::main(&args, r).await;
+    }
     let report = match &args.load {
         Some(path) => Report::load(path)?,
         None => run(&args).await?,
@@ -203,6 +223,9 @@ async fn measure(args: &Args, postgres: Option<Arc<Postgres>>) -> Result<Report>
                 openai_base_url: fake.openai_base_url(),
                 sqlite_sync: args.sqlite_sync.clone(),
                 postgres,
+                local_model: false,
+                extra_args: Vec::new(),
+                extra_env: Vec::new(),
             };
             started(args, &launch, params.cold_starts, &mut report).await?
         }

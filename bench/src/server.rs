@@ -25,6 +25,13 @@ pub(crate) struct Launch {
     pub(crate) sqlite_sync: Option<String>,
     /// Put each server's data on a fresh database of this PostgreSQL server instead of SQLite.
     pub(crate) postgres: Option<Arc<Postgres>>,
+    /// Let the server use the local embedding model where it finds it by default (the
+    /// retrieval run); otherwise it has none, as the step-loop phases always measured.
+    pub(crate) local_model: bool,
+    /// More arguments after `server ...` (e.g. a ranking variant).
+    pub(crate) extra_args: Vec<String>,
+    /// More environment variables, set last so that they override the defaults above.
+    pub(crate) extra_env: Vec<(String, String)>,
 }
 
 /// A running mneme process; killed when dropped.
@@ -105,23 +112,27 @@ impl Launch {
             .env("OPENAI_BASE_URL", &self.openai_base_url)
             .env("OPENAI_API_KEY", "sk-bench")
             .env("RUST_LOG", "info")
-            // The step loop is what is measured: no local embedding model (none is downloaded,
-            // and one the machine has cached is not used), as in earlier runs.
-            .env("MNEME_EMBEDDING_MODEL_FETCH", "false")
-            .env("MNEME_EMBEDDING_MODEL_DIR", data_dir.join("models"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        if !self.local_model {
+            // The step loop is what is measured: no local embedding model (none is
+            // downloaded, and one the machine has cached is not used), as in earlier runs.
+            cmd.env("MNEME_EMBEDDING_MODEL_FETCH", "false")
+                .env("MNEME_EMBEDDING_MODEL_DIR", data_dir.join("models"));
+        }
         if let Some(sync) = &self.sqlite_sync {
             cmd.args(["--sqlite-sync", sync]);
         }
+        cmd.args(&self.extra_args);
         // The environment, not an argument, as a deployment would pass a URL that may hold a
         // password; it also overrides one the bench itself was started with.
         match database_url {
             Some(url) => cmd.env("MNEME_DATABASE_URL", url),
             None => cmd.env_remove("MNEME_DATABASE_URL"),
         };
+        cmd.envs(self.extra_env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 }
