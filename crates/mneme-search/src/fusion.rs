@@ -1,6 +1,6 @@
 //! Fusion of the two legs' ranked candidates into one list.
 //!
-//! Reciprocal rank fusion by default: it needs no score calibration between BM25 (unbounded)
+//! Reciprocal rank fusion needs no score calibration between BM25 (unbounded)
 //! and cosine (bounded) and is what Letta's hybrid search does too; k = 60 is the constant of
 //! the original paper. A convex combination of min-max normalised scores is the alternative
 //! (`Fusion::Convex`).

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use mneme_search::{Query, SearchIndex};
+use mneme_search::{Fusion, Query, Ranking, SearchIndex, SearchOptions};
 
 use crate::{axis, doc, keys, search_keys, text_query, vector_query};
 
@@ -10,7 +10,20 @@ const DIMS: usize = 8;
 
 #[test]
 fn an_item_ranked_well_by_both_legs_beats_items_ranked_by_one() {
-    let index = SearchIndex::open(None).expect("open");
+    // Reciprocal rank fusion, whose scores this test checks (the default is convex).
+    let rrf = Ranking {
+        fusion: Fusion::Rrf {
+            k: 60.0,
+            text_weight: 1.0,
+            vector_weight: 1.0,
+        },
+        ..Ranking::default()
+    };
+    let options = SearchOptions {
+        ranking: rrf,
+        ..SearchOptions::default()
+    };
+    let index = SearchIndex::open_with(None, options).expect("open");
     index.load_vectors("a", Vec::new());
     index
         .apply(
