@@ -13,7 +13,6 @@ mod server;
 mod stats;
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -167,14 +166,8 @@ async fn main() -> Result<()> {
         None => run(&args).await?,
     };
     let other = args.compare.as_deref().map(Report::load).transpose()?;
-    if let (Some(path), None) = (&args.json, &args.load) {
-        let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
-        progress(&format!("wrote {}", path.display()));
-    }
-    let mut out = std::io::stdout().lock();
-    out.write_all(report.table(other.as_ref()).as_bytes())?;
-    Ok(())
+    let table = report.table(other.as_ref());
+    crate::report::emit(&report, args.json.as_deref(), args.load.is_some(), &table)
 }
 
 /// Measures, then drops the databases created on PostgreSQL whether or not that succeeded.

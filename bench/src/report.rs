@@ -136,9 +136,7 @@ impl Report {
     }
 
     pub(crate) fn load(path: &std::path::Path) -> Result<Report> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+        load_json(path)
     }
 
     /// The table as Markdown; with `other`, a column for its figures and the ratio.
@@ -215,6 +213,29 @@ pub(crate) fn number(v: f64) -> String {
     } else {
         format!("{v:.3}")
     }
+}
+
+/// A stored run (`--load`, `--compare`) read back.
+pub(crate) fn load_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// Writes a measured run to `--json` (not one that was `--load`ed), then its table to stdout.
+pub(crate) fn emit<T: Serialize>(
+    report: &T,
+    json: Option<&std::path::Path>,
+    loaded: bool,
+    table: &str,
+) -> Result<()> {
+    if let (Some(path), false) = (json, loaded) {
+        let text = serde_json::to_string_pretty(report)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+        crate::phases::progress(&format!("wrote {}", path.display()));
+    }
+    std::io::Write::write_all(&mut std::io::stdout().lock(), table.as_bytes())?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,15 +1,13 @@
 //! `mneme-bench retrieval` end to end: start mneme (or use `--base-url`), evaluate, write the
 //! JSON, print the tables (beside `--compare`'s), or re-render a stored run (`--load`).
 
-use std::io::Write as _;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::{RetrievalArgs, RetrievalReport, evaluate, header, target};
 use crate::Args;
 use crate::pg::Postgres;
-use crate::phases::progress;
 use crate::server::Launch;
 
 pub(crate) async fn main(args: &Args, r: &RetrievalArgs) -> Result<()> {
@@ -22,14 +20,8 @@ pub(crate) async fn main(args: &Args, r: &RetrievalArgs) -> Result<()> {
         .as_deref()
         .map(RetrievalReport::load)
         .transpose()?;
-    if let (Some(path), None) = (&args.json, &args.load) {
-        let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
-        progress(&format!("wrote {}", path.display()));
-    }
-    let mut out = std::io::stdout().lock();
-    out.write_all(report.table(other.as_ref()).as_bytes())?;
-    Ok(())
+    let table = report.table(other.as_ref());
+    crate::report::emit(&report, args.json.as_deref(), args.load.is_some(), &table)
 }
 
 /// Measures, then drops the database made on PostgreSQL whether or not that succeeded.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -63,9 +63,7 @@ const TYPES: [&str; 4] = ["single_hop", "multi_hop", "temporal", "open_domain"];
 
 impl RetrievalReport {
     pub(crate) fn load(path: &std::path::Path) -> Result<RetrievalReport> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+        crate::report::load_json(path)
     }
 
     /// The Markdown: a header line, the scores table, the latency table. With `other`, every
