@@ -175,7 +175,7 @@ impl Service {
     }
 }
 
-fn new_identity(req: IdentityCreate) -> NewIdentity {
+pub(crate) fn new_identity(req: IdentityCreate) -> NewIdentity {
     let now = time::now();
     NewIdentity {
         identity: IdentityRecord {
@@ -212,7 +212,7 @@ fn apply_update(r: &mut IdentityRecord, req: IdentityUpdate) {
 }
 
 /// `Identity` as the API returns it: the links are listed by their own routes.
-fn wire(r: IdentityRecord) -> Identity {
+pub(crate) fn wire(r: IdentityRecord) -> Identity {
     Identity {
         id: r.id,
         identifier_key: r.identifier_key,

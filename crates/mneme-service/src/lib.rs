@@ -22,6 +22,7 @@ mod mcp;
 mod mcp_legacy;
 mod messages;
 mod messenger;
+mod migration;
 pub mod models;
 mod names;
 mod preview;
@@ -51,7 +52,7 @@ use mneme_store::Store;
 use mneme_scheduler::Scheduler;
 pub use mneme_scheduler::{Coordination, SharedConfig};
 
-pub use agent_file::{ExportOptions, ImportOptions, ImportedAgents};
+pub use agent_file::{Archival, ArchivalPassage, ExportOptions, ImportOptions, ImportedAgents};
 pub use archival::ArchivalSearch;
 pub use audit::AuditLog;
 pub use chunks::SseEvent;

@@ -1,6 +1,7 @@
 //! The `mneme` command: `mneme server` runs the API; `mneme config` prints the resolved config;
 //! `mneme import` and `mneme export` move Agent Files in and out of the data directory offline;
-//! `mneme migrate` copies the data directory's database into PostgreSQL; `mneme chat` talks to
+//! `mneme migrate` copies the data directory's database into PostgreSQL, and `mneme migrate
+//! from-letta` a whole Letta deployment into the data directory; `mneme chat` talks to
 //! an agent of a running server (this one or any Letta server) in the terminal; `mneme backup`
 //! and `mneme restore` copy the SQLite database (and its key) out and back, while it serves;
 //! `mneme doctor` says what is in force (tool sandbox, storage, embedding model, providers).
@@ -8,6 +9,7 @@
 mod backup;
 mod config;
 mod doctor;
+mod from_letta;
 mod migrate;
 mod otlp;
 mod redact;
@@ -63,8 +65,13 @@ enum Command {
         #[command(flatten)]
         server: ServeArgs,
     },
-    /// Copy the whole SQLite database into an empty PostgreSQL database, in one transaction.
+    /// Copy the whole SQLite database into an empty PostgreSQL database, in one transaction;
+    /// `migrate from-letta` copies a whole Letta deployment into this server's store.
+    #[command(args_conflicts_with_subcommands = true)]
     Migrate {
+        /// Boxed: the subcommand's flags make it far larger than the other commands.
+        #[command(subcommand)]
+        from: Option<Box<MigrateFrom>>,
         #[command(flatten)]
         args: MigrateArgs,
         #[command(flatten)]
@@ -99,6 +106,21 @@ enum Command {
     /// Print what is in force: tool sandbox and its rules, data directory, database, embedding
     /// model, providers.
     Doctor(ServeArgs),
+}
+
+/// What `mneme migrate` copies from, other than this server's own SQLite database.
+#[derive(Subcommand)]
+enum MigrateFrom {
+    /// Copy everything of a running Letta server (agents with their histories, blocks, tools,
+    /// archival passages, folders, identities, groups, MCP servers, BYOK providers) into the
+    /// data directory or the configured PostgreSQL database, keeping ids. Run it again to
+    /// finish an interrupted run: what is there already is not copied twice.
+    FromLetta {
+        #[command(flatten)]
+        args: from_letta::FromLettaArgs,
+        #[command(flatten)]
+        server: ServeArgs,
+    },
 }
 
 #[derive(clap::Args)]
@@ -166,7 +188,19 @@ fn main() -> anyhow::Result<()> {
         Command::Export { args, server } => {
             offline(server, |service| async move { export(service, args).await })
         }
-        Command::Migrate { args, server } => {
+        Command::Migrate {
+            from: Some(from), ..
+        } => {
+            let MigrateFrom::FromLetta { args, server } = *from;
+            offline(server, |service| async move {
+                from_letta::run(service, args).await
+            })
+        }
+        Command::Migrate {
+            from: None,
+            args,
+            server,
+        } => {
             let config = Config::resolve(server)?;
             let _traces = init_tracing(&config);
             let source = match &args.from {

@@ -219,6 +219,7 @@ impl Service {
         &self,
         file: &Document,
         embedding: Option<&EmbeddingConfig>,
+        keep_ids: bool,
     ) -> Result<ImportedFolders> {
         let mut out = ImportedFolders::default();
         let mut names: HashSet<String> = HashSet::new();
@@ -229,7 +230,8 @@ impl Service {
                 Some(c) => c.clone(),
                 None => self.source_embedding(s)?,
             };
-            let (folder, archive) = new_folder(s, name, config);
+            let (mut folder, archive) = new_folder(s, name, config);
+            super::import::keep_id(keep_ids, &s.id, &mut folder.id);
             out.folders.insert(s.id.clone(), folder.id);
             out.records.push(ImportedFolder {
                 folder,
@@ -243,7 +245,8 @@ impl Service {
                 continue; // the reader checked every file names a source of the file
             };
             let old_folder = &file.sources[source.unwrap_or_default()].name;
-            let file = new_file(f, &record.folder, old_folder, &record.files);
+            let mut file = new_file(f, &record.folder, old_folder, &record.files);
+            super::import::keep_id(keep_ids, &f.id, &mut file.id);
             let entry = (file.id, record.folder.id, file.file_name.clone());
             out.files.insert(
                 f.id.clone(),

@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 
 use super::folders::ImportedFolders;
 use super::messages::stored;
+use super::migrated::Archival;
 use super::options::{ImportOptions, ImportedAgents};
 use crate::{Result, Service, ServiceError};
 
@@ -44,17 +45,24 @@ impl Service {
         let parsed = read_agent_file(&bytes)
             .map_err(|e| ServiceError::bad(format!("Invalid agent file: {e}")))?;
         drop(bytes);
-        let messages: usize = parsed.file.agents.iter().map(|a| a.messages.len()).sum();
-        tracing::info!(
-            generation = ?parsed.generation,
-            agents = parsed.file.agents.len(),
-            messages,
-            "read the agent file"
-        );
         for warning in &parsed.warnings {
             tracing::warn!(?warning, "importing an agent file");
         }
-        let mut file = parsed.file;
+        tracing::info!(generation = ?parsed.generation, "read the agent file");
+        self.import_file(parsed.file, opts, HashMap::new()).await
+    }
+
+    /// An Agent File already read (an upload, or a migration's file assembled from a Letta
+    /// server's answers), with each agent's archival passages keyed by the file's agent id,
+    /// written in one transaction.
+    pub async fn import_file(
+        &self,
+        mut file: AgentFile,
+        opts: ImportOptions,
+        mut archival: HashMap<String, Archival>,
+    ) -> Result<ImportedAgents> {
+        let messages: usize = file.agents.iter().map(|a| a.messages.len()).sum();
+        tracing::info!(agents = file.agents.len(), messages, "importing agents");
         check_sizes(&file)?;
         warn_unsupported(&file);
         for agent in &mut file.agents {
@@ -66,11 +74,16 @@ impl Service {
             }
         }
         let models = self.import_models(&file, &opts).await?;
-        let (servers, server_ids) = self.import_mcp_servers(&file).await?;
+        let (servers, server_ids) = self.import_mcp_servers(&file, opts.keep_ids).await?;
         let folders = self
-            .import_folders(&file, models.embedding.as_ref())
+            .import_folders(&file, models.embedding.as_ref(), opts.keep_ids)
             .await?;
         let mut import = plan(&file, &opts, &models, &server_ids, &folders)?;
+        for (schema, agent) in file.agents.iter().zip(import.agents.iter_mut()) {
+            if let Some(a) = archival.remove(&schema.id) {
+                self.with_passages(agent, a, opts.keep_ids).await?;
+            }
+        }
         import.mcp_servers = servers;
         let to_embed = folders.with_text();
         import.folders = folders.records;
@@ -141,6 +154,7 @@ impl Service {
     async fn import_mcp_servers(
         &self,
         file: &AgentFile,
+        keep: bool,
     ) -> Result<(Vec<McpServer>, HashMap<String, McpServerId>)> {
         let mut new = Vec::new();
         let mut ids = HashMap::new();
@@ -148,11 +162,12 @@ impl Service {
             let id = match self.store.mcp_server_by_name(&s.server_name).await {
                 Ok(stored) => stored.id,
                 Err(mneme_store::StoreError::NotFound { .. }) => {
-                    let server = McpServer {
+                    let mut server = McpServer {
                         config: mcp_config(s, i)?,
                         id: McpServerId::new(),
                         server_name: s.server_name.clone(),
                     };
+                    keep_id(keep, &s.id, &mut server.id);
                     let id = server.id;
                     new.push(server);
                     id
@@ -317,12 +332,20 @@ fn plan(
         .tools
         .iter()
         .enumerate()
-        .map(|(i, t)| Ok((t.id.clone(), tool(t, i, servers)?)))
+        .map(|(i, t)| {
+            let mut record = tool(t, i, servers)?;
+            keep_id(opts.keep_ids, &t.id, &mut record.id);
+            Ok((t.id.clone(), record))
+        })
         .collect::<Result<_>>()?;
     let blocks: Vec<(String, Block)> = file
         .blocks
         .iter()
-        .map(|b| Ok((b.id.clone(), block(b)?)))
+        .map(|b| {
+            let mut record = block(b)?;
+            keep_id(opts.keep_ids, &b.id, &mut record.id);
+            Ok((b.id.clone(), record))
+        })
         .collect::<Result<_>>()?;
     let ids = FileIds {
         tools: tools
@@ -351,7 +374,11 @@ fn plan(
     let groups = file
         .groups
         .iter()
-        .map(|g| group(g, &agent_ids, &ids))
+        .map(|g| {
+            let mut record = group(g, &agent_ids, &ids)?;
+            keep_id(opts.keep_ids, &g.id, &mut record.id);
+            Ok(record)
+        })
         .collect::<Result<Vec<_>>>()?;
     with_companions(&mut agents, &groups);
     Ok(AgentImport {
@@ -445,6 +472,14 @@ fn with_companions(agents: &mut [ImportedAgent], groups: &[Group]) {
         {
             a.agent.settings.enable_sleeptime = Some(true);
         }
+    }
+}
+
+/// The file's id in place of a fresh one when the import keeps ids and the file's is one of
+/// this server's kind; else the fresh one stays.
+pub(super) fn keep_id<T: std::str::FromStr>(keep: bool, file_id: &str, id: &mut T) {
+    if keep && let Ok(kept) = file_id.parse() {
+        *id = kept;
     }
 }
 
@@ -626,7 +661,8 @@ fn history(
     let mut by_file_id: HashMap<&str, MessageId> = HashMap::with_capacity(schema.messages.len());
     let mut messages: Vec<Message> = Vec::with_capacity(schema.messages.len());
     for m in &schema.messages {
-        let message = stored(m, agent.id);
+        let mut message = stored(m, agent.id);
+        keep_id(opts.keep_ids, &m.id, &mut message.id);
         by_file_id.insert(m.id.as_str(), message.id);
         messages.push(message);
     }
@@ -667,7 +703,8 @@ fn fresh_system(agent: &Agent, blocks: &[Block], messages_total: u64) -> Message
 
 /// The agent row: the file's settings, the import's overrides.
 fn agent_record(schema: &AgentSchema, opts: &ImportOptions, models: &Models) -> Result<Agent> {
-    let id = AgentId::new();
+    let mut id = AgentId::new();
+    keep_id(opts.keep_ids, &schema.id, &mut id);
     let name = match (&opts.name, &schema.name) {
         (Some(name), _) => name.clone(),
         (None, Some(name)) if opts.append_copy_suffix => format!("{name}_copy"),

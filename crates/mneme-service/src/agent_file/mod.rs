@@ -5,6 +5,8 @@ mod export;
 mod folders;
 mod import;
 mod messages;
+mod migrated;
 mod options;
 
+pub use migrated::{Archival, ArchivalPassage};
 pub use options::{ExportOptions, ImportOptions, ImportedAgents};

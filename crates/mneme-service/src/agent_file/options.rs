@@ -26,6 +26,10 @@ pub struct ImportOptions {
     pub project_id: Option<String>,
     /// `secrets` (or `env_vars_json`): values for the agents' tool environment variables.
     pub env_vars: Option<Map<String, Value>>,
+    /// The file's ids that are ids of this server's kind are kept (a migration from a Letta
+    /// server, whose ids clients stored); others get fresh ones. Never set by the HTTP form:
+    /// an Agent File's ids are file-local and an upload always gets fresh ones.
+    pub keep_ids: bool,
 }
 
 impl Default for ImportOptions {
@@ -39,6 +43,7 @@ impl Default for ImportOptions {
             embedding: None,
             project_id: None,
             env_vars: None,
+            keep_ids: false,
         }
     }
 }

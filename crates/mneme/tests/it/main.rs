@@ -15,6 +15,7 @@ mod completions;
 mod db_loss;
 mod doctor;
 mod errors;
+mod from_letta;
 mod fuzz_findings;
 mod limits;
 mod mcp;

@@ -1,0 +1,105 @@
+//! The source server over HTTP: JSON reads and cursor-paged lists, as every Letta version since
+//! the 0.6 line serves them (`limit`, `after`, ascending order).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::{MigrateError, Result};
+
+/// How many items a page asks for: Letta's routes cap lists at 100 or more.
+const PAGE: usize = 100;
+
+/// A Letta server (or any server of its API) read over HTTP.
+pub(crate) struct Source {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+/// An item of a cursor-paged list: the next page starts after its id.
+#[derive(Deserialize)]
+struct Cursor {
+    id: String,
+}
+
+impl Source {
+    pub(crate) fn new(url: &str, token: Option<String>) -> Result<Source> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            // An export of a long history is one large answer from a slow server.
+            .timeout(Duration::from_secs(600))
+            .build()
+            .map_err(|e| MigrateError::Source(format!("cannot build an HTTP client: {e}")))?;
+        Ok(Source {
+            http,
+            base: url.trim_end_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    /// The body of `GET path` (with its query), or the server's refusal.
+    pub(crate) async fn text(&self, path: &str) -> Result<String> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.http.get(&url);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let res = req.send().await.map_err(|e| MigrateError::Http {
+            url: url.clone(),
+            message: e.to_string(),
+        })?;
+        let status = res.status();
+        let body = res.text().await.map_err(|e| MigrateError::Http {
+            url: url.clone(),
+            message: e.to_string(),
+        })?;
+        if !status.is_success() {
+            return Err(MigrateError::Status {
+                url,
+                status: status.as_u16(),
+                body: body.chars().take(500).collect(),
+            });
+        }
+        Ok(body)
+    }
+
+    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let body = self.text(path).await?;
+        decode(path, &body)
+    }
+
+    /// Every item of a paged list: pages of [`PAGE`] after the last id seen, until a short
+    /// page. `path` may carry a query of its own.
+    pub(crate) async fn list<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut page_path = format!("{path}{sep}limit={PAGE}");
+            if let Some(a) = &after {
+                page_path.push_str("&after=");
+                page_path.push_str(a);
+            }
+            let body = self.text(&page_path).await?;
+            let ids: Vec<Cursor> = decode(&page_path, &body)?;
+            let items: Vec<T> = decode(&page_path, &body)?;
+            let last = ids.last().map(|c| c.id.clone());
+            let full = items.len() >= PAGE;
+            out.extend(items);
+            // A server that ignores the cursor would page forever: stop on a repeat.
+            if !full || last.is_none() || last == after {
+                return Ok(out);
+            }
+            after = last;
+        }
+    }
+}
+
+fn decode<T: DeserializeOwned>(path: &str, body: &str) -> Result<T> {
+    serde_json::from_str(body).map_err(|e| MigrateError::Decode {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}

@@ -1,0 +1,300 @@
+//! `mneme migrate from-letta`: a whole Letta deployment moved into this server's store, read
+//! over the Letta REST API (what every Letta version since the 0.6 line serves, and what
+//! mneme serves too).
+//!
+//! Agents go through the Agent File import with their ids kept: each agent's export gives its
+//! history, blocks, tools, folders and files; the source's other answers give the real ids the
+//! file's local ones stand for; its archival passages come beside it. Agents that share a
+//! block or a folder, or a group, are written in one transaction. Identities, blocks of no
+//! agent, MCP servers and BYOK providers follow on their own.
+//!
+//! A run is idempotent: what the target already holds under the same id is counted as present
+//! and not written again, so an interrupted run is finished by running it again. A unit whose
+//! id is taken by something else (another name) is reported as a collision, never overwritten.
+
+mod agents;
+mod client;
+mod history;
+mod letta;
+mod rename;
+mod report;
+mod standalone;
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Instant;
+
+use mneme_service::{ImportOptions, Include, Service, ServiceError};
+use mneme_types::agent_file::AgentFile;
+use mneme_types::{AgentId, McpServer};
+
+pub use report::{Report, Tally};
+
+use client::Source;
+
+/// What a migration is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The source server's base URL (`http://host:8283`).
+    pub url: String,
+    /// Sent as `Authorization: Bearer` (a Letta server's password or API key).
+    pub token: Option<String>,
+    /// Read everything and report what would move; write nothing.
+    pub dry_run: bool,
+    /// API keys of the source's BYOK providers, by provider name. The source shows keys
+    /// masked: a provider whose key is not given here is not created.
+    pub provider_keys: BTreeMap<String, String>,
+    /// An embedding model handle for every migrated agent instead of its own (its passages
+    /// are then embedded anew).
+    pub embedding: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("cannot reach {url}: {message}")]
+    Http { url: String, message: String },
+    #[error("{url} answered {status}: {body}")]
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("cannot read the answer to {path}: {message}")]
+    Decode { path: String, message: String },
+    #[error("{0}")]
+    Source(String),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+pub type Result<T, E = MigrateError> = std::result::Result<T, E>;
+
+/// The agent fields the migration needs: blocks, tools and folders.
+const AGENT_INCLUDE: &str =
+    "include=agent.blocks&include=agent.tools&include=agent.sources&include=agent.tags";
+
+/// Runs the whole migration into `service`'s store.
+pub async fn from_letta(service: &Service, opts: &Options) -> Result<Report> {
+    let started = Instant::now();
+    let src = Source::new(&opts.url, opts.token.clone())?;
+    let mut report = Report {
+        source: opts.url.clone(),
+        dry_run: opts.dry_run,
+        ..Report::default()
+    };
+    let health: letta::Health = src.get("/v1/health/").await?;
+    report.source_version = health.version;
+    let servers: Vec<McpServer> = optional(src.get("/v1/mcp-servers/").await)?.unwrap_or_default();
+    let groups: Vec<letta::Group> =
+        optional(src.list("/v1/groups/?order=asc").await)?.unwrap_or_default();
+    let agents = list_agents(&src, &groups).await?;
+    tracing::info!(
+        agents = agents.len(),
+        groups = groups.len(),
+        "read the source's agents"
+    );
+    // MCP servers first: the agents' tools name them, and the source's list holds what an
+    // Agent File leaves out (a stdio server's environment, an HTTP server's auth).
+    standalone::mcp_servers(service, &servers, opts, &mut report).await?;
+    let units = agents::components(&agents, &groups);
+    let mut migrated = Migrated::default();
+    for (i, unit) in units.iter().enumerate() {
+        tracing::info!(
+            unit = i + 1,
+            of = units.len(),
+            agents = unit.len(),
+            "migrating agents"
+        );
+        let done = migrate_unit(
+            service,
+            &src,
+            opts,
+            unit,
+            &groups,
+            &servers,
+            &mut report,
+            &mut migrated,
+        )
+        .await;
+        match done {
+            Ok(()) => {}
+            // The source is gone: nothing further can be read.
+            Err(e @ MigrateError::Http { .. }) => return Err(e),
+            // This unit cannot move (an export this version cannot read, a record the target
+            // refuses): said, and the others still move.
+            Err(e) => {
+                for id in unit {
+                    report.skip("agents", format!("agent {id}: {e}"));
+                }
+            }
+        }
+    }
+    standalone::identities(service, &src, opts, &mut report).await?;
+    standalone::blocks(service, &src, opts, &migrated.blocks, &mut report).await?;
+    standalone::providers(service, &src, opts, &mut report).await?;
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+/// Every agent of the source, and the members of its groups that its listing leaves out (a
+/// server may hide sleep-time companions from it).
+async fn list_agents(src: &Source, groups: &[letta::Group]) -> Result<Vec<letta::Agent>> {
+    let mut agents: Vec<letta::Agent> = src
+        .list(&format!("/v1/agents/?order=asc&{AGENT_INCLUDE}"))
+        .await?;
+    let listed: HashSet<String> = agents.iter().map(|a| a.id.clone()).collect();
+    let mut missing: Vec<&String> = groups
+        .iter()
+        .flat_map(|g| g.agents())
+        .filter(|id| !listed.contains(*id))
+        .collect();
+    missing.sort();
+    missing.dedup();
+    for id in missing {
+        if let Some(a) = optional(src.get(&format!("/v1/agents/{id}?{AGENT_INCLUDE}")).await)? {
+            agents.push(a);
+        }
+    }
+    Ok(agents)
+}
+
+/// A 404 is "this server has no such thing" (an older version's missing route, an object
+/// deleted meanwhile), not a failure.
+fn optional<T>(r: Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(x) => Ok(Some(x)),
+        Err(MigrateError::Status { status: 404, .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What the run has written so far, for the objects migrated after the agents.
+#[derive(Default)]
+struct Migrated {
+    /// Blocks the units brought (or would bring, in a dry run): not copied again on their own.
+    blocks: HashSet<String>,
+}
+
+/// One unit of agents: present already (an earlier run), a collision, or exported, merged
+/// and imported in one transaction.
+#[allow(clippy::too_many_arguments)]
+async fn migrate_unit(
+    service: &Service,
+    src: &Source,
+    opts: &Options,
+    unit: &[String],
+    groups: &[letta::Group],
+    servers: &[McpServer],
+    report: &mut Report,
+    migrated: &mut Migrated,
+) -> Result<()> {
+    match presence(service, src, unit).await? {
+        Presence::All => {
+            report.present("agents", unit.len() as u64);
+            return Ok(());
+        }
+        Presence::Collision(why) => {
+            for id in unit {
+                report.skip("agents", format!("agent {id}: {why}"));
+            }
+            return Ok(());
+        }
+        Presence::None => {}
+    }
+    let mut file: Option<AgentFile> = None;
+    let mut archival = std::collections::HashMap::new();
+    for (i, id) in unit.iter().enumerate() {
+        let agent: letta::Agent = src.get(&format!("/v1/agents/{id}?{AGENT_INCLUDE}")).await?;
+        let exported = agents::export(src, &agent, servers, i).await?;
+        if exported.renamed_messages > 0 {
+            report.note(format!(
+                "agent {id}: {} messages got new ids (the source's history listing did not name them)",
+                exported.renamed_messages
+            ));
+        }
+        report.copied("messages", exported.file.agents[0].messages.len() as u64);
+        report.copied("passages", exported.archival.passages.len() as u64);
+        archival.insert(id.clone(), exported.archival);
+        match file.as_mut() {
+            Some(f) => rename::merge(f, exported.file),
+            None => file = Some(exported.file),
+        }
+    }
+    let Some(mut file) = file else {
+        return Ok(());
+    };
+    let members: HashSet<&String> = unit.iter().collect();
+    file.groups = groups
+        .iter()
+        .filter(|g| g.agents().any(|a| members.contains(a)))
+        .filter_map(agents::group)
+        .collect();
+    count(report, &file, unit.len());
+    migrated
+        .blocks
+        .extend(file.blocks.iter().map(|b| b.id.clone()));
+    if !opts.dry_run {
+        let import = ImportOptions {
+            override_existing_tools: false,
+            append_copy_suffix: false,
+            embedding: opts.embedding.clone(),
+            keep_ids: true,
+            ..ImportOptions::default()
+        };
+        service.import_file(file, import, archival).await?;
+    }
+    Ok(())
+}
+
+/// The counts of a unit's merged file: what its agents share counts once.
+fn count(report: &mut Report, file: &AgentFile, agents: usize) {
+    report.copied("agents", agents as u64);
+    report.copied("groups", file.groups.len() as u64);
+    report.copied("blocks", file.blocks.len() as u64);
+    // The server's own tools (`letta_*` types) are matched by name, never copied.
+    let custom = file
+        .tools
+        .iter()
+        .filter(|t| !t.tool_type.starts_with("letta_"));
+    report.copied("tools", custom.count() as u64);
+    report.copied("folders", file.sources.len() as u64);
+    report.copied("files", file.files.len() as u64);
+}
+
+enum Presence {
+    None,
+    All,
+    Collision(String),
+}
+
+/// Whether the target holds the unit's agents: all of them under their ids and names (an
+/// earlier run wrote the unit, in one transaction), none, or something else under one of
+/// their ids.
+async fn presence(service: &Service, src: &Source, unit: &[String]) -> Result<Presence> {
+    let mut found = 0;
+    for id in unit {
+        let Ok(parsed) = id.parse::<AgentId>() else {
+            continue;
+        };
+        match service.get_agent(parsed, Include::default()).await {
+            Ok(there) => {
+                let source: letta::Agent = src.get(&format!("/v1/agents/{id}")).await?;
+                if there.name != source.name {
+                    return Ok(Presence::Collision(format!(
+                        "the target holds another agent ({:?}) under this id",
+                        there.name
+                    )));
+                }
+                found += 1;
+            }
+            Err(ServiceError::Store(mneme_store::StoreError::NotFound { .. })) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(match found {
+        0 => Presence::None,
+        n if n == unit.len() => Presence::All,
+        _ => Presence::Collision(
+            "some agents of its unit (sharing blocks, folders or a group) are in the target and some are not".into(),
+        ),
+    })
+}

@@ -1,0 +1,232 @@
+//! The objects that live beside agents: identities, blocks no migrated agent brought, MCP
+//! servers and BYOK providers. Each is created under its source id unless the target holds it.
+
+use std::collections::HashSet;
+
+use mneme_service::{Service, ServiceError};
+use mneme_store::{Page, ProviderFilter, StoreError};
+use mneme_types::{
+    AgentId, BlockId, CreateBlock, CreateMcpServer, CreateProvider, IdentityCreate, IdentityId,
+    McpServer,
+};
+use serde::Deserialize;
+
+use crate::client::Source;
+use crate::report::Report;
+use crate::{Options, Result, letta, optional};
+
+/// `Identity`: its id, and the rest as the create request takes it.
+#[derive(Deserialize)]
+struct Identity {
+    id: String,
+    #[serde(flatten)]
+    create: IdentityCreate,
+}
+
+/// `BlockResponse`: its id, and the rest as the create request takes it.
+#[derive(Deserialize)]
+struct Block {
+    id: String,
+    #[serde(flatten)]
+    create: CreateBlock,
+}
+
+fn not_found<T>(r: mneme_service::Result<T>) -> mneme_service::Result<Option<T>> {
+    match r {
+        Ok(x) => Ok(Some(x)),
+        Err(ServiceError::Store(StoreError::NotFound { .. })) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Identities, linked to the agents and blocks of theirs that the target holds.
+pub(crate) async fn identities(
+    service: &Service,
+    src: &Source,
+    opts: &Options,
+    report: &mut Report,
+) -> Result<()> {
+    let listed: Vec<Identity> =
+        optional(src.list("/v1/identities/?order=asc").await)?.unwrap_or_default();
+    for i in listed {
+        let Ok(id) = i.id.parse::<IdentityId>() else {
+            report.skip(
+                "identities",
+                format!("identity {}: not an identity id", i.id),
+            );
+            continue;
+        };
+        if not_found(service.get_identity(id).await)?.is_some() {
+            report.present("identities", 1);
+            continue;
+        }
+        let mut create = i.create;
+        // Letta lists an identity's links empty; its link routes give them.
+        let agents: Vec<letta::Named> =
+            src.list(&format!("/v1/identities/{}/agents", i.id)).await?;
+        let blocks: Vec<letta::Named> =
+            src.list(&format!("/v1/identities/{}/blocks", i.id)).await?;
+        let agents = create
+            .agent_ids
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .chain(parsed(&agents));
+        let blocks = create
+            .block_ids
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .chain(parsed(&blocks));
+        create.agent_ids = Some(held_agents(service, agents).await?);
+        create.block_ids = Some(held_blocks(service, blocks).await?);
+        if !opts.dry_run {
+            service.import_identity(id, create).await?;
+        }
+        report.copied("identities", 1);
+    }
+    Ok(())
+}
+
+/// The ids of the listed objects that are ids of this kind.
+fn parsed<T: std::str::FromStr>(listed: &[letta::Named]) -> Vec<T> {
+    listed.iter().filter_map(|n| n.id.parse().ok()).collect()
+}
+
+/// The agents the target holds, each once.
+async fn held_agents(
+    service: &Service,
+    ids: impl Iterator<Item = AgentId>,
+) -> Result<Vec<AgentId>> {
+    let mut held = Vec::new();
+    for id in ids {
+        if held.contains(&id) {
+            continue;
+        }
+        if not_found(service.get_agent(id, Default::default()).await)?.is_some() {
+            held.push(id);
+        }
+    }
+    Ok(held)
+}
+
+/// The blocks the target holds, each once.
+async fn held_blocks(
+    service: &Service,
+    ids: impl Iterator<Item = BlockId>,
+) -> Result<Vec<BlockId>> {
+    let mut held = Vec::new();
+    for id in ids {
+        if held.contains(&id) {
+            continue;
+        }
+        if not_found(service.get_block(id).await)?.is_some() {
+            held.push(id);
+        }
+    }
+    Ok(held)
+}
+
+/// Blocks the migrated agents did not bring (blocks of no agent, templates).
+pub(crate) async fn blocks(
+    service: &Service,
+    src: &Source,
+    opts: &Options,
+    brought: &HashSet<String>,
+    report: &mut Report,
+) -> Result<()> {
+    let listed: Vec<Block> = src.list("/v1/blocks/?order=asc").await?;
+    for b in listed.into_iter().filter(|b| !brought.contains(&b.id)) {
+        let Ok(id) = b.id.parse::<BlockId>() else {
+            report.skip("blocks", format!("block {}: not a block id", b.id));
+            continue;
+        };
+        if not_found(service.get_block(id).await)?.is_some() {
+            continue; // an agent brought it, or an earlier run
+        }
+        if !opts.dry_run {
+            service.import_block(id, b.create).await?;
+        }
+        report.copied("blocks", 1);
+    }
+    Ok(())
+}
+
+/// MCP servers no migrated tool brought.
+pub(crate) async fn mcp_servers(
+    service: &Service,
+    servers: &[McpServer],
+    opts: &Options,
+    report: &mut Report,
+) -> Result<()> {
+    let held = service.list_mcp_servers().await?;
+    for s in servers {
+        if held.iter().any(|h| h.server_name == s.server_name) {
+            report.present("mcp_servers", 1);
+            continue;
+        }
+        if !opts.dry_run {
+            let req = CreateMcpServer {
+                server_name: s.server_name.clone(),
+                config: s.config.clone(),
+            };
+            service.import_mcp_server(s.id, req).await?;
+        }
+        report.copied("mcp_servers", 1);
+    }
+    Ok(())
+}
+
+/// BYOK providers, for which the operator gave a key: the source shows keys masked, and a
+/// key is never guessed. The providers a server configures from its environment are not
+/// entries to copy.
+pub(crate) async fn providers(
+    service: &Service,
+    src: &Source,
+    opts: &Options,
+    report: &mut Report,
+) -> Result<()> {
+    let listed: Vec<letta::Provider> =
+        optional(src.list("/v1/providers/?order=asc").await)?.unwrap_or_default();
+    for p in listed
+        .into_iter()
+        .filter(|p| p.provider_category.as_deref() == Some("byok"))
+    {
+        let filter = ProviderFilter {
+            name: Some(p.name.clone()),
+            provider_type: None,
+        };
+        let page = Page {
+            limit: 1,
+            ..Page::default()
+        };
+        if !service.list_providers(&filter, &page).await?.is_empty() {
+            report.present("providers", 1);
+            continue;
+        }
+        let Some(key) = opts.provider_keys.get(&p.name) else {
+            report.skip(
+                "providers",
+                format!(
+                    "provider {:?}: its key is not given (--provider-key '{}=KEY')",
+                    p.name, p.name
+                ),
+            );
+            continue;
+        };
+        if !opts.dry_run {
+            let req = CreateProvider {
+                name: p.name,
+                provider_type: p.provider_type,
+                api_key: key.clone(),
+                access_key: None,
+                region: p.region,
+                base_url: p.base_url,
+                api_version: p.api_version,
+            };
+            service.create_provider(req).await?;
+        }
+        report.copied("providers", 1);
+    }
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! What a migration from another Letta-compatible server writes besides agents (which go
+//! through the Agent File import with their ids kept): objects that exist on their own, each
+//! created under the id it had there, so that clients that stored the id keep working.
+
+use mneme_types::{
+    Block, BlockId, CreateBlock, CreateMcpServer, Identity, IdentityCreate, IdentityId, McpServer,
+    McpServerId,
+};
+
+use crate::{Result, Service};
+
+impl Service {
+    /// A block of another server, under its id; its value may exceed its limit (the limit is
+    /// raised to fit, as an import does).
+    pub async fn import_block(&self, id: BlockId, mut req: CreateBlock) -> Result<Block> {
+        let len = req.value.chars().count();
+        if req.limit.is_some_and(|limit| len > limit) {
+            req.limit = Some(len);
+        }
+        let mut block = crate::blocks::new_block(req)?;
+        block.id = id;
+        Ok(self.store.create_block(block).await?)
+    }
+
+    /// An identity of another server, under its id, linked to the agents and blocks it names
+    /// (which must be here already).
+    pub async fn import_identity(&self, id: IdentityId, req: IdentityCreate) -> Result<Identity> {
+        let mut new = crate::identities::new_identity(req);
+        new.identity.id = id;
+        Ok(crate::identities::wire(
+            self.store.create_identity(new).await?,
+        ))
+    }
+
+    /// An MCP server of another server, under its id. Its tools are not listed now: the
+    /// server may not be reachable from here yet, and listing them later asks it then.
+    pub async fn import_mcp_server(
+        &self,
+        id: McpServerId,
+        req: CreateMcpServer,
+    ) -> Result<McpServer> {
+        mneme_mcp::check_config(&req.config).map_err(crate::mcp::mcp_error)?;
+        let server = McpServer {
+            config: req.config,
+            id,
+            server_name: req.server_name,
+        };
+        Ok(self.store.create_mcp_server(server).await?)
+    }
+}

@@ -1,0 +1,68 @@
+//! `mneme migrate from-letta`: the flags, and the report on standard output (and as JSON in a
+//! file when asked).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use mneme_service::Service;
+
+#[derive(clap::Args)]
+pub(crate) struct FromLettaArgs {
+    /// The Letta server's base URL, e.g. `http://localhost:8283`.
+    #[arg(long)]
+    url: String,
+    /// Its password or API key, sent as `Authorization: Bearer`.
+    #[arg(long, env = "LETTA_API_KEY", hide_env_values = true)]
+    token: Option<String>,
+    /// Read everything and report what would be copied; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The API key of a BYOK provider of the source, as `NAME=KEY` (repeatable). Letta shows
+    /// keys masked: a provider without one here is reported, not created.
+    #[arg(long = "provider-key", value_name = "NAME=KEY")]
+    provider_keys: Vec<String>,
+    /// An embedding model handle for every migrated agent instead of its own (its passages
+    /// are then embedded anew).
+    #[arg(long)]
+    embedding: Option<String>,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+pub(crate) async fn run(service: Service, args: FromLettaArgs) -> anyhow::Result<()> {
+    let opts = mneme_migrate::Options {
+        url: args.url,
+        token: args.token,
+        dry_run: args.dry_run,
+        provider_keys: provider_keys(&args.provider_keys)?,
+        embedding: args.embedding,
+    };
+    let report = mneme_migrate::from_letta(&service, &opts).await?;
+    // Files the agents brought are chunked and embedded in the background; they must be done
+    // before this process ends.
+    service.files_processed().await;
+    if let Some(path) = &args.report {
+        let json = serde_json::to_vec_pretty(&report)?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    // The user asked for this text.
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{report}");
+    }
+    Ok(())
+}
+
+fn provider_keys(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    pairs
+        .iter()
+        .map(|p| match p.split_once('=') {
+            Some((name, key)) if !name.is_empty() && !key.is_empty() => {
+                Ok((name.to_owned(), key.to_owned()))
+            }
+            _ => anyhow::bail!("--provider-key takes NAME=KEY, not {p:?}"),
+        })
+        .collect()
+}

@@ -1,0 +1,332 @@
+//! `mneme migrate from-letta`: a server of the Letta API (mneme itself here; Letta 0.16.7 in
+//! `bench/letta-migration`) filled over HTTP, moved by the real binary into a fresh data
+//! directory, and compared object by object; a second run copies nothing.
+
+use std::path::Path;
+use std::process::Command;
+
+use mneme_testkit::{FakeLlm, TestServer};
+use serde_json::{Value, json};
+
+use crate::{bin, id};
+
+/// Runs `mneme migrate from-letta` into `dir`; its standard output (the report).
+fn migrate(dir: &Path, url: &str, fake: &str, extra: &[&str]) -> String {
+    let out = Command::new(bin())
+        .args(["migrate", "from-letta", "--url", url, "--data-dir"])
+        .arg(dir)
+        .args(["--embedding-model-fetch", "false"])
+        .args(extra)
+        .env("OPENAI_BASE_URL", fake)
+        .env("OPENAI_API_KEY", "sk-test")
+        .envs(mneme_testkit::store_env(dir))
+        .output()
+        .expect("run mneme");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "migrate failed: {stderr}");
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// The `copied` and `present` columns of a kind's line of the report.
+fn counts(report: &str, kind: &str) -> (u64, u64) {
+    let line = report
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(kind))
+        .unwrap_or_else(|| panic!("no {kind} line in {report}"));
+    let n: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    (n[0], n[1])
+}
+
+/// What a source holds: two agents sharing a block (one with a tool, rules, tags, history
+/// and passages), a group of the two, an identity, a block of no agent, an MCP server.
+struct Filled {
+    ada: String,
+    bob: String,
+    shared: String,
+    loose: String,
+    identity: String,
+    group: String,
+}
+
+async fn fill(src: &TestServer) -> Filled {
+    let shared = id(&src
+        .post(
+            "/v1/blocks/",
+            json!({"label": "team", "value": "We ship on Fridays."}),
+        )
+        .await
+        .ok());
+    let loose = id(&src
+        .post(
+            "/v1/blocks/",
+            json!({"label": "loose", "value": "Nobody's block."}),
+        )
+        .await
+        .ok());
+    let tool = src
+        .post(
+            "/v1/tools/",
+            json!({"source_code": "def shout(text: str) -> str:\n    \"\"\"Shouts.\n\n    Args:\n        text: What to shout.\n    \"\"\"\n    return text.upper()\n"}),
+        )
+        .await
+        .ok();
+    let agent = |name: &str, extra: Value| {
+        let mut body = json!({
+            "name": name,
+            "model": "openai/gpt-4o-mini",
+            "memory_blocks": [{"label": "human", "value": format!("Talks to {name}.")}],
+            "block_ids": [shared],
+        });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let ada = id(&src
+        .post(
+            "/v1/agents/",
+            agent(
+                "ada",
+                json!({"tags": ["migrated", "first"], "tool_ids": [id(&tool)],
+                       "tool_rules": [{"tool_name": "shout", "type": "exit_loop"}]}),
+            ),
+        )
+        .await
+        .ok());
+    let bob = id(&src.post("/v1/agents/", agent("bob", json!({}))).await.ok());
+    for text in ["Hello, I am Grace.", "I like tea."] {
+        src.post(
+            &format!("/v1/agents/{ada}/messages"),
+            json!({"messages": [{"role": "user", "content": text}]}),
+        )
+        .await
+        .ok();
+    }
+    for (text, tags) in [
+        ("Grace's cat is Miso", ["pets"]),
+        ("Grace works nights", ["work"]),
+    ] {
+        src.post(
+            &format!("/v1/agents/{ada}/archival-memory"),
+            json!({"text": text, "tags": tags}),
+        )
+        .await
+        .ok();
+    }
+    let identity = id(&src
+        .post(
+            "/v1/identities/",
+            json!({"identifier_key": "grace", "name": "Grace", "identity_type": "user",
+                   "agent_ids": [ada], "block_ids": [shared]}),
+        )
+        .await
+        .ok());
+    let group = id(&src
+        .post(
+            "/v1/groups/",
+            json!({"agent_ids": [ada, bob], "description": "pair",
+                   "manager_config": {"manager_type": "round_robin", "max_turns": 2}}),
+        )
+        .await
+        .ok());
+    src.post(
+        "/v1/mcp-servers/",
+        json!({"server_name": "notes", "config": {"mcp_server_type": "stdio",
+               "command": "/nonexistent/notes-mcp", "args": ["--quiet"]}}),
+    )
+    .await
+    .ok();
+    Filled {
+        ada,
+        bob,
+        shared,
+        loose,
+        identity,
+        group,
+    }
+}
+
+/// The fields of an object that a migration must carry over, read from both servers.
+async fn same(src: &TestServer, dst: &TestServer, path: &str, fields: &[&str]) {
+    let (a, b) = (src.get(path).await.ok(), dst.get(path).await.ok());
+    for f in fields {
+        assert_eq!(a[f], b[f], "{path} .{f}");
+    }
+}
+
+/// Messages as both servers list them: id, type and text.
+async fn history(srv: &TestServer, agent: &str) -> Vec<(String, String, Value)> {
+    let listed = srv
+        .get(&format!("/v1/agents/{agent}/messages?order=asc&limit=100"))
+        .await
+        .ok();
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                id(m),
+                m["message_type"].as_str().unwrap_or_default().to_owned(),
+                m["content"].clone(),
+            )
+        })
+        .collect()
+}
+
+// Two workers: the fake answers while this test's thread waits for the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_deployment_moves_with_its_ids_and_a_second_run_copies_nothing() {
+    let fake = FakeLlm::start().await;
+    let base = fake.base_url();
+    let env = [("OPENAI_BASE_URL", base.as_str())];
+    let src = TestServer::start_with_env(bin(), &env).await;
+    let f = fill(&src).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let dry = migrate(dir.path(), &src.base, &base, &["--dry-run"]);
+    assert_eq!(counts(&dry, "agents"), (2, 0), "{dry}");
+    let report = migrate(dir.path(), &src.base, &base, &[]);
+    assert_eq!(counts(&report, "agents"), (2, 0), "{report}");
+    assert_eq!(counts(&report, "passages"), (2, 0), "{report}");
+    assert_eq!(counts(&report, "identities"), (1, 0), "{report}");
+
+    let dst = TestServer::start_in_with_env(bin(), dir.path(), &env).await;
+    // The dry run wrote nothing before the real one: one agent of each, no copies.
+    let listed = dst.get("/v1/agents/").await.ok();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    for agent in [&f.ada, &f.bob] {
+        let path = format!("/v1/agents/{agent}");
+        same(
+            &src,
+            &dst,
+            &path,
+            &[
+                "name",
+                "system",
+                "tags",
+                "tool_rules",
+                "agent_type",
+                "message_ids",
+            ],
+        )
+        .await;
+        let blocks = |v: &Value| {
+            let mut b: Vec<(String, String, String)> = v["memory"]["blocks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| (id(b), b["label"].to_string(), b["value"].to_string()))
+                .collect();
+            b.sort();
+            b
+        };
+        let (a, b) = (src.get(&path).await.ok(), dst.get(&path).await.ok());
+        assert_eq!(blocks(&a), blocks(&b), "blocks of {agent}");
+        let tools = |v: &Value| {
+            let mut t: Vec<String> = v["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].to_string())
+                .collect();
+            t.sort();
+            t
+        };
+        assert_eq!(tools(&a), tools(&b), "tools of {agent}");
+        assert_eq!(
+            history(&src, agent).await,
+            history(&dst, agent).await,
+            "history of {agent}"
+        );
+    }
+    same(
+        &src,
+        &dst,
+        &format!("/v1/blocks/{}", f.shared),
+        &["value", "label"],
+    )
+    .await;
+    same(
+        &src,
+        &dst,
+        &format!("/v1/blocks/{}", f.loose),
+        &["value", "label"],
+    )
+    .await;
+    same(
+        &src,
+        &dst,
+        &format!("/v1/identities/{}", f.identity),
+        &["name", "identifier_key", "agent_ids", "block_ids"],
+    )
+    .await;
+    same(
+        &src,
+        &dst,
+        &format!("/v1/groups/{}", f.group),
+        &["agent_ids", "manager_type", "max_turns"],
+    )
+    .await;
+    let passages = |v: Value| -> Vec<(String, String, Value)> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (id(p), p["text"].to_string(), p["tags"].clone()))
+            .collect()
+    };
+    let path = format!("/v1/agents/{}/archival-memory?ascending=true", f.ada);
+    assert_eq!(
+        passages(src.get(&path).await.ok()),
+        passages(dst.get(&path).await.ok())
+    );
+    let servers = dst.get("/v1/mcp-servers/").await.ok();
+    assert_eq!(servers, src.get("/v1/mcp-servers/").await.ok());
+
+    // The migrated agent takes its next message with the context it had on the source.
+    let before = fake.requests().len();
+    let next = json!({"messages": [{"role": "user", "content": "What do I drink?"}]});
+    src.post(&format!("/v1/agents/{}/messages", f.ada), next.clone())
+        .await
+        .ok();
+    dst.post(&format!("/v1/agents/{}/messages", f.ada), next)
+        .await
+        .ok();
+    let sent = fake.requests();
+    let turn = |r: &Value| -> Vec<Value> {
+        r["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .skip(1)
+            .map(|m| json!([m["role"], m["content"]]))
+            .collect()
+    };
+    assert_eq!(sent.len(), before + 2);
+    assert_eq!(turn(&sent[before]), turn(&sent[before + 1]));
+    dst.stop().await;
+
+    // Again: everything is there already; nothing is copied twice.
+    let again = migrate(dir.path(), &src.base, &base, &[]);
+    assert_eq!(counts(&again, "agents"), (0, 2), "{again}");
+    assert_eq!(counts(&again, "identities"), (0, 1), "{again}");
+    let dst = TestServer::start_in_with_env(bin(), dir.path(), &env).await;
+    assert_eq!(
+        dst.get("/v1/agents/").await.ok().as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(
+        dst.get("/v1/identities/")
+            .await
+            .ok()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    dst.stop().await;
+}
