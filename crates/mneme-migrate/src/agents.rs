@@ -393,3 +393,39 @@ pub(crate) fn group(g: &letta::Group) -> Option<GroupSchema> {
         id: g.id.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(id: &str, blocks: &[&str], sources: &[&str]) -> letta::Agent {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "name": id,
+            "blocks": blocks.iter().map(|b| serde_json::json!({"id": b, "label": b})).collect::<Vec<_>>(),
+            "sources": sources.iter().map(|s| serde_json::json!({"id": s, "name": s})).collect::<Vec<_>>(),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn agents_sharing_a_block_a_folder_or_a_group_go_together_in_source_order() {
+        let agents = [
+            agent("a", &["b1"], &[]),
+            agent("b", &["b2"], &["s1"]),
+            agent("c", &["b1"], &[]),
+            agent("d", &["b3"], &["s1"]),
+            agent("e", &["b4"], &[]),
+            agent("f", &["b5"], &[]),
+            agent("g", &["b6"], &[]),
+        ];
+        let group: letta::Group = serde_json::from_value(serde_json::json!({
+            "id": "group-1", "manager_type": "sleeptime", "agent_ids": ["g"], "manager_agent_id": "e"
+        }))
+        .unwrap();
+        let units = components(&agents, &[group]);
+        assert_eq!(
+            units,
+            vec![vec!["a", "c"], vec!["b", "d"], vec!["e", "g"], vec!["f"]]
+        );
+    }
+}

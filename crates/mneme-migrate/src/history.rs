@@ -204,3 +204,67 @@ fn text_of(content: Option<&Value>) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(v: Value) -> Vec<ListedMessage> {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn the_views_of_one_message_make_it_again_and_a_reply_is_a_send_message_call() {
+        let views = listed(serde_json::json!([
+            {"id": "message-1", "date": "2026-01-01T00:00:01Z", "message_type": "user_message",
+             "content": "hi"},
+            {"id": "message-2", "date": "2026-01-01T00:00:02Z", "message_type": "reasoning_message",
+             "reasoning": "greet back", "source": "non_reasoner_model"},
+            {"id": "message-2", "date": "2026-01-01T00:00:02Z", "message_type": "assistant_message",
+             "content": "hello"},
+            {"id": "message-3", "date": "2026-01-01T00:00:02Z", "message_type": "tool_return_message",
+             "name": "send_message", "tool_call_id": "call_9", "status": "success",
+             "tool_return": "Sent message successfully."}
+        ]));
+        let stored = stored(&views, true);
+        assert_eq!(stored.len(), 3);
+        assert_eq!(stored[0].role, MessageRole::User);
+        assert_eq!(stored[0].content, vec![ContentPart::text("hi")]);
+        let reply = &stored[1];
+        assert_eq!(reply.role, MessageRole::Assistant);
+        assert_eq!(reply.content, vec![ContentPart::text("greet back")]);
+        let call = &reply.tool_calls.as_ref().unwrap()[0];
+        assert_eq!(
+            (call.id.as_str(), call.function.name.as_str()),
+            ("call_9", "send_message")
+        );
+        let args: Value = serde_json::from_str(&call.function.arguments).unwrap();
+        assert_eq!(args["message"], "hello");
+        assert_eq!(stored[2].tool_call_id.as_deref(), Some("call_9"));
+        assert_eq!(
+            stored[2].content,
+            vec![ContentPart::text("Sent message successfully.")]
+        );
+    }
+
+    #[test]
+    fn without_send_message_a_reply_is_text_and_tool_calls_keep_their_ids() {
+        let views = listed(serde_json::json!([
+            {"id": "message-2", "date": "2026-01-01T00:00:02Z", "message_type": "reasoning_message",
+             "reasoning": "think", "source": "reasoner_model", "signature": "sig"},
+            {"id": "message-2", "date": "2026-01-01T00:00:02Z", "message_type": "tool_call_message",
+             "tool_call": {"name": "roll", "arguments": "{\"sides\": 6}", "tool_call_id": "call_1"}},
+            {"id": "message-4", "date": "2026-01-01T00:00:03Z", "message_type": "assistant_message",
+             "content": [{"type": "text", "text": "rolled"}]},
+            {"id": "message-5", "date": "2026-01-01T00:00:03Z", "message_type": "event_message"}
+        ]));
+        let stored = stored(&views, false);
+        assert_eq!(stored.len(), 2, "an unknown view is left out");
+        assert!(
+            matches!(&stored[0].content[0], ContentPart::Reasoning { reasoning, .. } if reasoning == "think")
+        );
+        assert_eq!(stored[0].tool_calls.as_ref().unwrap()[0].id, "call_1");
+        assert_eq!(stored[1].content, vec![ContentPart::text("rolled")]);
+        assert!(stored[1].tool_calls.is_none());
+    }
+}

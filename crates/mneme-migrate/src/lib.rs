@@ -97,6 +97,7 @@ pub async fn from_letta(service: &Service, opts: &Options) -> Result<Report> {
     standalone::mcp_servers(service, &servers, opts, &mut report).await?;
     let units = agents::components(&agents, &groups);
     let mut migrated = Migrated::default();
+    let mut progress = Progress::new(agents.len());
     for (i, unit) in units.iter().enumerate() {
         tracing::info!(
             unit = i + 1,
@@ -127,7 +128,9 @@ pub async fn from_letta(service: &Service, opts: &Options) -> Result<Report> {
                 }
             }
         }
+        progress.show(unit.len(), &report);
     }
+    progress.finish();
     standalone::identities(service, &src, opts, &mut report).await?;
     standalone::blocks(service, &src, opts, &migrated.blocks, &mut report).await?;
     standalone::providers(service, &src, opts, &mut report).await?;
@@ -155,6 +158,45 @@ async fn list_agents(src: &Source, groups: &[letta::Group]) -> Result<Vec<letta:
         }
     }
     Ok(agents)
+}
+
+/// A progress line on a terminal (a log has the units' lines instead).
+struct Progress {
+    tty: bool,
+    agents: usize,
+    done: usize,
+}
+
+impl Progress {
+    fn new(agents: usize) -> Progress {
+        use std::io::IsTerminal;
+        Progress {
+            tty: std::io::stderr().is_terminal(),
+            agents,
+            done: 0,
+        }
+    }
+
+    fn show(&mut self, agents: usize, report: &Report) {
+        self.done += agents;
+        if !self.tty {
+            return;
+        }
+        let n = |kind: &str| report.kinds.get(kind).map_or(0, |t| t.copied + t.present);
+        eprint!(
+            "\ragents {}/{}  messages {}  passages {}  ",
+            self.done,
+            self.agents,
+            n("messages"),
+            n("passages")
+        );
+    }
+
+    fn finish(&self) {
+        if self.tty {
+            eprintln!();
+        }
+    }
 }
 
 /// A 404 is "this server has no such thing" (an older version's missing route, an object
