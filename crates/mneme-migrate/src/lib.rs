@@ -133,6 +133,7 @@ pub async fn from_letta(service: &Service, opts: &Options) -> Result<Report> {
     progress.finish();
     standalone::identities(service, &src, opts, &mut report).await?;
     standalone::blocks(service, &src, opts, &migrated.blocks, &mut report).await?;
+    standalone::tools(service, &src, opts, &migrated.tools, &mut report).await?;
     standalone::providers(service, &src, opts, &mut report).await?;
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(report)
@@ -214,6 +215,8 @@ fn optional<T>(r: Result<T>) -> Result<Option<T>> {
 struct Migrated {
     /// Blocks the units brought (or would bring, in a dry run): not copied again on their own.
     blocks: HashSet<String>,
+    /// The names of the tools the units brought, likewise.
+    tools: HashSet<String>,
 }
 
 /// One unit of agents: present already (an earlier run), a collision, or exported, merged
@@ -274,6 +277,9 @@ async fn migrate_unit(
     migrated
         .blocks
         .extend(file.blocks.iter().map(|b| b.id.clone()));
+    migrated
+        .tools
+        .extend(file.tools.iter().filter_map(|t| t.name.clone()));
     if !opts.dry_run {
         let import = ImportOptions {
             override_existing_tools: false,

@@ -7,7 +7,7 @@ use mneme_service::{Service, ServiceError};
 use mneme_store::{Page, ProviderFilter, StoreError};
 use mneme_types::{
     AgentId, BlockId, CreateBlock, CreateMcpServer, CreateProvider, IdentityCreate, IdentityId,
-    McpServer,
+    McpServer, Tool,
 };
 use serde::Deserialize;
 
@@ -148,6 +148,42 @@ pub(crate) async fn blocks(
             service.import_block(id, b.create).await?;
         }
         report.copied("blocks", 1);
+    }
+    Ok(())
+}
+
+/// Tools of no migrated agent (the agents brought theirs). The server's own tools are
+/// matched by name, never copied.
+pub(crate) async fn tools(
+    service: &Service,
+    src: &Source,
+    opts: &Options,
+    brought: &HashSet<String>,
+    report: &mut Report,
+) -> Result<()> {
+    let listed: Vec<Tool> = match src.list("/v1/tools/?order=asc").await {
+        Ok(listed) => listed,
+        Err(e @ crate::MigrateError::Decode { .. }) => {
+            report.skip(
+                "tools",
+                format!("the source's tool list cannot be read: {e}"),
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    let custom = listed
+        .into_iter()
+        .filter(|t| !t.tool_type.starts_with("letta_") && !brought.contains(&t.name));
+    for t in custom {
+        let written = if opts.dry_run {
+            !service.has_tool_named(&t.name).await?
+        } else {
+            service.import_tool(t).await?
+        };
+        if written {
+            report.copied("tools", 1);
+        }
     }
     Ok(())
 }

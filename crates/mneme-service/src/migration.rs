@@ -4,7 +4,7 @@
 
 use mneme_types::{
     Block, BlockId, CreateBlock, CreateMcpServer, Identity, IdentityCreate, IdentityId, McpServer,
-    McpServerId,
+    McpServerId, Tool,
 };
 
 use crate::{Result, Service};
@@ -30,6 +30,21 @@ impl Service {
         Ok(crate::identities::wire(
             self.store.create_identity(new).await?,
         ))
+    }
+
+    /// A tool of another server, under its id, unless this server has one of its name (names
+    /// are unique; a built-in one is never replaced). Whether it was written.
+    pub async fn import_tool(&self, tool: Tool) -> Result<bool> {
+        if self.has_tool_named(&tool.name).await? {
+            return Ok(false);
+        }
+        self.store.upsert_tools(vec![tool]).await?;
+        Ok(true)
+    }
+
+    pub async fn has_tool_named(&self, name: &str) -> Result<bool> {
+        let held = self.store.tools_by_name(&[name.to_owned()]).await?;
+        Ok(!held.is_empty())
     }
 
     /// An MCP server of another server, under its id. Its tools are not listed now: the

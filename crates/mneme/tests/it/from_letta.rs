@@ -50,6 +50,7 @@ struct Filled {
     loose: String,
     identity: String,
     group: String,
+    loose_tool: String,
 }
 
 async fn fill(src: &TestServer) -> Filled {
@@ -74,6 +75,13 @@ async fn fill(src: &TestServer) -> Filled {
         )
         .await
         .ok();
+    let loose_tool = id(&src
+        .post(
+            "/v1/tools/",
+            json!({"source_code": "def whisper(text: str) -> str:\n    \"\"\"Whispers.\n\n    Args:\n        text: What to whisper.\n    \"\"\"\n    return text.lower()\n"}),
+        )
+        .await
+        .ok());
     let agent = |name: &str, extra: Value| {
         let mut body = json!({
             "name": name,
@@ -141,6 +149,7 @@ async fn fill(src: &TestServer) -> Filled {
     .await
     .ok();
     Filled {
+        loose_tool,
         ada,
         bob,
         shared,
@@ -270,6 +279,13 @@ async fn a_whole_deployment_moves_with_its_ids_and_a_second_run_copies_nothing()
         &dst,
         &format!("/v1/groups/{}", f.group),
         &["agent_ids", "manager_type", "max_turns"],
+    )
+    .await;
+    same(
+        &src,
+        &dst,
+        &format!("/v1/tools/{}", f.loose_tool),
+        &["name", "source_code", "json_schema"],
     )
     .await;
     let passages = |v: Value| -> Vec<(String, String, Value)> {
