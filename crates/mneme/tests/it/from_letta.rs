@@ -346,3 +346,81 @@ async fn a_whole_deployment_moves_with_its_ids_and_a_second_run_copies_nothing()
     );
     dst.stop().await;
 }
+
+// Two workers: the fake answers while this test's thread polls the target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_half_way_is_finished_by_the_next_without_duplicates() {
+    let fake = FakeLlm::start().await;
+    let base = fake.base_url();
+    let env = [("OPENAI_BASE_URL", base.as_str())];
+    let src = TestServer::start_with_env(bin(), &env).await;
+    let mut agents = Vec::new();
+    for i in 0..4 {
+        let body = json!({"name": format!("solo-{i}"), "model": "openai/gpt-4o-mini",
+                          "embedding": "openai/text-embedding-3-small",
+                          "memory_blocks": [{"label": "human", "value": format!("Agent {i}.")}]});
+        let a = id(&src.post("/v1/agents/", body).await.ok());
+        let path = format!("/v1/agents/{a}/archival-memory");
+        src.post(&path, json!({"text": format!("fact {i}")}))
+            .await
+            .ok();
+        agents.push(a);
+    }
+    // Each agent's passages are embedded anew for another model, a second a call: the run
+    // takes seconds, and is killed once the first agent is in.
+    fake.set_latency(std::time::Duration::from_millis(1000));
+    let dir = tempfile::tempdir().unwrap();
+    TestServer::start_in(bin(), dir.path()).await.stop().await;
+    let store = mneme_testkit::store_of(dir.path()).await;
+    let count = || async {
+        store
+            .count_agents(&mneme_store::AgentFilter::default())
+            .await
+            .unwrap()
+    };
+    let other_model = ["--embedding", "openai/text-embedding-3-large"];
+    let mut run = tokio::process::Command::new(bin())
+        .args(["migrate", "from-letta", "--url", &src.base, "--data-dir"])
+        .arg(dir.path())
+        .args(["--embedding-model-fetch", "false"])
+        .args(other_model)
+        .env("OPENAI_BASE_URL", &base)
+        .env("OPENAI_API_KEY", "sk-test")
+        .envs(mneme_testkit::store_env(dir.path()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while count().await == 0 {
+        assert!(
+            run.try_wait().unwrap().is_none(),
+            "the run ended before any agent was in"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    run.kill().await.unwrap();
+    let before = count().await;
+    assert!((1..4).contains(&before), "{before} agents in when killed");
+
+    fake.set_latency(std::time::Duration::ZERO);
+    let report = migrate(dir.path(), &src.base, &base, &other_model);
+    assert_eq!(counts(&report, "agents"), (4 - before, before), "{report}");
+    let dst = TestServer::start_in_with_env(bin(), dir.path(), &env).await;
+    let listed = dst.get("/v1/agents/").await.ok();
+    assert_eq!(listed.as_array().unwrap().len(), 4, "{listed}");
+    for a in &agents {
+        let passages = dst
+            .get(&format!("/v1/agents/{a}/archival-memory"))
+            .await
+            .ok();
+        assert_eq!(passages.as_array().unwrap().len(), 1, "{a}: {passages}");
+        same(
+            &src,
+            &dst,
+            &format!("/v1/agents/{a}"),
+            &["name", "message_ids"],
+        )
+        .await;
+    }
+    dst.stop().await;
+}
