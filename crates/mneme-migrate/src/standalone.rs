@@ -78,8 +78,13 @@ pub(crate) async fn identities(
             .unwrap_or_default()
             .into_iter()
             .chain(parsed(&blocks));
-        create.agent_ids = Some(held_agents(service, agents).await?);
-        create.block_ids = Some(held_blocks(service, blocks).await?);
+        let agent_held = |id: AgentId| async move {
+            Ok(not_found(service.get_agent(id, Default::default()).await)?.is_some())
+        };
+        let block_held =
+            |id: BlockId| async move { Ok(not_found(service.get_block(id).await)?.is_some()) };
+        create.agent_ids = Some(held(agents, agent_held).await?);
+        create.block_ids = Some(held(blocks, block_held).await?);
         if !opts.dry_run {
             service.import_identity(id, create).await?;
         }
@@ -93,38 +98,20 @@ fn parsed<T: std::str::FromStr>(listed: &[letta::Named]) -> Vec<T> {
     listed.iter().filter_map(|n| n.id.parse().ok()).collect()
 }
 
-/// The agents the target holds, each once.
-async fn held_agents(
-    service: &Service,
-    ids: impl Iterator<Item = AgentId>,
-) -> Result<Vec<AgentId>> {
-    let mut held = Vec::new();
+/// The ids the target holds (`holds` says whether it holds one), each once.
+async fn held<T, F, Fut>(ids: impl Iterator<Item = T>, holds: F) -> Result<Vec<T>>
+where
+    T: PartialEq + Copy,
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = mneme_service::Result<bool>>,
+{
+    let mut out = Vec::new();
     for id in ids {
-        if held.contains(&id) {
-            continue;
-        }
-        if not_found(service.get_agent(id, Default::default()).await)?.is_some() {
-            held.push(id);
+        if !out.contains(&id) && holds(id).await? {
+            out.push(id);
         }
     }
-    Ok(held)
-}
-
-/// The blocks the target holds, each once.
-async fn held_blocks(
-    service: &Service,
-    ids: impl Iterator<Item = BlockId>,
-) -> Result<Vec<BlockId>> {
-    let mut held = Vec::new();
-    for id in ids {
-        if held.contains(&id) {
-            continue;
-        }
-        if not_found(service.get_block(id).await)?.is_some() {
-            held.push(id);
-        }
-    }
-    Ok(held)
+    Ok(out)
 }
 
 /// Blocks the migrated agents did not bring (blocks of no agent, templates).
