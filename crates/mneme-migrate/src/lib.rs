@@ -19,13 +19,14 @@ mod letta;
 mod rename;
 mod report;
 mod standalone;
+mod unit;
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
-use mneme_service::{ImportOptions, Include, Service, ServiceError};
-use mneme_types::agent_file::AgentFile;
-use mneme_types::{AgentId, McpServer};
+use futures_util::StreamExt;
+use mneme_service::{Service, ServiceError};
+use mneme_types::McpServer;
 
 pub use report::{Report, Tally};
 
@@ -68,8 +69,12 @@ pub enum MigrateError {
 
 pub type Result<T, E = MigrateError> = std::result::Result<T, E>;
 
+/// How many units are read ahead of the one being written: the source's answers are the slow
+/// part (Letta takes seconds for a long history), and it serves several at once.
+const READ_AHEAD: usize = 4;
+
 /// The agent fields the migration needs: blocks, tools and folders.
-const AGENT_INCLUDE: &str =
+pub(crate) const AGENT_INCLUDE: &str =
     "include=agent.blocks&include=agent.tools&include=agent.sources&include=agent.tags";
 
 /// Runs the whole migration into `service`'s store.
@@ -98,24 +103,27 @@ pub async fn from_letta(service: &Service, opts: &Options) -> Result<Report> {
     let units = agents::components(&agents, &groups);
     let mut migrated = Migrated::default();
     let mut progress = Progress::new(agents.len());
-    for (i, unit) in units.iter().enumerate() {
+    let (src_ref, groups_ref, servers_ref) = (&src, &groups, &servers);
+    let reads = futures_util::stream::iter(units.iter())
+        .map(|unit| async move {
+            let read = unit::read(service, src_ref, unit, groups_ref, servers_ref).await;
+            (unit, read)
+        })
+        .buffered(READ_AHEAD);
+    let mut reads = std::pin::pin!(reads);
+    let mut i = 0;
+    while let Some((unit, read)) = reads.next().await {
+        i += 1;
         tracing::info!(
-            unit = i + 1,
+            unit = i,
             of = units.len(),
             agents = unit.len(),
             "migrating agents"
         );
-        let done = migrate_unit(
-            service,
-            &src,
-            opts,
-            unit,
-            &groups,
-            &servers,
-            &mut report,
-            &mut migrated,
-        )
-        .await;
+        let done = match read {
+            Ok(read) => unit::write(service, opts, unit, read, &mut report, &mut migrated).await,
+            Err(e) => Err(e),
+        };
         match done {
             Ok(()) => {}
             // The source is gone: nothing further can be read.
@@ -212,137 +220,9 @@ fn optional<T>(r: Result<T>) -> Result<Option<T>> {
 
 /// What the run has written so far, for the objects migrated after the agents.
 #[derive(Default)]
-struct Migrated {
+pub(crate) struct Migrated {
     /// Blocks the units brought (or would bring, in a dry run): not copied again on their own.
-    blocks: HashSet<String>,
+    pub(crate) blocks: HashSet<String>,
     /// The names of the tools the units brought, likewise.
-    tools: HashSet<String>,
-}
-
-/// One unit of agents: present already (an earlier run), a collision, or exported, merged
-/// and imported in one transaction.
-#[allow(clippy::too_many_arguments)]
-async fn migrate_unit(
-    service: &Service,
-    src: &Source,
-    opts: &Options,
-    unit: &[String],
-    groups: &[letta::Group],
-    servers: &[McpServer],
-    report: &mut Report,
-    migrated: &mut Migrated,
-) -> Result<()> {
-    match presence(service, src, unit).await? {
-        Presence::All => {
-            report.present("agents", unit.len() as u64);
-            return Ok(());
-        }
-        Presence::Collision(why) => {
-            for id in unit {
-                report.skip("agents", format!("agent {id}: {why}"));
-            }
-            return Ok(());
-        }
-        Presence::None => {}
-    }
-    let mut file: Option<AgentFile> = None;
-    let mut archival = std::collections::HashMap::new();
-    for (i, id) in unit.iter().enumerate() {
-        let agent: letta::Agent = src.get(&format!("/v1/agents/{id}?{AGENT_INCLUDE}")).await?;
-        let exported = agents::export(src, &agent, servers, i).await?;
-        if exported.renamed_messages > 0 {
-            report.note(format!(
-                "agent {id}: {} messages got new ids (the source's history listing did not name them)",
-                exported.renamed_messages
-            ));
-        }
-        report.copied("messages", exported.file.agents[0].messages.len() as u64);
-        report.copied("passages", exported.archival.passages.len() as u64);
-        archival.insert(id.clone(), exported.archival);
-        match file.as_mut() {
-            Some(f) => rename::merge(f, exported.file),
-            None => file = Some(exported.file),
-        }
-    }
-    let Some(mut file) = file else {
-        return Ok(());
-    };
-    let members: HashSet<&String> = unit.iter().collect();
-    file.groups = groups
-        .iter()
-        .filter(|g| g.agents().any(|a| members.contains(a)))
-        .filter_map(agents::group)
-        .collect();
-    count(report, &file, unit.len());
-    migrated
-        .blocks
-        .extend(file.blocks.iter().map(|b| b.id.clone()));
-    migrated
-        .tools
-        .extend(file.tools.iter().filter_map(|t| t.name.clone()));
-    if !opts.dry_run {
-        let import = ImportOptions {
-            override_existing_tools: false,
-            append_copy_suffix: false,
-            embedding: opts.embedding.clone(),
-            keep_ids: true,
-            ..ImportOptions::default()
-        };
-        service.import_file(file, import, archival).await?;
-    }
-    Ok(())
-}
-
-/// The counts of a unit's merged file: what its agents share counts once.
-fn count(report: &mut Report, file: &AgentFile, agents: usize) {
-    report.copied("agents", agents as u64);
-    report.copied("groups", file.groups.len() as u64);
-    report.copied("blocks", file.blocks.len() as u64);
-    // The server's own tools (`letta_*` types) are matched by name, never copied.
-    let custom = file
-        .tools
-        .iter()
-        .filter(|t| !t.tool_type.starts_with("letta_"));
-    report.copied("tools", custom.count() as u64);
-    report.copied("folders", file.sources.len() as u64);
-    report.copied("files", file.files.len() as u64);
-}
-
-enum Presence {
-    None,
-    All,
-    Collision(String),
-}
-
-/// Whether the target holds the unit's agents: all of them under their ids and names (an
-/// earlier run wrote the unit, in one transaction), none, or something else under one of
-/// their ids.
-async fn presence(service: &Service, src: &Source, unit: &[String]) -> Result<Presence> {
-    let mut found = 0;
-    for id in unit {
-        let Ok(parsed) = id.parse::<AgentId>() else {
-            continue;
-        };
-        match service.get_agent(parsed, Include::default()).await {
-            Ok(there) => {
-                let source: letta::Agent = src.get(&format!("/v1/agents/{id}")).await?;
-                if there.name != source.name {
-                    return Ok(Presence::Collision(format!(
-                        "the target holds another agent ({:?}) under this id",
-                        there.name
-                    )));
-                }
-                found += 1;
-            }
-            Err(ServiceError::Store(mneme_store::StoreError::NotFound { .. })) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(match found {
-        0 => Presence::None,
-        n if n == unit.len() => Presence::All,
-        _ => Presence::Collision(
-            "some agents of its unit (sharing blocks, folders or a group) are in the target and some are not".into(),
-        ),
-    })
+    pub(crate) tools: HashSet<String>,
 }
