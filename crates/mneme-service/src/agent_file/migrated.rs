@@ -27,7 +27,7 @@ pub struct ArchivalPassage {
     pub text: String,
     pub tags: Vec<String>,
     pub metadata: Option<Map<String, Value>>,
-    /// The source's vector; kept when it is of the agent's model as this server runs it.
+    /// The source's vector; kept when it is of the agent's model (same name and dimension).
     pub embedding: Option<Vec<f32>>,
     pub embedding_config: Option<EmbeddingConfig>,
     pub created_at: Option<DateTime<Utc>>,
@@ -38,8 +38,8 @@ const EMBED_BATCH: usize = 64;
 
 impl Service {
     /// The agent's archive with the passages, each with a vector of the agent's model: the
-    /// source's when it is of that model (same model name and dimension) and this server can
-    /// run it, else one embedded here.
+    /// source's when it is of that model (same model name and dimension), else one embedded
+    /// here when this server runs that model (else none: the passage is found by its words).
     pub(super) async fn with_passages(
         &self,
         agent: &mut ImportedAgent,
