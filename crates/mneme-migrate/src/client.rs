@@ -71,7 +71,9 @@ impl Source {
     }
 
     /// Every item of a paged list: pages of [`PAGE`] after the last id seen, until a short
-    /// page. `path` may carry a query of its own.
+    /// page. `path` may carry a query of its own. Items may share an id (a history listing
+    /// shows one stored message as several views), and a cursor skips every item of its id:
+    /// so a full page gives up its last id's items, which the next page starts with.
     pub(crate) async fn list<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>> {
         let sep = if path.contains('?') { '&' } else { '?' };
         let mut out = Vec::new();
@@ -84,15 +86,27 @@ impl Source {
             }
             let body = self.text(&page_path).await?;
             let ids: Vec<Cursor> = decode(&page_path, &body)?;
-            let items: Vec<T> = decode(&page_path, &body)?;
-            let last = ids.last().map(|c| c.id.clone());
-            let full = items.len() >= PAGE;
-            out.extend(items);
-            // A server that ignores the cursor would page forever: stop on a repeat.
-            if !full || last.is_none() || last == after {
+            let mut items: Vec<T> = decode(&page_path, &body)?;
+            if items.len() < PAGE {
+                out.extend(items);
                 return Ok(out);
             }
-            after = last;
+            let last = ids.last().map(|c| c.id.as_str());
+            let kept = ids.iter().rposition(|c| Some(c.id.as_str()) != last);
+            let next = match kept {
+                Some(k) => {
+                    items.truncate(k + 1);
+                    ids[k].id.clone()
+                }
+                // One id fills the page: nothing smaller to resume from.
+                None => last.unwrap_or_default().to_owned(),
+            };
+            out.extend(items);
+            // A server that ignores the cursor would page forever: stop on a repeat.
+            if after.as_deref() == Some(next.as_str()) {
+                return Ok(out);
+            }
+            after = Some(next);
         }
     }
 }

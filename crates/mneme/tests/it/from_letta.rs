@@ -114,6 +114,26 @@ async fn fill(src: &TestServer) -> Filled {
         .await
         .ok();
     }
+    // A history longer than a page of the listing, most of it out of context after a
+    // compaction: the export holds only the context, the rest comes from the listing.
+    for i in 0..60 {
+        src.post(
+            &format!("/v1/agents/{bob}/messages"),
+            json!({"messages": [{"role": "user", "content": format!("Note {i}.")}]}),
+        )
+        .await
+        .ok();
+    }
+    let all = json!({"compaction_settings": {"mode": "all"}});
+    src.post(&format!("/v1/agents/{bob}/summarize"), all)
+        .await
+        .ok();
+    let context = src.get(&format!("/v1/agents/{bob}")).await.ok()["message_ids"].clone();
+    let listed = history(src, &bob).await.len();
+    assert!(
+        context.as_array().unwrap().len() < 10 && listed > 100,
+        "{listed} listed: {context}"
+    );
     for (text, tags) in [
         ("Grace's cat is Miso", ["pets"]),
         ("Grace works nights", ["work"]),
@@ -170,7 +190,7 @@ async fn same(src: &TestServer, dst: &TestServer, path: &str, fields: &[&str]) {
 /// Messages as both servers list them: id, type and text.
 async fn history(srv: &TestServer, agent: &str) -> Vec<(String, String, Value)> {
     let listed = srv
-        .get(&format!("/v1/agents/{agent}/messages?order=asc&limit=100"))
+        .get(&format!("/v1/agents/{agent}/messages?order=asc&limit=1000"))
         .await
         .ok();
     listed
