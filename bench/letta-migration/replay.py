@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Send one more message to each agent on both servers and compare what the fake LLM was sent.
+
+    replay.py --letta URL --mneme URL --fake http://127.0.0.1:8765 [--json OUT]
+
+For every agent the user made (sleep-time companions are left out: Letta runs them in the
+background), the same user message goes to Letta, then to mneme; the chat requests the fake
+LLM recorded for each (`GET /_fake/requests`) are compared after ids, timestamps and counts
+that cannot match are masked. Only the first request of each turn is compared (a turn's later
+steps depend on the model's answers, which are the fake's and identical anyway).
+Exit 1 when a request differs.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import re
+import sys
+import time
+import urllib.request
+
+ID_RE = re.compile(
+    r"\b(agent|message|block|tool|passage|file|source|folder|identity|group|run|step|archive|"
+    r"mcp_server|call|req|conversation)[-_][0-9a-fA-F-]{8,}\b"
+)
+UUID_RE = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+CALL_RE = re.compile(r"\bcall_[A-Za-z0-9]{6,}\b")
+TIME_RES = [
+    re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?( ?(AM|PM))?( ?[A-Z]{3}[+-]\d{4}|Z|[+-]\d{2}:?\d{2})?"),
+    re.compile(r"\d{4}-\d{2}-\d{2}"),
+    re.compile(r"\d{1,2}:\d{2}(:\d{2})? ?(AM|PM)"),
+]
+
+
+def req(method: str, url: str, body: dict | None = None):
+    data = json.dumps(body).encode() if body is not None else None
+    r = urllib.request.Request(url, data=data, method=method,
+                               headers={"content-type": "application/json"})
+    with urllib.request.urlopen(r, timeout=300) as resp:
+        raw = resp.read()
+        return json.loads(raw) if raw else None
+
+
+def mask(v):
+    if isinstance(v, str):
+        s = ID_RE.sub(lambda m: f"<{m.group(1)}-id>", v)
+        s = UUID_RE.sub("<uuid>", s)
+        s = CALL_RE.sub("<call-id>", s)
+        for r in TIME_RES:
+            s = r.sub("<time>", s)
+        return s
+    if isinstance(v, list):
+        return [mask(x) for x in v]
+    if isinstance(v, dict):
+        return {k: mask(x) for k, x in v.items() if k not in ("user", "stream_options")}
+    return v
+
+
+def view(body: dict) -> dict:
+    """The parts of a chat request the agent's state decides."""
+    msgs = []
+    for m in body.get("messages", []):
+        msgs.append({k: m.get(k) for k in ("role", "content", "tool_calls", "tool_call_id", "name")
+                     if m.get(k) is not None})
+    tools = sorted((t.get("function") or t).get("name", "") for t in body.get("tools") or [])
+    return mask({"model": body.get("model"), "messages": msgs, "tools": tools,
+                 "tool_choice": body.get("tool_choice")})
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--letta", required=True)
+    ap.add_argument("--mneme", required=True)
+    ap.add_argument("--fake", default="http://127.0.0.1:8765")
+    ap.add_argument("--text", default="One more message after the migration.")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    fake = args.fake.rstrip("/")
+    agents = req("GET", f"{args.letta}/v1/agents/?limit=1000")
+    agents = [a for a in agents if a["agent_type"] != "sleeptime_agent"]
+    diffs: list[str] = []
+    report = {}
+    for a in sorted(agents, key=lambda a: a["name"]):
+        tools = {t["name"] for t in a.get("tools") or []}
+        firsts = {}
+        for side, base in (("letta", args.letta), ("mneme", args.mneme)):
+            if "roll_dice" in tools:  # its run_first rule wants the custom tool called first
+                req("POST", f"{fake}/_fake/rules", {"when_last_user_contains": args.text, "times": 1,
+                    "reply": {"tool_calls": [{"name": "roll_dice", "arguments": {"sides": 6, "request_heartbeat": True}}]}})
+            before = len(req("GET", f"{fake}/_fake/requests"))
+            t0 = time.monotonic()
+            try:
+                req("POST", f"{base}/v1/agents/{a['id']}/messages",
+                    {"messages": [{"role": "user", "content": args.text}]})
+            except Exception as e:  # noqa: BLE001
+                diffs.append(f"{a['name']}: {side} send failed: {e}")
+                continue
+            sent = req("GET", f"{fake}/_fake/requests")[before:]
+            firsts[side] = [view(b) for b in sent if args.text in json.dumps(b)][:1]
+            report.setdefault(a["id"], {})[side] = {"requests": len(sent),
+                                                    "seconds": round(time.monotonic() - t0, 2)}
+        if len(firsts) == 2:
+            l, m = firsts["letta"], firsts["mneme"]
+            if l != m:
+                lt = json.dumps(l, indent=1, sort_keys=True).splitlines()
+                mt = json.dumps(m, indent=1, sort_keys=True).splitlines()
+                d = list(difflib.unified_diff(lt, mt, "letta", "mneme", n=1, lineterm=""))
+                diffs.append(f"{a['name']} ({a['id']}): first request differs:\n    "
+                             + "\n    ".join(d[:60]) + ("\n    ..." if len(d) > 60 else ""))
+            report[a["id"]]["first_request"] = {"letta": l, "mneme": m}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"agents": report, "differences": diffs}, f, indent=1)
+    if diffs:
+        print(f"{len(diffs)} agent(s) differ:")
+        for d in diffs:
+            print("  " + d)
+        return 1
+    print(f"replay: {len(agents)} agents, the same requests on both servers")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
