@@ -127,8 +127,11 @@ def populate(base: str, fake_root: str | None) -> dict:
                           {"type": "exit_loop", "tool_name": "send_message"}])
     v1 = make("bench-letta-v1", "letta_v1_agent", block_ids=[shared.id], tags=["bench", "v1"],
               metadata={"team": "blue"})
-    make("bench-memgpt", "memgpt_agent", tags=["bench"])
-    make("bench-react", "react_agent", tags=["bench"])
+    v0 = make("bench-memgpt", "memgpt_agent", tags=["bench"])
+    # A ReAct agent has no tools of its own and must call one every step: the custom tool ends
+    # its turn.
+    make("bench-react", "react_agent", tags=["bench"], tool_ids=[tool.id],
+         tool_rules=[{"type": "exit_loop", "tool_name": "roll_dice"}])
     make("bench-workflow", "workflow_agent", tags=["bench"], tool_ids=[tool.id],
          tool_rules=[{"type": "run_first", "tool_name": "roll_dice"},
                      {"type": "exit_loop", "tool_name": "roll_dice"}])
@@ -159,7 +162,8 @@ def populate(base: str, fake_root: str | None) -> dict:
             ids.append(p["id"])
         out["passages"][aid] = ids
 
-    # A standalone archive with passages, attached to the v1 agent.
+    # A standalone archive with passages, attached to an agent without passages (0.16.7 allows
+    # one archive per agent: unique constraint `unique_agent_archive` on archives_agents.agent_id).
     try:
         archive = ok(http.post("/v1/archives/", json={
             "name": "bench-archive", "description": "A shared archive.", "embedding": EMBEDDING}))
@@ -167,7 +171,7 @@ def populate(base: str, fake_root: str | None) -> dict:
                      json={"text": "Archives hold passages shared by agents.", "tags": ["archive"]}))
         ok(http.post(f"/v1/archives/{archive['id']}/passages/batch", json={"passages": [
             {"text": "Batch passage one."}, {"text": "Batch passage two.", "tags": ["b"]}]}))
-        ok(http.patch(f"/v1/agents/{v1}/archives/attach/{archive['id']}"))
+        ok(http.patch(f"/v1/agents/{v0}/archives/attach/{archive['id']}"))
         out["archive"] = archive["id"]
     except RuntimeError as e:
         log(f"archive: {e}")
@@ -216,7 +220,7 @@ def populate(base: str, fake_root: str | None) -> dict:
     # A few messages to every agent through the fake LLM. The agents whose run_first rule names
     # the custom tool get that call scripted (once per turn); the rest take the fake's default
     # (an echo, through send_message when the agent has it).
-    dice_agents = {v2, out["agents"]["bench-workflow"]["id"]}
+    dice_agents = {v2, out["agents"]["bench-workflow"]["id"], out["agents"]["bench-react"]["id"]}
     for name, info in out["agents"].items():
         for text in ("Hello there, please roll a die for me.", "Remember that my name is Ada."):
             if info["id"] in dice_agents:
