@@ -22,6 +22,8 @@ MNEME=http://127.0.0.1:$MNEME_PORT
 FAKE=http://127.0.0.1:$FAKE_PORT
 OUT=${OUT:-/tmp/letta-migration}
 export OPENAI_BASE_URL=$FAKE/v1 OPENAI_API_KEY=${OPENAI_API_KEY:-sk-local}
+# mneme: never download the local embedding model during the bench.
+export MNEME_EMBEDDING_MODEL_FETCH=${MNEME_EMBEDDING_MODEL_FETCH:-false}
 
 mkdir -p "$OUT"
 FAILED=()
@@ -81,10 +83,20 @@ note "migrate (dry run, then for real) into $D"
 if ! "$BIN/mneme" migrate from-letta --help >/dev/null 2>&1; then
   echo "mneme has no 'migrate from-letta' yet: the steps below will fail"
 fi
-migrate "$D" --dry-run | tee "$OUT/migrate-dry.log" | tail -n 20 || fail "migrate --dry-run"
-T0=$(date +%s.%N)
-migrate "$D" | tee "$OUT/migrate-1.log" | tail -n 20 || fail "migrate"
-echo "migration took $(echo "$(date +%s.%N) - $T0" | bc) s"
+migrate "$D" --dry-run --report "$OUT/migrate-dry.report.json" | tee "$OUT/migrate-dry.log" | tail -n 20 || fail "migrate --dry-run"
+T0=$(date +%s%N)
+migrate "$D" --report "$OUT/migrate-1.report.json" | tee "$OUT/migrate-1.log" | tail -n 20 || fail "migrate"
+echo "migration took $(( ($(date +%s%N) - T0) / 1000000 )) ms (wall, with the process start)"
+
+note "migrate again: nothing new expected"
+migrate "$D" --report "$OUT/migrate-2.report.json" | tee "$OUT/migrate-2.log" | tail -n 20 || fail "second migrate"
+"$PY" - "$OUT/migrate-2.report.json" <<'PYEOF' || fail "the second migration copied something"
+import json, sys
+r = json.load(open(sys.argv[1]))
+copied = {k: t["copied"] for k, t in r["kinds"].items() if t["copied"]}
+print("second run copied:", copied or "nothing")
+sys.exit(1 if copied else 0)
+PYEOF
 
 note "mneme on the migrated directory; compare"
 if start_mneme "$D"; then
@@ -97,17 +109,12 @@ if start_mneme "$D"; then
   stop_mneme
 fi
 
-note "migrate again: nothing new expected"
-# (Letta got one more turn per agent from replay.py; mneme's copy got its own: the re-run must
-# bring Letta's new messages and leave everything else alone. The command reports counts.)
-migrate "$D" | tee "$OUT/migrate-2.log" | tail -n 20 || fail "second migrate"
-
 note "a migration killed after 2 s, then rerun"
 D2=$OUT/mneme-data-killed
 rm -rf "$D2"
 timeout -s KILL 2 "$BIN/mneme" migrate from-letta --url "$LETTA" --data-dir "$D2" >"$OUT/migrate-killed.log" 2>&1
 echo "killed run exit status: $? (137 = killed)"
-migrate "$D2" | tee "$OUT/migrate-3.log" | tail -n 20 || fail "migrate after kill"
+migrate "$D2" --report "$OUT/migrate-3.report.json" | tee "$OUT/migrate-3.log" | tail -n 20 || fail "migrate after kill"
 if start_mneme "$D2"; then
   "$PY" "$HERE/compare.py" --letta "$LETTA" --mneme "$MNEME" --json "$OUT/compare-killed.json" \
     | tee "$OUT/compare-killed.txt" | head -n 80 || fail "compare after killed + rerun migration"
