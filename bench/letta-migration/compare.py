@@ -21,7 +21,8 @@ import urllib.request
 from typing import Any
 
 PAGE = 100  # page size for every paged list
-MSG_PAGE = 500
+MSG_PAGE = 1000
+PASSAGE_PAGE = 200  # Letta sends each passage's embedding (4096 floats): keep pages small
 
 # Differences mneme documents (DESIGN.md, "Decisions"): what compare.py does not hold against it.
 IGNORED = {
@@ -296,7 +297,7 @@ def snapshot(s: Server, max_messages: int | None = None) -> dict[str, Any]:
     for aid in full:
         msgs[aid] = [norm_message(m) for m in s.paged(
             f"/v1/agents/{aid}/messages", limit=MSG_PAGE, order="asc")][: max_messages or None]
-        ps = s.paged(f"/v1/agents/{aid}/archival-memory", ascending="true")
+        ps = s.paged(f"/v1/agents/{aid}/archival-memory", limit=PASSAGE_PAGE, ascending="true")
         passages[aid] = {p["id"]: norm_passage(p) for p in ps}
         fl = s.try_get(f"/v1/agents/{aid}/folders")
         agent_folders[aid] = sorted(f["id"] for f in fl or [])
