@@ -61,7 +61,7 @@ class Server:
             raise
 
     def paged(self, path: str, limit: int = PAGE, **params: Any) -> list[dict]:
-        """Every item of a list route, paged with `after` = last id (ascending)."""
+        """Every item of a list route, paged with `after` = last id, until an empty page."""
         out: list[dict] = []
         after = None
         seen: set[str] = set()
@@ -72,7 +72,8 @@ class Server:
             new = [x for x in page if x.get("id") not in seen]
             out.extend(new)
             seen.update(x.get("id") for x in new)
-            if len(page) < limit or not new:
+            # Not `len(page) < limit`: a server may cap the limit lower than asked.
+            if not new:
                 return out
             after = page[-1]["id"]
 

@@ -141,6 +141,13 @@ def populate(base: str, fake_root: str | None) -> dict:
         log(f"sleeptime on letta_v1_agent refused ({e}); using memgpt_v2_agent")
         make("bench-sleeptime", "memgpt_v2_agent", enable_sleeptime=True, tags=["bench", "sleeptime"])
 
+    # An agent imported from an Agent File whose history is longer than its context (40
+    # messages, the system message and the newest 8 in context), as after compaction.
+    imported = import_agent(http, agent_file(export_template(http), "bench-imported", 40, 8,
+                                             ["bench", "imported"]))
+    out["agents"]["bench-imported"] = {"id": imported, "agent_type": "letta_v1_agent"}
+    log(f"agent bench-imported (Agent File import): {imported}")
+
     # A round-robin group of two agents of its own.
     ra = make("bench-rr-a", "letta_v1_agent", tags=["bench", "group"])
     rb = make("bench-rr-b", "letta_v1_agent", tags=["bench", "group"])
@@ -249,6 +256,58 @@ def _file_status(http: httpx.Client, folder_id: str, file_id: str) -> str:
     return ok(http.get(f"/v1/folders/{folder_id}/files/{file_id}"))["processing_status"]
 
 
+# ------------------------------------------------------------------------------- agent files
+
+
+def export_template(http: httpx.Client) -> dict:
+    """The Agent File of a fresh letta_v1_agent (created, exported, deleted): the template
+    generated files start from, so that they are in 0.16.7's own format."""
+    template = ok(http.post("/v1/agents/", json={
+        "name": "af-template", "agent_type": "letta_v1_agent", "model": MODEL,
+        "embedding": EMBEDDING, "memory_blocks": [
+            {"label": "human", "value": "A tester.", "limit": 2000},
+            {"label": "persona", "value": "A helpful assistant.", "limit": 2000}]}))
+    af = ok(http.get(f"/v1/agents/{template['id']}/export"))
+    ok(http.delete(f"/v1/agents/{template['id']}"))
+    return af
+
+
+def agent_file(af: dict, name: str, count: int, in_context: int, tags: list[str], seed: int = 0) -> bytes:
+    """`af` with its agent renamed and `count` messages (the system message and user/assistant
+    text pairs, two seconds apart), of which the system message and the newest `in_context`
+    are in context: the rest is history outside the window, as after compaction."""
+    doc = copy.deepcopy(af)
+    a = doc["agents"][0]
+    a["name"] = name
+    a["tags"] = tags
+    system = next(m for m in a["messages"] if m["role"] == "system")
+    msgs = [dict(system, id="message-0")]
+    t = time.time() - count * 2
+    for k in range(1, count):
+        user = k % 2 == 1
+        text = (f"user {seed}/{k}: please remember item {k} of {name}." if user
+                else f"assistant {seed}/{k}: noted item {k - 1}.")
+        msgs.append({
+            "type": "message", "role": "user" if user else "assistant",
+            "content": [{"type": "text", "text": text}], "id": f"message-{k}",
+            "agent_id": a.get("id", "agent-0"), "model": None if user else "gpt-4o-mini",
+            "tool_calls": None, "tool_call_id": None, "tool_returns": [], "name": None,
+            "otid": None, "sender_id": None, "batch_item_id": None, "group_id": None,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t + 2 * k)),
+        })
+    a["messages"] = msgs
+    a["in_context_message_ids"] = ["message-0"] + [m["id"] for m in msgs[1:][-in_context:]]
+    return json.dumps(doc).encode()
+
+
+def import_agent(http: httpx.Client, body: bytes) -> str:
+    """`POST /v1/agents/import` (multipart `file`); the new agent's id."""
+    r = ok(http.post("/v1/agents/import", files={"file": ("agent.af", body, "application/json")},
+                     data={"append_copy_suffix": "false"}))
+    ids = (r.get("agent_ids") or [a["id"] for a in r.get("agents", [])]) if isinstance(r, dict) else r
+    return ids[0]
+
+
 # ------------------------------------------------------------------------------------- scale
 
 
@@ -257,49 +316,11 @@ def scale(base: str, n_agents: int, n_messages: int, n_passages: int, workers: i
     timings: dict[str, float] = {}
     t_all = time.monotonic()
 
-    # One real agent exported once: the template every generated Agent File starts from.
-    template = ok(http.post("/v1/agents/", json={
-        "name": "scale-template", "agent_type": "letta_v1_agent", "model": MODEL,
-        "embedding": EMBEDDING, "memory_blocks": [
-            {"label": "human", "value": "A tester.", "limit": 2000},
-            {"label": "persona", "value": "A helpful assistant.", "limit": 2000}]}))
-    af = ok(http.get(f"/v1/agents/{template['id']}/export"))
-    ok(http.delete(f"/v1/agents/{template['id']}"))
-    agent = af["agents"][0]
-    system = next(m for m in agent["messages"] if m["role"] == "system")
-
+    af = export_template(http)
     per_agent = [n_messages // n_agents + (1 if i < n_messages % n_agents else 0) for i in range(n_agents)]
 
-    def build(i: int, count: int) -> bytes:
-        doc = copy.deepcopy(af)
-        a = doc["agents"][0]
-        a["name"] = f"scale-{i:04d}"
-        a["tags"] = ["scale"]
-        msgs = [dict(system, id="message-0")]
-        t = time.time() - count * 2
-        for k in range(1, count):  # the system message counts as one
-            user = k % 2 == 1
-            text = (f"user {i}/{k}: please remember item {k} of agent {i}." if user
-                    else f"assistant {i}/{k}: noted item {k - 1}.")
-            msgs.append({
-                "type": "message", "role": "user" if user else "assistant",
-                "content": [{"type": "text", "text": text}], "id": f"message-{k}",
-                "agent_id": a.get("id", "agent-0"), "model": None if user else "gpt-4o-mini",
-                "tool_calls": None, "tool_call_id": None, "tool_returns": [], "name": None,
-                "otid": None, "sender_id": None, "batch_item_id": None, "group_id": None,
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t + 2 * k)),
-            })
-        a["messages"] = msgs
-        # In context: the system message and the newest 20 (a realistic window).
-        a["in_context_message_ids"] = ["message-0"] + [m["id"] for m in msgs[1:][-20:]]
-        return json.dumps(doc).encode()
-
     def do_import(i: int) -> str:
-        body = build(i, per_agent[i])
-        r = ok(http.post("/v1/agents/import", files={"file": (f"scale-{i}.af", body, "application/json")},
-                         data={"append_copy_suffix": "false"}))
-        ids = r.get("agent_ids") or [a["id"] for a in r.get("agents", [])] if isinstance(r, dict) else r
-        return ids[0]
+        return import_agent(http, agent_file(af, f"scale-{i:04d}", per_agent[i], 20, ["scale"], i))
 
     t0 = time.monotonic()
     with cf.ThreadPoolExecutor(workers) as pool:
