@@ -13,7 +13,6 @@ Exit 1 when a request differs.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import re
 import sys
@@ -68,6 +67,37 @@ def view(body: dict) -> dict:
                  "tool_choice": body.get("tool_choice")})
 
 
+def explain(path: str, a, b, out: list[str]) -> None:
+    """Readable differences: dicts and lists item by item, strings by the part that differs."""
+    if a == b:
+        return
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            explain(f"{path}.{k}", a.get(k), b.get(k), out)
+    elif isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            out.append(f"{path}: {len(a)} items on letta, {len(b)} on mneme")
+        for i, (x, y) in enumerate(zip(a, b)):
+            explain(f"{path}[{i}]", x, y, out)
+        for i, x in enumerate(a[len(b):], len(b)):
+            out.append(f"{path}[{i}] only on letta: {json.dumps(x)[:300]}")
+        for i, y in enumerate(b[len(a):], len(a)):
+            out.append(f"{path}[{i}] only on mneme: {json.dumps(y)[:300]}")
+    elif isinstance(a, str) and isinstance(b, str):
+        p = 0
+        while p < min(len(a), len(b)) and a[p] == b[p]:
+            p += 1
+        s = 0
+        while s < min(len(a), len(b)) - p and a[-1 - s] == b[-1 - s]:
+            s += 1
+        ctx = 60
+        la = a[max(0, p - ctx): len(a) - s + ctx]
+        lb = b[max(0, p - ctx): len(b) - s + ctx]
+        out.append(f"{path} (at char {p}):\n      letta: {la!r}\n      mneme: {lb!r}")
+    else:
+        out.append(f"{path}: letta={json.dumps(a)[:300]} mneme={json.dumps(b)[:300]}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--letta", required=True)
@@ -103,11 +133,10 @@ def main() -> int:
         if len(firsts) == 2:
             l, m = firsts["letta"], firsts["mneme"]
             if l != m:
-                lt = json.dumps(l, indent=1, sort_keys=True).splitlines()
-                mt = json.dumps(m, indent=1, sort_keys=True).splitlines()
-                d = list(difflib.unified_diff(lt, mt, "letta", "mneme", n=1, lineterm=""))
+                lines: list[str] = []
+                explain("request", l[0] if l else None, m[0] if m else None, lines)
                 diffs.append(f"{a['name']} ({a['id']}): first request differs:\n    "
-                             + "\n    ".join(d[:60]) + ("\n    ..." if len(d) > 60 else ""))
+                             + "\n    ".join(lines[:30]) + ("\n    ..." if len(lines) > 30 else ""))
             report[a["id"]]["first_request"] = {"letta": l, "mneme": m}
     if args.json:
         with open(args.json, "w") as f:

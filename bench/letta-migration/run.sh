@@ -62,9 +62,9 @@ fi
 "$PY" "$HERE/compare.py" --letta "$LETTA" --mneme "$LETTA" >/dev/null || fail "Letta compared with itself differs"
 
 # The migration: `mneme migrate from-letta` (written in parallel with this bench).
-migrate() {  # data-dir [extra args...]
+migrate() {  # data-dir [extra args...]: the report on stdout, the log in $OUT/migrate.log
   local dir=$1; shift
-  "$BIN/mneme" migrate from-letta --url "$LETTA" --data-dir "$dir" "$@"
+  "$BIN/mneme" migrate from-letta --url "$LETTA" --data-dir "$dir" "$@" 2>>"$OUT/migrate.log"
 }
 
 start_mneme() {  # data-dir
@@ -101,11 +101,13 @@ PYEOF
 note "mneme on the migrated directory; compare"
 if start_mneme "$D"; then
   "$PY" "$HERE/compare.py" --letta "$LETTA" --mneme "$MNEME" --json "$OUT/compare-1.json" \
-    | tee "$OUT/compare-1.txt" | head -n 80 || fail "compare after migration"
+    >"$OUT/compare-1.txt" || fail "compare after migration (all in $OUT/compare-1.txt)"
+  head -n 100 "$OUT/compare-1.txt"
 
   note "one more message to each agent on both servers; the LLM requests compared"
   "$PY" "$HERE/replay.py" --letta "$LETTA" --mneme "$MNEME" --fake "$FAKE" --json "$OUT/replay.json" \
-    | head -n 200 || fail "replay"
+    >"$OUT/replay.txt" || fail "replay (all in $OUT/replay.txt)"
+  head -n 150 "$OUT/replay.txt"
   stop_mneme
 fi
 
@@ -117,7 +119,8 @@ echo "killed run exit status: $? (137 = killed)"
 migrate "$D2" --report "$OUT/migrate-3.report.json" | tee "$OUT/migrate-3.log" | tail -n 20 || fail "migrate after kill"
 if start_mneme "$D2"; then
   "$PY" "$HERE/compare.py" --letta "$LETTA" --mneme "$MNEME" --json "$OUT/compare-killed.json" \
-    | tee "$OUT/compare-killed.txt" | head -n 80 || fail "compare after killed + rerun migration"
+    >"$OUT/compare-killed.txt" || fail "compare after killed + rerun migration (all in $OUT/compare-killed.txt)"
+  head -n 100 "$OUT/compare-killed.txt"
   stop_mneme
 fi
 
