@@ -301,9 +301,17 @@ def agent_file(af: dict, name: str, count: int, in_context: int, tags: list[str]
 
 
 def import_agent(http: httpx.Client, body: bytes) -> str:
-    """`POST /v1/agents/import` (multipart `file`); the new agent's id."""
-    r = ok(http.post("/v1/agents/import", files={"file": ("agent.af", body, "application/json")},
-                     data={"append_copy_suffix": "false"}))
+    """`POST /v1/agents/import` (multipart `file`); the new agent's id. Letta 0.16.7 upserts the
+    base tools in every import, and concurrent imports deadlock in PostgreSQL (a 400 "Import
+    failed: ... deadlock detected"): such an import is retried."""
+    for attempt in range(8):
+        resp = http.post("/v1/agents/import", files={"file": ("agent.af", body, "application/json")},
+                         data={"append_copy_suffix": "false"})
+        if resp.status_code == 400 and "deadlock" in resp.text and attempt < 7:
+            time.sleep(0.2 * (attempt + 1))
+            continue
+        break
+    r = ok(resp)
     ids = (r.get("agent_ids") or [a["id"] for a in r.get("agents", [])]) if isinstance(r, dict) else r
     return ids[0]
 
@@ -323,7 +331,8 @@ def scale(base: str, n_agents: int, n_messages: int, n_passages: int, workers: i
         return import_agent(http, agent_file(af, f"scale-{i:04d}", per_agent[i], 20, ["scale"], i))
 
     t0 = time.monotonic()
-    with cf.ThreadPoolExecutor(workers) as pool:
+    # Two at a time: Letta's imports deadlock on its tools table when more run together.
+    with cf.ThreadPoolExecutor(min(workers, 2)) as pool:
         agent_ids = list(pool.map(do_import, range(n_agents)))
     timings["import_agents_s"] = round(time.monotonic() - t0, 1)
     log(f"imported {n_agents} agents, {n_messages} messages in {timings['import_agents_s']} s")

@@ -13,6 +13,7 @@ Exit 1 when a request differs.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import re
 import sys
@@ -56,12 +57,22 @@ def mask(v):
     return v
 
 
+# DESIGN.md ("tool rules" invariant): mneme renders the rules into the system prompt's
+# <tool_usage_rules> from creation on; Letta only at the first rebuild. Not held against it.
+RULES_RE = re.compile(r"<tool_usage_rules>.*?</tool_usage_rules>\n*", re.S)
+
+
 def view(body: dict) -> dict:
-    """The parts of a chat request the agent's state decides."""
+    """The parts of a chat request the agent's state decides (tool call ids left out: Letta
+    sends them cut to 29 characters)."""
     msgs = []
     for m in body.get("messages", []):
-        msgs.append({k: m.get(k) for k in ("role", "content", "tool_calls", "tool_call_id", "name")
-                     if m.get(k) is not None})
+        v = {k: m.get(k) for k in ("role", "content", "tool_calls", "name") if m.get(k) is not None}
+        if m.get("role") == "system" and isinstance(v.get("content"), str):
+            v["content"] = RULES_RE.sub("", v["content"])
+        if v.get("tool_calls"):
+            v["tool_calls"] = [{k: c.get(k) for k in ("type", "function")} for c in v["tool_calls"]]
+        msgs.append(v)
     tools = sorted((t.get("function") or t).get("name", "") for t in body.get("tools") or [])
     return mask({"model": body.get("model"), "messages": msgs, "tools": tools,
                  "tool_choice": body.get("tool_choice")})
@@ -84,16 +95,15 @@ def explain(path: str, a, b, out: list[str]) -> None:
         for i, y in enumerate(b[len(a):], len(a)):
             out.append(f"{path}[{i}] only on mneme: {json.dumps(y)[:300]}")
     elif isinstance(a, str) and isinstance(b, str):
-        p = 0
-        while p < min(len(a), len(b)) and a[p] == b[p]:
-            p += 1
-        s = 0
-        while s < min(len(a), len(b)) - p and a[-1 - s] == b[-1 - s]:
-            s += 1
-        ctx = 60
-        la = a[max(0, p - ctx): len(a) - s + ctx]
-        lb = b[max(0, p - ctx): len(b) - s + ctx]
-        out.append(f"{path} (at char {p}):\n      letta: {la!r}\n      mneme: {lb!r}")
+        # Every group of lines that differs (up to 6).
+        la, lb = a.splitlines(), b.splitlines()
+        ops = [o for o in difflib.SequenceMatcher(None, la, lb, autojunk=False).get_opcodes()
+               if o[0] != "equal"]
+        for tag, i1, i2, j1, j2 in ops[:6]:
+            out.append(f"{path} (line {i1 + 1}):\n      letta: {chr(10).join(la[i1:i2])[:400]!r}"
+                       f"\n      mneme: {chr(10).join(lb[j1:j2])[:400]!r}")
+        if len(ops) > 6:
+            out.append(f"{path}: ... {len(ops) - 6} more differing line groups")
     else:
         out.append(f"{path}: letta={json.dumps(a)[:300]} mneme={json.dumps(b)[:300]}")
 
@@ -104,11 +114,12 @@ def main() -> int:
     ap.add_argument("--mneme", required=True)
     ap.add_argument("--fake", default="http://127.0.0.1:8765")
     ap.add_argument("--text", default="One more message after the migration.")
+    ap.add_argument("--only", default="", help="a regular expression agent names must match")
     ap.add_argument("--json")
     args = ap.parse_args()
     fake = args.fake.rstrip("/")
     agents = req("GET", f"{args.letta}/v1/agents/?limit=1000")
-    agents = [a for a in agents if a["agent_type"] != "sleeptime_agent"]
+    agents = [a for a in agents if a["agent_type"] != "sleeptime_agent" and re.search(args.only, a["name"])]
     diffs: list[str] = []
     report = {}
     for a in sorted(agents, key=lambda a: a["name"]):
