@@ -231,7 +231,7 @@ def norm_group(g: dict) -> dict:
     keys = (
         "manager_type", "description", "manager_agent_id", "termination_token", "max_turns",
         "sleeptime_agent_frequency", "max_message_buffer_length", "min_message_buffer_length",
-        "hidden",
+        "hidden", "turns_counter", "last_processed_message_id",
     )
     out = {k: g.get(k) for k in keys}
     out["agent_ids"] = g.get("agent_ids") or []
