@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -281,7 +282,7 @@ def norm_archive(a: dict) -> dict:
 # ----------------------------------------------------------------------------- snapshot
 
 
-def snapshot(s: Server, max_messages: int | None = None) -> dict[str, Any]:
+def snapshot(s: Server, passages_per_agent: int = 0) -> dict[str, Any]:
     """Everything comparable on one server, keyed by kind then id."""
     snap: dict[str, Any] = {}
     agents = s.paged("/v1/agents/", include=["agent.blocks", "agent.tools", "agent.tags",
@@ -294,17 +295,26 @@ def snapshot(s: Server, max_messages: int | None = None) -> dict[str, Any]:
 
     msgs: dict[str, list] = {}
     passages: dict[str, dict] = {}
+    counts_: dict[str, dict] = {}
     agent_folders: dict[str, list] = {}
     for aid in full:
         msgs[aid] = [norm_message(m) for m in s.paged(
-            f"/v1/agents/{aid}/messages", limit=MSG_PAGE, order="asc")][: max_messages or None]
-        ps = s.paged(f"/v1/agents/{aid}/archival-memory", limit=PASSAGE_PAGE, ascending="true")
+            f"/v1/agents/{aid}/messages", limit=MSG_PAGE, order="asc")]
+        if passages_per_agent:
+            # Letta sends every passage's 4096-float embedding: at scale, read the oldest N and
+            # compare the counts (below) for the rest.
+            ps = s.get(f"/v1/agents/{aid}/archival-memory", limit=passages_per_agent, ascending="true")
+        else:
+            ps = s.paged(f"/v1/agents/{aid}/archival-memory", limit=PASSAGE_PAGE, ascending="true")
         passages[aid] = {p["id"]: norm_passage(p) for p in ps}
+        ctx = s.try_get(f"/v1/agents/{aid}/context") or {}
+        counts_[aid] = {k: ctx.get(k) for k in ("num_archival_memory", "num_recall_memory")}
         fl = s.try_get(f"/v1/agents/{aid}/folders")
         agent_folders[aid] = sorted(f["id"] for f in fl or [])
     snap["messages"] = msgs
     snap["passages"] = passages
     snap["agent_folders"] = agent_folders
+    snap["agent_counts"] = counts_
 
     snap["blocks"] = {b["id"]: norm_block(b) for b in s.paged("/v1/blocks/")}
     tools = s.paged("/v1/tools/")
@@ -446,7 +456,7 @@ def _keyed_msgs(ms: list[dict]) -> dict[str, dict]:
 def compare(a: dict, b: dict) -> list[str]:
     out: list[str] = []
     for kind in ("agents", "blocks", "tools", "identities", "groups", "folders", "mcp_servers",
-                 "archives", "agent_folders"):
+                 "archives", "agent_folders", "agent_counts"):
         if kind in a or kind in b:
             diff_keyed(kind, a.get(kind, {}), b.get(kind, {}), out)
     for aid in sorted(set(a["passages"]) & set(b["passages"])):
@@ -486,10 +496,16 @@ def main() -> int:
     ap.add_argument("--letta-token")
     ap.add_argument("--mneme-token")
     ap.add_argument("--json", help="write both snapshots and the differences here")
+    ap.add_argument("--passages-per-agent", type=int, default=0,
+                    help="read only each agent's oldest N passages (and compare the counts)")
     args = ap.parse_args()
     try:
-        left = snapshot(Server("letta", args.letta, args.letta_token))
-        right = snapshot(Server("mneme", args.mneme, args.mneme_token))
+        t0 = time.monotonic()
+        left = snapshot(Server("letta", args.letta, args.letta_token), args.passages_per_agent)
+        t1 = time.monotonic()
+        right = snapshot(Server("mneme", args.mneme, args.mneme_token), args.passages_per_agent)
+        t2 = time.monotonic()
+        print(f"read letta in {t1 - t0:.1f} s, mneme in {t2 - t1:.1f} s")
     except (HttpError, urllib.error.URLError, OSError) as e:
         print(f"compare.py: cannot read a server: {e}", file=sys.stderr)
         return 2

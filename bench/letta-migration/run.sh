@@ -55,11 +55,14 @@ redis-cli -p "${LETTA_REDIS_PORT:-6379}" ping >/dev/null 2>&1 || /usr/bin/redis-
 note "populate"
 "$PY" "$HERE/populate.py" --letta "$LETTA" --fake "$FAKE" --out "$OUT/summary.json" >/dev/null \
   || fail "populate.py"
+COMPARE_ARGS=()
 if [ -n "${SCALE:-}" ]; then
   "$PY" "$HERE/populate.py" --letta "$LETTA" --scale --out "$OUT/scale-summary.json" >/dev/null \
     || fail "populate.py --scale"
+  COMPARE_ARGS=(--passages-per-agent 50)  # Letta sends 4096 floats with every passage
 fi
-"$PY" "$HERE/compare.py" --letta "$LETTA" --mneme "$LETTA" >/dev/null || fail "Letta compared with itself differs"
+"$PY" "$HERE/compare.py" --letta "$LETTA" --mneme "$LETTA" "${COMPARE_ARGS[@]}" >/dev/null \
+  || fail "Letta compared with itself differs"
 
 # The migration: `mneme migrate from-letta` (written in parallel with this bench).
 migrate() {  # data-dir [extra args...]: the report on stdout, the log in $OUT/migrate.log
@@ -100,7 +103,7 @@ PYEOF
 
 note "mneme on the migrated directory; compare"
 if start_mneme "$D"; then
-  "$PY" "$HERE/compare.py" --letta "$LETTA" --mneme "$MNEME" --json "$OUT/compare-1.json" \
+  "$PY" "$HERE/compare.py" --letta "$LETTA" --mneme "$MNEME" --json "$OUT/compare-1.json" "${COMPARE_ARGS[@]}" \
     >"$OUT/compare-1.txt" || fail "compare after migration (all in $OUT/compare-1.txt)"
   head -n 100 "$OUT/compare-1.txt"
 
@@ -118,7 +121,7 @@ timeout -s KILL 2 "$BIN/mneme" migrate from-letta --url "$LETTA" --data-dir "$D2
 echo "killed run exit status: $? (137 = killed)"
 migrate "$D2" --report "$OUT/migrate-3.report.json" | tee "$OUT/migrate-3.log" | tail -n 20 || fail "migrate after kill"
 if start_mneme "$D2"; then
-  "$PY" "$HERE/compare.py" --letta "$LETTA" --mneme "$MNEME" --json "$OUT/compare-killed.json" \
+  "$PY" "$HERE/compare.py" --letta "$LETTA" --mneme "$MNEME" --json "$OUT/compare-killed.json" "${COMPARE_ARGS[@]}" \
     >"$OUT/compare-killed.txt" || fail "compare after killed + rerun migration (all in $OUT/compare-killed.txt)"
   head -n 100 "$OUT/compare-killed.txt"
   stop_mneme
