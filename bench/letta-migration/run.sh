@@ -87,9 +87,12 @@ if ! "$BIN/mneme" migrate from-letta --help >/dev/null 2>&1; then
   echo "mneme has no 'migrate from-letta' yet: the steps below will fail"
 fi
 migrate "$D" --dry-run --report "$OUT/migrate-dry.report.json" | tee "$OUT/migrate-dry.log" | tail -n 20 || fail "migrate --dry-run"
-T0=$(date +%s%N)
-migrate "$D" --report "$OUT/migrate-1.report.json" | tee "$OUT/migrate-1.log" | tail -n 20 || fail "migrate"
-echo "migration took $(( ($(date +%s%N) - T0) / 1000000 )) ms (wall, with the process start)"
+TIMED=()
+[ -x /usr/bin/time ] && TIMED=(/usr/bin/time -f "migration: %e s wall, %U s user, %S s system, %M KiB peak RSS" -a -o "$OUT/migrate-1.time")
+rm -f "$OUT/migrate-1.time"
+"${TIMED[@]}" "$BIN/mneme" migrate from-letta --url "$LETTA" --data-dir "$D" --report "$OUT/migrate-1.report.json" \
+  2>>"$OUT/migrate.log" | tee "$OUT/migrate-1.log" | tail -n 20 || fail "migrate"
+cat "$OUT/migrate-1.time" 2>/dev/null
 
 note "migrate again: nothing new expected"
 migrate "$D" --report "$OUT/migrate-2.report.json" | tee "$OUT/migrate-2.log" | tail -n 20 || fail "second migrate"
