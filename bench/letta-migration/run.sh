@@ -117,10 +117,11 @@ if start_mneme "$D"; then
   stop_mneme
 fi
 
-note "a migration killed after 2 s, then rerun"
+KILL_AFTER=${KILL_AFTER:-2}  # seconds; at the normal size 2 s lands before the first write: try 4-5
+note "a migration killed after $KILL_AFTER s, then rerun"
 D2=$OUT/mneme-data-killed
 rm -rf "$D2"
-timeout -s KILL 2 "$BIN/mneme" migrate from-letta --url "$LETTA" --data-dir "$D2" >"$OUT/migrate-killed.log" 2>&1
+timeout -s KILL "$KILL_AFTER" "$BIN/mneme" migrate from-letta --url "$LETTA" --data-dir "$D2" >"$OUT/migrate-killed.log" 2>&1
 echo "killed run exit status: $? (137 = killed)"
 migrate "$D2" --report "$OUT/migrate-3.report.json" | tee "$OUT/migrate-3.log" | tail -n 20 || fail "migrate after kill"
 if start_mneme "$D2"; then
