@@ -27,7 +27,8 @@ import httpx
 from letta_client import Letta
 
 HERE = Path(__file__).resolve().parent
-DOCS = Path(os.environ.get("BENCH_DOCS", "/work/shared/fixtures/documents"))
+# The shared material beside the clone (run.sh sets BENCH_DOCS from the repo's place).
+DOCS = Path(os.environ.get("BENCH_DOCS", Path(__file__).resolve().parents[3] / "shared/fixtures/documents"))
 MODEL = os.environ.get("BENCH_MODEL", "openai-proxy/gpt-4o-mini")
 EMBEDDING = os.environ.get("BENCH_EMBEDDING", "openai/text-embedding-3-small")
 

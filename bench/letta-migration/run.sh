@@ -11,9 +11,12 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-K=${LETTA_REF_KIT:-/work/shared/letta-reference}
+REPO=$(cd "$HERE/../.." && pwd)
+# The shared material sits beside the clone (../shared), as the README says.
+K=${LETTA_REF_KIT:-$REPO/../shared/letta-reference}
+export BENCH_DOCS=${BENCH_DOCS:-$REPO/../shared/fixtures/documents}
 export LETTA_REF_DIR=${LETTA_REF_DIR:-/tmp/letta-ref}
-BIN=${MNEME_BIN_DIR:-/root/.cache/mneme/target/debug}
+BIN=${MNEME_BIN_DIR:-${CARGO_TARGET_DIR:-$HOME/.cache/mneme/target}/debug}
 PY=${LETTA_PY:-$LETTA_REF_DIR/venv/bin/python}
 FAKE_PORT=${FAKE_PORT:-8765}
 MNEME_PORT=${MNEME_PORT:-8283}
