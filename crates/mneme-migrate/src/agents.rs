@@ -391,6 +391,8 @@ pub(crate) fn group(g: &letta::Group) -> Option<GroupSchema> {
         shared_block_ids: g.shared_block_ids.clone(),
         hidden: g.hidden,
         id: g.id.clone(),
+        turns_counter: g.turns_counter,
+        last_processed_message_id: g.last_processed_message_id.clone(),
     })
 }
 

@@ -81,6 +81,10 @@ pub(crate) struct Group {
     pub(crate) min_message_buffer_length: Option<u32>,
     #[serde(default)]
     pub(crate) hidden: Option<bool>,
+    #[serde(default)]
+    pub(crate) turns_counter: Option<i64>,
+    #[serde(default)]
+    pub(crate) last_processed_message_id: Option<String>,
 }
 
 impl Group {

@@ -265,6 +265,9 @@ fn group_schema(g: &mneme_types::Group, i: usize, local: &LocalIds) -> GroupSche
             .collect(),
         hidden: g.hidden,
         id: format!("group-{i}"),
+        // A file starts its group afresh, as Letta's do.
+        turns_counter: None,
+        last_processed_message_id: None,
     }
 }
 

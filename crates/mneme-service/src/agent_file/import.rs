@@ -411,6 +411,14 @@ fn group(g: &GroupSchema, agents: &HashMap<&str, AgentId>, ids: &FileIds) -> Res
     let mut group = Group::new(members, g.description.clone(), &manager);
     group.project_id.clone_from(&g.project_id);
     group.hidden = g.hidden;
+    if g.turns_counter.is_some() {
+        group.turns_counter = g.turns_counter;
+    }
+    group.last_processed_message_id = g
+        .last_processed_message_id
+        .as_deref()
+        .and_then(|id| id.parse().ok())
+        .or(group.last_processed_message_id);
     group.shared_block_ids = g
         .shared_block_ids
         .iter()

@@ -113,6 +113,12 @@ pub struct GroupSchema {
     #[serde(default)]
     pub hidden: Option<bool>,
     pub id: String,
+    /// A sleep-time group's state: the turns counted towards its next run and the last
+    /// message it has seen. Not in Letta's files; a migration reads it from the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turns_counter: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_processed_message_id: Option<String>,
 }
 
 /// The group's manager, by `manager_type`; manager ids are file-local agent ids.
