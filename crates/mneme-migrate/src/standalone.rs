@@ -62,29 +62,15 @@ pub(crate) async fn identities(
         }
         let mut create = i.create;
         // Letta lists an identity's links empty; its link routes give them.
-        let agents: Vec<letta::Named> =
-            src.list(&format!("/v1/identities/{}/agents", i.id)).await?;
-        let blocks: Vec<letta::Named> =
-            src.list(&format!("/v1/identities/{}/blocks", i.id)).await?;
-        let agents = create
-            .agent_ids
-            .take()
-            .unwrap_or_default()
-            .into_iter()
-            .chain(parsed(&agents));
-        let blocks = create
-            .block_ids
-            .take()
-            .unwrap_or_default()
-            .into_iter()
-            .chain(parsed(&blocks));
+        let agents = links(src, &i.id, "agents", create.agent_ids.take()).await?;
+        let blocks = links(src, &i.id, "blocks", create.block_ids.take()).await?;
         let agent_held = |id: AgentId| async move {
             Ok(not_found(service.get_agent(id, Default::default()).await)?.is_some())
         };
         let block_held =
             |id: BlockId| async move { Ok(not_found(service.get_block(id).await)?.is_some()) };
-        create.agent_ids = Some(held(agents, agent_held).await?);
-        create.block_ids = Some(held(blocks, block_held).await?);
+        create.agent_ids = Some(held(agents.into_iter(), agent_held).await?);
+        create.block_ids = Some(held(blocks.into_iter(), block_held).await?);
         if !opts.dry_run {
             service.import_identity(id, create).await?;
         }
@@ -93,9 +79,20 @@ pub(crate) async fn identities(
     Ok(())
 }
 
-/// The ids of the listed objects that are ids of this kind.
-fn parsed<T: std::str::FromStr>(listed: &[letta::Named]) -> Vec<T> {
-    listed.iter().filter_map(|n| n.id.parse().ok()).collect()
+/// An identity's links of one kind (`agents`, `blocks`): those it names and those its link
+/// route gives, that are ids of this kind.
+async fn links<T: std::str::FromStr>(
+    src: &Source,
+    identity: &str,
+    kind: &str,
+    named: Option<Vec<T>>,
+) -> Result<Vec<T>> {
+    let listed: Vec<letta::Named> = src
+        .list(&format!("/v1/identities/{identity}/{kind}"))
+        .await?;
+    let mut ids = named.unwrap_or_default();
+    ids.extend(listed.iter().filter_map(|n| n.id.parse().ok()));
+    Ok(ids)
 }
 
 /// The ids the target holds (`holds` says whether it holds one), each once.
