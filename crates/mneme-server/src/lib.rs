@@ -9,6 +9,7 @@ mod archives;
 mod audit;
 mod batches;
 mod blocks;
+mod body;
 mod client;
 mod completions;
 mod conversations;

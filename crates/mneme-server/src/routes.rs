@@ -525,6 +525,7 @@ pub fn router(service: Service) -> Router {
         .merge(crate::metrics::router())
         .fallback(unrouted::not_found)
         .method_not_allowed_fallback(unrouted::method_not_allowed)
+        .layer(axum::middleware::from_fn(crate::body::read_small))
         .layer(CatchPanicLayer::custom(panic_response))
         // Outside the panic layer, so that a panic is recorded as the 500 it answers.
         .layer(axum::middleware::from_fn(crate::audit::record))
