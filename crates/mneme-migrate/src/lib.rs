@@ -100,13 +100,33 @@ pub async fn from_letta(service: &Service, opts: &Options) -> Result<Report> {
     // MCP servers first: the agents' tools name them, and the source's list holds what an
     // Agent File leaves out (a stdio server's environment, an HTTP server's auth).
     standalone::mcp_servers(service, &servers, opts, &mut report).await?;
-    let units = agents::components(&agents, &groups);
+    let migrated =
+        migrate_agents(service, &src, opts, &agents, &groups, &servers, &mut report).await?;
+    standalone::identities(service, &src, opts, &mut report).await?;
+    standalone::blocks(service, &src, opts, &migrated.blocks, &mut report).await?;
+    standalone::tools(service, &src, opts, &migrated.tools, &mut report).await?;
+    standalone::providers(service, &src, opts, &mut report).await?;
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+/// The agents, unit by unit: each unit read (several ahead) and written in one transaction; a
+/// unit that cannot move is reported and the others still move.
+async fn migrate_agents(
+    service: &Service,
+    src: &Source,
+    opts: &Options,
+    agents: &[letta::Agent],
+    groups: &[letta::Group],
+    servers: &[McpServer],
+    report: &mut Report,
+) -> Result<Migrated> {
+    let units = agents::components(agents, groups);
     let mut migrated = Migrated::default();
     let mut progress = Progress::new(agents.len());
-    let (src_ref, groups_ref, servers_ref) = (&src, &groups, &servers);
     let reads = futures_util::stream::iter(units.iter())
         .map(|unit| async move {
-            let read = unit::read(service, src_ref, unit, groups_ref, servers_ref).await;
+            let read = unit::read(service, src, unit, groups, servers).await;
             (unit, read)
         })
         .buffered(READ_AHEAD);
@@ -121,7 +141,7 @@ pub async fn from_letta(service: &Service, opts: &Options) -> Result<Report> {
             "migrating agents"
         );
         let done = match read {
-            Ok(read) => unit::write(service, opts, unit, read, &mut report, &mut migrated).await,
+            Ok(read) => unit::write(service, opts, unit, read, report, &mut migrated).await,
             Err(e) => Err(e),
         };
         match done {
@@ -136,15 +156,10 @@ pub async fn from_letta(service: &Service, opts: &Options) -> Result<Report> {
                 }
             }
         }
-        progress.show(unit.len(), &report);
+        progress.show(unit.len(), report);
     }
     progress.finish();
-    standalone::identities(service, &src, opts, &mut report).await?;
-    standalone::blocks(service, &src, opts, &migrated.blocks, &mut report).await?;
-    standalone::tools(service, &src, opts, &migrated.tools, &mut report).await?;
-    standalone::providers(service, &src, opts, &mut report).await?;
-    report.elapsed_ms = started.elapsed().as_millis() as u64;
-    Ok(report)
+    Ok(migrated)
 }
 
 /// Every agent of the source, and the members of its groups that its listing leaves out (a
