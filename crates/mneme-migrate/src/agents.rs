@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use mneme_service::{Archival, ArchivalPassage};
 use mneme_types::agent_file::{
-    AgentFile, GroupSchema, ManagerConfig, MessageSchema, read_agent_file,
+    AgentFile, GroupSchema, ManagerConfig, MessageRole, MessageSchema, read_agent_file,
 };
 
 use crate::client::Source;
@@ -121,17 +121,17 @@ pub(crate) async fn export(
 /// The file's agent that is `agent` (an export may bring others along: they are migrated on
 /// their own), with only the blocks, tools, folders and files it uses.
 fn keep_one_agent(file: &mut AgentFile, agent: &letta::Agent) -> Result<()> {
-    let at = file
-        .agents
-        .iter()
-        .position(|a| a.name.as_deref() == Some(agent.name.as_str()))
-        .unwrap_or(0);
     if file.agents.is_empty() {
         return Err(MigrateError::Source(format!(
             "the export of agent {} holds no agent",
             agent.id
         )));
     }
+    let at = file
+        .agents
+        .iter()
+        .position(|a| a.name.as_deref() == Some(agent.name.as_str()))
+        .unwrap_or(0);
     let kept = file.agents.swap_remove(at);
     let blocks: HashSet<&String> = kept.block_ids.iter().flatten().collect();
     let tools: HashSet<&String> = kept.tool_ids.iter().flatten().collect();
@@ -244,9 +244,9 @@ fn name_messages(
         return 0;
     }
     let mut used: HashSet<String> = in_context.iter().cloned().collect();
-    let mut by_second: HashMap<i64, Vec<(&str, &'static str)>> = HashMap::new();
+    let mut by_second: HashMap<i64, Vec<(&str, MessageRole)>> = HashMap::new();
     for m in listed {
-        let Some(role) = history::role_name(&m.message_type) else {
+        let Some(role) = history::role(&m.message_type) else {
             continue;
         };
         let ids = by_second.entry(m.date.timestamp()).or_default();
@@ -259,14 +259,11 @@ fn name_messages(
         if r.knows(&m.id) {
             continue;
         }
-        let role = serde_json::to_value(m.role).ok();
         let found = by_second
             .get(&m.created_at.timestamp())
             .into_iter()
             .flatten()
-            .find(|(id, listed)| {
-                !used.contains(*id) && role.as_ref().and_then(|v| v.as_str()) == Some(*listed)
-            });
+            .find(|(id, role)| !used.contains(*id) && *role == m.role);
         match found {
             Some((id, _)) => {
                 used.insert((*id).to_owned());

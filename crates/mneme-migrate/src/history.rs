@@ -91,7 +91,7 @@ fn empty(first: &ListedMessage, role: MessageRole) -> MessageSchema {
 }
 
 /// The role of the stored message a view comes from (`None`: a view this does not restore).
-fn role(message_type: &str) -> Option<MessageRole> {
+pub(crate) fn role(message_type: &str) -> Option<MessageRole> {
     Some(match message_type {
         "system_message" => MessageRole::System,
         "user_message" => MessageRole::User,
@@ -101,18 +101,6 @@ fn role(message_type: &str) -> Option<MessageRole> {
         | "tool_call_message" => MessageRole::Assistant,
         "tool_return_message" => MessageRole::Tool,
         _ => return None,
-    })
-}
-
-/// The listed role name of a view, as the export spells roles.
-pub(crate) fn role_name(message_type: &str) -> Option<&'static str> {
-    Some(match role(message_type)? {
-        MessageRole::System => "system",
-        MessageRole::User => "user",
-        MessageRole::Tool | MessageRole::Function => "tool",
-        MessageRole::Assistant => "assistant",
-        MessageRole::Approval => "approval",
-        MessageRole::Summary => "summary",
     })
 }
 

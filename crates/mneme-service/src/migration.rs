@@ -12,12 +12,8 @@ use crate::{Result, Service};
 impl Service {
     /// A block of another server, under its id; its value may exceed its limit (the limit is
     /// raised to fit, as an import does).
-    pub async fn import_block(&self, id: BlockId, mut req: CreateBlock) -> Result<Block> {
-        let len = req.value.chars().count();
-        if req.limit.is_some_and(|limit| len > limit) {
-            req.limit = Some(len);
-        }
-        let mut block = crate::blocks::new_block(req)?;
+    pub async fn import_block(&self, id: BlockId, req: CreateBlock) -> Result<Block> {
+        let mut block = crate::agent_file::block_fitting_its_value(req)?;
         block.id = id;
         Ok(self.store.create_block(block).await?)
     }

@@ -578,7 +578,7 @@ fn block(b: &BlockSchema) -> Result<Block> {
 }
 
 /// [`crate::blocks::new_block`], with the limit raised to fit the value (see [`block`]).
-fn new_block(mut b: CreateBlock) -> Result<Block> {
+pub(crate) fn new_block(mut b: CreateBlock) -> Result<Block> {
     let len = b.value.chars().count();
     let limit = b.limit.unwrap_or(mneme_types::DEFAULT_BLOCK_LIMIT);
     if len > limit {

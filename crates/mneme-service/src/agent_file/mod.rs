@@ -8,5 +8,6 @@ mod messages;
 mod migrated;
 mod options;
 
+pub(crate) use import::new_block as block_fitting_its_value;
 pub use migrated::{Archival, ArchivalPassage};
 pub use options::{ExportOptions, ImportOptions, ImportedAgents};
