@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use mneme_service::{Service, ServiceError};
 use mneme_store::{Page, ProviderFilter, StoreError};
 use mneme_types::{
-    AgentId, BlockId, CreateBlock, CreateMcpServer, CreateProvider, IdentityCreate, IdentityId,
-    McpServer, Tool,
+    AgentId, BlockId, BlockUpdate, CreateBlock, CreateMcpServer, CreateProvider, IdentityCreate,
+    IdentityId, McpServer, Tool,
 };
 use serde::Deserialize;
 
@@ -125,8 +125,21 @@ pub(crate) async fn blocks(
             report.skip("blocks", format!("block {}: not a block id", b.id));
             continue;
         };
-        if not_found(service.get_block(id).await)?.is_some() {
-            continue; // an agent brought it, or an earlier run
+        if let Some(held) = not_found(service.get_block(id).await)? {
+            // An agent brought it, or an earlier run; `--since` brings a new value.
+            if opts.since.is_some() && b.create.value != held.value {
+                if !opts.dry_run {
+                    let len = b.create.value.chars().count();
+                    let value = BlockUpdate {
+                        limit: b.create.limit.map(|l| l.max(len)),
+                        value: Some(b.create.value),
+                        ..BlockUpdate::default()
+                    };
+                    service.update_block(id, value).await?;
+                }
+                report.copied("block_values", 1);
+            }
+            continue;
         }
         if !opts.dry_run {
             service.import_block(id, b.create).await?;
