@@ -53,7 +53,8 @@ def test_react_agent_gets_no_default_tools_and_no_memory_in_its_prompt(client, f
 
     calls = of_type(resp.messages, "tool_call_message")
     assert [tool_call_of(c).name for c in calls] == [tool.name, tool.name]
-    assert [json.loads(r.tool_return)["message"] for r in of_type(resp.messages, "tool_return_message")] == [
+    # Listed as Letta lists them: the message of each packed return.
+    assert [r.tool_return for r in of_type(resp.messages, "tool_return_message")] == [
         "found a",
         "found b",
     ]

@@ -8,7 +8,6 @@ and what the next model request's system prompt shows.
 
 from __future__ import annotations
 
-import json
 
 import letta_client
 import pytest
@@ -48,12 +47,12 @@ def agent_files(client, agent_id: str, **kwargs) -> list:
 
 
 class Returned:
-    """A tool's return: `status` as the API shows it, `text` as the model read it (the
-    message inside the packed return)."""
+    """A tool's return: `status` and `text` as the API shows them (the text is the message
+    of the packed return the model read)."""
 
     def __init__(self, message):
         self.status = message.status
-        self.text = json.loads(message.tool_return)["message"]
+        self.text = message.tool_return
 
 
 def call(client, fake, agent_id: str, tool: str, arguments: dict) -> Returned:

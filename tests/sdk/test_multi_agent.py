@@ -11,7 +11,6 @@ return, the target's history and runs. Every test scripts the fake, so they run 
 from __future__ import annotations
 
 import ast
-import json
 import time
 
 import pytest
@@ -52,8 +51,9 @@ def tool_return_of(resp):
 
 
 def returned(ret) -> str:
-    """What the tool returned, out of Letta's packed return (`{"status", "message", "time"}`)."""
-    return json.loads(ret.tool_return)["message"]
+    """What the tool returned: the API shows the message of Letta's packed return
+    (`{"status", "message", "time"}`), not the package."""
+    return ret.tool_return
 
 
 @pytest.fixture

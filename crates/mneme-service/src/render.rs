@@ -201,6 +201,9 @@ fn whole_calls(calls: &[mneme_store::ToolCallRecord]) -> ToolCallMessage {
     }
 }
 
+/// A stored tool message as Letta lists it: each return's `tool_return` is the `message` of
+/// the packed JSON the model was given (`{"status", "message", "time"}`), not the package; a
+/// return that is not a package (a client's, an approval's) is shown as stored.
 fn tool_return(m: &Message) -> ToolReturnMessage {
     let returns: Vec<ToolReturn> = m
         .tool_returns
@@ -210,15 +213,19 @@ fn tool_return(m: &Message) -> ToolReturnMessage {
             status: ToolReturnStatus::parse(&r.status),
             tool_return: match &r.content {
                 Some(Value::Array(parts)) => MessageContent::Parts(parts.clone()),
-                _ => MessageContent::Text(r.func_response.clone()),
+                _ => MessageContent::Text(unpacked(&r.func_response)),
             },
             stdout: r.stdout.clone(),
             stderr: r.stderr.clone(),
         })
         .collect();
     let first = m.tool_returns.first();
+    let text = match returns.first().map(|r| &r.tool_return) {
+        Some(MessageContent::Text(text)) => text.clone(),
+        _ => unpacked(&m.text),
+    };
     ToolReturnMessage {
-        tool_return: m.text.clone(),
+        tool_return: text,
         status: first.map_or(ToolReturnStatus::Success, |r| {
             ToolReturnStatus::parse(&r.status)
         }),
@@ -229,6 +236,24 @@ fn tool_return(m: &Message) -> ToolReturnMessage {
         stdout: first.and_then(|r| r.stdout.clone()),
         stderr: first.and_then(|r| r.stderr.clone()),
         tool_returns: Some(returns),
+    }
+}
+
+/// The `message` of a packed tool return (a string as it is, null as `None`, any other value
+/// as JSON text); anything else as it is.
+pub(crate) fn unpacked(text: &str) -> String {
+    if !text.trim_start().starts_with('{') {
+        return text.to_owned();
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(mut packed)) => match packed.remove("message") {
+            Some(Value::String(message)) => message,
+            // As Letta prints a Python `None`.
+            Some(Value::Null) => "None".to_owned(),
+            Some(other) => other.to_string(),
+            None => text.to_owned(),
+        },
+        _ => text.to_owned(),
     }
 }
 
@@ -259,7 +284,7 @@ fn with_header(m: &Message, n: u8, body: MessageBody) -> LettaMessage {
     LettaMessage {
         id: m.id,
         date: m.created_at,
-        name: m.name.clone().filter(|_| m.role != Role::Tool),
+        name: m.name.clone(),
         otid: Some(match m.otid.as_ref().filter(|_| n == 0) {
             Some(given) => given.clone(),
             None => derived_otid(m.id, n),
@@ -320,4 +345,25 @@ pub(crate) fn filter_types<T: MessageTyped>(mut messages: Vec<T>, types: &[Strin
         messages.retain(|m| types.iter().any(|want| want == m.message_type()));
     }
     messages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unpacked;
+
+    #[test]
+    fn a_packed_return_is_listed_as_its_message() {
+        let packed =
+            "{\n  \"status\": \"OK\",\n  \"message\": \"rolled 4 of 6\",\n  \"time\": \"x\"\n}";
+        assert_eq!(unpacked(packed), "rolled 4 of 6");
+        assert_eq!(unpacked(r#"{"status": "OK", "message": null}"#), "None");
+        assert_eq!(
+            unpacked(r#"{"status": "OK", "message": {"a": 1}}"#),
+            r#"{"a":1}"#
+        );
+        // Not a package: as stored.
+        assert_eq!(unpacked("SECRET-42"), "SECRET-42");
+        assert_eq!(unpacked(r#"{"status": "OK"}"#), r#"{"status": "OK"}"#);
+        assert_eq!(unpacked("{not json"), "{not json");
+    }
 }

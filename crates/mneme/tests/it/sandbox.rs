@@ -37,10 +37,9 @@ fn text(ret: &Value) -> &str {
     ret["tool_return"].as_str().unwrap()
 }
 
-/// run_code's own answer, inside the packed return.
+/// run_code's own answer: the listed return is the packed return's message.
 fn run_code_answer(ret: &Value) -> Value {
-    let packed: Value = serde_json::from_str(text(ret)).unwrap();
-    serde_json::from_str(packed["message"].as_str().unwrap()).unwrap()
+    serde_json::from_str(text(ret)).unwrap()
 }
 
 #[tokio::test]
