@@ -3,6 +3,7 @@
 //! messages, and turned back into stored messages: the views of one stored message (same id)
 //! make one message again.
 
+use chrono::{DateTime, Utc};
 use mneme_types::agent_file::{
     ContentPart, FuncResponse, MessageKind, MessageRole, MessageSchema, MessageToolReturn,
 };
@@ -149,6 +150,9 @@ fn tool_return(m: &mut MessageSchema, v: &ListedMessage) {
         Some("error") => ToolReturnStatus::Error,
         _ => ToolReturnStatus::Success,
     };
+    // The listing shows the message of the package the model was given; it is stored (and
+    // sent to the model again) packed, as the source stored it.
+    let text = packed(&text, status == ToolReturnStatus::Success, v.date);
     m.tool_call_id.clone_from(&v.tool_call_id);
     m.content.push(ContentPart::text(text.clone()));
     m.tool_returns
@@ -160,6 +164,17 @@ fn tool_return(m: &mut MessageSchema, v: &ListedMessage) {
             stderr: v.stderr.clone(),
             func_response: Some(FuncResponse::Text(text)),
         });
+}
+
+/// A tool's return as Letta stores it: `{"status", "message", "time"}`, 2-space indented, the
+/// time as Letta writes it (in UTC: the listing gives no time zone).
+fn packed(message: &str, ok: bool, at: DateTime<Utc>) -> String {
+    let package = serde_json::json!({
+        "status": if ok { "OK" } else { "Failed" },
+        "message": message,
+        "time": at.format("%Y-%m-%d %I:%M:%S %p UTC%z").to_string(),
+    });
+    serde_json::to_string_pretty(&package).unwrap_or_else(|_| message.to_owned())
 }
 
 /// A view's content: a string is one text part; a list, its parts (a part this version does
