@@ -8,9 +8,9 @@ use mneme_service::{Archival, ImportOptions, Include, Service, ServiceError};
 use mneme_types::agent_file::AgentFile;
 use mneme_types::{AgentId, McpServer};
 
-use crate::client::Source;
+use crate::origin::Origin;
 use crate::report::Report;
-use crate::{AGENT_INCLUDE, Migrated, Options, Result, agents, letta, rename};
+use crate::{Migrated, Options, Result, agents, letta, rename};
 
 /// What reading a unit found.
 pub(crate) enum Read {
@@ -36,7 +36,7 @@ pub(crate) struct Ready {
 /// The unit's agents read from the source, unless the target holds them.
 pub(crate) async fn read(
     service: &Service,
-    src: &Source,
+    src: &Origin,
     unit: &[String],
     groups: &[letta::Group],
     servers: &[McpServer],
@@ -50,8 +50,8 @@ pub(crate) async fn read(
     let (mut archival, mut renamed) = (HashMap::new(), Vec::new());
     let (mut messages, mut passages) = (0, 0);
     for (i, id) in unit.iter().enumerate() {
-        let agent: letta::Agent = src.get(&format!("/v1/agents/{id}?{AGENT_INCLUDE}")).await?;
-        let exported = agents::export(src, &agent, servers, i).await?;
+        let agent = src.agent(id).await?;
+        let exported = src.export(&agent, servers, i).await?;
         renamed.push((id.clone(), exported.renamed_messages));
         messages += exported.file.agents[0].messages.len() as u64;
         passages += exported.archival.passages.len() as u64;
@@ -164,7 +164,7 @@ enum Presence {
 /// Whether the target holds the unit's agents: all of them under their ids and names (an
 /// earlier run wrote the unit, in one transaction), none, or something else under one of
 /// their ids.
-async fn presence(service: &Service, src: &Source, unit: &[String]) -> Result<Presence> {
+async fn presence(service: &Service, src: &Origin, unit: &[String]) -> Result<Presence> {
     let mut found = 0;
     for id in unit {
         let Ok(parsed) = id.parse::<AgentId>() else {
@@ -172,7 +172,7 @@ async fn presence(service: &Service, src: &Source, unit: &[String]) -> Result<Pr
         };
         match service.get_agent(parsed, Include::default()).await {
             Ok(there) => {
-                let source: letta::Agent = src.get(&format!("/v1/agents/{id}")).await?;
+                let source = src.agent(id).await?;
                 if there.name != source.name {
                     return Ok(Presence::Collision(format!(
                         "the target holds another agent ({:?}) under this id",
