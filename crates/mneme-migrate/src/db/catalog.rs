@@ -59,13 +59,9 @@ const BY_AGE: &str = "t.created_at, t.id";
 impl Catalog {
     pub(crate) async fn load(db: &LettaDb, report: &mut Report) -> Result<Catalog> {
         organizations(db, report).await?;
+        conversations(db, report).await?;
         let table = |name: &'static str| async move {
-            let order = if db.has_column(name, "created_at") {
-                BY_AGE
-            } else {
-                "t.id"
-            };
-            Ok::<_, crate::MigrateError>(Table::new(all(db, name, order).await?))
+            Ok::<_, crate::MigrateError>(Table::new(all(db, name, BY_AGE).await?))
         };
         Ok(Catalog {
             agents: table("agents").await?,
@@ -252,6 +248,26 @@ async fn organizations(db: &LettaDb, report: &mut Report) -> Result<()> {
             "the Letta database holds {} organizations ({}): all are migrated into this server's one",
             live.len(),
             live.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Messages of an agent's conversations (Letta 0.16's threads besides the agent's own) are
+/// listed with its history by Letta's REST API, and so migrated into it, over HTTP and here
+/// alike: said, since the target then holds them in one thread.
+async fn conversations(db: &LettaDb, report: &mut Report) -> Result<()> {
+    if !db.has_column("messages", "conversation_id") {
+        return Ok(());
+    }
+    let counted = "(SELECT agent_id, count(*) AS n FROM messages \
+                   WHERE conversation_id IS NOT NULL AND NOT is_deleted GROUP BY agent_id)";
+    let rows: Vec<Row> = db.select(counted, None, "t.agent_id").await?;
+    for row in rows {
+        let n = row.get("n").and_then(Value::as_u64).unwrap_or_default();
+        report.note(format!(
+            "agent {}: {n} messages of its conversations are migrated into its own history",
+            text(&row, "agent_id").unwrap_or_default()
         ));
     }
     Ok(())

@@ -163,15 +163,26 @@ impl LettaDb {
         if !self.has_table(table) {
             return Ok(None);
         }
-        let texts = self.texts(table, filter, order).await?;
+        let order = known_order(self.columns.get(table), order);
+        self.select(table, filter, &order).await.map(Some)
+    }
+
+    /// The rows of `from` (a table or a subquery), as [`LettaDb::rows`] reads them.
+    pub(crate) async fn select<T: DeserializeOwned>(
+        &self,
+        from: &str,
+        filter: Option<(&str, &str)>,
+        order: &str,
+    ) -> Result<Vec<T>> {
+        let texts = self.texts(from, filter, order).await?;
         let mut out = Vec::with_capacity(texts.len());
         for text in texts {
             let row = serde_json::from_str(&text).map_err(|e| {
-                MigrateError::Source(format!("a row of table {table} cannot be read: {e}"))
+                MigrateError::Source(format!("a row of {from} cannot be read: {e}"))
             })?;
             out.push(row);
         }
-        Ok(Some(out))
+        Ok(out)
     }
 
     async fn texts(
@@ -198,6 +209,17 @@ impl LettaDb {
         let mut conn = self.conn.lock().await;
         query.fetch_all(&mut *conn).await.map_err(db_error)
     }
+}
+
+/// `order` (`t.a, t.b DESC`) less the columns a table of this schema lacks.
+fn known_order(columns: Option<&HashSet<String>>, order: &str) -> String {
+    let known = |term: &&str| {
+        let column = term.trim().trim_start_matches("t.");
+        let column = column.split_whitespace().next().unwrap_or_default();
+        columns.is_some_and(|c| c.contains(column))
+    };
+    let terms: Vec<&str> = order.split(',').filter(known).collect();
+    terms.join(",")
 }
 
 fn db_error(e: sqlx::Error) -> MigrateError {
@@ -271,5 +293,15 @@ mod tests {
         let e = check_version(None, false).unwrap_err().to_string();
         assert!(e.contains("no alembic_version"), "{e}");
         assert!(check_version(None, true).is_ok());
+    }
+
+    #[test]
+    fn an_order_keeps_only_the_columns_the_table_has() {
+        let columns: HashSet<String> = ["id", "is_owner"].map(String::from).into();
+        assert_eq!(
+            known_order(Some(&columns), "t.is_owner DESC, t.created_at, t.id"),
+            "t.is_owner DESC, t.id"
+        );
+        assert_eq!(known_order(None, "t.id"), "");
     }
 }
