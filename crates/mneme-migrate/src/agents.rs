@@ -325,6 +325,11 @@ async fn archival(src: &Source, agent: &str) -> Result<Archival> {
             "/v1/agents/{agent}/archival-memory?ascending=true"
         ))
         .await?;
+    with_archive(src, listed).await
+}
+
+/// Listed passages with the archive they are in.
+pub(crate) async fn with_archive(src: &Source, listed: Vec<letta::Passage>) -> Result<Archival> {
     let archive_id = listed.iter().find_map(|p| p.archive_id.clone());
     let archive = match &archive_id {
         // An older server has no archives: the passages go to a new one of the agent's.

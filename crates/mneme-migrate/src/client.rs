@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use crate::{MigrateError, Result};
 
 /// How many items a page asks for: Letta's routes cap lists at 100 or more.
-const PAGE: usize = 100;
+pub(crate) const PAGE: usize = 100;
 
 /// A Letta server (or any server of its API) read over HTTP.
 pub(crate) struct Source {
@@ -71,15 +71,29 @@ impl Source {
     }
 
     /// Every item of a paged list: pages of [`PAGE`] after the last id seen, until a short
-    /// page. `path` may carry a query of its own. Items may share an id (a history listing
-    /// shows one stored message as several views), and a cursor skips every item of its id:
-    /// so a full page gives up its last id's items, which the next page starts with.
+    /// page. `path` may carry a query of its own.
     pub(crate) async fn list<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>> {
+        let (items, _) = self.list_while(path, None, PAGE, |_: &T| true).await?;
+        Ok(items)
+    }
+
+    /// The items of a paged list, from its start or after the item `after`, in pages of
+    /// `page`, up to the first for which `keep` is false (returned beside them), or all.
+    ///
+    /// Items may share an id (a history listing shows one stored message as several views),
+    /// and a cursor skips every item of its id: so a full page gives up its last id's items,
+    /// which the next page starts with.
+    pub(crate) async fn list_while<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        mut after: Option<String>,
+        page: usize,
+        keep: impl Fn(&T) -> bool,
+    ) -> Result<(Vec<T>, Option<T>)> {
         let sep = if path.contains('?') { '&' } else { '?' };
         let mut out = Vec::new();
-        let mut after: Option<String> = None;
         loop {
-            let mut page_path = format!("{path}{sep}limit={PAGE}");
+            let mut page_path = format!("{path}{sep}limit={page}");
             if let Some(a) = &after {
                 page_path.push_str("&after=");
                 page_path.push_str(a);
@@ -87,27 +101,37 @@ impl Source {
             let body = self.text(&page_path).await?;
             let ids: Vec<Cursor> = decode(&page_path, &body)?;
             let mut items: Vec<T> = decode(&page_path, &body)?;
-            if items.len() < PAGE {
-                out.extend(items);
-                return Ok(out);
+            let full = items.len() >= page;
+            let next = if full { resume_at(&ids) } else { None };
+            if let Some((k, _)) = &next {
+                items.truncate(k + 1);
             }
-            let last = ids.last().map(|c| c.id.as_str());
-            let kept = ids.iter().rposition(|c| Some(c.id.as_str()) != last);
-            let next = match kept {
-                Some(k) => {
-                    items.truncate(k + 1);
-                    ids[k].id.clone()
-                }
-                // One id fills the page: nothing smaller to resume from.
-                None => last.unwrap_or_default().to_owned(),
-            };
+            if let Some(stop) = items.iter().position(|x| !keep(x)) {
+                let first_left = items.drain(stop..).next();
+                out.extend(items);
+                return Ok((out, first_left));
+            }
             out.extend(items);
+            let Some((_, next)) = next else {
+                return Ok((out, None));
+            };
             // A server that ignores the cursor would page forever: stop on a repeat.
             if after.as_deref() == Some(next.as_str()) {
-                return Ok(out);
+                return Ok((out, None));
             }
             after = Some(next);
         }
+    }
+}
+
+/// Where the page after a full one starts: after the last item whose id differs from the
+/// page's last (that id's items may go on in the next page), as (index, id).
+fn resume_at(ids: &[Cursor]) -> Option<(usize, String)> {
+    let last = ids.last()?.id.as_str();
+    match ids.iter().rposition(|c| c.id != last) {
+        Some(k) => Some((k, ids[k].id.clone())),
+        // One id fills the page: nothing smaller to resume from.
+        None => Some((ids.len() - 1, last.to_owned())),
     }
 }
 

@@ -182,7 +182,7 @@ fn parts(content: Option<&Value>) -> Vec<ContentPart> {
     }
 }
 
-fn text_of(content: Option<&Value>) -> String {
+pub(crate) fn text_of(content: Option<&Value>) -> String {
     parts(content)
         .into_iter()
         .filter_map(|p| match p {

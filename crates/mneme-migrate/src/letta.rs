@@ -52,6 +52,9 @@ pub(crate) struct Named {
     pub(crate) file_name: Option<String>,
     #[serde(default)]
     pub(crate) original_file_name: Option<String>,
+    /// A block's value.
+    #[serde(default)]
+    pub(crate) value: Option<String>,
 }
 
 /// `Group`.

@@ -20,6 +20,7 @@ mod letta;
 mod origin;
 mod rename;
 mod report;
+mod since;
 mod standalone;
 mod unit;
 
@@ -53,6 +54,10 @@ pub struct Options {
     /// An embedding model handle for every migrated agent instead of its own (its passages
     /// are then embedded anew).
     pub embedding: Option<String>,
+    /// Agents the target holds already are brought level with the source by what changed
+    /// there since this time (messages, passages, block values), instead of being left as
+    /// they are.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +93,8 @@ pub async fn from_letta(service: &Service, opts: &Options) -> Result<Report> {
     let started = Instant::now();
     let mut report = Report {
         dry_run: opts.dry_run,
+        started_at: Some(chrono::Utc::now()),
+        since: opts.since,
         ..Report::default()
     };
     let src = Origin::open(opts, &mut report).await?;
@@ -128,7 +135,7 @@ async fn migrate_agents(
     let mut progress = Progress::new(agents.len());
     let reads = futures_util::stream::iter(units.iter())
         .map(|unit| async move {
-            let read = unit::read(service, src, unit, groups, servers).await;
+            let read = unit::read(service, src, unit, groups, servers, opts.since).await;
             (unit, read)
         })
         .buffered(READ_AHEAD);

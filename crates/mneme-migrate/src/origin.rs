@@ -23,6 +23,10 @@ impl Origin {
     /// The origin `opts` names, opened (a database's version checked, its small tables read).
     pub(crate) async fn open(opts: &Options, report: &mut Report) -> Result<Origin> {
         match &opts.letta_database_url {
+            Some(_) if opts.since.is_some() => Err(MigrateError::Source(
+                "--since reads what changed over the REST API: give --url, not --letta-database-url"
+                    .into(),
+            )),
             Some(url) => {
                 report.source = redacted(url);
                 let db = DbSource::open(url, opts.letta_any_schema, report).await?;
@@ -36,6 +40,16 @@ impl Origin {
                 report.source_version = health.version;
                 Ok(Origin::Http(src))
             }
+        }
+    }
+
+    /// The REST API, for what only it reads (`--since`).
+    pub(crate) fn http(&self) -> Result<&Source> {
+        match self {
+            Origin::Http(src) => Ok(src),
+            Origin::Db(_) => Err(MigrateError::Source(
+                "--since reads over the REST API only (--url)".into(),
+            )),
         }
     }
 

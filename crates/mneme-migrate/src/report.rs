@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 /// Counts of one kind.
@@ -23,6 +24,11 @@ pub struct Report {
     pub source: String,
     pub source_version: Option<String>,
     pub dry_run: bool,
+    /// When this run began reading: the `--since` of the next run, which copies what changed
+    /// from then on.
+    pub started_at: Option<DateTime<Utc>>,
+    /// The `--since` of this run, if any.
+    pub since: Option<DateTime<Utc>>,
     pub kinds: BTreeMap<&'static str, Tally>,
     /// One line per object left behind, saying why.
     pub skipped: Vec<String>,
@@ -58,6 +64,10 @@ impl fmt::Display for Report {
         let version = self.source_version.as_deref().unwrap_or("unknown version");
         let verb = if self.dry_run { "would copy" } else { "copied" };
         writeln!(f, "from {} ({version})", self.source)?;
+        if let Some(since) = self.since {
+            let since = since.to_rfc3339_opts(SecondsFormat::Secs, true);
+            writeln!(f, "since {since}: what changed, for agents already here")?;
+        }
         writeln!(
             f,
             "{:<14} {:>10} {:>10} {:>8}",
@@ -76,6 +86,14 @@ impl fmt::Display for Report {
         for line in &self.notes {
             writeln!(f, "note: {line}")?;
         }
-        write!(f, "in {:.1} s", self.elapsed_ms as f64 / 1000.0)
+        write!(f, "in {:.1} s", self.elapsed_ms as f64 / 1000.0)?;
+        if let Some(at) = self.started_at.filter(|_| !self.dry_run) {
+            let at = at.to_rfc3339_opts(SecondsFormat::Secs, true);
+            write!(
+                f,
+                "\nto copy what changes from now on, run again with --since {at}"
+            )?;
+        }
+        Ok(())
     }
 }

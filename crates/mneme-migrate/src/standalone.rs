@@ -5,7 +5,9 @@ use std::collections::HashSet;
 
 use mneme_service::{Service, ServiceError};
 use mneme_store::{Page, ProviderFilter, StoreError};
-use mneme_types::{AgentId, BlockId, CreateMcpServer, CreateProvider, IdentityId, McpServer};
+use mneme_types::{
+    AgentId, BlockId, BlockUpdate, CreateMcpServer, CreateProvider, IdentityId, McpServer,
+};
 
 use crate::origin::Origin;
 use crate::report::Report;
@@ -87,8 +89,21 @@ pub(crate) async fn blocks(
             report.skip("blocks", format!("block {source_id}: not a block id"));
             continue;
         };
-        if not_found(service.get_block(id).await)?.is_some() {
-            continue; // an agent brought it, or an earlier run
+        if let Some(held) = not_found(service.get_block(id).await)? {
+            // An agent brought it, or an earlier run; `--since` brings a new value.
+            if opts.since.is_some() && create.value != held.value {
+                if !opts.dry_run {
+                    let len = create.value.chars().count();
+                    let value = BlockUpdate {
+                        limit: create.limit.map(|l| l.max(len)),
+                        value: Some(create.value),
+                        ..BlockUpdate::default()
+                    };
+                    service.update_block(id, value).await?;
+                }
+                report.copied("block_values", 1);
+            }
+            continue;
         }
         if !opts.dry_run {
             service.import_block(id, create).await?;

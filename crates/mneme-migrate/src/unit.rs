@@ -4,6 +4,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
+
 use mneme_service::{Archival, ImportOptions, Include, Service, ServiceError};
 use mneme_types::agent_file::AgentFile;
 use mneme_types::{AgentId, McpServer};
@@ -18,6 +20,8 @@ pub(crate) enum Read {
     Present,
     /// The target holds something else under one of its ids, or only some of its agents.
     Collision(String),
+    /// The target holds all its agents, and what changed on the source since a time is read.
+    CatchUp(Vec<(AgentId, mneme_service::CatchUp)>),
     Ready(Box<Ready>),
 }
 
@@ -40,9 +44,15 @@ pub(crate) async fn read(
     unit: &[String],
     groups: &[letta::Group],
     servers: &[McpServer],
+    since: Option<DateTime<Utc>>,
 ) -> Result<Read> {
     match presence(service, src, unit).await? {
-        Presence::All => return Ok(Read::Present),
+        Presence::All => {
+            return Ok(match since {
+                Some(since) => Read::CatchUp(crate::since::read(src.http()?, unit, since).await?),
+                None => Read::Present,
+            });
+        }
         Presence::Collision(why) => return Ok(Read::Collision(why)),
         Presence::None => {}
     }
@@ -98,6 +108,9 @@ pub(crate) async fn write(
                 report.skip("agents", format!("agent {id}: {why}"));
             }
             return Ok(());
+        }
+        Read::CatchUp(read) => {
+            return crate::since::write(service, opts.dry_run, read, report, migrated).await;
         }
         Read::Ready(ready) => *ready,
     };

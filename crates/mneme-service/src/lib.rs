@@ -52,7 +52,9 @@ use mneme_store::Store;
 use mneme_scheduler::Scheduler;
 pub use mneme_scheduler::{Coordination, SharedConfig};
 
-pub use agent_file::{Archival, ArchivalPassage, ExportOptions, ImportOptions, ImportedAgents};
+pub use agent_file::{
+    Archival, ArchivalPassage, CatchUp, CaughtUp, ExportOptions, ImportOptions, ImportedAgents,
+};
 pub use archival::ArchivalSearch;
 pub use audit::AuditLog;
 pub use chunks::SseEvent;

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use mneme_store::codec::{json_opt, micros, parse, time, to_json, to_json_opt};
 use mneme_store::{
-    Agent, CompactionCommit, Message, MessageEdit, MessageQuery, MessageStore, Order, Page,
-    ReasoningRecord, Role, StoreError,
+    Agent, CompactionCommit, HistoryAppend, Message, MessageEdit, MessageQuery, MessageStore,
+    Order, Page, ReasoningRecord, Role, StoreError,
 };
 use mneme_types::{AgentId, ConversationId, MessageId, RunId, StepId};
 use sqlx::postgres::PgRow;
@@ -75,6 +75,13 @@ impl MessageStore for PgStore {
 
     async fn compact_context(&self, c: CompactionCommit) -> StoreResult<()> {
         Ok(compact_context(&self.pool, &c).await?)
+    }
+
+    async fn append_history(&self, a: HistoryAppend) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(Error::from)?;
+        crate::runs::append_history(&mut tx, &a).await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(())
     }
 }
 

@@ -7,8 +7,8 @@ mod steps;
 use async_trait::async_trait;
 use mneme_store::codec::{json, micros, parse, time, to_json};
 use mneme_store::{
-    BlockChange, Page, RunChunk, RunEdit, RunFilter, RunRecord, RunStore, StepCommit, StepEdit,
-    StepFilter, StepRecord, StepTrace, StoreError,
+    BlockChange, HistoryAppend, Page, RunChunk, RunEdit, RunFilter, RunRecord, RunStore,
+    StepCommit, StepEdit, StepFilter, StepRecord, StepTrace, StoreError,
 };
 use mneme_types::{AgentId, ConversationId, MessageId, RunId, RunStatus, Step, StepId, StopReason};
 use sqlx::postgres::PgRow;
@@ -259,6 +259,35 @@ fn dedup(mut otids: Vec<String>) -> Vec<String> {
 /// version under it, so a concurrent commit of the same thread waits, then sees the new
 /// version and is refused before writing anything else; locks are held to the end of the
 /// transaction.
+/// A migration's catch-up: what a step writes of messages, context, blocks and passages,
+/// without a run or a step record.
+pub(crate) async fn append_history(tx: &mut PgConnection, a: &HistoryAppend) -> Result<()> {
+    let thread = Thread {
+        agent: a.agent_id,
+        conversation: None,
+    };
+    set_context(
+        tx,
+        thread,
+        &a.message_ids,
+        a.message_ids_version,
+        &a.created_at,
+    )
+    .await?;
+    messages::insert_messages(tx, &a.messages, None).await?;
+    lock_blocks(tx, &a.block_changes).await?;
+    for change in &a.block_changes {
+        apply_block_change(tx, a.agent_id, change).await?;
+    }
+    for p in &a.passages {
+        passages::insert_passage(tx, p).await?;
+    }
+    if let Some((id, text)) = &a.system_text {
+        messages::set_text(tx, *id, text, &a.created_at).await?;
+    }
+    Ok(())
+}
+
 async fn commit_step(tx: &mut PgConnection, c: &StepCommit) -> Result<()> {
     let agent = c.agent_id;
     let mut run = load_run(tx, c.run_id, true).await?;

@@ -13,8 +13,8 @@ use crate::agents::{Where, ensure_agent, load_agent};
 use crate::rows::{self, micros, placeholders, to_json};
 use crate::{Error, Result, StoreResult};
 use mneme_store::{
-    Agent, CompactionCommit, Message, MessageEdit, MessageQuery, MessageStore, Order, Page,
-    ReasoningRecord, Role, StoreError,
+    Agent, CompactionCommit, HistoryAppend, Message, MessageEdit, MessageQuery, MessageStore,
+    Order, Page, ReasoningRecord, Role, StoreError,
 };
 
 pub(crate) const MESSAGE_COLUMNS: &str = "id, agent_id, role, text, content, reasoning, tool_calls, \
@@ -150,6 +150,11 @@ impl MessageStore for SqliteStore {
             Ok(())
         })
         .await
+    }
+
+    async fn append_history(&self, a: HistoryAppend) -> StoreResult<()> {
+        self.write(move |tx| crate::runs::append_history(tx, &a))
+            .await
     }
 }
 

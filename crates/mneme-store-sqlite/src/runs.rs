@@ -11,8 +11,8 @@ use crate::rows::{self, micros, placeholders, to_json};
 use crate::{Error, Result, StoreResult};
 use crate::{SqliteStore, blocks, messages, passages};
 use mneme_store::{
-    BlockChange, Page, RunChunk, RunEdit, RunFilter, RunRecord, RunStore, StepCommit, StepEdit,
-    StepFilter, StepRecord, StepTrace, StoreError,
+    BlockChange, HistoryAppend, Page, RunChunk, RunEdit, RunFilter, RunRecord, RunStore,
+    StepCommit, StepEdit, StepFilter, StepRecord, StepTrace, StoreError,
 };
 
 const RUN_COLUMNS: &str = "id, agent_id, status, stop_reason, background, data, created_at, \
@@ -279,6 +279,38 @@ fn commit_step(tx: &Connection, c: &StepCommit) -> Result<()> {
     if !step.is_pending() {
         run.data.usage.add(&step_usage(step));
         save_run(tx, &run)?;
+    }
+    Ok(())
+}
+
+/// A migration's catch-up: what a step writes of messages, context, blocks and passages,
+/// without a run or a step record.
+pub(crate) fn append_history(tx: &Connection, a: &HistoryAppend) -> Result<()> {
+    let thread = Thread {
+        agent: a.agent_id,
+        conversation: None,
+    };
+    set_context(
+        tx,
+        thread,
+        &a.message_ids,
+        a.message_ids_version,
+        &a.created_at,
+    )?;
+    for m in &a.messages {
+        messages::insert_message(tx, m, None)?;
+    }
+    for change in &a.block_changes {
+        apply_block_change(tx, a.agent_id, change)?;
+    }
+    for p in &a.passages {
+        passages::insert_passage(tx, p)?;
+    }
+    if let Some((id, text)) = &a.system_text {
+        tx.execute_cached(
+            "UPDATE messages SET text = ?2, updated_at = ?3 WHERE id = ?1",
+            rusqlite::params![id.to_string(), text, micros(&a.created_at)],
+        )?;
     }
     Ok(())
 }

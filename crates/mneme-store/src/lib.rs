@@ -41,11 +41,11 @@ pub use model::{
     Agent, AgentContext, AgentEdit, AgentFilter, AgentFrame, AgentImport, AgentSettings, Archive,
     ArchiveEdit, ArchiveFilter, BlockChange, BlockEdit, BlockFilter, CompactionCommit,
     ConversationEdit, ConversationFilter, ConversationRecord, GroupEdit, GroupFilter,
-    ImportedAgent, ImportedFolder, Message, MessageEdit, MessageFilter, MessageQuery, NewAgent,
-    NewConversation, Passage, PassageEdit, PassageFilter, PassageList, PoolState, ReasoningRecord,
-    Role, RunChunk, RunData, RunEdit, RunFilter, RunRecord, SearchChange, SearchKind, StepCommit,
-    StepEdit, StepFilter, StepRecord, StepTimings, StepTrace, TagQuery, ToolCallRecord, ToolEdit,
-    ToolFilter, ToolReturnRecord, is_builtin_tool_type,
+    HistoryAppend, ImportedAgent, ImportedFolder, Message, MessageEdit, MessageFilter,
+    MessageQuery, NewAgent, NewConversation, Passage, PassageEdit, PassageFilter, PassageList,
+    PoolState, ReasoningRecord, Role, RunChunk, RunData, RunEdit, RunFilter, RunRecord,
+    SearchChange, SearchKind, StepCommit, StepEdit, StepFilter, StepRecord, StepTimings, StepTrace,
+    TagQuery, ToolCallRecord, ToolEdit, ToolFilter, ToolReturnRecord, is_builtin_tool_type,
 };
 pub use page::{Order, Page};
 pub use sandbox::{SandboxConfigEdit, SandboxEnvVarEdit, SandboxEnvVarRecord};
@@ -174,6 +174,10 @@ pub trait MessageStore: Send + Sync {
     /// transaction. A stale `message_ids_version` is a `Conflict` and an unknown agent
     /// `NotFound`; either writes nothing. Evicted messages stay stored.
     async fn compact_context(&self, commit: CompactionCommit) -> Result<()>;
+    /// Stores the messages and passages, applies the block updates and makes `message_ids`
+    /// the context, in one transaction. A stale `message_ids_version` or a block changed
+    /// since it was read is a `Conflict`, an unknown agent `NotFound`; either writes nothing.
+    async fn append_history(&self, append: HistoryAppend) -> Result<()>;
 }
 
 /// Conversations: threads of one agent with contexts of their own that share its memory. The

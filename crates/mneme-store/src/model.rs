@@ -637,6 +637,27 @@ pub struct StepTrace {
     pub created_at: DateTime<Utc>,
 }
 
+/// What another server's agent gained since an earlier copy of it was taken (a migration's
+/// catch-up): its new messages and passages and its blocks' new values, written with the
+/// context they make in one transaction, without a run or a step of this server's.
+#[derive(Debug, Clone)]
+pub struct HistoryAppend {
+    pub agent_id: AgentId,
+    /// New messages of the default conversation, oldest first.
+    pub messages: Vec<Message>,
+    /// The agent's in-context ids afterwards.
+    pub message_ids: Vec<MessageId>,
+    /// As `StepCommit::message_ids_version`: a stale version refuses the whole write.
+    pub message_ids_version: u64,
+    /// `Update`s only, each refused as a step's is when the block changed meanwhile.
+    pub block_changes: Vec<BlockChange>,
+    /// New passages of the agent's archives.
+    pub passages: Vec<Passage>,
+    /// The source's text of the system message, when it differs.
+    pub system_text: Option<(MessageId, String)>,
+    pub created_at: DateTime<Utc>,
+}
+
 /// A compaction: older messages leave the context for a summary, in one transaction.
 #[derive(Debug, Clone)]
 pub struct CompactionCommit {

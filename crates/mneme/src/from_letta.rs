@@ -35,6 +35,11 @@ pub(crate) struct FromLettaArgs {
     /// are then embedded anew).
     #[arg(long)]
     embedding: Option<String>,
+    /// Agents an earlier run copied are brought level with the source by what changed there
+    /// since this time (RFC 3339, e.g. the one the earlier run printed): new messages and
+    /// passages, block values. Without it they are left as they are.
+    #[arg(long, value_parser = since, conflicts_with = "letta_database_url")]
+    since: Option<chrono::DateTime<chrono::Utc>>,
     /// Also write the report as JSON to this file.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -49,6 +54,7 @@ pub(crate) async fn run(service: Service, args: FromLettaArgs) -> anyhow::Result
         dry_run: args.dry_run,
         provider_keys: provider_keys(&args.provider_keys)?,
         embedding: args.embedding,
+        since: args.since,
     };
     let report = mneme_migrate::from_letta(&service, &opts).await?;
     // Files the agents brought are chunked and embedded in the background; they must be done
@@ -76,4 +82,10 @@ fn provider_keys(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
             _ => anyhow::bail!("--provider-key takes NAME=KEY, not {p:?}"),
         })
         .collect()
+}
+
+fn since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.to_utc())
+        .map_err(|e| format!("{e}: give a time as 2026-12-07T10:00:00Z"))
 }

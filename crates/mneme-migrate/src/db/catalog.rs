@@ -102,12 +102,16 @@ impl Catalog {
         let named = |links: &Links, table: &Table, key: &str| -> Vec<letta::Named> {
             let ids = links.get(&agent_id).into_iter().flatten();
             ids.filter_map(|i| table.get(i))
-                .map(|r| letta::Named {
-                    id: id(r),
-                    label: if key == "label" { text(r, key) } else { None },
-                    name: if key == "name" { text(r, key) } else { None },
-                    file_name: None,
-                    original_file_name: None,
+                .map(|r| {
+                    let block = key == "label";
+                    letta::Named {
+                        id: id(r),
+                        label: if block { text(r, key) } else { None },
+                        name: if block { None } else { text(r, key) },
+                        file_name: None,
+                        original_file_name: None,
+                        value: if block { text(r, "value") } else { None },
+                    }
                 })
                 .collect()
         };

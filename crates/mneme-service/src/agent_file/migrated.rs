@@ -74,7 +74,7 @@ impl Service {
     }
 
     /// Vectors for the passages that have none, when the agent has a model this server runs.
-    async fn embed_missing(
+    pub(super) async fn embed_missing(
         &self,
         passages: &mut [Passage],
         config: Option<&EmbeddingConfig>,
@@ -101,7 +101,7 @@ impl Service {
     }
 }
 
-fn passage(
+pub(super) fn passage(
     p: ArchivalPassage,
     archive: &Archive,
     config: Option<&EmbeddingConfig>,

@@ -7,8 +7,8 @@ use serde_json::json;
 
 use super::fixtures::*;
 use crate::{
-    CompactionCommit, Message, MessageEdit, MessageQuery, Order, ReasoningRecord, Role, Store,
-    ToolCallRecord, ToolReturnRecord,
+    BlockChange, CompactionCommit, HistoryAppend, Message, MessageEdit, MessageQuery, Order,
+    ReasoningRecord, Role, Store, ToolCallRecord, ToolReturnRecord,
 };
 
 fn query(limit: u32, order: Order) -> MessageQuery {
@@ -540,4 +540,86 @@ pub async fn all_messages_page_every_agent_in_storage_order(store: Arc<dyn Store
         ..query(1, Order::Desc)
     };
     assert_eq!(all(before).await, [ma.id]);
+}
+
+pub async fn a_history_append_writes_messages_blocks_and_passages_at_once(store: Arc<dyn Store>) {
+    let created = store
+        .create_agent(new_agent("a", vec![block("human", "old value")]))
+        .await
+        .unwrap();
+    let a = store.get_agent(created.id).await.unwrap();
+    let human = store.agent_blocks(a.id).await.unwrap().remove(0);
+    let archive = store
+        .create_archive(archive("a's"), Some(a.id))
+        .await
+        .unwrap();
+    let (user, reply) = (
+        message(a.id, Role::User, "new question"),
+        message(a.id, Role::Assistant, "new answer"),
+    );
+    let p = passage(archive.id, "a new fact", &["t"], None);
+    let append = |version: u64, expected: &str| HistoryAppend {
+        agent_id: a.id,
+        messages: vec![user.clone(), reply.clone()],
+        message_ids: vec![a.message_ids[0], reply.id],
+        message_ids_version: version,
+        block_changes: vec![BlockChange::Update {
+            expected: expected.into(),
+            block: mneme_types::Block {
+                value: "new value".into(),
+                ..human.clone()
+            },
+        }],
+        passages: vec![p.clone()],
+        system_text: Some((a.message_ids[0], "as the source has it".into())),
+        created_at: at(200),
+    };
+    let passages = |store: Arc<dyn Store>| async move {
+        let q = crate::PassageList {
+            limit: 10,
+            ascending: true,
+            ..Default::default()
+        };
+        ids(
+            &store.list_passages(&[archive.id], &q).await.unwrap(),
+            |p| p.id,
+        )
+    };
+    // A stale context, or a block changed since it was read, writes nothing.
+    assert_conflict(
+        store
+            .append_history(append(a.message_ids_version + 1, "old value"))
+            .await,
+    );
+    assert_conflict(
+        store
+            .append_history(append(a.message_ids_version, "other"))
+            .await,
+    );
+    assert_not_found(store.get_message(user.id).await);
+    assert!(passages(store.clone()).await.is_empty());
+    assert_eq!(store.get_block(human.id).await.unwrap().value, "old value");
+    let system = store.get_message(a.message_ids[0]).await.unwrap();
+    assert_eq!(system.text, "compiled");
+    store
+        .append_history(append(a.message_ids_version, "old value"))
+        .await
+        .unwrap();
+    let got = store.get_agent(a.id).await.unwrap();
+    assert_eq!(got.message_ids, [a.message_ids[0], reply.id]);
+    assert_eq!(got.message_ids_version, a.message_ids_version + 1);
+    assert_eq!(
+        listed(&*store, a.id, &query(10, Order::Asc)).await,
+        [a.message_ids[0], user.id, reply.id]
+    );
+    assert_eq!(store.get_block(human.id).await.unwrap().value, "new value");
+    assert_eq!(passages(store.clone()).await, [p.id]);
+    let system = store.get_message(a.message_ids[0]).await.unwrap();
+    assert_eq!(system.text, "as the source has it");
+    let mut unknown = append(0, "new value");
+    unknown.agent_id = AgentId::new();
+    unknown.messages.clear();
+    unknown.passages.clear();
+    unknown.block_changes.clear();
+    assert_not_found(store.append_history(unknown).await);
 }

@@ -191,6 +191,7 @@ macro_rules! conformance_suite {
                 message_edits_bump_messages_edited,
                 a_compaction_replaces_the_context_and_keeps_what_left_it,
                 a_compaction_in_a_conversation_writes_its_context,
+                a_history_append_writes_messages_blocks_and_passages_at_once,
                 reset_leaves_conversations_alone,
             }
             step_queries {

@@ -444,3 +444,145 @@ async fn a_run_killed_half_way_is_finished_by_the_next_without_duplicates() {
     }
     dst.stop().await;
 }
+
+/// The `--since` the report of a run offers for the next.
+fn next_since(report: &str) -> String {
+    let line = report
+        .lines()
+        .find(|l| l.contains("--since"))
+        .unwrap_or_else(|| panic!("no --since in {report}"));
+    line.rsplit(' ').next().unwrap().to_owned()
+}
+
+// Two workers: the fake answers while this test's thread waits for the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_over_run_with_since_copies_only_what_changed_on_the_source() {
+    let fake = FakeLlm::start().await;
+    let base = fake.base_url();
+    let env = [("OPENAI_BASE_URL", base.as_str())];
+    let src = TestServer::start_with_env(bin(), &env).await;
+    let say = |agent: String, text: &'static str| {
+        let src = &src;
+        async move {
+            let body = json!({"messages": [{"role": "user", "content": text}]});
+            src.post(&format!("/v1/agents/{agent}/messages"), body)
+                .await
+                .ok();
+        }
+    };
+    let shared = id(&src
+        .post(
+            "/v1/blocks/",
+            json!({"label": "team", "value": "Ships on Fridays."}),
+        )
+        .await
+        .ok());
+    let loose = id(&src
+        .post("/v1/blocks/", json!({"label": "loose", "value": "v1"}))
+        .await
+        .ok());
+    let agent = |name: &str| {
+        json!({"name": name, "model": "openai/gpt-4o-mini", "block_ids": [shared],
+               "memory_blocks": [{"label": "human", "value": format!("Talks to {name}.")}]})
+    };
+    let ada = id(&src.post("/v1/agents/", agent("ada")).await.ok());
+    let bob = id(&src.post("/v1/agents/", agent("bob")).await.ok());
+    say(ada.clone(), "Hello, I am Grace.").await;
+    say(bob.clone(), "Hello, I am Hal.").await;
+    let archival = format!("/v1/agents/{ada}/archival-memory");
+    src.post(&archival, json!({"text": "Grace likes tea"}))
+        .await
+        .ok();
+
+    let dir = tempfile::tempdir().unwrap();
+    let first = migrate(dir.path(), &src.base, &base, &[]);
+    assert_eq!(counts(&first, "agents"), (2, 0), "{first}");
+    let since = next_since(&first);
+
+    // Meanwhile on the source: more talk, a passage, memory edits, a compaction, an agent.
+    say(ada.clone(), "I moved to Lisbon.").await;
+    say(ada.clone(), "My cat is Miso.").await;
+    src.post(
+        &archival,
+        json!({"text": "Grace lives in Lisbon", "tags": ["home"]}),
+    )
+    .await
+    .ok();
+    let edit = |value: &str| json!({ "value": value });
+    src.patch(&format!("/v1/blocks/{shared}"), edit("Ships on Thursdays."))
+        .await
+        .ok();
+    src.patch(&format!("/v1/blocks/{loose}"), edit("v2"))
+        .await
+        .ok();
+    say(bob.clone(), "Remember the code 1234.").await;
+    let all = json!({"compaction_settings": {"mode": "all"}});
+    src.post(&format!("/v1/agents/{bob}/summarize"), all)
+        .await
+        .ok();
+    let cy = json!({"name": "cy", "model": "openai/gpt-4o-mini"});
+    let cy = id(&src.post("/v1/agents/", cy).await.ok());
+
+    let cut = ["--since", since.as_str()];
+    let dry = migrate(
+        dir.path(),
+        &src.base,
+        &base,
+        &[&cut[..], &["--dry-run"]].concat(),
+    );
+    let report = migrate(dir.path(), &src.base, &base, &cut);
+    for r in [&dry, &report] {
+        assert_eq!(counts(r, "agents"), (1, 2), "{r}");
+        assert_eq!(counts(r, "passages").0, 1, "{r}");
+        // The shared block once (the second agent finds it level), the loose one.
+        assert_eq!(counts(r, "block_values").0, 2, "{r}");
+        assert!(counts(r, "messages").0 >= 4, "{r}");
+    }
+    // The same window again: what it holds is here already.
+    let again = migrate(dir.path(), &src.base, &base, &cut);
+    assert_eq!(counts(&again, "agents"), (0, 3), "{again}");
+    for kind in ["messages", "passages", "block_values"] {
+        assert_eq!(counts(&again, kind).0, 0, "{again}");
+    }
+    let dst = TestServer::start_in_with_env(bin(), dir.path(), &env).await;
+    for agent in [&ada, &bob, &cy] {
+        let path = format!("/v1/agents/{agent}");
+        same(&src, &dst, &path, &["name", "message_ids"]).await;
+        assert_eq!(
+            history(&src, agent).await,
+            history(&dst, agent).await,
+            "history of {agent}"
+        );
+    }
+    for block in [&shared, &loose] {
+        same(&src, &dst, &format!("/v1/blocks/{block}"), &["value"]).await;
+    }
+    let passages = |v: Value| -> Vec<(String, Value, Value)> {
+        let listed = v.as_array().unwrap().iter();
+        listed
+            .map(|p| (id(p), p["text"].clone(), p["tags"].clone()))
+            .collect()
+    };
+    let path = format!("{archival}?ascending=true");
+    assert_eq!(
+        passages(src.get(&path).await.ok()),
+        passages(dst.get(&path).await.ok())
+    );
+    // The caught-up agent takes its next message with the context it has on the source.
+    let before = fake.requests().len();
+    let next = json!({"messages": [{"role": "user", "content": "Where do I live?"}]});
+    src.post(&format!("/v1/agents/{ada}/messages"), next.clone())
+        .await
+        .ok();
+    dst.post(&format!("/v1/agents/{ada}/messages"), next)
+        .await
+        .ok();
+    let sent = fake.requests();
+    let turn = |r: &Value| -> Vec<Value> {
+        let messages = r["messages"].as_array().unwrap().iter().skip(1);
+        messages.map(|m| json!([m["role"], m["content"]])).collect()
+    };
+    assert_eq!(sent.len(), before + 2);
+    assert_eq!(turn(&sent[before]), turn(&sent[before + 1]));
+    dst.stop().await;
+}
