@@ -99,30 +99,18 @@ impl Catalog {
                 .map_err(|_| format!("agent_type {t:?} is not one this version knows"))?;
         }
         let name = text(row, "name").ok_or("it has no name")?;
-        let named = |links: &Links, table: &Table, key: &str| -> Vec<letta::Named> {
+        let linked = |links: &Links, table: &Table| -> Vec<letta::Named> {
             let ids = links.get(&agent_id).into_iter().flatten();
-            ids.filter_map(|i| table.get(i))
-                .map(|r| {
-                    let block = key == "label";
-                    letta::Named {
-                        id: id(r),
-                        label: if block { text(r, key) } else { None },
-                        name: if block { None } else { text(r, key) },
-                        file_name: None,
-                        original_file_name: None,
-                        value: if block { text(r, "value") } else { None },
-                    }
-                })
-                .collect()
+            ids.filter_map(|i| table.get(i)).map(named).collect()
         };
         Ok(letta::Agent {
             id: agent_id.clone(),
             name,
             message_ids: column(row, "message_ids", "the agent")?,
             memory: None,
-            blocks: Some(named(&self.agent_blocks, &self.blocks, "label")),
-            tools: named(&self.agent_tools, &self.tools, "name"),
-            sources: named(&self.agent_sources, &self.sources, "name"),
+            blocks: Some(linked(&self.agent_blocks, &self.blocks)),
+            tools: linked(&self.agent_tools, &self.tools),
+            sources: linked(&self.agent_sources, &self.sources),
         })
     }
 
@@ -164,6 +152,18 @@ impl Catalog {
             }
         }
         out
+    }
+}
+
+/// A block (by its label and value), tool or folder (by its name) as the REST answers name it.
+fn named(row: &Row) -> letta::Named {
+    letta::Named {
+        id: id(row),
+        label: text(row, "label"),
+        name: text(row, "name"),
+        file_name: None,
+        original_file_name: None,
+        value: text(row, "value"),
     }
 }
 

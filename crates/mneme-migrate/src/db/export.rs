@@ -50,8 +50,31 @@ pub(crate) async fn export(db: &LettaDb, cat: &Catalog, agent_id: &str) -> Resul
     })
 }
 
-/// The agent's fields, named as an Agent File names them; its context is its `message_ids`
-/// that name a message it has.
+/// The columns of `agents` an Agent File's agent has under the same name.
+const AGENT_FIELDS: [&str; 18] = [
+    "name",
+    "agent_type",
+    "description",
+    "system",
+    "tool_rules",
+    "llm_config",
+    "embedding_config",
+    "compaction_settings",
+    "response_format",
+    "message_buffer_autoclear",
+    "enable_sleeptime",
+    "timezone",
+    "max_files_open",
+    "per_file_view_window_char_limit",
+    "hidden",
+    "project_id",
+    "template_id",
+    "base_template_id",
+];
+
+/// The agent's fields, named as an Agent File names them (what an export sets explicitly
+/// too: no base tools or rules added by the import); its context is its `message_ids` that
+/// name a message it has.
 fn agent_schema(
     cat: &Catalog,
     row: &Row,
@@ -65,6 +88,7 @@ fn agent_schema(
         .into_iter()
         .filter(|m| held.contains(m.as_str()))
         .collect();
+    let env = cat.agent_env.get(&agent_id).cloned().unwrap_or_default();
     let mut wire = json!({
         "id": agent_id,
         "memory_blocks": [],
@@ -77,41 +101,17 @@ fn agent_schema(
         "include_base_tool_rules": false,
         "enable_reasoner": false,
         "embedding_chunk_size": null,
-        "tool_exec_environment_variables": cat.agent_env.get(&agent_id).cloned().unwrap_or_default(),
+        "tool_exec_environment_variables": env,
         "in_context_message_ids": context,
+        "metadata": row.get("metadata_").cloned().unwrap_or(Value::Null),
     });
-    let Some(obj) = wire.as_object_mut() else {
-        return Err("unreachable: a JSON object".into());
-    };
-    const SAME: [&str; 18] = [
-        "name",
-        "agent_type",
-        "description",
-        "system",
-        "tool_rules",
-        "llm_config",
-        "embedding_config",
-        "compaction_settings",
-        "response_format",
-        "message_buffer_autoclear",
-        "enable_sleeptime",
-        "timezone",
-        "max_files_open",
-        "per_file_view_window_char_limit",
-        "hidden",
-        "project_id",
-        "template_id",
-        "base_template_id",
-    ];
-    for key in SAME {
-        if let Some(v) = row.get(key).filter(|v| !v.is_null()) {
-            obj.insert(key.into(), v.clone());
+    if let Some(obj) = wire.as_object_mut() {
+        for key in AGENT_FIELDS {
+            if let Some(v) = row.get(key).filter(|v| !v.is_null()) {
+                obj.insert(key.into(), v.clone());
+            }
         }
     }
-    obj.insert(
-        "metadata".into(),
-        row.get("metadata_").cloned().unwrap_or(Value::Null),
-    );
     serde_json::from_value(wire).map_err(|e| format!("its row cannot be read: {e}"))
 }
 
