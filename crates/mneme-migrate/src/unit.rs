@@ -185,8 +185,8 @@ async fn presence(service: &Service, src: &Origin, unit: &[String]) -> Result<Pr
         };
         match service.get_agent(parsed, Include::default()).await {
             Ok(there) => {
-                let source = src.agent(id).await?;
-                if there.name != source.name {
+                let source = src.agent_name(id).await?;
+                if there.name != source {
                     return Ok(Presence::Collision(format!(
                         "the target holds another agent ({:?}) under this id",
                         there.name

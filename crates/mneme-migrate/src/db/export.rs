@@ -20,7 +20,8 @@ use crate::{MigrateError, Result};
 /// The agent `agent_id` with everything it uses. A row this version cannot read fails the
 /// agent (and its unit), saying which and why.
 pub(crate) async fn export(db: &LettaDb, cat: &Catalog, agent_id: &str) -> Result<Exported> {
-    let fail = |why: String| MigrateError::Source(format!("agent {agent_id}: {why}"));
+    let fail =
+        |why: String| MigrateError::Source(format!("{why}, in the rows of agent {agent_id}"));
     let row = cat
         .agents
         .get(agent_id)
@@ -130,7 +131,9 @@ async fn messages(db: &LettaDb, agent_id: &str) -> Result<Vec<MessageSchema>> {
     for row in rows.into_iter().filter(|r| !deleted(r)) {
         let mid = id(&row);
         let m: MessageSchema = typed(&row, &[], "its row").map_err(|why| {
-            MigrateError::Source(format!("agent {agent_id}: message {mid}: {why}"))
+            MigrateError::Source(format!(
+                "message {mid}: {why}, in the rows of agent {agent_id}"
+            ))
         })?;
         out.push(m);
     }
@@ -193,7 +196,8 @@ async fn folders(
     cat: &Catalog,
     agent_id: &str,
 ) -> Result<(Vec<SourceSchema>, Vec<FileSchema>, Vec<FileAgentSchema>)> {
-    let fail = |why: String| MigrateError::Source(format!("agent {agent_id}: {why}"));
+    let fail =
+        |why: String| MigrateError::Source(format!("{why}, in the rows of agent {agent_id}"));
     let sources: Vec<SourceSchema> = linked(
         &cat.agent_sources,
         agent_id,
@@ -269,7 +273,8 @@ async fn folder_files(db: &LettaDb, source: &SourceSchema) -> Result<Vec<FileSch
 /// The agent's archival passages, oldest first, with its archive (the one it owns first); an
 /// older schema's `agent_passages` are read too.
 async fn archival(db: &LettaDb, agent_id: &str) -> Result<Archival> {
-    let fail = |why: String| MigrateError::Source(format!("agent {agent_id}: {why}"));
+    let fail =
+        |why: String| MigrateError::Source(format!("{why}, in the rows of agent {agent_id}"));
     let order = "t.is_owner DESC, t.created_at";
     let links: Vec<Row> = db
         .rows(

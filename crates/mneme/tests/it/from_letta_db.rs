@@ -21,8 +21,9 @@ fn fixture(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
-/// The dump loaded into a fresh database, plus two rows this version must leave behind: an
-/// agent of a type it does not know (reported) and a soft-deleted block (not migrated).
+/// The dump loaded into a fresh database, plus rows this version must leave behind: an agent
+/// of a type it does not know and one with a message of a role it does not know (both
+/// reported), and a soft-deleted block (not migrated).
 async fn letta_database() -> ScratchDb {
     let db = ScratchDb::create().await;
     let mut sql = String::new();
@@ -33,6 +34,13 @@ async fn letta_database() -> ScratchDb {
     sql.push_str(
         "INSERT INTO public.agents (id, name, agent_type, message_buffer_autoclear, is_deleted, organization_id)
            SELECT 'agent-00000000-0000-4000-8000-00000000f00d', 'from-the-future', 'future_agent', false, false, id
+           FROM public.organizations LIMIT 1;
+         INSERT INTO public.agents (id, name, agent_type, message_buffer_autoclear, is_deleted, organization_id)
+           SELECT 'agent-00000000-0000-4000-8000-0000000bad00', 'odd-history', 'letta_v1_agent', false, false, id
+           FROM public.organizations LIMIT 1;
+         INSERT INTO public.messages (id, role, content, tool_calls, sequence_id, is_deleted, organization_id, agent_id, created_at)
+           SELECT 'message-00000000-0000-4000-8000-0000000bad01', 'narrator', '[{\"type\": \"text\", \"text\": \"Meanwhile...\"}]',
+                  '[]', 100000, false, id, 'agent-00000000-0000-4000-8000-0000000bad00', now()
            FROM public.organizations LIMIT 1;
          INSERT INTO public.block (id, label, value, \"limit\", is_template, read_only, version, is_deleted, organization_id)
            SELECT 'block-00000000-0000-4000-8000-0000000de1e7', 'gone', 'deleted', 100, false, false, 1, true, id
@@ -323,6 +331,12 @@ async fn a_letta_database_moves_as_its_rest_api_showed_it_and_a_second_run_copie
     assert!(
         report.contains("agent-00000000-0000-4000-8000-00000000f00d: agent_type \"future_agent\""),
         "the unknown agent type is reported: {report}"
+    );
+    assert!(
+        report.contains(
+            "agent agent-00000000-0000-4000-8000-0000000bad00: message message-00000000-0000-4000-8000-0000000bad01: its row cannot be read: unknown variant `narrator`"
+        ),
+        "the agent with a message of an unknown role is reported: {report}"
     );
 
     let env = [("OPENAI_BASE_URL", base.as_str())];
