@@ -1,6 +1,7 @@
 //! `mneme migrate from-letta`: a whole Letta deployment moved into this server's store, read
 //! over the Letta REST API (what every Letta version since the 0.6 line serves, and what
-//! mneme serves too).
+//! mneme serves too), or from its PostgreSQL database directly (`db`, the 0.16 line's schema,
+//! read-only): both origins give the same values (`origin`), written by the same code.
 //!
 //! Agents go through the Agent File import with their ids kept: each agent's export gives its
 //! history, blocks, tools, folders and files; the source's other answers give the real ids the
