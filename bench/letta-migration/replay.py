@@ -2,6 +2,7 @@
 """Send one more message to each agent on both servers and compare what the fake LLM was sent.
 
     replay.py --letta URL --mneme URL --fake http://127.0.0.1:8765 [--json OUT]
+    replay.py --letta URL --mneme URL --sides letta --text "..."   # traffic on Letta only
 
 For every agent the user made (sleep-time companions are left out: Letta runs them in the
 background), the same user message goes to Letta, then to mneme; the chat requests the fake
@@ -115,8 +116,11 @@ def main() -> int:
     ap.add_argument("--fake", default="http://127.0.0.1:8765")
     ap.add_argument("--text", default="One more message after the migration.")
     ap.add_argument("--only", default="", help="a regular expression agent names must match")
+    ap.add_argument("--sides", default="letta,mneme",
+                    help="'letta' alone: traffic on Letta only (a cut-over's), nothing compared")
     ap.add_argument("--json")
     args = ap.parse_args()
+    sides = [s for s in (("letta", args.letta), ("mneme", args.mneme)) if s[0] in args.sides.split(",")]
     fake = args.fake.rstrip("/")
     agents = req("GET", f"{args.letta}/v1/agents/?limit=1000")
     agents = [a for a in agents if a["agent_type"] != "sleeptime_agent" and re.search(args.only, a["name"])]
@@ -125,7 +129,7 @@ def main() -> int:
     for a in sorted(agents, key=lambda a: a["name"]):
         tools = {t["name"] for t in a.get("tools") or []}
         firsts = {}
-        for side, base in (("letta", args.letta), ("mneme", args.mneme)):
+        for side, base in sides:
             if "roll_dice" in tools:  # its run_first rule wants the custom tool called first
                 req("POST", f"{fake}/_fake/rules", {"when_last_user_contains": args.text, "times": 1,
                     "reply": {"tool_calls": [{"name": "roll_dice", "arguments": {"sides": 6, "request_heartbeat": True}}]}})
@@ -157,6 +161,9 @@ def main() -> int:
         for d in diffs:
             print("  " + d)
         return 1
+    if len(sides) < 2:
+        print(f"replay: {len(agents)} agents, one message each on {args.sides}")
+        return 0
     print(f"replay: {len(agents)} agents, the same requests on both servers")
     return 0
 

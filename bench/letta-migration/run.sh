@@ -5,7 +5,8 @@
 #   SCALE=1 bench/letta-migration/run.sh    # + 100 agents / 100k messages / 50k passages
 #
 # Steps: fake LLM up, Letta 0.16.7 up --fresh, populate.py, `mneme migrate from-letta`, mneme up
-# on the migrated directory, compare.py, replay.py (one more message to each agent on both,
+# on the migrated directory, compare.py, a cut-over (messages, passages and block edits on Letta,
+# then `migrate --since`, compare.py again), replay.py (one more message to each agent on both,
 # the fake's recorded requests compared), migrate again (nothing new expected), the same
 # migration from Letta's database (--letta-database-url: dry run, timed run, second run,
 # compare.py), a migration killed half-way then rerun (complete expected), compare again.
@@ -113,6 +114,40 @@ if start_mneme "$D"; then
   "$PY" "$HERE/compare.py" --letta "$LETTA" --mneme "$MNEME" --json "$OUT/compare-1.json" "${COMPARE_ARGS[@]}" \
     >"$OUT/compare-1.txt" || fail "compare after migration (all in $OUT/compare-1.txt)"
   head -n 100 "$OUT/compare-1.txt"
+  stop_mneme
+
+  note "cut-over: Letta keeps serving, then \`migrate --since\` brings the target level"
+  "$PY" "$HERE/replay.py" --letta "$LETTA" --mneme "$MNEME" --fake "$FAKE" --sides letta \
+    --text "Said on Letta during the cut-over." >"$OUT/cutover-traffic.txt" || fail "cut-over traffic"
+  "$PY" "$HERE/cutover.py" --letta "$LETTA" | tee "$OUT/cutover-changes.json" || fail "cut-over changes"
+  sleep 5  # sleep-time companions answer in the background
+  SINCE=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["started_at"])' "$OUT/migrate-1.report.json")
+  rm -f "$OUT/migrate-since.time"
+  TIMED_SINCE=()
+  [ -x /usr/bin/time ] && TIMED_SINCE=(/usr/bin/time -f "cut-over run: %e s wall, %U s user, %M KiB peak RSS" -a -o "$OUT/migrate-since.time")
+  "${TIMED_SINCE[@]}" "$BIN/mneme" migrate from-letta --url "$LETTA" --data-dir "$D" --since "$SINCE" \
+    --report "$OUT/migrate-since.report.json" 2>>"$OUT/migrate.log" | tee "$OUT/migrate-since.log" | tail -n 20 \
+    || fail "migrate --since"
+  cat "$OUT/migrate-since.time" 2>/dev/null
+  "$PY" - "$OUT/migrate-since.report.json" "$OUT/cutover-changes.json" <<'PYEOF' || fail "the cut-over run did not copy what changed"
+import json, sys
+r, changed = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+copied = {k: t["copied"] for k, t in r["kinds"].items()}
+print("cut-over run copied:", copied)
+ok = copied.get("messages", 0) > 0 and copied.get("passages", 0) >= changed["passages"] \
+    and copied.get("block_values", 0) >= changed["shared_blocks"]
+sys.exit(0 if ok else 1)
+PYEOF
+  start_mneme "$D" || true
+  "$PY" "$HERE/compare.py" --letta "$LETTA" --mneme "$MNEME" --json "$OUT/compare-since.json" "${COMPARE_ARGS[@]}" \
+    >"$OUT/compare-since.txt"
+  head -n 100 "$OUT/compare-since.txt"
+  # Level again: no more differences than right after the first migration (those left are
+  # listed in README.md, mneme's own listing).
+  n_first=$(grep -oE '^[0-9]+ difference' "$OUT/compare-1.txt" | grep -oE '^[0-9]+' || echo 0)
+  n_since=$(grep -oE '^[0-9]+ difference' "$OUT/compare-since.txt" | grep -oE '^[0-9]+' || echo 0)
+  echo "differences: $n_first after the first run, $n_since after the cut-over run"
+  [ "$n_since" -le "$n_first" ] || fail "the cut-over run left more differences (all in $OUT/compare-since.txt)"
 
   note "one more message to each agent on both servers; the LLM requests compared"
   "$PY" "$HERE/replay.py" --letta "$LETTA" --mneme "$MNEME" --fake "$FAKE" --json "$OUT/replay.json" \

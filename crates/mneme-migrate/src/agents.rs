@@ -12,7 +12,7 @@ use mneme_types::agent_file::{
 
 use crate::client::Source;
 use crate::rename::{Renames, rename};
-use crate::{MigrateError, Result};
+use crate::{MigrateError, Result, VIEWS};
 use crate::{history, letta};
 
 /// The agents that go together, each list in the source's order: agents sharing a block or a
@@ -101,7 +101,10 @@ pub(crate) async fn export(
     name_servers(&file, servers, &mut renames);
     name_folders(src, &file, agent, &mut renames).await?;
     let listed: Vec<letta::ListedMessage> = src
-        .list(&format!("/v1/agents/{}/messages?order=asc", agent.id))
+        .list(&format!(
+            "/v1/agents/{}/messages?order=asc&{VIEWS}",
+            agent.id
+        ))
         .await?;
     let renamed_messages = name_messages(&listed, &file, agent, &mut renames);
     rename(&mut file, &renames);

@@ -89,6 +89,11 @@ const READ_AHEAD: usize = 4;
 pub(crate) const AGENT_INCLUDE: &str =
     "include=agent.blocks&include=agent.tools&include=agent.sources&include=agent.tags";
 
+/// How a history listing is asked for: every stored message's views as stored, a
+/// `send_message` call as the tool call it is (with its id and arguments) and its return shown,
+/// where the default listing shows the call as an assistant message and hides the return.
+pub(crate) const VIEWS: &str = "use_assistant_message=false";
+
 /// Runs the whole migration into `service`'s store.
 pub async fn from_letta(service: &Service, opts: &Options) -> Result<Report> {
     let started = Instant::now();

@@ -6,11 +6,11 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use mneme_service::{CatchUp, CaughtUp, Service};
-use mneme_types::AgentId;
+use mneme_types::{AgentId, GroupId, MessageId};
 
 use crate::client::{PAGE, Source};
 use crate::report::Report;
-use crate::{AGENT_INCLUDE, MigrateError, Migrated, Result, agents, history, letta};
+use crate::{AGENT_INCLUDE, MigrateError, Migrated, Result, VIEWS, agents, history, letta};
 
 /// Listed times are to the second (Letta's message listing): the window opens a little early,
 /// and what the target holds already is recognised by id.
@@ -20,8 +20,40 @@ const SLACK: Duration = Duration::seconds(2);
 /// passage comes with its vector.
 const RECENT_PAGE: usize = 20;
 
-/// Each agent of a unit the target holds, as the source shows it now within the window.
+/// A unit the target holds, as the source shows it now within the window.
+pub(crate) struct Unit {
+    agents: Vec<(AgentId, CatchUp)>,
+    /// Its sleep-time groups' state: (group, turns counter, last processed message).
+    groups: Vec<(GroupId, Option<i64>, Option<MessageId>)>,
+}
+
 pub(crate) async fn read(
+    src: &Source,
+    unit: &[String],
+    groups: &[letta::Group],
+    since: DateTime<Utc>,
+) -> Result<Unit> {
+    let members: HashSet<&String> = unit.iter().collect();
+    let groups = groups
+        .iter()
+        .filter(|g| g.agents().any(|a| members.contains(a)))
+        .filter_map(|g| {
+            let last = g.last_processed_message_id.as_deref();
+            Some((
+                g.id.parse().ok()?,
+                g.turns_counter,
+                last.and_then(|m| m.parse().ok()),
+            ))
+        })
+        .collect();
+    Ok(Unit {
+        agents: agents_of(src, unit, since).await?,
+        groups,
+    })
+}
+
+/// Each agent of the unit as the source shows it now within the window.
+async fn agents_of(
     src: &Source,
     unit: &[String],
     since: DateTime<Utc>,
@@ -66,7 +98,9 @@ async fn agent(src: &Source, id: &str, from: DateTime<Utc>) -> Result<CatchUp> {
 /// agent's is from its creation): the source recompiles it in place when memory changes.
 async fn system(src: &Source, id: &str, context: &[String]) -> Result<Option<(String, String)>> {
     let first: Vec<letta::ListedMessage> = src
-        .get(&format!("/v1/agents/{id}/messages?order=asc&limit=1"))
+        .get(&format!(
+            "/v1/agents/{id}/messages?order=asc&limit=1&{VIEWS}"
+        ))
         .await?;
     Ok(first
         .into_iter()
@@ -86,7 +120,7 @@ async fn messages(
     id: &str,
     from: DateTime<Utc>,
 ) -> Result<Vec<letta::ListedMessage>> {
-    let newest_first = format!("/v1/agents/{id}/messages?order=desc");
+    let newest_first = format!("/v1/agents/{id}/messages?order=desc&{VIEWS}");
     let (_, before) = src
         .list_while(
             &newest_first,
@@ -95,7 +129,7 @@ async fn messages(
             |m: &letta::ListedMessage| m.date >= from,
         )
         .await?;
-    let forward = format!("/v1/agents/{id}/messages?order=asc");
+    let forward = format!("/v1/agents/{id}/messages?order=asc&{VIEWS}");
     let (listed, _) = src
         .list_while(&forward, before.map(|m| m.id), PAGE, |_| true)
         .await?;
@@ -118,11 +152,11 @@ async fn passages(src: &Source, id: &str, from: DateTime<Utc>) -> Result<mneme_s
 pub(crate) async fn write(
     service: &Service,
     dry_run: bool,
-    read: Vec<(AgentId, CatchUp)>,
+    read: Unit,
     report: &mut Report,
     migrated: &mut Migrated,
 ) -> Result<()> {
-    for (id, up) in read {
+    for (id, up) in read.agents {
         // Brought level here: not to be looked at again with the blocks of no agent.
         migrated
             .blocks
@@ -141,6 +175,11 @@ pub(crate) async fn write(
             report.note(format!(
                 "agent {id}: block {block} was attached on the source after the first run; --since does not attach blocks"
             ));
+        }
+    }
+    for (id, turns, last) in read.groups {
+        if service.set_group_state(id, turns, last, dry_run).await? {
+            report.copied("group_states", 1);
         }
     }
     Ok(())

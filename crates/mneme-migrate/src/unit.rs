@@ -21,7 +21,7 @@ pub(crate) enum Read {
     /// The target holds something else under one of its ids, or only some of its agents.
     Collision(String),
     /// The target holds all its agents, and what changed on the source since a time is read.
-    CatchUp(Vec<(AgentId, mneme_service::CatchUp)>),
+    CatchUp(crate::since::Unit),
     Ready(Box<Ready>),
 }
 
@@ -49,7 +49,9 @@ pub(crate) async fn read(
     match presence(service, src, unit).await? {
         Presence::All => {
             return Ok(match since {
-                Some(since) => Read::CatchUp(crate::since::read(src.http()?, unit, since).await?),
+                Some(since) => {
+                    Read::CatchUp(crate::since::read(src.http()?, unit, groups, since).await?)
+                }
                 None => Read::Present,
             });
         }

@@ -3,8 +3,8 @@
 //! created under the id it had there, so that clients that stored the id keep working.
 
 use mneme_types::{
-    Block, BlockId, CreateBlock, CreateMcpServer, Identity, IdentityCreate, IdentityId, McpServer,
-    McpServerId, Tool,
+    Block, BlockId, CreateBlock, CreateMcpServer, GroupId, Identity, IdentityCreate, IdentityId,
+    McpServer, McpServerId, MessageId, Tool,
 };
 
 use crate::{Result, Service};
@@ -35,6 +35,31 @@ impl Service {
             return Ok(false);
         }
         self.store.upsert_tools(vec![tool]).await?;
+        Ok(true)
+    }
+
+    /// A migrated sleep-time group's state as its source holds it now (a cut-over run), so
+    /// that its companions run on the turn they would have there. Whether it differed (it is
+    /// written unless `dry_run`).
+    pub async fn set_group_state(
+        &self,
+        id: GroupId,
+        turns_counter: Option<i64>,
+        last_processed: Option<MessageId>,
+        dry_run: bool,
+    ) -> Result<bool> {
+        let held = self.store.get_group(id).await?;
+        let same =
+            held.turns_counter == turns_counter && held.last_processed_message_id == last_processed;
+        if same || dry_run {
+            return Ok(!same);
+        }
+        let edit = Box::new(move |g: &mut mneme_types::Group| {
+            g.turns_counter = turns_counter;
+            g.last_processed_message_id = last_processed;
+            Ok(())
+        });
+        self.store.update_group(id, edit).await?;
         Ok(true)
     }
 
