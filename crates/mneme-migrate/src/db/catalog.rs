@@ -277,9 +277,9 @@ async fn conversations(db: &LettaDb, report: &mut Report) -> Result<()> {
     Ok(())
 }
 
-/// The groups, with their members and shared blocks from the link tables (the `agent_ids`
-/// column where those are empty); one of a manager type this version does not know is
-/// reported.
+/// The groups, with their members (the `agent_ids` column, in its order, as Letta answers;
+/// the link table where that is empty) and shared blocks; one of a manager type this version
+/// does not know is reported.
 pub(crate) async fn groups(db: &LettaDb, report: &mut Report) -> Result<Vec<letta::Group>> {
     let members = links(db, "groups_agents", "group_id", "agent_id").await?;
     let blocks = links(db, "groups_blocks", "group_id", "block_id").await?;
@@ -291,7 +291,10 @@ pub(crate) async fn groups(db: &LettaDb, report: &mut Report) -> Result<Vec<lett
     {
         let gid = id(row);
         let mut row = row.clone();
-        if let Some(m) = members.get(&gid) {
+        let listed = row.get("agent_ids").and_then(Value::as_array);
+        if listed.is_none_or(|a| a.is_empty())
+            && let Some(m) = members.get(&gid)
+        {
             row.insert("agent_ids".into(), json!(m));
         }
         row.insert(
