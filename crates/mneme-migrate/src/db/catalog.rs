@@ -364,3 +364,81 @@ pub(crate) async fn providers(db: &LettaDb, report: &mut Report) -> Result<Vec<l
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mneme_types::McpServerConfig;
+
+    fn row(v: Value) -> Row {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn mcp_server_rows_read_as_the_rest_list_gives_them() {
+        let stdio = mcp_server(&row(json!({
+            "id": "mcp_server-00000000-0000-4000-8000-000000000001", "server_name": "notes",
+            "server_type": "stdio",
+            "stdio_config": {"server_name": "notes", "type": "stdio", "command": "notes-mcp",
+                             "args": ["--quiet"], "env": {"A": "1"}}
+        })))
+        .unwrap();
+        let McpServerConfig::Stdio(c) = &stdio.config else {
+            panic!("{stdio:?}")
+        };
+        assert_eq!((c.command.as_str(), c.args.len()), ("notes-mcp", 1));
+        assert_eq!(c.env.as_ref().unwrap()["A"], "1");
+        let http = mcp_server(&row(json!({
+            "id": "mcp_server-00000000-0000-4000-8000-000000000002", "server_name": "web",
+            "server_type": "streamable_http", "server_url": "http://mcp.example/mcp",
+            "token": "t0k"
+        })))
+        .unwrap();
+        let McpServerConfig::StreamableHttp(c) = &http.config else {
+            panic!("{http:?}")
+        };
+        assert_eq!(c.auth_token.as_deref(), Some("Bearer t0k"));
+        let odd = mcp_server(&row(json!({
+            "id": "mcp_server-00000000-0000-4000-8000-000000000003", "server_name": "x",
+            "server_type": "carrier_pigeon"
+        })));
+        assert!(odd.is_err());
+    }
+
+    #[test]
+    fn an_agent_of_an_unknown_type_or_without_a_name_is_refused_with_the_reason() {
+        let cat = Catalog {
+            agents: Table::default(),
+            blocks: Table::new(vec![row(
+                json!({"id": "block-1", "label": "human", "value": "v"}),
+            )]),
+            tools: Table::default(),
+            sources: Table::default(),
+            mcp_servers: Table::default(),
+            agent_blocks: [("agent-1".to_owned(), vec!["block-1".to_owned()])].into(),
+            agent_tools: Links::new(),
+            agent_sources: Links::new(),
+            agent_tags: Links::new(),
+            block_tags: Links::new(),
+            agent_env: HashMap::new(),
+        };
+        let a = cat
+            .letta_agent(&row(
+                json!({"id": "agent-1", "name": "ada", "agent_type": "letta_v1_agent"}),
+            ))
+            .unwrap();
+        let blocks: Vec<_> = a
+            .blocks()
+            .map(|b| (b.id.as_str(), b.label.as_deref()))
+            .collect();
+        assert_eq!(blocks, [("block-1", Some("human"))]);
+        let e = cat
+            .letta_agent(&row(
+                json!({"id": "agent-2", "name": "x", "agent_type": "future_agent"}),
+            ))
+            .unwrap_err();
+        assert!(e.contains("\"future_agent\""), "{e}");
+        let e = cat.letta_agent(&row(json!({"id": "agent-3"}))).unwrap_err();
+        assert!(e.contains("no name"), "{e}");
+    }
+}
