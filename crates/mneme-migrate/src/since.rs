@@ -162,7 +162,6 @@ pub(crate) async fn write(
             .blocks
             .extend(up.blocks.iter().map(|(block, _)| block.clone()));
         let done: CaughtUp = service.catch_up(id, up, dry_run).await?;
-        report.present("agents", 1);
         report.copied("messages", done.messages);
         report.copied("passages", done.passages);
         report.copied("block_values", done.blocks);

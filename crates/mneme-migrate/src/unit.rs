@@ -16,13 +16,17 @@ use crate::{Migrated, Options, Result, agents, letta, rename};
 
 /// What reading a unit found.
 pub(crate) enum Read {
-    /// The target holds all its agents: an earlier run wrote it.
-    Present,
-    /// The target holds something else under one of its ids, or only some of its agents.
+    /// The target holds something else under one of its ids.
     Collision(String),
-    /// The target holds all its agents, and what changed on the source since a time is read.
-    CatchUp(crate::since::Unit),
-    Ready(Box<Ready>),
+    Unit {
+        /// Its agents the target holds (an earlier run wrote them).
+        present: usize,
+        /// What changed on the source since a time, for the agents present (`--since`).
+        catch_up: Option<crate::since::Unit>,
+        /// Its other agents (all of them on a first run; those the source gained since, on a
+        /// later one), read whole.
+        ready: Option<Box<Ready>>,
+    },
 }
 
 /// A unit read whole, to be written.
@@ -37,7 +41,8 @@ pub(crate) struct Ready {
     passages: u64,
 }
 
-/// The unit's agents read from the source, unless the target holds them.
+/// The unit's agents read from the source: those the target does not hold whole, those it
+/// holds only for what changed since a time (`since`).
 pub(crate) async fn read(
     service: &Service,
     src: &Origin,
@@ -46,18 +51,39 @@ pub(crate) async fn read(
     servers: &[McpServer],
     since: Option<DateTime<Utc>>,
 ) -> Result<Read> {
-    match presence(service, src, unit).await? {
-        Presence::All => {
-            return Ok(match since {
-                Some(since) => {
-                    Read::CatchUp(crate::since::read(src.http()?, unit, groups, since).await?)
-                }
-                None => Read::Present,
-            });
-        }
+    let present = match presence(service, src, unit).await? {
+        Presence::Held(present) => present,
         Presence::Collision(why) => return Ok(Read::Collision(why)),
-        Presence::None => {}
-    }
+    };
+    let absent: Vec<String> = unit
+        .iter()
+        .filter(|id| !present.contains(id))
+        .cloned()
+        .collect();
+    let catch_up = match since {
+        Some(since) if !present.is_empty() => {
+            Some(crate::since::read(src.http()?, &present, groups, since).await?)
+        }
+        _ => None,
+    };
+    let ready = match absent.is_empty() {
+        true => None,
+        false => Some(Box::new(read_whole(src, &absent, groups, servers).await?)),
+    };
+    Ok(Read::Unit {
+        present: present.len(),
+        catch_up,
+        ready,
+    })
+}
+
+/// Agents read whole, their files merged (what they share arrives once), with their groups.
+async fn read_whole(
+    src: &Origin,
+    unit: &[String],
+    groups: &[letta::Group],
+    servers: &[McpServer],
+) -> Result<Ready> {
     let mut file: Option<AgentFile> = None;
     let (mut archival, mut renamed) = (HashMap::new(), Vec::new());
     let (mut messages, mut passages) = (0, 0);
@@ -82,16 +108,17 @@ pub(crate) async fn read(
         .filter(|g| g.agents().any(|a| members.contains(a)))
         .filter_map(agents::group)
         .collect();
-    Ok(Read::Ready(Box::new(Ready {
+    Ok(Ready {
         file,
         archival,
         renamed,
         messages,
         passages,
-    })))
+    })
 }
 
-/// The unit written in one transaction (nothing in a dry run), and counted.
+/// The unit written (nothing in a dry run), and counted: its new agents in one transaction,
+/// each catch-up in one of its own.
 pub(crate) async fn write(
     service: &Service,
     opts: &Options,
@@ -100,22 +127,38 @@ pub(crate) async fn write(
     report: &mut Report,
     migrated: &mut Migrated,
 ) -> Result<()> {
-    let ready = match read {
-        Read::Present => {
-            report.present("agents", unit.len() as u64);
-            return Ok(());
-        }
+    let (present, catch_up, ready) = match read {
         Read::Collision(why) => {
             for id in unit {
                 report.skip("agents", format!("agent {id}: {why}"));
             }
             return Ok(());
         }
-        Read::CatchUp(read) => {
-            return crate::since::write(service, opts.dry_run, read, report, migrated).await;
-        }
-        Read::Ready(ready) => *ready,
+        Read::Unit {
+            present,
+            catch_up,
+            ready,
+        } => (present, catch_up, ready),
     };
+    report.present("agents", present as u64);
+    if let Some(up) = catch_up {
+        crate::since::write(service, opts.dry_run, up, report, migrated).await?;
+    }
+    match ready {
+        Some(ready) => write_whole(service, opts, *ready, report, migrated).await,
+        None => Ok(()),
+    }
+}
+
+/// Agents read whole, in one transaction with ids kept: what the target holds of theirs (a
+/// block or folder they share with agents an earlier run brought) is attached, not made.
+async fn write_whole(
+    service: &Service,
+    opts: &Options,
+    ready: Ready,
+    report: &mut Report,
+    migrated: &mut Migrated,
+) -> Result<()> {
     let Ready {
         file,
         archival,
@@ -129,7 +172,13 @@ pub(crate) async fn write(
     migrated
         .tools
         .extend(file.tools.iter().filter_map(|t| t.name.clone()));
-    let counted = count(&file, unit.len());
+    let mut counted = count(&file, file.agents.len());
+    for (kind, n) in held(service, &file).await? {
+        if let Some(c) = counted.iter_mut().find(|(k, _)| *k == kind) {
+            c.1 -= n.min(c.1);
+        }
+        report.present(kind, n);
+    }
     if !opts.dry_run {
         let import = ImportOptions {
             override_existing_tools: false,
@@ -153,6 +202,36 @@ pub(crate) async fn write(
     Ok(())
 }
 
+/// What of a unit's merged file the target holds already (shared with agents of the unit an
+/// earlier run brought): not written again.
+async fn held(service: &Service, file: &AgentFile) -> Result<[(&'static str, u64); 3]> {
+    let (mut blocks, mut folders, mut groups) = (0, 0, 0);
+    for b in &file.blocks {
+        if let Ok(id) = b.id.parse() {
+            blocks += u64::from(found(service.get_block(id).await)?);
+        }
+    }
+    for f in &file.sources {
+        if let Ok(id) = f.id.parse() {
+            folders += u64::from(found(service.get_folder(id).await)?);
+        }
+    }
+    for g in &file.groups {
+        if let Ok(id) = g.id.parse() {
+            groups += u64::from(found(service.get_group(id).await)?);
+        }
+    }
+    Ok([("blocks", blocks), ("folders", folders), ("groups", groups)])
+}
+
+fn found<T>(r: mneme_service::Result<T>) -> Result<bool> {
+    match r {
+        Ok(_) => Ok(true),
+        Err(ServiceError::Store(mneme_store::StoreError::NotFound { .. })) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The counts of a unit's merged file: what its agents share counts once. The server's own
 /// tools (`letta_*` types) are matched by name, never copied.
 fn count(file: &AgentFile, agents: usize) -> [(&'static str, u64); 6] {
@@ -171,16 +250,16 @@ fn count(file: &AgentFile, agents: usize) -> [(&'static str, u64); 6] {
 }
 
 enum Presence {
-    None,
-    All,
+    /// These of the unit's agents are in the target under their ids and names (none, some or
+    /// all: a unit gains agents when they are added to its shared blocks, folders or groups).
+    Held(Vec<String>),
     Collision(String),
 }
 
-/// Whether the target holds the unit's agents: all of them under their ids and names (an
-/// earlier run wrote the unit, in one transaction), none, or something else under one of
-/// their ids.
+/// Which of the unit's agents the target holds under their ids and names, unless it holds
+/// something else under one of their ids.
 async fn presence(service: &Service, src: &Origin, unit: &[String]) -> Result<Presence> {
-    let mut found = 0;
+    let mut held = Vec::new();
     for id in unit {
         let Ok(parsed) = id.parse::<AgentId>() else {
             continue;
@@ -194,17 +273,11 @@ async fn presence(service: &Service, src: &Origin, unit: &[String]) -> Result<Pr
                         there.name
                     )));
                 }
-                found += 1;
+                held.push(id.clone());
             }
             Err(ServiceError::Store(mneme_store::StoreError::NotFound { .. })) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(match found {
-        0 => Presence::None,
-        n if n == unit.len() => Presence::All,
-        _ => Presence::Collision(
-            "some agents of its unit (sharing blocks, folders or a group) are in the target and some are not".into(),
-        ),
-    })
+    Ok(Presence::Held(held))
 }

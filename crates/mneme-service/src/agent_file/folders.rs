@@ -189,6 +189,19 @@ impl ImportedFolders {
     }
 }
 
+/// A file of a held folder: known under its kept id and name, not made again.
+fn held_file(
+    f: &FileSchema,
+    folders: &HashMap<String, FolderId>,
+    files: &mut HashMap<String, (FileId, FolderId, String)>,
+) {
+    let (Ok(id), Some(folder)) = (f.id.parse::<FileId>(), folders.get(&f.source_id)) else {
+        return;
+    };
+    let name = f.file_name.clone().unwrap_or_default();
+    files.insert(f.id.clone(), (id, *folder, name));
+}
+
 fn agent_file(
     fa: &FileAgentSchema,
     file_id: FileId,
@@ -223,7 +236,15 @@ impl Service {
     ) -> Result<ImportedFolders> {
         let mut out = ImportedFolders::default();
         let mut names: HashSet<String> = HashSet::new();
+        let mut held: HashSet<String> = HashSet::new();
         for s in &file.sources {
+            if keep_ids && let Some(id) = self.held_folder(&s.id).await? {
+                // An earlier import brought it (a folder the agents share with agents here):
+                // attached, not made again.
+                out.folders.insert(s.id.clone(), id);
+                held.insert(s.id.clone());
+                continue;
+            }
             let name = self.free_folder_name(&s.name, &names).await?;
             names.insert(name.clone());
             let config = match embedding {
@@ -240,11 +261,23 @@ impl Service {
             });
         }
         for f in &file.files {
-            let source = file.sources.iter().position(|s| s.id == f.source_id);
+            if held.contains(&f.source_id) {
+                held_file(f, &out.folders, &mut out.files);
+                continue;
+            }
+            let source = file
+                .sources
+                .iter()
+                .filter(|s| !held.contains(&s.id))
+                .position(|s| s.id == f.source_id);
             let Some(record) = source.and_then(|i| out.records.get_mut(i)) else {
                 continue; // the reader checked every file names a source of the file
             };
-            let old_folder = &file.sources[source.unwrap_or_default()].name;
+            let old_folder = file
+                .sources
+                .iter()
+                .find(|s| s.id == f.source_id)
+                .map_or("", |s| s.name.as_str());
             let mut file = new_file(f, &record.folder, old_folder, &record.files);
             super::import::keep_id(keep_ids, &f.id, &mut file.id);
             let entry = (file.id, record.folder.id, file.file_name.clone());
@@ -255,6 +288,18 @@ impl Service {
             record.files.push(file);
         }
         Ok(out)
+    }
+
+    /// The folder's id here when ids are kept and the store holds it.
+    async fn held_folder(&self, file_id: &str) -> Result<Option<FolderId>> {
+        let Ok(id) = file_id.parse::<FolderId>() else {
+            return Ok(None);
+        };
+        match self.store.get_folder(id).await {
+            Ok(_) => Ok(Some(id)),
+            Err(mneme_store::StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// `name`, or `name_<8 hex>` when a folder here (or one earlier in the import) has it.

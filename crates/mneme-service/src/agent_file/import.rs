@@ -79,6 +79,9 @@ impl Service {
             .import_folders(&file, models.embedding.as_ref(), opts.keep_ids)
             .await?;
         let mut import = plan(&file, &opts, &models, &server_ids, &folders)?;
+        if opts.keep_ids {
+            self.leave_held(&mut import).await?;
+        }
         for (schema, agent) in file.agents.iter().zip(import.agents.iter_mut()) {
             if let Some(a) = archival.remove(&schema.id) {
                 self.with_passages(agent, a, opts.keep_ids).await?;
@@ -102,6 +105,27 @@ impl Service {
         let agent_ids = self.store.import_agents(import).await?;
         self.settle_imported_files(to_embed, with_folders).await;
         Ok(ImportedAgents { agent_ids })
+    }
+
+    /// With ids kept, the blocks and groups the store holds already under their ids (an
+    /// earlier import brought them, shared with the agents imported now) are left out: the
+    /// agents are attached to the stored ones.
+    async fn leave_held(&self, import: &mut AgentImport) -> Result<()> {
+        let mut blocks = Vec::with_capacity(import.blocks.len());
+        for b in std::mem::take(&mut import.blocks) {
+            if !held(self.store.get_block(b.id).await)? {
+                blocks.push(b);
+            }
+        }
+        import.blocks = blocks;
+        let mut groups = Vec::with_capacity(import.groups.len());
+        for g in std::mem::take(&mut import.groups) {
+            if !held(self.store.get_group(g.id).await)? {
+                groups.push(g);
+            }
+        }
+        import.groups = groups;
+        Ok(())
     }
 
     /// After the import is written: the files that came with text are chunked and embedded
@@ -808,4 +832,13 @@ fn variables(
             })
             .collect(),
     )
+}
+
+/// Whether a lookup found the record (`NotFound`: it did not).
+fn held<T>(found: std::result::Result<T, mneme_store::StoreError>) -> Result<bool> {
+    match found {
+        Ok(_) => Ok(true),
+        Err(mneme_store::StoreError::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }

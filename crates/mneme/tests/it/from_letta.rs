@@ -520,8 +520,8 @@ async fn a_cut_over_run_with_since_copies_only_what_changed_on_the_source() {
     src.post(&format!("/v1/agents/{bob}/summarize"), all)
         .await
         .ok();
-    let cy = json!({"name": "cy", "model": "openai/gpt-4o-mini"});
-    let cy = id(&src.post("/v1/agents/", cy).await.ok());
+    // A new agent on the shared block: its unit is partly in the target already.
+    let cy = id(&src.post("/v1/agents/", agent("cy")).await.ok());
 
     let cut = ["--since", since.as_str()];
     let dry = migrate(
@@ -533,6 +533,8 @@ async fn a_cut_over_run_with_since_copies_only_what_changed_on_the_source() {
     let report = migrate(dir.path(), &src.base, &base, &cut);
     for r in [&dry, &report] {
         assert_eq!(counts(r, "agents"), (1, 2), "{r}");
+        // Its own block is new; the shared one is attached, not made again.
+        assert_eq!(counts(r, "blocks"), (1, 1), "{r}");
         assert_eq!(counts(r, "passages").0, 1, "{r}");
         // The shared block once (the second agent finds it level), the loose one.
         assert_eq!(counts(r, "block_values").0, 2, "{r}");
@@ -557,6 +559,16 @@ async fn a_cut_over_run_with_since_copies_only_what_changed_on_the_source() {
     for block in [&shared, &loose] {
         same(&src, &dst, &format!("/v1/blocks/{block}"), &["value"]).await;
     }
+    let sharing = |v: Value| -> Vec<String> {
+        let mut ids: Vec<String> = v.as_array().unwrap().iter().map(id).collect();
+        ids.sort();
+        ids
+    };
+    let path = format!("/v1/blocks/{shared}/agents");
+    assert_eq!(
+        sharing(src.get(&path).await.ok()),
+        sharing(dst.get(&path).await.ok())
+    );
     let passages = |v: Value| -> Vec<(String, Value, Value)> {
         let listed = v.as_array().unwrap().iter();
         listed
