@@ -7,8 +7,9 @@
 # Steps: fake LLM up, Letta 0.16.7 up --fresh, populate.py, `mneme migrate from-letta`, mneme up
 # on the migrated directory, compare.py, a cut-over (messages, passages and block edits on Letta,
 # then `migrate --since`, compare.py again), replay.py (one more message to each agent on both,
-# the fake's recorded requests compared), migrate again (nothing new expected), a migration
-# killed half-way then rerun (complete expected), compare again.
+# the fake's recorded requests compared), migrate again (nothing new expected), the same
+# migration from Letta's database (--letta-database-url: dry run, timed run, second run,
+# compare.py), a migration killed half-way then rerun (complete expected), compare again.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -152,6 +153,39 @@ PYEOF
   "$PY" "$HERE/replay.py" --letta "$LETTA" --mneme "$MNEME" --fake "$FAKE" --json "$OUT/replay.json" \
     >"$OUT/replay.txt" || fail "replay (all in $OUT/replay.txt)"
   head -n 150 "$OUT/replay.txt"
+  stop_mneme
+fi
+
+note "the database path: the same Letta read from its PostgreSQL (--letta-database-url)"
+# The kit makes Letta's tables from its models, without Alembic: its database has no
+# alembic_version to check, hence --letta-any-schema (a deployment's database has one).
+LETTA_DB=postgresql://postgres@127.0.0.1:${LETTA_REF_PG_PORT:-15433}/${LETTA_REF_DB:-letta}
+migrate_db() {  # data-dir [extra args...]
+  local dir=$1; shift
+  "$BIN/mneme" migrate from-letta --letta-database-url "$LETTA_DB" --letta-any-schema \
+    --data-dir "$dir" "$@" 2>>"$OUT/migrate-db.log"
+}
+D3=$OUT/mneme-data-db
+rm -rf "$D3"
+migrate_db "$D3" --dry-run --report "$OUT/migrate-db-dry.report.json" | tail -n 20 || fail "migrate --letta-database-url --dry-run"
+rm -f "$OUT/migrate-db.time"
+[ -x /usr/bin/time ] && TIMED=(/usr/bin/time -f "migration (database): %e s wall, %U s user, %S s system, %M KiB peak RSS" -a -o "$OUT/migrate-db.time")
+"${TIMED[@]}" "$BIN/mneme" migrate from-letta --letta-database-url "$LETTA_DB" --letta-any-schema \
+  --data-dir "$D3" --report "$OUT/migrate-db-1.report.json" 2>>"$OUT/migrate-db.log" \
+  | tee "$OUT/migrate-db-1.log" | tail -n 20 || fail "migrate --letta-database-url"
+cat "$OUT/migrate-db.time" 2>/dev/null
+migrate_db "$D3" --report "$OUT/migrate-db-2.report.json" | tail -n 20 || fail "second migrate --letta-database-url"
+"$PY" - "$OUT/migrate-db-2.report.json" <<'PYEOF' || fail "the second database migration copied something"
+import json, sys
+r = json.load(open(sys.argv[1]))
+copied = {k: t["copied"] for k, t in r["kinds"].items() if t["copied"]}
+print("second run copied:", copied or "nothing")
+sys.exit(1 if copied else 0)
+PYEOF
+if start_mneme "$D3"; then
+  "$PY" "$HERE/compare.py" --letta "$LETTA" --mneme "$MNEME" --json "$OUT/compare-db.json" "${COMPARE_ARGS[@]}" \
+    >"$OUT/compare-db.txt" || fail "compare after the database migration (all in $OUT/compare-db.txt)"
+  head -n 100 "$OUT/compare-db.txt"
   stop_mneme
 fi
 

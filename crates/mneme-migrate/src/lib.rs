@@ -1,6 +1,7 @@
 //! `mneme migrate from-letta`: a whole Letta deployment moved into this server's store, read
 //! over the Letta REST API (what every Letta version since the 0.6 line serves, and what
-//! mneme serves too).
+//! mneme serves too), or from its PostgreSQL database directly (`db`, the 0.16 line's schema,
+//! read-only): both origins give the same values (`origin`), written by the same code.
 //!
 //! Agents go through the Agent File import with their ids kept: each agent's export gives its
 //! history, blocks, tools, folders and files; the source's other answers give the real ids the
@@ -14,8 +15,10 @@
 
 mod agents;
 mod client;
+mod db;
 mod history;
 mod letta;
+mod origin;
 mod rename;
 mod report;
 mod since;
@@ -31,13 +34,17 @@ use mneme_types::McpServer;
 
 pub use report::{Report, Tally};
 
-use client::Source;
+use origin::Origin;
 
 /// What a migration is asked to do.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// The source server's base URL (`http://host:8283`).
     pub url: String,
+    /// Instead of `url`: the source's PostgreSQL database, read directly (read-only).
+    pub letta_database_url: Option<String>,
+    /// Read a database whose schema version is not of the 0.16 line.
+    pub letta_any_schema: bool,
     /// Sent as `Authorization: Bearer` (a Letta server's password or API key).
     pub token: Option<String>,
     /// Read everything and report what would move; write nothing.
@@ -90,20 +97,16 @@ pub(crate) const VIEWS: &str = "use_assistant_message=false";
 /// Runs the whole migration into `service`'s store.
 pub async fn from_letta(service: &Service, opts: &Options) -> Result<Report> {
     let started = Instant::now();
-    let src = Source::new(&opts.url, opts.token.clone())?;
     let mut report = Report {
-        source: opts.url.clone(),
         dry_run: opts.dry_run,
         started_at: Some(chrono::Utc::now()),
         since: opts.since,
         ..Report::default()
     };
-    let health: letta::Health = src.get("/v1/health/").await?;
-    report.source_version = health.version;
-    let servers: Vec<McpServer> = optional(src.get("/v1/mcp-servers/").await)?.unwrap_or_default();
-    let groups: Vec<letta::Group> =
-        optional(src.list("/v1/groups/?order=asc").await)?.unwrap_or_default();
-    let agents = list_agents(&src, &groups).await?;
+    let src = Origin::open(opts, &mut report).await?;
+    let servers = src.mcp_servers(&mut report).await?;
+    let groups = src.groups(&mut report).await?;
+    let agents = src.agents(&groups, &mut report).await?;
     tracing::info!(
         agents = agents.len(),
         groups = groups.len(),
@@ -126,7 +129,7 @@ pub async fn from_letta(service: &Service, opts: &Options) -> Result<Report> {
 /// unit that cannot move is reported and the others still move.
 async fn migrate_agents(
     service: &Service,
-    src: &Source,
+    src: &Origin,
     opts: &Options,
     agents: &[letta::Agent],
     groups: &[letta::Group],
@@ -172,28 +175,6 @@ async fn migrate_agents(
     }
     progress.finish();
     Ok(migrated)
-}
-
-/// Every agent of the source, and the members of its groups that its listing leaves out (a
-/// server may hide sleep-time companions from it).
-async fn list_agents(src: &Source, groups: &[letta::Group]) -> Result<Vec<letta::Agent>> {
-    let mut agents: Vec<letta::Agent> = src
-        .list(&format!("/v1/agents/?order=asc&{AGENT_INCLUDE}"))
-        .await?;
-    let listed: HashSet<String> = agents.iter().map(|a| a.id.clone()).collect();
-    let mut missing: Vec<&String> = groups
-        .iter()
-        .flat_map(|g| g.agents())
-        .filter(|id| !listed.contains(*id))
-        .collect();
-    missing.sort();
-    missing.dedup();
-    for id in missing {
-        if let Some(a) = optional(src.get(&format!("/v1/agents/{id}?{AGENT_INCLUDE}")).await)? {
-            agents.push(a);
-        }
-    }
-    Ok(agents)
 }
 
 /// A progress line on a terminal (a log has the units' lines instead).

@@ -6,30 +6,12 @@ use std::collections::HashSet;
 use mneme_service::{Service, ServiceError};
 use mneme_store::{Page, ProviderFilter, StoreError};
 use mneme_types::{
-    AgentId, BlockId, BlockUpdate, CreateBlock, CreateMcpServer, CreateProvider, IdentityCreate,
-    IdentityId, McpServer, Tool,
+    AgentId, BlockId, BlockUpdate, CreateMcpServer, CreateProvider, IdentityId, McpServer,
 };
-use serde::Deserialize;
 
-use crate::client::Source;
+use crate::origin::Origin;
 use crate::report::Report;
-use crate::{Options, Result, letta, optional};
-
-/// `Identity`: its id, and the rest as the create request takes it.
-#[derive(Deserialize)]
-struct Identity {
-    id: String,
-    #[serde(flatten)]
-    create: IdentityCreate,
-}
-
-/// `BlockResponse`: its id, and the rest as the create request takes it.
-#[derive(Deserialize)]
-struct Block {
-    id: String,
-    #[serde(flatten)]
-    create: CreateBlock,
-}
+use crate::{Options, Result};
 
 fn not_found<T>(r: mneme_service::Result<T>) -> mneme_service::Result<Option<T>> {
     match r {
@@ -42,17 +24,16 @@ fn not_found<T>(r: mneme_service::Result<T>) -> mneme_service::Result<Option<T>>
 /// Identities, linked to the agents and blocks of theirs that the target holds.
 pub(crate) async fn identities(
     service: &Service,
-    src: &Source,
+    src: &Origin,
     opts: &Options,
     report: &mut Report,
 ) -> Result<()> {
-    let listed: Vec<Identity> =
-        optional(src.list("/v1/identities/?order=asc").await)?.unwrap_or_default();
-    for i in listed {
-        let Ok(id) = i.id.parse::<IdentityId>() else {
+    let listed = src.identities(report).await?;
+    for (source_id, mut create) in listed {
+        let Ok(id) = source_id.parse::<IdentityId>() else {
             report.skip(
                 "identities",
-                format!("identity {}: not an identity id", i.id),
+                format!("identity {source_id}: not an identity id"),
             );
             continue;
         };
@@ -60,10 +41,9 @@ pub(crate) async fn identities(
             report.present("identities", 1);
             continue;
         }
-        let mut create = i.create;
-        // Letta lists an identity's links empty; its link routes give them.
-        let agents = links(src, &i.id, "agents", create.agent_ids.take()).await?;
-        let blocks = links(src, &i.id, "blocks", create.block_ids.take()).await?;
+        src.identity_links(&source_id, &mut create).await?;
+        let agents = create.agent_ids.take().unwrap_or_default();
+        let blocks = create.block_ids.take().unwrap_or_default();
         let agent_held = |id: AgentId| async move {
             Ok(not_found(service.get_agent(id, Default::default()).await)?.is_some())
         };
@@ -77,22 +57,6 @@ pub(crate) async fn identities(
         report.copied("identities", 1);
     }
     Ok(())
-}
-
-/// An identity's links of one kind (`agents`, `blocks`): those it names and those its link
-/// route gives, that are ids of this kind.
-async fn links<T: std::str::FromStr>(
-    src: &Source,
-    identity: &str,
-    kind: &str,
-    named: Option<Vec<T>>,
-) -> Result<Vec<T>> {
-    let listed: Vec<letta::Named> = src
-        .list(&format!("/v1/identities/{identity}/{kind}"))
-        .await?;
-    let mut ids = named.unwrap_or_default();
-    ids.extend(listed.iter().filter_map(|n| n.id.parse().ok()));
-    Ok(ids)
 }
 
 /// The ids the target holds (`holds` says whether it holds one), each once.
@@ -114,25 +78,25 @@ where
 /// Blocks the migrated agents did not bring (blocks of no agent, templates).
 pub(crate) async fn blocks(
     service: &Service,
-    src: &Source,
+    src: &Origin,
     opts: &Options,
     brought: &HashSet<String>,
     report: &mut Report,
 ) -> Result<()> {
-    let listed: Vec<Block> = src.list("/v1/blocks/?order=asc").await?;
-    for b in listed.into_iter().filter(|b| !brought.contains(&b.id)) {
-        let Ok(id) = b.id.parse::<BlockId>() else {
-            report.skip("blocks", format!("block {}: not a block id", b.id));
+    let listed = src.blocks(report).await?;
+    for (source_id, create) in listed.into_iter().filter(|(id, _)| !brought.contains(id)) {
+        let Ok(id) = source_id.parse::<BlockId>() else {
+            report.skip("blocks", format!("block {source_id}: not a block id"));
             continue;
         };
         if let Some(held) = not_found(service.get_block(id).await)? {
             // An agent brought it, or an earlier run; `--since` brings a new value.
-            if opts.since.is_some() && b.create.value != held.value {
+            if opts.since.is_some() && create.value != held.value {
                 if !opts.dry_run {
-                    let len = b.create.value.chars().count();
+                    let len = create.value.chars().count();
                     let value = BlockUpdate {
-                        limit: b.create.limit.map(|l| l.max(len)),
-                        value: Some(b.create.value),
+                        limit: create.limit.map(|l| l.max(len)),
+                        value: Some(create.value),
                         ..BlockUpdate::default()
                     };
                     service.update_block(id, value).await?;
@@ -142,7 +106,7 @@ pub(crate) async fn blocks(
             continue;
         }
         if !opts.dry_run {
-            service.import_block(id, b.create).await?;
+            service.import_block(id, create).await?;
         }
         report.copied("blocks", 1);
     }
@@ -153,22 +117,12 @@ pub(crate) async fn blocks(
 /// matched by name, never copied.
 pub(crate) async fn tools(
     service: &Service,
-    src: &Source,
+    src: &Origin,
     opts: &Options,
     brought: &HashSet<String>,
     report: &mut Report,
 ) -> Result<()> {
-    let listed: Vec<Tool> = match src.list("/v1/tools/?order=asc").await {
-        Ok(listed) => listed,
-        Err(e @ crate::MigrateError::Decode { .. }) => {
-            report.skip(
-                "tools",
-                format!("the source's tool list cannot be read: {e}"),
-            );
-            return Ok(());
-        }
-        Err(e) => return Err(e),
-    };
+    let listed = src.tools(report).await?;
     let custom = listed
         .into_iter()
         .filter(|t| !t.tool_type.starts_with("letta_") && !brought.contains(&t.name));
@@ -215,12 +169,11 @@ pub(crate) async fn mcp_servers(
 /// entries to copy.
 pub(crate) async fn providers(
     service: &Service,
-    src: &Source,
+    src: &Origin,
     opts: &Options,
     report: &mut Report,
 ) -> Result<()> {
-    let listed: Vec<letta::Provider> =
-        optional(src.list("/v1/providers/?order=asc").await)?.unwrap_or_default();
+    let listed = src.providers(report).await?;
     for p in listed
         .into_iter()
         .filter(|p| p.provider_category.as_deref() == Some("byok"))

@@ -10,9 +10,9 @@ use mneme_service::{Archival, ImportOptions, Include, Service, ServiceError};
 use mneme_types::agent_file::AgentFile;
 use mneme_types::{AgentId, McpServer};
 
-use crate::client::Source;
+use crate::origin::Origin;
 use crate::report::Report;
-use crate::{AGENT_INCLUDE, Migrated, Options, Result, agents, letta, rename};
+use crate::{Migrated, Options, Result, agents, letta, rename};
 
 /// What reading a unit found.
 pub(crate) enum Read {
@@ -45,7 +45,7 @@ pub(crate) struct Ready {
 /// holds only for what changed since a time (`since`).
 pub(crate) async fn read(
     service: &Service,
-    src: &Source,
+    src: &Origin,
     unit: &[String],
     groups: &[letta::Group],
     servers: &[McpServer],
@@ -62,7 +62,7 @@ pub(crate) async fn read(
         .collect();
     let catch_up = match since {
         Some(since) if !present.is_empty() => {
-            Some(crate::since::read(src, &present, groups, since).await?)
+            Some(crate::since::read(src.http()?, &present, groups, since).await?)
         }
         _ => None,
     };
@@ -79,7 +79,7 @@ pub(crate) async fn read(
 
 /// Agents read whole, their files merged (what they share arrives once), with their groups.
 async fn read_whole(
-    src: &Source,
+    src: &Origin,
     unit: &[String],
     groups: &[letta::Group],
     servers: &[McpServer],
@@ -88,8 +88,8 @@ async fn read_whole(
     let (mut archival, mut renamed) = (HashMap::new(), Vec::new());
     let (mut messages, mut passages) = (0, 0);
     for (i, id) in unit.iter().enumerate() {
-        let agent: letta::Agent = src.get(&format!("/v1/agents/{id}?{AGENT_INCLUDE}")).await?;
-        let exported = agents::export(src, &agent, servers, i).await?;
+        let agent = src.agent(id).await?;
+        let exported = src.export(&agent, servers, i).await?;
         renamed.push((id.clone(), exported.renamed_messages));
         messages += exported.file.agents[0].messages.len() as u64;
         passages += exported.archival.passages.len() as u64;
@@ -258,7 +258,7 @@ enum Presence {
 
 /// Which of the unit's agents the target holds under their ids and names, unless it holds
 /// something else under one of their ids.
-async fn presence(service: &Service, src: &Source, unit: &[String]) -> Result<Presence> {
+async fn presence(service: &Service, src: &Origin, unit: &[String]) -> Result<Presence> {
     let mut held = Vec::new();
     for id in unit {
         let Ok(parsed) = id.parse::<AgentId>() else {
@@ -266,8 +266,8 @@ async fn presence(service: &Service, src: &Source, unit: &[String]) -> Result<Pr
         };
         match service.get_agent(parsed, Include::default()).await {
             Ok(there) => {
-                let source: letta::Agent = src.get(&format!("/v1/agents/{id}")).await?;
-                if there.name != source.name {
+                let source = src.agent_name(id).await?;
+                if there.name != source {
                     return Ok(Presence::Collision(format!(
                         "the target holds another agent ({:?}) under this id",
                         there.name

@@ -10,8 +10,17 @@ use mneme_service::Service;
 #[derive(clap::Args)]
 pub(crate) struct FromLettaArgs {
     /// The Letta server's base URL, e.g. `http://localhost:8283`.
-    #[arg(long)]
-    url: String,
+    #[arg(long, required_unless_present = "letta_database_url")]
+    url: Option<String>,
+    /// Instead of `--url`: the Letta server's PostgreSQL database, e.g.
+    /// `postgres://letta:PASSWORD@host:5432/letta`, read directly and read-only (faster for
+    /// large deployments; the schemas of Letta's 0.16 line).
+    #[arg(long, conflicts_with = "url")]
+    letta_database_url: Option<String>,
+    /// Read a Letta database whose schema is not of the 0.16 line (what this version does not
+    /// understand is reported and skipped).
+    #[arg(long, requires = "letta_database_url")]
+    letta_any_schema: bool,
     /// Its password or API key, sent as `Authorization: Bearer`.
     #[arg(long, env = "LETTA_API_KEY", hide_env_values = true)]
     token: Option<String>,
@@ -29,7 +38,7 @@ pub(crate) struct FromLettaArgs {
     /// Agents an earlier run copied are brought level with the source by what changed there
     /// since this time (RFC 3339, e.g. the one the earlier run printed): new messages and
     /// passages, block values. Without it they are left as they are.
-    #[arg(long, value_parser = since)]
+    #[arg(long, value_parser = since, conflicts_with = "letta_database_url")]
     since: Option<chrono::DateTime<chrono::Utc>>,
     /// Also write the report as JSON to this file.
     #[arg(long)]
@@ -38,7 +47,9 @@ pub(crate) struct FromLettaArgs {
 
 pub(crate) async fn run(service: Service, args: FromLettaArgs) -> anyhow::Result<()> {
     let opts = mneme_migrate::Options {
-        url: args.url,
+        url: args.url.unwrap_or_default(),
+        letta_database_url: args.letta_database_url,
+        letta_any_schema: args.letta_any_schema,
         token: args.token,
         dry_run: args.dry_run,
         provider_keys: provider_keys(&args.provider_keys)?,

@@ -16,6 +16,7 @@ mod db_loss;
 mod doctor;
 mod errors;
 mod from_letta;
+mod from_letta_db;
 mod fuzz_findings;
 mod limits;
 mod mcp;
