@@ -244,10 +244,13 @@ mod tests {
         let args: Value = serde_json::from_str(&call.function.arguments).unwrap();
         assert_eq!(args["message"], "hello");
         assert_eq!(stored[2].tool_call_id.as_deref(), Some("call_9"));
-        assert_eq!(
-            stored[2].content,
-            vec![ContentPart::text("Sent message successfully.")]
-        );
+        // Stored packed, as the source stored it: the listing showed its message.
+        let [ContentPart::Text { text, .. }] = stored[2].content.as_slice() else {
+            panic!("{:?}", stored[2].content);
+        };
+        let packed: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(packed["status"], "OK");
+        assert_eq!(packed["message"], "Sent message successfully.");
     }
 
     #[test]
