@@ -12,16 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import urllib.request
 
-
-def req(method: str, url: str, body: dict | None = None):
-    data = json.dumps(body).encode() if body is not None else None
-    r = urllib.request.Request(url, data=data, method=method,
-                               headers={"content-type": "application/json"})
-    with urllib.request.urlopen(r, timeout=300) as resp:
-        raw = resp.read()
-        return json.loads(raw) if raw else None
+from replay import req  # the same JSON-over-HTTP helper
 
 
 def main() -> int:

@@ -10,10 +10,17 @@ use serde_json::{Value, json};
 
 use crate::{bin, id};
 
-/// Runs `mneme migrate from-letta` into `dir`; its standard output (the report).
+/// Runs `mneme migrate from-letta --url` into `dir`; its standard output (the report).
 fn migrate(dir: &Path, url: &str, fake: &str, extra: &[&str]) -> String {
+    migrate_from(dir, &["--url", url], fake, extra)
+}
+
+/// Runs `mneme migrate from-letta` from `source` (its flags) into `dir`; the report.
+pub(crate) fn migrate_from(dir: &Path, source: &[&str], fake: &str, extra: &[&str]) -> String {
     let out = Command::new(bin())
-        .args(["migrate", "from-letta", "--url", url, "--data-dir"])
+        .args(["migrate", "from-letta"])
+        .args(source)
+        .arg("--data-dir")
         .arg(dir)
         .args(["--embedding-model-fetch", "false"])
         .args(extra)
@@ -28,7 +35,7 @@ fn migrate(dir: &Path, url: &str, fake: &str, extra: &[&str]) -> String {
 }
 
 /// The `copied` and `present` columns of a kind's line of the report.
-fn counts(report: &str, kind: &str) -> (u64, u64) {
+pub(crate) fn counts(report: &str, kind: &str) -> (u64, u64) {
     let line = report
         .lines()
         .find(|l| l.split_whitespace().next() == Some(kind))

@@ -5,7 +5,6 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::process::Command;
 
 use mneme_store::{MessageQuery, Order};
 use mneme_store_postgres::scratch::ScratchDb;
@@ -13,6 +12,7 @@ use mneme_testkit::{FakeLlm, TestServer};
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
+use crate::from_letta::{counts, migrate_from};
 use crate::{bin, id};
 
 fn fixture(name: &str) -> std::path::PathBuf {
@@ -57,34 +57,7 @@ async fn letta_database() -> ScratchDb {
 
 /// Runs the migration from the database into `dir`; its report.
 fn migrate(dir: &Path, database: &str, fake: &str, extra: &[&str]) -> String {
-    let out = Command::new(bin())
-        .args(["migrate", "from-letta", "--letta-database-url", database])
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--embedding-model-fetch", "false"])
-        .args(extra)
-        .env("OPENAI_BASE_URL", fake)
-        .env("OPENAI_API_KEY", "sk-test")
-        .envs(mneme_testkit::store_env(dir))
-        .output()
-        .expect("run mneme");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "migrate failed: {stderr}");
-    String::from_utf8(out.stdout).expect("utf-8 output")
-}
-
-/// The `copied` and `present` columns of a kind's line of the report.
-fn counts(report: &str, kind: &str) -> (u64, u64) {
-    let line = report
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(kind))
-        .unwrap_or_else(|| panic!("no {kind} line in {report}"));
-    let n: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .map(|x| x.parse().unwrap())
-        .collect();
-    (n[0], n[1])
+    migrate_from(dir, &["--letta-database-url", database], fake, extra)
 }
 
 fn sorted(v: &Value, key: &str) -> Vec<String> {
