@@ -170,6 +170,12 @@ pub(crate) async fn write(
                 "agent {id}: its context on the source names messages the target does not hold; the new messages were appended to its context here"
             ));
         }
+        if done.unkept > 0 {
+            report.note(format!(
+                "agent {id}: {} new messages or passages have ids of another kind and were left behind",
+                done.unkept
+            ));
+        }
         for block in done.unknown_blocks {
             report.note(format!(
                 "agent {id}: block {block} was attached on the source after the first run; --since does not attach blocks"

@@ -10,7 +10,6 @@ use mneme_store::{Archive, BlockChange, HistoryAppend, PassageList};
 use mneme_types::agent_file::MessageSchema;
 use mneme_types::{AgentId, ArchiveId, Block, MessageId, PassageId, time};
 
-use super::import::keep_id;
 use super::messages::stored;
 use super::migrated::{Archival, passage};
 use crate::{Result, Service};
@@ -42,15 +41,25 @@ pub struct CaughtUp {
     /// Blocks of the source's agent that the target's does not have (attached since the first
     /// run): a catch-up does not attach them.
     pub unknown_blocks: Vec<String>,
+    /// New messages (and passages) left behind: their ids are not of this server's kind, so a
+    /// later run could not tell them from ones it had not copied.
+    pub unkept: u64,
 }
 
 impl Service {
     /// Writes what `agent` gained on its source (nothing in a dry run), in one transaction.
     pub async fn catch_up(&self, agent: AgentId, up: CatchUp, dry_run: bool) -> Result<CaughtUp> {
         let held = self.store.get_agent(agent).await?;
-        let messages = self.new_messages(agent, &up.messages).await?;
+        let shown = up.system.is_some();
+        let (messages, unkept) = self.new_messages(agent, &up.messages).await?;
         let (message_ids, context_taken) = self.context(&held, &messages, &up.context).await?;
         let (block_changes, unknown_blocks) = self.block_changes(agent, &up.blocks).await?;
+        let foreign = up
+            .archival
+            .passages
+            .iter()
+            .filter(|p| p.id.parse::<PassageId>().is_err())
+            .count();
         let passages = self
             .new_passages(agent, held.embedding_config.as_ref(), up.archival)
             .await?;
@@ -61,6 +70,7 @@ impl Service {
             blocks: block_changes.len() as u64,
             context_taken,
             unknown_blocks,
+            unkept: unkept + foreign as u64,
         };
         let unchanged = messages.is_empty()
             && passages.is_empty()
@@ -70,12 +80,12 @@ impl Service {
         if dry_run || unchanged {
             return Ok(done);
         }
-        // Without the source's system text, the system messages of the agents sharing a
-        // changed block are recompiled here (a crash before that is healed by the next turn,
-        // which recompiles a stale one).
-        let recompile: Vec<mneme_types::BlockId> = match system_text {
-            Some(_) => Vec::new(),
-            None => block_changes
+        // When the source does not show its system text, the system messages of the agents
+        // sharing a changed block are recompiled here (a crash before that is healed by the
+        // next turn, which recompiles a stale one).
+        let recompile: Vec<mneme_types::BlockId> = match shown {
+            true => Vec::new(),
+            false => block_changes
                 .iter()
                 .filter_map(|c| match c {
                     BlockChange::Update { block, .. } => Some(block.id),
@@ -117,12 +127,13 @@ impl Service {
         Ok(held.first().filter(|m| m.text != text).map(|_| (id, text)))
     }
 
-    /// The messages the target does not hold yet, as stored, under their source ids.
+    /// The messages the target does not hold yet, as stored, under their source ids, and how
+    /// many have ids that are not of this server's kind (left behind).
     async fn new_messages(
         &self,
         agent: AgentId,
         listed: &[MessageSchema],
-    ) -> Result<Vec<mneme_store::Message>> {
+    ) -> Result<(Vec<mneme_store::Message>, u64)> {
         let ids: Vec<MessageId> = listed.iter().filter_map(|m| m.id.parse().ok()).collect();
         let held: HashSet<MessageId> = self
             .store
@@ -131,15 +142,19 @@ impl Service {
             .into_iter()
             .map(|m| m.id)
             .collect();
+        let unkept = (listed.len() - ids.len()) as u64;
         let mut out = Vec::new();
         for m in listed {
-            let mut message = stored(m, agent);
-            keep_id(true, &m.id, &mut message.id);
-            if !held.contains(&message.id) {
+            let Ok(id) = m.id.parse::<MessageId>() else {
+                continue;
+            };
+            if !held.contains(&id) {
+                let mut message = stored(m, agent);
+                message.id = id;
                 out.push(message);
             }
         }
-        Ok(out)
+        Ok((out, unkept))
     }
 
     /// Updates of the target's blocks whose value differs from the source's (a limit raised
@@ -189,9 +204,12 @@ impl Service {
         };
         let oldest = archival.passages.iter().filter_map(|p| p.created_at).min();
         let held = self.held_passages(archive.id, oldest).await?;
+        // A passage whose id is not of this server's kind would get a fresh one, and be
+        // copied again by every later run: left behind, as such messages are.
         let mut passages: Vec<mneme_store::Passage> = archival
             .passages
             .into_iter()
+            .filter(|p| p.id.parse::<PassageId>().is_ok())
             .map(|p| passage(p, &archive, config, true))
             .filter(|p| !held.contains(&p.id))
             .collect();
