@@ -25,7 +25,7 @@ mod since;
 mod standalone;
 mod unit;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use futures_util::StreamExt;
@@ -137,11 +137,16 @@ async fn migrate_agents(
     report: &mut Report,
 ) -> Result<Migrated> {
     let units = agents::components(agents, groups);
+    let names: HashMap<&str, &str> = agents
+        .iter()
+        .map(|a| (a.id.as_str(), a.name.as_str()))
+        .collect();
+    let names = &names;
     let mut migrated = Migrated::default();
     let mut progress = Progress::new(agents.len());
     let reads = futures_util::stream::iter(units.iter())
         .map(|unit| async move {
-            let read = unit::read(service, src, unit, groups, servers, opts.since).await;
+            let read = unit::read(service, src, unit, groups, servers, opts.since, names).await;
             (unit, read)
         })
         .buffered(READ_AHEAD);

@@ -90,17 +90,6 @@ impl Origin {
         }
     }
 
-    /// The agent's name (whether the target's agent of its id is the same one).
-    pub(crate) async fn agent_name(&self, id: &str) -> Result<String> {
-        match self {
-            Origin::Http(src) => Ok(src
-                .get::<letta::Agent>(&format!("/v1/agents/{id}"))
-                .await?
-                .name),
-            Origin::Db(db) => Ok(db.agent(id)?.name),
-        }
-    }
-
     /// The agent as the import takes it; `tag` tells an export's unmapped local ids apart.
     pub(crate) async fn export(
         &self,

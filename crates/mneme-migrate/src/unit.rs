@@ -50,8 +50,9 @@ pub(crate) async fn read(
     groups: &[letta::Group],
     servers: &[McpServer],
     since: Option<DateTime<Utc>>,
+    names: &HashMap<&str, &str>,
 ) -> Result<Read> {
-    let present = match presence(service, src, unit).await? {
+    let present = match presence(service, unit, names).await? {
         Presence::Held(present) => present,
         Presence::Collision(why) => return Ok(Read::Collision(why)),
     };
@@ -258,7 +259,12 @@ enum Presence {
 
 /// Which of the unit's agents the target holds under their ids and names, unless it holds
 /// something else under one of their ids.
-async fn presence(service: &Service, src: &Origin, unit: &[String]) -> Result<Presence> {
+/// `names` are the source's agents' names, as its listing at the start of the run gave them.
+async fn presence(
+    service: &Service,
+    unit: &[String],
+    names: &HashMap<&str, &str>,
+) -> Result<Presence> {
     let mut held = Vec::new();
     for id in unit {
         let Ok(parsed) = id.parse::<AgentId>() else {
@@ -266,8 +272,7 @@ async fn presence(service: &Service, src: &Origin, unit: &[String]) -> Result<Pr
         };
         match service.get_agent(parsed, Include::default()).await {
             Ok(there) => {
-                let source = src.agent_name(id).await?;
-                if there.name != source {
+                if names.get(id.as_str()) != Some(&there.name.as_str()) {
                     return Ok(Presence::Collision(format!(
                         "the target holds another agent ({:?}) under this id",
                         there.name
