@@ -1,17 +1,30 @@
 //! The numeric kernels of the BERT forward pass: a matrix product against pre-packed weights and
 //! the element-wise functions (GELU, exp, layer norm), vectorised through `pulp`, which picks
-//! AVX2/FMA (or AVX-512, or scalar code) at run time without `unsafe` in this crate.
+//! AVX-512, AVX2/FMA or scalar code at run time without `unsafe` in this crate.
 //!
-//! Every output row is computed by the same instruction sequence whatever the other rows are, so
-//! a text's vector does not depend on the batch it is embedded in.
+//! Every output is one chain of fused multiply-adds over `k` in the same order whatever the other
+//! rows are and whatever the register width, so a text's vector does not depend on the batch it
+//! is embedded in, nor on whether the machine has AVX-512.
 
 use pulp::{Arch, Simd, WithSimd};
 
-/// Columns per packed weight panel: two AVX2 registers of f32.
+/// Columns per packed weight panel: two AVX2 registers of f32, one AVX-512 register.
 pub(crate) const NR: usize = 16;
-/// Rows per register block: 6 rows × 2 registers of accumulators + 2 weight registers + 1
-/// broadcast fill 15 of the 16 AVX2 registers.
-const MR: usize = 6;
+/// Rows per register block with AVX2: 6 rows × 2 registers of accumulators + 2 weight registers
+/// + 1 broadcast fill 15 of the 16 registers.
+const MR_AVX2: usize = 6;
+/// Rows per register block with AVX-512: 12 accumulators + 1 weight + 1 broadcast of its 32
+/// registers; at least 8 independent chains keep both FMA pipes busy through their latency.
+const MR_AVX512: usize = 12;
+
+/// The rows per register block for a SIMD width.
+fn rows_per_block<S: Simd>() -> usize {
+    if S::F32_LANES == NR {
+        MR_AVX512
+    } else {
+        MR_AVX2
+    }
+}
 
 /// The weights of a linear layer `y = x · Wᵀ + b`, stored as panels of `NR` output columns, each
 /// panel `k`-major, so the inner loop reads weights contiguously once per row block.
@@ -55,22 +68,21 @@ impl Linear {
     pub(crate) fn forward(&self, arch: Arch, x: &[f32], rows: usize, out: &mut Vec<f32>) {
         out.clear();
         out.resize(rows * self.outputs, 0.0);
-        let packed = pack_rows(x, rows, self.inputs);
         arch.dispatch(MatMul {
             linear: self,
-            packed: &packed,
+            x,
             rows,
             out,
         });
     }
 }
 
-/// The rows of `x` in blocks of `MR`, each block `k`-major (`block[k * m + r]`), so the kernel
+/// The rows of `x` in blocks of `mr`, each block `k`-major (`block[k * m + r]`), so the kernel
 /// reads one block's inputs contiguously.
-fn pack_rows(x: &[f32], rows: usize, inputs: usize) -> Vec<f32> {
+fn pack_rows(x: &[f32], rows: usize, inputs: usize, mr: usize) -> Vec<f32> {
     let mut packed = Vec::with_capacity(rows * inputs);
-    for first in (0..rows).step_by(MR) {
-        let m = MR.min(rows - first);
+    for first in (0..rows).step_by(mr) {
+        let m = mr.min(rows - first);
         for k in 0..inputs {
             for r in 0..m {
                 packed.push(x[(first + r) * inputs + k]);
@@ -82,7 +94,7 @@ fn pack_rows(x: &[f32], rows: usize, inputs: usize) -> Vec<f32> {
 
 struct MatMul<'a> {
     linear: &'a Linear,
-    packed: &'a [f32],
+    x: &'a [f32],
     rows: usize,
     out: &'a mut [f32],
 }
@@ -108,28 +120,38 @@ impl MatMul<'_> {
     fn run<S: Simd, const V: usize>(self, simd: S) {
         let MatMul {
             linear,
-            packed,
+            x,
             rows,
             out,
         } = self;
         let k = linear.inputs;
         let n = linear.outputs;
+        let mr = rows_per_block::<S>();
+        let packed = pack_rows(x, rows, k, mr);
         for (panel_index, panel) in linear.panels.chunks_exact(k * NR).enumerate() {
             let column = panel_index * NR;
             let (panel, _) = S::as_simd_f32s(panel);
             let (bias, _) = S::as_simd_f32s(&linear.bias[column..column + NR]);
             let mut first = 0;
             while first < rows {
-                let m = MR.min(rows - first);
+                let m = mr.min(rows - first);
                 let block = &packed[first * k..(first + m) * k];
                 let out = &mut out[first * n..];
+                let args = (simd, block, panel, bias, out, n, column);
                 match m {
-                    1 => block_kernel::<S, V, 1>(simd, block, panel, bias, out, n, column),
-                    2 => block_kernel::<S, V, 2>(simd, block, panel, bias, out, n, column),
-                    3 => block_kernel::<S, V, 3>(simd, block, panel, bias, out, n, column),
-                    4 => block_kernel::<S, V, 4>(simd, block, panel, bias, out, n, column),
-                    5 => block_kernel::<S, V, 5>(simd, block, panel, bias, out, n, column),
-                    _ => block_kernel::<S, V, MR>(simd, block, panel, bias, out, n, column),
+                    1 => block_kernel::<S, V, 1>(args),
+                    2 => block_kernel::<S, V, 2>(args),
+                    3 => block_kernel::<S, V, 3>(args),
+                    4 => block_kernel::<S, V, 4>(args),
+                    5 => block_kernel::<S, V, 5>(args),
+                    6 => block_kernel::<S, V, 6>(args),
+                    // Only AVX-512 blocks (one register a row) are taller than 6 rows.
+                    7 => block_kernel::<S, V, 7>(args),
+                    8 => block_kernel::<S, V, 8>(args),
+                    9 => block_kernel::<S, V, 9>(args),
+                    10 => block_kernel::<S, V, 10>(args),
+                    11 => block_kernel::<S, V, 11>(args),
+                    _ => block_kernel::<S, V, MR_AVX512>(args),
                 }
                 first += m;
             }
@@ -140,10 +162,11 @@ impl MatMul<'_> {
     fn run_scalar(self) {
         let k = self.linear.inputs;
         let n = self.linear.outputs;
+        let packed = pack_rows(self.x, self.rows, k, MR_AVX2);
         let mut first = 0;
         while first < self.rows {
-            let m = MR.min(self.rows - first);
-            let block = &self.packed[first * k..(first + m) * k];
+            let m = MR_AVX2.min(self.rows - first);
+            let block = &packed[first * k..(first + m) * k];
             for (panel_index, panel) in self.linear.panels.chunks_exact(k * NR).enumerate() {
                 for r in 0..m {
                     for c in 0..NR {
@@ -161,17 +184,22 @@ impl MatMul<'_> {
     }
 }
 
+/// What a block kernel works on: the SIMD token, the block's packed rows, the weight panel, the
+/// panel's bias, the output from the block's first row, the output width and the panel's column.
+type BlockArgs<'a, S> = (
+    S,
+    &'a [f32],
+    &'a [<S as Simd>::f32s],
+    &'a [<S as Simd>::f32s],
+    &'a mut [f32],
+    usize,
+    usize,
+);
+
 /// `M` rows × one panel: `M × V` accumulators in registers across the whole `k` loop.
 #[inline(always)]
-fn block_kernel<S: Simd, const V: usize, const M: usize>(
-    simd: S,
-    block: &[f32],
-    panel: &[S::f32s],
-    bias: &[S::f32s],
-    out: &mut [f32],
-    n: usize,
-    column: usize,
-) {
+fn block_kernel<S: Simd, const V: usize, const M: usize>(args: BlockArgs<'_, S>) {
+    let (simd, block, panel, bias, out, n, column) = args;
     let mut acc: [[S::f32s; V]; M] = [std::array::from_fn(|v| bias[v]); M];
     for (x, w) in block.chunks_exact(M).zip(panel.chunks_exact(V)) {
         for r in 0..M {
@@ -344,6 +372,31 @@ mod tests {
         let mut alone = Vec::new();
         linear.forward(Arch::new(), &x[8 * inputs..], 1, &mut alone);
         assert_eq!(alone[..], all[8 * outputs..]);
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx512_avx2_and_scalar_give_the_same_bits() {
+        let (inputs, outputs) = (96, 48);
+        let weight: Vec<f32> = (0..inputs * outputs)
+            .map(|i| (i as f32 * 0.11).sin())
+            .collect();
+        let bias: Vec<f32> = (0..outputs).map(|i| (i as f32).cos()).collect();
+        let linear = Linear::pack(&weight, bias, outputs, inputs).unwrap();
+        let x: Vec<f32> = (0..29 * inputs).map(|i| (i as f32 * 0.37).cos()).collect();
+        let run = |arch: Arch| {
+            let mut out = Vec::new();
+            linear.forward(arch, &x, 29, &mut out);
+            out
+        };
+        let scalar = run(Arch::Scalar);
+        // Each machine checks the widths it has; the scalar code runs everywhere.
+        if let Some(v3) = pulp::x86::V3::try_new() {
+            assert_eq!(run(Arch::V3(v3)), scalar, "AVX2");
+        }
+        if let Some(v4) = pulp::x86::V4::try_new() {
+            assert_eq!(run(Arch::V4(v4)), scalar, "AVX-512");
+        }
     }
 
     #[test]
