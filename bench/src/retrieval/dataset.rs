@@ -60,6 +60,11 @@ pub(crate) enum PassageFormat {
     /// The previous turn of the same session, then this one (`Prev: text\nSpeaker: text`):
     /// a short answer ("Biscuit!") carries the question it answers.
     Context,
+    /// `[memory entry] Speaker: text`: the same words before every turn, which tells whether
+    /// `dated` helps by its dates or by diluting the speaker's name in a short turn's vector.
+    Prefixed,
+    /// `text` alone, without the speaker.
+    Unnamed,
 }
 
 /// One turn as it goes into archival memory.
@@ -155,6 +160,8 @@ fn render(
         (PassageFormat::Plain, _) | (PassageFormat::Context, None) => line,
         (PassageFormat::Dated, _) => format!("[{}] {line}", date.format("%Y-%m-%d")),
         (PassageFormat::Context, Some(p)) => format!("{}: {}\n{line}", p.speaker, p.text),
+        (PassageFormat::Prefixed, _) => format!("[memory entry] {line}"),
+        (PassageFormat::Unnamed, _) => turn.text.clone(),
     }
 }
 
@@ -215,6 +222,10 @@ mod tests {
         );
         // A new session starts without the previous session's last turn.
         assert_eq!(context[2].text, "Ann: Hi");
+        let prefixed = c.passages(PassageFormat::Prefixed).unwrap();
+        assert_eq!(prefixed[1].text, "[memory entry] Bo: Biscuit!");
+        let unnamed = c.passages(PassageFormat::Unnamed).unwrap();
+        assert_eq!(unnamed[1].text, "Biscuit!");
     }
 
     #[test]
