@@ -253,12 +253,6 @@ fn dedup(mut otids: Vec<String>) -> Vec<String> {
     otids
 }
 
-/// Writes a whole step. The run row is locked first (its usage is read, then added to), in
-/// the order `finish_run` locks run then agent, so the two cannot deadlock. Then the context:
-/// its conditional UPDATE takes the thread's row lock (agent or conversation) and checks the
-/// version under it, so a concurrent commit of the same thread waits, then sees the new
-/// version and is refused before writing anything else; locks are held to the end of the
-/// transaction.
 /// A migration's catch-up: what a step writes of messages, context, blocks and passages,
 /// without a run or a step record.
 pub(crate) async fn append_history(tx: &mut PgConnection, a: &HistoryAppend) -> Result<()> {
@@ -288,6 +282,12 @@ pub(crate) async fn append_history(tx: &mut PgConnection, a: &HistoryAppend) -> 
     Ok(())
 }
 
+/// Writes a whole step. The run row is locked first (its usage is read, then added to), in
+/// the order `finish_run` locks run then agent, so the two cannot deadlock. Then the context:
+/// its conditional UPDATE takes the thread's row lock (agent or conversation) and checks the
+/// version under it, so a concurrent commit of the same thread waits, then sees the new
+/// version and is refused before writing anything else; locks are held to the end of the
+/// transaction.
 async fn commit_step(tx: &mut PgConnection, c: &StepCommit) -> Result<()> {
     let agent = c.agent_id;
     let mut run = load_run(tx, c.run_id, true).await?;

@@ -32,10 +32,7 @@ impl MessageStore for SqliteStore {
 
     async fn set_message_text(&self, id: MessageId, text: String) -> StoreResult<()> {
         self.write(move |tx| {
-            let n = tx.execute_cached(
-                "UPDATE messages SET text = ?2, updated_at = ?3 WHERE id = ?1",
-                rusqlite::params![id.to_string(), text, micros(&mneme_types::time::now())],
-            )?;
+            let n = set_text(tx, id, &text, &mneme_types::time::now())?;
             if n == 0 {
                 return Err(Error::not_found("Message", id));
             }
@@ -142,10 +139,7 @@ impl MessageStore for SqliteStore {
             crate::runs::set_context(tx, thread, ids, version, &c.created_at)?;
             insert_message(tx, &c.summary, c.conversation_id)?;
             if let Some((id, text)) = &c.system_text {
-                tx.execute_cached(
-                    "UPDATE messages SET text = ?2, updated_at = ?3 WHERE id = ?1",
-                    rusqlite::params![id.to_string(), text, micros(&c.created_at)],
-                )?;
+                set_text(tx, *id, text, &c.created_at)?;
             }
             Ok(())
         })
@@ -156,6 +150,19 @@ impl MessageStore for SqliteStore {
         self.write(move |tx| crate::runs::append_history(tx, &a))
             .await
     }
+}
+
+/// Rewrites a message's text (a recompiled system message); the number of rows changed.
+pub(crate) fn set_text(
+    tx: &Connection,
+    id: MessageId,
+    text: &str,
+    at: &chrono::DateTime<chrono::Utc>,
+) -> Result<usize> {
+    Ok(tx.execute_cached(
+        "UPDATE messages SET text = ?2, updated_at = ?3 WHERE id = ?1",
+        rusqlite::params![id.to_string(), text, micros(at)],
+    )?)
 }
 
 /// The messages of a thread: a conversation's own and those it inherited when forked, or the

@@ -260,10 +260,7 @@ fn commit_step(tx: &Connection, c: &StepCommit) -> Result<()> {
         apply_block_change(tx, agent, change)?;
     }
     if let Some((id, text)) = &c.system_text {
-        tx.execute_cached(
-            "UPDATE messages SET text = ?2, updated_at = ?3 WHERE id = ?1",
-            rusqlite::params![id.to_string(), text, micros(&c.created_at)],
-        )?;
+        messages::set_text(tx, *id, text, &c.created_at)?;
     }
     for p in &c.passages {
         passages::insert_passage(tx, p)?;
@@ -307,10 +304,7 @@ pub(crate) fn append_history(tx: &Connection, a: &HistoryAppend) -> Result<()> {
         passages::insert_passage(tx, p)?;
     }
     if let Some((id, text)) = &a.system_text {
-        tx.execute_cached(
-            "UPDATE messages SET text = ?2, updated_at = ?3 WHERE id = ?1",
-            rusqlite::params![id.to_string(), text, micros(&a.created_at)],
-        )?;
+        messages::set_text(tx, *id, text, &a.created_at)?;
     }
     Ok(())
 }
