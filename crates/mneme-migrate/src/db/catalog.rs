@@ -284,13 +284,12 @@ pub(crate) async fn groups(db: &LettaDb, report: &mut Report) -> Result<Vec<lett
     let members = links(db, "groups_agents", "group_id", "agent_id").await?;
     let blocks = links(db, "groups_blocks", "group_id", "block_id").await?;
     let mut out = Vec::new();
-    for row in all(db, "groups", BY_AGE)
+    for mut row in all(db, "groups", BY_AGE)
         .await?
-        .iter()
+        .into_iter()
         .filter(|r| !deleted(r))
     {
-        let gid = id(row);
-        let mut row = row.clone();
+        let gid = id(&row);
         let listed = row.get("agent_ids").and_then(Value::as_array);
         if listed.is_none_or(|a| a.is_empty())
             && let Some(m) = members.get(&gid)
@@ -325,13 +324,12 @@ pub(crate) async fn identities(
     let agents = links(db, "identities_agents", "identity_id", "agent_id").await?;
     let blocks = links(db, "identities_blocks", "identity_id", "block_id").await?;
     let mut out = Vec::new();
-    for row in all(db, "identities", BY_AGE)
+    for mut row in all(db, "identities", BY_AGE)
         .await?
-        .iter()
+        .into_iter()
         .filter(|r| !deleted(r))
     {
-        let iid = id(row);
-        let mut row = row.clone();
+        let iid = id(&row);
         row.insert(
             "agent_ids".into(),
             json!(agents.get(&iid).cloned().unwrap_or_default()),

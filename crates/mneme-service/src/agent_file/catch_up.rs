@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use mneme_store::{Archive, BlockChange, HistoryAppend, PassageList};
+use mneme_store::{BlockChange, HistoryAppend, PassageList};
 use mneme_types::agent_file::MessageSchema;
 use mneme_types::{AgentId, ArchiveId, Block, MessageId, PassageId, time};
 
@@ -60,9 +60,7 @@ impl Service {
             .iter()
             .filter(|p| p.id.parse::<PassageId>().is_err())
             .count();
-        let passages = self
-            .new_passages(agent, held.embedding_config.as_ref(), up.archival)
-            .await?;
+        let passages = self.new_passages(&held, up.archival).await?;
         let system_text = self.system_text(&message_ids, up.system).await?;
         let done = CaughtUp {
             messages: messages.len() as u64,
@@ -189,18 +187,18 @@ impl Service {
     /// if the target holds it), each with a vector as an import gives it.
     async fn new_passages(
         &self,
-        agent: AgentId,
-        config: Option<&mneme_types::EmbeddingConfig>,
+        agent: &mneme_store::Agent,
         archival: Archival,
     ) -> Result<Vec<mneme_store::Passage>> {
         if archival.passages.is_empty() {
             return Ok(Vec::new());
         }
-        let archives = self.store.agent_archives(agent).await?;
+        let config = agent.embedding_config.as_ref();
+        let archives = self.store.agent_archives(agent.id).await?;
         let wanted: Option<ArchiveId> = archival.archive_id.as_deref().and_then(|a| a.parse().ok());
-        let archive = match archives.iter().find(|a| Some(a.id) == wanted) {
-            Some(a) => a.clone(),
-            None => self.agent_archive(agent, &archives, config).await?,
+        let archive = match archives.into_iter().find(|a| Some(a.id) == wanted) {
+            Some(a) => a,
+            None => crate::search::default_archive(self.store.as_ref(), agent).await?,
         };
         let oldest = archival.passages.iter().filter_map(|p| p.created_at).min();
         let held = self.held_passages(archive.id, oldest).await?;
@@ -215,29 +213,6 @@ impl Service {
             .collect();
         self.embed_missing(&mut passages, config).await?;
         Ok(passages)
-    }
-
-    /// The agent's first archive, made when it has none yet.
-    async fn agent_archive(
-        &self,
-        agent: AgentId,
-        archives: &[Archive],
-        config: Option<&mneme_types::EmbeddingConfig>,
-    ) -> Result<Archive> {
-        if let Some(first) = archives.first() {
-            return Ok(first.clone());
-        }
-        let now = time::now();
-        let make = Archive {
-            id: ArchiveId::new(),
-            name: format!("{agent}'s archive"),
-            description: None,
-            embedding_config: config.cloned(),
-            metadata: None,
-            created_at: now,
-            updated_at: now,
-        };
-        Ok(self.store.default_archive(agent, make).await?)
     }
 
     /// The ids of the archive's passages created at or after `since` (all with no `since`):
